@@ -1,0 +1,196 @@
+"""2-D convolution as CNNs compute it (cross-correlation), in plain NumPy.
+
+    >>> from explainer.conv import conv2d
+    >>> conv2d([[60, 60, 60, 0, 0, 0]] * 3, [[1, 0, -1]] * 3)
+    array([[  0., 180., 180.,   0.]])
+
+Shapes follow PyTorch: an image is ``(H, W)`` or ``(C, H, W)``; a kernel is ``(kh, kw)``,
+``(C, kh, kw)`` or a bank ``(K, C, kh, kw)`` giving ``K`` output maps.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from explainer.errors import UserError
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+_NP_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pair(v, name: str, minimum: int) -> tuple[int, int]:
+    if isinstance(v, (tuple, list, np.ndarray)):
+        if len(v) != 2:
+            raise UserError("errors.bad_param", name=name, what="an int or a pair of ints", value=repr(v))
+        a, b = v
+    else:
+        a = b = v
+    out = []
+    for x in (a, b):
+        if isinstance(x, (bool, np.bool_)) or not float(x).is_integer():
+            raise UserError("errors.bad_param", name=name, what="a whole number", value=repr(x))
+        x = int(x)
+        if x < minimum:
+            raise UserError("errors.bad_param", name=name, what=f"at least {minimum}", value=x)
+        out.append(x)
+    return out[0], out[1]
+
+
+def output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length along one axis: ``⌊(n + 2p − d·(k − 1) − 1) / s⌋ + 1``.
+
+    Raises ``UserError`` (a ``ValueError``) with a plain message when no output exists.
+    """
+    n, kernel, stride, padding, dilation = (int(v) for v in (n, kernel, stride, padding, dilation))
+    if n < 1 or kernel < 1 or stride < 1 or dilation < 1 or padding < 0:
+        raise UserError("errors.bad_param", name="size/kernel/stride/dilation/padding",
+                        what="positive (padding ≥ 0)", value=(n, kernel, stride, dilation, padding))
+    span = n + 2 * padding - dilation * (kernel - 1) - 1
+    if span < 0:
+        raise UserError("errors.no_output", n=n, k=kernel, d=dilation, p=padding, s=stride)
+    return span // stride + 1
+
+
+def output_size_transposed(n: int, kernel: int, stride: int = 1, padding: int = 0,
+                           dilation: int = 1, output_padding: int = 0) -> int:
+    """Output length of a transposed convolution: ``(n − 1)·s − 2p + d·(k − 1) + output_padding + 1``."""
+    n, kernel, stride, padding, dilation, output_padding = (
+        int(v) for v in (n, kernel, stride, padding, dilation, output_padding))
+    if n < 1 or kernel < 1 or stride < 1 or dilation < 1 or padding < 0 or output_padding < 0:
+        raise UserError("errors.bad_param", name="size/kernel/stride/dilation/padding",
+                        what="positive (padding ≥ 0)", value=(n, kernel, stride, dilation, padding))
+    if output_padding >= max(stride, dilation):
+        raise UserError("errors.bad_param", name="output_padding",
+                        what="smaller than the stride or the dilation", value=output_padding)
+    size = (n - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    if size < 1:
+        raise UserError("errors.no_output", n=n, k=kernel, d=dilation, p=padding, s=stride)
+    return size
+
+
+def _as_float(a, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise UserError("errors.bad_shape", detail=f"{what} is not a grid of numbers ({exc})") from None
+    if not np.all(np.isfinite(arr)):
+        raise UserError("errors.bad_shape", detail=f"{what} contains NaN or infinity")
+    return arr
+
+
+def pad(x: np.ndarray, padding, mode: str = "zeros") -> np.ndarray:
+    """Pad the last two axes of ``x`` by ``padding`` (int or (ph, pw)) in one of ``PADDING_MODES``."""
+    if mode not in PADDING_MODES:
+        raise UserError("errors.bad_param", name="padding mode", what=" / ".join(PADDING_MODES), value=mode)
+    ph, pw = _pair(padding, "padding", 0)
+    x = np.asarray(x, dtype=np.float64)
+    if ph == 0 and pw == 0:
+        return x
+    if mode == "reflect" and (ph >= x.shape[-2] or pw >= x.shape[-1]):
+        raise UserError("errors.bad_param", name="reflect padding",
+                        what=f"smaller than the input ({x.shape[-2]}×{x.shape[-1]})", value=(ph, pw))
+    widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph), (pw, pw)]
+    return np.pad(x, widths, mode=_NP_PAD[mode])
+
+
+def _normalise(x, kernel):
+    """Return x as (C,H,W), kernel as (K,C,kh,kw), and whether the result should be 2-D."""
+    x = _as_float(x, "the image")
+    k = _as_float(kernel, "the kernel")
+    if x.ndim not in (2, 3) or x.size == 0:
+        raise UserError("errors.bad_shape", detail=f"the image must be (H, W) or (C, H, W), got {x.shape}")
+    if k.ndim not in (2, 3, 4) or k.size == 0:
+        raise UserError("errors.bad_shape",
+                        detail=f"the kernel must be (kh, kw), (C, kh, kw) or (K, C, kh, kw), got {k.shape}")
+    squeeze = k.ndim < 4
+    if x.ndim == 2:
+        x = x[None]
+    if k.ndim == 2:
+        k = k[None]
+    if k.ndim == 3:
+        k = k[None]
+    if k.shape[1] != x.shape[0]:
+        raise UserError("errors.bad_shape",
+                        detail=f"the kernel has depth {k.shape[1]} but the image has {x.shape[0]} "
+                               "channel(s); a kernel's depth must equal the number of input channels")
+    return x, k, squeeze
+
+
+def conv2d(x, kernel, stride=1, padding=0, dilation=1, bias=0.0, padding_mode: str = "zeros") -> np.ndarray:
+    """Slide ``kernel`` over ``x``, multiply and sum (cross-correlation, as CNN layers do).
+
+    ``x``: (H, W) or (C, H, W). ``kernel``: (kh, kw), (C, kh, kw) → one (H', W') map, or a bank
+    (K, C, kh, kw) → (K, H', W'). ``stride``, ``padding``, ``dilation``: int or (rows, cols).
+    ``bias``: a number, or one per kernel. Returns float64. Raises ``ValueError`` (a ``UserError``)
+    with a plain message for shapes that don't fit or settings that leave no output.
+    """
+    x, k, squeeze = _normalise(x, kernel)
+    sh, sw = _pair(stride, "stride", 1)
+    ph, pw = _pair(padding, "padding", 0)
+    dh, dw = _pair(dilation, "dilation", 1)
+    K, C, kh, kw = k.shape
+    ho = output_size(x.shape[1], kh, sh, ph, dh)
+    wo = output_size(x.shape[2], kw, sw, pw, dw)
+    xp = pad(x, (ph, pw), padding_mode)
+    b = _as_float(bias, "the bias")
+    b = np.broadcast_to(b, (K,)) if b.ndim <= 1 and b.size in (1, K) else None
+    if b is None:
+        raise UserError("errors.bad_shape", detail=f"the bias needs one value or {K} values")
+
+    out = np.empty((K, ho, wo))
+    # Accumulate one shifted slice per kernel tap, in strips of output rows that stay in cache.
+    rows = max(1, 16384 // max(wo, 1))
+    col_stop = lambda j: j * dw + sw * (wo - 1) + 1  # noqa: E731
+    for r0 in range(0, ho, rows):
+        r1 = min(ho, r0 + rows)
+        for kk in range(K):
+            acc = out[kk, r0:r1]
+            acc.fill(b[kk])
+            for c in range(C):
+                plane = xp[c]
+                for i in range(kh):
+                    top = r0 * sh + i * dh
+                    band = plane[top: top + sh * (r1 - r0 - 1) + 1: sh]
+                    for j in range(kw):
+                        w = k[kk, c, i, j]
+                        if w != 0.0:
+                            acc += w * band[:, j * dw: col_stop(j): sw]
+    return out[0] if squeeze else out
+
+
+def conv_transpose2d(x, kernel, stride=1, padding=0, dilation=1, output_padding=0, bias=0.0) -> np.ndarray:
+    """Transposed convolution ("deconvolution", upsampling), matching ``torch.nn.functional.conv_transpose2d``.
+
+    ``x``: (H, W) or (C, H, W). ``kernel``: (kh, kw) for a single channel, or (C, K, kh, kw) as torch
+    stores it → (K, H', W'). Each input value stamps ``value × kernel`` onto the output at
+    ``stride`` spacing; ``padding`` then crops the border.
+    """
+    x = _as_float(x, "the image")
+    k = _as_float(kernel, "the kernel")
+    squeeze = k.ndim == 2
+    if x.ndim == 2:
+        x = x[None]
+    if k.ndim == 2:
+        k = k[None, None]
+    if x.ndim != 3 or k.ndim != 4 or k.shape[0] != x.shape[0]:
+        raise UserError("errors.bad_shape",
+                        detail=f"image {x.shape} and kernel {k.shape} (expected (C, K, kh, kw) with C = image channels)")
+    sh, sw = _pair(stride, "stride", 1)
+    ph, pw = _pair(padding, "padding", 0)
+    dh, dw = _pair(dilation, "dilation", 1)
+    oph, opw = _pair(output_padding, "output_padding", 0)
+    C, K, kh, kw = k.shape
+    H, W = x.shape[1:]
+    ho = output_size_transposed(H, kh, sh, ph, dh, oph)
+    wo = output_size_transposed(W, kw, sw, pw, dw, opw)
+    full_h = (H - 1) * sh + dh * (kh - 1) + 1 + oph
+    full_w = (W - 1) * sw + dw * (kw - 1) + 1 + opw
+    full = np.zeros((K, full_h, full_w))
+    for i in range(kh):
+        for j in range(kw):
+            # (K, H, W) contribution of tap (i, j), summed over input channels
+            contrib = np.einsum("chw,ck->khw", x, k[:, :, i, j])
+            full[:, i * dh: i * dh + sh * (H - 1) + 1: sh, j * dw: j * dw + sw * (W - 1) + 1: sw] += contrib
+    out = full[:, ph: ph + ho, pw: pw + wo]
+    b = np.broadcast_to(_as_float(bias, "the bias"), (K,))
+    out = out + b[:, None, None]
+    return out[0] if squeeze else out

@@ -1,0 +1,79 @@
+"""Plotly figure builders. Shared pieces live here; each topic has its own module.
+
+Every builder takes its user-visible words as arguments (the pages pass them from the text
+catalogue), so the library holds no UI language.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+MAX_NUMBERED_CELLS = 400  # show the numbers in each cell up to 20×20
+
+
+def _fmt_for(z: np.ndarray) -> str:
+    finite = z[np.isfinite(z)]
+    if finite.size and np.allclose(finite, np.round(finite)):
+        return ".0f"
+    return ".2f"
+
+
+def heatmap(
+    z,
+    *,
+    title: str | None = None,
+    colorscale: str | list = "Greys",
+    reversescale: bool = False,
+    zmin: float | None = None,
+    zmax: float | None = None,
+    zmid: float | None = None,
+    colorbar_title: str = "",
+    x_title: str = "column",
+    y_title: str = "row",
+    value_label: str = "value",
+    numbers: bool | None = None,
+    number_format: str | None = None,
+    height: int | None = None,
+    width: int | None = None,
+    showscale: bool = True,
+) -> go.Figure:
+    """A grid of numbers as a heatmap: row 0 at the top, square cells, a colour bar, hover values.
+
+    ``numbers``: print each value in its cell (default: when the grid has ≤ 400 cells).
+    ``zmid``: centre a diverging scale (for signed outputs, use ``colorscale="RdBu"`` and ``zmid=0``).
+    """
+    z = np.asarray(z, dtype=float)
+    if numbers is None:
+        numbers = z.size <= MAX_NUMBERED_CELLS
+    fmt = number_format or _fmt_for(z)
+    trace = go.Heatmap(
+        z=z,
+        colorscale=colorscale,
+        reversescale=reversescale,
+        zmin=zmin,
+        zmax=zmax,
+        zmid=zmid,
+        showscale=showscale,
+        colorbar=dict(title=dict(text=colorbar_title), thickness=12),
+        hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{z:{fmt}}}<extra></extra>",
+        texttemplate=f"%{{z:{fmt}}}" if numbers else None,
+        textfont=dict(size=_font_size(z.shape)) if numbers else None,
+        xgap=1 if numbers else 0,
+        ygap=1 if numbers else 0,
+    )
+    fig = go.Figure(trace)
+    fig.update_layout(
+        title=dict(text=title) if title else None,
+        margin=dict(l=40, r=10, t=40 if title else 10, b=40),
+        height=height,
+        width=width,
+        plot_bgcolor="white",
+    )
+    fig.update_xaxes(title_text=x_title, side="bottom", constrain="domain", showgrid=False)
+    fig.update_yaxes(title_text=y_title, autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False)
+    return fig
+
+
+def _font_size(shape) -> int:
+    n = max(shape[-1], shape[-2] if len(shape) > 1 else 1)
+    return 14 if n <= 6 else 12 if n <= 10 else 10 if n <= 14 else 8

@@ -1,0 +1,51 @@
+"""Convolution Explainer — entry point: navigation, shared sidebar, home page.
+
+Run with ``streamlit run streamlit_app.py``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from explainer.i18n import LANGUAGES
+from ui.shell import presenter, t, widget
+
+ROOT = Path(__file__).parent
+
+# Lessons in learning order: (file, catalogue key of its title, icon, url path).
+LESSONS = [
+    ("pages/home.py", "nav.home", ":material/home:", "home"),
+    ("pages/images.py", "nav.images", ":material/grid_on:", "images"),
+    ("pages/kernels.py", "nav.kernels", ":material/blur_on:", "kernels"),
+    ("pages/xo.py", "nav.xo", ":material/close:", "xo"),
+    ("pages/stride.py", "nav.stride", ":material/open_with:", "stride"),
+    ("pages/pooling.py", "nav.pooling", ":material/compress:", "pooling"),
+    ("pages/optimizers.py", "nav.optimizers", ":material/trending_down:", "optimizers"),
+    ("pages/train.py", "nav.train", ":material/model_training:", "train"),
+]
+
+st.set_page_config(
+    page_title="Convolution Explainer",
+    page_icon=":material/blur_on:",
+    layout="wide" if st.session_state.get("presenter") else "centered",
+)
+
+with st.sidebar:
+    widget(st.selectbox, "Language / 语言", key="lang", default="en",
+           options=list(LANGUAGES), format_func=LANGUAGES.get)
+    widget(st.toggle, t("common.presenter"), key="presenter", default=False,
+           help=t("common.presenter_help"))
+
+if presenter():
+    st.html("""<style>
+      .stApp, .stMarkdown p, .stMarkdown li, label, .stCaption { font-size: 1.3rem !important; }
+      h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
+    </style>""")
+
+pages = [
+    st.Page(ROOT / path, title=t(key), icon=icon, url_path=url, default=(url == "home"))
+    for path, key, icon, url in LESSONS
+    if (ROOT / path).exists()
+]
+st.navigation(pages).run()

@@ -1,0 +1,170 @@
+"""Streamlit-side helpers every page uses: text, URL-synced widgets, notes.
+
+Pages import ``t``, ``widget`` and friends from here; ``explainer/`` never imports Streamlit.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import streamlit as st
+
+from explainer.errors import UserError
+from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
+
+_KEPT = "_kept_widget_values"
+
+
+# ---------------------------------------------------------------- language and presenter mode
+def lang() -> str:
+    """The current language code (``"en"`` or ``"zh"``)."""
+    value = st.session_state.get("lang")
+    if value not in LANGUAGES:
+        value = st.query_params.get("lang", DEFAULT_LANGUAGE)
+        if value not in LANGUAGES:
+            value = DEFAULT_LANGUAGE
+    return value
+
+
+def t(key: str, **params) -> str:
+    """The catalogue text for ``key`` in the current language."""
+    return translate(key, lang(), **params)
+
+
+def t_error(exc: Exception) -> str:
+    """A learner-facing message for an exception raised by ``explainer``."""
+    if isinstance(exc, UserError):
+        return translate(exc.key, lang(), **exc.params)
+    return t("common.unexpected_error", detail=str(exc))
+
+
+def presenter() -> bool:
+    """Presenter mode: larger type, wide layout, fewer side notes."""
+    return bool(st.session_state.get("presenter", False))
+
+
+def note(markdown: str) -> None:
+    """A side note; hidden in presenter mode."""
+    if not presenter():
+        st.caption(markdown)
+
+
+def formula(latex: str) -> None:
+    st.latex(latex)
+
+
+# ---------------------------------------------------------------- URL-synced widgets
+def _parse(raw: str, default: Any, kwargs: dict) -> Any:
+    """Turn a URL string back into a widget value; ``ValueError`` when it doesn't fit."""
+    options = kwargs.get("options")
+    if options is not None:
+        options = list(options)
+        by_text = {str(o): o for o in options}
+        if isinstance(default, (list, tuple)):  # multiselect / pills(selection_mode="multi")
+            parts = [p for p in raw.split(",") if p != ""]
+            if any(p not in by_text for p in parts):
+                raise ValueError(raw)
+            return [by_text[p] for p in parts]
+        if raw not in by_text:
+            raise ValueError(raw)
+        return by_text[raw]
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(raw)
+    if isinstance(default, (tuple, list)):  # range slider
+        parts = raw.split(",")
+        if len(parts) != len(default):
+            raise ValueError(raw)
+        return tuple(_parse(p, d, {k: v for k, v in kwargs.items() if k != "options"})
+                     for p, d in zip(parts, default))
+    if isinstance(default, int):
+        value = int(raw)
+    elif isinstance(default, float):
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError(raw)
+    elif isinstance(default, str):
+        if len(raw) > 2000:
+            raise ValueError(raw)
+        return raw
+    else:
+        raise ValueError(raw)
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(raw)
+    return value
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_format(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def restore(key: str, default: Any, parse: Callable[[str], Any] | None = None) -> Any:
+    """The value for ``key`` at first sight in this session: from the URL, else kept, else default.
+
+    A malformed URL value falls back to ``default`` with a toast. Use for state that is not a widget
+    (the X/O grid, a custom kernel's text); pair with ``publish``.
+    """
+    kept = st.session_state.setdefault(_KEPT, {})
+    seen = st.session_state.setdefault("_url_params_read", set())
+    raw = st.query_params.get(key)
+    if raw is not None and key not in seen:
+        seen.add(key)
+        try:
+            return (parse or (lambda r: _parse(r, default, {})))(raw)
+        except (ValueError, TypeError, OverflowError, UserError):
+            st.toast(t("common.bad_url_param", name=key, value=raw[:40]), icon="⚠️")
+            return default
+    return kept.get(key, default)
+
+
+def publish(key: str, value: Any, text: str | None = None) -> None:
+    """Remember ``value`` for ``key`` across page switches and write it to the URL."""
+    st.session_state.setdefault(_KEPT, {})[key] = value
+    st.query_params[key] = text if text is not None else _format(value)
+
+
+def widget(fn: Callable, label: str, *, key: str, default: Any, url: bool = True, **kwargs) -> Any:
+    """Create ``fn(label, key=key, **kwargs)`` whose value survives page switches and lives in the URL.
+
+    On the first run in a session the value comes from the URL parameter ``key`` (if present and
+    valid; otherwise ``default`` and a toast), then from the value kept when the user last left the
+    page, then ``default``. Don't pass ``value=``/``index=``: ``default`` is the default.
+    """
+    ss = st.session_state
+    if key not in ss:
+        if url:
+            ss[key] = restore(key, default, lambda raw: _parse(raw, default, kwargs))
+        else:
+            ss[key] = ss.setdefault(_KEPT, {}).get(key, default)
+    result = fn(label, key=key, **kwargs)
+    value = ss.get(key, result)
+    if url:
+        publish(key, value)
+    else:
+        ss.setdefault(_KEPT, {})[key] = value
+    return result
+
+
+def keep_last(key: str, compute: Callable[[], Any]) -> tuple[Any, str | None]:
+    """Run ``compute``; on a user error return the last good result and the message to show.
+
+    The page shows ``st.error(message)`` when it is not None, and goes on drawing the last good
+    view, so nothing the user had is lost.
+    """
+    store = st.session_state.setdefault("_last_good", {})
+    try:
+        value = compute()
+    except (UserError, ValueError) as exc:
+        return store.get(key), t_error(exc)
+    store[key] = value
+    return value, None
