@@ -108,50 +108,64 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def restore(key: str, default: Any, parse: Callable[[str], Any] | None = None) -> Any:
-    """The value for ``key`` at first sight in this session: from the URL, else kept, else default.
+def _store(name: str) -> dict:
+    return st.session_state.setdefault(name, {})
 
-    A malformed URL value falls back to ``default`` with a toast. Use for state that is not a widget
-    (the X/O grid, a custom kernel's text); pair with ``publish``.
+
+def restore(key: str, default: Any, parse: Callable[[str], Any] | None = None) -> Any:
+    """The value for ``key`` on this run, for state that is not a widget (pair with ``publish``).
+
+    A URL parameter that differs from what the app last wrote there came from outside (a shared
+    link, ``st.switch_page(..., query_params=...)``) and wins; a malformed one falls back to the
+    kept value or ``default`` with a toast. Otherwise: the value kept from the last visit, else
+    ``default``.
     """
-    kept = st.session_state.setdefault(_KEPT, {})
-    seen = st.session_state.setdefault("_url_params_read", set())
+    kept, published = _store(_KEPT), _store("_published_url_values")
     raw = st.query_params.get(key)
-    if raw is not None and key not in seen:
-        seen.add(key)
+    if raw is not None and raw != published.get(key):
+        published[key] = raw
         try:
-            return (parse or (lambda r: _parse(r, default, {})))(raw)
-        except (ValueError, TypeError, OverflowError, UserError):
+            value = (parse or (lambda r: _parse(r, default, {})))(raw)
+        except (ValueError, TypeError, OverflowError):
             st.toast(t("common.bad_url_param", name=key, value=raw[:40]), icon="⚠️")
-            return default
+        else:
+            kept[key] = value
+            return value
     return kept.get(key, default)
 
 
 def publish(key: str, value: Any, text: str | None = None) -> None:
     """Remember ``value`` for ``key`` across page switches and write it to the URL."""
-    st.session_state.setdefault(_KEPT, {})[key] = value
-    st.query_params[key] = text if text is not None else _format(value)
+    _store(_KEPT)[key] = value
+    text = text if text is not None else _format(value)
+    _store("_published_url_values")[key] = text
+    if st.query_params.get(key) != text:
+        st.query_params[key] = text
 
 
 def widget(fn: Callable, label: str, *, key: str, default: Any, url: bool = True, **kwargs) -> Any:
     """Create ``fn(label, key=key, **kwargs)`` whose value survives page switches and lives in the URL.
 
-    On the first run in a session the value comes from the URL parameter ``key`` (if present and
-    valid; otherwise ``default`` and a toast), then from the value kept when the user last left the
-    page, then ``default``. Don't pass ``value=``/``index=``: ``default`` is the default.
+    The value comes from the URL parameter ``key`` when it came from outside (a shared link or
+    ``st.switch_page(..., query_params=...)``; a malformed or stale one falls back with a toast),
+    else from the widget's current state, else from the value kept when the user last left the
+    page, else ``default``. Don't pass ``value=``/``index=``: ``default`` is the default.
     """
     ss = st.session_state
-    if key not in ss:
-        if url:
-            ss[key] = restore(key, default, lambda raw: _parse(raw, default, kwargs))
-        else:
-            ss[key] = ss.setdefault(_KEPT, {}).get(key, default)
+    if url:
+        raw = st.query_params.get(key)
+        external = raw is not None and raw != _store("_published_url_values").get(key)
+        if external or key not in ss:
+            ss[key] = restore(key, ss.get(key, _store(_KEPT).get(key, default)),
+                              lambda r: _parse(r, default, kwargs))
+    elif key not in ss:
+        ss[key] = _store(_KEPT).get(key, default)
     result = fn(label, key=key, **kwargs)
     value = ss.get(key, result)
     if url:
         publish(key, value)
     else:
-        ss.setdefault(_KEPT, {})[key] = value
+        _store(_KEPT)[key] = value
     return result
 
 

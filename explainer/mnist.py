@@ -1,0 +1,195 @@
+"""MNIST from the four standard IDX files, found locally or downloaded with checksums.
+
+    >>> from explainer.mnist import load_mnist
+    >>> x_train, y_train, x_test, y_test = load_mnist()      # doctest: +SKIP
+
+Where the files are looked for, in order: ``root``; ``$MNIST_DIR``; the per-user cache
+(``$XDG_CACHE_HOME/convolution-explainer/mnist`` or ``~/.cache/...``). Each of the four files may
+be ``.gz`` or uncompressed. Files found locally are read without the download checksums (a local
+copy may be a rebuilt one); downloaded files are checked against the published MD5 of the ``.gz``
+and written to the cache only once complete and verified.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import os
+import struct
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from explainer.errors import UserError
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+# MD5 of the .gz files as the public mirrors serve them (the same sums torchvision checks).
+MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+_EXPECTED = {"train_images": (60000, 28, 28), "train_labels": (60000,),
+             "test_images": (10000, 28, 28), "test_labels": (10000,)}
+
+
+class MnistUnavailable(UserError):
+    """No copy of MNIST could be found or downloaded."""
+
+
+class MnistCorrupt(UserError):
+    """A file exists but is not a valid IDX file."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "convolution-explainer" / "mnist"
+
+
+def search_dirs(root: str | os.PathLike | None = None) -> list[Path]:
+    dirs = []
+    if root:
+        dirs.append(Path(root))
+    if os.environ.get("MNIST_DIR"):
+        dirs.append(Path(os.environ["MNIST_DIR"]))
+    dirs.append(cache_dir())
+    return dirs
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (``.gz`` or not) into a NumPy array; ``MnistCorrupt`` names the file if it is bad."""
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise MnistCorrupt("errors.mnist_corrupt", file=str(path), detail=str(exc) or type(exc).__name__) from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise MnistCorrupt("errors.mnist_corrupt", file=str(path), detail="wrong magic number (not an IDX file of bytes)")
+    ndim = data[3]
+    if ndim not in (1, 3) or len(data) < 4 + 4 * ndim:
+        raise MnistCorrupt("errors.mnist_corrupt", file=str(path), detail=f"unexpected number of dimensions {ndim}")
+    shape = struct.unpack(f">{ndim}I", data[4: 4 + 4 * ndim])
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise MnistCorrupt("errors.mnist_corrupt", file=str(path),
+                           detail=f"header says {shape} but the file holds {body.size} values (truncated?)")
+    return body.reshape(shape)
+
+
+def _find(dirs: list[Path], stem: str) -> Path | None:
+    for d in dirs:
+        for name in (stem + ".gz", stem):
+            p = d / name
+            if p.is_file():
+                return p
+    return None
+
+
+def download(dest: Path | None = None, progress: Callable[[str, int, int], None] | None = None,
+             mirrors: tuple[str, ...] = MIRRORS, timeout: float = 20.0) -> Path:
+    """Download the four ``.gz`` files into ``dest`` (the cache by default), verifying their MD5.
+
+    Each file is written to a temporary file and renamed only after its checksum matches, so an
+    interrupted or corrupt download leaves nothing half-written behind. ``progress(name, done, total)``
+    is called as bytes arrive. Raises ``MnistUnavailable`` when no mirror answers.
+    """
+    dest = Path(dest) if dest else cache_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, md5 in MD5.items():
+        target = dest / name
+        if target.is_file() and hashlib.md5(target.read_bytes()).hexdigest() == md5:
+            continue
+        last_error = None
+        for mirror in mirrors:
+            try:
+                _fetch(mirror + name, target, md5, progress, timeout)
+                break
+            except (OSError, urllib.error.URLError, ValueError) as exc:
+                last_error = exc
+        else:
+            raise MnistUnavailable("errors.mnist_unavailable", dirs=", ".join(map(str, search_dirs())),
+                                   detail=str(last_error))
+    return dest
+
+
+_download_files = download
+
+
+def _fetch(url: str, target: Path, md5: str, progress, timeout: float) -> None:
+    digest = hashlib.md5()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0)
+            done = 0
+            while chunk := resp.read(1 << 16):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(target.name, done, total)
+        if digest.hexdigest() != md5:
+            raise ValueError(f"checksum mismatch for {url}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_mnist(root: str | os.PathLike | None = None, download: bool = True,
+               progress: Callable[[str, int, int], None] | None = None):
+    """``(x_train, y_train, x_test, y_test)``: uint8 ``(N, 28, 28)`` images and int64 labels.
+
+    Looks in ``root``, ``$MNIST_DIR`` and the per-user cache; if the files are missing and
+    ``download`` is true, fetches them from the public mirrors (checksums verified). Raises
+    ``MnistUnavailable`` with a message saying where to put the files when there is no copy.
+    Results are cached in memory per directory.
+    """
+    dirs = search_dirs(root)
+    found = {k: _find(dirs, stem) for k, stem in FILES.items()}
+    if not all(found.values()):
+        if not download:
+            raise MnistUnavailable("errors.mnist_unavailable", dirs=", ".join(map(str, dirs)),
+                                   detail="download disabled")
+        _download_files(progress=progress)
+        found = {k: _find([cache_dir()], stem) for k, stem in FILES.items()}
+    return _load(tuple(str(found[k]) for k in FILES))
+
+
+@functools.lru_cache(maxsize=2)
+def _load(paths: tuple[str, ...]):
+    arrays = {}
+    for (key, expected), path in zip(_EXPECTED.items(), paths):
+        arr = read_idx(path)
+        if arr.shape[1:] != expected[1:]:
+            raise MnistCorrupt("errors.mnist_corrupt", file=path, detail=f"unexpected shape {arr.shape}")
+        arrays[key] = arr
+    for split in ("train", "test"):
+        if len(arrays[f"{split}_images"]) != len(arrays[f"{split}_labels"]):
+            raise MnistCorrupt("errors.mnist_corrupt", file=paths[0 if split == "train" else 2],
+                               detail="images and labels differ in count")
+    for a in arrays.values():
+        a.setflags(write=False)
+    return (arrays["train_images"], arrays["train_labels"].astype(np.int64),
+            arrays["test_images"], arrays["test_labels"].astype(np.int64))
+
+
+def available(root: str | os.PathLike | None = None) -> bool:
+    """Whether a local copy exists (no download attempted)."""
+    return all(_find(search_dirs(root), stem) for stem in FILES.values())
