@@ -1,0 +1,97 @@
+"""The image picker every page shares: samples, an MNIST digit, or an upload."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from explainer import images, mnist
+from explainer.errors import UserError
+from ui.shell import t, t_error, widget
+
+
+@dataclass
+class PickedImage:
+    array: np.ndarray  # uint8, (H, W) grey or (H, W, 3) RGB
+    name: str
+    is_rgb: bool
+    label: int | None = None  # the digit, for MNIST images
+
+
+def mnist_test_set():
+    """``(x_test, y_test)`` or ``(None, message)`` where MNIST is not available."""
+    try:
+        _, _, x_test, y_test = mnist.load_mnist(download=False)
+    except UserError as exc:
+        return None, t_error(exc)
+    return x_test, y_test
+
+
+def digit(index: int) -> tuple[np.ndarray, int | None, str | None]:
+    """MNIST test digit ``index`` → (image, label, None); without MNIST a drawn digit and a message."""
+    x_test, y_test = mnist_test_set()
+    if x_test is None:
+        return images.draw_digit(index % 10), index % 10, y_test
+    index = int(index) % len(x_test)
+    return x_test[index], int(y_test[index]), None
+
+
+def image_picker(prefix: str, *, default: str = "camera", allow_upload: bool = True,
+                 allow_mnist: bool = True, samples=None) -> PickedImage:
+    """Widgets to choose an image; returns the chosen one (the last good one after a bad upload).
+
+    Keys: ``{prefix}_src`` (source), ``{prefix}_digit`` (MNIST test index), ``{prefix}_upload``.
+    """
+    options = list(samples or images.SAMPLES)
+    if allow_mnist:
+        options.append("mnist")
+    if allow_upload:
+        options.append("upload")
+    src = widget(st.selectbox, t("picker.source"), key=f"{prefix}_src", default=default,
+                 options=options, format_func=lambda s: t(f"picker.src_{s}"))
+    last_key = f"_{prefix}_last_image"
+    if src == "mnist":
+        index = widget(st.number_input, t("picker.digit"), key=f"{prefix}_digit", default=0,
+                       min_value=0, max_value=9999, step=1, help=t("picker.digit_help"))
+        arr, label, problem = digit(index)
+        if problem:
+            st.info(t("picker.no_mnist", detail=problem))
+        picked = PickedImage(arr, t("picker.mnist_name", index=index, label=label), False, label)
+    elif src == "upload":
+        upload = st.file_uploader(t("picker.upload"), key=f"{prefix}_upload", help=t("picker.upload_help",
+                                  side=images.MAX_SIDE, mb=images.MAX_UPLOAD_BYTES // 2**20))
+        picked = st.session_state.get(f"_{prefix}_uploaded")
+        if upload is not None:
+            signature = (upload.name, upload.size, getattr(upload, "file_id", None))
+            if st.session_state.get(f"_{prefix}_upload_sig") != signature:
+                st.session_state[f"_{prefix}_upload_sig"] = signature
+                try:
+                    arr, info = images.decode_upload(upload.getvalue())
+                except UserError as exc:
+                    st.session_state[f"_{prefix}_upload_error"] = t_error(exc)
+                else:
+                    st.session_state.pop(f"_{prefix}_upload_error", None)
+                    picked = PickedImage(arr, upload.name, arr.ndim == 3)
+                    st.session_state[f"_{prefix}_uploaded"] = picked
+                    st.session_state[f"_{prefix}_upload_info"] = info
+            if st.session_state.get(f"_{prefix}_upload_error"):
+                st.error(st.session_state[f"_{prefix}_upload_error"])
+            info = st.session_state.get(f"_{prefix}_upload_info")
+            if info and picked is not None and not st.session_state.get(f"_{prefix}_upload_error"):
+                st.caption(t("picker.upload_info", fmt=info["format"], mode=info["mode"],
+                             w=info["size"][0], h=info["size"][1],
+                             shape="×".join(map(str, info["shape"]))))
+                if info["downscaled"]:
+                    st.caption(t("picker.downscaled", side=images.MAX_SIDE))
+        if picked is None:
+            picked = st.session_state.get(last_key)
+            if picked is None:
+                arr = images.sample(default)
+                picked = PickedImage(arr, t(f"picker.src_{default}"), arr.ndim == 3)
+            st.info(t("picker.upload_waiting"))
+    else:
+        arr = images.sample(src)
+        picked = PickedImage(arr, t(f"picker.src_{src}"), arr.ndim == 3)
+    st.session_state[last_key] = picked
+    return picked
