@@ -8,7 +8,7 @@ import streamlit as st
 
 from explainer import images, mnist
 from explainer.errors import UserError
-from ui.shell import t, t_error, widget
+from ui.shell import labels, t, t_error, widget
 
 
 @dataclass
@@ -49,7 +49,7 @@ def image_picker(prefix: str, *, default: str = "camera", allow_upload: bool = T
     if allow_upload:
         options.append("upload")
     src = widget(st.selectbox, t("picker.source"), key=f"{prefix}_src", default=default,
-                 options=options, format_func=lambda s: t(f"picker.src_{s}"))
+                 options=options, format_func=labels("picker.src_"))
     last_key = f"_{prefix}_last_image"
     if src == "mnist":
         index = widget(st.number_input, t("picker.digit"), key=f"{prefix}_digit", default=0,

@@ -31,6 +31,16 @@ def t(key: str, **params) -> str:
     return translate(key, lang(), **params)
 
 
+def labels(prefix: str) -> Callable[[Any], str]:
+    """A ``format_func`` for options: ``labels("pool.mode_")("max")`` → ``t("pool.mode_max")``.
+
+    It binds the current language now, so it also works when Streamlit (or AppTest) calls it
+    outside the script run, where ``t`` can't see the session's language.
+    """
+    code = lang()
+    return lambda value: translate(f"{prefix}{value}", code)
+
+
 def t_error(exc: Exception) -> str:
     """A learner-facing message for an exception raised by ``explainer``."""
     if isinstance(exc, UserError):

@@ -46,7 +46,8 @@ def heatmap(
     if numbers is None:
         numbers = z.size <= MAX_NUMBERED_CELLS
     fmt = number_format or _fmt_for(z)
-    trace = go.Heatmap(
+    trace = dict(
+        type="heatmap",
         z=z,
         colorscale=colorscale,
         reversescale=reversescale,
@@ -56,22 +57,33 @@ def heatmap(
         showscale=showscale,
         colorbar=dict(title=dict(text=colorbar_title), thickness=12),
         hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{z:{fmt}}}<extra></extra>",
-        texttemplate=f"%{{z:{fmt}}}" if numbers else None,
-        textfont=dict(size=_font_size(z.shape)) if numbers else None,
         xgap=1 if numbers else 0,
         ygap=1 if numbers else 0,
     )
-    fig = go.Figure(trace)
-    fig.update_layout(
-        title=dict(text=title) if title else None,
+    if numbers:
+        trace.update(texttemplate=f"%{{z:{fmt}}}", textfont=dict(size=_font_size(z.shape)))
+    layout = dict(
         margin=dict(l=40, r=10, t=40 if title else 10, b=40),
         height=height,
         width=width,
         plot_bgcolor="white",
+        xaxis=dict(title=dict(text=x_title), side="bottom", constrain="domain", showgrid=False, zeroline=False),
+        yaxis=dict(title=dict(text=y_title), autorange="reversed", scaleanchor="x", constrain="domain",
+                   showgrid=False, zeroline=False),
     )
-    fig.update_xaxes(title_text=x_title, side="bottom", constrain="domain", showgrid=False)
-    fig.update_yaxes(title_text=y_title, autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False)
-    return fig
+    if title:
+        layout["title"] = dict(text=title)
+    return fast_figure([trace], layout)
+
+
+def fast_figure(data: list[dict], layout: dict, frames: list[dict] | None = None) -> go.Figure:
+    """A Figure from plain dicts without Plotly's per-property validation (10–50× faster to build).
+
+    Use exact Plotly attribute names: nothing checks them here (the figure tests and the browser do).
+    ``None`` values are dropped so they fall back to Plotly's defaults.
+    """
+    clean = lambda d: {k: v for k, v in d.items() if v is not None}  # noqa: E731
+    return go.Figure(data=[clean(t) for t in data], layout=clean(layout), frames=frames, _validate=False)
 
 
 def _font_size(shape) -> int:
