@@ -32,7 +32,7 @@ def t(key: str, **params) -> str:
 
 
 def labels(prefix: str) -> Callable[[Any], str]:
-    """A ``format_func`` for options: ``labels("pool.mode_")("max")`` → ``t("pool.mode_max")``.
+    """A ``format_func`` for options: ``labels("pool.mode_")("max")`` is the text of the key ``pool.mode_max``.
 
     It binds the current language now, so it also works when Streamlit (or AppTest) calls it
     outside the script run, where ``t`` can't see the session's language.

@@ -1,0 +1,114 @@
+"""Sample images and upload decoding: every format, every odd mode, every bad file."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explainer import images
+from explainer.errors import UserError
+
+
+def _encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+RGB = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("name", images.SAMPLES)
+def test_samples_are_uint8_grey_or_rgb(name):
+    img = images.sample(name)
+    assert img.dtype == np.uint8 and img.ndim in (2, 3)
+    assert img.ndim == 2 or img.shape[2] == 3
+    assert not img.flags.writeable
+
+
+def test_step_edge_is_the_tutorials_60_0_image():
+    img = images.sample("step_edge")
+    assert img.shape == (6, 6)
+    assert (img[:, :3] == 60).all() and (img[:, 3:] == 0).all()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"])
+def test_every_format_decodes(fmt):
+    arr, info = images.decode_upload(_encode(RGB, fmt))
+    assert arr.dtype == np.uint8 and arr.shape[:2] == (40, 50)
+    assert info["format"] == fmt
+    if fmt in ("PNG", "BMP", "TIFF", "WEBP"):
+        assert arr.ndim == 3
+
+
+def test_gif_takes_first_frame():
+    frames = [Image.new("L", (8, 8), v) for v in (10, 200)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    arr, info = images.decode_upload(buf.getvalue())
+    assert info["frames"] == 2 and abs(int(arr.mean()) - 10) <= 1
+
+
+def test_sixteen_bit_is_scaled_to_8_bit():
+    a16 = (np.linspace(0, 65535, 64 * 64).reshape(64, 64)).astype(np.uint16)
+    arr, _ = images.decode_upload(_encode(Image.fromarray(a16), "PNG"))
+    assert arr.dtype == np.uint8 and arr.min() == 0 and arr.max() == 255
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "P", "RGBA", "LA", "1", "L"])
+def test_odd_modes_convert(mode):
+    fmt = "JPEG" if mode == "CMYK" else "PNG" if mode != "1" else "BMP"
+    arr, info = images.decode_upload(_encode(RGB.convert(mode), fmt))
+    assert arr.dtype == np.uint8 and arr.shape[:2] == (40, 50) and arr.ndim in (2, 3)
+
+
+def test_transparent_pixels_become_white():
+    im = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    arr, _ = images.decode_upload(_encode(im, "PNG"))
+    assert (arr == 255).all()
+
+
+def test_large_image_is_downscaled():
+    arr, info = images.decode_upload(_encode(Image.new("L", (3000, 1500), 128), "PNG"))
+    assert info["downscaled"] and max(arr.shape) == images.MAX_SIDE and arr.shape == (512, 1024)
+
+
+@pytest.mark.parametrize("data,key", [
+    (b"", "errors.upload_empty"),
+    (b"%PDF-1.4 this is not an image", "errors.upload_not_image"),
+    (_encode(RGB, "PNG")[:120], "errors.upload_broken"),
+])
+def test_bad_files_give_clear_errors(data, key):
+    with pytest.raises(UserError) as exc:
+        images.decode_upload(data)
+    assert exc.value.key == key
+
+
+def test_decompression_bomb_refused():
+    bomb = _encode(Image.new("1", (12000, 12000)), "PNG")  # tiny file, 144 megapixels
+    assert len(bomb) < 100_000
+    with pytest.raises(UserError) as exc:
+        images.decode_upload(bomb)
+    assert exc.value.key.startswith("errors.upload_bomb")
+
+
+def test_oversized_file_refused():
+    with pytest.raises(UserError) as exc:
+        images.decode_upload(b"\0" * (images.MAX_UPLOAD_BYTES + 1))
+    assert exc.value.key == "errors.upload_too_big"
+
+
+def test_to_grey_and_channels():
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[..., 0] = 100
+    rgb[..., 1] = 200
+    assert images.to_grey(rgb)[0, 0] == round(0.299 * 100 + 0.587 * 200)
+    assert images.channels(rgb).shape == (3, 2, 2)
+    assert images.channels(rgb[..., 0]).shape == (1, 2, 2)
+
+
+def test_drawn_digit_looks_like_mnist():
+    d = images.draw_digit(7)
+    assert d.shape == (28, 28) and d.dtype == np.uint8 and d.max() > 200 and d[0, 0] == 0
