@@ -2,3 +2,4 @@
 
     from explainer.conv import conv2d
 """
+from explainer.receptive import receptive_field  # noqa: F401
