@@ -9,21 +9,10 @@ from pathlib import Path
 import streamlit as st
 
 from explainer.i18n import LANGUAGES
+from ui.nav import available_lessons
 from ui.shell import presenter, t, widget
 
 ROOT = Path(__file__).parent
-
-# Lessons in learning order: (file, catalogue key of its title, icon, url path).
-LESSONS = [
-    ("pages/home.py", "nav.home", ":material/home:", "home"),
-    ("pages/images.py", "nav.images", ":material/grid_on:", "images"),
-    ("pages/kernels.py", "nav.kernels", ":material/blur_on:", "kernels"),
-    ("pages/xo.py", "nav.xo", ":material/close:", "xo"),
-    ("pages/stride.py", "nav.stride", ":material/open_with:", "stride"),
-    ("pages/pooling.py", "nav.pooling", ":material/compress:", "pooling"),
-    ("pages/optimizers.py", "nav.optimizers", ":material/trending_down:", "optimizers"),
-    ("pages/train.py", "nav.train", ":material/model_training:", "train"),
-]
 
 st.set_page_config(
     page_title="Convolution Explainer",
@@ -45,7 +34,6 @@ if presenter():
 
 pages = [
     st.Page(ROOT / path, title=t(key), icon=icon, url_path=url, default=(url == "home"))
-    for path, key, icon, url in LESSONS
-    if (ROOT / path).exists()
+    for path, key, icon, url in available_lessons()
 ]
 st.navigation(pages).run()

@@ -50,7 +50,7 @@ def _keys_used_in_code() -> set[str]:
     for folder in ("pages", "ui"):
         for f in (ROOT / folder).rglob("*.py"):
             used.update(pattern.findall(f.read_text(encoding="utf-8")))
-    used |= set(re.findall(r'"(nav\.[a-z]+)"', (ROOT / "streamlit_app.py").read_text()))
+    used |= set(re.findall(r'"(nav\.[a-z]+)"', (ROOT / "ui" / "nav.py").read_text()))
     return used
 
 

@@ -15,9 +15,26 @@ from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 _KEPT = "_kept_widget_values"
 
 
+# ---------------------------------------------------------------- navigation mode
+def _leave_pages_directory_mode() -> None:
+    """Make sure the app runs through ``streamlit_app.py``'s ``st.navigation``.
+
+    Streamlit treats a ``pages/`` folder beside the entry script as the old multipage mode until
+    ``st.navigation`` is first called. If the first visitor of a fresh server opens a lesson's URL
+    directly, Streamlit would run that page alone (no sidebar, no language). We switch the flag
+    and rerun, so the entry script runs and routes to the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 # ---------------------------------------------------------------- language and presenter mode
 def lang() -> str:
     """The current language code (``"en"`` or ``"zh"``)."""
+    _leave_pages_directory_mode()
     value = st.session_state.get("lang")
     if value not in LANGUAGES:
         value = st.query_params.get("lang", DEFAULT_LANGUAGE)

@@ -21,7 +21,7 @@ CHANNEL_SCALES = (
 def digit_grid(img: np.ndarray, *, numbers: bool, x_title: str, y_title: str, value_label: str,
                colorbar_title: str, height: int = 640) -> go.Figure:
     """The 28×28 digit with its 0–255 grey level in every cell (0 = black, 255 = white)."""
-    fig = heatmap(img, colorscale="Greys", reversescale=True, zmin=0, zmax=255, numbers=numbers,
+    fig = heatmap(img, colorscale="Greys", zmin=0, zmax=255, numbers=numbers,
                   number_format=".0f", x_title=x_title, y_title=y_title, value_label=value_label,
                   colorbar_title=colorbar_title, height=height)
     if numbers:
@@ -59,22 +59,34 @@ def one_hot(label: int, *, class_title: str, value_title: str) -> go.Figure:
     return fig
 
 
-def photo_with_box(img: np.ndarray, top: int, left: int, size: int, *, title: str = "") -> go.Figure:
-    """An RGB (or grey) photo with the crop that is shown as numbers outlined in yellow."""
-    rgb = img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
+def png_data_uri(img: np.ndarray) -> str:
+    """A uint8 grey or RGB array as a PNG ``data:`` URI (small and fast to send to the browser)."""
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buf, "PNG", compress_level=1)
-    src = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-    h, w = rgb.shape[:2]
-    image = dict(type="image", source=src, x0=0, y0=0, dx=1, dy=1, hoverinfo="skip")
-    box = dict(type="rect", x0=left - 0.5, y0=top - 0.5, x1=left + size - 0.5, y1=top + size - 0.5,
-               line=dict(color="yellow", width=3))
+    Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).save(buf, "PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def picture(img: np.ndarray, *, title: str = "", height: int = 360,
+            box: tuple[int, int, int] | None = None) -> go.Figure:
+    """A photo (uint8 grey or RGB) at its true aspect, optionally with a (top, left, size) box in yellow."""
+    h, w = img.shape[:2]
+    image = dict(type="image", source=png_data_uri(img), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip")
+    shapes = []
+    if box is not None:
+        top, left, size = box
+        shapes.append(dict(type="rect", x0=left - 0.5, y0=top - 0.5, x1=left + size - 0.5, y1=top + size - 0.5,
+                           line=dict(color="yellow", width=3)))
     layout = dict(margin=dict(l=0, r=0, t=30 if title else 0, b=0), title=dict(text=title) if title else None,
-                  height=360, shapes=[box],
+                  height=height, shapes=shapes,
                   xaxis=dict(showticklabels=False, range=[-0.5, w - 0.5], showgrid=False, zeroline=False),
                   yaxis=dict(showticklabels=False, range=[h - 0.5, -0.5], scaleanchor="x", showgrid=False,
                              zeroline=False))
     return fast_figure([image], layout)
+
+
+def photo_with_box(img: np.ndarray, top: int, left: int, size: int, *, title: str = "") -> go.Figure:
+    """An RGB (or grey) photo with the crop that is shown as numbers outlined in yellow."""
+    return picture(img, title=title, box=(top, left, size))
 
 
 def channel_grid(values: np.ndarray, channel: int, *, title: str, x_title: str, y_title: str,

@@ -1,0 +1,51 @@
+"""The app in a real browser: every page renders without an exception, language switch, shared URLs."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import assert_no_exception, goto, screenshot, wait_idle
+from ui.nav import available_lessons
+
+PAGES = [url for *_, url in available_lessons()]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_every_page_renders(page, app, url):
+    goto(page, app, url)
+    assert_no_exception(page)
+    assert page.locator("h1").first.is_visible()
+    # every lesson is in the sidebar navigation, in order
+    nav = page.locator('[data-testid="stSidebarNav"] a')
+    assert nav.count() == len(available_lessons())
+    assert page.locator(".js-plotly-plot").count() >= 1, "each lesson shows at least one interactive figure"
+    screenshot(page, url)
+
+
+def test_switch_language(page, app):
+    goto(page, app, "images")
+    assert page.locator("h1").first.inner_text().strip() == "Images are numbers"
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="简体中文").click()
+    wait_idle(page)
+    page.wait_for_function("() => document.querySelector('h1') && document.querySelector('h1').innerText.includes('图像就是数字')")
+    assert_no_exception(page)
+    assert "lang=zh" in page.url
+    assert page.locator('[data-testid="stSidebarNav"]').inner_text().count("卷积核") >= 1
+    screenshot(page, "images-zh", full_page=False)
+
+
+def test_shared_url_restores_view(page, app):
+    goto(page, app, "images", im_digit="7", im_numbers="0", lang="zh")
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text().strip() == "图像就是数字"
+    digit_input = page.locator('[data-testid="stNumberInput"] input').first
+    assert digit_input.input_value() == "7"
+    assert "im_digit=7" in page.url
+
+
+def test_bad_url_parameter_falls_back_with_notice(page, app):
+    goto(page, app, "images", im_digit="banana")
+    assert_no_exception(page)
+    assert page.locator('[data-testid="stNumberInput"] input').first.input_value() == "0"
+    page.wait_for_selector('[data-testid="stToast"]', timeout=10_000)
+    assert "im_digit" in page.locator('[data-testid="stToast"]').first.inner_text()
