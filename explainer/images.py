@@ -104,6 +104,23 @@ def to_grey(img: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
 
 
+def colourful_patch(img: np.ndarray, size: int = 8) -> tuple[int, int]:
+    """(top, left) of a ``size``×``size`` patch with much colour and contrast: a good first example."""
+    img = np.asarray(img, dtype=np.float64)
+    h, w = img.shape[:2]
+    if h <= size or w <= size:
+        return 0, 0
+    c = img if img.ndim == 3 else img[..., None]
+    step = max(1, size // 2)
+    win = np.lib.stride_tricks.sliding_window_view(c, (size, size), axis=(0, 1))[::step, ::step]
+    score = win.std(axis=(-2, -1)).sum(axis=-1)  # contrast in every channel
+    if c.shape[2] == 3:
+        mean = win.mean(axis=(-2, -1))
+        score = score + np.ptp(mean, axis=-1)  # and colour (channels differ)
+    i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    return int(i * step), int(j * step)
+
+
 def channels(img: np.ndarray) -> np.ndarray:
     """(C, H, W): a grey image as one channel, RGB as its three channels R, G, B."""
     img = np.asarray(img)

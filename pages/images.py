@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from explainer.figures import images as figs
+from explainer.images import colourful_patch
 from ui.images import digit, image_picker
 from ui.shell import note, t, widget
 
@@ -45,11 +46,12 @@ picked = image_picker("im", default="astronaut", allow_mnist=False)
 photo = picked.array
 h, w = photo.shape[:2]
 size = min(8, h, w)
+top0, left0 = st.cache_data(colourful_patch, show_spinner=False)(photo, size)
 c1, c2 = st.columns(2)
 with c1:
-    top = widget(st.slider, t("images.crop_top"), key="im_top", default=min(190, h - size), min_value=0, max_value=h - size)
+    top = widget(st.slider, t("images.crop_top"), key="im_top", default=top0, min_value=0, max_value=h - size)
 with c2:
-    left = widget(st.slider, t("images.crop_left"), key="im_left", default=min(250, w - size), min_value=0, max_value=w - size)
+    left = widget(st.slider, t("images.crop_left"), key="im_left", default=left0, min_value=0, max_value=w - size)
 st.plotly_chart(figs.photo_with_box(photo, top, left, size), key="im_photo_fig")
 crop = photo[top:top + size, left:left + size]
 if crop.ndim == 2:

@@ -125,6 +125,23 @@ def _parse(raw: str, default: Any, kwargs: dict) -> Any:
     return value
 
 
+def _fits(value: Any, kwargs: dict) -> bool:
+    """Whether a kept value is still valid for the widget as it is configured on this run."""
+    options = kwargs.get("options")
+    if options is not None:
+        options = list(options)
+        if isinstance(value, (list, tuple)):
+            return all(v in options for v in value)
+        return value in options
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    values = value if isinstance(value, (list, tuple)) else [value]
+    for v in values:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                return False
+    return True
+
+
 def _format(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
@@ -187,6 +204,8 @@ def widget(fn: Callable, label: str, *, key: str, default: Any, url: bool = True
                               lambda r: _parse(r, default, kwargs))
     elif key not in ss:
         ss[key] = _store(_KEPT).get(key, default)
+    if not _fits(ss[key], kwargs):  # e.g. a slider's range shrank with a smaller image
+        ss[key] = default
     result = fn(label, key=key, **kwargs)
     value = ss.get(key, result)
     if url:

@@ -52,7 +52,7 @@ def flat_vector(vec: np.ndarray, *, index_title: str, value_title: str, highligh
 def one_hot(label: int, *, class_title: str, value_title: str) -> go.Figure:
     vec = np.zeros((1, 10))
     vec[0, label] = 1
-    fig = heatmap(vec, colorscale="Blues", zmin=0, zmax=1, numbers=True, number_format=".0f",
+    fig = heatmap(vec, colorscale=[[0, "#f7fbff"], [1, "#2171b5"]], zmin=0, zmax=1, numbers=True, number_format=".0f",
                   x_title=class_title, y_title="", value_label=value_title, showscale=False, height=140)
     fig.layout.yaxis.showticklabels = False
     fig.layout.xaxis.tickvals = list(range(10))

@@ -109,8 +109,18 @@ def assert_no_exception(page) -> None:
     assert exc.count() == 0, exc.first.inner_text()
 
 
-def screenshot(page, name: str, full_page: bool = True) -> Path:
+def screenshot(page, name: str, full_page: bool = True, max_height: int = 6000) -> Path:
+    """Save docs/screenshots/<name>.png. Streamlit scrolls inside its main container, not the
+    document, so a full-page shot temporarily grows the viewport to the content's height."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    size = page.viewport_size
+    if full_page:
+        height = page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]');
+                                          return m ? m.scrollHeight : document.body.scrollHeight; }""")
+        page.set_viewport_size({"width": size["width"], "height": min(max(int(height), size["height"]), max_height)})
+        page.wait_for_timeout(800)  # let Plotly re-layout at the new size
+    page.screenshot(path=str(path))
+    if full_page:
+        page.set_viewport_size(size)
     return path
