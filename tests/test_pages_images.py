@@ -1,0 +1,90 @@
+"""'Images are numbers' under AppTest: defaults, widget changes, both languages, uploads good and bad."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explainer.i18n import translate
+from tests.conftest import app_test
+
+
+def _png(arr) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_defaults(lang):
+    at = app_test("images", lang).run()
+    assert not at.exception
+    assert at.title[0].value == translate("images.title", lang)
+    assert len(at.get("plotly_chart")) == 7  # digit, flat vector, one-hot, photo, R, G, B
+    md = " ".join(m.value for m in at.markdown)
+    assert "784" in md
+    assert at.number_input(key="im_digit").value == 0
+    # MNIST test image #0 is a 7 (real data from MNIST_DIR)
+    assert "**7**" in md or "7" in at.markdown[1].value
+    assert not at.info, "MNIST must be available in tests (MNIST_DIR)"
+
+
+def test_changing_digit_and_row_updates_text_and_url():
+    at = app_test("images").run()
+    at.number_input(key="im_digit").set_value(1).run()  # test image #1 is a 2
+    assert not at.exception
+    assert any("**2**" in m.value for m in at.markdown)
+    at.slider(key="im_row").set_value(3).run()
+    assert any("entries 84–111" in m.value for m in at.markdown)
+    assert at.query_params["im_digit"] == "1" and at.query_params["im_row"] == "3"
+
+
+def test_numbers_toggle():
+    at = app_test("images").run()
+    at.toggle(key="im_numbers").set_value(False).run()
+    assert not at.exception
+
+
+def test_grey_image_has_one_channel():
+    at = app_test("images").run()
+    at.selectbox(key="im_src").select("camera").run()
+    assert not at.exception
+    assert any(i.value == translate("images.grey_only", "en") for i in at.info)
+    assert len(at.get("plotly_chart")) == 5
+
+
+def test_upload_rgb_then_bad_file_keeps_previous_image():
+    at = app_test("images").run()
+    at.selectbox(key="im_src").select("upload").run()
+    assert at.info  # waiting for an upload
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    rgb[..., 0] = 200
+    at.file_uploader(key="im_upload").upload("red.png", _png(rgb), "image/png")
+    at.run()
+    assert not at.exception and not at.error
+    assert any("20×30×3" in m.value for m in at.markdown)
+    at.file_uploader(key="im_upload").set_value(("notes.txt", b"just some text", "text/plain"))
+    at.run()
+    assert not at.exception
+    assert at.error[0].value == translate("errors.upload_not_image", "en")
+    assert any("20×30×3" in m.value for m in at.markdown), "the previous image stays"
+
+
+def test_huge_upload_is_downscaled():
+    at = app_test("images").run()
+    at.selectbox(key="im_src").select("upload").run()
+    at.file_uploader(key="im_upload").upload("big.png", _png(np.full((1500, 2100, 3), 90, np.uint8)), "image/png")
+    at.run()
+    assert not at.exception and not at.error
+    assert any(translate("picker.downscaled", "en", side=1024) == c.value for c in at.caption)
+
+
+def test_shared_link():
+    at = app_test("images")
+    at.query_params["im_digit"] = "2"
+    at.query_params["im_src"] = "coffee"
+    at.run()
+    assert at.number_input(key="im_digit").value == 2
+    assert at.selectbox(key="im_src").value == "coffee"
