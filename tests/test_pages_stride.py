@@ -1,0 +1,206 @@
+"""AppTest of the Stride & padding page: every part, both languages, stepping, presets, bad input."""
+import json
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import app_test
+
+VIEWS = ["stepper", "channels", "transposed", "receptive"]
+
+
+def charts(at) -> list[dict]:
+    return [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+
+
+def filled_outputs(at) -> int:
+    """Numbers shown in the output figure (the chart whose colour bar is titled 'output')."""
+    for spec in charts(at):
+        traces = [tr for tr in spec["data"] if tr.get("type") == "heatmap"]
+        if traces and traces[-1].get("colorbar", {}).get("title", {}).get("text") in ("output", "输出"):
+            return sum(1 for tr in traces for row in tr["text"] for v in row if v != "")
+    raise AssertionError("no output figure")
+
+
+def text(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("view", VIEWS)
+def test_every_part_renders_in_both_languages(view, lang):
+    at = app_test("stride", lang=lang, sp_view=view).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == ("Stride, padding and dilation" if lang == "en" else "步长、填充与膨胀")
+    assert len(at.get("plotly_chart")) >= 1
+    if lang == "zh":
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in text(at))
+
+
+def test_defaults_show_the_formula_and_first_step():
+    at = app_test("stride").run()
+    latex = [e.value for e in at.latex]
+    assert any(r"\left\lfloor \frac{4}{2} \right\rfloor + 1 = 3" in v for v in latex) and len(latex) == 2
+    assert "output **3×3**" in text(at) and "Step **1 of 9**" in text(at)
+    assert filled_outputs(at) == 1
+    # the padding ring is its own trace with padding cells; the window is drawn as a shape
+    grid = charts(at)[0]
+    assert any("padding" in str(tr.get("customdata")) for tr in grid["data"][1:2])
+    assert grid["layout"]["shapes"]
+
+
+def test_next_back_last_first_and_filled_cells_stay_filled():
+    at = app_test("stride").run()
+    at.button(key="sp_next").click().run()
+    at.button(key="sp_next").click().run()
+    assert at.slider(key="sp_pos").value == 3 and filled_outputs(at) == 3
+    assert "Step **3 of 9**" in text(at)
+    at.button(key="sp_prev").click().run()
+    assert filled_outputs(at) == 2
+    at.button(key="sp_last").click().run()
+    assert at.slider(key="sp_pos").value == 9 and filled_outputs(at) == 9
+    at.button(key="sp_next").click().run()  # stays at the end
+    assert at.slider(key="sp_pos").value == 9
+    at.slider(key="sp_pos").set_value(5).run()
+    assert filled_outputs(at) == 5
+    at.button(key="sp_first").click().run()
+    assert filled_outputs(at) == 1 and not at.exception
+
+
+def test_step_equation_matches_the_output_cell():
+    at = app_test("stride").run()
+    at.slider(key="sp_pos").set_value(5).run()  # centre cell of 3×3
+    eq = [m.value for m in at.markdown if m.value.startswith("`")][0]
+    assert eq.count("×") == 9 and "Step **5 of 9**: the window fills output cell row 1, column 1" in text(at)
+
+
+def test_play_advances_then_pause_stops():
+    at = app_test("stride").run()
+    at.select_slider(key="sp_speed").set_value(4.0).run()
+    at.button(key="sp_play").click().run()
+    assert at.session_state["_sp_playing"] is True
+    start = at.slider(key="sp_pos").value
+    for _ in range(3):
+        time.sleep(0.26)
+        at.run()
+    assert at.slider(key="sp_pos").value > start
+    at.button(key="sp_play").click().run()  # now "Pause"
+    assert at.session_state["_sp_playing"] is False
+    stopped = at.slider(key="sp_pos").value
+    time.sleep(0.3)
+    at.run()
+    assert at.slider(key="sp_pos").value == stopped and not at.exception
+
+
+def test_changing_settings_changes_the_output_size():
+    at = app_test("stride").run()
+    at.slider(key="sp_s").set_value(1).run()
+    assert "output **5×5**" in text(at)
+    at.slider(key="sp_d").set_value(2).run()  # span 5 with padding 1 on 5: 3×3
+    assert "output **3×3**" in text(at)
+    at.selectbox(key="sp_mode").set_value("reflect").run()
+    assert not at.exception and not at.error
+
+
+@pytest.mark.parametrize("preset,size", [("valid", "3×3"), ("same", "5×5"), ("full", "7×7")])
+def test_padding_presets(preset, size):
+    at = app_test("stride").run()
+    at.slider(key="sp_s").set_value(1).run()
+    at.segmented_control(key="sp_preset").set_value(preset).run()
+    assert f"output **{size}**" in text(at) and not at.exception
+
+
+def test_uncovered_rows_are_reported():
+    at = app_test("stride").run()
+    at.slider(key="sp_h").set_value(6).run()
+    at.slider(key="sp_p").set_value(0).run()
+    warnings = [w.value for w in at.warning]
+    assert warnings and "rows 5" in warnings[0] and "columns —" in warnings[0]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("bad", ["1 2\n3", "1 x 3", "nan 1", "inf"])
+def test_bad_kernel_text_shows_a_message_and_keeps_the_last_view(bad, lang):
+    at = app_test("stride", lang=lang).run()
+    before = len(at.get("plotly_chart"))
+    at.text_area(key="sp_kernel").input(bad).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "Traceback" not in at.error[0].value
+    assert len(at.get("plotly_chart")) == before  # the last good view stays
+
+
+def test_custom_kernel_is_used():
+    at = app_test("stride").run()
+    at.text_area(key="sp_kernel").input("1 1\n1 1").run()
+    assert not at.error and "kernel 2×2" in text(at) and "output **3×3**" in text(at)
+
+
+def test_settings_without_output_keep_the_last_view():
+    at = app_test("stride").run()
+    at.slider(key="sp_p").set_value(0).run()
+    at.slider(key="sp_k").set_value(5).run()
+    at.slider(key="sp_d").set_value(3).run()  # span 13 > 5: no output
+    assert len(at.error) == 1 and "no output" in at.error[0].value
+    assert "output **1×1**" in text(at)  # the last valid view (k 5, d 1)
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert "没有输出" in at.error[0].value
+
+
+def test_real_image_region():
+    at = app_test("stride", sp_input="image").run()
+    assert not at.exception and not at.error
+    assert "output **4×4**" in text(at)  # 8×8 region, k 3, s 2, p 1
+
+
+def test_tutorial_channels_preset():
+    at = app_test("stride", sp_view="channels").run()
+    at.slider(key="sp_ck").set_value(3).run()
+    at.button(key="sp_tutorial").click().run()
+    assert "output **3×3×2**" in text(at) and "6 kernel slices" in text(at) and "56 parameters" in text(at)
+    assert any("= 56" in e.value for e in at.latex)
+    at.button(key="sp_c_last").click().run()
+    assert at.slider(key="sp_c_pos").value == 18
+    at.segmented_control(key="sp_csrc").set_value("image").run()
+    assert not at.exception and not at.error
+
+
+def test_transposed_output_size_and_agreement():
+    at = app_test("stride", sp_view="transposed").run()
+    assert "**5×5**" in text(at) and "✓" in text(at)
+    at.slider(key="sp_tp").set_value(1).run()
+    at.slider(key="sp_top").set_value(1).run()
+    assert "**4×4**" in text(at) and "✓" in text(at)
+    at.slider(key="sp_ts").set_value(1).run()  # output padding 1 needs stride 2: message, last view stays
+    assert len(at.error) == 1 and "**4×4**" in text(at)
+
+
+def test_receptive_field_presets_and_cell():
+    at = app_test("stride", sp_view="receptive").run()
+    frames = [f.value for f in at.dataframe if "Receptive field" in f.value.columns]
+    assert list(frames[0]["Receptive field"]) == [3, 5, 6, 10, 14, 16]
+    assert list(frames[0]["Jump"]) == [1, 1, 2, 2, 2, 4]
+    assert list(frames[1]["Receptive field"]) == [5, 5, 7, 7]
+    assert list(frames[1]["Parameters"]) == [2 * (9 * 64 * 64 + 64), 25 * 64 * 64 + 64, 3 * (9 * 64 * 64 + 64),
+                                             49 * 64 * 64 + 64]
+    at.selectbox(key="sp_rpreset").set_value("dilated").run()
+    frames = [f.value for f in at.dataframe if "Receptive field" in f.value.columns]
+    assert list(frames[0]["Receptive field"]) == [3, 7, 13]
+    at.slider(key="sp_rr").set_value(0).run()
+    # dilations 1, 2, 3 fill each other's gaps: the whole 13×13 span, no holes (holes: tests/test_receptive.py)
+    fig = [c for c in charts(at) if c["data"][0].get("zmax") == 1][0]
+    inside = sum(v != "" for row in fig["data"][0]["text"] for v in row)
+    assert inside == 13 * 13 and not at.exception
+    assert f"sees a 13×13 span: {inside} input pixels" in fig["layout"]["title"]["text"]
+
+
+def test_rerun_at_defaults_is_fast():
+    at = app_test("stride").run()
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - t0)
+    assert np.median(times) < 2.0  # a sanity bound only; bench/stepper.py reports the real numbers
