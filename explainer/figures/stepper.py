@@ -53,6 +53,14 @@ def _times(v: float, w: float) -> str:
     return f"{a if v >= 0 else '(' + a + ')'}×{b if w >= 0 else '(' + b + ')'}"
 
 
+def _short(v: float, short: bool) -> str:
+    """``fmt(v)``; with ``short``, fractions lose their leading zero (``.33``, ``−.11``) as in the tutorials."""
+    text = fmt(v)
+    if short and "." in text:
+        text = text.replace("−0.", "−.") if text.startswith("−0.") else text.replace("0.", ".", 1) if text.startswith("0.") else text
+    return text
+
+
 def _texts(z: np.ndarray) -> list[list[str]]:
     return [[fmt(v) for v in row] for row in z]
 
@@ -201,7 +209,7 @@ def window_figure(walk: Walk, step: Step, *, labels: dict | None = None, title: 
                          zmid=0 if step.products is not None else None, zmin=-lim if step.products is not None else None,
                          zmax=lim if step.products is not None else None, showscale=c == n - 1,
                          colorbar=dict(title=dict(text=lab["product"] if step.products is not None else lab["value"]),
-                                       thickness=12, len=0.5, y=1, yanchor="top"),
+                                       thickness=12, len=0.9, y=1, yanchor="top"),
                          text=texts[c], texttemplate="%{text}", customdata=[[names[c]] * kw] * kh,
                          textfont=dict(size=_font(max(kh, kw) * (2 if step.products is not None else 1))),
                          xgap=2, ygap=2, hovertemplate=hover))
@@ -228,9 +236,10 @@ def window_figure(walk: Walk, step: Step, *, labels: dict | None = None, title: 
 
 def output_figure(out: np.ndarray, filled: int, *, labels: dict | None = None, title: str | None = None,
                   colorscale: str = "RdBu", zmid: float | None = 0.0, numbers: bool | None = None,
-                  height: int | None = None):
+                  height: int | None = None, map_titles: list[str] | None = None, outline_current: bool = True):
     """The output maps ``(K, Ho, Wo)`` side by side; only the first ``filled`` cells (in step order)
-    are shown, the last of them outlined as the cell this step fills."""
+    are shown, the last of them outlined as the cell this step fills (``outline_current``).
+    ``map_titles``: one axis title per map (default: "output map k" when there are several)."""
     lab = _labels(labels)
     out = np.asarray(out, dtype=float)
     if out.ndim == 2:
@@ -246,27 +255,31 @@ def output_figure(out: np.ndarray, filled: int, *, labels: dict | None = None, t
     numbers = max(ho, wo) <= 20 if numbers is None else numbers
     gap = 0.08
     width = (1 - gap * (k - 1)) / k
+    cell_px = 640 * width / max(wo, 1)  # about how wide a cell is in the page's column
+    font = int(min(15, max(8, cell_px * 0.4)))
     data, layout, shapes = [], {}, []
     for m in range(k):
         axis = "" if m == 0 else str(m + 1)
-        texts = [[fmt(v) if np.isfinite(v) else "" for v in row] for row in shown[m]]
+        texts = [[_short(v, k > 1) if np.isfinite(v) else "" for v in row] for row in shown[m]]
         data.append(dict(type="heatmap", z=shown[m], x=list(range(wo)), y=list(range(ho)), xaxis=f"x{axis}",
                          yaxis=f"y{axis}", colorscale=_scale(colorscale), zmin=lo, zmax=hi if hi > lo else lo + 1,
                          showscale=m == k - 1, colorbar=dict(title=dict(text=lab["output"]), thickness=12, len=0.8),
                          text=texts, texttemplate="%{text}" if numbers else None,
-                         textfont=dict(size=_font(max(ho, wo))) if numbers else None, xgap=1, ygap=1,
+                         textfont=dict(size=font) if numbers else None, xgap=1, ygap=1,
                          hovertemplate=f"{lab['row']} %{{y}}, {lab['column']} %{{x}}<br>{lab['output']} = %{{text}}"
                                        "<extra></extra>"))
         # the unfilled cells: a light frame so the learner sees the whole output shape from the start
         shapes.append(dict(type="rect", x0=-0.5, y0=-0.5, x1=wo - 0.5, y1=ho - 0.5, xref=f"x{axis}", yref=f"y{axis}",
                            line=dict(color="#999", width=1), fillcolor="rgba(0,0,0,0)", layer="below"))
         ax = _axes(ho, wo, 0, 0, lab, axis, [m * (width + gap), m * (width + gap) + width])
-        if k > 1:
+        if map_titles is not None:
+            ax[f"xaxis{axis}"]["title"] = dict(text=map_titles[m])
+        elif k > 1:
             ax[f"xaxis{axis}"]["title"] = dict(text=lab["map"].format(k=m))
         if m:
             ax[f"yaxis{axis}"]["title"] = None
         layout.update(ax)
-    if filled > 0:
+    if filled > 0 and outline_current:
         m, r, c = np.unravel_index(min(filled, out.size) - 1, out.shape)
         axis = "" if m == 0 else str(m + 1)
         shapes.append(_rect(int(c), int(r), int(c), int(r), PICK, 4, xref=f"x{axis}", yref=f"y{axis}"))

@@ -1,0 +1,277 @@
+"""Lesson — Pooling: step through max / average / global average pooling; pooling a real image and
+the X/O feature maps; the small shift a max-pool absorbs."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explainer.conv import conv2d
+from explainer.figures import stepper as figs
+from explainer.figures.images import picture
+from explainer.images import to_grey
+from explainer.pooling import global_avg_pool, pool2d, shift
+from explainer.stepper import pool_walk
+from ui.images import image_picker
+from ui.shell import formula, keep_last, labels, note, t, widget
+from ui.stepper import stepper
+
+VIEWS = ("stepper", "image", "xo")
+MODES = ("max", "avg", "global")
+
+# The X/O example from the tutorials (9×9, +1 strokes on −1 background) and its three 3×3 filters.
+# TODO(xo): import these from explainer.xo once the X/O page's module exists.
+X = -np.ones((9, 9))
+for _i in range(1, 8):
+    X[_i, _i] = X[_i, 8 - _i] = 1
+O = -np.ones((9, 9))  # noqa: E741
+O[1, 3:6] = O[7, 3:6] = 1
+O[3:6, 1] = O[3:6, 7] = 1
+O[2, 2] = O[2, 6] = O[6, 2] = O[6, 6] = 1
+FILTERS = {
+    "diag": np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float),
+    "centre": np.array([[1, -1, 1], [-1, 1, -1], [1, -1, 1]], dtype=float),
+    "anti": np.array([[-1, -1, 1], [-1, 1, -1], [1, -1, -1]], dtype=float),
+}
+
+
+def figure_labels() -> dict:
+    keys = ("row", "column", "value", "padding", "inserted", "outside", "window", "uncovered", "output", "product",
+            "input", "weight", "channel", "map", "picked", "counted", "not_counted")
+    return {k: t(f"stepper.lab_{k}") for k in keys}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def feature_maps(which: str, dy: int = 0, dx: int = 0) -> np.ndarray:
+    """The three 7×7 feature maps of the X or O image (shifted by dy, dx): conv with each filter / 9."""
+    img = shift(X if which == "x" else O, dy, dx, fill=-1.0)
+    return np.stack([conv2d(img, f) / 9 for f in FILTERS.values()])
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def random_grid(shape: tuple, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 10, size=shape).astype(float)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def make_pool_walk(x, size, stride, mode, padding, ceil_mode, count_include_pad):
+    walk = pool_walk(x, size, stride, mode, padding, ceil_mode, count_include_pad)
+    return walk, walk.output()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def pooled_levels(img: np.ndarray, levels: int) -> tuple[list, list]:
+    """Max- and average-pooled copies (2×2, stride 2), once per level, as uint8 images."""
+    maxes, avgs = [], []
+    a = b = img.astype(float)
+    for _ in range(levels):
+        a = pool2d(a, 2, 2, "max")
+        b = pool2d(b, 2, 2, "avg")
+        maxes.append(np.clip(np.rint(a), 0, 255).astype(np.uint8))
+        avgs.append(np.clip(np.rint(b), 0, 255).astype(np.uint8))
+    return maxes, avgs
+
+
+def pool_formula(n: int, f: int, s: int, p: int, ceil_mode: bool, axis: str) -> str:
+    num = n + 2 * p - f
+    bracket = (r"\left\lceil", r"\right\rceil") if ceil_mode else (r"\left\lfloor", r"\right\rfloor")
+    value = -(-num // s) + 1 if ceil_mode else num // s + 1
+    return (rf"{axis}_{{out}} = {bracket[0]} \frac{{{n} + 2\cdot{p} - {f}}}{{{s}}} {bracket[1]} + 1"
+            rf" = {bracket[0]} \frac{{{num}}}{{{s}}} {bracket[1]} + 1 = {value}")
+
+
+def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
+    step = walk.step(pos - 1)
+    k, r, c = step.out
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(figs.grid_figure(walk, step, channel=k, labels=lab, colorscale=colorscale,
+                                         title=t("pooling.grid_title")), key="pl_grid",
+                        config={"displayModeBar": False})
+    with right:
+        st.plotly_chart(figs.output_figure(out, pos, labels=lab, title=t("pooling.output_title"),
+                                           colorscale="Blues", zmid=None), key="pl_out",
+                        config={"displayModeBar": False})
+    st.markdown(t("pooling.step_text", n=pos, total=len(walk), r=r, c=c))
+    win, text_col = st.columns([3, 2])
+    with win:
+        st.plotly_chart(figs.window_figure(walk, step, labels=lab, title=t("pooling.window_title")),
+                        key="pl_window", config={"displayModeBar": False})
+    with text_col:
+        values = step.values[0]
+        if walk.mode == "max":
+            shown = [figs.fmt(v) for v, role in zip(values.ravel(), walk.roles[np.ix_(step.rows, step.cols)].ravel())
+                     if role == 0]
+            st.markdown(t("pooling.max_text", values=", ".join(shown), y=figs.fmt(step.result)))
+        else:
+            counted = values[step.counted]
+            st.markdown(t("pooling.avg_text", sum=figs.fmt(counted.sum()), n=int(step.counted.sum()),
+                          y=figs.fmt(step.result)))
+
+
+# ---------------------------------------------------------------- sections
+def section_stepper(lab: dict) -> None:
+    st.header(t("pooling.stepper_header"))
+    st.markdown(t("pooling.stepper_intro"))
+    src = widget(st.segmented_control, t("pooling.source"), key="pl_input", default="grid",
+                 options=["grid", "image", "xo"], format_func=labels("pooling.src_"), required=True)
+    colorscale = "Blues"
+    if src == "image":
+        picked = image_picker("pl_img", default="camera")
+        img = to_grey(picked.array)
+        h, w = img.shape
+        size = widget(st.slider, t("pooling.crop"), key="pl_crop", default=8, min_value=4, max_value=min(12, h, w))
+        c1, c2 = st.columns(2)
+        with c1:
+            top = widget(st.slider, t("pooling.crop_top"), key="pl_top", default=min(h - size, h // 2),
+                         min_value=0, max_value=h - size)
+        with c2:
+            left = widget(st.slider, t("pooling.crop_left"), key="pl_left", default=min(w - size, w // 2),
+                          min_value=0, max_value=w - size)
+        x = img[top:top + size, left:left + size].astype(float)
+        colorscale = "Greys"
+    elif src == "xo":
+        which = widget(st.segmented_control, t("pooling.xo_image"), key="pl_xo", default="x", options=["x", "o"],
+                       format_func=labels("pooling.xo_"), required=True)
+        x = feature_maps(which)
+        st.caption(t("pooling.xo_caption"))
+    else:
+        c1, c2, c3 = st.columns([2, 2, 1])
+        with c1:
+            h = widget(st.slider, t("pooling.height"), key="pl_h", default=6, min_value=2, max_value=12)
+        with c2:
+            w = widget(st.slider, t("pooling.width"), key="pl_w", default=6, min_value=2, max_value=12)
+        with c3:
+            seed = widget(st.number_input, t("pooling.seed"), key="pl_seed", default=0, min_value=0, max_value=999,
+                          help=t("pooling.seed_help"))
+        x = random_grid((h, w), seed)
+
+    def overlapping():
+        st.session_state.update(pl_size=3, pl_stride=2, pl_pad=0, pl_mode="max")
+
+    mode = widget(st.segmented_control, t("pooling.mode"), key="pl_mode", default="max", options=list(MODES),
+                  format_func=labels("pooling.mode_"), required=True, help=t("pooling.mode_help"))
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        size = widget(st.slider, t("pooling.size"), key="pl_size", default=2, min_value=1, max_value=4,
+                      disabled=mode == "global")
+    with c2:
+        stride = widget(st.slider, t("pooling.stride"), key="pl_stride", default=2, min_value=1, max_value=4,
+                        disabled=mode == "global")
+    with c3:
+        padding = widget(st.slider, t("pooling.padding"), key="pl_pad", default=0, min_value=0, max_value=2,
+                         disabled=mode == "global", help=t("pooling.padding_help"))
+    c1, c2 = st.columns(2)
+    with c1:
+        ceil_mode = widget(st.toggle, t("pooling.ceil"), key="pl_ceil", default=False, help=t("pooling.ceil_help"),
+                           disabled=mode == "global")
+    with c2:
+        include = widget(st.toggle, t("pooling.count_pad"), key="pl_count", default=True,
+                         help=t("pooling.count_pad_help"), disabled=mode != "avg")
+    st.button(t("pooling.overlap_preset"), key="pl_overlap", on_click=overlapping, help=t("pooling.overlap_help"),
+              icon=":material/layers:")
+
+    if mode == "global":
+        hh, ww = x.shape[-2:]
+        args = (x, (hh, ww), (1, 1), "avg", 0, False, True)
+    else:
+        args = (x, size, stride, mode, padding, ceil_mode, include)
+    result, error = keep_last("pl_stepper", lambda: (make_pool_walk(*args), mode == "global", args[5]))
+    if error:
+        st.error(error)
+    if result is None:
+        return
+    (walk, out), is_global, cm = result
+    ih, iw = walk.input_shape
+    if is_global:
+        st.markdown(t("pooling.global_text", h=ih, w=iw, c=walk.grid.shape[0],
+                      values=", ".join(figs.fmt(v) for v in np.atleast_1d(global_avg_pool(x)))))
+    else:
+        fh, fw = walk.window
+        formula(pool_formula(ih, fh, walk.stride[0], walk.origin[0], cm, "H"))
+        formula(pool_formula(iw, fw, walk.stride[1], walk.origin[1], cm, "W"))
+    kc, oh, ow = walk.out_shape
+    st.markdown(t("pooling.size_text", h=ih, w=iw, oh=oh, ow=ow, c=kc, n=len(walk),
+                  kept=round(100 * oh * ow / (ih * iw))))
+    if walk.window[0] > walk.stride[0] or walk.window[1] > walk.stride[1]:
+        st.info(t("pooling.overlap_note"))
+    rows, cols = walk.uncovered()
+    if rows or cols:
+        st.warning(t("pooling.uncovered", rows=", ".join(map(str, rows)) or "—", cols=", ".join(map(str, cols)) or "—"))
+    stepper("pl", len(walk), lambda pos: show_pool_step(walk, out, pos, lab, colorscale))
+    note(t("pooling.stepper_note"))
+
+
+def section_image() -> None:
+    st.header(t("pooling.image_header"))
+    st.markdown(t("pooling.image_intro"))
+    picked = image_picker("pl_photo", default="camera")
+    img = to_grey(picked.array)
+    levels = widget(st.slider, t("pooling.levels"), key="pl_levels", default=2, min_value=1, max_value=4,
+                    help=t("pooling.levels_help"))
+    if min(img.shape) < 2 ** levels:
+        st.error(t("pooling.too_small", h=img.shape[0], w=img.shape[1], levels=levels))
+        return
+    maxes, avgs = pooled_levels(img, levels)
+    mx, av = maxes[-1], avgs[-1]
+    cols = st.columns(3)
+    for col, im, key in zip(cols, (img, mx, av), ("original", "max", "avg")):
+        with col:
+            st.plotly_chart(picture(im, title=t(f"pooling.img_{key}", h=im.shape[0], w=im.shape[1]), height=300),
+                            key=f"pl_img_{key}", config={"displayModeBar": False})
+    st.markdown(t("pooling.image_sizes", h=img.shape[0], w=img.shape[1], oh=mx.shape[0], ow=mx.shape[1],
+                  levels=levels, factor=4 ** levels))
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("pooling.mean_original"), f"{img.mean():.0f}")
+    c2.metric(t("pooling.mean_max"), f"{mx.mean():.0f}", delta=f"{mx.mean() - img.mean():+.0f}")
+    c3.metric(t("pooling.mean_avg"), f"{av.mean():.0f}", delta=f"{av.mean() - img.mean():+.0f}")
+    st.markdown(t("pooling.image_kept"))
+    note(t("pooling.image_note"))
+
+
+def section_xo(lab: dict) -> None:
+    st.header(t("pooling.xo_header"))
+    st.markdown(t("pooling.xo_intro"))
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        which = widget(st.segmented_control, t("pooling.xo_image"), key="pl_xo2", default="x", options=["x", "o"],
+                       format_func=labels("pooling.xo_"), required=True)
+    with c2:
+        dy = widget(st.slider, t("pooling.shift_down"), key="pl_dy", default=0, min_value=-2, max_value=2)
+    with c3:
+        dx = widget(st.slider, t("pooling.shift_right"), key="pl_dx", default=1, min_value=-2, max_value=2)
+    maps, moved = feature_maps(which), feature_maps(which, dy, dx)
+    pooled = pool2d(maps, 2, 2, "max", ceil_mode=True)
+    pooled_moved = pool2d(moved, 2, 2, "max", ceil_mode=True)
+    names = [t(f"pooling.filter_{k}") for k in FILTERS]
+    xo_lab = dict(lab, output=t("pooling.lab_match"))
+    for title, arr, key in ((t("pooling.maps_title"), maps, "maps"),
+                            (t("pooling.maps_moved_title", dy=dy, dx=dx), moved, "moved")):
+        st.plotly_chart(figs.output_figure(arr, arr.size, labels=xo_lab, title=title, height=300, map_titles=names,
+                                           outline_current=False), key=f"pl_xo_{key}", config={"displayModeBar": False})
+    for arr, key, title in ((pooled, "pooled", t("pooling.pooled_title")),
+                            (pooled_moved, "pooled_moved", t("pooling.pooled_moved_title"))):
+        st.plotly_chart(figs.output_figure(arr, arr.size, labels=xo_lab, title=title, height=260, map_titles=names,
+                                           outline_current=False), key=f"pl_xo_{key}", config={"displayModeBar": False})
+    same_maps = float(np.mean(np.isclose(maps, moved)))
+    same_pooled = float(np.mean(np.isclose(pooled, pooled_moved)))
+    peak_same = bool(np.allclose(pooled.max(axis=(1, 2)), pooled_moved.max(axis=(1, 2))))
+    m1, m2 = st.columns(2)
+    m1.metric(t("pooling.same_maps"), f"{100 * same_maps:.0f} %")
+    m2.metric(t("pooling.same_pooled"), f"{100 * same_pooled:.0f} %")
+    st.markdown(t("pooling.shift_text", maps=round(100 * same_maps), pooled=round(100 * same_pooled),
+                  peak=t("pooling.peak_same") if peak_same else t("pooling.peak_changed")))
+    note(t("pooling.xo_note"))
+
+
+# ---------------------------------------------------------------- page
+st.title(t("pooling.title"))
+st.markdown(t("pooling.intro"))
+view = widget(st.segmented_control, t("pooling.view"), key="pl_view", default="stepper", options=list(VIEWS),
+              format_func=labels("pooling.view_"), required=True)
+LAB = figure_labels()
+if view == "stepper":
+    section_stepper(LAB)
+elif view == "image":
+    section_image()
+else:
+    section_xo(LAB)

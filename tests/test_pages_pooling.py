@@ -1,0 +1,120 @@
+"""AppTest of the Pooling page: stepper (max / average / global), overlap preset, real image, X/O maps."""
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import app_test
+
+VIEWS = ["stepper", "image", "xo"]
+
+
+def charts(at) -> list[dict]:
+    return [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+
+
+def text(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def output_numbers(at) -> list[str]:
+    for spec in charts(at):
+        traces = [tr for tr in spec["data"] if tr.get("type") == "heatmap"]
+        if spec["layout"].get("title", {}).get("text") in ("Pooled output", "池化输出"):
+            return [v for tr in traces for row in tr["text"] for v in row if v != ""]
+    raise AssertionError("no pooled output figure")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("view", VIEWS)
+def test_every_part_renders_in_both_languages(view, lang):
+    at = app_test("pooling", lang=lang, pl_view=view).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == ("Pooling" if lang == "en" else "池化")
+    assert len(at.get("plotly_chart")) >= 1
+
+
+def test_default_max_pooling_steps_and_highlights_the_maximum():
+    at = app_test("pooling").run()
+    assert "output **3×3**" in text(at) and "25 % of the values are kept" in text(at)
+    at.button(key="pl_last").click().run()
+    x = np.random.default_rng(0).integers(0, 10, size=(6, 6)).astype(float)
+    want = x.reshape(3, 2, 3, 2).max(axis=(1, 3))
+    assert output_numbers(at) == [str(int(v)) for v in want.ravel()]
+    assert f"= **{int(want[2, 2])}**" in text(at)  # the last window's max, written out
+    window = [c for c in charts(at) if c["layout"].get("title", {}).get("text") == "This window"][0]
+    assert window["layout"]["shapes"]  # the winning cell is outlined
+
+
+def test_average_pooling_and_padding_counting():
+    at = app_test("pooling").run()
+    at.segmented_control(key="pl_mode").set_value("avg").run()
+    assert not at.error
+    at.slider(key="pl_pad").set_value(1).run()
+    assert "output **4×4**" in text(at)
+    first = text(at)
+    assert "/ 4 = **" in first  # corner window: 1 value + 3 padded zeros, all counted
+    at.toggle(key="pl_count").set_value(False).run()
+    assert "/ 1 = **" in text(at)
+
+
+def test_global_average_pooling():
+    at = app_test("pooling").run()
+    at.segmented_control(key="pl_mode").set_value("global").run()
+    x = np.random.default_rng(0).integers(0, 10, size=(6, 6)).astype(float)
+    assert "output **1×1**" in text(at)
+    mean = f"{x.mean():.2f}".rstrip("0").rstrip(".")
+    assert mean in text(at) and not at.exception
+
+
+def test_overlapping_preset_and_ceil_mode():
+    at = app_test("pooling").run()
+    at.button(key="pl_overlap").click().run()
+    assert at.slider(key="pl_size").value == 3 and at.slider(key="pl_stride").value == 2
+    assert "output **2×2**" in text(at) and at.info  # overlap note
+    assert at.warning and "rows 5" in at.warning[0].value  # 6 with 3/2: last row never pooled
+    at.toggle(key="pl_ceil").set_value(True).run()
+    assert "output **3×3**" in text(at) and not at.warning
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_too_much_padding_shows_a_message_and_keeps_the_last_view(lang):
+    at = app_test("pooling", lang=lang).run()
+    at.slider(key="pl_pad").set_value(2).run()  # > half of 2
+    assert len(at.error) == 1 and ("at most 1" in at.error[0].value or "最多为 1" in at.error[0].value)
+    assert len(at.get("plotly_chart")) >= 3 and not at.exception
+
+
+def test_window_larger_than_input_has_no_output_message():
+    at = app_test("pooling").run()
+    at.slider(key="pl_h").set_value(2).run()
+    at.slider(key="pl_size").set_value(4).run()
+    assert len(at.error) == 1 and "no output" in at.error[0].value
+
+
+def test_xo_maps_as_input_and_image_region():
+    at = app_test("pooling", pl_input="xo").run()
+    assert "output **3×3** per channel (3 channel(s), 27 windows)" in text(at)
+    at.toggle(key="pl_ceil").set_value(True).run()
+    assert "output **4×4**" in text(at)
+    at = app_test("pooling", pl_input="image").run()
+    assert not at.exception and not at.error and "output **4×4**" in text(at)
+
+
+def test_real_image_levels():
+    at = app_test("pooling", pl_view="image").run()
+    assert "512×512 → 128×128" in text(at)
+    at.slider(key="pl_levels").set_value(3).run()
+    assert "512×512 → 64×64" in text(at) and "64 input pixels" in text(at)
+    means = [m.value for m in at.metric]
+    assert int(means[1]) > int(means[0])  # max pooling brightens
+
+
+def test_xo_shift_absorbed_by_max_pooling():
+    at = app_test("pooling", pl_view="xo").run()
+    maps, pooled = (float(m.value.rstrip(" %")) for m in at.metric)
+    assert pooled > maps  # pooling keeps more cells unchanged than the raw maps
+    assert "strongest match is still there" in text(at)
+    at.slider(key="pl_dx").set_value(0).run()
+    assert [m.value for m in at.metric] == ["100 %", "100 %"]
