@@ -151,13 +151,15 @@ def section_stepper(lab: dict) -> None:
                              placeholder=t("stride.kernel_placeholder"), help=t("stride.kernel_values_help"),
                              label_visibility="collapsed")
 
-    def build():
-        kernel = parse_grid(kernel_text, 7) if kernel_text.strip() else edge_kernel(k)
+    def build(default: bool = False):
+        kernel = parse_grid(kernel_text, 7) if kernel_text.strip() and not default else edge_kernel(k)
         return make_conv_walk(x, kernel, s, p, d, 0.0, mode), kernel
 
     result, error = keep_last("sp_stepper", build)
     if error:
         st.error(error)
+    if result is None:  # nothing good yet (a shared link with a bad kernel): show the default kernel
+        result, _ = keep_last("sp_stepper", lambda: build(default=True))
     if result is None:
         return
     (walk, out), kernel = result
