@@ -47,6 +47,15 @@ def feature_maps(which: str, dy: int = 0, dx: int = 0) -> np.ndarray:
     return np.stack([conv2d(img, f) / 9 for f in FILTERS.values()])
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def busiest_region(img: np.ndarray, size: int) -> tuple[int, int]:
+    """Top-left corner of the size×size block (on a size grid) with the most contrast: a good default crop."""
+    h, w = (img.shape[0] // size) * size, (img.shape[1] // size) * size
+    blocks = img[:h, :w].astype(float).reshape(h // size, size, w // size, size).std(axis=(1, 3))
+    r, c = np.unravel_index(int(np.argmax(blocks)), blocks.shape)
+    return int(r * size), int(c * size)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def random_grid(shape: tuple, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 10, size=shape).astype(float)
@@ -120,12 +129,13 @@ def section_stepper(lab: dict) -> None:
         img = to_grey(picked.array)
         h, w = img.shape
         size = widget(st.slider, t("pooling.crop"), key="pl_crop", default=8, min_value=4, max_value=min(12, h, w))
+        busy = busiest_region(img, size)
         c1, c2 = st.columns(2)
         with c1:
-            top = widget(st.slider, t("pooling.crop_top"), key="pl_top", default=min(h - size, h // 2),
+            top = widget(st.slider, t("pooling.crop_top"), key="pl_top", default=busy[0],
                          min_value=0, max_value=h - size)
         with c2:
-            left = widget(st.slider, t("pooling.crop_left"), key="pl_left", default=min(w - size, w // 2),
+            left = widget(st.slider, t("pooling.crop_left"), key="pl_left", default=busy[1],
                           min_value=0, max_value=w - size)
         x = img[top:top + size, left:left + size].astype(float)
         colorscale = "Greys"

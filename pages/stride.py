@@ -32,6 +32,15 @@ def edge_kernel(k: int) -> np.ndarray:
     return np.tile(np.sign((k - 1) / 2 - np.arange(k)), (k, 1))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def busiest_region(img: np.ndarray, size: int) -> tuple[int, int]:
+    """Top-left corner of the size×size block (on a size grid) with the most contrast: a good default crop."""
+    h, w = (img.shape[0] // size) * size, (img.shape[1] // size) * size
+    blocks = img[:h, :w].astype(float).reshape(h // size, size, w // size, size).std(axis=(1, 3))
+    r, c = np.unravel_index(int(np.argmax(blocks)), blocks.shape)
+    return int(r * size), int(c * size)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def random_grid(shape: tuple, seed: int, low: int = 0, high: int = 10) -> np.ndarray:
     return np.random.default_rng(seed).integers(low, high, size=shape).astype(float)
@@ -100,12 +109,13 @@ def section_stepper(lab: dict) -> None:
         img = to_grey(picked.array)
         h, w = img.shape
         size = widget(st.slider, t("stride.crop"), key="sp_crop", default=8, min_value=3, max_value=min(12, h, w))
+        busy = busiest_region(img, size)
         c1, c2 = st.columns(2)
         with c1:
-            top = widget(st.slider, t("stride.crop_top"), key="sp_top", default=min(h - size, h // 2),
+            top = widget(st.slider, t("stride.crop_top"), key="sp_top", default=busy[0],
                          min_value=0, max_value=h - size)
         with c2:
-            left = widget(st.slider, t("stride.crop_left"), key="sp_left", default=min(w - size, w // 2),
+            left = widget(st.slider, t("stride.crop_left"), key="sp_left", default=busy[1],
                           min_value=0, max_value=w - size)
         x = img[top:top + size, left:left + size].astype(float)
         colorscale = "Greys"
@@ -245,7 +255,13 @@ def section_transposed(lab: dict) -> None:
                     help=t("stride.output_padding_help"))
     x = random_grid((n, n), 3, 1, 5)
     kernel = random_grid((k, k), 5, 0, 3)
-    result, error = keep_last("sp_transposed", lambda: make_transposed_walk(x, kernel, s, p, 1, op))
+    def build():
+        size = (n - 1) * s - 2 * p + (k - 1) + op + 1
+        if size < 1:  # the transposed formula's own message: here padding crops, so less padding helps
+            raise UserError("stride.transposed_no_output", n=n, k=k, s=s, p=p, size=size)
+        return make_transposed_walk(x, kernel, s, p, 1, op)
+
+    result, error = keep_last("sp_transposed", build)
     if error:
         st.error(error)
     if result is None:

@@ -204,3 +204,10 @@ def test_rerun_at_defaults_is_fast():
         at.run()
         times.append(time.perf_counter() - t0)
     assert np.median(times) < 2.0  # a sanity bound only; bench/stepper.py reports the real numbers
+
+
+def test_transposed_without_output_explains_that_padding_crops():
+    at = app_test("stride", sp_view="transposed", sp_tn=1, sp_tk=1, sp_ts=1).run()
+    at.slider(key="sp_tp").set_value(3).run()
+    assert len(at.error) == 1 and "use less padding" in at.error[0].value
+    assert "**1×1**" in text(at)  # the last good view stays
