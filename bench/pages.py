@@ -44,7 +44,7 @@ def _change(at):
 
 
 def time_page(path: str, runs: int) -> dict:
-    at = AppTest.from_file(path, default_timeout=120)
+    at = AppTest.from_file(str(ROOT / path), default_timeout=120)
     t0 = time.perf_counter()
     at.run()
     first = time.perf_counter() - t0
