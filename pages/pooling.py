@@ -113,7 +113,8 @@ def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
             st.markdown(t("pooling.max_text", values=", ".join(shown), y=figs.fmt(step.result)))
         else:
             counted = values[step.counted]
-            st.markdown(t("pooling.avg_text", sum=figs.fmt(counted.sum()), n=int(step.counted.sum()),
+            terms = " + ".join(figs.fmt(v) if v >= 0 else f"({figs.fmt(v)})" for v in counted)
+            st.markdown(t("pooling.avg_text", sum=terms, n=int(step.counted.sum()),
                           y=figs.fmt(step.result)))
 
 
