@@ -14,17 +14,17 @@ from ui.shell import presenter, t, widget
 
 ROOT = Path(__file__).parent
 
-st.set_page_config(
-    page_title="Convolution Explainer",
-    page_icon=":material/blur_on:",
-    layout="wide" if st.session_state.get("presenter") else "centered",
-)
-
 with st.sidebar:
     widget(st.selectbox, "Language / 语言", key="lang", default="en",
            options=list(LANGUAGES), format_func=LANGUAGES.get)
     widget(st.toggle, t("common.presenter"), key="presenter", default=False,
            help=t("common.presenter_help"))
+
+st.set_page_config(
+    page_title=t("home.title"),
+    page_icon=":material/blur_on:",
+    layout="wide" if presenter() else "centered",
+)
 
 if presenter():
     st.html("""<style>
