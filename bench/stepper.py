@@ -1,6 +1,6 @@
-"""Timings of the stepper pages (medians, CPU): a page rerun at defaults and one step (the "Next"
-click, which reruns the whole script under AppTest: an upper bound for the fragment-only rerun the
-browser does while playing), plus the cost of building one step's figures alone.
+"""Timings of the stepper pages (medians, CPU): a page rerun at defaults; one step as AppTest runs
+it (the "Next" click reruns the whole script: an upper bound); and one step as the browser runs it
+while playing (only the stepper's ``st.fragment`` reruns: its body is timed inside the page run).
 
     .venv/bin/python bench/stepper.py [repeats]
 
@@ -37,9 +37,34 @@ def median_ms(fn, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
+WRAPPER = """
+import runpy, time
+import streamlit as st
+if not getattr(st.fragment, "_bench", False):
+    real = st.fragment
+    def timed(*args, **kwargs):
+        deco = real(*args, **kwargs)
+        def wrap(fn):
+            def body():
+                t0 = time.perf_counter()
+                fn()
+                st.session_state["_bench_fragment_ms"] = 1000 * (time.perf_counter() - t0)
+            body.__qualname__ = fn.__qualname__
+            return deco(body)
+        return wrap
+    timed._bench = True
+    st.fragment = timed
+runpy.run_path({path!r}, run_name="__main__")
+"""
+
+
 def page_rows(page: str, view_key: str, views: list[str], prefix: str, repeats: int):
+    import tempfile
+
+    wrapper = Path(tempfile.mkdtemp()) / f"timed_{page}.py"
+    wrapper.write_text(WRAPPER.format(path=str(ROOT / "pages" / f"{page}.py")))
     for view in views:
-        at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=60)
+        at = AppTest.from_file(str(wrapper), default_timeout=60)
         at.session_state[view_key] = view
         at.run()
         at.run()  # warm
@@ -53,8 +78,16 @@ def page_rows(page: str, view_key: str, views: list[str], prefix: str, repeats: 
                     at.button(key=f"{p}_first").click().run()
                 at.button(key=f"{p}_next").click().run()
 
-            step = median_ms(one_step, repeats)
-        yield page, view, rerun, step
+            fragment = []
+
+            def one_step_fragment():
+                one_step()
+                fragment.append(at.session_state["_bench_fragment_ms"])
+
+            step = median_ms(one_step_fragment, repeats)
+            yield page, view, rerun, step, statistics.median(fragment)
+        else:
+            yield page, view, rerun, None, None
 
 
 def figures_row(repeats: int):
@@ -82,10 +115,12 @@ def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     rows = list(page_rows("stride", "sp_view", ["stepper", "channels", "transposed", "receptive"], "sp", repeats))
     rows += list(page_rows("pooling", "pl_view", ["stepper", "image", "xo"], "pl", repeats))
-    print(f"{'page':<9} {'part':<11} {'rerun at defaults':>18} {'rerun per step':>15}")
-    for page, view, rerun, step in rows:
+    print(f"{'page':<9} {'part':<11} {'page rerun (defaults)':>22} {'step: whole script':>19} "
+          f"{'step: fragment only':>20}")
+    for page, view, rerun, step, fragment in rows:
         step_text = f"{step:.1f} ms" if step is not None else "—"
-        print(f"{page:<9} {view:<11} {rerun:>15.1f} ms {step_text:>15}")
+        frag_text = f"{fragment:.1f} ms" if fragment is not None else "—"
+        print(f"{page:<9} {view:<11} {rerun:>19.1f} ms {step_text:>19} {frag_text:>20}")
     conv_ms, pool_ms = figures_row(repeats)
     print(f"\nfigures only (3 figures built + serialised): conv step {conv_ms:.1f} ms, pool step {pool_ms:.1f} ms")
     print(f"median of {repeats} runs each; goal: rerun per step ≤ 100 ms")
