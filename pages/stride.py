@@ -347,6 +347,14 @@ def section_receptive(lab: dict) -> None:
     })
     st.dataframe(table, hide_index=True)
     last = sizes[-1]
+    ss = st.session_state
+    picked = ss.get("sp_rf_pick")
+    points = picked["selection"]["points"] if picked else []
+    if points:  # a click on the output map (below) picks the cell: move the sliders there
+        where = (int(points[0]["y"]), int(points[0]["x"]))
+        if where != ss.get("_sp_rf_picked") and max(where) < last:
+            ss["_sp_rf_picked"] = where
+            ss["sp_rr"], ss["sp_rcol"] = where
     c1, c2 = st.columns(2)
     with c1:
         r = widget(st.slider, t("stride.rf_row"), key="sp_rr", default=last // 2, min_value=0, max_value=max(last - 1, 1),
@@ -357,10 +365,17 @@ def section_receptive(lab: dict) -> None:
     r, c = min(r, last - 1), min(c, last - 1)
     mask = field_mask(layers, r, c, (sizes[0], sizes[0]))
     f = fields[-1]
-    st.plotly_chart(figs.field_figure(mask, f.start + r * f.jump, f.start + c * f.jump, f.size, labels=lab,
-                                      title=t("stride.rf_fig_title", r=r, c=c, size=f.size, n=int(mask.sum())),
-                                      field_label=t("stride.rf_in_field"), span_label=t("stride.rf_span")),
-                    key="sp_rf_fig", config={"displayModeBar": False})
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(figs.field_figure(mask, f.start + r * f.jump, f.start + c * f.jump, f.size, labels=lab,
+                                          title=t("stride.rf_fig_title", r=r, c=c, size=f.size, n=int(mask.sum())),
+                                          field_label=t("stride.rf_in_field"), span_label=t("stride.rf_span")),
+                        key="sp_rf_fig", config={"displayModeBar": False})
+    with right:
+        st.plotly_chart(figs.cell_picker(last, last, r, c, labels=lab, title=t("stride.rf_pick_title", n=last)),
+                        key="sp_rf_pick", on_select="rerun", selection_mode="points",
+                        config={"displayModeBar": False})
+        st.caption(t("stride.rf_pick_help"))
     st.markdown(t("stride.rf_text", r=r, c=c, size=f.size, jump=f.jump, n=n, total=int(mask.sum())))
 
     st.subheader(t("stride.rf_compare_header"))

@@ -322,10 +322,33 @@ def field_figure(mask: np.ndarray, row_start: int, col_start: int, size: int, *,
     lo_x, hi_x = min(-0.5, col_start - 0.5), max(w - 0.5, col_start + size - 0.5)
     lo_y, hi_y = min(-0.5, row_start - 0.5), max(h - 0.5, row_start + size - 0.5)
     ax = _axes(h, w, 0, 0, lab)
-    ax["xaxis"].update(range=[lo_x - 0.5, hi_x + 0.5], dtick=1 if w <= 16 else 4)
-    ax["yaxis"].update(range=[hi_y + 0.5, lo_y - 0.5], autorange=None, dtick=1 if h <= 16 else 4)
-    layout = dict(margin=dict(l=50, r=10, t=40 if title else 10, b=40), plot_bgcolor="white", shapes=shapes,
-                  height=height or 460, legend=LEGEND, **ax)
+    span = max(hi_x - lo_x, hi_y - lo_y)
+    tick = 1 if span <= 12 else 2 if span <= 24 else 4 if span <= 48 else 8
+    ax["xaxis"].update(range=[lo_x - 0.5, hi_x + 0.5], dtick=tick, tick0=0)
+    ax["yaxis"].update(range=[hi_y + 0.5, lo_y - 0.5], autorange=None, dtick=tick, tick0=0)
+    layout = dict(margin=dict(l=45, r=5, t=40 if title else 10, b=40), plot_bgcolor="white", shapes=shapes,
+                  height=height or 440, legend=dict(orientation="h", x=0, y=-0.12, yanchor="top"), **ax)
+    if title:
+        layout["title"] = dict(text=title)
+    return fast_figure(data, layout)
+
+
+def cell_picker(n_rows: int, n_cols: int, row: int, col: int, *, labels: dict | None = None,
+                title: str | None = None, height: int = 300):
+    """An output map as clickable squares (a scatter: Plotly heatmaps report no clicks); the picked cell in orange."""
+    lab = _labels(labels)
+    rr, cc = np.mgrid[:n_rows, :n_cols]
+    picked = (rr == row) & (cc == col)
+    size = int(max(6, min(40, 200 / max(n_rows, n_cols, 1))))
+    data = [dict(type="scatter", mode="markers", x=cc.ravel().tolist(), y=rr.ravel().tolist(),
+                 marker=dict(symbol="square", size=size, color=np.where(picked.ravel(), WINDOW, "#c6dbef").tolist(),
+                             line=dict(color="#6b8fb3", width=1)),
+                 hovertemplate=f"{lab['row']} %{{y}}, {lab['column']} %{{x}}<extra></extra>", showlegend=False)]
+    ax = _axes(n_rows, n_cols, 0, 0, lab)
+    ax["xaxis"].update(range=[-0.7, n_cols - 0.3], dtick=1 if n_cols <= 12 else 4)
+    ax["yaxis"].update(range=[n_rows - 0.3, -0.7], autorange=None, dtick=1 if n_rows <= 12 else 4)
+    layout = dict(margin=dict(l=40, r=10, t=40 if title else 10, b=40), plot_bgcolor="white", height=height,
+                  clickmode="event+select", dragmode=False, **ax)
     if title:
         layout["title"] = dict(text=title)
     return fast_figure(data, layout)

@@ -56,3 +56,28 @@ def test_bad_kernel_keeps_the_view_in_chinese(page, app):
     assert "不是数字" in page.locator('[data-testid="stAlertContentError"]').first.inner_text()
     # no good view yet (the link's kernel is bad from the start): the default kernel's view is shown
     page.wait_for_function(f"() => ({FILLED})('输出') === 1", timeout=20_000)
+
+
+CELL_XY = """([x, y]) => {
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    if (!gd.data || !gd.data[0] || gd.data[0].type !== 'scatter') continue;
+    gd.scrollIntoView();
+    const fl = gd._fullLayout, r = gd.getBoundingClientRect();
+    return [r.left + fl._size.l + fl.xaxis.d2p(x), r.top + fl._size.t + fl.yaxis.d2p(y)];
+  }
+  return null;
+}"""
+
+
+def test_clicking_an_output_cell_shows_its_receptive_field(page, app):
+    goto(page, app, "stride", sp_view="receptive")
+    assert_no_exception(page)
+    page.wait_for_function(f"() => ({CELL_XY})([3, 1]) !== null", timeout=20_000)
+    page.evaluate(CELL_XY, [3, 1])  # scroll it into view first
+    page.wait_for_timeout(300)
+    page.mouse.click(*page.evaluate(CELL_XY, [3, 1]))
+    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')].some(gd =>
+        gd.layout && gd.layout.title && String(gd.layout.title.text).includes('Output cell (1, 3)'))""",
+                           timeout=20_000)
+    assert "sp_rr=1" in page.url and "sp_rcol=3" in page.url
+    assert_no_exception(page)
