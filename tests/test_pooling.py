@@ -79,3 +79,21 @@ def test_shift_and_what_max_pooling_absorbs():
     np.testing.assert_array_equal(pool2d(x), pool2d(moved))
     # ...but moving it across a window border does
     assert not np.array_equal(pool2d(x), pool2d(shift(x, 0, 2)))
+
+
+def test_xo_tutorial_feature_map_pools_to_the_published_4x4():
+    """Brandon Rohrer's X/O example: the X's "\\" feature map (conv / 9) max-pooled 2×2, stride 2,
+    keeping partial windows, is the 4×4 grid the tutorial prints (0.55/0.77 there are 5/9 and 7/9)."""
+    from explainer.conv import conv2d
+
+    x = -np.ones((9, 9))
+    for i in range(1, 8):
+        x[i, i] = x[i, 8 - i] = 1
+    diag = np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
+    fmap = conv2d(x, diag) / 9
+    assert fmap.shape == (7, 7) and fmap[0, 0] == pytest.approx(7 / 9) and fmap[1, 1] == 1
+    want = np.array([[9, 3, 5, 3], [3, 9, 3, 5], [5, 3, 9, 1], [3, 5, 1, 7]]) / 9
+    np.testing.assert_allclose(pool2d(fmap, 2, 2, ceil_mode=True), want)
+    # a one-pixel shift of the X keeps every map's strongest match after pooling
+    moved = conv2d(shift(x, 0, 1, fill=-1), diag) / 9
+    assert pool2d(moved, 2, 2, ceil_mode=True).max() == pool2d(fmap, 2, 2, ceil_mode=True).max() == 1

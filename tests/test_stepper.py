@@ -142,3 +142,40 @@ def test_parse_grid():
         with pytest.raises(UserError) as info:
             parse_grid(bad)
         assert info.value.key == key
+
+
+def test_figures_show_padding_window_uncovered_and_filled_cells():
+    from explainer.figures import stepper as figs
+
+    walk = conv_walk(np.arange(36.0).reshape(6, 6), np.ones((3, 3)), stride=2, padding=1, dilation=2)
+    step = walk.step(1)
+    fig = figs.grid_figure(walk, step, labels={"padding": "PAD"})
+    heat = [tr for tr in fig.data if tr.type == "heatmap"]
+    assert len(heat) == 2  # the input values and, in its own colour, the padding ring
+    assert any(name == "PAD" for name in (tr.name for tr in fig.data))
+    assert "PAD" in str(heat[1].customdata)
+    # dilation 2 with stride 2: the taps land on grid cells 0, 2, 4, 6 only, so input rows/columns
+    # 0, 2, 4 (grid 1, 3, 5) are never under the window. One outline per tap (9) plus the dashed span.
+    assert walk.uncovered() == ([0, 2, 4], [0, 2, 4])
+    dashed = [s for s in fig.layout.shapes if s.line.dash == "dash"]
+    taps = [s for s in fig.layout.shapes if s.line.color == figs.WINDOW and s.line.dash is None]
+    uncovered = [s for s in fig.layout.shapes if s.line.dash == "dot"]
+    assert len(dashed) == 1 and len(taps) == 9 and len(uncovered) == 6
+    out = figs.output_figure(walk.output(), 3)
+    shown = [v for row in out.data[0].text for v in row if v != ""]
+    assert len(shown) == 3 and out.layout.shapes[-1].line.color == figs.PICK
+    win = figs.window_figure(walk, step)
+    assert "<b>" in win.data[0].text[0][0] and "×" in win.data[0].text[0][0]
+    assert figs.equation(walk.step(0)).endswith(f"= {figs.fmt(walk.step(0).result)}")
+    assert figs.fmt(-2.0) == "−2" and figs.fmt(0.5) == "0.5" and figs.fmt(float("-inf")) == "−∞"
+
+
+def test_max_pool_figure_marks_the_pick_and_padding_as_minus_infinity():
+    from explainer.figures import stepper as figs
+
+    walk = pool_walk(-np.ones((3, 3)), 2, 2, "max", padding=1)
+    step = walk.step(0)
+    assert step.pick == (1, 1) and step.result == -1
+    fig = figs.grid_figure(walk, step)
+    assert "−∞" in str(fig.data[1].text)
+    assert any(s.line.color == figs.PICK for s in fig.layout.shapes)
