@@ -49,15 +49,6 @@ def test_play_fills_the_output_then_pause_stops_then_play_to_the_end(page, app):
     assert_no_exception(page)
 
 
-def test_bad_kernel_keeps_the_view_in_chinese(page, app):
-    goto(page, app, "stride", lang="zh", sp_kernel="1 x")
-    assert_no_exception(page)
-    page.wait_for_selector('[data-testid="stAlertContentError"]', timeout=20_000)
-    assert "不是数字" in page.locator('[data-testid="stAlertContentError"]').first.inner_text()
-    # no good view yet (the link's kernel is bad from the start): the default kernel's view is shown
-    page.wait_for_function(f"() => ({FILLED})('输出') === 1", timeout=20_000)
-
-
 CELL_XY = """([x, y]) => {
   for (const gd of document.querySelectorAll('.js-plotly-plot')) {
     if (!gd.data || !gd.data[0] || gd.data[0].type !== 'scatter') continue;
