@@ -22,7 +22,7 @@ with st.sidebar:
 
 st.set_page_config(
     page_title=t("home.title"),
-    page_icon=":material/blur_on:",
+    page_icon="🔍",
     layout="wide" if presenter() else "centered",
 )
 

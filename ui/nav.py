@@ -1,14 +1,18 @@
-"""The lessons in learning order: (page file, catalogue key of its title, icon, URL path)."""
+"""The lessons in learning order: (page file, catalogue key of its title, icon, URL path).
+
+Icons are emoji, not ``:material/...:`` names: Streamlit fetches a material icon's favicon from
+Google's font CDN, and the app must work in a lecture hall without internet.
+"""
 
 LESSONS = [
-    ("pages/home.py", "nav.home", ":material/home:", "home"),
-    ("pages/images.py", "nav.images", ":material/grid_on:", "images"),
-    ("pages/kernels.py", "nav.kernels", ":material/blur_on:", "kernels"),
-    ("pages/xo.py", "nav.xo", ":material/close:", "xo"),
-    ("pages/stride.py", "nav.stride", ":material/open_with:", "stride"),
-    ("pages/pooling.py", "nav.pooling", ":material/compress:", "pooling"),
-    ("pages/optimizers.py", "nav.optimizers", ":material/trending_down:", "optimizers"),
-    ("pages/train.py", "nav.train", ":material/model_training:", "train"),
+    ("pages/home.py", "nav.home", "🏠", "home"),
+    ("pages/images.py", "nav.images", "🔢", "images"),
+    ("pages/kernels.py", "nav.kernels", "🔍", "kernels"),
+    ("pages/xo.py", "nav.xo", "❌", "xo"),
+    ("pages/stride.py", "nav.stride", "👣", "stride"),
+    ("pages/pooling.py", "nav.pooling", "🗜️", "pooling"),
+    ("pages/optimizers.py", "nav.optimizers", "📉", "optimizers"),
+    ("pages/train.py", "nav.train", "🧠", "train"),
 ]
 
 
