@@ -2,7 +2,6 @@
 import json
 import time
 
-import numpy as np
 import pytest
 
 from tests.conftest import app_test
