@@ -1,0 +1,162 @@
+"""The kernel bank, and a parser for kernels a learner types.
+
+    >>> from explainer.kernels import kernel, parse_kernel
+    >>> kernel("vertical_edge").weights
+    array([[ 1.,  0., -1.],
+           [ 1.,  0., -1.],
+           [ 1.,  0., -1.]])
+    >>> parse_kernel("1 2 1; 0 0 0; -1 -2 -1").shape
+    (3, 3)
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from explainer.errors import UserError
+
+MAX_SIZE = 7
+MAX_ABS = 1e6
+
+
+@dataclass(frozen=True)
+class Kernel:
+    name: str
+    weights: np.ndarray  # (kh, kw) float64, as written (before dividing)
+    divisor: float = 1.0  # the output is conv(image, weights) / divisor (e.g. 9 for a 3×3 mean, as in the X/O example)
+    pair: str | None = None  # the other half of a gradient pair (Sobel x ↔ y): magnitude √(gx² + gy²)
+
+    @property
+    def effective(self) -> np.ndarray:
+        """The weights actually applied: ``weights / divisor``."""
+        return self.weights / self.divisor
+
+
+def _k(rows) -> np.ndarray:
+    return np.array(rows, dtype=np.float64)
+
+
+def _gauss(n: int) -> np.ndarray:
+    row = np.array([math.comb(n - 1, i) for i in range(n)], dtype=np.float64)
+    return np.outer(row, row)
+
+
+_BANK: dict[str, Kernel] = {}
+
+
+def _add(name, rows, divisor=1.0, pair=None):
+    w = _k(rows)
+    w.setflags(write=False)
+    _BANK[name] = Kernel(name, w, float(divisor), pair)
+
+
+_add("identity", [[0, 0, 0], [0, 1, 0], [0, 0, 0]])
+_add("box_blur_3", np.ones((3, 3)), 9)
+_add("box_blur_5", np.ones((5, 5)), 25)
+_add("gaussian_3", _gauss(3), 16)
+_add("gaussian_5", _gauss(5), 256)
+_add("sharpen", [[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
+# The tutorials' edge kernels: columns 1, 0, -1 (left minus right) and the transpose.
+_add("vertical_edge", [[1, 0, -1], [1, 0, -1], [1, 0, -1]], pair="horizontal_edge")
+_add("horizontal_edge", [[1, 1, 1], [0, 0, 0], [-1, -1, -1]], pair="vertical_edge")
+_add("sobel_x", [[1, 0, -1], [2, 0, -2], [1, 0, -1]], pair="sobel_y")
+_add("sobel_y", [[1, 2, 1], [0, 0, 0], [-1, -2, -1]], pair="sobel_x")
+_add("prewitt_x", [[1, 0, -1], [1, 0, -1], [1, 0, -1]], pair="prewitt_y")
+_add("prewitt_y", [[1, 1, 1], [0, 0, 0], [-1, -1, -1]], pair="prewitt_x")
+_add("scharr_x", [[3, 0, -3], [10, 0, -10], [3, 0, -3]], pair="scharr_y")
+_add("scharr_y", [[3, 10, 3], [0, 0, 0], [-3, -10, -3]], pair="scharr_x")
+_add("laplacian_4", [[0, 1, 0], [1, -4, 1], [0, 1, 0]])
+_add("laplacian_8", [[1, 1, 1], [1, -8, 1], [1, 1, 1]])
+_add("emboss", [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
+_add("outline", [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]])
+# The X/O example's three filters (±1), applied as sum of products / 9.
+_add("xo_diag_down", [[1, -1, -1], [-1, 1, -1], [-1, -1, 1]], 9)   # "\"
+_add("xo_cross", [[1, -1, 1], [-1, 1, -1], [1, -1, 1]], 9)         # "X" (centre cross)
+_add("xo_diag_up", [[-1, -1, 1], [-1, 1, -1], [1, -1, -1]], 9)     # "/"
+# A curve detector as in the tutorial (a bright quarter-circle stroke on a dark ground).
+_add("curve", [[0, 0, 0, 0, 0, 50, 0],
+               [0, 0, 0, 0, 50, 0, 0],
+               [0, 0, 0, 50, 0, 0, 0],
+               [0, 0, 0, 50, 0, 0, 0],
+               [0, 0, 0, 50, 0, 0, 0],
+               [0, 0, 0, 50, 0, 0, 0],
+               [0, 0, 0, 0, 0, 0, 0]])
+
+NAMES: tuple[str, ...] = tuple(_BANK)
+
+
+def kernel(name: str) -> Kernel:
+    """A kernel from the bank by name (see ``NAMES``)."""
+    try:
+        return _BANK[name]
+    except KeyError:
+        raise UserError("errors.bad_param", name="kernel", what="one of " + ", ".join(NAMES), value=name) from None
+
+
+_SPLIT_ROWS = re.compile(r"[;\n]+")
+_SPLIT_VALUES = re.compile(r"[,\s]+")
+_FRACTION = re.compile(r"^([+-]?\d+(?:\.\d*)?)/(\d+(?:\.\d*)?)$")
+
+
+def _number(tok: str) -> float:
+    tok = tok.strip().replace("−", "-").replace("–", "-")
+    m = _FRACTION.match(tok)
+    try:
+        value = float(m.group(1)) / float(m.group(2)) if m else float(tok)
+    except (ValueError, ZeroDivisionError):
+        raise UserError("errors.not_a_number", text=tok[:20]) from None
+    if math.isnan(value) or math.isinf(value):
+        raise UserError("errors.not_finite", text=tok[:20])
+    if abs(value) > MAX_ABS:
+        raise UserError("errors.too_large", text=tok[:20], limit=f"{MAX_ABS:g}")
+    return value
+
+
+def parse_kernel(text_or_grid, max_size: int = MAX_SIZE) -> np.ndarray:
+    """A user's kernel → (kh, kw) float64.
+
+    Accepts text (rows separated by ``;`` or new lines, values by spaces or commas; fractions like
+    ``1/9`` allowed) or a nested list/array. Rejects, with a message a learner understands: words,
+    NaN, ±inf, absurd magnitudes, ragged rows, empty input, and grids larger than ``max_size``.
+    """
+    if isinstance(text_or_grid, str):
+        rows = [r for r in _SPLIT_ROWS.split(text_or_grid.strip()) if r.strip()]
+        grid = [[_number(v) for v in _SPLIT_VALUES.split(r.strip().strip("[](),")) if v] for r in rows]
+    else:
+        grid = [[_number(str(v)) if not isinstance(v, (int, float, np.number)) else _number(repr(float(v)))
+                 for v in np.atleast_1d(row)] for row in np.atleast_2d(np.asarray(text_or_grid, dtype=object))]
+    if not grid or not grid[0]:
+        raise UserError("errors.empty_kernel")
+    for i, row in enumerate(grid, 1):
+        if len(row) != len(grid[0]):
+            raise UserError("errors.ragged_rows", row=i, got=len(row), want=len(grid[0]))
+    kh, kw = len(grid), len(grid[0])
+    if kh > max_size or kw > max_size:
+        raise UserError("errors.grid_too_big", h=kh, w=kw, max=max_size)
+    return np.array(grid, dtype=np.float64)
+
+
+def format_kernel(weights) -> str:
+    """The inverse of ``parse_kernel`` for sharing: rows joined by ``;``, values by ``,``."""
+    w = np.asarray(weights, dtype=np.float64)
+    return ";".join(",".join(f"{v:g}" for v in row) for row in w)
+
+
+def divisor_for(weights: np.ndarray, mode: str, number: float = 1.0) -> float:
+    """The divisor for a custom kernel: ``"none"`` → 1, ``"sum"`` → the weights' sum (1 if it is 0),
+    ``"count"`` → the number of weights (the tutorial's "/9"), ``"number"`` → ``number``."""
+    if mode == "none":
+        return 1.0
+    if mode == "sum":
+        s = float(np.sum(weights))
+        return s if s != 0 else 1.0
+    if mode == "count":
+        return float(np.size(weights))
+    if mode == "number":
+        if not math.isfinite(number) or number == 0:
+            raise UserError("errors.bad_divisor", value=number)
+        return float(number)
+    raise UserError("errors.bad_param", name="divide by", what="none / sum / count / number", value=mode)

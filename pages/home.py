@@ -1,0 +1,61 @@
+"""Home: what the app teaches, the path through it, and a live edge-detector demo on the first screen."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explainer.conv import conv2d
+from explainer.figures import heatmap
+from explainer.figures.images import picture
+from explainer.images import sample, to_grey
+from explainer.kernels import kernel as named_kernel
+from ui.nav import available_lessons
+from ui.shell import labels, note, t, widget
+
+DEMO_KERNELS = ("vertical_edge", "horizontal_edge", "sobel_x", "laplacian_8", "sharpen", "box_blur_3")
+DEMO_IMAGES = ("camera", "checkerboard", "shapes", "text", "coins")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _demo(image_name: str, kernel_name: str):
+    img = to_grey(sample(image_name))
+    k = named_kernel(kernel_name)
+    out = conv2d(img, k.weights) / k.divisor
+    return img, k.weights / k.divisor, out
+
+
+st.title(t("home.title"))
+st.markdown(t("home.tagline"))
+
+# ---- live mini-demo
+st.subheader(t("home.demo_header"))
+c1, c2 = st.columns(2)
+with c1:
+    kname = widget(st.selectbox, t("home.demo_kernel"), key="home_kernel", default="vertical_edge",
+                   options=DEMO_KERNELS, format_func=labels("home.k_"))
+with c2:
+    iname = widget(st.selectbox, t("picker.source"), key="home_image", default="camera",
+                   options=DEMO_IMAGES, format_func=labels("picker.src_"))
+img, weights, out = _demo(iname, kname)
+shown = np.clip(out, 0, 255).astype(np.uint8)
+left, mid, right = st.columns([5, 3, 5])
+with left:
+    st.plotly_chart(picture(img, title=t("home.demo_input"), height=300), key="home_in")
+with mid:
+    st.plotly_chart(heatmap(weights, colorscale="RdBu", zmid=0, showscale=False, title=t("home.demo_kernel_title"),
+                            x_title=t("common.column"), y_title=t("common.row"), value_label=t("common.value"),
+                            height=240), key="home_k")
+with right:
+    st.plotly_chart(picture(shown, title=t("home.demo_output"), height=300), key="home_out")
+st.markdown(t("home.demo_explain", what=t(f"home.what_{kname}"), lo=f"{out.min():.0f}", hi=f"{out.max():.0f}",
+              clipped=f"{100 * np.mean((out < 0) | (out > 255)):.0f}"))
+note(t("home.demo_note"))
+
+# ---- the path through the app
+st.subheader(t("home.path_header"))
+for path, key, icon, _ in available_lessons()[1:]:
+    st.page_link(path, label=t(key), icon=icon)
+    st.caption(t(f"home.about_{key.split('.')[1]}"))
+
+st.subheader(t("home.how_header"))
+st.markdown(t("home.how"))
