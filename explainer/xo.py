@@ -1,0 +1,193 @@
+"""The classic X/O example: a hand-built two-stage CNN that tells a 9×9 X from an O.
+
+Pixels are +1 (ink) or −1 (background). Three 3×3 filters (the two diagonals and the centre
+cross) give 7×7 feature maps, each value the sum of products divided by 9; ReLU; 2×2 max-pooling
+with stride 2 (the 7th row and column are kept by padding, so 7×7 → 4×4); a second round of
+conv (a small "gather" kernel on each map, zero padding 1) → ReLU → pool gives 2×2 maps; the 12 numbers are
+flattened and a fully connected layer with hand-set weights votes X or O.
+
+    >>> from explainer.xo import X, run
+    >>> r = run(X)
+    >>> float(round(r.maps[0][0, 0], 2)), r.winner
+    (0.78, 'X')
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from explainer.conv import conv2d
+from explainer.pooling import pool2d
+
+
+def _grid(rows: list[str]) -> np.ndarray:
+    g = np.array([[1.0 if c == "X" else -1.0 for c in r] for r in rows])
+    g.setflags(write=False)
+    return g
+
+
+X = _grid([
+    ".........",
+    ".X.....X.",
+    "..X...X..",
+    "...X.X...",
+    "....X....",
+    "...X.X...",
+    "..X...X..",
+    ".X.....X.",
+    ".........",
+])
+O = _grid([
+    ".........",
+    "...XXX...",
+    "..X...X..",
+    ".X.....X.",
+    ".X.....X.",
+    ".X.....X.",
+    "..X...X..",
+    "...XXX...",
+    ".........",
+])
+
+PRESETS: dict[str, np.ndarray] = {
+    "x": X,
+    "x_shifted": _grid([
+        ".........",
+        "..X.....X",
+        "...X...X.",
+        "....X.X..",
+        ".....X...",
+        "....X.X..",
+        "...X...X.",
+        "..X.....X",
+        ".........",
+    ]),
+    "x_rotated": _grid([
+        ".........",
+        "..X......",
+        "..X....X.",
+        "...X..X..",
+        "....XX...",
+        "...XX....",
+        "..X..X...",
+        ".X....X..",
+        "......X..",
+    ]),
+    "x_thick": _grid([
+        ".........",
+        ".XX...XX.",
+        "..XX.XX..",
+        "...XXX...",
+        "....X....",
+        "...XXX...",
+        "..XX.XX..",
+        ".XX...XX.",
+        ".........",
+    ]),
+    "x_noisy": _grid([
+        "......X..",
+        ".X.....X.",
+        "..X...X..",
+        "...X.X...",
+        "..X.X....",
+        "...X.X...",
+        "..X......",
+        ".X.....X.",
+        "....X....",
+    ]),
+    "o": O,
+    "o_small": _grid([
+        ".........",
+        ".........",
+        "...XXX...",
+        "..X...X..",
+        "..X...X..",
+        "..X...X..",
+        "...XXX...",
+        ".........",
+        ".........",
+    ]),
+}
+EXPECTED = {name: ("X" if name.startswith("x") else "O") for name in PRESETS}
+
+FILTERS = np.array([
+    [[1, -1, -1], [-1, 1, -1], [-1, -1, 1]],   # "\" diagonal
+    [[1, -1, 1], [-1, 1, -1], [1, -1, 1]],     # centre cross "X"
+    [[-1, -1, 1], [-1, 1, -1], [1, -1, -1]],   # "/" diagonal
+], dtype=np.float64)
+FILTERS.setflags(write=False)
+FILTER_NAMES = ("diag_down", "cross", "diag_up")
+# Second round: each map is convolved with a small "gather" kernel that pools evidence from a cell
+# and its four neighbours (weights sum to 1), so a slightly shifted stroke still counts.
+GATHER = np.array([[0, 1, 0], [1, 2, 1], [0, 1, 0]], dtype=np.float64) / 6.0
+GATHER.setflags(write=False)
+
+
+def _features(grid: np.ndarray) -> dict[str, np.ndarray]:
+    """Every stage for one 9×9 input; the shared forward pass."""
+    grid = np.asarray(grid, dtype=np.float64)
+    maps = np.stack([conv2d(grid, f) / 9.0 for f in FILTERS])            # 3 × 7×7
+    relu1 = np.maximum(maps, 0.0)
+    pooled1 = pool2d(relu1, size=2, stride=2, mode="max", ceil_mode=True)  # 3 × 4×4 (edge row kept)
+    # second round: the gather kernel on each map ("depthwise"), zero padding 1 keeps 4×4
+    maps2 = np.stack([conv2d(pooled1[c], GATHER, padding=1) for c in range(3)])
+    relu2 = np.maximum(maps2, 0.0)
+    pooled2 = pool2d(relu2, size=2, stride=2, mode="max", ceil_mode=True)  # 3 × 2×2
+    return {"maps": maps, "relu1": relu1, "pooled1": pooled1, "maps2": maps2, "relu2": relu2,
+            "pooled2": pooled2, "flat": pooled2.reshape(-1)}
+
+
+def _fc_weights() -> np.ndarray:
+    """Hand-set FC weights (2 × 12): each class's row is its prototype's feature vector, scaled to length 1.
+
+    A feature that is strong for the standard X gets a large weight in the X row, and likewise for O;
+    a class's vote is how well the input's 12 features line up with that class's pattern.
+    """
+    rows = []
+    for proto in (X, O):
+        f = _features(proto)["flat"]
+        rows.append(f / np.linalg.norm(f))
+    w = np.array(rows)
+    w.setflags(write=False)
+    return w
+
+
+FC_WEIGHTS = _fc_weights()
+CLASSES = ("X", "O")
+
+
+@dataclass
+class XOResult:
+    grid: np.ndarray
+    maps: np.ndarray      # (3, 7, 7) sum of products / 9
+    relu1: np.ndarray     # (3, 7, 7)
+    pooled1: np.ndarray   # (3, 4, 4)
+    maps2: np.ndarray     # (3, 4, 4)
+    relu2: np.ndarray     # (3, 4, 4)
+    pooled2: np.ndarray   # (3, 2, 2)
+    flat: np.ndarray      # (12,)
+    votes: np.ndarray     # (2,) X, O
+    probabilities: np.ndarray  # softmax of votes × 10 (a sharpened softmax, for display)
+    winner: str
+
+
+def run(grid) -> XOResult:
+    """Every intermediate map and the votes for a 9×9 grid of ±1 (other values are allowed too)."""
+    grid = np.asarray(grid, dtype=np.float64)
+    if grid.shape != (9, 9):
+        from explainer.errors import UserError
+
+        raise UserError("errors.bad_shape", detail=f"the X/O input must be 9×9, got {grid.shape}")
+    f = _features(grid)
+    votes = FC_WEIGHTS @ f["flat"]
+    z = 10.0 * (votes - votes.max())
+    p = np.exp(z) / np.exp(z).sum()
+    return XOResult(grid=grid, votes=votes, probabilities=p, winner=CLASSES[int(np.argmax(votes))], **f)
+
+
+def toggle(grid, row: int, col: int) -> np.ndarray:
+    """A copy of ``grid`` with the cell at (row, col) flipped between +1 and −1."""
+    g = np.array(grid, dtype=np.float64)
+    g[row, col] = -1.0 if g[row, col] > 0 else 1.0
+    return g

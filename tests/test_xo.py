@@ -1,0 +1,50 @@
+"""The X/O network reproduces the tutorial's numbers and votes right for every preset."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explainer import xo
+from explainer.errors import UserError
+
+
+def test_classic_feature_map():
+    """Standard X with the "\\" filter: 7/9 top-left (printed 0.77 in the familiar figure), 1 on the diagonal."""
+    m = xo.run(xo.X).maps[0]
+    assert m.shape == (7, 7)
+    assert m[0, 0] == pytest.approx(7 / 9) and m[6, 6] == pytest.approx(7 / 9)
+    assert np.allclose(np.diag(m)[1:6], 1.0)
+    assert m[0, 1] == pytest.approx(-1 / 9) and m[1, 0] == pytest.approx(-1 / 9)
+    assert np.allclose(m * 9, np.round(m * 9))  # every value is a multiple of 1/9
+
+
+def test_shapes_through_the_stages():
+    r = xo.run(xo.X)
+    assert r.maps.shape == (3, 7, 7) and r.relu1.shape == (3, 7, 7)
+    assert r.pooled1.shape == (3, 4, 4) and r.maps2.shape == (3, 4, 4)
+    assert r.pooled2.shape == (3, 2, 2) and r.flat.shape == (12,)
+    assert (r.relu1 >= 0).all() and np.array_equal(r.relu1, np.maximum(r.maps, 0))
+    # the 7th row/column is kept: the pooled corner is the max of the single corner value
+    assert r.pooled1[0, 3, 3] == pytest.approx(max(r.relu1[0, 6, 6], 0))
+
+
+@pytest.mark.parametrize("name", list(xo.PRESETS))
+def test_presets_vote_as_expected(name):
+    r = xo.run(xo.PRESETS[name])
+    assert r.winner == xo.EXPECTED[name]
+    assert r.probabilities.sum() == pytest.approx(1.0)
+
+
+def test_presets_are_pm_one_9x9():
+    for g in xo.PRESETS.values():
+        assert g.shape == (9, 9) and set(np.unique(g)) <= {-1.0, 1.0}
+
+
+def test_toggle_flips_one_cell():
+    g = xo.toggle(xo.X, 0, 0)
+    assert g[0, 0] == 1 and xo.X[0, 0] == -1 and (g != xo.X).sum() == 1
+
+
+def test_bad_shape():
+    with pytest.raises(UserError):
+        xo.run(np.ones((8, 9)))
