@@ -162,7 +162,8 @@ def divisor_for(weights: np.ndarray, mode: str, number: float = 1.0) -> float:
     raise UserError("errors.bad_param", name="divide by", what="none / sum / count / number", value=mode)
 
 
-# ---------------------------------------------------------------- applying and inspecting
+# ---------------------------------------------------------------- helpers for the Kernels page
+# (applying a kernel and inspecting one output pixel live in ``explainer.inspector``)
 DIVIDE_MODES = ("none", "sum", "count", "number")
 
 
@@ -175,94 +176,6 @@ def resize_kernel(weights, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-def flip(weights) -> np.ndarray:
-    """The kernel turned by 180°: what mathematical convolution slides over the image.
-
-    CNN layers skip the flip (they compute cross-correlation): the weights are learned, so a
-    flipped kernel would simply be learned flipped.
-    """
-    return np.ascontiguousarray(np.asarray(weights, dtype=np.float64)[::-1, ::-1])
-
-
-def apply_kernel(image, weights, divisor: float = 1.0, bias: float = 0.0) -> np.ndarray:
-    """The output map ``Σ window · weights / divisor + bias`` at every position (stride 1, no padding).
-
-    ``image``: (H, W). Raises ``UserError`` when the kernel is larger than the image.
-    """
-    from explainer.conv import conv2d
-
-    return conv2d(image, weights) / divisor + bias
-
-
-@dataclass(frozen=True)
-class PixelInspection:
-    """Everything behind one output value: ``output = total / divisor + bias``."""
-
-    row: int
-    col: int
-    window: np.ndarray  # the input values under the kernel
-    weights: np.ndarray
-    products: np.ndarray  # window · weights, element by element
-    total: float  # Σ products, summed in the same order as the map
-    divisor: float
-    bias: float
-    output: float
-
-
-def inspect_pixel(image, weights, row: int, col: int, divisor: float = 1.0, bias: float = 0.0) -> PixelInspection:
-    """The numbers behind output position (``row``, ``col``) of ``apply_kernel(image, weights, divisor, bias)``.
-
-    The sum runs over the taps in the same order and with the same floating-point steps as
-    ``conv2d`` (row by row, zero weights skipped), so ``output`` equals the map's value exactly.
-    """
-    x = np.asarray(image, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
-    kh, kw = w.shape
-    ho, wo = x.shape[0] - kh + 1, x.shape[1] - kw + 1
-    if not (0 <= row < ho and 0 <= col < wo):
-        raise UserError("errors.position_outside", row=row, col=col, h=ho, w=wo)
-    window = x[row: row + kh, col: col + kw].copy()
-    acc = np.zeros(1)
-    for i in range(kh):
-        for j in range(kw):
-            if w[i, j] != 0.0:
-                acc += w[i, j] * window[i: i + 1, j]
-    total = float(acc[0])
-    out = np.float64(total) / divisor + bias
-    return PixelInspection(int(row), int(col), window, w.copy(), window * w, total, float(divisor), float(bias),
-                           float(out))
-
-
-def magnitude(gx, gy) -> np.ndarray:
-    """Edge strength of a gradient pair: √(gx² + gy²)."""
-    return np.hypot(gx, gy)
-
-
 def clip_display(out) -> np.ndarray:
     """The output as the tutorials display it: rounded and clipped to 0–255 (negative → black)."""
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
-def step_edge_example() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The tutorials' worked example: a 6×6 image, 60 left | 0 right, under the vertical edge kernel.
-
-    Returns (image, kernel, output); the output is 180 on the edge and 0 elsewhere.
-    """
-    img = np.zeros((6, 6))
-    img[:, :3] = 60
-    k = kernel("vertical_edge").weights
-    return img, k, apply_kernel(img, k)
-
-
-def curve_example() -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
-    """A 16×16 picture (0 = dark, 50 = stroke) with a curve that matches the curve detector and a
-    straight stroke elsewhere.
-
-    Returns (image, matching position, other position): at the first the detector's output is
-    large (every weight meets the stroke), at the second small.
-    """
-    w = kernel("curve").weights
-    img = np.zeros((16, 16))
-    img[1:8, 1:8][w > 0] = 50  # the matching curve, top-left
-    img[12, 7:15] = 50  # a horizontal stroke, bottom-right
-    return img, (1, 1), (9, 8)
