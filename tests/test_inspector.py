@@ -1,0 +1,101 @@
+"""The pixel inspector's numbers are the map's numbers: every position, exactly."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from explainer.errors import UserError
+from explainer.inspector import apply_kernel, curve_example, gradient_magnitude, inspect_pixel, oriented
+from explainer.kernels import NAMES, kernel
+
+
+def test_tutorial_step_edge_gives_180_on_the_edge_and_0_elsewhere():
+    img = np.array([[60, 60, 60, 0, 0, 0]] * 6)
+    out = apply_kernel(img, kernel("vertical_edge").weights)
+    assert out.shape == (4, 4)
+    assert (out[:, 1:3] == 180).all() and (out[:, [0, 3]] == 0).all()
+    ins = inspect_pixel(img, kernel("vertical_edge").weights, 2, 1)
+    assert ins.window.tolist() == [[60, 60, 0]] * 3
+    assert ins.products.tolist() == [[60, 0, 0]] * 3
+    assert ins.total == 180 and ins.value == 180
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_inspector_equals_the_map_at_every_position_for_every_bank_kernel(name):
+    rng = np.random.default_rng(len(name))
+    img = rng.integers(0, 256, size=(13, 11)).astype(np.uint8)
+    k = kernel(name)
+    for flip in (False, True):
+        out = apply_kernel(img, k.weights, k.divisor, 3.5, flip=flip, padding=1)
+        for r in range(out.shape[0]):
+            for c in range(out.shape[1]):
+                ins = inspect_pixel(img, k.weights, r, c, k.divisor, 3.5, flip=flip, padding=1)
+                assert ins.value == out[r, c]  # bit-identical, not just close
+                assert np.isclose(ins.products.sum(), ins.total)
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 12), w=st.integers(1, 12), kh=st.integers(1, 7), kw=st.integers(1, 7),
+       padding=st.integers(0, 3), flip=st.booleans(), seed=st.integers(0, 2**32 - 1),
+       divisor=st.sampled_from([1.0, 9.0, -4.0, 0.5]))
+def test_inspector_equals_map_random(h, w, kh, kw, padding, flip, seed, divisor):
+    if h + 2 * padding < kh or w + 2 * padding < kw:
+        with pytest.raises(UserError):
+            apply_kernel(np.zeros((h, w)), np.ones((kh, kw)), padding=padding)
+        return
+    rng = np.random.default_rng(seed)
+    img = rng.normal(size=(h, w)) * 100
+    k = rng.integers(-3, 4, size=(kh, kw)) * rng.random((kh, kw))
+    out = apply_kernel(img, k, divisor, -1.25, flip, padding)
+    assert out.shape == (h + 2 * padding - kh + 1, w + 2 * padding - kw + 1)
+    for r in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            assert inspect_pixel(img, k, r, c, divisor, -1.25, flip, padding).value == out[r, c]
+
+
+def test_flip_is_true_convolution():
+    from scipy.signal import convolve2d
+
+    rng = np.random.default_rng(1)
+    img, k = rng.normal(size=(9, 10)), rng.normal(size=(3, 4))
+    assert np.allclose(apply_kernel(img, k, flip=True), convolve2d(img, k, mode="valid"), atol=1e-12)
+    assert np.array_equal(oriented(k, True), k[::-1, ::-1])
+    # symmetric kernels don't care; the edge kernel changes sign
+    edge = kernel("vertical_edge").weights
+    assert np.array_equal(apply_kernel(img, edge, flip=True), -apply_kernel(img, edge))
+
+
+def test_padding_window_shows_zeros_and_corner_coordinates():
+    img = np.arange(1, 17, dtype=float).reshape(4, 4)
+    ins = inspect_pixel(img, np.ones((3, 3)), 0, 0, padding=1)
+    assert ins.window.tolist() == [[0, 0, 0], [0, 1, 2], [0, 5, 6]]
+    assert (ins.top, ins.left) == (-1, -1) and ins.value == 14
+
+
+def test_bad_positions_and_divisors_are_user_errors():
+    img = np.zeros((6, 6))
+    with pytest.raises(UserError) as e:
+        inspect_pixel(img, np.ones((3, 3)), 4, 0)
+    assert e.value.key == "errors.bad_param"
+    for bad in (0, float("nan"), float("inf")):
+        with pytest.raises(UserError) as e:
+            apply_kernel(img, np.ones((3, 3)), divisor=bad)
+        assert e.value.key == "errors.bad_divisor"
+    with pytest.raises(UserError) as e:
+        apply_kernel(np.zeros((2, 2)), np.ones((3, 3)))
+    assert e.value.key == "errors.no_output"
+
+
+def test_magnitude_of_sobel_pair():
+    img = np.zeros((8, 8))
+    img[:, 4:] = 100
+    gx = apply_kernel(img, kernel("sobel_x").weights)
+    gy = apply_kernel(img, kernel("sobel_y").weights)
+    mag = gradient_magnitude(gx, gy)
+    assert np.allclose(mag, np.abs(gx)) and mag.max() == 400
+
+
+def test_curve_detector_responds_to_its_curve_only():
+    ex = curve_example()
+    big = inspect_pixel(ex["match"], ex["kernel"], 0, 0).value
+    small = inspect_pixel(ex["other"], ex["kernel"], 0, 0).value
+    assert big == 9000 and small == 0
