@@ -1,0 +1,141 @@
+"""Figures for the Kernels page: input and output maps at the same scale, the output's histogram,
+the pixel inspector's grids, and a clickable neighbourhood of the inspected output cell.
+
+Small grids are Plotly heatmaps (hover values, numbers in the cells up to 20×20). Large images
+are sent as one PNG (colour-mapped here, with a matching colour bar) so a 1024² image stays fast.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explainer.figures import fast_figure, heatmap
+from explainer.figures.images import png_data_uri
+
+MAX_HEATMAP_SIDE = 160  # above this, a map is drawn as a PNG (no per-pixel hover; use the inspector)
+DIVERGING = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]  # negative blue, 0 white, positive red
+GREY = [[0.0, "#000000"], [1.0, "#ffffff"]]  # 0 black, 255 white, as the image itself
+MAGNITUDE = [[0.0, "#000000"], [0.5, "#d95f0e"], [1.0, "#ffffb2"]]
+SCALES = {"signed": DIVERGING, "grey": GREY, "magnitude": MAGNITUDE}
+PICK = "#ff7f0e"
+
+
+def value_range(z: np.ndarray, kind: str) -> tuple[float, float]:
+    """Colour range of a map: ``signed`` symmetric around 0, ``grey`` 0–255, ``magnitude`` 0–max."""
+    if kind == "grey":
+        return 0.0, 255.0
+    finite = np.abs(z[np.isfinite(z)])
+    top = float(finite.max()) if finite.size else 1.0
+    top = top if top > 0 else 1.0
+    return (-top, top) if kind == "signed" else (0.0, top)
+
+
+def _lut(scale: list, n: int = 256) -> np.ndarray:
+    stops = np.array([s for s, _ in scale])
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for _, c in scale], dtype=float)
+    pos = np.linspace(0, 1, n)
+    return np.stack([np.interp(pos, stops, rgb[:, k]) for k in range(3)], axis=1).astype(np.uint8)
+
+
+_LUTS = {k: _lut(v) for k, v in SCALES.items()}
+
+
+def colourise(z: np.ndarray, kind: str, zmin: float, zmax: float) -> np.ndarray:
+    """``z`` mapped through the page's colour scale ``kind`` to an (H, W, 3) uint8 picture."""
+    idx = np.clip((np.asarray(z, dtype=float) - zmin) / (zmax - zmin) * 255.0, 0, 255).astype(np.uint8)
+    return _LUTS[kind][idx]
+
+
+def map_figure(z, *, kind: str, title: str, colorbar_title: str, x_title: str, y_title: str,
+               value_label: str, offset: tuple[float, float] = (0.0, 0.0), extent: tuple[int, int] | None = None,
+               box: tuple[int, int, int, int] | None = None, height: int = 380) -> go.Figure:
+    """An image or output map. ``kind``: ``grey`` (0–255), ``signed`` (diverging, centred at 0) or
+    ``magnitude``. ``offset`` places the map's first cell at (row, col) of the input so that input and
+    output line up at the same scale (a 3×3 kernel's output starts at input pixel (1, 1)); ``extent``
+    (H, W) sets both axes' ranges to the input's size. ``box`` (top, left, rows, cols) outlines cells."""
+    z = np.asarray(z, dtype=float)
+    h, w = z.shape
+    zmin, zmax = value_range(z, kind)
+    r0, c0 = offset
+    eh, ew = extent or (h, w)
+    if max(h, w) <= MAX_HEATMAP_SIDE:
+        fig = heatmap(z, colorscale=SCALES[kind], zmin=zmin, zmax=zmax, colorbar_title=colorbar_title,
+                      x_title=x_title, y_title=y_title, value_label=value_label, title=title, height=height)
+        fig.data[0].update(x0=c0, y0=r0, dx=1, dy=1)
+        fig.data[0].hovertemplate = fig.data[0].hovertemplate  # rows/cols are the input's coordinates
+    else:
+        picture = colourise(z, kind, zmin, zmax)
+        data = [dict(type="image", source=png_data_uri(picture), x0=c0, y0=r0, dx=1, dy=1, hoverinfo="skip"),
+                dict(type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                     marker=dict(color=[zmin, zmax], cmin=zmin, cmax=zmax, colorscale=SCALES[kind], showscale=True,
+                                 colorbar=dict(title=dict(text=colorbar_title), thickness=12)))]
+        layout = dict(title=dict(text=title), height=height, margin=dict(l=40, r=10, t=40, b=40),
+                      plot_bgcolor="white",
+                      xaxis=dict(title=dict(text=x_title), showgrid=False, zeroline=False),
+                      yaxis=dict(title=dict(text=y_title), scaleanchor="x", showgrid=False, zeroline=False))
+        fig = fast_figure(data, layout)
+    fig.layout.xaxis.range = [-0.5, ew - 0.5]
+    fig.layout.yaxis.range = [eh - 0.5, -0.5]
+    fig.layout.yaxis.autorange = None
+    if box is not None:
+        top, left, bh, bw = box
+        fig.layout.shapes = [dict(type="rect", x0=left - 0.5, y0=top - 0.5, x1=left + bw - 0.5, y1=top + bh - 0.5,
+                                  line=dict(color=PICK, width=3))]
+    return fig
+
+
+def histogram_figure(z, *, title: str, x_title: str, y_title: str, bins: int = 60, height: int = 260) -> go.Figure:
+    """How often each output value occurs (bars from ``np.histogram``: cheap for any image size)."""
+    z = np.asarray(z, dtype=float).ravel()
+    lo, hi = float(z.min()), float(z.max())
+    if hi == lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(z, bins=bins, range=(lo, hi))
+    centres = (edges[:-1] + edges[1:]) / 2
+    data = [dict(type="bar", x=centres, y=counts, width=float(edges[1] - edges[0]), marker=dict(color="#4a7ab5"),
+                 hovertemplate=f"{x_title} ≈ %{{x:.4g}}<br>{y_title} = %{{y}}<extra></extra>")]
+    layout = dict(title=dict(text=title), height=height, margin=dict(l=50, r=10, t=40, b=40), bargap=0,
+                  xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text=y_title)))
+    return fast_figure(data, layout)
+
+
+def grid_figure(z, *, title: str, kind: str, colorbar_title: str, x_title: str, y_title: str,
+                value_label: str, height: int = 260) -> go.Figure:
+    """A small grid (window, kernel, products) with its numbers in the cells."""
+    z = np.asarray(z, dtype=float)
+    zmin, zmax = value_range(z, kind)
+    fmt = ".0f" if np.allclose(z, np.round(z)) else ".3g"
+    return heatmap(z, title=title, colorscale=SCALES[kind], zmin=zmin, zmax=zmax, colorbar_title=colorbar_title,
+                   x_title=x_title, y_title=y_title, value_label=value_label, numbers=True, number_format=fmt,
+                   height=height)
+
+
+def neighbourhood_picker(out, row: int, col: int, *, radius: int = 4, title: str, x_title: str, y_title: str,
+                         value_label: str, height: int = 340) -> go.Figure:
+    """The output cells around (``row``, ``col``) as clickable squares with their values (a scatter:
+    Plotly heatmaps report no clicks). The inspected cell is outlined in orange."""
+    out = np.asarray(out, dtype=float)
+    h, w = out.shape
+    r0, r1 = max(0, row - radius), min(h, row + radius + 1)
+    c0, c1 = max(0, col - radius), min(w, col + radius + 1)
+    block = out[r0:r1, c0:c1]
+    rr, cc = np.mgrid[r0:r1, c0:c1]
+    zmin, zmax = value_range(out, "signed")
+    fmt = ".0f" if np.allclose(block, np.round(block)) else ".3g"
+    text = [format(v, fmt) for v in block.ravel()]
+    dark = np.abs(block.ravel()) > 0.6 * zmax
+    size = int(max(18, min(40, 300 / max(r1 - r0, c1 - c0))))
+    data = [dict(type="scatter", mode="markers+text", x=cc.ravel(), y=rr.ravel(), text=text,
+                 textfont=dict(size=9, color=np.where(dark, "white", "#222").tolist()),
+                 marker=dict(symbol="square", size=size, color=block.ravel(), cmin=zmin, cmax=zmax,
+                             colorscale=DIVERGING, line=dict(color="#888", width=1), showscale=False),
+                 hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{marker.color:.4g}}"
+                               "<extra></extra>", showlegend=False)]
+    shapes = [dict(type="rect", x0=col - 0.5, y0=row - 0.5, x1=col + 0.5, y1=row + 0.5, line=dict(color=PICK, width=4))]
+    layout = dict(title=dict(text=title), height=height, margin=dict(l=40, r=10, t=40, b=40), plot_bgcolor="white",
+                  clickmode="event+select", dragmode=False, shapes=shapes,
+                  xaxis=dict(title=dict(text=x_title), range=[c0 - 0.6, c1 - 0.4], dtick=1, showgrid=False,
+                             zeroline=False),
+                  yaxis=dict(title=dict(text=y_title), range=[r1 - 0.4, r0 - 0.6], dtick=1, showgrid=False,
+                             zeroline=False, scaleanchor="x"))
+    return fast_figure(data, layout)
