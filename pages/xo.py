@@ -1,0 +1,143 @@
+"""The X/O network: three 3×3 filters, ReLU, max-pooling, a second round and a vote — every number shown."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explainer import xo
+from explainer.figures import heatmap
+from explainer.figures import xo as figs
+from ui.shell import labels, note, publish, restore, t, widget
+
+ROW, COL, VAL = t("common.row"), t("common.column"), t("common.value")
+
+
+def _encode(grid: np.ndarray) -> str:
+    return "".join("1" if v > 0 else "0" for v in grid.ravel())
+
+
+def _decode(text: str) -> np.ndarray:
+    if len(text) != 81 or set(text) - {"0", "1"}:
+        raise ValueError(text)
+    return np.array([1.0 if c == "1" else -1.0 for c in text]).reshape(9, 9)
+
+
+st.title(t("xo.title"))
+st.markdown(t("xo.intro"))
+
+# ---- input: a preset, then toggle cells
+preset = widget(st.segmented_control, t("xo.preset"), key="xo_preset", default="x",
+                options=list(xo.PRESETS), format_func=labels("xo.preset_"), required=True)
+previous = st.session_state.get("_xo_preset_seen")
+st.session_state["_xo_preset_seen"] = preset
+grid = restore("xo_grid", xo.PRESETS[preset], _decode)
+if previous is not None and previous != preset:  # a new preset replaces the edited grid
+    grid = xo.PRESETS[preset]
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader(t("xo.input_header"))
+    event = st.plotly_chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL), key="xo_input",
+                            on_select="rerun", selection_mode="points")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if points:
+        p = points[0]
+        sig = (int(p["y"]), int(p["x"]), len(points))
+        if st.session_state.get("_xo_last_click") != sig:
+            st.session_state["_xo_last_click"] = sig
+            grid = xo.toggle(grid, sig[0], sig[1])
+    else:
+        st.session_state.pop("_xo_last_click", None)
+with right:
+    st.markdown(t("xo.input_help"))
+    c1, c2 = st.columns(2)
+    r = c1.number_input(t("xo.toggle_row"), min_value=0, max_value=8, value=4, key="xo_tr")
+    c = c2.number_input(t("xo.toggle_col"), min_value=0, max_value=8, value=4, key="xo_tc")
+    if st.button(t("xo.toggle"), key="xo_toggle_btn"):
+        grid = xo.toggle(grid, r, c)
+    if st.button(t("xo.reset"), key="xo_reset_btn"):
+        grid = xo.PRESETS[preset]
+publish("xo_grid", grid, _encode(grid))
+
+res = xo.run(grid)
+verdict = t("xo.verdict", winner=res.winner, x=f"{res.votes[0]:.3f}", o=f"{res.votes[1]:.3f}")
+(st.success if res.winner == xo.EXPECTED.get(preset) else st.warning)(verdict)
+
+names = [t(f"xo.filter_{n}") for n in xo.FILTER_NAMES]
+tabs = st.tabs([t("xo.tab_conv"), t("xo.tab_relu"), t("xo.tab_pool"), t("xo.tab_round2"), t("xo.tab_vote")])
+
+with tabs[0]:
+    st.markdown(t("xo.conv_text"))
+    cols = st.columns(3)
+    for k, col in enumerate(cols):
+        with col:
+            st.plotly_chart(heatmap(xo.FILTERS[k], colorscale=figs.PM_SCALE, zmin=-1, zmax=1, title=names[k],
+                                    x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=200),
+                            key=f"xo_f{k}")
+            st.plotly_chart(figs.feature_map(res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
+                                             value_label=VAL), key=f"xo_m{k}")
+    # the pixel inspector: one value of one map, by hand
+    st.subheader(t("xo.inspect_header"))
+    i1, i2, i3 = st.columns(3)
+    fk = i1.selectbox(t("xo.inspect_filter"), options=[0, 1, 2], format_func=lambda k: names[k], key="xo_ik")
+    ir = i2.number_input(t("common.row"), min_value=0, max_value=6, value=0, key="xo_ir")
+    ic = i3.number_input(t("common.column"), min_value=0, max_value=6, value=0, key="xo_ic")
+    window = grid[ir:ir + 3, ic:ic + 3]
+    products = window * xo.FILTERS[fk]
+    total = products.sum()
+    a, b, cc = st.columns(3)
+    with a:
+        st.plotly_chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3),
+                                        height=260), key="xo_iwin")
+    with b:
+        st.plotly_chart(heatmap(products, colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
+                                title=t("xo.products"), x_title=COL, y_title=ROW, value_label=VAL,
+                                showscale=False, height=220), key="xo_iprod")
+    with cc:
+        st.plotly_chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW,
+                                         value_label=VAL, mark=(ir, ic), height=220), key="xo_imap")
+    terms = " ".join(f"{'+' if i and v >= 0 else ''}{v:g}" for i, v in enumerate(products.ravel()))
+    st.latex(rf"\frac{{{terms}}}{{9}} = \frac{{{total:g}}}{{9}} = {total / 9:.2f}")
+    st.markdown(t("xo.inspect_result", matches=int(round(total + 9)) // 2, total=int(total),
+                  value=f"{total / 9:.2f}", mapvalue=f"{res.maps[fk][ir, ic]:.2f}"))
+
+with tabs[1]:
+    st.markdown(t("xo.relu_text"))
+    cols = st.columns(3)
+    for k, col in enumerate(cols):
+        with col:
+            st.plotly_chart(figs.feature_map(res.relu1[k], title=names[k], x_title=COL, y_title=ROW,
+                                             value_label=VAL), key=f"xo_r{k}")
+
+with tabs[2]:
+    st.markdown(t("xo.pool_text"))
+    cols = st.columns(3)
+    for k, col in enumerate(cols):
+        with col:
+            st.plotly_chart(figs.feature_map(res.pooled1[k], title=names[k], x_title=COL, y_title=ROW,
+                                             value_label=VAL, height=220), key=f"xo_p{k}")
+
+with tabs[3]:
+    st.markdown(t("xo.round2_text"))
+    st.plotly_chart(heatmap(xo.GATHER, colorscale="Blues", title=t("xo.gather"), x_title=COL, y_title=ROW,
+                            value_label=VAL, showscale=False, height=200, number_format=".2f"), key="xo_gather")
+    cols = st.columns(3)
+    for k, col in enumerate(cols):
+        with col:
+            st.plotly_chart(figs.feature_map(res.relu2[k], title=names[k] + " · " + t("xo.after_relu"),
+                                             x_title=COL, y_title=ROW, value_label=VAL, height=220), key=f"xo_q{k}")
+            st.plotly_chart(figs.feature_map(res.pooled2[k], title=t("xo.pooled_2x2"), x_title=COL, y_title=ROW,
+                                             value_label=VAL, height=180), key=f"xo_s{k}")
+
+with tabs[4]:
+    st.markdown(t("xo.vote_text"))
+    st.plotly_chart(heatmap(res.flat[None, :], colorscale="Blues", zmin=0, title=t("xo.flat"), x_title=t("xo.feature"),
+                            y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"),
+                    key="xo_flat")
+    st.plotly_chart(heatmap(xo.FC_WEIGHTS, colorscale="Greens", title=t("xo.weights"), x_title=t("xo.feature"),
+                            y_title=t("xo.class"), value_label=VAL, showscale=False, height=180,
+                            number_format=".2f"), key="xo_w")
+    st.plotly_chart(figs.votes(list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),
+                               prob_title=t("xo.class")), key="xo_votes")
+    st.latex(rf"\text{{vote}}_X = w_X \cdot f = {res.votes[0]:.3f},\qquad \text{{vote}}_O = w_O \cdot f = {res.votes[1]:.3f}")
+note(t("xo.note"))

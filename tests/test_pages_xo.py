@@ -1,0 +1,62 @@
+"""X/O page under AppTest: presets, toggling cells, the inspector, both languages, shared grids."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explainer import xo
+from explainer.i18n import translate
+from tests.conftest import app_test
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_defaults_vote_x(lang):
+    at = app_test("xo", lang).run()
+    assert not at.exception
+    assert at.title[0].value == translate("xo.title", lang)
+    assert "X" in at.success[0].value
+    assert len(at.get("plotly_chart")) >= 20  # input, 3 filters, 3+3+3+3+3 maps, inspector, vote
+
+
+@pytest.mark.parametrize("preset", list(xo.PRESETS))
+def test_every_preset_votes_right(preset):
+    at = app_test("xo").run()
+    at.segmented_control(key="xo_preset").set_value(preset).run()
+    assert not at.exception
+    winner = xo.EXPECTED[preset]
+    assert at.success, f"{preset}: expected a success verdict"
+    assert f"**{winner}**" in at.success[0].value
+
+
+def test_toggle_cell_changes_grid_and_url():
+    at = app_test("xo").run()
+    before = at.query_params["xo_grid"]
+    at.number_input(key="xo_tr").set_value(0)
+    at.number_input(key="xo_tc").set_value(0)
+    at.button(key="xo_toggle_btn").click().run()
+    assert not at.exception
+    after = at.query_params["xo_grid"]
+    assert before[0] == "0" and after[0] == "1" and before[1:] == after[1:]
+    at.button(key="xo_reset_btn").click().run()
+    assert at.query_params["xo_grid"] == before
+
+
+def test_inspector_matches_map():
+    at = app_test("xo").run()
+    at.number_input(key="xo_ir").set_value(2)
+    at.number_input(key="xo_ic").set_value(2).run()
+    m = xo.run(xo.X).maps[0]
+    assert any(f"({m[2, 2]:.2f})" in md.value for md in at.markdown)
+
+
+def test_shared_grid_link_and_bad_grid():
+    g = np.array(xo.PRESETS["o"])
+    at = app_test("xo")
+    at.query_params["xo_grid"] = "".join("1" if v > 0 else "0" for v in g.ravel())
+    at.run()
+    assert "**O**" in at.warning[0].value or "**O**" in at.success[0].value
+    bad = app_test("xo")
+    bad.query_params["xo_grid"] = "hello"
+    bad.run()
+    assert not bad.exception and len(bad.toast) == 1
+    assert "**X**" in bad.success[0].value
