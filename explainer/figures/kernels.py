@@ -13,6 +13,7 @@ from explainer.figures import fast_figure, heatmap
 from explainer.figures.images import png_data_uri
 
 MAX_HEATMAP_SIDE = 160  # above this, a map is drawn as a PNG (no per-pixel hover; use the inspector)
+MAX_PICTURE_SIDE = 512  # larger maps are shown reduced (block means): a screen shows ~400 px of it anyway
 DIVERGING = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]  # negative blue, 0 white, positive red
 GREY = [[0.0, "#000000"], [1.0, "#ffffff"]]  # 0 black, 255 white, as the image itself
 MAGNITUDE = [[0.0, "#000000"], [0.5, "#d95f0e"], [1.0, "#ffffb2"]]
@@ -40,6 +41,14 @@ def _lut(scale: list, n: int = 256) -> np.ndarray:
 _LUTS = {k: _lut(v) for k, v in SCALES.items()}
 
 
+def block_mean(z: np.ndarray, f: int) -> np.ndarray:
+    """``z`` reduced ``f`` times in both directions, each pixel the mean of an f×f block."""
+    h, w = z.shape
+    H, W = -(-h // f) * f, -(-w // f) * f
+    zp = np.pad(z, ((0, H - h), (0, W - w)), mode="edge")
+    return zp.reshape(H // f, f, W // f, f).mean(axis=(1, 3))
+
+
 def colourise(z: np.ndarray, kind: str, zmin: float, zmax: float) -> np.ndarray:
     """``z`` mapped through the page's colour scale ``kind`` to an (H, W, 3) uint8 picture."""
     idx = np.clip((np.asarray(z, dtype=float) - zmin) / (zmax - zmin) * 255.0, 0, 255).astype(np.uint8)
@@ -64,8 +73,10 @@ def map_figure(z, *, kind: str, title: str, colorbar_title: str, x_title: str, y
         fig.data[0].update(x0=c0, y0=r0, dx=1, dy=1)
         fig.data[0].hovertemplate = fig.data[0].hovertemplate  # rows/cols are the input's coordinates
     else:
-        picture = colourise(z, kind, zmin, zmax)
-        data = [dict(type="image", source=png_data_uri(picture), x0=c0, y0=r0, dx=1, dy=1, hoverinfo="skip"),
+        f = -(-max(h, w) // MAX_PICTURE_SIDE)
+        picture = colourise(z if f == 1 else block_mean(z, f), kind, zmin, zmax)
+        data = [dict(type="image", source=png_data_uri(picture), x0=c0 + (f - 1) / 2, y0=r0 + (f - 1) / 2,
+                     dx=f, dy=f, hoverinfo="skip"),
                 dict(type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                      marker=dict(color=[zmin, zmax], cmin=zmin, cmax=zmax, colorscale=SCALES[kind], showscale=True,
                                  colorbar=dict(title=dict(text=colorbar_title), thickness=12)))]
@@ -138,4 +149,19 @@ def neighbourhood_picker(out, row: int, col: int, *, radius: int = 4, title: str
                              zeroline=False),
                   yaxis=dict(title=dict(text=y_title), range=[r1 - 0.4, r0 - 0.6], dtick=1, showgrid=False,
                              zeroline=False, scaleanchor="x"))
+    return fast_figure(data, layout)
+
+
+def distances_figure(groups: list[str], to_one: list[float], to_seven: list[float], *, one_label: str,
+                     seven_label: str, title: str, y_title: str, height: int = 300) -> go.Figure:
+    """Grouped bars: the shifted "1"'s distance to the unshifted "1" and to the "7", per representation."""
+    data = [dict(type="bar", name=one_label, x=groups, y=to_one, marker=dict(color="#2b8cbe"),
+                 text=[f"{v:.2f}" for v in to_one], textposition="outside",
+                 hovertemplate="%{x}<br>" + one_label + " = %{y:.3f}<extra></extra>"),
+            dict(type="bar", name=seven_label, x=groups, y=to_seven, marker=dict(color="#e34a33"),
+                 text=[f"{v:.2f}" for v in to_seven], textposition="outside",
+                 hovertemplate="%{x}<br>" + seven_label + " = %{y:.3f}<extra></extra>")]
+    top = max(max(to_one), max(to_seven), 1e-9) * 1.2
+    layout = dict(title=dict(text=title), height=height, barmode="group", margin=dict(l=50, r=10, t=40, b=40),
+                  yaxis=dict(title=dict(text=y_title), range=[0, top]), legend=dict(orientation="h", y=-0.2))
     return fast_figure(data, layout)
