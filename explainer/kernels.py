@@ -97,6 +97,10 @@ def kernel(name: str) -> Kernel:
 
 
 _SPLIT_ROWS = re.compile(r"[;\n]+")
+# Full-width punctuation a Chinese input method types (，；－ …) read as their ASCII forms.
+_FULL_WIDTH = str.maketrans({"，": ",", "、": ",", "；": ";", "－": "-", "／": "/", "．": ".", "\u3000": " ",
+                             "［": "[", "］": "]", "（": "(", "）": ")", "＋": "+"})
+_ROW_BRACKETS = re.compile(r"\]\s*,?\s*\[")  # "[[1, 0], [0, 1]]" (Python / NumPy style) → rows
 _SPLIT_VALUES = re.compile(r"[,\s]+")
 _FRACTION = re.compile(r"^([+-]?\d+(?:\.\d*)?)/(\d+(?:\.\d*)?)$")
 
@@ -119,11 +123,12 @@ def parse_kernel(text_or_grid, max_size: int = MAX_SIZE) -> np.ndarray:
     """A user's kernel → (kh, kw) float64.
 
     Accepts text (rows separated by ``;`` or new lines, values by spaces or commas; fractions like
-    ``1/9`` allowed) or a nested list/array. Rejects, with a message a learner understands: words,
+    ``1/9``, Python-style ``[[1, 0], [0, 1]]`` and full-width ``，；－`` allowed) or a nested list/array. Rejects, with a message a learner understands: words,
     NaN, ±inf, absurd magnitudes, ragged rows, empty input, and grids larger than ``max_size``.
     """
     if isinstance(text_or_grid, str):
-        rows = [r for r in _SPLIT_ROWS.split(text_or_grid.strip()) if r.strip()]
+        text = _ROW_BRACKETS.sub(";", text_or_grid.translate(_FULL_WIDTH))
+        rows = [r for r in _SPLIT_ROWS.split(text.strip()) if r.strip().strip("[](),")]
         grid = [[_number(v) for v in _SPLIT_VALUES.split(r.strip().strip("[](),")) if v] for r in rows]
     else:
         grid = [[_number(str(v)) if not isinstance(v, (int, float, np.number)) else _number(repr(float(v)))
