@@ -1,0 +1,451 @@
+"""Training on MNIST: one loop shared by the Train page (in a background thread) and the command line.
+
+    python -m explainer.train --model fast --epochs 2 --json
+
+The whole data set is kept as one float tensor (pixels / 255) and mini-batches are drawn by
+indexing a random permutation — no DataLoader, no per-sample Python work.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import os
+import pickle
+import resource
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from explainer.errors import UserError
+from explainer.models import MODEL_NAMES, build_model
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 0.004, "adamw": 0.004, "rmsprop": 0.002}
+CHECKPOINT_FORMAT = "convolution-explainer/1"
+
+
+@dataclass
+class TrainConfig:
+    model: str = "fast"
+    model_options: dict = field(default_factory=dict)
+    optimizer: str = "adam"
+    lr: float | None = None  # None: DEFAULT_LR[optimizer]
+    one_cycle: bool = True
+    batch_size: int = 128
+    epochs: int = 1
+    train_size: int = 60000
+    augment: bool = False  # random shifts of up to ±2 pixels
+    seed: int = 0
+    device: str = "auto"
+    evals_per_epoch: int = 4
+
+    def __post_init__(self):
+        if self.model not in MODEL_NAMES:
+            raise UserError("errors.bad_param", name="model", what=" / ".join(MODEL_NAMES), value=self.model)
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError("errors.bad_param", name="optimizer", what=" / ".join(OPTIMIZERS), value=self.optimizer)
+        if self.lr is not None and not (0 < float(self.lr) < 10):
+            raise UserError("errors.bad_param", name="learning rate", what="between 0 and 10", value=self.lr)
+        if not 1 <= int(self.batch_size) <= 4096:
+            raise UserError("errors.bad_param", name="batch size", what="between 1 and 4096", value=self.batch_size)
+        if not 1 <= int(self.epochs) <= 100:
+            raise UserError("errors.bad_param", name="epochs", what="between 1 and 100", value=self.epochs)
+        if not 10 <= int(self.train_size) <= 60000:
+            raise UserError("errors.bad_param", name="training-set size", what="between 10 and 60000",
+                            value=self.train_size)
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.lr) if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    history: list[dict]
+    test_accuracy: float
+    train_seconds: float
+    images_per_second: float
+    epochs_done: float
+    device: str
+    config: TrainConfig
+    stopped: bool
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    lr = config.learning_rate
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if config.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    return torch.optim.RMSprop(params, lr=lr)
+
+
+def to_tensor(x_uint8: np.ndarray, device=None) -> torch.Tensor:
+    """uint8 (N, 28, 28) → float (N, 1, 28, 28) in [0, 1]."""
+    return torch.from_numpy(np.array(x_uint8, dtype=np.uint8)).to(device).float().div_(255.0).unsqueeze(1)
+
+
+def _shift(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random shifts of up to ±2 pixels (one shift per batch row, zero fill)."""
+    n = xb.shape[0]
+    padded = nn.functional.pad(xb, (2, 2, 2, 2))
+    dy = torch.randint(0, 5, (n,), generator=gen)
+    dx = torch.randint(0, 5, (n,), generator=gen)
+    rows = (dy[:, None] + torch.arange(28)[None, :]).to(xb.device)  # (n, 28)
+    cols = (dx[:, None] + torch.arange(28)[None, :]).to(xb.device)
+    idx_n = torch.arange(n, device=xb.device)[:, None, None]
+    return padded[idx_n, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+
+
+@torch.inference_mode()
+def _evaluate_tensors(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 2000):
+    was_training = model.training
+    model.eval()
+    logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    model.train(was_training)
+    loss = nn.functional.cross_entropy(logits, y).item()
+    pred = logits.argmax(1)
+    return loss, (pred == y).float().mean().item(), logits
+
+
+def evaluate(model: nn.Module, x_uint8: np.ndarray, y: np.ndarray) -> dict:
+    """Loss, accuracy, predictions and class probabilities of ``model`` on uint8 images."""
+    device = next(model.parameters()).device
+    x = to_tensor(x_uint8, device)
+    yt = torch.as_tensor(np.asarray(y), device=device)
+    loss, acc, logits = _evaluate_tensors(model, x, yt)
+    probs = torch.softmax(logits, 1)
+    return {"loss": loss, "accuracy": acc, "predictions": logits.argmax(1).cpu().numpy().astype(np.int64),
+            "probabilities": probs.cpu().numpy().astype(np.float32)}
+
+
+@torch.inference_mode()
+def predict_proba(model: nn.Module, x28) -> np.ndarray:
+    """Class probabilities (10,) for one image: float in [0, 1], (28, 28)."""
+    was_training = model.training
+    model.eval()
+    x = torch.as_tensor(np.asarray(x28, dtype=np.float32)).reshape(1, 1, 28, 28)
+    p = torch.softmax(model(x.to(next(model.parameters()).device)), 1)[0].cpu().numpy()
+    model.train(was_training)
+    return p
+
+
+def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, progress_every: float = 0.25) -> TrainResult:
+    """Train ``config.model`` on ``data`` = ``load_mnist()``'s tuple; evaluate on the test set a few
+    times per epoch. ``on_progress(dict)`` is called at most every ``progress_every`` seconds and at
+    every evaluation; ``should_stop()`` is polled every batch and ends training early, keeping what
+    was learned. Timing counts training only (evaluation time is excluded)."""
+    x_train, y_train, x_test, y_test = data
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    gen = torch.Generator().manual_seed(config.seed)
+    n = min(int(config.train_size), len(x_train))
+    sub = torch.randperm(len(x_train), generator=gen)[:n].numpy()
+    X = to_tensor(x_train[np.sort(sub)], device)
+    Y = torch.as_tensor(y_train[np.sort(sub)], device=device)
+    Xte, Yte = to_tensor(x_test, device), torch.as_tensor(y_test, device=device)
+
+    model = build_model(config.model, **config.model_options).to(device)
+    opt = _optimizer(config, model.parameters())
+    bs = min(int(config.batch_size), n)
+    steps_per_epoch = max(1, n // bs)
+    total = steps_per_epoch * int(config.epochs)
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate, total_steps=total,
+                                                 pct_start=0.25) if config.one_cycle else None)
+    eval_every = max(1, steps_per_epoch // max(1, int(config.evals_per_epoch)))
+    history: list[dict] = []
+    train_seconds, seen, step, stopped = 0.0, 0, 0, False
+    run_loss = run_correct = run_count = 0.0
+    last_report = 0.0
+    model.train()
+    for epoch in range(int(config.epochs)):
+        perm = torch.randperm(n, generator=gen).to(device)
+        for i in range(steps_per_epoch):
+            if should_stop is not None and should_stop():
+                stopped = True
+                break
+            t0 = time.perf_counter()
+            idx = perm[i * bs:(i + 1) * bs]
+            xb, yb = X[idx], Y[idx]
+            if config.augment:
+                xb = _shift(xb, gen)
+            logits = model(xb)
+            loss = nn.functional.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            train_seconds += time.perf_counter() - t0
+            step += 1
+            seen += len(idx)
+            run_loss += loss.item() * len(idx)
+            run_correct += (logits.argmax(1) == yb).sum().item()
+            run_count += len(idx)
+            evaluate_now = step % eval_every == 0 or step == total
+            now = time.perf_counter()
+            if evaluate_now or now - last_report >= progress_every:
+                last_report = now
+                rec = {"epoch": epoch, "step": step, "total_steps": total, "seen": seen,
+                       "epochs_done": step / steps_per_epoch, "elapsed": train_seconds,
+                       "images_per_second": seen / max(train_seconds, 1e-9),
+                       "eta_seconds": (total - step) * train_seconds / step,
+                       "train_loss": run_loss / run_count, "train_acc": run_correct / run_count,
+                       "lr": opt.param_groups[0]["lr"]}
+                if evaluate_now:
+                    rec["test_loss"], rec["test_acc"], _ = _evaluate_tensors(model, Xte, Yte)
+                    run_loss = run_correct = run_count = 0.0
+                    history.append(rec)
+                if on_progress is not None:
+                    on_progress(rec)
+        if stopped:
+            break
+    test_loss, test_acc, _ = _evaluate_tensors(model, Xte, Yte)
+    if not history or history[-1]["step"] != step:
+        history.append({"epoch": epoch, "step": step, "total_steps": total, "seen": seen,
+                        "epochs_done": step / steps_per_epoch, "elapsed": train_seconds,
+                        "images_per_second": seen / max(train_seconds, 1e-9), "eta_seconds": 0.0,
+                        "train_loss": (run_loss / run_count) if run_count else history[-1]["train_loss"] if history
+                        else float("nan"), "train_acc": (run_correct / run_count) if run_count else
+                        history[-1]["train_acc"] if history else float("nan"),
+                        "test_loss": test_loss, "test_acc": test_acc, "lr": opt.param_groups[0]["lr"]})
+    model.eval()
+    return TrainResult(model=model.cpu(), history=history, test_accuracy=test_acc, train_seconds=train_seconds,
+                       images_per_second=seen / max(train_seconds, 1e-9), epochs_done=step / steps_per_epoch,
+                       device=str(device), config=config, stopped=stopped)
+
+
+class TrainingJob:
+    """``train`` in a background thread, for a page that polls ``snapshot()`` while it runs."""
+
+    def __init__(self, config: TrainConfig, data):
+        self.config, self._data = config, data
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._history: list[dict] = []
+        self._latest: dict = {}
+        self.result: TrainResult | None = None
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="training", daemon=True)
+
+    def _progress(self, rec: dict) -> None:
+        with self._lock:
+            self._latest = rec
+            if "test_acc" in rec:
+                self._history.append(rec)
+
+    def _run(self) -> None:
+        try:
+            self.result = train(self.config, self._data, on_progress=self._progress, should_stop=self._stop.is_set)
+            with self._lock:
+                self._history = list(self.result.history)
+        except Exception as exc:  # noqa: BLE001 — reported on the page, never a traceback
+            self.error = str(exc) or type(exc).__name__
+
+    def start(self) -> "TrainingJob":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def done(self) -> bool:
+        return self._thread.ident is not None and not self._thread.is_alive()
+
+    def snapshot(self) -> tuple[list[dict], dict]:
+        with self._lock:
+            return list(self._history), dict(self._latest)
+
+
+# ---------------------------------------------------------------- checkpoints
+def save_checkpoint(model: nn.Module, config: TrainConfig) -> bytes:
+    """The trained weights and the configuration, as bytes for a download (torch.save of tensors only)."""
+    buf = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "config": json.dumps(config.to_dict()),
+                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, buf)
+    return buf.getvalue()
+
+
+def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
+    """Load a checkpoint made by ``save_checkpoint``. Never unpickles arbitrary objects
+    (``weights_only=True``); a wrong, mismatched or malicious file raises ``UserError``."""
+    if not data:
+        raise UserError("errors.checkpoint_bad", detail="empty file")
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, AttributeError, KeyError) as exc:
+        raise UserError("errors.checkpoint_bad", detail=str(exc).splitlines()[0][:160] if str(exc) else
+                        type(exc).__name__) from None
+    if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:
+        raise UserError("errors.checkpoint_bad", detail="not a Convolution Explainer checkpoint")
+    try:
+        config = TrainConfig.from_dict(json.loads(obj["config"]))
+        model = build_model(config.model, **config.model_options)
+        model.load_state_dict(obj["state_dict"])
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise UserError("errors.checkpoint_mismatch", detail=str(exc).splitlines()[0][:160]) from None
+    model.eval()
+    return model, config
+
+
+# ---------------------------------------------------------------- export as code
+def export_code(config: TrainConfig) -> str:
+    """A short, runnable PyTorch script that builds the configured model and trains it like the app."""
+    model = build_model(config.model, **config.model_options)
+    body = ",\n        ".join(_layer_code(m) for m in model)
+    opt = {
+        "sgd": f"torch.optim.SGD(model.parameters(), lr={config.learning_rate})",
+        "momentum": f"torch.optim.SGD(model.parameters(), lr={config.learning_rate}, momentum=0.9, nesterov=True)",
+        "adam": f"torch.optim.Adam(model.parameters(), lr={config.learning_rate})",
+        "adamw": f"torch.optim.AdamW(model.parameters(), lr={config.learning_rate}, weight_decay=0.01)",
+        "rmsprop": f"torch.optim.RMSprop(model.parameters(), lr={config.learning_rate})",
+    }[config.optimizer]
+    sched = (f"torch.optim.lr_scheduler.OneCycleLR(opt, max_lr={config.learning_rate}, "
+             f"total_steps=EPOCHS * (len(x_train) // BATCH), pct_start=0.25)" if config.one_cycle else "None")
+    return f'''"""Train the "{config.model}" model on MNIST as Convolution Explainer does. Needs: torch, numpy.
+Put the four MNIST .gz files in ./mnist (or set MNIST_DIR)."""
+import gzip, os, struct
+import numpy as np
+import torch
+from torch import nn
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    shape = struct.unpack(f">{{ndim}}I", data[4:4 + 4 * ndim])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+root = os.environ.get("MNIST_DIR", "mnist")
+x_train = torch.tensor(read_idx(f"{{root}}/train-images-idx3-ubyte.gz")[:{config.train_size}]).float().div(255).unsqueeze(1)
+y_train = torch.tensor(read_idx(f"{{root}}/train-labels-idx1-ubyte.gz")[:{config.train_size}]).long()
+x_test = torch.tensor(read_idx(f"{{root}}/t10k-images-idx3-ubyte.gz")).float().div(255).unsqueeze(1)
+y_test = torch.tensor(read_idx(f"{{root}}/t10k-labels-idx1-ubyte.gz")).long()
+
+class Normalize(nn.Module):
+    def forward(self, x):
+        return (x - 0.1307) / 0.3081
+
+torch.manual_seed({config.seed})
+model = nn.Sequential(
+        {body},
+)
+EPOCHS, BATCH = {config.epochs}, {config.batch_size}
+opt = {opt}
+sched = {sched}
+for epoch in range(EPOCHS):
+    model.train()
+    perm = torch.randperm(len(x_train))
+    for i in range(len(x_train) // BATCH):
+        idx = perm[i * BATCH:(i + 1) * BATCH]
+        loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+    model.eval()
+    with torch.no_grad():
+        acc = (model(x_test).argmax(1) == y_test).float().mean().item()
+    print(f"epoch {{epoch + 1}}: test accuracy {{acc:.4f}}")
+'''
+
+
+def _layer_code(m: nn.Module) -> str:
+    if isinstance(m, nn.Conv2d):
+        return (f"nn.Conv2d({m.in_channels}, {m.out_channels}, {m.kernel_size[0]}, padding={m.padding[0]}"
+                f"{'' if m.bias is not None else ', bias=False'})")
+    if isinstance(m, nn.Linear):
+        return f"nn.Linear({m.in_features}, {m.out_features})"
+    if isinstance(m, nn.BatchNorm2d):
+        return f"nn.BatchNorm2d({m.num_features})"
+    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+        return f"nn.{type(m).__name__}({m.kernel_size})"
+    if isinstance(m, nn.Dropout):
+        return f"nn.Dropout({m.p})"
+    return f"{type(m).__name__}()" if type(m).__name__ == "Normalize" else f"nn.{type(m).__name__}()"
+
+
+# ---------------------------------------------------------------- command line
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m explainer.train", description="Train a model on MNIST.")
+    ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--no-one-cycle", action="store_true")
+    ap.add_argument("--augment", action="store_true")
+    ap.add_argument("--limit", type=int, default=60000, help="training-set size")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--mnist", default=None, help="folder with the MNIST files (default: $MNIST_DIR)")
+    ap.add_argument("--save", default=None, help="write the trained weights here")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args(argv)
+    from explainer.mnist import load_mnist
+
+    try:
+        config = TrainConfig(model=args.model, optimizer=args.optimizer, lr=args.lr, one_cycle=not args.no_one_cycle,
+                             batch_size=args.batch_size, epochs=args.epochs, train_size=args.limit,
+                             augment=args.augment, seed=args.seed, device=args.device)
+        data = load_mnist(args.mnist)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    progress = None if args.json else (lambda r: print(
+        f"step {r['step']}/{r['total_steps']}  loss {r['train_loss']:.4f}"
+        + (f"  test acc {r['test_acc']:.4f}" if "test_acc" in r else ""), flush=True) if "test_acc" in r else None)
+    result = train(config, data, on_progress=progress)
+    if args.save:
+        with open(args.save, "wb") as fh:
+            fh.write(save_checkpoint(result.model, config))
+    out = {"model": config.model, "test_accuracy": result.test_accuracy, "train_seconds": result.train_seconds,
+           "images_per_second": result.images_per_second, "epochs": result.epochs_done, "device": result.device,
+           "optimizer": config.optimizer, "lr": config.learning_rate, "batch_size": config.batch_size,
+           "train_size": config.train_size,
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    print(json.dumps(out) if args.json else out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
