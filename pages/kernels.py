@@ -1,0 +1,293 @@
+"""Lesson — Kernels: a kernel on a real image, the pixel inspector, worked examples, shift invariance."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explainer import shift as shift_demo
+from explainer.errors import UserError
+from explainer.figures import kernels as figs
+from explainer.images import to_grey
+from explainer.inspector import apply_kernel, curve_example, gradient_magnitude, inspect_pixel
+from explainer.kernels import DIVIDE_MODES, NAMES, clip_display, divisor_for, format_kernel, kernel, parse_kernel
+from ui.images import digit, image_picker
+from ui.shell import formula, keep_last, labels, note, t, widget
+
+VIEWS = ("explore", "examples", "shift")
+OUTPUT_VIEWS = ("raw", "clipped", "magnitude")
+KERNEL_OPTIONS = tuple(NAMES) + ("custom",)
+DEFAULT_CUSTOM = "1,0,-1;1,0,-1;1,0,-1"
+CFG = {"displayModeBar": False}
+
+
+def lab() -> dict:
+    return dict(x_title=t("kernels.lab_col"), y_title=t("kernels.lab_row"), value_label=t("kernels.lab_value"))
+
+
+def fmt(v: float) -> str:
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.4g}"
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def grey_of(img: np.ndarray) -> np.ndarray:
+    return to_grey(img).astype(np.float64)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def output_maps(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
+                partner: np.ndarray | None, partner_divisor: float):
+    """The output map, its clipped and magnitude versions, and the position of the strongest response."""
+    out = apply_kernel(img, weights, divisor, bias, flip)
+    if partner is not None:
+        mag = gradient_magnitude(out, apply_kernel(img, partner, partner_divisor, bias, flip))
+    else:
+        mag = np.abs(out)
+    r, c = np.unravel_index(int(np.argmax(np.abs(out))), out.shape)
+    return out, clip_display(out), mag, (int(r), int(c))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def input_figure(img: np.ndarray, title: str, labels_: tuple, box: tuple):
+    x_title, y_title, value_label = labels_
+    return figs.map_figure(img, kind="grey", title=title, colorbar_title=t("kernels.cb_grey"), x_title=x_title,
+                           y_title=y_title, value_label=value_label, box=box)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def output_figure(z: np.ndarray, kind: str, title: str, colorbar: str, labels_: tuple, offset: tuple, extent: tuple,
+                  box: tuple):
+    x_title, y_title, value_label = labels_
+    return figs.map_figure(z, kind=kind, title=title, colorbar_title=colorbar, x_title=x_title, y_title=y_title,
+                           value_label=value_label, offset=offset, extent=extent, box=box)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def hist_figure(z: np.ndarray, title: str, x_title: str, y_title: str):
+    return figs.histogram_figure(z, title=title, x_title=x_title, y_title=y_title)
+
+
+def chosen_kernel(name: str):
+    """(weights, divisor, partner weights, partner divisor, pair name) for the chosen kernel; UserError on bad input."""
+    if name != "custom":
+        k = kernel(name)
+        st.caption(t("kernels.divisor_caption", d=fmt(k.divisor)) if k.divisor != 1 else t(f"kernels.what.{name}"))
+        if k.divisor != 1:
+            st.caption(t(f"kernels.what.{name}"))
+        pair = kernel(k.pair) if k.pair else None
+        return k.weights, k.divisor, (pair.weights if pair else None), (pair.divisor if pair else 1.0), k.pair
+    text = widget(st.text_area, t("kernels.custom_label"), key="kn_custom", default=DEFAULT_CUSTOM,
+                  help=t("kernels.custom_help"), height=120)
+    c1, c2 = st.columns(2)
+    with c1:
+        mode = widget(st.selectbox, t("kernels.divide"), key="kn_div", default="none", options=list(DIVIDE_MODES),
+                      format_func=labels("kernels.div_"))
+    with c2:
+        number = widget(st.number_input, t("kernels.div_number_label"), key="kn_divnum", default=1.0,
+                        disabled=mode != "number", format="%.4g")
+    weights = parse_kernel(text)
+    return weights, divisor_for(weights, mode, number), None, 1.0, None
+
+
+def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset) -> None:
+    st.subheader(t("kernels.inspector_header"))
+    note(t("kernels.inspector_intro"))
+    ho, wo = out.shape
+    ss = st.session_state
+    n = ss.get("_kn_pick_n", 0)
+    picked = ss.get(f"kn_pick_{n}")
+    points = picked["selection"]["points"] if picked else []
+    if points:  # a click in the neighbourhood map moves the inspector there
+        r, c = int(points[0]["y"]), int(points[0]["x"])
+        if 0 <= r < ho and 0 <= c < wo:
+            ss["kn_row"], ss["kn_col"] = r, c
+        ss["_kn_pick_n"] = n = n + 1  # a fresh chart: the same cell can be clicked again
+    c1, c2 = st.columns(2)
+    with c1:
+        r = widget(st.number_input, t("kernels.row"), key="kn_row", default=best[0], min_value=0, max_value=ho - 1,
+                   step=1)
+    with c2:
+        c = widget(st.number_input, t("kernels.col"), key="kn_col", default=best[1], min_value=0, max_value=wo - 1,
+                   step=1)
+    r, c = int(min(max(r, 0), ho - 1)), int(min(max(c, 0), wo - 1))
+    info = inspect_pixel(img, weights, r, c, divisor, bias, flip)
+    L = lab()
+    left, right = st.columns([1, 1])
+    with left:
+        st.plotly_chart(figs.neighbourhood_picker(out, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
+                        key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
+    with right:
+        st.plotly_chart(figs.grid_figure(info.window, title=t("kernels.window_title"), kind="grey",
+                                         colorbar_title=t("kernels.cb_grey"), **L), key="kn_win", config=CFG)
+    a, b = st.columns(2)
+    with a:
+        st.plotly_chart(figs.grid_figure(info.kernel, title=t("kernels.kernel_title"), kind="signed",
+                                         colorbar_title=t("kernels.cb_weight"), **L), key="kn_ker", config=CFG)
+    with b:
+        st.plotly_chart(figs.grid_figure(info.products, title=t("kernels.products_title"), kind="signed",
+                                         colorbar_title=t("kernels.cb_product"), **L), key="kn_prod", config=CFG)
+    terms = [rf"{fmt(x)}\cdot({fmt(w)})" for x, w in zip(info.window.ravel(), info.kernel.ravel()) if w != 0]
+    shown = " + ".join(terms[:9]) + (r" + \dots" if len(terms) > 9 else "")
+    formula(rf"\text{{out}}_{{{r},{c}}} = \frac{{{shown or '0'}}}{{{fmt(divisor)}}} + {fmt(bias)}"
+            rf" = \frac{{{fmt(info.total)}}}{{{fmt(divisor)}}} + {fmt(bias)} = {fmt(info.value)}")
+    st.markdown(t("kernels.sum_line", n=info.products.size, total=fmt(info.total), d=fmt(divisor), b=fmt(bias),
+                  value=fmt(info.value)))
+    st.caption(t("kernels.matches", value=fmt(out[r, c]), r=r, c=c))
+
+
+def explore() -> None:
+    picked = image_picker("kn", default="camera")
+    img = grey_of(picked.array)
+    if picked.is_rgb:
+        note(t("kernels.rgb_note"))
+    name = widget(st.selectbox, t("kernels.kernel"), key="kn_kernel", default="vertical_edge",
+                  options=list(KERNEL_OPTIONS), format_func=labels("kernels.k."), help=t("kernels.kernel_help"))
+    if name == "custom":
+        st.caption(t("kernels.what.custom"))
+    c1, c2 = st.columns(2)
+    with c1:
+        bias = widget(st.number_input, t("kernels.bias"), key="kn_bias", default=0.0, help=t("kernels.bias_help"),
+                      format="%.4g")
+    with c2:
+        flip = widget(st.toggle, t("kernels.flip"), key="kn_flip", default=False, help=t("kernels.flip_help"))
+    note(t("kernels.flip_note"))
+
+    def compute():
+        weights, divisor, partner, pdiv, pair = chosen_kernel(name)
+        if not np.isfinite(bias) or abs(bias) > 1e6:
+            raise UserError("errors.too_large", text=str(bias), limit="1e+06")
+        out, clipped, mag, best = output_maps(img, np.asarray(weights), float(divisor), float(bias), bool(flip),
+                                              None if partner is None else np.asarray(partner), float(pdiv))
+        return weights, divisor, pair, out, clipped, mag, best, img, float(bias), bool(flip)
+
+    result, error = keep_last(f"kn_explore", compute)
+    if error:
+        st.error(error)
+    if result is None:
+        return
+    weights, divisor, pair, out, clipped, mag, best, img, bias, flip = result
+    kh, kw = np.shape(weights)
+    view = widget(st.segmented_control, t("kernels.output_view"), key="kn_out", default="raw",
+                  options=list(OUTPUT_VIEWS), format_func=labels("kernels.out_"), required=True)
+    ss = st.session_state
+    r = int(min(ss.get("kn_row", best[0]), out.shape[0] - 1))
+    c = int(min(ss.get("kn_col", best[1]), out.shape[1] - 1))
+    H, W = img.shape
+    offset = ((kh - 1) / 2, (kw - 1) / 2)
+    L = lab()
+    labels_ = (L["x_title"], L["y_title"], L["value_label"])
+    z, kind, cb = {"raw": (out, "signed", t("kernels.cb_value")),
+                   "clipped": (clipped.astype(float), "grey", t("kernels.cb_grey")),
+                   "magnitude": (mag, "magnitude", t("kernels.cb_magnitude"))}[view]
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(input_figure(img, t("kernels.input_title", h=H, w=W), labels_, (r, c, kh, kw)),
+                        key="kn_in", config=CFG)
+    with right:
+        st.plotly_chart(output_figure(z, kind, t("kernels.output_title", h=out.shape[0], w=out.shape[1]), cb, labels_,
+                                      offset, (H, W), (r + offset[0], c + offset[1], 1, 1)), key="kn_outmap",
+                        config=CFG)
+    if view == "raw":
+        note(t("kernels.out_raw_note"))
+    elif view == "clipped":
+        note(t("kernels.out_clipped_note"))
+    else:
+        note(t("kernels.magnitude_pair", pair=t(f"kernels.k.{pair}")) if pair else t("kernels.magnitude_abs"))
+    if max(H, W) > figs.MAX_HEATMAP_SIDE:
+        note(t("kernels.big_note"))
+    st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
+                  kh=kh, kw=kw))
+    st.plotly_chart(hist_figure(out, t("kernels.hist_title"), t("kernels.hist_x"), t("kernels.hist_y")),
+                    key="kn_hist", config=CFG)
+    pixel_inspector(img, weights, divisor, bias, flip, out, best, (H, W), offset)
+
+
+def examples() -> None:
+    L = lab()
+    st.subheader(t("kernels.step_header"))
+    st.markdown(t("kernels.step_text"))
+    img = np.zeros((6, 6))
+    img[:, :3] = 60
+    k = kernel("vertical_edge").weights
+    out = apply_kernel(img, k)
+    a, b, c = st.columns([6, 4, 5])
+    with a:
+        st.plotly_chart(figs.grid_figure(img, title=t("kernels.input_title", h=6, w=6), kind="grey",
+                                         colorbar_title=t("kernels.cb_grey"), **L), key="kn_ex_img", config=CFG)
+    with b:
+        st.plotly_chart(figs.grid_figure(k, title=t("kernels.kernel_title"), kind="signed",
+                                         colorbar_title=t("kernels.cb_weight"), **L), key="kn_ex_k", config=CFG)
+    with c:
+        st.plotly_chart(figs.grid_figure(out, title=t("kernels.output_title", h=4, w=4), kind="signed",
+                                         colorbar_title=t("kernels.cb_value"), **L), key="kn_ex_out", config=CFG)
+    info = inspect_pixel(img, k, 0, 1)
+    terms = " + ".join(rf"{fmt(x)}\cdot({fmt(w)})" for x, w in zip(info.window.ravel(), info.kernel.ravel()))
+    formula(rf"\text{{out}}_{{0,1}} = {terms} = {fmt(info.value)}")
+    if st.button(t("kernels.step_open"), key="kn_ex_open"):
+        st.session_state.update(kn_src="step_edge", kn_kernel="vertical_edge", kn_view="explore", kn_row=0, kn_col=1)
+        st.query_params.update(kn_src="step_edge", kn_kernel="vertical_edge", kn_view="explore")
+        st.rerun()
+
+    st.subheader(t("kernels.curve_header"))
+    st.markdown(t("kernels.curve_text"))
+    ex = curve_example()
+    match, other = inspect_pixel(ex["match"], ex["kernel"], 0, 0), inspect_pixel(ex["other"], ex["kernel"], 0, 0)
+    a, b, c = st.columns(3)
+    with a:
+        st.plotly_chart(figs.grid_figure(ex["kernel"], title=t("kernels.kernel_title"), kind="signed",
+                                         colorbar_title=t("kernels.cb_weight"), **L), key="kn_cv_k", config=CFG)
+    with b:
+        st.plotly_chart(figs.grid_figure(ex["match"], title=t("kernels.curve_match", v=fmt(match.value)), kind="grey",
+                                         colorbar_title=t("kernels.cb_grey"), **L), key="kn_cv_m", config=CFG)
+    with c:
+        st.plotly_chart(figs.grid_figure(ex["other"], title=t("kernels.curve_other", v=fmt(other.value)), kind="grey",
+                                         colorbar_title=t("kernels.cb_grey"), **L), key="kn_cv_o", config=CFG)
+    terms = " + ".join(rf"{fmt(x)}\cdot{fmt(w)}" for x, w in zip(match.window.ravel(), match.kernel.ravel()) if w)
+    formula(rf"{terms} = {fmt(match.value)}")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def shift_comparison(s: int):
+    one, _, _ = digit(shift_demo.ONE_INDEX)
+    seven, _, _ = digit(shift_demo.SEVEN_INDEX)
+    return shift_demo.compare(one, seven, s)
+
+
+def shift_section() -> None:
+    st.subheader(t("kernels.shift_header"))
+    st.markdown(t("kernels.shift_text"))
+    s = widget(st.slider, t("kernels.shift_slider"), key="kn_shift", default=4, min_value=0, max_value=8)
+    cmp = shift_comparison(s)
+    L = lab()
+    cols = st.columns(3)
+    for col, (im, title, key) in zip(cols, ((cmp.one, t("kernels.shift_one"), "one"),
+                                             (cmp.shifted, t("kernels.shift_shifted", s=s), "shifted"),
+                                             (cmp.seven, t("kernels.shift_seven"), "seven"))):
+        with col:
+            st.plotly_chart(figs.map_figure(im * 255, kind="grey", title=title, colorbar_title=t("kernels.cb_grey"),
+                                            height=260, **L), key=f"kn_sh_{key}", config=CFG)
+    n_feat = cmp.features_one.size
+    st.plotly_chart(figs.distances_figure(
+        [t("kernels.dist_pixels"), t("kernels.dist_features", n=n_feat)],
+        [cmp.pixel_to_one, cmp.feature_to_one], [cmp.pixel_to_seven, cmp.feature_to_seven],
+        one_label=t("kernels.dist_to_one"), seven_label=t("kernels.dist_to_seven"), title=t("kernels.dist_title"),
+        y_title=t("kernels.dist_y")), key="kn_sh_dist", config=CFG)
+    p1, p7, f1, f7 = (f"{v:.2f}" for v in (cmp.pixel_to_one, cmp.pixel_to_seven, cmp.feature_to_one,
+                                           cmp.feature_to_seven))
+    st.markdown(t("kernels.verdict_pixels_seven", a=p7, b=p1) if cmp.pixel_to_seven < cmp.pixel_to_one
+                else t("kernels.verdict_pixels_one", a=p1, b=p7))
+    st.markdown(t("kernels.verdict_features_one", a=f1, b=f7) if cmp.feature_to_one < cmp.feature_to_seven
+                else t("kernels.verdict_features_seven", a=f7, b=f1))
+    st.plotly_chart(figs.grid_figure(np.hstack([np.pad(m, ((0, 0), (0, 1)), constant_values=np.nan)
+                                                for m in cmp.features_shifted])[:, :-1],
+                                     title=t("kernels.features_title"), kind="magnitude",
+                                     colorbar_title=t("kernels.cb_magnitude"), height=220, **L),
+                    key="kn_sh_feat", config=CFG)
+    note(t("kernels.features_note"))
+
+
+# ---------------------------------------------------------------- page
+st.title(t("kernels.title"))
+st.markdown(t("kernels.intro"))
+view = widget(st.segmented_control, t("kernels.view"), key="kn_view", default="explore", options=list(VIEWS),
+              format_func=labels("kernels.view_"), required=True)
+{"explore": explore, "examples": examples, "shift": shift_section}[view or "explore"]()
