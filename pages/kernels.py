@@ -201,6 +201,13 @@ def explore() -> None:
     pixel_inspector(img, weights, divisor, bias, flip, out, best, (H, W), offset)
 
 
+def open_step_edge() -> None:
+    """Show the 60|0 step edge under the vertical edge kernel in the explorer, inspecting an edge pixel."""
+    st.session_state.update(kn_src="step_edge", kn_kernel="vertical_edge", kn_view="explore", kn_row=0, kn_col=1,
+                            kn_out="raw")
+    st.query_params.update(kn_src="step_edge", kn_kernel="vertical_edge", kn_view="explore", kn_out="raw")
+
+
 def examples() -> None:
     L = lab()
     st.subheader(t("kernels.step_header"))
@@ -222,10 +229,8 @@ def examples() -> None:
     info = inspect_pixel(img, k, 0, 1)
     terms = " + ".join(rf"{fmt(x)}\cdot({fmt(w)})" for x, w in zip(info.window.ravel(), info.kernel.ravel()))
     formula(rf"\text{{out}}_{{0,1}} = {terms} = {fmt(info.value)}")
-    if st.button(t("kernels.step_open"), key="kn_ex_open"):
-        st.session_state.update(kn_src="step_edge", kn_kernel="vertical_edge", kn_view="explore", kn_row=0, kn_col=1)
-        st.query_params.update(kn_src="step_edge", kn_kernel="vertical_edge", kn_view="explore")
-        st.rerun()
+    # A callback runs before the widgets exist, so it may set their values (kn_view is already drawn here).
+    st.button(t("kernels.step_open"), key="kn_ex_open", on_click=open_step_edge)
 
     st.subheader(t("kernels.curve_header"))
     st.markdown(t("kernels.curve_text"))
