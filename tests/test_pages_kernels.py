@@ -1,0 +1,152 @@
+"""AppTest of the Kernels page: defaults in both languages, kernel/view changes, the pixel inspector,
+bad custom kernels (message shown, last good view kept), the Train page's link, examples, shift."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explainer.conv import conv2d
+from explainer.i18n import translate
+from explainer.images import sample, to_grey
+from tests.conftest import app_test
+
+
+def run(at):
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_defaults_show_input_output_and_inspector(lang):
+    at = run(app_test("kernels", lang))
+    assert at.title[0].value == translate("kernels.title", lang)
+    assert not at.error
+    assert len(at.get("plotly_chart")) >= 7  # input, output, histogram, neighbourhood, window, kernel, products
+    # the inspector starts at the strongest response and shows the map's own number there
+    img = to_grey(sample("camera")).astype(float)
+    out = conv2d(img, [[1, 0, -1]] * 3)
+    r, c = np.unravel_index(np.argmax(np.abs(out)), out.shape)
+    assert (at.number_input(key="kn_row").value, at.number_input(key="kn_col").value) == (r, c)
+    assert translate("kernels.matches", lang, value=f"{out[r, c]:.0f}", r=r, c=c) in markdown(at)
+    assert any(f"= {out[r, c]:.0f}" in lx.value for lx in at.latex)
+
+
+def test_inspector_follows_row_and_column():
+    at = run(app_test("kernels"))
+    at.number_input(key="kn_row").set_value(10)
+    at.number_input(key="kn_col").set_value(20)
+    run(at)
+    out = conv2d(to_grey(sample("camera")).astype(float), [[1, 0, -1]] * 3)
+    assert translate("kernels.matches", "en", value=f"{out[10, 20]:.0f}", r=10, c=20) in markdown(at)
+
+
+@pytest.mark.parametrize("name", ["sobel_x", "gaussian_5", "box_blur_3", "curve", "identity"])
+def test_kernels_and_output_views(name):
+    at = run(app_test("kernels"))
+    at.selectbox(key="kn_kernel").set_value(name)
+    run(at)
+    for view in ("clipped", "magnitude", "raw"):
+        at.segmented_control(key="kn_out").set_value(view)
+        run(at)
+        assert not at.error
+    assert translate(f"kernels.what.{name}", "en") in markdown(at)
+
+
+def test_flip_changes_sign_of_an_asymmetric_kernel():
+    at = run(app_test("kernels"))
+    at.selectbox(key="kn_kernel").set_value("sobel_x")
+    run(at)
+    before = at.latex[0].value
+    at.toggle(key="kn_flip").set_value(True)
+    run(at)
+    assert at.latex[0].value != before
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("text, key", [
+    ("1,abc,1;0,0,0;1,1,1", "errors.not_a_number"),
+    ("1,nan,1", "errors.not_finite"),
+    ("1,inf;1,1", "errors.not_finite"),
+    ("1,1e9", "errors.too_large"),
+    ("1,0,-1;1,0", "errors.ragged_rows"),
+    ("   ", "errors.empty_kernel"),
+    (";".join([",".join(["1"] * 8)] * 8), "errors.grid_too_big"),
+])
+def test_bad_custom_kernel_keeps_last_view(lang, text, key):
+    at = run(app_test("kernels", lang))
+    at.selectbox(key="kn_kernel").set_value("custom")
+    run(at)
+    good_charts = len(at.get("plotly_chart"))
+    at.text_area(key="kn_custom").input(text)
+    run(at)
+    assert len(at.error) == 1
+    head = translate(key, lang).split("{")[0][:6]
+    assert head in at.error[0].value
+    assert len(at.get("plotly_chart")) == good_charts  # the last good view stays
+
+
+def test_custom_kernel_with_divisor_and_zero_divisor():
+    at = run(app_test("kernels"))
+    at.selectbox(key="kn_kernel").set_value("custom")
+    run(at)
+    at.text_area(key="kn_custom").input("1,1,1;1,1,1;1,1,1")
+    at.selectbox(key="kn_div").set_value("count")
+    run(at)
+    assert not at.error
+    assert any(r"{9}" in lx.value for lx in at.latex)
+    at.selectbox(key="kn_div").set_value("number")
+    run(at)
+    at.number_input(key="kn_divnum").set_value(0.0)
+    run(at)
+    assert at.error and translate("errors.bad_divisor", "en", value=0.0)[:12] in at.error[0].value
+
+
+def test_kernel_too_big_for_image_keeps_view():
+    at = app_test("kernels")
+    at.query_params.update(kn_src="step_edge", kn_kernel="custom", kn_custom=";".join(["1,1,1,1,1,1,1"] * 7))
+    run(at)
+    assert at.error  # 7×7 kernel on a 6×6 image: no output
+
+
+def test_link_from_the_train_page():
+    """st.switch_page("pages/kernels.py", query_params={kn_kernel, kn_custom, kn_src, kn_digit})."""
+    at = app_test("kernels")
+    at.query_params.update(kn_kernel="custom", kn_custom="0,1,0;1,-4,1;0,1,0", kn_src="mnist", kn_digit="7")
+    run(at)
+    assert not at.error
+    assert at.selectbox(key="kn_kernel").value == "custom"
+    assert at.text_area(key="kn_custom").value == "0,1,0;1,-4,1;0,1,0"
+    assert at.selectbox(key="kn_src").value == "mnist"
+    assert at.number_input(key="kn_digit").value == 7
+    assert "26" in markdown(at)  # 28×28 digit, 3×3 kernel → 26×26 output
+
+
+def test_examples_show_180_and_open_in_explorer():
+    at = app_test("kernels")
+    at.query_params["kn_view"] = "examples"
+    run(at)
+    assert any("= 180" in lx.value for lx in at.latex)
+    assert any("9000" in lx.value for lx in at.latex)  # the curve detector on its matching curve
+    at.button(key="kn_ex_open").click()
+    run(at)
+    assert at.segmented_control(key="kn_view").value == "explore"
+    assert at.selectbox(key="kn_src").value == "step_edge"
+    assert translate("kernels.matches", "en", value="180", r=0, c=1) in markdown(at)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_shift_section(lang):
+    at = app_test("kernels", lang)
+    at.query_params["kn_view"] = "shift"
+    run(at)
+    text = markdown(at)
+    assert translate("kernels.verdict_pixels_seven", lang, a="", b="")[:8] in text
+    assert translate("kernels.verdict_features_one", lang, a="", b="")[:8] in text
+    at.slider(key="kn_shift").set_value(0)
+    run(at)
+    assert translate("kernels.verdict_pixels_one", lang, a="", b="")[:8] in markdown(at)
