@@ -88,6 +88,22 @@ def chosen_kernel(name: str):
     return weights, divisor_for(weights, mode, number), None, 1.0, None
 
 
+def inspector_latex(info, per_line: int = 4, max_lines: int = 6) -> str:
+    """The sum of products written out, a few terms per line so it fits the page, then ÷ divisor + bias."""
+    terms = [rf"{fmt(x)}\cdot({fmt(w)})" for x, w in zip(info.window.ravel(), info.kernel.ravel()) if w != 0]
+    lines = [" + ".join(terms[i: i + per_line]) for i in range(0, len(terms), per_line)] or ["0"]
+    if len(lines) > max_lines:
+        lines = lines[: max_lines - 1] + [r"\dots"]
+    body = r" \\ &\quad + ".join(lines)
+    out = rf"\text{{out}}_{{{info.row},{info.col}}}"
+    if info.divisor == 1 and info.bias == 0:
+        return rf"\begin{{aligned}} {out} &= {body} \\ &= {fmt(info.value)} \end{{aligned}}"
+    step = rf"\frac{{{fmt(info.total)}}}{{{fmt(info.divisor)}}}" if info.divisor != 1 else fmt(info.total)
+    step += "" if info.bias == 0 else (rf" + {fmt(info.bias)}" if info.bias > 0 else rf" - {fmt(-info.bias)}")
+    return (rf"\begin{{aligned}} \Sigma &= {body} \\ &= {fmt(info.total)} \\ "
+            rf"{out} &= {step} = {fmt(info.value)} \end{{aligned}}")
+
+
 def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset) -> None:
     st.subheader(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
@@ -125,10 +141,7 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset
     with b:
         st.plotly_chart(figs.grid_figure(info.products, title=t("kernels.products_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_product"), **L), key="kn_prod", config=CFG)
-    terms = [rf"{fmt(x)}\cdot({fmt(w)})" for x, w in zip(info.window.ravel(), info.kernel.ravel()) if w != 0]
-    shown = " + ".join(terms[:9]) + (r" + \dots" if len(terms) > 9 else "")
-    formula(rf"\text{{out}}_{{{r},{c}}} = \frac{{{shown or '0'}}}{{{fmt(divisor)}}} + {fmt(bias)}"
-            rf" = \frac{{{fmt(info.total)}}}{{{fmt(divisor)}}} + {fmt(bias)} = {fmt(info.value)}")
+    formula(inspector_latex(info))
     st.markdown(t("kernels.sum_line", n=info.products.size, total=fmt(info.total), d=fmt(divisor), b=fmt(bias),
                   value=fmt(info.value)))
     st.caption(t("kernels.matches", value=fmt(out[r, c]), r=r, c=c))

@@ -22,11 +22,17 @@ PICK = "#ff7f0e"
 
 
 def value_range(z: np.ndarray, kind: str) -> tuple[float, float]:
-    """Colour range of a map: ``signed`` symmetric around 0, ``grey`` 0–255, ``magnitude`` 0–max."""
+    """Colour range of a map: ``signed`` symmetric around 0, ``grey`` 0–255, ``magnitude`` 0–max (for maps
+    larger than 20×20, the 99.5th percentile of |value|, so that a few extreme values don't wash the map out)."""
     if kind == "grey":
         return 0.0, 255.0
     finite = np.abs(z[np.isfinite(z)])
     top = float(finite.max()) if finite.size else 1.0
+    if finite.size > 400:
+        # A photo's output is mostly near 0 with a few strong edges: scaling colours to the single largest
+        # value would leave the map nearly white. Saturate the top 0.5 % instead (a sample is enough).
+        sample = finite[:: max(1, finite.size // 65536)]
+        top = float(np.percentile(sample, 99.5)) or top
     top = top if top > 0 else 1.0
     return (-top, top) if kind == "signed" else (0.0, top)
 
