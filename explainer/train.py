@@ -12,7 +12,6 @@ import dataclasses
 import io
 import json
 import os
-import pickle
 import resource
 import sys
 import threading
@@ -309,7 +308,7 @@ def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
         raise UserError("errors.checkpoint_bad", detail="empty file")
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, AttributeError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 — any unreadable file is the same message to the user
         raise UserError("errors.checkpoint_bad", detail=str(exc).splitlines()[0][:160] if str(exc) else
                         type(exc).__name__) from None
     if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:

@@ -26,7 +26,7 @@ def app_test(page: str, lang: str = "en", timeout: float = 30, **state):
     return at
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mnist_dir():
     d = os.environ.get("MNIST_DIR")
     assert d and Path(d).is_dir(), "MNIST_DIR must point at the MNIST files (../shared/mnist here)"

@@ -1,0 +1,51 @@
+"""Models: shapes, parameter counts (the tutorial's reference), summaries, feature maps."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from explainer.errors import UserError
+from explainer.models import MODEL_NAMES, build_model, feature_maps, first_conv_weights, summary
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_maps_digits_to_10_logits(name):
+    m = build_model(name)
+    assert m(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_reference_is_the_tutorials_model():
+    m = build_model("reference")
+    rows = summary(m)
+    convs = [r for r in rows if "Conv2d" in r["layer"]]
+    assert convs[0]["layer"].endswith("Conv2d 1→32, 5×5, pad 2") and convs[0]["output_shape"] == (32, 28, 28)
+    linears = [r["layer"].split(": ")[1] for r in rows if "Linear" in r["layer"]]
+    assert linears == ["Linear 6272→70", "Linear 70→30", "Linear 30→10"]
+    expected = (32 * 25 + 32) + 64 + (6272 * 70 + 70) + (70 * 30 + 30) + (30 * 10 + 10)
+    assert rows[-1]["params"] == expected
+
+
+def test_mlp_is_784_256_256_256_10():
+    rows = summary(build_model("mlp"))
+    assert [r["layer"].split(": ")[1] for r in rows if "Linear" in r["layer"]] == [
+        "Linear 784→256", "Linear 256→256", "Linear 256→256", "Linear 256→10"]
+    assert first_conv_weights(build_model("mlp")) is None
+
+
+def test_custom_options_and_errors():
+    m = build_model("custom", blocks=3, channels=8, kernel_size=5, pool="avg", dropout=0.2, batchnorm=False)
+    assert m(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert first_conv_weights(m).shape == (8, 1, 5, 5)
+    for bad in ({"blocks": 4}, {"pool": "median"}, {"kernel_size": 4}, {"colour": 1}):
+        with pytest.raises(UserError):
+            build_model("custom", **bad)
+    with pytest.raises(UserError):
+        build_model("resnet")
+
+
+def test_feature_maps_follow_the_summary():
+    m = build_model("fast")
+    maps = feature_maps(m, torch.rand(28, 28).numpy())
+    rows = summary(m)[:-1]
+    assert [tuple(t.shape) for _, t in maps] == [r["output_shape"] for r in rows]
+    assert maps[-1][1].shape == (10,)

@@ -1,0 +1,133 @@
+"""Training: a short real run on MNIST, the background job, checkpoints, export, the command line."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from explainer.errors import UserError
+from explainer.mnist import load_mnist
+from explainer.train import (TrainConfig, TrainingJob, evaluate, export_code, load_checkpoint, predict_proba,
+                             save_checkpoint, train)
+
+
+@pytest.fixture(scope="module")
+def data(mnist_dir):
+    return load_mnist(mnist_dir, download=False)
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    return train(TrainConfig(train_size=6000, epochs=1, seed=1), data)
+
+
+def test_short_real_run_passes_90_percent(trained, data):
+    assert trained.test_accuracy > 0.90
+    assert not trained.stopped and trained.epochs_done == pytest.approx(1.0)
+    hist = trained.history
+    assert len(hist) >= 4 and all("test_acc" in h for h in hist)
+    assert hist[-1]["test_acc"] == pytest.approx(trained.test_accuracy)
+    assert trained.images_per_second > 0 and trained.train_seconds > 0
+    # evaluate() agrees with the loop's own evaluation
+    ev = evaluate(trained.model, data[2], data[3])
+    assert ev["accuracy"] == pytest.approx(trained.test_accuracy)
+    assert ev["probabilities"].shape == (10000, 10)
+    p = predict_proba(trained.model, data[2][0] / 255.0)
+    assert p.shape == (10,) and p.sum() == pytest.approx(1.0, abs=1e-5) and int(p.argmax()) == int(data[3][0])
+
+
+def test_stop_keeps_what_was_learned(data):
+    calls = []
+    res = train(TrainConfig(train_size=6000, epochs=3), data, on_progress=calls.append,
+                should_stop=lambda: len(calls) >= 2)
+    assert res.stopped and res.epochs_done < 3
+    assert 0 < res.test_accuracy <= 1
+
+
+def test_background_job(data):
+    job = TrainingJob(TrainConfig(train_size=3000, epochs=1), data).start()
+    job.join(120)
+    assert job.done and job.error is None and job.result is not None
+    history, latest = job.snapshot()
+    assert history and latest["step"] == latest["total_steps"]
+
+
+def test_checkpoint_round_trip(trained, data):
+    blob = save_checkpoint(trained.model, trained.config)
+    model, config = load_checkpoint(blob)
+    assert config == trained.config
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.allclose(model(x), trained.model(x))
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/pwned-by-checkpoint",))
+
+
+@pytest.mark.parametrize("blob,key", [
+    (b"", "errors.checkpoint_bad"),
+    (b"this is not a checkpoint", "errors.checkpoint_bad"),
+    (pickle.dumps(_Evil()), "errors.checkpoint_bad"),
+])
+def test_bad_checkpoints_rejected(blob, key):
+    with pytest.raises(UserError) as exc:
+        load_checkpoint(blob)
+    assert exc.value.key == key
+    assert not os.path.exists("/tmp/pwned-by-checkpoint")
+
+
+def test_malicious_torch_save_rejected():
+    buf = io.BytesIO()
+    torch.save({"format": "convolution-explainer/1", "payload": _Evil()}, buf)
+    with pytest.raises(UserError):
+        load_checkpoint(buf.getvalue())
+    assert not os.path.exists("/tmp/pwned-by-checkpoint")
+
+
+def test_mismatched_checkpoint(trained):
+    buf = io.BytesIO()
+    state = {k: v for k, v in trained.model.state_dict().items()}
+    cfg = trained.config.to_dict() | {"model": "mlp"}
+    torch.save({"format": "convolution-explainer/1", "config": json.dumps(cfg), "state_dict": state}, buf)
+    with pytest.raises(UserError) as exc:
+        load_checkpoint(buf.getvalue())
+    assert exc.value.key == "errors.checkpoint_mismatch"
+
+
+def test_config_validation():
+    for bad in ({"model": "vgg"}, {"optimizer": "lion"}, {"lr": -1}, {"batch_size": 0}, {"train_size": 5}):
+        with pytest.raises(UserError):
+            TrainConfig(**bad)
+
+
+def test_export_code_runs(tmp_path, mnist_dir):
+    code = export_code(TrainConfig(model="lenet5", train_size=512, epochs=1, batch_size=64))
+    script = tmp_path / "train_export.py"
+    script.write_text(code)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, MNIST_DIR=mnist_dir))
+    assert out.returncode == 0, out.stderr
+    assert "epoch 1: test accuracy" in out.stdout
+
+
+def test_cli_json(tmp_path, mnist_dir):
+    save = tmp_path / "m.pt"
+    out = subprocess.run([sys.executable, "-m", "explainer.train", "--model", "fast", "--epochs", "1",
+                          "--limit", "2000", "--json", "--save", str(save)],
+                         capture_output=True, text=True, timeout=180, env=dict(os.environ, MNIST_DIR=mnist_dir))
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in ("test_accuracy", "train_seconds", "images_per_second", "epochs", "model", "device"):
+        assert key in res
+    assert res["model"] == "fast" and res["epochs"] == 1 and 0.5 < res["test_accuracy"] <= 1
+    model, config = load_checkpoint(save.read_bytes())
+    assert config.train_size == 2000
