@@ -6,6 +6,7 @@ import streamlit as st
 
 from explainer import shift as shift_demo
 from explainer.errors import UserError
+from explainer.figures import fast_figure
 from explainer.figures import kernels as figs
 from explainer.images import to_grey
 from explainer.inspector import apply_kernel, curve_example, gradient_magnitude, inspect_pixel
@@ -30,40 +31,57 @@ def fmt(v: float) -> str:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def grey_of(img: np.ndarray) -> np.ndarray:
-    return to_grey(img).astype(np.float64)
+    """The picked image as uint8 grey (small to hash: the cached functions below take it as their key)."""
+    return to_grey(img)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def output_maps(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
                 partner: np.ndarray | None, partner_divisor: float):
     """The output map, its clipped and magnitude versions, and the position of the strongest response."""
-    out = apply_kernel(img, weights, divisor, bias, flip)
+    x = img.astype(np.float64)
+    out = apply_kernel(x, weights, divisor, bias, flip)
     if partner is not None:
-        mag = gradient_magnitude(out, apply_kernel(img, partner, partner_divisor, bias, flip))
+        mag = gradient_magnitude(out, apply_kernel(x, partner, partner_divisor, bias, flip))
     else:
         mag = np.abs(out)
     r, c = np.unravel_index(int(np.argmax(np.abs(out))), out.shape)
     return out, clip_display(out), mag, (int(r), int(c))
 
 
+def _plain(fig) -> dict:
+    """A figure as plain dicts: cheap to cache and to rebuild (unpickling a go.Figure re-validates it)."""
+    return {"data": [tr.to_plotly_json() for tr in fig.data], "layout": fig.layout.to_plotly_json()}
+
+
+def _figure(d: dict, box: tuple | None = None):
+    layout = dict(d["layout"])
+    if box is not None:
+        top, left, bh, bw = box
+        layout["shapes"] = [dict(type="rect", x0=left - 0.5, y0=top - 0.5, x1=left + bw - 0.5, y1=top + bh - 0.5,
+                                 line=dict(color=figs.PICK, width=3))]
+    return fast_figure(d["data"], layout)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def input_figure(img: np.ndarray, title: str, labels_: tuple, box: tuple):
+def input_figure(img: np.ndarray, title: str, labels_: tuple) -> dict:
     x_title, y_title, value_label = labels_
-    return figs.map_figure(img, kind="grey", title=title, colorbar_title=t("kernels.cb_grey"), x_title=x_title,
-                           y_title=y_title, value_label=value_label, box=box)
+    return _plain(figs.map_figure(img, kind="grey", title=title, colorbar_title=t("kernels.cb_grey"), x_title=x_title,
+                                  y_title=y_title, value_label=value_label))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def output_figure(z: np.ndarray, kind: str, title: str, colorbar: str, labels_: tuple, offset: tuple, extent: tuple,
-                  box: tuple):
-    x_title, y_title, value_label = labels_
-    return figs.map_figure(z, kind=kind, title=title, colorbar_title=colorbar, x_title=x_title, y_title=y_title,
-                           value_label=value_label, offset=offset, extent=extent, box=box)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def hist_figure(z: np.ndarray, title: str, x_title: str, y_title: str):
-    return figs.histogram_figure(z, title=title, x_title=x_title, y_title=y_title)
+def output_figures(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
+                   partner: np.ndarray | None, partner_divisor: float, view: str, texts: tuple) -> tuple[dict, dict]:
+    """The output map in ``view`` and the histogram, keyed by the settings (not by the big output arrays)."""
+    out, clipped, mag, _ = output_maps(img, weights, divisor, bias, flip, partner, partner_divisor)
+    title, colorbar, x_title, y_title, value_label, hist_title, hist_x, hist_y = texts
+    kh, kw = np.shape(weights)
+    z, kind = {"raw": (out, "signed"), "clipped": (clipped.astype(float), "grey"),
+               "magnitude": (mag, "magnitude")}[view]
+    fig = figs.map_figure(z, kind=kind, title=title, colorbar_title=colorbar, x_title=x_title, y_title=y_title,
+                          value_label=value_label, offset=((kh - 1) / 2, (kw - 1) / 2), extent=img.shape)
+    return _plain(fig), _plain(figs.histogram_figure(out, title=hist_title, x_title=hist_x, y_title=hist_y))
 
 
 def chosen_kernel(name: str):
@@ -168,16 +186,18 @@ def explore() -> None:
         weights, divisor, partner, pdiv, pair = chosen_kernel(name)
         if not np.isfinite(bias) or abs(bias) > 1e6:
             raise UserError("errors.too_large", text=str(bias), limit="1e+06")
-        out, clipped, mag, best = output_maps(img, np.asarray(weights), float(divisor), float(bias), bool(flip),
-                                              None if partner is None else np.asarray(partner), float(pdiv))
-        return weights, divisor, pair, out, clipped, mag, best, img, float(bias), bool(flip)
+        settings = (img, np.asarray(weights, dtype=np.float64), float(divisor), float(bias), bool(flip),
+                    None if partner is None else np.asarray(partner, dtype=np.float64), float(pdiv))
+        out, _, _, best = output_maps(*settings)
+        return settings, pair, out, best
 
-    result, error = keep_last(f"kn_explore", compute)
+    result, error = keep_last("kn_explore", compute)
     if error:
         st.error(error)
     if result is None:
         return
-    weights, divisor, pair, out, clipped, mag, best, img, bias, flip = result
+    settings, pair, out, best = result
+    img, weights, divisor, bias, flip = settings[:5]
     kh, kw = np.shape(weights)
     view = widget(st.segmented_control, t("kernels.output_view"), key="kn_out", default="raw",
                   options=list(OUTPUT_VIEWS), format_func=labels("kernels.out_"), required=True)
@@ -188,17 +208,16 @@ def explore() -> None:
     offset = ((kh - 1) / 2, (kw - 1) / 2)
     L = lab()
     labels_ = (L["x_title"], L["y_title"], L["value_label"])
-    z, kind, cb = {"raw": (out, "signed", t("kernels.cb_value")),
-                   "clipped": (clipped.astype(float), "grey", t("kernels.cb_grey")),
-                   "magnitude": (mag, "magnitude", t("kernels.cb_magnitude"))}[view]
+    cb = {"raw": t("kernels.cb_value"), "clipped": t("kernels.cb_grey"), "magnitude": t("kernels.cb_magnitude")}[view]
+    texts = (t("kernels.output_title", h=out.shape[0], w=out.shape[1]), cb, *labels_, t("kernels.hist_title"),
+             t("kernels.hist_x"), t("kernels.hist_y"))
+    out_fig, hist_fig = output_figures(*settings, view or "raw", texts)
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(input_figure(img, t("kernels.input_title", h=H, w=W), labels_, (r, c, kh, kw)),
+        st.plotly_chart(_figure(input_figure(img, t("kernels.input_title", h=H, w=W), labels_), (r, c, kh, kw)),
                         key="kn_in", config=CFG)
     with right:
-        st.plotly_chart(output_figure(z, kind, t("kernels.output_title", h=out.shape[0], w=out.shape[1]), cb, labels_,
-                                      offset, (H, W), (r + offset[0], c + offset[1], 1, 1)), key="kn_outmap",
-                        config=CFG)
+        st.plotly_chart(_figure(out_fig, (r + offset[0], c + offset[1], 1, 1)), key="kn_outmap", config=CFG)
     if view == "raw":
         note(t("kernels.out_raw_note"))
     elif view == "clipped":
@@ -209,8 +228,7 @@ def explore() -> None:
         note(t("kernels.big_note"))
     st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
                   kh=kh, kw=kw))
-    st.plotly_chart(hist_figure(out, t("kernels.hist_title"), t("kernels.hist_x"), t("kernels.hist_y")),
-                    key="kn_hist", config=CFG)
+    st.plotly_chart(_figure(hist_fig), key="kn_hist", config=CFG)
     pixel_inspector(img, weights, divisor, bias, flip, out, best, (H, W), offset)
 
 
