@@ -88,9 +88,8 @@ def chosen_kernel(name: str):
     """(weights, divisor, partner weights, partner divisor, pair name) for the chosen kernel; UserError on bad input."""
     if name != "custom":
         k = kernel(name)
-        st.caption(t("kernels.divisor_caption", d=fmt(k.divisor)) if k.divisor != 1 else t(f"kernels.what.{name}"))
         if k.divisor != 1:
-            st.caption(t(f"kernels.what.{name}"))
+            st.caption(t("kernels.divisor_caption", d=fmt(k.divisor)))
         pair = kernel(k.pair) if k.pair else None
         return k.weights, k.divisor, (pair.weights if pair else None), (pair.divisor if pair else 1.0), k.pair
     text = widget(st.text_area, t("kernels.custom_label"), key="kn_custom", default=DEFAULT_CUSTOM,
@@ -165,6 +164,15 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset
     st.caption(t("kernels.matches", value=fmt(out[r, c]), r=r, c=c))
 
 
+def default_result(img: np.ndarray):
+    """What ``explore`` shows for the default kernel (vertical edge) on ``img``."""
+    k = kernel("vertical_edge")
+    pair = kernel(k.pair)
+    settings = (img, np.asarray(k.weights), float(k.divisor), 0.0, False, np.asarray(pair.weights), float(pair.divisor))
+    out, _, _, best = output_maps(*settings)
+    return settings, k.pair, out, best
+
+
 def explore() -> None:
     picked = image_picker("kn", default="camera")
     img = grey_of(picked.array)
@@ -172,12 +180,11 @@ def explore() -> None:
         note(t("kernels.rgb_note"))
     name = widget(st.selectbox, t("kernels.kernel"), key="kn_kernel", default="vertical_edge",
                   options=list(KERNEL_OPTIONS), format_func=labels("kernels.k."), help=t("kernels.kernel_help"))
-    if name == "custom":
-        st.caption(t("kernels.what.custom"))
+    st.caption(t(f"kernels.what.{name}"))
     c1, c2 = st.columns(2)
     with c1:
         bias = widget(st.number_input, t("kernels.bias"), key="kn_bias", default=0.0, help=t("kernels.bias_help"),
-                      format="%.4g")
+                      format="%.4g", min_value=-1e6, max_value=1e6)
     with c2:
         flip = widget(st.toggle, t("kernels.flip"), key="kn_flip", default=False, help=t("kernels.flip_help"))
     note(t("kernels.flip_note"))
@@ -194,8 +201,12 @@ def explore() -> None:
     result, error = keep_last("kn_explore", compute)
     if error:
         st.error(error)
-    if result is None:
-        return
+    if result is None:  # nothing good yet (e.g. a shared link with a bad kernel): the default kernel meanwhile
+        try:
+            result = default_result(img)
+        except UserError:
+            return
+        st.info(t("kernels.showing_default", kernel=t("kernels.k.vertical_edge")))
     settings, pair, out, best = result
     img, weights, divisor, bias, flip = settings[:5]
     kh, kw = np.shape(weights)
