@@ -150,3 +150,20 @@ def test_shift_section(lang):
     at.slider(key="kn_shift").set_value(0)
     run(at)
     assert translate("kernels.verdict_pixels_one", lang, a="", b="")[:8] in markdown(at)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_bad_shared_link_shows_message_and_the_default_kernel_meanwhile(lang):
+    """No last good view on a first visit: the message, and the default kernel on the linked image."""
+    at = app_test("kernels", lang)
+    at.query_params.update(kn_kernel="custom", kn_custom="1,2;3", kn_src="mnist", kn_digit="3")
+    run(at)
+    assert at.error[0].value == translate("errors.ragged_rows", lang, row=2, got=1, want=2)
+    assert at.text_area(key="kn_custom").value == "1,2;3"  # the user's text stays, to be fixed
+    assert translate("kernels.showing_default", lang, kernel=translate("kernels.k.vertical_edge", lang)) in \
+        [i.value for i in at.info]
+    assert len(at.get("plotly_chart")) >= 7
+    at.text_area(key="kn_custom").input("1,2;3,4")
+    run(at)
+    assert not at.error and not at.info
+    assert "27" in markdown(at)  # 28×28 digit, 2×2 kernel → 27×27 output
