@@ -10,7 +10,7 @@ from explainer.figures.images import picture
 from explainer.images import sample, to_grey
 from explainer.kernels import kernel as named_kernel
 from ui.nav import available_lessons
-from ui.shell import labels, note, t, widget
+from ui.shell import labels, lesson_link, note, t, widget
 
 DEMO_KERNELS = ("vertical_edge", "horizontal_edge", "sobel_x", "laplacian_8", "sharpen", "box_blur_3")
 DEMO_IMAGES = ("camera", "checkerboard", "shapes", "text", "coins")
@@ -54,7 +54,7 @@ note(t("home.demo_note"))
 # ---- the path through the app
 st.subheader(t("home.path_header"))
 for path, key, icon, _ in available_lessons()[1:]:
-    st.page_link(path, label=t(key), icon=icon)
+    lesson_link(path, t(key), icon)
     st.caption(t(f"home.about_{key.split('.')[1]}"))
 
 st.subheader(t("home.how_header"))

@@ -76,6 +76,18 @@ def note(markdown: str) -> None:
         st.caption(markdown)
 
 
+def lesson_link(path: str, label: str, icon: str | None = None) -> None:
+    """``st.page_link`` to another lesson; a plain link where navigation doesn't know the page
+    (a page run on its own, as in tests, or a lesson not built yet)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link(path, label=label, icon=icon)
+    except StreamlitAPIException:
+        slug = path.rsplit("/", 1)[-1].removesuffix(".py")
+        st.markdown(f"[{label}](/{slug})")
+
+
 def formula(latex: str) -> None:
     st.latex(latex)
 

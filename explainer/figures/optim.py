@@ -1,0 +1,119 @@
+"""Figures for the optimizer race: animated contour map, 3-D surface with paths, loss curves."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explainer.figures import fast_figure
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+
+
+def _levels(Z: np.ndarray, log: bool) -> np.ndarray:
+    return np.log10(1 + Z - Z.min()) if log else Z
+
+
+def contour_race(xs, ys, Z, paths: np.ndarray, labels: list[str], minima, *, log: bool, x_title: str,
+                 y_title: str, loss_title: str, start_title: str, min_title: str, play: str, pause: str,
+                 step_title: str, frames: int = 40, height: int = 520) -> go.Figure:
+    """Contour map with every path; Plotly frames animate all optimizers together (play/pause/scrub).
+
+    A transparent grid of points over the map lets a click choose a new start point.
+    """
+    zc = _levels(Z, log)
+    steps = paths.shape[1] - 1
+    marks = sorted(set(np.linspace(0, steps, min(frames, steps) + 1).round().astype(int).tolist()))
+    data = [dict(type="contour", x=xs, y=ys, z=zc, colorscale="Viridis", ncontours=30, showscale=True,
+                 colorbar=dict(title=dict(text=("log₁₀(1+f)" if log else loss_title)), thickness=12),
+                 contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.5, color="rgba(255,255,255,0.4)"),
+                 hovertemplate=f"{x_title} %{{x:.2f}}, {y_title} %{{y:.2f}}<extra></extra>")]
+    gx, gy = np.meshgrid(np.linspace(xs[0], xs[-1], 41), np.linspace(ys[0], ys[-1], 41))
+    data.append(dict(type="scatter", x=gx.ravel(), y=gy.ravel(), mode="markers", name="start picker",
+                     marker=dict(size=9, color="rgba(0,0,0,0)"), hoverinfo="none", showlegend=False))
+    if len(minima):
+        m = np.asarray(minima)
+        data.append(dict(type="scatter", x=m[:, 0], y=m[:, 1], mode="markers", name=min_title,
+                         marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1))))
+    data.append(dict(type="scatter", x=[paths[0, 0, 0]], y=[paths[0, 0, 1]], mode="markers", name=start_title,
+                     marker=dict(symbol="x", size=12, color="white", line=dict(color="black", width=1))))
+    first = len(data)
+    for k, (path, label) in enumerate(zip(paths, labels)):
+        c = COLORS[k % len(COLORS)]
+        data.append(dict(type="scatter", x=path[:, 0], y=path[:, 1], mode="lines", name=label,
+                         line=dict(color=c, width=2), legendgroup=label,
+                         hovertemplate=f"{label}<br>%{{x:.3f}}, %{{y:.3f}}<extra></extra>"))
+        data.append(dict(type="scatter", x=[path[-1, 0]], y=[path[-1, 1]], mode="markers", showlegend=False,
+                         legendgroup=label, marker=dict(size=11, color=c, line=dict(color="white", width=1.5)),
+                         hoverinfo="skip"))
+    frame_list = []
+    for s in marks:
+        fd = []
+        for path in paths:
+            ok = path[: s + 1]
+            fd.append(dict(type="scatter", x=ok[:, 0], y=ok[:, 1]))
+            last = ok[~np.isnan(ok).any(1)][-1:] if (~np.isnan(ok).any(1)).any() else ok[:1]
+            fd.append(dict(type="scatter", x=last[:, 0], y=last[:, 1]))
+        frame_list.append(dict(name=str(s), data=fd, traces=list(range(first, first + 2 * len(paths)))))
+    slider = dict(active=len(marks) - 1, currentvalue=dict(prefix=f"{step_title} "), pad=dict(t=40),
+                  steps=[dict(label=str(s), method="animate",
+                              args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                                   transition=dict(duration=0))]) for s in marks])
+    buttons = dict(type="buttons", showactive=False, x=0, y=-0.12, xanchor="left", direction="left",
+                   buttons=[dict(label="▶ " + play, method="animate",
+                                 args=[None, dict(frame=dict(duration=80, redraw=False), fromcurrent=True,
+                                                  transition=dict(duration=0), mode="immediate")]),
+                            dict(label="⏸ " + pause, method="animate",
+                                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])
+    (x0, x1), (y0, y1) = (xs[0], xs[-1]), (ys[0], ys[-1])
+    layout = dict(height=height, margin=dict(l=50, r=10, t=10, b=120), updatemenus=[buttons], sliders=[slider],
+                  xaxis=dict(title=dict(text=x_title), range=[x0, x1]),
+                  yaxis=dict(title=dict(text=y_title), range=[y0, y1]),
+                  legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), clickmode="event+select",
+                  dragmode="zoom")
+    return fast_figure(data, layout, frames=frame_list)
+
+
+def surface_3d(xs, ys, Z, paths: np.ndarray, path_losses: np.ndarray, labels: list[str], *, log: bool,
+               x_title: str, y_title: str, loss_title: str, height: int = 520) -> go.Figure:
+    zc = _levels(Z, log)
+    data = [dict(type="surface", x=xs, y=ys, z=zc, colorscale="Viridis", opacity=0.85, showscale=False,
+                 hovertemplate=f"{x_title} %{{x:.2f}}<br>{y_title} %{{y:.2f}}<br>{loss_title} %{{z:.3f}}<extra></extra>")]
+    zmin = Z.min()
+    for k, (path, fl, label) in enumerate(zip(paths, path_losses, labels)):
+        zz = np.log10(1 + fl - zmin) if log else fl
+        inside = (path[:, 0] >= xs[0]) & (path[:, 0] <= xs[-1]) & (path[:, 1] >= ys[0]) & (path[:, 1] <= ys[-1])
+        p = np.where(inside[:, None], path, np.nan)
+        data.append(dict(type="scatter3d", x=p[:, 0], y=p[:, 1], z=np.where(inside, zz, np.nan), mode="lines",
+                         name=label, line=dict(color=COLORS[k % len(COLORS)], width=6)))
+    layout = dict(height=height, margin=dict(l=0, r=0, t=10, b=0),
+                  scene=dict(xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text=y_title)),
+                             zaxis=dict(title=dict(text="log₁₀(1+f)" if log else loss_title))),
+                  legend=dict(orientation="h"))
+    return fast_figure(data, layout)
+
+
+def loss_curves(path_losses: np.ndarray, labels: list[str], *, step_title: str, loss_title: str,
+                log_y: bool = True, height: int = 340) -> go.Figure:
+    data = []
+    floor = np.nanmin(path_losses)
+    shift = -floor + 1e-12 if log_y and floor <= 0 else 0.0
+    for k, (fl, label) in enumerate(zip(path_losses, labels)):
+        data.append(dict(type="scatter", x=np.arange(len(fl)), y=fl + shift, mode="lines", name=label,
+                         line=dict(color=COLORS[k % len(COLORS)], width=2),
+                         hovertemplate=f"{label}: %{{y:.4g}}<extra></extra>"))
+    layout = dict(height=height, margin=dict(l=50, r=10, t=10, b=40), legend=dict(orientation="h"),
+                  xaxis=dict(title=dict(text=step_title)),
+                  yaxis=dict(title=dict(text=loss_title + (f" (+{shift:.3g})" if shift else "")),
+                             type="log" if log_y else "linear"))
+    return fast_figure(data, layout)
+
+
+def landscape(alphas, betas, loss, *, x_title: str, y_title: str, loss_title: str, height: int = 480) -> go.Figure:
+    data = [dict(type="contour", x=alphas, y=betas, z=loss, colorscale="Viridis", ncontours=25,
+                 colorbar=dict(title=dict(text=loss_title), thickness=12),
+                 hovertemplate=f"{x_title} %{{x:.2f}}, {y_title} %{{y:.2f}}<br>{loss_title} %{{z:.4f}}<extra></extra>"),
+            dict(type="scatter", x=[0], y=[0], mode="markers", showlegend=False,
+                 marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1)))]
+    layout = dict(height=height, margin=dict(l=50, r=10, t=10, b=40), xaxis=dict(title=dict(text=x_title)),
+                  yaxis=dict(title=dict(text=y_title), scaleanchor="x"))
+    return fast_figure(data, layout)

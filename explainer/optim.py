@@ -1,0 +1,309 @@
+"""Optimizers racing on loss surfaces, with the real ``torch.optim`` classes and autograd.
+
+    >>> from explainer.optim import trajectory
+    >>> path = trajectory("rosenbrock", "adam", start=(-1.5, 2.0), steps=100, lr=0.05)
+    >>> path.shape
+    (101, 2)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from explainer.errors import UserError
+
+
+@dataclass(frozen=True)
+class Surface:
+    name: str
+    fn: Callable  # (x, y) torch tensors (any equal shapes) → loss tensor of that shape
+    bounds: tuple[tuple[float, float], tuple[float, float]]
+    minima: tuple[tuple[float, float], ...]
+    start: tuple[float, float]
+    latex: str
+    log_scale: bool = False  # contour levels on log(1 + f)
+    params: dict = field(default_factory=dict)
+    sgd_lr: float = 0.01  # a learning rate at which plain SGD makes progress here without diverging
+
+
+def _quadratic(kappa: float = 10.0):
+    return lambda x, y: 0.5 * (x ** 2 + kappa * y ** 2)
+
+
+def _rosenbrock(x, y):
+    return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
+
+
+def _beale(x, y):
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y ** 2) ** 2 + (2.625 - x + x * y ** 3) ** 2
+
+
+def _himmelblau(x, y):
+    return (x ** 2 + y - 11) ** 2 + (x + y ** 2 - 7) ** 2
+
+
+def _saddle(x, y):
+    return x ** 2 - y ** 2
+
+
+def _rastrigin(x, y):
+    return 20 + x ** 2 - 10 * torch.cos(2 * math.pi * x) + y ** 2 - 10 * torch.cos(2 * math.pi * y)
+
+
+def _ravine(x, y):
+    return 0.05 * x ** 2 + 2.0 * (y - 0.3 * torch.sin(x)) ** 2
+
+
+def surface(name: str, **params) -> Surface:
+    """A surface by name (see ``SURFACE_NAMES``); ``kappa`` sets the quadratic bowl's condition number."""
+    if name == "quadratic":
+        kappa = float(params.get("kappa", 10.0))
+        if not 1 <= kappa <= 1000:
+            raise UserError("errors.bad_param", name="condition number", what="between 1 and 1000", value=kappa)
+        return Surface("quadratic", _quadratic(kappa), ((-3, 3), (-3, 3)), ((0.0, 0.0),), (-2.5, 2.0),
+                       rf"f(x,y)=\tfrac12\,(x^2+{kappa:g}\,y^2)", params={"kappa": kappa},
+                       sgd_lr=round(1.0 / kappa, 4))
+    if name == "mnist_logistic":
+        return mnist_logistic_surface()
+    try:
+        return _FIXED[name]
+    except KeyError:
+        raise UserError("errors.bad_param", name="surface", what=" / ".join(SURFACE_NAMES), value=name) from None
+
+
+_FIXED = {
+    "rosenbrock": Surface("rosenbrock", _rosenbrock, ((-2, 2), (-1, 3)), ((1.0, 1.0),), (-1.5, 2.0),
+                          r"f(x,y)=(1-x)^2+100\,(y-x^2)^2", log_scale=True, sgd_lr=0.001),
+    "beale": Surface("beale", _beale, ((-4.5, 4.5), (-4.5, 4.5)), ((3.0, 0.5),), (1.0, 1.5),
+                     r"f=(1.5-x+xy)^2+(2.25-x+xy^2)^2+(2.625-x+xy^3)^2", log_scale=True,
+                     sgd_lr=0.005),
+    "himmelblau": Surface("himmelblau", _himmelblau, ((-5, 5), (-5, 5)),
+                          ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)),
+                          (0.0, 0.0), r"f(x,y)=(x^2+y-11)^2+(x+y^2-7)^2", log_scale=True, sgd_lr=0.005),
+    "saddle": Surface("saddle", _saddle, ((-2, 2), (-2, 2)), (), (-1.8, 0.01), r"f(x,y)=x^2-y^2", sgd_lr=0.05),
+    "rastrigin": Surface("rastrigin", _rastrigin, ((-5.12, 5.12), (-5.12, 5.12)), ((0.0, 0.0),), (3.2, -2.7),
+                         r"f=20+\sum_{v\in\{x,y\}}\left(v^2-10\cos 2\pi v\right)", sgd_lr=0.002),
+    "ravine": Surface("ravine", _ravine, ((-8, 8), (-3, 3)), ((0.0, 0.0),), (-7.0, 2.0),
+                      r"f(x,y)=0.05\,x^2+2\,(y-0.3\sin x)^2", sgd_lr=0.2),
+}
+SURFACE_NAMES = ("quadratic", "rosenbrock", "beale", "himmelblau", "saddle", "rastrigin", "ravine", "mnist_logistic")
+
+
+def mnist_logistic_surface(n: int = 2000) -> Surface:
+    """Real data: logistic regression telling MNIST 0s from 1s with two weights on two features
+    (the digit's ink and its width, both standardised). The loss is the mean cross-entropy."""
+    from explainer.mnist import load_mnist
+
+    x_train, y_train, _, _ = load_mnist(download=False)
+    mask = np.isin(y_train, (0, 1))
+    x, y = x_train[mask][:n].astype(np.float64) / 255.0, (y_train[mask][:n] == 1).astype(np.float64)
+    ink = x.mean(axis=(1, 2))
+    cols = (x > 0.5).any(axis=1)
+    width = np.array([np.ptp(np.flatnonzero(c)) if c.any() else 0 for c in cols], dtype=np.float64)
+    f1, f2 = ((v - v.mean()) / v.std() for v in (ink, width))
+    F1, F2, Y = (torch.tensor(v) for v in (f1, f2, y))
+
+    def fn(w1, w2):
+        z = w1[..., None] * F1 + w2[..., None] * F2
+        return torch.nn.functional.binary_cross_entropy_with_logits(z, Y.expand_as(z), reduction="none").mean(-1)
+
+    return Surface("mnist_logistic", fn, ((-6, 4), (-6, 4)), (), (3.0, 3.0),
+                   r"L(w_1,w_2)=\frac1N\sum_i \mathrm{BCE}\left(\sigma(w_1\,\mathrm{ink}_i+w_2\,\mathrm{width}_i),\,y_i\right)",
+                   sgd_lr=1.0)
+
+
+# ---------------------------------------------------------------- optimizers
+OPTIMIZERS: dict[str, tuple[type, dict]] = {
+    "sgd": (torch.optim.SGD, {"lr": 0.01}),
+    "momentum": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.9}),
+    "nesterov": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.9, "nesterov": True}),
+    "adagrad": (torch.optim.Adagrad, {"lr": 0.5, "eps": 1e-10}),
+    "rmsprop": (torch.optim.RMSprop, {"lr": 0.01, "alpha": 0.99, "eps": 1e-8}),
+    "adadelta": (torch.optim.Adadelta, {"lr": 1.0, "rho": 0.9, "eps": 1e-6}),
+    "adam": (torch.optim.Adam, {"lr": 0.05, "betas": (0.9, 0.999), "eps": 1e-8}),
+    "adamw": (torch.optim.AdamW, {"lr": 0.05, "betas": (0.9, 0.999), "weight_decay": 0.01}),
+    "nadam": (torch.optim.NAdam, {"lr": 0.05, "betas": (0.9, 0.999)}),
+}
+OPTIMIZER_NAMES = tuple(OPTIMIZERS)
+HPARAMS = ("lr", "momentum", "alpha", "rho", "beta1", "beta2", "eps", "weight_decay")
+
+
+def defaults(name: str, surf: Surface | None = None) -> dict:
+    """The default hyperparameters of an optimizer, betas split into beta1/beta2; the SGD family
+    gets the surface's ``sgd_lr`` (gradients differ by orders of magnitude between surfaces)."""
+    if name not in OPTIMIZERS:
+        raise UserError("errors.bad_param", name="optimizer", what=" / ".join(OPTIMIZER_NAMES), value=name)
+    d = dict(OPTIMIZERS[name][1])
+    if "betas" in d:
+        d["beta1"], d["beta2"] = d.pop("betas")
+    d.pop("nesterov", None)
+    if surf is not None and name in ("sgd", "momentum", "nesterov"):
+        d["lr"] = surf.sgd_lr
+    return d
+
+
+def _make(name: str, params, hparams: dict) -> torch.optim.Optimizer:
+    cls, base = OPTIMIZERS[name]
+    kw = dict(base)
+    for k, v in hparams.items():
+        if k in ("beta1", "beta2"):
+            b = list(kw.get("betas", (0.9, 0.999)))
+            b[0 if k == "beta1" else 1] = float(v)
+            kw["betas"] = tuple(b)
+        elif k in kw or (k == "weight_decay"):
+            kw[k] = float(v)
+    if not (0 < kw["lr"] < 1e3):
+        raise UserError("errors.bad_param", name="learning rate", what="positive", value=kw["lr"])
+    if "momentum" in kw and not 0 <= kw["momentum"] < 1:
+        raise UserError("errors.bad_param", name="momentum", what="between 0 and 1", value=kw["momentum"])
+    for b in kw.get("betas", ()):
+        if not 0 <= b < 1:
+            raise UserError("errors.bad_param", name="beta", what="between 0 and 1", value=b)
+    if name in ("sgd", "momentum", "nesterov"):
+        kw.setdefault("foreach", False)
+    return cls(params, **kw)
+
+
+def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: float = 0.0,
+         seed: int = 0, limit: float = 1e6) -> np.ndarray:
+    """Positions ``(len(runs), steps + 1, 2)`` of each (optimizer, hparams) from the same ``start``.
+
+    One loop moves all optimizers together (one backward pass for all), with optional Gaussian
+    gradient noise of standard deviation ``noise`` (seeded), to mimic minibatch SGD. A path that
+    turns NaN/inf or runs beyond ``limit`` × the plot's size is cut there: the rest is NaN.
+    """
+    steps = int(steps)
+    if not 1 <= steps <= 5000:
+        raise UserError("errors.bad_param", name="steps", what="between 1 and 5000", value=steps)
+    start = torch.tensor([float(start[0]), float(start[1])], dtype=torch.float64)
+    if not torch.isfinite(start).all():
+        raise UserError("errors.bad_param", name="start", what="two finite numbers", value=tuple(start.tolist()))
+    k = len(runs)
+    params = [start.clone().requires_grad_(True) for _ in range(k)]
+    opts = [_make(name, [p], hp) for (name, hp), p in zip(runs, params)]
+    out = np.full((k, steps + 1, 2), np.nan)
+    out[:, 0] = start.numpy()
+    alive = np.ones(k, dtype=bool)
+    span = max(surf.bounds[0][1] - surf.bounds[0][0], surf.bounds[1][1] - surf.bounds[1][0])
+    gen = torch.Generator().manual_seed(int(seed))
+    stacked = torch.empty(k, 2, dtype=torch.float64)
+    for s in range(1, steps + 1):
+        live = [i for i in range(k) if alive[i]]
+        if not live:
+            break
+        xy = torch.stack([params[i] for i in live])
+        loss = surf.fn(xy[:, 0], xy[:, 1]).sum()
+        for i in live:
+            opts[i].zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():
+            for i in live:
+                if noise:
+                    params[i].grad.add_(torch.randn(2, generator=gen, dtype=torch.float64) * noise)
+                opts[i].step()
+                stacked[i] = params[i]
+            pos = stacked.numpy()
+        for i in live:
+            p = pos[i]
+            if not np.all(np.isfinite(p)) or np.abs(p).max() > limit * span:
+                alive[i] = False
+            else:
+                out[i, s] = p
+    return out
+
+
+def trajectory(surface_or_name, optimizer: str, start, steps: int, noise: float = 0.0, seed: int = 0,
+               **hparams) -> np.ndarray:
+    """``(steps + 1, 2)`` positions of one ``torch.optim`` optimizer on a surface (NaN after divergence)."""
+    surf = surface(surface_or_name) if isinstance(surface_or_name, str) else surface_or_name
+    if optimizer not in OPTIMIZERS:
+        raise UserError("errors.bad_param", name="optimizer", what=" / ".join(OPTIMIZER_NAMES), value=optimizer)
+    return race(surf, [(optimizer, hparams)], start, steps, noise, seed)[0]
+
+
+def loss_grid(surf: Surface, n: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(xs, ys, Z)``: the loss on an ``n``×``n`` grid over the surface's bounds (Z[i, j] at ys[i], xs[j])."""
+    (x0, x1), (y0, y1) = surf.bounds
+    xs = torch.linspace(x0, x1, n, dtype=torch.float64)
+    ys = torch.linspace(y0, y1, n, dtype=torch.float64)
+    Y, X = torch.meshgrid(ys, xs, indexing="ij")
+    with torch.no_grad():
+        Z = surf.fn(X, Y)
+    return xs.numpy(), ys.numpy(), Z.numpy()
+
+
+def losses(surf: Surface, path: np.ndarray) -> np.ndarray:
+    """The loss at every position of a path (NaN where the path was cut)."""
+    p = torch.tensor(np.nan_to_num(path, nan=0.0))
+    with torch.no_grad():
+        f = surf.fn(p[..., 0], p[..., 1]).numpy()
+    return np.where(np.isnan(path).any(-1), np.nan, f)
+
+
+def summarise(surf: Surface, path: np.ndarray, tol: float = 1e-3) -> dict:
+    """Final loss, distance to the nearest known minimum, steps to come within ``tol`` of it, divergence."""
+    ok = ~np.isnan(path).any(axis=1)
+    last = int(np.flatnonzero(ok)[-1])
+    diverged = last < len(path) - 1
+    f = losses(surf, path)
+    final = path[last]
+    if surf.minima:
+        mins = np.array(surf.minima)
+        d = np.linalg.norm(path[:, None, :] - mins[None], axis=-1).min(axis=1)
+        within = np.flatnonzero(np.nan_to_num(d, nan=np.inf) < math.sqrt(tol))
+        dist = float(d[last])
+        reached = int(within[0]) if within.size else None
+    else:
+        dist, reached = None, None
+    return {"final_loss": float(f[last]), "distance": dist, "steps_to_tol": reached,
+            "diverged": diverged, "diverged_at": last + 1 if diverged else None, "final_x": float(final[0]),
+            "final_y": float(final[1])}
+
+
+# ---------------------------------------------------------------- a trained model's loss landscape
+def loss_landscape(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 21, span: float = 1.0,
+                   seed: int = 0, progress: Callable[[float], None] | None = None) -> dict:
+    """A 2-D slice of ``model``'s loss around its weights θ along two random directions δ, η,
+    each filter-normalised (Li et al., 2018): every filter of δ is scaled to the norm of the same
+    filter of θ. Returns ``{"alphas", "betas", "loss"}`` with loss[i, j] = L(θ + β_i η + α_j δ)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    params = [p for p in model.parameters()]
+    theta = [p.detach().clone() for p in params]
+
+    def direction():
+        ds = []
+        for t in theta:
+            d = torch.randn(t.shape, generator=gen, dtype=t.dtype)
+            if t.dim() <= 1:
+                d.zero_()  # biases and BN parameters stay put, as in the paper
+            else:
+                dn = d.flatten(1).norm(dim=1).clamp_min(1e-12)
+                tn = t.flatten(1).norm(dim=1)
+                d = d * (tn / dn).view(-1, *([1] * (t.dim() - 1)))
+            ds.append(d)
+        return ds
+
+    d1, d2 = direction(), direction()
+    alphas = np.linspace(-span, span, steps)
+    out = np.zeros((steps, steps))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i, b in enumerate(alphas):
+                for j, a in enumerate(alphas):
+                    for p, t, u, v in zip(params, theta, d1, d2):
+                        p.copy_(t + a * u + b * v)
+                    out[i, j] = torch.nn.functional.cross_entropy(model(x), y).item()
+                if progress:
+                    progress((i + 1) / steps)
+    finally:
+        with torch.no_grad():
+            for p, t in zip(params, theta):
+                p.copy_(t)
+        model.train(was_training)
+    return {"alphas": alphas, "betas": alphas.copy(), "loss": out}

@@ -1,0 +1,192 @@
+"""Optimizers on loss surfaces: race the real torch.optim optimizers from one start point."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explainer import optim
+from explainer.errors import UserError
+from explainer.figures import optim as figs
+from ui.shell import labels, lesson_link, note, t, t_error, widget
+
+PRESETS = {
+    # SGD's step grows with the gradient: on a steep bowl (κ = 50) lr 0.05 overshoots and explodes;
+    # Adam's step is about lr whatever the gradient, so it gets there.
+    "sgd_diverges": {"op_surface": "quadratic", "op_kappa": 50.0, "op_opts": ["sgd", "adam"],
+                     "op_quadratic_sgd_lr": 0.05, "op_quadratic_adam_lr": 0.05, "op_steps": 100},
+    # The other way: on a gentle round bowl a large lr is fine for SGD (it lands in a few steps) but
+    # Adam keeps taking steps of about lr and circles the minimum for a long time.
+    "adam_wanders": {"op_surface": "quadratic", "op_kappa": 1.0, "op_opts": ["sgd", "adam"],
+                     "op_quadratic_sgd_lr": 0.9, "op_quadratic_adam_lr": 1.5, "op_steps": 60},
+    "ravine": {"op_surface": "ravine", "op_opts": ["sgd", "momentum", "rmsprop", "adam"], "op_steps": 300},
+    "adagrad_slows": {"op_surface": "rosenbrock", "op_opts": ["adagrad", "rmsprop", "adam"], "op_steps": 1000},
+}
+
+
+def _apply_preset(name: str) -> None:
+    for k, v in PRESETS[name].items():
+        st.session_state[k] = v
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _grid(name: str, kappa: float, n: int = 90):
+    surf = optim.surface(name, kappa=kappa) if name == "quadratic" else optim.surface(name)
+    return optim.loss_grid(surf, n)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _race(name: str, kappa: float, runs: tuple, start: tuple, steps: int, noise: float, seed: int):
+    surf = optim.surface(name, kappa=kappa) if name == "quadratic" else optim.surface(name)
+    paths = optim.race(surf, [(n, dict(hp)) for n, hp in runs], start, steps, noise, seed)
+    return paths, np.stack([optim.losses(surf, p) for p in paths]), [optim.summarise(surf, p) for p in paths]
+
+
+st.title(t("optimizers.title"))
+st.markdown(t("optimizers.intro"))
+
+# ---- a click on the contour map (the previous run's chart) sets the start point
+event = st.session_state.get("op_contour")
+points = (event or {}).get("selection", {}).get("points", []) if event else []
+if points:
+    sig = (round(points[0]["x"], 4), round(points[0]["y"], 4))
+    if st.session_state.get("_op_last_click") != sig:
+        st.session_state["_op_last_click"] = sig
+        st.session_state["op_x"], st.session_state["op_y"] = float(sig[0]), float(sig[1])
+
+cols = st.columns(len(PRESETS))
+for col, name in zip(cols, PRESETS):
+    col.button(t(f"optimizers.preset_{name}"), key=f"op_preset_{name}", on_click=_apply_preset, args=(name,),
+               width="stretch")
+
+c1, c2 = st.columns([2, 1])
+with c1:
+    sname = widget(st.selectbox, t("optimizers.surface"), key="op_surface", default="rosenbrock",
+                   options=list(optim.SURFACE_NAMES), format_func=labels("optimizers.surface_"))
+with c2:
+    kappa = widget(st.slider, t("optimizers.kappa"), key="op_kappa", default=10.0, min_value=1.0,
+                   max_value=100.0, step=1.0, disabled=sname != "quadratic", help=t("optimizers.kappa_help"))
+try:
+    surf = optim.surface(sname, kappa=kappa) if sname == "quadratic" else optim.surface(sname)
+except UserError as exc:
+    st.error(t_error(exc))
+    st.stop()
+st.latex(surf.latex)
+
+chosen = widget(st.multiselect, t("optimizers.optimizers"), key="op_opts",
+                default=["sgd", "momentum", "rmsprop", "adam"], options=list(optim.OPTIMIZER_NAMES),
+                format_func=labels("optimizers.opt_"), max_selections=8)
+if not chosen:
+    st.info(t("optimizers.pick_one"))
+    st.stop()
+
+s1, s2, s3, s4, s5 = st.columns(5)
+with s1:
+    x0 = widget(st.number_input, "x₀", key="op_x", default=float(surf.start[0]), format="%.2f", step=0.1)
+with s2:
+    y0 = widget(st.number_input, "y₀", key="op_y", default=float(surf.start[1]), format="%.2f", step=0.1)
+with s3:
+    steps = widget(st.number_input, t("optimizers.steps"), key="op_steps", default=200, min_value=1,
+                   max_value=2000, step=50)
+with s4:
+    noise = widget(st.number_input, t("optimizers.noise"), key="op_noise", default=0.0, min_value=0.0,
+                   max_value=100.0, step=0.5, help=t("optimizers.noise_help"))
+with s5:
+    seed = widget(st.number_input, t("optimizers.seed"), key="op_seed", default=0, min_value=0, max_value=9999)
+
+runs = []
+with st.expander(t("optimizers.hparams"), expanded=False):
+    for name in chosen:
+        d = optim.defaults(name, surf)
+        hc = st.columns(4)
+        hp = {"lr": widget(hc[0].number_input, f"{t(f'optimizers.opt_{name}')} · lr", key=f"op_{sname}_{name}_lr",
+                           default=float(d["lr"]), min_value=1e-6, max_value=100.0, format="%.4g")}
+        if "momentum" in d:
+            hp["momentum"] = widget(hc[1].number_input, "momentum", key=f"op_{name}_mom", default=float(d["momentum"]),
+                                    min_value=0.0, max_value=0.999, step=0.05)
+        if "beta1" in d:
+            hp["beta1"] = widget(hc[1].number_input, "β₁", key=f"op_{name}_b1", default=float(d["beta1"]),
+                                 min_value=0.0, max_value=0.999, step=0.05)
+            hp["beta2"] = widget(hc[2].number_input, "β₂", key=f"op_{name}_b2", default=float(d["beta2"]),
+                                 min_value=0.0, max_value=0.9999, step=0.001, format="%.4f")
+        if "alpha" in d:
+            hp["alpha"] = widget(hc[1].number_input, "α", key=f"op_{name}_alpha", default=float(d["alpha"]),
+                                 min_value=0.0, max_value=0.9999, step=0.01)
+        if "rho" in d:
+            hp["rho"] = widget(hc[1].number_input, "ρ", key=f"op_{name}_rho", default=float(d["rho"]),
+                               min_value=0.0, max_value=0.9999, step=0.01)
+        if "weight_decay" in d:
+            hp["weight_decay"] = widget(hc[3].number_input, "weight decay", key=f"op_{name}_wd",
+                                        default=float(d["weight_decay"]), min_value=0.0, max_value=1.0, step=0.01)
+        runs.append((name, tuple(sorted(hp.items()))))
+
+try:
+    paths, path_losses, summaries = _race(sname, float(kappa), tuple(runs), (float(x0), float(y0)), int(steps),
+                                          float(noise), int(seed))
+except UserError as exc:
+    st.error(t_error(exc))
+    st.stop()
+xs, ys, Z = _grid(sname, float(kappa))
+names = [t(f"optimizers.opt_{n}") for n in chosen]
+for s, n in zip(summaries, names):
+    if s["diverged"]:
+        st.warning(t("optimizers.diverged", name=n, step=s["diverged_at"]))
+
+tab_map, tab_3d, tab_loss, tab_table, tab_rules = st.tabs(
+    [t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
+     t("optimizers.tab_rules")])
+with tab_map:
+    st.plotly_chart(figs.contour_race(xs, ys, Z, paths, names, surf.minima, log=surf.log_scale, x_title="x",
+                                      y_title="y", loss_title=t("optimizers.loss"), start_title=t("optimizers.start"),
+                                      min_title=t("optimizers.minimum"), play=t("optimizers.play"),
+                                      pause=t("optimizers.pause"), step_title=t("optimizers.step")),
+                    key="op_contour", on_select="rerun", selection_mode="points")
+    note(t("optimizers.map_note"))
+with tab_3d:
+    st.plotly_chart(figs.surface_3d(xs, ys, Z, paths, path_losses, names, log=surf.log_scale, x_title="x",
+                                    y_title="y", loss_title=t("optimizers.loss")), key="op_3d")
+with tab_loss:
+    st.plotly_chart(figs.loss_curves(path_losses, names, step_title=t("optimizers.step"),
+                                     loss_title=t("optimizers.loss"), log_y=True), key="op_loss")
+with tab_table:
+    rows = []
+    for n, s in zip(names, summaries):
+        rows.append({t("optimizers.col_optimizer"): n,
+                     t("optimizers.col_final_loss"): s["final_loss"],
+                     t("optimizers.col_distance"): s["distance"],
+                     t("optimizers.col_steps_to_tol"): s["steps_to_tol"],
+                     t("optimizers.col_diverged"): (t("optimizers.diverged_at", step=s["diverged_at"])
+                                                    if s["diverged"] else "—")})
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(t("optimizers.table_note"))
+with tab_rules:
+    for name in chosen:
+        st.markdown(f"**{t(f'optimizers.opt_{name}')}** — {t(f'optimizers.why_{name}')}")
+        st.latex(t(f"optimizers.rule_{name}"))
+st.markdown(t("optimizers.lr_text"))
+
+# ---- a trained model's real loss landscape
+st.subheader(t("optimizers.landscape_header"))
+trained = st.session_state.get("trained_model")
+if not trained:
+    st.info(t("optimizers.landscape_missing"))
+    lesson_link("pages/train.py", t("nav.train"), "🧠")
+else:
+    st.markdown(t("optimizers.landscape_text", name=trained.get("name", "?"),
+                  acc=f"{100 * trained.get('test_accuracy', 0):.1f}"))
+    cache = st.session_state.setdefault("_op_landscapes", {})
+    key = id(trained["model"])
+    if key not in cache and st.button(t("optimizers.landscape_compute"), key="op_landscape_btn"):
+        from explainer.mnist import load_mnist
+        from explainer.train import to_tensor
+        import torch
+
+        _, _, x_test, y_test = load_mnist(download=False)
+        bar = st.progress(0.0, text=t("optimizers.landscape_progress"))
+        cache[key] = optim.loss_landscape(trained["model"], to_tensor(x_test[:300]), torch.as_tensor(y_test[:300]),
+                                          steps=15, span=1.0, progress=lambda f: bar.progress(f))
+        bar.empty()
+    if key in cache:
+        L = cache[key]
+        st.plotly_chart(figs.landscape(L["alphas"], L["betas"], L["loss"], x_title="α (δ)", y_title="β (η)",
+                                       loss_title=t("optimizers.loss")), key="op_landscape")
+        note(t("optimizers.landscape_note"))

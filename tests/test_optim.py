@@ -1,0 +1,111 @@
+"""Optimizers on surfaces: torch.optim matches the textbook rules, gradients match finite differences."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from explainer import optim
+from explainer.errors import UserError
+
+Q = optim.surface("quadratic", kappa=4.0)  # f = ½(x² + 4y²), ∇f = (x, 4y)
+
+
+def _grad(p):
+    return np.array([p[0], 4 * p[1]])
+
+
+def test_sgd_first_steps_match_textbook():
+    path = optim.trajectory(Q, "sgd", (2.0, 1.0), 3, lr=0.1)
+    p = np.array([2.0, 1.0])
+    for s in range(1, 4):
+        p = p - 0.1 * _grad(p)
+        assert np.allclose(path[s], p)
+
+
+def test_momentum_first_steps_match_textbook():
+    path = optim.trajectory(Q, "momentum", (2.0, 1.0), 4, lr=0.1, momentum=0.9)
+    p, v = np.array([2.0, 1.0]), np.zeros(2)
+    for s in range(1, 5):
+        v = 0.9 * v + _grad(p)
+        p = p - 0.1 * v
+        assert np.allclose(path[s], p)
+
+
+def test_adam_first_steps_match_textbook():
+    path = optim.trajectory(Q, "adam", (2.0, 1.0), 4, lr=0.1, beta1=0.9, beta2=0.999)
+    p, m, v = np.array([2.0, 1.0]), np.zeros(2), np.zeros(2)
+    for s in range(1, 5):
+        g = _grad(p)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        p = p - 0.1 * (m / (1 - 0.9 ** s)) / (np.sqrt(v / (1 - 0.999 ** s)) + 1e-8)
+        assert np.allclose(path[s], p)
+
+
+@pytest.mark.parametrize("name", [n for n in optim.SURFACE_NAMES])
+def test_gradients_match_finite_differences(name):
+    surf = optim.surface(name)
+    rng = np.random.default_rng(0)
+    (x0, x1), (y0, y1) = surf.bounds
+    for _ in range(3):
+        p = torch.tensor([rng.uniform(x0, x1) * 0.8, rng.uniform(y0, y1) * 0.8], dtype=torch.float64,
+                         requires_grad=True)
+        surf.fn(p[0], p[1]).backward()
+        h = 1e-6
+        fd = []
+        for i in range(2):
+            e = torch.zeros(2, dtype=torch.float64)
+            e[i] = h
+            with torch.no_grad():
+                fd.append(((surf.fn(*(p + e)) - surf.fn(*(p - e))) / (2 * h)).item())
+        assert np.allclose(p.grad.numpy(), fd, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", [n for n in optim.SURFACE_NAMES if optim.surface(n).minima])
+def test_known_minima_have_zero_gradient(name):
+    surf = optim.surface(name)
+    for m in surf.minima:
+        p = torch.tensor(m, dtype=torch.float64, requires_grad=True)
+        surf.fn(p[0], p[1]).backward()
+        assert np.abs(p.grad.numpy()).max() < 1e-4
+
+
+def test_divergence_is_reported_not_raised():
+    steep = optim.surface("quadratic", kappa=50.0)
+    path = optim.trajectory(steep, "sgd", steep.start, 100, lr=0.05)
+    s = optim.summarise(steep, path)
+    assert s["diverged"] and 1 < s["diverged_at"] <= 100
+    assert np.isnan(path[-1]).all() and np.isfinite(path[0]).all()
+    ok = optim.summarise(steep, optim.trajectory(steep, "adam", steep.start, 100, lr=0.05))
+    assert not ok["diverged"] and ok["final_loss"] < 0.01
+
+
+def test_race_moves_all_together_and_noise_is_seeded():
+    runs = [(n, {}) for n in ("sgd", "momentum", "adam", "adagrad", "rmsprop", "adadelta", "adamw", "nadam")]
+    a = optim.race(optim.surface("himmelblau"), runs, (0.0, 0.0), 50, noise=1.0, seed=3)
+    b = optim.race(optim.surface("himmelblau"), runs, (0.0, 0.0), 50, noise=1.0, seed=3)
+    assert a.shape == (8, 51, 2) and np.array_equal(a, b, equal_nan=True)
+
+
+def test_grid_and_bad_input():
+    xs, ys, Z = optim.loss_grid(optim.surface("rosenbrock"), 50)
+    assert Z.shape == (50, 50) and Z.min() >= 0
+    with pytest.raises(UserError):
+        optim.trajectory("rosenbrock", "lion", (0, 0), 10)
+    with pytest.raises(UserError):
+        optim.trajectory("rosenbrock", "sgd", (float("nan"), 0), 10)
+    with pytest.raises(UserError):
+        optim.trajectory("rosenbrock", "sgd", (0, 0), 10, lr=-1)
+
+
+def test_loss_landscape_of_a_small_model():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(2 * 26 * 26, 10))
+    x, y = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    before = [p.detach().clone() for p in model.parameters()]
+    L = optim.loss_landscape(model, x, y, steps=5, span=0.5)
+    assert L["loss"].shape == (5, 5)
+    centre = torch.nn.functional.cross_entropy(model(x), y).item()
+    assert L["loss"][2, 2] == pytest.approx(centre)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

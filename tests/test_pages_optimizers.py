@@ -1,0 +1,48 @@
+"""Optimizers page under AppTest: defaults, presets, a hyperparameter change, the trained-model slice."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from explainer.i18n import translate
+from tests.conftest import app_test
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_defaults(lang):
+    at = app_test("optimizers", lang).run()
+    assert not at.exception
+    assert at.title[0].value == translate("optimizers.title", lang)
+    assert at.multiselect(key="op_opts").value == ["sgd", "momentum", "rmsprop", "adam"]
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 4
+    assert at.info  # no trained model yet: says where to get one
+
+
+def test_presets_show_divergence_then_not():
+    at = app_test("optimizers").run()
+    at.button(key="op_preset_sgd_diverges").click().run()
+    assert not at.exception
+    assert any("SGD" in w.value for w in at.warning)
+    at.button(key="op_preset_adam_wanders").click().run()
+    assert not at.exception and not at.warning
+    df = at.dataframe[0].value
+    assert df.iloc[0, 1] < df.iloc[1, 1]  # SGD ends lower than Adam here
+
+
+def test_changing_a_hyperparameter_and_surface():
+    at = app_test("optimizers").run()
+    at.number_input(key="op_rosenbrock_adam_lr").set_value(0.2).run()
+    assert not at.exception and at.query_params["op_rosenbrock_adam_lr"] == "0.2"
+    for name in ("himmelblau", "saddle", "mnist_logistic"):
+        at.selectbox(key="op_surface").select(name).run()
+        assert not at.exception, name
+
+
+def test_trained_model_slice():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    at = app_test("optimizers", trained_model={"model": model, "name": "tiny", "test_accuracy": 0.5}).run()
+    assert not at.exception
+    at.button(key="op_landscape_btn").click().run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 4
