@@ -12,26 +12,17 @@ from explainer.images import to_grey
 from explainer.pooling import global_avg_pool, pool2d, shift
 from explainer.stepper import pool_walk
 from ui.images import image_picker
+from explainer import xo
 from ui.shell import formula, keep_last, labels, note, t, widget
 from ui.stepper import stepper
 
 VIEWS = ("stepper", "image", "xo")
 MODES = ("max", "avg", "global")
 
-# The X/O example from the tutorials (9×9, +1 strokes on −1 background) and its three 3×3 filters.
-# TODO(xo): import these from explainer.xo once the X/O page's module exists.
-X = -np.ones((9, 9))
-for _i in range(1, 8):
-    X[_i, _i] = X[_i, 8 - _i] = 1
-O = -np.ones((9, 9))  # noqa: E741
-O[1, 3:6] = O[7, 3:6] = 1
-O[3:6, 1] = O[3:6, 7] = 1
-O[2, 2] = O[2, 6] = O[6, 2] = O[6, 6] = 1
-FILTERS = {
-    "diag": np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float),
-    "centre": np.array([[1, -1, 1], [-1, 1, -1], [1, -1, 1]], dtype=float),
-    "anti": np.array([[-1, -1, 1], [-1, 1, -1], [1, -1, -1]], dtype=float),
-}
+# The X/O example (9×9, +1 strokes on −1 background) and its three 3×3 filters come from explainer.xo;
+# the keys name the pooling page's filter labels.
+X, O = xo.X, xo.O
+FILTERS = dict(zip(("diag", "centre", "anti"), xo.FILTERS))
 
 
 def figure_labels() -> dict:
