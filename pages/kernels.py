@@ -54,12 +54,19 @@ def _plain(fig) -> dict:
     return {"data": [tr.to_plotly_json() for tr in fig.data], "layout": fig.layout.to_plotly_json()}
 
 
-def _figure(d: dict, box: tuple | None = None):
+def _figure(d: dict, box: tuple | None = None, side: int = 0):
+    """Rebuild a cached figure; ``box`` (top, left, rows, cols) outlines the window or the inspected cell. On a
+    large image (``side`` pixels) a one-pixel box would be invisible, so a ring marks its centre as well."""
     layout = dict(d["layout"])
     if box is not None:
         top, left, bh, bw = box
-        layout["shapes"] = [dict(type="rect", x0=left - 0.5, y0=top - 0.5, x1=left + bw - 0.5, y1=top + bh - 0.5,
-                                 line=dict(color=figs.PICK, width=3))]
+        shapes = [dict(type="rect", x0=left - 0.5, y0=top - 0.5, x1=left + bw - 0.5, y1=top + bh - 0.5,
+                       line=dict(color=figs.PICK, width=3))]
+        if side > figs.MAX_HEATMAP_SIDE:
+            rad, cy, cx = side / 30, top + (bh - 1) / 2, left + (bw - 1) / 2
+            shapes.append(dict(type="circle", x0=cx - rad, y0=cy - rad, x1=cx + rad, y1=cy + rad,
+                               line=dict(color=figs.PICK, width=3)))
+        layout["shapes"] = shapes
     return fast_figure(d["data"], layout)
 
 
@@ -225,10 +232,10 @@ def explore() -> None:
     out_fig, hist_fig = output_figures(*settings, view or "raw", texts)
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(_figure(input_figure(img, t("kernels.input_title", h=H, w=W), labels_), (r, c, kh, kw)),
-                        key="kn_in", config=CFG)
+        in_fig = input_figure(img, t("kernels.input_title", h=H, w=W), labels_)
+        st.plotly_chart(_figure(in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
     with right:
-        st.plotly_chart(_figure(out_fig, (r + offset[0], c + offset[1], 1, 1)), key="kn_outmap", config=CFG)
+        st.plotly_chart(_figure(out_fig, (r + offset[0], c + offset[1], 1, 1), max(H, W)), key="kn_outmap", config=CFG)
     if view == "raw":
         note(t("kernels.out_raw_note"))
     elif view == "clipped":
@@ -268,9 +275,7 @@ def examples() -> None:
     with c:
         st.plotly_chart(figs.grid_figure(out, title=t("kernels.output_title", h=4, w=4), kind="signed",
                                          colorbar_title=t("kernels.cb_value"), **L), key="kn_ex_out", config=CFG)
-    info = inspect_pixel(img, k, 0, 1)
-    terms = " + ".join(rf"{fmt(x)}\cdot({fmt(w)})" for x, w in zip(info.window.ravel(), info.kernel.ravel()))
-    formula(rf"\text{{out}}_{{0,1}} = {terms} = {fmt(info.value)}")
+    formula(inspector_latex(inspect_pixel(img, k, 0, 1), per_line=3))
     # A callback runs before the widgets exist, so it may set their values (kn_view is already drawn here).
     st.button(t("kernels.step_open"), key="kn_ex_open", on_click=open_step_edge)
 
@@ -278,18 +283,18 @@ def examples() -> None:
     st.markdown(t("kernels.curve_text"))
     ex = curve_example()
     match, other = inspect_pixel(ex["match"], ex["kernel"], 0, 0), inspect_pixel(ex["other"], ex["kernel"], 0, 0)
-    a, b, c = st.columns(3)
-    with a:
+    left, right = st.columns(2)
+    with left:
         st.plotly_chart(figs.grid_figure(ex["kernel"], title=t("kernels.kernel_title"), kind="signed",
-                                         colorbar_title=t("kernels.cb_weight"), **L), key="kn_cv_k", config=CFG)
-    with b:
-        st.plotly_chart(figs.grid_figure(ex["match"], title=t("kernels.curve_match", v=fmt(match.value)), kind="grey",
-                                         colorbar_title=t("kernels.cb_grey"), **L), key="kn_cv_m", config=CFG)
-    with c:
-        st.plotly_chart(figs.grid_figure(ex["other"], title=t("kernels.curve_other", v=fmt(other.value)), kind="grey",
-                                         colorbar_title=t("kernels.cb_grey"), **L), key="kn_cv_o", config=CFG)
-    terms = " + ".join(rf"{fmt(x)}\cdot{fmt(w)}" for x, w in zip(match.window.ravel(), match.kernel.ravel()) if w)
-    formula(rf"{terms} = {fmt(match.value)}")
+                                         colorbar_title=t("kernels.cb_weight"), height=340, **L), key="kn_cv_k",
+                        config=CFG)
+    for col, (patch, info, key, title) in zip(
+            (right, left), ((ex["match"], match, "kn_cv_m", "kernels.curve_match"),
+                                   (ex["other"], other, "kn_cv_o", "kernels.curve_other"))):
+        with col:
+            st.plotly_chart(figs.grid_figure(patch, title=t(title, v=fmt(info.value)), kind="grey",
+                                             colorbar_title=t("kernels.cb_grey"), height=340, **L), key=key, config=CFG)
+            formula(inspector_latex(info, per_line=3))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
