@@ -2,15 +2,18 @@
 the pixel inspector's grids, and a clickable neighbourhood of the inspected output cell.
 
 Small grids are Plotly heatmaps (hover values, numbers in the cells up to 20×20). Large images
-are sent as one PNG (colour-mapped here, with a matching colour bar) so a 1024² image stays fast.
+are sent as one JPEG picture (colour-mapped here, with a matching colour bar) so a 1024² image stays fast.
 """
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 
 from explainer.figures import fast_figure, heatmap
-from explainer.figures.images import png_data_uri
 
 MAX_HEATMAP_SIDE = 160  # above this, a map is drawn as a PNG (no per-pixel hover; use the inspector)
 MAX_PICTURE_SIDE = 512  # larger maps are shown reduced (block means): a screen shows ~400 px of it anyway
@@ -26,13 +29,17 @@ def value_range(z: np.ndarray, kind: str) -> tuple[float, float]:
     larger than 20×20, the 99.5th percentile of |value|, so that a few extreme values don't wash the map out)."""
     if kind == "grey":
         return 0.0, 255.0
-    finite = np.abs(z[np.isfinite(z)])
-    top = float(finite.max()) if finite.size else 1.0
-    if finite.size > 400:
+    flat = np.ravel(z)
+    if flat.size > 400:
         # A photo's output is mostly near 0 with a few strong edges: scaling colours to the single largest
         # value would leave the map nearly white. Saturate the top 0.5 % instead (a sample is enough).
-        sample = finite[:: max(1, finite.size // 65536)]
-        top = float(np.percentile(sample, 99.5)) or top
+        sample = np.abs(flat[:: max(1, flat.size // 65536)])
+        sample = sample[np.isfinite(sample)]
+        top = float(np.percentile(sample, 99.5)) if sample.size else 1.0
+        top = top or float(sample.max(initial=0.0))
+    else:
+        finite = np.abs(flat[np.isfinite(flat)])
+        top = float(finite.max()) if finite.size else 1.0
     top = top if top > 0 else 1.0
     return (-top, top) if kind == "signed" else (0.0, top)
 
@@ -51,8 +58,16 @@ def block_mean(z: np.ndarray, f: int) -> np.ndarray:
     """``z`` reduced ``f`` times in both directions, each pixel the mean of an f×f block."""
     h, w = z.shape
     H, W = -(-h // f) * f, -(-w // f) * f
-    zp = np.pad(z, ((0, H - h), (0, W - w)), mode="edge")
-    return zp.reshape(H // f, f, W // f, f).mean(axis=(1, 3))
+    zp = z if (H, W) == (h, w) else np.pad(z, ((0, H - h), (0, W - w)), mode="edge")
+    return zp.reshape(H // f, f, W // f, f).sum(axis=3).sum(axis=1) / (f * f)
+
+
+def jpeg_data_uri(img: np.ndarray, quality: int = 92) -> str:
+    """An (H, W, 3) uint8 picture as a JPEG ``data:`` URI: ~20× faster to encode than PNG and ~5× smaller
+    for a 512² colour-mapped photo; no chroma subsampling, so thin red/blue edges keep their colour."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).save(buf, "JPEG", quality=quality, subsampling=0)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def colourise(z: np.ndarray, kind: str, zmin: float, zmax: float) -> np.ndarray:
@@ -81,7 +96,7 @@ def map_figure(z, *, kind: str, title: str, colorbar_title: str, x_title: str, y
     else:
         f = -(-max(h, w) // MAX_PICTURE_SIDE)
         picture = colourise(z if f == 1 else block_mean(z, f), kind, zmin, zmax)
-        data = [dict(type="image", source=png_data_uri(picture), x0=c0 + (f - 1) / 2, y0=r0 + (f - 1) / 2,
+        data = [dict(type="image", source=jpeg_data_uri(picture), x0=c0 + (f - 1) / 2, y0=r0 + (f - 1) / 2,
                      dx=f, dy=f, hoverinfo="skip"),
                 dict(type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                      marker=dict(color=[zmin, zmax], cmin=zmin, cmax=zmax, colorscale=SCALES[kind], showscale=True,
@@ -107,7 +122,11 @@ def histogram_figure(z, *, title: str, x_title: str, y_title: str, bins: int = 6
     lo, hi = float(z.min()), float(z.max())
     if hi == lo:
         lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(z, bins=bins, range=(lo, hi))
+    edges = np.linspace(lo, hi, bins + 1)
+    # np.histogram's counts (up to values exactly on a bin edge), faster on a megapixel map: bin index by
+    # scaling, the last bin closed on the right as in NumPy.
+    idx = np.minimum(((z - lo) * (bins / (hi - lo))).astype(np.intp), bins - 1)
+    counts = np.bincount(idx, minlength=bins)
     centres = (edges[:-1] + edges[1:]) / 2
     data = [dict(type="bar", x=centres, y=counts, width=float(edges[1] - edges[0]), marker=dict(color="#4a7ab5"),
                  hovertemplate=f"{x_title} ≈ %{{x:.4g}}<br>{y_title} = %{{y}}<extra></extra>")]
