@@ -92,13 +92,15 @@ def output_figures(img: np.ndarray, weights: np.ndarray, divisor: float, bias: f
 
 
 def chosen_kernel(name: str):
-    """(weights, divisor, partner weights, partner divisor, pair name) for the chosen kernel; UserError on bad input."""
+    """Draw the kernel's own controls; return a function giving (weights, divisor, partner weights, partner
+    divisor, pair name), which raises ``UserError`` on a bad custom kernel (so the page can keep its last view)."""
     if name != "custom":
         k = kernel(name)
         if k.divisor != 1:
             st.caption(t("kernels.divisor_caption", d=fmt(k.divisor)))
         pair = kernel(k.pair) if k.pair else None
-        return k.weights, k.divisor, (pair.weights if pair else None), (pair.divisor if pair else 1.0), k.pair
+        return lambda: (k.weights, k.divisor, (pair.weights if pair else None), (pair.divisor if pair else 1.0),
+                        k.pair)
     text = widget(st.text_area, t("kernels.custom_label"), key="kn_custom", default=DEFAULT_CUSTOM,
                   help=t("kernels.custom_help"), height=120)
     c1, c2 = st.columns(2)
@@ -108,8 +110,12 @@ def chosen_kernel(name: str):
     with c2:
         number = widget(st.number_input, t("kernels.div_number_label"), key="kn_divnum", default=1.0,
                         disabled=mode != "number", format="%.4g")
-    weights = parse_kernel(text)
-    return weights, divisor_for(weights, mode, number), None, 1.0, None
+
+    def parse():
+        weights = parse_kernel(text)
+        return weights, divisor_for(weights, mode, number), None, 1.0, None
+
+    return parse
 
 
 def inspector_latex(info, per_line: int = 4, max_lines: int = 6) -> str:
@@ -188,6 +194,7 @@ def explore() -> None:
     name = widget(st.selectbox, t("kernels.kernel"), key="kn_kernel", default="vertical_edge",
                   options=list(KERNEL_OPTIONS), format_func=labels("kernels.k."), help=t("kernels.kernel_help"))
     st.caption(t(f"kernels.what.{name}"))
+    build = chosen_kernel(name)
     c1, c2 = st.columns(2)
     with c1:
         bias = widget(st.number_input, t("kernels.bias"), key="kn_bias", default=0.0, help=t("kernels.bias_help"),
@@ -197,7 +204,7 @@ def explore() -> None:
     note(t("kernels.flip_note"))
 
     def compute():
-        weights, divisor, partner, pdiv, pair = chosen_kernel(name)
+        weights, divisor, partner, pdiv, pair = build()
         if not np.isfinite(bias) or abs(bias) > 1e6:
             raise UserError("errors.too_large", text=str(bias), limit="1e+06")
         settings = (img, np.asarray(weights, dtype=np.float64), float(divisor), float(bias), bool(flip),
