@@ -38,15 +38,23 @@ def grey_of(img: np.ndarray) -> np.ndarray:
 @st.cache_data(max_entries=32, show_spinner=False)
 def output_maps(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
                 partner: np.ndarray | None, partner_divisor: float):
-    """The output map, its clipped and magnitude versions, and the position of the strongest response."""
-    x = img.astype(np.float64)
-    out = apply_kernel(x, weights, divisor, bias, flip)
-    if partner is not None:
-        mag = gradient_magnitude(out, apply_kernel(x, partner, partner_divisor, bias, flip))
-    else:
-        mag = np.abs(out)
+    """The output map and the position of the strongest response (the clipped and magnitude views are made
+    only when shown, in ``output_figures``: a 1024² image's rerun stays quick)."""
+    out = apply_kernel(img.astype(np.float64), weights, divisor, bias, flip)
     r, c = np.unravel_index(int(np.argmax(np.abs(out))), out.shape)
-    return out, clip_display(out), mag, (int(r), int(c))
+    return out, None, None, (int(r), int(c))
+
+
+def view_map(img, out, view: str, bias: float, flip: bool, partner, partner_divisor: float) -> np.ndarray:
+    """The output as shown: raw, clipped to 0–255 as the tutorials display it, or the magnitude
+    (√(gx² + gy²) with the kernel's partner, else |value|)."""
+    if view == "clipped":
+        return clip_display(out).astype(np.float64)
+    if view == "magnitude":
+        if partner is None:
+            return np.abs(out)
+        return gradient_magnitude(out, apply_kernel(img.astype(np.float64), partner, partner_divisor, bias, flip))
+    return out
 
 
 def _plain(fig) -> dict:
@@ -81,11 +89,11 @@ def input_figure(img: np.ndarray, title: str, labels_: tuple) -> dict:
 def output_figures(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
                    partner: np.ndarray | None, partner_divisor: float, view: str, texts: tuple) -> tuple[dict, dict]:
     """The output map in ``view`` and the histogram, keyed by the settings (not by the big output arrays)."""
-    out, clipped, mag, _ = output_maps(img, weights, divisor, bias, flip, partner, partner_divisor)
+    out, _, _, _ = output_maps(img, weights, divisor, bias, flip, partner, partner_divisor)
     title, colorbar, x_title, y_title, value_label, hist_title, hist_x, hist_y = texts
     kh, kw = np.shape(weights)
-    z, kind = {"raw": (out, "signed"), "clipped": (clipped.astype(float), "grey"),
-               "magnitude": (mag, "magnitude")}[view]
+    z = view_map(img, out, view, bias, flip, partner, partner_divisor)
+    kind = {"raw": "signed", "clipped": "grey", "magnitude": "magnitude"}[view]
     fig = figs.map_figure(z, kind=kind, title=title, colorbar_title=colorbar, x_title=x_title, y_title=y_title,
                           value_label=value_label, offset=((kh - 1) / 2, (kw - 1) / 2), extent=img.shape)
     return _plain(fig), _plain(figs.histogram_figure(out, title=hist_title, x_title=hist_x, y_title=hist_y))
