@@ -1,0 +1,308 @@
+"""Train a small CNN on MNIST, live: background training, curves, runs to compare, a look inside, draw a digit."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explainer import models as M
+from explainer.draw import preprocess_drawing
+from explainer.errors import UserError
+from explainer.figures import heatmap
+from explainer.figures import train as figs
+from explainer.images import decode_upload
+from explainer.kernels import format_kernel
+from explainer.mnist import load_mnist
+from explainer.train import (OPTIMIZERS, DEFAULT_LR, TrainConfig, TrainingJob, evaluate, export_code,
+                             load_checkpoint, predict_proba, save_checkpoint)
+from ui.canvas import draw_canvas
+from ui.shell import labels, note, t, t_error, widget
+
+PRESETS = {
+    "fast": dict(tr_model="fast", tr_opt="adam", tr_lr=0.004, tr_cycle=True, tr_bs=128, tr_epochs=1, tr_size=60000,
+                 tr_aug=False),
+    "reference": dict(tr_model="reference", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=1,
+                      tr_size=60000, tr_aug=False),
+    "mlp": dict(tr_model="mlp", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=1, tr_size=60000,
+                tr_aug=False),
+    "sgd": dict(tr_opt="sgd", tr_lr=0.1, tr_cycle=False),
+    "overfit": dict(tr_model="mlp", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=30,
+                    tr_size=1000, tr_aug=False),
+}
+
+
+def _preset(name: str) -> None:
+    st.session_state.update(PRESETS[name])
+
+
+@st.cache_resource(show_spinner=False)
+def _data():
+    return load_mnist()
+
+
+st.title(t("train.title"))
+st.markdown(t("train.intro"))
+
+try:
+    with st.spinner(t("train.loading")):
+        data = _data()
+except UserError as exc:
+    data = None
+    st.error(t_error(exc))
+    st.info(t("train.no_data"))
+
+runs: list[dict] = st.session_state.setdefault("tr_runs", [])
+job: TrainingJob | None = st.session_state.get("tr_job")
+
+# ---------------------------------------------------------------- model and settings
+st.header(t("train.setup_header"))
+pc = st.columns(len(PRESETS))
+for col, name in zip(pc, PRESETS):
+    col.button(t(f"train.preset_{name}"), key=f"tr_preset_{name}", on_click=_preset, args=(name,), width="stretch")
+left, right = st.columns([1, 1])
+with left:
+    model_name = widget(st.selectbox, t("train.model"), key="tr_model", default="fast", options=list(M.MODEL_NAMES),
+                        format_func=labels("train.model_"))
+    options = {}
+    if model_name == "custom":
+        c1, c2 = st.columns(2)
+        options["blocks"] = widget(c1.slider, t("train.blocks"), key="tr_blocks", default=2, min_value=1, max_value=3)
+        options["channels"] = widget(c2.select_slider, t("train.channels"), key="tr_channels", default=16,
+                                     options=[4, 8, 16, 32, 64])
+        options["kernel_size"] = widget(c1.select_slider, t("train.kernel"), key="tr_kernel", default=3,
+                                        options=[3, 5, 7])
+        options["pool"] = widget(c2.selectbox, t("train.pool"), key="tr_pool", default="max", options=["max", "avg"])
+        options["dropout"] = widget(c1.slider, t("train.dropout"), key="tr_dropout", default=0.0, min_value=0.0,
+                                    max_value=0.5, step=0.05)
+        options["batchnorm"] = widget(c2.toggle, t("train.batchnorm"), key="tr_bn", default=True)
+    st.caption(t(f"train.about_{model_name}"))
+    rows = M.summary(M.build_model(model_name, **options))
+    st.dataframe([{t("train.col_layer"): r["layer"], t("train.col_shape"): " × ".join(map(str, r["output_shape"])),
+                   t("train.col_params"): f"{r['params']:,}"} for r in rows], hide_index=True, width="stretch")
+with right:
+    opt = widget(st.selectbox, t("train.optimizer"), key="tr_opt", default="adam", options=list(OPTIMIZERS),
+                 format_func=labels("train.opt_"))
+    lr = widget(st.number_input, t("train.lr"), key="tr_lr", default=DEFAULT_LR["adam"], min_value=1e-5,
+                max_value=2.0, format="%.4f", step=0.001)
+    cycle = widget(st.toggle, t("train.one_cycle"), key="tr_cycle", default=True, help=t("train.one_cycle_help"))
+    c1, c2 = st.columns(2)
+    bs = widget(c1.select_slider, t("train.batch"), key="tr_bs", default=128, options=[16, 32, 64, 128, 256, 512])
+    epochs = widget(c2.number_input, t("train.epochs"), key="tr_epochs", default=1, min_value=1, max_value=50)
+    size = widget(c1.select_slider, t("train.size"), key="tr_size", default=60000,
+                  options=[500, 1000, 2000, 5000, 10000, 30000, 60000])
+    seed = widget(c2.number_input, t("train.seed"), key="tr_seed", default=0, min_value=0, max_value=9999)
+    aug = widget(st.toggle, t("train.augment"), key="tr_aug", default=False, help=t("train.augment_help"))
+
+running = job is not None and not job.done
+b1, b2 = st.columns(2)
+if b1.button(t("train.start"), key="tr_start", type="primary", disabled=running or data is None, width="stretch"):
+    try:
+        config = TrainConfig(model=model_name, model_options=options, optimizer=opt, lr=lr, one_cycle=cycle,
+                             batch_size=bs, epochs=int(epochs), train_size=int(size), augment=aug, seed=int(seed))
+    except UserError as exc:
+        st.error(t_error(exc))
+    else:
+        job = TrainingJob(config, data).start()
+        st.session_state["tr_job"] = job
+        st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=t(f"train.model_{model_name}"),
+                                             opt=t(f"train.opt_{opt}"), size=size)
+        running = True
+if b2.button(t("train.stop"), key="tr_stop", disabled=not running, width="stretch"):
+    job.stop()
+
+
+def _finish(job: TrainingJob) -> None:
+    """Move a finished job into the list of runs (once)."""
+    if job.error:
+        st.session_state["tr_error"] = job.error
+    elif job.result is not None:
+        r = job.result
+        runs.append({"label": st.session_state.get("tr_job_label", "run"), "config": r.config, "history": r.history,
+                     "test_accuracy": r.test_accuracy, "model": r.model, "seconds": r.train_seconds,
+                     "ips": r.images_per_second, "stopped": r.stopped, "device": r.device})
+        st.session_state["trained_model"] = {"model": r.model, "name": runs[-1]["label"],
+                                             "test_accuracy": r.test_accuracy}
+    st.session_state.pop("tr_job", None)
+
+
+@st.fragment(run_every=1.0 if running else None)
+def live() -> None:
+    j: TrainingJob | None = st.session_state.get("tr_job")
+    if j is None:
+        return
+    history, latest = j.snapshot()
+    if latest:
+        frac = latest["step"] / max(1, latest["total_steps"])
+        st.progress(min(1.0, frac), text=t("train.progress", step=latest["step"], total=latest["total_steps"],
+                                           eta=f"{latest['eta_seconds']:.0f}", ips=f"{latest['images_per_second']:.0f}",
+                                           loss=f"{latest['train_loss']:.3f}"))
+    else:
+        st.progress(0.0, text=t("train.starting"))
+    current = {"label": st.session_state.get("tr_job_label", "run"), "history": history}
+    st.plotly_chart(figs.curves(runs + [current], metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
+                                train_label=t("train.train"), test_label=t("train.test")), key="tr_live_acc")
+    if j.done:
+        _finish(j)
+        st.rerun(scope="app")
+
+
+live()
+if st.session_state.get("tr_error"):
+    st.error(t("train.failed", detail=st.session_state.pop("tr_error")))
+
+# ---------------------------------------------------------------- runs and curves
+if runs:
+    st.header(t("train.runs_header"))
+    st.dataframe([{t("train.col_run"): r["label"], t("train.col_acc"): f"{100 * r['test_accuracy']:.2f} %",
+                   t("train.col_time"): f"{r['seconds']:.1f} s", t("train.col_ips"): f"{r['ips']:.0f}",
+                   t("train.col_train_acc"): (f"{100 * r['history'][-1]['train_acc']:.2f} %" if r["history"] else "—"),
+                   t("train.col_stopped"): "✓" if r["stopped"] else ""} for r in runs], hide_index=True, width="stretch")
+    c1, c2 = st.columns(2)
+    with c1:
+        st.plotly_chart(figs.curves(runs, metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
+                                    train_label=t("train.train"), test_label=t("train.test")), key="tr_acc")
+    with c2:
+        st.plotly_chart(figs.curves(runs, metric="loss", x_title=t("train.epoch"), y_title=t("train.loss"),
+                                    train_label=t("train.train"), test_label=t("train.test")), key="tr_loss")
+    note(t("train.overfit_note"))
+    if st.button(t("train.clear_runs"), key="tr_clear"):
+        runs.clear()
+        st.rerun()
+
+# ---------------------------------------------------------------- what the model learned
+st.header(t("train.inside_header"))
+up = st.file_uploader(t("train.load"), key="tr_load", help=t("train.load_help"))
+if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
+    st.session_state["_tr_loaded"] = (up.name, up.size)
+    try:
+        model, config = load_checkpoint(up.getvalue())
+    except UserError as exc:
+        st.error(t_error(exc))
+    else:
+        acc = evaluate(model, data[2], data[3])["accuracy"] if data is not None else float("nan")
+        runs.append({"label": t("train.loaded_label", name=up.name), "config": config, "history": [],
+                     "test_accuracy": acc, "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
+                     "device": "cpu"})
+        st.session_state["trained_model"] = {"model": model, "name": up.name, "test_accuracy": acc}
+        st.success(t("train.loaded", acc=f"{100 * acc:.2f}"))
+
+if not runs:
+    st.info(t("train.train_first"))
+    st.stop()
+
+pick = st.selectbox(t("train.inspect_run"), options=list(range(len(runs))), index=len(runs) - 1,
+                    format_func=lambda i: runs[i]["label"], key="tr_pick")
+run = runs[pick]
+model = run["model"]
+c1, c2 = st.columns(2)
+c1.download_button(t("train.save"), data=run.setdefault("_ckpt", save_checkpoint(model, run["config"])),
+                   file_name=f"{run['config'].model}-mnist.pt", key="tr_save")
+with c2.popover(t("train.export")):
+    code = export_code(run["config"])
+    st.code(code, language="python")
+    st.download_button(t("train.export_download"), data=code, file_name="train_mnist.py", key="tr_export_dl")
+
+tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")])
+with tabs[0]:
+    if data is None:
+        st.info(t("train.no_data"))
+    else:
+        if "_eval" not in run:
+            run["_eval"] = evaluate(model, data[2], data[3])
+        ev = run["_eval"]
+        y_true, y_pred = data[3], ev["predictions"]
+        cm = np.zeros((10, 10), dtype=np.int64)
+        np.add.at(cm, (y_true, y_pred), 1)
+        st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=int((y_true != y_pred).sum())))
+        sel = st.plotly_chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"),
+                                             value_label=t("train.count")),
+                              key="tr_cm", on_select="rerun", selection_mode="points")
+        pts = (sel or {}).get("selection", {}).get("points", []) if sel else []
+        if pts:
+            st.session_state["tr_cell_true"], st.session_state["tr_cell_pred"] = int(pts[0]["y"]), int(pts[0]["x"])
+        cc1, cc2 = st.columns(2)
+        ti = cc1.selectbox(t("train.true"), options=list(range(10)), key="tr_cell_true", index=None,
+                           placeholder=t("train.any"))
+        pi = cc2.selectbox(t("train.predicted"), options=list(range(10)), key="tr_cell_pred", index=None,
+                           placeholder=t("train.any"))
+        if ti is not None and pi is not None:
+            idx = np.flatnonzero((y_true == ti) & (y_pred == pi))[:24]
+            st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=ti, pred=pi))
+            if idx.size:
+                st.plotly_chart(figs.gallery(data[2][idx], [f"#{i}" for i in idx]), key="tr_cell_gallery")
+        st.subheader(t("train.mistakes"))
+        wrong = np.flatnonzero(y_true != y_pred)
+        conf = ev["probabilities"][wrong, y_pred[wrong]]
+        worst = wrong[np.argsort(-conf)][:16]
+        st.plotly_chart(figs.gallery(data[2][worst], [t("train.mistake_caption", true=int(y_true[i]), pred=int(y_pred[i]),
+                                                                  p=f"{100 * ev['probabilities'][i, y_pred[i]]:.0f}")
+                                                        for i in worst]), key="tr_mistakes")
+
+with tabs[1]:
+    w = M.first_conv_weights(model)
+    if w is None:
+        st.info(t("train.no_kernels"))
+    else:
+        st.markdown(t("train.kernels_text", k=w.shape[0], h=w.shape[2], w=w.shape[3]))
+        st.plotly_chart(figs.kernels(w, title_fmt="#{i}"), key="tr_kernels")
+        kc1, kc2, kc3 = st.columns([1, 1, 1])
+        ki = kc1.number_input(t("train.kernel_pick"), min_value=0, max_value=w.shape[0] - 1, value=0, key="tr_ki")
+        di = kc2.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_di")
+        kc3.write("")
+        if kc3.button(t("train.open_inspector"), key="tr_open"):
+            st.switch_page("pages/kernels.py", query_params={
+                "kn_kernel": "custom", "kn_custom": format_kernel(np.round(w[ki, 0], 3)),
+                "kn_src": "mnist", "kn_digit": str(di)})
+        st.plotly_chart(heatmap(w[ki, 0], colorscale="RdBu", zmid=0, title=f"#{ki}", x_title=t("common.column"),
+                                y_title=t("common.row"), value_label=t("common.value"), number_format=".2f",
+                                height=260), key="tr_kernel_one")
+
+with tabs[2]:
+    if data is None:
+        st.info(t("train.no_data"))
+    else:
+        fi = st.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_fi")
+        x = data[2][fi] / 255.0
+        p = predict_proba(model, x)
+        st.markdown(t("train.features_text", label=int(data[3][fi]), pred=int(np.argmax(p)),
+                      p=f"{100 * p.max():.1f}"))
+        for name, act in M.feature_maps(model, x):
+            a = act.numpy()
+            if a.ndim == 3 and "Normalize" not in name:
+                st.plotly_chart(figs.feature_grid(a, title=f"{name} → {' × '.join(map(str, a.shape))}"),
+                                key=f"tr_fm_{name}")
+            elif a.ndim == 1 and a.size <= 128:
+                st.caption(f"{name} → {a.size}")
+        st.plotly_chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
+                        key="tr_fm_probs")
+
+with tabs[3]:
+    st.markdown(t("train.draw_text"))
+    d1, d2 = st.columns(2)
+    with d1:
+        drawing = draw_canvas("tr_canvas", t("train.clear"))
+        upload = st.file_uploader(t("train.draw_upload"), key="tr_draw_upload")
+    img = None
+    if upload is not None:
+        try:
+            img = decode_upload(upload.getvalue())[0]
+        except UserError as exc:
+            st.error(t_error(exc))
+    elif drawing is not None:
+        img = drawing
+    with d2:
+        if img is None:
+            st.info(t("train.draw_hint"))
+        else:
+            x = preprocess_drawing(img)
+            if x.max() == 0:
+                st.info(t("train.draw_empty"))
+            else:
+                p = predict_proba(model, x)
+                st.markdown(t("train.draw_result", pred=int(np.argmax(p)), p=f"{100 * p.max():.1f}"))
+                st.plotly_chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
+                                key="tr_draw_probs")
+                st.plotly_chart(heatmap(np.round(x * 255), colorscale="Greys", zmin=0, zmax=255, numbers=False,
+                                        title=t("train.preprocessed"), x_title=t("common.column"),
+                                        y_title=t("common.row"), value_label=t("common.value"), height=300),
+                                key="tr_draw_input")
+    note(t("train.draw_note"))
