@@ -1,0 +1,100 @@
+"""Train page under AppTest: a tiny real run to the end, the inside views, checkpoints, bad files."""
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from explainer.i18n import translate
+from tests.conftest import app_test
+
+
+def _wait_for_run(at, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+        if at.session_state["tr_runs"]:
+            return
+    raise AssertionError("the training run did not finish")
+
+
+@pytest.fixture(scope="module")
+def trained_app():
+    at = app_test("train", timeout=60).run()
+    at.select_slider(key="tr_size").set_value(2000).run()
+    at.button(key="tr_start").click().run()
+    assert not at.exception
+    _wait_for_run(at)
+    return at
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_defaults_and_model_summary(lang):
+    at = app_test("train", lang).run()
+    assert not at.exception
+    assert at.title[0].value == translate("train.title", lang)
+    assert at.selectbox(key="tr_model").value == "fast"
+    assert len(at.dataframe) == 1  # the layer table
+    at.selectbox(key="tr_model").select("custom").run()
+    assert not at.exception and at.slider(key="tr_blocks").value == 2
+    at.button(key="tr_preset_reference").click().run()
+    assert at.selectbox(key="tr_model").value == "reference" and at.number_input(key="tr_lr").value == 0.001
+
+
+def test_tiny_run_fills_every_view(trained_app):
+    at = trained_app
+    assert not at.exception
+    run = at.session_state["tr_runs"][0]
+    assert run["test_accuracy"] > 0.8 and run["history"]
+    assert at.session_state["trained_model"]["model"] is run["model"]
+    md = " ".join(m.value for m in at.markdown)
+    assert "%" in md and "10,000" in md
+    assert len(at.dataframe) == 2  # layers + runs
+    assert len(at.get("plotly_chart")) >= 8  # curves, confusion, mistakes, kernels, feature maps, probabilities
+
+
+def test_confusion_cell_shows_digits(trained_app):
+    at = trained_app
+    at.selectbox(key="tr_cell_true").select(4)
+    at.selectbox(key="tr_cell_pred").select(4).run()
+    assert not at.exception
+    assert any(translate("train.cell_caption", "en", n="", true=4, pred=4).split(":")[0].split()[-1] in c.value
+               for c in at.caption)
+
+
+def test_uploaded_drawing_is_classified(trained_app):
+    at = trained_app
+    im = Image.new("L", (200, 200), 0)
+    ImageDraw.Draw(im).line([(100, 20), (100, 180)], fill=255, width=18)  # a "1"
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    at.file_uploader(key="tr_draw_upload").upload("one.png", buf.getvalue(), "image/png")
+    at.run()
+    assert not at.exception
+    assert any("**1**" in m.value for m in at.markdown)
+
+
+def test_bad_checkpoint_upload(trained_app):
+    at = trained_app
+    at.file_uploader(key="tr_load").upload("weights.pt", b"definitely not a checkpoint")
+    at.run()
+    assert not at.exception
+    assert at.error and translate("errors.checkpoint_bad", "en", detail="").split("(")[0] in at.error[0].value
+    assert len(at.session_state["tr_runs"]) == 1  # nothing the user had is lost
+
+
+def test_good_checkpoint_upload_round_trip(trained_app):
+    from explainer.train import save_checkpoint
+
+    at = trained_app
+    run = at.session_state["tr_runs"][0]
+    blob = save_checkpoint(run["model"], run["config"])
+    at.file_uploader(key="tr_load").set_value(("mine.pt", blob, "application/octet-stream"))
+    at.run()
+    assert not at.exception
+    runs = at.session_state["tr_runs"]
+    assert len(runs) == 2 and abs(runs[1]["test_accuracy"] - run["test_accuracy"]) < 1e-6
