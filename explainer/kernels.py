@@ -181,6 +181,18 @@ def resize_kernel(weights, rows: int, cols: int) -> np.ndarray:
     return out
 
 
+def apply_edits(weights, edited_rows: dict) -> np.ndarray:
+    """``weights`` with a grid editor's edits applied: ``{row: {column: value}}`` (keys may be strings, as
+    Streamlit's ``st.data_editor`` reports them). An emptied cell counts as 0; values are checked like typed ones."""
+    w = np.array(weights, dtype=np.float64)
+    for r, cols in (edited_rows or {}).items():
+        for c, v in cols.items():
+            i, j = int(r), int(c)
+            if 0 <= i < w.shape[0] and 0 <= j < w.shape[1]:
+                w[i, j] = 0.0 if v is None else _number(repr(float(v)) if isinstance(v, (int, float)) else str(v))
+    return w
+
+
 def clip_display(out) -> np.ndarray:
     """The output as the tutorials display it: rounded and clipped to 0–255 (negative → black)."""
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

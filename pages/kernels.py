@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from explainer import shift as shift_demo
@@ -10,7 +11,8 @@ from explainer.figures import fast_figure
 from explainer.figures import kernels as figs
 from explainer.images import to_grey
 from explainer.inspector import apply_kernel, curve_example, gradient_magnitude, inspect_pixel
-from explainer.kernels import DIVIDE_MODES, NAMES, clip_display, divisor_for, format_kernel, kernel, parse_kernel
+from explainer.kernels import (DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES, apply_edits, clip_display, divisor_for,
+                               format_kernel, kernel, parse_kernel, resize_kernel)
 from ui.images import digit, image_picker
 from ui.shell import formula, keep_last, labels, note, t, widget
 
@@ -99,6 +101,50 @@ def output_figures(img: np.ndarray, weights: np.ndarray, divisor: float, bias: f
     return _plain(fig), _plain(figs.histogram_figure(out, title=hist_title, x_title=hist_x, y_title=hist_y))
 
 
+def _grid_resized() -> None:
+    """Callback (runs before the widgets exist, so it may rewrite ``kn_custom``): crop or zero-pad the kernel."""
+    ss = st.session_state
+    try:
+        weights = parse_kernel(ss.get("kn_custom", DEFAULT_CUSTOM))
+    except UserError:
+        return
+    ss["kn_custom"] = format_kernel(resize_kernel(weights, int(ss["kn_grid_rows"]), int(ss["kn_grid_cols"])))
+
+
+def _grid_edited(key: str, weights: np.ndarray) -> None:
+    """Callback: the grid's edited cells become the custom kernel's text (and so the shareable URL)."""
+    try:
+        new = apply_edits(weights, (st.session_state.get(key) or {}).get("edited_rows", {}))
+    except UserError:
+        return
+    st.session_state["kn_custom"] = format_kernel(new)
+
+
+def grid_editor(text: str) -> None:
+    """The custom kernel as an editable grid, 1×1 to 7×7 (even sizes too); it and the text stay in step."""
+    try:
+        weights = parse_kernel(text)
+    except UserError:
+        return  # the text's own message is shown below; the grid returns once the text reads as a kernel
+    kh, kw = weights.shape
+    ss = st.session_state
+    ss["kn_grid_rows"], ss["kn_grid_cols"] = kh, kw  # follow the text (set before the inputs are drawn)
+    c1, c2 = st.columns(2)
+    with c1:
+        st.number_input(t("kernels.grid_rows"), min_value=1, max_value=MAX_SIZE, step=1, key="kn_grid_rows",
+                        on_change=_grid_resized)
+    with c2:
+        st.number_input(t("kernels.grid_cols"), min_value=1, max_value=MAX_SIZE, step=1, key="kn_grid_cols",
+                        on_change=_grid_resized)
+    key = f"kn_grid_{format_kernel(weights)}"  # a fresh editor whenever the kernel changes
+    cols = [str(j) for j in range(kw)]
+    st.data_editor(pd.DataFrame(weights, columns=cols), key=key, on_change=_grid_edited, args=(key, weights),
+                   column_config={c: st.column_config.NumberColumn(c, min_value=-MAX_ABS, max_value=MAX_ABS,
+                                                                   required=True) for c in cols},
+                   width="content")
+    st.caption(t("kernels.grid_help"))
+
+
 def chosen_kernel(name: str):
     """Draw the kernel's own controls; return a function giving (weights, divisor, partner weights, partner
     divisor, pair name), which raises ``UserError`` on a bad custom kernel (so the page can keep its last view)."""
@@ -111,6 +157,7 @@ def chosen_kernel(name: str):
                         k.pair)
     text = widget(st.text_area, t("kernels.custom_label"), key="kn_custom", default=DEFAULT_CUSTOM,
                   help=t("kernels.custom_help"), height=120)
+    grid_editor(text)
     c1, c2 = st.columns(2)
     with c1:
         mode = widget(st.selectbox, t("kernels.divide"), key="kn_div", default="none", options=list(DIVIDE_MODES),

@@ -110,3 +110,16 @@ def test_divisor_modes():
         with pytest.raises(UserError) as e:
             divisor_for(w, "number", bad)
         assert e.value.key == "errors.bad_divisor"
+
+
+def test_grid_edits_apply_like_typed_values():
+    from explainer.kernels import apply_edits
+
+    w = kernel("vertical_edge").weights
+    out = apply_edits(w, {"0": {"1": 5}, 2: {"0": None}, "9": {"0": 1}})  # row 9 doesn't exist: ignored
+    assert out.tolist() == [[1, 5, -1], [1, 0, -1], [0, 0, -1]]
+    assert w.tolist() == [[1, 0, -1]] * 3  # the bank's kernel is untouched
+    for bad, key in (("abc", "errors.not_a_number"), (float("inf"), "errors.not_finite"), (1e9, "errors.too_large")):
+        with pytest.raises(UserError) as e:
+            apply_edits(w, {0: {0: bad}})
+        assert e.value.key == key

@@ -167,3 +167,19 @@ def test_bad_shared_link_shows_message_and_the_default_kernel_meanwhile(lang):
     run(at)
     assert not at.error and not at.info
     assert "27" in markdown(at)  # 28×28 digit, 2×2 kernel → 27×27 output
+
+
+def test_custom_grid_resizes_and_follows_the_text():
+    at = app_test("kernels", kn_kernel="custom", kn_src="step_edge")
+    run(at)
+    assert (at.number_input(key="kn_grid_rows").value, at.number_input(key="kn_grid_cols").value) == (3, 3)
+    at.number_input(key="kn_grid_rows").set_value(4)
+    run(at)
+    assert at.text_area(key="kn_custom").value == "1,0,-1;1,0,-1;1,0,-1;0,0,0"  # grown with zeros
+    at.number_input(key="kn_grid_cols").set_value(2)
+    run(at)
+    assert at.text_area(key="kn_custom").value == "1,0;1,0;1,0;0,0"  # the top-left part kept
+    assert "3×5" in markdown(at)  # 6×6 image, 4×2 kernel
+    at.text_area(key="kn_custom").input("1 2 3 4 5 6")
+    run(at)
+    assert (at.number_input(key="kn_grid_rows").value, at.number_input(key="kn_grid_cols").value) == (1, 6)
