@@ -1,0 +1,45 @@
+"""Train page in a real browser: start training, see the curve grow, stop; draw a digit on the canvas."""
+from __future__ import annotations
+
+from tests.browser.conftest import assert_no_exception, goto, screenshot, wait_idle
+
+
+def _points(page) -> int:
+    """Number of drawn points in the live accuracy chart."""
+    return page.evaluate("""() => { let n = 0;
+        document.querySelectorAll('.js-plotly-plot').forEach(p => (p.data || []).forEach(t => {
+            if (t.type === 'scatter' && t.x && t.mode === 'lines+markers') n += t.x.length; }));
+        return n; }""")
+
+
+def test_train_grow_stop_and_draw(page, app):
+    goto(page, app, "train", tr_size="30000", tr_epochs="2")
+    assert_no_exception(page)
+    page.get_by_role("button", name="▶ Start training").click()
+    page.wait_for_selector('[data-testid="stProgress"]', timeout=30_000)
+    page.wait_for_function("() => { let n = 0; document.querySelectorAll('.js-plotly-plot').forEach(p => (p.data||[])"
+                           ".forEach(t => { if (t.mode === 'lines+markers' && t.x) n += t.x.length; })); return n >= 2; }",
+                           timeout=90_000)
+    first = _points(page)
+    page.wait_for_function(f"() => {{ let n = 0; document.querySelectorAll('.js-plotly-plot').forEach(p => (p.data||[])"
+                           f".forEach(t => {{ if (t.mode === 'lines+markers' && t.x) n += t.x.length; }})); "
+                           f"return n > {first}; }}", timeout=90_000)
+    assert _points(page) > first, "the curve grows while training runs"
+    page.get_by_role("button", name="■ Stop (keep what was learned)").click()
+    page.wait_for_selector("text=Runs and curves", timeout=60_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.get_by_text("✓").count() >= 1  # the run is marked as stopped early
+    # draw a "1" on the canvas
+    page.get_by_role("tab", name="Draw a digit").click()
+    canvas = page.locator("canvas.cx-canvas")
+    canvas.wait_for(timeout=20_000)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 40)
+    page.mouse.down()
+    for y in range(40, 250, 15):
+        page.mouse.move(box["x"] + 140, box["y"] + y)
+    page.mouse.up()
+    page.wait_for_selector("text=The model reads", timeout=30_000)
+    assert_no_exception(page)
+    screenshot(page, "train")
