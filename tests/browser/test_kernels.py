@@ -52,3 +52,22 @@ def test_bad_custom_kernel_message_keeps_the_maps(page, app):
     assert "“abc” is not a number" in page.locator('[data-testid="stAlertContentError"]').inner_text()
     assert page.locator('.js-plotly-plot').count() == before
     assert_no_exception(page)
+
+
+def test_editing_a_grid_cell_rewrites_the_kernel_text_and_link(page, app):
+    goto(page, app, "kernels", kn_src="step_edge", kn_kernel="custom")
+    assert_no_exception(page)
+    editor = page.locator('[data-testid="stDataFrame"]').first
+    editor.scroll_into_view_if_needed()
+    box = editor.bounding_box()
+    row_h = box["height"] / 4  # a header row and the kernel's three rows
+    page.mouse.dblclick(box["x"] + box["width"] * 0.5, box["y"] + row_h * 2.5)  # row 1, column "1"
+    page.wait_for_timeout(300)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("7")
+    page.keyboard.press("Enter")
+    page.wait_for_function("""() => { const t = document.querySelector('[data-testid="stTextArea"] textarea');
+        return t && t.value === '1,0,-1;1,7,-1;1,0,-1'; }""", timeout=20_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert "kn_custom=1%2C0%2C-1%3B1%2C7%2C-1%3B1%2C0%2C-1" in page.url
