@@ -37,17 +37,16 @@ if previous is not None and previous != preset:  # a new preset replaces the edi
 left, right = st.columns([3, 2])
 with left:
     st.subheader(t("xo.input_header"))
-    event = st.plotly_chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL), key="xo_input",
-                            on_select="rerun", selection_mode="points")
+    # Read the click before drawing, so the grid shown already has the flipped cell (not one click behind);
+    # then draw a fresh chart (new key) so the next click on the same cell flips it back.
+    n = st.session_state.get("_xo_click_n", 0)
+    event = st.session_state.get(f"xo_input_{n}")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if points:
-        p = points[0]
-        sig = (int(p["y"]), int(p["x"]), len(points))
-        if st.session_state.get("_xo_last_click") != sig:
-            st.session_state["_xo_last_click"] = sig
-            grid = xo.toggle(grid, sig[0], sig[1])
-    else:
-        st.session_state.pop("_xo_last_click", None)
+        grid = xo.toggle(grid, int(points[0]["y"]), int(points[0]["x"]))
+        st.session_state["_xo_click_n"] = n = n + 1
+    st.plotly_chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL), key=f"xo_input_{n}",
+                    on_select="rerun", selection_mode="points", config={"displayModeBar": False})
 with right:
     st.markdown(t("xo.input_help"))
     c1, c2 = st.columns(2)
