@@ -7,6 +7,7 @@ import streamlit as st
 from explainer import xo
 from explainer.figures import heatmap
 from explainer.figures import xo as figs
+from explainer.inspector import inspect_pixel
 from ui.shell import labels, note, publish, restore, t, widget
 
 ROW, COL, VAL = t("common.row"), t("common.column"), t("common.value")
@@ -78,12 +79,16 @@ with tabs[0]:
     # the pixel inspector: one value of one map, by hand
     st.subheader(t("xo.inspect_header"))
     i1, i2, i3 = st.columns(3)
-    fk = i1.selectbox(t("xo.inspect_filter"), options=[0, 1, 2], format_func=lambda k: names[k], key="xo_ik")
-    ir = i2.number_input(t("common.row"), min_value=0, max_value=6, value=0, key="xo_ir")
-    ic = i3.number_input(t("common.column"), min_value=0, max_value=6, value=0, key="xo_ic")
-    window = grid[ir:ir + 3, ic:ic + 3]
-    products = window * xo.FILTERS[fk]
-    total = products.sum()
+    with i1:
+        fk = widget(st.selectbox, t("xo.inspect_filter"), key="xo_ik", default=0, options=[0, 1, 2],
+                    format_func=names.__getitem__)
+    with i2:
+        ir = widget(st.number_input, t("common.row"), key="xo_ir", default=0, min_value=0, max_value=6, step=1)
+    with i3:
+        ic = widget(st.number_input, t("common.column"), key="xo_ic", default=0, min_value=0, max_value=6, step=1)
+    # the same routine as the Kernels page's inspector: products summed in conv2d's order, so it equals the map
+    info = inspect_pixel(grid, xo.FILTERS[fk], ir, ic, divisor=9)
+    products, total = info.products, info.total
     a, b, cc = st.columns(3)
     with a:
         st.plotly_chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3),
@@ -96,9 +101,9 @@ with tabs[0]:
         st.plotly_chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW,
                                          value_label=VAL, mark=(ir, ic), height=220), key="xo_imap")
     terms = " ".join(f"{'+' if i and v >= 0 else ''}{v:g}" for i, v in enumerate(products.ravel()))
-    st.latex(rf"\frac{{{terms}}}{{9}} = \frac{{{total:g}}}{{9}} = {total / 9:.2f}")
+    st.latex(rf"\frac{{{terms}}}{{9}} = \frac{{{total:g}}}{{9}} = {info.value:.2f}")
     st.markdown(t("xo.inspect_result", matches=int(round(total + 9)) // 2, total=int(total),
-                  value=f"{total / 9:.2f}", mapvalue=f"{res.maps[fk][ir, ic]:.2f}"))
+                  value=f"{info.value:.2f}", mapvalue=f"{res.maps[fk][ir, ic]:.2f}"))
 
 with tabs[1]:
     st.markdown(t("xo.relu_text"))

@@ -60,3 +60,21 @@ def test_shared_grid_link_and_bad_grid():
     bad.run()
     assert not bad.exception and len(bad.toast) == 1
     assert "**X**" in bad.success[0].value
+
+
+@pytest.mark.parametrize("preset, k, r, c", [("x_noisy", 0, 0, 0), ("x_noisy", 1, 3, 5), ("o", 2, 6, 6),
+                                             ("x_rotated", 2, 4, 1)])
+def test_inspector_sum_and_value_equal_the_map_from_a_shared_link(preset, k, r, c):
+    """The inspector's own sum (not just the map's number printed beside it) equals the map."""
+    g = np.array(xo.PRESETS[preset])
+    at = app_test("xo")
+    at.query_params.update(xo_preset=preset, xo_ik=str(k), xo_ir=str(r), xo_ic=str(c))
+    at.run()
+    assert not at.exception
+    total = int((g[r:r + 3, c:c + 3] * xo.FILTERS[k]).sum())  # computed here, independently
+    m = xo.run(g).maps[k][r, c]
+    assert abs(total / 9 - m) < 1e-12
+    want = translate("xo.inspect_result", "en", matches=(total + 9) // 2, total=total, value=f"{total / 9:.2f}",
+                     mapvalue=f"{m:.2f}")
+    assert want in [md.value for md in at.markdown]
+    assert any(rf"\frac{{{total}}}{{9}}" in lx.value for lx in at.latex)
