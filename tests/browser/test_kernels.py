@@ -58,14 +58,16 @@ def test_editing_a_grid_cell_rewrites_the_kernel_text_and_link(page, app):
     goto(page, app, "kernels", kn_src="step_edge", kn_kernel="custom")
     assert_no_exception(page)
     editor = page.locator('[data-testid="stDataFrame"]').first
+    editor.wait_for(state="visible", timeout=20_000)
     editor.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # let the grid's canvas settle after scrolling
     box = editor.bounding_box()
     row_h = box["height"] / 4  # a header row and the kernel's three rows
     page.mouse.dblclick(box["x"] + box["width"] * 0.5, box["y"] + row_h * 2.5)  # row 1, column "1"
-    page.wait_for_timeout(300)
-    page.keyboard.press("Control+A")
-    page.keyboard.type("7")
-    page.keyboard.press("Enter")
+    cell = page.locator("input.gdg-input")  # the grid's cell editor
+    cell.wait_for(state="visible", timeout=10_000)
+    cell.fill("7")
+    cell.press("Enter")
     page.wait_for_function("""() => { const t = document.querySelector('[data-testid="stTextArea"] textarea');
         return t && t.value === '1,0,-1;1,7,-1;1,0,-1'; }""", timeout=20_000)
     wait_idle(page)
