@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import string
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _fields(text: str) -> set[str]:
-    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+    """The ``{name}`` placeholders (LaTeX texts like ``\\frac{a}{b}`` have braces that are not)."""
+    return set(re.findall(r"(?<!\\)\{([a-z_][a-z0-9_]*)\}", text))
 
 
 def test_languages_have_the_same_keys():
@@ -40,7 +40,8 @@ def test_chinese_is_chinese():
     zh, en = catalogue("zh"), catalogue("en")
     cjk = re.compile(r"[\u4e00-\u9fff]")
     untranslated = [k for k, v in zh.items()
-                    if isinstance(v, str) and len(v) > 25 and not cjk.search(v) and v == en.get(k)]
+                    if isinstance(v, str) and len(re.sub(r"\{[a-z_]+\}", "", v)) > 25 and not cjk.search(v) and v == en.get(k)
+                    and "\\" not in v]  # formulas are the same in both languages
     assert untranslated == []
 
 

@@ -1,0 +1,57 @@
+"""Optimizer race timings.
+
+    .venv/bin/python bench/optim.py
+
+Prints medians of: eight optimizers × 1000 steps on Rosenbrock (one race), a 300×300 loss grid,
+and the Optimizers page's rerun after changing one hyperparameter (AppTest).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.chdir(ROOT)
+if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
+    os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
+
+from explainer import optim  # noqa: E402
+
+
+def median_time(fn, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    surf = optim.surface("rosenbrock")
+    runs = [(n, {}) for n in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam")]
+    race = median_time(lambda: optim.race(surf, runs, surf.start, 1000), 5)
+    grid = median_time(lambda: optim.loss_grid(surf, 300), 21)
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / "optimizers.py"), default_timeout=120).run()
+    lrs = [0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.11]
+    rerun = []
+    for lr in lrs:
+        at.number_input(key="op_rosenbrock_adam_lr").set_value(lr)
+        t0 = time.perf_counter()
+        at.run()
+        rerun.append(time.perf_counter() - t0)
+    print("\n| what | median | goal |\n|---|---|---|")
+    print(f"| 8 optimizers × 1000 steps, Rosenbrock | {race * 1000:.0f} ms | ≤ 500 ms |")
+    print(f"| 300×300 loss grid | {grid * 1000:.1f} ms | ≤ 50 ms |")
+    print(f"| page rerun after changing Adam's lr | {statistics.median(rerun) * 1000:.0f} ms | ≤ 300 ms |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""MNIST training speed: the tutorial's reference loop against our default model and settings.
+
+    MNIST_DIR=../shared/mnist .venv/bin/python bench/train.py [--quick] [--epochs-ref 10] [--epochs-fast 6]
+
+Each contender runs in its own process (so peak memory is its own). Test accuracy is measured on
+all 10,000 test digits 8 times per epoch; evaluation time is not counted as training time.
+Prints time to 98.5 % and to 99.0 %, images/s, peak RSS and the final accuracy, then the ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
+    os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
+
+TARGETS = (0.985, 0.990)
+
+
+def _reference(epochs: int) -> dict:
+    """The tutorial's loop: its model, a DataLoader with batch 64, Adam 1e-3."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from explainer.mnist import load_mnist
+    from explainer.models import build_model
+    from explainer.train import to_tensor
+
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+    x_train, y_train, x_test, y_test = load_mnist()
+    loader = DataLoader(TensorDataset(to_tensor(x_train), torch.as_tensor(y_train)), batch_size=64, shuffle=True)
+    xte, yte = to_tensor(x_test), torch.as_tensor(y_test)
+    model = build_model("reference")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    every = max(1, len(loader) // 8)
+    train_s, seen, reached, curve = 0.0, 0, {}, []
+    for epoch in range(epochs):
+        model.train()
+        t0 = time.perf_counter()
+        for i, (xb, yb) in enumerate(loader):
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            seen += len(xb)
+            if (i + 1) % every == 0 or i + 1 == len(loader):
+                train_s += time.perf_counter() - t0
+                model.eval()
+                with torch.inference_mode():
+                    acc = sum((model(xte[j:j + 2000]).argmax(1) == yte[j:j + 2000]).sum().item()
+                              for j in range(0, 10000, 2000)) / 10000
+                model.train()
+                curve.append((round(train_s, 2), acc))
+                for target in TARGETS:
+                    if acc >= target and target not in reached:
+                        reached[target] = train_s
+                t0 = time.perf_counter()
+        if all(t in reached for t in TARGETS):
+            break
+    return {"name": "reference (tutorial loop)", "train_seconds": train_s, "images_per_second": seen / train_s,
+            "final_accuracy": curve[-1][1], "reached": {str(k): v for k, v in reached.items()}, "epochs": epoch + 1}
+
+
+def _default(epochs: int) -> dict:
+    from explainer.mnist import load_mnist
+    from explainer.train import TrainConfig, train
+
+    data = load_mnist()
+    reached = {}
+
+    def progress(rec):
+        if "test_acc" in rec:
+            for target in TARGETS:
+                if rec["test_acc"] >= target and target not in reached:
+                    reached[target] = rec["elapsed"]
+
+    best = None
+    # the one-cycle schedule needs the run's length up front: try 1, 2, … epochs, keep the first times
+    for e in range(1, epochs + 1):
+        res = train(TrainConfig(epochs=e, eval_size=10000, evals_per_epoch=8), data, on_progress=progress)
+        best = res
+        if all(t in reached for t in TARGETS):
+            break
+    return {"name": f"default ({best.config.model}, batch {best.config.batch_size}, Adam + one-cycle)",
+            "train_seconds": best.train_seconds, "images_per_second": best.images_per_second,
+            "final_accuracy": best.test_accuracy, "reached": {str(k): v for k, v in reached.items()},
+            "epochs": best.epochs_done}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--one", choices=["reference", "default"])
+    ap.add_argument("--quick", action="store_true", help="reference 2 epochs, default up to 3")
+    ap.add_argument("--epochs-ref", type=int, default=10)
+    ap.add_argument("--epochs-fast", type=int, default=5)
+    args = ap.parse_args()
+    if args.one:
+        out = _reference(args.epochs_ref) if args.one == "reference" else _default(args.epochs_fast)
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(out))
+        return
+    if args.quick:
+        args.epochs_ref, args.epochs_fast = 2, 3
+    rows = []
+    for who, ep in (("default", args.epochs_fast), ("reference", args.epochs_ref)):
+        p = subprocess.run([sys.executable, __file__, "--one", who, "--epochs-ref", str(ep), "--epochs-fast", str(ep)],
+                           capture_output=True, text=True, check=True)
+        rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    fmt = lambda v: f"{v:7.1f} s" if v is not None else "   not reached"  # noqa: E731
+    print(f"\nMNIST on {os.cpu_count()} CPU cores (torch threads = cores); accuracy on all 10,000 test digits\n")
+    print("| contender | to 98.5 % | to 99.0 % | images/s | peak RSS | final acc | epochs |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {fmt(r['reached'].get('0.985'))} | {fmt(r['reached'].get('0.99'))} | "
+              f"{r['images_per_second']:.0f} | {r['peak_rss_mb']:.0f} MB | {100 * r['final_accuracy']:.2f} % | "
+              f"{r['epochs']:.2f} |")
+    d, ref = rows
+    for t in ("0.985", "0.99"):
+        if t in d["reached"] and t in ref["reached"]:
+            print(f"speed-up to {float(t) * 100:.1f} %: {ref['reached'][t] / d['reached'][t]:.1f}×")
+    print(f"throughput ratio: {d['images_per_second'] / ref['images_per_second']:.1f}×")
+
+
+if __name__ == "__main__":
+    main()
