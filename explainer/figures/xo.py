@@ -26,10 +26,11 @@ def input_grid(grid: np.ndarray, *, x_title: str, y_title: str, value_label: str
         shapes.append(dict(type="rect", x0=c - 0.5, y0=r - 0.5, x1=c + k - 0.5, y1=r + k - 0.5,
                            line=dict(color="#ff7f0e", width=4)))
     layout = dict(height=height, margin=dict(l=40, r=10, t=10, b=40), shapes=shapes, plot_bgcolor="white",
+                  # constrain="domain": square cells shrink the plot area instead of widening the axis range
                   xaxis=dict(title=dict(text=x_title), range=[-0.6, g.shape[1] - 0.4], dtick=1, showgrid=False,
-                             zeroline=False),
+                             zeroline=False, constrain="domain"),
                   yaxis=dict(title=dict(text=y_title), range=[g.shape[0] - 0.4, -0.6], dtick=1, showgrid=False,
-                             zeroline=False, scaleanchor="x"),
+                             zeroline=False, scaleanchor="x", constrain="domain"),
                   clickmode="event+select", dragmode=False)
     return fast_figure([trace], layout)
 
