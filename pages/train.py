@@ -50,6 +50,12 @@ except UserError as exc:
     st.error(t_error(exc))
     st.info(t("train.no_data"))
 
+if data is not None:
+    with st.expander(t("train.data_header"), expanded=True):
+        st.markdown(t("train.data_text", n=len(data[0]), m=len(data[2])))
+        st.plotly_chart(figs.gallery(data[0][:16], [t("train.label_caption", y=int(y)) for y in data[1][:16]], cols=16,
+                                     height=150), key="tr_data")
+
 runs: list[dict] = st.session_state.setdefault("tr_runs", [])
 job: TrainingJob | None = st.session_state.get("tr_job")
 

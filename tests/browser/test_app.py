@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_no_exception, goto, screenshot, wait_idle
 from ui.nav import available_lessons
@@ -39,15 +40,15 @@ def test_shared_url_restores_view(page, app):
     assert_no_exception(page)
     assert page.locator("h1").first.inner_text().strip() == "图像就是数字"
     digit_input = page.locator('[data-testid="stNumberInput"] input').first
-    assert digit_input.input_value() == "7"
+    expect(digit_input).to_have_value("7", timeout=20_000)
     assert "im_digit=7" in page.url
 
 
 def test_bad_url_parameter_falls_back_with_notice(page, app):
     goto(page, app, "images", im_digit="banana")
     assert_no_exception(page)
-    assert page.locator('[data-testid="stNumberInput"] input').first.input_value() == "0"
-    page.wait_for_selector('[data-testid="stToast"]', timeout=10_000)
+    expect(page.locator('[data-testid="stNumberInput"] input').first).to_have_value("0", timeout=20_000)
+    page.wait_for_selector('[data-testid="stToast"]', timeout=30_000)
     assert "im_digit" in page.locator('[data-testid="stToast"]').first.inner_text()
 
 
