@@ -25,22 +25,23 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from ui.nav import LESSONS  # noqa: E402
 
 
-def _change(at):
-    """A typical change: move the first slider / number input / selectbox to another value."""
-    for slider in at.slider:
-        lo, hi, v = slider.min, slider.max, slider.value
-        if isinstance(v, (int, float)) and hi > lo:
-            step = slider.step or 1
-            slider.set_value(v + step if v + step <= hi else v - step)
-            return f"slider {slider.key}"
-    for box in at.selectbox:
-        if len(box.options) > 1:
-            box.select_index((box.index + 1) % len(box.options))
-            return f"selectbox {box.key}"
-    for num in at.number_input:
-        num.increment()
-        return f"number_input {num.key}"
-    return None
+# A typical change per page: (widget kind, key, two values to alternate between).
+CHANGES = {
+    "home": ("selectbox", "home_kernel", ("sobel_x", "vertical_edge")),
+    "images": ("number_input", "im_digit", (1, 0)),
+    "kernels": ("selectbox", "kn_kernel", ("sobel_x", "vertical_edge")),
+    "xo": ("segmented_control", "xo_preset", ("x_shifted", "x")),
+    "stride": ("slider", "sp_s", (1, 2)),
+    "pooling": ("slider", "pl_size", (3, 2)),
+    "optimizers": ("number_input", "op_rosenbrock_adam_lr", (0.06, 0.05)),
+    "train": ("selectbox", "tr_model", ("lenet5", "fast")),
+}
+
+
+def _change(at, page: str, i: int):
+    kind, key, values = CHANGES[page]
+    getattr(at, kind)(key=key).set_value(values[i % 2])
+    return f"{kind} {key}"
 
 
 def time_page(path: str, runs: int) -> dict:
@@ -55,11 +56,11 @@ def time_page(path: str, runs: int) -> dict:
         t0 = time.perf_counter()
         at.run()
         defaults.append(time.perf_counter() - t0)
-    what = _change(at)
+    page = Path(path).stem
     changed = []
+    what = None
     for i in range(runs):
-        if i:
-            _change(at)
+        what = _change(at, page, i)
         t0 = time.perf_counter()
         at.run()
         changed.append(time.perf_counter() - t0)

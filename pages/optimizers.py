@@ -34,11 +34,18 @@ def _grid(name: str, kappa: float, n: int = 90):
     return optim.loss_grid(surf, n)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _race(name: str, kappa: float, runs: tuple, start: tuple, steps: int, noise: float, seed: int):
+@st.cache_data(max_entries=256, show_spinner=False)
+def _path(name: str, kappa: float, run: tuple, start: tuple, steps: int, noise: float, seed: int):
+    """One optimizer's path, cached on its own: changing one optimizer's setting recomputes only it."""
     surf = optim.surface(name, kappa=kappa) if name == "quadratic" else optim.surface(name)
-    paths = optim.race(surf, [(n, dict(hp)) for n, hp in runs], start, steps, noise, seed)
-    return paths, np.stack([optim.losses(surf, p) for p in paths]), [optim.summarise(surf, p) for p in paths]
+    path = optim.race(surf, [(run[0], dict(run[1]))], start, steps, noise, seed)[0]
+    return path, optim.losses(surf, path), optim.summarise(surf, path)
+
+
+def _race(name, kappa, runs, start, steps, noise, seed):
+    # each optimizer gets its own noise stream (seed + its position), so adding one changes no other path
+    out = [_path(name, kappa, run, start, steps, noise, seed + i) for i, run in enumerate(runs)]
+    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out]), [o[2] for o in out]
 
 
 st.title(t("optimizers.title"))

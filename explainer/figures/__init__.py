@@ -83,7 +83,10 @@ def fast_figure(data: list[dict], layout: dict, frames: list[dict] | None = None
     ``None`` values are dropped so they fall back to Plotly's defaults.
     """
     clean = lambda d: {k: v for k, v in d.items() if v is not None}  # noqa: E731
-    return go.Figure(data=[clean(t) for t in data], layout=clean(layout), frames=frames, _validate=False)
+    fig = go.Figure(data=[clean(t) for t in data], layout=clean(layout), _validate=False)
+    if frames:
+        fig._frame_objs = tuple(go.Frame(f, _validate=False) for f in frames)  # unvalidated, like the rest
+    return fig
 
 
 def _font_size(shape) -> int:

@@ -40,20 +40,22 @@ def contour_race(xs, ys, Z, paths: np.ndarray, labels: list[str], minima, *, log
     for k, (path, label) in enumerate(zip(paths, labels)):
         c = COLORS[k % len(COLORS)]
         data.append(dict(type="scatter", x=path[:, 0], y=path[:, 1], mode="lines", name=label,
-                         line=dict(color=c, width=2), legendgroup=label,
+                         line=dict(color=c, width=2), legendgroup=label, opacity=0.85,
                          hovertemplate=f"{label}<br>%{{x:.3f}}, %{{y:.3f}}<extra></extra>"))
         data.append(dict(type="scatter", x=[path[-1, 0]], y=[path[-1, 1]], mode="markers", showlegend=False,
                          legendgroup=label, marker=dict(size=11, color=c, line=dict(color="white", width=1.5)),
                          hoverinfo="skip"))
+    # frames move only each optimizer's head (one point each): small and fast to animate
     frame_list = []
+    heads = list(range(first + 1, first + 2 * len(paths), 2))
     for s in marks:
         fd = []
         for path in paths:
             ok = path[: s + 1]
-            fd.append(dict(type="scatter", x=ok[:, 0], y=ok[:, 1]))
-            last = ok[~np.isnan(ok).any(1)][-1:] if (~np.isnan(ok).any(1)).any() else ok[:1]
-            fd.append(dict(type="scatter", x=last[:, 0], y=last[:, 1]))
-        frame_list.append(dict(name=str(s), data=fd, traces=list(range(first, first + 2 * len(paths)))))
+            good = ok[~np.isnan(ok).any(1)]
+            last = good[-1:] if len(good) else ok[:1]
+            fd.append(dict(type="scatter", x=last[:, 0].tolist(), y=last[:, 1].tolist()))
+        frame_list.append(dict(name=str(s), data=fd, traces=heads))
     slider = dict(active=len(marks) - 1, currentvalue=dict(prefix=f"{step_title} "), pad=dict(t=40),
                   steps=[dict(label=str(s), method="animate",
                               args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=False),

@@ -42,4 +42,4 @@ def test_train_grow_stop_and_draw(page, app):
     page.mouse.up()
     page.wait_for_selector("text=The model reads", timeout=30_000)
     assert_no_exception(page)
-    screenshot(page, "train")
+    screenshot(page, "train-trained")
