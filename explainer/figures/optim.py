@@ -62,7 +62,7 @@ def contour_race(xs, ys, Z, paths: np.ndarray, labels: list[str], minima, *, log
                                                    transition=dict(duration=0))]) for s in marks])
     buttons = dict(type="buttons", showactive=False, x=0, y=-0.12, xanchor="left", direction="left",
                    buttons=[dict(label="▶ " + play, method="animate",
-                                 args=[None, dict(frame=dict(duration=80, redraw=False), fromcurrent=True,
+                                 args=[None, dict(frame=dict(duration=80, redraw=False), fromcurrent=False,
                                                   transition=dict(duration=0), mode="immediate")]),
                             dict(label="⏸ " + pause, method="animate",
                                  args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])
