@@ -72,7 +72,7 @@ def _custom(blocks: int = 2, channels: int = 16, kernel_size: int = 3, pool: str
         raise UserError("errors.bad_param", name="kernel_size", what="3, 5 or 7", value=kernel_size)
     if pool not in ("max", "avg"):
         raise UserError("errors.bad_param", name="pool", what="max or avg", value=pool)
-    if not 0.0 <= float(dropout) < 1.0:
+    if not 0.0 <= float(dropout) <= 0.9:
         raise UserError("errors.bad_param", name="dropout", what="between 0 and 0.9", value=dropout)
     layers: list[nn.Module] = [Normalize()]
     c_in, size = 1, 28
@@ -101,7 +101,9 @@ def build_model(name: str, **options) -> nn.Module:
         raise UserError("errors.bad_param", name="options", what=f"empty for the {name} model", value=options)
     try:
         return _BUILDERS[name](**options)
-    except TypeError as exc:
+    except UserError:
+        raise
+    except (TypeError, ValueError) as exc:  # an unknown option, or a value that isn't a number
         raise UserError("errors.bad_param", name="options", what="blocks, channels, kernel_size, pool, dropout, "
                         "batchnorm", value=str(exc)) from None
 

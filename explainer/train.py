@@ -48,6 +48,21 @@ class TrainConfig:
     eval_size: int = 2000  # test digits used for the curves during training (the final score uses all)
 
     def __post_init__(self):
+        for name, kind in (("batch_size", int), ("epochs", int), ("train_size", int), ("seed", int),
+                           ("evals_per_epoch", int), ("eval_size", int)):
+            try:
+                setattr(self, name, kind(getattr(self, name)))
+            except (TypeError, ValueError):
+                raise UserError("errors.bad_param", name=name.replace("_", " "), what="a whole number",
+                                value=getattr(self, name)) from None
+        if self.lr is not None:
+            try:
+                self.lr = float(self.lr)
+            except (TypeError, ValueError):
+                raise UserError("errors.bad_param", name="learning rate", what="a number", value=self.lr) from None
+        self.one_cycle, self.augment = bool(self.one_cycle), bool(self.augment)
+        if not isinstance(self.model_options, dict):
+            raise UserError("errors.bad_param", name="options", what="a dictionary", value=self.model_options)
         if self.model not in MODEL_NAMES:
             raise UserError("errors.bad_param", name="model", what=" / ".join(MODEL_NAMES), value=self.model)
         if self.optimizer not in OPTIMIZERS:
@@ -61,6 +76,7 @@ class TrainConfig:
         if not 10 <= int(self.train_size) <= 60000:
             raise UserError("errors.bad_param", name="training-set size", what="between 10 and 60000",
                             value=self.train_size)
+        build_model(self.model, **self.model_options)  # unknown or out-of-range options: UserError now, not mid-run
 
     @property
     def learning_rate(self) -> float:

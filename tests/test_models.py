@@ -36,7 +36,8 @@ def test_custom_options_and_errors():
     m = build_model("custom", blocks=3, channels=8, kernel_size=5, pool="avg", dropout=0.2, batchnorm=False)
     assert m(torch.rand(2, 1, 28, 28)).shape == (2, 10)
     assert first_conv_weights(m).shape == (8, 1, 5, 5)
-    for bad in ({"blocks": 4}, {"pool": "median"}, {"kernel_size": 4}, {"colour": 1}):
+    for bad in ({"blocks": 4}, {"blocks": "two"}, {"pool": "median"}, {"kernel_size": 4}, {"dropout": 0.95},
+                {"channels": 0}, {"colour": 1}):
         with pytest.raises(UserError):
             build_model("custom", **bad)
     with pytest.raises(UserError):

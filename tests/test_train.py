@@ -26,7 +26,23 @@ def data(mnist_dir):
 
 @pytest.fixture(scope="module")
 def trained(data):
-    return train(TrainConfig(train_size=6000, epochs=1, seed=1), data)
+    calls = []
+    res = train(TrainConfig(train_size=6000, epochs=1, seed=1), data, on_progress=calls.append)
+    res.progress_calls = calls
+    return res
+
+
+def test_progress_is_throttled_and_complete(trained):
+    calls = trained.progress_calls
+    evals = [c for c in calls if "test_acc" in c]
+    # every evaluation is reported; between them at most one report per 0.25 s of training
+    assert len(evals) == len(trained.history)
+    assert len(calls) <= len(evals) + trained.train_seconds / 0.25 + 1
+    keys = {"epoch", "step", "total_steps", "seen", "elapsed", "images_per_second", "eta_seconds",
+            "train_loss", "train_acc"}
+    assert all(keys <= set(c) for c in calls)
+    assert [c["step"] for c in calls] == sorted(c["step"] for c in calls)
+    assert calls[-1]["step"] == calls[-1]["total_steps"] and calls[-1]["eta_seconds"] == 0
 
 
 def test_short_real_run_passes_90_percent(trained, data):
@@ -104,7 +120,11 @@ def test_mismatched_checkpoint(trained):
 
 
 def test_config_validation():
-    for bad in ({"model": "vgg"}, {"optimizer": "lion"}, {"lr": -1}, {"batch_size": 0}, {"train_size": 5}):
+    for bad in ({"model": "vgg"}, {"optimizer": "lion"}, {"lr": -1}, {"lr": float("nan")}, {"lr": "fast"},
+                {"batch_size": 0}, {"batch_size": "many"}, {"epochs": None}, {"train_size": 5},
+                {"model": "custom", "model_options": {"blocks": 9}},
+                {"model": "custom", "model_options": {"channels": "wide"}},
+                {"model": "fast", "model_options": {"blocks": 2}}, {"model_options": "blocks=2"}):
         with pytest.raises(UserError):
             TrainConfig(**bad)
 
