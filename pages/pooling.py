@@ -11,7 +11,7 @@ from explainer.figures.images import picture
 from explainer.images import to_grey
 from explainer.pooling import global_avg_pool, pool2d, shift
 from explainer.stepper import pool_walk
-from ui.images import image_picker
+from ui.images import image_picker, image_region
 from explainer import xo
 from ui.shell import formula, keep_last, labels, note, t, widget
 from ui.stepper import stepper
@@ -36,15 +36,6 @@ def feature_maps(which: str, dy: int = 0, dx: int = 0) -> np.ndarray:
     """The three 7×7 feature maps of the X or O image (shifted by dy, dx): conv with each filter / 9."""
     img = shift(X if which == "x" else O, dy, dx, fill=-1.0)
     return np.stack([conv2d(img, f) / 9 for f in FILTERS.values()])
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def busiest_region(img: np.ndarray, size: int) -> tuple[int, int]:
-    """Top-left corner of the size×size block (on a size grid) with the most contrast: a good default crop."""
-    h, w = (img.shape[0] // size) * size, (img.shape[1] // size) * size
-    blocks = img[:h, :w].astype(float).reshape(h // size, size, w // size, size).std(axis=(1, 3))
-    r, c = np.unravel_index(int(np.argmax(blocks)), blocks.shape)
-    return int(r * size), int(c * size)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -117,19 +108,10 @@ def section_stepper(lab: dict) -> None:
                  options=["grid", "image", "xo"], format_func=labels("pooling.src_"), required=True)
     colorscale = "Blues"
     if src == "image":
-        picked = image_picker("pl_img", default="camera")
-        img = to_grey(picked.array)
-        h, w = img.shape
-        size = widget(st.slider, t("pooling.crop"), key="pl_crop", default=8, min_value=4, max_value=min(12, h, w))
-        busy = busiest_region(img, size)
-        c1, c2 = st.columns(2)
-        with c1:
-            top = widget(st.slider, t("pooling.crop_top"), key="pl_top", default=busy[0],
-                         min_value=0, max_value=h - size)
-        with c2:
-            left = widget(st.slider, t("pooling.crop_left"), key="pl_left", default=busy[1],
-                          min_value=0, max_value=w - size)
-        x = img[top:top + size, left:left + size].astype(float)
+        x, picked, top, left = image_region("pl_img", "pl", crop_label=t("pooling.crop"),
+                                            top_label=t("pooling.crop_top"), left_label=t("pooling.crop_left"),
+                                            min_size=4)
+        size = x.shape[0]
         colorscale = "Greys"
     elif src == "xo":
         which = widget(st.segmented_control, t("pooling.xo_image"), key="pl_xo", default="x", options=["x", "o"],

@@ -10,10 +10,9 @@ from explainer.conv import PADDING_MODES, conv_transpose2d
 from explainer.errors import UserError
 from explainer.figures import stepper as figs
 from explainer.images import channels as rgb_channels
-from explainer.images import to_grey
 from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
-from ui.images import image_picker
+from ui.images import image_region
 from ui.shell import formula, keep_last, labels, note, t, widget
 from ui.stepper import stepper
 
@@ -30,15 +29,6 @@ def figure_labels() -> dict:
 def edge_kernel(k: int) -> np.ndarray:
     """The default kernel of size k: +1 on the left, 0 in the middle, −1 on the right (a vertical-edge detector)."""
     return np.tile(np.sign((k - 1) / 2 - np.arange(k)), (k, 1))
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def busiest_region(img: np.ndarray, size: int) -> tuple[int, int]:
-    """Top-left corner of the size×size block (on a size grid) with the most contrast: a good default crop."""
-    h, w = (img.shape[0] // size) * size, (img.shape[1] // size) * size
-    blocks = img[:h, :w].astype(float).reshape(h // size, size, w // size, size).std(axis=(1, 3))
-    r, c = np.unravel_index(int(np.argmax(blocks)), blocks.shape)
-    return int(r * size), int(c * size)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -105,19 +95,10 @@ def section_stepper(lab: dict) -> None:
     src = widget(st.segmented_control, t("stride.source"), key="sp_input", default="grid", options=["grid", "image"],
                  format_func=labels("stride.src_"), required=True)
     if src == "image":
-        picked = image_picker("sp_img", default="camera")
-        img = to_grey(picked.array)
-        h, w = img.shape
-        size = widget(st.slider, t("stride.crop"), key="sp_crop", default=8, min_value=3, max_value=min(12, h, w))
-        busy = busiest_region(img, size)
-        c1, c2 = st.columns(2)
-        with c1:
-            top = widget(st.slider, t("stride.crop_top"), key="sp_top", default=busy[0],
-                         min_value=0, max_value=h - size)
-        with c2:
-            left = widget(st.slider, t("stride.crop_left"), key="sp_left", default=busy[1],
-                          min_value=0, max_value=w - size)
-        x = img[top:top + size, left:left + size].astype(float)
+        x, picked, top, left = image_region("sp_img", "sp", crop_label=t("stride.crop"),
+                                            top_label=t("stride.crop_top"), left_label=t("stride.crop_left"),
+                                            min_size=3)
+        size = x.shape[0]
         colorscale = "Greys"
         st.caption(t("stride.crop_caption", h=size, w=size, top=top, left=left, name=picked.name))
     else:

@@ -95,3 +95,36 @@ def image_picker(prefix: str, *, default: str = "camera", allow_upload: bool = T
         picked = PickedImage(arr, t(f"picker.src_{src}"), arr.ndim == 3)
     st.session_state[last_key] = picked
     return picked
+
+
+def image_region(picker_prefix: str, key_prefix: str, *, crop_label: str, top_label: str, left_label: str,
+                 min_size: int = 3, max_size: int = 12, default_size: int = 8):
+    """A small square region of a chosen image, in grey, for stepping through by hand.
+
+    Keys: the picker's (``picker_prefix``), ``{key_prefix}_crop``, ``{key_prefix}_top``, ``{key_prefix}_left``.
+    The region starts on the image's most detailed block. Returns ``(region float (n, n), picked, top, left)``.
+    """
+    picked = image_picker(picker_prefix, default="camera")
+    img = images.to_grey(picked.array)
+    h, w = img.shape
+    lo, hi = min(min_size, h, w), min(max_size, h, w)
+    size = _slider(crop_label, f"{key_prefix}_crop", min(default_size, hi), lo, hi)
+    top0, left0 = _cached_patch(img, size)
+    c1, c2 = st.columns(2)
+    with c1:
+        top = _slider(top_label, f"{key_prefix}_top", top0, 0, h - size)
+    with c2:
+        left = _slider(left_label, f"{key_prefix}_left", left0, 0, w - size)
+    return img[top:top + size, left:left + size].astype(float), picked, top, left
+
+
+def _slider(label: str, key: str, default: int, lo: int, hi: int) -> int:
+    """A URL-synced int slider; no slider at all when the range has a single value (a tiny image)."""
+    if hi <= lo:
+        return lo
+    return widget(st.slider, label, key=key, default=min(max(default, lo), hi), min_value=lo, max_value=hi)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _cached_patch(img: np.ndarray, size: int) -> tuple[int, int]:
+    return images.colourful_patch(img, size)
