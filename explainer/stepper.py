@@ -322,27 +322,9 @@ def pool_walk(x, size=2, stride=None, mode: str = "max", padding=0, ceil_mode: b
 
 
 def parse_grid(text: str, max_side: int = 7) -> np.ndarray:
-    """A grid of numbers typed by the user: one row per line, values separated by spaces or commas
-    (``;`` also ends a row). Raises ``UserError`` for words, NaN/infinity, ragged rows or a grid
-    larger than ``max_side``×``max_side``."""
-    lines = [ln for ln in str(text).replace(";", "\n").splitlines() if ln.strip()]
-    rows = []
-    for ln in lines:
-        row = []
-        for tok in ln.replace(",", " ").split():
-            try:
-                v = float(tok)
-            except ValueError:
-                raise UserError("errors.not_a_number", text=tok[:20]) from None
-            if not np.isfinite(v):
-                raise UserError("errors.not_a_number", text=tok[:20])
-            row.append(v)
-        rows.append(row)
-    if not rows:
-        raise UserError("errors.not_a_number", text="")
-    for i, row in enumerate(rows, 1):
-        if len(row) != len(rows[0]):
-            raise UserError("errors.ragged_rows", row=i, got=len(row), want=len(rows[0]))
-    if len(rows) > max_side or len(rows[0]) > max_side:
-        raise UserError("errors.grid_too_big", h=len(rows), w=len(rows[0]), max=max_side)
-    return np.array(rows, dtype=float)
+    """A grid of numbers typed by the user (see ``explainer.kernels.parse_kernel``, which this is):
+    one row per line or ``;``, values separated by spaces or commas; words, NaN/infinity, ragged rows
+    or a grid larger than ``max_side``×``max_side`` raise ``UserError``."""
+    from explainer.kernels import parse_kernel
+
+    return parse_kernel(str(text), max_size=max_side)

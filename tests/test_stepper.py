@@ -136,8 +136,8 @@ def test_bad_settings_raise_user_errors():
 def test_parse_grid():
     np.testing.assert_array_equal(parse_grid("1 0 -1\n2, 0, -2\n1 0 -1"), [[1, 0, -1], [2, 0, -2], [1, 0, -1]])
     np.testing.assert_array_equal(parse_grid("0.5 1; 2 3"), [[0.5, 1], [2, 3]])
-    for bad, key in [("1 a", "errors.not_a_number"), ("1 nan", "errors.not_a_number"),
-                     ("inf 1", "errors.not_a_number"), ("", "errors.not_a_number"),
+    for bad, key in [("1 a", "errors.not_a_number"), ("1 nan", "errors.not_finite"),
+                     ("inf 1", "errors.not_finite"), ("", "errors.empty_kernel"),
                      ("1 2\n3", "errors.ragged_rows"), ("\n".join(["1 " * 8] * 8), "errors.grid_too_big")]:
         with pytest.raises(UserError) as info:
             parse_grid(bad)
