@@ -183,7 +183,7 @@ def restore(key: str, default: Any, parse: Callable[[str], Any] | None = None) -
         try:
             value = (parse or (lambda r: _parse(r, default, {})))(raw)
         except (ValueError, TypeError, OverflowError):
-            st.toast(t("common.bad_url_param", name=key, value=raw[:40]), icon="⚠️")
+            st.toast(t("common.bad_url_param", name=key, value=raw[:40]), icon="⚠️", duration="long")
         else:
             kept[key] = value
             return value

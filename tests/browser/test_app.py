@@ -45,11 +45,15 @@ def test_shared_url_restores_view(page, app):
 
 
 def test_bad_url_parameter_falls_back_with_notice(page, app):
+    # toasts vanish after a few seconds: record every toast's text the moment it appears
+    page.add_init_script("""window.__toasts = [];
+        new MutationObserver(() => document.querySelectorAll('[data-testid="stToast"]').forEach(t => {
+            if (t.innerText && !window.__toasts.includes(t.innerText)) window.__toasts.push(t.innerText); }))
+        .observe(document, {subtree: true, childList: true, characterData: true});""")
     goto(page, app, "images", im_digit="banana")
     assert_no_exception(page)
     expect(page.locator('[data-testid="stNumberInput"] input').first).to_have_value("0", timeout=20_000)
-    page.wait_for_selector('[data-testid="stToast"]', timeout=30_000)
-    assert "im_digit" in page.locator('[data-testid="stToast"]').first.inner_text()
+    page.wait_for_function("() => window.__toasts.some(t => t.includes('im_digit'))", timeout=30_000)
 
 
 def test_nothing_loaded_from_outside(page, app):
