@@ -14,7 +14,7 @@ from explainer.stepper import pool_walk
 from ui.images import image_picker, image_region
 from explainer import xo
 from ui.shell import formula, keep_last, labels, note, t, widget
-from ui.stepper import stepper
+from ui.stepper import grid_controls, stepper
 
 VIEWS = ("stepper", "image", "xo")
 MODES = ("max", "avg", "global")
@@ -36,11 +36,6 @@ def feature_maps(which: str, dy: int = 0, dx: int = 0) -> np.ndarray:
     """The three 7×7 feature maps of the X or O image (shifted by dy, dx): conv with each filter / 9."""
     img = shift(X if which == "x" else O, dy, dx, fill=-1.0)
     return np.stack([conv2d(img, f) / 9 for f in FILTERS.values()])
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def random_grid(shape: tuple, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 10, size=shape).astype(float)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -119,15 +114,7 @@ def section_stepper(lab: dict) -> None:
         x = feature_maps(which)
         st.caption(t("pooling.xo_caption"))
     else:
-        c1, c2, c3 = st.columns([2, 2, 1])
-        with c1:
-            h = widget(st.slider, t("pooling.height"), key="pl_h", default=6, min_value=2, max_value=12)
-        with c2:
-            w = widget(st.slider, t("pooling.width"), key="pl_w", default=6, min_value=2, max_value=12)
-        with c3:
-            seed = widget(st.number_input, t("pooling.seed"), key="pl_seed", default=0, min_value=0, max_value=999,
-                          help=t("pooling.seed_help"))
-        x = random_grid((h, w), seed)
+        x = grid_controls("pooling", "pl", 6)
 
     def overlapping():
         st.session_state.update(pl_size=3, pl_stride=2, pl_pad=0, pl_mode="max")

@@ -14,7 +14,7 @@ from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
 from ui.images import image_region
 from ui.shell import formula, keep_last, labels, note, t, widget
-from ui.stepper import stepper
+from ui.stepper import grid_controls, random_grid, stepper
 
 VIEWS = ("stepper", "channels", "transposed", "receptive")
 PRESETS = ("custom", "valid", "same", "full")
@@ -29,11 +29,6 @@ def figure_labels() -> dict:
 def edge_kernel(k: int) -> np.ndarray:
     """The default kernel of size k: +1 on the left, 0 in the middle, −1 on the right (a vertical-edge detector)."""
     return np.tile(np.sign((k - 1) / 2 - np.arange(k)), (k, 1))
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def random_grid(shape: tuple, seed: int, low: int = 0, high: int = 10) -> np.ndarray:
-    return np.random.default_rng(seed).integers(low, high, size=shape).astype(float)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -102,15 +97,7 @@ def section_stepper(lab: dict) -> None:
         colorscale = "Greys"
         st.caption(t("stride.crop_caption", h=size, w=size, top=top, left=left, name=picked.name))
     else:
-        c1, c2, c3 = st.columns([2, 2, 1])
-        with c1:
-            h = widget(st.slider, t("stride.height"), key="sp_h", default=5, min_value=2, max_value=12)
-        with c2:
-            w = widget(st.slider, t("stride.width"), key="sp_w", default=5, min_value=2, max_value=12)
-        with c3:
-            seed = widget(st.number_input, t("stride.seed"), key="sp_seed", default=0, min_value=0, max_value=999,
-                          help=t("stride.seed_help"))
-        x = random_grid((h, w), seed)
+        x = grid_controls("stride", "sp", 5)
         colorscale = "Blues"
 
     c1, c2, c3 = st.columns(3)

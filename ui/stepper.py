@@ -100,3 +100,30 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None]) -> None:
         render(int(pos))
 
     view()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def random_grid(shape: tuple, seed: int, low: int = 0, high: int = 10):
+    """A reproducible grid of small whole numbers to step through by hand."""
+    import numpy as np
+
+    return np.random.default_rng(seed).integers(low, high, size=shape).astype(float)
+
+
+def grid_controls(page: str, key_prefix: str, default_size: int):
+    """Height, width and seed controls for a small random input grid; returns the grid.
+
+    Texts come from ``{page}.height``, ``{page}.width``, ``{page}.seed`` and ``{page}.seed_help``;
+    keys are ``{key_prefix}_h``, ``{key_prefix}_w`` and ``{key_prefix}_seed``.
+    """
+    c1, c2, c3 = st.columns([2, 2, 1])
+    with c1:
+        h = widget(st.slider, t(f"{page}.height"), key=f"{key_prefix}_h", default=default_size, min_value=2,
+                   max_value=12)
+    with c2:
+        w = widget(st.slider, t(f"{page}.width"), key=f"{key_prefix}_w", default=default_size, min_value=2,
+                   max_value=12)
+    with c3:
+        seed = widget(st.number_input, t(f"{page}.seed"), key=f"{key_prefix}_seed", default=0, min_value=0,
+                      max_value=999, help=t(f"{page}.seed_help"))
+    return random_grid((h, w), seed)
