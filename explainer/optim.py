@@ -4,10 +4,16 @@
     >>> path = trajectory("rosenbrock", "adam", start=(-1.5, 2.0), steps=100, lr=0.05)
     >>> path.shape
     (101, 2)
+    >>> from explainer.optim import SURFACES
+    >>> SURFACES["himmelblau"].minima[0]
+    (3.0, 2.0)
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -93,6 +99,26 @@ _FIXED = {
 SURFACE_NAMES = ("quadratic", "rosenbrock", "beale", "himmelblau", "saddle", "rastrigin", "ravine", "mnist_logistic")
 
 
+class _Surfaces(Mapping):
+    """``SURFACES[name]``: each surface with its default parameters (function, bounds, minima, …).
+    Built on first access, so the MNIST one reads MNIST only when asked for."""
+
+    def __getitem__(self, name: str) -> Surface:
+        if name not in SURFACE_NAMES:
+            raise KeyError(name)
+        return surface(name)
+
+    def __iter__(self):
+        return iter(SURFACE_NAMES)
+
+    def __len__(self) -> int:
+        return len(SURFACE_NAMES)
+
+
+SURFACES: Mapping[str, Surface] = _Surfaces()
+
+
+@functools.lru_cache(maxsize=2)
 def mnist_logistic_surface(n: int = 2000) -> Surface:
     """Real data: logistic regression telling MNIST 0s from 1s with two weights on two features
     (the digit's ink and its width, both standardised). The loss is the mean cross-entropy."""
@@ -111,7 +137,21 @@ def mnist_logistic_surface(n: int = 2000) -> Surface:
         z = w1[..., None] * F1 + w2[..., None] * F2
         return torch.nn.functional.binary_cross_entropy_with_logits(z, Y.expand_as(z), reduction="none").mean(-1)
 
-    return Surface("mnist_logistic", fn, ((-6, 4), (-6, 4)), (), (3.0, 3.0),
+    # The loss is convex with one finite minimum (the classes overlap a little); L-BFGS finds it.
+    w = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    lbfgs = torch.optim.LBFGS([w], lr=1, max_iter=100, tolerance_grad=1e-10, tolerance_change=1e-14,
+                              line_search_fn="strong_wolfe")
+
+    def closure():
+        lbfgs.zero_grad()
+        loss = fn(w[0], w[1])
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        lbfgs.step(closure)
+    minimum = tuple(round(float(v), 6) for v in w.detach())
+    return Surface("mnist_logistic", fn, ((-6, 4), (-6, 4)), (minimum,), (3.0, 3.0),
                    r"L(w_1,w_2)=\frac1N\sum_i \mathrm{BCE}\left(\sigma(w_1\,\mathrm{ink}_i+w_2\,\mathrm{width}_i),\,y_i\right)",
                    sgd_lr=1.0)
 
@@ -163,8 +203,8 @@ def _make(name: str, params, hparams: dict) -> torch.optim.Optimizer:
     for b in kw.get("betas", ()):
         if not 0 <= b < 1:
             raise UserError("errors.bad_param", name="beta", what="between 0 and 1", value=b)
-    if name in ("sgd", "momentum", "nesterov"):
-        kw.setdefault("foreach", False)
+    # one 2-vector per optimizer: the single-tensor code path (naming it skips torch's per-step choice)
+    kw.setdefault("foreach", False)
     return cls(params, **kw)
 
 
@@ -172,9 +212,11 @@ def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: 
          seed: int = 0, limit: float = 1e6) -> np.ndarray:
     """Positions ``(len(runs), steps + 1, 2)`` of each (optimizer, hparams) from the same ``start``.
 
-    One loop moves all optimizers together (one backward pass for all), with optional Gaussian
-    gradient noise of standard deviation ``noise`` (seeded), to mimic minibatch SGD. A path that
-    turns NaN/inf or runs beyond ``limit`` × the plot's size is cut there: the rest is NaN.
+    One loop moves all optimizers together: one forward and one backward pass (autograd) give every
+    optimizer its gradient, then each ``torch.optim`` optimizer takes its own step. With ``noise`` > 0,
+    Gaussian noise of that standard deviation (seeded) is added to the gradients, the same draw for
+    every optimizer at each step (as if they all saw the same minibatch), to mimic minibatch SGD.
+    A path that turns NaN/inf or runs beyond ``limit`` × the plot's size is cut there: the rest is NaN.
     """
     steps = int(steps)
     if not 1 <= steps <= 5000:
@@ -183,36 +225,43 @@ def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: 
     if not torch.isfinite(start).all():
         raise UserError("errors.bad_param", name="start", what="two finite numbers", value=tuple(start.tolist()))
     k = len(runs)
-    params = [start.clone().requires_grad_(True) for _ in range(k)]
+    # All positions live in one (k, 2) tensor: row i is optimizer i's parameter (a leaf view, so
+    # torch.optim updates it in place) and ``xy`` (the same storage) is what autograd differentiates.
+    # The gradient rows are views of one buffer too, so a step costs one forward, one backward and one
+    # copy, however many optimizers race.
+    store = start.repeat(k, 1)
+    params = [store[i].requires_grad_(True) for i in range(k)]
+    xy = store.detach().requires_grad_(True)
+    grads = torch.zeros(k, 2, dtype=torch.float64)
+    for p, g in zip(params, grads):
+        p.grad = g
     opts = [_make(name, [p], hp) for (name, hp), p in zip(runs, params)]
-    out = np.full((k, steps + 1, 2), np.nan)
-    out[:, 0] = start.numpy()
-    alive = np.ones(k, dtype=bool)
-    span = max(surf.bounds[0][1] - surf.bounds[0][0], surf.bounds[1][1] - surf.bounds[1][0])
-    gen = torch.Generator().manual_seed(int(seed))
-    stacked = torch.empty(k, 2, dtype=torch.float64)
+    # The classes' own ``step`` (their update rule), without the per-call profiler/hook wrapper that
+    # torch.optim puts around it: that wrapper costs more than the update of a 2-vector itself.
+    steppers = [inspect.unwrap(type(o).step).__get__(o) for o in opts]
+    kicks = (torch.randn(steps, 2, generator=torch.Generator().manual_seed(int(seed)), dtype=torch.float64) * noise
+             if noise else None)
+    hist = torch.empty(steps + 1, k, 2, dtype=torch.float64)
+    hist[0] = store
     for s in range(1, steps + 1):
-        live = [i for i in range(k) if alive[i]]
-        if not live:
-            break
-        xy = torch.stack([params[i] for i in live])
-        loss = surf.fn(xy[:, 0], xy[:, 1]).sum()
-        for i in live:
-            opts[i].zero_grad(set_to_none=True)
-        loss.backward()
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(surf.fn(xy[:, 0], xy[:, 1]).sum(), xy)
         with torch.no_grad():
-            for i in live:
-                if noise:
-                    params[i].grad.add_(torch.randn(2, generator=gen, dtype=torch.float64) * noise)
-                opts[i].step()
-                stacked[i] = params[i]
-            pos = stacked.numpy()
-        for i in live:
-            p = pos[i]
-            if not np.all(np.isfinite(p)) or np.abs(p).max() > limit * span:
-                alive[i] = False
-            else:
-                out[i, s] = p
+            grads.copy_(g)
+            if kicks is not None:
+                grads.add_(kicks[s - 1])
+            for step in steppers:
+                step()
+            hist[s] = store
+    # cut each path at its first non-finite or runaway position
+    out = hist.permute(1, 0, 2).numpy().copy()
+    span = max(surf.bounds[0][1] - surf.bounds[0][0], surf.bounds[1][1] - surf.bounds[1][0])
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(out).all(-1) | (np.abs(out).max(-1) > limit * span)
+    for i in range(k):
+        cut = np.flatnonzero(bad[i])
+        if cut.size:
+            out[i, cut[0]:] = np.nan
     return out
 
 

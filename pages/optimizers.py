@@ -43,8 +43,9 @@ def _path(name: str, kappa: float, run: tuple, start: tuple, steps: int, noise: 
 
 
 def _race(name, kappa, runs, start, steps, noise, seed):
-    # each optimizer gets its own noise stream (seed + its position), so adding one changes no other path
-    out = [_path(name, kappa, run, start, steps, noise, seed + i) for i, run in enumerate(runs)]
+    # every optimizer sees the same gradient noise (the same seed), as if they shared each minibatch;
+    # each path is cached on its own, so adding or retuning one optimizer recomputes no other path
+    out = [_path(name, kappa, run, start, steps, noise, seed) for run in runs]
     return np.stack([o[0] for o in out]), np.stack([o[1] for o in out]), [o[2] for o in out]
 
 
