@@ -173,6 +173,11 @@ def predict_proba(model: nn.Module, x28) -> np.ndarray:
     return p
 
 
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | None = None,
           should_stop: Callable[[], bool] | None = None, progress_every: float = 0.25) -> TrainResult:
     """Train ``config.model`` on ``data`` = ``load_mnist()``'s tuple; evaluate on ``config.eval_size``
@@ -194,6 +199,9 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
     Xev, Yev = Xte[:n_eval], Yte[:n_eval]  # the first 2,000 test digits: a balanced, fixed sample
 
     model = build_model(config.model, **config.model_options).to(device)
+    # channels-last (NHWC) convolutions are about twice as fast on CPU (oneDNN) and use the tensor
+    # cores' layout on GPU; the model is handed back in the ordinary layout
+    model.to(memory_format=torch.channels_last)
     opt = _optimizer(config, model.parameters())
     bs = min(int(config.batch_size), n)
     steps_per_epoch = max(1, n // bs)
@@ -203,8 +211,17 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
     eval_every = max(1, steps_per_epoch // max(1, int(config.evals_per_epoch)))
     history: list[dict] = []
     train_seconds, seen, step, stopped = 0.0, 0, 0, False
-    run_loss = run_correct = run_count = 0.0
-    last_report = 0.0
+    # running sums stay on the device: no host synchronisation per step, only when a report is due
+    run_loss = torch.zeros((), device=device)
+    run_correct = torch.zeros((), device=device, dtype=torch.long)
+    run_count = 0
+    last_report = segment_start = time.perf_counter()
+
+    def running() -> tuple[float, float]:
+        if run_count:
+            return run_loss.item() / run_count, run_correct.item() / run_count
+        return (history[-1]["train_loss"], history[-1]["train_acc"]) if history else (float("nan"), float("nan"))
+
     model.train()
     for epoch in range(int(config.epochs)):
         perm = torch.randperm(n, generator=gen).to(device)
@@ -212,7 +229,6 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
             if should_stop is not None and should_stop():
                 stopped = True
                 break
-            t0 = time.perf_counter()
             idx = perm[i * bs:(i + 1) * bs]
             xb, yb = X[idx], Y[idx]
             if config.augment:
@@ -224,44 +240,46 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
             opt.step()
             if sched is not None:
                 sched.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            train_seconds += time.perf_counter() - t0
             step += 1
             seen += len(idx)
-            run_loss += loss.item() * len(idx)
-            run_correct += (logits.argmax(1) == yb).sum().item()
+            run_loss += loss.detach() * len(idx)
+            run_correct += (logits.detach().argmax(1) == yb).sum()
             run_count += len(idx)
             evaluate_now = step % eval_every == 0 or step == total
-            now = time.perf_counter()
-            if evaluate_now or now - last_report >= progress_every:
-                last_report = now
+            if evaluate_now or time.perf_counter() - last_report >= progress_every:
+                _synchronize(device)
+                train_seconds += time.perf_counter() - segment_start
+                train_loss, train_acc = running()
                 rec = {"epoch": epoch, "step": step, "total_steps": total, "seen": seen,
                        "epochs_done": step / steps_per_epoch, "elapsed": train_seconds,
                        "images_per_second": seen / max(train_seconds, 1e-9),
                        "eta_seconds": (total - step) * train_seconds / step,
-                       "train_loss": run_loss / run_count, "train_acc": run_correct / run_count,
-                       "lr": opt.param_groups[0]["lr"]}
+                       "train_loss": train_loss, "train_acc": train_acc, "lr": opt.param_groups[0]["lr"]}
                 if evaluate_now:
                     rec["test_loss"], rec["test_acc"], _ = _evaluate_tensors(model, Xev, Yev)
-                    run_loss = run_correct = run_count = 0.0
+                    run_loss.zero_()
+                    run_correct.zero_()
+                    run_count = 0
                     history.append(rec)
                 if on_progress is not None:
                     on_progress(rec)
+                last_report = segment_start = time.perf_counter()  # evaluation and reporting are not training time
         if stopped:
             break
+    _synchronize(device)
+    train_seconds += time.perf_counter() - segment_start
     test_loss, test_acc, _ = _evaluate_tensors(model, Xte, Yte)
     if history and history[-1]["step"] == step:  # the last point of the curve: the whole test set
         history[-1].update(test_loss=test_loss, test_acc=test_acc)
     else:
+        train_loss, train_acc = running()
         history.append({"epoch": epoch, "step": step, "total_steps": total, "seen": seen,
                         "epochs_done": step / steps_per_epoch, "elapsed": train_seconds,
                         "images_per_second": seen / max(train_seconds, 1e-9), "eta_seconds": 0.0,
-                        "train_loss": (run_loss / run_count) if run_count else history[-1]["train_loss"] if history
-                        else float("nan"), "train_acc": (run_correct / run_count) if run_count else
-                        history[-1]["train_acc"] if history else float("nan"),
+                        "train_loss": train_loss, "train_acc": train_acc,
                         "test_loss": test_loss, "test_acc": test_acc, "lr": opt.param_groups[0]["lr"]})
     model.eval()
+    model.to(memory_format=torch.contiguous_format)
     return TrainResult(model=model.cpu(), history=history, test_accuracy=test_acc, train_seconds=train_seconds,
                        images_per_second=seen / max(train_seconds, 1e-9), epochs_done=step / steps_per_epoch,
                        device=str(device), config=config, stopped=stopped)
@@ -387,7 +405,7 @@ class Normalize(nn.Module):
 torch.manual_seed({config.seed})
 model = nn.Sequential(
         {body},
-)
+).to(memory_format=torch.channels_last)  # NHWC convolutions: about twice as fast on a CPU
 EPOCHS, BATCH = {config.epochs}, {config.batch_size}
 opt = {opt}
 sched = {sched}

@@ -52,6 +52,9 @@ def test_short_real_run_passes_90_percent(trained, data):
     assert len(hist) >= 4 and all("test_acc" in h for h in hist)
     assert hist[-1]["test_acc"] == pytest.approx(trained.test_accuracy)
     assert trained.images_per_second > 0 and trained.train_seconds > 0
+    assert all(0 < h["train_loss"] < 3 and 0 <= h["train_acc"] <= 1 for h in hist)
+    # trained in channels-last, handed back in the ordinary layout (checkpoints, feature maps, numpy views)
+    assert all(p.is_contiguous() for p in trained.model.parameters())
     # evaluate() agrees with the loop's own evaluation
     ev = evaluate(trained.model, data[2], data[3])
     assert ev["accuracy"] == pytest.approx(trained.test_accuracy)
