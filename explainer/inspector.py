@@ -46,6 +46,23 @@ def apply_kernel(image, weights, divisor: float = 1.0, bias: float = 0.0, flip: 
     return raw / float(divisor) + float(bias)
 
 
+def apply_kernel_rgb(image, weights, divisor: float = 1.0, bias: float = 0.0,
+                     flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A colour ``(H, W, 3)`` image through a depth-3 kernel whose three slices are all ``weights``, as a
+    CNN's first layer would see it. Returns ``(per_channel, total)``: the red, green and blue maps
+    ``(3, H', W')`` (each ``conv2d / divisor``, no bias) and the layer's one output map, their sum + bias.
+
+    Convolution is linear, so the grey image's map is ``0.299·R + 0.587·G + 0.114·B`` of these maps
+    (plus the bias): an edge between two colours of equal brightness shows in the channels but
+    cancels in grey."""
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] < 3:
+        raise UserError("errors.bad_param", name="image", what="a colour image (H × W × 3)", value=img.shape)
+    per_channel = np.stack([apply_kernel(img[..., ch].astype(np.float64), weights, divisor, 0.0, flip)
+                            for ch in range(3)])
+    return per_channel, per_channel.sum(axis=0) + float(bias)
+
+
 def gradient_magnitude(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """√(gx² + gy²): the edge strength in any direction from a pair such as Sobel x and Sobel y.
 

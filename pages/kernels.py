@@ -10,7 +10,7 @@ from explainer.errors import UserError
 from explainer.figures import fast_figure
 from explainer.figures import kernels as figs
 from explainer.images import to_grey
-from explainer.inspector import apply_kernel, curve_example, gradient_magnitude, inspect_pixel
+from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
 from explainer.kernels import (DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
 from ui.images import digit, image_picker
@@ -232,6 +232,40 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset
     st.caption(t("kernels.matches", value=fmt(out[r, c]), r=r, c=c))
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def channel_figures(rgb: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
+                    texts: tuple, labels_: tuple) -> tuple[list[dict], dict]:
+    """The red, green and blue maps and their sum + bias (plain figures), and the numbers quoted under them."""
+    per, total = apply_kernel_rgb(rgb, weights, divisor, bias, flip)
+    x_title, y_title, value_label = labels_
+    *titles, colorbar = texts
+    figures = [_plain(figs.map_figure(z, kind="signed", title=title, colorbar_title=colorbar, height=360,
+                                      x_title=x_title, y_title=y_title, value_label=value_label))
+               for z, title in zip((*per, total), titles)]
+    grey_out = apply_kernel(grey_of(rgb).astype(np.float64), weights, divisor, bias, flip)
+    luma = np.tensordot((0.299, 0.587, 0.114), per, axes=1) + bias
+    numbers = dict(h=total.shape[0], w=total.shape[1], H=rgb.shape[0], W=rgb.shape[1],
+                   r=fmt(np.abs(per[0]).max()), g=fmt(np.abs(per[1]).max()), b=fmt(np.abs(per[2]).max()),
+                   total=fmt(np.abs(total).max()), diff=f"{np.abs(luma - grey_out).max():.3g}")
+    return figures, numbers
+
+
+def colour_channels(rgb: np.ndarray, weights, divisor: float, bias: float, flip: bool) -> None:
+    """The kernel as one depth-3 kernel of a CNN layer: a map per colour channel, their sum + bias."""
+    st.subheader(t("kernels.rgb_header"))
+    st.markdown(t("kernels.rgb_text"))
+    L = lab()
+    texts = (*(t(f"kernels.rgb_map_{c}") for c in ("red", "green", "blue", "sum")), t("kernels.cb_value"))
+    figures, numbers = channel_figures(np.ascontiguousarray(rgb[..., :3]), np.asarray(weights, dtype=np.float64),
+                                       float(divisor), float(bias), bool(flip), texts,
+                                       (L["x_title"], L["y_title"], L["value_label"]))
+    cells = [c for _ in range(2) for c in st.columns(2)]
+    for col, fig, name in zip(cells, figures, ("red", "green", "blue", "sum")):
+        with col:
+            st.plotly_chart(_figure(fig), key=f"kn_rgb_{name}", config=CFG)
+    st.markdown(t("kernels.rgb_numbers", **numbers))
+
+
 def default_result(img: np.ndarray):
     """What ``explore`` shows for the default kernel (vertical edge) on ``img``."""
     k = kernel("vertical_edge")
@@ -244,8 +278,11 @@ def default_result(img: np.ndarray):
 def explore() -> None:
     picked = image_picker("kn", default="camera")
     img = grey_of(picked.array)
+    per_channel = False
     if picked.is_rgb:
         note(t("kernels.rgb_note"))
+        per_channel = widget(st.toggle, t("kernels.rgb_toggle"), key="kn_rgb", default=False,
+                             help=t("kernels.rgb_toggle_help"))
     name = widget(st.selectbox, t("kernels.kernel"), key="kn_kernel", default="vertical_edge",
                   options=list(KERNEL_OPTIONS), format_func=labels("kernels.k."), help=t("kernels.kernel_help"))
     st.caption(t(f"kernels.what.{name}"))
@@ -309,6 +346,8 @@ def explore() -> None:
     st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
                   kh=kh, kw=kw))
     st.plotly_chart(_figure(hist_fig), key="kn_hist", config=CFG)
+    if per_channel:
+        colour_channels(picked.array, weights, divisor, bias, flip)
     pixel_inspector(img, weights, divisor, bias, flip, out, best, (H, W), offset)
 
 

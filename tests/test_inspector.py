@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from explainer.errors import UserError
-from explainer.inspector import apply_kernel, curve_example, gradient_magnitude, inspect_pixel, oriented
+from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel, oriented
 from explainer.kernels import NAMES, kernel
 
 
@@ -99,3 +99,34 @@ def test_curve_detector_responds_to_its_curve_only():
     big = inspect_pixel(ex["match"], ex["kernel"], 0, 0).value
     small = inspect_pixel(ex["other"], ex["kernel"], 0, 0).value
     assert big == 9000 and small == 0
+
+
+def test_colour_image_through_a_depth_3_kernel():
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, size=(9, 10, 3)).astype(np.uint8)
+    w = kernel("sobel_x").weights
+    per, total = apply_kernel_rgb(rgb, w, 2.0, 5.0)
+    assert per.shape == (3, 7, 8) and total.shape == (7, 8)
+    for ch in range(3):  # each slice: the 2-D kernel on that channel alone, without the bias
+        assert np.array_equal(per[ch], apply_kernel(rgb[..., ch], w, 2.0))
+    assert np.allclose(total, per.sum(0) + 5.0)
+    # linearity: the grey image's map is the luma-weighted sum of the channel maps
+    grey = rgb.astype(float) @ np.array([0.299, 0.587, 0.114])
+    assert np.allclose(apply_kernel(grey, w, 2.0, 5.0), np.tensordot([0.299, 0.587, 0.114], per, axes=1) + 5.0)
+
+
+def test_equal_brightness_colour_edge_vanishes_in_grey_but_not_in_the_channels():
+    luma = np.array([0.299, 0.587, 0.114])
+    rgb = np.zeros((5, 6, 3))
+    rgb[:, :3] = (200, 60, 0)  # reddish on the left …
+    rgb[:, 3:] = (0, (200, 60, 0) @ luma / luma[1], 0)  # … pure green of the same brightness on the right
+    grey = rgb @ luma
+    edge = kernel("vertical_edge").weights
+    per, _ = apply_kernel_rgb(rgb, edge)
+    assert np.abs(apply_kernel(grey, edge)).max() < 1e-12
+    assert np.abs(per[0]).max() == pytest.approx(600) and np.abs(per[1]).max() > 100
+
+
+def test_colour_kernel_needs_a_colour_image():
+    with pytest.raises(UserError):
+        apply_kernel_rgb(np.zeros((5, 5)), [[1]])

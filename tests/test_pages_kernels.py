@@ -183,3 +183,31 @@ def test_custom_grid_resizes_and_follows_the_text():
     at.text_area(key="kn_custom").input("1 2 3 4 5 6")
     run(at)
     assert (at.number_input(key="kn_grid_rows").value, at.number_input(key="kn_grid_cols").value) == (1, 6)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_colour_channels_of_a_colour_photo(lang):
+    at = app_test("kernels", lang)
+    at.query_params.update(kn_src="astronaut")
+    run(at)
+    assert translate("kernels.rgb_note", lang) in markdown(at)
+    n = len(at.get("plotly_chart"))
+    at.toggle(key="kn_rgb").set_value(True)
+    run(at)
+    assert not at.error
+    assert len(at.get("plotly_chart")) == n + 4  # red, green, blue, and their sum + bias
+    assert translate("kernels.rgb_header", lang) in [s.value for s in at.subheader]
+    text = markdown(at)
+    rgb = sample("astronaut")
+    per = np.stack([conv2d(rgb[..., ch].astype(float), [[1, 0, -1]] * 3) for ch in range(3)])
+    assert f"{np.abs(per.sum(0)).max():.0f}" in text
+    # the grey map differs from the luma-weighted channel maps only by the grey image's rounding to whole
+    # numbers: at most 0.5 × Σ|w| = 3 for the vertical edge kernel
+    luma = np.tensordot([0.299, 0.587, 0.114], per, axes=1)
+    diff = np.abs(luma - conv2d(to_grey(rgb).astype(float), [[1, 0, -1]] * 3)).max()
+    assert 0 < diff <= 3 and f"{diff:.3g}" in text
+
+
+def test_grey_image_has_no_channel_toggle():
+    at = run(app_test("kernels"))
+    assert not [tg for tg in at.toggle if tg.key == "kn_rgb"]
