@@ -320,13 +320,14 @@ def loss_landscape(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ste
     each filter-normalised (Li et al., 2018): every filter of δ is scaled to the norm of the same
     filter of θ. Returns ``{"alphas", "betas", "loss"}`` with loss[i, j] = L(θ + β_i η + α_j δ)."""
     gen = torch.Generator().manual_seed(int(seed))
+    model.to(memory_format=torch.channels_last)  # about twice as fast on a CPU; restored below
     params = [p for p in model.parameters()]
     theta = [p.detach().clone() for p in params]
 
     def direction():
         ds = []
         for t in theta:
-            d = torch.randn(t.shape, generator=gen, dtype=t.dtype)
+            d = torch.randn(t.shape, generator=gen, dtype=t.dtype).to(t.device)
             if t.dim() <= 1:
                 d.zero_()  # biases and BN parameters stay put, as in the paper
             else:
@@ -354,5 +355,6 @@ def loss_landscape(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ste
         with torch.no_grad():
             for p, t in zip(params, theta):
                 p.copy_(t)
+        model.to(memory_format=torch.contiguous_format)
         model.train(was_training)
     return {"alphas": alphas, "betas": alphas.copy(), "loss": out}
