@@ -95,12 +95,15 @@ def sample(name: str) -> np.ndarray:
     return _sample(name)
 
 
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601: how bright red, green and blue look to the eye
+
+
 def to_grey(img: np.ndarray) -> np.ndarray:
     """RGB → grey with the ITU-R 601 luma weights (0.299 R + 0.587 G + 0.114 B), as uint8."""
     img = np.asarray(img)
     if img.ndim == 2:
         return img
-    grey = img[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    grey = img[..., :3].astype(np.float64) @ np.array(LUMA)
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from explainer.figures import images as figs
-from explainer.images import colourful_patch
+from explainer.images import LUMA, colourful_patch
 from ui.images import digit, image_picker
 from ui.shell import note, t, widget
 
@@ -69,5 +69,5 @@ for c, (col, values, name) in enumerate(zip(cols, channels, names)):
                         key=f"im_channel_{c}")
 if crop.ndim == 3:
     r, g, b = (int(v) for v in crop[0, 0])
-    st.markdown(t("images.pixel_text", r=r, g=g, b=b, grey=round(0.299 * r + 0.587 * g + 0.114 * b)))
+    st.markdown(t("images.pixel_text", r=r, g=g, b=b, grey=round(float(np.dot(LUMA, (r, g, b))))))
 note(t("images.rgb_note"))

@@ -9,7 +9,7 @@ from explainer import shift as shift_demo
 from explainer.errors import UserError
 from explainer.figures import fast_figure
 from explainer.figures import kernels as figs
-from explainer.images import to_grey
+from explainer.images import LUMA, to_grey
 from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
 from explainer.kernels import (DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
@@ -243,7 +243,7 @@ def channel_figures(rgb: np.ndarray, weights: np.ndarray, divisor: float, bias: 
                                       x_title=x_title, y_title=y_title, value_label=value_label))
                for z, title in zip((*per, total), titles)]
     grey_out = apply_kernel(grey_of(rgb).astype(np.float64), weights, divisor, bias, flip)
-    luma = np.tensordot((0.299, 0.587, 0.114), per, axes=1) + bias
+    luma = np.tensordot(LUMA, per, axes=1) + bias
     numbers = dict(h=total.shape[0], w=total.shape[1], H=rgb.shape[0], W=rgb.shape[1],
                    r=fmt(np.abs(per[0]).max()), g=fmt(np.abs(per[1]).max()), b=fmt(np.abs(per[2]).max()),
                    total=fmt(np.abs(total).max()), diff=f"{np.abs(luma - grey_out).max():.3g}")
