@@ -4,6 +4,7 @@ Run with ``streamlit run streamlit_app.py``.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -37,3 +38,22 @@ pages = [
     for path, key, icon, url in available_lessons()
 ]
 st.navigation(pages).run()
+
+
+def _import_torch() -> None:
+    import torch
+
+    # torch.optim's first optimizer imports the compiler stack (~1.5 s on two cores): pay it here, not on a page
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up() -> threading.Thread:
+    """Once per server, after the first page has been sent: import PyTorch in the background, so that the
+    Optimizers and Train pages open without the import's wait."""
+    thread = threading.Thread(target=_import_torch, name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+_warm_up()
