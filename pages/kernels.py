@@ -313,6 +313,7 @@ def explore() -> None:
         except UserError:
             return
         st.info(t("kernels.showing_default", kernel=t("kernels.k.vertical_edge")))
+    current = img  # the picked image; the maps below may still show the last good one (another image)
     settings, pair, out, best = result
     img, weights, divisor, bias, flip = settings[:5]
     kh, kw = np.shape(weights)
@@ -346,7 +347,7 @@ def explore() -> None:
     st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
                   kh=kh, kw=kw))
     st.plotly_chart(_figure(hist_fig), key="kn_hist", config=CFG)
-    if per_channel:
+    if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
     pixel_inspector(img, weights, divisor, bias, flip, out, best, (H, W), offset)
 

@@ -211,3 +211,24 @@ def test_colour_channels_of_a_colour_photo(lang):
 def test_grey_image_has_no_channel_toggle():
     at = run(app_test("kernels"))
     assert not [tg for tg in at.toggle if tg.key == "kn_rgb"]
+
+
+def test_colour_channels_follow_only_the_image_the_maps_show():
+    """A tiny colour upload that the (kept) 7×7 kernel doesn't fit: a message, the last good maps, and no
+    channel view computed on the new picture with the old settings."""
+    from ui.images import PickedImage
+
+    at = app_test("kernels")
+    at.query_params.update(kn_src="astronaut", kn_rgb="1", kn_kernel="custom", kn_custom=";".join(["1,0,0,0,0,0,-1"] * 7))
+    run(at)
+    header = translate("kernels.rgb_header", "en")
+    assert header in [s.value for s in at.subheader]
+    n_before = len(at.get("plotly_chart"))
+    tiny = np.random.default_rng(0).integers(0, 256, size=(4, 4, 3)).astype(np.uint8)
+    at.session_state["_kn_uploaded"] = PickedImage(tiny, "tiny.png", True)
+    at.selectbox(key="kn_src").set_value("upload")
+    run(at)
+    assert at.error  # the kernel doesn't fit the new picture
+    assert at.toggle(key="kn_rgb").value  # the user's choice is kept …
+    assert len(at.get("plotly_chart")) == n_before - 4  # … but no channel maps of the wrong picture
+    assert header not in [s.value for s in at.subheader]
