@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from explainer.errors import UserError
+from explainer.models import prefers_channels_last
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,8 @@ def loss_landscape(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ste
     each filter-normalised (Li et al., 2018): every filter of δ is scaled to the norm of the same
     filter of θ. Returns ``{"alphas", "betas", "loss"}`` with loss[i, j] = L(θ + β_i η + α_j δ)."""
     gen = torch.Generator().manual_seed(int(seed))
-    model.to(memory_format=torch.channels_last)  # about twice as fast on a CPU; restored below
+    if prefers_channels_last(model):  # faster convolutions; the ordinary layout is restored below
+        model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters()]
     theta = [p.detach().clone() for p in params]
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from explainer.errors import UserError
-from explainer.models import MODEL_NAMES, build_model
+from explainer.models import MODEL_NAMES, build_model, prefers_channels_last
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 0.004, "adamw": 0.004, "rmsprop": 0.002}
@@ -199,9 +199,8 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
     Xev, Yev = Xte[:n_eval], Yte[:n_eval]  # the first 2,000 test digits: a balanced, fixed sample
 
     model = build_model(config.model, **config.model_options).to(device)
-    # channels-last (NHWC) convolutions are about twice as fast on CPU (oneDNN) and use the tensor
-    # cores' layout on GPU; the model is handed back in the ordinary layout
-    model.to(memory_format=torch.channels_last)
+    if prefers_channels_last(model):  # handed back in the ordinary layout below
+        model.to(memory_format=torch.channels_last)
     opt = _optimizer(config, model.parameters())
     bs = min(int(config.batch_size), n)
     steps_per_epoch = max(1, n // bs)
@@ -376,6 +375,8 @@ def export_code(config: TrainConfig) -> str:
         "adamw": f"torch.optim.AdamW(model.parameters(), lr={config.learning_rate}, weight_decay=0.01)",
         "rmsprop": f"torch.optim.RMSprop(model.parameters(), lr={config.learning_rate})",
     }[config.optimizer]
+    layout = (".to(memory_format=torch.channels_last)  # NHWC convolutions: faster on a CPU"
+              if prefers_channels_last(model) else "")
     sched = (f"torch.optim.lr_scheduler.OneCycleLR(opt, max_lr={config.learning_rate}, "
              f"total_steps=EPOCHS * (len(x_train) // BATCH), pct_start=0.25)" if config.one_cycle else "None")
     return f'''"""Train the "{config.model}" model on MNIST as Convolution Explainer does. Needs: torch, numpy.
@@ -405,7 +406,7 @@ class Normalize(nn.Module):
 torch.manual_seed({config.seed})
 model = nn.Sequential(
         {body},
-).to(memory_format=torch.channels_last)  # NHWC convolutions: about twice as fast on a CPU
+){layout}
 EPOCHS, BATCH = {config.epochs}, {config.batch_size}
 opt = {opt}
 sched = {sched}

@@ -154,3 +154,11 @@ def test_cli_json(tmp_path, mnist_dir):
     assert res["model"] == "fast" and res["epochs"] == 1 and 0.5 < res["test_accuracy"] <= 1
     model, config = load_checkpoint(save.read_bytes())
     assert config.train_size == 2000
+
+
+def test_channels_last_only_where_it_is_faster():
+    from explainer.models import build_model, prefers_channels_last
+
+    assert prefers_channels_last(build_model("fast")) and prefers_channels_last(build_model("lenet5"))
+    assert not prefers_channels_last(build_model("mlp"))
+    assert not prefers_channels_last(build_model("custom", channels=4))
