@@ -321,8 +321,6 @@ def loss_landscape(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ste
     each filter-normalised (Li et al., 2018): every filter of δ is scaled to the norm of the same
     filter of θ. Returns ``{"alphas", "betas", "loss"}`` with loss[i, j] = L(θ + β_i η + α_j δ)."""
     gen = torch.Generator().manual_seed(int(seed))
-    if prefers_channels_last(model):  # faster convolutions; the ordinary layout is restored below
-        model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters()]
     theta = [p.detach().clone() for p in params]
 
@@ -344,6 +342,8 @@ def loss_landscape(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ste
     out = np.zeros((steps, steps))
     was_training = model.training
     model.eval()
+    if prefers_channels_last(model):  # faster convolutions; the ordinary layout is restored below
+        model.to(memory_format=torch.channels_last)
     try:
         with torch.no_grad():
             for i, b in enumerate(alphas):
