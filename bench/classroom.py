@@ -129,6 +129,10 @@ class Session:
         resp = await self.http("/" + page)
         if resp.code != 200:
             raise ClickError(f"GET /{page}: HTTP {resp.code}")
+        for path in ("/_stcore/health", "/_stcore/host-config"):  # the frontend's first calls (XSRF cookie)
+            resp = await self.http(path)
+            if resp.code != 200:
+                raise ClickError(f"GET {path}: HTTP {resp.code}")
         url = "ws" + self.base[4:] + "/_stcore/stream"
         xsrf = self.cookies.get("_streamlit_xsrf", "")
         protocols = ["streamlit", xsrf] if xsrf else ["streamlit"]

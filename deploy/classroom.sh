@@ -135,8 +135,9 @@ wait_until 120 "dask workers" dask_ok "$WORKERS"
 # 2. the web processes
 for i in "${!PORTS[@]}"; do
   start "web$((i + 1))" "$RUN_DIR/web$((i + 1)).log" env EXPLAINER_DASK_SCHEDULER="$SCHEDULER" \
+    STREAMLIT_SERVER_COOKIE_SECRET="$SECRET" \
     "$PYTHON" -m streamlit run "$ROOT/streamlit_app.py" --server.address 127.0.0.1 --server.port "${PORTS[$i]}" \
-    --server.headless true --browser.gatherUsageStats false --server.cookieSecret "$SECRET"
+    --server.headless true --browser.gatherUsageStats false
 done
 for i in "${!PORTS[@]}"; do
   wait_until 120 "web$((i + 1))" http_ok "http://127.0.0.1:${PORTS[$i]}/_stcore/health"

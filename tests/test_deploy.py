@@ -71,7 +71,10 @@ class Deployment:
         self.lines: list[str] = []
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(300) or self.proc.poll() is not None:
+        deadline = time.monotonic() + 300
+        while not self.ready.wait(0.5) and self.proc.poll() is None and time.monotonic() < deadline:
+            pass
+        if not self.ready.is_set() or self.proc.poll() is not None:
             out = "\n".join(self.lines)
             self.stop()
             raise AssertionError(f"the deployment did not become ready in 300 s:\n{out}")
