@@ -84,7 +84,9 @@ stop() {
       echo "${NAMES[$i]} did not stop in 20 s: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
     fi
-    wait "$pid" 2>/dev/null || true
+    local rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    echo "${NAMES[$i]} exited with status $rc"
   done
   echo "stopped; logs in $RUN_DIR"
 }

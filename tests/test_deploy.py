@@ -107,6 +107,9 @@ def deployment(tmp_path_factory):
         time.sleep(0.5)
     left = _session_processes(d.proc.pid)
     assert status == 0, "\n".join(d.lines)
+    exits = {line.split()[0]: int(line.split()[-1]) for line in d.lines if " exited with status " in line}
+    assert set(exits) == set(d.pids), "\n".join(d.lines)  # each part was still running until the stop
+    assert all(code == 0 for code in exits.values()), "\n".join(d.lines)  # and stopped cleanly (no SIGKILL/abort)
     assert not left, f"processes left after stopping: {left}"
     for port in [d.port, d.sched_port, *d.replica_ports]:
         with socket.socket() as s:
@@ -215,7 +218,16 @@ def test_training_through_the_balancer(deployment):
         finally:
             await s.close()
     run(go())
-    if ENGINE:  # the engine exists: the run must have gone through the deployment's scheduler
+    if ENGINE:
+        # one more training, left running: the deployment's stop (the fixture's end) must still be clean
+        async def start_another():
+            s = Session(deployment.url, timeout=240)
+            try:
+                await s.open("train")
+                await s.click("tr_start")
+            finally:
+                await s.close()
+        run(start_another())  # the engine exists: the run must have gone through the deployment's scheduler
         with Client(deployment.scheduler, timeout=30) as client:
             tasks_after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
         assert tasks_after > tasks_before, "the training did not go through the Dask scheduler"
