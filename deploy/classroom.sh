@@ -68,7 +68,7 @@ PIDS=() NAMES=()
 stopping=0
 stop() {
   # Reverse start order: the balancer first (no new clicks), then the web processes, then the workers
-  # (a training still running is cancelled there), the scheduler last. SIGTERM, up to 20 s, then SIGKILL.
+  # (a training still running is cancelled there), the scheduler last. Up to 20 s each, then SIGKILL.
   [[ $stopping -eq 1 ]] && return
   stopping=1
   trap '' INT TERM
@@ -77,7 +77,8 @@ stop() {
     pid=${PIDS[$i]}
     kill -0 "$pid" 2>/dev/null || continue
     echo "stopping ${NAMES[$i]} (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
+    # HAProxy: SIGUSR1 is its graceful stop (open websockets get hard-stop-after); the others stop on SIGTERM
+    if [[ "${NAMES[$i]}" == haproxy ]]; then kill -USR1 "$pid" 2>/dev/null || true; else kill -TERM "$pid" 2>/dev/null || true; fi
     deadline=$((SECONDS + 20))
     while kill -0 "$pid" 2>/dev/null && [[ $SECONDS -lt $deadline ]]; do sleep 0.2; done
     if kill -0 "$pid" 2>/dev/null; then
@@ -151,6 +152,7 @@ CFG="$RUN_DIR/haproxy.cfg"
   cat <<EOF
 global
     maxconn 4096
+    hard-stop-after 5s
 
 defaults
     mode http
