@@ -103,6 +103,7 @@ class Session:
         self._finished: asyncio.Queue = asyncio.Queue()
         self._responses: dict[str, asyncio.Future] = {}
         self._reader: asyncio.Task | None = None
+        self._cache: dict[str, ForwardMsg] = {}  # the browser's message cache: big messages come once, then by hash
         self.lock = asyncio.Lock()
         self.closed = False
 
@@ -162,6 +163,17 @@ class Session:
                 return
             msg = ForwardMsg()
             msg.ParseFromString(raw)
+            if msg.WhichOneof("type") == "ref_hash":  # "the same as the message you cached under this hash"
+                cached = self._cache.get(msg.ref_hash)
+                if cached is None:
+                    self.exceptions.append(f"server referred to an unknown cached message {msg.ref_hash}")
+                    continue
+                full = ForwardMsg()
+                full.CopyFrom(cached)
+                full.metadata.CopyFrom(msg.metadata)
+                msg = full
+            elif msg.metadata.cacheable and msg.hash:
+                self._cache[msg.hash] = msg
             self._handle(msg)
 
     def _handle(self, msg: ForwardMsg) -> None:
@@ -221,6 +233,7 @@ class Session:
         cs.page_script_hash = self.pages.get(self.page, "")
         cs.fragment_id = fragment_id
         cs.is_auto_rerun = is_auto
+        cs.cached_message_hashes.extend(self._cache)
         cs.widget_states.widgets.extend(self.states.values())
         # a trigger (button press) is sent once, as the browser does
         self.states = {k: v for k, v in self.states.items() if v.WhichOneof("value") != "trigger_value"}
@@ -740,8 +753,7 @@ async def main_async(a) -> None:
             for name, srv in servers:  # interleaved, so a change in the machine's load hits both alike
                 lvl = await run_level(srv, n, a.storm, a)
                 results.append((name, lvl))
-                if not a.quiet:
-                    print_level(name, lvl)
+                print_level(name, lvl, per_action=not a.quiet)
                 if a.memory:
                     print_memory(f"{name}, {n} students", lvl["samples"])
         print_compare(results, [v[0] for v in variants])

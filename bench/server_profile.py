@@ -1,11 +1,11 @@
 """Where a running Streamlit server spends its script time: a sampling profiler around ``streamlit run``.
 
-    .venv/bin/python bench/server_profile.py /tmp/profile.txt -- run streamlit_app.py --server.port 8599
+    .venv/bin/python bench/server_profile.py /tmp/profile.txt [--delay 60] -- run streamlit_app.py --server.port 8599
     # … drive it (bench/classroom.py --url http://127.0.0.1:8599 --students 10), then Ctrl-C / SIGTERM
 
 Every 5 ms it looks at the stacks of Streamlit's script threads and counts, per function, the samples
 where it is on the stack (inclusive) and on top (self). At exit it writes the top 60 of each to the
-file. Sampling costs a little CPU itself; compare shares, not absolute times.
+file. ``--delay S`` starts counting S seconds after the start (skip imports and first visits). Sampling costs a little CPU itself; compare shares, not absolute times.
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ import time
 
 def main() -> None:
     out, args = sys.argv[1], sys.argv[sys.argv.index("--") + 1:]
+    head = sys.argv[2:sys.argv.index("--")]
+    delay = float(head[head.index("--delay") + 1]) if "--delay" in head else 0.0
     incl: collections.Counter = collections.Counter()
     self_: collections.Counter = collections.Counter()
     n = [0]
@@ -26,6 +28,7 @@ def main() -> None:
 
     def sample() -> None:
         names = {}
+        stop.wait(delay)
         while not stop.wait(0.005):
             frames = sys._current_frames()
             for t in threading.enumerate():
