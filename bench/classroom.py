@@ -266,6 +266,13 @@ class Session:
             raise ClickError(f"no widget {key!r} on {self.page or 'home'}")
         return w
 
+    def find(self, prefix: str = "", suffix: str = "") -> str:
+        """The key of the first widget on the page whose key has this prefix and suffix."""
+        for key in self.widgets:
+            if key.startswith(prefix) and key.endswith(suffix):
+                return key
+        raise ClickError(f"no widget {prefix}…{suffix} on {self.page or 'home'}")
+
     async def change(self, key: str, make: Callable[[Widget, WidgetState], None]) -> float:
         """Set one widget's state (``make(widget, state)`` fills it) and time the rerun it causes."""
         async with self.lock:
@@ -402,7 +409,8 @@ def sequences(rng: random.Random) -> dict[str, list[tuple[str, Callable]]]:
         ],
         "optimizers": [
             ("optimizers.steps", lambda s: s.number("op_steps", rng.choice([100, 200, 300]))),
-            ("optimizers.lr", lambda s: s.number("op_rosenbrock_adam_lr", rng.choice([0.02, 0.05, 0.1]))),
+            # the learning-rate inputs are per surface and optimizer (op_<surface>_<optimizer>_lr): the first shown
+            ("optimizers.lr", lambda s: s.number(s.find(prefix="op_", suffix="_lr"), rng.choice([0.02, 0.05, 0.1]))),
             ("optimizers.surface", lambda s: s.choose("op_surface", rng.randrange(0, 4))),
             ("optimizers.preset", lambda s: s.click("op_preset_ravine")),
         ],
