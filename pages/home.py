@@ -29,7 +29,7 @@ st.title(t("home.title"))
 st.markdown(t("home.tagline"))
 
 # ---- live mini-demo
-st.subheader(t("home.demo_header"))
+st.header(t("home.demo_header"))
 c1, c2 = st.columns(2)
 with c1:
     kname = widget(st.selectbox, t("home.demo_kernel"), key="home_kernel", default="vertical_edge",
@@ -53,10 +53,10 @@ st.markdown(t("home.demo_explain", what=t(f"home.what_{kname}"), lo=f"{out.min()
 note(t("home.demo_note"))
 
 # ---- the path through the app
-st.subheader(t("home.path_header"))
+st.header(t("home.path_header"))
 for path, key, icon, _ in available_lessons()[1:]:
     lesson_link(path, t(key), icon)
     st.caption(t(f"home.about_{key.split('.')[1]}"))
 
-st.subheader(t("home.how_header"))
+st.header(t("home.how_header"))
 st.markdown(t("home.how"))

@@ -179,7 +179,7 @@ def inspector_latex(info, per_line: int = 4, max_lines: int = 6) -> str:
 
 
 def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset) -> None:
-    st.subheader(t("kernels.inspector_header"))
+    st.header(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
     ho, wo = out.shape
     ss = st.session_state
@@ -241,7 +241,7 @@ def channel_figures(rgb: np.ndarray, weights: np.ndarray, divisor: float, bias: 
 
 def colour_channels(rgb: np.ndarray, weights, divisor: float, bias: float, flip: bool) -> None:
     """The kernel as one depth-3 kernel of a CNN layer: a map per colour channel, their sum + bias."""
-    st.subheader(t("kernels.rgb_header"))
+    st.header(t("kernels.rgb_header"))
     st.markdown(t("kernels.rgb_text"))
     L = lab()
     texts = (*(t(f"kernels.rgb_map_{c}") for c in ("red", "green", "blue", "sum")), t("kernels.cb_value"))
@@ -350,7 +350,7 @@ def open_step_edge() -> None:
 
 def examples() -> None:
     L = lab()
-    st.subheader(t("kernels.step_header"))
+    st.header(t("kernels.step_header"))
     st.markdown(t("kernels.step_text"))
     img = np.zeros((6, 6))
     img[:, :3] = 60
@@ -370,7 +370,7 @@ def examples() -> None:
     # A callback runs before the widgets exist, so it may set their values (kn_view is already drawn here).
     st.button(t("kernels.step_open"), key="kn_ex_open", on_click=open_step_edge)
 
-    st.subheader(t("kernels.curve_header"))
+    st.header(t("kernels.curve_header"))
     st.markdown(t("kernels.curve_text"))
     ex = curve_example()
     match, other = inspect_pixel(ex["match"], ex["kernel"], 0, 0), inspect_pixel(ex["other"], ex["kernel"], 0, 0)
@@ -396,7 +396,7 @@ def shift_comparison(s: int):
 
 
 def shift_section() -> None:
-    st.subheader(t("kernels.shift_header"))
+    st.header(t("kernels.shift_header"))
     st.markdown(t("kernels.shift_text"))
     s = widget(st.slider, t("kernels.shift_slider"), key="kn_shift", default=4, min_value=0, max_value=8)
     cmp = shift_comparison(s)

@@ -174,7 +174,7 @@ with tab_rules:
 st.markdown(t("optimizers.lr_text"))
 
 # ---- a trained model's real loss landscape
-st.subheader(t("optimizers.landscape_header"))
+st.header(t("optimizers.landscape_header"))
 trained = st.session_state.get("trained_model")
 if not trained:
     st.info(t("optimizers.landscape_missing"))

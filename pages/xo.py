@@ -38,7 +38,7 @@ if previous is not None and previous != preset:  # a new preset replaces the edi
 
 left, right = st.columns([3, 2])
 with left:
-    st.subheader(t("xo.input_header"))
+    st.header(t("xo.input_header"))
     # Read the click before drawing, so the grid shown already has the flipped cell (not one click behind);
     # then draw a fresh chart (new key) so the next click on the same cell flips it back.
     n = st.session_state.get("_xo_click_n", 0)
@@ -78,7 +78,7 @@ with tabs[0]:
             chart(figs.feature_map(res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
                                              value_label=VAL), key=f"xo_m{k}")
     # the pixel inspector: one value of one map, by hand
-    st.subheader(t("xo.inspect_header"))
+    st.header(t("xo.inspect_header"))
     i1, i2, i3 = st.columns(3)
     with i1:
         fk = widget(st.selectbox, t("xo.inspect_filter"), key="xo_ik", default=0, options=[0, 1, 2],

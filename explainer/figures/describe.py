@@ -97,19 +97,19 @@ def summary(fig, lang: str) -> str:
     meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
     if meta.get("grid"):
         parts.append(_grid_text(meta["grid"], lang))
-    lines, bars, seen_axes = [], [], set()
+    lines, bars, grids = [], [], {}
     for tr in fig.data:
         if tr.visible is False:
             continue
         kind = tr.type
         if kind == "heatmap":
             axes = (tr.xaxis or "x", tr.yaxis or "y")
-            if axes in seen_axes:  # an overlay on the same plot (e.g. the padding ring's colours)
+            if axes in grids:  # an overlay on the same plot (the padding ring's colours): its cells aren't empty
+                if grids[axes]:
+                    grids[axes]["filled"] = grids[axes]["rows"] * grids[axes]["cols"]
                 continue
-            seen_axes.add(axes)
-            g = _heatmap(tr)
-            if g:
-                parts.append(_grid_text(g, lang))
+            grids[axes] = _heatmap(tr)
+            parts.append(axes)  # the text comes when every overlay has been seen
         elif kind in ("contour", "surface"):
             z = _array(tr.z)
             if z is not None and np.isfinite(z).any():
@@ -145,6 +145,8 @@ def summary(fig, lang: str) -> str:
             if y is None:
                 continue
             lines.append(translate("chart.line_end", lang, name=tr.name, x=fmt(x) if x is not None else "", y=fmt(y)))
+    parts = [(_grid_text(grids[p], lang) if grids[p] else None) if isinstance(p, tuple) else p for p in parts]
+    parts = [p for p in parts if p]
     if bars:
         parts.append("; ".join(bars))
     if lines:

@@ -112,10 +112,19 @@ def for_presenter(fig):
     m = layout.margin
     layout.margin = dict(l=int((m.l if m.l is not None else 50) * 1.4), r=m.r, b=int((m.b if m.b is not None else 40) * 1.4),
                          t=int((m.t if m.t is not None else 40) * 1.4))
+    if need and layout.height:
+        layout.height = max(layout.height, need + layout.margin.t + layout.margin.b)
+    need = 0  # the plot height at which a numbered square-cell grid's numbers fit their cells
     for trace in fig.data:
         tf = getattr(trace, "textfont", None)
         if tf is not None and (getattr(trace, "texttemplate", None) or getattr(trace, "text", None) is not None):
             tf.size = _scaled(tf.size, factor, PRESENTER_MIN_CELL_FONT_PX)
+            if trace.type == "heatmap" and trace.texttemplate and trace.z is not None:
+                rows = len(trace.z)
+                longest = max((len(str(c)) for row in (trace.text or ()) for c in row), default=4)
+                font = max(np.atleast_1d(tf.size)) if tf.size is not None else PRESENTER_MIN_CELL_FONT_PX
+                cell = max(40, 0.6 * font * min(longest, 8) + 12)  # ~0.6 em per digit, and some air
+                need = max(need, int(rows * cell))
         marker = getattr(trace, "marker", None)
         if trace.type == "scatter" and marker is not None and marker.size is not None and "text" in (trace.mode or ""):
             marker.size = _scaled(marker.size, PRESENTER_HEIGHT, 1)  # clickable squares grow with the grid
