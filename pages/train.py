@@ -163,13 +163,11 @@ if runs:
                    t("train.col_time"): f"{r['seconds']:.1f} s", t("train.col_ips"): f"{r['ips']:.0f}",
                    t("train.col_train_acc"): (f"{100 * r['history'][-1]['train_acc']:.2f} %" if r["history"] else "—"),
                    t("train.col_stopped"): "✓" if r["stopped"] else ""} for r in runs], hide_index=True, width="stretch")
-    c1, c2 = st.columns(2)
-    with c1:
-        chart(figs.curves(runs, metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
-                                    train_label=t("train.train"), test_label=t("train.test")), key="tr_acc", name=t("train.accuracy"))
-    with c2:
-        chart(figs.curves(runs, metric="loss", x_title=t("train.epoch"), y_title=t("train.loss"),
-                                    train_label=t("train.train"), test_label=t("train.test")), key="tr_loss", name=t("train.loss"))
+    curved = [r for r in runs if r["history"]]  # a loaded checkpoint has no curves: no empty charts for it
+    for col, metric, title in zip(st.columns(2) if curved else (), ("acc", "loss"), ("train.accuracy", "train.loss")):
+        with col:
+            chart(figs.curves(curved, metric=metric, x_title=t("train.epoch"), y_title=t(title),
+                              train_label=t("train.train"), test_label=t("train.test")), key=f"tr_{metric}", name=t(title))
     note(t("train.overfit_note"))
     if st.button(t("train.clear_runs"), key="tr_clear"):
         runs.clear()
@@ -190,7 +188,11 @@ if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
                      "test_accuracy": acc, "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
                      "device": "cpu"})
         st.session_state["trained_model"] = {"model": model, "name": up.name, "test_accuracy": acc}
-        st.success(t("train.loaded", acc=f"{100 * acc:.2f}"))
+        st.session_state["_tr_loaded_msg"] = t("train.loaded", acc=f"{100 * acc:.2f}")
+if up is not None and st.session_state.get("_tr_loaded_msg"):
+    # shown on every run while the file is there, so the page below keeps its place: a message that vanished on
+    # the next run (the canvas's first stroke) remounted the tabs and the canvas, losing that stroke
+    st.success(st.session_state["_tr_loaded_msg"])
 
 if not runs:
     st.info(t("train.train_first"))
@@ -208,7 +210,8 @@ with c2.popover(t("train.export")):
     st.code(code, language="python")
     st.download_button(t("train.export_download"), data=code, file_name="train_mnist.py", key="tr_export_dl")
 
-tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")])
+tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")],
+               key="tr_tabs")
 with tabs[0]:
     if data is None:
         st.info(t("train.no_data"))
@@ -286,7 +289,8 @@ with tabs[3]:
     st.markdown(t("train.draw_text"))
     d1, d2 = st.columns(2)
     with d1:
-        drawing = draw_canvas("tr_canvas", t("train.clear"))
+        drawing = draw_canvas("tr_canvas", t("train.clear"), label=t("train.canvas_label"))
+        result = st.container()  # the prediction right under the canvas: in view on a phone while drawing
         upload = st.file_uploader(t("train.draw_upload"), key="tr_draw_upload")
     img = None
     if upload is not None:
@@ -296,7 +300,7 @@ with tabs[3]:
             st.error(t_error(exc))
     elif drawing is not None:
         img = drawing
-    with d2:
+    with result:
         if img is None:
             st.info(t("train.draw_hint"))
         else:
@@ -306,6 +310,8 @@ with tabs[3]:
             else:
                 p = predict_proba(model, x)
                 st.markdown(t("train.draw_result", pred=int(np.argmax(p)), p=f"{100 * p.max():.1f}"))
+    with d2:
+        if img is not None and x.max() > 0:
                 chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
                                 key="tr_draw_probs", name=t("train.probability"))
                 chart(heatmap(np.round(x * 255), colorscale="Greys", zmin=0, zmax=255, numbers=False,
