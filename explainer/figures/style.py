@@ -112,8 +112,6 @@ def for_presenter(fig):
     m = layout.margin
     layout.margin = dict(l=int((m.l if m.l is not None else 50) * 1.4), r=m.r, b=int((m.b if m.b is not None else 40) * 1.4),
                          t=int((m.t if m.t is not None else 40) * 1.4))
-    if need and layout.height:
-        layout.height = max(layout.height, need + layout.margin.t + layout.margin.b)
     need = 0  # the plot height at which a numbered square-cell grid's numbers fit their cells
     for trace in fig.data:
         tf = getattr(trace, "textfont", None)
@@ -130,4 +128,6 @@ def for_presenter(fig):
             marker.size = _scaled(marker.size, PRESENTER_HEIGHT, 1)  # clickable squares grow with the grid
     for a in layout.annotations or ():
         a.font.size = _scaled(a.font.size, factor, PRESENTER_MIN_CELL_FONT_PX)
+    if need and layout.height:
+        layout.height = max(layout.height, need + layout.margin.t + layout.margin.b)
     return fig
