@@ -16,7 +16,7 @@ from ui.nav import LESSONS
 
 AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-PAGES = [url for _, _, _, url in LESSONS if (ROOT / _).exists()]
+PAGES = [url for path, _, _, url in LESSONS if (ROOT / path).exists()]
 HTML_LANG = {"en": "en", "zh": "zh-Hans"}
 
 
