@@ -134,7 +134,9 @@ def summary(fig, lang: str) -> str:
                 bars.append(label + translate("chart.bars", lang, n=len(ys), value=fmt(ys[k]), at=fmt(_num(xs[k]))
                                               if isinstance(xs[k], (int, float, np.number)) else xs[k]))
         elif kind in ("scatter", "scatter3d"):
-            if kind == "scatter" and "text" in (tr.mode or "") or getattr(tr.marker, "symbol", None) == "square":
+            mode = tr.mode or ""
+            if kind == "scatter" and ("text" in mode or (getattr(tr.marker, "symbol", None) == "square"
+                                                         and "lines" not in mode)):
                 g = _marker_grid(tr)
                 if g:
                     parts.append(_grid_text(g, lang))
