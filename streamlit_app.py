@@ -37,10 +37,12 @@ st.set_page_config(
 with st.sidebar:
     # <html lang> follows the language, so screen readers speak Chinese as Chinese (Streamlit has no setting).
     st.html(f"<script>document.documentElement.lang = {HTML_LANG[lang()]!r};</script>", unsafe_allow_javascript=True)
-    # Targets of at least 24×24 px (WCAG 2.2, 2.5.8): Streamlit's help icons are 16×16.
+    # Targets of at least 24×24 px (WCAG 2.2, 2.5.8): Streamlit's help icons are 16×16. A tab row wraps on a
+    # narrow screen instead of hiding its last tabs behind a scroll arrow.
     st.html("""<style>
       [data-testid="stTooltipHoverTarget"] { min-width: 24px; min-height: 24px; display: inline-flex;
                                              align-items: center; justify-content: center; }
+      [role="tablist"] { flex-wrap: wrap; row-gap: 0.25rem; }
     </style>""")
     if presenter():
         # Presenter mode: everything readable from the back of a room — text, widget labels, tabs, tables.
