@@ -102,6 +102,8 @@ def summary(fig, lang: str) -> str:
         if tr.visible is False:
             continue
         kind = tr.type
+        if kind == "heatmap" and meta.get("grid"):
+            continue  # the builder gave the grid's numbers itself
         if kind == "heatmap":
             axes = (tr.xaxis or "x", tr.yaxis or "y")
             if axes in grids:  # an overlay on the same plot (the padding ring's colours): its cells aren't empty

@@ -102,10 +102,11 @@ def map_figure(z, *, kind: str, title: str, colorbar_title: str, x_title: str, y
                      marker=dict(color=[zmin, zmax], cmin=zmin, cmax=zmax, colorscale=SCALES[kind], showscale=True,
                                  colorbar=dict(title=dict(text=colorbar_title), thickness=12)))]
         layout = dict(title=dict(text=title), height=height, margin=margins(title=True, left=40),
-                      plot_bgcolor="white", meta=grid_meta(z, x0=c0, y0=r0),  # the numbers for the text summary
+                      plot_bgcolor="white",
                       xaxis=dict(title=dict(text=x_title), showgrid=False, zeroline=False),
                       yaxis=dict(title=dict(text=y_title), scaleanchor="x", showgrid=False, zeroline=False))
         fig = fast_figure(data, layout)
+    fig.layout.meta = grid_meta(z)  # the text summary counts the map's own rows and columns, as the inspector does
     fig.layout.xaxis.range = [-0.5, ew - 0.5]
     fig.layout.yaxis.range = [eh - 0.5, -0.5]
     fig.layout.yaxis.autorange = None

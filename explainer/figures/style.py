@@ -126,6 +126,18 @@ def for_presenter(fig):
         marker = getattr(trace, "marker", None)
         if trace.type == "scatter" and marker is not None and marker.size is not None and "text" in (trace.mode or ""):
             marker.size = _scaled(marker.size, PRESENTER_HEIGHT, 1)  # clickable squares grow with the grid
+    # axes, colour bars and legends: Streamlit's chart theme sets 12 px ticks, so every axis is set here
+    tick = int(PRESENTER_FONT_PX * 0.9)
+    for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]:
+        axis = layout[name]
+        axis.tickfont.size = tick
+        axis.title.font.size = PRESENTER_FONT_PX
+    layout.legend.font.size = tick
+    for trace in fig.data:
+        colorbar = getattr(trace, "colorbar", None)
+        if colorbar is not None and trace.type in ("heatmap", "contour", "surface"):
+            colorbar.tickfont.size = tick
+            colorbar.title.font.size = tick
     for a in layout.annotations or ():
         a.font.size = _scaled(a.font.size, factor, PRESENTER_MIN_CELL_FONT_PX)
     if need and layout.height:
