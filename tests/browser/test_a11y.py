@@ -168,3 +168,26 @@ def test_phone_draws_right_after_loading_weights_and_sees_the_prediction(phone, 
     assert r is not None and 0 <= r["y"] and r["y"] + r["height"] <= 915, r
     page.screenshot(path=str(Path(tmp_path) / "phone-train.png"))
     assert_no_exception(page)
+
+
+def test_presenter_mode_numbers_readable_at_1920(browser, app):
+    """Issue 13.3: in presenter mode at 1920 px every chart's cell numbers, ticks and titles are ≥ 16 px."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        for path in ("xo", "kernels"):
+            goto(page, app, path, presenter="1")
+            _settled(page)
+            sizes = page.evaluate("""() => {
+                const px = sel => [...document.querySelectorAll(sel)].filter(e => e.getBoundingClientRect().height > 0)
+                                    .map(e => parseFloat(getComputedStyle(e).fontSize));
+                return {cells: px('.js-plotly-plot g.textpoint text'),
+                        other: px('.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .gtitle')}; }""")
+            assert len(sizes["cells"]) > 50 and min(sizes["cells"]) >= 16, (path, min(sizes["cells"], default=None))
+            assert min(sizes["other"]) >= 16, (path, min(sizes["other"]))
+            widths = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                .map(e => e.getBoundingClientRect().width).filter(w => w > 0)""")
+            assert min(widths) > 400, widths  # wide layout: no ~130 px maps
+    finally:
+        context.close()
