@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from explainer.figures.describe import summary as describe, tables
@@ -43,11 +42,19 @@ def chart(fig, *, key: str, name: str | None = None, summary: str | None = None,
     if grids:
         with st.expander(t("chart.table")):
             for g in grids:
-                frame = pd.DataFrame(g["cells"], index=pd.Index(g["rows"], name=t("chart.row")), columns=g["cols"])
                 if g["title"] and len(grids) > 1:
                     st.markdown(f"**{_escape(g['title'])}**")
-                st.table(frame)
+                st.markdown(_markdown_table(g))
     return result
+
+
+def _markdown_table(g: dict) -> str:
+    """A grid as a Markdown table (an HTML <table> with headers; cheaper to send than a DataFrame)."""
+    head = [_escape(t("chart.row"))] + [_escape(c) for c in g["cols"]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join([f"**{_escape(r)}**"] + [_escape(v) for v in row]) + " |"
+              for r, row in zip(g["rows"], g["cells"])]
+    return "\n".join(lines)
 
 
 def _plain(text: str) -> str:

@@ -17,6 +17,24 @@ from explainer.i18n import translate
 MAX_LISTED = 10  # bars and lines listed one by one up to this many
 
 
+class _Plain(dict):
+    """A trace as a plain dict with attribute access (``tr.marker.color``; None when absent): reading Plotly's
+    validated properties one by one costs ~50 µs each, which adds up over a page's charts."""
+
+    def __getattr__(self, name):
+        value = self.get(name)
+        return _Plain(value) if isinstance(value, dict) else value
+
+
+def _traces(fig) -> list[_Plain]:
+    # Plotly keeps each trace's properties as a plain dict (``Figure._data``); read it without the deep copy
+    # of ``to_plotly_json`` (only read here, never changed)
+    raw = getattr(fig, "_data", None)
+    if not isinstance(raw, list) or len(raw) != len(fig.data):
+        raw = [tr.to_plotly_json() for tr in fig.data]
+    return [_Plain(tr) for tr in raw]
+
+
 def grid_meta(z: np.ndarray, *, x0: float = 0, y0: float = 0) -> dict:
     """The key numbers of a grid for ``layout.meta`` (for a figure that shows the grid as a picture)."""
     return {"grid": _grid_numbers(np.asarray(z, dtype=float), x0, y0)}
@@ -74,7 +92,7 @@ def _heatmap(tr) -> dict | None:
 
 def _marker_grid(tr) -> dict | None:
     """A grid drawn as clickable squares (a scatter whose marker colours are numbers)."""
-    colours, x, y = _array(getattr(tr.marker, "color", None)), _array(tr.x), _array(tr.y)
+    colours, x, y = _array((tr.marker or {}).get("color")), _array(tr.x), _array(tr.y)
     if colours is None or x is None or y is None or colours.shape != x.shape or x.size < 4:
         return None
     cols, rows = np.unique(x), np.unique(y)
@@ -98,7 +116,7 @@ def summary(fig, lang: str) -> str:
     if meta.get("grid"):
         parts.append(_grid_text(meta["grid"], lang))
     lines, bars, grids = [], [], {}
-    for tr in fig.data:
+    for tr in _traces(fig):
         if tr.visible is False:
             continue
         kind = tr.type
@@ -137,7 +155,7 @@ def summary(fig, lang: str) -> str:
                                               if isinstance(xs[k], (int, float, np.number)) else xs[k]))
         elif kind in ("scatter", "scatter3d"):
             mode = tr.mode or ""
-            if kind == "scatter" and ("text" in mode or (getattr(tr.marker, "symbol", None) == "square"
+            if kind == "scatter" and ("text" in mode or ((tr.marker or {}).get("symbol") == "square"
                                                          and "lines" not in mode)):
                 g = _marker_grid(tr)
                 if g:
@@ -162,7 +180,12 @@ def summary(fig, lang: str) -> str:
 
 
 def _clean(text) -> str:
-    return re.sub(r"<[^>]+>", "", str(text).replace("<br>", " → ")).replace("-", "−") if text is not None else ""
+    if text is None:
+        return ""
+    text = str(text)
+    if "<" in text:
+        text = re.sub(r"<[^>]+>", "", text.replace("<br>", " → "))
+    return text.replace("-", "−")
 
 
 def tables(fig) -> list[dict]:
@@ -170,7 +193,7 @@ def tables(fig) -> list[dict]:
     by side gives several), each ``dict(title, rows, cols, cells)`` with the axes' row and column numbers and
     the cell texts exactly as the figure writes them. Empty when the figure prints no numbers in cells."""
     groups: dict[tuple, dict] = {}
-    for tr in fig.data:
+    for tr in _traces(fig):
         if tr.visible is False:
             continue
         if tr.type == "heatmap" and tr.texttemplate:
