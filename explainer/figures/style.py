@@ -30,6 +30,8 @@ SCALES = {"diverging": DIVERGING, "RdBu": DIVERGING, "Blues": BLUES, "grey": GRE
 HIGHLIGHT = "#D55E00"  # the window, the inspected cell (vermillion: ≥ 3:1 against white)
 PICK = "#000000"  # max pooling's pick, the output cell being filled
 MUTED = "#888888"
+# A light line drawn under a coloured path on a dark surface (e.g. Viridis valleys), so the path stays visible.
+HALO = dict(color="rgba(255, 255, 255, 0.75)", width=6)
 FONT_PX = 13  # Plotly's base font in the normal layout
 PRESENTER_FONT_PX = 20
 PRESENTER_MIN_CELL_FONT_PX = 16
