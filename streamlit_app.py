@@ -13,9 +13,10 @@ import streamlit as st
 
 from explainer.i18n import LANGUAGES
 from ui.nav import available_lessons
-from ui.shell import presenter, t, widget
+from ui.shell import lang, presenter, t, widget
 
 ROOT = Path(__file__).parent
+HTML_LANG = {"en": "en", "zh": "zh-Hans"}
 
 with st.sidebar:
     widget(st.selectbox, "Language / 语言", key="lang", default="en",
@@ -23,23 +24,37 @@ with st.sidebar:
     widget(st.toggle, t("common.presenter"), key="presenter", default=False,
            help=t("common.presenter_help"))
 
-st.set_page_config(
-    page_title=t("home.title"),
-    page_icon="🔍",
-    layout="wide" if presenter() else "centered",
-)
-
-if presenter():
-    st.html("""<style>
-      .stApp, .stMarkdown p, .stMarkdown li, label, .stCaption { font-size: 1.3rem !important; }
-      h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
-    </style>""")
-
 pages = [
     st.Page(ROOT / path, title=t(key), icon=icon, url_path=url, default=(url == "home"))
     for path, key, icon, url in available_lessons()
 ]
-st.navigation(pages).run()
+current = st.navigation(pages)
+# A title per lesson (the browser tab, history and a screen reader's first words), in the learner's language.
+app_title = t("home.title")
+st.set_page_config(
+    page_title=app_title if current.url_path in ("", "home") else f"{current.title} · {app_title}",
+    page_icon="🔍",
+    layout="wide" if presenter() else "centered",
+)
+with st.sidebar:
+    # <html lang> follows the language, so screen readers speak Chinese as Chinese (Streamlit has no setting).
+    st.html(f"<script>document.documentElement.lang = {HTML_LANG[lang()]!r};</script>", unsafe_allow_javascript=True)
+    # Targets of at least 24×24 px (WCAG 2.2, 2.5.8): Streamlit's help icons are 16×16. A tab row wraps on a
+    # narrow screen instead of hiding its last tabs behind a scroll arrow.
+    st.html("""<style>
+      [data-testid="stTooltipHoverTarget"] { min-width: 24px; min-height: 24px; display: inline-flex;
+                                             align-items: center; justify-content: center; }
+      [role="tablist"] { flex-wrap: wrap; row-gap: 0.25rem; }
+    </style>""")
+    if presenter():
+        # Presenter mode: everything readable from the back of a room — text, widget labels, tabs, tables.
+        st.html("""<style>
+          .stApp, .stMarkdown p, .stMarkdown li, label, .stCaption, [data-testid="stCaptionContainer"] p,
+          .stApp [data-testid="stMarkdownContainer"] p, [data-testid="stExpander"] summary p,
+          [data-testid="stTable"] td, [data-testid="stTable"] th { font-size: 1.3rem !important; }
+          h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
+        </style>""")
+current.run()
 
 
 def _import_torch() -> None:

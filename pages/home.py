@@ -9,6 +9,7 @@ from explainer.figures import heatmap
 from explainer.figures.images import picture
 from explainer.images import sample, to_grey
 from explainer.kernels import kernel as named_kernel
+from ui.charts import chart
 from ui.nav import available_lessons
 from ui.shell import labels, lesson_link, note, t, widget
 
@@ -28,7 +29,7 @@ st.title(t("home.title"))
 st.markdown(t("home.tagline"))
 
 # ---- live mini-demo
-st.subheader(t("home.demo_header"))
+st.header(t("home.demo_header"))
 c1, c2 = st.columns(2)
 with c1:
     kname = widget(st.selectbox, t("home.demo_kernel"), key="home_kernel", default="vertical_edge",
@@ -40,22 +41,22 @@ img, weights, out = _demo(iname, kname)
 shown = np.clip(out, 0, 255).astype(np.uint8)
 left, mid, right = st.columns([5, 3, 5])
 with left:
-    st.plotly_chart(picture(img, title=t("home.demo_input"), height=300), key="home_in")
+    chart(picture(img, title=t("home.demo_input"), height=300), key="home_in")
 with mid:
-    st.plotly_chart(heatmap(weights, colorscale="RdBu", zmid=0, showscale=False, title=t("home.demo_kernel_title"),
+    chart(heatmap(weights, colorscale="RdBu", zmid=0, showscale=False, title=t("home.demo_kernel_title"),
                             x_title=t("common.column"), y_title=t("common.row"), value_label=t("common.value"),
                             height=240), key="home_k")
 with right:
-    st.plotly_chart(picture(shown, title=t("home.demo_output"), height=300), key="home_out")
+    chart(picture(shown, title=t("home.demo_output"), height=300), key="home_out")
 st.markdown(t("home.demo_explain", what=t(f"home.what_{kname}"), lo=f"{out.min():.0f}", hi=f"{out.max():.0f}",
               clipped=f"{100 * np.mean((out < 0) | (out > 255)):.0f}"))
 note(t("home.demo_note"))
 
 # ---- the path through the app
-st.subheader(t("home.path_header"))
+st.header(t("home.path_header"))
 for path, key, icon, _ in available_lessons()[1:]:
     lesson_link(path, t(key), icon)
     st.caption(t(f"home.about_{key.split('.')[1]}"))
 
-st.subheader(t("home.how_header"))
+st.header(t("home.how_header"))
 st.markdown(t("home.how"))

@@ -6,6 +6,7 @@ import streamlit as st
 
 from explainer.figures import images as figs
 from explainer.images import LUMA, colourful_patch
+from ui.charts import chart
 from ui.images import digit, image_picker
 from ui.shell import note, t, widget
 
@@ -21,9 +22,9 @@ if problem:
     st.info(t("picker.no_mnist", detail=problem))
 show_numbers = widget(st.toggle, t("images.show_numbers"), key="im_numbers", default=True)
 st.markdown(t("images.digit_text", label=label, lo=int(img.min()), hi=int(img.max())))
-st.plotly_chart(figs.digit_grid(img, numbers=show_numbers, x_title=t("common.column"), y_title=t("common.row"),
+chart(figs.digit_grid(img, numbers=show_numbers, x_title=t("common.column"), y_title=t("common.row"),
                                 value_label=t("images.grey_level"), colorbar_title=t("images.grey_level")),
-                key="im_digit_fig")
+                key="im_digit_fig", name=t("images.digit_header"))
 note(t("images.digit_note"))
 
 # ---- 2. flatten to 784 and normalise by /255
@@ -31,13 +32,13 @@ st.header(t("images.flat_header"))
 vec = img.reshape(-1).astype(np.float64) / 255.0
 row = widget(st.slider, t("images.highlight_row"), key="im_row", default=14, min_value=0, max_value=27)
 st.markdown(t("images.flat_text", n=vec.size, row=row, start=row * 28, end=row * 28 + 27))
-st.plotly_chart(figs.flat_vector(vec, index_title=t("images.index"), value_title=t("images.normalised"),
-                                 highlight_row=row), key="im_flat_fig")
+chart(figs.flat_vector(vec, index_title=t("images.index"), value_title=t("images.normalised"),
+                                 highlight_row=row), key="im_flat_fig", name=t("images.flat_header"))
 cells = ", ".join(f"{int(v)}→{v / 255:.3f}" for v in img[row][img[row] > 0][:6]) or "—"
 st.markdown(t("images.row_values", row=row, values=cells))
 st.subheader(t("images.onehot_header"))
 st.markdown(t("images.onehot_text", label=label, vector="[" + ", ".join("1" if i == label else "0" for i in range(10)) + "]"))
-st.plotly_chart(figs.one_hot(label, class_title=t("images.class"), value_title=t("common.value")), key="im_onehot_fig")
+chart(figs.one_hot(label, class_title=t("images.class"), value_title=t("common.value")), key="im_onehot_fig", name=t("images.onehot_header"))
 
 # ---- 3. colour images are three grids: R, G, B
 st.header(t("images.rgb_header"))
@@ -52,7 +53,7 @@ with c1:
     top = widget(st.slider, t("images.crop_top"), key="im_top", default=top0, min_value=0, max_value=h - size)
 with c2:
     left = widget(st.slider, t("images.crop_left"), key="im_left", default=left0, min_value=0, max_value=w - size)
-st.plotly_chart(figs.photo_with_box(photo, top, left, size), key="im_photo_fig")
+chart(figs.photo_with_box(photo, top, left, size), key="im_photo_fig", name=t("images.rgb_header"))
 crop = photo[top:top + size, left:left + size]
 if crop.ndim == 2:
     st.info(t("images.grey_only"))
@@ -64,7 +65,7 @@ cols = st.columns(len(channels))
 names = [t("images.red"), t("images.green"), t("images.blue")] if len(channels) == 3 else [t("images.grey")]
 for c, (col, values, name) in enumerate(zip(cols, channels, names)):
     with col:
-        st.plotly_chart(figs.channel_grid(values, c if len(channels) == 3 else 0, title=name, x_title=t("common.column"),
+        chart(figs.channel_grid(values, c if len(channels) == 3 else 0, title=name, x_title=t("common.column"),
                                           y_title=t("common.row"), value_label=t("images.intensity")),
                         key=f"im_channel_{c}")
 if crop.ndim == 3:

@@ -7,12 +7,12 @@ import streamlit as st
 
 from explainer import shift as shift_demo
 from explainer.errors import UserError
-from explainer.figures import fast_figure
 from explainer.figures import kernels as figs
 from explainer.images import LUMA, to_grey
 from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
 from explainer.kernels import (DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
+from ui.charts import chart
 from ui.images import digit, image_picker
 from ui.shell import formula, keep_last, labels, note, t, widget
 
@@ -65,19 +65,8 @@ def _plain(fig) -> dict:
 
 
 def _figure(d: dict, box: tuple | None = None, side: int = 0):
-    """Rebuild a cached figure; ``box`` (top, left, rows, cols) outlines the window or the inspected cell. On a
-    large image (``side`` pixels) a one-pixel box would be invisible, so a ring marks its centre as well."""
-    layout = dict(d["layout"])
-    if box is not None:
-        top, left, bh, bw = box
-        shapes = [dict(type="rect", x0=left - 0.5, y0=top - 0.5, x1=left + bw - 0.5, y1=top + bh - 0.5,
-                       line=dict(color=figs.PICK, width=3))]
-        if side > figs.MAX_HEATMAP_SIDE:
-            rad, cy, cx = side / 30, top + (bh - 1) / 2, left + (bw - 1) / 2
-            shapes.append(dict(type="circle", x0=cx - rad, y0=cy - rad, x1=cx + rad, y1=cy + rad,
-                               line=dict(color=figs.PICK, width=3)))
-        layout["shapes"] = shapes
-    return fast_figure(d["data"], layout)
+    """Rebuild a cached figure, ``box`` (top, left, rows, cols) outlined (see ``figs.boxed``)."""
+    return figs.boxed(d["data"], d["layout"], box, side)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -190,7 +179,7 @@ def inspector_latex(info, per_line: int = 4, max_lines: int = 6) -> str:
 
 
 def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset) -> None:
-    st.subheader(t("kernels.inspector_header"))
+    st.header(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
     ho, wo = out.shape
     ss = st.session_state
@@ -214,17 +203,17 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset
     L = lab()
     left, right = st.columns([1, 1])
     with left:
-        st.plotly_chart(figs.neighbourhood_picker(out, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
+        chart(figs.neighbourhood_picker(out, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
                         key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
     with right:
-        st.plotly_chart(figs.grid_figure(info.window, title=t("kernels.window_title"), kind="grey",
+        chart(figs.grid_figure(info.window, title=t("kernels.window_title"), kind="grey",
                                          colorbar_title=t("kernels.cb_grey"), **L), key="kn_win", config=CFG)
     a, b = st.columns(2)
     with a:
-        st.plotly_chart(figs.grid_figure(info.kernel, title=t("kernels.kernel_title"), kind="signed",
+        chart(figs.grid_figure(info.kernel, title=t("kernels.kernel_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_weight"), **L), key="kn_ker", config=CFG)
     with b:
-        st.plotly_chart(figs.grid_figure(info.products, title=t("kernels.products_title"), kind="signed",
+        chart(figs.grid_figure(info.products, title=t("kernels.products_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_product"), **L), key="kn_prod", config=CFG)
     formula(inspector_latex(info))
     st.markdown(t("kernels.sum_line", n=info.products.size, total=fmt(info.total), d=fmt(divisor), b=fmt(bias),
@@ -252,7 +241,7 @@ def channel_figures(rgb: np.ndarray, weights: np.ndarray, divisor: float, bias: 
 
 def colour_channels(rgb: np.ndarray, weights, divisor: float, bias: float, flip: bool) -> None:
     """The kernel as one depth-3 kernel of a CNN layer: a map per colour channel, their sum + bias."""
-    st.subheader(t("kernels.rgb_header"))
+    st.header(t("kernels.rgb_header"))
     st.markdown(t("kernels.rgb_text"))
     L = lab()
     texts = (*(t(f"kernels.rgb_map_{c}") for c in ("red", "green", "blue", "sum")), t("kernels.cb_value"))
@@ -262,7 +251,7 @@ def colour_channels(rgb: np.ndarray, weights, divisor: float, bias: float, flip:
     cells = [c for _ in range(2) for c in st.columns(2)]
     for col, fig, name in zip(cells, figures, ("red", "green", "blue", "sum")):
         with col:
-            st.plotly_chart(_figure(fig), key=f"kn_rgb_{name}", config=CFG)
+            chart(_figure(fig), key=f"kn_rgb_{name}", config=CFG)
     st.markdown(t("kernels.rgb_numbers", **numbers))
 
 
@@ -333,9 +322,9 @@ def explore() -> None:
     left, right = st.columns(2)
     with left:
         in_fig = input_figure(img, t("kernels.input_title", h=H, w=W), labels_)
-        st.plotly_chart(_figure(in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
+        chart(_figure(in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
     with right:
-        st.plotly_chart(_figure(out_fig, (r + offset[0], c + offset[1], 1, 1), max(H, W)), key="kn_outmap", config=CFG)
+        chart(_figure(out_fig, (r + offset[0], c + offset[1], 1, 1), max(H, W)), key="kn_outmap", config=CFG)
     if view == "raw":
         note(t("kernels.out_raw_note"))
     elif view == "clipped":
@@ -346,7 +335,7 @@ def explore() -> None:
         note(t("kernels.big_note"))
     st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
                   kh=kh, kw=kw))
-    st.plotly_chart(_figure(hist_fig), key="kn_hist", config=CFG)
+    chart(_figure(hist_fig), key="kn_hist", config=CFG)
     if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
     pixel_inspector(img, weights, divisor, bias, flip, out, best, (H, W), offset)
@@ -361,7 +350,7 @@ def open_step_edge() -> None:
 
 def examples() -> None:
     L = lab()
-    st.subheader(t("kernels.step_header"))
+    st.header(t("kernels.step_header"))
     st.markdown(t("kernels.step_text"))
     img = np.zeros((6, 6))
     img[:, :3] = 60
@@ -369,32 +358,32 @@ def examples() -> None:
     out = apply_kernel(img, k)
     a, b, c = st.columns([6, 4, 5])
     with a:
-        st.plotly_chart(figs.grid_figure(img, title=t("kernels.input_title", h=6, w=6), kind="grey",
+        chart(figs.grid_figure(img, title=t("kernels.input_title", h=6, w=6), kind="grey",
                                          colorbar_title=t("kernels.cb_grey"), **L), key="kn_ex_img", config=CFG)
     with b:
-        st.plotly_chart(figs.grid_figure(k, title=t("kernels.kernel_title"), kind="signed",
+        chart(figs.grid_figure(k, title=t("kernels.kernel_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_weight"), **L), key="kn_ex_k", config=CFG)
     with c:
-        st.plotly_chart(figs.grid_figure(out, title=t("kernels.output_title", h=4, w=4), kind="signed",
+        chart(figs.grid_figure(out, title=t("kernels.output_title", h=4, w=4), kind="signed",
                                          colorbar_title=t("kernels.cb_value"), **L), key="kn_ex_out", config=CFG)
     formula(inspector_latex(inspect_pixel(img, k, 0, 1), per_line=3))
     # A callback runs before the widgets exist, so it may set their values (kn_view is already drawn here).
     st.button(t("kernels.step_open"), key="kn_ex_open", on_click=open_step_edge)
 
-    st.subheader(t("kernels.curve_header"))
+    st.header(t("kernels.curve_header"))
     st.markdown(t("kernels.curve_text"))
     ex = curve_example()
     match, other = inspect_pixel(ex["match"], ex["kernel"], 0, 0), inspect_pixel(ex["other"], ex["kernel"], 0, 0)
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(figs.grid_figure(ex["kernel"], title=t("kernels.kernel_title"), kind="signed",
+        chart(figs.grid_figure(ex["kernel"], title=t("kernels.kernel_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_weight"), height=340, **L), key="kn_cv_k",
                         config=CFG)
     for col, (patch, info, key, title) in zip(
             (right, left), ((ex["match"], match, "kn_cv_m", "kernels.curve_match"),
                                    (ex["other"], other, "kn_cv_o", "kernels.curve_other"))):
         with col:
-            st.plotly_chart(figs.grid_figure(patch, title=t(title, v=fmt(info.value)), kind="grey",
+            chart(figs.grid_figure(patch, title=t(title, v=fmt(info.value)), kind="grey",
                                              colorbar_title=t("kernels.cb_grey"), height=340, **L), key=key, config=CFG)
             formula(inspector_latex(info, per_line=3))
 
@@ -407,7 +396,7 @@ def shift_comparison(s: int):
 
 
 def shift_section() -> None:
-    st.subheader(t("kernels.shift_header"))
+    st.header(t("kernels.shift_header"))
     st.markdown(t("kernels.shift_text"))
     s = widget(st.slider, t("kernels.shift_slider"), key="kn_shift", default=4, min_value=0, max_value=8)
     cmp = shift_comparison(s)
@@ -417,10 +406,10 @@ def shift_section() -> None:
                                              (cmp.shifted, t("kernels.shift_shifted", s=s), "shifted"),
                                              (cmp.seven, t("kernels.shift_seven"), "seven"))):
         with col:
-            st.plotly_chart(figs.map_figure(im * 255, kind="grey", title=title, colorbar_title=t("kernels.cb_grey"),
+            chart(figs.map_figure(im * 255, kind="grey", title=title, colorbar_title=t("kernels.cb_grey"),
                                             height=260, **L), key=f"kn_sh_{key}", config=CFG)
     n_feat = cmp.features_one.size
-    st.plotly_chart(figs.distances_figure(
+    chart(figs.distances_figure(
         [t("kernels.dist_pixels"), t("kernels.dist_features", n=n_feat)],
         [cmp.pixel_to_one, cmp.feature_to_one], [cmp.pixel_to_seven, cmp.feature_to_seven],
         one_label=t("kernels.dist_to_one"), seven_label=t("kernels.dist_to_seven"), title=t("kernels.dist_title"),
@@ -431,7 +420,7 @@ def shift_section() -> None:
                 else t("kernels.verdict_pixels_one", a=p1, b=p7))
     st.markdown(t("kernels.verdict_features_one", a=f1, b=f7) if cmp.feature_to_one < cmp.feature_to_seven
                 else t("kernels.verdict_features_seven", a=f7, b=f1))
-    st.plotly_chart(figs.grid_figure(np.hstack([np.pad(m, ((0, 0), (0, 1)), constant_values=np.nan)
+    chart(figs.grid_figure(np.hstack([np.pad(m, ((0, 0), (0, 1)), constant_values=np.nan)
                                                 for m in cmp.features_shifted])[:, :-1],
                                      title=t("kernels.features_title"), kind="magnitude",
                                      colorbar_title=t("kernels.cb_magnitude"), height=220, **L),

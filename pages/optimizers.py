@@ -7,6 +7,7 @@ import streamlit as st
 from explainer import optim
 from explainer.errors import UserError
 from explainer.figures import optim as figs
+from ui.charts import chart
 from ui.shell import labels, lesson_link, note, t, t_error, widget
 
 PRESETS = {
@@ -143,18 +144,18 @@ tab_map, tab_3d, tab_loss, tab_table, tab_rules = st.tabs(
     [t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
      t("optimizers.tab_rules")])
 with tab_map:
-    st.plotly_chart(figs.contour_race(xs, ys, Z, paths, names, surf.minima, log=surf.log_scale, x_title="x",
+    chart(figs.contour_race(xs, ys, Z, paths, names, surf.minima, log=surf.log_scale, x_title="x",
                                       y_title="y", loss_title=t("optimizers.loss"), start_title=t("optimizers.start"),
                                       min_title=t("optimizers.minimum"), play=t("optimizers.play"),
                                       pause=t("optimizers.pause"), step_title=t("optimizers.step")),
-                    key="op_contour", on_select="rerun", selection_mode="points")
+                    key="op_contour", name=t("optimizers.tab_map"), on_select="rerun", selection_mode="points")
     note(t("optimizers.map_note"))
 with tab_3d:
-    st.plotly_chart(figs.surface_3d(xs, ys, Z, paths, path_losses, names, log=surf.log_scale, x_title="x",
-                                    y_title="y", loss_title=t("optimizers.loss")), key="op_3d")
+    chart(figs.surface_3d(xs, ys, Z, paths, path_losses, names, log=surf.log_scale, x_title="x",
+                                    y_title="y", loss_title=t("optimizers.loss")), key="op_3d", name=t("optimizers.tab_3d"))
 with tab_loss:
-    st.plotly_chart(figs.loss_curves(path_losses, names, step_title=t("optimizers.step"),
-                                     loss_title=t("optimizers.loss"), log_y=True), key="op_loss")
+    chart(figs.loss_curves(path_losses, names, step_title=t("optimizers.step"),
+                                     loss_title=t("optimizers.loss"), log_y=True), key="op_loss", name=t("optimizers.tab_loss"))
 with tab_table:
     rows = []
     for n, s in zip(names, summaries):
@@ -173,7 +174,7 @@ with tab_rules:
 st.markdown(t("optimizers.lr_text"))
 
 # ---- a trained model's real loss landscape
-st.subheader(t("optimizers.landscape_header"))
+st.header(t("optimizers.landscape_header"))
 trained = st.session_state.get("trained_model")
 if not trained:
     st.info(t("optimizers.landscape_missing"))
@@ -195,6 +196,6 @@ else:
         bar.empty()
     if key in cache:
         L = cache[key]
-        st.plotly_chart(figs.landscape(L["alphas"], L["betas"], L["loss"], x_title="α (δ)", y_title="β (η)",
-                                       loss_title=t("optimizers.loss")), key="op_landscape")
+        chart(figs.landscape(L["alphas"], L["betas"], L["loss"], x_title="α (δ)", y_title="β (η)",
+                                       loss_title=t("optimizers.loss")), key="op_landscape", name=t("optimizers.landscape_header"))
         note(t("optimizers.landscape_note"))

@@ -12,6 +12,7 @@ from explainer.figures import stepper as figs
 from explainer.images import channels as rgb_channels
 from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
+from ui.charts import chart
 from ui.images import image_region
 from ui.shell import formula, keep_last, labels, note, t, widget
 from ui.stepper import grid_controls, random_grid, stepper
@@ -60,24 +61,24 @@ def show_step(walk, out, pos: int, lab: dict, colorscale: str = "Blues", per_cha
         cols = st.columns(walk.grid.shape[0])
         for ch, col in enumerate(cols):
             with col:
-                st.plotly_chart(figs.grid_figure(walk, step, channel=ch, labels=lab, colorscale=colorscale,
+                chart(figs.grid_figure(walk, step, channel=ch, labels=lab, colorscale=colorscale,
                                                  title=lab["channel"].format(c=ch), compact=True),
                                 key=f"{prefix}_grid_{ch}", config={"displayModeBar": False})
     else:
         left, right = st.columns([3, 2])
         with left:
-            st.plotly_chart(figs.grid_figure(walk, step, labels=lab, colorscale=colorscale, title=t(grid_title)),
+            chart(figs.grid_figure(walk, step, labels=lab, colorscale=colorscale, title=t(grid_title)),
                             key=f"{prefix}_grid", config={"displayModeBar": False})
         with right:
-            st.plotly_chart(figs.output_figure(out, pos, labels=lab, title=t("stride.output_title")),
+            chart(figs.output_figure(out, pos, labels=lab, title=t("stride.output_title")),
                             key=f"{prefix}_out", config={"displayModeBar": False})
     st.markdown(t("stride.step_text", n=pos, total=len(walk), r=r, c=c, k=k))
-    st.plotly_chart(figs.window_figure(walk, step, labels=lab, title=t("stride.products_title")),
+    chart(figs.window_figure(walk, step, labels=lab, title=t("stride.products_title")),
                     key=f"{prefix}_products", config={"displayModeBar": False})
     if per_channel:
         sums = " + ".join(figs.fmt(v) if v >= 0 else f"({figs.fmt(v)})" for v in step.products.sum(axis=(1, 2)))
         st.markdown(t("stride.channel_sum", sums=sums, b=figs.fmt(step.bias), y=figs.fmt(step.result), k=k))
-        st.plotly_chart(figs.output_figure(out, pos, labels=lab, title=t("stride.output_title")),
+        chart(figs.output_figure(out, pos, labels=lab, title=t("stride.output_title")),
                         key=f"{prefix}_out", config={"displayModeBar": False})
     else:
         st.markdown(f"`{figs.equation(step)}`")
@@ -335,12 +336,12 @@ def section_receptive(lab: dict) -> None:
     f = fields[-1]
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(figs.field_figure(mask, f.start + r * f.jump, f.start + c * f.jump, f.size, labels=lab,
+        chart(figs.field_figure(mask, f.start + r * f.jump, f.start + c * f.jump, f.size, labels=lab,
                                           title=t("stride.rf_fig_title", r=r, c=c, size=f.size, n=int(mask.sum())),
                                           field_label=t("stride.rf_in_field"), span_label=t("stride.rf_span")),
                         key="sp_rf_fig", config={"displayModeBar": False})
     with right:
-        st.plotly_chart(figs.cell_picker(last, last, r, c, labels=lab, title=t("stride.rf_pick_title", n=last)),
+        chart(figs.cell_picker(last, last, r, c, labels=lab, title=t("stride.rf_pick_title", n=last)),
                         key="sp_rf_pick", on_select="rerun", selection_mode="points",
                         config={"displayModeBar": False})
         st.caption(t("stride.rf_pick_help"))

@@ -14,6 +14,7 @@ from explainer.kernels import format_kernel
 from explainer.mnist import load_mnist
 from explainer.train import (OPTIMIZERS, DEFAULT_LR, TrainConfig, TrainingJob, evaluate, export_code,
                              load_checkpoint, predict_proba, save_checkpoint)
+from ui.charts import chart
 from ui.canvas import draw_canvas
 from ui.shell import labels, note, t, t_error, widget
 
@@ -53,8 +54,8 @@ except UserError as exc:
 if data is not None:
     with st.expander(t("train.data_header"), expanded=True):
         st.markdown(t("train.data_text", n=len(data[0]), m=len(data[2])))
-        st.plotly_chart(figs.gallery(data[0][:16], [t("train.label_caption", y=int(y)) for y in data[1][:16]], cols=16,
-                                     height=150), key="tr_data")
+        chart(figs.gallery(data[0][:16], [t("train.label_caption", y=int(y)) for y in data[1][:16]], cols=16,
+                                     height=150), key="tr_data", name=t("train.data_header"))
 
 runs: list[dict] = st.session_state.setdefault("tr_runs", [])
 job: TrainingJob | None = st.session_state.get("tr_job")
@@ -144,8 +145,8 @@ def live() -> None:
     else:
         st.progress(0.0, text=t("train.starting"))
     current = {"label": st.session_state.get("tr_job_label", "run"), "history": history}
-    st.plotly_chart(figs.curves(runs + [current], metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
-                                train_label=t("train.train"), test_label=t("train.test")), key="tr_live_acc")
+    chart(figs.curves(runs + [current], metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
+                                train_label=t("train.train"), test_label=t("train.test")), key="tr_live_acc", name=t("train.accuracy"))
     if j.done:
         _finish(j)
         st.rerun(scope="app")
@@ -162,13 +163,11 @@ if runs:
                    t("train.col_time"): f"{r['seconds']:.1f} s", t("train.col_ips"): f"{r['ips']:.0f}",
                    t("train.col_train_acc"): (f"{100 * r['history'][-1]['train_acc']:.2f} %" if r["history"] else "—"),
                    t("train.col_stopped"): "✓" if r["stopped"] else ""} for r in runs], hide_index=True, width="stretch")
-    c1, c2 = st.columns(2)
-    with c1:
-        st.plotly_chart(figs.curves(runs, metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
-                                    train_label=t("train.train"), test_label=t("train.test")), key="tr_acc")
-    with c2:
-        st.plotly_chart(figs.curves(runs, metric="loss", x_title=t("train.epoch"), y_title=t("train.loss"),
-                                    train_label=t("train.train"), test_label=t("train.test")), key="tr_loss")
+    curved = [r for r in runs if r["history"]]  # a loaded checkpoint has no curves: no empty charts for it
+    for col, metric, title in zip(st.columns(2) if curved else (), ("acc", "loss"), ("train.accuracy", "train.loss")):
+        with col:
+            chart(figs.curves(curved, metric=metric, x_title=t("train.epoch"), y_title=t(title),
+                              train_label=t("train.train"), test_label=t("train.test")), key=f"tr_{metric}", name=t(title))
     note(t("train.overfit_note"))
     if st.button(t("train.clear_runs"), key="tr_clear"):
         runs.clear()
@@ -189,7 +188,11 @@ if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
                      "test_accuracy": acc, "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
                      "device": "cpu"})
         st.session_state["trained_model"] = {"model": model, "name": up.name, "test_accuracy": acc}
-        st.success(t("train.loaded", acc=f"{100 * acc:.2f}"))
+        st.session_state["_tr_loaded_msg"] = t("train.loaded", acc=f"{100 * acc:.2f}")
+if up is not None and st.session_state.get("_tr_loaded_msg"):
+    # shown on every run while the file is there, so the page below keeps its place: a message that vanished on
+    # the next run (the canvas's first stroke) remounted the tabs and the canvas, losing that stroke
+    st.success(st.session_state["_tr_loaded_msg"])
 
 if not runs:
     st.info(t("train.train_first"))
@@ -207,7 +210,8 @@ with c2.popover(t("train.export")):
     st.code(code, language="python")
     st.download_button(t("train.export_download"), data=code, file_name="train_mnist.py", key="tr_export_dl")
 
-tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")])
+tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")],
+               key="tr_tabs")
 with tabs[0]:
     if data is None:
         st.info(t("train.no_data"))
@@ -219,9 +223,9 @@ with tabs[0]:
         cm = np.zeros((10, 10), dtype=np.int64)
         np.add.at(cm, (y_true, y_pred), 1)
         st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=int((y_true != y_pred).sum())))
-        sel = st.plotly_chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"),
+        sel = chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"),
                                              value_label=t("train.count")),
-                              key="tr_cm", on_select="rerun", selection_mode="points")
+                              key="tr_cm", name=t("train.tab_confusion"), on_select="rerun", selection_mode="points")
         pts = (sel or {}).get("selection", {}).get("points", []) if sel else []
         if pts:
             st.session_state["tr_cell_true"], st.session_state["tr_cell_pred"] = int(pts[0]["y"]), int(pts[0]["x"])
@@ -234,14 +238,14 @@ with tabs[0]:
             idx = np.flatnonzero((y_true == ti) & (y_pred == pi))[:24]
             st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=ti, pred=pi))
             if idx.size:
-                st.plotly_chart(figs.gallery(data[2][idx], [f"#{i}" for i in idx]), key="tr_cell_gallery")
+                chart(figs.gallery(data[2][idx], [f"#{i}" for i in idx]), key="tr_cell_gallery", name=t("train.tab_confusion"))
         st.subheader(t("train.mistakes"))
         wrong = np.flatnonzero(y_true != y_pred)
         conf = ev["probabilities"][wrong, y_pred[wrong]]
         worst = wrong[np.argsort(-conf)][:16]
-        st.plotly_chart(figs.gallery(data[2][worst], [t("train.mistake_caption", true=int(y_true[i]), pred=int(y_pred[i]),
+        chart(figs.gallery(data[2][worst], [t("train.mistake_caption", true=int(y_true[i]), pred=int(y_pred[i]),
                                                                   p=f"{100 * ev['probabilities'][i, y_pred[i]]:.0f}")
-                                                        for i in worst]), key="tr_mistakes")
+                                                        for i in worst]), key="tr_mistakes", name=t("train.mistakes"))
 
 with tabs[1]:
     w = M.first_conv_weights(model)
@@ -249,7 +253,7 @@ with tabs[1]:
         st.info(t("train.no_kernels"))
     else:
         st.markdown(t("train.kernels_text", k=w.shape[0], h=w.shape[2], w=w.shape[3]))
-        st.plotly_chart(figs.kernels(w, title_fmt="#{i}"), key="tr_kernels")
+        chart(figs.kernels(w, title_fmt="#{i}"), key="tr_kernels", name=t("train.tab_kernels"))
         kc1, kc2, kc3 = st.columns([1, 1, 1])
         ki = kc1.number_input(t("train.kernel_pick"), min_value=0, max_value=w.shape[0] - 1, value=0, key="tr_ki")
         di = kc2.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_di")
@@ -258,7 +262,7 @@ with tabs[1]:
             st.switch_page("pages/kernels.py", query_params={
                 "kn_kernel": "custom", "kn_custom": format_kernel(np.round(w[ki, 0], 3)),
                 "kn_src": "mnist", "kn_digit": str(di)})
-        st.plotly_chart(heatmap(w[ki, 0], colorscale="RdBu", zmid=0, title=f"#{ki}", x_title=t("common.column"),
+        chart(heatmap(w[ki, 0], colorscale="RdBu", zmid=0, title=f"#{ki}", x_title=t("common.column"),
                                 y_title=t("common.row"), value_label=t("common.value"), number_format=".2f",
                                 height=260), key="tr_kernel_one")
 
@@ -274,18 +278,19 @@ with tabs[2]:
         for name, act in M.feature_maps(model, x):
             a = act.numpy()
             if a.ndim == 3 and "Normalize" not in name:
-                st.plotly_chart(figs.feature_grid(a, title=f"{name} → {' × '.join(map(str, a.shape))}"),
+                chart(figs.feature_grid(a, title=f"{name} → {' × '.join(map(str, a.shape))}"),
                                 key=f"tr_fm_{name}")
             elif a.ndim == 1 and a.size <= 128:
                 st.caption(f"{name} → {a.size}")
-        st.plotly_chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
-                        key="tr_fm_probs")
+        chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
+                        key="tr_fm_probs", name=t("train.probability"))
 
 with tabs[3]:
     st.markdown(t("train.draw_text"))
     d1, d2 = st.columns(2)
     with d1:
-        drawing = draw_canvas("tr_canvas", t("train.clear"))
+        drawing = draw_canvas("tr_canvas", t("train.clear"), label=t("train.canvas_label"))
+        result = st.container()  # the prediction right under the canvas: in view on a phone while drawing
         upload = st.file_uploader(t("train.draw_upload"), key="tr_draw_upload")
     img = None
     if upload is not None:
@@ -295,7 +300,7 @@ with tabs[3]:
             st.error(t_error(exc))
     elif drawing is not None:
         img = drawing
-    with d2:
+    with result:
         if img is None:
             st.info(t("train.draw_hint"))
         else:
@@ -305,9 +310,11 @@ with tabs[3]:
             else:
                 p = predict_proba(model, x)
                 st.markdown(t("train.draw_result", pred=int(np.argmax(p)), p=f"{100 * p.max():.1f}"))
-                st.plotly_chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
-                                key="tr_draw_probs")
-                st.plotly_chart(heatmap(np.round(x * 255), colorscale="Greys", zmin=0, zmax=255, numbers=False,
+    with d2:
+        if img is not None and x.max() > 0:
+                chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
+                                key="tr_draw_probs", name=t("train.probability"))
+                chart(heatmap(np.round(x * 255), colorscale="Greys", zmin=0, zmax=255, numbers=False,
                                         title=t("train.preprocessed"), x_title=t("common.column"),
                                         y_title=t("common.row"), value_label=t("common.value"), height=300),
                                 key="tr_draw_input")

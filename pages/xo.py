@@ -8,6 +8,7 @@ from explainer import xo
 from explainer.figures import heatmap
 from explainer.figures import xo as figs
 from explainer.inspector import inspect_pixel
+from ui.charts import chart
 from ui.shell import labels, note, publish, restore, t, widget
 
 ROW, COL, VAL = t("common.row"), t("common.column"), t("common.value")
@@ -37,7 +38,7 @@ if previous is not None and previous != preset:  # a new preset replaces the edi
 
 left, right = st.columns([3, 2])
 with left:
-    st.subheader(t("xo.input_header"))
+    st.header(t("xo.input_header"))
     # Read the click before drawing, so the grid shown already has the flipped cell (not one click behind);
     # then draw a fresh chart (new key) so the next click on the same cell flips it back.
     n = st.session_state.get("_xo_click_n", 0)
@@ -46,7 +47,7 @@ with left:
     if points:
         grid = xo.toggle(grid, int(points[0]["y"]), int(points[0]["x"]))
         st.session_state["_xo_click_n"] = n = n + 1
-    st.plotly_chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL), key=f"xo_input_{n}",
+    chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL), key=f"xo_input_{n}", name=t("xo.input_header"),
                     on_select="rerun", selection_mode="points", config={"displayModeBar": False})
 with right:
     st.markdown(t("xo.input_help"))
@@ -71,13 +72,13 @@ with tabs[0]:
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
-            st.plotly_chart(heatmap(xo.FILTERS[k], colorscale=figs.PM_SCALE, zmin=-1, zmax=1, title=names[k],
+            chart(heatmap(xo.FILTERS[k], colorscale=figs.PM_SCALE, zmin=-1, zmax=1, title=names[k],
                                     x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=200),
                             key=f"xo_f{k}")
-            st.plotly_chart(figs.feature_map(res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
+            chart(figs.feature_map(res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
                                              value_label=VAL), key=f"xo_m{k}")
     # the pixel inspector: one value of one map, by hand
-    st.subheader(t("xo.inspect_header"))
+    st.header(t("xo.inspect_header"))
     i1, i2, i3 = st.columns(3)
     with i1:
         fk = widget(st.selectbox, t("xo.inspect_filter"), key="xo_ik", default=0, options=[0, 1, 2],
@@ -91,14 +92,14 @@ with tabs[0]:
     products, total = info.products, info.total
     a, b, cc = st.columns(3)
     with a:
-        st.plotly_chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3),
-                                        height=260), key="xo_iwin")
+        chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3),
+                                        height=260), key="xo_iwin", name=t("xo.inspect_header"))
     with b:
-        st.plotly_chart(heatmap(products, colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
+        chart(heatmap(products, colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
                                 title=t("xo.products"), x_title=COL, y_title=ROW, value_label=VAL,
                                 showscale=False, height=220), key="xo_iprod")
     with cc:
-        st.plotly_chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW,
+        chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW,
                                          value_label=VAL, mark=(ir, ic), height=220), key="xo_imap")
     terms = " ".join(f"{'+' if i and v >= 0 else ''}{v:g}" for i, v in enumerate(products.ravel()))
     st.latex(rf"\frac{{{terms}}}{{9}} = \frac{{{total:g}}}{{9}} = {info.value:.2f}")
@@ -110,7 +111,7 @@ with tabs[1]:
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
-            st.plotly_chart(figs.feature_map(res.relu1[k], title=names[k], x_title=COL, y_title=ROW,
+            chart(figs.feature_map(res.relu1[k], title=names[k], x_title=COL, y_title=ROW,
                                              value_label=VAL), key=f"xo_r{k}")
 
 with tabs[2]:
@@ -118,30 +119,30 @@ with tabs[2]:
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
-            st.plotly_chart(figs.feature_map(res.pooled1[k], title=names[k], x_title=COL, y_title=ROW,
+            chart(figs.feature_map(res.pooled1[k], title=names[k], x_title=COL, y_title=ROW,
                                              value_label=VAL, height=220), key=f"xo_p{k}")
 
 with tabs[3]:
     st.markdown(t("xo.round2_text"))
-    st.plotly_chart(heatmap(xo.GATHER, colorscale="Blues", title=t("xo.gather"), x_title=COL, y_title=ROW,
+    chart(heatmap(xo.GATHER, colorscale="Blues", title=t("xo.gather"), x_title=COL, y_title=ROW,
                             value_label=VAL, showscale=False, height=200, number_format=".2f"), key="xo_gather")
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
-            st.plotly_chart(figs.feature_map(res.relu2[k], title=names[k] + " · " + t("xo.after_relu"),
+            chart(figs.feature_map(res.relu2[k], title=names[k] + " · " + t("xo.after_relu"),
                                              x_title=COL, y_title=ROW, value_label=VAL, height=220), key=f"xo_q{k}")
-            st.plotly_chart(figs.feature_map(res.pooled2[k], title=t("xo.pooled_2x2"), x_title=COL, y_title=ROW,
+            chart(figs.feature_map(res.pooled2[k], title=t("xo.pooled_2x2"), x_title=COL, y_title=ROW,
                                              value_label=VAL, height=180), key=f"xo_s{k}")
 
 with tabs[4]:
     st.markdown(t("xo.vote_text"))
-    st.plotly_chart(heatmap(res.flat[None, :], colorscale="Blues", zmin=0, title=t("xo.flat"), x_title=t("xo.feature"),
+    chart(heatmap(res.flat[None, :], colorscale="Blues", zmin=0, title=t("xo.flat"), x_title=t("xo.feature"),
                             y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"),
                     key="xo_flat")
-    st.plotly_chart(heatmap(xo.FC_WEIGHTS, colorscale="Greens", title=t("xo.weights"), x_title=t("xo.feature"),
+    chart(heatmap(xo.FC_WEIGHTS, colorscale="Greens", title=t("xo.weights"), x_title=t("xo.feature"),
                             y_title=t("xo.class"), value_label=VAL, showscale=False, height=180,
                             number_format=".2f"), key="xo_w")
-    st.plotly_chart(figs.votes(list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),
-                               prob_title=t("xo.class")), key="xo_votes")
+    chart(figs.votes(list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),
+                               prob_title=t("xo.class")), key="xo_votes", name=t("xo.vote"))
     st.latex(rf"\text{{vote}}_X = w_X \cdot f = {res.votes[0]:.3f},\qquad \text{{vote}}_O = w_O \cdot f = {res.votes[1]:.3f}")
 note(t("xo.note"))

@@ -196,7 +196,7 @@ def test_colour_channels_of_a_colour_photo(lang):
     run(at)
     assert not at.error
     assert len(at.get("plotly_chart")) == n + 4  # red, green, blue, and their sum + bias
-    assert translate("kernels.rgb_header", lang) in [s.value for s in at.subheader]
+    assert translate("kernels.rgb_header", lang) in [s.value for s in at.header]
     text = markdown(at)
     rgb = sample("astronaut")
     per = np.stack([conv2d(rgb[..., ch].astype(float), [[1, 0, -1]] * 3) for ch in range(3)])
@@ -222,7 +222,7 @@ def test_colour_channels_follow_only_the_image_the_maps_show():
     at.query_params.update(kn_src="astronaut", kn_rgb="1", kn_kernel="custom", kn_custom=";".join(["1,0,0,0,0,0,-1"] * 7))
     run(at)
     header = translate("kernels.rgb_header", "en")
-    assert header in [s.value for s in at.subheader]
+    assert header in [s.value for s in at.header]
     n_before = len(at.get("plotly_chart"))
     tiny = np.random.default_rng(0).integers(0, 256, size=(4, 4, 3)).astype(np.uint8)
     at.session_state["_kn_uploaded"] = PickedImage(tiny, "tiny.png", True)
@@ -231,4 +231,4 @@ def test_colour_channels_follow_only_the_image_the_maps_show():
     assert at.error  # the kernel doesn't fit the new picture
     assert at.toggle(key="kn_rgb").value  # the user's choice is kept …
     assert len(at.get("plotly_chart")) == n_before - 4  # … but no channel maps of the wrong picture
-    assert header not in [s.value for s in at.subheader]
+    assert header not in [s.value for s in at.header]

@@ -10,7 +10,7 @@ import streamlit as st
 
 _HTML = """
 <div class="cx-wrap">
-  <canvas class="cx-canvas" width="280" height="280"></canvas>
+  <canvas class="cx-canvas" width="280" height="280" role="img" aria-label="{label}"></canvas>
   <div><button class="cx-clear" type="button">{clear}</button></div>
 </div>
 """
@@ -18,7 +18,7 @@ _CSS = """
 .cx-wrap { display: flex; flex-direction: column; gap: .5rem; align-items: flex-start; }
 .cx-canvas { background: #000; border-radius: 6px; touch-action: none; cursor: crosshair;
              width: 280px; height: 280px; }
-.cx-clear { font: inherit; padding: .3rem .9rem; border-radius: .5rem; border: 1px solid #bbb;
+.cx-clear { font: inherit; padding: .3rem .9rem; min-height: 44px; min-width: 44px; border-radius: .5rem; border: 1px solid #bbb;
             background: var(--st-background-color, #fff); color: var(--st-text-color, #222); cursor: pointer; }
 """
 _JS = """
@@ -29,6 +29,7 @@ export default function(component) {
   if (!canvas || canvas.dataset.ready) return;
   canvas.dataset.ready = '1';
   if (data && data.clear_label) clear.textContent = data.clear_label;
+  if (data && data.label) canvas.setAttribute('aria-label', data.label);
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = '#000'; ctx.fillRect(0, 0, 280, 280);
   ctx.strokeStyle = '#fff'; ctx.lineWidth = 20; ctx.lineCap = 'round'; ctx.lineJoin = 'round';
@@ -56,12 +57,13 @@ export default function(component) {
 _component = None
 
 
-def draw_canvas(key: str, clear_label: str) -> np.ndarray | None:
-    """Show the canvas; returns the drawing as uint8 (56, 56) (white ink on black) or None."""
+def draw_canvas(key: str, clear_label: str, label: str = "") -> np.ndarray | None:
+    """Show the canvas; returns the drawing as uint8 (56, 56) (white ink on black) or None.
+    ``label``: the canvas's accessible name (what a screen reader announces)."""
     global _component
     if _component is None:
-        _component = st.components.v2.component("digit_canvas", html=_HTML.format(clear="Clear"), css=_CSS, js=_JS)
-    result = _component(key=key, data={"clear_label": clear_label}, default={"drawing": None},
+        _component = st.components.v2.component("digit_canvas", html=_HTML.format(clear="Clear", label=""), css=_CSS, js=_JS)
+    result = _component(key=key, data={"clear_label": clear_label, "label": label}, default={"drawing": None},
                         on_drawing_change=lambda: None, width=300, height=340)
     pixels = getattr(result, "drawing", None) if result is not None else None
     if not pixels:

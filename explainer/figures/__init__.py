@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from explainer.figures.style import margins, scale, texts
+
 MAX_NUMBERED_CELLS = 400  # show the numbers in each cell up to 20×20
 
 
@@ -40,30 +42,34 @@ def heatmap(
     """A grid of numbers as a heatmap: row 0 at the top, square cells, a colour bar, hover values.
 
     ``numbers``: print each value in its cell (default: when the grid has ≤ 400 cells).
-    ``zmid``: centre a diverging scale (for signed outputs, use ``colorscale="RdBu"`` and ``zmid=0``).
+    ``zmid``: centre a diverging scale (for signed outputs, use ``colorscale="diverging"`` and ``zmid=0``).
+    Cell numbers and hover values are written with a true minus sign (``style.number``).
     """
     z = np.asarray(z, dtype=float)
     if numbers is None:
         numbers = z.size <= MAX_NUMBERED_CELLS
     fmt = number_format or _fmt_for(z)
+    text = texts(z, fmt) if z.size <= 40_000 else None  # the hover's "−"; beyond ~200×200, Plotly's own
     trace = dict(
         type="heatmap",
         z=z,
-        colorscale=colorscale,
+        text=text,
+        colorscale=scale(colorscale),
         reversescale=reversescale,
         zmin=zmin,
         zmax=zmax,
         zmid=zmid,
         showscale=showscale,
         colorbar=dict(title=dict(text=colorbar_title), thickness=12),
-        hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{z:{fmt}}}<extra></extra>",
+        hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = "
+                      + ("%{text}" if text is not None else f"%{{z:{fmt}}}") + "<extra></extra>",
         xgap=1 if numbers else 0,
         ygap=1 if numbers else 0,
     )
     if numbers:
-        trace.update(texttemplate=f"%{{z:{fmt}}}", textfont=dict(size=_font_size(z.shape)))
+        trace.update(texttemplate="%{text}", textfont=dict(size=_font_size(z.shape)))
     layout = dict(
-        margin=dict(l=40, r=10, t=40 if title else 10, b=40),
+        margin=margins(title=bool(title), left=40),
         height=height,
         width=width,
         plot_bgcolor="white",

@@ -10,6 +10,7 @@ import io
 from PIL import Image
 
 from explainer.figures import fast_figure, heatmap
+from explainer.figures.style import BLUES, PALETTE, margins
 
 CHANNEL_SCALES = (
     [[0, "rgb(0,0,0)"], [1, "rgb(255,0,0)"]],
@@ -39,11 +40,11 @@ def flat_vector(vec: np.ndarray, *, index_title: str, value_title: str, highligh
     if highlight_row is not None:
         color = np.where(idx // width == highlight_row, 1.0, color)
     bar = dict(type="bar", x=idx, y=vec, marker=dict(color=color, cmin=0, cmax=1, line=dict(width=0),
-                                                    colorscale=[[0, "#4c78a8"], [0.5, "#9ecae9"], [1, "#e45756"]]),
+                                                    colorscale=[[0, PALETTE[0]], [0.5, PALETTE[5]], [1, PALETTE[1]]]),
                customdata=np.stack([idx // width, idx % width], axis=1),
                hovertemplate=(f"{index_title} %{{x}} (%{{customdata[0]}}, %{{customdata[1]}})"
                               f"<br>{value_title} = %{{y:.3f}}<extra></extra>"))
-    layout = dict(height=height, margin=dict(l=40, r=10, t=10, b=40), bargap=0,
+    layout = dict(height=height, margin=margins(left=40), bargap=0,
                   xaxis=dict(title=dict(text=index_title), range=[-0.5, vec.size - 0.5]),
                   yaxis=dict(title=dict(text=value_title)))
     return fast_figure([bar], layout)
@@ -52,7 +53,7 @@ def flat_vector(vec: np.ndarray, *, index_title: str, value_title: str, highligh
 def one_hot(label: int, *, class_title: str, value_title: str) -> go.Figure:
     vec = np.zeros((1, 10))
     vec[0, label] = 1
-    fig = heatmap(vec, colorscale=[[0, "#f7fbff"], [1, "#2171b5"]], zmin=0, zmax=1, numbers=True, number_format=".0f",
+    fig = heatmap(vec, colorscale=BLUES, zmin=0, zmax=1, numbers=True, number_format=".0f",
                   x_title=class_title, y_title="", value_label=value_title, showscale=False, height=140)
     fig.layout.yaxis.showticklabels = False
     fig.layout.xaxis.tickvals = list(range(10))

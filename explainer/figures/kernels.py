@@ -14,14 +14,14 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from explainer.figures import fast_figure, heatmap
+from explainer.figures.describe import grid_meta
+from explainer.figures.style import DIVERGING, GREY, HIGHLIGHT, MUTED, PALETTE, margins, number, outline
 
 MAX_HEATMAP_SIDE = 160  # above this, a map is drawn as a PNG (no per-pixel hover; use the inspector)
 MAX_PICTURE_SIDE = 512  # larger maps are shown reduced (block means): a screen shows ~400 px of it anyway
-DIVERGING = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]  # negative blue, 0 white, positive red
-GREY = [[0.0, "#000000"], [1.0, "#ffffff"]]  # 0 black, 255 white, as the image itself
 MAGNITUDE = [[0.0, "#000000"], [0.5, "#d95f0e"], [1.0, "#ffffb2"]]
 SCALES = {"signed": DIVERGING, "grey": GREY, "magnitude": MAGNITUDE}
-PICK = "#ff7f0e"
+PICK = HIGHLIGHT
 
 
 def value_range(z: np.ndarray, kind: str) -> tuple[float, float]:
@@ -101,19 +101,34 @@ def map_figure(z, *, kind: str, title: str, colorbar_title: str, x_title: str, y
                 dict(type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                      marker=dict(color=[zmin, zmax], cmin=zmin, cmax=zmax, colorscale=SCALES[kind], showscale=True,
                                  colorbar=dict(title=dict(text=colorbar_title), thickness=12)))]
-        layout = dict(title=dict(text=title), height=height, margin=dict(l=40, r=10, t=40, b=40),
+        layout = dict(title=dict(text=title), height=height, margin=margins(title=True, left=40),
                       plot_bgcolor="white",
                       xaxis=dict(title=dict(text=x_title), showgrid=False, zeroline=False),
                       yaxis=dict(title=dict(text=y_title), scaleanchor="x", showgrid=False, zeroline=False))
         fig = fast_figure(data, layout)
+    fig.layout.meta = grid_meta(z)  # the text summary counts the map's own rows and columns, as the inspector does
     fig.layout.xaxis.range = [-0.5, ew - 0.5]
     fig.layout.yaxis.range = [eh - 0.5, -0.5]
     fig.layout.yaxis.autorange = None
     if box is not None:
         top, left, bh, bw = box
-        fig.layout.shapes = [dict(type="rect", x0=left - 0.5, y0=top - 0.5, x1=left + bw - 0.5, y1=top + bh - 0.5,
-                                  line=dict(color=PICK, width=3))]
+        fig.layout.shapes = [outline(left, top, left + bw - 1, top + bh - 1, color=PICK)]
     return fig
+
+
+def boxed(data: list, layout: dict, box: tuple[int, int, int, int] | None = None, side: int = 0) -> go.Figure:
+    """A (cached, plain-dict) map figure with ``box`` (top, left, rows, cols) outlined: the window or the inspected
+    cell. On a large image (``side`` pixels) a one-pixel box would be invisible, so a ring marks its centre too."""
+    layout = dict(layout)
+    if box is not None:
+        top, left, bh, bw = box
+        shapes = [outline(left, top, left + bw - 1, top + bh - 1, color=PICK)]
+        if side > MAX_HEATMAP_SIDE:
+            rad, cy, cx = side / 30, top + (bh - 1) / 2, left + (bw - 1) / 2
+            shapes.append(dict(type="circle", x0=cx - rad, y0=cy - rad, x1=cx + rad, y1=cy + rad,
+                               line=dict(color=PICK, width=3)))
+        layout["shapes"] = shapes
+    return fast_figure(data, layout)
 
 
 def histogram_figure(z, *, title: str, x_title: str, y_title: str, bins: int = 60, height: int = 260) -> go.Figure:
@@ -128,9 +143,9 @@ def histogram_figure(z, *, title: str, x_title: str, y_title: str, bins: int = 6
     idx = np.minimum(((z - lo) * (bins / (hi - lo))).astype(np.intp), bins - 1)
     counts = np.bincount(idx, minlength=bins)
     centres = (edges[:-1] + edges[1:]) / 2
-    data = [dict(type="bar", x=centres, y=counts, width=float(edges[1] - edges[0]), marker=dict(color="#4a7ab5"),
+    data = [dict(type="bar", x=centres, y=counts, width=float(edges[1] - edges[0]), marker=dict(color=PALETTE[0]),
                  hovertemplate=f"{x_title} ≈ %{{x:.4g}}<br>{y_title} = %{{y}}<extra></extra>")]
-    layout = dict(title=dict(text=title), height=height, margin=dict(l=50, r=10, t=40, b=40), bargap=0,
+    layout = dict(title=dict(text=title), height=height, margin=margins(title=True), bargap=0,
                   xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text=y_title)))
     return fast_figure(data, layout)
 
@@ -158,17 +173,17 @@ def neighbourhood_picker(out, row: int, col: int, *, radius: int = 4, title: str
     rr, cc = np.mgrid[r0:r1, c0:c1]
     zmin, zmax = value_range(out, "signed")
     fmt = ".0f" if np.allclose(block, np.round(block)) else ".3g"
-    text = [format(v, fmt) for v in block.ravel()]
+    text = [number(v, fmt) for v in block.ravel()]
     dark = np.abs(block.ravel()) > 0.6 * zmax
     size = int(max(18, min(40, 300 / max(r1 - r0, c1 - c0))))
     data = [dict(type="scatter", mode="markers+text", x=cc.ravel(), y=rr.ravel(), text=text,
                  textfont=dict(size=9, color=np.where(dark, "white", "#222").tolist()),
                  marker=dict(symbol="square", size=size, color=block.ravel(), cmin=zmin, cmax=zmax,
-                             colorscale=DIVERGING, line=dict(color="#888", width=1), showscale=False),
+                             colorscale=DIVERGING, line=dict(color=MUTED, width=1), showscale=False),
                  hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{marker.color:.4g}}"
                                "<extra></extra>", showlegend=False)]
-    shapes = [dict(type="rect", x0=col - 0.5, y0=row - 0.5, x1=col + 0.5, y1=row + 0.5, line=dict(color=PICK, width=4))]
-    layout = dict(title=dict(text=title), height=height, margin=dict(l=40, r=10, t=40, b=40), plot_bgcolor="white",
+    shapes = [outline(col, row, color=PICK, width=4)]
+    layout = dict(title=dict(text=title), height=height, margin=margins(title=True, left=40), plot_bgcolor="white",
                   clickmode="event+select", dragmode=False, shapes=shapes,
                   xaxis=dict(title=dict(text=x_title), range=[c0 - 0.6, c1 - 0.4], dtick=1, showgrid=False,
                              zeroline=False),
@@ -180,13 +195,14 @@ def neighbourhood_picker(out, row: int, col: int, *, radius: int = 4, title: str
 def distances_figure(groups: list[str], to_one: list[float], to_seven: list[float], *, one_label: str,
                      seven_label: str, title: str, y_title: str, height: int = 300) -> go.Figure:
     """Grouped bars: the shifted "1"'s distance to the unshifted "1" and to the "7", per representation."""
-    data = [dict(type="bar", name=one_label, x=groups, y=to_one, marker=dict(color="#2b8cbe"),
-                 text=[f"{v:.2f}" for v in to_one], textposition="outside",
+    data = [dict(type="bar", name=one_label, x=groups, y=to_one, marker=dict(color=PALETTE[0]),
+                 text=[number(v, ".2f") for v in to_one], textposition="outside",
                  hovertemplate="%{x}<br>" + one_label + " = %{y:.3f}<extra></extra>"),
-            dict(type="bar", name=seven_label, x=groups, y=to_seven, marker=dict(color="#e34a33"),
-                 text=[f"{v:.2f}" for v in to_seven], textposition="outside",
+            dict(type="bar", name=seven_label, x=groups, y=to_seven,
+                 marker=dict(color=PALETTE[1], pattern=dict(shape="/")),  # a second cue beside the colour
+                 text=[number(v, ".2f") for v in to_seven], textposition="outside",
                  hovertemplate="%{x}<br>" + seven_label + " = %{y:.3f}<extra></extra>")]
     top = max(max(to_one), max(to_seven), 1e-9) * 1.2
-    layout = dict(title=dict(text=title), height=height, barmode="group", margin=dict(l=50, r=10, t=40, b=40),
+    layout = dict(title=dict(text=title), height=height, barmode="group", margin=margins(title=True),
                   yaxis=dict(title=dict(text=y_title), range=[0, top]), legend=dict(orientation="h", y=-0.2))
     return fast_figure(data, layout)

@@ -5,8 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer.figures import fast_figure
-
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+from explainer.figures.style import margins, series
 
 
 def _levels(Z: np.ndarray, log: bool) -> np.ndarray:
@@ -38,12 +37,14 @@ def contour_race(xs, ys, Z, paths: np.ndarray, labels: list[str], minima, *, log
                      marker=dict(symbol="x", size=12, color="white", line=dict(color="black", width=1))))
     first = len(data)
     for k, (path, label) in enumerate(zip(paths, labels)):
-        c = COLORS[k % len(COLORS)]
+        st = series(k)  # colour, dash and marker: optimizers never told apart by colour alone
+        c = st["color"]
         data.append(dict(type="scatter", x=path[:, 0], y=path[:, 1], mode="lines", name=label,
-                         line=dict(color=c, width=2), legendgroup=label, opacity=0.85,
+                         line=dict(color=c, width=2.5, dash=st["dash"]), legendgroup=label, opacity=0.9,
                          hovertemplate=f"{label}<br>%{{x:.3f}}, %{{y:.3f}}<extra></extra>"))
         data.append(dict(type="scatter", x=[path[-1, 0]], y=[path[-1, 1]], mode="markers", showlegend=False,
-                         legendgroup=label, marker=dict(size=11, color=c, line=dict(color="white", width=1.5)),
+                         legendgroup=label, marker=dict(size=12, color=c, symbol=st["symbol"],
+                                                        line=dict(color="white", width=1.5)),
                          hoverinfo="skip"))
     # frames move only each optimizer's head (one point each): small and fast to animate
     frame_list = []
@@ -85,8 +86,9 @@ def surface_3d(xs, ys, Z, paths: np.ndarray, path_losses: np.ndarray, labels: li
         zz = np.log10(1 + fl - zmin) if log else fl
         inside = (path[:, 0] >= xs[0]) & (path[:, 0] <= xs[-1]) & (path[:, 1] >= ys[0]) & (path[:, 1] <= ys[-1])
         p = np.where(inside[:, None], path, np.nan)
+        st = series(k)
         data.append(dict(type="scatter3d", x=p[:, 0], y=p[:, 1], z=np.where(inside, zz, np.nan), mode="lines",
-                         name=label, line=dict(color=COLORS[k % len(COLORS)], width=6)))
+                         name=label, line=dict(color=st["color"], width=6, dash=st["dash"])))
     layout = dict(height=height, margin=dict(l=0, r=0, t=10, b=0),
                   scene=dict(xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text=y_title)),
                              zaxis=dict(title=dict(text="log₁₀(1+f)" if log else loss_title))),
@@ -100,10 +102,13 @@ def loss_curves(path_losses: np.ndarray, labels: list[str], *, step_title: str, 
     floor = np.nanmin(path_losses)
     shift = -floor + 1e-12 if log_y and floor <= 0 else 0.0
     for k, (fl, label) in enumerate(zip(path_losses, labels)):
-        data.append(dict(type="scatter", x=np.arange(len(fl)), y=fl + shift, mode="lines", name=label,
-                         line=dict(color=COLORS[k % len(COLORS)], width=2),
+        st = series(k)
+        data.append(dict(type="scatter", x=np.arange(len(fl)), y=fl + shift, mode="lines+markers", name=label,
+                         line=dict(color=st["color"], width=2, dash=st["dash"]),
+                         # about a dozen markers per line: the second cue beside the colour and dash
+                         marker=dict(symbol=st["symbol"], size=8, maxdisplayed=12, color=st["color"]),
                          hovertemplate=f"{label}: %{{y:.4g}}<extra></extra>"))
-    layout = dict(height=height, margin=dict(l=50, r=10, t=10, b=40), legend=dict(orientation="h"),
+    layout = dict(height=height, margin=margins(), legend=dict(orientation="h"),
                   xaxis=dict(title=dict(text=step_title)),
                   yaxis=dict(title=dict(text=loss_title + (f" (+{shift:.3g})" if shift else "")),
                              type="log" if log_y else "linear"))
@@ -116,6 +121,6 @@ def landscape(alphas, betas, loss, *, x_title: str, y_title: str, loss_title: st
                  hovertemplate=f"{x_title} %{{x:.2f}}, {y_title} %{{y:.2f}}<br>{loss_title} %{{z:.4f}}<extra></extra>"),
             dict(type="scatter", x=[0], y=[0], mode="markers", showlegend=False,
                  marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1)))]
-    layout = dict(height=height, margin=dict(l=50, r=10, t=10, b=40), xaxis=dict(title=dict(text=x_title)),
+    layout = dict(height=height, margin=margins(), xaxis=dict(title=dict(text=x_title)),
                   yaxis=dict(title=dict(text=y_title), scaleanchor="x"))
     return fast_figure(data, layout)

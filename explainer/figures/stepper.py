@@ -8,14 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from explainer.figures import fast_figure
+from explainer.figures.style import BLUES, DIVERGING, HIGHLIGHT, MUTED, PALETTE, PICK, fmt, margins, outline
 from explainer.stepper import INPUT, INSERTED, OUTSIDE, PADDING, Step, Walk
 
-WINDOW = "#ff7f0e"  # the window's taps
-PICK = "#d62728"  # max pooling's chosen cell / the output cell being filled
-UNCOVERED = "rgba(214, 39, 40, 0.22)"
+WINDOW = HIGHLIGHT  # the window's taps; PICK (style): max pooling's chosen cell / the output cell being filled
+WINDOW_FILL = "rgba(213, 94, 0, 0.10)"
+UNCOVERED = "rgba(204, 121, 167, 0.25)"  # reddish purple, dotted outline: rows/columns no window covers
+UNCOVERED_LINE = "rgba(204, 121, 167, 0.9)"
 ROLE_COLOURS = {PADDING: "#fde9b6", INSERTED: "#d9f2d0", OUTSIDE: "#eeeeee"}
-DIVERGING = [[0.0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1.0, "#b2182b"]]
-SCALES = {"Blues": [[0.0, "#f7fbff"], [0.5, "#9ecae1"], [1.0, "#2171b5"]], "RdBu": DIVERGING,
+SCALES = {"Blues": BLUES, "RdBu": DIVERGING,
           "Oranges": [[0.0, "#fff5eb"], [1.0, "#fd8d3c"]]}
 
 
@@ -36,15 +37,6 @@ DEFAULT_LABELS = {
 
 def _labels(labels: dict | None) -> dict:
     return {**DEFAULT_LABELS, **(labels or {})}
-
-
-def fmt(v: float) -> str:
-    """A number as a learner reads it: integers without decimals, others with up to 2."""
-    if not np.isfinite(v):
-        return "−∞" if v < 0 else "∞"
-    if abs(v - round(v)) < 1e-9:
-        return str(int(round(v))).replace("-", "−")
-    return f"{v:.2f}".rstrip("0").rstrip(".").replace("-", "−")
 
 
 def _times(v: float, w: float) -> str:
@@ -70,8 +62,7 @@ def _font(n: int) -> int:
 
 
 def _rect(x0, y0, x1, y1, colour, width=3, fill=None, dash=None, xref="x", yref="y") -> dict:
-    return dict(type="rect", x0=x0 - 0.5, y0=y0 - 0.5, x1=x1 + 0.5, y1=y1 + 0.5, xref=xref, yref=yref,
-                line=dict(color=colour, width=width, dash=dash), fillcolor=fill or "rgba(0,0,0,0)", layer="above")
+    return outline(x0, y0, x1, y1, color=colour, width=width, fill=fill, dash=dash, xref=xref, yref=yref)
 
 
 def _legend_marker(name: str, colour: str, symbol: str = "square", line: str | None = None) -> dict:
@@ -145,12 +136,12 @@ def grid_figure(walk: Walk, step: Step, *, channel: int = 0, labels: dict | None
         sy, sx = walk.spacing
         for r in rows:
             g = walk.origin[0] + r * sy - oy
-            shapes.append(_rect(xs[0], g, xs[-1], g, "rgba(214,39,40,0.6)", 1, UNCOVERED, "dot"))
+            shapes.append(_rect(xs[0], g, xs[-1], g, UNCOVERED_LINE, 1, UNCOVERED, "dot"))
         for c in cols:
             g = walk.origin[1] + c * sx - ox
-            shapes.append(_rect(g, ys[0], g, ys[-1], "rgba(214,39,40,0.6)", 1, UNCOVERED, "dot"))
+            shapes.append(_rect(g, ys[0], g, ys[-1], UNCOVERED_LINE, 1, UNCOVERED, "dot"))
         if rows or cols:
-            data.append(_legend_marker(lab["uncovered"], UNCOVERED, line="rgba(214,39,40,0.6)"))
+            data.append(_legend_marker(lab["uncovered"], UNCOVERED, line=UNCOVERED_LINE))
     r0, r1, c0, c1 = step.rows[0] - oy, step.rows[-1] - oy, step.cols[0] - ox, step.cols[-1] - ox
     if walk.dilation != (1, 1):
         shapes.append(_rect(c0, r0, c1, r1, WINDOW, 1, None, "dash"))
@@ -158,13 +149,13 @@ def grid_figure(walk: Walk, step: Step, *, channel: int = 0, labels: dict | None
             for c in step.cols:
                 shapes.append(_rect(c - ox, r - oy, c - ox, r - oy, WINDOW, 3))
     else:
-        shapes.append(_rect(c0, r0, c1, r1, WINDOW, 4, "rgba(255,127,14,0.10)"))
-    data.append(_legend_marker(lab["window"], "rgba(255,127,14,0.15)", line=WINDOW))
+        shapes.append(_rect(c0, r0, c1, r1, WINDOW, 4, WINDOW_FILL))
+    data.append(_legend_marker(lab["window"], WINDOW_FILL, line=WINDOW))
     if step.pick is not None:
         i, j = step.pick
         shapes.append(_rect(step.cols[j] - ox, step.rows[i] - oy, step.cols[j] - ox, step.rows[i] - oy, PICK, 4))
         data.append(_legend_marker(lab["picked"], "white", line=PICK))
-    layout = dict(margin=dict(l=50, r=10, t=40 if title else 10, b=40), plot_bgcolor="white",
+    layout = dict(margin=margins(title=bool(title)), plot_bgcolor="white",
                   height=height or int(min(520, max(300, 34 * hg + 120))), shapes=shapes,
                   legend=LEGEND,
                   **_axes(hg, wg, xs[0], ys[0], lab))
@@ -224,9 +215,9 @@ def window_figure(walk: Walk, step: Step, *, labels: dict | None = None, title: 
         data.append(_legend_marker(lab["picked"], "white", line=PICK))
     if step.counted is not None and not step.counted.all():
         for i, j in zip(*np.nonzero(~step.counted)):
-            shapes.append(_rect(j, i, j, i, "#888", 1, "rgba(150,150,150,0.5)", "dot"))
-        data.append(_legend_marker(lab["not_counted"], "rgba(150,150,150,0.5)", line="#888"))
-    layout.update(margin=dict(l=50, r=10, t=40 if title else 10, b=40), plot_bgcolor="white", shapes=shapes,
+            shapes.append(_rect(j, i, j, i, MUTED, 1, "rgba(150,150,150,0.5)", "dot"))
+        data.append(_legend_marker(lab["not_counted"], "rgba(150,150,150,0.5)", line=MUTED))
+    layout.update(margin=margins(title=bool(title)), plot_bgcolor="white", shapes=shapes,
                   height=height or int(min(480, max(220, (70 if step.products is not None else 45) * kh + 110))),
                   legend=LEGEND)
     if title:
@@ -269,8 +260,8 @@ def output_figure(out: np.ndarray, filled: int, *, labels: dict | None = None, t
                          hovertemplate=f"{lab['row']} %{{y}}, {lab['column']} %{{x}}<br>{lab['output']} = %{{text}}"
                                        "<extra></extra>"))
         # the unfilled cells: a light frame so the learner sees the whole output shape from the start
-        shapes.append(dict(type="rect", x0=-0.5, y0=-0.5, x1=wo - 0.5, y1=ho - 0.5, xref=f"x{axis}", yref=f"y{axis}",
-                           line=dict(color="#999", width=1), fillcolor="rgba(0,0,0,0)", layer="below"))
+        frame = outline(0, 0, wo - 1, ho - 1, color=MUTED, width=1, xref=f"x{axis}", yref=f"y{axis}")
+        shapes.append({**frame, "layer": "below"})
         ax = _axes(ho, wo, 0, 0, lab, axis, [m * (width + gap), m * (width + gap) + width])
         if map_titles is not None:
             ax[f"xaxis{axis}"]["title"] = dict(text=map_titles[m])
@@ -283,7 +274,7 @@ def output_figure(out: np.ndarray, filled: int, *, labels: dict | None = None, t
         m, r, c = np.unravel_index(min(filled, out.size) - 1, out.shape)
         axis = "" if m == 0 else str(m + 1)
         shapes.append(_rect(int(c), int(r), int(c), int(r), PICK, 4, xref=f"x{axis}", yref=f"y{axis}"))
-    layout.update(margin=dict(l=50, r=10, t=40 if title else 10, b=40), plot_bgcolor="white", shapes=shapes,
+    layout.update(margin=margins(title=bool(title)), plot_bgcolor="white", shapes=shapes,
                   height=height or int(min(420, max(220, 40 * ho / max(1, k ** 0.5) + 120))))
     if title:
         layout["title"] = dict(text=title)
@@ -315,9 +306,9 @@ def field_figure(mask: np.ndarray, row_start: int, col_start: int, size: int, *,
     z = mask.astype(float)
     text = [[field_label if v else "" for v in row] for row in mask]
     data = [dict(type="heatmap", z=z, x=list(range(w)), y=list(range(h)), zmin=0, zmax=1, xgap=1, ygap=1,
-                 colorscale=[[0, "#f2f2f2"], [1, "#1f77b4"]], showscale=False, text=text,
+                 colorscale=[[0, "#f2f2f2"], [1, PALETTE[0]]], showscale=False, text=text,
                  hovertemplate=f"{lab['row']} %{{y}}, {lab['column']} %{{x}}<br>%{{text}}<extra></extra>"),
-            _legend_marker(field_label, "#1f77b4"), _legend_marker(span_label, "white", line=WINDOW)]
+            _legend_marker(field_label, PALETTE[0]), _legend_marker(span_label, "white", line=WINDOW)]
     shapes = [_rect(col_start, row_start, col_start + size - 1, row_start + size - 1, WINDOW, 3, None, "dash")]
     lo_x, hi_x = min(-0.5, col_start - 0.5), max(w - 0.5, col_start + size - 0.5)
     lo_y, hi_y = min(-0.5, row_start - 0.5), max(h - 0.5, row_start + size - 0.5)
@@ -326,7 +317,7 @@ def field_figure(mask: np.ndarray, row_start: int, col_start: int, size: int, *,
     tick = 1 if span <= 12 else 2 if span <= 24 else 4 if span <= 48 else 8
     ax["xaxis"].update(range=[lo_x - 0.5, hi_x + 0.5], dtick=tick, tick0=0)
     ax["yaxis"].update(range=[hi_y + 0.5, lo_y - 0.5], autorange=None, dtick=tick, tick0=0)
-    layout = dict(margin=dict(l=45, r=5, t=40 if title else 10, b=40), plot_bgcolor="white", shapes=shapes,
+    layout = dict(margin=margins(title=bool(title), left=45, right=5), plot_bgcolor="white", shapes=shapes,
                   height=height or 440, legend=dict(orientation="h", x=0, y=-0.12, yanchor="top"), **ax)
     if title:
         layout["title"] = dict(text=title)
@@ -347,7 +338,7 @@ def cell_picker(n_rows: int, n_cols: int, row: int, col: int, *, labels: dict | 
     ax = _axes(n_rows, n_cols, 0, 0, lab)
     ax["xaxis"].update(range=[-0.7, n_cols - 0.3], dtick=1 if n_cols <= 12 else 4)
     ax["yaxis"].update(range=[n_rows - 0.3, -0.7], autorange=None, dtick=1 if n_rows <= 12 else 4)
-    layout = dict(margin=dict(l=40, r=10, t=40 if title else 10, b=40), plot_bgcolor="white", height=height,
+    layout = dict(margin=margins(title=bool(title), left=40), plot_bgcolor="white", height=height,
                   clickmode="event+select", dragmode=False, **ax)
     if title:
         layout["title"] = dict(text=title)

@@ -5,28 +5,29 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer.figures import fast_figure, heatmap
-
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+from explainer.figures.style import DIVERGING, PALETTE, margins, number, series
 
 
 def curves(runs: list[dict], *, metric: str, x_title: str, y_title: str, train_label: str, test_label: str,
            height: int = 320) -> go.Figure:
-    """Train (dashed) and test (solid) curves of every run, against epochs; ``metric`` is "acc" or "loss"."""
+    """Train (dashed) and test (solid) curves of every run, against epochs; ``metric`` is "acc" or "loss".
+    Each run has its own colour and marker symbol (colour is never the only cue)."""
     data = []
     for k, run in enumerate(runs):
         h = run["history"]
         if not h:
             continue
-        c = COLORS[k % len(COLORS)]
+        st = series(k)
         x = [r["epochs_done"] for r in h]
         for split, dash, lab in (("train", "dash", train_label), ("test", "solid", test_label)):
             y = [r.get(f"{split}_{metric}") for r in h]
             if metric == "acc":
                 y = [None if v is None else 100 * v for v in y]
             data.append(dict(type="scatter", x=x, y=y, mode="lines+markers", name=f"{run['label']} · {lab}",
-                             line=dict(color=c, dash=dash, width=2), marker=dict(size=4),
+                             line=dict(color=st["color"], dash=dash, width=2),
+                             marker=dict(size=7, symbol=st["symbol"], color=st["color"]),
                              hovertemplate=f"{run['label']} · {lab}<br>%{{x:.2f}}: %{{y:.3f}}<extra></extra>"))
-    layout = dict(height=height, margin=dict(l=50, r=10, t=10, b=40), legend=dict(orientation="h", y=-0.25),
+    layout = dict(height=height, margin=margins(), legend=dict(orientation="h", y=-0.25),
                   xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text=y_title)))
     return fast_figure(data, layout)
 
@@ -74,7 +75,7 @@ def kernels(weights: np.ndarray, *, title_fmt: str, cols: int = 8) -> go.Figure:
         r, c = divmod(i, cols)
         w = k[i] / (np.abs(k[i]).max() + 1e-12)
         canvas[r * (kh + 1): r * (kh + 1) + kh, c * (kw + 1): c * (kw + 1) + kw] = w
-    fig = heatmap(canvas, colorscale="RdBu", zmid=0, zmin=-1, zmax=1, numbers=False, x_title="", y_title="",
+    fig = heatmap(canvas, colorscale=DIVERGING, zmid=0, zmin=-1, zmax=1, numbers=False, x_title="", y_title="",
                   showscale=False, height=70 + rows * 80)
     fig.layout.xaxis.visible = False
     fig.layout.yaxis.visible = False
@@ -104,10 +105,12 @@ def feature_grid(maps: np.ndarray, *, title: str, cols: int = 8, height: int | N
 
 def probabilities(p: np.ndarray, *, x_title: str, y_title: str, height: int = 260) -> go.Figure:
     best = int(np.argmax(p))
-    data = [dict(type="bar", x=list(range(10)), y=100 * p, marker=dict(color=["#d62728" if i == best else "#1f77b4"
-                                                                             for i in range(10)]),
-                 text=[f"{100 * v:.1f}%" for v in p], textposition="outside",
+    # the most likely digit: another colour and a hatch pattern (a second cue beside the colour)
+    data = [dict(type="bar", x=list(range(10)), y=100 * p,
+                 marker=dict(color=[PALETTE[1] if i == best else PALETTE[0] for i in range(10)],
+                             pattern=dict(shape=["/" if i == best else "" for i in range(10)])),
+                 text=[f"{number(100 * v, '.1f')}%" for v in p], textposition="outside",
                  hovertemplate="%{x}: %{y:.2f}%<extra></extra>")]
-    layout = dict(height=height, margin=dict(l=40, r=10, t=10, b=40),
+    layout = dict(height=height, margin=margins(left=40),
                   xaxis=dict(title=dict(text=x_title), dtick=1), yaxis=dict(title=dict(text=y_title), range=[0, 115]))
     return fast_figure(data, layout)

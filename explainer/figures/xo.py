@@ -5,6 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer.figures import fast_figure, heatmap
+from explainer.figures.style import DIVERGING, HIGHLIGHT, PALETTE, margins, number, outline
 
 PM_SCALE = [[0, "#f7f7f7"], [1, "#222222"]]  # −1 light, +1 dark
 
@@ -23,9 +24,8 @@ def input_grid(grid: np.ndarray, *, x_title: str, y_title: str, value_label: str
     shapes = []
     if window is not None:
         r, c, k = window
-        shapes.append(dict(type="rect", x0=c - 0.5, y0=r - 0.5, x1=c + k - 0.5, y1=r + k - 0.5,
-                           line=dict(color="#ff7f0e", width=4)))
-    layout = dict(height=height, margin=dict(l=40, r=10, t=10, b=40), shapes=shapes, plot_bgcolor="white",
+        shapes.append(outline(c, r, c + k - 1, r + k - 1, color=HIGHLIGHT, width=4))
+    layout = dict(height=height, margin=margins(left=40), shapes=shapes, plot_bgcolor="white",
                   # constrain="domain": square cells shrink the plot area instead of widening the axis range
                   xaxis=dict(title=dict(text=x_title), range=[-0.6, g.shape[1] - 0.4], dtick=1, showgrid=False,
                              zeroline=False, constrain="domain"),
@@ -39,22 +39,21 @@ def feature_map(values: np.ndarray, *, title: str, x_title: str, y_title: str, v
                 zmin: float = -1.0, zmax: float = 1.0, height: int = 300,
                 mark: tuple[int, int] | None = None) -> go.Figure:
     """A feature map with its numbers (two decimals), diverging colours centred on 0."""
-    fig = heatmap(values, colorscale="RdBu", zmin=zmin, zmax=zmax, zmid=0, title=title,
+    fig = heatmap(values, colorscale=DIVERGING, zmin=zmin, zmax=zmax, zmid=0, title=title,
                   number_format=".2f", x_title=x_title, y_title=y_title, value_label=value_label,
                   height=height, showscale=False)
     if values.shape[-1] > 4:
         fig.data[0].textfont = dict(size=9)
     if mark is not None:
         r, c = mark
-        fig.layout.shapes = [dict(type="rect", x0=c - 0.5, y0=r - 0.5, x1=c + 0.5, y1=r + 0.5,
-                                  line=dict(color="#ff7f0e", width=4))]
+        fig.layout.shapes = [outline(c, r, color=HIGHLIGHT, width=4)]
     return fig
 
 
 def votes(classes: list[str], votes: np.ndarray, probabilities: np.ndarray, *, vote_title: str,
           prob_title: str) -> go.Figure:
-    bars = dict(type="bar", x=classes, y=votes, marker=dict(color=["#1f77b4", "#d62728"]),
-                text=[f"{v:.3f} ({p:.0%})" for v, p in zip(votes, probabilities)], textposition="outside",
+    bars = dict(type="bar", x=classes, y=votes, marker=dict(color=[PALETTE[0], PALETTE[1]]),
+                text=[f"{number(v, '.3f')} ({p:.0%})" for v, p in zip(votes, probabilities)], textposition="outside",
                 hovertemplate="%{x}: %{y:.4f}<extra></extra>")
     layout = dict(height=260, margin=dict(l=40, r=10, t=20, b=30), yaxis=dict(title=dict(text=vote_title),
                   range=[0, float(max(votes.max(), 0)) * 1.25 + 1e-9]), xaxis=dict(title=dict(text=prob_title)))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from tests.browser.conftest import assert_no_exception, goto, screenshot, wait_idle
+from explainer.figures.style import PICK
 from tests.browser.test_stride import FILLED, button, filled
 
 
@@ -16,9 +17,9 @@ def test_step_play_and_pause(page, app):
     stopped = filled(page)
     page.wait_for_timeout(1000)
     assert filled(page) == stopped >= 3
-    # the window figure marks the winning cell with a red outline
-    marked = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].some(gd =>
-        (gd.layout.shapes || []).some(s => s.line && s.line.color === '#d62728'))""")
+    # the window figure marks the winning cell with the pick outline (style.PICK)
+    marked = page.evaluate("""(pick) => [...document.querySelectorAll('.js-plotly-plot')].some(gd =>
+        (gd.layout.shapes || []).some(s => s.line && s.line.color === pick))""", PICK)
     assert marked
     assert_no_exception(page)
     screenshot(page, "pooling-paused", full_page=False)
