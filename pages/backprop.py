@@ -242,13 +242,13 @@ def learning() -> None:
     w = fit.weights
     g1, g2, g3 = st.columns(3)
     with g1:
-        st.plotly_chart(figs.grid(w, title=t("backprop.learned_title", n=fit.steps), number_format=".3f", **L),
+        st.plotly_chart(figs.grid(w, title=t("backprop.learned_title", n=fit.steps), number_format=".2f", height=300, **L),
                         key="bp_fit_w")
     with g2:
         st.plotly_chart(figs.grid(goal, title=t("backprop.goal_title" if target_k is not None else "backprop.best_title"),
-                                  number_format=".3f", **L), key="bp_fit_goal")
+                                  number_format=".2f", height=300, **L), key="bp_fit_goal")
     with g3:
-        st.plotly_chart(figs.grid(fit.last_update, title=t("backprop.update_title"), number_format=".3f", **L),
+        st.plotly_chart(figs.grid(fit.last_update, title=t("backprop.update_title"), number_format=".2f", height=300, **L),
                         key="bp_fit_update")
     st.caption(t("backprop.update_summary", n=fit.steps, gmax=fmt(np.max(np.abs(fit.last_grad))),
                  umax=fmt(np.max(np.abs(fit.last_update)))))
@@ -263,10 +263,11 @@ def learning() -> None:
         st.plotly_chart(figs.attribution(t_map, title=t("backprop.target_map_title"), colorscale="RdBu", zmin=-lim,
                                          zmax=lim, **L), key="bp_fit_tmap")
     st.plotly_chart(figs.loss_curve(fit.losses, title=t("backprop.loss_title"), x_title=t("backprop.step"),
-                                    y_title=t("backprop.loss"), best=best_loss, best_label=t("backprop.best_loss")),
+                                    y_title=t("backprop.loss"), best=best_loss if target_k is None else None,
+                                    best_label=t("backprop.best_loss")),
                     key="bp_fit_loss")
     dist = fit.distance(goal)
-    st.markdown(t("backprop.fit_status", n=fit.steps, loss=f"{fit.losses[-1]:.3g}", best=f"{best_loss:.3g}",
+    st.markdown(t("backprop.fit_status", n=fit.steps, loss=f"{fit.losses[-1]:.3g}", best=f"{best_loss:.3g}" if best_loss > 1e-12 else "0",
                   dist=f"{dist:.4f}"))
     if fit.diverged:
         st.error(t("backprop.diverged", n=fit.steps))
