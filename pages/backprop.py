@@ -24,6 +24,7 @@ HAND_KERNELS = ("emboss", "identity", "horizontal_edge", "sharpen", "sobel_y")
 HAND_TARGETS = ("vertical_edge", "sobel_x", "identity", "horizontal_edge")
 SPEEDS = (1, 2, 5, 10, 20, 50)
 TICK = 0.3  # seconds between animation frames while playing
+PATCH, PATCH_STEP = 6, 2  # occlusion: a 6×6 grey patch every 2 pixels (12×12 = 144 forward passes)
 SHIFT_DIGITS = 2000  # test digits for the shift experiment (fixed: the first 2,000)
 # The two small models this lesson can train itself (≈ 6,000 digits, 2 epochs each).
 SMALL_RUNS = {
@@ -199,15 +200,15 @@ with c2:
     lr = widget(st.number_input, t("backprop.lr"), key=f"bp_lr_{opt_name}", default=float(bp.fit_lr(opt_name)),
                 min_value=1e-4, max_value=10.0, format="%.4f", step=0.01)
 with c3:
-    start = widget(st.segmented_control, t("backprop.start"), key="bp_start", default="random",
+    start = widget(st.radio, t("backprop.start"), key="bp_start", default="random", horizontal=True,
                    options=list(bp.STARTS), format_func=labels("backprop.start_"))
     speed = widget(st.select_slider, t("backprop.speed"), key="bp_speed", default=5, options=list(SPEEDS))
 
-fit_key = (fit_image, fit_target, opt_name, float(lr), start or "random")
+fit_key = (fit_image, fit_target, opt_name, float(lr), start)
 ss = st.session_state
 if ss.get("_bp_fit_key") != fit_key or st.session_state.get("bp_fit") is None:
     try:
-        ss["bp_fit"] = bp.KernelFit(fit_image, fit_target, opt_name, lr, start or "random")
+        ss["bp_fit"] = bp.KernelFit(fit_image, fit_target, opt_name, lr, start)
         ss["_bp_fit_key"] = fit_key
     except UserError as exc:
         st.error(t_error(exc))
@@ -220,7 +221,7 @@ if b1.button(t("backprop.step_button"), key="bp_step_btn", width="stretch"):
     ss["bp_fit"].step(1)
 playing = widget(b2.toggle, t("backprop.play"), key="bp_play", default=False, url=False)
 if b3.button(t("backprop.reset"), key="bp_reset", width="stretch"):
-    ss["bp_fit"] = bp.KernelFit(fit_image, fit_target, opt_name, lr, start or "random")
+    ss["bp_fit"] = bp.KernelFit(fit_image, fit_target, opt_name, lr, start)
 
 target_k = bp.target_kernel(fit_target)
 best_k, best_loss = bp.best_fit(fit_image, fit_target)
@@ -321,6 +322,13 @@ def _shift_curve(key: str, _model, n: int) -> list[float]:
     return shifted_accuracy(_model, x, y)
 
 
+@st.cache_data(max_entries=128, show_spinner=False)
+def _attributions(key: str, _model, x28: np.ndarray):
+    """Saliency and occlusion for one digit and one trained model (by its weights' hash); shared by sessions."""
+    sal, cls, probs = bp.saliency(_model, x28)
+    return sal, cls, probs, bp.occlusion(_model, x28, cls, patch=PATCH, stride=PATCH_STEP)
+
+
 def _session_models() -> dict:
     """A CNN and an MLP: the newest of each from the Train page's runs, else the lesson's own small ones."""
     found = {}
@@ -392,7 +400,7 @@ if cnn is None:
     st.info(t("backprop.need_cnn"))
     st.stop()
 model, name = cnn
-src = widget(st.segmented_control, t("backprop.digit_source"), key="bp_dsrc", default="test",
+src = widget(st.radio, t("backprop.digit_source"), key="bp_dsrc", default="test", horizontal=True,
              options=["test", "draw"], format_func=labels("backprop.dsrc_"))
 x28 = None
 if src == "draw":
@@ -408,10 +416,9 @@ else:
     idx = int(widget(st.number_input, t("backprop.digit_index"), key="bp_digit", default=0, min_value=0,
                      max_value=len(data[2]) - 1))
     x28 = data[2][idx] / 255.0
-sal, cls, probs = bp.saliency(model, x28)
-patch, step = 6, 2
-occ = bp.occlusion(model, x28, cls, patch=patch, stride=step)
-coords = [p + (patch - 1) / 2 for p in range(0, 28 - patch + 1, step)]
+sal, cls, probs, occ = _attributions(_fingerprint(model), model, np.asarray(x28, dtype=np.float32))
+patch = PATCH
+coords = [p + (PATCH - 1) / 2 for p in range(0, 28 - PATCH + 1, PATCH_STEP)]
 st.markdown(t("backprop.look_pred", model=name, pred=cls, p=f"{100 * probs[cls]:.1f}"))
 g1, g2, g3 = st.columns(3)
 with g1:
