@@ -124,7 +124,8 @@ with g3:
     st.metric(t("backprop.loss"), fmt(ex.loss))
     st.metric(t("backprop.grad_b"), fmt(ex.grad_b))
     st.caption(t("backprop.grad_b_text", n=ex.grad_y.size, value=fmt(ex.grad_b)))
-st.caption(t("backprop.forward_summary", loss=fmt(ex.loss), lo=fmt(ex.grad_y.min()), hi=fmt(ex.grad_y.max())))
+st.caption(t("backprop.forward_summary", loss=fmt(ex.loss), lo=fmt(ex.grad_y.min()), hi=fmt(ex.grad_y.max()),
+             ylo=fmt(ex.y.min()), yhi=fmt(ex.y.max()), tlo=fmt(ex.target.min()), thi=fmt(ex.target.max())))
 
 # ---- ∂L/∂W: click a weight
 st.subheader(t("backprop.gw_header"))
@@ -243,14 +244,14 @@ def learning() -> None:
     w = fit.weights
     g1, g2, g3 = st.columns(3)
     with g1:
-        st.plotly_chart(figs.grid(w, title=t("backprop.learned_title", n=fit.steps), number_format=".2f", height=300, **L),
-                        key="bp_fit_w")
+        st.plotly_chart(figs.grid(w, title=t("backprop.learned_title", n=fit.steps), number_format=".2f", height=300,
+                                  **L), key="bp_fit_w")
     with g2:
-        st.plotly_chart(figs.grid(goal, title=t("backprop.goal_title" if target_k is not None else "backprop.best_title"),
-                                  number_format=".2f", height=300, **L), key="bp_fit_goal")
+        goal_title = t("backprop.goal_title") if target_k is not None else t("backprop.best_title")
+        st.plotly_chart(figs.grid(goal, title=goal_title, number_format=".2f", height=300, **L), key="bp_fit_goal")
     with g3:
-        st.plotly_chart(figs.grid(fit.last_update, title=t("backprop.update_title"), number_format=".2f", height=300, **L),
-                        key="bp_fit_update")
+        st.plotly_chart(figs.grid(fit.last_update, title=t("backprop.update_title"), number_format=".2f", height=300,
+                                  **L), key="bp_fit_update")
     st.caption(t("backprop.update_summary", n=fit.steps, gmax=fmt(np.max(np.abs(fit.last_grad))),
                  umax=fmt(np.max(np.abs(fit.last_update)))))
     g1, g2 = st.columns(2)
@@ -263,13 +264,15 @@ def learning() -> None:
     with g2:
         st.plotly_chart(figs.attribution(t_map, title=t("backprop.target_map_title"), colorscale="RdBu", zmin=-lim,
                                          zmax=lim, **L), key="bp_fit_tmap")
+    st.caption(t("backprop.maps_summary", h=out.shape[0], w=out.shape[1], olo=fmt(out.min()), ohi=fmt(out.max()),
+                 tlo=fmt(t_map.min()), thi=fmt(t_map.max())))
     st.plotly_chart(figs.loss_curve(fit.losses, title=t("backprop.loss_title"), x_title=t("backprop.step"),
                                     y_title=t("backprop.loss"), best=best_loss if target_k is None else None,
                                     best_label=t("backprop.best_loss")),
                     key="bp_fit_loss")
     dist = fit.distance(goal)
-    st.markdown(t("backprop.fit_status", n=fit.steps, loss=f"{fit.losses[-1]:.3g}", best=f"{best_loss:.3g}" if best_loss > 1e-12 else "0",
-                  dist=f"{dist:.4f}"))
+    best_text = f"{best_loss:.3g}" if best_loss > 1e-12 else "0"
+    st.markdown(t("backprop.fit_status", n=fit.steps, loss=f"{fit.losses[-1]:.3g}", best=best_text, dist=f"{dist:.4f}"))
     if fit.diverged:
         st.error(t("backprop.diverged", n=fit.steps))
     elif target_k is None:
