@@ -356,11 +356,12 @@ models = _session_models()
 shared = _shared_small_runs(0)
 if data is not None and len(models) < 2:
     st.info(t("backprop.need_models"))
-    if st.button(t("backprop.train_small"), key="bp_train", type="primary"):
+    busy = any(not j.done for j in shared.values())
+    if st.button(t("backprop.train_small"), key="bp_train", type="primary", disabled=busy):
         for kind, cfg in SMALL_RUNS.items():
             if kind not in models and (shared.get(kind) is None or (shared[kind].done and shared[kind].error)):
                 shared[kind] = start_training(TrainConfig(**cfg), data)
-    running = any(j is not None and not j.done for j in shared.values())
+    running = any(not j.done for j in shared.values())
 
     @st.fragment(run_every=1.0 if running else None)
     def small_progress() -> None:
