@@ -12,15 +12,16 @@ COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e")
 
 def grid(z, *, title: str, x_title: str, y_title: str, value_label: str, signed: bool = True,
          box: tuple[int, int, int, int] | None = None, height: int = 280, number_format: str | None = None,
-         colorbar_title: str = "") -> go.Figure:
+         colorbar_title: str = "", showscale: bool = False) -> go.Figure:
     """A small grid of numbers (signed: red/blue around 0) with an optional outlined box
-    ``(top, left, rows, cols)`` — the cell or window the inspector is explaining."""
+    ``(top, left, rows, cols)`` — the cell or window the inspector is explaining. Every cell shows its
+    number, so by default there is no colour bar: the narrow columns of the lesson keep the cells readable."""
     z = np.asarray(z, dtype=float)
     lim = float(np.max(np.abs(z))) if z.size else 1.0
     fig = heatmap(z, title=title, colorscale="RdBu" if signed else "Greys", reversescale=not signed,
                   zmid=0 if signed else None, zmin=-lim if signed and lim else None, zmax=lim if signed and lim else None,
                   x_title=x_title, y_title=y_title, value_label=value_label, height=height,
-                  number_format=number_format, colorbar_title=colorbar_title)
+                  number_format=number_format, colorbar_title=colorbar_title, showscale=showscale)
     if box is not None:
         top, left, rows, cols = box
         fig.add_shape(type="rect", x0=left - 0.5, x1=left + cols - 0.5, y0=top - 0.5, y1=top + rows - 0.5,
@@ -32,7 +33,7 @@ def loss_curve(losses, *, title: str, x_title: str, y_title: str, best: float | 
                best_label: str = "", height: int = 280) -> go.Figure:
     """The fitting loss per step on a log axis, with the best loss a 3×3 kernel can reach as a dashed line."""
     y = np.maximum(np.asarray(losses, dtype=float), 1e-30)
-    data = [dict(type="scatter", x=np.arange(len(y)), y=y, mode="lines", name=y_title,
+    data = [dict(type="scatter", x=np.arange(len(y)), y=y, mode="lines+markers" if len(y) < 30 else "lines", name=y_title,
                  line=dict(color=COLORS[0], width=2), hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.3g}}<extra></extra>")]
     shapes = []
     if best is not None:
