@@ -34,6 +34,7 @@ CHANGES = {
     "stride": ("slider", "sp_s", (1, 2)),
     "pooling": ("slider", "pl_size", (3, 2)),
     "optimizers": ("number_input", "op_rosenbrock_adam_lr", (0.06, 0.05)),
+    "backprop": ("slider", "bp_s", (2, 1)),
     "train": ("selectbox", "tr_model", ("lenet5", "fast")),
 }
 

@@ -65,3 +65,36 @@ def compare(one, seven, shift: int, pool: int = POOL) -> ShiftComparison:
     d = lambda a, b: float(np.linalg.norm(a - b))  # noqa: E731
     return ShiftComparison(one, moved, seven, int(shift), f1, fs, f7, d(moved, one), d(moved, seven),
                            d(fs, f1), d(fs, f7))
+
+
+# ---------------------------------------------------------------- trained models on shifted digits
+SHIFTS = tuple(range(7))  # 0…6 pixels
+DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))  # right, left, down, up
+
+
+def shifted_accuracy(model, images, labels, shifts=SHIFTS, directions=DIRECTIONS) -> list[float]:
+    """A trained model's accuracy on ``images`` (uint8 ``(N, 28, 28)``) moved by each of ``shifts`` pixels,
+    averaged over the four ``directions`` (zero fill, as MNIST's background). Index ``i`` is the accuracy at
+    ``shifts[i]`` pixels."""
+    import torch
+
+    x = np.asarray(images, dtype=np.float32) / 255.0
+    y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+    if x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"images must be (N, 28, 28) with N labels, got {x.shape} and {tuple(y.shape)}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    try:
+        with torch.inference_mode():
+            for s in shifts:
+                correct = 0
+                for dy, dx in (directions if s else directions[:1]):
+                    moved = shift_image(x, dy * int(s), dx * int(s)).astype(np.float32)
+                    logits = model(torch.from_numpy(moved)[:, None].to(device))
+                    correct += int((logits.argmax(1).cpu() == y).sum())
+                out.append(correct / (len(y) * (len(directions) if s else 1)))
+    finally:
+        model.train(was_training)
+    return out

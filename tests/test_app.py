@@ -17,7 +17,7 @@ def _app():
 
 def test_lessons_in_learning_order():
     urls = [u for *_, u in LESSONS]
-    assert urls == ["home", "images", "kernels", "xo", "stride", "pooling", "optimizers", "train"]
+    assert urls == ["home", "images", "kernels", "xo", "stride", "pooling", "optimizers", "backprop", "train"]
 
 
 def test_opens_on_home_with_sidebar():

@@ -12,6 +12,7 @@ LESSONS = [
     ("pages/stride.py", "nav.stride", "👣", "stride"),
     ("pages/pooling.py", "nav.pooling", "🗜️", "pooling"),
     ("pages/optimizers.py", "nav.optimizers", "📉", "optimizers"),
+    ("pages/backprop.py", "nav.backprop", "🔁", "backprop"),
     ("pages/train.py", "nav.train", "🧠", "train"),
 ]
 

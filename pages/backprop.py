@@ -1,0 +1,442 @@
+"""Lesson — How kernels learn: backpropagation through a convolution by hand, a 3×3 kernel learning live,
+convolution vs a dense layer on shifted digits, and what a trained network looks at."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from explainer import backprop as bp
+from explainer import optim
+from explainer.draw import preprocess_drawing
+from explainer.errors import UserError
+from explainer.figures import backprop as figs
+from explainer.kernels import format_kernel
+from explainer.kernels import kernel as named_kernel
+from explainer.mnist import load_mnist
+from explainer.shift import SHIFTS, shifted_accuracy
+from explainer.train import TrainConfig, TrainingJob
+from ui.canvas import draw_canvas
+from ui.shell import formula, labels, note, t, t_error, widget
+
+HAND_KERNELS = ("emboss", "identity", "horizontal_edge", "sharpen", "sobel_y")
+HAND_TARGETS = ("vertical_edge", "sobel_x", "identity", "horizontal_edge")
+SPEEDS = (1, 2, 5, 10, 20, 50)
+TICK = 0.3  # seconds between animation frames while playing
+PATCH, PATCH_STEP = 8, 2  # occlusion: an 8×8 grey patch every 2 pixels (11×11 = 121 forward passes)
+SHIFT_DIGITS = 2000  # test digits for the shift experiment (fixed: the first 2,000)
+# The two small models this lesson can train itself (≈ 6,000 digits, 2 epochs each).
+SMALL_RUNS = {
+    "cnn": dict(model="fast", optimizer="adam", lr=0.004, one_cycle=True, batch_size=64, epochs=2, train_size=6000),
+    "mlp": dict(model="mlp", optimizer="adam", lr=0.001, one_cycle=False, batch_size=64, epochs=2, train_size=6000),
+}
+
+
+def fmt(v: float) -> str:
+    v = float(v)
+    return f"{v:.0f}" if v.is_integer() else f"{v:.4g}"
+
+
+def lab() -> dict:
+    return dict(x_title=t("common.column"), y_title=t("common.row"), value_label=t("common.value"))
+
+
+def _clicked(base: str) -> tuple[int, int] | None:
+    """The cell clicked in the chart keyed ``{base}_{n}`` on the last run, then a fresh chart key (so the same
+    cell can be clicked again)."""
+    ss = st.session_state
+    n = ss.get(f"_{base}_n", 0)
+    event = ss.get(f"{base}_{n}")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if not points:
+        return None
+    ss[f"_{base}_n"] = n + 1
+    return int(points[0]["y"]), int(points[0]["x"])
+
+
+def _chart_key(base: str) -> str:
+    return f"{base}_{st.session_state.get(f'_{base}_n', 0)}"
+
+
+def terms_latex(lhs: str, left: np.ndarray, right: np.ndarray, total: float, per_line: int = 3,
+                max_lines: int = 6) -> str:
+    """``lhs = a·b + …`` written out (zero terms left out), then the sum."""
+    terms = [rf"({fmt(a)})\cdot({fmt(b)})" for a, b in zip(left.ravel(), right.ravel()) if a != 0 and b != 0]
+    lines = [" + ".join(terms[i: i + per_line]) for i in range(0, len(terms), per_line)] or ["0"]
+    if len(lines) > max_lines:
+        lines = lines[: max_lines - 1] + [r"\dots"]
+    body = r" \\ &\quad + ".join(lines)
+    return rf"\begin{{aligned}} {lhs} &= {body} \\ &= {fmt(total)} \end{{aligned}}"
+
+
+@st.cache_resource(show_spinner=False)
+def _data():
+    return load_mnist()
+
+
+st.title(t("backprop.title"))
+st.markdown(t("backprop.intro"))
+
+# ================================================================ 1. by hand
+st.header(t("backprop.hand_header"))
+st.markdown(t("backprop.hand_intro"))
+formula(r"L=\tfrac12\sum_{r,c}\left(Y_{r,c}-T_{r,c}\right)^2,\qquad \frac{\partial L}{\partial Y}=Y-T")
+c1, c2, c3 = st.columns(3)
+with c1:
+    xname = widget(st.selectbox, t("backprop.input"), key="bp_input", default="small", options=list(bp.HAND_INPUTS),
+                   format_func=labels("backprop.input_"))
+    stride = widget(st.slider, t("backprop.stride"), key="bp_s", default=1, min_value=1, max_value=bp.MAX_STRIDE)
+with c2:
+    wname = widget(st.selectbox, t("backprop.kernel"), key="bp_kernel", default="emboss", options=list(HAND_KERNELS),
+                   format_func=labels("backprop.k_"))
+    padding = widget(st.slider, t("backprop.padding"), key="bp_p", default=0, min_value=0, max_value=bp.MAX_PADDING)
+with c3:
+    tname = widget(st.selectbox, t("backprop.target"), key="bp_target", default="vertical_edge",
+                   options=list(HAND_TARGETS), format_func=labels("backprop.k_"))
+    bias = widget(st.number_input, t("backprop.bias"), key="bp_bias", default=0.0, min_value=-100.0, max_value=100.0,
+                  step=1.0)
+
+x_hand = bp.hand_input(xname)
+w_hand = np.asarray(named_kernel(wname).weights, dtype=np.float64)
+try:
+    ex = bp.hand_example(x_hand, w_hand, np.asarray(named_kernel(tname).weights, dtype=np.float64), bias, stride,
+                         padding)
+except UserError as exc:
+    st.error(t_error(exc))
+    st.stop()
+
+L = lab()
+g1, g2, g3 = st.columns(3)
+with g1:
+    st.plotly_chart(figs.grid(ex.x, title=t("backprop.x_title", h=ex.x.shape[0], w=ex.x.shape[1]), signed=False,
+                              **L), key="bp_x")
+with g2:
+    st.plotly_chart(figs.grid(ex.w, title=t("backprop.w_title"), **L), key="bp_w")
+with g3:
+    st.plotly_chart(figs.grid(ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y")
+g1, g2, g3 = st.columns(3)
+with g1:
+    st.plotly_chart(figs.grid(ex.target, title=t("backprop.t_title"), **L), key="bp_t")
+with g2:
+    st.plotly_chart(figs.grid(ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy")
+with g3:
+    st.metric(t("backprop.loss"), fmt(ex.loss))
+    st.metric(t("backprop.grad_b"), fmt(ex.grad_b))
+    st.caption(t("backprop.grad_b_text", n=ex.grad_y.size, value=fmt(ex.grad_b)))
+st.caption(t("backprop.forward_summary", loss=fmt(ex.loss), lo=fmt(ex.grad_y.min()), hi=fmt(ex.grad_y.max()),
+             ylo=fmt(ex.y.min()), yhi=fmt(ex.y.max()), tlo=fmt(ex.target.min()), thi=fmt(ex.target.max())))
+
+# ---- ∂L/∂W: click a weight
+st.subheader(t("backprop.gw_header"))
+st.markdown(t("backprop.gw_intro"))
+formula(r"\frac{\partial L}{\partial W_{i,j}}=\sum_{r,c}\frac{\partial L}{\partial Y_{r,c}}\,"
+        r"\tilde X_{r\cdot s+i,\;c\cdot s+j}")
+kh, kw = ex.w.shape
+hit = _clicked("bp_gw_pick")
+if hit is not None and 0 <= hit[0] < kh and 0 <= hit[1] < kw:
+    st.session_state["bp_wi"], st.session_state["bp_wj"] = hit
+c1, c2 = st.columns(2)
+wi = int(widget(c1.number_input, t("backprop.weight_row"), key="bp_wi", default=0, min_value=0, max_value=kh - 1))
+wj = int(widget(c2.number_input, t("backprop.weight_col"), key="bp_wj", default=0, min_value=0, max_value=kw - 1))
+wt = bp.weight_terms(ex.x, ex.w, ex.grad_y, wi, wj, stride, padding)
+g1, g2, g3 = st.columns(3)
+with g1:
+    st.plotly_chart(figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), **L),
+                    key=_chart_key("bp_gw_pick"), on_select="rerun", selection_mode="points")
+    st.caption(t("backprop.click_weight"))
+with g2:
+    st.plotly_chart(figs.grid(wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L),
+                    key="bp_under")
+with g3:
+    st.plotly_chart(figs.grid(wt.left, title=t("backprop.gy_title"), **L), key="bp_gy2")
+formula(terms_latex(rf"\frac{{\partial L}}{{\partial W_{{{wi},{wj}}}}}", wt.left, wt.right, wt.total))
+st.caption(t("backprop.gw_summary", i=wi, j=wj, value=fmt(wt.total), n=wt.left.size))
+
+# ---- ∂L/∂X: click an input pixel
+st.subheader(t("backprop.gx_header"))
+st.markdown(t("backprop.gx_intro"))
+formula(r"\frac{\partial L}{\partial X}=\operatorname{crop}_p\!\left(\operatorname{pad}_{k-1}"
+        r"\big(\operatorname{dilate}_s(\tfrac{\partial L}{\partial Y})\big)\star\operatorname{rot}_{180^\circ}(W)\right)")
+H, W = ex.x.shape
+hit = _clicked("bp_gx_pick")
+if hit is not None and 0 <= hit[0] < H and 0 <= hit[1] < W:
+    st.session_state["bp_xr"], st.session_state["bp_xc"] = hit
+c1, c2 = st.columns(2)
+xr = int(widget(c1.number_input, t("backprop.pixel_row"), key="bp_xr", default=1, min_value=0, max_value=H - 1))
+xc = int(widget(c2.number_input, t("backprop.pixel_col"), key="bp_xc", default=1, min_value=0, max_value=W - 1))
+it = bp.input_terms(ex.x, ex.w, ex.grad_y, xr, xc, stride, padding)
+g1, g2, g3 = st.columns(3)
+with g1:
+    st.plotly_chart(figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), **L),
+                    key=_chart_key("bp_gx_pick"), on_select="rerun", selection_mode="points")
+    st.caption(t("backprop.click_pixel"))
+with g2:
+    st.plotly_chart(figs.grid(ex.padded_grad, title=t("backprop.padded_title"), box=(xr + padding, xc + padding, kh, kw),
+                              **L), key="bp_padded")
+with g3:
+    st.plotly_chart(figs.grid(it.right, title=t("backprop.rot_title"), **L), key="bp_rot")
+formula(terms_latex(rf"\frac{{\partial L}}{{\partial X_{{{xr},{xc}}}}}", it.left, it.right, it.total))
+st.caption(t("backprop.gx_summary", r=xr, c=xc, value=fmt(it.total), h=ex.padded_grad.shape[0],
+             w=ex.padded_grad.shape[1], s=stride, zeros=stride - 1))
+if stride > 1:
+    note(t("backprop.stride_note", s=stride, zeros=stride - 1))
+tx, tw, tb = bp.torch_gradients(ex.x, ex.w, ex.b, ex.grad_y, stride, padding)
+diff = max(float(np.max(np.abs(tx - ex.grad_x))), float(np.max(np.abs(tw - ex.grad_w))), abs(tb - ex.grad_b))
+st.success(t("backprop.autograd_check", diff=f"{diff:.1e}"))
+
+
+# ================================================================ 2. watch a kernel learn
+st.header(t("backprop.learn_header"))
+st.markdown(t("backprop.learn_intro"))
+c1, c2, c3 = st.columns(3)
+with c1:
+    fit_target = widget(st.selectbox, t("backprop.fit_target"), key="bp_fit_target", default="vertical_edge",
+                        options=list(bp.TARGETS), format_func=labels("backprop.fit_"))
+    fit_image = widget(st.selectbox, t("backprop.fit_image"), key="bp_fit_image", default="camera",
+                       options=list(bp.FIT_IMAGES), format_func=labels("picker.src_"))
+with c2:
+    opt_name = widget(st.selectbox, t("backprop.optimizer"), key="bp_opt", default="adam",
+                      options=list(optim.OPTIMIZER_NAMES), format_func=labels("optimizers.opt_"))
+    lr = widget(st.number_input, t("backprop.lr"), key=f"bp_lr_{opt_name}", default=float(bp.fit_lr(opt_name)),
+                min_value=1e-4, max_value=10.0, format="%.4f", step=0.01)
+with c3:
+    start = widget(st.radio, t("backprop.start"), key="bp_start", default="random", horizontal=True,
+                   options=list(bp.STARTS), format_func=labels("backprop.start_"))
+    speed = widget(st.select_slider, t("backprop.speed"), key="bp_speed", default=5, options=list(SPEEDS))
+
+fit_key = (fit_image, fit_target, opt_name, float(lr), start)
+ss = st.session_state
+if ss.get("_bp_fit_key") != fit_key or st.session_state.get("bp_fit") is None:
+    try:
+        ss["bp_fit"] = bp.KernelFit(fit_image, fit_target, opt_name, lr, start)
+        ss["_bp_fit_key"] = fit_key
+    except UserError as exc:
+        st.error(t_error(exc))
+        st.stop()
+
+if ss.pop("_bp_stop_play", False):  # the fragment finished the learning while playing
+    ss["bp_play"] = False
+b1, b2, b3 = st.columns(3)
+if b1.button(t("backprop.step_button"), key="bp_step_btn", width="stretch"):
+    ss["bp_fit"].step(1)
+playing = widget(b2.toggle, t("backprop.play"), key="bp_play", default=False, url=False)
+if b3.button(t("backprop.reset"), key="bp_reset", width="stretch"):
+    ss["bp_fit"] = bp.KernelFit(fit_image, fit_target, opt_name, lr, start)
+
+target_k = bp.target_kernel(fit_target)
+best_k, best_loss = bp.best_fit(fit_image, fit_target)
+goal = target_k if target_k is not None else best_k
+
+
+def _finished(fit: bp.KernelFit) -> bool:
+    return fit.diverged or fit.steps >= bp.MAX_STEPS or fit.distance(goal) < 1e-4
+
+
+@st.fragment(run_every=TICK if playing else None)
+def learning() -> None:
+    fit: bp.KernelFit = st.session_state["bp_fit"]
+    if st.session_state.get("bp_play"):
+        if _finished(fit):
+            st.session_state["_bp_stop_play"] = True
+            st.rerun(scope="app")
+        fit.step(speed)
+    w = fit.weights
+    g1, g2, g3 = st.columns(3)
+    with g1:
+        st.plotly_chart(figs.grid(w, title=t("backprop.learned_title", n=fit.steps), number_format=".2f", height=300,
+                                  **L), key="bp_fit_w")
+    with g2:
+        goal_title = t("backprop.goal_title") if target_k is not None else t("backprop.best_title")
+        st.plotly_chart(figs.grid(goal, title=goal_title, number_format=".2f", height=300, **L), key="bp_fit_goal")
+    with g3:
+        st.plotly_chart(figs.grid(fit.last_update, title=t("backprop.update_title"), number_format=".2f", height=300,
+                                  **L), key="bp_fit_update")
+    st.caption(t("backprop.update_summary", n=fit.steps, gmax=fmt(np.max(np.abs(fit.last_grad))),
+                 umax=fmt(np.max(np.abs(fit.last_update)))))
+    g1, g2 = st.columns(2)
+    x_img, t_map = bp.fit_problem(fit_image, fit_target)
+    out = fit.output()
+    lim = float(np.max(np.abs(t_map))) or 1.0
+    with g1:
+        st.plotly_chart(figs.attribution(out, title=t("backprop.output_title"), colorscale="RdBu", zmin=-lim, zmax=lim,
+                                         **L), key="bp_fit_out")
+    with g2:
+        st.plotly_chart(figs.attribution(t_map, title=t("backprop.target_map_title"), colorscale="RdBu", zmin=-lim,
+                                         zmax=lim, **L), key="bp_fit_tmap")
+    st.caption(t("backprop.maps_summary", h=out.shape[0], w=out.shape[1], olo=fmt(out.min()), ohi=fmt(out.max()),
+                 tlo=fmt(t_map.min()), thi=fmt(t_map.max())))
+    st.plotly_chart(figs.loss_curve(fit.losses, title=t("backprop.loss_title"), x_title=t("backprop.step"),
+                                    y_title=t("backprop.loss"), best=best_loss if target_k is None else None,
+                                    best_label=t("backprop.best_loss")),
+                    key="bp_fit_loss")
+    dist = fit.distance(goal)
+    best_text = f"{best_loss:.3g}" if best_loss > 1e-12 else "0"
+    st.markdown(t("backprop.fit_status", n=fit.steps, loss=f"{fit.losses[-1]:.3g}", best=best_text, dist=f"{dist:.4f}"))
+    if fit.diverged:
+        st.error(t("backprop.diverged", n=fit.steps))
+    elif target_k is None:
+        st.warning(t("backprop.unreachable", best=f"{best_loss:.3g}"))
+    elif dist < 1e-3:
+        st.success(t("backprop.converged", n=fit.steps))
+
+
+learning()
+note(t("backprop.learn_note"))
+if st.button(t("backprop.open_inspector"), key="bp_open"):
+    st.switch_page("pages/kernels.py", query_params={
+        "kn_kernel": "custom", "kn_custom": format_kernel(np.round(ss["bp_fit"].weights, 3)), "kn_src": fit_image})
+
+
+# ================================================================ 3. conv vs dense
+st.header(t("backprop.dense_header"))
+st.markdown(t("backprop.dense_intro"))
+side = widget(st.select_slider, t("backprop.map_side"), key="bp_side", default=28, options=[6, 28, 64, 224])
+pc = bp.parameter_counts(side, side)
+c1, c2, c3 = st.columns(3)
+c1.metric(t("backprop.conv_params"), f"{pc['conv']:,}")
+c2.metric(t("backprop.dense_params"), f"{pc['dense']:,}")
+c3.metric(t("backprop.ratio"), f"{pc['ratio']:,.0f}×")
+st.caption(t("backprop.params_text", side=side, conv=f"{pc['conv']:,}", dense=f"{pc['dense']:,}"))
+
+
+def start_training(config: TrainConfig, data) -> TrainingJob:
+    """Start one training away from the page's script run (today a thread; the job engine at merge)."""
+    return TrainingJob(config, data).start()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _shared_small_runs(seed: int) -> dict:
+    """The lesson's two small trainings, shared by every learner on this server (started once, on request)."""
+    return {}
+
+
+def _fingerprint(model) -> str:
+    """A small key for a trained model: a hash of its weights (the same weights give the same evaluation)."""
+    h = hashlib.sha1()
+    for p in model.state_dict().values():
+        h.update(p.detach().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _shift_curve(key: str, _model, n: int) -> list[float]:
+    x, y = _data()[2][:n], _data()[3][:n]
+    return shifted_accuracy(_model, x, y)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _attributions(key: str, _model, x28: np.ndarray):
+    """Saliency and occlusion for one digit and one trained model (by its weights' hash); shared by sessions."""
+    sal, cls, probs = bp.saliency(_model, x28)
+    return sal, cls, probs, bp.occlusion(_model, x28, cls, patch=PATCH, stride=PATCH_STEP)
+
+
+def _session_models() -> dict:
+    """A CNN and an MLP: the newest of each from the Train page's runs, else the lesson's own small ones."""
+    found = {}
+    for run in reversed(st.session_state.get("tr_runs", [])):
+        kind = "mlp" if run["config"].model == "mlp" else "cnn"
+        found.setdefault(kind, (run["model"], run["label"]))
+    shared = _shared_small_runs(0)
+    for kind in ("cnn", "mlp"):
+        job = shared.get(kind)
+        if kind not in found and job is not None and job.done and job.result is not None:
+            found[kind] = (job.result.model, t(f"backprop.small_{kind}"))
+    return found
+
+
+try:
+    data = _data()
+except UserError as exc:
+    data = None
+    st.error(t_error(exc))
+
+models = _session_models()
+shared = _shared_small_runs(0)
+if data is not None and len(models) < 2:
+    st.info(t("backprop.need_models"))
+    busy = any(not j.done for j in shared.values())
+    if st.button(t("backprop.train_small"), key="bp_train", type="primary", disabled=busy):
+        for kind, cfg in SMALL_RUNS.items():
+            if kind not in models and (shared.get(kind) is None or (shared[kind].done and shared[kind].error)):
+                shared[kind] = start_training(TrainConfig(**cfg), data)
+    running = any(not j.done for j in shared.values())
+
+    @st.fragment(run_every=1.0 if running else None)
+    def small_progress() -> None:
+        jobs = _shared_small_runs(0)
+        for kind, job in jobs.items():
+            hist, latest = job.snapshot()
+            if job.error:
+                st.error(t("backprop.train_failed", detail=job.error))
+            elif job.done:
+                st.caption(t("backprop.trained", what=t(f"backprop.small_{kind}"),
+                             acc=f"{100 * job.result.test_accuracy:.1f}"))
+            else:
+                frac = latest["step"] / max(1, latest["total_steps"]) if latest else 0.0
+                st.progress(min(1.0, frac), text=t("backprop.training", what=t(f"backprop.small_{kind}")))
+        if jobs and all(j.done for j in jobs.values()) and running:
+            st.rerun(scope="app")
+
+    small_progress()
+
+if data is not None and len(models) == 2:
+    curves = []
+    with st.spinner(t("backprop.evaluating", n=f"{SHIFT_DIGITS:,}")):
+        for kind in ("cnn", "mlp"):
+            model, name = models[kind]
+            curves.append((name, _shift_curve(_fingerprint(model), model, SHIFT_DIGITS)))
+    st.plotly_chart(figs.shift_curves(SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
+                                      y_title=t("backprop.accuracy")), key="bp_shift")
+    (n1, a1), (n2, a2) = curves
+    st.caption(t("backprop.shift_summary", cnn=n1, mlp=n2, c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
+                 m0=f"{100 * a2[0]:.1f}", m6=f"{100 * a2[-1]:.1f}", n=f"{SHIFT_DIGITS:,}"))
+    st.dataframe([{t("backprop.shift_px"): s, n1: f"{100 * a:.1f} %", n2: f"{100 * b:.1f} %"}
+                  for s, a, b in zip(SHIFTS, a1, a2)], hide_index=True)
+    note(t("backprop.shift_note"))
+
+# ================================================================ 4. what the network looks at
+st.header(t("backprop.look_header"))
+st.markdown(t("backprop.look_intro"))
+cnn = models.get("cnn") if data is not None else None
+if cnn is None:
+    st.info(t("backprop.need_cnn"))
+    st.stop()
+model, name = cnn
+src = widget(st.radio, t("backprop.digit_source"), key="bp_dsrc", default="test", horizontal=True,
+             options=["test", "draw"], format_func=labels("backprop.dsrc_"))
+x28 = None
+if src == "draw":
+    drawing = draw_canvas("bp_canvas", t("backprop.clear"))
+    if drawing is not None:
+        x28 = preprocess_drawing(drawing)
+        if x28.max() == 0:
+            x28 = None
+    if x28 is None:
+        st.info(t("backprop.draw_hint"))
+        st.stop()
+else:
+    idx = int(widget(st.number_input, t("backprop.digit_index"), key="bp_digit", default=0, min_value=0,
+                     max_value=len(data[2]) - 1))
+    x28 = data[2][idx] / 255.0
+sal, cls, probs, occ = _attributions(_fingerprint(model), model, np.asarray(x28, dtype=np.float32))
+patch = PATCH
+coords = [p + (PATCH - 1) / 2 for p in range(0, 28 - PATCH + 1, PATCH_STEP)]
+st.markdown(t("backprop.look_pred", model=name, pred=cls, p=f"{100 * probs[cls]:.1f}"))
+g1, g2, g3 = st.columns(3)
+with g1:
+    st.plotly_chart(figs.attribution(x28, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
+                                     zmin=0, zmax=1, **L), key="bp_digit_fig")
+with g2:
+    st.plotly_chart(figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L), key="bp_sal")
+    top = np.unravel_index(int(np.argmax(sal)), sal.shape)
+    st.caption(t("backprop.saliency_text", k=cls, r=int(top[0]), c=int(top[1])))
+with g3:
+    # the colour range spans this map's own values: a confident network moves by a few per cent only
+    st.plotly_chart(figs.attribution(occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu",
+                                     coords=coords, **L), key="bp_occ")
+    low = np.unravel_index(int(np.argmin(occ)), occ.shape)
+    st.caption(t("backprop.occlusion_text", k=cls, size=patch, p=f"{100 * probs[cls]:.1f}",
+                 low=f"{100 * occ.min():.1f}", r=f"{coords[low[0]]:g}", c=f"{coords[low[1]]:g}"))
+note(t("backprop.look_note"))
