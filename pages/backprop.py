@@ -18,6 +18,7 @@ from explainer.mnist import load_mnist
 from explainer.shift import SHIFTS, shifted_accuracy
 from explainer.train import TrainConfig, TrainingJob
 from ui.canvas import draw_canvas
+from ui.charts import chart
 from ui.shell import formula, labels, note, t, t_error, widget
 
 HAND_KERNELS = ("emboss", "identity", "horizontal_edge", "sharpen", "sobel_y")
@@ -109,17 +110,17 @@ except UserError as exc:
 L = lab()
 g1, g2, g3 = st.columns(3)
 with g1:
-    st.plotly_chart(figs.grid(ex.x, title=t("backprop.x_title", h=ex.x.shape[0], w=ex.x.shape[1]), signed=False,
+    chart(figs.grid(ex.x, title=t("backprop.x_title", h=ex.x.shape[0], w=ex.x.shape[1]), signed=False,
                               **L), key="bp_x")
 with g2:
-    st.plotly_chart(figs.grid(ex.w, title=t("backprop.w_title"), **L), key="bp_w")
+    chart(figs.grid(ex.w, title=t("backprop.w_title"), **L), key="bp_w")
 with g3:
-    st.plotly_chart(figs.grid(ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y")
+    chart(figs.grid(ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y")
 g1, g2, g3 = st.columns(3)
 with g1:
-    st.plotly_chart(figs.grid(ex.target, title=t("backprop.t_title"), **L), key="bp_t")
+    chart(figs.grid(ex.target, title=t("backprop.t_title"), **L), key="bp_t")
 with g2:
-    st.plotly_chart(figs.grid(ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy")
+    chart(figs.grid(ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy")
 with g3:
     st.metric(t("backprop.loss"), fmt(ex.loss))
     st.metric(t("backprop.grad_b"), fmt(ex.grad_b))
@@ -142,14 +143,14 @@ wj = int(widget(c2.number_input, t("backprop.weight_col"), key="bp_wj", default=
 wt = bp.weight_terms(ex.x, ex.w, ex.grad_y, wi, wj, stride, padding)
 g1, g2, g3 = st.columns(3)
 with g1:
-    st.plotly_chart(figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), **L),
+    chart(figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), **L),
                     key=_chart_key("bp_gw_pick"), on_select="rerun", selection_mode="points")
     st.caption(t("backprop.click_weight"))
 with g2:
-    st.plotly_chart(figs.grid(wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L),
+    chart(figs.grid(wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L),
                     key="bp_under")
 with g3:
-    st.plotly_chart(figs.grid(wt.left, title=t("backprop.gy_title"), **L), key="bp_gy2")
+    chart(figs.grid(wt.left, title=t("backprop.gy_title"), **L), key="bp_gy2")
 formula(terms_latex(rf"\frac{{\partial L}}{{\partial W_{{{wi},{wj}}}}}", wt.left, wt.right, wt.total))
 st.caption(t("backprop.gw_summary", i=wi, j=wj, value=fmt(wt.total), n=wt.left.size))
 
@@ -168,14 +169,14 @@ xc = int(widget(c2.number_input, t("backprop.pixel_col"), key="bp_xc", default=1
 it = bp.input_terms(ex.x, ex.w, ex.grad_y, xr, xc, stride, padding)
 g1, g2, g3 = st.columns(3)
 with g1:
-    st.plotly_chart(figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), **L),
+    chart(figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), **L),
                     key=_chart_key("bp_gx_pick"), on_select="rerun", selection_mode="points")
     st.caption(t("backprop.click_pixel"))
 with g2:
-    st.plotly_chart(figs.grid(ex.padded_grad, title=t("backprop.padded_title"), box=(xr + padding, xc + padding, kh, kw),
+    chart(figs.grid(ex.padded_grad, title=t("backprop.padded_title"), box=(xr + padding, xc + padding, kh, kw),
                               **L), key="bp_padded")
 with g3:
-    st.plotly_chart(figs.grid(it.right, title=t("backprop.rot_title"), **L), key="bp_rot")
+    chart(figs.grid(it.right, title=t("backprop.rot_title"), **L), key="bp_rot")
 formula(terms_latex(rf"\frac{{\partial L}}{{\partial X_{{{xr},{xc}}}}}", it.left, it.right, it.total))
 st.caption(t("backprop.gx_summary", r=xr, c=xc, value=fmt(it.total), h=ex.padded_grad.shape[0],
              w=ex.padded_grad.shape[1], s=stride, zeros=stride - 1))
@@ -244,13 +245,13 @@ def learning() -> None:
     w = fit.weights
     g1, g2, g3 = st.columns(3)
     with g1:
-        st.plotly_chart(figs.grid(w, title=t("backprop.learned_title", n=fit.steps), number_format=".2f", height=300,
+        chart(figs.grid(w, title=t("backprop.learned_title", n=fit.steps), number_format=".2f", height=300,
                                   **L), key="bp_fit_w")
     with g2:
         goal_title = t("backprop.goal_title") if target_k is not None else t("backprop.best_title")
-        st.plotly_chart(figs.grid(goal, title=goal_title, number_format=".2f", height=300, **L), key="bp_fit_goal")
+        chart(figs.grid(goal, title=goal_title, number_format=".2f", height=300, **L), key="bp_fit_goal")
     with g3:
-        st.plotly_chart(figs.grid(fit.last_update, title=t("backprop.update_title"), number_format=".2f", height=300,
+        chart(figs.grid(fit.last_update, title=t("backprop.update_title"), number_format=".2f", height=300,
                                   **L), key="bp_fit_update")
     st.caption(t("backprop.update_summary", n=fit.steps, gmax=fmt(np.max(np.abs(fit.last_grad))),
                  umax=fmt(np.max(np.abs(fit.last_update)))))
@@ -259,14 +260,14 @@ def learning() -> None:
     out = fit.output()
     lim = float(np.max(np.abs(t_map))) or 1.0
     with g1:
-        st.plotly_chart(figs.attribution(out, title=t("backprop.output_title"), colorscale="RdBu", zmin=-lim, zmax=lim,
+        chart(figs.attribution(out, title=t("backprop.output_title"), colorscale="RdBu", zmin=-lim, zmax=lim,
                                          **L), key="bp_fit_out")
     with g2:
-        st.plotly_chart(figs.attribution(t_map, title=t("backprop.target_map_title"), colorscale="RdBu", zmin=-lim,
+        chart(figs.attribution(t_map, title=t("backprop.target_map_title"), colorscale="RdBu", zmin=-lim,
                                          zmax=lim, **L), key="bp_fit_tmap")
     st.caption(t("backprop.maps_summary", h=out.shape[0], w=out.shape[1], olo=fmt(out.min()), ohi=fmt(out.max()),
                  tlo=fmt(t_map.min()), thi=fmt(t_map.max())))
-    st.plotly_chart(figs.loss_curve(fit.losses, title=t("backprop.loss_title"), x_title=t("backprop.step"),
+    chart(figs.loss_curve(fit.losses, title=t("backprop.loss_title"), x_title=t("backprop.step"),
                                     y_title=t("backprop.loss"), best=best_loss if target_k is None else None,
                                     best_label=t("backprop.best_loss")),
                     key="bp_fit_loss")
@@ -387,7 +388,7 @@ if data is not None and len(models) == 2:
         for kind in ("cnn", "mlp"):
             model, name = models[kind]
             curves.append((name, _shift_curve(_fingerprint(model), model, SHIFT_DIGITS)))
-    st.plotly_chart(figs.shift_curves(SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
+    chart(figs.shift_curves(SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
                                       y_title=t("backprop.accuracy")), key="bp_shift")
     (n1, a1), (n2, a2) = curves
     st.caption(t("backprop.shift_summary", cnn=n1, mlp=n2, c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
@@ -426,15 +427,15 @@ coords = [p + (PATCH - 1) / 2 for p in range(0, 28 - PATCH + 1, PATCH_STEP)]
 st.markdown(t("backprop.look_pred", model=name, pred=cls, p=f"{100 * probs[cls]:.1f}"))
 g1, g2, g3 = st.columns(3)
 with g1:
-    st.plotly_chart(figs.attribution(x28, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
+    chart(figs.attribution(x28, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
                                      zmin=0, zmax=1, **L), key="bp_digit_fig")
 with g2:
-    st.plotly_chart(figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L), key="bp_sal")
+    chart(figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L), key="bp_sal")
     top = np.unravel_index(int(np.argmax(sal)), sal.shape)
     st.caption(t("backprop.saliency_text", k=cls, r=int(top[0]), c=int(top[1])))
 with g3:
     # the colour range spans this map's own values: a confident network moves by a few per cent only
-    st.plotly_chart(figs.attribution(occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu",
+    chart(figs.attribution(occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu",
                                      coords=coords, **L), key="bp_occ")
     low = np.unravel_index(int(np.argmin(occ)), occ.shape)
     st.caption(t("backprop.occlusion_text", k=cls, size=patch, p=f"{100 * probs[cls]:.1f}",

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from explainer.figures import fast_figure, heatmap
-
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e")
+from explainer.figures import fast_figure, heatmap, style
 
 
 def grid(z, *, title: str, x_title: str, y_title: str, value_label: str, signed: bool = True,
@@ -24,8 +22,7 @@ def grid(z, *, title: str, x_title: str, y_title: str, value_label: str, signed:
                   number_format=number_format, colorbar_title=colorbar_title, showscale=showscale)
     if box is not None:
         top, left, rows, cols = box
-        fig.add_shape(type="rect", x0=left - 0.5, x1=left + cols - 0.5, y0=top - 0.5, y1=top + rows - 0.5,
-                      line=dict(color="#ff7f0e", width=3))
+        fig.add_shape(style.outline(left, top, left + cols - 1, top + rows - 1))
     return fig
 
 
@@ -34,12 +31,12 @@ def loss_curve(losses, *, title: str, x_title: str, y_title: str, best: float | 
     """The fitting loss per step on a log axis, with the best loss a 3×3 kernel can reach as a dashed line."""
     y = np.maximum(np.asarray(losses, dtype=float), 1e-30)
     data = [dict(type="scatter", x=np.arange(len(y)), y=y, mode="lines+markers" if len(y) < 30 else "lines", name=y_title,
-                 line=dict(color=COLORS[0], width=2), hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.3g}}<extra></extra>")]
+                 line=dict(color=style.series(0)["color"], width=2), hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.3g}}<extra></extra>")]
     shapes = []
     if best is not None:
         b = max(float(best), 1e-30)
         data.append(dict(type="scatter", x=[0, max(1, len(y) - 1)], y=[b, b], mode="lines", name=best_label,
-                         line=dict(color=COLORS[1], width=1.5, dash="dash"), hoverinfo="skip"))
+                         line=dict(color=style.series(1)["color"], width=1.5, dash="dash"), hoverinfo="skip"))
     layout = dict(title=dict(text=title), height=height, margin=dict(l=50, r=10, t=40, b=40),
                   xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text=y_title), type="log"),
                   legend=dict(orientation="h", y=-0.25), shapes=shapes, plot_bgcolor="white")
@@ -52,7 +49,8 @@ def shift_curves(shifts, curves: list[tuple[str, list[float]]], *, title: str, x
     data = []
     for k, (name, acc) in enumerate(curves):
         data.append(dict(type="scatter", x=list(shifts), y=[100 * a for a in acc], mode="lines+markers", name=name,
-                         line=dict(color=COLORS[k % len(COLORS)], width=2),
+                         line=dict(color=style.series(k)["color"], width=2, dash=style.series(k)["dash"]),
+                         marker=dict(symbol=style.series(k)["symbol"], size=8),
                          hovertemplate=f"{name}<br>{x_title} %{{x}}<br>{y_title} %{{y:.1f}} %<extra></extra>"))
     layout = dict(title=dict(text=title), height=height, margin=dict(l=50, r=10, t=40, b=40), plot_bgcolor="white",
                   xaxis=dict(title=dict(text=x_title), dtick=1, showgrid=True, gridcolor="#eee"),
