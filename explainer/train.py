@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explainer import limits
 from explainer.errors import UserError
 from explainer.models import MODEL_NAMES, build_model, prefers_channels_last
 
@@ -339,11 +340,60 @@ def save_checkpoint(model: nn.Module, config: TrainConfig) -> bytes:
     return buf.getvalue()
 
 
+_PICKLE_BYTES = 1024 * 1024  # the archive's data.pkl (a checkpoint's is about 2 kB)
+_CONFIG_CHARS = 10_000  # the JSON configuration inside a checkpoint
+
+
+def check_checkpoint_archive(data: bytes) -> None:
+    """Refuse a ``.pt`` file before ``torch.load`` allocates anything for it.
+
+    ``torch.save`` writes an uncompressed zip archive: every entry stored, so what it holds is never
+    larger than the file. A compressed entry (how a small file can hold a huge tensor), too many
+    entries, declared sizes adding up to more than ``limits.CHECKPOINT_UNPACKED_BYTES`` or an
+    oversized pickle raise ``UserError`` here, from the archive's directory alone."""
+    import zipfile
+
+    if len(data) > limits.CHECKPOINT_BYTES:
+        raise UserError("errors.checkpoint_too_big", mb=limits.mb(limits.CHECKPOINT_BYTES))
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            entries = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise UserError("errors.checkpoint_bad", detail=str(exc)[:160] or type(exc).__name__) from None
+    if len(entries) > limits.CHECKPOINT_ENTRIES:
+        raise UserError("errors.checkpoint_archive", n=len(entries), max=limits.CHECKPOINT_ENTRIES)
+    total = 0
+    for e in entries:
+        if e.compress_type != zipfile.ZIP_STORED or e.file_size != e.compress_size:
+            raise UserError("errors.checkpoint_packed", name=e.filename[:80])
+        if e.filename.endswith("data.pkl") and e.file_size > _PICKLE_BYTES:
+            raise UserError("errors.checkpoint_too_big", mb=limits.mb(limits.CHECKPOINT_BYTES))
+        total += e.file_size
+    if total > min(limits.CHECKPOINT_UNPACKED_BYTES, len(data)):
+        raise UserError("errors.checkpoint_too_big", mb=limits.mb(limits.CHECKPOINT_BYTES))
+
+
+def _checkpoint_config(raw) -> TrainConfig:
+    """The ``config`` entry of a checkpoint → ``TrainConfig``; anything but a JSON object of settings is refused."""
+    if not isinstance(raw, str) or len(raw) > _CONFIG_CHARS:
+        raise UserError("errors.checkpoint_config")
+    try:
+        d = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise UserError("errors.checkpoint_config") from None
+    if not isinstance(d, dict):
+        raise UserError("errors.checkpoint_config")
+    return TrainConfig.from_dict(d)
+
+
 def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
     """Load a checkpoint made by ``save_checkpoint``. Never unpickles arbitrary objects
-    (``weights_only=True``); a wrong, mismatched or malicious file raises ``UserError``."""
+    (``weights_only=True``); the archive is checked before anything is allocated
+    (``check_checkpoint_archive``), every tensor's shape is compared with the model's before loading,
+    and non-finite weights are refused. A wrong, mismatched or malicious file raises ``UserError``."""
     if not data:
         raise UserError("errors.checkpoint_bad", detail="empty file")
+    check_checkpoint_archive(data)
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 — any unreadable file is the same message to the user
@@ -351,10 +401,22 @@ def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
                         type(exc).__name__) from None
     if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:
         raise UserError("errors.checkpoint_bad", detail="not a Convolution Explainer checkpoint")
+    config = _checkpoint_config(obj.get("config"))
+    state = obj.get("state_dict")
     try:
-        config = TrainConfig.from_dict(json.loads(obj["config"]))
         model = build_model(config.model, **config.model_options)
-        model.load_state_dict(obj["state_dict"])
+        expected = model.state_dict()
+        if not isinstance(state, dict) or set(state) != set(expected):
+            raise UserError("errors.checkpoint_mismatch", detail=config.model)
+        for name, want in expected.items():
+            got = state[name]
+            if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
+                got_shape = "×".join(map(str, getattr(got, "shape", ()))) or "?"
+                raise UserError("errors.checkpoint_mismatch",
+                                detail=f"{name[:80]}: {got_shape} ≠ {'×'.join(map(str, want.shape))}")
+            if got.is_floating_point() and not bool(torch.isfinite(got).all()):
+                raise UserError("errors.checkpoint_nonfinite", name=name[:80])
+        model.load_state_dict(state)
     except UserError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
