@@ -506,6 +506,40 @@ def _layer_code(m: nn.Module) -> str:
 
 
 # ---------------------------------------------------------------- command line
+def check_device(name: str) -> torch.device:
+    """``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` … → a device this machine has; ``UserError`` otherwise."""
+    if name == "auto":
+        return pick_device(name)
+    try:
+        device = torch.device(str(name)[:40])
+    except (RuntimeError, ValueError, TypeError):
+        raise UserError("errors.bad_device", value=str(name)[:40]) from None
+    if device.type == "cuda":
+        ok = torch.cuda.is_available() and (device.index is None or device.index < torch.cuda.device_count())
+    elif device.type == "mps":
+        ok = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    else:
+        ok = device.type == "cpu"
+    if not ok:
+        raise UserError("errors.device_unavailable", value=str(name)[:40])
+    return device
+
+
+def check_seed(seed: int) -> int:
+    """A random seed NumPy and PyTorch both accept (0 … ``limits.SEED_MAX``)."""
+    if not 0 <= int(seed) <= limits.SEED_MAX:
+        raise UserError("errors.seed_range", value=str(seed)[:40], max=limits.SEED_MAX)
+    return int(seed)
+
+
+def check_save_path(path: str) -> None:
+    """Fail before training, not after it, when the weights couldn't be written to ``path``."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK) or (
+            os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UserError("errors.save_path", path=path[:200])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m explainer.train", description="Train a model on MNIST.")
     ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
@@ -525,6 +559,10 @@ def main(argv: list[str] | None = None) -> int:
     from explainer.mnist import load_mnist
 
     try:
+        check_device(args.device)
+        check_seed(args.seed)
+        if args.save:
+            check_save_path(args.save)
         config = TrainConfig(model=args.model, optimizer=args.optimizer, lr=args.lr, one_cycle=not args.no_one_cycle,
                              batch_size=args.batch_size, epochs=args.epochs, train_size=args.limit,
                              augment=args.augment, seed=args.seed, device=args.device)
@@ -535,10 +573,21 @@ def main(argv: list[str] | None = None) -> int:
     progress = None if args.json else (lambda r: print(
         f"step {r['step']}/{r['total_steps']}  loss {r['train_loss']:.4f}"
         + (f"  test acc {r['test_acc']:.4f}" if "test_acc" in r else ""), flush=True) if "test_acc" in r else None)
-    result = train(config, data, on_progress=progress)
+    try:
+        result = train(config, data, on_progress=progress)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.save:
-        with open(args.save, "wb") as fh:
-            fh.write(save_checkpoint(result.model, config))
+        try:
+            with open(args.save, "wb") as fh:
+                fh.write(save_checkpoint(result.model, config))
+        except OSError:
+            fallback = os.path.join(os.getcwd(), "checkpoint-unsaved.pt")
+            with open(fallback, "wb") as fh:
+                fh.write(save_checkpoint(result.model, config))
+            print(f"error: {UserError('errors.save_path', path=args.save[:200])} → {fallback}", file=sys.stderr)
+            return 2
     out = {"model": config.model, "test_accuracy": result.test_accuracy, "train_seconds": result.train_seconds,
            "images_per_second": result.images_per_second, "epochs": result.epochs_done, "device": result.device,
            "optimizer": config.optimizer, "lr": config.learning_rate, "batch_size": config.batch_size,
