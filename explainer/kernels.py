@@ -178,6 +178,8 @@ def divisor_for(weights: np.ndarray, mode: str, number: float = 1.0) -> float:
     if mode == "number":
         if not math.isfinite(number) or number == 0:
             raise UserError("errors.bad_divisor", value=number)
+        if not 1 / MAX_ABS <= abs(number) <= MAX_ABS:  # 1e-306 would turn every output into ±inf
+            raise UserError("errors.divisor_range", value=f"{number:g}", lo=f"{1 / MAX_ABS:g}", hi=f"{MAX_ABS:g}")
         return float(number)
     raise UserError("errors.bad_param", name="divide by", what="none / sum / count / number", value=mode)
 

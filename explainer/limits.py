@@ -32,6 +32,9 @@ EPOCHS_PAGE = 50  # the Train page's epochs
 EPOCHS_CLI = 100  # the command line's epochs
 SEED_MAX = 2**32 - 1  # random seeds (NumPy and PyTorch accept 0 … 2³²−1 everywhere)
 
+# ---------------------------------------------------------------- other numbers typed in
+OPTIM_START_ABS = 1_000.0  # the Optimizers page's start point x₀, y₀ (the surfaces are plotted within ±5)
+
 # ---------------------------------------------------------------- data files
 MNIST_FILE_BYTES = 64 * 1024 * 1024  # one IDX file, uncompressed (the largest, training images, is 47 MB)
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from explainer import limits
 from explainer.errors import UserError
 from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 
@@ -58,11 +59,31 @@ def labels(prefix: str) -> Callable[[Any], str]:
     return lambda value: translate(f"{prefix}{value}", code)
 
 
+# CommonMark lets a backslash escape every ASCII punctuation character, and an escaped character is
+# always literal text: no emphasis, link, image, autolink, HTML tag, entity, code span, heading, list,
+# table, LaTeX ($) or Streamlit directive (:red[…], :material/…:) can start from it. Line breaks become
+# spaces (no block structure either).
+_MARKDOWN_ESCAPES = {ord(c): "\\" + c for c in r"""!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~"""}
+_MARKDOWN_ESCAPES.update({ord("\n"): " ", ord("\r"): " ", ord("\t"): " ", ord("\x0b"): " ", ord("\x0c"): " ",
+                          ord("\u2028"): " ", ord("\u2029"): " "})
+
+
+def literal(text: Any) -> str:
+    """``text`` escaped so that Streamlit's markdown (``st.markdown``, ``st.toast``, ``st.error``,
+    ``st.caption`` …) shows it exactly as typed. Use it for every user-supplied string (file names,
+    URL values, typed text, error details) placed into a catalogue message."""
+    return str(text).translate(_MARKDOWN_ESCAPES)
+
+
+def _literal_params(params: dict) -> dict:
+    return {k: v if isinstance(v, (int, float)) and not isinstance(v, bool) else literal(v) for k, v in params.items()}
+
+
 def t_error(exc: Exception) -> str:
-    """A learner-facing message for an exception raised by ``explainer``."""
+    """A learner-facing message for an exception raised by ``explainer``; its values are shown literally."""
     if isinstance(exc, UserError):
-        return translate(exc.key, lang(), **exc.params)
-    return t("common.unexpected_error", detail=str(exc))
+        return translate(exc.key, lang(), **_literal_params(exc.params))
+    return t("common.unexpected_error", detail=literal(str(exc)[:200]))
 
 
 def presenter() -> bool:
@@ -94,7 +115,12 @@ def formula(latex: str) -> None:
 
 # ---------------------------------------------------------------- URL-synced widgets
 def _parse(raw: str, default: Any, kwargs: dict) -> Any:
-    """Turn a URL string back into a widget value; ``ValueError`` when it doesn't fit."""
+    """Turn a URL string back into a widget value; ``ValueError`` when it doesn't fit.
+
+    A value longer than ``limits.URL_VALUE_CHARS`` (or the widget's ``max_chars``) is refused before
+    it is parsed; whole numbers beyond what a browser can hold exactly (±2⁵³) too."""
+    if len(raw) > limits.URL_VALUE_CHARS:
+        raise ValueError("too long")
     options = kwargs.get("options")
     if options is not None:
         options = list(options)
@@ -121,13 +147,15 @@ def _parse(raw: str, default: Any, kwargs: dict) -> Any:
                      for p, d in zip(parts, default))
     if isinstance(default, int):
         value = int(raw)
+        if abs(value) > 2**53 - 1:
+            raise ValueError(raw)
     elif isinstance(default, float):
         value = float(raw)
         if not math.isfinite(value):
             raise ValueError(raw)
     elif isinstance(default, str):
-        if len(raw) > 2000:
-            raise ValueError(raw)
+        if len(raw) > (kwargs.get("max_chars") or limits.TEXT_CHARS):
+            raise ValueError("too long")
         return raw
     else:
         raise ValueError(raw)
@@ -183,17 +211,24 @@ def restore(key: str, default: Any, parse: Callable[[str], Any] | None = None) -
         try:
             value = (parse or (lambda r: _parse(r, default, {})))(raw)
         except (ValueError, TypeError, OverflowError):
-            st.toast(t("common.bad_url_param", name=key, value=raw[:40]), icon="⚠️", duration="long")
+            shown = raw[:limits.SHOWN_VALUE_CHARS] + ("…" if len(raw) > limits.SHOWN_VALUE_CHARS else "")
+            st.toast(t("common.bad_url_param", name=literal(key[:limits.SHOWN_VALUE_CHARS]), value=literal(shown)),
+                     icon="⚠️", duration="long")
         else:
             kept[key] = value
             return value
     return kept.get(key, default)
 
 
-def publish(key: str, value: Any, text: str | None = None) -> None:
-    """Remember ``value`` for ``key`` across page switches and write it to the URL."""
+def publish(key: str, value: Any, text: str | None = None, ok: bool = True) -> None:
+    """Remember ``value`` for ``key`` across page switches and write it to the URL.
+
+    A value the page refused (``ok=False``) or one longer than ``limits.URL_PUBLISH_CHARS`` is kept for
+    this session but not written: the URL keeps the last value that was published."""
     _store(_KEPT)[key] = value
     text = text if text is not None else _format(value)
+    if not ok or len(text) > limits.URL_PUBLISH_CHARS:
+        return
     _store("_published_url_values")[key] = text
     if st.query_params.get(key) != text:
         st.query_params[key] = text
@@ -206,7 +241,14 @@ def widget(fn: Callable, label: str, *, key: str, default: Any, url: bool = True
     ``st.switch_page(..., query_params=...)``; a malformed or stale one falls back with a toast),
     else from the widget's current state, else from the value kept when the user last left the
     page, else ``default``. Don't pass ``value=``/``index=``: ``default`` is the default.
+
+    ``publish_if(value) -> bool``: only values it accepts are written to the URL (typed text that
+    doesn't parse stays off the shareable link). Text inputs get ``max_chars=limits.TEXT_CHARS``
+    unless the page gives a smaller one.
     """
+    publish_if = kwargs.pop("publish_if", None)
+    if getattr(fn, "__name__", "") in ("text_area", "text_input"):
+        kwargs.setdefault("max_chars", limits.TEXT_CHARS)
     ss = st.session_state
     if url:
         raw = st.query_params.get(key)
@@ -221,7 +263,7 @@ def widget(fn: Callable, label: str, *, key: str, default: Any, url: bool = True
     result = fn(label, key=key, **kwargs)
     value = ss.get(key, result)
     if url:
-        publish(key, value)
+        publish(key, value, ok=publish_if is None or bool(publish_if(value)))
     else:
         _store(_KEPT)[key] = value
     return result
