@@ -122,6 +122,14 @@ def _number(tok: str) -> float:
     return value
 
 
+def _rows(text: str) -> list[list[float]]:
+    """Typed text → rows of numbers. Linear in ``len(text)``: character translations, splits on
+    single-character classes and one anchored regex per token, no backtracking over the whole text."""
+    text = text.translate(_FULL_WIDTH).translate(_BRACKETS)
+    rows = [r for r in _SPLIT_ROWS.split(text.strip()) if r.strip().strip("(),")]
+    return [[_number(v) for v in _SPLIT_VALUES.split(r.strip().strip("(),")) if v] for r in rows]
+
+
 def check_text_length(text: str, limit: int = KERNEL_TEXT_CHARS) -> None:
     """Refuse typed text longer than ``limit`` characters, before anything parses it."""
     if len(text) > limit:
@@ -138,9 +146,7 @@ def parse_kernel(text_or_grid, max_size: int = MAX_SIZE) -> np.ndarray:
     """
     if isinstance(text_or_grid, str):
         check_text_length(text_or_grid)
-        text = text_or_grid.translate(_FULL_WIDTH).translate(_BRACKETS)
-        rows = [r for r in _SPLIT_ROWS.split(text.strip()) if r.strip().strip("(),")]
-        grid = [[_number(v) for v in _SPLIT_VALUES.split(r.strip().strip("(),")) if v] for r in rows]
+        grid = _rows(text_or_grid)
     else:
         arr = np.asarray(text_or_grid, dtype=object)
         if arr.size > 4 * max_size * max_size:

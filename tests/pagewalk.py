@@ -80,10 +80,12 @@ class _Recorder:
             m.widget = self.original
 
 
-def run_page(page: str, params: dict | None = None, lang: str = "en", timeout: float = 60):
+def run_page(page: str, params: dict | None = None, lang: str = "en", timeout: float = 180):
     """AppTest of ``page`` opened with URL ``params`` (as a shared link would), run once."""
+    from streamlit import config
     from streamlit.testing.v1 import AppTest
 
+    config.set_option("client.showErrorDetails", "full")  # visitors get "none"; a test wants the traceback
     at = AppTest.from_file(_script(page), default_timeout=timeout)
     if page != ENTRY:
         at.session_state["lang"] = lang

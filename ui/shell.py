@@ -126,8 +126,10 @@ def _parse(raw: str, default: Any, kwargs: dict) -> Any:
         options = list(options)
         by_text = {str(o): o for o in options}
         if isinstance(default, (list, tuple)):  # multiselect / pills(selection_mode="multi")
-            parts = [p for p in raw.split(",") if p != ""]
+            parts = list(dict.fromkeys(p for p in raw.split(",") if p != ""))  # each option once
             if any(p not in by_text for p in parts):
+                raise ValueError(raw)
+            if kwargs.get("max_selections") and len(parts) > kwargs["max_selections"]:
                 raise ValueError(raw)
             return [by_text[p] for p in parts]
         if raw not in by_text:
@@ -171,7 +173,8 @@ def _fits(value: Any, kwargs: dict) -> bool:
     if options is not None:
         options = list(options)
         if isinstance(value, (list, tuple)):
-            return all(v in options for v in value)
+            most = kwargs.get("max_selections")
+            return all(v in options for v in value) and not (most and len(value) > most)
         return value in options
     lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
     values = value if isinstance(value, (list, tuple)) else [value]
@@ -227,8 +230,15 @@ def publish(key: str, value: Any, text: str | None = None, ok: bool = True) -> N
     this session but not written: the URL keeps the last value that was published."""
     _store(_KEPT)[key] = value
     text = text if text is not None else _format(value)
+    good = _store("_good_url_values")
     if not ok or len(text) > limits.URL_PUBLISH_CHARS:
-        return
+        text = good.get(key)  # the URL goes back to the last value published (or loses the parameter)
+        if text is None:
+            _store("_published_url_values").pop(key, None)
+            if key in st.query_params:
+                del st.query_params[key]
+            return
+    good[key] = text
     _store("_published_url_values")[key] = text
     if st.query_params.get(key) != text:
         st.query_params[key] = text
