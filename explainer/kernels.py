@@ -122,12 +122,17 @@ def _number(tok: str) -> float:
     return value
 
 
-def _rows(text: str) -> list[list[float]]:
+def _rows(text: str, max_size: int = MAX_SIZE) -> list[list[float]]:
     """Typed text → rows of numbers. Linear in ``len(text)``: character translations, splits on
-    single-character classes and one anchored regex per token, no backtracking over the whole text."""
+    single-character classes and one anchored regex per token, no backtracking over the whole text.
+    More than ``max_size`` rows or values in a row is refused before any number is read."""
     text = text.translate(_FULL_WIDTH).translate(_BRACKETS)
     rows = [r for r in _SPLIT_ROWS.split(text.strip()) if r.strip().strip("(),")]
-    return [[_number(v) for v in _SPLIT_VALUES.split(r.strip().strip("(),")) if v] for r in rows]
+    tokens = [[v for v in _SPLIT_VALUES.split(r.strip().strip("(),")) if v] for r in rows]
+    widest = max((len(t) for t in tokens), default=0)
+    if len(tokens) > max_size or widest > max_size:
+        raise UserError("errors.grid_too_big", h=len(tokens), w=widest, max=max_size)
+    return [[_number(v) for v in row] for row in tokens]
 
 
 def check_text_length(text: str, limit: int = KERNEL_TEXT_CHARS) -> None:
@@ -146,7 +151,7 @@ def parse_kernel(text_or_grid, max_size: int = MAX_SIZE) -> np.ndarray:
     """
     if isinstance(text_or_grid, str):
         check_text_length(text_or_grid)
-        grid = _rows(text_or_grid)
+        grid = _rows(text_or_grid, max_size)
     else:
         arr = np.asarray(text_or_grid, dtype=object)
         if arr.size > 4 * max_size * max_size:

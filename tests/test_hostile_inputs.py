@@ -47,19 +47,25 @@ NASTY = {
 
 
 def _elapsed(fn, *args) -> float:
-    t0 = time.perf_counter()
-    try:
-        fn(*args)
-    except UserError:
-        pass
-    return time.perf_counter() - t0
+    """Best of three wall-clock times (the CI machine is shared; a quadratic parser takes seconds here)."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        try:
+            fn(*args)
+        except UserError:
+            pass
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 # ---------------------------------------------------------------- 1. text parsers: linear and capped
 @pytest.mark.parametrize("name", sorted(NASTY))
 def test_parser_is_linear_on_100k_characters(name):
-    """The parsing itself (without the length cap) takes < 0.25 s on 100k hostile characters."""
+    """The parsing itself (without the length cap) takes < 0.25 s on 100k hostile characters, even with a
+    grid size limit far above the real one (so every value is read)."""
     assert _elapsed(_rows, NASTY[name]) < PARSER_LIMIT_S
+    assert _elapsed(_rows, NASTY[name], 10**6) < PARSER_LIMIT_S
 
 
 @pytest.mark.parametrize("parse", [parse_kernel, lambda text: parse_grid(text, 7)])
@@ -366,13 +372,13 @@ def test_tiny_divisor():
 
 # ---------------------------------------------------------------- 12. user text shown literally
 HOSTILE_TEXT = ["![x](http://h/p.png)", "[a](http://x)", "<b>bold</b>", "**b** _i_ `c` $x$ :red[r] # h",
-                "http://x.example/a", "a\nb\r\n    code", "&lt; \\ \\[", "1. item", "| a | b |"]
+                "http://x.example/a", "www.x.org a@b.cn :smile:", "a\nb\r\n    code", "&lt; \\ \\[", "1. item", "| a | b |"]
 
 
 def _unescape(md: str) -> str:
     import re
 
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", md)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", md).replace("\u2060", "")
 
 
 @pytest.mark.parametrize("text", HOSTILE_TEXT)
@@ -387,7 +393,9 @@ def test_literal_escapes_every_markup_character(text):
             assert i + 1 < len(out) and not out[i + 1].isalnum(), out
             i += 2
             continue
-        assert out[i].isalnum() or out[i] in " " or ord(out[i]) > 127, (out, i)
+        assert out[i].isalnum() or out[i] in " \u2060" or ord(out[i]) > 127, (out, i)
+        if out[i - 1] in ":@." and i > 0 and out[i - 2] == "\\":
+            assert out[i] == "\u2060"  # autolinks (http://, www., a@b.c) and emoji codes broken
         i += 1
     import re
 
@@ -403,7 +411,7 @@ def test_bad_url_notice_shows_the_value_literally():
     from tests.test_hostile_urls import unescaped_markup
 
     assert not unescaped_markup(body)
-    assert "!\\[x\\]\\(http\\:\\/\\/h\\/p\\.png\\)" in body
+    assert "im_src=![x](http://h/p.png)" in _unescape(body)
 
 
 def test_user_error_values_are_literal():

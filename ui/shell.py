@@ -68,11 +68,21 @@ _MARKDOWN_ESCAPES.update({ord("\n"): " ", ord("\r"): " ", ord("\t"): " ", ord("\
                           ord("\u2028"): " ", ord("\u2029"): " "})
 
 
+# Streamlit's markdown also turns plain text into links (GFM autolink literals: http://…, www.…, a@b.c)
+# and emoji (:smile:) *after* escapes are resolved, so escaping can't stop those. An invisible WORD
+# JOINER (U+2060) after every ":" and "@" and around every "." breaks each of these patterns and shows
+# nothing (a test in a real browser checks it).
+_JOIN = "\u2060"
+_BREAK_PATTERNS = {ord(":"): ":" + _JOIN, ord("@"): "@" + _JOIN, ord("."): _JOIN + "." + _JOIN}
+
+
 def literal(text: Any) -> str:
     """``text`` escaped so that Streamlit's markdown (``st.markdown``, ``st.toast``, ``st.error``,
-    ``st.caption`` …) shows it exactly as typed. Use it for every user-supplied string (file names,
-    URL values, typed text, error details) placed into a catalogue message."""
-    return str(text).translate(_MARKDOWN_ESCAPES)
+    ``st.caption`` …) shows it exactly as typed: every ASCII punctuation character backslash-escaped,
+    line breaks as spaces, and an invisible word joiner after ``:``, ``@`` and around ``.`` so that no URL,
+    e-mail address or emoji code turns into a link or a picture. Use it for every user-supplied string
+    (file names, URL values, typed text, error details) placed into a catalogue message."""
+    return str(text).translate(_BREAK_PATTERNS).translate(_MARKDOWN_ESCAPES)
 
 
 def _literal_params(params: dict) -> dict:
