@@ -22,7 +22,7 @@ def test_bad_url_value_shown_literally(page, app, payload):
     goto(page, app, "images", im_src=payload)
     assert_no_exception(page)
     toast = page.locator('[data-testid="stToast"]').first
-    toast.wait_for(timeout=20_000)
+    toast.wait_for(timeout=45_000)
     shown = toast.inner_text().replace("\n", "").replace("\u2060", "")  # (invisible word joiners)
     assert payload in shown  # every character as it was sent
     assert toast.locator("img, a, b, i, strong, .katex, [data-testid='stMarkdownColoredText']").count() == 0
