@@ -2,7 +2,8 @@
 
 Nothing here is a hand-kept list: the pages are the files the app's navigation serves
 (``ui.nav.available_lessons()``) plus the entry script's sidebar, and the widgets are those the pages
-create through ``ui.shell.widget`` while AppTest runs them. To reach widgets that only appear for some
+create through ``ui.shell.widget`` (and the URL state they read with ``ui.shell.restore``) while AppTest
+runs them. To reach widgets that only appear for some
 settings (the custom kernel's text box, the MNIST digit index, a stepper's other views …), every
 option widget found is switched through its options — all option widgets of a page at once, option
 ``i`` of each on run ``i`` — and whatever new keys appear are recorded with the URL that revealed them.
@@ -27,7 +28,7 @@ ENTRY = "streamlit_app"  # the entry script: the sidebar's keys (language, prese
 @dataclass
 class WidgetSpec:
     key: str
-    kind: str  # the Streamlit function's name: "selectbox", "slider", "number_input", "text_area", …
+    kind: str  # the Streamlit function's name ("selectbox", "slider", "number_input", …) or "restore"
     default: Any
     options: list | None = None
     min_value: Any = None
@@ -49,7 +50,8 @@ def _script(page: str) -> str:
 
 
 class _Recorder:
-    """Wraps ``ui.shell.widget`` (in every module that imported it) and records what each call asked for."""
+    """Wraps ``ui.shell.widget`` and ``ui.shell.restore`` (in every module that imported them) and records
+    what each call asked for."""
 
     def __init__(self):
         import ui.shell
@@ -68,16 +70,27 @@ class _Recorder:
                 self.seen.setdefault(key, spec)
         return self.original(fn, label, key=key, default=default, url=url, **kwargs)
 
+    def restore(self, key, default, parse=None):
+        """``ui.shell.restore``: URL state that is not a widget (the X/O grid …), recorded as kind "restore"."""
+        with self.lock:
+            self.seen.setdefault(key, WidgetSpec(key, "restore", default))
+        return self.original_restore(key, default, parse)
+
     def __enter__(self):
-        self._patched = [m for m in list(sys.modules.values())
-                         if m is not None and getattr(m, "widget", None) is self.original]
-        for m in self._patched:
-            m.widget = self
+        import ui.shell
+
+        self.original_restore = ui.shell.restore
+        self._patched = [(m, name, new) for m in list(sys.modules.values()) if m is not None
+                         for name, old, new in (("widget", self.original, self),
+                                                ("restore", self.original_restore, self.restore))
+                         if getattr(m, name, None) is old]
+        for m, name, new in self._patched:
+            setattr(m, name, new)
         return self
 
     def __exit__(self, *exc):
-        for m in self._patched:
-            m.widget = self.original
+        for m, name, _new in self._patched:
+            setattr(m, name, self.original if name == "widget" else self.original_restore)
 
 
 def run_page(page: str, params: dict | None = None, lang: str = "en", timeout: float = 180):

@@ -121,12 +121,12 @@ def test_good_checkpoint_load_memory(tmp_path):
 
 
 def test_mnist_gzip_bomb_memory(tmp_path):
-    """A small .gz whose body inflates to 512 MB behind a header that promises 10,000 labels."""
+    """A small .gz whose body inflates to 256 MB behind a header that promises 10,000 labels."""
     path = tmp_path / "t10k-labels-idx1-ubyte.gz"
     with gzip.open(path, "wb", compresslevel=1) as fh:
         fh.write(bytes([0, 0, 8, 1]) + struct.pack(">I", 10_000))
         chunk = np.zeros(1 << 20, dtype=np.uint8).tobytes()
-        for _ in range(512):
+        for _ in range(256):
             fh.write(chunk)
     res = peak_growth(path, "from explainer.mnist import read_idx", f"read_idx({str(path)!r})")
     print(f"mnist gzip bomb: {path.stat().st_size / 1e3:.0f} kB → +{res['growth_mb']:.0f} MB ({res['outcome']})")

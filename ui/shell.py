@@ -222,6 +222,8 @@ def restore(key: str, default: Any, parse: Callable[[str], Any] | None = None) -
     if raw is not None and raw != published.get(key):
         published[key] = raw
         try:
+            if len(raw) > limits.URL_VALUE_CHARS:  # refused before any parser sees it
+                raise ValueError("too long")
             value = (parse or (lambda r: _parse(r, default, {})))(raw)
         except (ValueError, TypeError, OverflowError):
             shown = raw[:limits.SHOWN_VALUE_CHARS] + ("…" if len(raw) > limits.SHOWN_VALUE_CHARS else "")
