@@ -1,0 +1,782 @@
+"""A classroom on one server: N students' browsers, spoken at the protocol level.
+
+Each simulated student is a real Streamlit session: a websocket on ``/_stcore/stream`` that sends the
+``BackMsg.rerun_script`` messages a browser sends (the page, the query string, the widget states,
+fragment ids, fragment auto-reruns while a stepper plays or a training runs) and reads the
+``ForwardMsg`` stream back (widget ids come from the deltas). Every click is timed from the send to
+its ``script_finished``. Students walk realistic sequences with 2–6 s think time: Kernels (kernel,
+image source, flip, bias, output view), Stride (stride and kernel sliders, stepper next, play /
+pause), Pooling (mode, size, stepper), Optimizers (surface, steps, a learning rate, a preset), and
+the Train page (open, pick a model). ``--storm K`` makes K of them press Start on the Train page
+(the rest keep clicking); each trainer waits for its finished run.
+
+    # start a server (the working tree's settings), 10 then 30 students, 40 s each
+    MNIST_DIR=../shared/mnist .venv/bin/python bench/classroom.py --start --students 10,30 --duration 40
+    # the same load on two servers: Streamlit's default full GC after every run vs the app's settings
+    .venv/bin/python bench/classroom.py --compare gc --students 1,10,30 --duration 40
+    # a storm: 20 clicking while 5 press Start
+    .venv/bin/python bench/classroom.py --start --students 25 --storm 5 --duration 120
+    # a running server (loopback only); --server-pid adds its RSS and CPU
+    .venv/bin/python bench/classroom.py --url http://127.0.0.1:8501 --students 10
+
+Loopback only, bounded: at most 200 students, 600 s per level, 20 000 clicks per level, and every
+click gives up after ``--click-timeout`` seconds (counted as an error). Timings are printed, never
+asserted in tests.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
+from tornado import httpclient, websocket  # noqa: E402
+
+MAX_STUDENTS = 200
+MAX_DURATION = 600.0
+MAX_CLICKS = 20_000
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
+
+
+class ClickError(Exception):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def check_loopback(url: str) -> None:
+    host = urllib.parse.urlsplit(url).hostname
+    if host not in LOOPBACK:
+        raise SystemExit(f"refusing {url}: this load client only talks to loopback addresses")
+
+
+# ---------------------------------------------------------------- one browser session
+@dataclass
+class Widget:
+    kind: str          # the Element oneof name: "slider", "selectbox", "button", ...
+    proto: object      # the element's proto (options, ranges)
+    id: str
+    fragment_id: str
+
+
+class Session:
+    """One browser tab: a websocket session that reruns the app like the Streamlit frontend does."""
+
+    def __init__(self, base_url: str, *, cookies: dict[str, str] | None = None, timeout: float = 60.0):
+        check_loopback(base_url)
+        self.base = base_url.rstrip("/")
+        self.cookies = dict(cookies or {})
+        self.timeout = timeout
+        self.ws = None
+        self.session_id = ""
+        self.pages: dict[str, str] = {}        # url path → page script hash
+        self.page = ""
+        self.query = ""
+        self.widgets: dict[str, Widget] = {}   # user key → widget (from the current run's deltas)
+        self.states: dict[str, WidgetState] = {}  # widget id → the state the "browser" holds
+        self.texts: list[str] = []             # markdown/heading bodies of the current run
+        self.exceptions: list[str] = []
+        self.auto: dict[str, float] = {}       # fragment id → interval (fragment run_every timers)
+        self._last_auto: dict[str, float] = {}
+        self._finished: asyncio.Queue = asyncio.Queue()
+        self._responses: dict[str, asyncio.Future] = {}
+        self._reader: asyncio.Task | None = None
+        self._cache: dict[str, ForwardMsg] = {}  # the browser's message cache: big messages come once, then by hash
+        self.lock = asyncio.Lock()
+        self.closed = False
+
+    # -- transport
+    def _cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    async def http(self, path: str, method: str = "GET", body: bytes | None = None,
+                   headers: dict | None = None) -> httpclient.HTTPResponse:
+        """A plain HTTP request as the browser's fetch would make it (same cookies); keeps Set-Cookie."""
+        h = {"Cookie": self._cookie_header()} if self.cookies else {}
+        h.update(headers or {})
+        req = httpclient.HTTPRequest(self.base + path, method=method, body=body, headers=h,
+                                     request_timeout=self.timeout, follow_redirects=False)
+        resp = await httpclient.AsyncHTTPClient().fetch(req, raise_error=False)
+        for raw in resp.headers.get_list("Set-Cookie"):
+            name, _, rest = raw.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return resp
+
+    async def open(self, page: str = "") -> float:
+        """Load the page (HTTP, for cookies) and connect; returns the seconds to the first script_finished."""
+        t0 = time.perf_counter()
+        resp = await self.http("/" + page)
+        if resp.code != 200:
+            raise ClickError(f"GET /{page}: HTTP {resp.code}")
+        for path in ("/_stcore/health", "/_stcore/host-config"):  # the frontend's first calls (XSRF cookie)
+            resp = await self.http(path)
+            if resp.code != 200:
+                raise ClickError(f"GET {path}: HTTP {resp.code}")
+        url = "ws" + self.base[4:] + "/_stcore/stream"
+        xsrf = self.cookies.get("_streamlit_xsrf", "")
+        protocols = ["streamlit", xsrf] if xsrf else ["streamlit"]
+        headers = {"Cookie": self._cookie_header()} if self.cookies else {}
+        req = httpclient.HTTPRequest(url, headers=headers, request_timeout=self.timeout)
+        self.ws = await websocket.websocket_connect(req, subprotocols=protocols, max_message_size=256 * 2**20)
+        self._reader = asyncio.ensure_future(self._read())
+        self.page = page
+        await self._rerun(fragment_id="")
+        return time.perf_counter() - t0
+
+    async def close(self) -> None:
+        self.closed = True
+        if self.ws is not None:
+            self.ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader
+
+    async def _read(self) -> None:
+        while True:
+            raw = await self.ws.read_message()
+            if raw is None:
+                self.closed = True
+                await self._finished.put(None)
+                return
+            msg = ForwardMsg()
+            msg.ParseFromString(raw)
+            if msg.WhichOneof("type") == "ref_hash":  # "the same as the message you cached under this hash"
+                cached = self._cache.get(msg.ref_hash)
+                if cached is None:
+                    self.exceptions.append(f"server referred to an unknown cached message {msg.ref_hash}")
+                    continue
+                full = ForwardMsg()
+                full.CopyFrom(cached)
+                full.metadata.CopyFrom(msg.metadata)
+                msg = full
+            elif msg.metadata.cacheable and msg.hash:
+                self._cache[msg.hash] = msg
+            self._handle(msg)
+
+    def _handle(self, msg: ForwardMsg) -> None:
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            ns = msg.new_session
+            if ns.initialize.session_id:
+                self.session_id = ns.initialize.session_id
+            for p in ns.app_pages:
+                self.pages[p.url_pathname] = p.page_script_hash
+            if not msg.metadata.run.fragment_ids:  # a full run redraws the page; a fragment run only its part
+                self.widgets, self.texts, self.auto = {}, [], {}
+        elif kind == "navigation":
+            for p in msg.navigation.app_pages:
+                self.pages[p.url_pathname] = p.page_script_hash
+        elif kind == "delta":
+            d = msg.delta
+            if d.WhichOneof("type") != "new_element":
+                return
+            el = d.new_element
+            ek = el.WhichOneof("type")
+            proto = getattr(el, ek) if ek else None
+            if ek == "exception":
+                self.exceptions.append(f"{proto.type}: {proto.message}")
+            elif ek in ("markdown", "heading"):
+                self.texts.append(proto.body)
+            wid = getattr(proto, "id", "") if proto is not None and hasattr(proto, "id") else ""
+            if isinstance(wid, str) and wid.startswith("$$ID-"):
+                key = wid.split("-", 2)[2]
+                self.widgets[key] = Widget(ek, proto, wid, d.fragment_id)
+        elif kind == "page_info_changed":
+            self.query = msg.page_info_changed.query_string
+        elif kind == "auto_rerun":
+            self.auto[msg.auto_rerun.fragment_id] = max(0.2, msg.auto_rerun.interval)
+        elif kind == "stop_auto_rerun":
+            for fid in msg.stop_auto_rerun.fragment_ids:
+                self.auto.pop(fid, None)
+        elif kind == "file_urls_response":
+            fut = self._responses.pop(msg.file_urls_response.response_id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg.file_urls_response)
+        elif kind == "script_finished":
+            self._finished.put_nowait(msg.script_finished)
+
+    async def _send(self, back: BackMsg) -> None:
+        await self.ws.write_message(back.SerializeToString(), binary=True)
+
+    async def _rerun(self, fragment_id: str, is_auto: bool = False) -> None:
+        """Send a rerun with the browser's widget states and wait for its finish (not an early stop)."""
+        while not self._finished.empty():
+            self._finished.get_nowait()
+        n_exc = len(self.exceptions)
+        back = BackMsg()
+        cs = back.rerun_script
+        cs.query_string = self.query
+        cs.page_name = self.page
+        cs.page_script_hash = self.pages.get(self.page, "")
+        cs.fragment_id = fragment_id
+        cs.is_auto_rerun = is_auto
+        cs.cached_message_hashes.extend(self._cache)
+        cs.widget_states.widgets.extend(self.states.values())
+        # a trigger (button press) is sent once, as the browser does
+        self.states = {k: v for k, v in self.states.items() if v.WhichOneof("value") != "trigger_value"}
+        await self._send(back)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ClickError("timeout")
+            try:
+                status = await asyncio.wait_for(self._finished.get(), left)
+            except asyncio.TimeoutError:
+                raise ClickError("timeout") from None
+            if status is None:
+                raise ClickError("connection closed")
+            if status in FINISHED:
+                break
+            if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+                raise ClickError("script compile error")
+        if not fragment_id:  # the browser drops the states of widgets that were not drawn
+            live = {w.id for w in self.widgets.values()}
+            self.states = {k: v for k, v in self.states.items() if k in live}
+        if len(self.exceptions) > n_exc:
+            raise ClickError("exception: " + self.exceptions[-1][:120])
+
+    # -- what a learner does
+    def widget(self, key: str) -> Widget:
+        w = self.widgets.get(key)
+        if w is None:
+            raise ClickError(f"no widget {key!r} on {self.page or 'home'}")
+        return w
+
+    def find(self, prefix: str = "", suffix: str = "") -> str:
+        """The key of the first widget on the page whose key has this prefix and suffix."""
+        for key in self.widgets:
+            if key.startswith(prefix) and key.endswith(suffix):
+                return key
+        raise ClickError(f"no widget {prefix}…{suffix} on {self.page or 'home'}")
+
+    async def change(self, key: str, make: Callable[[Widget, WidgetState], None]) -> float:
+        """Set one widget's state (``make(widget, state)`` fills it) and time the rerun it causes."""
+        async with self.lock:
+            w = self.widget(key)
+            if getattr(w.proto, "disabled", False):
+                raise ClickError(f"widget {key!r} is disabled")
+            st = WidgetState(id=w.id)
+            make(w, st)
+            self.states[w.id] = st
+            t0 = time.perf_counter()
+            await self._rerun(fragment_id=w.fragment_id)
+            return time.perf_counter() - t0
+
+    async def click(self, key: str) -> float:
+        return await self.change(key, lambda w, s: setattr(s, "trigger_value", True))
+
+    async def slider(self, key: str, value: float) -> float:
+        return await self.change(key, lambda w, s: s.double_array_value.data.extend([float(value)]))
+
+    async def number(self, key: str, value: float) -> float:
+        return await self.change(key, lambda w, s: setattr(s, "double_value", float(value)))
+
+    async def toggle(self, key: str, value: bool | None = None) -> float:
+        def make(w, s):
+            current = self.states.get(w.id)
+            old = current.bool_value if current is not None else bool(w.proto.default)
+            s.bool_value = (not old) if value is None else value
+        return await self.change(key, make)
+
+    def options(self, key: str) -> list[str]:
+        w = self.widget(key)
+        if w.kind == "button_group":
+            return [o.content for o in w.proto.options]
+        return list(w.proto.options)
+
+    async def choose(self, key: str, index: int) -> float:
+        """Pick option ``index`` of a selectbox, segmented control / pills or select slider."""
+        def make(w, s):
+            opts = self.options(key)
+            label = opts[index % len(opts)]
+            if w.kind == "selectbox":
+                s.string_value = label
+            else:
+                s.string_array_value.data.extend([label])
+        return await self.change(key, make)
+
+    async def goto(self, page: str) -> float:
+        """Switch page in the sidebar navigation."""
+        async with self.lock:
+            if page not in self.pages:
+                raise ClickError(f"no page {page!r}")
+            self.page, self.query, self.states = page, "", {}
+            t0 = time.perf_counter()
+            await self._rerun(fragment_id="")
+            return time.perf_counter() - t0
+
+    async def tick(self) -> float | None:
+        """Run due fragment timers (a playing stepper, a running training's progress) like the browser."""
+        now = time.monotonic()
+        for fid, interval in list(self.auto.items()):
+            if now - self._last_auto.get(fid, 0.0) >= interval and not self.lock.locked():
+                async with self.lock:
+                    self._last_auto[fid] = time.monotonic()
+                    t0 = time.perf_counter()
+                    await self._rerun(fragment_id=fid, is_auto=True)
+                    return time.perf_counter() - t0
+        return None
+
+    async def upload(self, key: str, name: str, data: bytes, mime: str = "application/octet-stream") -> tuple[int, float]:
+        """Upload a file into a file uploader as the browser does (file URLs → PUT → widget state).
+
+        Returns (HTTP status of the PUT, seconds of the rerun); a non-2xx PUT raises ClickError."""
+        w = self.widget(key)
+        back = BackMsg()
+        rid = f"r{random.getrandbits(48)}"
+        back.file_urls_request.request_id = rid
+        back.file_urls_request.file_names.append(name)
+        back.file_urls_request.session_id = self.session_id
+        fut = asyncio.get_running_loop().create_future()
+        self._responses[rid] = fut
+        await self._send(back)
+        resp = await asyncio.wait_for(fut, self.timeout)
+        if resp.error_msg:
+            raise ClickError(resp.error_msg)
+        urls = resp.file_urls[0]
+        boundary = f"----classroom{random.getrandbits(64):x}"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"UploadedFile\"; filename=\"{name}\"\r\n"
+                f"Content-Type: {mime}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        path = urls.upload_url if urls.upload_url.startswith("/") else urllib.parse.urlsplit(urls.upload_url).path
+        put = await self.http(path, "PUT", body, {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                                                  "X-Xsrftoken": self.cookies.get("_streamlit_xsrf", "")})
+        if put.code >= 300:
+            raise ClickError(f"upload PUT {put.code}: {put.body[:200]!r}")
+
+        def make(w, s):
+            info = s.file_uploader_state_value.uploaded_file_info.add()
+            info.name, info.size, info.file_id = name, len(data), urls.file_id
+            info.file_urls.CopyFrom(urls)
+        return put.code, await self.change(key, make)
+
+
+# ---------------------------------------------------------------- learners
+def _tr_size_index(opts: list[str], wanted: int) -> int:
+    digits = ["".join(ch for ch in o if ch.isdigit()) for o in opts]
+    return digits.index(str(wanted)) if str(wanted) in digits else 0
+
+
+def sequences(rng: random.Random) -> dict[str, list[tuple[str, Callable]]]:
+    """Per page: (action name, coroutine factory(session)) in the order a learner would click."""
+    def pick(key):
+        return lambda s: s.choose(key, rng.randrange(1, 20))
+    return {
+        "kernels": [
+            ("kernels.kernel", pick("kn_kernel")),
+            ("kernels.flip", lambda s: s.toggle("kn_flip")),
+            ("kernels.image", lambda s: s.choose("kn_src", rng.randrange(0, 3))),
+            ("kernels.kernel", pick("kn_kernel")),
+            ("kernels.bias", lambda s: s.number("kn_bias", rng.choice([0.0, 0.5, -0.5, 1.0]))),
+            ("kernels.output_view", lambda s: s.choose("kn_out", rng.randrange(0, 3))),
+        ],
+        "stride": [
+            ("stride.stride", lambda s: s.slider("sp_s", rng.choice([1, 2, 3]))),
+            ("stride.next", lambda s: s.click("sp_next")),
+            ("stride.next", lambda s: s.click("sp_next")),
+            ("stride.kernel", lambda s: s.slider("sp_k", rng.choice([2, 3, 4]))),
+            ("stride.play", lambda s: s.click("sp_play")),
+            ("stride.pause", lambda s: s.click("sp_play")),
+        ],
+        "pooling": [
+            ("pooling.mode", lambda s: s.choose("pl_mode", rng.randrange(0, 2))),
+            ("pooling.size", lambda s: s.slider("pl_size", rng.choice([2, 3]))),
+            ("pooling.next", lambda s: s.click("pl_next")),
+            ("pooling.stride", lambda s: s.slider("pl_stride", rng.choice([1, 2]))),
+        ],
+        "optimizers": [
+            ("optimizers.steps", lambda s: s.number("op_steps", rng.choice([100, 200, 300]))),
+            # the learning-rate inputs are per surface and optimizer (op_<surface>_<optimizer>_lr): the first shown
+            ("optimizers.lr", lambda s: s.number(s.find(prefix="op_", suffix="_lr"), rng.choice([0.02, 0.05, 0.1]))),
+            ("optimizers.surface", lambda s: s.choose("op_surface", rng.randrange(0, 4))),
+            ("optimizers.preset", lambda s: s.click("op_preset_ravine")),
+        ],
+        "train": [
+            ("train.model", lambda s: s.choose("tr_model", rng.randrange(0, 3))),
+        ],
+    }
+
+
+@dataclass
+class Results:
+    times: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    error_examples: dict[str, str] = field(default_factory=dict)
+    trainings_started: int = 0
+    trainings_finished: int = 0
+    train_seconds: list[float] = field(default_factory=list)
+    clicks: int = 0
+
+    def add(self, action: str, seconds: float) -> None:
+        self.times.setdefault(action, []).append(seconds)
+
+    def fail(self, action: str, why: str) -> None:
+        self.errors[action] = self.errors.get(action, 0) + 1
+        self.error_examples.setdefault(action, why)
+
+
+async def _act(res: Results, session: Session, action: str, make: Callable, role: str = "click") -> bool:
+    if res.clicks >= MAX_CLICKS:
+        return False
+    res.clicks += 1
+    try:
+        seconds = await make(session)
+    except (ClickError, OSError, asyncio.TimeoutError, websocket.WebSocketClosedError) as exc:
+        res.fail(action, str(exc) or type(exc).__name__)
+        return False
+    if seconds is not None:
+        res.add(action, seconds)
+        res.add("ALL " + role + "s", seconds)
+    return True
+
+
+async def _think(session: Session, res: Results, seconds: float, until: float) -> None:
+    """Think time; the browser keeps running the page's fragment timers meanwhile."""
+    end = min(time.monotonic() + seconds, until)
+    while time.monotonic() < end and not session.closed:
+        if session.auto:
+            try:
+                dt = await session.tick()
+            except (ClickError, OSError, websocket.WebSocketClosedError) as exc:
+                res.fail("auto-rerun", str(exc))
+                dt = None
+            if dt is not None:
+                res.add("auto-rerun (fragment timer)", dt)
+        await asyncio.sleep(0.1)
+
+
+async def clicker(i: int, base: str, until: float, res: Results, seed: int, think: tuple[float, float],
+                  timeout: float) -> None:
+    rng = random.Random(seed * 1000 + i)
+    seqs = sequences(rng)
+    pages = list(seqs)
+    rng.shuffle(pages)
+    await asyncio.sleep(rng.uniform(0, think[1]))  # students don't all arrive in the same second
+    s = Session(base, timeout=timeout)
+    try:
+        first = pages[0]
+        ok = await _act(res, s, f"{first}.open", lambda ss: ss.open(first), role="open")
+        if not ok:
+            return
+        n = 0
+        while time.monotonic() < until:
+            page = pages[n % len(pages)]
+            if n:
+                await _act(res, s, f"{page}.open", lambda ss: ss.goto(page), role="open")
+            for action, make in seqs[page]:
+                await _think(s, res, rng.uniform(*think), until)
+                if time.monotonic() >= until or s.closed:
+                    return
+                await _act(res, s, action, make)
+            await _think(s, res, rng.uniform(*think), until)
+            n += 1
+    finally:
+        await s.close()
+
+
+async def trainer(i: int, base: str, until: float, res: Results, seed: int, think: tuple[float, float],
+                  timeout: float, train_size: int, train_wait: float) -> None:
+    """A student who opens the Train page, presses Start and waits (watching the progress) for the run."""
+    from explainer.i18n import translate
+
+    rng = random.Random(seed * 7919 + i)
+    await asyncio.sleep(rng.uniform(0, think[1]))
+    s = Session(base, timeout=timeout)
+    done_text = translate("train.runs_header", "en")
+    try:
+        if not await _act(res, s, "train.open", lambda ss: ss.open("train"), role="open"):
+            return
+        await _think(s, res, rng.uniform(*think), until)
+        if train_size:
+            opts_idx = _tr_size_index(s.options("tr_size"), train_size)
+            await _act(res, s, "train.size", lambda ss: ss.choose("tr_size", opts_idx))
+        t0 = time.monotonic()
+        if not await _act(res, s, "train.start", lambda ss: ss.click("tr_start")):
+            return
+        res.trainings_started += 1
+        # keep the session open like a browser tab: the progress fragment reruns every second
+        give_up = t0 + train_wait
+        while time.monotonic() < give_up and not s.closed:
+            if any(done_text in text for text in s.texts):
+                res.trainings_finished += 1
+                res.train_seconds.append(time.monotonic() - t0)
+                return
+            await _think(s, res, 0.5, give_up)
+        res.fail("train.finished", f"no finished run within {train_wait:.0f} s")
+    finally:
+        await s.close()
+
+
+# ---------------------------------------------------------------- the server and its resources
+class Server:
+    """A streamlit process on a free loopback port (or a given URL); samples its RSS and CPU."""
+
+    def __init__(self, url: str | None = None, pid: int | None = None, env: dict | None = None,
+                 args: list[str] | None = None, name: str = "server"):
+        self.name, self.proc, self.pid = name, None, pid
+        if url is None:
+            port = free_port()
+            self.url = f"http://127.0.0.1:{port}"
+            cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port",
+                   str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+                   "--browser.gatherUsageStats", "false", *(args or [])]
+            full_env = {**os.environ, **(env or {})}
+            if not full_env.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
+                full_env["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
+            self.log = open(os.devnull, "wb")
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+            self.pid = self.proc.pid
+            self.wait_healthy()
+        else:
+            check_loopback(url)
+            self.url = url.rstrip("/")
+
+    def wait_healthy(self, limit: float = 120.0) -> None:
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise SystemExit(f"{self.name}: streamlit exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise SystemExit(f"{self.name}: no health answer in {limit:.0f} s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cpu_seconds(self) -> float | None:
+        if not self.pid:
+            return None
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+            return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            return None
+
+    def rss_mb(self) -> float | None:
+        if not self.pid:
+            return None
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+
+async def _sample(server: Server, samples: list, stop: asyncio.Event, every: float = 1.0) -> None:
+    t0 = time.monotonic()
+    while not stop.is_set():
+        samples.append((time.monotonic() - t0, server.rss_mb()))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
+async def run_level(server: Server, n: int, storm: int, args) -> dict:
+    """One level of load: ``n`` students (``storm`` of them train) for ``args.duration`` seconds."""
+    res = Results()
+    samples: list = []
+    stop = asyncio.Event()
+    sampler = asyncio.ensure_future(_sample(server, samples, stop))
+    cpu0, t0 = server.cpu_seconds(), time.monotonic()
+    until = t0 + args.duration
+    think = (args.think_min, args.think_max)
+    tasks = [clicker(i, server.url, until, res, args.seed, think, args.click_timeout) for i in range(n - storm)]
+    tasks += [trainer(i, server.url, until, res, args.seed, think, args.click_timeout, args.train_size,
+                      args.train_wait) for i in range(storm)]
+    await asyncio.wait_for(asyncio.gather(*tasks), args.duration + args.train_wait + args.click_timeout + 60)
+    wall = time.monotonic() - t0
+    cpu1 = server.cpu_seconds()
+    stop.set()
+    await sampler
+    rss = [r for _, r in samples if r is not None]
+    return {"students": n, "storm": storm, "res": res, "wall": wall,
+            "cpu": (cpu1 - cpu0) / wall if cpu0 is not None and cpu1 is not None else None,
+            "rss_peak": max(rss) if rss else None, "rss_end": rss[-1] if rss else None, "samples": samples}
+
+
+async def warm_up(server: Server, timeout: float) -> None:
+    """Visit every page once (imports, caches, MNIST) so the first students don't measure the cold start."""
+    s = Session(server.url, timeout=max(timeout, 180))
+    try:
+        await s.open("kernels")
+        for page in ("stride", "pooling", "optimizers", "train"):
+            await s.goto(page)
+    finally:
+        await s.close()
+
+
+# ---------------------------------------------------------------- report
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
+
+
+def fmt_s(x: float | None) -> str:
+    return "—" if x is None else (f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s")
+
+
+def print_level(label: str, lvl: dict, per_action: bool = True) -> None:
+    res: Results = lvl["res"]
+    cpu = "—" if lvl["cpu"] is None else f"{lvl['cpu']:.2f} cores"
+    rss = "—" if lvl["rss_peak"] is None else f"{lvl['rss_peak']:.0f} MB peak, {lvl['rss_end']:.0f} MB end"
+    print(f"\n## {label}: {lvl['students']} students"
+          + (f" ({lvl['storm']} press Start on Train)" if lvl["storm"] else "")
+          + f", {lvl['wall']:.0f} s · server CPU {cpu} · RSS {rss}")
+    if per_action:
+        print(f"| action | n | p50 | p95 | max | errors |\n|---|---|---|---|---|---|")
+        names = sorted(set(res.times) | set(res.errors), key=lambda a: (not a.startswith("ALL"), a))
+        for a in names:
+            v = res.times.get(a, [])
+            print(f"| {a} | {len(v)} | {fmt_s(_pct(v, .5)) if v else '—'} | {fmt_s(_pct(v, .95)) if v else '—'} | "
+                  f"{fmt_s(max(v)) if v else '—'} | {res.errors.get(a, 0)} |")
+    for a, why in res.error_examples.items():
+        print(f"  error in {a}: {why}")
+    if lvl["storm"]:
+        ts = res.train_seconds
+        print(f"  trainings: {res.trainings_started} started, {res.trainings_finished} finished"
+              + (f", Start → finished run p50 {fmt_s(_pct(ts, .5))}, max {fmt_s(max(ts))}" if ts else ""))
+
+
+def summary(lvl: dict) -> tuple:
+    clicks = lvl["res"].times.get("ALL clicks", [])
+    errors = sum(lvl["res"].errors.values())
+    return (len(clicks), _pct(clicks, .5) if clicks else None, _pct(clicks, .95) if clicks else None,
+            max(clicks) if clicks else None, errors, lvl["cpu"], lvl["rss_peak"])
+
+
+def print_compare(levels: list[tuple[str, dict]], names: list[str]) -> None:
+    print("\n## before / after (clicks only; opens and fragment timers are in the per-level tables)")
+    print("| students | variant | clicks | p50 | p95 | max | errors | server CPU | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, lvl in levels:
+        n, p50, p95, mx, err, cpu, rss = summary(lvl)
+        print(f"| {lvl['students']}{' (storm ' + str(lvl['storm']) + ')' if lvl['storm'] else ''} | {name} | {n} | "
+              f"{fmt_s(p50)} | {fmt_s(p95)} | {fmt_s(mx)} | {err} | "
+              f"{'—' if cpu is None else f'{cpu:.2f}'} | {'—' if rss is None else f'{rss:.0f} MB'} |")
+
+
+def print_memory(label: str, samples: list) -> None:
+    if not samples:
+        return
+    print(f"\n## {label}: server RSS over time")
+    step = max(1, len(samples) // 12)
+    print("| t | RSS |\n|---|---|")
+    for t, r in samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else []):
+        print(f"| {t:.0f} s | {'—' if r is None else f'{r:.0f} MB'} |")
+
+
+# ---------------------------------------------------------------- main
+VARIANTS = {
+    # Streamlit's default: a full gc.collect() after every script run, no gc.freeze (the app before the fix)
+    "gc": [("before: postScriptGC on, no freeze", {"EXPLAINER_GC_FREEZE": "0"}, ["--runner.postScriptGC", "true"]),
+           ("after: app settings", {}, [])],
+}
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--url", help="a running server on loopback, e.g. http://127.0.0.1:8501")
+    where.add_argument("--start", action="store_true", help="start a server from this working tree (default)")
+    where.add_argument("--compare", choices=sorted(VARIANTS), help="the same load on servers without and with a fix")
+    p.add_argument("--server-pid", type=int, help="with --url: the server's pid, for its RSS and CPU")
+    p.add_argument("--students", default="10", help="comma-separated levels, e.g. 1,10,30")
+    p.add_argument("--storm", type=int, default=0, help="of each level's students, this many press Start on Train")
+    p.add_argument("--duration", type=float, default=40.0, help="seconds of clicking per level")
+    p.add_argument("--think-min", type=float, default=2.0)
+    p.add_argument("--think-max", type=float, default=6.0)
+    p.add_argument("--click-timeout", type=float, default=180.0, help="a click without script_finished → error")
+    p.add_argument("--train-size", type=int, default=0, help="trainers pick this training-set size (0: page default)")
+    p.add_argument("--train-wait", type=float, default=300.0, help="seconds a trainer waits for its finished run")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--memory", action="store_true", help="print the server's RSS over time per level")
+    p.add_argument("--quiet", action="store_true", help="only the summary table, no per-action tables")
+    a = p.parse_args(argv)
+    a.levels = [int(x) for x in a.students.split(",") if x.strip()]
+    if not a.levels or any(n < 1 or n > MAX_STUDENTS for n in a.levels):
+        p.error(f"--students: 1 … {MAX_STUDENTS} each")
+    if a.storm < 0 or any(a.storm > n for n in a.levels):
+        p.error("--storm must be ≤ every level's students")
+    if not 1 <= a.duration <= MAX_DURATION:
+        p.error(f"--duration: 1 … {MAX_DURATION:.0f} s")
+    a.click_timeout = min(max(a.click_timeout, 1.0), MAX_DURATION)
+    a.train_wait = min(max(a.train_wait, 1.0), MAX_DURATION)
+    if not 0 <= a.think_min <= a.think_max <= 60:
+        p.error("think time: 0 ≤ min ≤ max ≤ 60")
+    return a
+
+
+async def main_async(a) -> None:
+    sys.path.insert(0, str(ROOT))
+    variants = VARIANTS[a.compare] if a.compare else [("server", {}, [])]
+    servers: list[tuple[str, Server]] = []
+    try:
+        for name, env, extra in variants:
+            if a.url:
+                servers.append((name, Server(url=a.url, pid=a.server_pid)))
+            else:
+                print(f"starting {name} …", flush=True)
+                servers.append((name, Server(env=env, args=extra, name=name)))
+        for name, srv in servers:
+            await warm_up(srv, a.click_timeout)
+        results: list[tuple[str, dict]] = []
+        for n in a.levels:
+            for name, srv in servers:  # interleaved, so a change in the machine's load hits both alike
+                lvl = await run_level(srv, n, a.storm, a)
+                results.append((name, lvl))
+                print_level(name, lvl, per_action=not a.quiet)
+                if a.memory:
+                    print_memory(f"{name}, {n} students", lvl["samples"])
+        print_compare(results, [v[0] for v in variants])
+    finally:
+        for _, srv in servers:
+            srv.stop()
+
+
+def main(argv=None) -> None:
+    a = parse(argv)
+    print(f"# classroom: levels {a.levels}, storm {a.storm}, {a.duration:.0f} s each, think "
+          f"{a.think_min:g}–{a.think_max:g} s, {os.cpu_count()} CPUs, load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    asyncio.run(main_async(a))
+
+
+if __name__ == "__main__":
+    main()

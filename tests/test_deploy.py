@@ -1,0 +1,233 @@
+"""The course deployment (deploy/classroom.sh) on loopback: 2 Streamlit replicas behind HAProxy, a Dask
+scheduler and 1 worker, on free ports. Everything goes through the balancer as a browser would: the
+sticky cookie, a websocket session's reruns, a file upload to the session's own process, a training
+from the Train page's Start button. At the end the script is stopped with SIGTERM and nothing it
+started may be left running.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bench.classroom import ClickError, Session, free_port
+from explainer.i18n import translate
+
+ROOT = Path(__file__).resolve().parents[1]
+HAPROXY = "/usr/sbin/haproxy"
+# The Dask training engine (explainer/jobs.py, issue 12 item 2). Where it exists, the web processes must
+# hand trainings to the deployment's scheduler; where it doesn't, trainings run in the web process and
+# the training test checks the run through the balancer plus the Dask side of the contract only.
+ENGINE = importlib.util.find_spec("explainer.jobs") is not None
+
+
+def _session_processes(sid: int) -> list[int]:
+    """The processes of session ``sid`` (the deploy script and everything it started)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":  # field 6 of stat: session id
+            found.append(int(entry))
+    return found
+
+
+def _environ(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        items = f.read().split(b"\0")
+    return dict(i.decode(errors="replace").split("=", 1) for i in items if b"=" in i)
+
+
+class Deployment:
+    def __init__(self, run_dir: Path):
+        assert Path(HAPROXY).exists(), "Debian's haproxy is required: apt-get install -y haproxy"
+        self.port, self.sched_port = free_port(), free_port()
+        self.replica_ports = [free_port(), free_port()]
+        self.run_dir = run_dir
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.scheduler = f"tcp://127.0.0.1:{self.sched_port}"
+        env = dict(os.environ, PYTHON=sys.executable, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            ["bash", str(ROOT / "deploy" / "classroom.sh"), "--replica-ports", ",".join(map(str, self.replica_ports)),
+             "--port", str(self.port), "--scheduler-port", str(self.sched_port), "--workers", "1",
+             "--run-dir", str(run_dir)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + 300
+        while not self.ready.wait(0.5) and self.proc.poll() is None and time.monotonic() < deadline:
+            pass
+        if not self.ready.is_set() or self.proc.poll() is not None:
+            out = "\n".join(self.lines)
+            self.stop()
+            raise AssertionError(f"the deployment did not become ready in 300 s:\n{out}")
+        self.pids = {line.split()[1]: int(line.split()[3]) for line in self.lines if line.startswith("started ")}
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+            if line.startswith("ready:"):
+                self.ready.set()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(120)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            raise AssertionError("deploy/classroom.sh did not stop within 120 s of SIGTERM")
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    d = Deployment(tmp_path_factory.mktemp("classroom"))
+    yield d
+    status = d.stop()
+    deadline = time.monotonic() + 30
+    while _session_processes(d.proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = _session_processes(d.proc.pid)
+    assert status == 0, "\n".join(d.lines)
+    exits = {line.split()[0]: int(line.split()[-1]) for line in d.lines if " exited with status " in line}
+    assert set(exits) == set(d.pids), "\n".join(d.lines)  # each part was still running until the stop
+    assert all(code == 0 for code in exits.values()), "\n".join(d.lines)  # and stopped cleanly (no SIGKILL/abort)
+    assert not left, f"processes left after stopping: {left}"
+    for port in [d.port, d.sched_port, *d.replica_ports]:
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open after stopping"
+
+
+def _get(url: str, cookie: str | None = None):
+    req = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.headers.get("X-Explainer-Replica"), r.headers.get_all("Set-Cookie") or []
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 600))
+
+
+def test_cookie_stickiness(deployment):
+    seen, cookies = set(), {}
+    for _ in range(4):  # new visitors are spread over both replicas, each told its replica in a cookie
+        replica, set_cookies = _get(deployment.url + "/")
+        seen.add(replica)
+        srv = [c.split(";")[0].split("=", 1)[1] for c in set_cookies if c.startswith("EXPLAINER_SRV=")]
+        assert srv == [replica]
+        cookies[replica] = f"EXPLAINER_SRV={replica}"
+    assert seen == {"web1", "web2"}
+    for replica, cookie in cookies.items():  # a visitor with the cookie stays on its replica, for any path
+        for path in ("/", "/kernels", "/_stcore/health", "/_stcore/host-config"):
+            assert _get(deployment.url + path, cookie)[0] == replica
+
+
+def test_websocket_session_reruns_through_the_balancer(deployment):
+    async def go():
+        s = Session(deployment.url, timeout=180)
+        try:
+            await s.open("stride")
+            replica = s.cookies["EXPLAINER_SRV"]
+            assert s.ws.headers.get("X-Explainer-Replica") == replica  # the websocket went where the cookie says
+            assert "sp_s" in s.widgets and not s.exceptions
+            await s.slider("sp_s", 1)
+            await s.click("sp_next")  # a button inside the stepper's fragment
+            await s.goto("pooling")
+            await s.choose("pl_mode", 1)
+            assert not s.exceptions
+        finally:
+            await s.close()
+    run(go())
+
+
+def _png(w: int, h: int) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), (200, 40, 90)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_upload_reaches_the_sessions_process(deployment):
+    async def go():
+        s = Session(deployment.url, timeout=180)
+        try:
+            await s.open("images")
+            await s.choose("im_src", s.options("im_src").index(translate("picker.src_upload", "en")))
+            mine = s.cookies["EXPLAINER_SRV"]
+            # the same upload with the other replica's cookie lands on a process that doesn't know the session
+            other = {"web1": "web2", "web2": "web1"}[mine]
+            s.cookies["EXPLAINER_SRV"] = other
+            with pytest.raises(ClickError, match="400"):
+                await s.upload("im_upload", "wrong.png", _png(13, 11), "image/png")
+            s.cookies["EXPLAINER_SRV"] = mine
+            code, _ = await s.upload("im_upload", "patch.png", _png(13, 11), "image/png")
+            assert code in (200, 204)
+            assert not s.exceptions
+            assert translate("images.shape_text", "en", h=11, w=13, c=3, n=11 * 13 * 3) in s.texts
+        finally:
+            await s.close()
+    run(go())
+
+
+def test_training_through_the_balancer(deployment):
+    """The Train page's Start through a websocket session on the balancer, until the finished run shows."""
+    from distributed import Client
+
+    # the Dask side of the contract: every web process knows the scheduler, the worker offers a training slot
+    for name in ("web1", "web2"):
+        assert _environ(deployment.pids[name]).get("EXPLAINER_DASK_SCHEDULER") == deployment.scheduler
+    with Client(deployment.scheduler, timeout=30) as client:
+        workers = client.scheduler_info(n_workers=-1)["workers"].values()
+        assert [w["resources"] for w in workers] == [{"training": 1}]
+        tasks_before = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+
+    async def go():
+        s = Session(deployment.url, timeout=240)
+        try:
+            await s.open("train")
+            sizes = s.options("tr_size")
+            await s.choose("tr_size", 0)  # the smallest training set
+            assert sizes[0] != sizes[-1]
+            await s.click("tr_start")
+            done = translate("train.runs_header", "en")
+            deadline = time.monotonic() + 420
+            while not any(done in text for text in s.texts):
+                assert time.monotonic() < deadline, "no finished run within 420 s"
+                assert not s.exceptions, s.exceptions
+                await s.tick()  # the browser's progress refresh (the page's fragment timer)
+                await asyncio.sleep(0.2)
+        finally:
+            await s.close()
+    run(go())
+    if ENGINE:
+        # one more training, left running: the deployment's stop (the fixture's end) must still be clean
+        async def start_another():
+            s = Session(deployment.url, timeout=240)
+            try:
+                await s.open("train")
+                await s.click("tr_start")
+            finally:
+                await s.close()
+        run(start_another())  # the engine exists: the run must have gone through the deployment's scheduler
+        with Client(deployment.scheduler, timeout=30) as client:
+            tasks_after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+        assert tasks_after > tasks_before, "the training did not go through the Dask scheduler"
