@@ -86,13 +86,11 @@ def read_idx(path: str | os.PathLike, max_values: int | None = None) -> np.ndarr
         with opener(path, "rb") as fh:
             head = fh.read(4)
             if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
-                raise MnistCorrupt("errors.mnist_corrupt", file=str(path),
-                                   detail="wrong magic number (not an IDX file of bytes)")
+                raise MnistCorrupt("errors.mnist_magic", file=str(path))
             ndim = head[3]
             dims = fh.read(4 * ndim) if ndim in (1, 3) else b""
             if ndim not in (1, 3) or len(dims) < 4 * ndim:
-                raise MnistCorrupt("errors.mnist_corrupt", file=str(path),
-                                   detail=f"unexpected number of dimensions {ndim}")
+                raise MnistCorrupt("errors.mnist_dims", file=str(path), ndim=ndim)
             shape = struct.unpack(f">{ndim}I", dims)
             expected = int(np.prod(shape, dtype=np.int64))
             if expected > limit:
@@ -103,9 +101,8 @@ def read_idx(path: str | os.PathLike, max_values: int | None = None) -> np.ndarr
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise MnistCorrupt("errors.mnist_corrupt", file=str(path), detail=str(exc) or type(exc).__name__) from None
     if len(data) != expected:
-        raise MnistCorrupt("errors.mnist_corrupt", file=str(path),
-                           detail=f"header says {shape} but the file holds "
-                                  f"{'more' if len(data) > expected else len(data)} values")
+        raise MnistCorrupt("errors.mnist_size", file=str(path), shape="×".join(map(str, shape)), n=expected,
+                           got=f"> {expected}" if len(data) > expected else len(data))
     return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 

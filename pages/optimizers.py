@@ -91,10 +91,12 @@ if not chosen:
 s1, s2, s3, s4, s5 = st.columns(5)
 with s1:
     x0 = widget(st.number_input, "x₀", key="op_x", default=float(surf.start[0]), format="%.2f", step=0.1,
-                min_value=-OPTIM_START_ABS, max_value=OPTIM_START_ABS)
+                min_value=-OPTIM_START_ABS, max_value=OPTIM_START_ABS,
+                help=t("optimizers.start_help", limit=f"{OPTIM_START_ABS:g}"))
 with s2:
     y0 = widget(st.number_input, "y₀", key="op_y", default=float(surf.start[1]), format="%.2f", step=0.1,
-                min_value=-OPTIM_START_ABS, max_value=OPTIM_START_ABS)
+                min_value=-OPTIM_START_ABS, max_value=OPTIM_START_ABS,
+                help=t("optimizers.start_help", limit=f"{OPTIM_START_ABS:g}"))
 with s3:
     steps = widget(st.number_input, t("optimizers.steps"), key="op_steps", default=200, min_value=1,
                    max_value=2000, step=50)
