@@ -16,11 +16,20 @@ import warnings
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
+from explainer import limits
 from explainer.errors import UserError
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MB file
-MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompression bombs)
-MAX_SIDE = 1024  # larger images are downscaled so their longest side is this
+MAX_UPLOAD_BYTES = limits.UPLOAD_BYTES  # the file
+MAX_PIXELS = limits.UPLOAD_PIXELS  # refuse larger images before decoding them (decompression bombs)
+MAX_PIXELS_DEEP = limits.UPLOAD_PIXELS_DEEP  # the same for modes that cost more than 3 bytes a pixel
+MAX_SIDE = limits.UPLOAD_SIDE  # larger images are downscaled so their longest side is this
+# Modes that cost at most 3 bytes a pixel once decoded; every other mode (16-bit, 32-bit, float, alpha,
+# CMYK, ...) gets the lower pixel cap, so that no decode holds more than about 160 MB.
+_SHALLOW_MODES = {"1", "L", "P", "RGB", "YCbCr", "LAB", "HSV"}
+# EXIF orientation → the transpose that shows the picture upright (as PIL.ImageOps.exif_transpose).
+_ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+                7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
 
 # name → (kind, maker). Real photographs come with scikit-image (offline).
 SAMPLES = (
@@ -142,16 +151,29 @@ def draw_digit(digit: int, size: int = 28) -> np.ndarray:
     return arr
 
 
-def _to_uint8(im: Image.Image) -> np.ndarray:
-    """Any PIL mode → uint8 grey (H, W) or RGB (H, W, 3); alpha is composited on white."""
+def _stretch(arr: np.ndarray) -> np.ndarray:
+    """Float or 32-bit values → 0–255 over the range of the finite values; +inf → 255, −inf and NaN → 0."""
+    finite = np.isfinite(arr)
+    out = np.zeros(arr.shape, dtype=np.float64)
+    if finite.any():
+        lo, hi = float(arr[finite].min()), float(arr[finite].max())
+        if hi > lo:
+            out[finite] = (arr[finite] - lo) * (255.0 / (hi - lo))
+    out[np.isposinf(arr)] = 255.0
+    return out
+
+
+def _to_uint8(im: Image.Image, sixteen_bit: bool = False) -> np.ndarray:
+    """Any PIL mode → uint8 grey (H, W) or RGB (H, W, 3); alpha is composited on white.
+
+    ``sixteen_bit``: the image is a 16-bit one already widened to mode ``"I"`` (divide by 257)."""
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im, dtype=np.float64)
-        if mode.startswith("I;16"):
+        if mode.startswith("I;16") or sixteen_bit:
             arr = arr / 257.0
         else:  # 32-bit integer or float: stretch what is there to 0–255
-            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-            arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+            arr = _stretch(arr)
         return np.clip(np.rint(np.nan_to_num(arr)), 0, 255).astype(np.uint8)
     if mode == "P":
         im = im.convert("RGBA")
@@ -171,42 +193,87 @@ def _to_uint8(im: Image.Image) -> np.ndarray:
     return arr
 
 
+def pixel_limit(mode: str) -> int:
+    """The most pixels an upload of this PIL mode may have (deep modes cost more memory per pixel)."""
+    return MAX_PIXELS if mode in _SHALLOW_MODES else MAX_PIXELS_DEEP
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 — a broken EXIF block only means "no rotation"
+        return 1
+
+
+def _reduce(im: Image.Image, max_side: int) -> tuple[Image.Image, bool]:
+    """Shrink a loaded image by a whole factor with Pillow's box ``reduce`` (cheap, no float copy of the
+    full-size picture), to between ``max_side`` and 2 × ``max_side``; 16-bit images are widened to ``"I"``
+    first (``reduce`` doesn't take them), palette and 1-bit images converted. Returns (image, 16-bit?)."""
+    sixteen = im.mode.startswith("I;16")
+    factor = max(im.size) // max_side
+    if factor < 2:
+        return im, sixteen
+    if sixteen:
+        im = im.convert("I")
+    elif im.mode in ("P", "PA"):
+        im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
+    elif im.mode == "1":
+        im = im.convert("L")
+    elif im.mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK", "YCbCr"):
+        im = im.convert("RGB")
+    return im.reduce(factor), sixteen
+
+
 def decode_upload(data: bytes, max_side: int = MAX_SIDE) -> tuple[np.ndarray, dict]:
     """Decode an uploaded file to ``(image, info)``; ``info`` says what was done to it.
 
     Accepts PNG, JPEG, WebP, BMP, GIF (first frame), TIFF and anything else Pillow reads. Refuses,
     with a ``UserError`` a learner understands: empty or oversized files, non-images, truncated
-    files, decompression bombs. 16-bit, CMYK, palette and alpha images are converted; images larger
-    than ``max_side`` are downscaled.
+    files, decompression bombs, images with more pixels than their mode allows (``pixel_limit``).
+    Decoding stays within a memory budget: JPEGs are decoded at a reduced scale (``draft``), other
+    large images are shrunk with Pillow's ``reduce`` before any conversion to NumPy. 16-bit, CMYK,
+    palette and alpha images are converted; the EXIF orientation is applied; images larger than
+    ``max_side`` are downscaled.
     """
     if not data:
         raise UserError("errors.upload_empty")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise UserError("errors.upload_too_big", mb=MAX_UPLOAD_BYTES // (1024 * 1024))
+        raise UserError("errors.upload_too_big", mb=limits.mb(MAX_UPLOAD_BYTES))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
             w, h = im.size
             if w * h > MAX_PIXELS:
-                raise UserError("errors.upload_bomb", w=w, h=h, mp=MAX_PIXELS // 1_000_000)
+                raise UserError("errors.upload_bomb", w=w, h=h, mp=limits.mp(MAX_PIXELS))
+            if w * h > pixel_limit(im.mode):
+                raise UserError("errors.upload_deep_too_big", w=w, h=h, mode=im.mode,
+                                mp=limits.mp(pixel_limit(im.mode)))
             fmt = im.format or "?"
             frames = getattr(im, "n_frames", 1)
             im.seek(0)
+            original_mode = im.mode
+            orientation = _orientation(im)
+            if fmt == "JPEG" and max(w, h) > max_side:
+                im.draft(im.mode, (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale
             im.load()
+            im, sixteen = _reduce(im, max_side)
     except UserError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UserError("errors.upload_bomb_nosize", mp=MAX_PIXELS // 1_000_000) from None
+        raise UserError("errors.upload_bomb_nosize", mp=limits.mp(MAX_PIXELS)) from None
     except UnidentifiedImageError:
         raise UserError("errors.upload_not_image") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as exc:
         raise UserError("errors.upload_broken", detail=str(exc)[:120]) from None
     if w < 1 or h < 1:
         raise UserError("errors.upload_not_image")
-    original_mode = im.mode
-    arr = _to_uint8(im)
-    info = {"format": fmt, "mode": original_mode, "size": (w, h), "frames": frames, "downscaled": False}
+    if orientation in _ORIENTATION:
+        im = im.transpose(_ORIENTATION[orientation])
+    arr = _to_uint8(im, sixteen)
+    del im
+    info = {"format": fmt, "mode": original_mode, "size": (w, h), "frames": frames,
+            "downscaled": max(arr.shape[:2]) < max(w, h), "rotated": orientation in _ORIENTATION}
     if max(arr.shape[:2]) > max_side:
         scale = max_side / max(arr.shape[:2])
         new = (max(1, round(arr.shape[1] * scale)), max(1, round(arr.shape[0] * scale)))
@@ -214,4 +281,3 @@ def decode_upload(data: bytes, max_side: int = MAX_SIDE) -> tuple[np.ndarray, di
         info["downscaled"] = True
     info["shape"] = arr.shape
     return arr, info
-

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from explainer.errors import UserError
+from explainer.limits import KERNEL_TEXT_CHARS
 
 MAX_SIZE = 7
 MAX_ABS = 1e6
@@ -100,7 +101,9 @@ _SPLIT_ROWS = re.compile(r"[;\n]+")
 # Full-width punctuation a Chinese input method types (，；－ …) read as their ASCII forms.
 _FULL_WIDTH = str.maketrans({"，": ",", "、": ",", "；": ";", "－": "-", "／": "/", "．": ".", "\u3000": " ",
                              "［": "[", "］": "]", "（": "(", "）": ")", "＋": "+"})
-_ROW_BRACKETS = re.compile(r"\]\s*,?\s*\[")  # "[[1, 0], [0, 1]]" (Python / NumPy style) → rows
+# "[[1, 0], [0, 1]]" (Python / NumPy style): every "]" ends a row, "[" is a separator. A plain character
+# translation, linear in the text's length (the old regex ``\]\s*,?\s*\[`` backtracked quadratically).
+_BRACKETS = str.maketrans({"]": ";", "[": " "})
 _SPLIT_VALUES = re.compile(r"[,\s]+")
 _FRACTION = re.compile(r"^([+-]?\d+(?:\.\d*)?)/(\d+(?:\.\d*)?)$")
 
@@ -119,20 +122,43 @@ def _number(tok: str) -> float:
     return value
 
 
+def _rows(text: str, max_size: int = MAX_SIZE) -> list[list[float]]:
+    """Typed text → rows of numbers. Linear in ``len(text)``: character translations, splits on
+    single-character classes and one anchored regex per token, no backtracking over the whole text.
+    More than ``max_size`` rows or values in a row is refused before any number is read."""
+    text = text.translate(_FULL_WIDTH).translate(_BRACKETS)
+    rows = [r for r in _SPLIT_ROWS.split(text.strip()) if r.strip().strip("(),")]
+    tokens = [[v for v in _SPLIT_VALUES.split(r.strip().strip("(),")) if v] for r in rows]
+    widest = max((len(t) for t in tokens), default=0)
+    if len(tokens) > max_size or widest > max_size:
+        raise UserError("errors.grid_too_big", h=len(tokens), w=widest, max=max_size)
+    return [[_number(v) for v in row] for row in tokens]
+
+
+def check_text_length(text: str, limit: int = KERNEL_TEXT_CHARS) -> None:
+    """Refuse typed text longer than ``limit`` characters, before anything parses it."""
+    if len(text) > limit:
+        raise UserError("errors.text_too_long", n=len(text), max=limit)
+
+
 def parse_kernel(text_or_grid, max_size: int = MAX_SIZE) -> np.ndarray:
     """A user's kernel → (kh, kw) float64.
 
     Accepts text (rows separated by ``;`` or new lines, values by spaces or commas; fractions like
     ``1/9``, Python-style ``[[1, 0], [0, 1]]`` and full-width ``，；－`` allowed) or a nested list/array. Rejects, with a message a learner understands: words,
-    NaN, ±inf, absurd magnitudes, ragged rows, empty input, and grids larger than ``max_size``.
+    NaN, ±inf, absurd magnitudes, ragged rows, empty input, grids larger than ``max_size`` and text longer
+    than ``explainer.limits.KERNEL_TEXT_CHARS`` (refused before parsing; parsing is linear in the length).
     """
     if isinstance(text_or_grid, str):
-        text = _ROW_BRACKETS.sub(";", text_or_grid.translate(_FULL_WIDTH))
-        rows = [r for r in _SPLIT_ROWS.split(text.strip()) if r.strip().strip("[](),")]
-        grid = [[_number(v) for v in _SPLIT_VALUES.split(r.strip().strip("[](),")) if v] for r in rows]
+        check_text_length(text_or_grid)
+        grid = _rows(text_or_grid, max_size)
     else:
+        arr = np.asarray(text_or_grid, dtype=object)
+        if arr.size > 4 * max_size * max_size:
+            raise UserError("errors.grid_too_big", h=arr.shape[0] if arr.ndim else 1,
+                            w=arr.shape[1] if arr.ndim > 1 else arr.size, max=max_size)
         grid = [[_number(str(v)) if not isinstance(v, (int, float, np.number)) else _number(repr(float(v)))
-                 for v in np.atleast_1d(row)] for row in np.atleast_2d(np.asarray(text_or_grid, dtype=object))]
+                 for v in np.atleast_1d(row)] for row in np.atleast_2d(arr)]
     if not grid or not grid[0]:
         raise UserError("errors.empty_kernel")
     for i, row in enumerate(grid, 1):
@@ -163,6 +189,8 @@ def divisor_for(weights: np.ndarray, mode: str, number: float = 1.0) -> float:
     if mode == "number":
         if not math.isfinite(number) or number == 0:
             raise UserError("errors.bad_divisor", value=number)
+        if not 1 / MAX_ABS <= abs(number) <= MAX_ABS:  # 1e-306 would turn every output into ±inf
+            raise UserError("errors.divisor_range", value=f"{number:g}", lo=f"{1 / MAX_ABS:g}", hi=f"{MAX_ABS:g}")
         return float(number)
     raise UserError("errors.bad_param", name="divide by", what="none / sum / count / number", value=mode)
 

@@ -17,6 +17,7 @@ import hashlib
 import os
 import struct
 import tempfile
+import zlib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+from explainer import limits
 from explainer.errors import UserError
 
 FILES = {
@@ -70,26 +72,38 @@ def search_dirs(root: str | os.PathLike | None = None) -> list[Path]:
     return dirs
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (``.gz`` or not) into a NumPy array; ``MnistCorrupt`` names the file if it is bad."""
+def read_idx(path: str | os.PathLike, max_values: int | None = None) -> np.ndarray:
+    """Read one IDX file (``.gz`` or not) into a NumPy array; ``MnistCorrupt`` names the file if it is bad.
+
+    The header's shape is the read limit: a header promising more than ``max_values`` values (default
+    ``limits.MNIST_FILE_BYTES``) is refused before the body is read, and never more than the promised
+    number of bytes (+1, to notice trailing data) is read or inflated — a small ``.gz`` that inflates to
+    gigabytes costs no more than the header allows."""
     path = Path(path)
+    limit = limits.MNIST_FILE_BYTES if max_values is None else int(max_values)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as fh:
-            data = fh.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            head = fh.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
+                raise MnistCorrupt("errors.mnist_magic", file=str(path))
+            ndim = head[3]
+            dims = fh.read(4 * ndim) if ndim in (1, 3) else b""
+            if ndim not in (1, 3) or len(dims) < 4 * ndim:
+                raise MnistCorrupt("errors.mnist_dims", file=str(path), ndim=ndim)
+            shape = struct.unpack(f">{ndim}I", dims)
+            expected = int(np.prod(shape, dtype=np.int64))
+            if expected > limit:
+                raise MnistCorrupt("errors.mnist_too_large", file=str(path), n=expected, max=limit)
+            data = fh.read(expected + 1)
+    except MnistCorrupt:
+        raise
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise MnistCorrupt("errors.mnist_corrupt", file=str(path), detail=str(exc) or type(exc).__name__) from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise MnistCorrupt("errors.mnist_corrupt", file=str(path), detail="wrong magic number (not an IDX file of bytes)")
-    ndim = data[3]
-    if ndim not in (1, 3) or len(data) < 4 + 4 * ndim:
-        raise MnistCorrupt("errors.mnist_corrupt", file=str(path), detail=f"unexpected number of dimensions {ndim}")
-    shape = struct.unpack(f">{ndim}I", data[4: 4 + 4 * ndim])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(shape)):
-        raise MnistCorrupt("errors.mnist_corrupt", file=str(path),
-                           detail=f"header says {shape} but the file holds {body.size} values (truncated?)")
-    return body.reshape(shape)
+    if len(data) != expected:
+        raise MnistCorrupt("errors.mnist_size", file=str(path), shape="×".join(map(str, shape)), n=expected,
+                           got=f"> {expected}" if len(data) > expected else len(data))
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def _find(dirs: list[Path], stem: str) -> Path | None:
@@ -110,7 +124,12 @@ def download(dest: Path | None = None, progress: Callable[[str, int, int], None]
     is called as bytes arrive. Raises ``MnistUnavailable`` when no mirror answers.
     """
     dest = Path(dest) if dest else cache_dir()
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        if not os.access(dest, os.W_OK):
+            raise PermissionError(str(dest))
+    except OSError:
+        raise MnistUnavailable("errors.cache_unusable", dir=str(dest)) from None
     for name, md5 in MD5.items():
         target = dest / name
         if target.is_file() and hashlib.md5(target.read_bytes()).hexdigest() == md5:
@@ -184,6 +203,12 @@ def _load(paths: tuple[str, ...]):
         if len(arrays[f"{split}_images"]) != len(arrays[f"{split}_labels"]):
             raise MnistCorrupt("errors.mnist_corrupt", file=paths[0 if split == "train" else 2],
                                detail="images and labels differ in count")
+        if len(arrays[f"{split}_images"]) == 0:
+            raise MnistCorrupt("errors.mnist_empty", file=paths[0 if split == "train" else 2])
+        labels = arrays[f"{split}_labels"]
+        if labels.max() > 9:  # uint8: never below 0
+            raise MnistCorrupt("errors.mnist_labels", file=paths[1 if split == "train" else 3],
+                               lo=int(labels.min()), hi=int(labels.max()))
     for a in arrays.values():
         a.setflags(write=False)
     return (arrays["train_images"], arrays["train_labels"].astype(np.int64),

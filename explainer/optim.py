@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from explainer import limits
 from explainer.errors import UserError
 from explainer.models import prefers_channels_last
 
@@ -225,6 +226,9 @@ def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: 
     start = torch.tensor([float(start[0]), float(start[1])], dtype=torch.float64)
     if not torch.isfinite(start).all():
         raise UserError("errors.bad_param", name="start", what="two finite numbers", value=tuple(start.tolist()))
+    span = max(surf.bounds[0][1] - surf.bounds[0][0], surf.bounds[1][1] - surf.bounds[1][0])
+    if float(start.abs().max()) > min(limits.OPTIM_START_ABS, limit * span):
+        raise UserError("errors.start_range", limit=f"{min(limits.OPTIM_START_ABS, limit * span):g}")
     k = len(runs)
     # All positions live in one (k, 2) tensor: row i is optimizer i's parameter (a leaf view, so
     # torch.optim updates it in place) and ``xy`` (the same storage) is what autograd differentiates.
@@ -297,6 +301,9 @@ def losses(surf: Surface, path: np.ndarray) -> np.ndarray:
 def summarise(surf: Surface, path: np.ndarray, tol: float = 1e-3) -> dict:
     """Final loss, distance to the nearest known minimum, steps to come within ``tol`` of it, divergence."""
     ok = ~np.isnan(path).any(axis=1)
+    if not ok.any():  # not even the start is a position (a caller's own path): nothing to summarise
+        return {"final_loss": float("nan"), "distance": None, "steps_to_tol": None, "diverged": True,
+                "diverged_at": 0, "final_x": float("nan"), "final_y": float("nan")}
     last = int(np.flatnonzero(ok)[-1])
     diverged = last < len(path) - 1
     f = losses(surf, path)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explainer import limits
 from explainer.errors import UserError
 from explainer.models import MODEL_NAMES, build_model, prefers_channels_last
 
@@ -339,11 +340,60 @@ def save_checkpoint(model: nn.Module, config: TrainConfig) -> bytes:
     return buf.getvalue()
 
 
+_PICKLE_BYTES = 1024 * 1024  # the archive's data.pkl (a checkpoint's is about 2 kB)
+_CONFIG_CHARS = 10_000  # the JSON configuration inside a checkpoint
+
+
+def check_checkpoint_archive(data: bytes) -> None:
+    """Refuse a ``.pt`` file before ``torch.load`` allocates anything for it.
+
+    ``torch.save`` writes an uncompressed zip archive: every entry stored, so what it holds is never
+    larger than the file. A compressed entry (how a small file can hold a huge tensor), too many
+    entries, declared sizes adding up to more than ``limits.CHECKPOINT_UNPACKED_BYTES`` or an
+    oversized pickle raise ``UserError`` here, from the archive's directory alone."""
+    import zipfile
+
+    if len(data) > limits.CHECKPOINT_BYTES:
+        raise UserError("errors.checkpoint_too_big", mb=limits.mb(limits.CHECKPOINT_BYTES))
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            entries = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise UserError("errors.checkpoint_bad", detail=str(exc)[:160] or type(exc).__name__) from None
+    if len(entries) > limits.CHECKPOINT_ENTRIES:
+        raise UserError("errors.checkpoint_archive", n=len(entries), max=limits.CHECKPOINT_ENTRIES)
+    total = 0
+    for e in entries:
+        if e.compress_type != zipfile.ZIP_STORED or e.file_size != e.compress_size:
+            raise UserError("errors.checkpoint_packed", name=e.filename[:80])
+        if e.filename.endswith("data.pkl") and e.file_size > _PICKLE_BYTES:
+            raise UserError("errors.checkpoint_too_big", mb=limits.mb(limits.CHECKPOINT_BYTES))
+        total += e.file_size
+    if total > min(limits.CHECKPOINT_UNPACKED_BYTES, len(data)):
+        raise UserError("errors.checkpoint_too_big", mb=limits.mb(limits.CHECKPOINT_BYTES))
+
+
+def _checkpoint_config(raw) -> TrainConfig:
+    """The ``config`` entry of a checkpoint → ``TrainConfig``; anything but a JSON object of settings is refused."""
+    if not isinstance(raw, str) or len(raw) > _CONFIG_CHARS:
+        raise UserError("errors.checkpoint_config")
+    try:
+        d = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise UserError("errors.checkpoint_config") from None
+    if not isinstance(d, dict):
+        raise UserError("errors.checkpoint_config")
+    return TrainConfig.from_dict(d)
+
+
 def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
     """Load a checkpoint made by ``save_checkpoint``. Never unpickles arbitrary objects
-    (``weights_only=True``); a wrong, mismatched or malicious file raises ``UserError``."""
+    (``weights_only=True``); the archive is checked before anything is allocated
+    (``check_checkpoint_archive``), every tensor's shape is compared with the model's before loading,
+    and non-finite weights are refused. A wrong, mismatched or malicious file raises ``UserError``."""
     if not data:
         raise UserError("errors.checkpoint_bad", detail="empty file")
+    check_checkpoint_archive(data)
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 — any unreadable file is the same message to the user
@@ -351,10 +401,22 @@ def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
                         type(exc).__name__) from None
     if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:
         raise UserError("errors.checkpoint_bad", detail="not a Convolution Explainer checkpoint")
+    config = _checkpoint_config(obj.get("config"))
+    state = obj.get("state_dict")
     try:
-        config = TrainConfig.from_dict(json.loads(obj["config"]))
         model = build_model(config.model, **config.model_options)
-        model.load_state_dict(obj["state_dict"])
+        expected = model.state_dict()
+        if not isinstance(state, dict) or set(state) != set(expected):
+            raise UserError("errors.checkpoint_mismatch", detail=config.model)
+        for name, want in expected.items():
+            got = state[name]
+            if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
+                got_shape = "×".join(map(str, getattr(got, "shape", ()))) or "?"
+                raise UserError("errors.checkpoint_mismatch",
+                                detail=f"{name[:80]}: {got_shape} ≠ {'×'.join(map(str, want.shape))}")
+            if got.is_floating_point() and not bool(torch.isfinite(got).all()):
+                raise UserError("errors.checkpoint_nonfinite", name=name[:80])
+        model.load_state_dict(state)
     except UserError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
@@ -444,6 +506,40 @@ def _layer_code(m: nn.Module) -> str:
 
 
 # ---------------------------------------------------------------- command line
+def check_device(name: str) -> torch.device:
+    """``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` … → a device this machine has; ``UserError`` otherwise."""
+    if name == "auto":
+        return pick_device(name)
+    try:
+        device = torch.device(str(name)[:40])
+    except (RuntimeError, ValueError, TypeError):
+        raise UserError("errors.bad_device", value=str(name)[:40]) from None
+    if device.type == "cuda":
+        ok = torch.cuda.is_available() and (device.index is None or device.index < torch.cuda.device_count())
+    elif device.type == "mps":
+        ok = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    else:
+        ok = device.type == "cpu"
+    if not ok:
+        raise UserError("errors.device_unavailable", value=str(name)[:40])
+    return device
+
+
+def check_seed(seed: int) -> int:
+    """A random seed NumPy and PyTorch both accept (0 … ``limits.SEED_MAX``)."""
+    if not 0 <= int(seed) <= limits.SEED_MAX:
+        raise UserError("errors.seed_range", value=str(seed)[:40], max=limits.SEED_MAX)
+    return int(seed)
+
+
+def check_save_path(path: str) -> None:
+    """Fail before training, not after it, when the weights couldn't be written to ``path``."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK) or (
+            os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UserError("errors.save_path", path=path[:200])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m explainer.train", description="Train a model on MNIST.")
     ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
@@ -463,6 +559,10 @@ def main(argv: list[str] | None = None) -> int:
     from explainer.mnist import load_mnist
 
     try:
+        check_device(args.device)
+        check_seed(args.seed)
+        if args.save:
+            check_save_path(args.save)
         config = TrainConfig(model=args.model, optimizer=args.optimizer, lr=args.lr, one_cycle=not args.no_one_cycle,
                              batch_size=args.batch_size, epochs=args.epochs, train_size=args.limit,
                              augment=args.augment, seed=args.seed, device=args.device)
@@ -473,10 +573,21 @@ def main(argv: list[str] | None = None) -> int:
     progress = None if args.json else (lambda r: print(
         f"step {r['step']}/{r['total_steps']}  loss {r['train_loss']:.4f}"
         + (f"  test acc {r['test_acc']:.4f}" if "test_acc" in r else ""), flush=True) if "test_acc" in r else None)
-    result = train(config, data, on_progress=progress)
+    try:
+        result = train(config, data, on_progress=progress)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.save:
-        with open(args.save, "wb") as fh:
-            fh.write(save_checkpoint(result.model, config))
+        try:
+            with open(args.save, "wb") as fh:
+                fh.write(save_checkpoint(result.model, config))
+        except OSError:
+            fallback = os.path.join(os.getcwd(), "checkpoint-unsaved.pt")
+            with open(fallback, "wb") as fh:
+                fh.write(save_checkpoint(result.model, config))
+            print(f"error: {UserError('errors.save_path', path=args.save[:200])} → {fallback}", file=sys.stderr)
+            return 2
     out = {"model": config.model, "test_accuracy": result.test_accuracy, "train_seconds": result.train_seconds,
            "images_per_second": result.images_per_second, "epochs": result.epochs_done, "device": result.device,
            "optimizer": config.optimizer, "lr": config.learning_rate, "batch_size": config.batch_size,

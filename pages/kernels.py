@@ -14,6 +14,7 @@ from explainer.kernels import (DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES, apply_edi
                                format_kernel, kernel, parse_kernel, resize_kernel)
 from ui.charts import chart
 from ui.images import digit, image_picker
+from explainer.limits import KERNEL_TEXT_CHARS
 from ui.shell import formula, keep_last, labels, note, t, widget
 
 VIEWS = ("explore", "examples", "shift")
@@ -134,6 +135,15 @@ def grid_editor(text: str) -> None:
     st.caption(t("kernels.grid_help"))
 
 
+def _reads_as_kernel(text: str) -> bool:
+    """Whether typed kernel text is valid (only valid text is written to the shareable URL)."""
+    try:
+        parse_kernel(text)
+    except UserError:
+        return False
+    return True
+
+
 def chosen_kernel(name: str):
     """Draw the kernel's own controls; return a function giving (weights, divisor, partner weights, partner
     divisor, pair name), which raises ``UserError`` on a bad custom kernel (so the page can keep its last view)."""
@@ -145,7 +155,8 @@ def chosen_kernel(name: str):
         return lambda: (k.weights, k.divisor, (pair.weights if pair else None), (pair.divisor if pair else 1.0),
                         k.pair)
     text = widget(st.text_area, t("kernels.custom_label"), key="kn_custom", default=DEFAULT_CUSTOM,
-                  help=t("kernels.custom_help"), height=120)
+                  help=t("kernels.custom_help", chars=KERNEL_TEXT_CHARS), height=120, max_chars=KERNEL_TEXT_CHARS,
+                  publish_if=_reads_as_kernel)
     grid_editor(text)
     c1, c2 = st.columns(2)
     with c1:

@@ -7,8 +7,9 @@ import streamlit as st
 from explainer import optim
 from explainer.errors import UserError
 from explainer.figures import optim as figs
+from explainer.limits import OPTIM_START_ABS
 from ui.charts import chart
-from ui.shell import labels, lesson_link, note, t, t_error, widget
+from ui.shell import labels, lesson_link, literal, note, t, t_error, widget
 
 PRESETS = {
     # SGD's step grows with the gradient: on a steep bowl (κ = 50) lr 0.05 overshoots and explodes;
@@ -90,9 +91,13 @@ if not chosen:
 
 s1, s2, s3, s4, s5 = st.columns(5)
 with s1:
-    x0 = widget(st.number_input, "x₀", key="op_x", default=float(surf.start[0]), format="%.2f", step=0.1)
+    x0 = widget(st.number_input, "x₀", key="op_x", default=float(surf.start[0]), format="%.2f", step=0.1,
+                min_value=-OPTIM_START_ABS, max_value=OPTIM_START_ABS,
+                help=t("optimizers.start_help", limit=f"{OPTIM_START_ABS:g}"))
 with s2:
-    y0 = widget(st.number_input, "y₀", key="op_y", default=float(surf.start[1]), format="%.2f", step=0.1)
+    y0 = widget(st.number_input, "y₀", key="op_y", default=float(surf.start[1]), format="%.2f", step=0.1,
+                min_value=-OPTIM_START_ABS, max_value=OPTIM_START_ABS,
+                help=t("optimizers.start_help", limit=f"{OPTIM_START_ABS:g}"))
 with s3:
     steps = widget(st.number_input, t("optimizers.steps"), key="op_steps", default=200, min_value=1,
                    max_value=2000, step=50)
@@ -180,7 +185,7 @@ if not trained:
     st.info(t("optimizers.landscape_missing"))
     lesson_link("pages/train.py", t("nav.train"), "🧠")
 else:
-    st.markdown(t("optimizers.landscape_text", name=trained.get("name", "?"),
+    st.markdown(t("optimizers.landscape_text", name=literal(trained.get("name", "?")),
                   acc=f"{100 * trained.get('test_accuracy', 0):.1f}"))
     cache = st.session_state.setdefault("_op_landscapes", {})
     key = id(trained["model"])

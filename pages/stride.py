@@ -14,7 +14,8 @@ from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
 from ui.charts import chart
 from ui.images import image_region
-from ui.shell import formula, keep_last, labels, note, t, widget
+from explainer.limits import KERNEL_TEXT_CHARS
+from ui.shell import formula, keep_last, labels, literal, note, t, widget
 from ui.stepper import grid_controls, random_grid, stepper
 
 VIEWS = ("stepper", "channels", "transposed", "receptive")
@@ -33,6 +34,17 @@ def edge_kernel(k: int) -> np.ndarray:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
+def _reads_as_grid(text: str) -> bool:
+    """Whether typed kernel text is valid or empty (only such text is written to the shareable URL)."""
+    if not text.strip():
+        return True
+    try:
+        parse_grid(text, 7)
+    except UserError:
+        return False
+    return True
+
+
 def make_conv_walk(x, kernel, stride, padding, dilation, bias, mode):
     walk = conv_walk(x, kernel, stride, padding, dilation, bias, mode)
     return walk, walk.output()
@@ -96,7 +108,7 @@ def section_stepper(lab: dict) -> None:
                                             min_size=3)
         size = x.shape[0]
         colorscale = "Greys"
-        st.caption(t("stride.crop_caption", h=size, w=size, top=top, left=left, name=picked.name))
+        st.caption(t("stride.crop_caption", h=size, w=size, top=top, left=left, name=literal(picked.name)))
     else:
         x = grid_controls("stride", "sp", 5)
         colorscale = "Blues"
@@ -127,8 +139,9 @@ def section_stepper(lab: dict) -> None:
                       help=t("stride.padding_mode_help"))
     with st.expander(t("stride.kernel_values"), expanded=bool(st.session_state.get("sp_kernel"))):
         kernel_text = widget(st.text_area, t("stride.kernel_values"), key="sp_kernel", default="", height=110,
-                             placeholder=t("stride.kernel_placeholder"), help=t("stride.kernel_values_help"),
-                             label_visibility="collapsed")
+                             placeholder=t("stride.kernel_placeholder"),
+                             help=t("stride.kernel_values_help", chars=KERNEL_TEXT_CHARS), label_visibility="collapsed",
+                             max_chars=KERNEL_TEXT_CHARS, publish_if=_reads_as_grid)
 
     def build(default: bool = False):
         kernel = parse_grid(kernel_text, 7) if kernel_text.strip() and not default else edge_kernel(k)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from explainer import models as M
 from explainer.draw import preprocess_drawing
+from explainer import limits
 from explainer.errors import UserError
 from explainer.figures import heatmap
 from explainer.figures import train as figs
@@ -175,7 +176,7 @@ if runs:
 
 # ---------------------------------------------------------------- what the model learned
 st.header(t("train.inside_header"))
-up = st.file_uploader(t("train.load"), key="tr_load", help=t("train.load_help"))
+up = st.file_uploader(t("train.load"), key="tr_load", help=t("train.load_help", mb=limits.mb(limits.CHECKPOINT_BYTES)))
 if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
     st.session_state["_tr_loaded"] = (up.name, up.size)
     try:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from explainer import images, mnist
+from explainer import images, limits, mnist
 from explainer.errors import UserError
-from ui.shell import labels, t, t_error, widget
+from ui.shell import labels, literal, t, t_error, widget
 
 
 @dataclass
@@ -31,8 +31,8 @@ def mnist_test_set():
 def digit(index: int) -> tuple[np.ndarray, int | None, str | None]:
     """MNIST test digit ``index`` → (image, label, None); without MNIST a drawn digit and a message."""
     x_test, y_test = mnist_test_set()
-    if x_test is None:
-        return images.draw_digit(index % 10), index % 10, y_test
+    if x_test is None or len(x_test) == 0:
+        return images.draw_digit(index % 10), index % 10, y_test if x_test is None else None
     index = int(index) % len(x_test)
     return x_test[index], int(y_test[index]), None
 
@@ -60,7 +60,8 @@ def image_picker(prefix: str, *, default: str = "camera", allow_upload: bool = T
         picked = PickedImage(arr, t("picker.mnist_name", index=index, label=label), False, label)
     elif src == "upload":
         upload = st.file_uploader(t("picker.upload"), key=f"{prefix}_upload", help=t("picker.upload_help",
-                                  side=images.MAX_SIDE, mb=images.MAX_UPLOAD_BYTES // 2**20))
+                                  side=images.MAX_SIDE, mb=limits.mb(limits.UPLOAD_BYTES),
+                                  mp=limits.mp(limits.UPLOAD_PIXELS), mp_deep=limits.mp(limits.UPLOAD_PIXELS_DEEP)))
         picked = st.session_state.get(f"_{prefix}_uploaded")
         if upload is not None:
             signature = (upload.name, upload.size, getattr(upload, "file_id", None))
@@ -79,7 +80,7 @@ def image_picker(prefix: str, *, default: str = "camera", allow_upload: bool = T
                 st.error(st.session_state[f"_{prefix}_upload_error"])
             info = st.session_state.get(f"_{prefix}_upload_info")
             if info and picked is not None and not st.session_state.get(f"_{prefix}_upload_error"):
-                st.caption(t("picker.upload_info", fmt=info["format"], mode=info["mode"],
+                st.caption(t("picker.upload_info", fmt=literal(info["format"]), mode=literal(info["mode"]),
                              w=info["size"][0], h=info["size"][1],
                              shape="×".join(map(str, info["shape"]))))
                 if info["downscaled"]:
@@ -108,17 +109,17 @@ def image_region(picker_prefix: str, key_prefix: str, *, crop_label: str, top_la
     img = images.to_grey(picked.array)
     h, w = img.shape
     lo, hi = min(min_size, h, w), min(max_size, h, w)
-    size = _slider(crop_label, f"{key_prefix}_crop", min(default_size, hi), lo, hi)
+    size = int_slider(crop_label, f"{key_prefix}_crop", min(default_size, hi), lo, hi)
     top0, left0 = _cached_patch(img, size)
     c1, c2 = st.columns(2)
     with c1:
-        top = _slider(top_label, f"{key_prefix}_top", top0, 0, h - size)
+        top = int_slider(top_label, f"{key_prefix}_top", top0, 0, h - size)
     with c2:
-        left = _slider(left_label, f"{key_prefix}_left", left0, 0, w - size)
+        left = int_slider(left_label, f"{key_prefix}_left", left0, 0, w - size)
     return img[top:top + size, left:left + size].astype(float), picked, top, left
 
 
-def _slider(label: str, key: str, default: int, lo: int, hi: int) -> int:
+def int_slider(label: str, key: str, default: int, lo: int, hi: int) -> int:
     """A URL-synced int slider; no slider at all when the range has a single value (a tiny image)."""
     if hi <= lo:
         return lo

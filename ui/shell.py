@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from explainer import limits
 from explainer.errors import UserError
 from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 
@@ -58,11 +59,41 @@ def labels(prefix: str) -> Callable[[Any], str]:
     return lambda value: translate(f"{prefix}{value}", code)
 
 
+# CommonMark lets a backslash escape every ASCII punctuation character, and an escaped character is
+# always literal text: no emphasis, link, image, autolink, HTML tag, entity, code span, heading, list,
+# table, LaTeX ($) or Streamlit directive (:red[…], :material/…:) can start from it. Line breaks become
+# spaces (no block structure either).
+_MARKDOWN_ESCAPES = {ord(c): "\\" + c for c in r"""!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~"""}
+_MARKDOWN_ESCAPES.update({ord("\n"): " ", ord("\r"): " ", ord("\t"): " ", ord("\x0b"): " ", ord("\x0c"): " ",
+                          ord("\u2028"): " ", ord("\u2029"): " "})
+
+
+# Streamlit's markdown also turns plain text into links (GFM autolink literals: http://…, www.…, a@b.c)
+# and emoji (:smile:) *after* escapes are resolved, so escaping can't stop those. An invisible WORD
+# JOINER (U+2060) after every ":" and "@" and around every "." breaks each of these patterns and shows
+# nothing (a test in a real browser checks it).
+_JOIN = "\u2060"
+_BREAK_PATTERNS = {ord(":"): ":" + _JOIN, ord("@"): "@" + _JOIN, ord("."): _JOIN + "." + _JOIN}
+
+
+def literal(text: Any) -> str:
+    """``text`` escaped so that Streamlit's markdown (``st.markdown``, ``st.toast``, ``st.error``,
+    ``st.caption`` …) shows it exactly as typed: every ASCII punctuation character backslash-escaped,
+    line breaks as spaces, and an invisible word joiner after ``:``, ``@`` and around ``.`` so that no URL,
+    e-mail address or emoji code turns into a link or a picture. Use it for every user-supplied string
+    (file names, URL values, typed text, error details) placed into a catalogue message."""
+    return str(text).translate(_BREAK_PATTERNS).translate(_MARKDOWN_ESCAPES)
+
+
+def _literal_params(params: dict) -> dict:
+    return {k: v if isinstance(v, (int, float)) and not isinstance(v, bool) else literal(v) for k, v in params.items()}
+
+
 def t_error(exc: Exception) -> str:
-    """A learner-facing message for an exception raised by ``explainer``."""
+    """A learner-facing message for an exception raised by ``explainer``; its values are shown literally."""
     if isinstance(exc, UserError):
-        return translate(exc.key, lang(), **exc.params)
-    return t("common.unexpected_error", detail=str(exc))
+        return translate(exc.key, lang(), **_literal_params(exc.params))
+    return t("common.unexpected_error", detail=literal(str(exc)[:200]))
 
 
 def presenter() -> bool:
@@ -94,14 +125,21 @@ def formula(latex: str) -> None:
 
 # ---------------------------------------------------------------- URL-synced widgets
 def _parse(raw: str, default: Any, kwargs: dict) -> Any:
-    """Turn a URL string back into a widget value; ``ValueError`` when it doesn't fit."""
+    """Turn a URL string back into a widget value; ``ValueError`` when it doesn't fit.
+
+    A value longer than ``limits.URL_VALUE_CHARS`` (or the widget's ``max_chars``) is refused before
+    it is parsed; whole numbers beyond what a browser can hold exactly (±2⁵³) too."""
+    if len(raw) > limits.URL_VALUE_CHARS:
+        raise ValueError("too long")
     options = kwargs.get("options")
     if options is not None:
         options = list(options)
         by_text = {str(o): o for o in options}
         if isinstance(default, (list, tuple)):  # multiselect / pills(selection_mode="multi")
-            parts = [p for p in raw.split(",") if p != ""]
+            parts = list(dict.fromkeys(p for p in raw.split(",") if p != ""))  # each option once
             if any(p not in by_text for p in parts):
+                raise ValueError(raw)
+            if kwargs.get("max_selections") and len(parts) > kwargs["max_selections"]:
                 raise ValueError(raw)
             return [by_text[p] for p in parts]
         if raw not in by_text:
@@ -121,13 +159,15 @@ def _parse(raw: str, default: Any, kwargs: dict) -> Any:
                      for p, d in zip(parts, default))
     if isinstance(default, int):
         value = int(raw)
+        if abs(value) > 2**53 - 1:
+            raise ValueError(raw)
     elif isinstance(default, float):
         value = float(raw)
         if not math.isfinite(value):
             raise ValueError(raw)
     elif isinstance(default, str):
-        if len(raw) > 2000:
-            raise ValueError(raw)
+        if len(raw) > (kwargs.get("max_chars") or limits.TEXT_CHARS):
+            raise ValueError("too long")
         return raw
     else:
         raise ValueError(raw)
@@ -143,7 +183,8 @@ def _fits(value: Any, kwargs: dict) -> bool:
     if options is not None:
         options = list(options)
         if isinstance(value, (list, tuple)):
-            return all(v in options for v in value)
+            most = kwargs.get("max_selections")
+            return all(v in options for v in value) and not (most and len(value) > most)
         return value in options
     lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
     values = value if isinstance(value, (list, tuple)) else [value]
@@ -181,19 +222,35 @@ def restore(key: str, default: Any, parse: Callable[[str], Any] | None = None) -
     if raw is not None and raw != published.get(key):
         published[key] = raw
         try:
+            if len(raw) > limits.URL_VALUE_CHARS:  # refused before any parser sees it
+                raise ValueError("too long")
             value = (parse or (lambda r: _parse(r, default, {})))(raw)
         except (ValueError, TypeError, OverflowError):
-            st.toast(t("common.bad_url_param", name=key, value=raw[:40]), icon="⚠️", duration="long")
+            shown = raw[:limits.SHOWN_VALUE_CHARS] + ("…" if len(raw) > limits.SHOWN_VALUE_CHARS else "")
+            st.toast(t("common.bad_url_param", name=literal(key[:limits.SHOWN_VALUE_CHARS]), value=literal(shown)),
+                     icon="⚠️", duration="long")
         else:
             kept[key] = value
             return value
     return kept.get(key, default)
 
 
-def publish(key: str, value: Any, text: str | None = None) -> None:
-    """Remember ``value`` for ``key`` across page switches and write it to the URL."""
+def publish(key: str, value: Any, text: str | None = None, ok: bool = True) -> None:
+    """Remember ``value`` for ``key`` across page switches and write it to the URL.
+
+    A value the page refused (``ok=False``) or one longer than ``limits.URL_PUBLISH_CHARS`` is kept for
+    this session but not written: the URL keeps the last value that was published."""
     _store(_KEPT)[key] = value
     text = text if text is not None else _format(value)
+    good = _store("_good_url_values")
+    if not ok or len(text) > limits.URL_PUBLISH_CHARS:
+        text = good.get(key)  # the URL goes back to the last value published (or loses the parameter)
+        if text is None:
+            _store("_published_url_values").pop(key, None)
+            if key in st.query_params:
+                del st.query_params[key]
+            return
+    good[key] = text
     _store("_published_url_values")[key] = text
     if st.query_params.get(key) != text:
         st.query_params[key] = text
@@ -206,7 +263,14 @@ def widget(fn: Callable, label: str, *, key: str, default: Any, url: bool = True
     ``st.switch_page(..., query_params=...)``; a malformed or stale one falls back with a toast),
     else from the widget's current state, else from the value kept when the user last left the
     page, else ``default``. Don't pass ``value=``/``index=``: ``default`` is the default.
+
+    ``publish_if(value) -> bool``: only values it accepts are written to the URL (typed text that
+    doesn't parse stays off the shareable link). Text inputs get ``max_chars=limits.TEXT_CHARS``
+    unless the page gives a smaller one.
     """
+    publish_if = kwargs.pop("publish_if", None)
+    if getattr(fn, "__name__", "") in ("text_area", "text_input"):
+        kwargs.setdefault("max_chars", limits.TEXT_CHARS)
     ss = st.session_state
     if url:
         raw = st.query_params.get(key)
@@ -221,7 +285,7 @@ def widget(fn: Callable, label: str, *, key: str, default: Any, url: bool = True
     result = fn(label, key=key, **kwargs)
     value = ss.get(key, result)
     if url:
-        publish(key, value)
+        publish(key, value, ok=publish_if is None or bool(publish_if(value)))
     else:
         _store(_KEPT)[key] = value
     return result

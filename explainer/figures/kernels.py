@@ -134,6 +134,9 @@ def boxed(data: list, layout: dict, box: tuple[int, int, int, int] | None = None
 def histogram_figure(z, *, title: str, x_title: str, y_title: str, bins: int = 60, height: int = 260) -> go.Figure:
     """How often each output value occurs (bars from ``np.histogram``: cheap for any image size)."""
     z = np.asarray(z, dtype=float).ravel()
+    z = z[np.isfinite(z)] if not np.isfinite(z).all() else z  # NaN/±inf can't be binned: count the rest
+    if z.size == 0:
+        z = np.zeros(1)
     lo, hi = float(z.min()), float(z.max())
     if hi == lo:
         lo, hi = lo - 0.5, hi + 0.5

@@ -1,0 +1,49 @@
+"""Every limit on what a visitor may send or ask for, in one place.
+
+Many learners share one server process, so every input has a limit that is checked before any work
+starts. The library checks these values (``explainer.kernels``, ``explainer.images``,
+``explainer.train``, ``explainer.mnist``), the pages pass them to their widgets (``max_chars``,
+``max_value``) and show them in help texts through the text catalogue (placeholders filled from here).
+"""
+from __future__ import annotations
+
+# ---------------------------------------------------------------- typed text
+KERNEL_TEXT_CHARS = 1_000  # a typed kernel or grid (7×7 numbers fit in a few hundred characters)
+TEXT_CHARS = 2_000  # any other free-text input
+URL_VALUE_CHARS = 2_000  # one URL parameter: a longer one is refused before it is parsed
+URL_PUBLISH_CHARS = 1_000  # the most a page writes to the URL for one setting (longer: not published)
+SHOWN_VALUE_CHARS = 40  # a refused value is quoted in a message up to this many characters
+
+# ---------------------------------------------------------------- uploads (images)
+UPLOAD_BYTES = 20 * 1024 * 1024  # the file itself (also Streamlit's server.maxUploadSize, in MB)
+UPLOAD_PIXELS = 40_000_000  # 8-bit grey / RGB / palette images: width × height
+UPLOAD_PIXELS_DEEP = 16_000_000  # 16-bit, 32-bit, float and images with alpha cost more per pixel
+UPLOAD_DECODE_BYTES = 200 * 1024 * 1024  # the most one decode may hold in memory (Pillow's buffer)
+UPLOAD_SIDE = 1024  # larger images are downscaled so their longest side is this
+
+# ---------------------------------------------------------------- checkpoints (model uploads)
+CHECKPOINT_BYTES = 20 * 1024 * 1024  # the .pt file
+CHECKPOINT_UNPACKED_BYTES = 64 * 1024 * 1024  # all entries of the .pt archive, inflated
+CHECKPOINT_ENTRIES = 512  # files inside the .pt archive
+
+# ---------------------------------------------------------------- training
+TRAININGS_PER_SESSION = 1  # one running training per browser session
+EPOCHS_PAGE = 50  # the Train page's epochs
+EPOCHS_CLI = 100  # the command line's epochs
+SEED_MAX = 2**32 - 1  # random seeds (NumPy and PyTorch accept 0 … 2³²−1 everywhere)
+
+# ---------------------------------------------------------------- other numbers typed in
+OPTIM_START_ABS = 1_000.0  # the Optimizers page's start point x₀, y₀ (the surfaces are plotted within ±5)
+
+# ---------------------------------------------------------------- data files
+MNIST_FILE_BYTES = 64 * 1024 * 1024  # one IDX file, uncompressed (the largest, training images, is 47 MB)
+
+
+def mb(n_bytes: int) -> int:
+    """Bytes → whole MB (MiB) for messages."""
+    return n_bytes // (1024 * 1024)
+
+
+def mp(pixels: int) -> int:
+    """Pixels → whole megapixels for messages."""
+    return pixels // 1_000_000

@@ -1,0 +1,156 @@
+"""Walk the app's pages with AppTest and find every URL-synced widget key they read.
+
+Nothing here is a hand-kept list: the pages are the files the app's navigation serves
+(``ui.nav.available_lessons()``) plus the entry script's sidebar, and the widgets are those the pages
+create through ``ui.shell.widget`` (and the URL state they read with ``ui.shell.restore``) while AppTest
+runs them. To reach widgets that only appear for some
+settings (the custom kernel's text box, the MNIST digit index, a stepper's other views …), every
+option widget found is switched through its options — all option widgets of a page at once, option
+``i`` of each on run ``i`` — and whatever new keys appear are recorded with the URL that revealed them.
+
+    >>> from tests.pagewalk import widget_keys
+    >>> widget_keys("kernels")["kn_kernel"].kind
+    'selectbox'
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY = "streamlit_app"  # the entry script: the sidebar's keys (language, presenter mode) and the home page
+
+
+@dataclass
+class WidgetSpec:
+    key: str
+    kind: str  # the Streamlit function's name ("selectbox", "slider", "number_input", …) or "restore"
+    default: Any
+    options: list | None = None
+    min_value: Any = None
+    max_value: Any = None
+    max_chars: int | None = None
+    context: dict = field(default_factory=dict)  # URL parameters under which the page shows this widget
+
+
+def pages() -> list[str]:
+    """The page scripts the app's navigation serves (stems of ``pages/*.py``), and the entry script."""
+    sys.path.insert(0, str(ROOT)) if str(ROOT) not in sys.path else None
+    from ui.nav import available_lessons
+
+    return [ENTRY] + sorted({Path(path).stem for path, *_ in available_lessons()})
+
+
+def _script(page: str) -> str:
+    return str(ROOT / f"{ENTRY}.py") if page == ENTRY else str(ROOT / "pages" / f"{page}.py")
+
+
+class _Recorder:
+    """Wraps ``ui.shell.widget`` and ``ui.shell.restore`` (in every module that imported them) and records
+    what each call asked for."""
+
+    def __init__(self):
+        import ui.shell
+
+        self.original = ui.shell.widget
+        self.seen: dict[str, WidgetSpec] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, fn, label, *, key, default, url=True, **kwargs):
+        if url:
+            options = kwargs.get("options")
+            spec = WidgetSpec(key, getattr(fn, "__name__", type(fn).__name__), default,
+                              list(options) if options is not None else None, kwargs.get("min_value"),
+                              kwargs.get("max_value"), kwargs.get("max_chars"))
+            with self.lock:
+                self.seen.setdefault(key, spec)
+        return self.original(fn, label, key=key, default=default, url=url, **kwargs)
+
+    def restore(self, key, default, parse=None):
+        """``ui.shell.restore``: URL state that is not a widget (the X/O grid …), recorded as kind "restore"."""
+        with self.lock:
+            self.seen.setdefault(key, WidgetSpec(key, "restore", default))
+        return self.original_restore(key, default, parse)
+
+    def __enter__(self):
+        import ui.shell
+
+        self.original_restore = ui.shell.restore
+        self._patched = [(m, name, new) for m in list(sys.modules.values()) if m is not None
+                         for name, old, new in (("widget", self.original, self),
+                                                ("restore", self.original_restore, self.restore))
+                         if getattr(m, name, None) is old]
+        for m, name, new in self._patched:
+            setattr(m, name, new)
+        return self
+
+    def __exit__(self, *exc):
+        for m, name, _new in self._patched:
+            setattr(m, name, self.original if name == "widget" else self.original_restore)
+
+
+def run_page(page: str, params: dict | None = None, lang: str = "en", timeout: float = 180):
+    """AppTest of ``page`` opened with URL ``params`` (as a shared link would), run once."""
+    from streamlit import config
+    from streamlit.testing.v1 import AppTest
+
+    config.set_option("client.showErrorDetails", "full")  # visitors get "none"; a test wants the traceback
+    at = AppTest.from_file(_script(page), default_timeout=timeout)
+    if page != ENTRY:
+        at.session_state["lang"] = lang
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _text(value: Any) -> str:
+    from ui.shell import _format
+
+    return _format(value)
+
+
+@functools.cache
+def _walk(page: str, max_runs: int = 36) -> dict[str, WidgetSpec]:
+    if page == ENTRY:  # the sidebar's own keys; the home page it shows is walked as "home"
+        max_runs = 1
+    found: dict[str, WidgetSpec] = {}
+    runs = 0
+
+    def visit(ctx: dict) -> set[str]:
+        nonlocal runs
+        runs += 1
+        with _Recorder() as rec:
+            run_page(page, ctx)
+        new = set(rec.seen) - set(found)
+        for k in new:
+            rec.seen[k].context = dict(ctx)
+            found[k] = rec.seen[k]
+        return new
+
+    frontier = [{}]
+    visit({})
+    for _depth in range(2):
+        next_frontier = []
+        for ctx in frontier:
+            switchable = {k: s.options for k, s in found.items()
+                          if s.options and k not in ctx and not isinstance(s.default, (list, tuple))
+                          and s.context.items() <= ctx.items()}
+            for k, options in switchable.items():
+                for o in reversed(options):  # the special settings ("custom", "upload" …) usually come last
+                    if runs >= max_runs or _text(o) == _text(found[k].default):
+                        continue
+                    c2 = ctx | {k: _text(o)}
+                    if visit(c2):
+                        next_frontier.append(c2)
+        frontier = next_frontier
+    return found
+
+
+def widget_keys(page: str) -> dict[str, WidgetSpec]:
+    """Every URL-synced widget key ``page`` reads → its spec (kind, default, options, bounds, and the URL
+    context under which it appears). Cached for the test session."""
+    return dict(_walk(page))
