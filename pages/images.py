@@ -6,7 +6,7 @@ import streamlit as st
 
 from explainer.figures import images as figs
 from explainer.images import LUMA, colourful_patch
-from ui.images import digit, image_picker
+from ui.images import digit, image_picker, int_slider
 from ui.shell import note, t, widget
 
 st.title(t("images.title"))
@@ -49,9 +49,9 @@ size = min(8, h, w)
 top0, left0 = st.cache_data(colourful_patch, show_spinner=False)(photo, size)
 c1, c2 = st.columns(2)
 with c1:
-    top = widget(st.slider, t("images.crop_top"), key="im_top", default=top0, min_value=0, max_value=h - size)
+    top = int_slider(t("images.crop_top"), "im_top", top0, 0, h - size)
 with c2:
-    left = widget(st.slider, t("images.crop_left"), key="im_left", default=left0, min_value=0, max_value=w - size)
+    left = int_slider(t("images.crop_left"), "im_left", left0, 0, w - size)
 st.plotly_chart(figs.photo_with_box(photo, top, left, size), key="im_photo_fig")
 crop = photo[top:top + size, left:left + size]
 if crop.ndim == 2:

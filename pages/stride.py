@@ -219,7 +219,7 @@ def section_transposed(lab: dict) -> None:
         s = widget(st.slider, t("stride.stride"), key="sp_ts", default=2, min_value=1, max_value=3)
         p = widget(st.slider, t("stride.padding"), key="sp_tp", default=0, min_value=0, max_value=3)
     with c3:
-        op = widget(st.slider, t("stride.output_padding"), key="sp_top", default=0, min_value=0, max_value=2,
+        op = widget(st.slider, t("stride.output_padding"), key="sp_tpad", default=0, min_value=0, max_value=2,
                     help=t("stride.output_padding_help"))
     x = random_grid((n, n), 3, 1, 5)
     kernel = random_grid((k, k), 5, 0, 3)

@@ -108,17 +108,17 @@ def image_region(picker_prefix: str, key_prefix: str, *, crop_label: str, top_la
     img = images.to_grey(picked.array)
     h, w = img.shape
     lo, hi = min(min_size, h, w), min(max_size, h, w)
-    size = _slider(crop_label, f"{key_prefix}_crop", min(default_size, hi), lo, hi)
+    size = int_slider(crop_label, f"{key_prefix}_crop", min(default_size, hi), lo, hi)
     top0, left0 = _cached_patch(img, size)
     c1, c2 = st.columns(2)
     with c1:
-        top = _slider(top_label, f"{key_prefix}_top", top0, 0, h - size)
+        top = int_slider(top_label, f"{key_prefix}_top", top0, 0, h - size)
     with c2:
-        left = _slider(left_label, f"{key_prefix}_left", left0, 0, w - size)
+        left = int_slider(left_label, f"{key_prefix}_left", left0, 0, w - size)
     return img[top:top + size, left:left + size].astype(float), picked, top, left
 
 
-def _slider(label: str, key: str, default: int, lo: int, hi: int) -> int:
+def int_slider(label: str, key: str, default: int, lo: int, hi: int) -> int:
     """A URL-synced int slider; no slider at all when the range has a single value (a tiny image)."""
     if hi <= lo:
         return lo
