@@ -8,6 +8,7 @@ import streamlit as st
 from explainer.conv import conv2d
 from explainer.figures import stepper as figs
 from explainer.figures.images import picture
+from explainer.formulas import pool_size
 from explainer.images import to_grey
 from explainer.pooling import global_avg_pool, pool2d, shift
 from explainer.stepper import pool_walk
@@ -55,14 +56,6 @@ def pooled_levels(img: np.ndarray, levels: int) -> tuple[list, list]:
         maxes.append(np.clip(np.rint(a), 0, 255).astype(np.uint8))
         avgs.append(np.clip(np.rint(b), 0, 255).astype(np.uint8))
     return maxes, avgs
-
-
-def pool_formula(n: int, f: int, s: int, p: int, ceil_mode: bool, axis: str) -> str:
-    num = n + 2 * p - f
-    bracket = (r"\left\lceil", r"\right\rceil") if ceil_mode else (r"\left\lfloor", r"\right\rfloor")
-    value = -(-num // s) + 1 if ceil_mode else num // s + 1
-    return (rf"{axis}_{{out}} = {bracket[0]} \frac{{{n} + 2\cdot{p} - {f}}}{{{s}}} {bracket[1]} + 1"
-            rf" = {bracket[0]} \frac{{{num}}}{{{s}}} {bracket[1]} + 1 = {value}")
 
 
 def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
@@ -158,8 +151,12 @@ def section_stepper(lab: dict) -> None:
                       values=", ".join(figs.fmt(v) for v in np.atleast_1d(global_avg_pool(x)))))
     else:
         fh, fw = walk.window
-        formula(pool_formula(ih, fh, walk.stride[0], walk.origin[0], cm, "H"))
-        formula(pool_formula(iw, fw, walk.stride[1], walk.origin[1], cm, "W"))
+        sizes = (pool_size(ih, fh, walk.stride[0], walk.origin[0], cm, "H"),
+                 pool_size(iw, fw, walk.stride[1], walk.origin[1], cm, "W"))
+        for size_formula in sizes:
+            formula(size_formula.latex)
+        if any(f.dropped for f in sizes):
+            st.caption(t("pooling.ceil_dropped"))
     kc, oh, ow = walk.out_shape
     st.markdown(t("pooling.size_text", h=ih, w=iw, oh=oh, ow=ow, c=kc, n=len(walk),
                   kept=round(100 * oh * ow / (ih * iw))))

@@ -9,6 +9,7 @@ import streamlit as st
 from explainer.conv import PADDING_MODES, conv_transpose2d
 from explainer.errors import UserError
 from explainer.figures import stepper as figs
+from explainer.formulas import TRANSPOSED_GENERAL, conv_params_latex, conv_size, transposed_size
 from explainer.images import channels as rgb_channels
 from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
@@ -41,14 +42,6 @@ def make_conv_walk(x, kernel, stride, padding, dilation, bias, mode):
 def make_transposed_walk(x, kernel, stride, padding, dilation, output_padding):
     walk = transposed_walk(x, kernel, stride, padding, dilation, output_padding)
     return walk, walk.output(), conv_transpose2d(x, kernel, stride, padding, dilation, output_padding)
-
-
-def size_formula(n, k, s, p, d, axis: str) -> str:
-    span = n + 2 * p - d * (k - 1) - 1
-    if span < 0:
-        return rf"{axis}_{{out}} = \left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k} - 1) - 1}}{{{s}}} \right\rfloor + 1 \;\Rightarrow\; {span} < 0"
-    return (rf"{axis}_{{out}} = \left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k} - 1) - 1}}{{{s}}} \right\rfloor + 1"
-            rf" = \left\lfloor \frac{{{span}}}{{{s}}} \right\rfloor + 1 = {span // s + 1}")
 
 
 def show_step(walk, out, pos: int, lab: dict, colorscale: str = "Blues", per_channel: bool = False,
@@ -145,8 +138,8 @@ def section_stepper(lab: dict) -> None:
     (pad_h, pad_w), (sh, sw), (dh, dw) = walk.origin, walk.stride, walk.dilation
     ih, iw = walk.input_shape
     st.subheader(t("stride.size_header"))
-    formula(size_formula(ih, kh, sh, pad_h, dh, "H"))
-    formula(size_formula(iw, kw, sw, pad_w, dw, "W"))
+    formula(conv_size(ih, kh, sh, pad_h, dh, "H").latex)
+    formula(conv_size(iw, kw, sw, pad_w, dw, "W").latex)
     st.markdown(t("stride.size_text", h=ih, w=iw, kh=kh, kw=kw, oh=out.shape[1], ow=out.shape[2],
                   n=len(walk), mode=t(f"stride.mode_{mode}")))
     if preset == "same" and (s > 1 or span % 2):
@@ -198,9 +191,8 @@ def section_channels(lab: dict) -> None:
     walk, out = result
     c_in, f_now = walk.grid.shape[0], walk.window[0]
     k_now, ho, wo = walk.out_shape
-    params = k_now * c_in * f_now * f_now + k_now
-    formula(rf"\text{{{t('stride.params_word')}}} = K\cdot C\cdot F\cdot F + K = {k_now}\cdot{c_in}\cdot{f_now}\cdot{f_now}"
-            rf" + {k_now} = {params}")
+    params = Layer("conv", f_now).params(c_in, k_now)
+    formula(conv_params_latex(k_now, c_in, f_now, t("stride.params_word")))
     st.markdown(t("stride.channels_shape", n=walk.input_shape[0], c=c_in, k=k_now, f=f_now, ho=ho, wo=wo,
                   slices=k_now * c_in, params=params, bias=", ".join(figs.fmt(b) for b in walk.bias)))
     stepper("sp_c", len(walk), lambda pos: show_step(walk, out, pos, lab, "Greys" if src == "image" else "Blues",
@@ -223,25 +215,24 @@ def section_transposed(lab: dict) -> None:
                     help=t("stride.output_padding_help"))
     x = random_grid((n, n), 3, 1, 5)
     kernel = random_grid((k, k), 5, 0, 3)
+
     def build():
-        size = (n - 1) * s - 2 * p + (k - 1) + op + 1
-        if size < 1:  # the transposed formula's own message: here padding crops, so less padding helps
-            raise UserError("stride.transposed_no_output", n=n, k=k, s=s, p=p, size=size)
-        return make_transposed_walk(x, kernel, s, p, 1, op)
+        size = transposed_size(n, k, s, p, 1, op)
+        if size.value is None:  # the transposed formula's own message: here padding crops, so less padding helps
+            raise UserError("stride.transposed_no_output", n=n, k=k, s=s, p=p, size=size.raw)
+        return size, make_transposed_walk(x, kernel, s, p, 1, op)
 
     result, error = keep_last("sp_transposed", build)
     if error:
         st.error(error)
     if result is None:
         return
-    walk, out, direct = result
+    size, (walk, out, direct) = result
     n_in, k_in = walk.input_shape[0], walk.window[0]
     s_in = walk.spacing[0]
     ho = out.shape[1]
-    p_in = k_in - 1 - walk.origin[0]
-    op_in = ho - ((n_in - 1) * s_in - 2 * p_in + k_in)
-    formula(r"H_{out} = (H - 1)\cdot S - 2P + D\cdot(F - 1) + P_{out} + 1")
-    formula(rf"H_{{out}} = ({n_in} - 1)\cdot{s_in} - 2\cdot{p_in} + 1\cdot({k_in} - 1) + {op_in} + 1 = {ho}")
+    formula(TRANSPOSED_GENERAL)
+    formula(size.latex)
     border = walk.origin[0]
     st.markdown(t("stride.transposed_text", n=n_in, s=s_in, k=k_in, zeros=s_in - 1, border=border, ho=ho,
                   ok="✓" if np.allclose(out, direct) else "✗"))
@@ -258,6 +249,10 @@ RF_PRESETS = {
     "dilated": [Layer("conv", 3, dilation=1), Layer("conv", 3, dilation=2), Layer("conv", 3, dilation=3)],
     "strided": [Layer("conv", 3, stride=2), Layer("conv", 3, stride=2), Layer("conv", 3)],
 }
+
+# stacks of convolutions with the same receptive field: two 3×3 vs one 5×5, three 3×3 vs one 7×7
+RF_STACKS = {"2x3": [Layer("conv", 3)] * 2, "1x5": [Layer("conv", 5)],
+             "3x3": [Layer("conv", 3)] * 3, "1x7": [Layer("conv", 7)]}
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -348,15 +343,15 @@ def section_receptive(lab: dict) -> None:
 
     st.subheader(t("stride.rf_compare_header"))
     rows = []
-    for name, stack in (("2x3", [Layer("conv", 3)] * 2), ("1x5", [Layer("conv", 5)]),
-                        ("3x3", [Layer("conv", 3)] * 3), ("1x7", [Layer("conv", 7)])):
+    for name, stack in RF_STACKS.items():
         rows.append({t("stride.rf_stack"): t(f"stride.rf_stack_{name}"),
                      t("stride.rf_size"): receptive_field(stack)[-1].size,
                      t("stride.rf_params"): sum(L.params(ch) for L in stack),
                      t("stride.rf_nonlin"): len(stack)})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.markdown(t("stride.rf_compare_text", c=ch, two=2 * (9 * ch * ch + ch), five=25 * ch * ch + ch,
-                  three=3 * (9 * ch * ch + ch), seven=49 * ch * ch + ch))
+    params = {name: sum(L.params(ch) for L in stack) for name, stack in RF_STACKS.items()}
+    st.markdown(t("stride.rf_compare_text", c=ch, two=params["2x3"], five=params["1x5"], three=params["3x3"],
+                  seven=params["1x7"]))
     note(t("stride.receptive_note"))
 
 

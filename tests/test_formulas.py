@@ -1,0 +1,84 @@
+"""The formulas the pages show agree with the library and with PyTorch for every slider combination."""
+import itertools
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from explainer.errors import UserError
+from explainer.formulas import conv_params_latex, conv_size, pool_size, transposed_size
+from explainer.pooling import pool2d
+
+
+def _last_number(latex: str) -> int:
+    return int(re.search(r"= (-?\d+)$", latex).group(1))
+
+
+def test_pool_formula_equals_the_output_shape_for_every_slider_combination():
+    """Input 1…12 (grid and crop), window 1…4, stride 1…4, padding 0…2, floor and ceil: the Pooling page's sliders."""
+    checked = dropped = 0
+    for n, f, s, p, ceil in itertools.product(range(1, 13), range(1, 5), range(1, 5), range(0, 3), (False, True)):
+        try:
+            want = F.max_pool2d(torch.zeros(1, 1, n, n), f, s, p, ceil_mode=ceil).shape[-1]
+        except RuntimeError:
+            with pytest.raises(UserError):
+                pool_size(n, f, s, p, ceil)
+            continue
+        got = pool_size(n, f, s, p, ceil, "H")
+        assert got.value == want == _last_number(got.latex), (n, f, s, p, ceil, got)
+        assert pool2d(torch.zeros(n, n).numpy(), f, s, "max", p, ceil).shape == (want, want)
+        assert got.dropped == (r"+ 1 - 1 =" in got.latex)
+        checked += 1
+        dropped += got.dropped
+    assert (checked, dropped) == (729, 82)  # 82 settings where the old page formula said one more
+
+
+def test_the_issue_example_ceil_mode_drops_the_window_in_the_padding():
+    got = pool_size(3, 2, 2, 1, ceil_mode=True, axis="H")
+    assert got.value == 2 and got.dropped
+    assert got.latex == (r"H_{out} = \left\lceil \frac{3 + 2\cdot1 - 2}{2} \right\rceil + 1 - 1"
+                         r" = \left\lceil \frac{3}{2} \right\rceil + 1 - 1 = 2")
+
+
+def test_conv_formula_equals_the_output_shape_for_every_slider_combination():
+    """Input 1…12, kernel 1…7, stride 1…4, padding 0…3, dilation 1…3: the Stride page's sliders."""
+    no_output = 0
+    for n, k, s, p, d in itertools.product(range(1, 13), range(1, 8), range(1, 5), range(0, 4), range(1, 4)):
+        got = conv_size(n, k, s, p, d, "W")
+        try:
+            want = F.conv2d(torch.zeros(1, 1, 1, n), torch.zeros(1, 1, 1, k), stride=s, padding=(0, p),
+                            dilation=d).shape[-1]
+        except RuntimeError:
+            assert got.value is None and got.latex.endswith("< 0")
+            no_output += 1
+            continue
+        assert got.value == want == _last_number(got.latex), (n, k, s, p, d)
+    assert no_output > 0
+
+
+def test_transposed_formula_equals_the_output_shape_for_every_slider_combination():
+    """Input 1…5, kernel 1…4, stride 1…3, padding 0…3, output padding 0…2: the Transposed view's sliders."""
+    checked = 0
+    for n, k, s, p, op in itertools.product(range(1, 6), range(1, 5), range(1, 4), range(0, 4), range(0, 3)):
+        if op >= s:  # torch and the library refuse an output padding that is not smaller than the stride
+            with pytest.raises(UserError):
+                transposed_size(n, k, s, p, 1, op)
+            continue
+        got = transposed_size(n, k, s, p, 1, op)
+        try:
+            want = F.conv_transpose2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), stride=s, padding=p,
+                                      output_padding=op).shape[-1]
+            if want < 1:  # torch returns an empty tensor here, the library says "no output"
+                raise RuntimeError
+        except RuntimeError:
+            assert got.value is None and got.raw < 1 and got.latex.endswith(f"= {got.raw} < 1")
+            continue
+        assert got.value == want == got.raw == _last_number(got.latex), (n, k, s, p, op)
+        checked += 1
+    assert checked > 200
+
+
+def test_conv_params_latex():
+    assert conv_params_latex(2, 3, 3, "params") == (
+        r"\text{params} = K\cdot C\cdot F\cdot F + K = 2\cdot3\cdot3\cdot3 + 2 = 56")
