@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from explainer import optimizers
 from explainer.errors import UserError
 from explainer.models import prefers_channels_last
 
@@ -158,38 +159,25 @@ def mnist_logistic_surface(n: int = 2000) -> Surface:
 
 
 # ---------------------------------------------------------------- optimizers
-OPTIMIZERS: dict[str, tuple[type, dict]] = {
-    "sgd": (torch.optim.SGD, {"lr": 0.01}),
-    "momentum": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.9}),
-    "nesterov": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.9, "nesterov": True}),
-    "adagrad": (torch.optim.Adagrad, {"lr": 0.5, "eps": 1e-10}),
-    "rmsprop": (torch.optim.RMSprop, {"lr": 0.01, "alpha": 0.99, "eps": 1e-8}),
-    "adadelta": (torch.optim.Adadelta, {"lr": 1.0, "rho": 0.9, "eps": 1e-6}),
-    "adam": (torch.optim.Adam, {"lr": 0.05, "betas": (0.9, 0.999), "eps": 1e-8}),
-    "adamw": (torch.optim.AdamW, {"lr": 0.05, "betas": (0.9, 0.999), "weight_decay": 0.01}),
-    "nadam": (torch.optim.NAdam, {"lr": 0.05, "betas": (0.9, 0.999)}),
-}
-OPTIMIZER_NAMES = tuple(OPTIMIZERS)
-HPARAMS = ("lr", "momentum", "alpha", "rho", "beta1", "beta2", "eps", "weight_decay")
+OPTIMIZER_NAMES = optimizers.NAMES  # the table lives in explainer.optimizers, shared with training
 
 
 def defaults(name: str, surf: Surface | None = None) -> dict:
     """The default hyperparameters of an optimizer, betas split into beta1/beta2; the SGD family
     gets the surface's ``sgd_lr`` (gradients differ by orders of magnitude between surfaces)."""
-    if name not in OPTIMIZERS:
-        raise UserError("errors.bad_param", name="optimizer", what=" / ".join(OPTIMIZER_NAMES), value=name)
-    d = dict(OPTIMIZERS[name][1])
+    entry = optimizers.spec(name)
+    d = {"lr": entry.surface_lr, **entry.settings}
     if "betas" in d:
         d["beta1"], d["beta2"] = d.pop("betas")
     d.pop("nesterov", None)
-    if surf is not None and name in ("sgd", "momentum", "nesterov"):
+    if surf is not None and entry.cls is torch.optim.SGD:
         d["lr"] = surf.sgd_lr
     return d
 
 
 def _make(name: str, params, hparams: dict) -> torch.optim.Optimizer:
-    cls, base = OPTIMIZERS[name]
-    kw = dict(base)
+    entry = optimizers.spec(name)
+    kw = {"lr": entry.surface_lr, **entry.settings}
     for k, v in hparams.items():
         if k in ("beta1", "beta2"):
             b = list(kw.get("betas", (0.9, 0.999)))
@@ -206,7 +194,7 @@ def _make(name: str, params, hparams: dict) -> torch.optim.Optimizer:
             raise UserError("errors.bad_param", name="beta", what="between 0 and 1", value=b)
     # one 2-vector per optimizer: the single-tensor code path (naming it skips torch's per-step choice)
     kw.setdefault("foreach", False)
-    return cls(params, **kw)
+    return entry.cls(params, **kw)
 
 
 def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: float = 0.0,
@@ -270,8 +258,7 @@ def trajectory(surface_or_name, optimizer: str, start, steps: int, noise: float 
                **hparams) -> np.ndarray:
     """``(steps + 1, 2)`` positions of one ``torch.optim`` optimizer on a surface (NaN after divergence)."""
     surf = surface(surface_or_name) if isinstance(surface_or_name, str) else surface_or_name
-    if optimizer not in OPTIMIZERS:
-        raise UserError("errors.bad_param", name="optimizer", what=" / ".join(OPTIMIZER_NAMES), value=optimizer)
+    optimizers.spec(optimizer)  # an unknown name: UserError before any work
     return race(surf, [(optimizer, hparams)], start, steps, noise, seed)[0]
 
 

@@ -23,11 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from explainer import optimizers
 from explainer.errors import UserError
 from explainer.models import MODEL_NAMES, build_model, prefers_channels_last
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 0.004, "adamw": 0.004, "rmsprop": 0.002}
+OPTIMIZERS = optimizers.TRAIN_NAMES  # the optimizers offered for training (explainer.optimizers has the table)
+DEFAULT_LR = {name: optimizers.OPTIMIZERS[name].train_lr for name in OPTIMIZERS}
 CHECKPOINT_FORMAT = "convolution-explainer/1"
 
 
@@ -111,16 +112,7 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
-    lr = config.learning_rate
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    if config.optimizer == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    return torch.optim.RMSprop(params, lr=lr)
+    return optimizers.build(config.optimizer, params, config.learning_rate)
 
 
 def to_tensor(x_uint8: np.ndarray, device=None) -> torch.Tensor:
@@ -368,13 +360,7 @@ def export_code(config: TrainConfig) -> str:
     """A short, runnable PyTorch script that builds the configured model and trains it like the app."""
     model = build_model(config.model, **config.model_options)
     body = ",\n        ".join(_layer_code(m) for m in model)
-    opt = {
-        "sgd": f"torch.optim.SGD(model.parameters(), lr={config.learning_rate})",
-        "momentum": f"torch.optim.SGD(model.parameters(), lr={config.learning_rate}, momentum=0.9, nesterov=True)",
-        "adam": f"torch.optim.Adam(model.parameters(), lr={config.learning_rate})",
-        "adamw": f"torch.optim.AdamW(model.parameters(), lr={config.learning_rate}, weight_decay=0.01)",
-        "rmsprop": f"torch.optim.RMSprop(model.parameters(), lr={config.learning_rate})",
-    }[config.optimizer]
+    opt = optimizers.code(config.optimizer, config.learning_rate)
     layout = (".to(memory_format=torch.channels_last)  # NHWC convolutions: faster on a CPU"
               if prefers_channels_last(model) else "")
     sched = (f"torch.optim.lr_scheduler.OneCycleLR(opt, max_lr={config.learning_rate}, "
