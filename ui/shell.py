@@ -15,18 +15,25 @@ from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 _KEPT = "_kept_widget_values"
 
 
-# ---------------------------------------------------------------- navigation mode
-def _leave_pages_directory_mode() -> None:
-    """Make sure the app runs through ``streamlit_app.py``'s ``st.navigation``.
+# ---------------------------------------------------------------- navigation mode (once per server)
+def _route_through_entry_script() -> None:
+    """Make a lesson's URL, opened as the very first request of a fresh server, go through ``streamlit_app.py``.
 
-    Streamlit treats a ``pages/`` folder beside the entry script as the old multipage mode until
-    ``st.navigation`` is first called. If the first visitor of a fresh server opens a lesson's URL
-    directly, Streamlit would run that page alone (no sidebar, no language). We switch the flag
-    and rerun, so the entry script runs and routes to the same page.
+    Why this reaches into Streamlit: with a ``pages/`` folder beside the entry script, Streamlit starts in
+    its old folder-based multipage mode and stays there until some session runs ``st.navigation``
+    (documented: from then on the folder is ignored across all sessions). If the first visitor opens
+    ``/stride`` directly, Streamlit runs ``pages/stride.py`` on its own: no sidebar, no language. No
+    public setting turns the folder mode off, and the design keeps the lessons in ``pages/``; so this
+    flips the flag that ``st.navigation`` itself sets and reruns, and the entry script routes to the
+    same URL. It runs when ``ui.shell`` is first imported in the server process (every page imports it),
+    i.e. once per server; after that the flag is False for good and nothing here runs again.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    except ImportError:  # a Streamlit without the flag: nothing to do
+        return
+    if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
         PagesManager.uses_pages_directory = False
         st.rerun()
 
@@ -34,7 +41,6 @@ def _leave_pages_directory_mode() -> None:
 # ---------------------------------------------------------------- language and presenter mode
 def lang() -> str:
     """The current language code (``"en"`` or ``"zh"``)."""
-    _leave_pages_directory_mode()
     value = st.session_state.get("lang")
     if value not in LANGUAGES:
         value = st.query_params.get("lang", DEFAULT_LANGUAGE)
@@ -240,3 +246,6 @@ def keep_last(key: str, compute: Callable[[], Any]) -> tuple[Any, str | None]:
         return store.get(key), t_error(exc)
     store[key] = value
     return value, None
+
+
+_route_through_entry_script()
