@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from explainer import xo
 from explainer.errors import UserError
 
 MAX_SIZE = 7
@@ -72,10 +73,10 @@ _add("laplacian_4", [[0, 1, 0], [1, -4, 1], [0, 1, 0]])
 _add("laplacian_8", [[1, 1, 1], [1, -8, 1], [1, 1, 1]])
 _add("emboss", [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
 _add("outline", [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]])
-# The X/O example's three filters (±1), applied as sum of products / 9.
-_add("xo_diag_down", [[1, -1, -1], [-1, 1, -1], [-1, -1, 1]], 9)   # "\"
-_add("xo_cross", [[1, -1, 1], [-1, 1, -1], [1, -1, 1]], 9)         # "X" (centre cross)
-_add("xo_diag_up", [[-1, -1, 1], [-1, 1, -1], [1, -1, -1]], 9)     # "/"
+# The X/O example's three filters (±1, from explainer.xo), applied as sum of products / 9.
+for _name, _weights in zip(xo.FILTER_NAMES, xo.FILTERS):
+    _add(f"xo_{_name}", _weights, xo.FILTER_DIVISOR)
+del _name, _weights
 # A curve detector as in the tutorial (a bright quarter-circle stroke on a dark ground).
 _add("curve", [[0, 0, 0, 0, 0, 50, 0],
                [0, 0, 0, 0, 50, 0, 0],

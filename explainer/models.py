@@ -6,6 +6,8 @@ Every model takes ``(N, 1, 28, 28)`` float images with values in [0, 1] (pixels 
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -127,7 +129,7 @@ def summary(model: nn.Module, input_shape=(1, 1, 28, 28)) -> list[dict]:
         for i, layer in enumerate(_layers(model)):
             x = layer(x)
             params = sum(p.numel() for p in layer.parameters())
-            rows.append({"layer": f"{i}: {_describe(layer)}", "output_shape": tuple(x.shape[1:]), "params": params})
+            rows.append({"layer": f"{i}: {describe(layer)}", "output_shape": tuple(x.shape[1:]), "params": params})
     model.train(was_training)
     rows.append({"layer": "total", "output_shape": tuple(x.shape[1:]),
                  "params": sum(p.numel() for p in model.parameters())})
@@ -138,20 +140,45 @@ def _layers(model: nn.Module) -> list[nn.Module]:
     return list(model) if isinstance(model, nn.Sequential) else [model]
 
 
-def _describe(layer: nn.Module) -> str:
-    if isinstance(layer, nn.Conv2d):
-        return (f"Conv2d {layer.in_channels}→{layer.out_channels}, {layer.kernel_size[0]}×{layer.kernel_size[1]}"
-                f", pad {layer.padding[0]}")
-    if isinstance(layer, nn.Linear):
-        return f"Linear {layer.in_features}→{layer.out_features}"
-    if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
-        k = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
-        return f"{type(layer).__name__} {k}×{k}"
-    if isinstance(layer, nn.BatchNorm2d):
-        return f"BatchNorm2d {layer.num_features}"
-    if isinstance(layer, nn.Dropout):
-        return f"Dropout {layer.p:g}"
-    return type(layer).__name__
+# One entry per layer type: the constructor arguments that rebuild a layer (for the exported script) and
+# how a summary row shows them. ``describe`` and ``layer_code`` both read this table.
+def _pool_size(m) -> int:
+    return m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+
+
+_LAYERS: dict[type, tuple[Callable, str]] = {
+    nn.Conv2d: (lambda m: ((m.in_channels, m.out_channels, m.kernel_size[0]),
+                           {"padding": m.padding[0], **({} if m.bias is not None else {"bias": False})}),
+                "{0}→{1}, {2}×{2}, pad {padding}"),
+    nn.Linear: (lambda m: ((m.in_features, m.out_features), {}), "{0}→{1}"),
+    nn.BatchNorm2d: (lambda m: ((m.num_features,), {}), "{0}"),
+    nn.MaxPool2d: (lambda m: ((_pool_size(m),), {}), "{0}×{0}"),
+    nn.AvgPool2d: (lambda m: ((_pool_size(m),), {}), "{0}×{0}"),
+    nn.Dropout: (lambda m: ((m.p,), {}), "{0:g}"),
+}
+
+
+def layer_args(layer: nn.Module) -> tuple[tuple, dict]:
+    """The positional and keyword arguments that rebuild ``layer`` (none for a layer without settings)."""
+    entry = _LAYERS.get(type(layer))
+    return entry[0](layer) if entry else ((), {})
+
+
+def describe(layer: nn.Module) -> str:
+    """A summary row's text: ``"Conv2d 1→16, 3×3, pad 1"``."""
+    entry = _LAYERS.get(type(layer))
+    if entry is None:
+        return type(layer).__name__
+    args, kwargs = entry[0](layer)
+    return f"{type(layer).__name__} {entry[1].format(*args, **kwargs)}"
+
+
+def layer_code(layer: nn.Module) -> str:
+    """The Python expression that rebuilds ``layer``: ``"nn.Conv2d(1, 16, 3, padding=1)"``."""
+    args, kwargs = layer_args(layer)
+    text = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+    prefix = "" if isinstance(layer, Normalize) else "nn."
+    return f"{prefix}{type(layer).__name__}({text})"
 
 
 def feature_maps(model: nn.Module, x) -> list[tuple[str, torch.Tensor]]:
@@ -165,7 +192,7 @@ def feature_maps(model: nn.Module, x) -> list[tuple[str, torch.Tensor]]:
     with torch.no_grad():
         for i, layer in enumerate(_layers(model)):
             x = layer(x)
-            out.append((f"{i}: {_describe(layer)}", x[0].clone()))
+            out.append((f"{i}: {describe(layer)}", x[0].clone()))
     model.train(was_training)
     return out
 

@@ -25,7 +25,7 @@ from torch import nn
 
 from explainer import optimizers
 from explainer.errors import UserError
-from explainer.models import MODEL_NAMES, build_model, prefers_channels_last
+from explainer.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, build_model, layer_code, prefers_channels_last
 
 OPTIMIZERS = optimizers.TRAIN_NAMES  # the optimizers offered for training (explainer.optimizers has the table)
 DEFAULT_LR = {name: optimizers.OPTIMIZERS[name].train_lr for name in OPTIMIZERS}
@@ -359,7 +359,7 @@ def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
 def export_code(config: TrainConfig) -> str:
     """A short, runnable PyTorch script that builds the configured model and trains it like the app."""
     model = build_model(config.model, **config.model_options)
-    body = ",\n        ".join(_layer_code(m) for m in model)
+    body = ",\n        ".join(layer_code(m) for m in model)
     opt = optimizers.code(config.optimizer, config.learning_rate)
     layout = (".to(memory_format=torch.channels_last)  # NHWC convolutions: faster on a CPU"
               if prefers_channels_last(model) else "")
@@ -387,7 +387,7 @@ y_test = torch.tensor(read_idx(f"{{root}}/t10k-labels-idx1-ubyte.gz")).long()
 
 class Normalize(nn.Module):
     def forward(self, x):
-        return (x - 0.1307) / 0.3081
+        return (x - {MNIST_MEAN}) / {MNIST_STD}
 
 torch.manual_seed({config.seed})
 model = nn.Sequential(
@@ -412,21 +412,6 @@ for epoch in range(EPOCHS):
         acc = (model(x_test).argmax(1) == y_test).float().mean().item()
     print(f"epoch {{epoch + 1}}: test accuracy {{acc:.4f}}")
 '''
-
-
-def _layer_code(m: nn.Module) -> str:
-    if isinstance(m, nn.Conv2d):
-        return (f"nn.Conv2d({m.in_channels}, {m.out_channels}, {m.kernel_size[0]}, padding={m.padding[0]}"
-                f"{'' if m.bias is not None else ', bias=False'})")
-    if isinstance(m, nn.Linear):
-        return f"nn.Linear({m.in_features}, {m.out_features})"
-    if isinstance(m, nn.BatchNorm2d):
-        return f"nn.BatchNorm2d({m.num_features})"
-    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        return f"nn.{type(m).__name__}({m.kernel_size})"
-    if isinstance(m, nn.Dropout):
-        return f"nn.Dropout({m.p})"
-    return f"{type(m).__name__}()" if type(m).__name__ == "Normalize" else f"nn.{type(m).__name__}()"
 
 
 # ---------------------------------------------------------------- command line

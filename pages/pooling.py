@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explainer.conv import conv2d
 from explainer.figures import stepper as figs
 from explainer.figures.images import picture
 from explainer.formulas import pool_size
@@ -20,10 +19,7 @@ from ui.stepper import grid_controls, stepper
 VIEWS = ("stepper", "image", "xo")
 MODES = ("max", "avg", "global")
 
-# The X/O example (9×9, +1 strokes on −1 background) and its three 3×3 filters come from explainer.xo;
-# the keys name the pooling page's filter labels.
-X, O = xo.X, xo.O
-FILTERS = dict(zip(("diag", "centre", "anti"), xo.FILTERS))
+# The X/O example (9×9, +1 strokes on −1 background) and its three 3×3 filters come from explainer.xo.
 
 
 def figure_labels() -> dict:
@@ -34,9 +30,8 @@ def figure_labels() -> dict:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def feature_maps(which: str, dy: int = 0, dx: int = 0) -> np.ndarray:
-    """The three 7×7 feature maps of the X or O image (shifted by dy, dx): conv with each filter / 9."""
-    img = shift(X if which == "x" else O, dy, dx, fill=-1.0)
-    return np.stack([conv2d(img, f) / 9 for f in FILTERS.values()])
+    """The three 7×7 feature maps of the X or O image (shifted by dy, dx): the X/O network's first stage."""
+    return xo.filter_maps(shift(xo.X if which == "x" else xo.O, dy, dx, fill=-1.0))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -210,7 +205,7 @@ def section_xo(lab: dict) -> None:
     maps, moved = feature_maps(which), feature_maps(which, dy, dx)
     pooled = pool2d(maps, 2, 2, "max", ceil_mode=True)
     pooled_moved = pool2d(moved, 2, 2, "max", ceil_mode=True)
-    names = [t(f"pooling.filter_{k}") for k in FILTERS]
+    names = [t(f"xo.filter_{name}") for name in xo.FILTER_NAMES]
     xo_lab = dict(lab, output=t("pooling.lab_match"))
     for title, arr, key in ((t("pooling.maps_title"), maps, "maps"),
                             (t("pooling.maps_moved_title", dy=dy, dx=dx), moved, "moved")):
