@@ -94,7 +94,7 @@ def kernel(name: str) -> Kernel:
     try:
         return _BANK[name]
     except KeyError:
-        raise UserError("errors.bad_param", name="kernel", what="one of " + ", ".join(NAMES), value=name) from None
+        raise UserError("errors.not_one_of", param="kernel", choices=", ".join(NAMES), value=name) from None
 
 
 _SPLIT_ROWS = re.compile(r"[;\n]+")
@@ -165,7 +165,7 @@ def divisor_for(weights: np.ndarray, mode: str, number: float = 1.0) -> float:
         if not math.isfinite(number) or number == 0:
             raise UserError("errors.bad_divisor", value=number)
         return float(number)
-    raise UserError("errors.bad_param", name="divide by", what="none / sum / count / number", value=mode)
+    raise UserError("errors.not_one_of", param="divide_by", choices="none / sum / count / number", value=mode)
 
 
 # ---------------------------------------------------------------- helpers for the Kernels page

@@ -6,6 +6,7 @@ Every model takes ``(N, 1, 28, 28)`` float images with values in [0, 1] (pixels 
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import numpy as np
@@ -16,6 +17,8 @@ from explainer.errors import UserError
 
 MODEL_NAMES = ("fast", "reference", "lenet5", "mlp", "custom")
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+# the custom CNN's choices
+MAX_BLOCKS, MAX_CHANNELS, KERNEL_SIZES, POOLS, MAX_DROPOUT = 3, 128, (3, 5, 7), ("max", "avg"), 0.9
 
 
 class Normalize(nn.Module):
@@ -68,16 +71,17 @@ def _mlp() -> nn.Module:
 def _custom(blocks: int = 2, channels: int = 16, kernel_size: int = 3, pool: str = "max",
             dropout: float = 0.0, batchnorm: bool = True) -> nn.Module:
     """``blocks`` × (conv → [BN] → ReLU → pool), channels doubling each block, then [dropout] → FC 10."""
-    if not 1 <= int(blocks) <= 3:
-        raise UserError("errors.bad_param", name="blocks", what="1, 2 or 3", value=blocks)
-    if not 1 <= int(channels) <= 128:
-        raise UserError("errors.bad_param", name="channels", what="between 1 and 128", value=channels)
-    if int(kernel_size) not in (3, 5, 7):
-        raise UserError("errors.bad_param", name="kernel_size", what="3, 5 or 7", value=kernel_size)
-    if pool not in ("max", "avg"):
-        raise UserError("errors.bad_param", name="pool", what="max or avg", value=pool)
-    if not 0.0 <= float(dropout) <= 0.9:
-        raise UserError("errors.bad_param", name="dropout", what="between 0 and 0.9", value=dropout)
+    if not 1 <= int(blocks) <= MAX_BLOCKS:
+        raise UserError("errors.out_of_range", param="blocks", lo=1, hi=MAX_BLOCKS, value=blocks)
+    if not 1 <= int(channels) <= MAX_CHANNELS:
+        raise UserError("errors.out_of_range", param="channels", lo=1, hi=MAX_CHANNELS, value=channels)
+    if int(kernel_size) not in KERNEL_SIZES:
+        raise UserError("errors.not_one_of", param="kernel_size", choices=" / ".join(map(str, KERNEL_SIZES)),
+                        value=kernel_size)
+    if pool not in POOLS:
+        raise UserError("errors.not_one_of", param="pool", choices=" / ".join(POOLS), value=pool)
+    if not 0.0 <= float(dropout) <= MAX_DROPOUT:
+        raise UserError("errors.out_of_range", param="dropout", lo=0, hi=MAX_DROPOUT, value=dropout)
     layers: list[nn.Module] = [Normalize()]
     c_in, size = 1, 28
     for b in range(int(blocks)):
@@ -100,16 +104,16 @@ _BUILDERS = {"fast": _fast, "reference": _reference, "lenet5": _lenet5, "mlp": _
 def build_model(name: str, **options) -> nn.Module:
     """A fresh, untrained model by name (``MODEL_NAMES``); ``options`` only for ``"custom"``."""
     if name not in _BUILDERS:
-        raise UserError("errors.bad_param", name="model", what=" / ".join(MODEL_NAMES), value=name)
+        raise UserError("errors.not_one_of", param="model", choices=" / ".join(MODEL_NAMES), value=name)
     if options and name != "custom":
-        raise UserError("errors.bad_param", name="options", what=f"empty for the {name} model", value=options)
+        raise UserError("errors.no_options", model=name, value=options)
     try:
         return _BUILDERS[name](**options)
     except UserError:
         raise
     except (TypeError, ValueError) as exc:  # an unknown option, or a value that isn't a number
-        raise UserError("errors.bad_param", name="options", what="blocks, channels, kernel_size, pool, dropout, "
-                        "batchnorm", value=str(exc)) from None
+        raise UserError("errors.bad_options", value=str(exc),
+                        choices=", ".join(inspect.signature(_custom).parameters)) from None
 
 
 def prefers_channels_last(model: nn.Module) -> bool:

@@ -71,7 +71,7 @@ def surface(name: str, **params) -> Surface:
     if name == "quadratic":
         kappa = float(params.get("kappa", 10.0))
         if not 1 <= kappa <= 1000:
-            raise UserError("errors.bad_param", name="condition number", what="between 1 and 1000", value=kappa)
+            raise UserError("errors.out_of_range", param="condition_number", lo=1, hi=1000, value=kappa)
         return Surface("quadratic", _quadratic(kappa), ((-3, 3), (-3, 3)), ((0.0, 0.0),), (-2.5, 2.0),
                        rf"f(x,y)=\tfrac12\,(x^2+{kappa:g}\,y^2)", params={"kappa": kappa},
                        sgd_lr=round(1.0 / kappa, 4))
@@ -80,7 +80,7 @@ def surface(name: str, **params) -> Surface:
     try:
         return _FIXED[name]
     except KeyError:
-        raise UserError("errors.bad_param", name="surface", what=" / ".join(SURFACE_NAMES), value=name) from None
+        raise UserError("errors.not_one_of", param="surface", choices=" / ".join(SURFACE_NAMES), value=name) from None
 
 
 _FIXED = {
@@ -159,6 +159,7 @@ def mnist_logistic_surface(n: int = 2000) -> Surface:
 
 
 # ---------------------------------------------------------------- optimizers
+MAX_LR, MAX_STEPS = 1e3, 5000  # limits of a race's settings
 OPTIMIZER_NAMES = optimizers.NAMES  # the table lives in explainer.optimizers, shared with training
 
 
@@ -185,13 +186,13 @@ def _make(name: str, params, hparams: dict) -> torch.optim.Optimizer:
             kw["betas"] = tuple(b)
         elif k in kw or (k == "weight_decay"):
             kw[k] = float(v)
-    if not (0 < kw["lr"] < 1e3):
-        raise UserError("errors.bad_param", name="learning rate", what="positive", value=kw["lr"])
+    if not (0 < kw["lr"] < MAX_LR):
+        raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=MAX_LR, value=kw["lr"])
     if "momentum" in kw and not 0 <= kw["momentum"] < 1:
-        raise UserError("errors.bad_param", name="momentum", what="between 0 and 1", value=kw["momentum"])
+        raise UserError("errors.out_of_range", param="momentum", lo=0, hi=1, value=kw["momentum"])
     for b in kw.get("betas", ()):
         if not 0 <= b < 1:
-            raise UserError("errors.bad_param", name="beta", what="between 0 and 1", value=b)
+            raise UserError("errors.out_of_range", param="beta", lo=0, hi=1, value=b)
     # one 2-vector per optimizer: the single-tensor code path (naming it skips torch's per-step choice)
     kw.setdefault("foreach", False)
     return entry.cls(params, **kw)
@@ -208,11 +209,11 @@ def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: 
     A path that turns NaN/inf or runs beyond ``limit`` × the plot's size is cut there: the rest is NaN.
     """
     steps = int(steps)
-    if not 1 <= steps <= 5000:
-        raise UserError("errors.bad_param", name="steps", what="between 1 and 5000", value=steps)
+    if not 1 <= steps <= MAX_STEPS:
+        raise UserError("errors.out_of_range", param="steps", lo=1, hi=MAX_STEPS, value=steps)
     start = torch.tensor([float(start[0]), float(start[1])], dtype=torch.float64)
     if not torch.isfinite(start).all():
-        raise UserError("errors.bad_param", name="start", what="two finite numbers", value=tuple(start.tolist()))
+        raise UserError("errors.not_finite_pair", param="start", value=tuple(start.tolist()))
     k = len(runs)
     # All positions live in one (k, 2) tensor: row i is optimizer i's parameter (a leaf view, so
     # torch.optim updates it in place) and ``xy`` (the same storage) is what autograd differentiates.

@@ -74,9 +74,9 @@ def test_padding_modes_match_torch(mode, torch_mode):
     (np.zeros((2, 4, 4)), np.ones((3, 3, 3)), {}, "errors.bad_shape"),  # depth 3 vs 2 channels
     (np.zeros((4, 4)), [[1, float("nan")]], {}, "errors.bad_shape"),
     (np.zeros((4, 4)), [["a", 1]], {}, "errors.bad_shape"),
-    (np.zeros((4, 4)), np.ones((2, 2)), {"stride": 0}, "errors.bad_param"),
-    (np.zeros((4, 4)), np.ones((2, 2)), {"padding": -1}, "errors.bad_param"),
-    (np.zeros((4, 4)), np.ones((2, 2)), {"stride": 1.5}, "errors.bad_param"),
+    (np.zeros((4, 4)), np.ones((2, 2)), {"stride": 0}, "errors.too_small"),
+    (np.zeros((4, 4)), np.ones((2, 2)), {"padding": -1}, "errors.too_small"),
+    (np.zeros((4, 4)), np.ones((2, 2)), {"stride": 1.5}, "errors.not_whole"),
     (np.zeros((4,)), np.ones((2, 2)), {}, "errors.bad_shape"),
 ])
 def test_invalid_input_is_a_plain_value_error(x, kernel, kwargs, key):

@@ -75,7 +75,7 @@ def test_bad_positions_and_divisors_are_user_errors():
     img = np.zeros((6, 6))
     with pytest.raises(UserError) as e:
         inspect_pixel(img, np.ones((3, 3)), 4, 0)
-    assert e.value.key == "errors.bad_param"
+    assert e.value.key == "errors.position_outside" and e.value.params == {"row": 4, "col": 0, "h": 4, "w": 4}
     for bad in (0, float("nan"), float("inf")):
         with pytest.raises(UserError) as e:
             apply_kernel(img, np.ones((3, 3)), divisor=bad)

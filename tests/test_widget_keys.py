@@ -9,6 +9,7 @@ top row and the transposed view's output padding, so one overwrote the other).
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -53,7 +54,8 @@ def _choose(at, w: Widget, choice) -> None:
 
 
 def walk(page: str) -> dict[str, set[tuple[str, str]]]:
-    """``{key: {(widget type, label), …}}`` over every state the walk reaches on ``page``."""
+    """``{key: {(widget type, label), …}}`` over every state the walk reaches on ``page``; the option texts
+    shown are kept under the key ``"<options>"``."""
     at = app_test(page, timeout=60).run()
     meanings: dict[str, set] = defaultdict(set)
     tried: set = set()
@@ -62,6 +64,7 @@ def walk(page: str) -> dict[str, set[tuple[str, str]]]:
         widgets = _widgets(at)
         for w in widgets:
             meanings[w.key].add(_meaning(w))
+            meanings["<options>"].update(("option", str(o)) for o in getattr(w, "options", []) or [])
         todo = [(w, c) for w in reversed(widgets) for c in _choices(w) if (w.key, c) not in tried]
         if not todo:
             return meanings
@@ -83,8 +86,17 @@ def test_every_page_is_walked(walked):
     assert {"pl_levels", "pl_dy", "pl_photo_src"} <= set(walked["pooling"])
 
 
+def test_no_label_or_option_is_an_untranslated_key(walked):
+    """A label built at run time (``t(f"...")``, ``labels(prefix)``) whose key is missing shows the key itself."""
+    key_like = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+    shown = {text for keys in walked.values() for m in keys.values() for _, text in m}
+    assert len(shown) > 100
+    assert sorted(text for text in shown if key_like.match(text)) == []
+
+
 def test_each_key_has_one_meaning_on_its_page(walked):
-    clashes = {(page, key): sorted(m) for page, keys in walked.items() for key, m in keys.items() if len(m) > 1}
+    clashes = {(page, key): sorted(m) for page, keys in walked.items() for key, m in keys.items()
+               if len(m) > 1 and key != "<options>"}
     assert not clashes, clashes
 
 
@@ -93,7 +105,8 @@ def test_each_key_has_one_meaning_across_pages(walked):
     pages: dict[str, set] = defaultdict(set)
     for page, keys in walked.items():
         for key, m in keys.items():
-            across[key] |= m
-            pages[key].add(page)
+            if key != "<options>":
+                across[key] |= m
+                pages[key].add(page)
     clashes = {key: (sorted(pages[key]), sorted(m)) for key, m in across.items() if len(m) > 1}
     assert not clashes, clashes

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from explainer.errors import UserError
+from explainer.errors import UserError, message
 from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 
 _KEPT = "_kept_widget_values"
@@ -55,7 +55,7 @@ def t(key: str, **params) -> str:
 
 
 def labels(prefix: str) -> Callable[[Any], str]:
-    """A ``format_func`` for options: ``labels("pool.mode_")("max")`` is the text of the key ``pool.mode_max``.
+    """A ``format_func`` for options: ``labels("pooling.mode_")("max")`` is the text of the key ``pooling.mode_max``.
 
     It binds the current language now, so it also works when Streamlit (or AppTest) calls it
     outside the script run, where ``t`` can't see the session's language.
@@ -67,7 +67,7 @@ def labels(prefix: str) -> Callable[[Any], str]:
 def t_error(exc: Exception) -> str:
     """A learner-facing message for an exception raised by ``explainer``."""
     if isinstance(exc, UserError):
-        return translate(exc.key, lang(), **exc.params)
+        return message(exc.key, exc.params, lang())
     return t("common.unexpected_error", detail=str(exc))
 
 
