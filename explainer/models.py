@@ -123,8 +123,9 @@ def prefers_channels_last(model: nn.Module) -> bool:
     return bool(convs) and min(c.out_channels for c in convs) >= 6
 
 
-def summary(model: nn.Module, input_shape=(1, 1, 28, 28)) -> list[dict]:
-    """One row per layer: its name, output shape (without the batch) and parameter count; a total row last."""
+def summary(model: nn.Module, total_label: str, input_shape=(1, 1, 28, 28)) -> list[dict]:
+    """One row per layer: its name, output shape (without the batch) and parameter count; a total row last,
+    named ``total_label`` (the page's word for "total")."""
     rows = []
     x = torch.zeros(input_shape)
     was_training = model.training
@@ -135,7 +136,7 @@ def summary(model: nn.Module, input_shape=(1, 1, 28, 28)) -> list[dict]:
             params = sum(p.numel() for p in layer.parameters())
             rows.append({"layer": f"{i}: {describe(layer)}", "output_shape": tuple(x.shape[1:]), "params": params})
     model.train(was_training)
-    rows.append({"layer": "total", "output_shape": tuple(x.shape[1:]),
+    rows.append({"layer": total_label, "output_shape": tuple(x.shape[1:]),
                  "params": sum(p.numel() for p in model.parameters())})
     return rows
 

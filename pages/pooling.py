@@ -14,18 +14,12 @@ from explainer.stepper import pool_walk
 from ui.images import image_picker, image_region
 from explainer import xo
 from ui.shell import formula, keep_last, labels, note, t, widget
-from ui.stepper import grid_controls, stepper
+from ui.stepper import figure_labels, grid_controls, stepper
 
 VIEWS = ("stepper", "image", "xo")
 MODES = ("max", "avg", "global")
 
 # The X/O example (9×9, +1 strokes on −1 background) and its three 3×3 filters come from explainer.xo.
-
-
-def figure_labels() -> dict:
-    keys = ("row", "column", "value", "padding", "inserted", "outside", "window", "uncovered", "output", "product",
-            "input", "weight", "channel", "map", "picked", "counted", "not_counted")
-    return {k: t(f"stepper.lab_{k}") for k in keys}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

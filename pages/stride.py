@@ -15,16 +15,10 @@ from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
 from ui.images import image_region
 from ui.shell import formula, keep_last, labels, note, t, widget
-from ui.stepper import grid_controls, random_grid, stepper
+from ui.stepper import figure_labels, grid_controls, random_grid, stepper
 
 VIEWS = ("stepper", "channels", "transposed", "receptive")
 PRESETS = ("custom", "valid", "same", "full")
-
-
-def figure_labels() -> dict:
-    keys = ("row", "column", "value", "padding", "inserted", "outside", "window", "uncovered", "output", "product",
-            "input", "weight", "channel", "map", "picked", "counted", "not_counted")
-    return {k: t(f"stepper.lab_{k}") for k in keys}
 
 
 def edge_kernel(k: int) -> np.ndarray:

@@ -17,7 +17,7 @@ def test_every_model_maps_digits_to_10_logits(name):
 
 def test_reference_is_the_tutorials_model():
     m = build_model("reference")
-    rows = summary(m)
+    rows = summary(m, "total")
     convs = [r for r in rows if "Conv2d" in r["layer"]]
     assert convs[0]["layer"].endswith("Conv2d 1→32, 5×5, pad 2") and convs[0]["output_shape"] == (32, 28, 28)
     linears = [r["layer"].split(": ")[1] for r in rows if "Linear" in r["layer"]]
@@ -27,7 +27,7 @@ def test_reference_is_the_tutorials_model():
 
 
 def test_mlp_is_784_256_256_256_10():
-    rows = summary(build_model("mlp"))
+    rows = summary(build_model("mlp"), "total")
     assert [r["layer"].split(": ")[1] for r in rows if "Linear" in r["layer"]] == [
         "Linear 784→256", "Linear 256→256", "Linear 256→256", "Linear 256→10"]
     assert first_conv_weights(build_model("mlp")) is None
@@ -48,7 +48,7 @@ def test_custom_options_and_errors():
 def test_feature_maps_follow_the_summary():
     m = build_model("fast")
     maps = feature_maps(m, torch.rand(28, 28).numpy())
-    rows = summary(m)[:-1]
+    rows = summary(m, "total")[:-1]
     assert [tuple(t.shape) for _, t in maps] == [r["output_shape"] for r in rows]
     assert maps[-1][1].shape == (10,)
 
@@ -65,7 +65,7 @@ def test_layer_code_rebuilds_the_model_and_describe_reads_the_same_table(name, o
     x = torch.rand(2, 1, 28, 28)
     with torch.no_grad():
         assert torch.equal(rebuilt(x), model(x))
-    for m, row in zip(model, M.summary(model)):
+    for m, row in zip(model, M.summary(model, "total")):
         args, kwargs = M.layer_args(m)
         assert row["layer"].split(": ", 1)[1] == M.describe(m)
         assert all(str(a if not isinstance(a, float) else f"{a:g}") in M.describe(m) for a in args)

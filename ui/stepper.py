@@ -13,10 +13,16 @@ from typing import Callable
 
 import streamlit as st
 
+from explainer.figures.stepper import labels_for
 from explainer.i18n import translate
 from ui.shell import lang, t, widget
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0)  # steps per second
+
+
+def figure_labels() -> dict:
+    """The stepper figures' words in the current language (see ``explainer.figures.stepper.LABEL_KEYS``)."""
+    return labels_for(lang())
 
 
 def _pos_key(prefix: str) -> str:
