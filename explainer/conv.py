@@ -153,6 +153,27 @@ def conv2d(x, kernel, stride=1, padding=0, dilation=1, bias=0.0, padding_mode: s
     return out[0] if squeeze else out
 
 
+def conv2d_reference(x, kernel, stride=1, padding=0, dilation=1, bias=0.0) -> np.ndarray:
+    """``conv2d`` written as its definition, to read rather than to run fast (zero padding only):
+    for every output position, take the window under the kernel, multiply, sum, add the bias.
+
+    Same arguments, shapes and result as :func:`conv2d` (tests check both against PyTorch).
+    """
+    x, k, squeeze = _normalise(x, kernel)
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride, "stride", 1), _pair(padding, "padding", 0), _pair(dilation, "dilation", 1)
+    K, C, kh, kw = k.shape
+    ho, wo = output_size(x.shape[1], kh, sh, ph, dh), output_size(x.shape[2], kw, sw, pw, dw)
+    xp = pad(x, (ph, pw))
+    b = np.broadcast_to(_as_float(bias, "the bias"), (K,))
+    out = np.zeros((K, ho, wo))
+    for m in range(K):                      # each kernel gives one output map
+        for r in range(ho):                 # slide down …
+            for c in range(wo):             # … and across
+                window = xp[:, r * sh: r * sh + dh * (kh - 1) + 1: dh, c * sw: c * sw + dw * (kw - 1) + 1: dw]
+                out[m, r, c] = np.sum(window * k[m]) + b[m]   # multiply, sum, + bias
+    return out[0] if squeeze else out
+
+
 def conv_transpose2d(x, kernel, stride=1, padding=0, dilation=1, output_padding=0, bias=0.0) -> np.ndarray:
     """Transposed convolution ("deconvolution", upsampling), matching ``torch.nn.functional.conv_transpose2d``.
 

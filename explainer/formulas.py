@@ -11,6 +11,7 @@ of the result below it (tests check every slider combination against PyTorch).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from explainer.conv import output_size, output_size_transposed
 from explainer.errors import UserError
@@ -77,3 +78,20 @@ def conv_params_latex(kernels: int, channels: int, size: int, word: str) -> str:
     params = Layer("conv", size).params(channels, kernels)
     return (rf"\text{{{word}}} = K\cdot C\cdot F\cdot F + K = {kernels}\cdot{channels}\cdot{size}\cdot{size}"
             rf" + {kernels} = {params}")
+
+
+def inspection_latex(info, fmt: Callable[[float], str], per_line: int = 4, max_lines: int = 6) -> str:
+    """One output pixel of ``explainer.inspector.inspect_pixel`` written out: the sum of products, a few terms per
+    line so it fits the page, then ÷ divisor + bias (numbers written with ``fmt``)."""
+    terms = [rf"{fmt(x)}\cdot({fmt(w)})" for x, w in zip(info.window.ravel(), info.kernel.ravel()) if w != 0]
+    lines = [" + ".join(terms[i: i + per_line]) for i in range(0, len(terms), per_line)] or ["0"]
+    if len(lines) > max_lines:
+        lines = lines[: max_lines - 1] + [r"\dots"]
+    body = r" \\ &\quad + ".join(lines)
+    out = rf"\text{{out}}_{{{info.row},{info.col}}}"
+    if info.divisor == 1 and info.bias == 0:
+        return rf"\begin{{aligned}} {out} &= {body} \\ &= {fmt(info.value)} \end{{aligned}}"
+    step = rf"\frac{{{fmt(info.total)}}}{{{fmt(info.divisor)}}}" if info.divisor != 1 else fmt(info.total)
+    step += "" if info.bias == 0 else (rf" + {fmt(info.bias)}" if info.bias > 0 else rf" - {fmt(-info.bias)}")
+    return (rf"\begin{{aligned}} \Sigma &= {body} \\ &= {fmt(info.total)} \\ "
+            rf"{out} &= {step} = {fmt(info.value)} \end{{aligned}}")

@@ -9,6 +9,7 @@ from explainer import shift as shift_demo
 from explainer.errors import UserError
 from explainer.figures import fast_figure
 from explainer.figures import kernels as figs
+from explainer.formulas import inspection_latex
 from explainer.images import LUMA, to_grey
 from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
 from explainer.kernels import (DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES, apply_edits, clip_display, divisor_for,
@@ -173,22 +174,6 @@ def chosen_kernel(name: str):
     return parse
 
 
-def inspector_latex(info, per_line: int = 4, max_lines: int = 6) -> str:
-    """The sum of products written out, a few terms per line so it fits the page, then ÷ divisor + bias."""
-    terms = [rf"{fmt(x)}\cdot({fmt(w)})" for x, w in zip(info.window.ravel(), info.kernel.ravel()) if w != 0]
-    lines = [" + ".join(terms[i: i + per_line]) for i in range(0, len(terms), per_line)] or ["0"]
-    if len(lines) > max_lines:
-        lines = lines[: max_lines - 1] + [r"\dots"]
-    body = r" \\ &\quad + ".join(lines)
-    out = rf"\text{{out}}_{{{info.row},{info.col}}}"
-    if info.divisor == 1 and info.bias == 0:
-        return rf"\begin{{aligned}} {out} &= {body} \\ &= {fmt(info.value)} \end{{aligned}}"
-    step = rf"\frac{{{fmt(info.total)}}}{{{fmt(info.divisor)}}}" if info.divisor != 1 else fmt(info.total)
-    step += "" if info.bias == 0 else (rf" + {fmt(info.bias)}" if info.bias > 0 else rf" - {fmt(-info.bias)}")
-    return (rf"\begin{{aligned}} \Sigma &= {body} \\ &= {fmt(info.total)} \\ "
-            rf"{out} &= {step} = {fmt(info.value)} \end{{aligned}}")
-
-
 def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset) -> None:
     st.subheader(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
@@ -226,7 +211,7 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset
     with b:
         st.plotly_chart(figs.grid_figure(info.products, title=t("kernels.products_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_product"), **L), key="kn_prod", config=CFG)
-    formula(inspector_latex(info))
+    formula(inspection_latex(info, fmt))
     st.markdown(t("kernels.sum_line", n=info.products.size, total=fmt(info.total), d=fmt(divisor), b=fmt(bias),
                   value=fmt(info.value)))
     st.caption(t("kernels.matches", value=fmt(out[r, c]), r=r, c=c))
@@ -377,7 +362,7 @@ def examples() -> None:
     with c:
         st.plotly_chart(figs.grid_figure(out, title=t("kernels.output_title", h=4, w=4), kind="signed",
                                          colorbar_title=t("kernels.cb_value"), **L), key="kn_ex_out", config=CFG)
-    formula(inspector_latex(inspect_pixel(img, k, 0, 1), per_line=3))
+    formula(inspection_latex(inspect_pixel(img, k, 0, 1), fmt, per_line=3))
     # A callback runs before the widgets exist, so it may set their values (kn_view is already drawn here).
     st.button(t("kernels.step_open"), key="kn_ex_open", on_click=open_step_edge)
 
@@ -396,7 +381,7 @@ def examples() -> None:
         with col:
             st.plotly_chart(figs.grid_figure(patch, title=t(title, v=fmt(info.value)), kind="grey",
                                              colorbar_title=t("kernels.cb_grey"), height=340, **L), key=key, config=CFG)
-            formula(inspector_latex(info, per_line=3))
+            formula(inspection_latex(info, fmt, per_line=3))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from explainer.errors import UserError
-from explainer.formulas import conv_params_latex, conv_size, pool_size, transposed_size
+from explainer.formulas import conv_params_latex, conv_size, inspection_latex, pool_size, transposed_size
 from explainer.pooling import pool2d
 
 
@@ -82,3 +82,22 @@ def test_transposed_formula_equals_the_output_shape_for_every_slider_combination
 def test_conv_params_latex():
     assert conv_params_latex(2, 3, 3, "params") == (
         r"\text{params} = K\cdot C\cdot F\cdot F + K = 2\cdot3\cdot3\cdot3 + 2 = 56")
+
+
+def test_the_inspectors_formula_ends_with_the_reference_convolution():
+    import numpy as np
+
+    from explainer.conv import conv2d_reference
+    from explainer.inspector import inspect_pixel
+
+    def fmt(v):
+        return f"{v:.0f}" if float(v).is_integer() else f"{v:.4g}"
+
+    img = np.array([[60, 60, 60, 0, 0, 0]] * 6, dtype=float)
+    edge = [[1, 0, -1]] * 3
+    latex = inspection_latex(inspect_pixel(img, edge, 0, 1), fmt)
+    assert latex == (r"\begin{aligned} \text{out}_{0,1} &= 60\cdot(1) + 0\cdot(-1) + 60\cdot(1) + 0\cdot(-1)"
+                     r" \\ &\quad + 60\cdot(1) + 0\cdot(-1) \\ &= 180 \end{aligned}")
+    assert latex.endswith(f"&= {fmt(conv2d_reference(img, edge)[0, 1])} \\end{{aligned}}")
+    with_bias = inspection_latex(inspect_pixel(img, edge, 0, 1, divisor=4, bias=-2), fmt)
+    assert with_bias.endswith(rf"\frac{{180}}{{4}} - 2 = {fmt(conv2d_reference(img, edge)[0, 1] / 4 - 2)} \end{{aligned}}")
