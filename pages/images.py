@@ -52,7 +52,7 @@ with c1:
     top = int_slider(t("images.crop_top"), "im_top", top0, 0, h - size)
 with c2:
     left = int_slider(t("images.crop_left"), "im_left", left0, 0, w - size)
-st.plotly_chart(figs.photo_with_box(photo, top, left, size), key="im_photo_fig")
+st.plotly_chart(figs.picture(photo, box=(top, left, size)), key="im_photo_fig")
 crop = photo[top:top + size, left:left + size]
 if crop.ndim == 2:
     st.info(t("images.grey_only"))
