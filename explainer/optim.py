@@ -160,6 +160,7 @@ def mnist_logistic_surface(n: int = 2000) -> Surface:
 
 # ---------------------------------------------------------------- optimizers
 MAX_LR, MAX_STEPS = 1e3, 5000  # limits of a race's settings
+RUNAWAY = 1e6  # a path this many plot sizes away has diverged: it is cut there
 OPTIMIZER_NAMES = optimizers.NAMES  # the table lives in explainer.optimizers, shared with training
 
 
@@ -199,7 +200,7 @@ def _make(name: str, params, hparams: dict) -> torch.optim.Optimizer:
 
 
 def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: float = 0.0,
-         seed: int = 0, limit: float = 1e6) -> np.ndarray:
+         seed: int = 0, limit: float = RUNAWAY) -> np.ndarray:
     """Positions ``(len(runs), steps + 1, 2)`` of each (optimizer, hparams) from the same ``start``.
 
     One loop moves all optimizers together: one forward and one backward pass (autograd) give every

@@ -28,7 +28,6 @@ from explainer.errors import UserError
 
 # What a grid cell is.
 INPUT, PADDING, INSERTED, OUTSIDE = 0, 1, 2, 3
-ROLES = ("input", "padding", "inserted", "outside")
 
 
 @dataclass(frozen=True)

@@ -39,13 +39,12 @@ def grey_of(img: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def output_maps(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
-                partner: np.ndarray | None, partner_divisor: float):
+def output_maps(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool):
     """The output map and the position of the strongest response (the clipped and magnitude views are made
     only when shown, in ``output_figures``: a 1024² image's rerun stays quick)."""
     out = apply_kernel(img.astype(np.float64), weights, divisor, bias, flip)
     r, c = np.unravel_index(int(np.argmax(np.abs(out))), out.shape)
-    return out, None, None, (int(r), int(c))
+    return out, (int(r), int(c))
 
 
 def view_map(img, out, view: str, bias: float, flip: bool, partner, partner_divisor: float) -> np.ndarray:
@@ -92,7 +91,7 @@ def input_figure(img: np.ndarray, title: str, labels_: tuple) -> dict:
 def output_figures(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
                    partner: np.ndarray | None, partner_divisor: float, view: str, texts: tuple) -> tuple[dict, dict]:
     """The output map in ``view`` and the histogram, keyed by the settings (not by the big output arrays)."""
-    out, _, _, _ = output_maps(img, weights, divisor, bias, flip, partner, partner_divisor)
+    out, _ = output_maps(img, weights, divisor, bias, flip)
     title, colorbar, x_title, y_title, value_label, hist_title, hist_x, hist_y = texts
     kh, kw = np.shape(weights)
     z = view_map(img, out, view, bias, flip, partner, partner_divisor)
@@ -174,7 +173,7 @@ def chosen_kernel(name: str):
     return parse
 
 
-def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset) -> None:
+def pixel_inspector(img, weights, divisor, bias, flip, out, best) -> None:
     st.subheader(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
     ho, wo = out.shape
@@ -256,7 +255,7 @@ def default_result(img: np.ndarray):
     k = kernel("vertical_edge")
     pair = kernel(k.pair)
     settings = (img, np.asarray(k.weights), float(k.divisor), 0.0, False, np.asarray(pair.weights), float(pair.divisor))
-    out, _, _, best = output_maps(*settings)
+    out, best = output_maps(*settings[:5])  # the map doesn't depend on the partner kernel (settings[5:])
     return settings, k.pair, out, best
 
 
@@ -275,18 +274,18 @@ def explore() -> None:
     c1, c2 = st.columns(2)
     with c1:
         bias = widget(st.number_input, t("kernels.bias"), key="kn_bias", default=0.0, help=t("kernels.bias_help"),
-                      format="%.4g", min_value=-1e6, max_value=1e6)
+                      format="%.4g", min_value=-MAX_ABS, max_value=MAX_ABS)
     with c2:
         flip = widget(st.toggle, t("kernels.flip"), key="kn_flip", default=False, help=t("kernels.flip_help"))
     note(t("kernels.flip_note"))
 
     def compute():
         weights, divisor, partner, pdiv, pair = build()
-        if not np.isfinite(bias) or abs(bias) > 1e6:
-            raise UserError("errors.too_large", text=str(bias), limit="1e+06")
+        if not np.isfinite(bias) or abs(bias) > MAX_ABS:
+            raise UserError("errors.too_large", text=str(bias), limit=f"{MAX_ABS:g}")
         settings = (img, np.asarray(weights, dtype=np.float64), float(divisor), float(bias), bool(flip),
                     None if partner is None else np.asarray(partner, dtype=np.float64), float(pdiv))
-        out, _, _, best = output_maps(*settings)
+        out, best = output_maps(*settings[:5])
         return settings, pair, out, best
 
     result, error = keep_last("kn_explore", compute)
@@ -334,7 +333,7 @@ def explore() -> None:
     st.plotly_chart(_figure(hist_fig), key="kn_hist", config=CFG)
     if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
-    pixel_inspector(img, weights, divisor, bias, flip, out, best, (H, W), offset)
+    pixel_inspector(img, weights, divisor, bias, flip, out, best)
 
 
 def open_step_edge() -> None:

@@ -18,6 +18,7 @@ from explainer.i18n import translate
 from ui.shell import lang, t, widget
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0)  # steps per second
+TICK_SLACK = 0.8  # a timer rerun that comes a little early (< 20 % of the interval) still advances one step
 
 
 def figure_labels() -> dict:
@@ -80,7 +81,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None]) -> None:
     def view():
         if playing(prefix):
             now = time.monotonic()
-            if now - ss.get(f"_{prefix}_last_tick", 0.0) >= 0.8 * interval:
+            if now - ss.get(f"_{prefix}_last_tick", 0.0) >= TICK_SLACK * interval:
                 ss[f"_{prefix}_last_tick"] = now
                 if ss.get(key, 1) >= n_steps:
                     ss[_play_key(prefix)] = False
