@@ -95,3 +95,16 @@ def inspection_latex(info, fmt: Callable[[float], str], per_line: int = 4, max_l
     step += "" if info.bias == 0 else (rf" + {fmt(info.bias)}" if info.bias > 0 else rf" - {fmt(-info.bias)}")
     return (rf"\begin{{aligned}} \Sigma &= {body} \\ &= {fmt(info.total)} \\ "
             rf"{out} &= {step} = {fmt(info.value)} \end{{aligned}}")
+
+
+def xo_pixel_latex(info) -> str:
+    """One value of an X/O feature map written out: the nine ±1 products over 9, their sum over 9, the value
+    (``info``: ``explainer.inspector.inspect_pixel(grid, filter, row, col, divisor=9)``)."""
+    terms = " ".join(f"{'+' if i and v >= 0 else ''}{v:g}" for i, v in enumerate(info.products.ravel()))
+    return rf"\frac{{{terms}}}{{{info.divisor:g}}} = \frac{{{info.total:g}}}{{{info.divisor:g}}} = {info.value:.2f}"
+
+
+def xo_vote_latex(votes, word: str) -> str:
+    """``vote_X = w_X · f = …, vote_O = w_O · f = …`` with the catalogue's ``word`` for "vote"."""
+    return (rf"\text{{{word}}}_X = w_X \cdot f = {votes[0]:.3f},\qquad "
+            rf"\text{{{word}}}_O = w_O \cdot f = {votes[1]:.3f}")

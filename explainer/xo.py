@@ -131,6 +131,11 @@ def filter_maps(grid) -> np.ndarray:
     return np.stack([conv2d(grid, f) / FILTER_DIVISOR for f in FILTERS])
 
 
+def matching_cells(total: float) -> int:
+    """How many of a window's nine ±1 cells match the filter, from the sum of their products (match +1, miss −1)."""
+    return int(round(total + FILTERS[0].size)) // 2
+
+
 def _features(grid: np.ndarray) -> dict[str, np.ndarray]:
     """Every stage for one 9×9 input; the shared forward pass."""
     maps = filter_maps(grid)                                                # 3 × 7×7

@@ -15,7 +15,7 @@ from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, g
 from explainer.kernels import (DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
 from ui.images import digit, image_picker
-from ui.shell import formula, keep_last, labels, note, t, widget
+from ui.shell import formula, keep_last, labels, lesson_views, note, t, widget
 
 VIEWS = ("explore", "examples", "shift")
 OUTPUT_VIEWS = ("raw", "clipped", "magnitude")
@@ -424,8 +424,5 @@ def shift_section() -> None:
 
 
 # ---------------------------------------------------------------- page
-st.title(t("kernels.title"))
-st.markdown(t("kernels.intro"))
-view = widget(st.segmented_control, t("kernels.view"), key="kn_view", default="explore", options=list(VIEWS),
-              format_func=labels("kernels.view_"), required=True)
+view = lesson_views("kernels", "kn_view", VIEWS)
 {"explore": explore, "examples": examples, "shift": shift_section}[view or "explore"]()

@@ -13,7 +13,7 @@ from explainer.pooling import global_avg_pool, pool2d, shift
 from explainer.stepper import pool_walk
 from ui.images import image_picker, image_region
 from explainer import xo
-from ui.shell import formula, keep_last, labels, note, t, widget
+from ui.shell import formula, keep_last, labels, lesson_views, note, t, widget
 from ui.stepper import figure_labels, grid_controls, stepper
 
 VIEWS = ("stepper", "image", "xo")
@@ -221,10 +221,7 @@ def section_xo(lab: dict) -> None:
 
 
 # ---------------------------------------------------------------- page
-st.title(t("pooling.title"))
-st.markdown(t("pooling.intro"))
-view = widget(st.segmented_control, t("pooling.view"), key="pl_view", default="stepper", options=list(VIEWS),
-              format_func=labels("pooling.view_"), required=True)
+view = lesson_views("pooling", "pl_view", VIEWS)
 LAB = figure_labels()
 if view == "stepper":
     section_stepper(LAB)

@@ -14,7 +14,7 @@ from explainer.images import channels as rgb_channels
 from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
 from ui.images import image_region
-from ui.shell import formula, keep_last, labels, note, t, widget
+from ui.shell import formula, keep_last, labels, lesson_views, note, t, widget
 from ui.stepper import figure_labels, grid_controls, random_grid, stepper
 
 VIEWS = ("stepper", "channels", "transposed", "receptive")
@@ -350,10 +350,7 @@ def section_receptive(lab: dict) -> None:
 
 
 # ---------------------------------------------------------------- page
-st.title(t("stride.title"))
-st.markdown(t("stride.intro"))
-view = widget(st.segmented_control, t("stride.view"), key="sp_view", default="stepper", options=list(VIEWS),
-              format_func=labels("stride.view_"), required=True)
+view = lesson_views("stride", "sp_view", VIEWS)
 LAB = figure_labels()
 {"stepper": section_stepper, "channels": section_channels, "transposed": section_transposed,
  "receptive": section_receptive}[view](LAB)

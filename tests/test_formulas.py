@@ -101,3 +101,17 @@ def test_the_inspectors_formula_ends_with_the_reference_convolution():
     assert latex.endswith(f"&= {fmt(conv2d_reference(img, edge)[0, 1])} \\end{{aligned}}")
     with_bias = inspection_latex(inspect_pixel(img, edge, 0, 1, divisor=4, bias=-2), fmt)
     assert with_bias.endswith(rf"\frac{{180}}{{4}} - 2 = {fmt(conv2d_reference(img, edge)[0, 1] / 4 - 2)} \end{{aligned}}")
+
+
+def test_xo_pixel_formula_and_matching_cells():
+    from explainer import xo
+    from explainer.formulas import xo_pixel_latex, xo_vote_latex
+    from explainer.inspector import inspect_pixel
+
+    info = inspect_pixel(xo.X, xo.FILTERS[0], 0, 0, divisor=9)
+    # the classic top-left window of the X under the "\\" filter: 8 of 9 cells match, 7/9 (printed 0.77 in the tutorial)
+    assert xo_pixel_latex(info) == r"\frac{-1 +1 +1 +1 +1 +1 +1 +1 +1}{9} = \frac{7}{9} = 0.78"
+    assert info.value == xo.run(xo.X).maps[0][0, 0] and xo.matching_cells(info.total) == 8
+    assert xo.matching_cells(9.0) == 9 and xo.matching_cells(-9.0) == 0
+    assert xo_vote_latex([0.5, 0.25], "票数") == (r"\text{票数}_X = w_X \cdot f = 0.500,\qquad "
+                                                  r"\text{票数}_O = w_O \cdot f = 0.250")

@@ -94,6 +94,15 @@ def lesson_link(path: str, label: str, icon: str | None = None) -> None:
         st.markdown(f"[{label}](/{slug})")
 
 
+def lesson_views(page: str, key: str, views) -> str:
+    """A lesson's title and intro (``{page}.title``, ``{page}.intro``) and its switch between views
+    (``{page}.view``, option labels ``{page}.view_<name>``); returns the chosen view (the first by default)."""
+    st.title(t(f"{page}.title"))
+    st.markdown(t(f"{page}.intro"))
+    return widget(st.segmented_control, t(f"{page}.view"), key=key, default=views[0], options=list(views),
+                  format_func=labels(f"{page}.view_"), required=True)
+
+
 def formula(latex: str) -> None:
     st.latex(latex)
 
