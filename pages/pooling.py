@@ -13,8 +13,8 @@ from explainer.pooling import global_avg_pool, pool2d, shift
 from explainer.stepper import pool_walk
 from ui.images import image_picker, image_region
 from explainer import xo
-from ui.shell import formula, keep_last, labels, lesson_views, note, t, widget
-from ui.stepper import figure_labels, grid_controls, stepper
+from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, widget
+from ui.stepper import figure_labels, grid_controls, stepper, uncovered_warning
 
 VIEWS = ("stepper", "image", "xo")
 MODES = ("max", "avg", "global")
@@ -79,8 +79,7 @@ def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
 
 # ---------------------------------------------------------------- sections
 def section_stepper(lab: dict) -> None:
-    st.header(t("pooling.stepper_header"))
-    st.markdown(t("pooling.stepper_intro"))
+    section("pooling", "stepper")
     src = widget(st.segmented_control, t("pooling.source"), key="pl_input", default="grid",
                  options=["grid", "image", "xo"], format_func=labels("pooling.src_"), required=True)
     colorscale = "Blues"
@@ -151,16 +150,13 @@ def section_stepper(lab: dict) -> None:
                   kept=round(100 * oh * ow / (ih * iw))))
     if walk.window[0] > walk.stride[0] or walk.window[1] > walk.stride[1]:
         st.info(t("pooling.overlap_note"))
-    rows, cols = walk.uncovered()
-    if rows or cols:
-        st.warning(t("pooling.uncovered", rows=", ".join(map(str, rows)) or "—", cols=", ".join(map(str, cols)) or "—"))
+    uncovered_warning(walk, "pooling")
     stepper("pl", len(walk), lambda pos: show_pool_step(walk, out, pos, lab, colorscale))
     note(t("pooling.stepper_note"))
 
 
 def section_image() -> None:
-    st.header(t("pooling.image_header"))
-    st.markdown(t("pooling.image_intro"))
+    section("pooling", "image")
     picked = image_picker("pl_photo", default="camera")
     img = to_grey(picked.array)
     levels = widget(st.slider, t("pooling.levels"), key="pl_levels", default=2, min_value=1, max_value=4,
@@ -186,8 +182,7 @@ def section_image() -> None:
 
 
 def section_xo(lab: dict) -> None:
-    st.header(t("pooling.xo_header"))
-    st.markdown(t("pooling.xo_intro"))
+    section("pooling", "xo")
     c1, c2, c3 = st.columns(3)
     with c1:
         which = widget(st.segmented_control, t("pooling.xo_image"), key="pl_xo2", default="x", options=["x", "o"],

@@ -14,8 +14,8 @@ from explainer.images import channels as rgb_channels
 from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
 from ui.images import image_region
-from ui.shell import formula, keep_last, labels, lesson_views, note, t, widget
-from ui.stepper import figure_labels, grid_controls, random_grid, stepper
+from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, widget
+from ui.stepper import figure_labels, grid_controls, random_grid, stepper, uncovered_warning
 
 VIEWS = ("stepper", "channels", "transposed", "receptive")
 PRESETS = ("custom", "valid", "same", "full")
@@ -72,8 +72,7 @@ def show_step(walk, out, pos: int, lab: dict, colorscale: str = "Blues", per_cha
 
 # ---------------------------------------------------------------- sections
 def section_stepper(lab: dict) -> None:
-    st.header(t("stride.stepper_header"))
-    st.markdown(t("stride.stepper_intro"))
+    section("stride", "stepper")
     src = widget(st.segmented_control, t("stride.source"), key="sp_input", default="grid", options=["grid", "image"],
                  format_func=labels("stride.src_"), required=True)
     if src == "image":
@@ -138,16 +137,13 @@ def section_stepper(lab: dict) -> None:
                   n=len(walk), mode=t(f"stride.mode_{mode}")))
     if preset == "same" and (s > 1 or span % 2):
         st.info(t("stride.same_note"))
-    rows, cols = walk.uncovered()
-    if rows or cols:
-        st.warning(t("stride.uncovered", rows=", ".join(map(str, rows)) or "—", cols=", ".join(map(str, cols)) or "—"))
+    uncovered_warning(walk, "stride")
     stepper("sp", len(walk), lambda pos: show_step(walk, out, pos, lab, colorscale))
     note(t("stride.stepper_note"))
 
 
 def section_channels(lab: dict) -> None:
-    st.header(t("stride.channels_header"))
-    st.markdown(t("stride.channels_intro"))
+    section("stride", "channels")
 
     def tutorial():
         ss = st.session_state
@@ -195,8 +191,7 @@ def section_channels(lab: dict) -> None:
 
 
 def section_transposed(lab: dict) -> None:
-    st.header(t("stride.transposed_header"))
-    st.markdown(t("stride.transposed_intro"))
+    section("stride", "transposed")
     c1, c2, c3 = st.columns(3)
     with c1:
         n = widget(st.slider, t("stride.size"), key="sp_tn", default=2, min_value=1, max_value=5)
@@ -257,8 +252,7 @@ def rf_table(layers: tuple, n: int):
 
 
 def section_receptive(lab: dict) -> None:
-    st.header(t("stride.receptive_header"))
-    st.markdown(t("stride.receptive_intro"))
+    section("stride", "receptive")
     preset = widget(st.selectbox, t("stride.rf_preset"), key="sp_rpreset", default="vgg", options=list(RF_PRESETS),
                     format_func=labels("stride.rf_preset_"))
     base = pd.DataFrame([dict(kind=L.kind, kernel=L.kernel, stride=L.stride, dilation=L.dilation, padding=L.padding)

@@ -103,6 +103,12 @@ def lesson_views(page: str, key: str, views) -> str:
                   format_func=labels(f"{page}.view_"), required=True)
 
 
+def section(page: str, name: str) -> None:
+    """A lesson section's header and intro: ``{page}.{name}_header``, ``{page}.{name}_intro``."""
+    st.header(t(f"{page}.{name}_header"))
+    st.markdown(t(f"{page}.{name}_intro"))
+
+
 def formula(latex: str) -> None:
     st.latex(latex)
 

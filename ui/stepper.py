@@ -26,6 +26,13 @@ def figure_labels() -> dict:
     return labels_for(lang())
 
 
+def uncovered_warning(walk, page: str) -> None:
+    """A warning naming the input rows and columns no window ever covers (text ``{page}.uncovered``)."""
+    rows, cols = walk.uncovered()
+    if rows or cols:
+        st.warning(t(f"{page}.uncovered", rows=", ".join(map(str, rows)) or "—", cols=", ".join(map(str, cols)) or "—"))
+
+
 def _pos_key(prefix: str) -> str:
     return f"{prefix}_pos"
 
