@@ -159,7 +159,7 @@ def mnist_logistic_surface(n: int = 2000) -> Surface:
 
 
 # ---------------------------------------------------------------- optimizers
-MAX_LR, MAX_STEPS = 1e3, 5000  # limits of a race's settings
+MAX_LR, MAX_STEPS = 1000, 5000  # limits of a race's settings
 RUNAWAY = 1e6  # a path this many plot sizes away has diverged: it is cut there
 OPTIMIZER_NAMES = optimizers.NAMES  # the table lives in explainer.optimizers, shared with training
 

@@ -251,23 +251,93 @@ def rf_table(layers: tuple, n: int):
     return fields, sizes
 
 
-def section_receptive(lab: dict) -> None:
-    section("stride", "receptive")
+def rf_layers_editor():
+    """The layer table (a preset, editable) → the edited rows."""
     preset = widget(st.selectbox, t("stride.rf_preset"), key="sp_rpreset", default="vgg", options=list(RF_PRESETS),
                     format_func=labels("stride.rf_preset_"))
     base = pd.DataFrame([dict(kind=L.kind, kernel=L.kernel, stride=L.stride, dilation=L.dilation, padding=L.padding)
                          for L in RF_PRESETS[preset]])
-    edited = st.data_editor(
+
+    def number(key: str, lo: int, hi: int):
+        return st.column_config.NumberColumn(t(f"stride.{key}"), min_value=lo, max_value=hi, step=1, required=True)
+
+    return st.data_editor(
         base, key=f"sp_rlayers_{preset}", num_rows="dynamic", hide_index=True,
         column_config={
             "kind": st.column_config.SelectboxColumn(t("stride.rf_kind"), options=["conv", "pool"], required=True),
-            "kernel": st.column_config.NumberColumn(t("stride.kernel"), min_value=1, max_value=7, step=1, required=True),
-            "stride": st.column_config.NumberColumn(t("stride.stride"), min_value=1, max_value=4, step=1, required=True),
-            "dilation": st.column_config.NumberColumn(t("stride.dilation"), min_value=1, max_value=3, step=1,
-                                                      required=True),
-            "padding": st.column_config.NumberColumn(t("stride.padding"), min_value=0, max_value=3, step=1,
-                                                     required=True),
+            "kernel": number("kernel", 1, 7), "stride": number("stride", 1, 4), "dilation": number("dilation", 1, 3),
+            "padding": number("padding", 0, 3),
         })
+
+
+def rf_layers_table(fields, sizes, ch: int) -> None:
+    """Per layer: kind and size, output size, receptive field, jump, parameters."""
+    kinds = {"conv": t("stride.rf_conv"), "pool": t("stride.rf_pool")}
+    st.dataframe(pd.DataFrame({
+        t("stride.rf_layer"): [f"{i + 1}. {kinds[f.layer.kind]} {f.layer.kernel}×{f.layer.kernel}" for i, f in enumerate(fields)],
+        t("stride.rf_out_size"): [f"{m}×{m}" for m in sizes[1:]],
+        t("stride.rf_size"): [f.size for f in fields],
+        t("stride.rf_jump"): [f.jump for f in fields],
+        t("stride.rf_params"): [f.layer.params(ch) for f in fields],
+    }), hide_index=True)
+
+
+def rf_picked_cell(last: int) -> tuple[int, int]:
+    """The output cell to explain: row and column sliders, moved by a click on the output map."""
+    ss = st.session_state
+    picked = ss.get("sp_rf_pick")
+    points = picked["selection"]["points"] if picked else []
+    if points:  # a click on the output map (below) picks the cell: move the sliders there
+        where = (int(points[0]["y"]), int(points[0]["x"]))
+        if where != ss.get("_sp_rf_picked") and max(where) < last:
+            ss["_sp_rf_picked"] = where
+            ss["sp_rr"], ss["sp_rcol"] = where
+    c1, c2 = st.columns(2)
+    with c1:
+        r = widget(st.slider, t("stride.rf_row"), key="sp_rr", default=last // 2, min_value=0, max_value=max(last - 1, 1),
+                   disabled=last < 2)
+    with c2:
+        c = widget(st.slider, t("stride.rf_col"), key="sp_rcol", default=last // 2, min_value=0,
+                   max_value=max(last - 1, 1), disabled=last < 2)
+    return min(r, last - 1), min(c, last - 1)
+
+
+def rf_field_view(layers, fields, sizes, n: int, lab: dict) -> None:
+    """The input pixels one output cell sees, beside the output map to pick the cell on."""
+    last = sizes[-1]
+    r, c = rf_picked_cell(last)
+    mask = field_mask(layers, r, c, (sizes[0], sizes[0]))
+    f = fields[-1]
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(figs.field_figure(mask, f.start + r * f.jump, f.start + c * f.jump, f.size, labels=lab,
+                                          title=t("stride.rf_fig_title", r=r, c=c, size=f.size, n=int(mask.sum())),
+                                          field_label=t("stride.rf_in_field"), span_label=t("stride.rf_span")),
+                        key="sp_rf_fig", config={"displayModeBar": False})
+    with right:
+        st.plotly_chart(figs.cell_picker(last, last, r, c, labels=lab, title=t("stride.rf_pick_title", n=last)),
+                        key="sp_rf_pick", on_select="rerun", selection_mode="points",
+                        config={"displayModeBar": False})
+        st.caption(t("stride.rf_pick_help"))
+    st.markdown(t("stride.rf_text", r=r, c=c, size=f.size, jump=f.jump, n=n, total=int(mask.sum())))
+
+
+def rf_compare_stacks(ch: int) -> None:
+    """Stacks of small kernels against one large kernel with the same receptive field."""
+    st.subheader(t("stride.rf_compare_header"))
+    params = {name: sum(L.params(ch) for L in stack) for name, stack in RF_STACKS.items()}
+    st.dataframe(pd.DataFrame([{t("stride.rf_stack"): t(f"stride.rf_stack_{name}"),
+                                t("stride.rf_size"): receptive_field(stack)[-1].size,
+                                t("stride.rf_params"): params[name],
+                                t("stride.rf_nonlin"): len(stack)} for name, stack in RF_STACKS.items()]),
+                 hide_index=True)
+    st.markdown(t("stride.rf_compare_text", c=ch, two=params["2x3"], five=params["1x5"], three=params["3x3"],
+                  seven=params["1x7"]))
+
+
+def section_receptive(lab: dict) -> None:
+    section("stride", "receptive")
+    edited = rf_layers_editor()
     c1, c2 = st.columns(2)
     with c1:
         n = widget(st.slider, t("stride.rf_input"), key="sp_rn", default=16, min_value=4, max_value=32)
@@ -288,58 +358,9 @@ def section_receptive(lab: dict) -> None:
     if result is None:
         return
     layers, (fields, sizes) = result
-    kinds = {"conv": t("stride.rf_conv"), "pool": t("stride.rf_pool")}
-    table = pd.DataFrame({
-        t("stride.rf_layer"): [f"{i + 1}. {kinds[f.layer.kind]} {f.layer.kernel}×{f.layer.kernel}" for i, f in enumerate(fields)],
-        t("stride.rf_out_size"): [f"{m}×{m}" for m in sizes[1:]],
-        t("stride.rf_size"): [f.size for f in fields],
-        t("stride.rf_jump"): [f.jump for f in fields],
-        t("stride.rf_params"): [f.layer.params(ch) for f in fields],
-    })
-    st.dataframe(table, hide_index=True)
-    last = sizes[-1]
-    ss = st.session_state
-    picked = ss.get("sp_rf_pick")
-    points = picked["selection"]["points"] if picked else []
-    if points:  # a click on the output map (below) picks the cell: move the sliders there
-        where = (int(points[0]["y"]), int(points[0]["x"]))
-        if where != ss.get("_sp_rf_picked") and max(where) < last:
-            ss["_sp_rf_picked"] = where
-            ss["sp_rr"], ss["sp_rcol"] = where
-    c1, c2 = st.columns(2)
-    with c1:
-        r = widget(st.slider, t("stride.rf_row"), key="sp_rr", default=last // 2, min_value=0, max_value=max(last - 1, 1),
-                   disabled=last < 2)
-    with c2:
-        c = widget(st.slider, t("stride.rf_col"), key="sp_rcol", default=last // 2, min_value=0,
-                   max_value=max(last - 1, 1), disabled=last < 2)
-    r, c = min(r, last - 1), min(c, last - 1)
-    mask = field_mask(layers, r, c, (sizes[0], sizes[0]))
-    f = fields[-1]
-    left, right = st.columns([3, 2])
-    with left:
-        st.plotly_chart(figs.field_figure(mask, f.start + r * f.jump, f.start + c * f.jump, f.size, labels=lab,
-                                          title=t("stride.rf_fig_title", r=r, c=c, size=f.size, n=int(mask.sum())),
-                                          field_label=t("stride.rf_in_field"), span_label=t("stride.rf_span")),
-                        key="sp_rf_fig", config={"displayModeBar": False})
-    with right:
-        st.plotly_chart(figs.cell_picker(last, last, r, c, labels=lab, title=t("stride.rf_pick_title", n=last)),
-                        key="sp_rf_pick", on_select="rerun", selection_mode="points",
-                        config={"displayModeBar": False})
-        st.caption(t("stride.rf_pick_help"))
-    st.markdown(t("stride.rf_text", r=r, c=c, size=f.size, jump=f.jump, n=n, total=int(mask.sum())))
-
-    st.subheader(t("stride.rf_compare_header"))
-    rows = []
-    for name, stack in RF_STACKS.items():
-        rows.append({t("stride.rf_stack"): t(f"stride.rf_stack_{name}"),
-                     t("stride.rf_size"): receptive_field(stack)[-1].size,
-                     t("stride.rf_params"): sum(L.params(ch) for L in stack),
-                     t("stride.rf_nonlin"): len(stack)})
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
-    params = {name: sum(L.params(ch) for L in stack) for name, stack in RF_STACKS.items()}
-    st.markdown(t("stride.rf_compare_text", c=ch, two=params["2x3"], five=params["1x5"], three=params["3x3"],
-                  seven=params["1x7"]))
+    rf_layers_table(fields, sizes, ch)
+    rf_field_view(layers, fields, sizes, n, lab)
+    rf_compare_stacks(ch)
     note(t("stride.receptive_note"))
 
 
