@@ -84,10 +84,7 @@ def section_stepper(lab: dict) -> None:
                  options=["grid", "image", "xo"], format_func=labels("pooling.src_"), required=True)
     colorscale = "Blues"
     if src == "image":
-        x, picked, top, left = image_region("pl_img", "pl", crop_label=t("pooling.crop"),
-                                            top_label=t("pooling.crop_top"), left_label=t("pooling.crop_left"),
-                                            min_size=4)
-        size = x.shape[0]
+        x = image_region("pooling", "pl", min_size=4)[0]
         colorscale = "Greys"
     elif src == "xo":
         which = widget(st.segmented_control, t("pooling.xo_image"), key="pl_xo", default="x", options=["x", "o"],

@@ -76,9 +76,7 @@ def section_stepper(lab: dict) -> None:
     src = widget(st.segmented_control, t("stride.source"), key="sp_input", default="grid", options=["grid", "image"],
                  format_func=labels("stride.src_"), required=True)
     if src == "image":
-        x, picked, top, left = image_region("sp_img", "sp", crop_label=t("stride.crop"),
-                                            top_label=t("stride.crop_top"), left_label=t("stride.crop_left"),
-                                            min_size=3)
+        x, picked, top, left = image_region("stride", "sp", min_size=3)
         size = x.shape[0]
         colorscale = "Greys"
         st.caption(t("stride.crop_caption", h=size, w=size, top=top, left=left, name=picked.name))
