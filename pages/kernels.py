@@ -10,7 +10,7 @@ from explainer.errors import UserError
 from explainer.figures import fast_figure
 from explainer.figures import kernels as figs
 from explainer.formulas import inspection_latex
-from explainer.images import LUMA, to_grey
+from explainer.images import LUMA, sample, to_grey
 from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
 from explainer.kernels import (DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
@@ -347,19 +347,18 @@ def examples() -> None:
     L = lab()
     st.subheader(t("kernels.step_header"))
     st.markdown(t("kernels.step_text"))
-    img = np.zeros((6, 6))
-    img[:, :3] = 60
+    img = sample("step_edge").astype(np.float64)  # the tutorials' 6×6: 60 on the left half, 0 on the right
     k = kernel("vertical_edge").weights
     out = apply_kernel(img, k)
     a, b, c = st.columns([6, 4, 5])
     with a:
-        st.plotly_chart(figs.grid_figure(img, title=t("kernels.input_title", h=6, w=6), kind="grey",
+        st.plotly_chart(figs.grid_figure(img, title=t("kernels.input_title", h=img.shape[0], w=img.shape[1]), kind="grey",
                                          colorbar_title=t("kernels.cb_grey"), **L), key="kn_ex_img", config=CFG)
     with b:
         st.plotly_chart(figs.grid_figure(k, title=t("kernels.kernel_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_weight"), **L), key="kn_ex_k", config=CFG)
     with c:
-        st.plotly_chart(figs.grid_figure(out, title=t("kernels.output_title", h=4, w=4), kind="signed",
+        st.plotly_chart(figs.grid_figure(out, title=t("kernels.output_title", h=out.shape[0], w=out.shape[1]), kind="signed",
                                          colorbar_title=t("kernels.cb_value"), **L), key="kn_ex_out", config=CFG)
     formula(inspection_latex(inspect_pixel(img, k, 0, 1), fmt, per_line=3))
     # A callback runs before the widgets exist, so it may set their values (kn_view is already drawn here).
