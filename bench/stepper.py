@@ -95,9 +95,11 @@ def figures_row(repeats: int):
     walk = conv_walk(x, np.tile([1.0, 0.0, -1.0], (3, 1)), 2, 1)
     out = walk.output()
 
+    LAB = figs.labels_for("en")
+
     def build():
         s = walk.step(4)
-        for f in (figs.grid_figure(walk, s), figs.window_figure(walk, s), figs.output_figure(out, 5)):
+        for f in (figs.grid_figure(walk, s, labels=LAB), figs.window_figure(walk, s, labels=LAB), figs.output_figure(out, 5, labels=LAB)):
             f.to_json()
 
     pw = pool_walk(np.random.default_rng(0).integers(0, 10, (6, 6)), 2)
@@ -105,7 +107,7 @@ def figures_row(repeats: int):
 
     def build_pool():
         s = pw.step(4)
-        for f in (figs.grid_figure(pw, s), figs.window_figure(pw, s), figs.output_figure(pout, 5)):
+        for f in (figs.grid_figure(pw, s, labels=LAB), figs.window_figure(pw, s, labels=LAB), figs.output_figure(pout, 5, labels=LAB)):
             f.to_json()
 
     return median_ms(build, repeats), median_ms(build_pool, repeats)

@@ -22,7 +22,7 @@ and the chain rule gives, entry by entry,
 ``conv2d_backward`` is plain NumPy, written the way the formulas read; ``tests/test_backprop.py``
 checks every number against ``torch.autograd`` in float64. :class:`KernelFit` learns a 3×3 kernel
 from a target map with the real ``torch.optim`` optimizers of the Optimizers lesson
-(:data:`explainer.optim.OPTIMIZERS`).
+(:data:`explainer.optimizers.OPTIMIZERS`).
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from explainer.conv import _as_float
+from explainer import optimizers
 from explainer.errors import UserError
 
 MAX_HAND_SIDE = 12  # the by-hand example's input is at most 12×12 (every number is shown)
@@ -47,9 +48,9 @@ def _check(x, w, stride: int, padding: int) -> tuple[np.ndarray, np.ndarray, int
         raise UserError("errors.bad_shape", detail=f"input {x.shape} and kernel {w.shape} must both be 2-D grids")
     stride, padding = int(stride), int(padding)
     if not 1 <= stride <= MAX_STRIDE:
-        raise UserError("errors.bad_param", name="stride", what=f"between 1 and {MAX_STRIDE}", value=stride)
+        raise UserError("errors.out_of_range", param="stride", lo=1, hi=MAX_STRIDE, value=stride)
     if not 0 <= padding <= MAX_PADDING:
-        raise UserError("errors.bad_param", name="padding", what=f"between 0 and {MAX_PADDING}", value=padding)
+        raise UserError("errors.out_of_range", param="padding", lo=0, hi=MAX_PADDING, value=padding)
     kh, kw = w.shape
     hp, wp = x.shape[0] + 2 * padding, x.shape[1] + 2 * padding
     if hp < kh or wp < kw:
@@ -147,8 +148,7 @@ def weight_terms(x, w, grad_out, i: int, j: int, stride: int = 1, padding: int =
     g = _as_float(grad_out, "the upstream gradient")
     i, j = int(i), int(j)
     if not (0 <= i < w.shape[0] and 0 <= j < w.shape[1]):
-        raise UserError("errors.bad_param", name="weight", what=f"inside the {w.shape[0]}×{w.shape[1]} kernel",
-                        value=(i, j))
+        raise UserError("errors.cell_outside", param="weight", h=w.shape[0], w=w.shape[1], value=(i, j))
     under = np.pad(x, p)[i: i + s * (ho - 1) + 1: s, j: j + s * (wo - 1) + 1: s].copy()
     return Terms(g.copy(), under, float(np.sum(g * under)))
 
@@ -160,8 +160,7 @@ def input_terms(x, w, grad_out, r: int, c: int, stride: int = 1, padding: int = 
     g = _as_float(grad_out, "the upstream gradient")
     r, c = int(r), int(c)
     if not (0 <= r < x.shape[0] and 0 <= c < x.shape[1]):
-        raise UserError("errors.bad_param", name="pixel", what=f"inside the {x.shape[0]}×{x.shape[1]} input",
-                        value=(r, c))
+        raise UserError("errors.cell_outside", param="pixel", h=x.shape[0], w=x.shape[1], value=(r, c))
     gp = full_pad(g, x.shape, w.shape, s, p)
     kh, kw = w.shape
     window = gp[r + p: r + p + kh, c + p: c + p + kw].copy()
@@ -211,7 +210,7 @@ def hand_input(name: str) -> np.ndarray:
                          [0, 0, 0, 1, 0, 0, 0],
                          [0, 0, 1, 0, 0, 0, 0],
                          [0, 0, 1, 0, 0, 0, 0]], dtype=np.float64)
-    raise UserError("errors.bad_param", name="input", what=" / ".join(HAND_INPUTS), value=name)
+    raise UserError("errors.not_one_of", param="input", choices=" / ".join(HAND_INPUTS), value=name)
 
 
 def hand_example(x, w, target_w, b: float = 0.0, stride: int = 1, padding: int = 0) -> HandExample:
@@ -257,7 +256,7 @@ FIT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05}
 
 
 def fit_lr(optimizer: str) -> float:
-    """The default learning rate for fitting a kernel with ``optimizer`` (a name in ``optim.OPTIMIZERS``)."""
+    """The default learning rate for fitting a kernel with ``optimizer`` (a name in ``optimizers.NAMES``)."""
     from explainer import optim
 
     return FIT_LR.get(optimizer, optim.defaults(optimizer)["lr"])
@@ -272,7 +271,7 @@ def target_kernel(target: str) -> np.ndarray | None:
         return np.asarray(k.weights, dtype=np.float64) / k.divisor
     if target in UNREACHABLE:
         return None
-    raise UserError("errors.bad_param", name="target", what=" / ".join(TARGETS), value=target)
+    raise UserError("errors.not_one_of", param="target", choices=" / ".join(TARGETS), value=target)
 
 
 @functools.lru_cache(maxsize=8)
@@ -282,7 +281,7 @@ def fit_image(name: str, side: int = FIT_SIDE) -> np.ndarray:
     from explainer.images import sample, to_grey
 
     if name not in FIT_IMAGES:
-        raise UserError("errors.bad_param", name="image", what=" / ".join(FIT_IMAGES), value=name)
+        raise UserError("errors.not_one_of", param="image", choices=" / ".join(FIT_IMAGES), value=name)
     g = to_grey(sample(name)).astype(np.float64) / 255.0
     h, w = g.shape
     f = max(1, min(h, w) // side)
@@ -348,16 +347,12 @@ class KernelFit:
 
     def __init__(self, image: str, target: str, optimizer: str = "adam", lr: float | None = None,
                  start: str = "random", seed: int = 0):
-        from explainer import optim
-
-        if optimizer not in optim.OPTIMIZERS:
-            raise UserError("errors.bad_param", name="optimizer", what=" / ".join(optim.OPTIMIZER_NAMES),
-                            value=optimizer)
+        optimizers.spec(optimizer)  # an unknown name: UserError now
         if start not in STARTS:
-            raise UserError("errors.bad_param", name="start", what=" / ".join(STARTS), value=start)
+            raise UserError("errors.not_one_of", param="start", choices=" / ".join(STARTS), value=start)
         lr = fit_lr(optimizer) if lr is None else float(lr)
         if not (np.isfinite(lr) and 0 < lr <= 10):
-            raise UserError("errors.bad_param", name="learning rate", what="between 0 and 10", value=lr)
+            raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=10, value=lr)
         self.image, self.target, self.optimizer, self.lr, self.start = image, target, optimizer, lr, start
         self._x, self._t = fit_problem(image, target)  # shared, read-only
         self._xp = np.pad(self._x, 1)
@@ -367,8 +362,7 @@ class KernelFit:
             w0 = torch.randn(3, 3, generator=torch.Generator().manual_seed(int(seed)), dtype=torch.float64) * 0.5
         self._w = w0.requires_grad_(True)
         self._w.grad = torch.zeros(3, 3, dtype=torch.float64)
-        cls, base = optim.OPTIMIZERS[optimizer]
-        self._opt = cls([self._w], **{**base, "lr": lr, "foreach": False})
+        self._opt = optimizers.build(optimizer, [self._w], lr, foreach=False)
         self.losses: list[float] = [self._loss_now()]
         self.last_update = np.zeros((3, 3))  # the change of the weights in the last step
         self.last_grad = np.zeros((3, 3))    # ∂L/∂W at the start of the last step
@@ -449,8 +443,10 @@ def occlusion(model: torch.nn.Module, x28, label: int, patch: int = 6, stride: i
     """The probability of ``label`` with a ``patch``×``patch`` square of grey (``fill``) over the digit at each
     position (top-left corners every ``stride`` pixels): a map ``(n, n)``, low where covering hurts."""
     patch, stride = int(patch), int(stride)
-    if not (2 <= patch <= 14 and 1 <= stride <= 7):
-        raise UserError("errors.bad_param", name="patch / stride", what="2–14 / 1–7", value=(patch, stride))
+    if not 2 <= patch <= 14:
+        raise UserError("errors.out_of_range", param="patch", lo=2, hi=14, value=patch)
+    if not 1 <= stride <= 7:
+        raise UserError("errors.out_of_range", param="stride", lo=1, hi=7, value=stride)
     x = np.asarray(x28, dtype=np.float32).reshape(28, 28)
     pos = list(range(0, 28 - patch + 1, stride))
     batch = np.repeat(x[None], len(pos) ** 2, axis=0)

@@ -20,17 +20,17 @@ _NP_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circ
 def _pair(v, name: str, minimum: int) -> tuple[int, int]:
     if isinstance(v, (tuple, list, np.ndarray)):
         if len(v) != 2:
-            raise UserError("errors.bad_param", name=name, what="an int or a pair of ints", value=repr(v))
+            raise UserError("errors.not_pair", param=name, value=repr(v))
         a, b = v
     else:
         a = b = v
     out = []
     for x in (a, b):
         if isinstance(x, (bool, np.bool_)) or not float(x).is_integer():
-            raise UserError("errors.bad_param", name=name, what="a whole number", value=repr(x))
+            raise UserError("errors.not_whole", param=name, value=repr(x))
         x = int(x)
         if x < minimum:
-            raise UserError("errors.bad_param", name=name, what=f"at least {minimum}", value=x)
+            raise UserError("errors.too_small", param=name, lo=minimum, value=x)
         out.append(x)
     return out[0], out[1]
 
@@ -42,8 +42,7 @@ def output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation
     """
     n, kernel, stride, padding, dilation = (int(v) for v in (n, kernel, stride, padding, dilation))
     if n < 1 or kernel < 1 or stride < 1 or dilation < 1 or padding < 0:
-        raise UserError("errors.bad_param", name="size/kernel/stride/dilation/padding",
-                        what="positive (padding ≥ 0)", value=(n, kernel, stride, dilation, padding))
+        raise UserError("errors.bad_sizes", value=(n, kernel, stride, dilation, padding))
     span = n + 2 * padding - dilation * (kernel - 1) - 1
     if span < 0:
         raise UserError("errors.no_output", n=n, k=kernel, d=dilation, p=padding, s=stride)
@@ -56,11 +55,9 @@ def output_size_transposed(n: int, kernel: int, stride: int = 1, padding: int = 
     n, kernel, stride, padding, dilation, output_padding = (
         int(v) for v in (n, kernel, stride, padding, dilation, output_padding))
     if n < 1 or kernel < 1 or stride < 1 or dilation < 1 or padding < 0 or output_padding < 0:
-        raise UserError("errors.bad_param", name="size/kernel/stride/dilation/padding",
-                        what="positive (padding ≥ 0)", value=(n, kernel, stride, dilation, padding))
+        raise UserError("errors.bad_sizes", value=(n, kernel, stride, dilation, padding))
     if output_padding >= max(stride, dilation):
-        raise UserError("errors.bad_param", name="output_padding",
-                        what="smaller than the stride or the dilation", value=output_padding)
+        raise UserError("errors.output_padding", value=output_padding)
     size = (n - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
     if size < 1:
         raise UserError("errors.no_output", n=n, k=kernel, d=dilation, p=padding, s=stride)
@@ -80,14 +77,13 @@ def _as_float(a, what: str) -> np.ndarray:
 def pad(x: np.ndarray, padding, mode: str = "zeros") -> np.ndarray:
     """Pad the last two axes of ``x`` by ``padding`` (int or (ph, pw)) in one of ``PADDING_MODES``."""
     if mode not in PADDING_MODES:
-        raise UserError("errors.bad_param", name="padding mode", what=" / ".join(PADDING_MODES), value=mode)
+        raise UserError("errors.not_one_of", param="padding_mode", choices=" / ".join(PADDING_MODES), value=mode)
     ph, pw = _pair(padding, "padding", 0)
     x = np.asarray(x, dtype=np.float64)
     if ph == 0 and pw == 0:
         return x
     if mode == "reflect" and (ph >= x.shape[-2] or pw >= x.shape[-1]):
-        raise UserError("errors.bad_param", name="reflect padding",
-                        what=f"smaller than the input ({x.shape[-2]}×{x.shape[-1]})", value=(ph, pw))
+        raise UserError("errors.reflect_padding", h=x.shape[-2], w=x.shape[-1], value=(ph, pw))
     widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph), (pw, pw)]
     return np.pad(x, widths, mode=_NP_PAD[mode])
 
@@ -154,6 +150,27 @@ def conv2d(x, kernel, stride=1, padding=0, dilation=1, bias=0.0, padding_mode: s
                         w = k[kk, c, i, j]
                         if w != 0.0:
                             acc += w * band[:, j * dw: col_stop(j): sw]
+    return out[0] if squeeze else out
+
+
+def conv2d_reference(x, kernel, stride=1, padding=0, dilation=1, bias=0.0) -> np.ndarray:
+    """``conv2d`` written as its definition, to read rather than to run fast (zero padding only):
+    for every output position, take the window under the kernel, multiply, sum, add the bias.
+
+    Same arguments, shapes and result as :func:`conv2d` (tests check both against PyTorch).
+    """
+    x, k, squeeze = _normalise(x, kernel)
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride, "stride", 1), _pair(padding, "padding", 0), _pair(dilation, "dilation", 1)
+    K, C, kh, kw = k.shape
+    ho, wo = output_size(x.shape[1], kh, sh, ph, dh), output_size(x.shape[2], kw, sw, pw, dw)
+    xp = pad(x, (ph, pw))
+    b = np.broadcast_to(_as_float(bias, "the bias"), (K,))
+    out = np.zeros((K, ho, wo))
+    for m in range(K):                      # each kernel gives one output map
+        for r in range(ho):                 # slide down …
+            for c in range(wo):             # … and across
+                window = xp[:, r * sh: r * sh + dh * (kh - 1) + 1: dh, c * sw: c * sw + dw * (kw - 1) + 1: dw]
+                out[m, r, c] = np.sum(window * k[m]) + b[m]   # multiply, sum, + bias
     return out[0] if squeeze else out
 
 

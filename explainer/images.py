@@ -94,7 +94,7 @@ def _sample(name: str) -> np.ndarray:
     elif name in PHOTOS:
         arr = _skimage(name)
     else:
-        raise UserError("errors.bad_param", name="sample", what=" / ".join(SAMPLES), value=name)
+        raise UserError("errors.not_one_of", param="sample", choices=" / ".join(SAMPLES), value=name)
     arr.setflags(write=False)
     return arr
 

@@ -57,7 +57,7 @@ def apply_kernel_rgb(image, weights, divisor: float = 1.0, bias: float = 0.0,
     cancels in grey."""
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] < 3:
-        raise UserError("errors.bad_param", name="image", what="a colour image (H × W × 3)", value=img.shape)
+        raise UserError("errors.not_colour", value=img.shape)
     per_channel = np.stack([apply_kernel(img[..., ch].astype(np.float64), weights, divisor, 0.0, flip)
                             for ch in range(3)])
     return per_channel, per_channel.sum(axis=0) + float(bias)
@@ -101,7 +101,7 @@ def inspect_pixel(image, weights, row: int, col: int, divisor: float = 1.0, bias
         raise UserError("errors.no_output", n=min(x.shape) - 2 * padding, k=max(kh, kw), d=1, p=padding, s=1)
     row, col = int(row), int(col)
     if not (0 <= row < ho and 0 <= col < wo):
-        raise UserError("errors.bad_param", name="position", what=f"inside the {ho}×{wo} output", value=(row, col))
+        raise UserError("errors.position_outside", row=row, col=col, h=ho, w=wo)
     window = x[row: row + kh, col: col + kw].copy()
     products = window * k
     # Sum tap by tap in conv2d's order, skipping zero weights as it does, so the result is bit-identical.

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from explainer import xo
 from explainer.errors import UserError
 from explainer.limits import KERNEL_TEXT_CHARS
 
@@ -73,10 +74,10 @@ _add("laplacian_4", [[0, 1, 0], [1, -4, 1], [0, 1, 0]])
 _add("laplacian_8", [[1, 1, 1], [1, -8, 1], [1, 1, 1]])
 _add("emboss", [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
 _add("outline", [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]])
-# The X/O example's three filters (±1), applied as sum of products / 9.
-_add("xo_diag_down", [[1, -1, -1], [-1, 1, -1], [-1, -1, 1]], 9)   # "\"
-_add("xo_cross", [[1, -1, 1], [-1, 1, -1], [1, -1, 1]], 9)         # "X" (centre cross)
-_add("xo_diag_up", [[-1, -1, 1], [-1, 1, -1], [1, -1, -1]], 9)     # "/"
+# The X/O example's three filters (±1, from explainer.xo), applied as sum of products / 9.
+for _name, _weights in zip(xo.FILTER_NAMES, xo.FILTERS):
+    _add(f"xo_{_name}", _weights, xo.FILTER_DIVISOR)
+del _name, _weights
 # A curve detector as in the tutorial (a bright quarter-circle stroke on a dark ground).
 _add("curve", [[0, 0, 0, 0, 0, 50, 0],
                [0, 0, 0, 0, 50, 0, 0],
@@ -94,7 +95,7 @@ def kernel(name: str) -> Kernel:
     try:
         return _BANK[name]
     except KeyError:
-        raise UserError("errors.bad_param", name="kernel", what="one of " + ", ".join(NAMES), value=name) from None
+        raise UserError("errors.not_one_of", param="kernel", choices=", ".join(NAMES), value=name) from None
 
 
 _SPLIT_ROWS = re.compile(r"[;\n]+")
@@ -192,7 +193,7 @@ def divisor_for(weights: np.ndarray, mode: str, number: float = 1.0) -> float:
         if not 1 / MAX_ABS <= abs(number) <= MAX_ABS:  # 1e-306 would turn every output into ±inf
             raise UserError("errors.divisor_range", value=f"{number:g}", lo=f"{1 / MAX_ABS:g}", hi=f"{MAX_ABS:g}")
         return float(number)
-    raise UserError("errors.bad_param", name="divide by", what="none / sum / count / number", value=mode)
+    raise UserError("errors.not_one_of", param="divide_by", choices="none / sum / count / number", value=mode)
 
 
 # ---------------------------------------------------------------- helpers for the Kernels page

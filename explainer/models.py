@@ -6,6 +6,9 @@ Every model takes ``(N, 1, 28, 28)`` float images with values in [0, 1] (pixels 
 """
 from __future__ import annotations
 
+import inspect
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -14,6 +17,8 @@ from explainer.errors import UserError
 
 MODEL_NAMES = ("fast", "reference", "lenet5", "mlp", "custom")
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+# the custom CNN's choices
+MAX_BLOCKS, MAX_CHANNELS, KERNEL_SIZES, POOLS, MAX_DROPOUT = 3, 128, (3, 5, 7), ("max", "avg"), 0.9
 
 
 class Normalize(nn.Module):
@@ -66,16 +71,17 @@ def _mlp() -> nn.Module:
 def _custom(blocks: int = 2, channels: int = 16, kernel_size: int = 3, pool: str = "max",
             dropout: float = 0.0, batchnorm: bool = True) -> nn.Module:
     """``blocks`` × (conv → [BN] → ReLU → pool), channels doubling each block, then [dropout] → FC 10."""
-    if not 1 <= int(blocks) <= 3:
-        raise UserError("errors.bad_param", name="blocks", what="1, 2 or 3", value=blocks)
-    if not 1 <= int(channels) <= 128:
-        raise UserError("errors.bad_param", name="channels", what="between 1 and 128", value=channels)
-    if int(kernel_size) not in (3, 5, 7):
-        raise UserError("errors.bad_param", name="kernel_size", what="3, 5 or 7", value=kernel_size)
-    if pool not in ("max", "avg"):
-        raise UserError("errors.bad_param", name="pool", what="max or avg", value=pool)
-    if not 0.0 <= float(dropout) <= 0.9:
-        raise UserError("errors.bad_param", name="dropout", what="between 0 and 0.9", value=dropout)
+    if not 1 <= int(blocks) <= MAX_BLOCKS:
+        raise UserError("errors.out_of_range", param="blocks", lo=1, hi=MAX_BLOCKS, value=blocks)
+    if not 1 <= int(channels) <= MAX_CHANNELS:
+        raise UserError("errors.out_of_range", param="channels", lo=1, hi=MAX_CHANNELS, value=channels)
+    if int(kernel_size) not in KERNEL_SIZES:
+        raise UserError("errors.not_one_of", param="kernel_size", choices=" / ".join(map(str, KERNEL_SIZES)),
+                        value=kernel_size)
+    if pool not in POOLS:
+        raise UserError("errors.not_one_of", param="pool", choices=" / ".join(POOLS), value=pool)
+    if not 0.0 <= float(dropout) <= MAX_DROPOUT:
+        raise UserError("errors.out_of_range", param="dropout", lo=0, hi=MAX_DROPOUT, value=dropout)
     layers: list[nn.Module] = [Normalize()]
     c_in, size = 1, 28
     for b in range(int(blocks)):
@@ -98,16 +104,16 @@ _BUILDERS = {"fast": _fast, "reference": _reference, "lenet5": _lenet5, "mlp": _
 def build_model(name: str, **options) -> nn.Module:
     """A fresh, untrained model by name (``MODEL_NAMES``); ``options`` only for ``"custom"``."""
     if name not in _BUILDERS:
-        raise UserError("errors.bad_param", name="model", what=" / ".join(MODEL_NAMES), value=name)
+        raise UserError("errors.not_one_of", param="model", choices=" / ".join(MODEL_NAMES), value=name)
     if options and name != "custom":
-        raise UserError("errors.bad_param", name="options", what=f"empty for the {name} model", value=options)
+        raise UserError("errors.no_options", model=name, value=options)
     try:
         return _BUILDERS[name](**options)
     except UserError:
         raise
     except (TypeError, ValueError) as exc:  # an unknown option, or a value that isn't a number
-        raise UserError("errors.bad_param", name="options", what="blocks, channels, kernel_size, pool, dropout, "
-                        "batchnorm", value=str(exc)) from None
+        raise UserError("errors.bad_options", value=str(exc),
+                        choices=", ".join(inspect.signature(_custom).parameters)) from None
 
 
 def prefers_channels_last(model: nn.Module) -> bool:
@@ -117,8 +123,9 @@ def prefers_channels_last(model: nn.Module) -> bool:
     return bool(convs) and min(c.out_channels for c in convs) >= 6
 
 
-def summary(model: nn.Module, input_shape=(1, 1, 28, 28)) -> list[dict]:
-    """One row per layer: its name, output shape (without the batch) and parameter count; a total row last."""
+def summary(model: nn.Module, total_label: str, input_shape=(1, 1, 28, 28)) -> list[dict]:
+    """One row per layer: its name, output shape (without the batch) and parameter count; a total row last,
+    named ``total_label`` (the page's word for "total")."""
     rows = []
     x = torch.zeros(input_shape)
     was_training = model.training
@@ -127,9 +134,9 @@ def summary(model: nn.Module, input_shape=(1, 1, 28, 28)) -> list[dict]:
         for i, layer in enumerate(_layers(model)):
             x = layer(x)
             params = sum(p.numel() for p in layer.parameters())
-            rows.append({"layer": f"{i}: {_describe(layer)}", "output_shape": tuple(x.shape[1:]), "params": params})
+            rows.append({"layer": f"{i}: {describe(layer)}", "output_shape": tuple(x.shape[1:]), "params": params})
     model.train(was_training)
-    rows.append({"layer": "total", "output_shape": tuple(x.shape[1:]),
+    rows.append({"layer": total_label, "output_shape": tuple(x.shape[1:]),
                  "params": sum(p.numel() for p in model.parameters())})
     return rows
 
@@ -138,20 +145,45 @@ def _layers(model: nn.Module) -> list[nn.Module]:
     return list(model) if isinstance(model, nn.Sequential) else [model]
 
 
-def _describe(layer: nn.Module) -> str:
-    if isinstance(layer, nn.Conv2d):
-        return (f"Conv2d {layer.in_channels}→{layer.out_channels}, {layer.kernel_size[0]}×{layer.kernel_size[1]}"
-                f", pad {layer.padding[0]}")
-    if isinstance(layer, nn.Linear):
-        return f"Linear {layer.in_features}→{layer.out_features}"
-    if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
-        k = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
-        return f"{type(layer).__name__} {k}×{k}"
-    if isinstance(layer, nn.BatchNorm2d):
-        return f"BatchNorm2d {layer.num_features}"
-    if isinstance(layer, nn.Dropout):
-        return f"Dropout {layer.p:g}"
-    return type(layer).__name__
+# One entry per layer type: the constructor arguments that rebuild a layer (for the exported script) and
+# how a summary row shows them. ``describe`` and ``layer_code`` both read this table.
+def _pool_size(m) -> int:
+    return m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+
+
+_LAYERS: dict[type, tuple[Callable, str]] = {
+    nn.Conv2d: (lambda m: ((m.in_channels, m.out_channels, m.kernel_size[0]),
+                           {"padding": m.padding[0], **({} if m.bias is not None else {"bias": False})}),
+                "{0}→{1}, {2}×{2}, pad {padding}"),
+    nn.Linear: (lambda m: ((m.in_features, m.out_features), {}), "{0}→{1}"),
+    nn.BatchNorm2d: (lambda m: ((m.num_features,), {}), "{0}"),
+    nn.MaxPool2d: (lambda m: ((_pool_size(m),), {}), "{0}×{0}"),
+    nn.AvgPool2d: (lambda m: ((_pool_size(m),), {}), "{0}×{0}"),
+    nn.Dropout: (lambda m: ((m.p,), {}), "{0:g}"),
+}
+
+
+def layer_args(layer: nn.Module) -> tuple[tuple, dict]:
+    """The positional and keyword arguments that rebuild ``layer`` (none for a layer without settings)."""
+    entry = _LAYERS.get(type(layer))
+    return entry[0](layer) if entry else ((), {})
+
+
+def describe(layer: nn.Module) -> str:
+    """A summary row's text: ``"Conv2d 1→16, 3×3, pad 1"``."""
+    entry = _LAYERS.get(type(layer))
+    if entry is None:
+        return type(layer).__name__
+    args, kwargs = entry[0](layer)
+    return f"{type(layer).__name__} {entry[1].format(*args, **kwargs)}"
+
+
+def layer_code(layer: nn.Module) -> str:
+    """The Python expression that rebuilds ``layer``: ``"nn.Conv2d(1, 16, 3, padding=1)"``."""
+    args, kwargs = layer_args(layer)
+    text = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+    prefix = "" if isinstance(layer, Normalize) else "nn."
+    return f"{prefix}{type(layer).__name__}({text})"
 
 
 def feature_maps(model: nn.Module, x) -> list[tuple[str, torch.Tensor]]:
@@ -165,7 +197,7 @@ def feature_maps(model: nn.Module, x) -> list[tuple[str, torch.Tensor]]:
     with torch.no_grad():
         for i, layer in enumerate(_layers(model)):
             x = layer(x)
-            out.append((f"{i}: {_describe(layer)}", x[0].clone()))
+            out.append((f"{i}: {describe(layer)}", x[0].clone()))
     model.train(was_training)
     return out
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from explainer import limits
+from explainer import optimizers
 from explainer.errors import UserError
 from explainer.models import prefers_channels_last
 
@@ -71,7 +72,7 @@ def surface(name: str, **params) -> Surface:
     if name == "quadratic":
         kappa = float(params.get("kappa", 10.0))
         if not 1 <= kappa <= 1000:
-            raise UserError("errors.bad_param", name="condition number", what="between 1 and 1000", value=kappa)
+            raise UserError("errors.out_of_range", param="condition_number", lo=1, hi=1000, value=kappa)
         return Surface("quadratic", _quadratic(kappa), ((-3, 3), (-3, 3)), ((0.0, 0.0),), (-2.5, 2.0),
                        rf"f(x,y)=\tfrac12\,(x^2+{kappa:g}\,y^2)", params={"kappa": kappa},
                        sgd_lr=round(1.0 / kappa, 4))
@@ -80,7 +81,7 @@ def surface(name: str, **params) -> Surface:
     try:
         return _FIXED[name]
     except KeyError:
-        raise UserError("errors.bad_param", name="surface", what=" / ".join(SURFACE_NAMES), value=name) from None
+        raise UserError("errors.not_one_of", param="surface", choices=" / ".join(SURFACE_NAMES), value=name) from None
 
 
 _FIXED = {
@@ -159,38 +160,27 @@ def mnist_logistic_surface(n: int = 2000) -> Surface:
 
 
 # ---------------------------------------------------------------- optimizers
-OPTIMIZERS: dict[str, tuple[type, dict]] = {
-    "sgd": (torch.optim.SGD, {"lr": 0.01}),
-    "momentum": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.9}),
-    "nesterov": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.9, "nesterov": True}),
-    "adagrad": (torch.optim.Adagrad, {"lr": 0.5, "eps": 1e-10}),
-    "rmsprop": (torch.optim.RMSprop, {"lr": 0.01, "alpha": 0.99, "eps": 1e-8}),
-    "adadelta": (torch.optim.Adadelta, {"lr": 1.0, "rho": 0.9, "eps": 1e-6}),
-    "adam": (torch.optim.Adam, {"lr": 0.05, "betas": (0.9, 0.999), "eps": 1e-8}),
-    "adamw": (torch.optim.AdamW, {"lr": 0.05, "betas": (0.9, 0.999), "weight_decay": 0.01}),
-    "nadam": (torch.optim.NAdam, {"lr": 0.05, "betas": (0.9, 0.999)}),
-}
-OPTIMIZER_NAMES = tuple(OPTIMIZERS)
-HPARAMS = ("lr", "momentum", "alpha", "rho", "beta1", "beta2", "eps", "weight_decay")
+MAX_LR, MAX_STEPS = 1000, 5000  # limits of a race's settings
+RUNAWAY = 1e6  # a path this many plot sizes away has diverged: it is cut there
+OPTIMIZER_NAMES = optimizers.NAMES  # the table lives in explainer.optimizers, shared with training
 
 
 def defaults(name: str, surf: Surface | None = None) -> dict:
     """The default hyperparameters of an optimizer, betas split into beta1/beta2; the SGD family
     gets the surface's ``sgd_lr`` (gradients differ by orders of magnitude between surfaces)."""
-    if name not in OPTIMIZERS:
-        raise UserError("errors.bad_param", name="optimizer", what=" / ".join(OPTIMIZER_NAMES), value=name)
-    d = dict(OPTIMIZERS[name][1])
+    entry = optimizers.spec(name)
+    d = {"lr": entry.surface_lr, **entry.settings}
     if "betas" in d:
         d["beta1"], d["beta2"] = d.pop("betas")
     d.pop("nesterov", None)
-    if surf is not None and name in ("sgd", "momentum", "nesterov"):
+    if surf is not None and entry.cls is torch.optim.SGD:
         d["lr"] = surf.sgd_lr
     return d
 
 
 def _make(name: str, params, hparams: dict) -> torch.optim.Optimizer:
-    cls, base = OPTIMIZERS[name]
-    kw = dict(base)
+    entry = optimizers.spec(name)
+    kw = {"lr": entry.surface_lr, **entry.settings}
     for k, v in hparams.items():
         if k in ("beta1", "beta2"):
             b = list(kw.get("betas", (0.9, 0.999)))
@@ -198,20 +188,20 @@ def _make(name: str, params, hparams: dict) -> torch.optim.Optimizer:
             kw["betas"] = tuple(b)
         elif k in kw or (k == "weight_decay"):
             kw[k] = float(v)
-    if not (0 < kw["lr"] < 1e3):
-        raise UserError("errors.bad_param", name="learning rate", what="positive", value=kw["lr"])
+    if not (0 < kw["lr"] < MAX_LR):
+        raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=MAX_LR, value=kw["lr"])
     if "momentum" in kw and not 0 <= kw["momentum"] < 1:
-        raise UserError("errors.bad_param", name="momentum", what="between 0 and 1", value=kw["momentum"])
+        raise UserError("errors.out_of_range", param="momentum", lo=0, hi=1, value=kw["momentum"])
     for b in kw.get("betas", ()):
         if not 0 <= b < 1:
-            raise UserError("errors.bad_param", name="beta", what="between 0 and 1", value=b)
+            raise UserError("errors.out_of_range", param="beta", lo=0, hi=1, value=b)
     # one 2-vector per optimizer: the single-tensor code path (naming it skips torch's per-step choice)
     kw.setdefault("foreach", False)
-    return cls(params, **kw)
+    return entry.cls(params, **kw)
 
 
 def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: float = 0.0,
-         seed: int = 0, limit: float = 1e6) -> np.ndarray:
+         seed: int = 0, limit: float = RUNAWAY) -> np.ndarray:
     """Positions ``(len(runs), steps + 1, 2)`` of each (optimizer, hparams) from the same ``start``.
 
     One loop moves all optimizers together: one forward and one backward pass (autograd) give every
@@ -221,11 +211,11 @@ def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: 
     A path that turns NaN/inf or runs beyond ``limit`` × the plot's size is cut there: the rest is NaN.
     """
     steps = int(steps)
-    if not 1 <= steps <= 5000:
-        raise UserError("errors.bad_param", name="steps", what="between 1 and 5000", value=steps)
+    if not 1 <= steps <= MAX_STEPS:
+        raise UserError("errors.out_of_range", param="steps", lo=1, hi=MAX_STEPS, value=steps)
     start = torch.tensor([float(start[0]), float(start[1])], dtype=torch.float64)
     if not torch.isfinite(start).all():
-        raise UserError("errors.bad_param", name="start", what="two finite numbers", value=tuple(start.tolist()))
+        raise UserError("errors.not_finite_pair", param="start", value=tuple(start.tolist()))
     span = max(surf.bounds[0][1] - surf.bounds[0][0], surf.bounds[1][1] - surf.bounds[1][0])
     if float(start.abs().max()) > min(limits.OPTIM_START_ABS, limit * span):
         raise UserError("errors.start_range", limit=f"{min(limits.OPTIM_START_ABS, limit * span):g}")
@@ -274,8 +264,7 @@ def trajectory(surface_or_name, optimizer: str, start, steps: int, noise: float 
                **hparams) -> np.ndarray:
     """``(steps + 1, 2)`` positions of one ``torch.optim`` optimizer on a surface (NaN after divergence)."""
     surf = surface(surface_or_name) if isinstance(surface_or_name, str) else surface_or_name
-    if optimizer not in OPTIMIZERS:
-        raise UserError("errors.bad_param", name="optimizer", what=" / ".join(OPTIMIZER_NAMES), value=optimizer)
+    optimizers.spec(optimizer)  # an unknown name: UserError before any work
     return race(surf, [(optimizer, hparams)], start, steps, noise, seed)[0]
 
 

@@ -59,7 +59,7 @@ def as_layer(spec) -> Layer:
     elif isinstance(spec, (tuple, list)):
         layer = Layer(*spec)
     else:
-        raise UserError("errors.bad_param", name="layer", what="a dict or a tuple", value=repr(spec))
+        raise UserError("errors.bad_layer", value=repr(spec))
     values = {}
     for name, lo in (("kernel", 1), ("stride", 1), ("dilation", 1), ("padding", 0)):
         v = getattr(layer, name)
@@ -68,10 +68,10 @@ def as_layer(spec) -> Layer:
         except (TypeError, ValueError, OverflowError):
             ok = False
         if not ok:
-            raise UserError("errors.bad_param", name=name, what=f"a whole number ≥ {lo}", value=repr(v))
+            raise UserError("errors.whole_at_least", param=name, lo=lo, value=repr(v))
         values[name] = int(v)
     if layer.kind not in KINDS:
-        raise UserError("errors.bad_param", name="kind", what=" / ".join(KINDS), value=repr(layer.kind))
+        raise UserError("errors.not_one_of", param="kind", choices=" / ".join(KINDS), value=repr(layer.kind))
     return Layer(layer.kind, **values)
 
 
@@ -106,7 +106,7 @@ def field_indices(layers, index: int, n: int):
     layers = [as_layer(s) for s in layers]
     sizes = layer_sizes(layers, n)
     if not 0 <= index < sizes[-1]:
-        raise UserError("errors.bad_param", name="output cell", what=f"between 0 and {sizes[-1] - 1}", value=index)
+        raise UserError("errors.out_of_range", param="output_cell", lo=0, hi=sizes[-1] - 1, value=index)
     current = np.array([index])
     for layer, size_before in zip(reversed(layers), reversed(sizes[:-1])):
         taps = layer.dilation * np.arange(layer.kernel) - layer.padding

@@ -28,7 +28,6 @@ from explainer.errors import UserError
 
 # What a grid cell is.
 INPUT, PADDING, INSERTED, OUTSIDE = 0, 1, 2, 3
-ROLES = ("input", "padding", "inserted", "outside")
 
 
 @dataclass(frozen=True)
@@ -279,7 +278,7 @@ def pool_output_size(n: int, size: int, stride: int, padding: int = 0, ceil_mode
     start inside the input or its left/top padding.
     """
     if n < 1 or size < 1 or stride < 1 or padding < 0:
-        raise UserError("errors.bad_param", name="size/stride/padding", what="positive (padding ≥ 0)",
+        raise UserError("errors.bad_sizes",
                         value=(n, size, stride, padding))
     if padding > size // 2:
         raise UserError("errors.pool_padding", p=padding, k=size, half=size // 2)
@@ -301,9 +300,9 @@ def pool_walk(x, size=2, stride=None, mode: str = "max", padding=0, ceil_mode: b
     input only (``False``); cells beyond the padded edge (ceil mode) never count.
     """
     if mode not in ("max", "avg"):
-        raise UserError("errors.bad_param", name="pooling mode", what="max / avg", value=mode)
+        raise UserError("errors.not_one_of", param="pooling_mode", choices="max / avg", value=mode)
     x = _chw(x)
-    kh, kw = _pair(size, "window size", 1)
+    kh, kw = _pair(size, "window_size", 1)
     sh, sw = _pair(kh if stride is None else stride, "stride", 1)
     if stride is None:
         sw = kw

@@ -24,11 +24,12 @@ import torch
 from torch import nn
 
 from explainer import limits
+from explainer import optimizers
 from explainer.errors import UserError
-from explainer.models import MODEL_NAMES, build_model, prefers_channels_last
+from explainer.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, build_model, layer_code, prefers_channels_last
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 0.004, "adamw": 0.004, "rmsprop": 0.002}
+OPTIMIZERS = optimizers.TRAIN_NAMES  # the optimizers offered for training (explainer.optimizers has the table)
+DEFAULT_LR = {name: optimizers.OPTIMIZERS[name].train_lr for name in OPTIMIZERS}
 CHECKPOINT_FORMAT = "convolution-explainer/1"
 
 
@@ -112,16 +113,7 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
-    lr = config.learning_rate
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    if config.optimizer == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    return torch.optim.RMSprop(params, lr=lr)
+    return optimizers.build(config.optimizer, params, config.learning_rate)
 
 
 def to_tensor(x_uint8: np.ndarray, device=None) -> torch.Tensor:
@@ -429,14 +421,8 @@ def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
 def export_code(config: TrainConfig) -> str:
     """A short, runnable PyTorch script that builds the configured model and trains it like the app."""
     model = build_model(config.model, **config.model_options)
-    body = ",\n        ".join(_layer_code(m) for m in model)
-    opt = {
-        "sgd": f"torch.optim.SGD(model.parameters(), lr={config.learning_rate})",
-        "momentum": f"torch.optim.SGD(model.parameters(), lr={config.learning_rate}, momentum=0.9, nesterov=True)",
-        "adam": f"torch.optim.Adam(model.parameters(), lr={config.learning_rate})",
-        "adamw": f"torch.optim.AdamW(model.parameters(), lr={config.learning_rate}, weight_decay=0.01)",
-        "rmsprop": f"torch.optim.RMSprop(model.parameters(), lr={config.learning_rate})",
-    }[config.optimizer]
+    body = ",\n        ".join(layer_code(m) for m in model)
+    opt = optimizers.code(config.optimizer, config.learning_rate)
     layout = (".to(memory_format=torch.channels_last)  # NHWC convolutions: faster on a CPU"
               if prefers_channels_last(model) else "")
     sched = (f"torch.optim.lr_scheduler.OneCycleLR(opt, max_lr={config.learning_rate}, "
@@ -463,7 +449,7 @@ y_test = torch.tensor(read_idx(f"{{root}}/t10k-labels-idx1-ubyte.gz")).long()
 
 class Normalize(nn.Module):
     def forward(self, x):
-        return (x - 0.1307) / 0.3081
+        return (x - {MNIST_MEAN}) / {MNIST_STD}
 
 torch.manual_seed({config.seed})
 model = nn.Sequential(
@@ -488,21 +474,6 @@ for epoch in range(EPOCHS):
         acc = (model(x_test).argmax(1) == y_test).float().mean().item()
     print(f"epoch {{epoch + 1}}: test accuracy {{acc:.4f}}")
 '''
-
-
-def _layer_code(m: nn.Module) -> str:
-    if isinstance(m, nn.Conv2d):
-        return (f"nn.Conv2d({m.in_channels}, {m.out_channels}, {m.kernel_size[0]}, padding={m.padding[0]}"
-                f"{'' if m.bias is not None else ', bias=False'})")
-    if isinstance(m, nn.Linear):
-        return f"nn.Linear({m.in_features}, {m.out_features})"
-    if isinstance(m, nn.BatchNorm2d):
-        return f"nn.BatchNorm2d({m.num_features})"
-    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        return f"nn.{type(m).__name__}({m.kernel_size})"
-    if isinstance(m, nn.Dropout):
-        return f"nn.Dropout({m.p})"
-    return f"{type(m).__name__}()" if type(m).__name__ == "Normalize" else f"nn.{type(m).__name__}()"
 
 
 # ---------------------------------------------------------------- command line

@@ -118,16 +118,27 @@ FILTERS = np.array([
 ], dtype=np.float64)
 FILTERS.setflags(write=False)
 FILTER_NAMES = ("diag_down", "cross", "diag_up")
+FILTER_DIVISOR = 9.0  # sum of products / 9: a perfect match scores 1, the mean of the nine products
 # Second round: each map is convolved with a small "gather" kernel that pools evidence from a cell
 # and its four neighbours (weights sum to 1), so a slightly shifted stroke still counts.
 GATHER = np.array([[0, 1, 0], [1, 2, 1], [0, 1, 0]], dtype=np.float64) / 6.0
 GATHER.setflags(write=False)
 
 
+def filter_maps(grid) -> np.ndarray:
+    """The first stage: each filter slid over ``grid``, sum of products / 9 → 3 maps (7×7 for a 9×9 grid)."""
+    grid = np.asarray(grid, dtype=np.float64)
+    return np.stack([conv2d(grid, f) / FILTER_DIVISOR for f in FILTERS])
+
+
+def matching_cells(total: float) -> int:
+    """How many of a window's nine ±1 cells match the filter, from the sum of their products (match +1, miss −1)."""
+    return int(round(total + FILTERS[0].size)) // 2
+
+
 def _features(grid: np.ndarray) -> dict[str, np.ndarray]:
     """Every stage for one 9×9 input; the shared forward pass."""
-    grid = np.asarray(grid, dtype=np.float64)
-    maps = np.stack([conv2d(grid, f) / 9.0 for f in FILTERS])            # 3 × 7×7
+    maps = filter_maps(grid)                                                # 3 × 7×7
     relu1 = np.maximum(maps, 0.0)
     pooled1 = pool2d(relu1, size=2, stride=2, mode="max", ceil_mode=True)  # 3 × 4×4 (edge row kept)
     # second round: the gather kernel on each map ("depthwise"), zero padding 1 keeps 4×4

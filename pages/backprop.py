@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from explainer import backprop as bp
-from explainer import optim
+from explainer import optimizers
 from explainer.draw import preprocess_drawing
 from explainer.errors import UserError
 from explainer.figures import backprop as figs
@@ -198,7 +198,7 @@ with c1:
                        options=list(bp.FIT_IMAGES), format_func=labels("picker.src_"))
 with c2:
     opt_name = widget(st.selectbox, t("backprop.optimizer"), key="bp_opt", default="adam",
-                      options=list(optim.OPTIMIZER_NAMES), format_func=labels("optimizers.opt_"))
+                      options=list(optimizers.NAMES), format_func=labels("optimizers.opt_"))
     lr = widget(st.number_input, t("backprop.lr"), key=f"bp_lr_{opt_name}", default=float(bp.fit_lr(opt_name)),
                 min_value=1e-4, max_value=10.0, format="%.4f", step=0.01)
 with c3:

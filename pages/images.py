@@ -49,11 +49,11 @@ h, w = photo.shape[:2]
 size = min(8, h, w)
 top0, left0 = st.cache_data(colourful_patch, show_spinner=False)(photo, size)
 c1, c2 = st.columns(2)
-with c1:  # no slider where the image is no larger than the crop (a range of one value)
+with c1:
     top = int_slider(t("images.crop_top"), "im_top", top0, 0, h - size)
 with c2:
     left = int_slider(t("images.crop_left"), "im_left", left0, 0, w - size)
-chart(figs.photo_with_box(photo, top, left, size), key="im_photo_fig", name=t("images.rgb_header"))
+chart(figs.picture(photo, box=(top, left, size)), key="im_photo_fig", name=t("images.rgb_header"))
 crop = photo[top:top + size, left:left + size]
 if crop.ndim == 2:
     st.info(t("images.grey_only"))

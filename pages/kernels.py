@@ -8,14 +8,15 @@ import streamlit as st
 from explainer import shift as shift_demo
 from explainer.errors import UserError
 from explainer.figures import kernels as figs
-from explainer.images import LUMA, to_grey
+from explainer.formulas import inspection_latex
+from explainer.images import LUMA, sample, to_grey
 from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
 from explainer.kernels import (DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
 from ui.charts import chart
 from ui.images import digit, image_picker
 from explainer.limits import KERNEL_TEXT_CHARS
-from ui.shell import formula, keep_last, labels, note, t, widget
+from ui.shell import formula, keep_last, labels, lesson_views, note, t, widget
 
 VIEWS = ("explore", "examples", "shift")
 OUTPUT_VIEWS = ("raw", "clipped", "magnitude")
@@ -39,13 +40,12 @@ def grey_of(img: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def output_maps(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
-                partner: np.ndarray | None, partner_divisor: float):
+def output_maps(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool):
     """The output map and the position of the strongest response (the clipped and magnitude views are made
     only when shown, in ``output_figures``: a 1024² image's rerun stays quick)."""
     out = apply_kernel(img.astype(np.float64), weights, divisor, bias, flip)
     r, c = np.unravel_index(int(np.argmax(np.abs(out))), out.shape)
-    return out, None, None, (int(r), int(c))
+    return out, (int(r), int(c))
 
 
 def view_map(img, out, view: str, bias: float, flip: bool, partner, partner_divisor: float) -> np.ndarray:
@@ -81,7 +81,7 @@ def input_figure(img: np.ndarray, title: str, labels_: tuple) -> dict:
 def output_figures(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
                    partner: np.ndarray | None, partner_divisor: float, view: str, texts: tuple) -> tuple[dict, dict]:
     """The output map in ``view`` and the histogram, keyed by the settings (not by the big output arrays)."""
-    out, _, _, _ = output_maps(img, weights, divisor, bias, flip, partner, partner_divisor)
+    out, _ = output_maps(img, weights, divisor, bias, flip)
     title, colorbar, x_title, y_title, value_label, hist_title, hist_x, hist_y = texts
     kh, kw = np.shape(weights)
     z = view_map(img, out, view, bias, flip, partner, partner_divisor)
@@ -173,23 +173,7 @@ def chosen_kernel(name: str):
     return parse
 
 
-def inspector_latex(info, per_line: int = 4, max_lines: int = 6) -> str:
-    """The sum of products written out, a few terms per line so it fits the page, then ÷ divisor + bias."""
-    terms = [rf"{fmt(x)}\cdot({fmt(w)})" for x, w in zip(info.window.ravel(), info.kernel.ravel()) if w != 0]
-    lines = [" + ".join(terms[i: i + per_line]) for i in range(0, len(terms), per_line)] or ["0"]
-    if len(lines) > max_lines:
-        lines = lines[: max_lines - 1] + [r"\dots"]
-    body = r" \\ &\quad + ".join(lines)
-    out = rf"\text{{out}}_{{{info.row},{info.col}}}"
-    if info.divisor == 1 and info.bias == 0:
-        return rf"\begin{{aligned}} {out} &= {body} \\ &= {fmt(info.value)} \end{{aligned}}"
-    step = rf"\frac{{{fmt(info.total)}}}{{{fmt(info.divisor)}}}" if info.divisor != 1 else fmt(info.total)
-    step += "" if info.bias == 0 else (rf" + {fmt(info.bias)}" if info.bias > 0 else rf" - {fmt(-info.bias)}")
-    return (rf"\begin{{aligned}} \Sigma &= {body} \\ &= {fmt(info.total)} \\ "
-            rf"{out} &= {step} = {fmt(info.value)} \end{{aligned}}")
-
-
-def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset) -> None:
+def pixel_inspector(img, weights, divisor, bias, flip, out, best) -> None:
     st.header(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
     ho, wo = out.shape
@@ -226,7 +210,7 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset
     with b:
         chart(figs.grid_figure(info.products, title=t("kernels.products_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_product"), **L), key="kn_prod", config=CFG)
-    formula(inspector_latex(info))
+    formula(inspection_latex(info, fmt))
     st.markdown(t("kernels.sum_line", n=info.products.size, total=fmt(info.total), d=fmt(divisor), b=fmt(bias),
                   value=fmt(info.value)))
     st.caption(t("kernels.matches", value=fmt(out[r, c]), r=r, c=c))
@@ -271,7 +255,7 @@ def default_result(img: np.ndarray):
     k = kernel("vertical_edge")
     pair = kernel(k.pair)
     settings = (img, np.asarray(k.weights), float(k.divisor), 0.0, False, np.asarray(pair.weights), float(pair.divisor))
-    out, _, _, best = output_maps(*settings)
+    out, best = output_maps(*settings[:5])  # the map doesn't depend on the partner kernel (settings[5:])
     return settings, k.pair, out, best
 
 
@@ -290,18 +274,18 @@ def explore() -> None:
     c1, c2 = st.columns(2)
     with c1:
         bias = widget(st.number_input, t("kernels.bias"), key="kn_bias", default=0.0, help=t("kernels.bias_help"),
-                      format="%.4g", min_value=-1e6, max_value=1e6)
+                      format="%.4g", min_value=-MAX_ABS, max_value=MAX_ABS)
     with c2:
         flip = widget(st.toggle, t("kernels.flip"), key="kn_flip", default=False, help=t("kernels.flip_help"))
     note(t("kernels.flip_note"))
 
     def compute():
         weights, divisor, partner, pdiv, pair = build()
-        if not np.isfinite(bias) or abs(bias) > 1e6:
-            raise UserError("errors.too_large", text=str(bias), limit="1e+06")
+        if not np.isfinite(bias) or abs(bias) > MAX_ABS:
+            raise UserError("errors.too_large", text=str(bias), limit=f"{MAX_ABS:g}")
         settings = (img, np.asarray(weights, dtype=np.float64), float(divisor), float(bias), bool(flip),
                     None if partner is None else np.asarray(partner, dtype=np.float64), float(pdiv))
-        out, _, _, best = output_maps(*settings)
+        out, best = output_maps(*settings[:5])
         return settings, pair, out, best
 
     result, error = keep_last("kn_explore", compute)
@@ -349,7 +333,7 @@ def explore() -> None:
     chart(_figure(hist_fig), key="kn_hist", config=CFG)
     if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
-    pixel_inspector(img, weights, divisor, bias, flip, out, best, (H, W), offset)
+    pixel_inspector(img, weights, divisor, bias, flip, out, best)
 
 
 def open_step_edge() -> None:
@@ -363,21 +347,20 @@ def examples() -> None:
     L = lab()
     st.header(t("kernels.step_header"))
     st.markdown(t("kernels.step_text"))
-    img = np.zeros((6, 6))
-    img[:, :3] = 60
+    img = sample("step_edge").astype(np.float64)  # the tutorials' 6×6: 60 on the left half, 0 on the right
     k = kernel("vertical_edge").weights
     out = apply_kernel(img, k)
     a, b, c = st.columns([6, 4, 5])
     with a:
-        chart(figs.grid_figure(img, title=t("kernels.input_title", h=6, w=6), kind="grey",
+        chart(figs.grid_figure(img, title=t("kernels.input_title", h=img.shape[0], w=img.shape[1]), kind="grey",
                                          colorbar_title=t("kernels.cb_grey"), **L), key="kn_ex_img", config=CFG)
     with b:
         chart(figs.grid_figure(k, title=t("kernels.kernel_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_weight"), **L), key="kn_ex_k", config=CFG)
     with c:
-        chart(figs.grid_figure(out, title=t("kernels.output_title", h=4, w=4), kind="signed",
+        chart(figs.grid_figure(out, title=t("kernels.output_title", h=out.shape[0], w=out.shape[1]), kind="signed",
                                          colorbar_title=t("kernels.cb_value"), **L), key="kn_ex_out", config=CFG)
-    formula(inspector_latex(inspect_pixel(img, k, 0, 1), per_line=3))
+    formula(inspection_latex(inspect_pixel(img, k, 0, 1), fmt, per_line=3))
     # A callback runs before the widgets exist, so it may set their values (kn_view is already drawn here).
     st.button(t("kernels.step_open"), key="kn_ex_open", on_click=open_step_edge)
 
@@ -396,7 +379,7 @@ def examples() -> None:
         with col:
             chart(figs.grid_figure(patch, title=t(title, v=fmt(info.value)), kind="grey",
                                              colorbar_title=t("kernels.cb_grey"), height=340, **L), key=key, config=CFG)
-            formula(inspector_latex(info, per_line=3))
+            formula(inspection_latex(info, fmt, per_line=3))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -440,8 +423,5 @@ def shift_section() -> None:
 
 
 # ---------------------------------------------------------------- page
-st.title(t("kernels.title"))
-st.markdown(t("kernels.intro"))
-view = widget(st.segmented_control, t("kernels.view"), key="kn_view", default="explore", options=list(VIEWS),
-              format_func=labels("kernels.view_"), required=True)
+view = lesson_views("kernels", "kn_view", VIEWS)
 {"explore": explore, "examples": examples, "shift": shift_section}[view or "explore"]()

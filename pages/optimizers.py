@@ -107,6 +107,16 @@ with s4:
 with s5:
     seed = widget(st.number_input, t("optimizers.seed"), key="op_seed", default=0, min_value=0, max_value=9999)
 
+# The optimizers' other settings, as number inputs: URL key suffix, column, largest value, step, number format
+HYPERPARAMETERS = {
+    "momentum": ("mom", 1, 0.999, 0.05, None),
+    "beta1": ("b1", 1, 0.999, 0.05, None),
+    "beta2": ("b2", 2, 0.9999, 0.001, "%.4f"),
+    "alpha": ("alpha", 1, 0.9999, 0.01, None),
+    "rho": ("rho", 1, 0.9999, 0.01, None),
+    "weight_decay": ("wd", 3, 1.0, 0.01, None),
+}
+
 runs = []
 with st.expander(t("optimizers.hparams"), expanded=False):
     for name in chosen:
@@ -114,23 +124,10 @@ with st.expander(t("optimizers.hparams"), expanded=False):
         hc = st.columns(4)
         hp = {"lr": widget(hc[0].number_input, f"{t(f'optimizers.opt_{name}')} · lr", key=f"op_{sname}_{name}_lr",
                            default=float(d["lr"]), min_value=1e-6, max_value=100.0, format="%.4g")}
-        if "momentum" in d:
-            hp["momentum"] = widget(hc[1].number_input, "momentum", key=f"op_{name}_mom", default=float(d["momentum"]),
-                                    min_value=0.0, max_value=0.999, step=0.05)
-        if "beta1" in d:
-            hp["beta1"] = widget(hc[1].number_input, "β₁", key=f"op_{name}_b1", default=float(d["beta1"]),
-                                 min_value=0.0, max_value=0.999, step=0.05)
-            hp["beta2"] = widget(hc[2].number_input, "β₂", key=f"op_{name}_b2", default=float(d["beta2"]),
-                                 min_value=0.0, max_value=0.9999, step=0.001, format="%.4f")
-        if "alpha" in d:
-            hp["alpha"] = widget(hc[1].number_input, "α", key=f"op_{name}_alpha", default=float(d["alpha"]),
-                                 min_value=0.0, max_value=0.9999, step=0.01)
-        if "rho" in d:
-            hp["rho"] = widget(hc[1].number_input, "ρ", key=f"op_{name}_rho", default=float(d["rho"]),
-                               min_value=0.0, max_value=0.9999, step=0.01)
-        if "weight_decay" in d:
-            hp["weight_decay"] = widget(hc[3].number_input, "weight decay", key=f"op_{name}_wd",
-                                        default=float(d["weight_decay"]), min_value=0.0, max_value=1.0, step=0.01)
+        for hp_name, (suffix, column, hi, step, fmt) in HYPERPARAMETERS.items():
+            if hp_name in d:
+                hp[hp_name] = widget(hc[column].number_input, t(f"optimizers.hp_{hp_name}"), key=f"op_{name}_{suffix}",
+                                     default=float(d[hp_name]), min_value=0.0, max_value=hi, step=step, format=fmt)
         runs.append((name, tuple(sorted(hp.items()))))
 
 try:
@@ -201,6 +198,7 @@ else:
         bar.empty()
     if key in cache:
         L = cache[key]
-        chart(figs.landscape(L["alphas"], L["betas"], L["loss"], x_title="α (δ)", y_title="β (η)",
+        chart(figs.landscape(L["alphas"], L["betas"], L["loss"], x_title=t("optimizers.landscape_x"),
+                                       y_title=t("optimizers.landscape_y"),
                                        loss_title=t("optimizers.loss")), key="op_landscape", name=t("optimizers.landscape_header"))
         note(t("optimizers.landscape_note"))

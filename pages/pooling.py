@@ -5,38 +5,28 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explainer.conv import conv2d
 from explainer.figures import stepper as figs
 from explainer.figures.images import picture
+from explainer.formulas import pool_size
 from explainer.images import to_grey
 from explainer.pooling import global_avg_pool, pool2d, shift
 from explainer.stepper import pool_walk
 from ui.charts import chart
 from ui.images import image_picker, image_region
 from explainer import xo
-from ui.shell import formula, keep_last, labels, note, t, widget
-from ui.stepper import grid_controls, stepper
+from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, widget
+from ui.stepper import figure_labels, grid_controls, stepper, uncovered_warning
 
 VIEWS = ("stepper", "image", "xo")
 MODES = ("max", "avg", "global")
 
-# The X/O example (9×9, +1 strokes on −1 background) and its three 3×3 filters come from explainer.xo;
-# the keys name the pooling page's filter labels.
-X, O = xo.X, xo.O
-FILTERS = dict(zip(("diag", "centre", "anti"), xo.FILTERS))
-
-
-def figure_labels() -> dict:
-    keys = ("row", "column", "value", "padding", "inserted", "outside", "window", "uncovered", "output", "product",
-            "input", "weight", "channel", "map", "picked", "counted", "not_counted")
-    return {k: t(f"stepper.lab_{k}") for k in keys}
+# The X/O example (9×9, +1 strokes on −1 background) and its three 3×3 filters come from explainer.xo.
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def feature_maps(which: str, dy: int = 0, dx: int = 0) -> np.ndarray:
-    """The three 7×7 feature maps of the X or O image (shifted by dy, dx): conv with each filter / 9."""
-    img = shift(X if which == "x" else O, dy, dx, fill=-1.0)
-    return np.stack([conv2d(img, f) / 9 for f in FILTERS.values()])
+    """The three 7×7 feature maps of the X or O image (shifted by dy, dx): the X/O network's first stage."""
+    return xo.filter_maps(shift(xo.X if which == "x" else xo.O, dy, dx, fill=-1.0))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -56,14 +46,6 @@ def pooled_levels(img: np.ndarray, levels: int) -> tuple[list, list]:
         maxes.append(np.clip(np.rint(a), 0, 255).astype(np.uint8))
         avgs.append(np.clip(np.rint(b), 0, 255).astype(np.uint8))
     return maxes, avgs
-
-
-def pool_formula(n: int, f: int, s: int, p: int, ceil_mode: bool, axis: str) -> str:
-    num = n + 2 * p - f
-    bracket = (r"\left\lceil", r"\right\rceil") if ceil_mode else (r"\left\lfloor", r"\right\rfloor")
-    value = -(-num // s) + 1 if ceil_mode else num // s + 1
-    return (rf"{axis}_{{out}} = {bracket[0]} \frac{{{n} + 2\cdot{p} - {f}}}{{{s}}} {bracket[1]} + 1"
-            rf" = {bracket[0]} \frac{{{num}}}{{{s}}} {bracket[1]} + 1 = {value}")
 
 
 def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
@@ -98,16 +80,12 @@ def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
 
 # ---------------------------------------------------------------- sections
 def section_stepper(lab: dict) -> None:
-    st.header(t("pooling.stepper_header"))
-    st.markdown(t("pooling.stepper_intro"))
+    section("pooling", "stepper")
     src = widget(st.segmented_control, t("pooling.source"), key="pl_input", default="grid",
                  options=["grid", "image", "xo"], format_func=labels("pooling.src_"), required=True)
     colorscale = "Blues"
     if src == "image":
-        x, picked, top, left = image_region("pl_img", "pl", crop_label=t("pooling.crop"),
-                                            top_label=t("pooling.crop_top"), left_label=t("pooling.crop_left"),
-                                            min_size=4)
-        size = x.shape[0]
+        x = image_region("pooling", "pl", min_size=4)[0]
         colorscale = "Greys"
     elif src == "xo":
         which = widget(st.segmented_control, t("pooling.xo_image"), key="pl_xo", default="x", options=["x", "o"],
@@ -159,23 +137,24 @@ def section_stepper(lab: dict) -> None:
                       values=", ".join(figs.fmt(v) for v in np.atleast_1d(global_avg_pool(x)))))
     else:
         fh, fw = walk.window
-        formula(pool_formula(ih, fh, walk.stride[0], walk.origin[0], cm, "H"))
-        formula(pool_formula(iw, fw, walk.stride[1], walk.origin[1], cm, "W"))
+        sizes = (pool_size(ih, fh, walk.stride[0], walk.origin[0], cm, "H"),
+                 pool_size(iw, fw, walk.stride[1], walk.origin[1], cm, "W"))
+        for size_formula in sizes:
+            formula(size_formula.latex)
+        if any(f.dropped for f in sizes):
+            st.caption(t("pooling.ceil_dropped"))
     kc, oh, ow = walk.out_shape
     st.markdown(t("pooling.size_text", h=ih, w=iw, oh=oh, ow=ow, c=kc, n=len(walk),
                   kept=round(100 * oh * ow / (ih * iw))))
     if walk.window[0] > walk.stride[0] or walk.window[1] > walk.stride[1]:
         st.info(t("pooling.overlap_note"))
-    rows, cols = walk.uncovered()
-    if rows or cols:
-        st.warning(t("pooling.uncovered", rows=", ".join(map(str, rows)) or "—", cols=", ".join(map(str, cols)) or "—"))
+    uncovered_warning(walk, "pooling")
     stepper("pl", len(walk), lambda pos: show_pool_step(walk, out, pos, lab, colorscale))
     note(t("pooling.stepper_note"))
 
 
 def section_image() -> None:
-    st.header(t("pooling.image_header"))
-    st.markdown(t("pooling.image_intro"))
+    section("pooling", "image")
     picked = image_picker("pl_photo", default="camera")
     img = to_grey(picked.array)
     levels = widget(st.slider, t("pooling.levels"), key="pl_levels", default=2, min_value=1, max_value=4,
@@ -201,8 +180,7 @@ def section_image() -> None:
 
 
 def section_xo(lab: dict) -> None:
-    st.header(t("pooling.xo_header"))
-    st.markdown(t("pooling.xo_intro"))
+    section("pooling", "xo")
     c1, c2, c3 = st.columns(3)
     with c1:
         which = widget(st.segmented_control, t("pooling.xo_image"), key="pl_xo2", default="x", options=["x", "o"],
@@ -214,7 +192,7 @@ def section_xo(lab: dict) -> None:
     maps, moved = feature_maps(which), feature_maps(which, dy, dx)
     pooled = pool2d(maps, 2, 2, "max", ceil_mode=True)
     pooled_moved = pool2d(moved, 2, 2, "max", ceil_mode=True)
-    names = [t(f"pooling.filter_{k}") for k in FILTERS]
+    names = [t(f"xo.filter_{name}") for name in xo.FILTER_NAMES]
     xo_lab = dict(lab, output=t("pooling.lab_match"))
     for title, arr, key in ((t("pooling.maps_title"), maps, "maps"),
                             (t("pooling.maps_moved_title", dy=dy, dx=dx), moved, "moved")):
@@ -236,10 +214,7 @@ def section_xo(lab: dict) -> None:
 
 
 # ---------------------------------------------------------------- page
-st.title(t("pooling.title"))
-st.markdown(t("pooling.intro"))
-view = widget(st.segmented_control, t("pooling.view"), key="pl_view", default="stepper", options=list(VIEWS),
-              format_func=labels("pooling.view_"), required=True)
+view = lesson_views("pooling", "pl_view", VIEWS)
 LAB = figure_labels()
 if view == "stepper":
     section_stepper(LAB)

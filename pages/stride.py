@@ -9,23 +9,18 @@ import streamlit as st
 from explainer.conv import PADDING_MODES, conv_transpose2d
 from explainer.errors import UserError
 from explainer.figures import stepper as figs
+from explainer.formulas import TRANSPOSED_GENERAL, conv_params_latex, conv_size, transposed_size
 from explainer.images import channels as rgb_channels
 from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
 from ui.charts import chart
 from ui.images import image_region
 from explainer.limits import KERNEL_TEXT_CHARS
-from ui.shell import formula, keep_last, labels, literal, note, t, widget
-from ui.stepper import grid_controls, random_grid, stepper
+from ui.shell import formula, keep_last, labels, lesson_views, literal, note, section, t, widget
+from ui.stepper import figure_labels, grid_controls, random_grid, stepper, uncovered_warning
 
 VIEWS = ("stepper", "channels", "transposed", "receptive")
 PRESETS = ("custom", "valid", "same", "full")
-
-
-def figure_labels() -> dict:
-    keys = ("row", "column", "value", "padding", "inserted", "outside", "window", "uncovered", "output", "product",
-            "input", "weight", "channel", "map", "picked", "counted", "not_counted")
-    return {k: t(f"stepper.lab_{k}") for k in keys}
 
 
 def edge_kernel(k: int) -> np.ndarray:
@@ -54,14 +49,6 @@ def make_conv_walk(x, kernel, stride, padding, dilation, bias, mode):
 def make_transposed_walk(x, kernel, stride, padding, dilation, output_padding):
     walk = transposed_walk(x, kernel, stride, padding, dilation, output_padding)
     return walk, walk.output(), conv_transpose2d(x, kernel, stride, padding, dilation, output_padding)
-
-
-def size_formula(n, k, s, p, d, axis: str) -> str:
-    span = n + 2 * p - d * (k - 1) - 1
-    if span < 0:
-        return rf"{axis}_{{out}} = \left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k} - 1) - 1}}{{{s}}} \right\rfloor + 1 \;\Rightarrow\; {span} < 0"
-    return (rf"{axis}_{{out}} = \left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k} - 1) - 1}}{{{s}}} \right\rfloor + 1"
-            rf" = \left\lfloor \frac{{{span}}}{{{s}}} \right\rfloor + 1 = {span // s + 1}")
 
 
 def show_step(walk, out, pos: int, lab: dict, colorscale: str = "Blues", per_channel: bool = False,
@@ -98,14 +85,11 @@ def show_step(walk, out, pos: int, lab: dict, colorscale: str = "Blues", per_cha
 
 # ---------------------------------------------------------------- sections
 def section_stepper(lab: dict) -> None:
-    st.header(t("stride.stepper_header"))
-    st.markdown(t("stride.stepper_intro"))
+    section("stride", "stepper")
     src = widget(st.segmented_control, t("stride.source"), key="sp_input", default="grid", options=["grid", "image"],
                  format_func=labels("stride.src_"), required=True)
     if src == "image":
-        x, picked, top, left = image_region("sp_img", "sp", crop_label=t("stride.crop"),
-                                            top_label=t("stride.crop_top"), left_label=t("stride.crop_left"),
-                                            min_size=3)
+        x, picked, top, left = image_region("stride", "sp", min_size=3)
         size = x.shape[0]
         colorscale = "Greys"
         st.caption(t("stride.crop_caption", h=size, w=size, top=top, left=left, name=literal(picked.name)))
@@ -159,22 +143,19 @@ def section_stepper(lab: dict) -> None:
     (pad_h, pad_w), (sh, sw), (dh, dw) = walk.origin, walk.stride, walk.dilation
     ih, iw = walk.input_shape
     st.subheader(t("stride.size_header"))
-    formula(size_formula(ih, kh, sh, pad_h, dh, "H"))
-    formula(size_formula(iw, kw, sw, pad_w, dw, "W"))
+    formula(conv_size(ih, kh, sh, pad_h, dh, "H").latex)
+    formula(conv_size(iw, kw, sw, pad_w, dw, "W").latex)
     st.markdown(t("stride.size_text", h=ih, w=iw, kh=kh, kw=kw, oh=out.shape[1], ow=out.shape[2],
                   n=len(walk), mode=t(f"stride.mode_{mode}")))
     if preset == "same" and (s > 1 or span % 2):
         st.info(t("stride.same_note"))
-    rows, cols = walk.uncovered()
-    if rows or cols:
-        st.warning(t("stride.uncovered", rows=", ".join(map(str, rows)) or "—", cols=", ".join(map(str, cols)) or "—"))
+    uncovered_warning(walk, "stride")
     stepper("sp", len(walk), lambda pos: show_step(walk, out, pos, lab, colorscale))
     note(t("stride.stepper_note"))
 
 
 def section_channels(lab: dict) -> None:
-    st.header(t("stride.channels_header"))
-    st.markdown(t("stride.channels_intro"))
+    section("stride", "channels")
 
     def tutorial():
         ss = st.session_state
@@ -212,9 +193,8 @@ def section_channels(lab: dict) -> None:
     walk, out = result
     c_in, f_now = walk.grid.shape[0], walk.window[0]
     k_now, ho, wo = walk.out_shape
-    params = k_now * c_in * f_now * f_now + k_now
-    formula(rf"\text{{{t('stride.params_word')}}} = K\cdot C\cdot F\cdot F + K = {k_now}\cdot{c_in}\cdot{f_now}\cdot{f_now}"
-            rf" + {k_now} = {params}")
+    params = Layer("conv", f_now).params(c_in, k_now)
+    formula(conv_params_latex(k_now, c_in, f_now, t("stride.params_word")))
     st.markdown(t("stride.channels_shape", n=walk.input_shape[0], c=c_in, k=k_now, f=f_now, ho=ho, wo=wo,
                   slices=k_now * c_in, params=params, bias=", ".join(figs.fmt(b) for b in walk.bias)))
     stepper("sp_c", len(walk), lambda pos: show_step(walk, out, pos, lab, "Greys" if src == "image" else "Blues",
@@ -223,8 +203,7 @@ def section_channels(lab: dict) -> None:
 
 
 def section_transposed(lab: dict) -> None:
-    st.header(t("stride.transposed_header"))
-    st.markdown(t("stride.transposed_intro"))
+    section("stride", "transposed")
     c1, c2, c3 = st.columns(3)
     with c1:
         n = widget(st.slider, t("stride.size"), key="sp_tn", default=2, min_value=1, max_value=5)
@@ -233,29 +212,28 @@ def section_transposed(lab: dict) -> None:
         s = widget(st.slider, t("stride.stride"), key="sp_ts", default=2, min_value=1, max_value=3)
         p = widget(st.slider, t("stride.padding"), key="sp_tp", default=0, min_value=0, max_value=3)
     with c3:
-        op = widget(st.slider, t("stride.output_padding"), key="sp_top", default=0, min_value=0, max_value=2,
+        op = widget(st.slider, t("stride.output_padding"), key="sp_tpad", default=0, min_value=0, max_value=2,
                     help=t("stride.output_padding_help"))
     x = random_grid((n, n), 3, 1, 5)
     kernel = random_grid((k, k), 5, 0, 3)
+
     def build():
-        size = (n - 1) * s - 2 * p + (k - 1) + op + 1
-        if size < 1:  # the transposed formula's own message: here padding crops, so less padding helps
-            raise UserError("stride.transposed_no_output", n=n, k=k, s=s, p=p, size=size)
-        return make_transposed_walk(x, kernel, s, p, 1, op)
+        size = transposed_size(n, k, s, p, 1, op)
+        if size.value is None:  # the transposed formula's own message: here padding crops, so less padding helps
+            raise UserError("stride.transposed_no_output", n=n, k=k, s=s, p=p, size=size.raw)
+        return size, make_transposed_walk(x, kernel, s, p, 1, op)
 
     result, error = keep_last("sp_transposed", build)
     if error:
         st.error(error)
     if result is None:
         return
-    walk, out, direct = result
+    size, (walk, out, direct) = result
     n_in, k_in = walk.input_shape[0], walk.window[0]
     s_in = walk.spacing[0]
     ho = out.shape[1]
-    p_in = k_in - 1 - walk.origin[0]
-    op_in = ho - ((n_in - 1) * s_in - 2 * p_in + k_in)
-    formula(r"H_{out} = (H - 1)\cdot S - 2P + D\cdot(F - 1) + P_{out} + 1")
-    formula(rf"H_{{out}} = ({n_in} - 1)\cdot{s_in} - 2\cdot{p_in} + 1\cdot({k_in} - 1) + {op_in} + 1 = {ho}")
+    formula(TRANSPOSED_GENERAL)
+    formula(size.latex)
     border = walk.origin[0]
     st.markdown(t("stride.transposed_text", n=n_in, s=s_in, k=k_in, zeros=s_in - 1, border=border, ho=ho,
                   ok="✓" if np.allclose(out, direct) else "✗"))
@@ -273,6 +251,10 @@ RF_PRESETS = {
     "strided": [Layer("conv", 3, stride=2), Layer("conv", 3, stride=2), Layer("conv", 3)],
 }
 
+# stacks of convolutions with the same receptive field: two 3×3 vs one 5×5, three 3×3 vs one 7×7
+RF_STACKS = {"2x3": [Layer("conv", 3)] * 2, "1x5": [Layer("conv", 5)],
+             "3x3": [Layer("conv", 3)] * 3, "1x7": [Layer("conv", 7)]}
+
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def rf_table(layers: tuple, n: int):
@@ -281,24 +263,93 @@ def rf_table(layers: tuple, n: int):
     return fields, sizes
 
 
-def section_receptive(lab: dict) -> None:
-    st.header(t("stride.receptive_header"))
-    st.markdown(t("stride.receptive_intro"))
+def rf_layers_editor():
+    """The layer table (a preset, editable) → the edited rows."""
     preset = widget(st.selectbox, t("stride.rf_preset"), key="sp_rpreset", default="vgg", options=list(RF_PRESETS),
                     format_func=labels("stride.rf_preset_"))
     base = pd.DataFrame([dict(kind=L.kind, kernel=L.kernel, stride=L.stride, dilation=L.dilation, padding=L.padding)
                          for L in RF_PRESETS[preset]])
-    edited = st.data_editor(
+
+    def number(key: str, lo: int, hi: int):
+        return st.column_config.NumberColumn(t(f"stride.{key}"), min_value=lo, max_value=hi, step=1, required=True)
+
+    return st.data_editor(
         base, key=f"sp_rlayers_{preset}", num_rows="dynamic", hide_index=True,
         column_config={
             "kind": st.column_config.SelectboxColumn(t("stride.rf_kind"), options=["conv", "pool"], required=True),
-            "kernel": st.column_config.NumberColumn(t("stride.kernel"), min_value=1, max_value=7, step=1, required=True),
-            "stride": st.column_config.NumberColumn(t("stride.stride"), min_value=1, max_value=4, step=1, required=True),
-            "dilation": st.column_config.NumberColumn(t("stride.dilation"), min_value=1, max_value=3, step=1,
-                                                      required=True),
-            "padding": st.column_config.NumberColumn(t("stride.padding"), min_value=0, max_value=3, step=1,
-                                                     required=True),
+            "kernel": number("kernel", 1, 7), "stride": number("stride", 1, 4), "dilation": number("dilation", 1, 3),
+            "padding": number("padding", 0, 3),
         })
+
+
+def rf_layers_table(fields, sizes, ch: int) -> None:
+    """Per layer: kind and size, output size, receptive field, jump, parameters."""
+    kinds = {"conv": t("stride.rf_conv"), "pool": t("stride.rf_pool")}
+    st.dataframe(pd.DataFrame({
+        t("stride.rf_layer"): [f"{i + 1}. {kinds[f.layer.kind]} {f.layer.kernel}×{f.layer.kernel}" for i, f in enumerate(fields)],
+        t("stride.rf_out_size"): [f"{m}×{m}" for m in sizes[1:]],
+        t("stride.rf_size"): [f.size for f in fields],
+        t("stride.rf_jump"): [f.jump for f in fields],
+        t("stride.rf_params"): [f.layer.params(ch) for f in fields],
+    }), hide_index=True)
+
+
+def rf_picked_cell(last: int) -> tuple[int, int]:
+    """The output cell to explain: row and column sliders, moved by a click on the output map."""
+    ss = st.session_state
+    picked = ss.get("sp_rf_pick")
+    points = picked["selection"]["points"] if picked else []
+    if points:  # a click on the output map (below) picks the cell: move the sliders there
+        where = (int(points[0]["y"]), int(points[0]["x"]))
+        if where != ss.get("_sp_rf_picked") and max(where) < last:
+            ss["_sp_rf_picked"] = where
+            ss["sp_rr"], ss["sp_rcol"] = where
+    c1, c2 = st.columns(2)
+    with c1:
+        r = widget(st.slider, t("stride.rf_row"), key="sp_rr", default=last // 2, min_value=0, max_value=max(last - 1, 1),
+                   disabled=last < 2)
+    with c2:
+        c = widget(st.slider, t("stride.rf_col"), key="sp_rcol", default=last // 2, min_value=0,
+                   max_value=max(last - 1, 1), disabled=last < 2)
+    return min(r, last - 1), min(c, last - 1)
+
+
+def rf_field_view(layers, fields, sizes, n: int, lab: dict) -> None:
+    """The input pixels one output cell sees, beside the output map to pick the cell on."""
+    last = sizes[-1]
+    r, c = rf_picked_cell(last)
+    mask = field_mask(layers, r, c, (sizes[0], sizes[0]))
+    f = fields[-1]
+    left, right = st.columns([3, 2])
+    with left:
+        chart(figs.field_figure(mask, f.start + r * f.jump, f.start + c * f.jump, f.size, labels=lab,
+                                          title=t("stride.rf_fig_title", r=r, c=c, size=f.size, n=int(mask.sum())),
+                                          field_label=t("stride.rf_in_field"), span_label=t("stride.rf_span")),
+                        key="sp_rf_fig", config={"displayModeBar": False})
+    with right:
+        chart(figs.cell_picker(last, last, r, c, labels=lab, title=t("stride.rf_pick_title", n=last)),
+                        key="sp_rf_pick", on_select="rerun", selection_mode="points",
+                        config={"displayModeBar": False})
+        st.caption(t("stride.rf_pick_help"))
+    st.markdown(t("stride.rf_text", r=r, c=c, size=f.size, jump=f.jump, n=n, total=int(mask.sum())))
+
+
+def rf_compare_stacks(ch: int) -> None:
+    """Stacks of small kernels against one large kernel with the same receptive field."""
+    st.subheader(t("stride.rf_compare_header"))
+    params = {name: sum(L.params(ch) for L in stack) for name, stack in RF_STACKS.items()}
+    st.dataframe(pd.DataFrame([{t("stride.rf_stack"): t(f"stride.rf_stack_{name}"),
+                                t("stride.rf_size"): receptive_field(stack)[-1].size,
+                                t("stride.rf_params"): params[name],
+                                t("stride.rf_nonlin"): len(stack)} for name, stack in RF_STACKS.items()]),
+                 hide_index=True)
+    st.markdown(t("stride.rf_compare_text", c=ch, two=params["2x3"], five=params["1x5"], three=params["3x3"],
+                  seven=params["1x7"]))
+
+
+def section_receptive(lab: dict) -> None:
+    section("stride", "receptive")
+    edited = rf_layers_editor()
     c1, c2 = st.columns(2)
     with c1:
         n = widget(st.slider, t("stride.rf_input"), key="sp_rn", default=16, min_value=4, max_value=32)
@@ -319,66 +370,14 @@ def section_receptive(lab: dict) -> None:
     if result is None:
         return
     layers, (fields, sizes) = result
-    kinds = {"conv": t("stride.rf_conv"), "pool": t("stride.rf_pool")}
-    table = pd.DataFrame({
-        t("stride.rf_layer"): [f"{i + 1}. {kinds[f.layer.kind]} {f.layer.kernel}×{f.layer.kernel}" for i, f in enumerate(fields)],
-        t("stride.rf_out_size"): [f"{m}×{m}" for m in sizes[1:]],
-        t("stride.rf_size"): [f.size for f in fields],
-        t("stride.rf_jump"): [f.jump for f in fields],
-        t("stride.rf_params"): [f.layer.params(ch) for f in fields],
-    })
-    st.dataframe(table, hide_index=True)
-    last = sizes[-1]
-    ss = st.session_state
-    picked = ss.get("sp_rf_pick")
-    points = picked["selection"]["points"] if picked else []
-    if points:  # a click on the output map (below) picks the cell: move the sliders there
-        where = (int(points[0]["y"]), int(points[0]["x"]))
-        if where != ss.get("_sp_rf_picked") and max(where) < last:
-            ss["_sp_rf_picked"] = where
-            ss["sp_rr"], ss["sp_rcol"] = where
-    c1, c2 = st.columns(2)
-    with c1:
-        r = widget(st.slider, t("stride.rf_row"), key="sp_rr", default=last // 2, min_value=0, max_value=max(last - 1, 1),
-                   disabled=last < 2)
-    with c2:
-        c = widget(st.slider, t("stride.rf_col"), key="sp_rcol", default=last // 2, min_value=0,
-                   max_value=max(last - 1, 1), disabled=last < 2)
-    r, c = min(r, last - 1), min(c, last - 1)
-    mask = field_mask(layers, r, c, (sizes[0], sizes[0]))
-    f = fields[-1]
-    left, right = st.columns([3, 2])
-    with left:
-        chart(figs.field_figure(mask, f.start + r * f.jump, f.start + c * f.jump, f.size, labels=lab,
-                                          title=t("stride.rf_fig_title", r=r, c=c, size=f.size, n=int(mask.sum())),
-                                          field_label=t("stride.rf_in_field"), span_label=t("stride.rf_span")),
-                        key="sp_rf_fig", config={"displayModeBar": False})
-    with right:
-        chart(figs.cell_picker(last, last, r, c, labels=lab, title=t("stride.rf_pick_title", n=last)),
-                        key="sp_rf_pick", on_select="rerun", selection_mode="points",
-                        config={"displayModeBar": False})
-        st.caption(t("stride.rf_pick_help"))
-    st.markdown(t("stride.rf_text", r=r, c=c, size=f.size, jump=f.jump, n=n, total=int(mask.sum())))
-
-    st.subheader(t("stride.rf_compare_header"))
-    rows = []
-    for name, stack in (("2x3", [Layer("conv", 3)] * 2), ("1x5", [Layer("conv", 5)]),
-                        ("3x3", [Layer("conv", 3)] * 3), ("1x7", [Layer("conv", 7)])):
-        rows.append({t("stride.rf_stack"): t(f"stride.rf_stack_{name}"),
-                     t("stride.rf_size"): receptive_field(stack)[-1].size,
-                     t("stride.rf_params"): sum(L.params(ch) for L in stack),
-                     t("stride.rf_nonlin"): len(stack)})
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.markdown(t("stride.rf_compare_text", c=ch, two=2 * (9 * ch * ch + ch), five=25 * ch * ch + ch,
-                  three=3 * (9 * ch * ch + ch), seven=49 * ch * ch + ch))
+    rf_layers_table(fields, sizes, ch)
+    rf_field_view(layers, fields, sizes, n, lab)
+    rf_compare_stacks(ch)
     note(t("stride.receptive_note"))
 
 
 # ---------------------------------------------------------------- page
-st.title(t("stride.title"))
-st.markdown(t("stride.intro"))
-view = widget(st.segmented_control, t("stride.view"), key="sp_view", default="stepper", options=list(VIEWS),
-              format_func=labels("stride.view_"), required=True)
+view = lesson_views("stride", "sp_view", VIEWS)
 LAB = figure_labels()
 {"stepper": section_stepper, "channels": section_channels, "transposed": section_transposed,
  "receptive": section_receptive}[view](LAB)

@@ -83,7 +83,7 @@ with left:
                                     max_value=0.5, step=0.05)
         options["batchnorm"] = widget(c2.toggle, t("train.batchnorm"), key="tr_bn", default=True)
     st.caption(t(f"train.about_{model_name}"))
-    rows = M.summary(M.build_model(model_name, **options))
+    rows = M.summary(M.build_model(model_name, **options), t("train.total_row"))
     st.dataframe([{t("train.col_layer"): r["layer"], t("train.col_shape"): " × ".join(map(str, r["output_shape"])),
                    t("train.col_params"): f"{r['params']:,}"} for r in rows], hide_index=True, width="stretch")
 with right:

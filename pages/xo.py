@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from explainer import xo
+from explainer.formulas import xo_pixel_latex, xo_vote_latex
 from explainer.figures import heatmap
 from explainer.figures import xo as figs
 from explainer.inspector import inspect_pixel
@@ -65,6 +66,16 @@ verdict = t("xo.verdict", winner=res.winner, x=f"{res.votes[0]:.3f}", o=f"{res.v
 (st.success if res.winner == xo.EXPECTED.get(preset) else st.warning)(verdict)
 
 names = [t(f"xo.filter_{n}") for n in xo.FILTER_NAMES]
+
+
+def maps_row(maps, key: str, height: int = 300) -> None:
+    """The three filters' maps of one stage side by side, each titled with its filter."""
+    for k, col in enumerate(st.columns(len(maps))):
+        with col:
+            chart(figs.feature_map(maps[k], title=names[k], x_title=COL, y_title=ROW, value_label=VAL,
+                                             height=height), key=f"{key}{k}")
+
+
 tabs = st.tabs([t("xo.tab_conv"), t("xo.tab_relu"), t("xo.tab_pool"), t("xo.tab_round2"), t("xo.tab_vote")])
 
 with tabs[0]:
@@ -101,26 +112,17 @@ with tabs[0]:
     with cc:
         chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW,
                                          value_label=VAL, mark=(ir, ic), height=220), key="xo_imap")
-    terms = " ".join(f"{'+' if i and v >= 0 else ''}{v:g}" for i, v in enumerate(products.ravel()))
-    st.latex(rf"\frac{{{terms}}}{{9}} = \frac{{{total:g}}}{{9}} = {info.value:.2f}")
-    st.markdown(t("xo.inspect_result", matches=int(round(total + 9)) // 2, total=int(total),
+    st.latex(xo_pixel_latex(info))
+    st.markdown(t("xo.inspect_result", matches=xo.matching_cells(total), total=int(total),
                   value=f"{info.value:.2f}", mapvalue=f"{res.maps[fk][ir, ic]:.2f}"))
 
 with tabs[1]:
     st.markdown(t("xo.relu_text"))
-    cols = st.columns(3)
-    for k, col in enumerate(cols):
-        with col:
-            chart(figs.feature_map(res.relu1[k], title=names[k], x_title=COL, y_title=ROW,
-                                             value_label=VAL), key=f"xo_r{k}")
+    maps_row(res.relu1, "xo_r")
 
 with tabs[2]:
     st.markdown(t("xo.pool_text"))
-    cols = st.columns(3)
-    for k, col in enumerate(cols):
-        with col:
-            chart(figs.feature_map(res.pooled1[k], title=names[k], x_title=COL, y_title=ROW,
-                                             value_label=VAL, height=220), key=f"xo_p{k}")
+    maps_row(res.pooled1, "xo_p", height=220)
 
 with tabs[3]:
     st.markdown(t("xo.round2_text"))
@@ -144,5 +146,5 @@ with tabs[4]:
                             number_format=".2f"), key="xo_w")
     chart(figs.votes(list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),
                                prob_title=t("xo.class")), key="xo_votes", name=t("xo.vote"))
-    st.latex(rf"\text{{vote}}_X = w_X \cdot f = {res.votes[0]:.3f},\qquad \text{{vote}}_O = w_O \cdot f = {res.votes[1]:.3f}")
+    st.latex(xo_vote_latex(res.votes, t("xo.vote")))
 note(t("xo.note"))

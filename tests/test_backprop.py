@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explainer import backprop as bp
+from explainer import optimizers
 from explainer.errors import UserError
 
 
@@ -147,13 +148,9 @@ def test_unreachable_target_ends_at_the_least_squares_fit(target):
             nudged[i, j] += 1e-3
             assert bp.fit_loss(x, nudged, t) > best_loss
 
-
-def test_fit_uses_the_optimizers_lesson_registry():
-    from explainer import optim
-
-    for name in optim.OPTIMIZER_NAMES:
+    for name in optimizers.NAMES:
         fit = bp.KernelFit("camera", "vertical_edge", name)
-        assert isinstance(fit._opt, optim.OPTIMIZERS[name][0])
+        assert isinstance(fit._opt, optimizers.OPTIMIZERS[name].cls)
         fit.step(3)
         assert fit.steps == 3 and len(fit.losses) == 4
 

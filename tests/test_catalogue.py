@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _fields(text: str) -> set[str]:
     """The ``{name}`` placeholders (LaTeX texts like ``\\frac{a}{b}`` have braces that are not)."""
-    return set(re.findall(r"(?<!\\)\{([a-z_][a-z0-9_]*)\}", text))
+    return set(re.findall(r"(?<!\\)\{([A-Za-z_][A-Za-z0-9_]*)(?:![rsa])?(?::[^{}]*)?\}", text))
 
 
 def test_languages_have_the_same_keys():
@@ -52,13 +52,80 @@ def _keys_used_in_code() -> set[str]:
         for f in (ROOT / folder).rglob("*.py"):
             used.update(pattern.findall(f.read_text(encoding="utf-8")))
     used |= set(re.findall(r'"(nav\.[a-z]+)"', (ROOT / "ui" / "nav.py").read_text()))
+    for f in (ROOT / "pages").glob("*.py"):  # helpers that build keys: section(page, name), lesson_views(page, ...)
+        text = f.read_text(encoding="utf-8")
+        for page, name in re.findall(r"""\bsection\(\s*["'](\w+)["'],\s*["'](\w+)["']\)""", text):
+            used |= {f"{page}.{name}_header", f"{page}.{name}_intro"}
+        for page in re.findall(r"""\blesson_views\(\s*["'](\w+)["']""", text):
+            used |= {f"{page}.title", f"{page}.intro", f"{page}.view"}
     return used
+
+
+def _dynamic_families() -> set[tuple[str, str]]:
+    """``(prefix, suffix)`` of every key built at run time: ``t(f"stride.preset_{p}_help")`` gives
+    ("stride.preset_", "_help"), ``labels("pool.mode_")`` gives ("pool.mode_", "")."""
+    f_key = re.compile(r"""\bt\(\s*f["']([a-z0-9_.]*)\{[^}]*\}([a-z0-9_.]*)["']""")
+    label = re.compile(r"""\blabels\(\s*f?["']([a-z0-9_]+\.[a-z0-9_.]*)["']""")
+    families = set()
+    for folder in ("pages", "ui"):
+        for f in (ROOT / folder).rglob("*.py"):
+            text = f.read_text(encoding="utf-8")
+            families |= set(f_key.findall(text))
+            families |= {(prefix, "") for prefix in label.findall(text)}
+    return families
+
+
+def test_every_dynamic_key_family_has_keys():
+    """A key built at run time (``t(f"...{x}...")``, ``labels(prefix)``) names a family the catalogue has."""
+    en = catalogue("en")
+    families = _dynamic_families()
+    assert len(families) > 15 and ("stride.preset_", "_help") in families and ("pooling.mode_", "") in families
+    empty = sorted(f for f in families if not any(k.startswith(f[0]) and k.endswith(f[1]) and len(k) > len(f[0] + f[1])
+                                                  for k in en))
+    assert empty == []
+
+
+def test_error_messages_name_the_setting_in_the_learners_language():
+    from explainer.errors import UserError, message
+
+    params = {"param": "learning_rate", "lo": 0, "hi": 10, "value": 20}
+    assert message("errors.out_of_range", params, "zh") == "学习率必须在 0 到 10 之间，而不是 20。"
+    assert message("errors.out_of_range", params, "en") == "The learning rate must be between 0 and 10, not 20."
+    assert str(UserError("errors.out_of_range", **params)) == "The learning rate must be between 0 and 10, not 20."
+
+
+def _user_errors_in_the_library() -> list[tuple[str, str, dict]]:
+    """``(file:line, key, {keyword: literal or None})`` of every ``UserError("key", ...)`` in explainer/."""
+    import ast
+
+    found = []
+    for f in sorted((ROOT / "explainer").rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "UserError" and node.args \
+                    and isinstance(node.args[0], ast.Constant):
+                kw = {k.arg: k.value.value if isinstance(k.value, ast.Constant) else None for k in node.keywords}
+                found.append((f"{f.name}:{node.lineno}", node.args[0].value, kw))
+    return found
+
+
+def test_every_library_error_has_its_key_placeholders_and_setting_names():
+    en = catalogue("en")
+    errors = _user_errors_in_the_library()
+    assert len(errors) > 40
+    for where, key, kw in errors:
+        assert key in en, (where, key)
+        assert _fields(en[key]) == set(kw), (where, key, sorted(kw))
+        if kw.get("param") is not None:
+            assert f"errors.param.{kw['param']}" in en, (where, kw["param"])
+    settings = re.findall(r"""_pair\([^,]+,\s*["']([a-z_]+)["']""", "".join(
+        f.read_text(encoding="utf-8") for f in (ROOT / "explainer").glob("*.py")))
+    assert settings and all(f"errors.param.{name}" in en for name in settings)
 
 
 def test_every_literal_key_exists():
     en = catalogue("en")
     used = _keys_used_in_code()
-    assert len(used) > 20
+    assert len(used) > 20 and {"stride.transposed_header", "pooling.xo_intro", "kernels.view"} <= used
     missing = sorted(k for k in used if k not in en)
     assert missing == []
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
-from explainer.conv import conv2d, pad
+from explainer.conv import conv2d, conv2d_reference, pad
 from explainer.errors import UserError
 
 pairs = lambda lo, hi: st.one_of(st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))  # noqa: E731
@@ -16,12 +16,13 @@ def _two(v):
     return v if isinstance(v, tuple) else (v, v)
 
 
+@pytest.mark.parametrize("conv", [conv2d, conv2d_reference], ids=["fast", "reference"])
 @settings(max_examples=150, deadline=None)
 @given(c=st.integers(1, 3), k=st.integers(1, 4), h=st.integers(1, 14), w=st.integers(1, 14),
        kh=st.integers(1, 5), kw=st.integers(1, 5), stride=pairs(1, 4), padding=pairs(0, 3),
        dilation=pairs(1, 3), form=st.sampled_from(["2d", "3d", "bank"]), bias=st.booleans(),
        seed=st.integers(0, 2**32 - 1))
-def test_conv2d_matches_torch(c, k, h, w, kh, kw, stride, padding, dilation, form, bias, seed):
+def test_conv2d_matches_torch(conv, c, k, h, w, kh, kw, stride, padding, dilation, form, bias, seed):
     (sh, sw), (ph, pw), (dh, dw) = _two(stride), _two(padding), _two(dilation)
     assume(h + 2 * ph >= dh * (kh - 1) + 1 and w + 2 * pw >= dw * (kw - 1) + 1)
     rng = np.random.default_rng(seed)
@@ -35,13 +36,13 @@ def test_conv2d_matches_torch(c, k, h, w, kh, kw, stride, padding, dilation, for
     want = F.conv2d(torch.from_numpy(x)[None], torch.from_numpy(bank), torch.from_numpy(b),
                     stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))[0].numpy()
     if form == "2d":
-        got = conv2d(x[0], bank[0, 0], stride, padding, dilation, bias=b[0])
+        got = conv(x[0], bank[0, 0], stride, padding, dilation, bias=b[0])
         want = want[0]
     elif form == "3d":
-        got = conv2d(x, bank[0], stride, padding, dilation, bias=b[0])
+        got = conv(x, bank[0], stride, padding, dilation, bias=b[0])
         want = want[0]
     else:
-        got = conv2d(x, bank, stride, padding, dilation, bias=b)
+        got = conv(x, bank, stride, padding, dilation, bias=b)
     assert got.dtype == np.float64 and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, np.abs(want).max(initial=0)))
 
@@ -74,9 +75,9 @@ def test_padding_modes_match_torch(mode, torch_mode):
     (np.zeros((2, 4, 4)), np.ones((3, 3, 3)), {}, "errors.bad_shape"),  # depth 3 vs 2 channels
     (np.zeros((4, 4)), [[1, float("nan")]], {}, "errors.bad_shape"),
     (np.zeros((4, 4)), [["a", 1]], {}, "errors.bad_shape"),
-    (np.zeros((4, 4)), np.ones((2, 2)), {"stride": 0}, "errors.bad_param"),
-    (np.zeros((4, 4)), np.ones((2, 2)), {"padding": -1}, "errors.bad_param"),
-    (np.zeros((4, 4)), np.ones((2, 2)), {"stride": 1.5}, "errors.bad_param"),
+    (np.zeros((4, 4)), np.ones((2, 2)), {"stride": 0}, "errors.too_small"),
+    (np.zeros((4, 4)), np.ones((2, 2)), {"padding": -1}, "errors.too_small"),
+    (np.zeros((4, 4)), np.ones((2, 2)), {"stride": 1.5}, "errors.not_whole"),
     (np.zeros((4,)), np.ones((2, 2)), {}, "errors.bad_shape"),
 ])
 def test_invalid_input_is_a_plain_value_error(x, kernel, kwargs, key):
@@ -84,3 +85,16 @@ def test_invalid_input_is_a_plain_value_error(x, kernel, kwargs, key):
         conv2d(x, kernel, **kwargs)
     assert isinstance(e.value, UserError) and e.value.key == key
     assert "Traceback" not in str(e.value) and len(str(e.value)) > 10
+
+
+def test_the_reference_reads_as_the_definition_and_is_short():
+    """conv2d_reference is the few-line definition (slide, multiply, sum, + bias) beside the fast conv2d."""
+    import inspect
+
+    from explainer import conv as conv_module
+
+    lines = [ln for ln in inspect.getsource(conv_module.conv2d_reference).splitlines()
+             if ln.strip() and not ln.strip().startswith(("#", '"""')) and '"""' not in ln]
+    assert len(lines) <= 16
+    x = np.arange(36.0).reshape(6, 6)
+    assert np.array_equal(conv2d_reference(x, [[1, 0, -1]] * 3), conv2d(x, [[1, 0, -1]] * 3))

@@ -75,7 +75,7 @@ def test_bad_positions_and_divisors_are_user_errors():
     img = np.zeros((6, 6))
     with pytest.raises(UserError) as e:
         inspect_pixel(img, np.ones((3, 3)), 4, 0)
-    assert e.value.key == "errors.bad_param"
+    assert e.value.key == "errors.position_outside" and e.value.params == {"row": 4, "col": 0, "h": 4, "w": 4}
     for bad in (0, float("nan"), float("inf")):
         with pytest.raises(UserError) as e:
             apply_kernel(img, np.ones((3, 3)), divisor=bad)
@@ -130,3 +130,27 @@ def test_equal_brightness_colour_edge_vanishes_in_grey_but_not_in_the_channels()
 def test_colour_kernel_needs_a_colour_image():
     with pytest.raises(UserError):
         apply_kernel_rgb(np.zeros((5, 5)), [[1]])
+
+
+def test_the_inspector_and_the_stepper_equal_the_reference_convolution():
+    """Every number the pages write out (the inspector's sum, the stepper's step results) is conv2d_reference's."""
+    from explainer.conv import conv2d_reference
+    from explainer.figures import stepper as figs
+    from explainer.stepper import conv_walk
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (7, 8)).astype(float)
+    k = rng.integers(-2, 3, (3, 3)).astype(float)
+    for padding in (0, 1):
+        ref = conv2d_reference(img, k, padding=padding) / 4 + 1.5
+        for r in range(ref.shape[0]):
+            for c in range(ref.shape[1]):
+                assert inspect_pixel(img, k, r, c, divisor=4, bias=1.5, padding=padding).value == pytest.approx(ref[r, c])
+    for stride, padding, dilation in ((1, 0, 1), (2, 1, 1), (1, 2, 2)):
+        walk = conv_walk(img, k, stride, padding, dilation, 0.5)
+        ref = conv2d_reference(img, k, stride, padding, dilation, 0.5)
+        for n in range(len(walk)):
+            step = walk.step(n)
+            m, r, c = step.out
+            assert step.result == pytest.approx(ref[r, c])
+            assert figs.equation(step).endswith(f"= {figs.fmt(ref[r, c])}")

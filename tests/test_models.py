@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from explainer.errors import UserError
+from explainer import models as M
 from explainer.models import MODEL_NAMES, build_model, feature_maps, first_conv_weights, summary
 
 
@@ -16,7 +17,7 @@ def test_every_model_maps_digits_to_10_logits(name):
 
 def test_reference_is_the_tutorials_model():
     m = build_model("reference")
-    rows = summary(m)
+    rows = summary(m, "total")
     convs = [r for r in rows if "Conv2d" in r["layer"]]
     assert convs[0]["layer"].endswith("Conv2d 1→32, 5×5, pad 2") and convs[0]["output_shape"] == (32, 28, 28)
     linears = [r["layer"].split(": ")[1] for r in rows if "Linear" in r["layer"]]
@@ -26,7 +27,7 @@ def test_reference_is_the_tutorials_model():
 
 
 def test_mlp_is_784_256_256_256_10():
-    rows = summary(build_model("mlp"))
+    rows = summary(build_model("mlp"), "total")
     assert [r["layer"].split(": ")[1] for r in rows if "Linear" in r["layer"]] == [
         "Linear 784→256", "Linear 256→256", "Linear 256→256", "Linear 256→10"]
     assert first_conv_weights(build_model("mlp")) is None
@@ -47,6 +48,32 @@ def test_custom_options_and_errors():
 def test_feature_maps_follow_the_summary():
     m = build_model("fast")
     maps = feature_maps(m, torch.rand(28, 28).numpy())
-    rows = summary(m)[:-1]
+    rows = summary(m, "total")[:-1]
     assert [tuple(t.shape) for _, t in maps] == [r["output_shape"] for r in rows]
     assert maps[-1][1].shape == (10,)
+
+
+@pytest.mark.parametrize("name, options", [(n, {}) for n in M.MODEL_NAMES if n != "custom"] + [
+    ("custom", {}), ("custom", {"batchnorm": False, "pool": "avg", "dropout": 0.25, "kernel_size": 5})])
+def test_layer_code_rebuilds_the_model_and_describe_reads_the_same_table(name, options):
+    """The exported script's layers (layer_code) and the summary rows (describe) come from one table."""
+    torch.manual_seed(0)
+    model = M.build_model(name, **options).eval()
+    rebuilt = torch.nn.Sequential(*[eval(M.layer_code(m), {"nn": torch.nn, "Normalize": M.Normalize})  # noqa: S307
+                                    for m in model]).eval()
+    rebuilt.load_state_dict(model.state_dict())  # strict: same layers, same shapes, same biases
+    x = torch.rand(2, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), model(x))
+    for m, row in zip(model, M.summary(model, "total")):
+        args, kwargs = M.layer_args(m)
+        assert row["layer"].split(": ", 1)[1] == M.describe(m)
+        assert all(str(a if not isinstance(a, float) else f"{a:g}") in M.describe(m) for a in args)
+
+
+def test_describe_and_layer_code_exact():
+    conv = torch.nn.Conv2d(1, 16, 3, padding=1, bias=False)
+    assert M.describe(conv) == "Conv2d 1→16, 3×3, pad 1"
+    assert M.layer_code(conv) == "nn.Conv2d(1, 16, 3, padding=1, bias=False)"
+    assert M.describe(torch.nn.Dropout(0.25)) == "Dropout 0.25" and M.layer_code(torch.nn.ReLU()) == "nn.ReLU()"
+    assert M.layer_code(M.Normalize()) == "Normalize()" and M.describe(torch.nn.MaxPool2d(2)) == "MaxPool2d 2×2"

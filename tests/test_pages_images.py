@@ -88,3 +88,10 @@ def test_shared_link():
     at.run()
     assert at.number_input(key="im_digit").value == 2
     assert at.selectbox(key="im_src").value == "coffee"
+
+
+def test_an_image_no_larger_than_the_crop_has_no_crop_sliders():
+    """The 6×6 step edge is smaller than the 8×8 crop: the crop is the whole image (a slider from 0 to 0 crashed)."""
+    at = app_test("images", im_src="step_edge").run()
+    assert not at.exception, at.exception
+    assert not [s for s in at.slider if s.key in ("im_top", "im_left")]

@@ -4,6 +4,8 @@ import json
 import numpy as np
 import pytest
 
+from explainer.formulas import pool_size
+from explainer.i18n import translate
 from tests.conftest import app_test
 
 VIEWS = ["stepper", "image", "xo"]
@@ -118,3 +120,16 @@ def test_xo_shift_absorbed_by_max_pooling():
     assert "strongest match is still there" in text(at)
     at.slider(key="pl_dx").set_value(0).run()
     assert [m.value for m in at.metric] == ["100 %", "100 %"]
+
+
+def test_ceil_mode_formula_agrees_with_the_output_the_page_shows():
+    """3×3 input, window 2, stride 2, padding 1, ceil mode: the last window would start in the padding, so
+    the output is 2×2 (the page's formula once said 3)."""
+    at = app_test("pooling", pl_h=3, pl_w=3, pl_size=2, pl_stride=2, pl_pad=1, pl_ceil=True).run()
+    assert not at.exception
+    latex = [e.value.strip("$\n") for e in at.latex]
+    assert latex == [pool_size(3, 2, 2, 1, True, "H").latex, pool_size(3, 2, 2, 1, True, "W").latex]
+    assert latex[0].endswith(r"+ 1 - 1 = 2")
+    assert translate("pooling.ceil_dropped", "en") in [c.value for c in at.caption]
+    size_text = translate("pooling.size_text", "en", h=3, w=3, oh=2, ow=2, c=1, n=4, kept=44)
+    assert size_text in [m.value for m in at.markdown]

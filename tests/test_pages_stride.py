@@ -175,7 +175,7 @@ def test_transposed_output_size_and_agreement():
     at = app_test("stride", sp_view="transposed").run()
     assert "**5×5**" in text(at) and "✓" in text(at)
     at.slider(key="sp_tp").set_value(1).run()
-    at.slider(key="sp_top").set_value(1).run()
+    at.slider(key="sp_tpad").set_value(1).run()
     assert "**4×4**" in text(at) and "✓" in text(at)
     at.slider(key="sp_ts").set_value(1).run()  # output padding 1 needs stride 2: message, last view stays
     assert len(at.error) == 1 and "**4×4**" in text(at)
@@ -205,3 +205,15 @@ def test_transposed_without_output_explains_that_padding_crops():
     at.slider(key="sp_tp").set_value(3).run()
     assert len(at.error) == 1 and "use less padding" in at.error[0].value
     assert "**1×1**" in text(at)  # the last good view stays
+
+
+def test_crop_top_survives_a_visit_to_the_transposed_view():
+    """The crop's top row and the transposed view's output padding once shared the key ``sp_top``."""
+    at = app_test("stride", sp_input="image").run()
+    top = at.slider(key="sp_top")
+    top.set_value(top.max // 2 or top.max).run()
+    chosen = at.slider(key="sp_top").value
+    assert chosen > 0
+    at.segmented_control(key="sp_view").set_value("transposed").run()
+    at.segmented_control(key="sp_view").set_value("stepper").run()
+    assert not at.exception and at.slider(key="sp_top").value == chosen

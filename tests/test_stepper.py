@@ -149,7 +149,7 @@ def test_figures_show_padding_window_uncovered_and_filled_cells():
 
     walk = conv_walk(np.arange(36.0).reshape(6, 6), np.ones((3, 3)), stride=2, padding=1, dilation=2)
     step = walk.step(1)
-    fig = figs.grid_figure(walk, step, labels={"padding": "PAD"})
+    fig = figs.grid_figure(walk, step, labels={**figs.labels_for("en"), "padding": "PAD"})
     heat = [tr for tr in fig.data if tr.type == "heatmap"]
     assert len(heat) == 2  # the input values and, in its own colour, the padding ring
     assert any(name == "PAD" for name in (tr.name for tr in fig.data))
@@ -161,10 +161,10 @@ def test_figures_show_padding_window_uncovered_and_filled_cells():
     taps = [s for s in fig.layout.shapes if s.line.color == figs.WINDOW and s.line.dash is None]
     uncovered = [s for s in fig.layout.shapes if s.line.dash == "dot"]
     assert len(dashed) == 1 and len(taps) == 9 and len(uncovered) == 6
-    out = figs.output_figure(walk.output(), 3)
+    out = figs.output_figure(walk.output(), 3, labels=figs.labels_for("en"))
     shown = [v for row in out.data[0].text for v in row if v != ""]
     assert len(shown) == 3 and out.layout.shapes[-1].line.color == figs.PICK
-    win = figs.window_figure(walk, step)
+    win = figs.window_figure(walk, step, labels=figs.labels_for("en"))
     assert "<b>" in win.data[0].text[0][0] and "×" in win.data[0].text[0][0]
     assert figs.equation(walk.step(0)).endswith(f"= {figs.fmt(walk.step(0).result)}")
     assert figs.fmt(-2.0) == "−2" and figs.fmt(0.5) == "0.5" and figs.fmt(float("-inf")) == "−∞"
@@ -176,6 +176,19 @@ def test_max_pool_figure_marks_the_pick_and_padding_as_minus_infinity():
     walk = pool_walk(-np.ones((3, 3)), 2, 2, "max", padding=1)
     step = walk.step(0)
     assert step.pick == (1, 1) and step.result == -1
-    fig = figs.grid_figure(walk, step)
+    fig = figs.grid_figure(walk, step, labels=figs.labels_for("en"))
     assert "−∞" in str(fig.data[1].text)
     assert any(s.line.color == figs.PICK for s in fig.layout.shapes)
+
+
+def test_figure_words_come_from_the_catalogue_and_are_required():
+    from explainer.figures import stepper as figs
+    from explainer.i18n import translate
+
+    zh = figs.labels_for("zh")
+    assert set(zh) == set(figs.LABEL_KEYS) and zh["row"] == translate("stepper.lab_row", "zh") != "row"
+    walk = conv_walk(np.zeros((4, 4)), np.ones((2, 2)))
+    fig = figs.grid_figure(walk, walk.step(0), labels=zh)
+    assert fig.layout.xaxis.title.text == zh["column"] and fig.layout.yaxis.title.text == zh["row"]
+    with pytest.raises(KeyError):
+        figs.grid_figure(walk, walk.step(0), labels={"row": "row"})

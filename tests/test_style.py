@@ -19,6 +19,8 @@ from explainer.figures.style import (DASHES, DIVERGING, MARKERS, PALETTE, PRESEN
                                      for_presenter, number, outline, series)
 from explainer.stepper import conv_walk
 
+LABELS = sfigs.labels_for("en")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Machado, Oliveira & Fernandes (2009), deuteranopia at severity 1.0, on linear RGB
@@ -64,7 +66,7 @@ def test_every_series_has_a_second_cue():
 def test_numbers_use_a_true_minus():
     assert fmt(-3.0) == "−3" and fmt(0.5) == "0.5" and fmt(-0.125) == "−0.12" and fmt(float("-inf")) == "−∞"
     assert number(-3.5, ".2f") == "−3.50" and number(float("nan"), ".2f") == ""
-    fig = heatmap(np.array([[-3.0, 2.0], [1.0, -0.5]]))
+    fig = heatmap(np.array([[-3.0, 2.0], [1.0, -0.5]]), x_title="column", y_title="row", value_label="value")
     assert fig.data[0].texttemplate == "%{text}" and fig.data[0].text[0][0] == "−3.00"
     assert "%{text}" in fig.data[0].hovertemplate
 
@@ -88,7 +90,7 @@ def test_cell_outline_is_one_shape():
 
 def test_presenter_cell_numbers_are_at_least_16px():
     w = conv_walk(np.arange(25.0).reshape(5, 5), np.ones((3, 3)), padding=1)
-    figs = [sfigs.grid_figure(w, w.step(1)), sfigs.output_figure(w.output(), 4), sfigs.window_figure(w, w.step(1)),
+    figs = [sfigs.grid_figure(w, w.step(1), labels=LABELS), sfigs.output_figure(w.output(), 4, labels=LABELS), sfigs.window_figure(w, w.step(1), labels=LABELS),
             xfigs.feature_map(np.full((7, 7), -0.11), title="t", x_title="x", y_title="y", value_label="v", height=220)]
     for fig in figs:
         before = fig.layout.height
@@ -112,8 +114,8 @@ def test_summary_of_a_grid():
 
 def test_summary_of_stepper_lines_and_bars():
     w = conv_walk(np.arange(25.0).reshape(5, 5) - 12, np.array([[1, 0, -1]] * 3), padding=1, stride=2)
-    assert summary(sfigs.grid_figure(w, w.step(1)), "en") == "7×7 grid, values −12 to 12; strongest: −12 at row 0, column 0."
-    assert summary(sfigs.output_figure(w.output(), 3), "en").endswith("; 3 of 9 cells have a value.")
+    assert summary(sfigs.grid_figure(w, w.step(1), labels=LABELS), "en") == "7×7 grid, values −12 to 12; strongest: −12 at row 0, column 0."
+    assert summary(sfigs.output_figure(w.output(), 3, labels=LABELS), "en").endswith("; 3 of 9 cells have a value.")
     runs = [dict(label="run 1", history=[dict(epochs_done=1, train_acc=0.9, test_acc=0.91),
                                          dict(epochs_done=2, train_acc=0.95, test_acc=0.94)])]
     text = summary(tfigs.curves(runs, metric="acc", x_title="e", y_title="a", train_label="train", test_label="test"), "en")
@@ -130,9 +132,9 @@ def test_summary_of_stepper_lines_and_bars():
 
 def test_tables_hold_the_printed_numbers():
     w = conv_walk(np.arange(9.0).reshape(3, 3) - 4, np.array([[1, -1], [0, 2]]))
-    (grid,) = tables(sfigs.grid_figure(w, w.step(0)))
+    (grid,) = tables(sfigs.grid_figure(w, w.step(0), labels=LABELS))
     assert grid["rows"] == ["0", "1", "2"] and grid["cells"][0] == ["−4", "−3", "−2"]
-    (window,) = tables(sfigs.window_figure(w, w.step(0)))
+    (window,) = tables(sfigs.window_figure(w, w.step(0), labels=LABELS))
     assert window["cells"][0][1] == "(−3)×(−1) → 3"
     assert tables(kfigs.histogram_figure(np.arange(100.0), title="h", x_title="x", y_title="n")) == []
 

@@ -49,3 +49,12 @@ def test_toggle_flips_one_cell():
 def test_bad_shape():
     with pytest.raises(UserError):
         xo.run(np.ones((8, 9)))
+
+
+def test_the_xo_filters_live_in_one_place():
+    """The kernel bank's X/O filters and the pooling page's maps are explainer.xo's filters and first stage."""
+    from explainer.kernels import kernel
+
+    for name, weights in zip(xo.FILTER_NAMES, xo.FILTERS):
+        assert np.array_equal(kernel(f"xo_{name}").weights, weights) and kernel(f"xo_{name}").divisor == 9
+    assert np.array_equal(xo.run(xo.X).maps, xo.filter_maps(xo.X))

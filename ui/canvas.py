@@ -8,16 +8,19 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+CANVAS_SIDE = 280  # the drawing area in CSS pixels
+GRID = 56  # the drawing is sent to Python at GRID × GRID (preprocess_drawing's input)
+
 _HTML = """
 <div class="cx-wrap">
-  <canvas class="cx-canvas" width="280" height="280" role="img" aria-label="{label}"></canvas>
+  <canvas class="cx-canvas" width="__SIDE__" height="__SIDE__" role="img" aria-label="{label}"></canvas>
   <div><button class="cx-clear" type="button">{clear}</button></div>
 </div>
 """
 _CSS = """
 .cx-wrap { display: flex; flex-direction: column; gap: .5rem; align-items: flex-start; }
 .cx-canvas { background: #000; border-radius: 6px; touch-action: none; cursor: crosshair;
-             width: 280px; height: 280px; }
+             width: __SIDE__px; height: __SIDE__px; }
 .cx-clear { font: inherit; padding: .3rem .9rem; min-height: 44px; min-width: 44px; border-radius: .5rem; border: 1px solid #bbb;
             background: var(--st-background-color, #fff); color: var(--st-text-color, #222); cursor: pointer; }
 """
@@ -31,16 +34,16 @@ export default function(component) {
   if (data && data.clear_label) clear.textContent = data.clear_label;
   if (data && data.label) canvas.setAttribute('aria-label', data.label);
   const ctx = canvas.getContext('2d');
-  ctx.fillStyle = '#000'; ctx.fillRect(0, 0, 280, 280);
+  ctx.fillStyle = '#000'; ctx.fillRect(0, 0, __SIDE__, __SIDE__);
   ctx.strokeStyle = '#fff'; ctx.lineWidth = 20; ctx.lineCap = 'round'; ctx.lineJoin = 'round';
   let drawing = false, last = null;
   const pos = (e) => { const r = canvas.getBoundingClientRect();
-    return [(e.clientX - r.left) * 280 / r.width, (e.clientY - r.top) * 280 / r.height]; };
+    return [(e.clientX - r.left) * __SIDE__ / r.width, (e.clientY - r.top) * __SIDE__ / r.height]; };
   const send = () => {
-    const small = document.createElement('canvas'); small.width = 56; small.height = 56;
-    const sctx = small.getContext('2d'); sctx.drawImage(canvas, 0, 0, 56, 56);
-    const px = sctx.getImageData(0, 0, 56, 56).data; const grey = new Array(56 * 56);
-    for (let i = 0; i < 56 * 56; i++) grey[i] = px[4 * i];
+    const small = document.createElement('canvas'); small.width = __GRID__; small.height = __GRID__;
+    const sctx = small.getContext('2d'); sctx.drawImage(canvas, 0, 0, __GRID__, __GRID__);
+    const px = sctx.getImageData(0, 0, __GRID__, __GRID__).data; const grey = new Array(__GRID__ * __GRID__);
+    for (let i = 0; i < __GRID__ * __GRID__; i++) grey[i] = px[4 * i];
     setStateValue('drawing', grey);
   };
   canvas.addEventListener('pointerdown', (e) => { drawing = true; last = pos(e); canvas.setPointerCapture(e.pointerId);
@@ -49,16 +52,20 @@ export default function(component) {
     ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(p[0], p[1]); ctx.stroke(); last = p; });
   const end = () => { if (drawing) { drawing = false; send(); } };
   canvas.addEventListener('pointerup', end); canvas.addEventListener('pointerleave', end);
-  clear.addEventListener('click', () => { ctx.fillStyle = '#000'; ctx.fillRect(0, 0, 280, 280);
+  clear.addEventListener('click', () => { ctx.fillStyle = '#000'; ctx.fillRect(0, 0, __SIDE__, __SIDE__);
     setStateValue('drawing', null); });
 }
 """
+
+# one source for the sizes: the HTML, CSS and JS above use __SIDE__ and __GRID__
+_HTML, _CSS, _JS = (text.replace("__SIDE__", str(CANVAS_SIDE)).replace("__GRID__", str(GRID)) for text in (_HTML, _CSS, _JS))
+
 
 _component = None
 
 
 def draw_canvas(key: str, clear_label: str, label: str = "") -> np.ndarray | None:
-    """Show the canvas; returns the drawing as uint8 (56, 56) (white ink on black) or None.
+    """Show the canvas; returns the drawing as uint8 (GRID, GRID) (white ink on black) or None.
     ``label``: the canvas's accessible name (what a screen reader announces)."""
     global _component
     if _component is None:
@@ -69,6 +76,6 @@ def draw_canvas(key: str, clear_label: str, label: str = "") -> np.ndarray | Non
     if not pixels:
         return None
     arr = np.asarray(pixels, dtype=np.float64)
-    if arr.size != 56 * 56 or not np.all(np.isfinite(arr)):
+    if arr.size != GRID * GRID or not np.all(np.isfinite(arr)):
         return None
-    return np.clip(arr, 0, 255).astype(np.uint8).reshape(56, 56)
+    return np.clip(arr, 0, 255).astype(np.uint8).reshape(GRID, GRID)

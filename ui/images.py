@@ -98,24 +98,24 @@ def image_picker(prefix: str, *, default: str = "camera", allow_upload: bool = T
     return picked
 
 
-def image_region(picker_prefix: str, key_prefix: str, *, crop_label: str, top_label: str, left_label: str,
-                 min_size: int = 3, max_size: int = 12, default_size: int = 8):
+def image_region(page: str, key_prefix: str, *, min_size: int = 3, max_size: int = 12, default_size: int = 8):
     """A small square region of a chosen image, in grey, for stepping through by hand.
 
-    Keys: the picker's (``picker_prefix``), ``{key_prefix}_crop``, ``{key_prefix}_top``, ``{key_prefix}_left``.
-    The region starts on the image's most detailed block. Returns ``(region float (n, n), picked, top, left)``.
+    Keys: the picker's (``{key_prefix}_img``), ``{key_prefix}_crop``, ``{key_prefix}_top``, ``{key_prefix}_left``;
+    labels: ``{page}.crop``, ``{page}.crop_top``, ``{page}.crop_left``. The region starts on the image's most
+    detailed block. Returns ``(region float (n, n), picked, top, left)``.
     """
-    picked = image_picker(picker_prefix, default="camera")
+    picked = image_picker(f"{key_prefix}_img", default="camera")
     img = images.to_grey(picked.array)
     h, w = img.shape
     lo, hi = min(min_size, h, w), min(max_size, h, w)
-    size = int_slider(crop_label, f"{key_prefix}_crop", min(default_size, hi), lo, hi)
+    size = int_slider(t(f"{page}.crop"), f"{key_prefix}_crop", min(default_size, hi), lo, hi)
     top0, left0 = _cached_patch(img, size)
     c1, c2 = st.columns(2)
     with c1:
-        top = int_slider(top_label, f"{key_prefix}_top", top0, 0, h - size)
+        top = int_slider(t(f"{page}.crop_top"), f"{key_prefix}_top", top0, 0, h - size)
     with c2:
-        left = int_slider(left_label, f"{key_prefix}_left", left0, 0, w - size)
+        left = int_slider(t(f"{page}.crop_left"), f"{key_prefix}_left", left0, 0, w - size)
     return img[top:top + size, left:left + size].astype(float), picked, top, left
 
 

@@ -10,24 +10,31 @@ from typing import Any, Callable
 import streamlit as st
 
 from explainer import limits
-from explainer.errors import UserError
+from explainer.errors import UserError, message
 from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 
 _KEPT = "_kept_widget_values"
 
 
-# ---------------------------------------------------------------- navigation mode
-def _leave_pages_directory_mode() -> None:
-    """Make sure the app runs through ``streamlit_app.py``'s ``st.navigation``.
+# ---------------------------------------------------------------- navigation mode (once per server)
+def _route_through_entry_script() -> None:
+    """Make a lesson's URL, opened as the very first request of a fresh server, go through ``streamlit_app.py``.
 
-    Streamlit treats a ``pages/`` folder beside the entry script as the old multipage mode until
-    ``st.navigation`` is first called. If the first visitor of a fresh server opens a lesson's URL
-    directly, Streamlit would run that page alone (no sidebar, no language). We switch the flag
-    and rerun, so the entry script runs and routes to the same page.
+    Why this reaches into Streamlit: with a ``pages/`` folder beside the entry script, Streamlit starts in
+    its old folder-based multipage mode and stays there until some session runs ``st.navigation``
+    (documented: from then on the folder is ignored across all sessions). If the first visitor opens
+    ``/stride`` directly, Streamlit runs ``pages/stride.py`` on its own: no sidebar, no language. No
+    public setting turns the folder mode off, and the design keeps the lessons in ``pages/``; so this
+    flips the flag that ``st.navigation`` itself sets and reruns, and the entry script routes to the
+    same URL. It runs when ``ui.shell`` is first imported in the server process (every page imports it),
+    i.e. once per server; after that the flag is False for good and nothing here runs again.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    except ImportError:  # a Streamlit without the flag: nothing to do
+        return
+    if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
         PagesManager.uses_pages_directory = False
         st.rerun()
 
@@ -35,7 +42,6 @@ def _leave_pages_directory_mode() -> None:
 # ---------------------------------------------------------------- language and presenter mode
 def lang() -> str:
     """The current language code (``"en"`` or ``"zh"``)."""
-    _leave_pages_directory_mode()
     value = st.session_state.get("lang")
     if value not in LANGUAGES:
         value = st.query_params.get("lang", DEFAULT_LANGUAGE)
@@ -50,7 +56,7 @@ def t(key: str, **params) -> str:
 
 
 def labels(prefix: str) -> Callable[[Any], str]:
-    """A ``format_func`` for options: ``labels("pool.mode_")("max")`` is the text of the key ``pool.mode_max``.
+    """A ``format_func`` for options: ``labels("pooling.mode_")("max")`` is the text of the key ``pooling.mode_max``.
 
     It binds the current language now, so it also works when Streamlit (or AppTest) calls it
     outside the script run, where ``t`` can't see the session's language.
@@ -86,13 +92,15 @@ def literal(text: Any) -> str:
 
 
 def _literal_params(params: dict) -> dict:
-    return {k: v if isinstance(v, (int, float)) and not isinstance(v, bool) else literal(v) for k, v in params.items()}
+    """Values shown literally; ``param`` names a catalogue word (``errors.param.*``), not user text."""
+    return {k: v if k == "param" or (isinstance(v, (int, float)) and not isinstance(v, bool)) else literal(v)
+            for k, v in params.items()}
 
 
 def t_error(exc: Exception) -> str:
     """A learner-facing message for an exception raised by ``explainer``; its values are shown literally."""
     if isinstance(exc, UserError):
-        return translate(exc.key, lang(), **_literal_params(exc.params))
+        return message(exc.key, _literal_params(exc.params), lang())
     return t("common.unexpected_error", detail=literal(str(exc)[:200]))
 
 
@@ -117,6 +125,21 @@ def lesson_link(path: str, label: str, icon: str | None = None) -> None:
     except StreamlitAPIException:
         slug = path.rsplit("/", 1)[-1].removesuffix(".py")
         st.markdown(f"[{label}](/{slug})")
+
+
+def lesson_views(page: str, key: str, views) -> str:
+    """A lesson's title and intro (``{page}.title``, ``{page}.intro``) and its switch between views
+    (``{page}.view``, option labels ``{page}.view_<name>``); returns the chosen view (the first by default)."""
+    st.title(t(f"{page}.title"))
+    st.markdown(t(f"{page}.intro"))
+    return widget(st.segmented_control, t(f"{page}.view"), key=key, default=views[0], options=list(views),
+                  format_func=labels(f"{page}.view_"), required=True)
+
+
+def section(page: str, name: str) -> None:
+    """A lesson section's header and intro: ``{page}.{name}_header``, ``{page}.{name}_intro``."""
+    st.header(t(f"{page}.{name}_header"))
+    st.markdown(t(f"{page}.{name}_intro"))
 
 
 def formula(latex: str) -> None:
@@ -304,3 +327,6 @@ def keep_last(key: str, compute: Callable[[], Any]) -> tuple[Any, str | None]:
         return store.get(key), t_error(exc)
     store[key] = value
     return value, None
+
+
+_route_through_entry_script()

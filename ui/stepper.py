@@ -13,10 +13,24 @@ from typing import Callable
 
 import streamlit as st
 
+from explainer.figures.stepper import labels_for
 from explainer.i18n import translate
 from ui.shell import lang, t, widget
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0)  # steps per second
+TICK_SLACK = 0.8  # a timer rerun that comes a little early (< 20 % of the interval) still advances one step
+
+
+def figure_labels() -> dict:
+    """The stepper figures' words in the current language (see ``explainer.figures.stepper.LABEL_KEYS``)."""
+    return labels_for(lang())
+
+
+def uncovered_warning(walk, page: str) -> None:
+    """A warning naming the input rows and columns no window ever covers (text ``{page}.uncovered``)."""
+    rows, cols = walk.uncovered()
+    if rows or cols:
+        st.warning(t(f"{page}.uncovered", rows=", ".join(map(str, rows)) or "—", cols=", ".join(map(str, cols)) or "—"))
 
 
 def _pos_key(prefix: str) -> str:
@@ -74,7 +88,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None]) -> None:
     def view():
         if playing(prefix):
             now = time.monotonic()
-            if now - ss.get(f"_{prefix}_last_tick", 0.0) >= 0.8 * interval:
+            if now - ss.get(f"_{prefix}_last_tick", 0.0) >= TICK_SLACK * interval:
                 ss[f"_{prefix}_last_tick"] = now
                 if ss.get(key, 1) >= n_steps:
                     ss[_play_key(prefix)] = False

@@ -30,9 +30,9 @@ def heatmap(
     zmax: float | None = None,
     zmid: float | None = None,
     colorbar_title: str = "",
-    x_title: str = "column",
-    y_title: str = "row",
-    value_label: str = "value",
+    x_title: str,
+    y_title: str,
+    value_label: str,
     numbers: bool | None = None,
     number_format: str | None = None,
     height: int | None = None,
@@ -40,6 +40,9 @@ def heatmap(
     showscale: bool = True,
 ) -> go.Figure:
     """A grid of numbers as a heatmap: row 0 at the top, square cells, a colour bar, hover values.
+
+    ``x_title``, ``y_title``, ``value_label``: the axis titles and the hover's word for a value, in the
+    learner's language (required: the library holds no UI words).
 
     ``numbers``: print each value in its cell (default: when the grid has ≤ 400 cells).
     ``zmid``: centre a diverging scale (for signed outputs, use ``colorscale="diverging"`` and ``zmid=0``).

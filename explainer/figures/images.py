@@ -85,11 +85,6 @@ def picture(img: np.ndarray, *, title: str = "", height: int = 360,
     return fast_figure([image], layout)
 
 
-def photo_with_box(img: np.ndarray, top: int, left: int, size: int, *, title: str = "") -> go.Figure:
-    """An RGB (or grey) photo with the crop that is shown as numbers outlined in yellow."""
-    return picture(img, title=title, box=(top, left, size))
-
-
 def channel_grid(values: np.ndarray, channel: int, *, title: str, x_title: str, y_title: str,
                  value_label: str) -> go.Figure:
     """One colour channel of a crop, with its numbers, in that channel's colour."""

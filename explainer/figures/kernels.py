@@ -92,7 +92,6 @@ def map_figure(z, *, kind: str, title: str, colorbar_title: str, x_title: str, y
         fig = heatmap(z, colorscale=SCALES[kind], zmin=zmin, zmax=zmax, colorbar_title=colorbar_title,
                       x_title=x_title, y_title=y_title, value_label=value_label, title=title, height=height)
         fig.data[0].update(x0=c0, y0=r0, dx=1, dy=1)
-        fig.data[0].hovertemplate = fig.data[0].hovertemplate  # rows/cols are the input's coordinates
     else:
         f = -(-max(h, w) // MAX_PICTURE_SIDE)
         picture = colourise(z if f == 1 else block_mean(z, f), kind, zmin, zmax)

@@ -9,6 +9,7 @@ import numpy as np
 
 from explainer.figures import fast_figure
 from explainer.figures.style import BLUES, DIVERGING, HIGHLIGHT, MUTED, PALETTE, PICK, fmt, margins, outline
+from explainer.i18n import translate
 from explainer.stepper import INPUT, INSERTED, OUTSIDE, PADDING, Step, Walk
 
 WINDOW = HIGHLIGHT  # the window's taps; PICK (style): max pooling's chosen cell / the output cell being filled
@@ -26,17 +27,22 @@ LEGEND = dict(x=1.02, xanchor="left", y=0, yanchor="bottom", bgcolor="rgba(255,2
 def _scale(name):
     return SCALES.get(name, name) if isinstance(name, str) else name
 
-DEFAULT_LABELS = {
-    "row": "row", "column": "column", "value": "value", "padding": "padding", "inserted": "inserted zero",
-    "outside": "beyond the edge", "window": "window", "uncovered": "never covered", "output": "output",
-    "filled": "filled", "current": "this step", "product": "product", "input": "input", "weight": "weight",
-    "channel": "channel {c}", "map": "map {k}", "picked": "maximum", "counted": "counted",
-    "not_counted": "not counted",
-}
+# The words the builders put on a figure (axis and colour-bar titles, legend entries); the catalogue key of
+# each is ``stepper.lab_<name>``. Pages pass ``labels_for(lang)`` (ui.stepper.figure_labels()).
+LABEL_KEYS = ("row", "column", "value", "padding", "inserted", "outside", "window", "uncovered", "output", "product",
+              "input", "weight", "channel", "map", "picked", "not_counted")
 
 
-def _labels(labels: dict | None) -> dict:
-    return {**DEFAULT_LABELS, **(labels or {})}
+def labels_for(lang: str) -> dict:
+    """Every figure word in ``lang``, from the text catalogue."""
+    return {k: translate(f"stepper.lab_{k}", lang) for k in LABEL_KEYS}
+
+
+def _labels(labels: dict) -> dict:
+    missing = set(LABEL_KEYS) - set(labels)
+    if missing:
+        raise KeyError(f"figure labels missing: {sorted(missing)} (use labels_for(lang))")
+    return labels
 
 
 def _times(v: float, w: float) -> str:
@@ -82,7 +88,7 @@ def _axes(n_rows: int, n_cols: int, x0: int, y0: int, lab: dict, axis: str = "",
     return {f"xaxis{axis}": xa, f"yaxis{axis}": ya}
 
 
-def grid_figure(walk: Walk, step: Step, *, channel: int = 0, labels: dict | None = None, title: str | None = None,
+def grid_figure(walk: Walk, step: Step, *, channel: int = 0, labels: dict, title: str | None = None,
                 colorscale: str = "Blues", show_uncovered: bool = True, numbers: bool | None = None,
                 height: int | None = None, compact: bool = False):
     """The grid the window slides over (one channel), with the padding ring / inserted zeros in
@@ -169,7 +175,7 @@ def grid_figure(walk: Walk, step: Step, *, channel: int = 0, labels: dict | None
     return fast_figure(data, layout)
 
 
-def window_figure(walk: Walk, step: Step, *, labels: dict | None = None, title: str | None = None,
+def window_figure(walk: Walk, step: Step, *, labels: dict, title: str | None = None,
                   height: int | None = None):
     """One step's arithmetic: for a convolution, each input channel's ``value × weight`` products
     side by side; for pooling, the window's values with the maximum (or the counted cells) marked."""
@@ -225,7 +231,7 @@ def window_figure(walk: Walk, step: Step, *, labels: dict | None = None, title: 
     return fast_figure(data, layout)
 
 
-def output_figure(out: np.ndarray, filled: int, *, labels: dict | None = None, title: str | None = None,
+def output_figure(out: np.ndarray, filled: int, *, labels: dict, title: str | None = None,
                   colorscale: str = "RdBu", zmid: float | None = 0.0, numbers: bool | None = None,
                   height: int | None = None, map_titles: list[str] | None = None, outline_current: bool = True):
     """The output maps ``(K, Ho, Wo)`` side by side; only the first ``filled`` cells (in step order)
@@ -295,8 +301,8 @@ def equation(step: Step, max_terms: int = 12) -> str:
     return f"{text} = {fmt(step.result)}"
 
 
-def field_figure(mask: np.ndarray, row_start: int, col_start: int, size: int, *, labels: dict | None = None,
-                 title: str | None = None, field_label: str = "in the field", span_label: str = "span",
+def field_figure(mask: np.ndarray, row_start: int, col_start: int, size: int, *, labels: dict,
+                 title: str | None = None, field_label: str, span_label: str,
                  height: int | None = None):
     """The input with one output cell's receptive field: exact pixels filled, the span outlined
     (the span may reach into the padding, beyond the image)."""
@@ -324,7 +330,7 @@ def field_figure(mask: np.ndarray, row_start: int, col_start: int, size: int, *,
     return fast_figure(data, layout)
 
 
-def cell_picker(n_rows: int, n_cols: int, row: int, col: int, *, labels: dict | None = None,
+def cell_picker(n_rows: int, n_cols: int, row: int, col: int, *, labels: dict,
                 title: str | None = None, height: int = 300):
     """An output map as clickable squares (a scatter: Plotly heatmaps report no clicks); the picked cell in orange."""
     lab = _labels(labels)

@@ -46,6 +46,16 @@ def confusion(matrix: np.ndarray, *, x_title: str, y_title: str, value_label: st
     return fig
 
 
+def _mosaic(canvas: np.ndarray, **style) -> go.Figure:
+    """Small pictures tiled on one canvas: no axes, no colour bar, no hover (a canvas cell means nothing alone)."""
+    fig = heatmap(canvas, numbers=False, x_title="", y_title="", value_label="", showscale=False, **style)
+    fig.data[0].hoverinfo = "skip"
+    fig.data[0].hovertemplate = None
+    fig.layout.xaxis.visible = False
+    fig.layout.yaxis.visible = False
+    return fig
+
+
 def gallery(images: np.ndarray, captions: list[str], *, cols: int = 8, height: int | None = None) -> go.Figure:
     """Small grey images in a grid with a caption under each."""
     n = len(images)
@@ -54,12 +64,7 @@ def gallery(images: np.ndarray, captions: list[str], *, cols: int = 8, height: i
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
         canvas[r * 30 + 1: r * 30 + 29, c * 30 + 1: c * 30 + 29] = img
-    fig = heatmap(canvas, colorscale="Greys", numbers=False, x_title="", y_title="", showscale=False,
-                  height=height or 60 + rows * 95, zmin=0, zmax=255)
-    fig.data[0].hoverinfo = "skip"
-    fig.data[0].hovertemplate = None
-    fig.layout.xaxis.visible = False
-    fig.layout.yaxis.visible = False
+    fig = _mosaic(canvas, colorscale="Greys", height=height or 60 + rows * 95, zmin=0, zmax=255)
     fig.layout.annotations = [dict(x=(i % cols) * 30 + 14.5, y=(i // cols) * 30 + 29.5, text=cap, showarrow=False,
                                    yanchor="top", font=dict(size=10)) for i, cap in enumerate(captions)]
     return fig
@@ -75,10 +80,7 @@ def kernels(weights: np.ndarray, *, title_fmt: str, cols: int = 8) -> go.Figure:
         r, c = divmod(i, cols)
         w = k[i] / (np.abs(k[i]).max() + 1e-12)
         canvas[r * (kh + 1): r * (kh + 1) + kh, c * (kw + 1): c * (kw + 1) + kw] = w
-    fig = heatmap(canvas, colorscale=DIVERGING, zmid=0, zmin=-1, zmax=1, numbers=False, x_title="", y_title="",
-                  showscale=False, height=70 + rows * 80)
-    fig.layout.xaxis.visible = False
-    fig.layout.yaxis.visible = False
+    fig = _mosaic(canvas, colorscale=DIVERGING, zmid=0, zmin=-1, zmax=1, height=70 + rows * 80)
     fig.layout.annotations = [dict(x=(i % cols) * (kw + 1) + (kw - 1) / 2, y=(i // cols) * (kh + 1) - 0.6,
                                    text=title_fmt.format(i=i), showarrow=False, font=dict(size=10))
                               for i in range(n)]
@@ -96,11 +98,7 @@ def feature_grid(maps: np.ndarray, *, title: str, cols: int = 8, height: int | N
         m = maps[i]
         rng = m.max() - m.min()
         canvas[r * (h + 1): r * (h + 1) + h, q * (w + 1): q * (w + 1) + w] = (m - m.min()) / rng if rng > 0 else 0
-    fig = heatmap(canvas, colorscale="Viridis", numbers=False, x_title="", y_title="", showscale=False,
-                  title=title, height=height or 60 + rows * 90)
-    fig.layout.xaxis.visible = False
-    fig.layout.yaxis.visible = False
-    return fig
+    return _mosaic(canvas, colorscale="Viridis", title=title, height=height or 60 + rows * 90)
 
 
 def probabilities(p: np.ndarray, *, x_title: str, y_title: str, height: int = 260) -> go.Figure:

@@ -2,7 +2,10 @@
 
 Fixtures: ``app`` (base URL of the running app), ``page`` (a fresh Playwright page per test).
 Helpers: ``goto(page, app, path, **params)``, ``wait_idle(page)``, ``assert_no_exception(page)``,
-``screenshot(page, name)`` (saved under docs/screenshots/).
+``screenshot(page, name)``, ``serve()`` (a fresh server of its own, for tests of a server's first request).
+
+Screenshots go to a temporary folder: tests never rewrite tracked files. To refresh the tracked
+``docs/screenshots/``, run ``python -m tests.browser.screenshots`` (it sets ``CX_SCREENSHOTS_DIR``).
 """
 from __future__ import annotations
 
@@ -11,16 +14,18 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS_ENV = "CX_SCREENSHOTS_DIR"  # where screenshot() writes; unset: a temporary folder
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
@@ -32,8 +37,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app():
+@contextmanager
+def serve():
+    """A fresh ``streamlit run streamlit_app.py`` on a free port; yields its base URL, stops it after."""
     assert Path(CHROMIUM).exists(), "Debian's chromium is required: apt-get install -y chromium"
     port = _free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -47,21 +53,28 @@ def app():
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start within 60 s")
-    yield base
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("streamlit did not start within 60 s")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app():
+    with serve() as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
@@ -109,11 +122,26 @@ def assert_no_exception(page) -> None:
     assert exc.count() == 0, exc.first.inner_text()
 
 
+def screenshots_dir() -> Path:
+    """``$CX_SCREENSHOTS_DIR`` when set (``python -m tests.browser.screenshots`` sets it to docs/screenshots/),
+    else one temporary folder per test run."""
+    global _TEMP_SHOTS
+    if os.environ.get(SCREENSHOTS_ENV):
+        return Path(os.environ[SCREENSHOTS_ENV])
+    if _TEMP_SHOTS is None:
+        _TEMP_SHOTS = Path(tempfile.mkdtemp(prefix="cx-screenshots-"))
+    return _TEMP_SHOTS
+
+
+_TEMP_SHOTS: Path | None = None
+
+
 def screenshot(page, name: str, full_page: bool = True, max_height: int = 6000) -> Path:
-    """Save docs/screenshots/<name>.png. Streamlit scrolls inside its main container, not the
+    """Save ``<name>.png`` in ``screenshots_dir()``. Streamlit scrolls inside its main container, not the
     document, so a full-page shot temporarily grows the viewport to the content's height."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
+    shots = screenshots_dir()
+    shots.mkdir(parents=True, exist_ok=True)
+    path = shots / f"{name}.png"
     size = page.viewport_size
     if full_page:
         height = page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]');

@@ -1,0 +1,176 @@
+"""Unit tests of the figure builders (explainer/figures/kernels, optim, train, xo, images): the data they plot, the
+words they are given, and the interactions they promise, without a browser."""
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explainer.figures import images as fimages
+from explainer.figures import kernels as fkernels
+from explainer.figures import optim as foptim
+from explainer.figures import train as ftrain
+from explainer.figures import xo as fxo
+
+AXES = dict(x_title="X-T", y_title="Y-T")
+
+
+def _titles(fig) -> tuple[str, str]:
+    return fig.layout.xaxis.title.text, fig.layout.yaxis.title.text
+
+
+# ---------------------------------------------------------------- kernels
+def test_kernel_value_range_and_block_mean():
+    z = np.array([[-3.0, 1.0], [2.0, 0.5]])
+    assert fkernels.value_range(z, "signed") == (-3.0, 3.0)  # symmetric around 0 for signed maps
+    assert fkernels.block_mean(np.arange(16.0).reshape(4, 4), 2).tolist() == [[2.5, 4.5], [10.5, 12.5]]
+
+
+def test_kernel_grid_figure_shows_the_numbers_with_the_given_words():
+    z = np.array([[1.0, -2.0], [0.0, 3.0]])
+    fig = fkernels.grid_figure(z, title="T", kind="signed", colorbar_title="CB", value_label="V", **AXES)
+    heat = fig.data[0]
+    assert np.array_equal(np.asarray(heat.z), z) and heat.texttemplate == "%{text}"
+    assert [list(row) for row in heat.text] == [["1", "−2"], ["0", "3"]]  # a true minus (the style module's format)
+    assert _titles(fig) == ("X-T", "Y-T") and fig.layout.title.text == "T"
+    assert heat.colorbar.title.text == "CB" and "V = %{text}" in heat.hovertemplate
+
+
+def test_kernel_map_figure_small_is_a_heatmap_large_is_a_picture():
+    small = fkernels.map_figure(np.arange(64.0).reshape(8, 8), kind="grey", title="M", colorbar_title="CB",
+                                value_label="V", offset=(1.0, 1.0), extent=(10, 10), box=(1, 2, 3, 3), **AXES)
+    assert small.data[0].type == "heatmap" and (small.data[0].x0, small.data[0].y0) == (1.0, 1.0)
+    assert list(small.layout.xaxis.range) == [-0.5, 9.5] and len(small.layout.shapes) == 1
+    side = fkernels.MAX_HEATMAP_SIDE + 1
+    large = fkernels.map_figure(np.zeros((side, side)), kind="signed", title="M", colorbar_title="CB",
+                                value_label="V", **AXES)
+    assert large.data[0].type == "image" and large.data[0].source.startswith("data:image/jpeg;base64,")
+    assert large.data[1].marker.colorbar.title.text == "CB" and _titles(large) == ("X-T", "Y-T")
+
+
+def test_kernel_jpeg_data_uri_decodes_to_the_image_size():
+    img = np.zeros((5, 7, 3), dtype=np.uint8)
+    uri = fkernels.jpeg_data_uri(img)
+    assert Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).size == (7, 5)
+
+
+def test_kernel_histogram_and_neighbourhood():
+    hist = fkernels.histogram_figure(np.array([0.0, 1.0, 1.0, 2.0]), title="H", bins=3, **AXES)
+    assert list(hist.data[0].y) == [1, 2, 1] and _titles(hist) == ("X-T", "Y-T")
+    out = np.arange(100.0).reshape(10, 10)
+    pick = fkernels.neighbourhood_picker(out, 5, 5, radius=2, title="P", value_label="V", **AXES)
+    assert len(pick.data[0].text) == 25 and pick.data[0].text[12] == "55"  # the 5×5 block, centre in the middle
+    assert pick.layout.clickmode == "event+select" and len(pick.layout.shapes) == 1
+
+
+# ---------------------------------------------------------------- optim
+def _race():
+    xs = np.linspace(-1, 1, 5)
+    ys = np.linspace(-1, 1, 5)
+    Z = xs[None, :] ** 2 + ys[:, None] ** 2
+    paths = np.array([[[1.0, 1.0], [0.5, 0.5], [0.0, 0.0]], [[1.0, 1.0], [2.0, 2.0], [np.nan, np.nan]]])
+    return xs, ys, Z, paths
+
+
+def test_contour_race_draws_each_path_and_animates_it():
+    xs, ys, Z, paths = _race()
+    fig = foptim.contour_race(xs, ys, Z, paths, ["A", "B"], [(0.0, 0.0)], log=False, loss_title="L",
+                              start_title="S", min_title="MIN", play="PLAY", pause="PAUSE", step_title="STEP",
+                              frames=3, **AXES)
+    names = [tr.name for tr in fig.data]
+    assert "A" in names and "B" in names and "MIN" in names
+    assert len(fig.frames) == 3 and _titles(fig) == ("X-T", "Y-T")
+    buttons = fig.layout.updatemenus[0].buttons
+    assert [b.label.split(" ", 1)[1] for b in buttons] == ["PLAY", "PAUSE"]
+
+
+def test_loss_curves_and_landscape():
+    losses = np.array([[2.0, 1.0, 0.5], [2.0, 4.0, np.nan]])
+    fig = foptim.loss_curves(losses, ["A", "B"], step_title="STEP", loss_title="L")
+    assert [tr.name for tr in fig.data] == ["A", "B"] and list(fig.data[0].y) == [2.0, 1.0, 0.5]
+    assert fig.layout.yaxis.type == "log" and _titles(fig) == ("STEP", "L")
+    land = foptim.landscape(np.array([-1.0, 0.0, 1.0]), np.array([-1.0, 0.0, 1.0]), np.eye(3), x_title="α",
+                            y_title="β", loss_title="L")
+    assert np.array_equal(np.asarray(land.data[0].z), np.eye(3))
+
+
+# ---------------------------------------------------------------- train
+def test_training_curves_one_train_and_one_test_line_per_run():
+    hist = [{"epochs_done": e, "train_acc": 0.5 + e / 10, "test_acc": 0.6 + e / 10, "train_loss": 1.0, "test_loss": 1.2}
+            for e in (0.5, 1.0)]
+    fig = ftrain.curves([{"label": "run 1", "history": hist}], metric="acc", train_label="TR", test_label="TE",
+                        **AXES)
+    assert [tr.name for tr in fig.data] == ["run 1 · TR", "run 1 · TE"] and _titles(fig) == ("X-T", "Y-T")
+    assert [round(v, 6) for v in fig.data[1].y] == [65.0, 70.0]  # accuracy in %
+    assert fig.data[0].line.dash == "dash" and fig.data[1].line.dash == "solid"
+
+
+def test_confusion_matrix_is_clickable_with_counts():
+    m = np.array([[5, 1], [0, 7]])
+    fig = ftrain.confusion(m, value_label="N", **AXES)
+    assert np.array_equal(np.asarray(fig.data[0].z), m) and fig.layout.clickmode == "event+select"
+
+
+def test_mosaics_tile_pictures_without_axes_or_hover():
+    fig = ftrain.gallery(np.zeros((3, 28, 28)), ["a", "b", "c"], cols=2)
+    assert [a.text for a in fig.layout.annotations] == ["a", "b", "c"]
+    k = ftrain.kernels(np.random.default_rng(0).normal(size=(4, 1, 3, 3)), title_fmt="#{i}", cols=4)
+    assert [a.text for a in k.layout.annotations] == ["#0", "#1", "#2", "#3"]
+    f = ftrain.feature_grid(np.random.default_rng(0).normal(size=(40, 5, 5)), title="F")
+    for fig in (fig, k, f):
+        assert fig.layout.xaxis.visible is False and fig.data[0].hoverinfo == "skip"
+    assert np.asarray(f.data[0].z).shape == (4 * 6, 8 * 6)  # at most 32 maps, 8 a row, one blank cell between
+
+
+def test_probabilities_mark_the_best_class():
+    p = np.full(10, 0.05)
+    p[3] = 0.55
+    fig = ftrain.probabilities(p, **AXES)
+    colours = fig.data[0].marker.color
+    assert colours[3] != colours[0] and len(set(colours)) == 2 and fig.data[0].text[3] == "55.0%"
+
+
+# ---------------------------------------------------------------- xo
+def test_xo_input_grid_window_and_feature_map_mark():
+    from explainer import xo
+
+    fig = fxo.input_grid(xo.X, value_label="V", window=(0, 2, 3), **AXES)
+    assert np.array_equal(np.asarray(fig.data[0].marker.color), xo.X.ravel()) and len(fig.layout.shapes) == 1
+    assert (fig.layout.shapes[0].x0, fig.layout.shapes[0].x1) == (1.5, 4.5) and fig.layout.clickmode == "event+select"
+    fmap = fxo.feature_map(xo.run(xo.X).maps[0], title="F", value_label="V", mark=(1, 1), **AXES)
+    assert fmap.layout.title.text == "F" and len(fmap.layout.shapes) == 1
+
+
+def test_xo_votes_bars():
+    fig = fxo.votes(["X", "O"], np.array([0.9, 0.2]), np.array([0.8, 0.2]), vote_title="VOTE", prob_title="P")
+    ys = [list(tr.y) for tr in fig.data]
+    assert [0.9, 0.2] in ys or [0.9, 0.2] in [list(tr.x) for tr in fig.data]
+
+
+# ---------------------------------------------------------------- images
+def test_digit_grid_and_channel_grid_show_the_values():
+    img = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    fig = fimages.digit_grid(img, numbers=True, value_label="V", colorbar_title="CB", **AXES)
+    assert np.array_equal(np.asarray(fig.data[0].z), img) and _titles(fig) == ("X-T", "Y-T")
+    ch = fimages.channel_grid(img, 0, title="R", value_label="V", **AXES)
+    assert ch.layout.title.text == "R" and np.array_equal(np.asarray(ch.data[0].z), img)
+
+
+def test_flat_vector_and_one_hot():
+    vec = np.linspace(0, 1, 56)
+    fig = fimages.flat_vector(vec, index_title="I", value_title="V", highlight_row=1)
+    assert np.allclose(np.asarray(fig.data[0].y), vec)
+    assert np.asarray(fig.data[0].marker.color).tolist() == [0.0] * 28 + [1.0] * 28  # row 1 highlighted
+    oh = fimages.one_hot(7, class_title="C", value_title="V")
+    assert np.asarray(oh.data[0].z).ravel().tolist() == [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]
+
+
+def test_picture_with_a_box():
+    img = np.zeros((20, 30, 3), dtype=np.uint8)
+    fig = fimages.picture(img, title="P", box=(2, 3, 5))
+    assert fig.data[0].source.startswith("data:image/png;base64,") and len(fig.layout.shapes) == 1
+    assert (fig.layout.shapes[0].x0, fig.layout.shapes[0].y1) == (2.5, 6.5)
+    assert list(fig.layout.xaxis.range) == [-0.5, 29.5] and list(fig.layout.yaxis.range) == [19.5, -0.5]
