@@ -34,7 +34,7 @@ The job interface (what pages use)
   (``jobs.one_job``) when ``owner`` (the page passes its session id) already has a job of the same
   kind that is not done: one running training per session, enforced here, not by the page.
 - ``job.poll()`` → ``JobView`` (``state`` is ``"queued"``, ``"running"``, ``"done"``, ``"stopped"``,
-  ``"cancelled"`` or ``"error"``; ``history``, ``latest``, ``ahead`` = jobs that will take a slot
+  ``"cancelled"``, ``"abandoned"`` or ``"error"``; ``history``, ``latest``, ``ahead`` = jobs that will take a slot
   before this one, ``wait_seconds`` = an estimate of the wait, ``fraction`` done). It is the one
   call a page makes per refresh, and it is the session's heartbeat: a job whose page stops polling
   for ``heartbeat_timeout`` (10 s) is stopped by the worker (a queued one is dropped when it would
@@ -282,7 +282,7 @@ class JobView:
 
     @property
     def finished(self) -> bool:
-        return self.state in ("done", "stopped", "cancelled", "error")
+        return self.state in ("done", "stopped", "cancelled", "abandoned", "error")
 
 
 class Job:
@@ -359,12 +359,14 @@ class Job:
         if self.future is None or self.done:
             return
         self._stop = True
-        if self._state == "queued":
-            self.future.cancel()
         try:
             self._send_beat(force=True)
+            # a running task can't be cancelled (Dask would free its slot while it runs on): it stops itself
+            started = self._vars["prog"].get(timeout=5).get("state") == "running"
         except Exception:  # noqa: BLE001 — the engine went away: the job ends with it
-            pass
+            started = False
+        if not started:
+            self.future.cancel()
 
     @property
     def done(self) -> bool:
@@ -384,8 +386,12 @@ class Job:
             status = self.future.status
             try:
                 if status == "finished":
-                    self._result = self._make_result(self.future.result(timeout=60))
-                    self._state = "stopped" if getattr(self._result, "stopped", False) else "done"
+                    raw = self.future.result(timeout=60)
+                    if isinstance(raw, dict) and raw.get("abandoned") and len(raw) == 1:
+                        self._state = "abandoned"  # dropped by the worker before it began: nobody was waiting
+                    else:
+                        self._result = self._make_result(raw)
+                        self._state = "stopped" if getattr(self._result, "stopped", False) else "done"
                 elif status == "cancelled":
                     self._state = "cancelled"
                 else:
@@ -412,7 +418,7 @@ class Job:
                 self._send_beat()
                 prog = self._vars["prog"].get(timeout=5)
                 if prog.get("state") == "running":
-                    self._state = "running"
+                    self._state, self._ahead, self._wait = "running", 0, None
                     self._latest = prog.get("latest") or self._latest
                     if prog.get("n", 0) != len(self._history):
                         self._history = list(self._vars["hist"].get(timeout=5))

@@ -118,6 +118,8 @@ def run_training(key: str, heartbeat_timeout: float, config: dict) -> dict:
     from explainer.train import TrainConfig, train
 
     link = _Link(key, heartbeat_timeout)
+    if link.abandoned:
+        return {"abandoned": True}  # nobody is waiting for it any more: don't train at all
     cfg = TrainConfig.from_dict(config)
     res = train(cfg, worker_data(), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5)
     return {"state_dict": state_of(res.model), "history": res.history, "test_accuracy": res.test_accuracy,
@@ -134,6 +136,8 @@ def run_landscape(key: str, heartbeat_timeout: float, config: dict, state: dict,
     from explainer.train import TrainConfig, pick_device, to_tensor
 
     link = _Link(key, heartbeat_timeout)
+    if link.abandoned:
+        return {"abandoned": True}
     device = pick_device("auto")
     model = model_from_state(TrainConfig.from_dict(config), state).to(device)
     _, _, x_test, y_test = worker_data()

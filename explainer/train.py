@@ -215,8 +215,9 @@ def _train(config: TrainConfig, data, device: torch.device, on_progress, should_
     bs = min(int(config.batch_size), n)
     steps_per_epoch = max(1, n // bs)
     total = steps_per_epoch * int(config.epochs)
+    # one-cycle needs a few steps per phase (fewer: OneCycleLR divides by zero); tiny runs keep a constant rate
     sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate, total_steps=total,
-                                                 pct_start=0.25) if config.one_cycle else None)
+                                                 pct_start=0.25) if config.one_cycle and total >= 8 else None)
     eval_every = max(1, steps_per_epoch // max(1, int(config.evals_per_epoch)))
     history: list[dict] = []
     train_seconds, seen, step, stopped = 0.0, 0, 0, False

@@ -31,3 +31,16 @@ def mnist_dir():
     d = os.environ.get("MNIST_DIR")
     assert d and Path(d).is_dir(), "MNIST_DIR must point at the MNIST files (../shared/mnist here)"
     return d
+
+
+@pytest.fixture(scope="session")
+def dask_engine(mnist_dir):
+    """A real Dask LocalCluster (1 worker, 1 training slot) used as the app's engine for the whole
+    session; stopped, with its worker process, at the end."""
+    from explainer import jobs
+
+    eng = jobs.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
+    previous = jobs.set_engine(eng)
+    yield eng
+    jobs.set_engine(previous)
+    eng.close()
