@@ -75,7 +75,8 @@ class TrainConfig:
         if not 10 <= int(self.train_size) <= 60000:
             raise UserError("errors.bad_param", name="training-set size", what="between 10 and 60000",
                             value=self.train_size)
-        build_model(self.model, **self.model_options)  # unknown or out-of-range options: UserError now, not mid-run
+        with torch.random.fork_rng(devices=[]):  # building initialises weights: leave the global generator alone
+            build_model(self.model, **self.model_options)  # unknown or out-of-range options: UserError now, not mid-run
 
     @property
     def learning_rate(self) -> float:
