@@ -6,7 +6,8 @@ don't pay for it.
 
 Where the jobs run
 ------------------
-- By default an embedded ``distributed.LocalCluster`` is started on first use (``engine()``), sized to
+- By default an embedded ``distributed.LocalCluster`` is started on first use (``engine()``), in a child
+  process of its own (``python -m explainer.jobcluster``, which ends with the web process), sized to
   the machine: ``threads = min(4, cores)`` PyTorch threads per training, ``cores // threads``
   worker processes (a 2-core machine: 1 worker, 2 threads), one training slot per worker. The worker
   processes run at a lower priority (``nice``) than the web process, so clicks stay fast while a
@@ -40,6 +41,8 @@ The job interface (what pages use)
   for ``heartbeat_timeout`` (10 s) is stopped by the worker (a queued one is dropped when it would
   start). It makes one or two small requests to the scheduler.
 - ``job.snapshot()`` → ``(history, latest)`` as the old thread job had (also a heartbeat).
+- ``job.heartbeat()``: only the heartbeat (``ui.jobs.keep_alive()`` sends it every 2 s for all of a
+  session's jobs from the app's entry script, so a training goes on while the learner reads another page).
 - ``job.stop()``: a queued job is cancelled; a running training stops after its current batch and
   still returns what it learned (``result.stopped``).
 - ``job.done``, ``job.result`` (fetched once from the worker when done; ``None`` if cancelled),
@@ -53,6 +56,7 @@ worker's ``state_dict``, with ``predictions`` and ``probabilities`` of the 10,00
 from __future__ import annotations
 
 import atexit
+import copy
 import os
 import threading
 import time
@@ -125,7 +129,7 @@ class Engine:
             return self
 
     def _connect(self) -> None:
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         if self.address:
             self.client = Client(self.address, timeout=min(self.start_timeout, 20), set_as_default=False)
@@ -134,10 +138,8 @@ class Engine:
             self.use_slots = any(w.get("resources", {}).get(SLOT) for w in workers.values())
             threads = int(os.environ[ENV_TORCH_THREADS]) if os.environ.get(ENV_TORCH_THREADS) else None
         else:
-            self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                                        resources={SLOT: 1}, dashboard_address=None, silence_logs=40,
-                                        host="127.0.0.1", timeout=self.start_timeout)
-            self.client = Client(self.cluster, set_as_default=False, timeout=self.start_timeout)
+            self.cluster = _LocalClusterProcess(self.n_workers, self.start_timeout)
+            self.client = Client(self.cluster.address, set_as_default=False, timeout=min(self.start_timeout, 30))
             threads = self.torch_threads
         from explainer.jobworker import WorkerSetup
 
@@ -201,6 +203,53 @@ class Engine:
         """Seconds a training of ``config`` takes on a worker: a guess, refined by the runs seen here."""
         rate = self._rate.get(config.model, 6000.0 if config.model != "mlp" else 20000.0)
         return 3.0 + int(config.train_size) * int(config.epochs) / rate
+
+
+class _LocalClusterProcess:
+    """``python -m explainer.jobcluster`` as a child process: a local cluster that ends with this process."""
+
+    def __init__(self, workers: int, timeout: float):
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+        self.proc = subprocess.Popen([sys.executable, "-m", "explainer.jobcluster", "--workers", str(workers),
+                                      "--timeout", str(timeout)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     cwd=root, env=env, text=True)
+        self.address = None
+        found = threading.Event()
+
+        def read() -> None:
+            for line in self.proc.stdout:
+                if line.startswith("ADDRESS "):
+                    self.address = line.split()[1]
+                    found.set()
+            found.set()  # ended without an address
+
+        threading.Thread(target=read, name="explainer-cluster-output", daemon=True).start()
+        if not found.wait(timeout) or self.address is None:
+            self.close()
+            raise RuntimeError("the local Dask cluster did not start"
+                               + (f" (exit code {self.proc.returncode})" if self.proc.returncode is not None else ""))
+
+    def close(self, timeout: float = 20) -> None:
+        import subprocess
+
+        try:
+            self.proc.stdin.close()  # the cluster process closes its cluster and exits
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 _ENGINE: Engine | None = None
@@ -353,6 +402,11 @@ class Job:
         if force or now - self._beat_sent >= min(1.0, self.heartbeat_timeout / 4):
             self._beat_sent = now
             self._vars["ctl"].set({"beat": time.time(), "stop": self._stop})
+
+    def heartbeat(self) -> None:
+        """Tell the worker the page is still there (``poll()`` does this too)."""
+        if self.future is not None and not self.done:
+            self._send_beat()
 
     def stop(self) -> None:
         """Cancel a queued job; make a running one stop after its current step (keeping what it learned)."""
@@ -532,10 +586,12 @@ class LandscapeJob(Job):
 
     kind = "landscape"
 
-    def __init__(self, model, config, *, steps: int = LANDSCAPE_STEPS, digits: int = LANDSCAPE_DIGITS,
+    def __init__(self, model, config=None, *, steps: int = LANDSCAPE_STEPS, digits: int = LANDSCAPE_DIGITS,
                  owner: str | None = None, engine_: Engine | None = None, heartbeat_timeout: float | None = None):
         super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
-        self.state_dict, self.config = state_of(model), config
+        # with its TrainConfig only the weights travel; without one (a model from elsewhere), a CPU copy of the module
+        self.config = config
+        self.state_dict = state_of(model) if config is not None else copy.deepcopy(model).cpu()
         self.steps, self.digits = int(steps), int(digits)
 
     def _estimate(self, eng: Engine) -> float:
@@ -544,7 +600,8 @@ class LandscapeJob(Job):
     def _task(self):
         from explainer.jobworker import run_landscape
 
-        return run_landscape, (self.config.to_dict(), self.state_dict, self.steps, self.digits)
+        config = self.config.to_dict() if self.config is not None else None
+        return run_landscape, (config, self.state_dict, self.steps, self.digits)
 
 
 class EvaluationJob(Job):

@@ -128,8 +128,9 @@ def run_training(key: str, heartbeat_timeout: float, config: dict) -> dict:
             "abandoned": link.abandoned, "predictions": res.predictions, "probabilities": res.probabilities}
 
 
-def run_landscape(key: str, heartbeat_timeout: float, config: dict, state: dict, steps: int, digits: int) -> dict:
-    """Worker: the loss landscape around the weights ``state``."""
+def run_landscape(key: str, heartbeat_timeout: float, config: dict | None, state, steps: int, digits: int) -> dict:
+    """Worker: the loss landscape around the weights ``state`` (a state_dict of ``config``'s model, or, with
+    ``config`` None, the model itself)."""
     import torch
 
     from explainer.optim import loss_landscape
@@ -139,7 +140,7 @@ def run_landscape(key: str, heartbeat_timeout: float, config: dict, state: dict,
     if link.abandoned:
         return {"abandoned": True}
     device = pick_device("auto")
-    model = model_from_state(TrainConfig.from_dict(config), state).to(device)
+    model = (model_from_state(TrainConfig.from_dict(config), state) if config is not None else state).to(device)
     _, _, x_test, y_test = worker_data()
     x, y = to_tensor(x_test[:digits], device), torch.as_tensor(y_test[:digits], device=device)
 

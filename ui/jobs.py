@@ -26,14 +26,40 @@ def warm_up() -> None:
         jobs.warm_up()
 
 
+_LIVE = "_explainer_live_jobs"
+
+
 def start(job: jobs.Job) -> jobs.Job | None:
-    """``job.start()`` with a spinner while the engine starts; ``None`` and an error message if it can't."""
+    """``job.start()`` with a spinner while the engine starts; ``None`` and an error message if it can't.
+    A started job is kept alive by ``keep_alive()`` while the session lasts, whichever page is open."""
     try:
         with st.spinner(t("jobs.engine_starting")):
-            return job.start()
+            job.start()
     except UserError as exc:
         st.error(t_error(exc))
         return None
+    st.session_state.setdefault(_LIVE, []).append(job)
+    return job
+
+
+def keep_alive() -> None:
+    """In the app's entry script: while this session has jobs that are not done, send their heartbeats every
+    2 s from a fragment, so a training goes on while the learner reads another page, and stops within
+    seconds once the tab is closed (the fragment no longer runs)."""
+    live = [j for j in st.session_state.get(_LIVE, []) if not j.done]
+    st.session_state[_LIVE] = live
+    if live:
+        _beat()
+
+
+@st.fragment(run_every=2.0)
+def _beat() -> None:
+    for job in st.session_state.get(_LIVE, []):
+        if not job.done:
+            try:
+                job.heartbeat()
+            except Exception:  # noqa: BLE001 — an engine that went away: the job's page says so
+                pass
 
 
 def status(view: jobs.JobView, running_text: str | None = None) -> None:
