@@ -12,6 +12,8 @@ sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)  # AppTest resolves page paths relative to the repository root
 # Pages don't start the training engine in the background when they open (tests use the dask_engine fixture).
 os.environ.setdefault("EXPLAINER_ENGINE_WARM_UP", "0")
+# Test workers run at normal priority: on a shared, busy machine a niced worker trains too slowly for test timeouts.
+os.environ.setdefault("EXPLAINER_WORKER_NICE", "0")
 # The project's MNIST copy for tests: $MNIST_DIR, else ../shared/mnist beside the checkout.
 if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
     os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
