@@ -275,16 +275,24 @@ def set_engine(eng: Engine | None) -> Engine | None:
     return old
 
 
+_WARMING = threading.Event()
+
+
 def warm_up() -> None:
-    """Start the engine in the background (a page that will probably train calls this when it opens)."""
-    if _ENGINE is not None and _ENGINE.client is not None:
+    """Start the engine in the background (a page that will probably train calls this when it opens);
+    at most one such start at a time, nothing when the engine is up or failed a moment ago."""
+    eng = _ENGINE
+    if (eng is not None and (eng.client is not None or eng._failed)) or _WARMING.is_set():
         return
+    _WARMING.set()
 
     def go():
         try:
             engine()
         except UserError:
             pass  # the page says so when the learner presses Start
+        finally:
+            _WARMING.clear()
 
     threading.Thread(target=go, name="explainer-engine-warm-up", daemon=True).start()
 

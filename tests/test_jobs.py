@@ -204,3 +204,23 @@ def test_closed_engine_leaves_no_processes():
     eng.close()
     gone, alive = psutil.wait_procs(spawned, timeout=20)
     assert alive == []
+
+
+def test_existing_cluster_from_the_environment(monkeypatch):
+    """``EXPLAINER_DASK_SCHEDULER`` points the app at a cluster it did not start (here: a scheduler and one
+    worker with a ``training`` slot in another process); jobs run there, and closing the app's engine
+    leaves that cluster running."""
+    cluster = jobs._LocalClusterProcess(1, 90)
+    previous = jobs.set_engine(None)
+    try:
+        monkeypatch.setenv(jobs.ENV_SCHEDULER, cluster.address)
+        eng = jobs.engine()
+        assert eng.address == cluster.address and eng.cluster is None and eng.use_slots and eng.slots == 1
+        job = jobs.TrainingJob(TrainConfig(train_size=300, batch_size=32), owner="remote").start()
+        assert job.join(180) and job.state == "done" and 0 < job.result.test_accuracy <= 1
+        jobs.shutdown()
+        assert cluster.proc.poll() is None  # not ours to stop
+    finally:
+        jobs.set_engine(previous)
+        cluster.close()
+    assert cluster.proc.returncode == 0
