@@ -37,9 +37,10 @@ The job interface (what pages use)
 - ``job.poll()`` → ``JobView`` (``state`` is ``"queued"``, ``"running"``, ``"done"``, ``"stopped"``,
   ``"cancelled"``, ``"abandoned"`` or ``"error"``; ``history``, ``latest``, ``ahead`` = jobs that will take a slot
   before this one, ``wait_seconds`` = an estimate of the wait, ``fraction`` done). It is the one
-  call a page makes per refresh, and it is the session's heartbeat: a job whose page stops polling
-  for ``heartbeat_timeout`` (10 s) is stopped by the worker (a queued one is dropped when it would
-  start). It makes one or two small requests to the scheduler.
+  call a page makes per refresh, and it is the session's heartbeat: a job whose session sends no
+  heartbeat for ``heartbeat_timeout`` (10 s) is ended by the worker at once, without a result
+  (state ``"abandoned"``; a queued one is dropped when it would start). It makes one or two small
+  requests to the scheduler.
 - ``job.snapshot()`` → ``(history, latest)`` as the old thread job had (also a heartbeat).
 - ``job.heartbeat()``: only the heartbeat (``ui.jobs.keep_alive()`` sends it every 2 s for all of a
   session's jobs from the app's entry script, so a training goes on while the learner reads another page).
@@ -450,7 +451,7 @@ class Job:
                 if status == "finished":
                     raw = self.future.result(timeout=60)
                     if isinstance(raw, dict) and raw.get("abandoned") and len(raw) == 1:
-                        self._state = "abandoned"  # dropped by the worker before it began: nobody was waiting
+                        self._state = "abandoned"  # ended by the worker: its page stopped polling
                     else:
                         self._result = self._make_result(raw)
                         self._state = "stopped" if getattr(self._result, "stopped", False) else "done"
@@ -586,7 +587,7 @@ class TrainingJob(Job):
                            train_seconds=raw["train_seconds"], images_per_second=raw["images_per_second"],
                            epochs_done=raw["epochs_done"], device=raw["device"], config=config,
                            stopped=raw["stopped"], predictions=raw["predictions"],
-                           probabilities=raw["probabilities"], abandoned=raw["abandoned"])
+                           probabilities=raw["probabilities"])
 
 
 class LandscapeJob(Job):

@@ -82,20 +82,21 @@ class _Link:
     def _read(self):
         try:
             return self.ctl.get(timeout=5)
-        except Exception:  # noqa: BLE001 — the page deleted it: treat as gone
+        except Exception:  # noqa: BLE001 — see should_stop
             return None
 
     def should_stop(self) -> bool:
         now = time.monotonic()
-        if self.abandoned or self.stopped:
+        if self.abandoned:
+            raise _Abandoned()
+        if self.stopped:
             return True
         if now - self._checked < 0.5:
             return False
         self._checked = now
         ctl = self._read()
         if ctl is None:
-            self.abandoned = True
-            return True
+            ctl = {"beat": self._beat}  # unreadable (a slow scheduler) or deleted (the page is gone): no new beat
         if ctl.get("stop"):
             self.stopped = True
             return True
@@ -103,14 +104,19 @@ class _Link:
             self._beat, self._beat_seen = ctl.get("beat"), now
         elif now - self._beat_seen > self.timeout:
             self.abandoned = True
-        return self.abandoned
+            raise _Abandoned()  # nobody is waiting: end now, without the final evaluation
+        return False
 
     def progress(self, rec: dict) -> None:
         rec = {k: (float(v) if isinstance(v, float) else v) for k, v in rec.items()}
         if "test_acc" in rec:
             self.history.append(rec)
-            self.hist.set(list(self.history))
-        self.prog.set({"state": "running", "latest": rec, "n": len(self.history)})
+        try:
+            if "test_acc" in rec:
+                self.hist.set(list(self.history))
+            self.prog.set({"state": "running", "latest": rec, "n": len(self.history)})
+        except Exception:  # noqa: BLE001 — a progress report that doesn't arrive never ends a training
+            pass
 
 
 def run_training(key: str, heartbeat_timeout: float, config: dict) -> dict:
@@ -121,11 +127,14 @@ def run_training(key: str, heartbeat_timeout: float, config: dict) -> dict:
     if link.abandoned:
         return {"abandoned": True}  # nobody is waiting for it any more: don't train at all
     cfg = TrainConfig.from_dict(config)
-    res = train(cfg, worker_data(), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5)
+    try:
+        res = train(cfg, worker_data(), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5)
+    except _Abandoned:
+        return {"abandoned": True}
     return {"state_dict": state_of(res.model), "history": res.history, "test_accuracy": res.test_accuracy,
             "train_seconds": res.train_seconds, "images_per_second": res.images_per_second,
             "epochs_done": res.epochs_done, "device": res.device, "config": cfg.to_dict(), "stopped": res.stopped,
-            "abandoned": link.abandoned, "predictions": res.predictions, "probabilities": res.probabilities}
+            "predictions": res.predictions, "probabilities": res.probabilities}
 
 
 def run_landscape(key: str, heartbeat_timeout: float, config: dict | None, state, steps: int, digits: int) -> dict:
@@ -146,7 +155,7 @@ def run_landscape(key: str, heartbeat_timeout: float, config: dict | None, state
 
     def progress(f: float) -> None:
         link.progress({"fraction": float(f), "eta": 0.0})
-        if link.should_stop():
+        if link.should_stop():  # Stop: nothing worth keeping of a half landscape
             raise _Abandoned()
 
     try:

@@ -104,7 +104,6 @@ class TrainResult:
     stopped: bool
     predictions: np.ndarray | None = None  # of the whole test set, from the final evaluation
     probabilities: np.ndarray | None = None  # (N, 10) float32
-    abandoned: bool = False  # stopped by the engine because the page stopped polling
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -42,7 +42,7 @@ def test_tiny_training_finishes_with_accuracy(dask_engine):
     view = job.poll()
     assert view.state == "done" and view.error is None and view.fraction == 1.0
     res = job.result
-    assert 0.5 < res.test_accuracy <= 1 and not res.stopped and not res.abandoned
+    assert 0.5 < res.test_accuracy <= 1 and not res.stopped
     assert res.history and res.history[-1]["test_acc"] == pytest.approx(res.test_accuracy)
     assert view.history == res.history
     # the worker's evaluation of the 10,000 test digits came back with it
@@ -70,7 +70,7 @@ def test_stop_keeps_what_was_learned(dask_engine):
     job.stop()
     assert job.join(90), "Stop did not end the training"
     res = job.result
-    assert job.state == "stopped" and res.stopped and not res.abandoned
+    assert job.state == "stopped" and res.stopped
     assert 0 < res.epochs_done < 1 and 0 < res.test_accuracy <= 1
 
 
@@ -107,8 +107,8 @@ def test_queue_position_and_stale_heartbeats(dask_engine):
     last_beat = time.monotonic()
     view = _wait_without_polling(first, timeout=60)
     gone = time.monotonic() - last_beat
-    assert first.result.abandoned and first.result.stopped and view.state == "stopped"
-    assert gone < 3 + 15, f"the abandoned training ran {gone:.1f} s after its last heartbeat"
+    assert view.state == "abandoned" and first.result is None  # ended without its final evaluation
+    assert gone < 3 + 12, f"the abandoned training ran {gone:.1f} s after its last heartbeat"
     view = _wait_without_polling(second, timeout=60)
     assert view.state == "abandoned" and second.result is None
 
