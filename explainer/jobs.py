@@ -11,7 +11,8 @@ Where the jobs run
   the machine: ``threads = min(4, cores)`` PyTorch threads per training, ``cores // threads``
   worker processes (a 2-core machine: 1 worker, 2 threads), one training slot per worker. The worker
   processes run at a lower priority (``nice``) than the web process, so clicks stay fast while a
-  training uses the idle cores. They stop when the server exits (``shutdown()``, also run ``atexit``).
+  training uses the idle cores. They stop when the server exits, however it ends (the cluster process
+  watches its standard input, a pipe from the web process; ``shutdown()`` also runs ``atexit``).
 - With ``EXPLAINER_DASK_SCHEDULER=tcp://host:8786`` the app submits to that existing cluster
   instead (a university's cluster, or ``deploy/``). Its workers need this repository importable and
   MNIST (``$MNIST_DIR``); start them with one thread and one slot each::
@@ -27,8 +28,10 @@ Where the jobs run
 
 The job interface (what pages use)
 ----------------------------------
-``TrainingJob(config, data=None, *, owner=None)``, ``LandscapeJob(model, config, *, owner=None)`` and
-``EvaluationJob(model, config, *, owner=None)`` share this interface (``Job``):
+``TrainingJob(config, data=None, *, owner=None)`` (``data`` is ignored: the worker has its own MNIST),
+``LandscapeJob(model, config=None, *, steps=15, digits=300, owner=None)`` and
+``EvaluationJob(model, config, *, owner=None)`` share this interface (``Job``; each also takes
+``engine_=`` an ``Engine``, default ``engine()``, and ``heartbeat_timeout=`` seconds, default 10):
 
 - ``job.start()`` submits it and returns the job. It raises ``EngineUnavailable`` (a ``UserError``,
   message key ``jobs.engine_unavailable``) when the engine can't start, and ``UserError``
@@ -53,6 +56,10 @@ The job interface (what pages use)
 worker's ``state_dict``, with ``predictions`` and ``probabilities`` of the 10,000 test digits
 (computed by the worker). ``LandscapeJob.result`` is ``optim.loss_landscape``'s dict;
 ``EvaluationJob.result`` is ``train.evaluate``'s dict.
+
+The engine: ``engine()`` (the process's shared ``Engine``, started on first use), ``warm_up()`` (start
+it in the background), ``shutdown()``, ``set_engine(eng)`` (tests), ``Engine(address=None, *,
+n_workers=None, torch_threads=None, start_timeout=90)``, ``local_layout(cores)``.
 """
 from __future__ import annotations
 
