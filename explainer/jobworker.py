@@ -10,7 +10,7 @@ import time
 
 from distributed import Variable, WorkerPlugin, get_client
 
-from explainer.jobs import CLOCK_SKEW, model_from_state, state_of
+from explainer.jobs import CLOCK_SKEW, ENV_TORCH_THREADS, model_from_state, state_of
 
 
 class WorkerSetup(WorkerPlugin):
@@ -25,7 +25,9 @@ class WorkerSetup(WorkerPlugin):
     def setup(self, worker) -> None:
         import torch
 
-        torch.set_num_threads(int(self.torch_threads or os.cpu_count() or 1))  # this worker process only
+        # this worker process only: the worker's own EXPLAINER_TORCH_THREADS, else the app's choice, else its cores
+        own = os.environ.get(ENV_TORCH_THREADS)
+        torch.set_num_threads(max(1, int(own or self.torch_threads or os.cpu_count() or 1)))
         try:
             current = os.nice(0)
             if self.nice > current:

@@ -224,3 +224,10 @@ def test_existing_cluster_from_the_environment(monkeypatch):
         jobs.set_engine(previous)
         cluster.close()
     assert cluster.proc.returncode == 0
+
+
+def test_worker_threads_are_set_per_worker(dask_engine):
+    """PyTorch threads are set in each worker process (the fixture asks for 2), not in this process."""
+    got = dask_engine.client.run(torch.get_num_threads)
+    assert got and set(got.values()) == {2}
+    assert dask_engine.slots == 1
