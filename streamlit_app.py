@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from explainer.i18n import LANGUAGES
+from ui.jobs import keep_alive
 from ui.nav import available_lessons
 from ui.shell import lang, presenter, t, widget
 
@@ -23,6 +24,7 @@ with st.sidebar:
            options=list(LANGUAGES), format_func=LANGUAGES.get)
     widget(st.toggle, t("common.presenter"), key="presenter", default=False,
            help=t("common.presenter_help"))
+    keep_alive()  # heartbeats of this session's trainings, whichever page is open
 
 pages = [
     st.Page(ROOT / path, title=t(key), icon=icon, url_path=url, default=(url == "home"))

@@ -1,4 +1,5 @@
-"""Training on MNIST: one loop shared by the Train page (in a background thread) and the command line.
+"""Training on MNIST: one loop shared by the engine's workers (``explainer.jobs``, for the Train page) and
+the command line (in-process).
 
     python -m explainer.train --model fast --epochs 2 --json
 
@@ -14,7 +15,6 @@ import json
 import os
 import resource
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -78,7 +78,8 @@ class TrainConfig:
         if not 10 <= int(self.train_size) <= 60000:
             raise UserError("errors.bad_param", name="training-set size", what="between 10 and 60000",
                             value=self.train_size)
-        build_model(self.model, **self.model_options)  # unknown or out-of-range options: UserError now, not mid-run
+        with torch.random.fork_rng(devices=[]):  # building initialises weights: leave the global generator alone
+            build_model(self.model, **self.model_options)  # unknown or out-of-range options: UserError now, not mid-run
 
     @property
     def learning_rate(self) -> float:
@@ -104,6 +105,8 @@ class TrainResult:
     device: str
     config: TrainConfig
     stopped: bool
+    predictions: np.ndarray | None = None  # of the whole test set, from the final evaluation
+    probabilities: np.ndarray | None = None  # (N, 10) float32
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -176,12 +179,20 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
     """Train ``config.model`` on ``data`` = ``load_mnist()``'s tuple; evaluate on ``config.eval_size``
     test digits a few times per epoch (and on the whole test set at the end). ``on_progress(dict)`` is called at most every ``progress_every`` seconds and at
     every evaluation; ``should_stop()`` is polled every batch and ends training early, keeping what
-    was learned. Timing counts training only (evaluation time is excluded)."""
-    x_train, y_train, x_test, y_test = data
+    was learned. Timing counts training only (evaluation time is excluded).
+
+    Process settings are left alone: the seed drives a local generator (data order, shifts) and, inside
+    ``torch.random.fork_rng``, the weight initialisation and dropout, whose global state is restored on
+    return; the number of threads is the caller's (a Dask worker sets it once per process)."""
     device = pick_device(config.device)
-    torch.manual_seed(config.seed)
-    if device.type == "cpu":
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        return _train(config, data, device, on_progress, should_stop, progress_every)
+
+
+def _train(config: TrainConfig, data, device: torch.device, on_progress, should_stop,
+           progress_every: float) -> TrainResult:
+    x_train, y_train, x_test, y_test = data
     gen = torch.Generator().manual_seed(config.seed)
     n = min(int(config.train_size), len(x_train))
     sub = torch.randperm(len(x_train), generator=gen)[:n].numpy()
@@ -198,8 +209,9 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
     bs = min(int(config.batch_size), n)
     steps_per_epoch = max(1, n // bs)
     total = steps_per_epoch * int(config.epochs)
+    # one-cycle needs a few steps per phase (fewer: OneCycleLR divides by zero); tiny runs keep a constant rate
     sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate, total_steps=total,
-                                                 pct_start=0.25) if config.one_cycle else None)
+                                                 pct_start=0.25) if config.one_cycle and total >= 8 else None)
     eval_every = max(1, steps_per_epoch // max(1, int(config.evals_per_epoch)))
     history: list[dict] = []
     train_seconds, seen, step, stopped = 0.0, 0, 0, False
@@ -260,7 +272,8 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
             break
     _synchronize(device)
     train_seconds += time.perf_counter() - segment_start
-    test_loss, test_acc, _ = _evaluate_tensors(model, Xte, Yte)
+    test_loss, test_acc, logits = _evaluate_tensors(model, Xte, Yte)
+    probs = torch.softmax(logits.float(), 1)
     if history and history[-1]["step"] == step:  # the last point of the curve: the whole test set
         history[-1].update(test_loss=test_loss, test_acc=test_acc)
     else:
@@ -274,53 +287,9 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
     model.to(memory_format=torch.contiguous_format)
     return TrainResult(model=model.cpu(), history=history, test_accuracy=test_acc, train_seconds=train_seconds,
                        images_per_second=seen / max(train_seconds, 1e-9), epochs_done=step / steps_per_epoch,
-                       device=str(device), config=config, stopped=stopped)
-
-
-class TrainingJob:
-    """``train`` in a background thread, for a page that polls ``snapshot()`` while it runs."""
-
-    def __init__(self, config: TrainConfig, data):
-        self.config, self._data = config, data
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._history: list[dict] = []
-        self._latest: dict = {}
-        self.result: TrainResult | None = None
-        self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="training", daemon=True)
-
-    def _progress(self, rec: dict) -> None:
-        with self._lock:
-            self._latest = rec
-            if "test_acc" in rec:
-                self._history.append(rec)
-
-    def _run(self) -> None:
-        try:
-            self.result = train(self.config, self._data, on_progress=self._progress, should_stop=self._stop.is_set)
-            with self._lock:
-                self._history = list(self.result.history)
-        except Exception as exc:  # noqa: BLE001 — reported on the page, never a traceback
-            self.error = str(exc) or type(exc).__name__
-
-    def start(self) -> "TrainingJob":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    @property
-    def done(self) -> bool:
-        return self._thread.ident is not None and not self._thread.is_alive()
-
-    def snapshot(self) -> tuple[list[dict], dict]:
-        with self._lock:
-            return list(self._history), dict(self._latest)
+                       device=str(device), config=config, stopped=stopped,
+                       predictions=probs.argmax(1).cpu().numpy().astype(np.int64),
+                       probabilities=probs.cpu().numpy().astype(np.float32))
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from explainer import backprop as bp
+from explainer import jobs
 from explainer import optimizers
 from explainer.draw import preprocess_drawing
 from explainer.errors import UserError
@@ -15,11 +16,12 @@ from explainer.figures import backprop as figs
 from explainer.kernels import format_kernel
 from explainer.kernels import kernel as named_kernel
 from explainer.mnist import load_mnist
-from explainer.shift import SHIFTS, shifted_accuracy
-from explainer.train import TrainConfig, TrainingJob
+from explainer.shift import SHIFTS
+from explainer.train import TrainConfig
+from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
 from ui.charts import chart
-from ui.shell import formula, labels, note, t, t_error, widget
+from ui.shell import formula, labels, literal, note, t, t_error, widget
 
 HAND_KERNELS = ("emboss", "identity", "horizontal_edge", "sharpen", "sobel_y")
 HAND_TARGETS = ("vertical_edge", "sobel_x", "identity", "horizontal_edge")
@@ -27,6 +29,7 @@ SPEEDS = (1, 2, 5, 10, 20, 50)
 TICK = 0.3  # seconds between animation frames while playing
 PATCH, PATCH_STEP = 8, 2  # occlusion: an 8×8 grey patch every 2 pixels (11×11 = 121 forward passes)
 SHIFT_DIGITS = 2000  # test digits for the shift experiment (fixed: the first 2,000)
+MAX_SHIFT_JOBS = 32  # shifted-digit results kept per server (by model)
 # The two small models this lesson can train itself (≈ 6,000 digits, 2 epochs each).
 SMALL_RUNS = {
     "cnn": dict(model="fast", optimizer="adam", lr=0.004, one_cycle=True, batch_size=64, epochs=2, train_size=6000),
@@ -301,14 +304,21 @@ c3.metric(t("backprop.ratio"), f"{pc['ratio']:,.0f}×")
 st.caption(t("backprop.params_text", side=side, conv=f"{pc['conv']:,}", dense=f"{pc['dense']:,}"))
 
 
-def start_training(config: TrainConfig, data) -> TrainingJob:
-    """Start one training away from the page's script run (today a thread; the job engine at merge)."""
-    return TrainingJob(config, data).start()
+def start_training(config: TrainConfig) -> jobs.TrainingJob | None:
+    """One of the lesson's small trainings, on the job engine (never in the web process)."""
+    return ui_jobs.start(jobs.TrainingJob(config))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _shared_small_runs(seed: int) -> dict:
     """The lesson's two small trainings, shared by every learner on this server (started once, on request)."""
+    return {}
+
+
+@st.cache_resource(show_spinner=False)
+def _shift_jobs() -> dict:
+    """Shifted-digit accuracy per trained model (by its weights' hash), computed on the engine and shared by
+    every learner: a model is evaluated once per server."""
     return {}
 
 
@@ -320,10 +330,19 @@ def _fingerprint(model) -> str:
     return h.hexdigest()[:16]
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _shift_curve(key: str, _model, n: int) -> list[float]:
-    x, y = _data()[2][:n], _data()[3][:n]
-    return shifted_accuracy(_model, x, y)
+def _shift_job(model, config) -> jobs.ShiftJob | None:
+    """The (shared) engine job measuring ``model`` on shifted digits; started when there is none or it failed."""
+    shared, key = _shift_jobs(), _fingerprint(model)
+    job = shared.get(key)
+    if job is None or (job.done and job.result is None):
+        job = ui_jobs.start(jobs.ShiftJob(model, config, digits=SHIFT_DIGITS))
+        if job is None:
+            return None
+        if len(shared) >= MAX_SHIFT_JOBS:  # the oldest finished ones make room
+            for old in [k for k, j in shared.items() if j.done][: len(shared) - MAX_SHIFT_JOBS + 1]:
+                del shared[old]
+        shared[key] = job
+    return job
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -334,16 +353,17 @@ def _attributions(key: str, _model, x28: np.ndarray):
 
 
 def _session_models() -> dict:
-    """A CNN and an MLP: the newest of each from the Train page's runs, else the lesson's own small ones."""
+    """A CNN and an MLP as ``(model, config, label)``: the newest of each from the Train page's runs, else the
+    lesson's own small ones."""
     found = {}
     for run in reversed(st.session_state.get("tr_runs", [])):
         kind = "mlp" if run["config"].model == "mlp" else "cnn"
-        found.setdefault(kind, (run["model"], run["label"]))
+        found.setdefault(kind, (run["model"], run["config"], run["label"]))
     shared = _shared_small_runs(0)
     for kind in ("cnn", "mlp"):
         job = shared.get(kind)
         if kind not in found and job is not None and job.done and job.result is not None:
-            found[kind] = (job.result.model, t(f"backprop.small_{kind}"))
+            found[kind] = (job.result.model, job.result.config, t(f"backprop.small_{kind}"))
     return found
 
 
@@ -360,42 +380,57 @@ if data is not None and len(models) < 2:
     busy = any(not j.done for j in shared.values())
     if st.button(t("backprop.train_small"), key="bp_train", type="primary", disabled=busy):
         for kind, cfg in SMALL_RUNS.items():
-            if kind not in models and (shared.get(kind) is None or (shared[kind].done and shared[kind].error)):
-                shared[kind] = start_training(TrainConfig(**cfg), data)
+            if kind not in models and (shared.get(kind) is None or (shared[kind].done and shared[kind].result is None)):
+                job = start_training(TrainConfig(**cfg))
+                if job is not None:
+                    shared[kind] = job
     running = any(not j.done for j in shared.values())
 
     @st.fragment(run_every=1.0 if running else None)
     def small_progress() -> None:
-        jobs = _shared_small_runs(0)
-        for kind, job in jobs.items():
-            hist, latest = job.snapshot()
-            if job.error:
-                st.error(t("backprop.train_failed", detail=job.error))
-            elif job.done:
-                st.caption(t("backprop.trained", what=t(f"backprop.small_{kind}"),
-                             acc=f"{100 * job.result.test_accuracy:.1f}"))
+        small = _shared_small_runs(0)
+        for kind, job in small.items():
+            view = job.poll()
+            what = t(f"backprop.small_{kind}")
+            if view.finished and job.result is None:
+                st.error(t("backprop.train_failed", detail=literal(view.error or view.state)))
+            elif view.finished:
+                st.caption(t("backprop.trained", what=what, acc=f"{100 * job.result.test_accuracy:.1f}"))
             else:
-                frac = latest["step"] / max(1, latest["total_steps"]) if latest else 0.0
-                st.progress(min(1.0, frac), text=t("backprop.training", what=t(f"backprop.small_{kind}")))
-        if jobs and all(j.done for j in jobs.values()) and running:
+                ui_jobs.status(view, t("backprop.training", what=what))
+        if small and all(j.done for j in small.values()) and running:
             st.rerun(scope="app")
 
     small_progress()
 
 if data is not None and len(models) == 2:
-    curves = []
-    with st.spinner(t("backprop.evaluating", n=f"{SHIFT_DIGITS:,}")):
-        for kind in ("cnn", "mlp"):
-            model, name = models[kind]
-            curves.append((name, _shift_curve(_fingerprint(model), model, SHIFT_DIGITS)))
-    chart(figs.shift_curves(SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
-                                      y_title=t("backprop.accuracy")), key="bp_shift")
-    (n1, a1), (n2, a2) = curves
-    st.caption(t("backprop.shift_summary", cnn=n1, mlp=n2, c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
-                 m0=f"{100 * a2[0]:.1f}", m6=f"{100 * a2[-1]:.1f}", n=f"{SHIFT_DIGITS:,}"))
-    st.dataframe([{t("backprop.shift_px"): s, n1: f"{100 * a:.1f} %", n2: f"{100 * b:.1f} %"}
-                  for s, a, b in zip(SHIFTS, a1, a2)], hide_index=True)
-    note(t("backprop.shift_note"))
+    shift_jobs = {kind: _shift_job(models[kind][0], models[kind][1]) for kind in ("cnn", "mlp")}
+    pending = [j for j in shift_jobs.values() if j is not None and not j.done]
+
+    @st.fragment(run_every=1.0 if pending else None)
+    def shift_progress() -> None:
+        for kind, job in shift_jobs.items():
+            if job is not None and not job.done:
+                ui_jobs.status(job.poll(), t("backprop.evaluating", n=f"{SHIFT_DIGITS:,}"))
+        if pending and all(j.done for j in pending):
+            st.rerun(scope="app")
+
+    if pending:
+        shift_progress()
+    elif all(j is not None and j.result is not None for j in shift_jobs.values()):
+        curves = [(models[kind][2], shift_jobs[kind].result) for kind in ("cnn", "mlp")]
+        chart(figs.shift_curves(SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
+                                y_title=t("backprop.accuracy")), key="bp_shift")
+        (n1, a1), (n2, a2) = curves
+        st.caption(t("backprop.shift_summary", cnn=n1, mlp=n2, c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
+                     m0=f"{100 * a2[0]:.1f}", m6=f"{100 * a2[-1]:.1f}", n=f"{SHIFT_DIGITS:,}"))
+        st.dataframe([{t("backprop.shift_px"): s, n1: f"{100 * a:.1f} %", n2: f"{100 * b:.1f} %"}
+                      for s, a, b in zip(SHIFTS, a1, a2)], hide_index=True)
+        note(t("backprop.shift_note"))
+    else:
+        failed = [j for j in shift_jobs.values() if j is not None and j.done and j.result is None]
+        if failed:
+            st.error(t("backprop.train_failed", detail=literal(failed[0].error or failed[0].state)))
 
 # ================================================================ 4. what the network looks at
 st.header(t("backprop.look_header"))
@@ -404,12 +439,12 @@ cnn = models.get("cnn") if data is not None else None
 if cnn is None:
     st.info(t("backprop.need_cnn"))
     st.stop()
-model, name = cnn
+model, _, name = cnn
 src = widget(st.radio, t("backprop.digit_source"), key="bp_dsrc", default="test", horizontal=True,
              options=["test", "draw"], format_func=labels("backprop.dsrc_"))
 x28 = None
 if src == "draw":
-    drawing = draw_canvas("bp_canvas", t("backprop.clear"))
+    drawing = draw_canvas("bp_canvas", t("backprop.clear"), label=t("backprop.canvas_label"))
     if drawing is not None:
         x28 = preprocess_drawing(drawing)
         if x28.max() == 0:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explainer import optim
+from explainer import jobs, optim
 from explainer.errors import UserError
 from explainer.figures import optim as figs
 from explainer.limits import OPTIM_START_ABS
+from ui import jobs as ui_jobs
 from ui.charts import chart
 from ui.shell import labels, lesson_link, literal, note, t, t_error, widget
 
@@ -186,16 +187,30 @@ else:
                   acc=f"{100 * trained.get('test_accuracy', 0):.1f}"))
     cache = st.session_state.setdefault("_op_landscapes", {})
     key = id(trained["model"])
-    if key not in cache and st.button(t("optimizers.landscape_compute"), key="op_landscape_btn"):
-        from explainer.mnist import load_mnist
-        from explainer.train import to_tensor
-        import torch
+    pending = st.session_state.get("_op_landscape_job")
+    if key not in cache and pending is None and st.button(t("optimizers.landscape_compute"), key="op_landscape_btn"):
+        # computed on the training engine (a Dask worker), never in the web process
+        job = ui_jobs.start(jobs.LandscapeJob(trained["model"], trained.get("config"), owner=ui_jobs.owner()))
+        if job is not None:
+            st.session_state["_op_landscape_job"] = pending = (key, job)
 
-        _, _, x_test, y_test = load_mnist(download=False)
-        bar = st.progress(0.0, text=t("optimizers.landscape_progress"))
-        cache[key] = optim.loss_landscape(trained["model"], to_tensor(x_test[:300]), torch.as_tensor(y_test[:300]),
-                                          steps=15, span=1.0, progress=lambda f: bar.progress(f))
-        bar.empty()
+    @st.fragment(run_every=1.0)
+    def _landscape_progress() -> None:
+        k, job = st.session_state["_op_landscape_job"]
+        view = job.poll()
+        if view.finished:
+            if job.result is not None and "loss" in job.result:
+                cache[k] = job.result
+            elif view.error:
+                st.session_state["_op_landscape_error"] = view.error
+            del st.session_state["_op_landscape_job"]
+            st.rerun(scope="app")
+        ui_jobs.status(view, t("optimizers.landscape_progress"))
+
+    if pending is not None:
+        _landscape_progress()
+    if "_op_landscape_error" in st.session_state:
+        st.error(t("common.unexpected_error", detail=st.session_state.pop("_op_landscape_error")))
     if key in cache:
         L = cache[key]
         chart(figs.landscape(L["alphas"], L["betas"], L["loss"], x_title=t("optimizers.landscape_x"),

@@ -1,20 +1,24 @@
-"""Train a small CNN on MNIST, live: background training, curves, runs to compare, a look inside, draw a digit."""
+"""Train a small CNN on MNIST, live: training on the engine (Dask workers), curves, runs to compare, a look inside,
+draw a digit. The page never trains nor scores the test set itself: ``explainer.jobs`` does, on a worker."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
+from explainer import jobs
 from explainer import models as M
 from explainer.draw import preprocess_drawing
 from explainer import limits
 from explainer.errors import UserError
+from explainer.evaluation import cell_indices, confusion_matrix, worst_mistakes
 from explainer.figures import heatmap
 from explainer.figures import train as figs
 from explainer.images import decode_upload
 from explainer.kernels import format_kernel
 from explainer.mnist import load_mnist
-from explainer.train import (OPTIMIZERS, DEFAULT_LR, TrainConfig, TrainingJob, evaluate, export_code,
-                             load_checkpoint, predict_proba, save_checkpoint)
+from explainer.train import (OPTIMIZERS, DEFAULT_LR, TrainConfig, export_code, load_checkpoint, predict_proba,
+                             save_checkpoint)
+from ui import jobs as ui_jobs
 from ui.charts import chart
 from ui.canvas import draw_canvas
 from ui.shell import labels, note, t, t_error, widget
@@ -43,6 +47,7 @@ def _data():
 
 st.title(t("train.title"))
 st.markdown(t("train.intro"))
+ui_jobs.warm_up()
 
 try:
     with st.spinner(t("train.loading")):
@@ -59,7 +64,7 @@ if data is not None:
                                      height=150), key="tr_data", name=t("train.data_header"))
 
 runs: list[dict] = st.session_state.setdefault("tr_runs", [])
-job: TrainingJob | None = st.session_state.get("tr_job")
+job: jobs.TrainingJob | None = st.session_state.get("tr_job")
 
 # ---------------------------------------------------------------- model and settings
 st.header(t("train.setup_header"))
@@ -109,46 +114,55 @@ if b1.button(t("train.start"), key="tr_start", type="primary", disabled=running 
     except UserError as exc:
         st.error(t_error(exc))
     else:
-        job = TrainingJob(config, data).start()
-        st.session_state["tr_job"] = job
-        st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=t(f"train.model_{model_name}"),
-                                             opt=t(f"train.opt_{opt}"), size=size)
-        running = True
+        job = ui_jobs.start(jobs.TrainingJob(config, owner=ui_jobs.owner()))
+        if job is not None:
+            st.session_state["tr_job"] = job
+            st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1,
+                                                 model=t(f"train.model_{model_name}"), opt=t(f"train.opt_{opt}"),
+                                                 size=size)
+            running = True
 if b2.button(t("train.stop"), key="tr_stop", disabled=not running, width="stretch"):
     job.stop()
 
 
-def _finish(job: TrainingJob) -> None:
-    """Move a finished job into the list of runs (once)."""
+def _finish(job: jobs.TrainingJob) -> None:
+    """Move a finished job into the list of runs (once). The worker scored the test set: keep its predictions."""
     if job.error:
         st.session_state["tr_error"] = job.error
+    elif job.state == "abandoned":
+        st.session_state["tr_error_abandoned"] = True
     elif job.result is not None:
         r = job.result
         runs.append({"label": st.session_state.get("tr_job_label", "run"), "config": r.config, "history": r.history,
                      "test_accuracy": r.test_accuracy, "model": r.model, "seconds": r.train_seconds,
-                     "ips": r.images_per_second, "stopped": r.stopped, "device": r.device})
-        st.session_state["trained_model"] = {"model": r.model, "name": runs[-1]["label"],
+                     "ips": r.images_per_second, "stopped": r.stopped, "device": r.device,
+                     "_eval": {"accuracy": r.test_accuracy, "predictions": r.predictions,
+                               "probabilities": r.probabilities}})
+        st.session_state["trained_model"] = {"model": r.model, "name": runs[-1]["label"], "config": r.config,
                                              "test_accuracy": r.test_accuracy}
     st.session_state.pop("tr_job", None)
 
 
 @st.fragment(run_every=1.0 if running else None)
 def live() -> None:
-    j: TrainingJob | None = st.session_state.get("tr_job")
+    """Polls the job once per second: one small request (progress + heartbeat), then the live curve."""
+    j: jobs.TrainingJob | None = st.session_state.get("tr_job")
     if j is None:
         return
-    history, latest = j.snapshot()
-    if latest:
-        frac = latest["step"] / max(1, latest["total_steps"])
-        st.progress(min(1.0, frac), text=t("train.progress", step=latest["step"], total=latest["total_steps"],
-                                           eta=f"{latest['eta_seconds']:.0f}", ips=f"{latest['images_per_second']:.0f}",
-                                           loss=f"{latest['train_loss']:.3f}"))
+    view = j.poll()
+    latest = view.latest
+    if view.state == "running" and "total_steps" in latest:
+        ui_jobs.status(view, t("train.progress", step=latest["step"], total=latest["total_steps"],
+                               eta=f"{latest['eta_seconds']:.0f}", ips=f"{latest['images_per_second']:.0f}",
+                               loss=f"{latest['train_loss']:.3f}"))
+    elif view.state == "running":
+        ui_jobs.status(view, t("train.starting"))
     else:
-        st.progress(0.0, text=t("train.starting"))
-    current = {"label": st.session_state.get("tr_job_label", "run"), "history": history}
+        ui_jobs.status(view)
+    current = {"label": st.session_state.get("tr_job_label", "run"), "history": view.history}
     chart(figs.curves(runs + [current], metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
                                 train_label=t("train.train"), test_label=t("train.test")), key="tr_live_acc", name=t("train.accuracy"))
-    if j.done:
+    if view.finished:
         _finish(j)
         st.rerun(scope="app")
 
@@ -156,11 +170,15 @@ def live() -> None:
 live()
 if st.session_state.get("tr_error"):
     st.error(t("train.failed", detail=st.session_state.pop("tr_error")))
+if st.session_state.pop("tr_error_abandoned", False):
+    st.warning(t("jobs.abandoned"))
 
 # ---------------------------------------------------------------- runs and curves
 if runs:
     st.header(t("train.runs_header"))
-    st.dataframe([{t("train.col_run"): r["label"], t("train.col_acc"): f"{100 * r['test_accuracy']:.2f} %",
+    st.dataframe([{t("train.col_run"): r["label"],
+                   t("train.col_acc"): (f"{100 * r['test_accuracy']:.2f} %" if r["test_accuracy"] == r["test_accuracy"]
+                                        else "…"),
                    t("train.col_time"): f"{r['seconds']:.1f} s", t("train.col_ips"): f"{r['ips']:.0f}",
                    t("train.col_train_acc"): (f"{100 * r['history'][-1]['train_acc']:.2f} %" if r["history"] else "—"),
                    t("train.col_stopped"): "✓" if r["stopped"] else ""} for r in runs], hide_index=True, width="stretch")
@@ -184,17 +202,49 @@ if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
     except UserError as exc:
         st.error(t_error(exc))
     else:
-        acc = evaluate(model, data[2], data[3])["accuracy"] if data is not None else float("nan")
+        # scored on a worker (10,000 test digits); the run shows "…" until the score is back
+        scoring = ui_jobs.start(jobs.EvaluationJob(model, config, owner=ui_jobs.owner()))
         runs.append({"label": t("train.loaded_label", name=up.name), "config": config, "history": [],
-                     "test_accuracy": acc, "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
-                     "device": "cpu"})
-        st.session_state["trained_model"] = {"model": model, "name": up.name, "test_accuracy": acc}
-        st.session_state["_tr_loaded_msg"] = t("train.loaded", acc=f"{100 * acc:.2f}")
-if up is not None and st.session_state.get("_tr_loaded_msg"):
+                     "test_accuracy": float("nan"), "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
+                     "device": "cpu", "_eval_job": scoring})
+        st.session_state["trained_model"] = {"model": model, "name": up.name, "config": config,
+                                             "test_accuracy": float("nan")}
+        st.session_state.pop("tr_loaded_acc", None)
+        st.session_state["_tr_loaded_ok"] = True
+if up is None:
+    st.session_state.pop("_tr_loaded_ok", None)
+elif st.session_state.get("_tr_loaded_ok"):
     # shown on every run while the file is there, so the page below keeps its place: a message that vanished on
     # the next run (the canvas's first stroke) remounted the tabs and the canvas, losing that stroke
-    st.success(st.session_state["_tr_loaded_msg"])
+    acc = st.session_state.get("tr_loaded_acc")
+    st.success(t("train.loaded_scoring") if acc is None else t("train.loaded", acc=f"{100 * acc:.2f}"))
 
+
+
+@st.fragment(run_every=1.0)
+def _scoring() -> None:
+    """Loaded weights being scored on the engine: their queue state, then the whole page with the score."""
+    for run in runs:
+        job = run.get("_eval_job")
+        if job is None:
+            continue
+        view = job.poll()
+        if view.finished:
+            ev = job.result
+            if ev is not None:
+                run["_eval"], run["test_accuracy"] = ev, ev["accuracy"]
+                st.session_state["tr_loaded_acc"] = ev["accuracy"]
+                if st.session_state.get("trained_model", {}).get("model") is run["model"]:
+                    st.session_state["trained_model"]["test_accuracy"] = ev["accuracy"]
+            elif view.error:
+                st.session_state["tr_error"] = view.error
+            del run["_eval_job"]
+            st.rerun(scope="app")
+        ui_jobs.status(view, t("jobs.scoring"))
+
+
+if any(r.get("_eval_job") is not None for r in runs):
+    _scoring()
 if not runs:
     st.info(t("train.train_first"))
     st.stop()
@@ -216,13 +266,14 @@ tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_f
 with tabs[0]:
     if data is None:
         st.info(t("train.no_data"))
+    elif "_eval" not in run and run.get("_eval_job") is not None:
+        st.info(t("jobs.scoring"))
+    elif "_eval" not in run:
+        st.info(t("jobs.not_scored"))
     else:
-        if "_eval" not in run:
-            run["_eval"] = evaluate(model, data[2], data[3])
         ev = run["_eval"]
         y_true, y_pred = data[3], ev["predictions"]
-        cm = np.zeros((10, 10), dtype=np.int64)
-        np.add.at(cm, (y_true, y_pred), 1)
+        cm = confusion_matrix(y_true, y_pred)
         st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=int((y_true != y_pred).sum())))
         sel = chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"),
                                              value_label=t("train.count")),
@@ -236,14 +287,12 @@ with tabs[0]:
         pi = cc2.selectbox(t("train.predicted"), options=list(range(10)), key="tr_cell_pred", index=None,
                            placeholder=t("train.any"))
         if ti is not None and pi is not None:
-            idx = np.flatnonzero((y_true == ti) & (y_pred == pi))[:24]
+            idx = cell_indices(y_true, y_pred, ti, pi, limit=24)
             st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=ti, pred=pi))
             if idx.size:
                 chart(figs.gallery(data[2][idx], [f"#{i}" for i in idx]), key="tr_cell_gallery", name=t("train.tab_confusion"))
         st.subheader(t("train.mistakes"))
-        wrong = np.flatnonzero(y_true != y_pred)
-        conf = ev["probabilities"][wrong, y_pred[wrong]]
-        worst = wrong[np.argsort(-conf)][:16]
+        worst = worst_mistakes(y_true, y_pred, ev["probabilities"], k=16)
         chart(figs.gallery(data[2][worst], [t("train.mistake_caption", true=int(y_true[i]), pred=int(y_pred[i]),
                                                                   p=f"{100 * ev['probabilities'][i, y_pred[i]]:.0f}")
                                                         for i in worst]), key="tr_mistakes", name=t("train.mistakes"))

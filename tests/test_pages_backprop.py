@@ -2,6 +2,8 @@
 dense experiment with real trained runs from the Train page, saliency and occlusion."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -99,9 +101,17 @@ def test_converged_fit_is_reported():
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_shift_experiment_and_saliency_with_train_page_runs(lang, runs):
+def test_shift_experiment_and_saliency_with_train_page_runs(lang, runs, dask_engine):
     at = app_test("backprop", lang, timeout=300, tr_runs=list(runs)).run()
     assert not at.exception, at.exception
+    # the shifted digits are scored on the engine (never in the page's run): the page shows the queue or progress,
+    # then the table once both results are back
+    deadline = time.monotonic() + 240
+    while not at.dataframe and time.monotonic() < deadline:
+        assert at.get("progress") or at.dataframe, "neither the shift results nor their progress"
+        time.sleep(1.0)
+        at.run()
+        assert not at.exception, at.exception
     text = _text(at)
     frame = at.dataframe[0].value
     assert len(frame) == 7  # shifts 0…6

@@ -38,11 +38,23 @@ def test_changing_a_hyperparameter_and_surface():
         assert not at.exception, name
 
 
-def test_trained_model_slice():
+def test_trained_model_slice(dask_engine):
+    """The landscape is computed on the engine's worker: the page shows its queue/progress, then the chart."""
+    import time
+
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     at = app_test("optimizers", trained_model={"model": model, "name": "tiny", "test_accuracy": 0.5}).run()
     assert not at.exception
+    charts = len(at.get("plotly_chart"))
     at.button(key="op_landscape_btn").click().run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) >= 4
+    assert "_op_landscape_job" in at.session_state and at.get("progress")  # queued or running, not computed here
+    deadline = time.time() + 120
+    while "_op_landscape_job" in at.session_state and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception and "_op_landscape_job" not in at.session_state
+    assert len(at.get("plotly_chart")) == charts + 1
+    (L,) = at.session_state["_op_landscapes"].values()
+    assert L["loss"].shape == (15, 15) and (L["loss"] > 0).all()

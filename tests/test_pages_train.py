@@ -1,4 +1,5 @@
-"""Train page under AppTest: a tiny real run to the end, the inside views, checkpoints, bad files."""
+"""Train page under AppTest: a tiny real run to the end on the Dask engine (a real LocalCluster, the
+``dask_engine`` fixture), the inside views, checkpoints, bad files, an engine that can't start."""
 from __future__ import annotations
 
 import io
@@ -10,6 +11,8 @@ from PIL import Image, ImageDraw
 
 from explainer.i18n import translate
 from tests.conftest import app_test
+
+pytestmark = pytest.mark.usefixtures("dask_engine")
 
 
 def _wait_for_run(at, timeout=120):
@@ -28,6 +31,7 @@ def trained_app():
     at.select_slider(key="tr_size").set_value(2000).run()
     at.button(key="tr_start").click().run()
     assert not at.exception
+    assert at.session_state["tr_job"].owner  # the job belongs to this session
     _wait_for_run(at)
     return at
 
@@ -97,4 +101,51 @@ def test_good_checkpoint_upload_round_trip(trained_app):
     at.run()
     assert not at.exception
     runs = at.session_state["tr_runs"]
-    assert len(runs) == 2 and abs(runs[1]["test_accuracy"] - run["test_accuracy"]) < 1e-6
+    assert len(runs) == 2
+    deadline = time.time() + 120  # scored on the engine's worker; the page polls until the score is back
+    while runs[1]["test_accuracy"] != runs[1]["test_accuracy"] and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception
+    assert abs(runs[1]["test_accuracy"] - run["test_accuracy"]) < 1e-6
+    assert np.array_equal(runs[1]["_eval"]["predictions"], run["_eval"]["predictions"])
+    assert at.success and translate("train.loaded", "en", acc=f"{100 * run['test_accuracy']:.2f}") == at.success[0].value
+
+
+def test_confusion_and_mistakes_come_from_the_worker(trained_app):
+    """The page shows the worker's evaluation: the confusion matrix of its predictions, no scoring here."""
+    from explainer.evaluation import confusion_matrix
+    from explainer.mnist import load_mnist
+
+    run = trained_app.session_state["tr_runs"][0]
+    y_test = load_mnist(download=False)[3]
+    cm = confusion_matrix(y_test, run["_eval"]["predictions"])
+    assert np.trace(cm) / cm.sum() == pytest.approx(run["test_accuracy"], abs=1e-6)
+    wrong = int((y_test != run["_eval"]["predictions"]).sum())
+    md = " ".join(m.value for m in trained_app.markdown)
+    assert translate("train.test_acc", "en", acc=f"{100 * run['test_accuracy']:.2f}", wrong=wrong) in md
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_engine_unavailable_is_said_and_the_page_works(lang, monkeypatch):
+    import socket
+
+    from explainer import jobs
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    previous = jobs.set_engine(jobs.Engine(f"tcp://127.0.0.1:{port}", start_timeout=3))
+    try:
+        at = app_test("train", lang, timeout=60).run()
+        at.select_slider(key="tr_size").set_value(500).run()
+        at.button(key="tr_start").click().run()
+        assert not at.exception
+        expected = translate("jobs.engine_unavailable", lang, detail="").split("(")[0].split("（")[0]
+        assert at.error and expected in at.error[0].value
+        assert "tr_job" not in at.session_state and at.session_state["tr_runs"] == []
+        # the rest of the page still works
+        at.selectbox(key="tr_model").select("custom").run()
+        assert not at.exception and at.slider(key="tr_blocks").value == 2
+    finally:
+        jobs.set_engine(previous)

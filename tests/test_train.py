@@ -1,4 +1,5 @@
-"""Training: a short real run on MNIST, the background job, checkpoints, export, the command line."""
+"""Training: a short real run on MNIST (in-process, as the CLI and a worker run it), checkpoints, export,
+the command line. Jobs on the engine: tests/test_jobs.py."""
 from __future__ import annotations
 
 import io
@@ -15,8 +16,8 @@ import torch
 
 from explainer.errors import UserError
 from explainer.mnist import load_mnist
-from explainer.train import (TrainConfig, TrainingJob, evaluate, export_code, load_checkpoint, predict_proba,
-                             save_checkpoint, train)
+from explainer.train import (TrainConfig, evaluate, export_code, load_checkpoint, predict_proba, save_checkpoint,
+                             train)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,9 @@ def test_short_real_run_passes_90_percent(trained, data):
     ev = evaluate(trained.model, data[2], data[3])
     assert ev["accuracy"] == pytest.approx(trained.test_accuracy)
     assert ev["probabilities"].shape == (10000, 10)
+    # the final evaluation's predictions and probabilities come with the result (a worker sends them to the page)
+    assert np.array_equal(trained.predictions, ev["predictions"])
+    assert np.allclose(trained.probabilities, ev["probabilities"], atol=1e-5)
     p = predict_proba(trained.model, data[2][0] / 255.0)
     assert p.shape == (10,) and p.sum() == pytest.approx(1.0, abs=1e-5) and int(p.argmax()) == int(data[3][0])
 
@@ -71,12 +75,26 @@ def test_stop_keeps_what_was_learned(data):
     assert 0 < res.test_accuracy <= 1
 
 
-def test_background_job(data):
-    job = TrainingJob(TrainConfig(train_size=3000, epochs=1), data).start()
-    job.join(120)
-    assert job.done and job.error is None and job.result is not None
-    history, latest = job.snapshot()
-    assert history and latest["step"] == latest["total_steps"]
+def test_training_leaves_process_settings_alone(data):
+    """A worker sets its threads once; train() itself changes neither the global RNG nor the thread count,
+    and the seed still makes a run reproducible."""
+    threads = torch.get_num_threads()
+    torch.manual_seed(1234)
+    state = torch.get_rng_state()
+    a = train(TrainConfig(train_size=300, batch_size=32, epochs=1, seed=7, model="custom",
+                          model_options={"channels": 4, "dropout": 0.2}), data)
+    assert torch.equal(torch.get_rng_state(), state) and torch.get_num_threads() == threads
+    b = train(TrainConfig(train_size=300, batch_size=32, epochs=1, seed=7, model="custom",
+                          model_options={"channels": 4, "dropout": 0.2}), data)
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(va, vb), k
+    assert np.array_equal(a.predictions, b.predictions)
+
+
+def test_tiny_run_with_one_cycle_and_few_steps(data):
+    """One-cycle needs a few steps per phase: a 2-step run trains at a constant rate instead of failing."""
+    res = train(TrainConfig(train_size=500, batch_size=256, epochs=1, one_cycle=True), data)
+    assert res.epochs_done == 1 and 0 < res.test_accuracy <= 1
 
 
 def test_checkpoint_round_trip(trained, data):

@@ -64,11 +64,19 @@ def serve():
             raise RuntimeError("streamlit did not start within 60 s")
         yield base
     finally:
+        import psutil
+
+        children = psutil.Process(proc.pid).children(recursive=True)  # the server's Dask cluster, if it started one
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+            raise AssertionError("streamlit did not stop within 30 s of SIGTERM")
+        _, alive = psutil.wait_procs(children, timeout=20)
+        for p in alive:
+            p.kill()
+        assert not alive, f"processes left running after the server stopped: {[p.cmdline() for p in alive]}"
 
 
 @pytest.fixture(scope="session")

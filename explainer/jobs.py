@@ -1,0 +1,682 @@
+"""Long computations (trainings, a trained CNN's loss landscape, scoring uploaded weights) on Dask distributed.
+
+The web process never runs a training loop nor scores the 10,000 test digits: it submits a job to a
+Dask cluster and polls it. Dask is imported lazily (on the first job), so pages that don't train
+don't pay for it.
+
+Where the jobs run
+------------------
+- By default an embedded ``distributed.LocalCluster`` is started on first use (``engine()``), in a child
+  process of its own (``python -m explainer.jobcluster``, which ends with the web process), sized to
+  the machine: ``threads = min(4, cores)`` PyTorch threads per training, ``cores // threads``
+  worker processes (a 2-core machine: 1 worker, 2 threads), one training slot per worker. The worker
+  processes run at a lower priority (``nice``) than the web process, so clicks stay fast while a
+  training uses the idle cores. They stop when the server exits, however it ends (the cluster process
+  watches its standard input, a pipe from the web process; ``shutdown()`` also runs ``atexit``).
+- With ``EXPLAINER_DASK_SCHEDULER=tcp://host:8786`` the app submits to that existing cluster
+  instead (a university's cluster, or ``deploy/``). Its workers need this repository importable and
+  MNIST (``$MNIST_DIR``); start them with one thread and one slot each::
+
+      dask worker tcp://host:8786 --nthreads 1 --resources training=1
+
+  (workers without the ``training`` resource are used, one job per worker thread, when no worker
+  advertises it). ``EXPLAINER_TORCH_THREADS`` sets the PyTorch threads per worker (default: all
+  cores of a local cluster's share; on a remote worker, its cores), ``EXPLAINER_DASK_WORKERS`` the
+  number of local workers, ``EXPLAINER_WORKER_NICE`` their niceness (default 5, 0 to keep it).
+- A worker loads MNIST once per process and keeps it; it uses its GPU when it has one (device
+  ``auto``).
+
+The job interface (what pages use)
+----------------------------------
+``TrainingJob(config, data=None, *, owner=None)`` (``data`` is ignored: the worker has its own MNIST),
+``LandscapeJob(model, config=None, *, steps=15, digits=300, owner=None)`` and
+``EvaluationJob(model, config, *, owner=None)`` share this interface (``Job``; each also takes
+``engine_=`` an ``Engine``, default ``engine()``, and ``heartbeat_timeout=`` seconds, default 10):
+
+- ``job.start()`` submits it and returns the job. It raises ``EngineUnavailable`` (a ``UserError``,
+  message key ``jobs.engine_unavailable``) when the engine can't start, and ``UserError``
+  (``jobs.one_job``) when ``owner`` (the page passes its session id) already has a job of the same
+  kind that is not done: one running training per session, enforced here, not by the page.
+- ``job.poll()`` → ``JobView`` (``state`` is ``"queued"``, ``"running"``, ``"done"``, ``"stopped"``,
+  ``"cancelled"``, ``"abandoned"`` or ``"error"``; ``history``, ``latest``, ``ahead`` = jobs that will take a slot
+  before this one, ``wait_seconds`` = an estimate of the wait, ``fraction`` done). It is the one
+  call a page makes per refresh, and it is the session's heartbeat: a job whose session sends no
+  heartbeat for ``heartbeat_timeout`` (10 s) is ended by the worker at once, without a result
+  (state ``"abandoned"``; a queued one is dropped when it would start). It makes one or two small
+  requests to the scheduler.
+- ``job.snapshot()`` → ``(history, latest)`` as the old thread job had (also a heartbeat).
+- ``job.heartbeat()``: only the heartbeat (``ui.jobs.keep_alive()`` sends it every 2 s for all of a
+  session's jobs from the app's entry script, so a training goes on while the learner reads another page).
+- ``job.stop()``: a queued job is cancelled; a running training stops after its current batch and
+  still returns what it learned (``result.stopped``).
+- ``job.done``, ``job.result`` (fetched once from the worker when done; ``None`` if cancelled),
+  ``job.error`` (a one-line text, or ``None``), ``job.join(timeout)`` (wait, with heartbeats).
+
+``TrainingJob.result`` is an ``explainer.train.TrainResult`` whose model was rebuilt here from the
+worker's ``state_dict``, with ``predictions`` and ``probabilities`` of the 10,000 test digits
+(computed by the worker). ``LandscapeJob.result`` is ``optim.loss_landscape``'s dict;
+``EvaluationJob.result`` is ``train.evaluate``'s dict.
+
+The engine: ``engine()`` (the process's shared ``Engine``, started on first use), ``warm_up()`` (start
+it in the background), ``shutdown()``, ``set_engine(eng)`` (tests), ``Engine(address=None, *,
+n_workers=None, torch_threads=None, start_timeout=90)``, ``local_layout(cores)``.
+"""
+from __future__ import annotations
+
+import atexit
+import copy
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from explainer.errors import UserError
+
+ENV_SCHEDULER = "EXPLAINER_DASK_SCHEDULER"
+ENV_WORKERS = "EXPLAINER_DASK_WORKERS"
+ENV_TORCH_THREADS = "EXPLAINER_TORCH_THREADS"
+ENV_NICE = "EXPLAINER_WORKER_NICE"
+SLOT = "training"  # the Dask worker resource one job occupies
+PREFIX = "explainer-"
+HEARTBEAT_TIMEOUT = 10.0
+CLOCK_SKEW = 5.0  # tolerated difference between the web process's and a worker's clocks
+START_TIMEOUT = 90.0
+RETRY_AFTER = 30.0  # after a failed start, the engine is not tried again for this long
+LANDSCAPE_DIGITS = 300
+LANDSCAPE_STEPS = 15
+
+
+class EngineUnavailable(UserError):
+    """The Dask engine could not be started or reached."""
+
+
+# ====================================================================== the engine (web process side)
+def local_layout(cores: int | None = None) -> tuple[int, int]:
+    """``(workers, torch threads per worker)`` for a local cluster on a machine with ``cores`` cores."""
+    cores = max(1, cores or os.cpu_count() or 1)
+    threads = int(os.environ.get(ENV_TORCH_THREADS) or min(4, cores))
+    workers = int(os.environ.get(ENV_WORKERS) or max(1, cores // max(1, threads)))
+    return max(1, workers), max(1, threads)
+
+
+class Engine:
+    """A Dask client (and, for the local default, its cluster); thread-safe, started on first use."""
+
+    def __init__(self, address: str | None = None, *, n_workers: int | None = None,
+                 torch_threads: int | None = None, start_timeout: float = START_TIMEOUT):
+        self.address = address
+        layout = local_layout()
+        self.n_workers = n_workers or layout[0]
+        self.torch_threads = torch_threads or layout[1]
+        self.start_timeout = start_timeout
+        self.client = None
+        self.cluster = None
+        self.use_slots = True
+        self._lock = threading.RLock()
+        self._owners: dict[tuple[str, str], "Job"] = {}
+        self._rate: dict[str, float] = {}  # images/s seen per model, for queue estimates
+        self._failed: tuple[float, str] | None = None
+
+    # ---------------------------------------------------------------- life cycle
+    def start(self) -> "Engine":
+        with self._lock:
+            if self.client is not None:
+                return self
+            if self._failed and time.monotonic() - self._failed[0] < RETRY_AFTER:
+                raise EngineUnavailable("jobs.engine_unavailable", detail=self._failed[1])
+            try:
+                self._connect()
+            except Exception as exc:  # noqa: BLE001 — any failure is the same message to the user
+                self._close_quietly()
+                detail = (str(exc).splitlines() or [""])[0][:200] or type(exc).__name__
+                self._failed = (time.monotonic(), detail)
+                raise EngineUnavailable("jobs.engine_unavailable", detail=detail) from None
+            self._failed = None
+            return self
+
+    def _connect(self) -> None:
+        from distributed import Client
+
+        if self.address:
+            self.client = Client(self.address, timeout=min(self.start_timeout, 20), set_as_default=False)
+            # pin nothing but this project's worker set-up; a worker without the slot resource runs one job per thread
+            workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+            self.use_slots = any(w.get("resources", {}).get(SLOT) for w in workers.values())
+            threads = int(os.environ[ENV_TORCH_THREADS]) if os.environ.get(ENV_TORCH_THREADS) else None
+        else:
+            self.cluster = _LocalClusterProcess(self.n_workers, self.start_timeout)
+            self.client = Client(self.cluster.address, set_as_default=False, timeout=min(self.start_timeout, 30))
+            threads = self.torch_threads
+        from explainer.jobworker import WorkerSetup
+
+        self.client.register_plugin(WorkerSetup(threads, int(os.environ.get(ENV_NICE, "5"))), name="explainer-setup")
+
+    def _close_quietly(self) -> None:
+        for obj in (self.client, self.cluster):
+            if obj is not None:
+                try:
+                    obj.close(timeout=10)
+                except Exception:  # noqa: BLE001 — closing what failed to start
+                    pass
+        self.client = self.cluster = None
+
+    def close(self) -> None:
+        """Disconnect; a local cluster's workers are stopped (their running jobs end with them)."""
+        with self._lock:
+            self._close_quietly()
+            self._owners.clear()
+
+    @property
+    def slots(self) -> int:
+        """How many jobs run at once."""
+        info = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        if self.use_slots:
+            return max(1, int(sum(w.get("resources", {}).get(SLOT, 0) for w in info.values())))
+        return max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
+
+    # ---------------------------------------------------------------- jobs
+    def claim(self, kind: str, owner: str | None, job: "Job") -> None:
+        """Register ``job`` as ``owner``'s job of ``kind``; ``UserError`` if the owner already has one running."""
+        if owner is None:
+            return
+        with self._lock:
+            other = self._owners.get((kind, owner))
+            if other is not None and other is not job and not other.done:
+                raise UserError("jobs.one_job")
+            self._owners[(kind, owner)] = job
+
+    def release(self, kind: str, owner: str | None, job: "Job") -> None:
+        with self._lock:
+            if owner is not None and self._owners.get((kind, owner)) is job:
+                del self._owners[(kind, owner)]
+
+    def submit(self, fn, *args, key: str):
+        kwargs = {"resources": {SLOT: 1}} if self.use_slots else {}
+        return self.client.submit(fn, *args, key=key, pure=False, retries=0, **kwargs)
+
+    def queue_ahead(self, key: str) -> list[str]:
+        """Keys of this app's jobs that will take a slot before ``key`` (running or waiting), oldest first."""
+        keys = {k for ks in self.client.processing().values() for k in ks
+                if isinstance(k, str) and k.startswith(PREFIX)}
+        return sorted(k for k in keys if _order(k) < _order(key))
+
+    def learn_rate(self, model: str, images_per_second: float) -> None:
+        if images_per_second > 0:
+            old = self._rate.get(model)
+            self._rate[model] = images_per_second if old is None else 0.5 * old + 0.5 * images_per_second
+
+    def estimate_training(self, config) -> float:
+        """Seconds a training of ``config`` takes on a worker: a guess, refined by the runs seen here."""
+        rate = self._rate.get(config.model, 6000.0 if config.model != "mlp" else 20000.0)
+        return 3.0 + int(config.train_size) * int(config.epochs) / rate
+
+
+class _LocalClusterProcess:
+    """``python -m explainer.jobcluster`` as a child process: a local cluster that ends with this process."""
+
+    def __init__(self, workers: int, timeout: float):
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+        self.proc = subprocess.Popen([sys.executable, "-m", "explainer.jobcluster", "--workers", str(workers),
+                                      "--timeout", str(timeout)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     cwd=root, env=env, text=True)
+        self.address = None
+        found = threading.Event()
+
+        def read() -> None:
+            for line in self.proc.stdout:
+                if line.startswith("ADDRESS "):
+                    self.address = line.split()[1]
+                    found.set()
+            found.set()  # ended without an address
+
+        threading.Thread(target=read, name="explainer-cluster-output", daemon=True).start()
+        if not found.wait(timeout) or self.address is None:
+            self.close()
+            raise RuntimeError("the local Dask cluster did not start"
+                               + (f" (exit code {self.proc.returncode})" if self.proc.returncode is not None else ""))
+
+    def close(self, timeout: float = 20) -> None:
+        import subprocess
+
+        try:
+            self.proc.stdin.close()  # the cluster process closes its cluster and exits
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+_ENGINE: Engine | None = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def engine() -> Engine:
+    """The process's engine, started on first use: ``$EXPLAINER_DASK_SCHEDULER`` if set, else a local cluster.
+    Raises ``EngineUnavailable`` when it can't start (tried again after ``RETRY_AFTER`` seconds)."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            _ENGINE = Engine(os.environ.get(ENV_SCHEDULER) or None)
+        eng = _ENGINE
+    return eng.start()
+
+
+def set_engine(eng: Engine | None) -> Engine | None:
+    """Use ``eng`` as the process's engine (tests); returns the previous one (not closed)."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        old, _ENGINE = _ENGINE, eng
+    return old
+
+
+_WARMING = threading.Event()
+
+
+def warm_up() -> None:
+    """Start the engine in the background (a page that will probably train calls this when it opens);
+    at most one such start at a time, nothing when the engine is up or failed a moment ago."""
+    eng = _ENGINE
+    if (eng is not None and (eng.client is not None or eng._failed)) or _WARMING.is_set():
+        return
+    _WARMING.set()
+
+    def go():
+        try:
+            engine()
+        except UserError:
+            pass  # the page says so when the learner presses Start
+        finally:
+            _WARMING.clear()
+
+    threading.Thread(target=go, name="explainer-engine-warm-up", daemon=True).start()
+
+
+def shutdown() -> None:
+    """Stop the process's engine (its local cluster too). Run at interpreter exit."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        eng, _ENGINE = _ENGINE, None
+    if eng is not None:
+        eng.close()
+
+
+atexit.register(shutdown)
+
+
+def _order(key: str) -> tuple[int, str]:
+    """Submission order of a job key ``explainer-<kind>-<time_ns>-<estimate>-<id>``."""
+    parts = key.split("-")
+    try:
+        return int(parts[2]), key
+    except (IndexError, ValueError):
+        return 0, key
+
+
+def _estimate_of(key: str) -> float:
+    try:
+        return float(key.split("-")[3])
+    except (IndexError, ValueError):
+        return 10.0
+
+
+# ====================================================================== jobs (web process side)
+@dataclass
+class JobView:
+    """What a page shows about a job, from one ``poll()``."""
+    state: str
+    history: list[dict] = field(default_factory=list)
+    latest: dict = field(default_factory=dict)
+    ahead: int = 0
+    wait_seconds: float | None = None
+    fraction: float = 0.0
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "stopped", "cancelled", "abandoned", "error")
+
+
+class Job:
+    """A job on the engine; subclasses say what runs on the worker and how its result comes back."""
+
+    kind = "job"
+    #: seconds without a poll after which the worker stops the job
+    heartbeat_timeout = HEARTBEAT_TIMEOUT
+
+    def __init__(self, *, owner: str | None = None, engine_: Engine | None = None,
+                 heartbeat_timeout: float | None = None):
+        self.owner = owner
+        self._engine = engine_
+        if heartbeat_timeout is not None:
+            self.heartbeat_timeout = float(heartbeat_timeout)
+        self.key: str | None = None
+        self.future = None
+        self._vars: dict[str, Any] = {}
+        self._stop = False
+        self._beat_sent = 0.0
+        self._history: list[dict] = []
+        self._latest: dict = {}
+        self._state = "new"
+        self._queue_checked = 0.0
+        self._ahead, self._wait = 0, None
+        self._result = None
+        self._fetched = False
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- to be defined by subclasses
+    def _estimate(self, eng: Engine) -> float:
+        return 10.0
+
+    def _task(self):
+        """``(function, args)`` run on the worker; the function gets the job key and heartbeat timeout first."""
+        raise NotImplementedError
+
+    def _make_result(self, raw):
+        return raw
+
+    # ---------------------------------------------------------------- life cycle
+    def start(self) -> "Job":
+        from distributed import Variable
+
+        eng = self._engine or engine()
+        self._engine = eng
+        eng.claim(self.kind, self.owner, self)
+        try:
+            est = max(1, int(round(self._estimate(eng))))
+            self.key = f"{PREFIX}{self.kind}-{time.time_ns()}-{est}-{uuid.uuid4().hex[:12]}"
+            self._vars = {name: Variable(f"{self.key}-{name}", eng.client) for name in ("ctl", "prog", "hist")}
+            self._vars["prog"].set({"state": "queued"})
+            self._send_beat(force=True)
+            fn, args = self._task()
+            self.future = eng.submit(fn, self.key, self.heartbeat_timeout, *args, key=self.key)
+        except Exception as exc:
+            eng.release(self.kind, self.owner, self)
+            if isinstance(exc, UserError):
+                raise
+            raise EngineUnavailable("jobs.engine_unavailable",
+                                    detail=(str(exc).splitlines() or [""])[0][:200] or type(exc).__name__) from None
+        self._state = "queued"
+        return self
+
+    def _send_beat(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._beat_sent >= min(1.0, self.heartbeat_timeout / 4):
+            self._beat_sent = now
+            self._vars["ctl"].set({"beat": time.time(), "stop": self._stop})
+
+    def heartbeat(self) -> None:
+        """Tell the worker the page is still there (``poll()`` does this too)."""
+        if self.future is not None and not self.done:
+            self._send_beat()
+
+    def stop(self) -> None:
+        """Cancel a queued job; make a running one stop after its current step (keeping what it learned)."""
+        if self.future is None or self.done:
+            return
+        self._stop = True
+        try:
+            self._send_beat(force=True)
+            # a running task can't be cancelled (Dask would free its slot while it runs on): it stops itself
+            started = self._vars["prog"].get(timeout=5).get("state") == "running"
+        except Exception:  # noqa: BLE001 — the engine went away: the job ends with it
+            started = False
+        if not started:
+            self.future.cancel()
+
+    @property
+    def done(self) -> bool:
+        return self.future is not None and self.future.done()
+
+    @property
+    def result(self):
+        self._collect()
+        return self._result
+
+    def _collect(self) -> None:
+        """Fetch the result (or error) once the future is done; free the job's variables."""
+        with self._lock:
+            if self._fetched or not self.done:
+                return
+            self._fetched = True
+            status = self.future.status
+            try:
+                if status == "finished":
+                    raw = self.future.result(timeout=60)
+                    if isinstance(raw, dict) and raw.get("abandoned") and len(raw) == 1:
+                        self._state = "abandoned"  # ended by the worker: its page stopped polling
+                    else:
+                        self._result = self._make_result(raw)
+                        self._state = "stopped" if getattr(self._result, "stopped", False) else "done"
+                elif status == "cancelled":
+                    self._state = "cancelled"
+                else:
+                    exc = self.future.exception(timeout=60)
+                    self._state = "error"
+                    self.error = (str(exc).splitlines() or [""])[0][:300] or type(exc).__name__
+            except Exception as exc:  # noqa: BLE001 — lost worker, closed engine: shown, never a traceback
+                self._state = "error"
+                self.error = (str(exc).splitlines() or [""])[0][:300] or type(exc).__name__
+            for var in self._vars.values():
+                try:
+                    var.delete()
+                except Exception:  # noqa: BLE001
+                    pass
+            if self._engine is not None:
+                self._engine.release(self.kind, self.owner, self)
+
+    def poll(self) -> JobView:
+        """The job's state for a page, and the session's heartbeat."""
+        if self.future is None:
+            return JobView("new")
+        if not self.done:
+            try:
+                self._send_beat()
+                prog = self._vars["prog"].get(timeout=5)
+                if prog.get("state") == "running":
+                    self._state, self._ahead, self._wait = "running", 0, None
+                    self._latest = prog.get("latest") or self._latest
+                    if prog.get("n", 0) != len(self._history):
+                        self._history = list(self._vars["hist"].get(timeout=5))
+                elif self._state == "queued":
+                    self._check_queue()
+            except Exception as exc:  # noqa: BLE001 — the engine is gone; the future will say so
+                if not self.done:
+                    return JobView(self._state, list(self._history), dict(self._latest), self._ahead, self._wait,
+                                   self._fraction(), error=None if "Timeout" in type(exc).__name__ else str(exc))
+        if self.done:
+            self._collect()
+            if self._state in ("done", "stopped") and hasattr(self._result, "history"):
+                self._history = list(self._result.history)
+        return JobView(self._state, list(self._history), dict(self._latest), self._ahead, self._wait,
+                       self._fraction(), self.error)
+
+    def _fraction(self) -> float:
+        if self._state in ("done", "stopped"):
+            return 1.0
+        lt = self._latest
+        if "total_steps" in lt:
+            return min(1.0, lt["step"] / max(1, lt["total_steps"]))
+        return float(lt.get("fraction", 0.0))
+
+    def _check_queue(self) -> None:
+        now = time.monotonic()
+        if now - self._queue_checked < 2.0:
+            return
+        self._queue_checked = now
+        eng = self._engine
+        ahead = eng.queue_ahead(self.key)
+        slots = eng.slots
+        # the first jobs ahead are running: ask them for their remaining time; the rest wait their estimate
+        remaining = []
+        for k in ahead[:min(slots, 8)]:
+            try:
+                prog = type(self._vars["prog"])(f"{k}-prog", eng.client).get(timeout=2)
+            except Exception:  # noqa: BLE001
+                prog = {}
+            latest = prog.get("latest") or {}
+            remaining.append(float(latest.get("eta_seconds", latest.get("eta", _estimate_of(k)))))
+        remaining += [_estimate_of(k) for k in ahead[min(slots, 8):]]
+        self._ahead = len(ahead)
+        self._wait = _wait_estimate(remaining, slots) if len(ahead) >= slots else 0.0
+
+    def snapshot(self) -> tuple[list[dict], dict]:
+        view = self.poll()
+        return view.history, view.latest
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until done (polling, so the heartbeat goes on); ``True`` if it finished in time."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done:
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            self.poll()
+            time.sleep(0.2)
+        self._collect()
+        return True
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+
+def _wait_estimate(remaining: list[float], slots: int) -> float:
+    """When a slot frees up for the next job, given the remaining seconds of the jobs ahead (in order)."""
+    free = sorted(remaining[:slots]) + [0.0] * max(0, slots - len(remaining[:slots]))
+    for r in remaining[slots:]:
+        free.sort()
+        free[0] += r
+    return min(free) if free else 0.0
+
+
+# ---------------------------------------------------------------- the three kinds of job
+class TrainingJob(Job):
+    """Train ``config`` on the engine. ``data`` is accepted for compatibility with the old thread job and
+    not used: the worker trains on its own copy of MNIST."""
+
+    kind = "train"
+
+    def __init__(self, config, data=None, *, owner: str | None = None, engine_: Engine | None = None,
+                 heartbeat_timeout: float | None = None):
+        super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
+        self.config = config
+
+    def _estimate(self, eng: Engine) -> float:
+        return eng.estimate_training(self.config)
+
+    def _task(self):
+        from explainer.jobworker import run_training
+
+        return run_training, (self.config.to_dict(),)
+
+    def _make_result(self, raw):
+        from explainer.train import TrainConfig, TrainResult
+
+        config = TrainConfig.from_dict(raw["config"])
+        model = model_from_state(config, raw["state_dict"])
+        if self._engine is not None and not raw["stopped"]:
+            self._engine.learn_rate(config.model, raw["images_per_second"])
+        return TrainResult(model=model, history=raw["history"], test_accuracy=raw["test_accuracy"],
+                           train_seconds=raw["train_seconds"], images_per_second=raw["images_per_second"],
+                           epochs_done=raw["epochs_done"], device=raw["device"], config=config,
+                           stopped=raw["stopped"], predictions=raw["predictions"],
+                           probabilities=raw["probabilities"])
+
+
+class LandscapeJob(Job):
+    """``optim.loss_landscape`` of a trained model on the first ``LANDSCAPE_DIGITS`` test digits."""
+
+    kind = "landscape"
+
+    def __init__(self, model, config=None, *, steps: int = LANDSCAPE_STEPS, digits: int = LANDSCAPE_DIGITS,
+                 owner: str | None = None, engine_: Engine | None = None, heartbeat_timeout: float | None = None):
+        super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
+        # with its TrainConfig only the weights travel; without one (a model from elsewhere), a CPU copy of the module
+        self.config = config
+        self.state_dict = state_of(model) if config is not None else copy.deepcopy(model).cpu()
+        self.steps, self.digits = int(steps), int(digits)
+
+    def _estimate(self, eng: Engine) -> float:
+        return 2.0 + self.steps ** 2 * self.digits / 4000.0
+
+    def _task(self):
+        from explainer.jobworker import run_landscape
+
+        config = self.config.to_dict() if self.config is not None else None
+        return run_landscape, (config, self.state_dict, self.steps, self.digits)
+
+
+class EvaluationJob(Job):
+    """Score a model on the 10,000 test digits (``train.evaluate``'s dict), e.g. uploaded weights."""
+
+    kind = "evaluate"
+
+    def __init__(self, model, config, *, owner: str | None = None, engine_: Engine | None = None,
+                 heartbeat_timeout: float | None = None):
+        super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
+        self.state_dict, self.config = state_of(model), config
+
+    def _estimate(self, eng: Engine) -> float:
+        return 3.0
+
+    def _task(self):
+        from explainer.jobworker import run_evaluation
+
+        return run_evaluation, (self.config.to_dict(), self.state_dict)
+
+
+class ShiftJob(Job):
+    """Accuracy of a trained model on the first ``digits`` test digits moved by 0…6 pixels
+    (``shift.shifted_accuracy``): the "How kernels learn" lesson's conv-vs-dense experiment."""
+
+    kind = "shift"
+
+    def __init__(self, model, config, *, digits: int = 2000, owner: str | None = None,
+                 engine_: Engine | None = None, heartbeat_timeout: float | None = None):
+        super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
+        self.state_dict, self.config, self.digits = state_of(model), config, int(digits)
+
+    def _estimate(self, eng: Engine) -> float:
+        return 2.0 + self.digits / 400.0
+
+    def _task(self):
+        from explainer.jobworker import run_shift
+
+        return run_shift, (self.config.to_dict(), self.state_dict, self.digits)
+
+    def _make_result(self, raw):
+        return raw["accuracy"]
+
+
+def state_of(model) -> dict:
+    """A model's weights as CPU tensors (what travels to and from a worker)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def model_from_state(config, state: dict):
+    """The model of ``config`` with the weights ``state``, in evaluation mode."""
+    from explainer.models import build_model
+
+    model = build_model(config.model, **config.model_options)
+    model.load_state_dict(state)
+    model.eval()
+    return model
+
+
+__all__ = ["ENV_SCHEDULER", "SLOT", "HEARTBEAT_TIMEOUT", "EngineUnavailable", "Engine", "engine", "set_engine",
+           "warm_up", "shutdown", "local_layout", "JobView", "Job", "TrainingJob", "LandscapeJob", "EvaluationJob", "ShiftJob",
+           "state_of", "model_from_state"]
