@@ -8,6 +8,7 @@ from explainer import optim
 from explainer.errors import UserError
 from explainer.figures import optim as figs
 from ui.shell import labels, lesson_link, note, t, t_error, widget
+from ui.stepper import stepper
 
 PRESETS = {
     # SGD's step grows with the gradient: on a steep bowl (κ = 50) lr 0.05 overshoots and explodes;
@@ -143,11 +144,26 @@ tab_map, tab_3d, tab_loss, tab_table, tab_rules = st.tabs(
     [t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
      t("optimizers.tab_rules")])
 with tab_map:
-    st.plotly_chart(figs.contour_race(xs, ys, Z, paths, names, surf.minima, log=surf.log_scale, x_title="x",
-                                      y_title="y", loss_title=t("optimizers.loss"), start_title=t("optimizers.start"),
-                                      min_title=t("optimizers.minimum"), play=t("optimizers.play"),
-                                      pause=t("optimizers.pause"), step_title=t("optimizers.step")),
-                    key="op_contour", on_select="rerun", selection_mode="points")
+    marks = figs.race_marks(int(steps))
+
+    def show_race(pos: int) -> None:
+        upto = marks[pos - 1]
+        st.markdown(t("optimizers.race_step", step=upto, total=int(steps)))
+        ev = st.plotly_chart(figs.contour_race(xs, ys, Z, paths, names, surf.minima, log=surf.log_scale,
+                                               x_title="x", y_title="y", loss_title=t("optimizers.loss"),
+                                               start_title=t("optimizers.start"), min_title=t("optimizers.minimum"),
+                                               upto=upto),
+                             key="op_contour", on_select="rerun", selection_mode="points")
+        pts = (ev or {}).get("selection", {}).get("points", []) if ev else []
+        if pts and (round(pts[0]["x"], 4), round(pts[0]["y"], 4)) != st.session_state.get("_op_last_click"):
+            st.rerun(scope="app")  # a click inside the race view: the whole page restarts from there
+
+    # Streamlit controls (keyboard: Tab, Enter/Space, arrow keys on the slider), as on the Stride page:
+    # play steps the race forward in a fragment, so only the map redraws, with its contours
+    stepper("op", len(marks), show_race, default=-1, speeds=(1.0, 2.0, 4.0, 8.0), default_speed=4.0,
+            texts={"position": t("optimizers.race_position"), "position_help": t("optimizers.race_position_help"),
+                   "first_help": t("optimizers.race_first_help"), "last_help": t("optimizers.race_last_help"),
+                   "speed_help": t("optimizers.race_speed_help"), "speed_value": t("optimizers.race_speed_value")})
     note(t("optimizers.map_note"))
 with tab_3d:
     st.plotly_chart(figs.surface_3d(xs, ys, Z, paths, path_losses, names, log=surf.log_scale, x_title="x",

@@ -46,3 +46,31 @@ def test_trained_model_slice():
     at.button(key="op_landscape_btn").click().run()
     assert not at.exception
     assert len(at.get("plotly_chart")) >= 4
+
+
+def _contours(at) -> int:
+    import json
+
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return sum(t["type"] == "contour" for t in spec["data"])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_race_steps_with_streamlit_controls_and_the_link_names_the_step(lang):
+    at = app_test("optimizers", lang).run()
+    assert not at.exception
+    pos = at.slider(key="op_pos")
+    assert pos.value == pos.max == 41  # first visit: the whole race
+    assert at.query_params["op_pos"] == "41"
+    at.button(key="op_first").click().run()
+    assert at.slider(key="op_pos").value == 1
+    assert _contours(at) == 1  # the loss surface stays at every step
+    assert at.query_params["op_pos"] == "1"
+    at.button(key="op_next").click().run()
+    assert at.slider(key="op_pos").value == 2
+    assert translate("optimizers.race_step", lang, step=5, total=200) in [m.value for m in at.markdown]
+    # a shared link opens the race at its step
+    at2 = app_test("optimizers", lang)
+    at2.query_params["op_pos"] = "11"
+    at2.run()
+    assert at2.slider(key="op_pos").value == 11 and not at2.exception
