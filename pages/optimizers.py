@@ -8,6 +8,7 @@ from explainer import optim
 from explainer.errors import UserError
 from explainer.figures import optim as figs
 from ui.shell import labels, lesson_link, note, t, t_error, widget
+from ui import runs as kept_runs
 from ui.stepper import stepper
 
 PRESETS = {
@@ -191,6 +192,17 @@ st.markdown(t("optimizers.lr_text"))
 # ---- a trained model's real loss landscape
 st.subheader(t("optimizers.landscape_header"))
 trained = st.session_state.get("trained_model")
+linked = kept_runs.linked_ids()  # a link (?run=…) or a reload names the run whose landscape to show
+if linked and (not trained or trained.get("id") != linked[-1]):
+    kept = kept_runs.load(linked[-1])
+    if kept is not None:
+        trained = {"model": kept["model"], "name": kept["label"], "test_accuracy": kept["test_accuracy"],
+                   "id": kept["id"]}
+        st.session_state["trained_model"] = trained
+    elif trained and trained.get("id"):
+        trained = None  # the link names a run that no longer exists: don't show another one instead
+if linked:
+    kept_runs.publish_ids(linked)
 if not trained:
     st.info(t("optimizers.landscape_missing"))
     lesson_link("pages/train.py", t("nav.train"), "🧠")
@@ -198,7 +210,7 @@ else:
     st.markdown(t("optimizers.landscape_text", name=trained.get("name", "?"),
                   acc=f"{100 * trained.get('test_accuracy', 0):.1f}"))
     cache = st.session_state.setdefault("_op_landscapes", {})
-    key = id(trained["model"])
+    key = trained.get("id") or id(trained["model"])
     if key not in cache and st.button(t("optimizers.landscape_compute"), key="op_landscape_btn"):
         from explainer.mnist import load_mnist
         from explainer.train import to_tensor

@@ -15,6 +15,7 @@ from explainer.mnist import load_mnist
 from explainer.train import (OPTIMIZERS, DEFAULT_LR, TrainConfig, TrainingJob, evaluate, export_code,
                              load_checkpoint, predict_proba, save_checkpoint)
 from ui.canvas import draw_canvas
+from ui import runs as runstore
 from ui.shell import labels, note, t, t_error, widget
 
 PRESETS = {
@@ -57,6 +58,7 @@ if data is not None:
                                      height=150), key="tr_data")
 
 runs: list[dict] = st.session_state.setdefault("tr_runs", [])
+runstore.restore_runs(runs)  # a reload or a link (?run=…) brings kept runs back
 job: TrainingJob | None = st.session_state.get("tr_job")
 
 # ---------------------------------------------------------------- model and settings
@@ -125,8 +127,9 @@ def _finish(job: TrainingJob) -> None:
         runs.append({"label": st.session_state.get("tr_job_label", "run"), "config": r.config, "history": r.history,
                      "test_accuracy": r.test_accuracy, "model": r.model, "seconds": r.train_seconds,
                      "ips": r.images_per_second, "stopped": r.stopped, "device": r.device})
+        runstore.remember(runs[-1])  # kept on disk: a reload or the link brings it back
         st.session_state["trained_model"] = {"model": r.model, "name": runs[-1]["label"],
-                                             "test_accuracy": r.test_accuracy}
+                                             "test_accuracy": r.test_accuracy, "id": runs[-1].get("id")}
     st.session_state.pop("tr_job", None)
 
 
@@ -172,10 +175,11 @@ if runs:
     note(t("train.overfit_note"))
     if st.button(t("train.clear_runs"), key="tr_clear"):
         runs.clear()
+        runstore.forget_all()
         st.rerun()
 
 # ---------------------------------------------------------------- what the model learned
-st.header(t("train.inside_header"))
+st.header(t("train.inside_header", n=3 if runs else 2))
 up = st.file_uploader(t("train.load"), key="tr_load", help=t("train.load_help"))
 if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
     st.session_state["_tr_loaded"] = (up.name, up.size)
@@ -188,16 +192,33 @@ if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
         runs.append({"label": t("train.loaded_label", name=up.name), "config": config, "history": [],
                      "test_accuracy": acc, "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
                      "device": "cpu"})
-        st.session_state["trained_model"] = {"model": model, "name": up.name, "test_accuracy": acc}
+        runstore.remember(runs[-1])
+        st.session_state["trained_model"] = {"model": model, "name": up.name, "test_accuracy": acc,
+                                             "id": runs[-1].get("id")}
         st.success(t("train.loaded", acc=f"{100 * acc:.2f}"))
 
 if not runs:
     st.info(t("train.train_first"))
     st.stop()
 
-pick = st.selectbox(t("train.inspect_run"), options=list(range(len(runs))), index=len(runs) - 1,
-                    format_func=lambda i: runs[i]["label"], key="tr_pick")
+# follow the newest run unless the learner chose another (a new key per run count, so a new run
+# doesn't keep the old choice's index; the learner's choice is kept in _tr_pick)
+chosen = st.session_state.get("_tr_pick")
+chosen = chosen if isinstance(chosen, int) and 0 <= chosen < len(runs) else len(runs) - 1
+
+
+def _picked(key: str) -> None:
+    i = st.session_state[key]
+    st.session_state["_tr_pick"] = None if i == len(runs) - 1 else i
+
+
+pick_key = f"tr_pick_{len(runs)}"
+pick = st.selectbox(t("train.inspect_run"), options=list(range(len(runs))), index=chosen,
+                    format_func=lambda i, names=[r["label"] for r in runs]: names[i] if 0 <= i < len(names) else str(i),
+                    key=pick_key, on_change=_picked, args=(pick_key,))
 run = runs[pick]
+if run.get("id"):
+    st.caption(t("train.run_link", link=f"?run={run['id']}"))
 model = run["model"]
 c1, c2 = st.columns(2)
 c1.download_button(t("train.save"), data=run.setdefault("_ckpt", save_checkpoint(model, run["config"])),
@@ -219,12 +240,19 @@ with tabs[0]:
         cm = np.zeros((10, 10), dtype=np.int64)
         np.add.at(cm, (y_true, y_pred), 1)
         st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=int((y_true != y_pred).sum())))
-        sel = st.plotly_chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"),
-                                             value_label=t("train.count")),
-                              key="tr_cm", on_select="rerun", selection_mode="points")
-        pts = (sel or {}).get("selection", {}).get("points", []) if sel else []
-        if pts:
-            st.session_state["tr_cell_true"], st.session_state["tr_cell_pred"] = int(pts[0]["y"]), int(pts[0]["x"])
+        # a click on a cell (a new one: the chart keeps its last selection) chooses the dropdowns below
+        cm_event = st.session_state.get("tr_cm")
+        pts = (cm_event or {}).get("selection", {}).get("points", []) if cm_event else []
+        if pts and "x" in pts[0] and "y" in pts[0]:
+            cell = (int(round(pts[0]["y"])), int(round(pts[0]["x"])))
+            if st.session_state.get("_tr_last_cell") != cell and all(0 <= v <= 9 for v in cell):
+                st.session_state["_tr_last_cell"] = cell
+                st.session_state["tr_cell_true"], st.session_state["tr_cell_pred"] = cell
+        picked = (st.session_state.get("tr_cell_true"), st.session_state.get("tr_cell_pred"))
+        st.plotly_chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"),
+                                       value_label=t("train.count"),
+                                       selected=picked if None not in picked else None),
+                        key="tr_cm", on_select="rerun", selection_mode="points")
         cc1, cc2 = st.columns(2)
         ti = cc1.selectbox(t("train.true"), options=list(range(10)), key="tr_cell_true", index=None,
                            placeholder=t("train.any"))

@@ -13,6 +13,12 @@ os.chdir(ROOT)  # AppTest resolves page paths relative to the repository root
 # The project's MNIST copy for tests: $MNIST_DIR, else ../shared/mnist beside the checkout.
 if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
     os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
+# Kept runs (explainer.runstore) go to a fresh temporary folder, never the user's cache; the
+# browser tests' server inherits it.
+if not os.environ.get("CONVOLUTION_EXPLAINER_RUNS"):
+    import tempfile
+
+    os.environ["CONVOLUTION_EXPLAINER_RUNS"] = tempfile.mkdtemp(prefix="ce-runs-")
 
 
 def app_test(page: str, lang: str = "en", timeout: float = 30, **state):
