@@ -138,10 +138,14 @@ with tabs[4]:
     st.plotly_chart(heatmap(res.flat[None, :], colorscale="Blues", zmin=0, title=t("xo.flat"), x_title=t("xo.feature"),
                             y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"),
                     key="xo_flat")
-    st.plotly_chart(heatmap(xo.FC_WEIGHTS, colorscale="Greens", title=t("xo.weights"), x_title=t("xo.feature"),
-                            y_title=t("xo.class"), value_label=VAL, showscale=False, height=180,
-                            number_format=".2f"), key="xo_w")
+    st.plotly_chart(heatmap(res.unit[None, :], colorscale="Blues", zmin=0, title=t("xo.unit"), x_title=t("xo.feature"),
+                            y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"),
+                    key="xo_unit")
+    st.plotly_chart(heatmap(xo.FC_WEIGHTS, colorscale="RdBu", reversescale=True, zmid=0, title=t("xo.weights"),
+                            x_title=t("xo.feature"), y_title=t("xo.class"), value_label=VAL, showscale=False,
+                            height=180, number_format=".1f"), key="xo_w")
     st.plotly_chart(figs.votes(list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),
                                prob_title=t("xo.class")), key="xo_votes")
-    st.latex(rf"\text{{vote}}_X = w_X \cdot f = {res.votes[0]:.3f},\qquad \text{{vote}}_O = w_O \cdot f = {res.votes[1]:.3f}")
+    st.latex(rf"\text{{vote}}_X = w_X \cdot \hat f + b_X = {res.votes[0]:+.3f},\qquad "
+             rf"\text{{vote}}_O = w_O \cdot \hat f + b_O = {res.votes[1]:+.3f}")
 note(t("xo.note"))

@@ -68,7 +68,7 @@ def confusion(matrix: np.ndarray, *, x_title: str, y_title: str, value_label: st
     axis = dict(tickmode="array", tickvals=list(range(n)), range=[-0.5, n - 0.5], showgrid=False, zeroline=False,
                 constrain="domain")
     layout = dict(height=460, margin=dict(l=50, r=10, t=10, b=40), plot_bgcolor="white", clickmode="event+select",
-                  dragmode=False, shapes=shapes,
+                  dragmode="zoom", shapes=shapes,
                   xaxis=dict(axis, title=dict(text=x_title)),
                   yaxis=dict(axis, title=dict(text=y_title), range=[n - 0.5, -0.5], scaleanchor="x"))
     return fast_figure(data, layout)
