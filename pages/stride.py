@@ -51,6 +51,17 @@ def size_formula(n, k, s, p, d, axis: str) -> str:
             rf" = \left\lfloor \frac{{{span}}}{{{s}}} \right\rfloor + 1 = {span // s + 1}")
 
 
+def tutorial_formula(n, k, s, p, d, axis: str) -> tuple[str, bool]:
+    """The tutorial's ``(W − F + 2P)/S + 1`` (F: the dilated kernel's extent) and whether it gives
+    the same whole number as PyTorch's floor form."""
+    f = d * (k - 1) + 1
+    num = n - f + 2 * p
+    agree = num >= 0 and num % s == 0
+    value = f"{num // s + 1}" if agree else f"{num / s + 1:g}"
+    return (rf"{axis}_{{out}} = \frac{{{axis} - F + 2P}}{{S}} + 1 = \frac{{{n} - {f} + 2\cdot{p}}}{{{s}}} + 1 = {value}",
+            agree)
+
+
 def show_step(walk, out, pos: int, lab: dict, colorscale: str = "Blues", per_channel: bool = False,
               prefix: str = "sp", grid_title: str = "stride.grid_title") -> None:
     """One step of a convolution walk: grid(s) with the window, the products and sum, the output so far."""
@@ -145,8 +156,16 @@ def section_stepper(lab: dict) -> None:
     (pad_h, pad_w), (sh, sw), (dh, dw) = walk.origin, walk.stride, walk.dilation
     ih, iw = walk.input_shape
     st.subheader(t("stride.size_header"))
+    st.markdown(t("stride.formula_torch"))
     formula(size_formula(ih, kh, sh, pad_h, dh, "H"))
     formula(size_formula(iw, kw, sw, pad_w, dw, "W"))
+    st.markdown(t("stride.formula_tutorial"))
+    (th, agree_h), (tw, agree_w) = (tutorial_formula(ih, kh, sh, pad_h, dh, "H"),
+                                    tutorial_formula(iw, kw, sw, pad_w, dw, "W"))
+    formula(th)
+    if (ih, kh, sh, pad_h, dh) != (iw, kw, sw, pad_w, dw):
+        formula(tw)
+    st.caption(t("stride.formula_agree") if agree_h and agree_w else t("stride.formula_differ"))
     st.markdown(t("stride.size_text", h=ih, w=iw, kh=kh, kw=kw, oh=out.shape[1], ow=out.shape[2],
                   n=len(walk), mode=t(f"stride.mode_{mode}")))
     if preset == "same" and (s > 1 or span % 2):
@@ -162,12 +181,8 @@ def section_channels(lab: dict) -> None:
     st.header(t("stride.channels_header"))
     st.markdown(t("stride.channels_intro"))
 
-    def tutorial():
-        ss = st.session_state
-        ss.update(sp_ck=2, sp_cf=3, sp_cs=2, sp_cp=1, sp_cn=5, sp_csrc="random")
-
-    st.button(t("stride.tutorial_preset"), key="sp_tutorial", on_click=tutorial, icon=":material/school:",
-              help=t("stride.tutorial_preset_help"))
+    if st.session_state.pop("_sp_tutorial_done", False):
+        st.success(t("stride.tutorial_done"))
     src = widget(st.segmented_control, t("stride.source"), key="sp_csrc", default="random",
                  options=["random", "image"], format_func=labels("stride.csrc_"), required=True)
     c1, c2, c3 = st.columns(3)
@@ -363,6 +378,17 @@ def section_receptive(lab: dict) -> None:
 # ---------------------------------------------------------------- page
 st.title(t("stride.title"))
 st.markdown(t("stride.intro"))
+
+
+def _tutorial() -> None:
+    """The tutorial's example: a 5×5×3 input, padding 1, two 3×3×3 kernels, stride 2, from its first step."""
+    ss = st.session_state
+    ss.update(sp_view="channels", sp_ck=2, sp_cf=3, sp_cs=2, sp_cp=1, sp_cn=5, sp_csrc="random", sp_c_pos=1,
+              _sp_c_playing=False, _sp_tutorial_done=True)
+
+
+st.button(t("stride.tutorial_preset"), key="sp_tutorial", on_click=_tutorial, icon=":material/school:",
+          help=t("stride.tutorial_preset_help"))
 view = widget(st.segmented_control, t("stride.view"), key="sp_view", default="stepper", options=list(VIEWS),
               format_func=labels("stride.view_"), required=True)
 LAB = figure_labels()

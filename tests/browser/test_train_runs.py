@@ -11,7 +11,7 @@ CELL_XY = """([row, col]) => {
     if (!gd.data || !gd.data[0] || gd.data[0].type !== 'heatmap' || !gd.data.some(t => t.name === 'cells')) continue;
     gd.scrollIntoView({block: 'center'});
     const fl = gd._fullLayout, r = gd.getBoundingClientRect();
-    return [r.left + fl._size.l + fl.xaxis.l2p(col), r.top + fl._size.t + fl.yaxis.l2p(row),
+    return [r.left + fl.xaxis._offset + fl.xaxis.l2p(col), r.top + fl.yaxis._offset + fl.yaxis.l2p(row),
             fl.xaxis.range.map(v => Math.round(v * 10) / 10), fl.xaxis.tickvals || null];
   }
   return null;
