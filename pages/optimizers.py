@@ -63,10 +63,10 @@ if points:
         st.session_state["_op_last_click"] = sig
         st.session_state["op_x"], st.session_state["op_y"] = float(sig[0]), float(sig[1])
 
-cols = st.columns(len(PRESETS))
-for col, name in zip(cols, PRESETS):
-    col.button(t(f"optimizers.preset_{name}"), key=f"op_preset_{name}", on_click=_apply_preset, args=(name,),
-               width="stretch")
+with st.container(horizontal=True, wrap=True):  # buttons as wide as their labels, wrapping: never truncated
+    for name in PRESETS:
+        st.button(t(f"optimizers.preset_{name}"), key=f"op_preset_{name}", on_click=_apply_preset, args=(name,),
+                  width="content")
 
 c1, c2 = st.columns([2, 1])
 with c1:
@@ -83,7 +83,7 @@ except UserError as exc:
 st.latex(surf.latex)
 
 chosen = widget(st.multiselect, t("optimizers.optimizers"), key="op_opts",
-                default=["sgd", "momentum", "rmsprop", "adam"], options=list(optim.OPTIMIZER_NAMES),
+                default=["sgd", "momentum", "adagrad", "rmsprop", "adam"], options=list(optim.OPTIMIZER_NAMES),
                 format_func=labels("optimizers.opt_"), max_selections=8)
 if not chosen:
     st.info(t("optimizers.pick_one"))
@@ -177,8 +177,9 @@ with tab_table:
     for n, s in zip(names, summaries):
         rows.append({t("optimizers.col_optimizer"): n,
                      t("optimizers.col_final_loss"): s["final_loss"],
-                     t("optimizers.col_distance"): s["distance"],
-                     t("optimizers.col_steps_to_tol"): s["steps_to_tol"],
+                     # empty cells (not "None") where there is no minimum or it was never reached
+                     t("optimizers.col_distance"): "" if s["distance"] is None else f"{s['distance']:.4g}",
+                     t("optimizers.col_steps_to_tol"): "" if s["steps_to_tol"] is None else str(s["steps_to_tol"]),
                      t("optimizers.col_diverged"): (t("optimizers.diverged_at", step=s["diverged_at"])
                                                     if s["diverged"] else "—")})
     st.dataframe(rows, hide_index=True, width="stretch")

@@ -63,9 +63,9 @@ job: TrainingJob | None = st.session_state.get("tr_job")
 
 # ---------------------------------------------------------------- model and settings
 st.header(t("train.setup_header"))
-pc = st.columns(len(PRESETS))
-for col, name in zip(pc, PRESETS):
-    col.button(t(f"train.preset_{name}"), key=f"tr_preset_{name}", on_click=_preset, args=(name,), width="stretch")
+with st.container(horizontal=True, wrap=True):  # buttons as wide as their labels, wrapping: never truncated
+    for name in PRESETS:
+        st.button(t(f"train.preset_{name}"), key=f"tr_preset_{name}", on_click=_preset, args=(name,), width="content")
 left, right = st.columns([1, 1])
 with left:
     model_name = widget(st.selectbox, t("train.model"), key="tr_model", default="fast", options=list(M.MODEL_NAMES),

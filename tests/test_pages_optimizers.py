@@ -13,8 +13,8 @@ def test_defaults(lang):
     at = app_test("optimizers", lang).run()
     assert not at.exception
     assert at.title[0].value == translate("optimizers.title", lang)
-    assert at.multiselect(key="op_opts").value == ["sgd", "momentum", "rmsprop", "adam"]
-    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 4
+    assert at.multiselect(key="op_opts").value == ["sgd", "momentum", "adagrad", "rmsprop", "adam"]  # the tutorial's four + Adam
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 5
     assert at.info  # no trained model yet: says where to get one
 
 
@@ -74,3 +74,11 @@ def test_race_steps_with_streamlit_controls_and_the_link_names_the_step(lang):
     at2.query_params["op_pos"] = "11"
     at2.run()
     assert at2.slider(key="op_pos").value == 11 and not at2.exception
+
+
+def test_results_table_has_empty_cells_not_none():
+    at = app_test("optimizers", op_surface="saddle").run()  # the saddle has no minimum
+    assert not at.exception
+    df = at.dataframe[0].value
+    values = df.astype(str).values.ravel().tolist()
+    assert "None" not in values and "nan" not in values and "" in values
