@@ -89,7 +89,7 @@ with tabs[0]:
     # the same routine as the Kernels page's inspector: products summed in conv2d's order, so it equals the map
     info = inspect_pixel(grid, xo.FILTERS[fk], ir, ic, divisor=9)
     products, total = info.products, info.total
-    a, b, cc = st.columns(3)
+    a, b, cc = st.columns([1, 1, 1.3])  # the 7×7 map gets the most room: its 49 numbers must not overlap
     with a:
         st.plotly_chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3),
                                         height=260), key="xo_iwin")
@@ -99,7 +99,7 @@ with tabs[0]:
                                 showscale=False, height=220), key="xo_iprod")
     with cc:
         st.plotly_chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW,
-                                         value_label=VAL, mark=(ir, ic), height=220), key="xo_imap")
+                                         value_label=VAL, mark=(ir, ic), height=300), key="xo_imap")
     terms = " ".join(f"{'+' if i and v >= 0 else ''}{v:g}" for i, v in enumerate(products.ravel()))
     st.latex(rf"\frac{{{terms}}}{{9}} = \frac{{{total:g}}}{{9}} = {info.value:.2f}")
     st.markdown(t("xo.inspect_result", matches=int(round(total + 9)) // 2, total=int(total),
@@ -128,8 +128,8 @@ with tabs[3]:
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
-            st.plotly_chart(figs.feature_map(res.relu2[k], title=names[k] + " · " + t("xo.after_relu"),
-                                             x_title=COL, y_title=ROW, value_label=VAL, height=220), key=f"xo_q{k}")
+            st.plotly_chart(figs.feature_map(res.relu2[k], title=names[k] + "<br>" + t("xo.after_relu"),
+                                             x_title=COL, y_title=ROW, value_label=VAL, height=250), key=f"xo_q{k}")
             st.plotly_chart(figs.feature_map(res.pooled2[k], title=t("xo.pooled_2x2"), x_title=COL, y_title=ROW,
                                              value_label=VAL, height=180), key=f"xo_s{k}")
 

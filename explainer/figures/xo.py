@@ -44,6 +44,9 @@ def feature_map(values: np.ndarray, *, title: str, x_title: str, y_title: str, v
                   height=height, showscale=False)
     if values.shape[-1] > 4:
         fig.data[0].textfont = dict(size=9)
+    if title and "<br>" in title:  # a two-line title (a long filter name): room for both lines
+        fig.layout.margin.t = 62
+        fig.layout.title.font = dict(size=14)
     if mark is not None:
         r, c = mark
         fig.layout.shapes = [dict(type="rect", x0=c - 0.5, y0=r - 0.5, x1=c + 0.5, y1=r + 0.5,
