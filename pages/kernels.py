@@ -98,7 +98,8 @@ def output_figures(img: np.ndarray, weights: np.ndarray, divisor: float, bias: f
     kind = {"raw": "signed", "clipped": "grey", "magnitude": "magnitude"}[view]
     fig = figs.map_figure(z, kind=kind, title=title, colorbar_title=colorbar, x_title=x_title, y_title=y_title,
                           value_label=value_label, offset=((kh - 1) / 2, (kw - 1) / 2), extent=img.shape)
-    return _plain(fig), _plain(figs.histogram_figure(out, title=hist_title, x_title=hist_x, y_title=hist_y))
+    # the histogram of the values shown (magnitudes in the magnitude view, 0–255 when clipped)
+    return _plain(fig), _plain(figs.histogram_figure(z, title=hist_title, x_title=hist_x, y_title=hist_y))
 
 
 def _grid_resized() -> None:
@@ -149,6 +150,10 @@ def chosen_kernel(name: str):
     """Draw the kernel's own controls; return a function giving (weights, divisor, partner weights, partner
     divisor, pair name), which raises ``UserError`` on a bad custom kernel (so the page can keep its last view)."""
     if name != "custom":
+        for key in ("kn_custom", "kn_div", "kn_divnum"):  # a named kernel's link carries no custom text
+            if key in st.query_params:
+                del st.query_params[key]
+                st.session_state.get("_published_url_values", {}).pop(key, None)
         k = kernel(name)
         if k.divisor != 1:
             st.caption(t("kernels.divisor_caption", d=fmt(k.divisor)))
@@ -189,7 +194,21 @@ def inspector_latex(info, per_line: int = 4, max_lines: int = 6) -> str:
             rf"{out} &= {step} = {fmt(info.value)} \end{{aligned}}")
 
 
-def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset) -> None:
+def shown_value(img, value: float, r: int, c: int, view: str, bias: float, flip: bool, partner,
+                partner_divisor: float) -> float:
+    """What the output view shows at (r, c) for a raw output ``value``: the value itself, clipped to 0–255, or
+    the magnitude √(gx² + gy²) (gy from the partner kernel at the same place) / |value|."""
+    if view == "clipped":
+        return float(clip_display(np.array([value]))[0])
+    if view == "magnitude":
+        if partner is None:
+            return abs(value)
+        gy = inspect_pixel(img, partner, r, c, partner_divisor, bias, flip).value
+        return float(gradient_magnitude(np.array([value]), np.array([gy]))[0])
+    return value
+
+
+def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset, shown=None) -> None:
     st.subheader(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
     ho, wo = out.shape
@@ -230,6 +249,10 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset
     st.markdown(t("kernels.sum_line", n=info.products.size, total=fmt(info.total), d=fmt(divisor), b=fmt(bias),
                   value=fmt(info.value)))
     st.caption(t("kernels.matches", value=fmt(out[r, c]), r=r, c=c))
+    if shown is not None and shown[0] != "raw":  # the view shows something else than the raw sum: say what
+        view, partner, partner_divisor = shown
+        st.markdown(t(f"kernels.inspector_{view}", raw=fmt(info.value),
+                      value=fmt(shown_value(img, info.value, r, c, view, bias, flip, partner, partner_divisor))))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -349,7 +372,7 @@ def explore() -> None:
     st.plotly_chart(_figure(hist_fig), key="kn_hist", config=CFG)
     if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
-    pixel_inspector(img, weights, divisor, bias, flip, out, best, (H, W), offset)
+    pixel_inspector(img, weights, divisor, bias, flip, out, best, (H, W), offset, shown=(view or "raw", *settings[5:7]))
 
 
 def open_step_edge() -> None:
