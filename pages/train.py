@@ -100,6 +100,12 @@ with right:
     seed = widget(c2.number_input, t("train.seed"), key="tr_seed", default=0, min_value=0, max_value=9999)
     aug = widget(st.toggle, t("train.augment"), key="tr_aug", default=False, help=t("train.augment_help"))
 
+# the time estimate comes from the speed measured here (the last finished run of this model), never a fixed figure
+speeds = [r["ips"] for r in runs if r.get("ips") and getattr(r.get("config"), "model", None) == model_name]
+if speeds:
+    st.caption(t("train.estimate", ips=f"{speeds[-1]:,.0f}", s=f"{int(epochs) * min(int(size), 60000) / speeds[-1]:.0f}"))
+else:
+    st.caption(t("train.estimate_none"))
 running = job is not None and not job.done
 b1, b2 = st.columns(2)
 if b1.button(t("train.start"), key="tr_start", type="primary", disabled=running or data is None, width="stretch"):

@@ -149,3 +149,13 @@ def test_look_inside_follows_the_newest_run_unless_chosen(trained_app):
     assert at.selectbox(key=f"tr_pick_{n + 3}").value == n + 2
     del runs[n:]
     at.run()
+
+
+def test_time_estimate_comes_from_the_measured_speed(trained_app):
+    at = trained_app
+    run = at.session_state["tr_runs"][0]
+    assert not any("6 s" in c.value for c in at.caption)
+    expected = translate("train.estimate", "en", ips=f"{run['ips']:,.0f}", s=f"{2000 / run['ips']:.0f}")
+    assert expected in [c.value for c in at.caption]
+    fresh = app_test("train").run()
+    assert translate("train.estimate_none", "en") in [c.value for c in fresh.caption]
