@@ -89,10 +89,10 @@ with tabs[0]:
     # the same routine as the Kernels page's inspector: products summed in conv2d's order, so it equals the map
     info = inspect_pixel(grid, xo.FILTERS[fk], ir, ic, divisor=9)
     products, total = info.products, info.total
-    a, b, cc = st.columns([1, 1, 1.3])  # the 7×7 map gets the most room: its 49 numbers must not overlap
+    a, b, cc = st.columns([1.3, 0.8, 1.3])  # the 9×9 window and the 7×7 map get the room: numbers must not overlap
     with a:
         st.plotly_chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3),
-                                        height=260), key="xo_iwin")
+                                        height=320), key="xo_iwin")
     with b:
         st.plotly_chart(heatmap(products, colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
                                 title=t("xo.products"), x_title=COL, y_title=ROW, value_label=VAL,
@@ -141,7 +141,7 @@ with tabs[4]:
     st.plotly_chart(heatmap(res.unit[None, :], colorscale="Blues", zmin=0, title=t("xo.unit"), x_title=t("xo.feature"),
                             y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"),
                     key="xo_unit")
-    st.plotly_chart(heatmap(xo.FC_WEIGHTS, colorscale="RdBu", reversescale=True, zmid=0, title=t("xo.weights"),
+    st.plotly_chart(heatmap(xo.FC_WEIGHTS, colorscale="RdBu", zmid=0, title=t("xo.weights"),
                             x_title=t("xo.feature"), y_title=t("xo.class"), value_label=VAL, showscale=False,
                             height=180, number_format=".1f"), key="xo_w")
     st.plotly_chart(figs.votes(list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),

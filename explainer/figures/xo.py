@@ -57,7 +57,7 @@ def feature_map(values: np.ndarray, *, title: str, x_title: str, y_title: str, v
 def votes(classes: list[str], votes: np.ndarray, probabilities: np.ndarray, *, vote_title: str,
           prob_title: str) -> go.Figure:
     bars = dict(type="bar", x=classes, y=votes, marker=dict(color=["#1f77b4", "#d62728"]),
-                text=[f"{v:+.3f} ({p:.0%})" for v, p in zip(votes, probabilities)], textposition="outside",
+                text=[f"{v:+.3f} ({p:.1%})" for v, p in zip(votes, probabilities)], textposition="outside",
                 cliponaxis=False,
                 hovertemplate="%{x}: %{y:.4f}<extra></extra>")
     layout = dict(height=260, margin=dict(l=40, r=10, t=20, b=30), yaxis=dict(title=dict(text=vote_title),
