@@ -34,9 +34,15 @@ if presenter():
     </style>""")
 
 pages = [
-    st.Page(ROOT / path, title=t(key), icon=icon, url_path=url, default=(url == "home"))
+    # the default page is served at "/" but still reserves its url_path: "index", so "/home" can lead to it
+    st.Page(ROOT / path, title=t(key), icon=icon, url_path="index" if url == "home" else url, default=(url == "home"))
     for path, key, icon, url in available_lessons()
 ]
+# The home page is served at "/"; "/home" (an old link, or a typed URL) leads there too instead of
+# Streamlit's English "Page not found".
+home = next((p for p, lesson in zip(pages, available_lessons()) if lesson[3] == "home"), None)
+if home is not None:
+    pages.append(st.Page(lambda: st.switch_page(home), title=t("nav.home"), url_path="home", visibility="hidden"))
 st.navigation(pages).run()
 
 
