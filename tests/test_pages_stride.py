@@ -234,3 +234,15 @@ def test_tutorial_formula_beside_the_floor_form():
     at.slider(key="sp_k").set_value(2).run()  # (5 − 2)/2 + 1 = 2.5: the tutorial's form gives a fraction
     assert any("= 2.5" in e.value for e in at.latex)
     assert translate("stride.formula_differ", "en") in [c.value for c in at.caption]
+
+
+def test_chinese_labels_are_chinese():
+    """Valid/Same/Full, one-cycle and the Kernels page's button read in Chinese (the English term in brackets)."""
+    import re
+
+    from explainer.i18n import translate
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for key in ("stride.preset_valid", "stride.preset_same", "stride.preset_full", "train.one_cycle"):
+        assert cjk.search(translate(key, "zh")), key
+    assert translate("kernels.view_explore", "zh") in translate("kernels.step_open", "zh")
