@@ -232,8 +232,14 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, extent, offset
     info = inspect_pixel(img, weights, r, c, divisor, bias, flip)
     L = lab()
     left, right = st.columns([1, 1])
+    picker_map = out
+    if shown is not None and shown[0] != "raw":  # the neighbourhood shows what the view shows (e.g. magnitudes)
+        picker_map = out.copy()
+        for rr in range(max(0, r - 4), min(ho, r + 5)):
+            for cc in range(max(0, c - 4), min(wo, c + 5)):
+                picker_map[rr, cc] = shown_value(img, float(out[rr, cc]), rr, cc, shown[0], bias, flip, *shown[1:])
     with left:
-        st.plotly_chart(figs.neighbourhood_picker(out, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
+        st.plotly_chart(figs.neighbourhood_picker(picker_map, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
                         key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
     with right:
         st.plotly_chart(figs.grid_figure(info.window, title=t("kernels.window_title"), kind="grey",

@@ -267,3 +267,5 @@ def test_magnitude_view_inspector_and_histogram_show_magnitudes():
     x = hist[0]["data"][0]["x"]
     x = np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]) if isinstance(x, dict) else np.array(x)
     assert x.min() >= 0  # magnitudes, not the raw signed values
+    picker = [f for f in specs if f["data"] and f["data"][0].get("mode") == "markers+text"]
+    assert picker and all(float(v) >= 0 for v in picker[0]["data"][0]["text"])  # the neighbourhood too
