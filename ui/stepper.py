@@ -35,15 +35,29 @@ def _move(prefix: str, n_steps: int, to: int | None = None, by: int = 0) -> None
     pos = ss.get(key, 1) if to is None else to
     ss[key] = max(1, min(n_steps, pos + by))
     ss[f"_{prefix}_last_tick"] = time.monotonic()  # a manual move restarts the play timer's count
+    ss.pop(f"_{prefix}_paused", None)  # moved by hand: nothing stale to guard against
 
 
 def _set_playing(prefix: str, n_steps: int, value: bool) -> None:
     """Idempotent (Streamlit may deliver a click's callback again on the rerun that follows)."""
     ss = st.session_state
-    if value and not ss.get(_play_key(prefix), False) and ss.get(_pos_key(prefix), 1) >= n_steps:
-        ss[_pos_key(prefix)] = 1  # play again from the start
+    if value and not ss.get(_play_key(prefix), False):
+        ss[f"_{prefix}_stale"] = ss.get(_pos_key(prefix), 1)  # the slider's value in the browser when play began
+        if ss.get(_pos_key(prefix), 1) >= n_steps:
+            ss[_pos_key(prefix)] = 1  # play again from the start
+    if not value:
+        ss[f"_{prefix}_paused"] = ss.get(_pos_key(prefix), 1)
     ss[_play_key(prefix)] = value
     ss[f"_{prefix}_last_tick"] = time.monotonic()
+
+
+def _slider_moved(prefix: str) -> None:
+    """The position slider reported a new value. Right after a pause the browser may report the value it
+    had when play began (play moved the slider from the server, not by hand): keep the paused position."""
+    ss = st.session_state
+    key, paused, stale = _pos_key(prefix), ss.pop(f"_{prefix}_paused", None), ss.pop(f"_{prefix}_stale", None)
+    if paused is not None and ss.get(key) == stale and stale != paused:
+        ss[key] = paused
 
 
 def playing(prefix: str) -> bool:
@@ -69,7 +83,9 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
         if raw is not None and raw != _store("_published_url_values").get(key):
             current = restore(key, current, lambda r: max(1, min(n_steps, int(r))))
     current = current if isinstance(current, int) and not isinstance(current, bool) else default
-    ss[key] = max(1, min(n_steps, current))  # settings changed: keep the position where it still exists
+    clamped = max(1, min(n_steps, current))  # settings changed: keep the position where it still exists
+    if ss.get(key) != clamped:  # only a real change is sent to the slider (an unchanged re-set races its own value)
+        ss[key] = clamped
     if not playing(prefix):
         publish(key, ss[key])
     # Play / pause lives outside the fragment: its click reruns the whole page, which sets (or
@@ -95,6 +111,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
                 ss[f"_{prefix}_last_tick"] = now
                 if ss.get(key, 1) >= n_steps:
                     ss[_play_key(prefix)] = False
+                    ss[f"_{prefix}_paused"] = ss.get(key, 1)
                     st.rerun(scope="app")  # the end: stop the timer, show "Play" again
                 ss[key] = ss.get(key, 1) + 1
         cols = st.columns(4)
@@ -110,7 +127,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
             # published to the URL only while not playing (above and after render): during play,
             # fragment reruns move it faster than the browser's URL follows
             pos = widget(st.slider, text("position"), key=key, default=default, min_value=1, max_value=n_steps,
-                         help=text("position_help"), url=False)
+                         help=text("position_help"), url=False, on_change=_slider_moved, args=(prefix,))
         else:
             pos = 1
             st.caption(text("single"))
