@@ -27,14 +27,20 @@ with st.sidebar:
     keep_alive()  # heartbeats of this session's trainings, whichever page is open
 
 pages = [
-    st.Page(ROOT / path, title=t(key), icon=icon, url_path=url, default=(url == "home"))
+    # the default page is served at "/" but still reserves its url_path: "index", so "/home" can lead to it
+    st.Page(ROOT / path, title=t(key), icon=icon, url_path="index" if url == "home" else url, default=(url == "home"))
     for path, key, icon, url in available_lessons()
 ]
+# The home page is served at "/"; "/home" (an old link, or a typed URL) leads there too instead of
+# Streamlit's English "Page not found".
+home = next((p for p, lesson in zip(pages, available_lessons()) if lesson[3] == "home"), None)
+if home is not None:
+    pages.append(st.Page(lambda: st.switch_page(home), title=t("nav.home"), url_path="home", visibility="hidden"))
 current = st.navigation(pages)
 # A title per lesson (the browser tab, history and a screen reader's first words), in the learner's language.
 app_title = t("home.title")
 st.set_page_config(
-    page_title=app_title if current.url_path in ("", "home") else f"{current.title} · {app_title}",
+    page_title=app_title if current.url_path in ("", "index", "home") else f"{current.title} · {app_title}",
     page_icon="🔍",
     layout="wide" if presenter() else "centered",
 )

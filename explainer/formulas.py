@@ -40,6 +40,18 @@ def conv_size(n: int, k: int, s: int, p: int, d: int, axis: str = "H") -> SizeFo
     return SizeFormula(rf"{head} = \left\lfloor \frac{{{span}}}{{{s}}} \right\rfloor + 1 = {value}", value)
 
 
+def tutorial_size(n: int, k: int, s: int, p: int, d: int = 1, axis: str = "H") -> tuple[str, bool]:
+    """The tutorials' ``(W − F + 2P)/S + 1`` filled in (F: the dilated kernel's extent ``d·(k − 1) + 1``), and
+    whether it is the same whole number as PyTorch's floor form (it is not when the windows don't fit a whole
+    number of strides: then it shows the fraction)."""
+    f = d * (k - 1) + 1
+    num = n - f + 2 * p
+    agree = num >= 0 and num % s == 0
+    value = f"{num // s + 1}" if agree else f"{num / s + 1:g}"
+    return (rf"{axis}_{{out}} = \frac{{{axis} - F + 2P}}{{S}} + 1 = \frac{{{n} - {f} + 2\cdot{p}}}{{{s}}} + 1 = {value}",
+            agree)
+
+
 def pool_size(n: int, f: int, s: int, p: int, ceil_mode: bool, axis: str = "H") -> SizeFormula:
     """``⌊(n + 2p − f) / s⌋ + 1`` (or ⌈…⌉ in ceil mode) filled in; ``value`` is ``pool_output_size``'s.
 
@@ -105,6 +117,7 @@ def xo_pixel_latex(info) -> str:
 
 
 def xo_vote_latex(votes, word: str) -> str:
-    """``vote_X = w_X · f = …, vote_O = w_O · f = …`` with the catalogue's ``word`` for "vote"."""
-    return (rf"\text{{{word}}}_X = w_X \cdot f = {votes[0]:.3f},\qquad "
-            rf"\text{{{word}}}_O = w_O \cdot f = {votes[1]:.3f}")
+    """``vote_X = w_X · f̂ + b_X = …, vote_O = w_O · f̂ + b_O = …`` (f̂: the features scaled to length 1) with the
+    catalogue's ``word`` for "vote"."""
+    return (rf"\text{{{word}}}_X = w_X \cdot \hat f + b_X = {votes[0]:+.3f},\qquad "
+            rf"\text{{{word}}}_O = w_O \cdot \hat f + b_O = {votes[1]:+.3f}")

@@ -431,8 +431,11 @@ class Job:
         self._stop = True
         try:
             self._send_beat(force=True)
-            # a running task can't be cancelled (Dask would free its slot while it runs on): it stops itself
-            started = self._vars["prog"].get(timeout=5).get("state") == "running"
+            # a task on a worker can't be cancelled (Dask would free its slot while it runs on, and the job's
+            # variables would go with the future): it reads the stop flag and ends itself. Only a job no worker
+            # has taken yet is cancelled.
+            taken = any(self.key in keys for keys in self._engine.client.processing().values())
+            started = taken or self._vars["prog"].get(timeout=5).get("state") == "running"
         except Exception:  # noqa: BLE001 — the engine went away: the job ends with it
             started = False
         if not started:
@@ -459,6 +462,8 @@ class Job:
                     raw = self.future.result(timeout=60)
                     if isinstance(raw, dict) and raw.get("abandoned") and len(raw) == 1:
                         self._state = "abandoned"  # ended by the worker: its page stopped polling
+                    elif isinstance(raw, dict) and raw.get("cancelled") and len(raw) == 1:
+                        self._state = "cancelled"  # stopped before it began (it waited on a worker)
                     else:
                         self._result = self._make_result(raw)
                         self._state = "stopped" if getattr(self._result, "stopped", False) else "done"

@@ -79,6 +79,7 @@ class _Link:
         ctl = self._read()
         if ctl is not None and time.time() - float(ctl.get("beat", 0)) > self.timeout + CLOCK_SKEW:
             self.abandoned = True  # the page stopped polling while the job waited in the queue
+        self.cancelled = bool(ctl is not None and ctl.get("stop"))  # stopped while it waited on this worker
         self.prog.set({"state": "running", "latest": {}, "n": 0})
 
     def _read(self):
@@ -126,8 +127,8 @@ def run_training(key: str, heartbeat_timeout: float, config: dict) -> dict:
     from explainer.train import TrainConfig, train
 
     link = _Link(key, heartbeat_timeout)
-    if link.abandoned:
-        return {"abandoned": True}  # nobody is waiting for it any more: don't train at all
+    if link.abandoned or link.cancelled:
+        return {"cancelled": True} if link.cancelled else {"abandoned": True}  # nobody is waiting for it any more: don't train at all
     cfg = TrainConfig.from_dict(config)
     try:
         res = train(cfg, worker_data(), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5)
@@ -148,8 +149,8 @@ def run_landscape(key: str, heartbeat_timeout: float, config: dict | None, state
     from explainer.train import TrainConfig, pick_device, to_tensor
 
     link = _Link(key, heartbeat_timeout)
-    if link.abandoned:
-        return {"abandoned": True}
+    if link.abandoned or link.cancelled:
+        return {"cancelled": True} if link.cancelled else {"abandoned": True}
     device = pick_device("auto")
     model = (model_from_state(TrainConfig.from_dict(config), state) if config is not None else state).to(device)
     _, _, x_test, y_test = worker_data()
@@ -171,8 +172,8 @@ def run_evaluation(key: str, heartbeat_timeout: float, config: dict, state: dict
     from explainer.train import TrainConfig, evaluate, pick_device
 
     link = _Link(key, heartbeat_timeout)
-    if link.abandoned:
-        return {"abandoned": True}
+    if link.abandoned or link.cancelled:
+        return {"cancelled": True} if link.cancelled else {"abandoned": True}
     model = model_from_state(TrainConfig.from_dict(config), state).to(pick_device("auto"))
     _, _, x_test, y_test = worker_data()
     return evaluate(model, x_test, y_test)
@@ -184,8 +185,8 @@ def run_shift(key: str, heartbeat_timeout: float, config: dict, state: dict, dig
     from explainer.train import TrainConfig, pick_device
 
     link = _Link(key, heartbeat_timeout)
-    if link.abandoned:
-        return {"abandoned": True}
+    if link.abandoned or link.cancelled:
+        return {"cancelled": True} if link.cancelled else {"abandoned": True}
     model = model_from_state(TrainConfig.from_dict(config), state).to(pick_device("auto"))
     _, _, x_test, y_test = worker_data()
     return {"accuracy": shifted_accuracy(model, x_test[:digits], y_test[:digits])}

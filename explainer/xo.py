@@ -4,7 +4,8 @@ Pixels are +1 (ink) or −1 (background). Three 3×3 filters (the two diagonals 
 cross) give 7×7 feature maps, each value the sum of products divided by 9; ReLU; 2×2 max-pooling
 with stride 2 (the 7th row and column are kept by padding, so 7×7 → 4×4); a second round of
 conv (a small "gather" kernel on each map, zero padding 1) → ReLU → pool gives 2×2 maps; the 12 numbers are
-flattened and a fully connected layer with hand-set weights votes X or O.
+flattened, scaled to length 1, and a fully connected layer with hand-set weights (from the standard
+X and O only: how much each feature tells them apart) votes X or O.
 
     >>> from explainer.xo import X, run
     >>> r = run(X)
@@ -149,23 +150,37 @@ def _features(grid: np.ndarray) -> dict[str, np.ndarray]:
             "pooled2": pooled2, "flat": pooled2.reshape(-1)}
 
 
-def _fc_weights() -> np.ndarray:
-    """Hand-set FC weights (2 × 12): each class's row is its prototype's feature vector, scaled to length 1.
+def _unit(f: np.ndarray) -> np.ndarray:
+    """The feature vector scaled to length 1: the vote looks at the pattern, not at how thick or big the strokes are."""
+    n = float(np.linalg.norm(f))
+    return f / n if n > 0 else np.zeros_like(f)
 
-    A feature that is strong for the standard X gets a large weight in the X row, and likewise for O;
-    a class's vote is how well the input's 12 features line up with that class's pattern.
+
+def _fc() -> tuple[np.ndarray, np.ndarray]:
+    """Hand-set FC weights (2 × 12) and biases (2,), from the two standard pictures only.
+
+    Each feature is compared with the midpoint between the standard X's and the standard O's
+    (both scaled to length 1). The X row's weight for a feature is how much stronger it is in the
+    standard X than in the standard O (negative where the O is stronger); the O row is the
+    opposite. So a feature above the midpoint votes for the class whose standard picture has it
+    stronger, in proportion to how much it tells the two apart, and features both classes share
+    get ~0 weight. The weights are scaled so the standard X scores vote_X = +1 and the standard O
+    vote_O = +1; the biases move the zero to the midpoint.
     """
-    rows = []
-    for proto in (X, O):
-        f = _features(proto)["flat"]
-        rows.append(f / np.linalg.norm(f))
-    w = np.array(rows)
+    fx, fo = _unit(_features(X)["flat"]), _unit(_features(O)["flat"])
+    d = fx - fo
+    mid = (fx + fo) / 2
+    scale = float(d @ (fx - mid))
+    w = np.array([d, -d]) / scale
+    b = -w @ mid
     w.setflags(write=False)
-    return w
+    b.setflags(write=False)
+    return w, b
 
 
-FC_WEIGHTS = _fc_weights()
+FC_WEIGHTS, FC_BIAS = _fc()
 CLASSES = ("X", "O")
+SOFTMAX_SCALE = 3.0
 
 
 @dataclass
@@ -178,8 +193,9 @@ class XOResult:
     relu2: np.ndarray     # (3, 4, 4)
     pooled2: np.ndarray   # (3, 2, 2)
     flat: np.ndarray      # (12,)
-    votes: np.ndarray     # (2,) X, O
-    probabilities: np.ndarray  # softmax of votes × 10 (a sharpened softmax, for display)
+    unit: np.ndarray      # (12,) flat scaled to length 1
+    votes: np.ndarray     # (2,) X, O: FC_WEIGHTS @ unit + FC_BIAS
+    probabilities: np.ndarray  # softmax of SOFTMAX_SCALE × votes
     winner: str
 
 
@@ -191,10 +207,11 @@ def run(grid) -> XOResult:
 
         raise UserError("errors.bad_shape", detail=f"the X/O input must be 9×9, got {grid.shape}")
     f = _features(grid)
-    votes = FC_WEIGHTS @ f["flat"]
-    z = 10.0 * (votes - votes.max())
+    unit = _unit(f["flat"])
+    votes = FC_WEIGHTS @ unit + FC_BIAS
+    z = SOFTMAX_SCALE * (votes - votes.max())
     p = np.exp(z) / np.exp(z).sum()
-    return XOResult(grid=grid, votes=votes, probabilities=p, winner=CLASSES[int(np.argmax(votes))], **f)
+    return XOResult(grid=grid, unit=unit, votes=votes, probabilities=p, winner=CLASSES[int(np.argmax(votes))], **f)
 
 
 def toggle(grid, row: int, col: int) -> np.ndarray:

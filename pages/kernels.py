@@ -88,7 +88,8 @@ def output_figures(img: np.ndarray, weights: np.ndarray, divisor: float, bias: f
     kind = {"raw": "signed", "clipped": "grey", "magnitude": "magnitude"}[view]
     fig = figs.map_figure(z, kind=kind, title=title, colorbar_title=colorbar, x_title=x_title, y_title=y_title,
                           value_label=value_label, offset=((kh - 1) / 2, (kw - 1) / 2), extent=img.shape)
-    return _plain(fig), _plain(figs.histogram_figure(out, title=hist_title, x_title=hist_x, y_title=hist_y))
+    # the histogram of the values shown (magnitudes in the magnitude view, 0–255 when clipped)
+    return _plain(fig), _plain(figs.histogram_figure(z, title=hist_title, x_title=hist_x, y_title=hist_y))
 
 
 def _grid_resized() -> None:
@@ -148,6 +149,10 @@ def chosen_kernel(name: str):
     """Draw the kernel's own controls; return a function giving (weights, divisor, partner weights, partner
     divisor, pair name), which raises ``UserError`` on a bad custom kernel (so the page can keep its last view)."""
     if name != "custom":
+        for key in ("kn_custom", "kn_div", "kn_divnum"):  # a named kernel's link carries no custom text
+            if key in st.query_params:
+                del st.query_params[key]
+                st.session_state.get("_published_url_values", {}).pop(key, None)
         k = kernel(name)
         if k.divisor != 1:
             st.caption(t("kernels.divisor_caption", d=fmt(k.divisor)))
@@ -173,7 +178,21 @@ def chosen_kernel(name: str):
     return parse
 
 
-def pixel_inspector(img, weights, divisor, bias, flip, out, best) -> None:
+def shown_value(img, value: float, r: int, c: int, view: str, bias: float, flip: bool, partner,
+                partner_divisor: float) -> float:
+    """What the output view shows at (r, c) for a raw output ``value``: the value itself, clipped to 0–255, or
+    the magnitude √(gx² + gy²) (gy from the partner kernel at the same place) / |value|."""
+    if view == "clipped":
+        return float(clip_display(np.array([value]))[0])
+    if view == "magnitude":
+        if partner is None:
+            return abs(value)
+        gy = inspect_pixel(img, partner, r, c, partner_divisor, bias, flip).value
+        return float(gradient_magnitude(np.array([value]), np.array([gy]))[0])
+    return value
+
+
+def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None) -> None:
     st.header(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
     ho, wo = out.shape
@@ -197,8 +216,14 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best) -> None:
     info = inspect_pixel(img, weights, r, c, divisor, bias, flip)
     L = lab()
     left, right = st.columns([1, 1])
+    picker_map = out
+    if shown is not None and shown[0] != "raw":  # the neighbourhood shows what the view shows (e.g. magnitudes)
+        picker_map = out.copy()
+        for rr in range(max(0, r - 4), min(ho, r + 5)):
+            for cc in range(max(0, c - 4), min(wo, c + 5)):
+                picker_map[rr, cc] = shown_value(img, float(out[rr, cc]), rr, cc, shown[0], bias, flip, *shown[1:])
     with left:
-        chart(figs.neighbourhood_picker(out, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
+        chart(figs.neighbourhood_picker(picker_map, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
                         key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
     with right:
         chart(figs.grid_figure(info.window, title=t("kernels.window_title"), kind="grey",
@@ -214,6 +239,10 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best) -> None:
     st.markdown(t("kernels.sum_line", n=info.products.size, total=fmt(info.total), d=fmt(divisor), b=fmt(bias),
                   value=fmt(info.value)))
     st.caption(t("kernels.matches", value=fmt(out[r, c]), r=r, c=c))
+    if shown is not None and shown[0] != "raw":  # the view shows something else than the raw sum: say what
+        view, partner, partner_divisor = shown
+        st.markdown(t(f"kernels.inspector_{view}", raw=fmt(info.value),
+                      value=fmt(shown_value(img, info.value, r, c, view, bias, flip, partner, partner_divisor))))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -333,7 +362,7 @@ def explore() -> None:
     chart(_figure(hist_fig), key="kn_hist", config=CFG)
     if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
-    pixel_inspector(img, weights, divisor, bias, flip, out, best)
+    pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=(view or "raw", *settings[5:7]))
 
 
 def open_step_edge() -> None:

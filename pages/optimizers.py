@@ -11,6 +11,8 @@ from explainer.limits import OPTIM_START_ABS
 from ui import jobs as ui_jobs
 from ui.charts import chart
 from ui.shell import labels, lesson_link, literal, note, t, t_error, widget
+from ui import runs as kept_runs
+from ui.stepper import stepper
 
 PRESETS = {
     # SGD's step grows with the gradient: on a steep bowl (κ = 50) lr 0.05 overshoots and explodes;
@@ -64,10 +66,10 @@ if points:
         st.session_state["_op_last_click"] = sig
         st.session_state["op_x"], st.session_state["op_y"] = float(sig[0]), float(sig[1])
 
-cols = st.columns(len(PRESETS))
-for col, name in zip(cols, PRESETS):
-    col.button(t(f"optimizers.preset_{name}"), key=f"op_preset_{name}", on_click=_apply_preset, args=(name,),
-               width="stretch")
+with st.container(horizontal=True, wrap=True):  # buttons as wide as their labels, wrapping: never truncated
+    for name in PRESETS:
+        st.button(t(f"optimizers.preset_{name}"), key=f"op_preset_{name}", on_click=_apply_preset, args=(name,),
+                  width="content")
 
 c1, c2 = st.columns([2, 1])
 with c1:
@@ -84,7 +86,7 @@ except UserError as exc:
 st.latex(surf.latex)
 
 chosen = widget(st.multiselect, t("optimizers.optimizers"), key="op_opts",
-                default=["sgd", "momentum", "rmsprop", "adam"], options=list(optim.OPTIMIZER_NAMES),
+                default=["sgd", "momentum", "adagrad", "rmsprop", "adam"], options=list(optim.OPTIMIZER_NAMES),
                 format_func=labels("optimizers.opt_"), max_selections=8)
 if not chosen:
     st.info(t("optimizers.pick_one"))
@@ -147,11 +149,26 @@ tab_map, tab_3d, tab_loss, tab_table, tab_rules = st.tabs(
     [t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
      t("optimizers.tab_rules")])
 with tab_map:
-    chart(figs.contour_race(xs, ys, Z, paths, names, surf.minima, log=surf.log_scale, x_title="x",
-                                      y_title="y", loss_title=t("optimizers.loss"), start_title=t("optimizers.start"),
-                                      min_title=t("optimizers.minimum"), play=t("optimizers.play"),
-                                      pause=t("optimizers.pause"), step_title=t("optimizers.step")),
-                    key="op_contour", name=t("optimizers.tab_map"), on_select="rerun", selection_mode="points")
+    marks = figs.race_marks(int(steps))
+
+    def show_race(pos: int) -> None:
+        upto = marks[pos - 1]
+        st.markdown(t("optimizers.race_step", step=upto, total=int(steps)))
+        ev = chart(figs.contour_race(xs, ys, Z, paths, names, surf.minima, log=surf.log_scale,
+                                               x_title="x", y_title="y", loss_title=t("optimizers.loss"),
+                                               start_title=t("optimizers.start"), min_title=t("optimizers.minimum"),
+                                               upto=upto),
+                             key="op_contour", name=t("optimizers.tab_map"), on_select="rerun", selection_mode="points")
+        pts = (ev or {}).get("selection", {}).get("points", []) if ev else []
+        if pts and (round(pts[0]["x"], 4), round(pts[0]["y"], 4)) != st.session_state.get("_op_last_click"):
+            st.rerun(scope="app")  # a click inside the race view: the whole page restarts from there
+
+    # Streamlit controls (keyboard: Tab, Enter/Space, arrow keys on the slider), as on the Stride page:
+    # play steps the race forward in a fragment, so only the map redraws, with its contours
+    stepper("op", len(marks), show_race, default=-1, speeds=(1.0, 2.0, 4.0, 8.0), default_speed=4.0,
+            texts={"position": t("optimizers.race_position"), "position_help": t("optimizers.race_position_help"),
+                   "first_help": t("optimizers.race_first_help"), "last_help": t("optimizers.race_last_help"),
+                   "speed_help": t("optimizers.race_speed_help"), "speed_value": t("optimizers.race_speed_value")})
     note(t("optimizers.map_note"))
 with tab_3d:
     chart(figs.surface_3d(xs, ys, Z, paths, path_losses, names, log=surf.log_scale, x_title="x",
@@ -164,8 +181,9 @@ with tab_table:
     for n, s in zip(names, summaries):
         rows.append({t("optimizers.col_optimizer"): n,
                      t("optimizers.col_final_loss"): s["final_loss"],
-                     t("optimizers.col_distance"): s["distance"],
-                     t("optimizers.col_steps_to_tol"): s["steps_to_tol"],
+                     # empty cells (not "None") where there is no minimum or it was never reached
+                     t("optimizers.col_distance"): "" if s["distance"] is None else f"{s['distance']:.4g}",
+                     t("optimizers.col_steps_to_tol"): "" if s["steps_to_tol"] is None else str(s["steps_to_tol"]),
                      t("optimizers.col_diverged"): (t("optimizers.diverged_at", step=s["diverged_at"])
                                                     if s["diverged"] else "—")})
     st.dataframe(rows, hide_index=True, width="stretch")
@@ -179,6 +197,17 @@ st.markdown(t("optimizers.lr_text"))
 # ---- a trained model's real loss landscape
 st.header(t("optimizers.landscape_header"))
 trained = st.session_state.get("trained_model")
+linked = kept_runs.linked_ids()  # a link (?run=…) or a reload names the run whose landscape to show
+if linked and (not trained or trained.get("id") != linked[-1]):
+    kept = kept_runs.load(linked[-1])
+    if kept is not None:
+        trained = {"model": kept["model"], "name": kept["label"], "test_accuracy": kept["test_accuracy"],
+                   "id": kept["id"], "config": kept.get("config")}
+        st.session_state["trained_model"] = trained
+    elif trained and trained.get("id"):
+        trained = None  # the link names a run that no longer exists: don't show another one instead
+if linked:
+    kept_runs.publish_ids(linked)
 if not trained:
     st.info(t("optimizers.landscape_missing"))
     lesson_link("pages/train.py", t("nav.train"), "🧠")
@@ -186,7 +215,7 @@ else:
     st.markdown(t("optimizers.landscape_text", name=literal(trained.get("name", "?")),
                   acc=f"{100 * trained.get('test_accuracy', 0):.1f}"))
     cache = st.session_state.setdefault("_op_landscapes", {})
-    key = id(trained["model"])
+    key = trained.get("id") or id(trained["model"])
     pending = st.session_state.get("_op_landscape_job")
     if key not in cache and pending is None and st.button(t("optimizers.landscape_compute"), key="op_landscape_btn"):
         # computed on the training engine (a Dask worker), never in the web process

@@ -9,7 +9,7 @@ import streamlit as st
 from explainer.conv import PADDING_MODES, conv_transpose2d
 from explainer.errors import UserError
 from explainer.figures import stepper as figs
-from explainer.formulas import TRANSPOSED_GENERAL, conv_params_latex, conv_size, transposed_size
+from explainer.formulas import TRANSPOSED_GENERAL, conv_params_latex, conv_size, transposed_size, tutorial_size
 from explainer.images import channels as rgb_channels
 from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
@@ -143,8 +143,15 @@ def section_stepper(lab: dict) -> None:
     (pad_h, pad_w), (sh, sw), (dh, dw) = walk.origin, walk.stride, walk.dilation
     ih, iw = walk.input_shape
     st.subheader(t("stride.size_header"))
+    st.markdown(t("stride.formula_torch"))
     formula(conv_size(ih, kh, sh, pad_h, dh, "H").latex)
     formula(conv_size(iw, kw, sw, pad_w, dw, "W").latex)
+    st.markdown(t("stride.formula_tutorial"))
+    (th, agree_h), (tw, agree_w) = (tutorial_size(ih, kh, sh, pad_h, dh, "H"), tutorial_size(iw, kw, sw, pad_w, dw, "W"))
+    formula(th)
+    if (ih, kh, sh, pad_h, dh) != (iw, kw, sw, pad_w, dw):
+        formula(tw)
+    st.caption(t("stride.formula_agree") if agree_h and agree_w else t("stride.formula_differ"))
     st.markdown(t("stride.size_text", h=ih, w=iw, kh=kh, kw=kw, oh=out.shape[1], ow=out.shape[2],
                   n=len(walk), mode=t(f"stride.mode_{mode}")))
     if preset == "same" and (s > 1 or span % 2):
@@ -157,12 +164,8 @@ def section_stepper(lab: dict) -> None:
 def section_channels(lab: dict) -> None:
     section("stride", "channels")
 
-    def tutorial():
-        ss = st.session_state
-        ss.update(sp_ck=2, sp_cf=3, sp_cs=2, sp_cp=1, sp_cn=5, sp_csrc="random")
-
-    st.button(t("stride.tutorial_preset"), key="sp_tutorial", on_click=tutorial, icon=":material/school:",
-              help=t("stride.tutorial_preset_help"))
+    if st.session_state.pop("_sp_tutorial_done", False):
+        st.success(t("stride.tutorial_done"))
     src = widget(st.segmented_control, t("stride.source"), key="sp_csrc", default="random",
                  options=["random", "image"], format_func=labels("stride.csrc_"), required=True)
     c1, c2, c3 = st.columns(3)
@@ -377,7 +380,16 @@ def section_receptive(lab: dict) -> None:
 
 
 # ---------------------------------------------------------------- page
+def _tutorial() -> None:
+    """The tutorial's example: a 5×5×3 input, padding 1, two 3×3×3 kernels, stride 2, from its first step."""
+    ss = st.session_state
+    ss.update(sp_view="channels", sp_ck=2, sp_cf=3, sp_cs=2, sp_cp=1, sp_cn=5, sp_csrc="random", sp_c_pos=1,
+              _sp_c_playing=False, _sp_tutorial_done=True)
+
+
 view = lesson_views("stride", "sp_view", VIEWS)
+st.button(t("stride.tutorial_preset"), key="sp_tutorial", on_click=_tutorial, icon=":material/school:",
+          help=t("stride.tutorial_preset_help"))
 LAB = figure_labels()
 {"stepper": section_stepper, "channels": section_channels, "transposed": section_transposed,
  "receptive": section_receptive}[view](LAB)

@@ -21,6 +21,7 @@ from explainer.train import (OPTIMIZERS, DEFAULT_LR, TrainConfig, export_code, l
 from ui import jobs as ui_jobs
 from ui.charts import chart
 from ui.canvas import draw_canvas
+from ui import runs as runstore
 from ui.shell import labels, note, t, t_error, widget
 
 PRESETS = {
@@ -64,13 +65,14 @@ if data is not None:
                                      height=150), key="tr_data", name=t("train.data_header"))
 
 runs: list[dict] = st.session_state.setdefault("tr_runs", [])
+runstore.restore_runs(runs)  # a reload or a link (?run=…) brings kept runs back
 job: jobs.TrainingJob | None = st.session_state.get("tr_job")
 
 # ---------------------------------------------------------------- model and settings
 st.header(t("train.setup_header"))
-pc = st.columns(len(PRESETS))
-for col, name in zip(pc, PRESETS):
-    col.button(t(f"train.preset_{name}"), key=f"tr_preset_{name}", on_click=_preset, args=(name,), width="stretch")
+with st.container(horizontal=True, wrap=True):  # buttons as wide as their labels, wrapping: never truncated
+    for name in PRESETS:
+        st.button(t(f"train.preset_{name}"), key=f"tr_preset_{name}", on_click=_preset, args=(name,), width="content")
 left, right = st.columns([1, 1])
 with left:
     model_name = widget(st.selectbox, t("train.model"), key="tr_model", default="fast", options=list(M.MODEL_NAMES),
@@ -105,6 +107,12 @@ with right:
     seed = widget(c2.number_input, t("train.seed"), key="tr_seed", default=0, min_value=0, max_value=9999)
     aug = widget(st.toggle, t("train.augment"), key="tr_aug", default=False, help=t("train.augment_help"))
 
+# the time estimate comes from the speed measured here (the last finished run of this model), never a fixed figure
+speeds = [r["ips"] for r in runs if r.get("ips") and getattr(r.get("config"), "model", None) == model_name]
+if speeds:
+    st.caption(t("train.estimate", ips=f"{speeds[-1]:,.0f}", s=f"{int(epochs) * min(int(size), 60000) / speeds[-1]:.0f}"))
+else:
+    st.caption(t("train.estimate_none"))
 running = job is not None and not job.done
 b1, b2 = st.columns(2)
 if b1.button(t("train.start"), key="tr_start", type="primary", disabled=running or data is None, width="stretch"):
@@ -138,8 +146,9 @@ def _finish(job: jobs.TrainingJob) -> None:
                      "ips": r.images_per_second, "stopped": r.stopped, "device": r.device,
                      "_eval": {"accuracy": r.test_accuracy, "predictions": r.predictions,
                                "probabilities": r.probabilities}})
+        runstore.remember(runs[-1])  # kept on disk: a reload or the link brings it back
         st.session_state["trained_model"] = {"model": r.model, "name": runs[-1]["label"], "config": r.config,
-                                             "test_accuracy": r.test_accuracy}
+                                             "test_accuracy": r.test_accuracy, "id": runs[-1].get("id")}
     st.session_state.pop("tr_job", None)
 
 
@@ -190,10 +199,11 @@ if runs:
     note(t("train.overfit_note"))
     if st.button(t("train.clear_runs"), key="tr_clear"):
         runs.clear()
+        runstore.forget_all()
         st.rerun()
 
 # ---------------------------------------------------------------- what the model learned
-st.header(t("train.inside_header"))
+st.header(t("train.inside_header", n=3 if runs else 2))
 up = st.file_uploader(t("train.load"), key="tr_load", help=t("train.load_help", mb=limits.mb(limits.CHECKPOINT_BYTES)))
 if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
     st.session_state["_tr_loaded"] = (up.name, up.size)
@@ -234,8 +244,9 @@ def _scoring() -> None:
             if ev is not None:
                 run["_eval"], run["test_accuracy"] = ev, ev["accuracy"]
                 st.session_state["tr_loaded_acc"] = ev["accuracy"]
+                runstore.remember(run)  # kept with its score: a reload or the link brings it back
                 if st.session_state.get("trained_model", {}).get("model") is run["model"]:
-                    st.session_state["trained_model"]["test_accuracy"] = ev["accuracy"]
+                    st.session_state["trained_model"].update(test_accuracy=ev["accuracy"], id=run.get("id"))
             elif view.error:
                 st.session_state["tr_error"] = view.error
             del run["_eval_job"]
@@ -249,9 +260,24 @@ if not runs:
     st.info(t("train.train_first"))
     st.stop()
 
-pick = st.selectbox(t("train.inspect_run"), options=list(range(len(runs))), index=len(runs) - 1,
-                    format_func=lambda i: runs[i]["label"], key="tr_pick")
+# follow the newest run unless the learner chose another (a new key per run count, so a new run
+# doesn't keep the old choice's index; the learner's choice is kept in _tr_pick)
+chosen = st.session_state.get("_tr_pick")
+chosen = chosen if isinstance(chosen, int) and 0 <= chosen < len(runs) else len(runs) - 1
+
+
+def _picked(key: str) -> None:
+    i = st.session_state[key]
+    st.session_state["_tr_pick"] = None if i == len(runs) - 1 else i
+
+
+pick_key = f"tr_pick_{len(runs)}"
+pick = st.selectbox(t("train.inspect_run"), options=list(range(len(runs))), index=chosen,
+                    format_func=lambda i, names=[r["label"] for r in runs]: names[i] if 0 <= i < len(names) else str(i),
+                    key=pick_key, on_change=_picked, args=(pick_key,))
 run = runs[pick]
+if run.get("id"):
+    st.caption(t("train.run_link", link=f"?run={run['id']}"))
 model = run["model"]
 c1, c2 = st.columns(2)
 c1.download_button(t("train.save"), data=run.setdefault("_ckpt", save_checkpoint(model, run["config"])),
@@ -275,12 +301,19 @@ with tabs[0]:
         y_true, y_pred = data[3], ev["predictions"]
         cm = confusion_matrix(y_true, y_pred)
         st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=int((y_true != y_pred).sum())))
-        sel = chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"),
-                                             value_label=t("train.count")),
-                              key="tr_cm", name=t("train.tab_confusion"), on_select="rerun", selection_mode="points")
-        pts = (sel or {}).get("selection", {}).get("points", []) if sel else []
-        if pts:
-            st.session_state["tr_cell_true"], st.session_state["tr_cell_pred"] = int(pts[0]["y"]), int(pts[0]["x"])
+        # a click on a cell (a new one: the chart keeps its last selection) chooses the dropdowns below
+        cm_event = st.session_state.get("tr_cm")
+        pts = (cm_event or {}).get("selection", {}).get("points", []) if cm_event else []
+        if pts and "x" in pts[0] and "y" in pts[0]:
+            cell = (int(round(pts[0]["y"])), int(round(pts[0]["x"])))
+            if st.session_state.get("_tr_last_cell") != cell and all(0 <= v <= 9 for v in cell):
+                st.session_state["_tr_last_cell"] = cell
+                st.session_state["tr_cell_true"], st.session_state["tr_cell_pred"] = cell
+        picked = (st.session_state.get("tr_cell_true"), st.session_state.get("tr_cell_pred"))
+        chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"),
+                                       value_label=t("train.count"),
+                                       selected=picked if None not in picked else None),
+                        key="tr_cm", name=t("train.tab_confusion"), on_select="rerun", selection_mode="points")
         cc1, cc2 = st.columns(2)
         ti = cc1.selectbox(t("train.true"), options=list(range(10)), key="tr_cell_true", index=None,
                            placeholder=t("train.any"))

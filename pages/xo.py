@@ -101,17 +101,17 @@ with tabs[0]:
     # the same routine as the Kernels page's inspector: products summed in conv2d's order, so it equals the map
     info = inspect_pixel(grid, xo.FILTERS[fk], ir, ic, divisor=9)
     products, total = info.products, info.total
-    a, b, cc = st.columns(3)
+    a, b, cc = st.columns([1.3, 0.8, 1.3])  # the 9×9 window and the 7×7 map get the room: numbers must not overlap
     with a:
         chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3),
-                                        height=260), key="xo_iwin", name=t("xo.inspect_header"))
+                                        height=320), key="xo_iwin", name=t("xo.inspect_header"))
     with b:
         chart(heatmap(products, colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
                                 title=t("xo.products"), x_title=COL, y_title=ROW, value_label=VAL,
                                 showscale=False, height=220), key="xo_iprod")
     with cc:
         chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW,
-                                         value_label=VAL, mark=(ir, ic), height=220), key="xo_imap")
+                                         value_label=VAL, mark=(ir, ic), height=300), key="xo_imap")
     st.latex(xo_pixel_latex(info))
     st.markdown(t("xo.inspect_result", matches=xo.matching_cells(total), total=int(total),
                   value=f"{info.value:.2f}", mapvalue=f"{res.maps[fk][ir, ic]:.2f}"))
@@ -131,8 +131,8 @@ with tabs[3]:
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
-            chart(figs.feature_map(res.relu2[k], title=names[k] + " · " + t("xo.after_relu"),
-                                             x_title=COL, y_title=ROW, value_label=VAL, height=220), key=f"xo_q{k}")
+            chart(figs.feature_map(res.relu2[k], title=names[k] + "<br>" + t("xo.after_relu"),
+                                             x_title=COL, y_title=ROW, value_label=VAL, height=250), key=f"xo_q{k}")
             chart(figs.feature_map(res.pooled2[k], title=t("xo.pooled_2x2"), x_title=COL, y_title=ROW,
                                              value_label=VAL, height=180), key=f"xo_s{k}")
 
@@ -141,9 +141,12 @@ with tabs[4]:
     chart(heatmap(res.flat[None, :], colorscale="Blues", zmin=0, title=t("xo.flat"), x_title=t("xo.feature"),
                             y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"),
                     key="xo_flat")
-    chart(heatmap(xo.FC_WEIGHTS, colorscale="Greens", title=t("xo.weights"), x_title=t("xo.feature"),
-                            y_title=t("xo.class"), value_label=VAL, showscale=False, height=180,
-                            number_format=".2f"), key="xo_w")
+    chart(heatmap(res.unit[None, :], colorscale="Blues", zmin=0, title=t("xo.unit"), x_title=t("xo.feature"),
+                            y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"),
+                    key="xo_unit")
+    chart(heatmap(xo.FC_WEIGHTS, colorscale="RdBu", zmid=0, title=t("xo.weights"),
+                            x_title=t("xo.feature"), y_title=t("xo.class"), value_label=VAL, showscale=False,
+                            height=180, number_format=".1f"), key="xo_w")
     chart(figs.votes(list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),
                                prob_title=t("xo.class")), key="xo_votes", name=t("xo.vote"))
     st.latex(xo_vote_latex(res.votes, t("xo.vote")))

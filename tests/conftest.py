@@ -17,6 +17,12 @@ os.environ.setdefault("EXPLAINER_WORKER_NICE", "0")
 # The project's MNIST copy for tests: $MNIST_DIR, else ../shared/mnist beside the checkout.
 if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
     os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
+# Kept runs (explainer.runstore) go to a fresh temporary folder, never the user's cache; the
+# browser tests' server inherits it.
+if not os.environ.get("CONVOLUTION_EXPLAINER_RUNS"):
+    import tempfile
+
+    os.environ["CONVOLUTION_EXPLAINER_RUNS"] = tempfile.mkdtemp(prefix="ce-runs-")
 
 
 def app_test(page: str, lang: str = "en", timeout: float = 30, **state):
@@ -33,7 +39,8 @@ def app_test(page: str, lang: str = "en", timeout: float = 30, **state):
 @pytest.fixture(scope="session")
 def mnist_dir():
     d = os.environ.get("MNIST_DIR")
-    assert d and Path(d).is_dir(), "MNIST_DIR must point at the MNIST files (../shared/mnist here)"
+    assert d and Path(d).is_dir(), ("MNIST_DIR must point at the MNIST files (../shared/mnist here); with a network the "
+                                    "test run downloads them into ~/.cache/convolution-explainer/mnist")
     return d
 
 
@@ -48,3 +55,27 @@ def dask_engine(mnist_dir):
     yield eng
     jobs.set_engine(previous)
     eng.close()
+
+
+def pytest_configure(config):
+    """A fresh clone without MNIST: fetch it once (controller only, before xdist starts its workers) into
+    the per-user cache, verified by MD5, and point MNIST_DIR there. Offline, the tests that need MNIST fail
+    with the message below instead of a wall of errors."""
+    if hasattr(config, "workerinput") or (os.environ.get("MNIST_DIR") and Path(os.environ["MNIST_DIR"]).is_dir()):
+        return
+    from explainer import mnist
+
+    if not mnist.available():
+        try:
+            print("MNIST not found: downloading it once into", mnist.cache_dir(), flush=True)
+            mnist.download()
+        except Exception as exc:  # noqa: BLE001 — reported in the header, the MNIST tests then fail clearly
+            config._mnist_problem = (f"MNIST is missing and could not be downloaded ({exc}). Put the four IDX files "
+                                     f"in a folder and set MNIST_DIR=/path/to/folder (see README, 'Test it').")
+            return
+    os.environ["MNIST_DIR"] = str(mnist.cache_dir())
+
+
+def pytest_report_header(config):
+    problem = getattr(config, "_mnist_problem", None)
+    return [problem] if problem else [f"MNIST_DIR={os.environ.get('MNIST_DIR', '')}"]

@@ -75,16 +75,17 @@ def _race():
     return xs, ys, Z, paths
 
 
-def test_contour_race_draws_each_path_and_animates_it():
+def test_contour_race_draws_each_path_up_to_the_step_with_the_contours():
     xs, ys, Z, paths = _race()
     fig = foptim.contour_race(xs, ys, Z, paths, ["A", "B"], [(0.0, 0.0)], log=False, loss_title="L",
-                              start_title="S", min_title="MIN", play="PLAY", pause="PAUSE", step_title="STEP",
-                              frames=3, **AXES)
+                              start_title="S", min_title="MIN", upto=1, **AXES)
     names = [tr.name for tr in fig.data]
-    assert "A" in names and "B" in names and "MIN" in names
-    assert len(fig.frames) == 3 and _titles(fig) == ("X-T", "Y-T")
-    buttons = fig.layout.updatemenus[0].buttons
-    assert [b.label.split(" ", 1)[1] for b in buttons] == ["PLAY", "PAUSE"]
+    assert "A" in names and "B" in names and "MIN" in names and _titles(fig) == ("X-T", "Y-T")
+    assert sum(tr.type == "contour" for tr in fig.data) == 1 and not fig.frames  # no in-figure animation
+    a = next(tr for tr in fig.data if tr.name == "A")
+    assert np.array_equal(np.asarray(a.x), paths[0][:2, 0])  # the path up to step 1 …
+    head = next(tr for tr in fig.data if tr.name == "A · head")
+    assert list(head.x) == [paths[0][1, 0]]  # … with its head there
 
 
 def test_loss_curves_and_landscape():
@@ -111,7 +112,9 @@ def test_training_curves_one_train_and_one_test_line_per_run():
 def test_confusion_matrix_is_clickable_with_counts():
     m = np.array([[5, 1], [0, 7]])
     fig = ftrain.confusion(m, value_label="N", **AXES)
-    assert np.array_equal(np.asarray(fig.data[0].z), m) and fig.layout.clickmode == "event+select"
+    assert np.array_equal(np.asarray(fig.data[0].z), np.log1p(m)) and fig.layout.clickmode == "event+select"
+    cells = next(tr for tr in fig.data if tr.name == "cells")  # clickable markers over the cells, with the counts
+    assert list(cells.customdata) == [5, 1, 0, 7] and list(fig.data[1].text) == ["5", "1", "0", "7"]
 
 
 def test_mosaics_tile_pictures_without_axes_or_hover():

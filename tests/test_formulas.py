@@ -113,5 +113,21 @@ def test_xo_pixel_formula_and_matching_cells():
     assert xo_pixel_latex(info) == r"\frac{-1 +1 +1 +1 +1 +1 +1 +1 +1}{9} = \frac{7}{9} = 0.78"
     assert info.value == xo.run(xo.X).maps[0][0, 0] and xo.matching_cells(info.total) == 8
     assert xo.matching_cells(9.0) == 9 and xo.matching_cells(-9.0) == 0
-    assert xo_vote_latex([0.5, 0.25], "票数") == (r"\text{票数}_X = w_X \cdot f = 0.500,\qquad "
-                                                  r"\text{票数}_O = w_O \cdot f = 0.250")
+    assert xo_vote_latex([0.5, -0.25], "票数") == (r"\text{票数}_X = w_X \cdot \hat f + b_X = +0.500,\qquad "
+                                                   r"\text{票数}_O = w_O \cdot \hat f + b_O = -0.250")
+
+
+def test_tutorial_size_agrees_with_torch_exactly_when_the_windows_fit():
+    """The tutorial's (W − F + 2P)/S + 1 next to PyTorch's floor form: equal whenever it is a whole number."""
+    from explainer.conv import output_size
+    from explainer.formulas import tutorial_size
+
+    assert tutorial_size(5, 3, 2, 1) == (r"H_{out} = \frac{H - F + 2P}{S} + 1 = \frac{5 - 3 + 2\cdot1}{2} + 1 = 3", True)
+    assert tutorial_size(6, 3, 2, 0, axis="W")[1] is False  # (6 − 3)/2 + 1 = 2.5: PyTorch floors to 2
+    for n in range(1, 12):
+        for k in range(1, 6):
+            for s in range(1, 4):
+                for p in range(0, 3):
+                    latex, agree = tutorial_size(n, k, s, p)
+                    if agree:
+                        assert latex.endswith(f"= {output_size(n, k, s, p)}")

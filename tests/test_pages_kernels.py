@@ -232,3 +232,40 @@ def test_colour_channels_follow_only_the_image_the_maps_show():
     assert at.toggle(key="kn_rgb").value  # the user's choice is kept …
     assert len(at.get("plotly_chart")) == n_before - 4  # … but no channel maps of the wrong picture
     assert header not in [s.value for s in at.header]
+
+
+def test_bad_custom_kernel_leaves_the_url_with_a_named_kernel():
+    at = app_test("kernels")
+    at.query_params.update(kn_kernel="custom", kn_custom="1,2;3")
+    at = run(at)
+    assert at.error and "kn_custom" not in at.query_params  # refused text is never published (issue 11)
+    at.selectbox(key="kn_kernel").set_value("sobel_x")
+    run(at)
+    assert not at.error and "kn_custom" not in at.query_params
+    at.selectbox(key="kn_kernel").set_value("custom")  # back to custom: the text is still there to fix
+    run(at)
+    assert at.text_area(key="kn_custom").value == "1,2;3"
+
+
+def test_magnitude_view_inspector_and_histogram_show_magnitudes():
+    at = run(app_test("kernels"))
+    at.selectbox(key="kn_kernel").set_value("sobel_x")
+    run(at)
+    at.segmented_control(key="kn_out").set_value("magnitude")
+    run(at)
+    assert not at.exception and not at.error
+    assert "**magnitude**" in markdown(at)
+    import json
+
+    import base64
+
+    import numpy as np
+
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    hist = [f for f in specs if f["layout"].get("title", {}).get("text") == translate("kernels.hist_title", "en")]
+    assert hist, "the histogram is drawn"
+    x = hist[0]["data"][0]["x"]
+    x = np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]) if isinstance(x, dict) else np.array(x)
+    assert x.min() >= 0  # magnitudes, not the raw signed values
+    picker = [f for f in specs if f["data"] and f["data"][0].get("mode") == "markers+text"]
+    assert picker and all(float(v) >= 0 for v in picker[0]["data"][0]["text"])  # the neighbourhood too

@@ -13,8 +13,8 @@ def test_defaults(lang):
     at = app_test("optimizers", lang).run()
     assert not at.exception
     assert at.title[0].value == translate("optimizers.title", lang)
-    assert at.multiselect(key="op_opts").value == ["sgd", "momentum", "rmsprop", "adam"]
-    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 4
+    assert at.multiselect(key="op_opts").value == ["sgd", "momentum", "adagrad", "rmsprop", "adam"]  # the tutorial's four + Adam
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 5
     assert at.info  # no trained model yet: says where to get one
 
 
@@ -58,3 +58,39 @@ def test_trained_model_slice(dask_engine):
     assert len(at.get("plotly_chart")) == charts + 1
     (L,) = at.session_state["_op_landscapes"].values()
     assert L["loss"].shape == (15, 15) and (L["loss"] > 0).all()
+
+
+def _contours(at) -> int:
+    import json
+
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return sum(t["type"] == "contour" for t in spec["data"])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_race_steps_with_streamlit_controls_and_the_link_names_the_step(lang):
+    at = app_test("optimizers", lang).run()
+    assert not at.exception
+    pos = at.slider(key="op_pos")
+    assert pos.value == pos.max == 41  # first visit: the whole race
+    assert at.query_params["op_pos"] == "41"
+    at.button(key="op_first").click().run()
+    assert at.slider(key="op_pos").value == 1
+    assert _contours(at) == 1  # the loss surface stays at every step
+    assert at.query_params["op_pos"] == "1"
+    at.button(key="op_next").click().run()
+    assert at.slider(key="op_pos").value == 2
+    assert translate("optimizers.race_step", lang, step=5, total=200) in [m.value for m in at.markdown]
+    # a shared link opens the race at its step
+    at2 = app_test("optimizers", lang)
+    at2.query_params["op_pos"] = "11"
+    at2.run()
+    assert at2.slider(key="op_pos").value == 11 and not at2.exception
+
+
+def test_results_table_has_empty_cells_not_none():
+    at = app_test("optimizers", op_surface="saddle").run()  # the saddle has no minimum
+    assert not at.exception
+    df = at.dataframe[0].value
+    values = df.astype(str).values.ravel().tolist()
+    assert "None" not in values and "nan" not in values and "" in values

@@ -41,7 +41,7 @@ def test_every_part_renders_in_both_languages(view, lang):
 def test_defaults_show_the_formula_and_first_step():
     at = app_test("stride").run()
     latex = [e.value for e in at.latex]
-    assert any(r"\left\lfloor \frac{4}{2} \right\rfloor + 1 = 3" in v for v in latex) and len(latex) == 2
+    assert any(r"\left\lfloor \frac{4}{2} \right\rfloor + 1 = 3" in v for v in latex) and len(latex) == 3  # + the tutorial form
     assert "output **3×3**" in text(at) and "Step **1 of 9**" in text(at)
     assert filled_outputs(at) == 1
     # the padding ring is its own trace with padding cells; the window is drawn as a shape
@@ -217,3 +217,44 @@ def test_crop_top_survives_a_visit_to_the_transposed_view():
     at.segmented_control(key="sp_view").set_value("transposed").run()
     at.segmented_control(key="sp_view").set_value("stepper").run()
     assert not at.exception and at.slider(key="sp_top").value == chosen
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_tutorial_button_from_the_default_view_sets_up_the_example(lang):
+    """At the defaults (the stepper view) the button visibly sets up the tutorial's 5×5 / padding 1 example."""
+    from explainer.i18n import translate
+
+    at = app_test("stride", lang).run()
+    assert at.segmented_control(key="sp_view").value == "stepper"
+    at.button(key="sp_tutorial").click().run()
+    assert not at.exception
+    assert at.segmented_control(key="sp_view").value == "channels"
+    assert at.success and at.success[0].value == translate("stride.tutorial_done", lang)
+    assert at.slider(key="sp_cn").value == 5 and at.slider(key="sp_cp").value == 1
+    assert at.slider(key="sp_c_pos").value == 1 and at.query_params["sp_view"] == "channels"
+
+
+def test_tutorial_formula_beside_the_floor_form():
+    from explainer.i18n import translate
+
+    at = app_test("stride").run()  # 5×5, kernel 3, stride 2, padding 1: (5 − 3 + 2)/2 + 1 = 3
+    latex = [e.value for e in at.latex]
+    assert any(r"\frac{5 - 3 + 2\cdot1}{2} + 1 = 3" in v for v in latex)
+    assert any(r"\left\lfloor" in v for v in latex)
+    assert translate("stride.formula_agree", "en") in [c.value for c in at.caption]
+    at.slider(key="sp_p").set_value(0).run()  # (5 − 3 + 0)/2 + 1 = 2 still whole
+    at.slider(key="sp_k").set_value(2).run()  # (5 − 2)/2 + 1 = 2.5: the tutorial's form gives a fraction
+    assert any("= 2.5" in e.value for e in at.latex)
+    assert translate("stride.formula_differ", "en") in [c.value for c in at.caption]
+
+
+def test_chinese_labels_are_chinese():
+    """Valid/Same/Full, one-cycle and the Kernels page's button read in Chinese (the English term in brackets)."""
+    import re
+
+    from explainer.i18n import translate
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for key in ("stride.preset_valid", "stride.preset_same", "stride.preset_full", "train.one_cycle"):
+        assert cjk.search(translate(key, "zh")), key
+    assert translate("kernels.view_explore", "zh") in translate("kernels.step_open", "zh")

@@ -149,3 +149,64 @@ def test_engine_unavailable_is_said_and_the_page_works(lang, monkeypatch):
         assert not at.exception and at.slider(key="tr_blocks").value == 2
     finally:
         jobs.set_engine(previous)
+
+
+def test_run_survives_a_reload_and_a_link(trained_app):
+    """The finished run is in the store and named in the URL: a new session with that URL gets it back;
+    the Optimizers page's landscape of that CNN is reachable from the same link."""
+    at = trained_app
+    run = at.session_state["tr_runs"][0]
+    assert run.get("id") and run["id"] in at.query_params["run"]
+    link = at.query_params["run"]
+    fresh = app_test("train", timeout=60)
+    fresh.query_params["run"] = link
+    fresh.run()
+    assert not fresh.exception
+    back = fresh.session_state["tr_runs"]
+    assert [r["id"] for r in back][: len(link.split(","))] == link.split(",")
+    assert back[0]["label"] == run["label"] and abs(back[0]["test_accuracy"] - run["test_accuracy"]) < 1e-9
+    assert any(f"?run={back[-1]['id']}" in c.value for c in fresh.caption)  # the run's link is shown
+    other = app_test("train").run()  # another learner, no link: sees none of these runs
+    assert not other.session_state["tr_runs"] and "run" not in other.query_params or not other.query_params["run"]
+    opt = app_test("optimizers")
+    opt.query_params["run"] = run["id"]
+    opt.run()
+    assert not opt.exception
+    assert opt.session_state["trained_model"]["id"] == run["id"]
+    assert any(run["label"] in m.value for m in opt.markdown)
+    bad = app_test("train")
+    bad.query_params["run"] = "A" * 22
+    bad.run()
+    assert not bad.exception and not bad.session_state["tr_runs"]
+
+
+def test_look_inside_follows_the_newest_run_unless_chosen(trained_app):
+    at = trained_app
+    runs = at.session_state["tr_runs"]
+    n = len(runs)
+    assert at.selectbox(key=f"tr_pick_{n}").value == n - 1
+    # a second run arrives (as a finished job would add it): "Look inside" follows it
+    runs.append(dict(runs[0], label="second", id=None, _eval=None))
+    runs[-1].pop("_eval")
+    at.run()
+    assert not at.exception and at.selectbox(key=f"tr_pick_{n + 1}").value == n
+    at.selectbox(key=f"tr_pick_{n + 1}").select(0).run()  # the learner picks the first run …
+    runs.append(dict(runs[0], label="third", id=None))
+    at.run()
+    assert at.selectbox(key=f"tr_pick_{n + 2}").value == 0  # … and keeps it
+    at.selectbox(key=f"tr_pick_{n + 2}").select(n + 1).run()  # back to the newest: following again
+    runs.append(dict(runs[0], label="fourth", id=None))
+    at.run()
+    assert at.selectbox(key=f"tr_pick_{n + 3}").value == n + 2
+    del runs[n:]
+    at.run()
+
+
+def test_time_estimate_comes_from_the_measured_speed(trained_app):
+    at = trained_app
+    run = at.session_state["tr_runs"][0]
+    assert not any("6 s" in c.value for c in at.caption)
+    expected = translate("train.estimate", "en", ips=f"{run['ips']:,.0f}", s=f"{2000 / run['ips']:.0f}")
+    assert expected in [c.value for c in at.caption]
+    fresh = app_test("train").run()
+    assert translate("train.estimate_none", "en") in [c.value for c in fresh.caption]

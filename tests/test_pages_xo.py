@@ -78,3 +78,10 @@ def test_inspector_sum_and_value_equal_the_map_from_a_shared_link(preset, k, r, 
                      mapvalue=f"{m:.2f}")
     assert want in [md.value for md in at.markdown]
     assert any(rf"\frac{{{total}}}{{9}}" in lx.value for lx in at.latex)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_centre_056_is_explained_like_077(lang):
+    at = app_test("xo", lang).run()
+    md = " ".join(m.value for m in at.markdown)
+    assert "0.56" in md and "0.55" in md and "0.77" in md and "0.78" in md

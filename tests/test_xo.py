@@ -58,3 +58,23 @@ def test_the_xo_filters_live_in_one_place():
     for name, weights in zip(xo.FILTER_NAMES, xo.FILTERS):
         assert np.array_equal(kernel(f"xo_{name}").weights, weights) and kernel(f"xo_{name}").divisor == 9
     assert np.array_equal(xo.run(xo.X).maps, xo.filter_maps(xo.X))
+
+
+@pytest.mark.parametrize("name", list(xo.PRESETS))
+def test_every_preset_wins_clearly(name):
+    """The vote is decisive: the winner gets ≥ 80 % and leads by ≥ 0.25 (the standard pictures score ±1)."""
+    r = xo.run(xo.PRESETS[name])
+    k = xo.CLASSES.index(xo.EXPECTED[name])
+    assert r.probabilities[k] >= 0.8
+    assert r.votes[k] - r.votes[1 - k] >= 0.5
+
+
+def test_vote_weights_come_from_the_standard_pictures_only():
+    x, o = xo.run(xo.X), xo.run(xo.O)
+    assert x.votes == pytest.approx([1.0, -1.0]) and o.votes == pytest.approx([-1.0, 1.0])
+    assert np.linalg.norm(x.unit) == pytest.approx(1.0)
+    # a feature both pictures have equally gets no weight; the votes are W·f̂ + b
+    assert np.allclose(xo.FC_WEIGHTS[0], -xo.FC_WEIGHTS[1])
+    assert x.votes == pytest.approx(xo.FC_WEIGHTS @ x.unit + xo.FC_BIAS)
+    # thicker strokes (a scaled feature vector) vote the same: only the pattern counts
+    assert xo.run(xo.X).votes == pytest.approx(xo.FC_WEIGHTS @ (2 * x.flat / np.linalg.norm(2 * x.flat)) + xo.FC_BIAS)

@@ -4,7 +4,9 @@
 back / next / last buttons and a position slider, and calls ``render(position)`` (1 … n_steps: how
 many output cells are filled). The view lives in one ``st.fragment``: while playing only the
 fragment reruns (``run_every`` = 1 / speed), so the rest of the page doesn't flicker. The position
-(``{prefix}_pos``) and the playing flag are session state only; the speed is URL-synced.
+(``{prefix}_pos``) is in the URL whenever the walk is not playing (a shared link opens at that
+step; during play only the fragment reruns and the URL keeps the step where play began); the
+playing flag is session state only; the speed is URL-synced.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import streamlit as st
 
 from explainer.figures.stepper import labels_for
 from explainer.i18n import translate
-from ui.shell import lang, t, widget
+from ui.shell import _store, lang, publish, restore, t, widget
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0)  # steps per second
 TICK_SLACK = 0.8  # a timer rerun that comes a little early (< 20 % of the interval) still advances one step
@@ -47,40 +49,71 @@ def _move(prefix: str, n_steps: int, to: int | None = None, by: int = 0) -> None
     pos = ss.get(key, 1) if to is None else to
     ss[key] = max(1, min(n_steps, pos + by))
     ss[f"_{prefix}_last_tick"] = time.monotonic()  # a manual move restarts the play timer's count
+    ss.pop(f"_{prefix}_paused", None)  # moved by hand: nothing stale to guard against
 
 
 def _set_playing(prefix: str, n_steps: int, value: bool) -> None:
     """Idempotent (Streamlit may deliver a click's callback again on the rerun that follows)."""
     ss = st.session_state
-    if value and not ss.get(_play_key(prefix), False) and ss.get(_pos_key(prefix), 1) >= n_steps:
-        ss[_pos_key(prefix)] = 1  # play again from the start
+    if value and not ss.get(_play_key(prefix), False):
+        ss[f"_{prefix}_stale"] = ss.get(_pos_key(prefix), 1)  # the slider's value in the browser when play began
+        if ss.get(_pos_key(prefix), 1) >= n_steps:
+            ss[_pos_key(prefix)] = 1  # play again from the start
+    if not value:
+        ss[f"_{prefix}_paused"] = ss.get(_pos_key(prefix), 1)
     ss[_play_key(prefix)] = value
     ss[f"_{prefix}_last_tick"] = time.monotonic()
+
+
+def _slider_moved(prefix: str) -> None:
+    """The position slider reported a new value. Right after a pause the browser may report the value it
+    had when play began (play moved the slider from the server, not by hand): keep the paused position."""
+    ss = st.session_state
+    key, paused, stale = _pos_key(prefix), ss.pop(f"_{prefix}_paused", None), ss.pop(f"_{prefix}_stale", None)
+    if paused is not None and ss.get(key) == stale and stale != paused:
+        ss[key] = paused
 
 
 def playing(prefix: str) -> bool:
     return bool(st.session_state.get(_play_key(prefix), False))
 
 
-def stepper(prefix: str, n_steps: int, render: Callable[[int], None]) -> None:
-    """The stepper for a walk of ``n_steps`` steps; ``render(position)`` draws the current view."""
+def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default: int = 1,
+            speeds: tuple = SPEEDS, default_speed: float = 1.0, texts: dict | None = None) -> None:
+    """The stepper for a walk of ``n_steps`` steps; ``render(position)`` draws the current view.
+
+    ``default``: the position on a first visit (``-1``: the last step). ``texts`` overrides the
+    catalogue texts of the ``stepper.*`` keys by name (``{"position_help": ...}``) for walks that
+    are not an output filling in cell by cell.
+    """
     ss = st.session_state
     key = _pos_key(prefix)
     n_steps = max(1, int(n_steps))
-    current = ss[key] if key in ss else ss.get("_kept_widget_values", {}).get(key, 1)
-    current = current if isinstance(current, int) else 1
-    ss[key] = max(1, min(n_steps, current))  # settings changed: keep the position where it still exists
+    text = lambda name: (texts or {}).get(name) or t(f"stepper.{name}")  # noqa: E731
+    default = n_steps if default < 0 else default
+    current = ss[key] if key in ss else _store("_kept_widget_values").get(key, default)
+    if not playing(prefix):  # a shared link names the step
+        raw = st.query_params.get(key)
+        if raw is not None and raw != _store("_published_url_values").get(key):
+            current = restore(key, current, lambda r: max(1, min(n_steps, int(r))))
+    current = current if isinstance(current, int) and not isinstance(current, bool) else default
+    clamped = max(1, min(n_steps, current))  # settings changed: keep the position where it still exists
+    if ss.get(key) != clamped:  # only a real change is sent to the slider (an unchanged re-set races its own value)
+        ss[key] = clamped
+    if not playing(prefix):
+        publish(key, ss[key])
     # Play / pause lives outside the fragment: its click reruns the whole page, which sets (or
     # clears) the fragment's timer. Everything that changes while playing lives inside.
     is_playing = playing(prefix)
     c_play, c_speed = st.columns([1, 2], vertical_alignment="bottom")
-    c_play.button(t("stepper.pause") if is_playing else t("stepper.play"), key=f"{prefix}_play",
+    c_play.button(text("pause") if is_playing else text("play"), key=f"{prefix}_play",
                   icon=":material/pause:" if is_playing else ":material/play_arrow:", type="primary",
                   on_click=_set_playing, args=(prefix, n_steps, not is_playing), width="stretch")
     with c_speed:
-        speed = widget(st.select_slider, t("stepper.speed"), key=f"{prefix}_speed", default=1.0, options=list(SPEEDS),
-                       format_func=lambda v, code=lang(): translate("stepper.speed_value", code, v=v),
-                       help=t("stepper.speed_help"))
+        fmt = (lambda v, s=texts["speed_value"]: s.format(v=v)) if texts and "speed_value" in texts else \
+            (lambda v, code=lang(): translate("stepper.speed_value", code, v=v))
+        speed = widget(st.select_slider, text("speed"), key=f"{prefix}_speed", default=default_speed,
+                       options=list(speeds), format_func=fmt, help=text("speed_help"))
     interval = 1.0 / float(speed)
     run_every = interval if is_playing else None
 
@@ -92,25 +125,28 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None]) -> None:
                 ss[f"_{prefix}_last_tick"] = now
                 if ss.get(key, 1) >= n_steps:
                     ss[_play_key(prefix)] = False
+                    ss[f"_{prefix}_paused"] = ss.get(key, 1)
                     st.rerun(scope="app")  # the end: stop the timer, show "Play" again
                 ss[key] = ss.get(key, 1) + 1
         cols = st.columns(4)
-        cols[0].button(t("stepper.first"), key=f"{prefix}_first", icon=":material/first_page:",
-                       on_click=_move, args=(prefix, n_steps, 1), width="stretch", help=t("stepper.first_help"))
-        cols[1].button(t("stepper.prev"), key=f"{prefix}_prev", icon=":material/chevron_left:",
+        cols[0].button(text("first"), key=f"{prefix}_first", icon=":material/first_page:",
+                       on_click=_move, args=(prefix, n_steps, 1), width="stretch", help=text("first_help"))
+        cols[1].button(text("prev"), key=f"{prefix}_prev", icon=":material/chevron_left:",
                        on_click=_move, args=(prefix, n_steps), kwargs={"by": -1}, width="stretch")
-        cols[2].button(t("stepper.next"), key=f"{prefix}_next", icon=":material/chevron_right:",
+        cols[2].button(text("next"), key=f"{prefix}_next", icon=":material/chevron_right:",
                        on_click=_move, args=(prefix, n_steps), kwargs={"by": 1}, width="stretch")
-        cols[3].button(t("stepper.last"), key=f"{prefix}_last", icon=":material/last_page:",
-                       on_click=_move, args=(prefix, n_steps, n_steps), width="stretch", help=t("stepper.last_help"))
+        cols[3].button(text("last"), key=f"{prefix}_last", icon=":material/last_page:",
+                       on_click=_move, args=(prefix, n_steps, n_steps), width="stretch", help=text("last_help"))
         if n_steps > 1:
-            # not in the URL: while playing, fragment reruns move it faster than the browser's URL
-            # follows, and an app rerun would read the lagging URL back as a shared link
-            pos = widget(st.slider, t("stepper.position"), key=key, default=1, min_value=1, max_value=n_steps,
-                         help=t("stepper.position_help"), url=False)
+            # published to the URL only while not playing (above and after render): during play,
+            # fragment reruns move it faster than the browser's URL follows
+            pos = widget(st.slider, text("position"), key=key, default=default, min_value=1, max_value=n_steps,
+                         help=text("position_help"), url=False, on_change=_slider_moved, args=(prefix,))
         else:
             pos = 1
-            st.caption(t("stepper.single"))
+            st.caption(text("single"))
+        if not playing(prefix):
+            publish(key, int(pos))  # a step moved by hand: the shareable link follows
         render(int(pos))
 
     view()

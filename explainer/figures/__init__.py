@@ -80,6 +80,10 @@ def heatmap(
         yaxis=dict(title=dict(text=y_title), autorange="reversed", scaleanchor="x", constrain="domain",
                    showgrid=False, zeroline=False),
     )
+    if z.ndim == 2 and z.shape[1] <= 20:  # whole-number ticks only (no −0.5, 0.5 on small grids)
+        layout["xaxis"].update(dtick=1, tick0=0)
+    if z.ndim == 2 and z.shape[0] <= 20:
+        layout["yaxis"].update(dtick=1, tick0=0)
     if title:
         layout["title"] = dict(text=title)
     return fast_figure([trace], layout)

@@ -1,4 +1,4 @@
-"""Figures for the optimizer race: animated contour map, 3-D surface with paths, loss curves."""
+"""Figures for the optimizer race: contour map whose paths grow step by step, 3-D surface with paths, loss curves."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,16 +12,24 @@ def _levels(Z: np.ndarray, log: bool) -> np.ndarray:
     return np.log10(1 + Z - Z.min()) if log else Z
 
 
+def race_marks(steps: int, frames: int = 40) -> list[int]:
+    """The step counts the race view can show: 0 (the start), …, ``steps``, at most ``frames + 1`` of them."""
+    steps = max(0, int(steps))
+    return sorted(set(np.linspace(0, steps, min(frames, steps) + 1).round().astype(int).tolist()))
+
+
 def contour_race(xs, ys, Z, paths: np.ndarray, labels: list[str], minima, *, log: bool, x_title: str,
-                 y_title: str, loss_title: str, start_title: str, min_title: str, play: str, pause: str,
-                 step_title: str, frames: int = 40, height: int = 520) -> go.Figure:
-    """Contour map with every path; Plotly frames animate all optimizers together (play/pause/scrub).
+                 y_title: str, loss_title: str, start_title: str, min_title: str, upto: int | None = None,
+                 height: int = 520) -> go.Figure:
+    """Contour map with every optimizer's path drawn up to step ``upto`` (all steps when None) and a
+    dot at each path's head: the page steps ``upto`` forward to play the race, so the contours stay
+    and each path grows with its head.
 
     A transparent grid of points over the map lets a click choose a new start point.
     """
     zc = _levels(Z, log)
-    steps = paths.shape[1] - 1
-    marks = sorted(set(np.linspace(0, steps, min(frames, steps) + 1).round().astype(int).tolist()))
+    last = paths.shape[1] - 1
+    upto = last if upto is None else max(0, min(int(upto), last))
     data = [dict(type="contour", x=xs, y=ys, z=zc, colorscale="Viridis", ncontours=30, showscale=True,
                  colorbar=dict(title=dict(text=("log₁₀(1+f)" if log else loss_title)), thickness=12),
                  contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.5, color="rgba(255,255,255,0.4)"),
@@ -35,45 +43,26 @@ def contour_race(xs, ys, Z, paths: np.ndarray, labels: list[str], minima, *, log
                          marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1))))
     data.append(dict(type="scatter", x=[paths[0, 0, 0]], y=[paths[0, 0, 1]], mode="markers", name=start_title,
                      marker=dict(symbol="x", size=12, color="white", line=dict(color="black", width=1))))
-    first = len(data)
     for k, (path, label) in enumerate(zip(paths, labels)):
-        st = series(k)  # colour, dash and marker: optimizers never told apart by colour alone
-        c = st["color"]
-        data.append(dict(type="scatter", x=path[:, 0], y=path[:, 1], mode="lines", name=label,
-                         line=dict(color=c, width=2.5, dash=st["dash"]), legendgroup=label, opacity=0.9,
+        style = series(k)  # colour, dash and marker: optimizers never told apart by colour alone
+        c = style["color"]
+        shown = path[: upto + 1]
+        good = shown[~np.isnan(shown).any(1)]
+        head = good[-1:] if len(good) else path[:1]
+        data.append(dict(type="scatter", x=shown[:, 0], y=shown[:, 1], mode="lines", name=label,
+                         line=dict(color=c, width=2.5, dash=style["dash"]), legendgroup=label, opacity=0.9,
                          hovertemplate=f"{label}<br>%{{x:.3f}}, %{{y:.3f}}<extra></extra>"))
-        data.append(dict(type="scatter", x=[path[-1, 0]], y=[path[-1, 1]], mode="markers", showlegend=False,
-                         legendgroup=label, marker=dict(size=12, color=c, symbol=st["symbol"],
-                                                        line=dict(color="white", width=1.5)),
+        data.append(dict(type="scatter", x=head[:, 0], y=head[:, 1], mode="markers", showlegend=False,
+                         legendgroup=label, name=f"{label} · head",
+                         marker=dict(size=12, color=c, symbol=style["symbol"], line=dict(color="white", width=1.5)),
                          hoverinfo="skip"))
-    # frames move only each optimizer's head (one point each): small and fast to animate
-    frame_list = []
-    heads = list(range(first + 1, first + 2 * len(paths), 2))
-    for s in marks:
-        fd = []
-        for path in paths:
-            ok = path[: s + 1]
-            good = ok[~np.isnan(ok).any(1)]
-            last = good[-1:] if len(good) else ok[:1]
-            fd.append(dict(type="scatter", x=last[:, 0].tolist(), y=last[:, 1].tolist()))
-        frame_list.append(dict(name=str(s), data=fd, traces=heads))
-    slider = dict(active=len(marks) - 1, currentvalue=dict(prefix=f"{step_title} "), pad=dict(t=40),
-                  steps=[dict(label=str(s), method="animate",
-                              args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
-                                                   transition=dict(duration=0))]) for s in marks])
-    buttons = dict(type="buttons", showactive=False, x=0, y=-0.12, xanchor="left", direction="left",
-                   buttons=[dict(label="▶ " + play, method="animate",
-                                 args=[None, dict(frame=dict(duration=80, redraw=False), fromcurrent=False,
-                                                  transition=dict(duration=0), mode="immediate")]),
-                            dict(label="⏸ " + pause, method="animate",
-                                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])
     (x0, x1), (y0, y1) = (xs[0], xs[-1]), (ys[0], ys[-1])
-    layout = dict(height=height, margin=dict(l=50, r=10, t=10, b=120), updatemenus=[buttons], sliders=[slider],
+    layout = dict(height=height, margin=dict(l=50, r=10, t=10, b=40),
                   xaxis=dict(title=dict(text=x_title), range=[x0, x1]),
                   yaxis=dict(title=dict(text=y_title), range=[y0, y1]),
                   legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), clickmode="event+select",
-                  dragmode="zoom")
-    return fast_figure(data, layout, frames=frame_list)
+                  dragmode="zoom", uirevision="race")
+    return fast_figure(data, layout)
 
 
 def surface_3d(xs, ys, Z, paths: np.ndarray, path_losses: np.ndarray, labels: list[str], *, log: bool,

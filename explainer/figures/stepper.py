@@ -323,8 +323,10 @@ def field_figure(mask: np.ndarray, row_start: int, col_start: int, size: int, *,
     tick = 1 if span <= 12 else 2 if span <= 24 else 4 if span <= 48 else 8
     ax["xaxis"].update(range=[lo_x - 0.5, hi_x + 0.5], dtick=tick, tick0=0)
     ax["yaxis"].update(range=[hi_y + 0.5, lo_y - 0.5], autorange=None, dtick=tick, tick0=0)
-    layout = dict(margin=margins(title=bool(title), left=45, right=5), plot_bgcolor="white", shapes=shapes,
-                  height=height or 440, legend=dict(orientation="h", x=0, y=-0.12, yanchor="top"), **ax)
+    # the legend sits at the very bottom of the figure, below the x-axis title (not over it)
+    layout = dict(margin={**margins(title=bool(title), left=45, right=5), "b": 85}, plot_bgcolor="white", shapes=shapes,
+                  height=(height or 440) + 30,
+                  legend=dict(orientation="h", x=0, xanchor="left", yref="container", y=0.01, yanchor="bottom"), **ax)
     if title:
         layout["title"] = dict(text=title)
     return fast_figure(data, layout)

@@ -5,7 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer.figures import fast_figure, heatmap
-from explainer.figures.style import DIVERGING, PALETTE, margins, number, series
+from explainer.figures.style import DIVERGING, PALETTE, margins, number, outline, series
 
 
 def curves(runs: list[dict], *, metric: str, x_title: str, y_title: str, train_label: str, test_label: str,
@@ -32,18 +32,46 @@ def curves(runs: list[dict], *, metric: str, x_title: str, y_title: str, train_l
     return fast_figure(data, layout)
 
 
-def confusion(matrix: np.ndarray, *, x_title: str, y_title: str, value_label: str) -> go.Figure:
-    """10×10 confusion matrix (rows: true digit, columns: predicted), clickable cells."""
-    fig = heatmap(matrix, colorscale="Blues", x_title=x_title, y_title=y_title, value_label=value_label,
-                  number_format=".0f", height=460, colorbar_title=value_label)
-    fig.data[0].zmax = float(np.sort(matrix.ravel())[-11]) if matrix.size > 10 else None  # off-diagonal contrast
-    rows, cols = np.mgrid[:10, :10]
-    fig.add_trace(dict(type="scatter", x=cols.ravel(), y=rows.ravel(), mode="markers", showlegend=False,
-                       marker=dict(size=30, symbol="square", color="rgba(0,0,0,0)"), hoverinfo="skip"))
-    fig.layout.xaxis.dtick = 1
-    fig.layout.yaxis.dtick = 1
-    fig.layout.clickmode = "event+select"
-    return fig
+CONFUSION_SCALE = [[0.0, "#ffffff"], [0.15, "#deebf7"], [0.4, "#9ecae1"], [0.7, "#4292c6"], [1.0, "#08306b"]]
+
+
+def confusion(matrix: np.ndarray, *, x_title: str, y_title: str, value_label: str,
+              selected: tuple[int, int] | None = None) -> go.Figure:
+    """10×10 confusion matrix (rows: true digit, columns: predicted) with clickable cells.
+
+    The colour follows log(1 + count) on a white→dark-blue scale, so 0 is white, a handful of
+    mistakes is a visible pale blue and the diagonal's ~1,000 is dark (the printed numbers stay
+    the raw counts, in black or white for contrast). A transparent square marker over each cell
+    catches clicks (Plotly reports points of scatter traces, not heatmap cells); its hover shows
+    the cell. ``selected`` (true, predicted) gets an outline.
+    """
+    m = np.asarray(matrix, dtype=np.int64)
+    n = m.shape[0]
+    top = float(np.log1p(max(1, m.max())))
+    z = np.log1p(m)
+    ticks = [v for v in (0, 1, 10, 100, 1000, 10000) if v <= max(1, m.max())]
+    rows, cols = np.mgrid[:n, :n]
+    dark = z > 0.55 * top
+    data = [dict(type="heatmap", z=z, zmin=0, zmax=top, colorscale=CONFUSION_SCALE, xgap=1, ygap=1, hoverinfo="skip",
+                 colorbar=dict(title=dict(text=value_label), thickness=12, tickvals=np.log1p(ticks).tolist(),
+                               ticktext=[str(v) for v in ticks])),
+            dict(type="scatter", x=cols.ravel(), y=rows.ravel(), mode="text", text=[str(v) for v in m.ravel()],
+                 textfont=dict(size=13, color=np.where(dark.ravel(), "white", "black").tolist()), hoverinfo="skip",
+                 showlegend=False),
+            dict(type="scatter", x=cols.ravel(), y=rows.ravel(), mode="markers", showlegend=False, name="cells",
+                 customdata=m.ravel(), marker=dict(size=34, symbol="square", color="rgba(0,0,0,0.004)"),
+                 hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{customdata}}<extra></extra>")]
+    shapes = []
+    if selected is not None:
+        r, c = selected
+        shapes.append(outline(c, r))
+    axis = dict(tickmode="array", tickvals=list(range(n)), range=[-0.5, n - 0.5], showgrid=False, zeroline=False,
+                constrain="domain")
+    layout = dict(height=460, margin=dict(l=50, r=10, t=10, b=40), plot_bgcolor="white", clickmode="event+select",
+                  dragmode="zoom", shapes=shapes,
+                  xaxis=dict(axis, title=dict(text=x_title)),
+                  yaxis=dict(axis, title=dict(text=y_title), range=[n - 0.5, -0.5], scaleanchor="x"))
+    return fast_figure(data, layout)
 
 
 def _mosaic(canvas: np.ndarray, **style) -> go.Figure:

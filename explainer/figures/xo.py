@@ -44,6 +44,9 @@ def feature_map(values: np.ndarray, *, title: str, x_title: str, y_title: str, v
                   height=height, showscale=False)
     if values.shape[-1] > 4:
         fig.data[0].textfont = dict(size=9)
+    if title and "<br>" in title:  # a two-line title (a long filter name): room for both lines
+        fig.layout.margin.t = 62
+        fig.layout.title.font = dict(size=14)
     if mark is not None:
         r, c = mark
         fig.layout.shapes = [outline(c, r, color=HIGHLIGHT, width=4)]
@@ -53,8 +56,10 @@ def feature_map(values: np.ndarray, *, title: str, x_title: str, y_title: str, v
 def votes(classes: list[str], votes: np.ndarray, probabilities: np.ndarray, *, vote_title: str,
           prob_title: str) -> go.Figure:
     bars = dict(type="bar", x=classes, y=votes, marker=dict(color=[PALETTE[0], PALETTE[1]]),
-                text=[f"{number(v, '.3f')} ({p:.0%})" for v, p in zip(votes, probabilities)], textposition="outside",
+                text=[f"{'+' if v >= 0 else ''}{number(v, '.3f')} ({p:.1%})" for v, p in zip(votes, probabilities)],
+                textposition="outside", cliponaxis=False,
                 hovertemplate="%{x}: %{y:.4f}<extra></extra>")
     layout = dict(height=260, margin=dict(l=40, r=10, t=20, b=30), yaxis=dict(title=dict(text=vote_title),
-                  range=[0, float(max(votes.max(), 0)) * 1.25 + 1e-9]), xaxis=dict(title=dict(text=prob_title)))
+                  range=[float(min(votes.min(), 0)) * 1.35 - 1e-9, float(max(votes.max(), 0)) * 1.35 + 1e-9],
+                  zeroline=True, zerolinecolor="#444"), xaxis=dict(title=dict(text=prob_title)))
     return fast_figure([bars], layout)

@@ -1,27 +1,82 @@
-"""Optimizers page in a real browser: the race animates when Play is pressed; a preset shows divergence."""
+"""Optimizers page in a real browser: the race is played with Streamlit controls from the keyboard
+(the contours stay while each path grows with its head); a preset shows divergence."""
 from __future__ import annotations
 
 from tests.browser.conftest import assert_no_exception, goto, wait_idle
 
+STATE = """() => { const gd = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(g => (g.data || []).some(t => t.type === 'contour'));
+  if (!gd || !gd._fullData) return null;
+  const line = gd._fullData.find(t => t.type === 'scatter' && t.mode === 'lines');
+  const head = gd._fullData.find(t => t.type === 'scatter' && t.mode === 'markers' && t.showlegend === false
+                                 && t.x && t.x.length === 1 && t.legendgroup === line.legendgroup);
+  return {n: line.x.length, head: [head.x[0], head.y[0]], last: [line.x[line.x.length - 1], line.y[line.y.length - 1]],
+          contours: gd.querySelectorAll('.contourlevel path').length}; }"""
 
-def _head_x(page) -> float:
-    """x of the first optimizer's moving head in the contour map."""
-    return page.evaluate("""() => { const p = [...document.querySelectorAll('.js-plotly-plot')]
-        .find(g => (g.data || []).some(t => t.type === 'contour'));
-        const heads = p.data.filter(t => t.type === 'scatter' && t.mode === 'markers' && t.x && t.x.length === 1
-                                     && t.showlegend === false);
-        return heads.length ? heads[0].x[0] : null; }""")
+
+def state(page):
+    return page.evaluate(STATE)
 
 
-def test_play_animates_and_preset_diverges(page, app):
-    goto(page, app, "optimizers")
+def wait_state(page, condition: str, timeout: float = 30_000):
+    """Wait until ``condition`` (JS, on ``s`` = the map's state) holds."""
+    page.wait_for_function(f"() => {{ const s = ({STATE})(); return s !== null && ({condition}); }}", timeout=timeout)
+
+
+def settled(page, timeout: float = 30.0) -> int:
+    """The drawn length once it has stopped changing for a second (waits on the state, not a fixed time)."""
+    import time
+
+    deadline, last = time.time() + timeout, None
+    while time.time() < deadline:
+        now = state(page)["n"]
+        if now == last:
+            return now
+        last = now
+        page.wait_for_timeout(1000)
+    raise AssertionError("the race did not stop")
+
+
+def test_race_plays_and_steps_from_the_keyboard(page, app):
+    goto(page, app, "optimizers", op_steps="200", op_speed="2.0")
     assert_no_exception(page)
-    page.wait_for_selector(".js-plotly-plot .contour", timeout=30_000)
-    end = _head_x(page)
-    page.locator(".updatemenu-button").first.click()  # the ▶ Play button under the map
-    page.wait_for_timeout(700)
-    moving = _head_x(page)
-    assert moving is not None and moving != end, "pressing Play restarts the race from the start"
+    wait_state(page, "s.n === 201 && s.contours > 20")  # first visit: the whole race, contours drawn
+    full = state(page)
+    assert full["head"] == full["last"]
+    play = page.locator('[data-testid="stButton"] button', has_text="Play").first
+    play.focus()
+    page.keyboard.press("Enter")  # ▶ Play from the keyboard: the race restarts from the start
+    wait_state(page, "s.n > 1 && s.n < 201 && s.contours > 20")
+    early = state(page)
+    wait_state(page, f"s.n > {early['n']}")  # the paths grow…
+    grown = state(page)
+    assert grown["contours"] > 20, "the loss surface stays while playing"
+    assert grown["head"] == grown["last"], "each path's head is at the end of its drawn part"
+    pause = page.locator('[data-testid="stButton"] button', has_text="Pause").first
+    pause.focus()
+    page.keyboard.press("Space")  # ⏸ Pause
+    page.wait_for_selector('[data-testid="stButton"] button:has-text("Play")', timeout=15_000)
+    stopped = settled(page)
+    page.wait_for_timeout(1500)
+    assert state(page)["n"] == stopped, "paused: nothing moves"
+    assert stopped < 201
+    # the step slider from the keyboard: → one frame on, End the whole race, Home the start
+    thumb = page.get_by_role("group", name="Race frame").get_by_role("slider")
+    thumb.focus()
+    page.keyboard.press("ArrowRight")
+    wait_state(page, f"s.n > {stopped}")
+    page.keyboard.press("End")
+    wait_state(page, "s.n === 201")
+    page.keyboard.press("Home")
+    wait_state(page, "s.n === 1 && s.contours > 20")
+    assert "op_pos=1" in page.url  # the position is in the shareable link
+    assert_no_exception(page)
+
+
+def test_a_link_opens_the_race_at_its_step_and_a_preset_diverges(page, app):
+    goto(page, app, "optimizers", op_steps="200", op_pos="11")
+    wait_state(page, "s.n === 51")  # frame 11 of 41 = step 50
+    assert_no_exception(page)
     page.get_by_role("button", name="SGD explodes, Adam doesn't").click()
     wait_idle(page)
     assert_no_exception(page)

@@ -1,0 +1,77 @@
+"""Trained runs that survive a reload: the Streamlit side of ``explainer.runstore``.
+
+A finished run is saved in the run store and its id is added to the URL parameter ``run``
+(comma-separated ids, newest last). A reload or a shared link with ``?run=…`` loads those runs back
+into the session. A session only ever sees the runs it made or was given in a link: ids are
+unguessable and the store is never listed.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+import streamlit as st
+
+from explainer.runstore import MAX_LINKED, RunStore, parse_ids
+from ui.shell import publish, restore, t
+
+KEY = "run"
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> RunStore:
+    return RunStore()
+
+
+def linked_ids() -> list[str]:
+    """The run ids this session knows: from a link (wins) or kept from earlier on this visit."""
+    return parse_ids(restore(KEY, ""))
+
+
+def publish_ids(ids: list[str]) -> None:
+    publish(KEY, ",".join(ids[-MAX_LINKED:]))
+
+
+def remember(run: dict) -> None:
+    """Save a finished (or uploaded) run in the store, give it an id and name it in the URL."""
+    from explainer.train import save_checkpoint
+
+    try:
+        blob = run.get("_ckpt") or save_checkpoint(run["model"], run["config"])
+        run["_ckpt"] = blob
+        run["id"] = store().save(run, blob)
+    except (OSError, sqlite3.Error, ValueError) as exc:
+        st.toast(t("train.store_failed", detail=str(exc)[:120]), icon="⚠️")
+        return
+    ids = [i for i in linked_ids() if i != run["id"]] + [run["id"]]
+    publish_ids(ids)
+
+
+def load(run_id: str) -> dict | None:
+    try:
+        return store().load(run_id)
+    except (OSError, sqlite3.Error):
+        return None
+
+
+def restore_runs(runs: list[dict]) -> None:
+    """Append the runs the URL names (and this session doesn't hold yet) to ``runs``, in order."""
+    ids = linked_ids()
+    have = {r.get("id") for r in runs}
+    missing = []
+    for run_id in ids:
+        if run_id in have:
+            continue
+        run = load(run_id)
+        if run is None:
+            missing.append(run_id)
+            continue
+        runs.append(run)
+        have.add(run_id)
+    if missing:
+        st.toast(t("train.run_missing", n=len(missing)), icon="⚠️", duration="long")
+    publish_ids([r["id"] for r in runs if r.get("id")])
+
+
+def forget_all() -> None:
+    """The learner cleared the list: the URL names no run any more (the store keeps them for links)."""
+    publish_ids([])
