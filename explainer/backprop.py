@@ -432,10 +432,11 @@ def saliency(model: torch.nn.Module, x28, label: int | None = None) -> tuple[np.
     with torch.enable_grad():
         logits = model(x)
         k = int(logits.argmax(1)) if label is None else int(label)
-        logits[0, k].backward()
+        # the input's gradient only: the (possibly shared) model's parameters get no .grad
+        (grad,) = torch.autograd.grad(logits[0, k], x)
     model.train(was_training)
     probs = torch.softmax(logits.detach(), 1)[0].cpu().numpy()
-    return x.grad[0, 0].abs().cpu().numpy().astype(np.float64), k, probs
+    return grad[0, 0].abs().cpu().numpy().astype(np.float64), k, probs
 
 
 def occlusion(model: torch.nn.Module, x28, label: int, patch: int = 6, stride: int = 2,

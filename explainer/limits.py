@@ -33,6 +33,7 @@ EPOCHS_CLI = 100  # the command line's epochs
 SEED_MAX = 2**32 - 1  # random seeds (NumPy and PyTorch accept 0 … 2³²−1 everywhere)
 
 # ---------------------------------------------------------------- other numbers typed in
+RECEPTIVE_LAYERS = 12  # rows of the receptive-field layer table (each may grow the maps)
 OPTIM_START_ABS = 1_000.0  # the Optimizers page's start point x₀, y₀ (the surfaces are plotted within ±5)
 
 # ---------------------------------------------------------------- data files

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explainer.errors import UserError
+from explainer.limits import RECEPTIVE_LAYERS
 
 # NumPy and explainer.conv are imported inside the functions that need them, so that
 # ``import explainer`` (which re-exports ``receptive_field``) stays light.
@@ -75,8 +76,14 @@ def as_layer(spec) -> Layer:
     return Layer(layer.kind, **values)
 
 
+def _check_count(layers) -> None:
+    if len(layers) > RECEPTIVE_LAYERS:
+        raise UserError("errors.too_many_layers", n=len(layers), max=RECEPTIVE_LAYERS)
+
+
 def receptive_field(layers) -> list[Field]:
     """Per layer: receptive field size, jump and start (see the module docstring)."""
+    _check_count(layers)
     out, size, jump, start = [], 1, 1, 0
     for spec in layers:
         layer = as_layer(spec)
@@ -91,6 +98,7 @@ def layer_sizes(layers, n: int) -> list[int]:
     """Map size along one axis: the input ``n`` followed by each layer's output size."""
     from explainer.conv import output_size
 
+    _check_count(layers)
     sizes = [int(n)]
     for spec in layers:
         layer = as_layer(spec)

@@ -306,7 +306,7 @@ st.caption(t("backprop.params_text", side=side, conv=f"{pc['conv']:,}", dense=f"
 
 def start_training(config: TrainConfig) -> jobs.TrainingJob | None:
     """One of the lesson's small trainings, on the job engine (never in the web process)."""
-    return ui_jobs.start(jobs.TrainingJob(config))
+    return ui_jobs.start(jobs.TrainingJob(config, owner=f"backprop-small-{config.model}"))  # one per kind, server-wide
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -335,7 +335,7 @@ def _shift_job(model, config) -> jobs.ShiftJob | None:
     shared, key = _shift_jobs(), _fingerprint(model)
     job = shared.get(key)
     if job is None or (job.done and job.result is None):
-        job = ui_jobs.start(jobs.ShiftJob(model, config, digits=SHIFT_DIGITS))
+        job = ui_jobs.start(jobs.ShiftJob(model, config, digits=SHIFT_DIGITS, owner=ui_jobs.owner()))
         if job is None:
             return None
         if len(shared) >= MAX_SHIFT_JOBS:  # the oldest finished ones make room
@@ -422,7 +422,7 @@ if data is not None and len(models) == 2:
         chart(figs.shift_curves(SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
                                 y_title=t("backprop.accuracy")), key="bp_shift")
         (n1, a1), (n2, a2) = curves
-        st.caption(t("backprop.shift_summary", cnn=n1, mlp=n2, c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
+        st.caption(t("backprop.shift_summary", cnn=literal(n1), mlp=literal(n2), c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
                      m0=f"{100 * a2[0]:.1f}", m6=f"{100 * a2[-1]:.1f}", n=f"{SHIFT_DIGITS:,}"))
         st.dataframe([{t("backprop.shift_px"): s, n1: f"{100 * a:.1f} %", n2: f"{100 * b:.1f} %"}
                       for s, a, b in zip(SHIFTS, a1, a2)], hide_index=True)
@@ -459,7 +459,7 @@ else:
 sal, cls, probs, occ = _attributions(_fingerprint(model), model, np.asarray(x28, dtype=np.float32))
 patch = PATCH
 coords = [p + (PATCH - 1) / 2 for p in range(0, 28 - PATCH + 1, PATCH_STEP)]
-st.markdown(t("backprop.look_pred", model=name, pred=cls, p=f"{100 * probs[cls]:.1f}"))
+st.markdown(t("backprop.look_pred", model=literal(name), pred=cls, p=f"{100 * probs[cls]:.1f}"))
 g1, g2, g3 = st.columns(3)
 with g1:
     chart(figs.attribution(x28, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,

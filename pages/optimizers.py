@@ -239,7 +239,7 @@ else:
     if pending is not None:
         _landscape_progress()
     if "_op_landscape_error" in st.session_state:
-        st.error(t("common.unexpected_error", detail=st.session_state.pop("_op_landscape_error")))
+        st.error(t("common.unexpected_error", detail=literal(st.session_state.pop("_op_landscape_error"))))
     if key in cache:
         L = cache[key]
         chart(figs.landscape(L["alphas"], L["betas"], L["loss"], x_title=t("optimizers.landscape_x"),

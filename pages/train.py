@@ -22,7 +22,7 @@ from ui import jobs as ui_jobs
 from ui.charts import chart
 from ui.canvas import draw_canvas
 from ui import runs as runstore
-from ui.shell import labels, note, t, t_error, widget
+from ui.shell import labels, literal, note, t, t_error, widget
 
 PRESETS = {
     "fast": dict(tr_model="fast", tr_opt="adam", tr_lr=0.004, tr_cycle=True, tr_bs=128, tr_epochs=1, tr_size=60000,
@@ -178,7 +178,7 @@ def live() -> None:
 
 live()
 if st.session_state.get("tr_error"):
-    st.error(t("train.failed", detail=st.session_state.pop("tr_error")))
+    st.error(t("train.failed", detail=literal(st.session_state.pop("tr_error"))))
 if st.session_state.pop("tr_error_abandoned", False):
     st.warning(t("jobs.abandoned"))
 

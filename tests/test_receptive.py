@@ -78,3 +78,18 @@ def test_dilation_leaves_holes_and_bad_layers_raise():
         receptive_field([{"kind": "dense", "kernel": 3}])
     with pytest.raises(UserError):
         field_indices([Layer("conv", 3)], 5, 6)  # only 4 outputs
+
+
+def test_layer_table_is_capped():
+    """A pasted table of hundreds of rows is refused before any map is built (each row can grow the maps)."""
+    import pytest
+
+    from explainer.errors import UserError
+    from explainer.limits import RECEPTIVE_LAYERS
+    from explainer.receptive import Layer, layer_sizes, receptive_field
+
+    assert len(receptive_field([Layer("conv", 3)] * RECEPTIVE_LAYERS)) == RECEPTIVE_LAYERS
+    for fn in (receptive_field, lambda ls: layer_sizes(ls, 28)):
+        with pytest.raises(UserError) as exc:
+            fn([Layer("conv", 1, padding=3)] * (RECEPTIVE_LAYERS + 1))
+        assert exc.value.key == "errors.too_many_layers"

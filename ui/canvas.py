@@ -75,7 +75,10 @@ def draw_canvas(key: str, clear_label: str, label: str = "") -> np.ndarray | Non
     pixels = getattr(result, "drawing", None) if result is not None else None
     if not pixels:
         return None
-    arr = np.asarray(pixels, dtype=np.float64)
+    try:
+        arr = np.asarray(pixels, dtype=np.float64)
+    except (TypeError, ValueError):  # not a flat list of numbers (a hostile client): no drawing
+        return None
     if arr.size != GRID * GRID or not np.all(np.isfinite(arr)):
         return None
     return np.clip(arr, 0, 255).astype(np.uint8).reshape(GRID, GRID)

@@ -12,7 +12,7 @@ import sqlite3
 import streamlit as st
 
 from explainer.runstore import MAX_LINKED, RunStore, parse_ids
-from ui.shell import publish, restore, t
+from ui.shell import literal, publish, restore, t
 
 KEY = "run"
 
@@ -40,7 +40,7 @@ def remember(run: dict) -> None:
         run["_ckpt"] = blob
         run["id"] = store().save(run, blob)
     except (OSError, sqlite3.Error, ValueError) as exc:
-        st.toast(t("train.store_failed", detail=str(exc)[:120]), icon="⚠️")
+        st.toast(t("train.store_failed", detail=literal(type(exc).__name__)), icon="⚠️")
         return
     ids = [i for i in linked_ids() if i != run["id"]] + [run["id"]]
     publish_ids(ids)

@@ -34,7 +34,7 @@ def _route_through_entry_script() -> None:
         from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
     except ImportError:  # a Streamlit without the flag: nothing to do
         return
-    if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
+    if getattr(PagesManager, "uses_pages_directory", False) and get_script_run_ctx() is not None:
         PagesManager.uses_pages_directory = False
         st.rerun()
 
