@@ -243,17 +243,23 @@ def _scoring() -> None:
             ev = job.result
             if ev is not None:
                 run["_eval"], run["test_accuracy"] = ev, ev["accuracy"]
-                st.session_state["tr_loaded_acc"] = ev["accuracy"]
-                runstore.remember(run)  # kept with its score: a reload or the link brings it back
+                if not run.get("id"):  # an upload: kept with its score, so a reload or the link brings it back
+                    st.session_state["tr_loaded_acc"] = ev["accuracy"]
+                    runstore.remember(run)
                 if st.session_state.get("trained_model", {}).get("model") is run["model"]:
                     st.session_state["trained_model"].update(test_accuracy=ev["accuracy"], id=run.get("id"))
             elif view.error:
                 st.session_state["tr_error"] = view.error
-            del run["_eval_job"]
+            run["_eval_job"] = None  # done (a failed scoring is not retried on every rerun)
             st.rerun(scope="app")
         ui_jobs.status(view, t("jobs.scoring"))
 
 
+unscored = [r for r in runs if "_eval" not in r and "_eval_job" not in r]  # runs a link or a reload brought back
+if data is not None and unscored and not any(r.get("_eval_job") is not None for r in runs):
+    # scored on a worker too, one at a time, the newest first (the one "look inside" shows)
+    unscored[-1]["_eval_job"] = ui_jobs.start(jobs.EvaluationJob(unscored[-1]["model"], unscored[-1]["config"],
+                                                                 owner=ui_jobs.owner()))
 if any(r.get("_eval_job") is not None for r in runs):
     _scoring()
 if not runs:

@@ -17,10 +17,13 @@ from explainer.train import TrainConfig
 LONG = dict(train_size=60000, epochs=3)  # minutes on this machine: always stopped by the test
 
 
-def _poll_until(job, states, timeout=90):
+def _poll_until(job, states, timeout=90, also=()):
+    """Poll ``job`` until it is in one of ``states``; the jobs in ``also`` are polled too (their pages stay open)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         view = job.poll()
+        for other in also:
+            other.poll()
         if view.state in states:
             return view
         time.sleep(0.25)
@@ -89,13 +92,21 @@ def test_one_job_per_session(dask_engine):
     assert other.join(60) and other.state in ("cancelled", "stopped", "abandoned")
 
 
-def test_queue_position_and_stale_heartbeats(dask_engine):
+@pytest.fixture
+def own_engine(mnist_dir):
+    """An engine of the test's own (1 worker, 1 slot): no job of an earlier test can hold its slot."""
+    eng = jobs.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
+    yield eng
+    eng.close()
+
+
+def test_queue_position_and_stale_heartbeats(own_engine):
     """Two jobs on one slot: the second says "1 ahead of you"; when both pages stop polling, the running one
     stops within seconds and the queued one is dropped (or, started within the clock-skew allowance, stops too)."""
-    first = jobs.TrainingJob(TrainConfig(**LONG), owner="q1", heartbeat_timeout=3).start()
+    first = jobs.TrainingJob(TrainConfig(**LONG), owner="q1", heartbeat_timeout=3, engine_=own_engine).start()
     # long too: within the clock-skew allowance a queued job may still start, and must then stop by itself
-    second = jobs.TrainingJob(TrainConfig(**LONG), owner="q2", heartbeat_timeout=3).start()
-    _poll_until(first, {"running"})
+    second = jobs.TrainingJob(TrainConfig(**LONG), owner="q2", heartbeat_timeout=3, engine_=own_engine).start()
+    _poll_until(first, {"running"}, also=[second])
     deadline = time.monotonic() + 10
     while True:
         view = second.poll()
@@ -114,10 +125,10 @@ def test_queue_position_and_stale_heartbeats(dask_engine):
     assert view.state == "abandoned" and second.result is None
 
 
-def test_cancel_while_queued(dask_engine):
-    first = jobs.TrainingJob(TrainConfig(**LONG), owner="c1").start()
-    second = jobs.TrainingJob(TrainConfig(train_size=600), owner="c2").start()
-    _poll_until(first, {"running"})
+def test_cancel_while_queued(own_engine):
+    first = jobs.TrainingJob(TrainConfig(**LONG), owner="c1", engine_=own_engine).start()
+    second = jobs.TrainingJob(TrainConfig(train_size=600), owner="c2", engine_=own_engine).start()
+    _poll_until(first, {"running"}, also=[second])
     assert second.poll().state == "queued"
     second.stop()
     first.stop()

@@ -144,7 +144,8 @@ def test_phone_draws_right_after_loading_weights_and_sees_the_prediction(phone, 
     goto(page, app, "train")
     assert_no_exception(page)
     page.locator('.st-key-tr_load input[type="file"]').set_input_files(str(ckpt))
-    page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=60_000)
+    # the weights are scored on the engine's worker: the message gives their accuracy when that is back
+    page.wait_for_selector('[data-testid="stAlertContentSuccess"]:has-text("%")', timeout=120_000)
     wait_idle(page)
     page.get_by_role("tab", name="Draw a digit").tap()
     canvas = page.locator("canvas.cx-canvas")
@@ -188,6 +189,6 @@ def test_presenter_mode_numbers_readable_at_1920(browser, app):
             assert min(sizes["other"]) >= 16, (path, min(sizes["other"]))
             widths = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                 .map(e => e.getBoundingClientRect().width).filter(w => w > 0)""")
-            assert min(widths) > 400, widths  # wide layout: no ~130 px maps
+            assert min(widths) > 300, widths  # wide layout: no ~130 px maps (the narrowest, X/O's 3×3 products, ~330 px)
     finally:
         context.close()
