@@ -5,7 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer.figures import fast_figure
-from explainer.figures.style import margins, series
+from explainer.figures.style import HALO, margins, series
 
 
 def _levels(Z: np.ndarray, log: bool) -> np.ndarray:
@@ -49,6 +49,9 @@ def contour_race(xs, ys, Z, paths: np.ndarray, labels: list[str], minima, *, log
         shown = path[: upto + 1]
         good = shown[~np.isnan(shown).any(1)]
         head = good[-1:] if len(good) else path[:1]
+        # a light underlay keeps dark lines (SGD's blue) visible on the dark valley of the surface
+        data.append(dict(type="scatter", x=shown[:, 0], y=shown[:, 1], mode="lines", line=HALO, showlegend=False,
+                         legendgroup=label, hoverinfo="skip"))
         data.append(dict(type="scatter", x=shown[:, 0], y=shown[:, 1], mode="lines", name=label,
                          line=dict(color=c, width=2.5, dash=style["dash"]), legendgroup=label, opacity=0.9,
                          hovertemplate=f"{label}<br>%{{x:.3f}}, %{{y:.3f}}<extra></extra>"))
@@ -57,10 +60,12 @@ def contour_race(xs, ys, Z, paths: np.ndarray, labels: list[str], minima, *, log
                          marker=dict(size=12, color=c, symbol=style["symbol"], line=dict(color="white", width=1.5)),
                          hoverinfo="skip"))
     (x0, x1), (y0, y1) = (xs[0], xs[-1]), (ys[0], ys[-1])
-    layout = dict(height=height, margin=dict(l=50, r=10, t=10, b=40),
+    # the legend at the bottom, under the x-axis title: the toolbar at the top no longer covers it on a phone
+    layout = dict(height=height + 40, margin=dict(l=50, r=10, t=30, b=95),
                   xaxis=dict(title=dict(text=x_title), range=[x0, x1]),
                   yaxis=dict(title=dict(text=y_title), range=[y0, y1]),
-                  legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), clickmode="event+select",
+                  legend=dict(orientation="h", x=0, xanchor="left", yref="container", y=0.01, yanchor="bottom"),
+                  clickmode="event+select",
                   dragmode="zoom", uirevision="race")
     return fast_figure(data, layout)
 
