@@ -131,18 +131,25 @@ with g3:
 st.caption(t("backprop.forward_summary", loss=fmt(ex.loss), lo=fmt(ex.grad_y.min()), hi=fmt(ex.grad_y.max()),
              ylo=fmt(ex.y.min()), yhi=fmt(ex.y.max()), tlo=fmt(ex.target.min()), thi=fmt(ex.target.max())))
 
+def picked_cell(pick: str, keys: tuple[str, str], label_keys: tuple[str, str], shape, default: int) -> tuple[int, int]:
+    """The cell to explain: row and column inputs (``keys``), moved by a click on the chart ``pick``."""
+    rows, cols = shape
+    hit = _clicked(pick)
+    if hit is not None and 0 <= hit[0] < rows and 0 <= hit[1] < cols:
+        st.session_state[keys[0]], st.session_state[keys[1]] = hit
+    c1, c2 = st.columns(2)
+    r = widget(c1.number_input, t(label_keys[0]), key=keys[0], default=default, min_value=0, max_value=rows - 1)
+    c = widget(c2.number_input, t(label_keys[1]), key=keys[1], default=default, min_value=0, max_value=cols - 1)
+    return int(r), int(c)
+
+
 # ---- ∂L/∂W: click a weight
 st.subheader(t("backprop.gw_header"))
 st.markdown(t("backprop.gw_intro"))
 formula(r"\frac{\partial L}{\partial W_{i,j}}=\sum_{r,c}\frac{\partial L}{\partial Y_{r,c}}\,"
         r"\tilde X_{r\cdot s+i,\;c\cdot s+j}")
 kh, kw = ex.w.shape
-hit = _clicked("bp_gw_pick")
-if hit is not None and 0 <= hit[0] < kh and 0 <= hit[1] < kw:
-    st.session_state["bp_wi"], st.session_state["bp_wj"] = hit
-c1, c2 = st.columns(2)
-wi = int(widget(c1.number_input, t("backprop.weight_row"), key="bp_wi", default=0, min_value=0, max_value=kh - 1))
-wj = int(widget(c2.number_input, t("backprop.weight_col"), key="bp_wj", default=0, min_value=0, max_value=kw - 1))
+wi, wj = picked_cell("bp_gw_pick", ("bp_wi", "bp_wj"), ("backprop.weight_row", "backprop.weight_col"), ex.w.shape, 0)
 wt = bp.weight_terms(ex.x, ex.w, ex.grad_y, wi, wj, stride, padding)
 g1, g2, g3 = st.columns(3)
 with g1:
@@ -162,13 +169,7 @@ st.subheader(t("backprop.gx_header"))
 st.markdown(t("backprop.gx_intro"))
 formula(r"\frac{\partial L}{\partial X}=\operatorname{crop}_p\!\left(\operatorname{pad}_{k-1}"
         r"\big(\operatorname{dilate}_s(\tfrac{\partial L}{\partial Y})\big)\star\operatorname{rot}_{180^\circ}(W)\right)")
-H, W = ex.x.shape
-hit = _clicked("bp_gx_pick")
-if hit is not None and 0 <= hit[0] < H and 0 <= hit[1] < W:
-    st.session_state["bp_xr"], st.session_state["bp_xc"] = hit
-c1, c2 = st.columns(2)
-xr = int(widget(c1.number_input, t("backprop.pixel_row"), key="bp_xr", default=1, min_value=0, max_value=H - 1))
-xc = int(widget(c2.number_input, t("backprop.pixel_col"), key="bp_xc", default=1, min_value=0, max_value=W - 1))
+xr, xc = picked_cell("bp_gx_pick", ("bp_xr", "bp_xc"), ("backprop.pixel_row", "backprop.pixel_col"), ex.x.shape, 1)
 it = bp.input_terms(ex.x, ex.w, ex.grad_y, xr, xc, stride, padding)
 g1, g2, g3 = st.columns(3)
 with g1:
