@@ -49,7 +49,7 @@ def _move(prefix: str, n_steps: int, to: int | None = None, by: int = 0) -> None
     pos = ss.get(key, 1) if to is None else to
     ss[key] = max(1, min(n_steps, pos + by))
     ss[f"_{prefix}_last_tick"] = time.monotonic()  # a manual move restarts the play timer's count
-    ss.pop(f"_{prefix}_paused", None)  # moved by hand: nothing stale to guard against
+    ss.pop(f"_{prefix}_stale", None)  # moved by hand: nothing stale to guard against
 
 
 def _set_playing(prefix: str, n_steps: int, value: bool) -> None:
@@ -60,18 +60,26 @@ def _set_playing(prefix: str, n_steps: int, value: bool) -> None:
         if ss.get(_pos_key(prefix), 1) >= n_steps:
             ss[_pos_key(prefix)] = 1  # play again from the start
     if not value:
-        ss[f"_{prefix}_paused"] = ss.get(_pos_key(prefix), 1)
+        ss[f"_{prefix}_paused_at"] = time.monotonic()
     ss[_play_key(prefix)] = value
     ss[f"_{prefix}_last_tick"] = time.monotonic()
 
 
+STALE_WINDOW = 3.0  # seconds after a pause in which the browser's stale slider value is still expected
+
+
 def _slider_moved(prefix: str) -> None:
-    """The position slider reported a new value. Right after a pause the browser may report the value it
-    had when play began (play moved the slider from the server, not by hand): keep the paused position."""
+    """The position slider reported a new value. While playing, and right after a pause, the browser may
+    report the value it had when play began (play moved the slider from the server, not by hand): then keep
+    the position last shown. Callbacks run in no fixed order, so this doesn't rely on the pause's callback
+    having run first."""
     ss = st.session_state
-    key, paused, stale = _pos_key(prefix), ss.pop(f"_{prefix}_paused", None), ss.pop(f"_{prefix}_stale", None)
-    if paused is not None and ss.get(key) == stale and stale != paused:
-        ss[key] = paused
+    key, stale, shown = _pos_key(prefix), ss.get(f"_{prefix}_stale"), ss.get(f"_{prefix}_shown")
+    recent = playing(prefix) or time.monotonic() - ss.get(f"_{prefix}_paused_at", -1e9) < STALE_WINDOW
+    if recent and stale is not None and ss.get(key) == stale and shown is not None and shown != stale:
+        ss[key] = shown
+    else:
+        ss.pop(f"_{prefix}_stale", None)  # a move by hand
 
 
 def playing(prefix: str) -> bool:
@@ -125,7 +133,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
                 ss[f"_{prefix}_last_tick"] = now
                 if ss.get(key, 1) >= n_steps:
                     ss[_play_key(prefix)] = False
-                    ss[f"_{prefix}_paused"] = ss.get(key, 1)
+                    ss[f"_{prefix}_paused_at"] = now
                     st.rerun(scope="app")  # the end: stop the timer, show "Play" again
                 ss[key] = ss.get(key, 1) + 1
         cols = st.columns(4)
@@ -145,6 +153,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
         else:
             pos = 1
             st.caption(text("single"))
+        ss[f"_{prefix}_shown"] = int(pos)  # what the page shows now (see _slider_moved)
         if not playing(prefix):
             publish(key, int(pos))  # a step moved by hand: the shareable link follows
         render(int(pos))
