@@ -97,6 +97,7 @@ class Session:
         self.widgets: dict[str, Widget] = {}   # user key → widget (from the current run's deltas)
         self.states: dict[str, WidgetState] = {}  # widget id → the state the "browser" holds
         self.texts: list[str] = []             # markdown/heading bodies of the current run
+        self.progress: list[str] = []          # every progress bar's text, in order (never cleared)
         self.exceptions: list[str] = []
         self.auto: dict[str, float] = {}       # fragment id → interval (fragment run_every timers)
         self._last_auto: dict[str, float] = {}
@@ -200,6 +201,8 @@ class Session:
                 self.exceptions.append(f"{proto.type}: {proto.message}")
             elif ek in ("markdown", "heading"):
                 self.texts.append(proto.body)
+            elif ek == "progress" and proto.text:
+                self.progress.append(proto.text)
             wid = getattr(proto, "id", "") if proto is not None and hasattr(proto, "id") else ""
             if isinstance(wid, str) and wid.startswith("$$ID-"):
                 key = wid.split("-", 2)[2]
@@ -428,6 +431,9 @@ class Results:
     trainings_started: int = 0
     trainings_finished: int = 0
     train_seconds: list[float] = field(default_factory=list)
+    #: per trainer who saw "Queued — n ahead of you": the positions shown, in order (deduplicated runs)
+    queue_shown: list[list[int]] = field(default_factory=list)
+    queued_soon: int = 0  # trainers shown "Queued — starting in a moment" (0 ahead) but no number
     clicks: int = 0
 
     def add(self, action: str, seconds: float) -> None:
@@ -519,24 +525,47 @@ async def trainer(i: int, base: str, until: float, res: Results, seed: int, thin
         res.trainings_started += 1
         # keep the session open like a browser tab: the progress fragment reruns every second
         give_up = t0 + train_wait
-        while time.monotonic() < give_up and not s.closed:
-            if any(done_text in text for text in s.texts):
-                res.trainings_finished += 1
-                res.train_seconds.append(time.monotonic() - t0)
-                return
-            await _think(s, res, 0.5, give_up)
-        res.fail("train.finished", f"no finished run within {train_wait:.0f} s")
+        try:
+            while time.monotonic() < give_up and not s.closed:
+                if any(done_text in text for text in s.texts):
+                    res.trainings_finished += 1
+                    res.train_seconds.append(time.monotonic() - t0)
+                    return
+                await _think(s, res, 0.5, give_up)
+            res.fail("train.finished", f"no finished run within {train_wait:.0f} s")
+        finally:
+            _record_queue(res, s.progress)
     finally:
         await s.close()
+
+
+def _record_queue(res: Results, progress_texts: list[str]) -> None:
+    """The queue positions one trainer's page showed ("Queued — n ahead of you"), in order."""
+    import re
+
+    from explainer.i18n import translate
+
+    pattern = re.escape(translate("jobs.queued", "en", ahead="AHEAD", wait="WAIT"))
+    pattern = pattern.replace("AHEAD", r"(\d+)").replace("WAIT", r"\d+")
+    soon = translate("jobs.queued_soon", "en")
+    shown: list[int] = []
+    for text in progress_texts:
+        m = re.search(pattern, text)
+        if m and (not shown or shown[-1] != int(m.group(1))):
+            shown.append(int(m.group(1)))
+    if shown:
+        res.queue_shown.append(shown)
+    elif any(soon in text for text in progress_texts):
+        res.queued_soon += 1
 
 
 # ---------------------------------------------------------------- the server and its resources
 class Server:
     """A streamlit process on a free loopback port (or a given URL); samples its RSS and CPU."""
 
-    def __init__(self, url: str | None = None, pid: int | None = None, env: dict | None = None,
+    def __init__(self, url: str | None = None, pids: list[int] | None = None, env: dict | None = None,
                  args: list[str] | None = None, name: str = "server"):
-        self.name, self.proc, self.pid = name, None, pid
+        self.name, self.proc, self.pids = name, None, list(pids or [])
         if url is None:
             port = free_port()
             self.url = f"http://127.0.0.1:{port}"
@@ -549,7 +578,7 @@ class Server:
             self.log = open(os.devnull, "wb")
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-            self.pid = self.proc.pid
+            self.pids = [self.proc.pid]
             self.wait_healthy()
         else:
             check_loopback(url)
@@ -578,26 +607,27 @@ class Server:
                 self.proc.wait()
 
     def cpu_seconds(self) -> float | None:
-        if not self.pid:
-            return None
-        try:
-            with open(f"/proc/{self.pid}/stat") as f:
-                parts = f.read().rsplit(")", 1)[1].split()
-            return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            return None
+        """CPU seconds used so far by the server's process(es) (with --url, every pid given)."""
+        total = 0.0
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    parts = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        return total if self.pids else None
 
     def rss_mb(self) -> float | None:
-        if not self.pid:
-            return None
-        try:
-            with open(f"/proc/{self.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            return None
-        return None
+        """Resident memory of the server's process(es), added up."""
+        total = 0.0
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    total += next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+            except (OSError, StopIteration):
+                return None
+        return total if self.pids else None
 
 
 async def _sample(server: Server, samples: list, stop: asyncio.Event, every: float = 1.0) -> None:
@@ -672,6 +702,11 @@ def print_level(label: str, lvl: dict, per_action: bool = True) -> None:
         ts = res.train_seconds
         print(f"  trainings: {res.trainings_started} started, {res.trainings_finished} finished"
               + (f", Start → finished run p50 {fmt_s(_pct(ts, .5))}, max {fmt_s(max(ts))}" if ts else ""))
+        q = res.queue_shown
+        print(f"  queue: {len(q)} of {res.trainings_started} trainers were shown 'n ahead of you'"
+              + (f" (first position shown: {sorted(x[0] for x in q)}; every one counted down to the last shown: "
+                 f"{sum(all(a > b for a, b in zip(x, x[1:])) for x in q)} of {len(q)})" if q else "")
+              + f"; {res.queued_soon} only 'starting in a moment'; the rest started at once")
 
 
 def summary(lvl: dict) -> tuple:
@@ -716,7 +751,9 @@ def parse(argv=None):
     where.add_argument("--url", help="a running server on loopback, e.g. http://127.0.0.1:8501")
     where.add_argument("--start", action="store_true", help="start a server from this working tree (default)")
     where.add_argument("--compare", choices=sorted(VARIANTS), help="the same load on servers without and with a fix")
-    p.add_argument("--server-pid", type=int, help="with --url: the server's pid, for its RSS and CPU")
+    p.add_argument("--server-pid", default="",
+                   help="with --url: the server's pid(s), comma-separated (e.g. each replica behind HAProxy), "
+                        "for their RSS and CPU, added up")
     p.add_argument("--students", default="10", help="comma-separated levels, e.g. 1,10,30")
     p.add_argument("--storm", type=int, default=0, help="of each level's students, this many press Start on Train")
     p.add_argument("--duration", type=float, default=40.0, help="seconds of clicking per level")
@@ -730,6 +767,7 @@ def parse(argv=None):
     p.add_argument("--quiet", action="store_true", help="only the summary table, no per-action tables")
     a = p.parse_args(argv)
     a.levels = [int(x) for x in a.students.split(",") if x.strip()]
+    a.server_pids = [int(x) for x in a.server_pid.split(",") if x.strip()]
     if not a.levels or any(n < 1 or n > MAX_STUDENTS for n in a.levels):
         p.error(f"--students: 1 … {MAX_STUDENTS} each")
     if a.storm < 0 or any(a.storm > n for n in a.levels):
@@ -750,7 +788,7 @@ async def main_async(a) -> None:
     try:
         for name, env, extra in variants:
             if a.url:
-                servers.append((name, Server(url=a.url, pid=a.server_pid)))
+                servers.append((name, Server(url=a.url, pids=a.server_pids)))
             else:
                 print(f"starting {name} …", flush=True)
                 servers.append((name, Server(env=env, args=extra, name=name)))

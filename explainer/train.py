@@ -192,104 +192,131 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
 
 def _train(config: TrainConfig, data, device: torch.device, on_progress, should_stop,
            progress_every: float) -> TrainResult:
-    x_train, y_train, x_test, y_test = data
+    """The training loop, read as tensorflow/playground's ``oneStep()``: a step is forward, backward,
+    update, loss (``_Run.one_step``); then, when due, the test accuracy and the UI (``report``)."""
     gen = torch.Generator().manual_seed(config.seed)
-    n = min(int(config.train_size), len(x_train))
-    sub = torch.randperm(len(x_train), generator=gen)[:n].numpy()
-    X = to_tensor(x_train[np.sort(sub)], device)
-    Y = torch.as_tensor(y_train[np.sort(sub)], device=device)
-    Xte, Yte = to_tensor(x_test, device), torch.as_tensor(y_test, device=device)
-    n_eval = min(len(Xte), max(100, int(config.eval_size)))
-    Xev, Yev = Xte[:n_eval], Yte[:n_eval]  # the first 2,000 test digits: a balanced, fixed sample
-
-    model = build_model(config.model, **config.model_options).to(device)
-    if prefers_channels_last(model):  # handed back in the ordinary layout below
-        model.to(memory_format=torch.channels_last)
-    opt = _optimizer(config, model.parameters())
-    bs = min(int(config.batch_size), n)
-    steps_per_epoch = max(1, n // bs)
-    total = steps_per_epoch * int(config.epochs)
-    # one-cycle needs a few steps per phase (fewer: OneCycleLR divides by zero); tiny runs keep a constant rate
-    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate, total_steps=total,
-                                                 pct_start=0.25) if config.one_cycle and total >= 8 else None)
-    eval_every = max(1, steps_per_epoch // max(1, int(config.evals_per_epoch)))
-    history: list[dict] = []
-    train_seconds, seen, step, stopped = 0.0, 0, 0, False
-    # running sums stay on the device: no host synchronisation per step, only when a report is due
-    run_loss = torch.zeros((), device=device)
-    run_correct = torch.zeros((), device=device, dtype=torch.long)
-    run_count = 0
-    last_report = segment_start = time.perf_counter()
-
-    def running() -> tuple[float, float]:
-        if run_count:
-            return run_loss.item() / run_count, run_correct.item() / run_count
-        return (history[-1]["train_loss"], history[-1]["train_acc"]) if history else (float("nan"), float("nan"))
-
-    model.train()
+    run = _Run(config, data, device, gen)
     for epoch in range(int(config.epochs)):
-        perm = torch.randperm(n, generator=gen).to(device)
-        for i in range(steps_per_epoch):
+        for xb, yb in run.batches(epoch):
             if should_stop is not None and should_stop():
-                stopped = True
+                run.stopped = True
                 break
-            idx = perm[i * bs:(i + 1) * bs]
-            xb, yb = X[idx], Y[idx]
-            if config.augment:
-                xb = _shift(xb, gen)
-            logits = model(xb)
-            loss = nn.functional.cross_entropy(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            step += 1
-            seen += len(idx)
-            run_loss += loss.detach() * len(idx)
-            run_correct += (logits.detach().argmax(1) == yb).sum()
-            run_count += len(idx)
-            evaluate_now = step % eval_every == 0 or step == total
-            if evaluate_now or time.perf_counter() - last_report >= progress_every:
-                _synchronize(device)
-                train_seconds += time.perf_counter() - segment_start
-                train_loss, train_acc = running()
-                rec = {"epoch": epoch, "step": step, "total_steps": total, "seen": seen,
-                       "epochs_done": step / steps_per_epoch, "elapsed": train_seconds,
-                       "images_per_second": seen / max(train_seconds, 1e-9),
-                       "eta_seconds": (total - step) * train_seconds / step,
-                       "train_loss": train_loss, "train_acc": train_acc, "lr": opt.param_groups[0]["lr"]}
-                if evaluate_now:
-                    rec["test_loss"], rec["test_acc"], _ = _evaluate_tensors(model, Xev, Yev)
-                    run_loss.zero_()
-                    run_correct.zero_()
-                    run_count = 0
-                    history.append(rec)
-                if on_progress is not None:
-                    on_progress(rec)
-                last_report = segment_start = time.perf_counter()  # evaluation and reporting are not training time
-        if stopped:
+            run.one_step(xb, yb)                   # forward, backward, update, loss
+            run.report(progress_every, on_progress)  # test accuracy at the evaluation points; the UI
+        if run.stopped:
             break
-    _synchronize(device)
-    train_seconds += time.perf_counter() - segment_start
-    test_loss, test_acc, logits = _evaluate_tensors(model, Xte, Yte)
-    probs = torch.softmax(logits.float(), 1)
-    if history and history[-1]["step"] == step:  # the last point of the curve: the whole test set
-        history[-1].update(test_loss=test_loss, test_acc=test_acc)
-    else:
-        train_loss, train_acc = running()
-        history.append({"epoch": epoch, "step": step, "total_steps": total, "seen": seen,
-                        "epochs_done": step / steps_per_epoch, "elapsed": train_seconds,
-                        "images_per_second": seen / max(train_seconds, 1e-9), "eta_seconds": 0.0,
-                        "train_loss": train_loss, "train_acc": train_acc,
-                        "test_loss": test_loss, "test_acc": test_acc, "lr": opt.param_groups[0]["lr"]})
-    model.eval()
-    model.to(memory_format=torch.contiguous_format)
-    return TrainResult(model=model.cpu(), history=history, test_accuracy=test_acc, train_seconds=train_seconds,
-                       images_per_second=seen / max(train_seconds, 1e-9), epochs_done=step / steps_per_epoch,
-                       device=str(device), config=config, stopped=stopped,
-                       predictions=probs.argmax(1).cpu().numpy().astype(np.int64),
-                       probabilities=probs.cpu().numpy().astype(np.float32))
+    return run.finish()
+
+
+class _Run:
+    """One training run's state: the data on the device, the model, its optimizer and the running sums."""
+
+    def __init__(self, config: TrainConfig, data, device: torch.device, gen: torch.Generator):
+        x_train, y_train, x_test, y_test = data
+        self.config, self.device, self.gen = config, device, gen
+        self.n = min(int(config.train_size), len(x_train))
+        keep = np.sort(torch.randperm(len(x_train), generator=gen)[:self.n].numpy())
+        self.X, self.Y = to_tensor(x_train[keep], device), torch.as_tensor(y_train[keep], device=device)
+        self.Xte, self.Yte = to_tensor(x_test, device), torch.as_tensor(y_test, device=device)
+        n_eval = min(len(self.Xte), max(100, int(config.eval_size)))
+        self.Xev, self.Yev = self.Xte[:n_eval], self.Yte[:n_eval]  # the first test digits: a fixed sample
+
+        self.model = build_model(config.model, **config.model_options).to(device)
+        if prefers_channels_last(self.model):  # handed back in the ordinary layout by finish()
+            self.model.to(memory_format=torch.channels_last)
+        self.opt = _optimizer(config, self.model.parameters())
+        self.bs = min(int(config.batch_size), self.n)
+        self.steps_per_epoch = max(1, self.n // self.bs)
+        self.total = self.steps_per_epoch * int(config.epochs)
+        # one-cycle needs a few steps per phase (fewer: OneCycleLR divides by zero); tiny runs keep a constant rate
+        self.sched = (torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=config.learning_rate, total_steps=self.total,
+                                                          pct_start=0.25) if config.one_cycle and self.total >= 8 else None)
+        self.eval_every = max(1, self.steps_per_epoch // max(1, int(config.evals_per_epoch)))
+        self.history: list[dict] = []
+        self.train_seconds, self.seen, self.step, self.epoch, self.stopped = 0.0, 0, 0, 0, False
+        # running sums stay on the device: no host synchronisation per step, only when a report is due
+        self.run_loss = torch.zeros((), device=device)
+        self.run_correct = torch.zeros((), device=device, dtype=torch.long)
+        self.run_count = 0
+        self.last_report = self.segment_start = time.perf_counter()
+        self.model.train()
+
+    def batches(self, epoch: int):
+        """This epoch's mini-batches, in a fresh random order."""
+        self.epoch = epoch
+        perm = torch.randperm(self.n, generator=self.gen).to(self.device)
+        for i in range(self.steps_per_epoch):
+            idx = perm[i * self.bs:(i + 1) * self.bs]
+            yield self.X[idx], self.Y[idx]
+
+    def one_step(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
+        if self.config.augment:
+            xb = _shift(xb, self.gen)
+        logits = self.model(xb)                           # forward
+        loss = nn.functional.cross_entropy(logits, yb)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()                                   # backward
+        self.opt.step()                                   # update
+        if self.sched is not None:
+            self.sched.step()
+        self.step += 1                                    # loss and accuracy, summed on the device
+        self.seen += len(yb)
+        self.run_loss += loss.detach() * len(yb)
+        self.run_correct += (logits.detach().argmax(1) == yb).sum()
+        self.run_count += len(yb)
+
+    def report(self, progress_every: float, on_progress) -> None:
+        """At an evaluation point (or every ``progress_every`` s): a progress record to ``on_progress``."""
+        evaluate_now = self.step % self.eval_every == 0 or self.step == self.total
+        if not evaluate_now and time.perf_counter() - self.last_report < progress_every:
+            return
+        self._stop_clock()
+        rec = self._record(eta=(self.total - self.step) * self.train_seconds / self.step)
+        if evaluate_now:
+            rec["test_loss"], rec["test_acc"], _ = _evaluate_tensors(self.model, self.Xev, self.Yev)
+            self.run_loss.zero_()
+            self.run_correct.zero_()
+            self.run_count = 0
+            self.history.append(rec)
+        if on_progress is not None:
+            on_progress(rec)
+        self.last_report = self.segment_start = time.perf_counter()  # evaluation and reporting are not training time
+
+    def finish(self) -> TrainResult:
+        """Score the whole test set; the last point of the curve; the model back on the CPU."""
+        self._stop_clock()
+        test_loss, test_acc, logits = _evaluate_tensors(self.model, self.Xte, self.Yte)
+        probs = torch.softmax(logits.float(), 1)
+        if self.history and self.history[-1]["step"] == self.step:  # the last point of the curve: the whole test set
+            self.history[-1].update(test_loss=test_loss, test_acc=test_acc)
+        else:
+            self.history.append({**self._record(eta=0.0), "test_loss": test_loss, "test_acc": test_acc})
+        self.model.eval()
+        self.model.to(memory_format=torch.contiguous_format)
+        per_second = self.seen / max(self.train_seconds, 1e-9)
+        return TrainResult(model=self.model.cpu(), history=self.history, test_accuracy=test_acc,
+                           train_seconds=self.train_seconds, images_per_second=per_second,
+                           epochs_done=self.step / self.steps_per_epoch, device=str(self.device), config=self.config,
+                           stopped=self.stopped, predictions=probs.argmax(1).cpu().numpy().astype(np.int64),
+                           probabilities=probs.cpu().numpy().astype(np.float32))
+
+    def _stop_clock(self) -> None:
+        _synchronize(self.device)
+        self.train_seconds += time.perf_counter() - self.segment_start
+
+    def _running(self) -> tuple[float, float]:
+        if self.run_count:
+            return self.run_loss.item() / self.run_count, self.run_correct.item() / self.run_count
+        if self.history:
+            return self.history[-1]["train_loss"], self.history[-1]["train_acc"]
+        return float("nan"), float("nan")
+
+    def _record(self, eta: float) -> dict:
+        train_loss, train_acc = self._running()
+        return {"epoch": self.epoch, "step": self.step, "total_steps": self.total, "seen": self.seen,
+                "epochs_done": self.step / self.steps_per_epoch, "elapsed": self.train_seconds,
+                "images_per_second": self.seen / max(self.train_seconds, 1e-9), "eta_seconds": eta,
+                "train_loss": train_loss, "train_acc": train_acc, "lr": self.opt.param_groups[0]["lr"]}
 
 
 # ---------------------------------------------------------------- checkpoints
