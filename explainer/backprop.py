@@ -34,18 +34,27 @@ import torch
 
 from explainer.conv import _as_float
 from explainer import optimizers
-from explainer.errors import UserError
+from explainer.errors import UserError, shape_text
 
 MAX_HAND_SIDE = 12  # the by-hand example's input is at most 12×12 (every number is shown)
 MAX_STRIDE, MAX_PADDING = 3, 2
 
 
 # ---------------------------------------------------------------- forward and backward, in NumPy
+def _grad(grad_out, ho: int, wo: int) -> np.ndarray:
+    """``∂L/∂Y`` as float64; it must have the output's size ``(ho, wo)``."""
+    g = _as_float(grad_out, "upstream_gradient")
+    if g.shape != (ho, wo):
+        raise UserError("errors.grad_shape", got=shape_text(g.shape), want=shape_text((ho, wo)))
+    return g
+
+
 def _check(x, w, stride: int, padding: int) -> tuple[np.ndarray, np.ndarray, int, int, int, int]:
-    x = _as_float(x, "the input")
-    w = _as_float(w, "the kernel")
-    if x.ndim != 2 or w.ndim != 2 or x.size == 0 or w.size == 0:
-        raise UserError("errors.bad_shape", detail=f"input {x.shape} and kernel {w.shape} must both be 2-D grids")
+    x = _as_float(x, "input")
+    w = _as_float(w, "kernel")
+    for param, a in (("input", x), ("kernel", w)):
+        if a.ndim != 2 or a.size == 0:
+            raise UserError("errors.shape_not_2d", param=param, shape=shape_text(a.shape))
     stride, padding = int(stride), int(padding)
     if not 1 <= stride <= MAX_STRIDE:
         raise UserError("errors.out_of_range", param="stride", lo=1, hi=MAX_STRIDE, value=stride)
@@ -114,9 +123,7 @@ def conv2d_backward(x, w, grad_out, stride: int = 1, padding: int = 0) -> tuple[
     ∂L/∂Y and drops the padding border; ∂L/∂b sums ∂L/∂Y.
     """
     x, w, s, p, ho, wo = _check(x, w, stride, padding)
-    g = _as_float(grad_out, "the upstream gradient")
-    if g.shape != (ho, wo):
-        raise UserError("errors.bad_shape", detail=f"∂L/∂Y is {g.shape} but the output is {(ho, wo)}")
+    g = _grad(grad_out, ho, wo)
     kh, kw = w.shape
     xp = np.pad(x, p)
     grad_w = _weight_grad(xp, g, w.shape, s)
@@ -145,7 +152,7 @@ class Terms:
 def weight_terms(x, w, grad_out, i: int, j: int, stride: int = 1, padding: int = 0) -> Terms:
     """∂L/∂W[i, j] written out: every ∂L/∂Y[r, c] times the input pixel weight (i, j) sat on at (r, c)."""
     x, w, s, p, ho, wo = _check(x, w, stride, padding)
-    g = _as_float(grad_out, "the upstream gradient")
+    g = _grad(grad_out, ho, wo)
     i, j = int(i), int(j)
     if not (0 <= i < w.shape[0] and 0 <= j < w.shape[1]):
         raise UserError("errors.cell_outside", param="weight", h=w.shape[0], w=w.shape[1], value=(i, j))
@@ -157,7 +164,7 @@ def input_terms(x, w, grad_out, r: int, c: int, stride: int = 1, padding: int = 
     """∂L/∂X[r, c] written out: the window of the dilated, fully padded ∂L/∂Y at the pixel's place times
     the 180°-turned kernel (summed in the same order as :func:`conv2d_backward`)."""
     x, w, s, p, ho, wo = _check(x, w, stride, padding)
-    g = _as_float(grad_out, "the upstream gradient")
+    g = _grad(grad_out, ho, wo)
     r, c = int(r), int(c)
     if not (0 <= r < x.shape[0] and 0 <= c < x.shape[1]):
         raise UserError("errors.cell_outside", param="pixel", h=x.shape[0], w=x.shape[1], value=(r, c))
@@ -216,16 +223,16 @@ def hand_input(name: str) -> np.ndarray:
 def hand_example(x, w, target_w, b: float = 0.0, stride: int = 1, padding: int = 0) -> HandExample:
     """The forward pass of ``x`` through ``w`` (+ ``b``), the target ``T`` = ``x`` through ``target_w``
     (same stride and padding), ``L = ½ Σ (Y − T)²`` and every gradient."""
-    x = _as_float(x, "the input")
-    if x.ndim != 2:
-        raise UserError("errors.bad_shape", detail=f"the input must be 2-D, got {x.shape}")
+    x = _as_float(x, "input")
+    if x.ndim != 2 or x.size == 0:
+        raise UserError("errors.shape_not_2d", param="input", shape=shape_text(x.shape))
     if max(x.shape) > MAX_HAND_SIDE:
         raise UserError("errors.grid_too_big", h=x.shape[0], w=x.shape[1], max=MAX_HAND_SIDE)
     y = conv2d_forward(x, w, b, stride, padding)
     t = conv2d_forward(x, target_w, 0.0, stride, padding)
     gy = y - t
     gx, gw, gb = conv2d_backward(x, w, gy, stride, padding)
-    w = _as_float(w, "the kernel")
+    w = _as_float(w, "kernel")
     return HandExample(x, w, float(b), t, y, float(0.5 * np.sum(gy * gy)), gy, gx, gw, gb,
                        full_pad(gy, x.shape, w.shape, stride, padding), int(stride), int(padding))
 

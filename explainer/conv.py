@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainer.errors import UserError
+from explainer.errors import UserError, shape_text
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _NP_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -64,13 +64,14 @@ def output_size_transposed(n: int, kernel: int, stride: int = 1, padding: int = 
     return size
 
 
-def _as_float(a, what: str) -> np.ndarray:
+def _as_float(a, param: str) -> np.ndarray:
+    """``a`` as float64; ``param`` names it by its catalogue word (``errors.param.<param>``) in the message."""
     try:
         arr = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise UserError("errors.bad_shape", detail=f"{what} is not a grid of numbers ({exc})") from None
+    except (TypeError, ValueError):
+        raise UserError("errors.not_a_grid", param=param) from None
     if not np.all(np.isfinite(arr)):
-        raise UserError("errors.bad_shape", detail=f"{what} contains NaN or infinity")
+        raise UserError("errors.not_finite_grid", param=param)
     return arr
 
 
@@ -90,13 +91,12 @@ def pad(x: np.ndarray, padding, mode: str = "zeros") -> np.ndarray:
 
 def _normalise(x, kernel):
     """Return x as (C,H,W), kernel as (K,C,kh,kw), and whether the result should be 2-D."""
-    x = _as_float(x, "the image")
-    k = _as_float(kernel, "the kernel")
+    x = _as_float(x, "image")
+    k = _as_float(kernel, "kernel")
     if x.ndim not in (2, 3) or x.size == 0:
-        raise UserError("errors.bad_shape", detail=f"the image must be (H, W) or (C, H, W), got {x.shape}")
+        raise UserError("errors.shape_image", param="image", shape=shape_text(x.shape))
     if k.ndim not in (2, 3, 4) or k.size == 0:
-        raise UserError("errors.bad_shape",
-                        detail=f"the kernel must be (kh, kw), (C, kh, kw) or (K, C, kh, kw), got {k.shape}")
+        raise UserError("errors.shape_kernel", shape=shape_text(k.shape))
     squeeze = k.ndim < 4
     if x.ndim == 2:
         x = x[None]
@@ -105,9 +105,7 @@ def _normalise(x, kernel):
     if k.ndim == 3:
         k = k[None]
     if k.shape[1] != x.shape[0]:
-        raise UserError("errors.bad_shape",
-                        detail=f"the kernel has depth {k.shape[1]} but the image has {x.shape[0]} "
-                               "channel(s); a kernel's depth must equal the number of input channels")
+        raise UserError("errors.kernel_depth", depth=k.shape[1], channels=x.shape[0])
     return x, k, squeeze
 
 
@@ -127,10 +125,10 @@ def conv2d(x, kernel, stride=1, padding=0, dilation=1, bias=0.0, padding_mode: s
     ho = output_size(x.shape[1], kh, sh, ph, dh)
     wo = output_size(x.shape[2], kw, sw, pw, dw)
     xp = pad(x, (ph, pw), padding_mode)
-    b = _as_float(bias, "the bias")
-    b = np.broadcast_to(b, (K,)) if b.ndim <= 1 and b.size in (1, K) else None
-    if b is None:
-        raise UserError("errors.bad_shape", detail=f"the bias needs one value or {K} values")
+    b = _as_float(bias, "bias")
+    if b.ndim > 1 or b.size not in (1, K):
+        raise UserError("errors.bias_count", k=K, n=b.size)
+    b = np.broadcast_to(b, (K,))
 
     out = np.empty((K, ho, wo))
     # Accumulate one shifted slice per kernel tap, in strips of output rows that stay in cache.
@@ -164,7 +162,7 @@ def conv2d_reference(x, kernel, stride=1, padding=0, dilation=1, bias=0.0) -> np
     K, C, kh, kw = k.shape
     ho, wo = output_size(x.shape[1], kh, sh, ph, dh), output_size(x.shape[2], kw, sw, pw, dw)
     xp = pad(x, (ph, pw))
-    b = np.broadcast_to(_as_float(bias, "the bias"), (K,))
+    b = np.broadcast_to(_as_float(bias, "bias"), (K,))
     out = np.zeros((K, ho, wo))
     for m in range(K):                      # each kernel gives one output map
         for r in range(ho):                 # slide down …
@@ -181,16 +179,15 @@ def conv_transpose2d(x, kernel, stride=1, padding=0, dilation=1, output_padding=
     stores it → (K, H', W'). Each input value stamps ``value × kernel`` onto the output at
     ``stride`` spacing; ``padding`` then crops the border.
     """
-    x = _as_float(x, "the image")
-    k = _as_float(kernel, "the kernel")
+    x = _as_float(x, "image")
+    k = _as_float(kernel, "kernel")
     squeeze = k.ndim == 2
     if x.ndim == 2:
         x = x[None]
     if k.ndim == 2:
         k = k[None, None]
     if x.ndim != 3 or k.ndim != 4 or k.shape[0] != x.shape[0]:
-        raise UserError("errors.bad_shape",
-                        detail=f"image {x.shape} and kernel {k.shape} (expected (C, K, kh, kw) with C = image channels)")
+        raise UserError("errors.shape_transposed", image=shape_text(x.shape), kernel=shape_text(k.shape))
     sh, sw = _pair(stride, "stride", 1)
     ph, pw = _pair(padding, "padding", 0)
     dh, dw = _pair(dilation, "dilation", 1)
@@ -208,6 +205,6 @@ def conv_transpose2d(x, kernel, stride=1, padding=0, dilation=1, output_padding=
             contrib = np.einsum("chw,ck->khw", x, k[:, :, i, j])
             full[:, i * dh: i * dh + sh * (H - 1) + 1: sh, j * dw: j * dw + sw * (W - 1) + 1: sw] += contrib
     out = full[:, ph: ph + ho, pw: pw + wo]
-    b = np.broadcast_to(_as_float(bias, "the bias"), (K,))
+    b = np.broadcast_to(_as_float(bias, "bias"), (K,))
     out = out + b[:, None, None]
     return out[0] if squeeze else out

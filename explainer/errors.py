@@ -25,3 +25,9 @@ def message(key: str, params: dict, lang: str) -> str:
     if "param" in params:
         params = {**params, "param": translate(f"errors.param.{params['param']}", lang)}
     return translate(key, lang, **params)
+
+
+def shape_text(shape) -> str:
+    """An array's shape for a message, in no language: ``(3, 4)`` → ``"3×4"``, ``(5,)`` → ``"5"``,
+    a single number's ``()`` → ``"()"``."""
+    return "×".join(str(int(n)) for n in shape) or "()"

@@ -30,7 +30,7 @@ from explainer.errors import UserError
 def oriented(weights, flip: bool = False) -> np.ndarray:
     """The weights as they slide over the image: as written (cross-correlation, what CNN layers do),
     or rotated by 180° (``flip=True``: true convolution as defined in signal processing)."""
-    w = _as_float(weights, "the kernel")
+    w = _as_float(weights, "kernel")
     return w[::-1, ::-1].copy() if flip else w
 
 
@@ -94,7 +94,7 @@ def inspect_pixel(image, weights, row: int, col: int, divisor: float = 1.0, bias
     """The window, kernel, products, their sum and the output value at output position ``(row, col)``."""
     _check_divisor(divisor)
     k = oriented(weights, flip)
-    x = pad(_as_float(image, "the image"), padding)
+    x = pad(_as_float(image, "image"), padding)
     kh, kw = k.shape
     ho, wo = x.shape[0] - kh + 1, x.shape[1] - kw + 1
     if ho < 1 or wo < 1:

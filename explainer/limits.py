@@ -31,6 +31,9 @@ TRAININGS_PER_SESSION = 1  # one running training per browser session
 EPOCHS_PAGE = 50  # the Train page's epochs
 EPOCHS_CLI = 100  # the command line's epochs
 SEED_MAX = 2**32 - 1  # random seeds (NumPy and PyTorch accept 0 … 2³²−1 everywhere)
+TRAIN_LR_MAX = 10.0  # learning rates lie strictly between 0 and this
+BATCH_SIZE_MAX = 4_096  # images in one mini-batch (at least 1)
+TRAIN_SIZE_MIN, TRAIN_SIZE_MAX = 10, 60_000  # training digits used (MNIST's training set has 60,000)
 
 # ---------------------------------------------------------------- other numbers typed in
 RECEPTIVE_LAYERS = 12  # rows of the receptive-field layer table (each may grow the maps)

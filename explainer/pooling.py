@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from explainer.conv import _as_float
-from explainer.errors import UserError
+from explainer.errors import UserError, shape_text
 from explainer.stepper import pool_output_size, pool_walk
 
 __all__ = ["pool2d", "global_avg_pool", "shift", "pool_output_size"]
@@ -30,18 +30,18 @@ def pool2d(x, size=2, stride=None, mode: str = "max", padding=0, ceil_mode: bool
     ``"avg"``. ``ceil_mode``: keep a last, partial window (as in the X/O tutorial's 7×7 → 4×4).
     Raises ``UserError`` (a ``ValueError``) for settings that leave no output.
     """
-    arr = _as_float(x, "the image")
+    arr = _as_float(x, "image")
     if arr.ndim not in (2, 3) or arr.size == 0:
-        raise UserError("errors.bad_shape", detail=f"the image must be (H, W) or (C, H, W), got {arr.shape}")
+        raise UserError("errors.shape_image", param="image", shape=shape_text(arr.shape))
     out = pool_walk(arr, size, stride, mode, padding, ceil_mode, count_include_pad).output()
     return out[0] if arr.ndim == 2 else out
 
 
 def global_avg_pool(x) -> np.ndarray:
     """One number per channel: the mean of each map. ``(H, W)`` → a 0-d array, ``(C, H, W)`` → ``(C,)``."""
-    arr = _as_float(x, "the image")
+    arr = _as_float(x, "image")
     if arr.ndim not in (2, 3) or arr.size == 0:
-        raise UserError("errors.bad_shape", detail=f"the image must be (H, W) or (C, H, W), got {arr.shape}")
+        raise UserError("errors.shape_image", param="image", shape=shape_text(arr.shape))
     return arr.mean(axis=(-2, -1))
 
 

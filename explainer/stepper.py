@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from explainer.conv import (_as_float, _pair, output_size, output_size_transposed, pad)
-from explainer.errors import UserError
+from explainer.errors import UserError, shape_text
 
 # What a grid cell is.
 INPUT, PADDING, INSERTED, OUTSIDE = 0, 1, 2, 3
@@ -189,19 +189,19 @@ def gather_windows(grid: np.ndarray, window, stride, dilation, out_hw) -> np.nda
 
 
 # ---------------------------------------------------------------- building walks
-def _chw(x, what: str = "the image") -> np.ndarray:
-    x = _as_float(x, what)
+def _chw(x, param: str = "image") -> np.ndarray:
+    x = _as_float(x, param)
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3 or x.size == 0:
-        raise UserError("errors.bad_shape", detail=f"{what} must be (H, W) or (C, H, W), got {x.shape}")
+        raise UserError("errors.shape_image", param=param, shape=shape_text(x.shape))
     return x
 
 
 def _bias(bias, k: int) -> np.ndarray:
-    b = _as_float(bias, "the bias")
+    b = _as_float(bias, "bias")
     if b.ndim > 1 or b.size not in (1, k):
-        raise UserError("errors.bad_shape", detail=f"the bias needs one value or {k} values")
+        raise UserError("errors.bias_count", k=k, n=b.size)
     return np.broadcast_to(b.reshape(-1), (k,)).astype(float)
 
 
@@ -212,15 +212,13 @@ def conv_walk(x, kernel, stride=1, padding=0, dilation=1, bias=0.0, padding_mode
     when the settings leave no output.
     """
     x = _chw(x)
-    k = _as_float(kernel, "the kernel")
+    k = _as_float(kernel, "kernel")
     if k.ndim not in (2, 3, 4) or k.size == 0:
-        raise UserError("errors.bad_shape",
-                        detail=f"the kernel must be (kh, kw), (C, kh, kw) or (K, C, kh, kw), got {k.shape}")
+        raise UserError("errors.shape_kernel", shape=shape_text(k.shape))
     while k.ndim < 4:
         k = k[None]
     if k.shape[1] != x.shape[0]:
-        raise UserError("errors.bad_shape",
-                        detail=f"the kernel has depth {k.shape[1]} but the image has {x.shape[0]} channel(s)")
+        raise UserError("errors.kernel_depth", depth=k.shape[1], channels=x.shape[0])
     s, p, d = _pair(stride, "stride", 1), _pair(padding, "padding", 0), _pair(dilation, "dilation", 1)
     kh, kw = k.shape[2:]
     h, w = x.shape[1:]
@@ -241,12 +239,11 @@ def transposed_walk(x, kernel, stride=1, padding=0, dilation=1, output_padding=0
     rotated by 180°. ``kernel``: ``(kh, kw)`` or ``(C, K, kh, kw)`` as torch stores it.
     """
     x = _chw(x)
-    k = _as_float(kernel, "the kernel")
+    k = _as_float(kernel, "kernel")
     if k.ndim == 2:
         k = k[None, None]
     if k.ndim != 4 or k.size == 0 or k.shape[0] != x.shape[0]:
-        raise UserError("errors.bad_shape",
-                        detail=f"image {x.shape} and kernel {k.shape} (expected (C, K, kh, kw) with C = image channels)")
+        raise UserError("errors.shape_transposed", image=shape_text(x.shape), kernel=shape_text(k.shape))
     s, p = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
     d, op = _pair(dilation, "dilation", 1), _pair(output_padding, "output_padding", 0)
     c, kk, kh, kw = k.shape

@@ -42,7 +42,7 @@ class TrainConfig:
     one_cycle: bool = True
     batch_size: int = 128
     epochs: int = 1
-    train_size: int = 60000
+    train_size: int = limits.TRAIN_SIZE_MAX
     augment: bool = False  # random shifts of up to ±2 pixels
     seed: int = 0
     device: str = "auto"
@@ -55,29 +55,27 @@ class TrainConfig:
             try:
                 setattr(self, name, kind(getattr(self, name)))
             except (TypeError, ValueError):
-                raise UserError("errors.bad_param", name=name.replace("_", " "), what="a whole number",
-                                value=getattr(self, name)) from None
+                raise UserError("errors.not_whole", param=name, value=getattr(self, name)) from None
         if self.lr is not None:
             try:
                 self.lr = float(self.lr)
             except (TypeError, ValueError):
-                raise UserError("errors.bad_param", name="learning rate", what="a number", value=self.lr) from None
+                raise UserError("errors.not_number", param="learning_rate", value=self.lr) from None
         self.one_cycle, self.augment = bool(self.one_cycle), bool(self.augment)
         if not isinstance(self.model_options, dict):
-            raise UserError("errors.bad_param", name="options", what="a dictionary", value=self.model_options)
+            raise UserError("errors.not_mapping", param="model_options", value=self.model_options)
         if self.model not in MODEL_NAMES:
-            raise UserError("errors.bad_param", name="model", what=" / ".join(MODEL_NAMES), value=self.model)
+            raise UserError("errors.not_one_of", param="model", choices=" / ".join(MODEL_NAMES), value=self.model)
         if self.optimizer not in OPTIMIZERS:
-            raise UserError("errors.bad_param", name="optimizer", what=" / ".join(OPTIMIZERS), value=self.optimizer)
-        if self.lr is not None and not (0 < float(self.lr) < 10):
-            raise UserError("errors.bad_param", name="learning rate", what="between 0 and 10", value=self.lr)
-        if not 1 <= int(self.batch_size) <= 4096:
-            raise UserError("errors.bad_param", name="batch size", what="between 1 and 4096", value=self.batch_size)
-        if not 1 <= int(self.epochs) <= 100:
-            raise UserError("errors.bad_param", name="epochs", what="between 1 and 100", value=self.epochs)
-        if not 10 <= int(self.train_size) <= 60000:
-            raise UserError("errors.bad_param", name="training-set size", what="between 10 and 60000",
-                            value=self.train_size)
+            raise UserError("errors.not_one_of", param="optimizer", choices=" / ".join(OPTIMIZERS),
+                            value=self.optimizer)
+        if self.lr is not None and not (0 < self.lr < limits.TRAIN_LR_MAX):
+            raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=f"{limits.TRAIN_LR_MAX:g}",
+                            value=self.lr)
+        for name, lo, hi in (("batch_size", 1, limits.BATCH_SIZE_MAX), ("epochs", 1, limits.EPOCHS_CLI),
+                             ("train_size", limits.TRAIN_SIZE_MIN, limits.TRAIN_SIZE_MAX)):
+            if not lo <= getattr(self, name) <= hi:
+                raise UserError("errors.out_of_range", param=name, lo=lo, hi=hi, value=getattr(self, name))
         with torch.random.fork_rng(devices=[]):  # building initialises weights: leave the global generator alone
             build_model(self.model, **self.model_options)  # unknown or out-of-range options: UserError now, not mid-run
 
@@ -380,7 +378,7 @@ def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
     (``check_checkpoint_archive``), every tensor's shape is compared with the model's before loading,
     and non-finite weights are refused. A wrong, mismatched or malicious file raises ``UserError``."""
     if not data:
-        raise UserError("errors.checkpoint_bad", detail="empty file")
+        raise UserError("errors.checkpoint_foreign")
     check_checkpoint_archive(data)
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
@@ -388,7 +386,7 @@ def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
         raise UserError("errors.checkpoint_bad", detail=str(exc).splitlines()[0][:160] if str(exc) else
                         type(exc).__name__) from None
     if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:
-        raise UserError("errors.checkpoint_bad", detail="not a Convolution Explainer checkpoint")
+        raise UserError("errors.checkpoint_foreign")
     config = _checkpoint_config(obj.get("config"))
     state = obj.get("state_dict")
     try:
@@ -516,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--no-one-cycle", action="store_true")
     ap.add_argument("--augment", action="store_true")
-    ap.add_argument("--limit", type=int, default=60000, help="training-set size")
+    ap.add_argument("--limit", type=int, default=limits.TRAIN_SIZE_MAX, help="training-set size")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--mnist", default=None, help="folder with the MNIST files (default: $MNIST_DIR)")

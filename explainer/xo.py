@@ -21,6 +21,8 @@ import numpy as np
 from explainer.conv import conv2d
 from explainer.pooling import pool2d
 
+SIDE = 9  # the input is a SIDE×SIDE grid of ±1
+
 
 def _grid(rows: list[str]) -> np.ndarray:
     g = np.array([[1.0 if c == "X" else -1.0 for c in r] for r in rows])
@@ -202,10 +204,10 @@ class XOResult:
 def run(grid) -> XOResult:
     """Every intermediate map and the votes for a 9×9 grid of ±1 (other values are allowed too)."""
     grid = np.asarray(grid, dtype=np.float64)
-    if grid.shape != (9, 9):
-        from explainer.errors import UserError
+    if grid.shape != (SIDE, SIDE):
+        from explainer.errors import UserError, shape_text
 
-        raise UserError("errors.bad_shape", detail=f"the X/O input must be 9×9, got {grid.shape}")
+        raise UserError("errors.xo_shape", side=SIDE, shape=shape_text(grid.shape))
     f = _features(grid)
     unit = _unit(f["flat"])
     votes = FC_WEIGHTS @ unit + FC_BIAS

@@ -143,6 +143,19 @@ def picked_cell(pick: str, keys: tuple[str, str], label_keys: tuple[str, str], s
     return int(r), int(c)
 
 
+def explain_entry(pick: str, gradient, click_text: str, middle: tuple, right: tuple, lhs: str, terms) -> None:
+    """One gradient entry written out: the gradient map (a click on it picks the entry), the two grids whose
+    products add up to it (``(figure, key)`` each) and the sum ``lhs = Σ left × right`` as a formula."""
+    g1, g2, g3 = st.columns(3)
+    with g1:
+        chart(gradient, key=_chart_key(pick), on_select="rerun", selection_mode="points")
+        st.caption(click_text)
+    for column, (fig, key) in ((g2, middle), (g3, right)):
+        with column:
+            chart(fig, key=key)
+    formula(terms_latex(lhs, terms.left, terms.right, terms.total))
+
+
 # ---- ∂L/∂W: click a weight
 st.subheader(t("backprop.gw_header"))
 st.markdown(t("backprop.gw_intro"))
@@ -151,17 +164,11 @@ formula(r"\frac{\partial L}{\partial W_{i,j}}=\sum_{r,c}\frac{\partial L}{\parti
 kh, kw = ex.w.shape
 wi, wj = picked_cell("bp_gw_pick", ("bp_wi", "bp_wj"), ("backprop.weight_row", "backprop.weight_col"), ex.w.shape, 0)
 wt = bp.weight_terms(ex.x, ex.w, ex.grad_y, wi, wj, stride, padding)
-g1, g2, g3 = st.columns(3)
-with g1:
-    chart(figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), **L),
-                    key=_chart_key("bp_gw_pick"), on_select="rerun", selection_mode="points")
-    st.caption(t("backprop.click_weight"))
-with g2:
-    chart(figs.grid(wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L),
-                    key="bp_under")
-with g3:
-    chart(figs.grid(wt.left, title=t("backprop.gy_title"), **L), key="bp_gy2")
-formula(terms_latex(rf"\frac{{\partial L}}{{\partial W_{{{wi},{wj}}}}}", wt.left, wt.right, wt.total))
+explain_entry("bp_gw_pick", figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), **L),
+              t("backprop.click_weight"),
+              (figs.grid(wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L), "bp_under"),
+              (figs.grid(wt.left, title=t("backprop.gy_title"), **L), "bp_gy2"),
+              rf"\frac{{\partial L}}{{\partial W_{{{wi},{wj}}}}}", wt)
 st.caption(t("backprop.gw_summary", i=wi, j=wj, value=fmt(wt.total), n=wt.left.size))
 
 # ---- ∂L/∂X: click an input pixel
@@ -171,17 +178,12 @@ formula(r"\frac{\partial L}{\partial X}=\operatorname{crop}_p\!\left(\operatorna
         r"\big(\operatorname{dilate}_s(\tfrac{\partial L}{\partial Y})\big)\star\operatorname{rot}_{180^\circ}(W)\right)")
 xr, xc = picked_cell("bp_gx_pick", ("bp_xr", "bp_xc"), ("backprop.pixel_row", "backprop.pixel_col"), ex.x.shape, 1)
 it = bp.input_terms(ex.x, ex.w, ex.grad_y, xr, xc, stride, padding)
-g1, g2, g3 = st.columns(3)
-with g1:
-    chart(figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), **L),
-                    key=_chart_key("bp_gx_pick"), on_select="rerun", selection_mode="points")
-    st.caption(t("backprop.click_pixel"))
-with g2:
-    chart(figs.grid(ex.padded_grad, title=t("backprop.padded_title"), box=(xr + padding, xc + padding, kh, kw),
-                              **L), key="bp_padded")
-with g3:
-    chart(figs.grid(it.right, title=t("backprop.rot_title"), **L), key="bp_rot")
-formula(terms_latex(rf"\frac{{\partial L}}{{\partial X_{{{xr},{xc}}}}}", it.left, it.right, it.total))
+explain_entry("bp_gx_pick", figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), **L),
+              t("backprop.click_pixel"),
+              (figs.grid(ex.padded_grad, title=t("backprop.padded_title"), box=(xr + padding, xc + padding, kh, kw),
+                         **L), "bp_padded"),
+              (figs.grid(it.right, title=t("backprop.rot_title"), **L), "bp_rot"),
+              rf"\frac{{\partial L}}{{\partial X_{{{xr},{xc}}}}}", it)
 st.caption(t("backprop.gx_summary", r=xr, c=xc, value=fmt(it.total), h=ex.padded_grad.shape[0],
              w=ex.padded_grad.shape[1], s=stride, zeros=stride - 1))
 if stride > 1:

@@ -93,8 +93,16 @@ def test_stride_puts_zeros_between_gradient_entries():
 
 
 def test_bad_inputs_raise_user_errors():
-    with pytest.raises(UserError):
+    with pytest.raises(UserError) as exc:
         bp.conv2d_backward(np.ones((4, 4)), np.ones((3, 3)), np.ones((3, 3)))  # wrong ∂L/∂Y shape
+    assert exc.value.key == "errors.grad_shape" and exc.value.params == {"got": "3×3", "want": "2×2"}
+    for terms in (bp.weight_terms, bp.input_terms):  # the term views check ∂L/∂Y's size too
+        with pytest.raises(UserError) as exc:
+            terms(np.ones((4, 4)), np.ones((3, 3)), np.ones((3, 3)), 0, 0)
+        assert exc.value.key == "errors.grad_shape"
+    with pytest.raises(UserError) as exc:
+        bp.conv2d_forward(np.ones((4, 4, 1)), np.ones((3, 3)))
+    assert exc.value.key == "errors.shape_not_2d" and exc.value.params == {"param": "input", "shape": "4×4×1"}
     with pytest.raises(UserError):
         bp.conv2d_forward(np.ones((2, 2)), np.ones((3, 3)))  # no output
     with pytest.raises(UserError):

@@ -122,6 +122,58 @@ def test_every_library_error_has_its_key_placeholders_and_setting_names():
     assert settings and all(f"errors.param.{name}" in en for name in settings)
 
 
+_IDENTIFIERS = re.compile(r"[a-z0-9_]+(?:(?: / |, )[a-z0-9_]+)*")  # "max / avg", "none / sum / count": option values
+
+
+def _strings_in(node) -> list[str]:
+    """The string literals an expression writes into a message: its constants and an f-string's text, not
+    an f-string's format specs (``f"{x:g}"``) nor a keyword argument's name."""
+    import ast
+
+    if isinstance(node, ast.Constant):
+        return [node.value] if isinstance(node.value, str) else []
+    if isinstance(node, ast.FormattedValue):
+        return _strings_in(node.value)
+    return [s for child in ast.iter_child_nodes(node) for s in _strings_in(child)]
+
+
+def test_no_english_fragment_is_passed_into_a_library_error():
+    """A ``UserError``'s parameter values carry numbers, shapes ("3×4"), what the user typed, option values
+    ("max / avg") or catalogue words (``param=``), never words of a sentence: those belong in the catalogue,
+    in both languages ("学习率必须是between 0 and 10" is what a fragment looks like in Chinese)."""
+    import ast
+
+    fragments = []
+    for f in sorted((ROOT / "explainer").rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "UserError"):
+                continue
+            for k in node.keywords:
+                if k.arg == "param":
+                    ok = isinstance(k.value, ast.Name) or (isinstance(k.value, ast.Constant)
+                                                           and re.fullmatch(r"[a-z0-9_]+", str(k.value.value)))
+                    if not ok:
+                        fragments.append((f"{f.name}:{node.lineno}", k.arg, ast.unparse(k.value)))
+                    continue
+                for text in _strings_in(k.value):
+                    if re.search(r"[A-Za-z]", text) and not _IDENTIFIERS.fullmatch(text):
+                        fragments.append((f"{f.name}:{node.lineno}", k.arg, text))
+    assert fragments == []
+
+
+def test_the_fragment_check_catches_fragments():
+    import ast
+
+    def texts(src):
+        return [t for t in _strings_in(ast.parse(src, mode="eval").body)
+                if re.search(r"[A-Za-z]", t) and not _IDENTIFIERS.fullmatch(t)]
+
+    assert texts('f"the input must be 2-D, got {x.shape}"') == ["the input must be 2-D, got "]
+    assert texts('"between 0 and 10"') == ["between 0 and 10"]
+    assert texts('" / ".join(NAMES)') == [] and texts('"max / avg"') == [] and texts('f"{lr:g}"') == []
+    assert texts('shape_text(x.shape)') == [] and texts('f"{a}×{b}"') == []
+
+
 def test_every_literal_key_exists():
     en = catalogue("en")
     used = _keys_used_in_code()

@@ -1,5 +1,7 @@
 """conv2d against torch.nn.functional.conv2d (hypothesis: random shapes, kernels, strides, paddings,
 dilations, channels, banks, biases) to 1e-9, the tutorial's 60|0 step edge, and the error messages."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
 from explainer.conv import conv2d, conv2d_reference, pad
-from explainer.errors import UserError
+from explainer.errors import UserError, message
 
 pairs = lambda lo, hi: st.one_of(st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))  # noqa: E731
 
@@ -72,19 +74,23 @@ def test_padding_modes_match_torch(mode, torch_mode):
 @pytest.mark.parametrize("x, kernel, kwargs, key", [
     (np.zeros((4, 4)), np.ones((5, 5)), {}, "errors.no_output"),
     (np.zeros((4, 4)), np.ones((3, 3)), {"dilation": 2}, "errors.no_output"),
-    (np.zeros((2, 4, 4)), np.ones((3, 3, 3)), {}, "errors.bad_shape"),  # depth 3 vs 2 channels
-    (np.zeros((4, 4)), [[1, float("nan")]], {}, "errors.bad_shape"),
-    (np.zeros((4, 4)), [["a", 1]], {}, "errors.bad_shape"),
+    (np.zeros((2, 4, 4)), np.ones((3, 3, 3)), {}, "errors.kernel_depth"),  # depth 3 vs 2 channels
+    (np.zeros((4, 4)), [[1, float("nan")]], {}, "errors.not_finite_grid"),
+    (np.zeros((4, 4)), [["a", 1]], {}, "errors.not_a_grid"),
     (np.zeros((4, 4)), np.ones((2, 2)), {"stride": 0}, "errors.too_small"),
     (np.zeros((4, 4)), np.ones((2, 2)), {"padding": -1}, "errors.too_small"),
     (np.zeros((4, 4)), np.ones((2, 2)), {"stride": 1.5}, "errors.not_whole"),
-    (np.zeros((4,)), np.ones((2, 2)), {}, "errors.bad_shape"),
+    (np.zeros((4,)), np.ones((2, 2)), {}, "errors.shape_image"),
+    (np.zeros((4, 4)), np.ones((1, 1, 1, 1, 2)), {}, "errors.shape_kernel"),
+    (np.zeros((4, 4)), np.ones((2, 2)), {"bias": [1, 2]}, "errors.bias_count"),
 ])
 def test_invalid_input_is_a_plain_value_error(x, kernel, kwargs, key):
     with pytest.raises(ValueError) as e:
         conv2d(x, kernel, **kwargs)
     assert isinstance(e.value, UserError) and e.value.key == key
     assert "Traceback" not in str(e.value) and len(str(e.value)) > 10
+    zh = message(e.value.key, e.value.params, "zh")  # no English word in the Chinese text (shapes read "4×4")
+    assert re.findall(r"[A-Za-z]{2,}", zh.replace("NaN", "")) == [], zh
 
 
 def test_the_reference_reads_as_the_definition_and_is_short():

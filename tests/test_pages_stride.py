@@ -1,6 +1,5 @@
 """AppTest of the Stride & padding page: every part, both languages, stepping, presets, bad input."""
 import json
-import time
 
 import pytest
 
@@ -75,22 +74,66 @@ def test_step_equation_matches_the_output_cell():
     assert eq.count("×") == 9 and "Step **5 of 9**: the window fills output cell row 1, column 1" in text(at)
 
 
-def test_play_advances_then_pause_stops():
+class FakeClock:
+    """Stands in for ``ui.stepper.clock``: time moves only when the test says so."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    import ui.stepper
+
+    clock = FakeClock()
+    monkeypatch.setattr(ui.stepper, "clock", clock)
+    return clock
+
+
+def test_play_advances_one_step_per_interval_then_pause_stops(fake_clock):
+    from ui.stepper import TICK_SLACK
+
     at = app_test("stride").run()
     at.select_slider(key="sp_speed").set_value(4.0).run()
+    interval = 1 / 4.0
     at.button(key="sp_play").click().run()
     assert at.session_state["_sp_playing"] is True
     start = at.slider(key="sp_pos").value
+    fake_clock.advance(TICK_SLACK * interval * 0.9)  # reruns before the interval is up (however slow): no step
     for _ in range(3):
-        time.sleep(0.26)
         at.run()
-    assert at.slider(key="sp_pos").value > start
+        assert at.slider(key="sp_pos").value == start
+    fake_clock.advance(interval - TICK_SLACK * interval * 0.9)
+    at.run()
+    assert at.slider(key="sp_pos").value == start + 1
+    for k in (2, 3, 4):
+        fake_clock.advance(interval)
+        at.run()
+        assert at.slider(key="sp_pos").value == start + k and filled_outputs(at) == start + k
     at.button(key="sp_play").click().run()  # now "Pause"
     assert at.session_state["_sp_playing"] is False
     stopped = at.slider(key="sp_pos").value
-    time.sleep(0.3)
+    assert stopped == start + 4
+    fake_clock.advance(5 * interval)
     at.run()
     assert at.slider(key="sp_pos").value == stopped and not at.exception
+
+
+def test_play_stops_at_the_last_step(fake_clock):
+    at = app_test("stride").run()
+    at.select_slider(key="sp_speed").set_value(4.0).run()
+    at.slider(key="sp_pos").set_value(8).run()
+    at.button(key="sp_play").click().run()
+    for _ in range(3):
+        fake_clock.advance(0.25)
+        at.run()
+    assert at.slider(key="sp_pos").value == 9 and at.session_state["_sp_playing"] is False and not at.exception
 
 
 def test_changing_settings_changes_the_output_size():

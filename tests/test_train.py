@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import time
@@ -111,7 +112,7 @@ class _Evil:
 
 
 @pytest.mark.parametrize("blob,key", [
-    (b"", "errors.checkpoint_bad"),
+    (b"", "errors.checkpoint_foreign"),
     (b"this is not a checkpoint", "errors.checkpoint_bad"),
     (pickle.dumps(_Evil()), "errors.checkpoint_bad"),
 ])
@@ -148,6 +149,39 @@ def test_config_validation():
                 {"model": "fast", "model_options": {"blocks": 2}}, {"model_options": "blocks=2"}):
         with pytest.raises(UserError):
             TrainConfig(**bad)
+
+
+@pytest.mark.parametrize("bad, key, param", [
+    ({"model": "vgg"}, "errors.not_one_of", "model"),
+    ({"optimizer": "lion"}, "errors.not_one_of", "optimizer"),
+    ({"lr": 20}, "errors.out_of_range", "learning_rate"),
+    ({"lr": "fast"}, "errors.not_number", "learning_rate"),
+    ({"batch_size": 5000}, "errors.out_of_range", "batch_size"),
+    ({"epochs": 101}, "errors.out_of_range", "epochs"),
+    ({"train_size": 5}, "errors.out_of_range", "train_size"),
+    ({"seed": "x"}, "errors.not_whole", "seed"),
+    ({"evals_per_epoch": None}, "errors.not_whole", "evals_per_epoch"),
+    ({"eval_size": "all"}, "errors.not_whole", "eval_size"),
+    ({"model_options": "blocks=2"}, "errors.not_mapping", "model_options"),
+])
+def test_config_errors_are_whole_sentences_in_both_languages(bad, key, param):
+    """Each refused setting is named by its catalogue word: no English fragment inside the Chinese text."""
+    from explainer import limits
+    from explainer.errors import message
+    from explainer.i18n import catalogue
+
+    with pytest.raises(UserError) as exc:
+        TrainConfig(**bad)
+    assert (exc.value.key, exc.value.params["param"]) == (key, param)
+    assert f"errors.param.{param}" in catalogue("zh")
+    zh = message(exc.value.key, exc.value.params, "zh")
+    value = str(exc.value.params["value"])
+    assert re.findall(r"[A-Za-z]{2,}", zh.replace(value, "").replace(exc.value.params.get("choices", ""), "")) == [], zh
+    if key == "errors.out_of_range" and param == "learning_rate":
+        assert exc.value.params["hi"] == f"{limits.TRAIN_LR_MAX:g}"
+    if param == "batch_size":
+        assert str(exc.value) == f"The batch size must be between 1 and {limits.BATCH_SIZE_MAX}, not 5000."
+        assert zh == f"批大小必须在 1 到 {limits.BATCH_SIZE_MAX} 之间，而不是 5000。"
 
 
 def test_export_code_runs(tmp_path, mnist_dir):

@@ -47,8 +47,10 @@ def test_toggle_flips_one_cell():
 
 
 def test_bad_shape():
-    with pytest.raises(UserError):
+    with pytest.raises(UserError) as exc:
         xo.run(np.ones((8, 9)))
+    assert exc.value.key == "errors.xo_shape" and exc.value.params == {"side": 9, "shape": "8×9"}
+    assert str(exc.value) == "The X/O input must be a 9×9 grid, not 8×9."
 
 
 def test_the_xo_filters_live_in_one_place():

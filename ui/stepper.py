@@ -21,6 +21,7 @@ from ui.shell import _store, lang, publish, restore, t, widget
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0)  # steps per second
 TICK_SLACK = 0.8  # a timer rerun that comes a little early (< 20 % of the interval) still advances one step
+clock = time.monotonic  # seconds; play advances by it (tests replace it with a clock they move by hand)
 
 
 def figure_labels() -> dict:
@@ -48,7 +49,7 @@ def _move(prefix: str, n_steps: int, to: int | None = None, by: int = 0) -> None
     key = _pos_key(prefix)
     pos = ss.get(key, 1) if to is None else to
     ss[key] = max(1, min(n_steps, pos + by))
-    ss[f"_{prefix}_last_tick"] = time.monotonic()  # a manual move restarts the play timer's count
+    ss[f"_{prefix}_last_tick"] = clock()  # a manual move restarts the play timer's count
     ss.pop(f"_{prefix}_stale", None)  # moved by hand: nothing stale to guard against
 
 
@@ -60,9 +61,9 @@ def _set_playing(prefix: str, n_steps: int, value: bool) -> None:
         if ss.get(_pos_key(prefix), 1) >= n_steps:
             ss[_pos_key(prefix)] = 1  # play again from the start
     if not value:
-        ss[f"_{prefix}_paused_at"] = time.monotonic()
+        ss[f"_{prefix}_paused_at"] = clock()
     ss[_play_key(prefix)] = value
-    ss[f"_{prefix}_last_tick"] = time.monotonic()
+    ss[f"_{prefix}_last_tick"] = clock()
 
 
 STALE_WINDOW = 3.0  # seconds after a pause in which the browser's stale slider value is still expected
@@ -75,7 +76,7 @@ def _slider_moved(prefix: str) -> None:
     having run first."""
     ss = st.session_state
     key, stale, shown = _pos_key(prefix), ss.get(f"_{prefix}_stale"), ss.get(f"_{prefix}_shown")
-    recent = playing(prefix) or time.monotonic() - ss.get(f"_{prefix}_paused_at", -1e9) < STALE_WINDOW
+    recent = playing(prefix) or clock() - ss.get(f"_{prefix}_paused_at", -1e9) < STALE_WINDOW
     if recent and stale is not None and ss.get(key) == stale and shown is not None and shown != stale:
         ss[key] = shown
     else:
@@ -128,7 +129,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
     @st.fragment(run_every=run_every, key=f"{prefix}_fragment")
     def view():
         if playing(prefix):
-            now = time.monotonic()
+            now = clock()
             if now - ss.get(f"_{prefix}_last_tick", 0.0) >= TICK_SLACK * interval:
                 ss[f"_{prefix}_last_tick"] = now
                 if ss.get(key, 1) >= n_steps:
