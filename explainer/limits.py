@@ -39,6 +39,16 @@ TRAIN_SIZE_MIN, TRAIN_SIZE_MAX = 10, 60_000  # training digits used (MNIST's tra
 RECEPTIVE_LAYERS = 12  # rows of the receptive-field layer table (each may grow the maps)
 OPTIM_START_ABS = 1_000.0  # the Optimizers page's start point x₀, y₀ (the surfaces are plotted within ±5)
 
+# ---------------------------------------------------------------- computed in the page, else a job on the engine
+# The Optimizers page races torch.optim optimizers (``optim.race``, one path per optimizer). One optimizer-step,
+# measured on this machine (2 shared cores, 1 PyTorch thread, mean over the nine optimizers, sgd … nadam):
+# saddle 80 µs, quadratic 88, rosenbrock 107 (84 … 122), himmelblau 115, ravine 115, mnist_logistic 133,
+# rastrigin 146, beale 163 (``optim.STEP_WEIGHT`` holds these relative to Rosenbrock). A race whose paths not yet
+# cached cost more than this many Rosenbrock-steps (``optim.race_cost``; ≈ 0.1 ms each, so ≈ 100 ms of the
+# shared web process) is computed by a ``jobs.RaceJob`` on the engine instead. The default view (5 optimizers ×
+# 200 steps on Rosenbrock = 1,000, ≈ 100 ms the first time, then cached) fits.
+RACE_INLINE_STEPS = 1_000
+
 # ---------------------------------------------------------------- data files
 MNIST_FILE_BYTES = 64 * 1024 * 1024  # one IDX file, uncompressed (the largest, training images, is 47 MB)
 
