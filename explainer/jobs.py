@@ -30,10 +30,11 @@ Where the jobs run
 The job interface (what pages use)
 ----------------------------------
 ``TrainingJob(config, data=None, *, owner=None)`` (``data`` is ignored: the worker has its own MNIST),
-``LandscapeJob(model, config=None, *, steps=15, digits=300, owner=None)`` and
+``LandscapeJob(model, config=None, *, steps=15, digits=300, owner=None)``,
 ``EvaluationJob(model, config, *, owner=None)``, ``ShiftJob(model, config, *, digits=2000, owner=None)`` and
-``RaceJob(surface, runs, start, steps, noise=0.0, seed=0, *, kappa=10.0, owner=None)`` share this interface (``Job``; each also takes
-``engine_=`` an ``Engine``, default ``engine()``, and ``heartbeat_timeout=`` seconds, default 10):
+``RaceJob(surface, runs, start, steps, noise=0.0, seed=0, *, kappa=10.0, owner=None)`` share this interface
+(``Job``; each also takes ``engine_=`` an ``Engine``, default ``engine()``, and ``heartbeat_timeout=`` seconds,
+default 10):
 
 - ``job.start()`` submits it and returns the job. It raises ``EngineUnavailable`` (a ``UserError``,
   message key ``jobs.engine_unavailable``) when the engine can't start, and ``UserError``
@@ -701,7 +702,8 @@ class RaceJob(Job):
         self.steps, self.noise, self.seed = int(steps), float(noise), int(seed)
         if not 1 <= self.steps <= optim.MAX_STEPS:
             raise UserError("errors.out_of_range", param="steps", lo=1, hi=optim.MAX_STEPS, value=self.steps)
-        surf = optim.surface(self.surface, kappa=self.kappa) if self.surface == "quadratic" else optim.surface(self.surface)
+        name = self.surface
+        surf = optim.surface(name, kappa=self.kappa) if name == "quadratic" else optim.surface(name)
         # one step of every run: a bad name, learning rate or start point is the page's error message, not the job's
         optim.race(surf, [(n, dict(hp)) for n, hp in self.runs], self.start_point, 1, self.noise, self.seed)
 

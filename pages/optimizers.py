@@ -7,7 +7,7 @@ import streamlit as st
 from explainer import jobs, optim
 from explainer.errors import UserError
 from explainer.figures import optim as figs
-from explainer.limits import OPTIM_START_ABS
+from explainer.limits import OPTIM_START_ABS, RACE_INLINE_STEPS
 from ui import jobs as ui_jobs
 from ui.charts import chart
 from ui.shell import labels, lesson_link, literal, note, t, t_error, widget
@@ -39,19 +39,99 @@ def _grid(name: str, kappa: float, n: int = 90):
     return optim.loss_grid(surf, n)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_resource(show_spinner=False)
+def _shared_paths() -> optim.RaceCache:
+    """Every path computed on this server (here or by a RaceJob), shared by all sessions: the next learner
+    with the same settings gets it at once. Keyed like ``_path``'s arguments; ≈ 50 kB per 2,000-step path."""
+    return optim.RaceCache(max_entries=512)
+
+
 def _path(name: str, kappa: float, run: tuple, start: tuple, steps: int, noise: float, seed: int):
-    """One optimizer's path, cached on its own: changing one optimizer's setting recomputes only it."""
+    """One optimizer's path, computed on its own: changing one optimizer's setting recomputes only it."""
     surf = optim.surface(name, kappa=kappa) if name == "quadratic" else optim.surface(name)
     path = optim.race(surf, [(run[0], dict(run[1]))], start, steps, noise, seed)[0]
     return path, optim.losses(surf, path), optim.summarise(surf, path)
 
 
 def _race(name, kappa, runs, start, steps, noise, seed):
-    # every optimizer sees the same gradient noise (the same seed), as if they shared each minibatch;
-    # each path is cached on its own, so adding or retuning one optimizer recomputes no other path
-    out = [_path(name, kappa, run, start, steps, noise, seed) for run in runs]
+    """``(paths, losses, summaries)``, or ``None`` while a RaceJob on the engine computes the missing paths.
+
+    Every optimizer sees the same gradient noise (the same seed), as if they shared each minibatch; each path is
+    cached on its own (``_shared_paths``), so adding or retuning one optimizer recomputes no other path. The
+    paths not cached yet are computed here when they cost at most ``RACE_INLINE_STEPS`` (the default view),
+    else on the engine: a long race never runs in the web process."""
+    cache = _shared_paths()
+    _collect_race_job(cache)
+    keys = [(name, kappa, run, start, steps, noise, seed) for run in runs]
+    missing = tuple(k for k in keys if k not in cache)
+    pending = st.session_state.get("_op_race_job")
+    if missing and optim.race_cost(name, steps, len(missing)) > RACE_INLINE_STEPS:
+        if pending is None:
+            job = jobs.RaceJob(name, [(k[2][0], dict(k[2][1])) for k in missing], start, steps, noise, seed,
+                               kappa=kappa, owner=ui_jobs.owner())  # UserError for bad settings: before submitting
+            job = ui_jobs.start(job)  # None (and the message shown) when the engine is down
+            if job is not None:
+                st.session_state["_op_race_job"] = (missing, job)
+        elif pending[0] != missing and not pending[1].done:
+            pending[1].stop()  # the learner moved on: its finished paths are kept, then the next job starts
+        return None
+    if pending is not None and not pending[1].done:
+        pending[1].stop()  # back to settings computed here or cached: that job's race is no longer wanted
+    out = []
+    for k in keys:
+        value = cache.get(k)
+        if value is None:
+            value = _path(*k)
+            _keep(cache, k, value)
+        out.append(value)
     return np.stack([o[0] for o in out]), np.stack([o[1] for o in out]), [o[2] for o in out]
+
+
+def _keep(cache: optim.RaceCache, key: tuple, value: tuple) -> None:
+    """Put a path into the shared cache, its arrays read-only (every session gets the same objects)."""
+    for a in value[:2]:
+        a.flags.writeable = False
+    cache.put(key, value)
+
+
+def _collect_race_job(cache: optim.RaceCache) -> None:
+    """A finished RaceJob of this session: its paths go into the shared cache (a stopped one's finished paths too)."""
+    pending = st.session_state.get("_op_race_job")
+    if pending is None or not pending[1].done:
+        return
+    del st.session_state["_op_race_job"]
+    keys, job = pending
+    view = job.poll()
+    if job.result is not None:
+        for k, value in zip(keys, job.result.paths):
+            _keep(cache, k, value)
+    elif view.state == "error":
+        st.session_state["_op_race_error"] = view.error
+
+
+@st.fragment(run_every=1.0)
+def _race_progress() -> None:
+    """The running RaceJob's queue position or progress; the whole page reruns when it has finished."""
+    pending = st.session_state.get("_op_race_job")
+    if pending is None:
+        return
+    view = pending[1].poll()
+    if view.finished:
+        st.rerun(scope="app")
+    ui_jobs.status(view, t("optimizers.race_progress", n=len(pending[0]), steps=pending[0][0][4]))
+
+
+def _previous_race():
+    """The race this session showed last, as ``(settings, (paths, losses, summaries))``, while its paths are
+    still in the shared cache; else ``None``."""
+    shown = st.session_state.get("_op_race_shown")
+    if shown is None:
+        return None
+    cache = _shared_paths()
+    out = [cache.get(k) for k in shown["keys"]]
+    if any(o is None for o in out):
+        return None
+    return shown, (np.stack([o[0] for o in out]), np.stack([o[1] for o in out]), [o[2] for o in out])
 
 
 st.title(t("optimizers.title"))
@@ -133,12 +213,28 @@ with st.expander(t("optimizers.hparams"), expanded=False):
                                      default=float(d[hp_name]), min_value=0.0, max_value=hi, step=step, format=fmt)
         runs.append((name, tuple(sorted(hp.items()))))
 
+race_args = (sname, float(kappa), tuple(runs), (float(x0), float(y0)), int(steps), float(noise), int(seed))
 try:
-    paths, path_losses, summaries = _race(sname, float(kappa), tuple(runs), (float(x0), float(y0)), int(steps),
-                                          float(noise), int(seed))
+    raced = _race(*race_args)
 except UserError as exc:
     st.error(t_error(exc))
     st.stop()
+if "_op_race_error" in st.session_state:
+    st.error(t("common.unexpected_error", detail=literal(st.session_state.pop("_op_race_error"))))
+if raced is None:  # a long race is being computed on the engine: its progress, and the previous race meanwhile
+    _race_progress()
+    previous = _previous_race()
+    if previous is None:
+        st.stop()
+    shown, raced = previous
+    st.caption(t("optimizers.race_previous"))
+    sname, kappa, chosen, steps = shown["surface"], shown["kappa"], shown["chosen"], shown["steps"]
+    surf = optim.surface(sname, kappa=kappa) if sname == "quadratic" else optim.surface(sname)
+else:
+    st.session_state["_op_race_shown"] = {"keys": [race_args[:2] + (run,) + race_args[3:] for run in runs],
+                                          "surface": sname, "kappa": float(kappa), "chosen": list(chosen),
+                                          "steps": int(steps)}
+paths, path_losses, summaries = raced
 xs, ys, Z = _grid(sname, float(kappa))
 names = [t(f"optimizers.opt_{n}") for n in chosen]
 for s, n in zip(summaries, names):

@@ -16,6 +16,8 @@ def test_defaults(lang):
     assert at.multiselect(key="op_opts").value == ["sgd", "momentum", "adagrad", "rmsprop", "adam"]  # the tutorial's four + Adam
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 5
     assert at.info  # no trained model yet: says where to get one
+    # the default race is small enough to compute here: no job on the engine, no progress bar
+    assert "_op_race_job" not in at.session_state and not at.get("progress")
 
 
 def test_presets_show_divergence_then_not():
@@ -29,7 +31,7 @@ def test_presets_show_divergence_then_not():
     assert df.iloc[0, 1] < df.iloc[1, 1]  # SGD ends lower than Adam here
 
 
-def test_changing_a_hyperparameter_and_surface():
+def test_changing_a_hyperparameter_and_surface(dask_engine):  # some surfaces' default races are jobs
     at = app_test("optimizers").run()
     at.number_input(key="op_rosenbrock_adam_lr").set_value(0.2).run()
     assert not at.exception and at.query_params["op_rosenbrock_adam_lr"] == "0.2"
@@ -94,3 +96,49 @@ def test_results_table_has_empty_cells_not_none():
     df = at.dataframe[0].value
     values = df.astype(str).values.ravel().tolist()
     assert "None" not in values and "nan" not in values and "" in values
+
+
+def _wait_for_race(at, timeout=120):
+    import time
+
+    deadline = time.time() + timeout
+    while "_op_race_job" in at.session_state and time.time() < deadline:
+        time.sleep(0.3)
+        at.run()
+    assert "_op_race_job" not in at.session_state, "the race job did not finish"
+
+
+LONG_RACE = ["sgd", "momentum", "adagrad", "rmsprop", "adam", "nadam"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_long_race_is_a_job_then_shared_with_the_next_learner(lang, dask_engine):
+    """6 optimizers × 2,000 steps: computed on the engine (queue/progress shown), then in the shared cache."""
+    state = dict(op_steps=2000, op_opts=LONG_RACE, op_seed={"en": 101, "zh": 102}[lang])  # not computed before
+    at = app_test("optimizers", lang, **state).run()
+    assert not at.exception
+    assert "_op_race_job" in at.session_state
+    (bar,) = at.get("progress")
+    queued = translate("jobs.queued_soon", lang).split("—")[0]  # "Queued — …" / "排队中——…"
+    assert (bar.proto.text == translate("optimizers.race_progress", lang, n=6, steps=2000)
+            or bar.proto.text.startswith(queued)), bar.proto.text
+    assert not at.dataframe  # this session showed no race before: only the progress
+    _wait_for_race(at)
+    assert not at.exception and not at.get("progress")
+    assert len(at.dataframe[0].value) == 6 and at.slider(key="op_pos").value == at.slider(key="op_pos").max
+    # the next learner with the same settings gets it from the shared cache, at once
+    again = app_test("optimizers", lang, **state).run()
+    assert not again.exception and "_op_race_job" not in again.session_state and not again.get("progress")
+    assert len(again.dataframe[0].value) == 6
+
+
+def test_previous_race_is_shown_while_the_long_one_is_computed(dask_engine):
+    at = app_test("optimizers").run()
+    assert "_op_race_job" not in at.session_state and len(at.dataframe[0].value) == 5
+    at.number_input(key="op_steps").set_value(1999).run()
+    assert not at.exception and "_op_race_job" in at.session_state and at.get("progress")
+    assert len(at.dataframe[0].value) == 5  # the previous race, said so
+    assert translate("optimizers.race_previous", "en") in [c.value for c in at.caption]
+    _wait_for_race(at)
+    assert not at.exception and translate("optimizers.race_previous", "en") not in [c.value for c in at.caption]
+    assert translate("optimizers.race_step", "en", step=1999, total=1999) in [m.value for m in at.markdown]
