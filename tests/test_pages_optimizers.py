@@ -142,3 +142,14 @@ def test_previous_race_is_shown_while_the_long_one_is_computed(dask_engine):
     _wait_for_race(at)
     assert not at.exception and translate("optimizers.race_previous", "en") not in [c.value for c in at.caption]
     assert translate("optimizers.race_step", "en", step=1999, total=1999) in [m.value for m in at.markdown]
+
+
+def test_changing_settings_during_a_long_race_stops_it_and_starts_the_new_one(dask_engine):
+    at = app_test("optimizers").run()
+    at.number_input(key="op_steps").set_value(1997).run()
+    first = at.session_state["_op_race_job"][1]
+    at.number_input(key="op_steps").set_value(1996).run()
+    assert not at.exception and first._stop  # the race no longer wanted is told to stop (one job per session)
+    _wait_for_race(at)
+    assert not at.exception and first.state in ("stopped", "cancelled", "done")
+    assert translate("optimizers.race_step", "en", step=1996, total=1996) in [m.value for m in at.markdown]
