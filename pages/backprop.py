@@ -84,12 +84,10 @@ st.markdown(t("backprop.hand_intro"))
 formula(r"L=\tfrac12\sum_{r,c}\left(Y_{r,c}-T_{r,c}\right)^2,\qquad \frac{\partial L}{\partial Y}=Y-T")
 c1, c2, c3 = st.columns(3)
 with c1:
-    xname = widget(st.selectbox, t("backprop.input"), BACKPROP["bp_input"],
-                   format_func=labels("backprop.input_"))
+    xname = widget(st.selectbox, t("backprop.input"), BACKPROP["bp_input"], format_func=labels("backprop.input_"))
     stride = widget(st.slider, t("backprop.stride"), BACKPROP["bp_s"])
 with c2:
-    wname = widget(st.selectbox, t("backprop.kernel"), BACKPROP["bp_kernel"],
-                   format_func=labels("backprop.k_"))
+    wname = widget(st.selectbox, t("backprop.kernel"), BACKPROP["bp_kernel"], format_func=labels("backprop.k_"))
     padding = widget(st.slider, t("backprop.padding"), BACKPROP["bp_p"])
 with c3:
     tname = widget(st.selectbox, t("backprop.target"), BACKPROP["bp_target"], format_func=labels("backprop.k_"))
@@ -190,13 +188,16 @@ st.header(t("backprop.learn_header"))
 st.markdown(t("backprop.learn_intro"))
 c1, c2, c3 = st.columns(3)
 with c1:
-    fit_target = widget(st.selectbox, t("backprop.fit_target"), BACKPROP["bp_fit_target"], format_func=labels("backprop.fit_"))
-    fit_image = widget(st.selectbox, t("backprop.fit_image"), BACKPROP["bp_fit_image"], format_func=labels("picker.src_"))
+    fit_target = widget(st.selectbox, t("backprop.fit_target"), BACKPROP["bp_fit_target"],
+                        format_func=labels("backprop.fit_"))
+    fit_image = widget(st.selectbox, t("backprop.fit_image"), BACKPROP["bp_fit_image"],
+                       format_func=labels("picker.src_"))
 with c2:
     opt_name = widget(st.selectbox, t("backprop.optimizer"), BACKPROP["bp_opt"], format_func=labels("optimizers.opt_"))
     lr = widget(st.number_input, t("backprop.lr"), BACKPROP[lr_key(opt_name)], format="%.4f")
 with c3:
-    start = widget(st.radio, t("backprop.start"), BACKPROP["bp_start"], horizontal=True, format_func=labels("backprop.start_"))
+    start = widget(st.radio, t("backprop.start"), BACKPROP["bp_start"], horizontal=True,
+                   format_func=labels("backprop.start_"))
     speed = widget(st.select_slider, t("backprop.speed"), BACKPROP["bp_speed"])
 
 fit_key = (fit_image, fit_target, opt_name, float(lr), start)
@@ -430,7 +431,8 @@ if cnn is None:
     st.info(t("backprop.need_cnn"))
     st.stop()
 model, _, name = cnn
-src = widget(st.radio, t("backprop.digit_source"), BACKPROP["bp_dsrc"], horizontal=True, format_func=labels("backprop.dsrc_"))
+src = widget(st.radio, t("backprop.digit_source"), BACKPROP["bp_dsrc"], horizontal=True,
+             format_func=labels("backprop.dsrc_"))
 x28 = None
 if src == "draw":
     drawing = draw_canvas("bp_canvas", t("backprop.clear"), label=t("backprop.canvas_label"))

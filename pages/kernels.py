@@ -291,7 +291,8 @@ def explore() -> None:
         note(t("kernels.rgb_note"))
         per_channel = widget(st.toggle, t("kernels.rgb_toggle"), KERNELS["kn_rgb"],
                              help=t("kernels.rgb_toggle_help"))
-    name = widget(st.selectbox, t("kernels.kernel"), KERNELS["kn_kernel"], format_func=labels("kernels.k."), help=t("kernels.kernel_help"))
+    name = widget(st.selectbox, t("kernels.kernel"), KERNELS["kn_kernel"], format_func=labels("kernels.k."),
+                  help=t("kernels.kernel_help"))
     st.caption(t(f"kernels.what.{name}"))
     build = chosen_kernel(name)
     c1, c2 = st.columns(2)
@@ -324,7 +325,8 @@ def explore() -> None:
     settings, pair, out, best = result
     img, weights, divisor, bias, flip = settings[:5]
     kh, kw = np.shape(weights)
-    view = widget(st.segmented_control, t("kernels.output_view"), KERNELS["kn_out"], format_func=labels("kernels.out_"), required=True)
+    view = widget(st.segmented_control, t("kernels.output_view"), KERNELS["kn_out"],
+                  format_func=labels("kernels.out_"), required=True)
     ss = st.session_state
     r = int(min(ss.get("kn_row", best[0]), out.shape[0] - 1))
     c = int(min(ss.get("kn_col", best[1]), out.shape[1] - 1))

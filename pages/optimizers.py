@@ -74,9 +74,11 @@ with st.container(horizontal=True, wrap=True):  # buttons as wide as their label
 
 c1, c2 = st.columns([2, 1])
 with c1:
-    sname = widget(st.selectbox, t("optimizers.surface"), OPTIMIZERS["op_surface"], format_func=labels("optimizers.surface_"))
+    sname = widget(st.selectbox, t("optimizers.surface"), OPTIMIZERS["op_surface"],
+                   format_func=labels("optimizers.surface_"))
 with c2:
-    kappa = widget(st.slider, t("optimizers.kappa"), OPTIMIZERS["op_kappa"], disabled=sname != "quadratic", help=t("optimizers.kappa_help"))
+    kappa = widget(st.slider, t("optimizers.kappa"), OPTIMIZERS["op_kappa"], disabled=sname != "quadratic",
+                   help=t("optimizers.kappa_help"))
 try:
     surf = optim.surface(sname, kappa=kappa) if sname == "quadratic" else optim.surface(sname)
 except UserError as exc:

@@ -80,7 +80,8 @@ def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
 # ---------------------------------------------------------------- sections
 def section_stepper(lab: dict) -> None:
     section("pooling", "stepper")
-    src = widget(st.segmented_control, t("pooling.source"), POOLING["pl_input"], format_func=labels("pooling.src_"), required=True)
+    src = widget(st.segmented_control, t("pooling.source"), POOLING["pl_input"], format_func=labels("pooling.src_"),
+                 required=True)
     colorscale = "Blues"
     if src == "image":
         x = image_region("pooling", "pl", min_size=4)[0]

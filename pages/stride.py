@@ -106,7 +106,8 @@ def section_stepper(lab: dict) -> None:
                    help=t("stride.dilation_help"))
     c1, c2, c3 = st.columns([5, 3, 3])
     with c1:
-        preset = widget(st.segmented_control, t("stride.preset"), STRIDE["sp_preset"], format_func=labels("stride.preset_"), required=True,
+        preset = widget(st.segmented_control, t("stride.preset"), STRIDE["sp_preset"],
+                        format_func=labels("stride.preset_"), required=True,
                         help=t("stride.preset_help"))
     span = d * (k - 1)
     with c2:
@@ -121,7 +122,8 @@ def section_stepper(lab: dict) -> None:
     with st.expander(t("stride.kernel_values"), expanded=bool(st.session_state.get("sp_kernel"))):
         kernel_text = widget(st.text_area, t("stride.kernel_values"), STRIDE["sp_kernel"], height=110,
                              placeholder=t("stride.kernel_placeholder"),
-                             help=t("stride.kernel_values_help", chars=KERNEL_TEXT_CHARS), label_visibility="collapsed", publish_if=_reads_as_grid)
+                             help=t("stride.kernel_values_help", chars=KERNEL_TEXT_CHARS), label_visibility="collapsed",
+                             publish_if=_reads_as_grid)
 
     def build(default: bool = False):
         kernel = parse_grid(kernel_text, 7) if kernel_text.strip() and not default else edge_kernel(k)
@@ -162,13 +164,13 @@ def section_channels(lab: dict) -> None:
 
     if st.session_state.pop("_sp_tutorial_done", False):
         st.success(t("stride.tutorial_done"))
-    src = widget(st.segmented_control, t("stride.source"), STRIDE["sp_csrc"], format_func=labels("stride.csrc_"), required=True)
+    src = widget(st.segmented_control, t("stride.source"), STRIDE["sp_csrc"], format_func=labels("stride.csrc_"),
+                 required=True)
     c1, c2, c3 = st.columns(3)
     with c1:
         n = widget(st.slider, t("stride.size"), STRIDE["sp_cn"])
     with c2:
-        kk = widget(st.slider, t("stride.kernels"), STRIDE["sp_ck"],
-                    help=t("stride.kernels_help"))
+        kk = widget(st.slider, t("stride.kernels"), STRIDE["sp_ck"], help=t("stride.kernels_help"))
         f = widget(st.slider, t("stride.kernel"), STRIDE["sp_cf"])
     with c3:
         s = widget(st.slider, t("stride.stride"), STRIDE["sp_cs"])
