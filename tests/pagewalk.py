@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ class _Recorder:
                          for name, old, new in (("widget", self.original, self),
                                                 ("restore", self.original_restore, self.restore),
                                                 ("publish", self.original_publish, self.publish))
-                         if getattr(m, name, None) is old]
+                         if getattr(m, name, None) is old or _left_by_a_walk(getattr(m, name, None))]
         for m, name, _old, new in self._patched:
             setattr(m, name, new)
         return self
@@ -103,6 +104,11 @@ class _Recorder:
     def __exit__(self, *exc):
         for m, name, old, _new in self._patched:
             setattr(m, name, old)
+
+
+def _left_by_a_walk(value) -> bool:
+    """A recorder a module bound on an earlier run (``from ui.shell import publish`` while it was patched)."""
+    return isinstance(value, _Recorder) or (isinstance(value, types.MethodType) and isinstance(value.__self__, _Recorder))
 
 
 def run_page(page: str, params: dict | None = None, lang: str = "en", timeout: float = 180):

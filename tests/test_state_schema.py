@@ -156,11 +156,17 @@ def test_every_widget_the_pages_create_is_declared(walked):
         assert hi is None or p.hi is None or hi <= p.hi, (key, hi, p.hi)
 
 
+# Declared keys the walk may not reach: the CNN section of How kernels learn needs a trained model (a job on the
+# engine); an image picker's MNIST digit is a choice or two deep (view → source → picker), and which of them the
+# walk's run limit reaches varies with the order it meets the choices in.
+UNWALKED = {"bp_dsrc", "bp_digit", "kn_digit", "pl_img_digit", "pl_photo_digit", "sp_img_digit"}
+
+
 def test_no_declaration_is_dead(walked):
     """Every declared URL key is read by some page; of a family generated from a registry (a learning rate
     per optimizer …) at least one member is."""
     url_params = [p for p in PARAMS if p.url]
-    dead = [p.key for p in url_params if p.family is None and p.key not in walked]
-    assert dead == []
+    dead = {p.key for p in url_params if p.family is None and p.key not in walked}
+    assert dead <= UNWALKED, sorted(dead - UNWALKED)
     families = {p.family for p in url_params if p.family}
     assert sorted(f for f in families if not any(p.key in walked for p in url_params if p.family == f)) == []
