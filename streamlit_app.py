@@ -15,15 +15,14 @@ from explainer.i18n import LANGUAGES
 from ui.jobs import keep_alive
 from ui.nav import available_lessons
 from ui.shell import lang, presenter, t, widget
+from ui.tables.app import TABLE as APP
 
 ROOT = Path(__file__).parent
 HTML_LANG = {"en": "en", "zh": "zh-Hans"}
 
 with st.sidebar:
-    widget(st.selectbox, "Language / 语言", key="lang", default="en",
-           options=list(LANGUAGES), format_func=LANGUAGES.get)
-    widget(st.toggle, t("common.presenter"), key="presenter", default=False,
-           help=t("common.presenter_help"))
+    widget(st.selectbox, "Language / 语言", APP["lang"], format_func=LANGUAGES.get)
+    widget(st.toggle, t("common.presenter"), APP["presenter"], help=t("common.presenter_help"))
     keep_alive()  # heartbeats of this session's trainings, whichever page is open
 
 pages = [

@@ -9,7 +9,6 @@ import streamlit as st
 
 from explainer import backprop as bp
 from explainer import jobs
-from explainer import optimizers
 from explainer.draw import preprocess_drawing
 from explainer.errors import UserError
 from explainer.figures import backprop as figs
@@ -22,10 +21,7 @@ from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
 from ui.charts import chart
 from ui.shell import formula, labels, literal, note, t, t_error, widget
-
-HAND_KERNELS = ("emboss", "identity", "horizontal_edge", "sharpen", "sobel_y")
-HAND_TARGETS = ("vertical_edge", "sobel_x", "identity", "horizontal_edge")
-SPEEDS = (1, 2, 5, 10, 20, 50)
+from ui.tables.backprop import TABLE as BACKPROP, lr_key
 TICK = 0.3  # seconds between animation frames while playing
 PATCH, PATCH_STEP = 8, 2  # occlusion: an 8×8 grey patch every 2 pixels (11×11 = 121 forward passes)
 SHIFT_DIGITS = 2000  # test digits for the shift experiment (fixed: the first 2,000)
@@ -88,18 +84,14 @@ st.markdown(t("backprop.hand_intro"))
 formula(r"L=\tfrac12\sum_{r,c}\left(Y_{r,c}-T_{r,c}\right)^2,\qquad \frac{\partial L}{\partial Y}=Y-T")
 c1, c2, c3 = st.columns(3)
 with c1:
-    xname = widget(st.selectbox, t("backprop.input"), key="bp_input", default="small", options=list(bp.HAND_INPUTS),
-                   format_func=labels("backprop.input_"))
-    stride = widget(st.slider, t("backprop.stride"), key="bp_s", default=1, min_value=1, max_value=bp.MAX_STRIDE)
+    xname = widget(st.selectbox, t("backprop.input"), BACKPROP["bp_input"], format_func=labels("backprop.input_"))
+    stride = widget(st.slider, t("backprop.stride"), BACKPROP["bp_s"])
 with c2:
-    wname = widget(st.selectbox, t("backprop.kernel"), key="bp_kernel", default="emboss", options=list(HAND_KERNELS),
-                   format_func=labels("backprop.k_"))
-    padding = widget(st.slider, t("backprop.padding"), key="bp_p", default=0, min_value=0, max_value=bp.MAX_PADDING)
+    wname = widget(st.selectbox, t("backprop.kernel"), BACKPROP["bp_kernel"], format_func=labels("backprop.k_"))
+    padding = widget(st.slider, t("backprop.padding"), BACKPROP["bp_p"])
 with c3:
-    tname = widget(st.selectbox, t("backprop.target"), key="bp_target", default="vertical_edge",
-                   options=list(HAND_TARGETS), format_func=labels("backprop.k_"))
-    bias = widget(st.number_input, t("backprop.bias"), key="bp_bias", default=0.0, min_value=-100.0, max_value=100.0,
-                  step=1.0)
+    tname = widget(st.selectbox, t("backprop.target"), BACKPROP["bp_target"], format_func=labels("backprop.k_"))
+    bias = widget(st.number_input, t("backprop.bias"), BACKPROP["bp_bias"])
 
 x_hand = bp.hand_input(xname)
 w_hand = np.asarray(named_kernel(wname).weights, dtype=np.float64)
@@ -131,15 +123,15 @@ with g3:
 st.caption(t("backprop.forward_summary", loss=fmt(ex.loss), lo=fmt(ex.grad_y.min()), hi=fmt(ex.grad_y.max()),
              ylo=fmt(ex.y.min()), yhi=fmt(ex.y.max()), tlo=fmt(ex.target.min()), thi=fmt(ex.target.max())))
 
-def picked_cell(pick: str, keys: tuple[str, str], label_keys: tuple[str, str], shape, default: int) -> tuple[int, int]:
+def picked_cell(pick: str, keys: tuple[str, str], label_keys: tuple[str, str], shape) -> tuple[int, int]:
     """The cell to explain: row and column inputs (``keys``), moved by a click on the chart ``pick``."""
     rows, cols = shape
     hit = _clicked(pick)
     if hit is not None and 0 <= hit[0] < rows and 0 <= hit[1] < cols:
         st.session_state[keys[0]], st.session_state[keys[1]] = hit
     c1, c2 = st.columns(2)
-    r = widget(c1.number_input, t(label_keys[0]), key=keys[0], default=default, min_value=0, max_value=rows - 1)
-    c = widget(c2.number_input, t(label_keys[1]), key=keys[1], default=default, min_value=0, max_value=cols - 1)
+    r = widget(c1.number_input, t(label_keys[0]), BACKPROP[keys[0]], max_value=rows - 1)
+    c = widget(c2.number_input, t(label_keys[1]), BACKPROP[keys[1]], max_value=cols - 1)
     return int(r), int(c)
 
 
@@ -162,7 +154,7 @@ st.markdown(t("backprop.gw_intro"))
 formula(r"\frac{\partial L}{\partial W_{i,j}}=\sum_{r,c}\frac{\partial L}{\partial Y_{r,c}}\,"
         r"\tilde X_{r\cdot s+i,\;c\cdot s+j}")
 kh, kw = ex.w.shape
-wi, wj = picked_cell("bp_gw_pick", ("bp_wi", "bp_wj"), ("backprop.weight_row", "backprop.weight_col"), ex.w.shape, 0)
+wi, wj = picked_cell("bp_gw_pick", ("bp_wi", "bp_wj"), ("backprop.weight_row", "backprop.weight_col"), ex.w.shape)
 wt = bp.weight_terms(ex.x, ex.w, ex.grad_y, wi, wj, stride, padding)
 explain_entry("bp_gw_pick", figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), **L),
               t("backprop.click_weight"),
@@ -176,7 +168,7 @@ st.subheader(t("backprop.gx_header"))
 st.markdown(t("backprop.gx_intro"))
 formula(r"\frac{\partial L}{\partial X}=\operatorname{crop}_p\!\left(\operatorname{pad}_{k-1}"
         r"\big(\operatorname{dilate}_s(\tfrac{\partial L}{\partial Y})\big)\star\operatorname{rot}_{180^\circ}(W)\right)")
-xr, xc = picked_cell("bp_gx_pick", ("bp_xr", "bp_xc"), ("backprop.pixel_row", "backprop.pixel_col"), ex.x.shape, 1)
+xr, xc = picked_cell("bp_gx_pick", ("bp_xr", "bp_xc"), ("backprop.pixel_row", "backprop.pixel_col"), ex.x.shape)
 it = bp.input_terms(ex.x, ex.w, ex.grad_y, xr, xc, stride, padding)
 explain_entry("bp_gx_pick", figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), **L),
               t("backprop.click_pixel"),
@@ -198,19 +190,17 @@ st.header(t("backprop.learn_header"))
 st.markdown(t("backprop.learn_intro"))
 c1, c2, c3 = st.columns(3)
 with c1:
-    fit_target = widget(st.selectbox, t("backprop.fit_target"), key="bp_fit_target", default="vertical_edge",
-                        options=list(bp.TARGETS), format_func=labels("backprop.fit_"))
-    fit_image = widget(st.selectbox, t("backprop.fit_image"), key="bp_fit_image", default="camera",
-                       options=list(bp.FIT_IMAGES), format_func=labels("picker.src_"))
+    fit_target = widget(st.selectbox, t("backprop.fit_target"), BACKPROP["bp_fit_target"],
+                        format_func=labels("backprop.fit_"))
+    fit_image = widget(st.selectbox, t("backprop.fit_image"), BACKPROP["bp_fit_image"],
+                       format_func=labels("picker.src_"))
 with c2:
-    opt_name = widget(st.selectbox, t("backprop.optimizer"), key="bp_opt", default="adam",
-                      options=list(optimizers.NAMES), format_func=labels("optimizers.opt_"))
-    lr = widget(st.number_input, t("backprop.lr"), key=f"bp_lr_{opt_name}", default=float(bp.fit_lr(opt_name)),
-                min_value=1e-4, max_value=10.0, format="%.4f", step=0.01)
+    opt_name = widget(st.selectbox, t("backprop.optimizer"), BACKPROP["bp_opt"], format_func=labels("optimizers.opt_"))
+    lr = widget(st.number_input, t("backprop.lr"), BACKPROP[lr_key(opt_name)], format="%.4f")
 with c3:
-    start = widget(st.radio, t("backprop.start"), key="bp_start", default="random", horizontal=True,
-                   options=list(bp.STARTS), format_func=labels("backprop.start_"))
-    speed = widget(st.select_slider, t("backprop.speed"), key="bp_speed", default=5, options=list(SPEEDS))
+    start = widget(st.radio, t("backprop.start"), BACKPROP["bp_start"], horizontal=True,
+                   format_func=labels("backprop.start_"))
+    speed = widget(st.select_slider, t("backprop.speed"), BACKPROP["bp_speed"])
 
 fit_key = (fit_image, fit_target, opt_name, float(lr), start)
 ss = st.session_state
@@ -227,7 +217,7 @@ if ss.pop("_bp_stop_play", False):  # the fragment finished the learning while p
 b1, b2, b3 = st.columns(3)
 if b1.button(t("backprop.step_button"), key="bp_step_btn", width="stretch"):
     ss["bp_fit"].step(1)
-playing = widget(b2.toggle, t("backprop.play"), key="bp_play", default=False, url=False)
+playing = widget(b2.toggle, t("backprop.play"), BACKPROP["bp_play"], url=False)
 if b3.button(t("backprop.reset"), key="bp_reset", width="stretch"):
     ss["bp_fit"] = bp.KernelFit(fit_image, fit_target, opt_name, lr, start)
 
@@ -298,7 +288,7 @@ if st.button(t("backprop.open_inspector"), key="bp_open"):
 # ================================================================ 3. conv vs dense
 st.header(t("backprop.dense_header"))
 st.markdown(t("backprop.dense_intro"))
-side = widget(st.select_slider, t("backprop.map_side"), key="bp_side", default=28, options=[6, 28, 64, 224])
+side = widget(st.select_slider, t("backprop.map_side"), BACKPROP["bp_side"])
 pc = bp.parameter_counts(side, side)
 c1, c2, c3 = st.columns(3)
 c1.metric(t("backprop.conv_params"), f"{pc['conv']:,}")
@@ -443,8 +433,8 @@ if cnn is None:
     st.info(t("backprop.need_cnn"))
     st.stop()
 model, _, name = cnn
-src = widget(st.radio, t("backprop.digit_source"), key="bp_dsrc", default="test", horizontal=True,
-             options=["test", "draw"], format_func=labels("backprop.dsrc_"))
+src = widget(st.radio, t("backprop.digit_source"), BACKPROP["bp_dsrc"], horizontal=True,
+             format_func=labels("backprop.dsrc_"))
 x28 = None
 if src == "draw":
     drawing = draw_canvas("bp_canvas", t("backprop.clear"), label=t("backprop.canvas_label"))
@@ -456,7 +446,7 @@ if src == "draw":
         st.info(t("backprop.draw_hint"))
         st.stop()
 else:
-    idx = int(widget(st.number_input, t("backprop.digit_index"), key="bp_digit", default=0, min_value=0,
+    idx = int(widget(st.number_input, t("backprop.digit_index"), BACKPROP["bp_digit"],
                      max_value=len(data[2]) - 1))
     x28 = data[2][idx] / 255.0
 sal, cls, probs, occ = _attributions(_fingerprint(model), model, np.asarray(x28, dtype=np.float32))

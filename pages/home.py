@@ -12,9 +12,8 @@ from explainer.kernels import kernel as named_kernel
 from ui.charts import chart
 from ui.nav import available_lessons
 from ui.shell import labels, lesson_link, note, t, widget
+from ui.tables.home import TABLE as HOME
 
-DEMO_KERNELS = ("vertical_edge", "horizontal_edge", "sobel_x", "laplacian_8", "sharpen", "box_blur_3")
-DEMO_IMAGES = ("camera", "checkerboard", "shapes", "text", "coins")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -32,11 +31,9 @@ st.markdown(t("home.tagline"))
 st.header(t("home.demo_header"))
 c1, c2 = st.columns(2)
 with c1:
-    kname = widget(st.selectbox, t("home.demo_kernel"), key="home_kernel", default="vertical_edge",
-                   options=DEMO_KERNELS, format_func=labels("home.k_"))
+    kname = widget(st.selectbox, t("home.demo_kernel"), HOME["home_kernel"], format_func=labels("home.k_"))
 with c2:
-    iname = widget(st.selectbox, t("picker.source"), key="home_image", default="camera",
-                   options=DEMO_IMAGES, format_func=labels("picker.src_"))
+    iname = widget(st.selectbox, t("picker.source"), HOME["home_image"], format_func=labels("picker.src_"))
 img, weights, out = _demo(iname, kname)
 shown = np.clip(out, 0, 255).astype(np.uint8)
 left, mid, right = st.columns([5, 3, 5])

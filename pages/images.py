@@ -9,18 +9,18 @@ from explainer.images import LUMA, colourful_patch
 from ui.charts import chart
 from ui.images import digit, image_picker, int_slider
 from ui.shell import note, t, widget
+from ui.tables.images import TABLE as IMAGES
 
 st.title(t("images.title"))
 st.markdown(t("images.intro"))
 
 # ---- 1. a digit is a 28×28 grid of grey levels
 st.header(t("images.digit_header"))
-index = widget(st.number_input, t("picker.digit"), key="im_digit", default=0, min_value=0,
-               max_value=9999, step=1, help=t("picker.digit_help"))
+index = widget(st.number_input, t("picker.digit"), IMAGES["im_digit"], help=t("picker.digit_help"))
 img, label, problem = digit(index)
 if problem:
     st.info(t("picker.no_mnist", detail=problem))
-show_numbers = widget(st.toggle, t("images.show_numbers"), key="im_numbers", default=True)
+show_numbers = widget(st.toggle, t("images.show_numbers"), IMAGES["im_numbers"])
 st.markdown(t("images.digit_text", label=label, lo=int(img.min()), hi=int(img.max())))
 chart(figs.digit_grid(img, numbers=show_numbers, x_title=t("common.column"), y_title=t("common.row"),
                                 value_label=t("images.grey_level"), colorbar_title=t("images.grey_level")),
@@ -30,7 +30,7 @@ note(t("images.digit_note"))
 # ---- 2. flatten to 784 and normalise by /255
 st.header(t("images.flat_header"))
 vec = img.reshape(-1).astype(np.float64) / 255.0
-row = widget(st.slider, t("images.highlight_row"), key="im_row", default=14, min_value=0, max_value=27)
+row = widget(st.slider, t("images.highlight_row"), IMAGES["im_row"])
 st.markdown(t("images.flat_text", n=vec.size, row=row, start=row * 28, end=row * 28 + 27))
 chart(figs.flat_vector(vec, index_title=t("images.index"), value_title=t("images.normalised"),
                                  highlight_row=row), key="im_flat_fig", name=t("images.flat_header"))
@@ -50,9 +50,9 @@ size = min(8, h, w)
 top0, left0 = st.cache_data(colourful_patch, show_spinner=False)(photo, size)
 c1, c2 = st.columns(2)
 with c1:
-    top = int_slider(t("images.crop_top"), "im_top", top0, 0, h - size)
+    top = int_slider(t("images.crop_top"), IMAGES["im_top"], top0, 0, h - size)
 with c2:
-    left = int_slider(t("images.crop_left"), "im_left", left0, 0, w - size)
+    left = int_slider(t("images.crop_left"), IMAGES["im_left"], left0, 0, w - size)
 chart(figs.picture(photo, box=(top, left, size)), key="im_photo_fig", name=t("images.rgb_header"))
 crop = photo[top:top + size, left:left + size]
 if crop.ndim == 2:

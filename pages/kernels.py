@@ -11,17 +11,14 @@ from explainer.figures import kernels as figs
 from explainer.formulas import inspection_latex
 from explainer.images import LUMA, sample, to_grey
 from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
-from explainer.kernels import (DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES, apply_edits, clip_display, divisor_for,
+from explainer.kernels import (MAX_ABS, MAX_SIZE, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
 from ui.charts import chart
 from ui.images import digit, image_picker
 from explainer.limits import KERNEL_TEXT_CHARS
 from ui.shell import formula, keep_last, labels, lesson_views, note, t, widget
+from ui.tables.kernels import DEFAULT_CUSTOM, VIEWS, TABLE as KERNELS
 
-VIEWS = ("explore", "examples", "shift")
-OUTPUT_VIEWS = ("raw", "clipped", "magnitude")
-KERNEL_OPTIONS = tuple(NAMES) + ("custom",)
-DEFAULT_CUSTOM = "1,0,-1;1,0,-1;1,0,-1"
 CFG = {"displayModeBar": False}
 
 
@@ -159,16 +156,16 @@ def chosen_kernel(name: str):
         pair = kernel(k.pair) if k.pair else None
         return lambda: (k.weights, k.divisor, (pair.weights if pair else None), (pair.divisor if pair else 1.0),
                         k.pair)
-    text = widget(st.text_area, t("kernels.custom_label"), key="kn_custom", default=DEFAULT_CUSTOM,
-                  help=t("kernels.custom_help", chars=KERNEL_TEXT_CHARS), height=120, max_chars=KERNEL_TEXT_CHARS,
+    text = widget(st.text_area, t("kernels.custom_label"), KERNELS["kn_custom"],
+                  help=t("kernels.custom_help", chars=KERNEL_TEXT_CHARS), height=120,
                   publish_if=_reads_as_kernel)
     grid_editor(text)
     c1, c2 = st.columns(2)
     with c1:
-        mode = widget(st.selectbox, t("kernels.divide"), key="kn_div", default="none", options=list(DIVIDE_MODES),
+        mode = widget(st.selectbox, t("kernels.divide"), KERNELS["kn_div"],
                       format_func=labels("kernels.div_"))
     with c2:
-        number = widget(st.number_input, t("kernels.div_number_label"), key="kn_divnum", default=1.0,
+        number = widget(st.number_input, t("kernels.div_number_label"), KERNELS["kn_divnum"],
                         disabled=mode != "number", format="%.4g")
 
     def parse():
@@ -207,11 +204,9 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None) ->
         ss["_kn_pick_n"] = n = n + 1  # a fresh chart: the same cell can be clicked again
     c1, c2 = st.columns(2)
     with c1:
-        r = widget(st.number_input, t("kernels.row"), key="kn_row", default=best[0], min_value=0, max_value=ho - 1,
-                   step=1)
+        r = widget(st.number_input, t("kernels.row"), KERNELS["kn_row"], default=best[0], max_value=ho - 1)
     with c2:
-        c = widget(st.number_input, t("kernels.col"), key="kn_col", default=best[1], min_value=0, max_value=wo - 1,
-                   step=1)
+        c = widget(st.number_input, t("kernels.col"), KERNELS["kn_col"], default=best[1], max_value=wo - 1)
     r, c = int(min(max(r, 0), ho - 1)), int(min(max(c, 0), wo - 1))
     info = inspect_pixel(img, weights, r, c, divisor, bias, flip)
     L = lab()
@@ -294,18 +289,18 @@ def explore() -> None:
     per_channel = False
     if picked.is_rgb:
         note(t("kernels.rgb_note"))
-        per_channel = widget(st.toggle, t("kernels.rgb_toggle"), key="kn_rgb", default=False,
+        per_channel = widget(st.toggle, t("kernels.rgb_toggle"), KERNELS["kn_rgb"],
                              help=t("kernels.rgb_toggle_help"))
-    name = widget(st.selectbox, t("kernels.kernel"), key="kn_kernel", default="vertical_edge",
-                  options=list(KERNEL_OPTIONS), format_func=labels("kernels.k."), help=t("kernels.kernel_help"))
+    name = widget(st.selectbox, t("kernels.kernel"), KERNELS["kn_kernel"], format_func=labels("kernels.k."),
+                  help=t("kernels.kernel_help"))
     st.caption(t(f"kernels.what.{name}"))
     build = chosen_kernel(name)
     c1, c2 = st.columns(2)
     with c1:
-        bias = widget(st.number_input, t("kernels.bias"), key="kn_bias", default=0.0, help=t("kernels.bias_help"),
-                      format="%.4g", min_value=-MAX_ABS, max_value=MAX_ABS)
+        bias = widget(st.number_input, t("kernels.bias"), KERNELS["kn_bias"], help=t("kernels.bias_help"),
+                      format="%.4g")
     with c2:
-        flip = widget(st.toggle, t("kernels.flip"), key="kn_flip", default=False, help=t("kernels.flip_help"))
+        flip = widget(st.toggle, t("kernels.flip"), KERNELS["kn_flip"], help=t("kernels.flip_help"))
     note(t("kernels.flip_note"))
 
     def compute():
@@ -330,8 +325,8 @@ def explore() -> None:
     settings, pair, out, best = result
     img, weights, divisor, bias, flip = settings[:5]
     kh, kw = np.shape(weights)
-    view = widget(st.segmented_control, t("kernels.output_view"), key="kn_out", default="raw",
-                  options=list(OUTPUT_VIEWS), format_func=labels("kernels.out_"), required=True)
+    view = widget(st.segmented_control, t("kernels.output_view"), KERNELS["kn_out"],
+                  format_func=labels("kernels.out_"), required=True)
     ss = st.session_state
     r = int(min(ss.get("kn_row", best[0]), out.shape[0] - 1))
     c = int(min(ss.get("kn_col", best[1]), out.shape[1] - 1))
@@ -421,7 +416,7 @@ def shift_comparison(s: int):
 def shift_section() -> None:
     st.header(t("kernels.shift_header"))
     st.markdown(t("kernels.shift_text"))
-    s = widget(st.slider, t("kernels.shift_slider"), key="kn_shift", default=4, min_value=0, max_value=8)
+    s = widget(st.slider, t("kernels.shift_slider"), KERNELS["kn_shift"])
     cmp = shift_comparison(s)
     L = lab()
     cols = st.columns(3)

@@ -13,6 +13,7 @@ from ui.charts import chart
 from ui.shell import labels, lesson_link, literal, note, t, t_error, widget
 from ui import runs as kept_runs
 from ui.stepper import stepper
+from ui.tables.optimizers import HYPERPARAMETERS, RACE_SPEEDS, TABLE as OPTIMIZERS, hp_key, lr_key
 
 PRESETS = {
     # SGD's step grows with the gradient: on a steep bowl (κ = 50) lr 0.05 overshoots and explodes;
@@ -153,11 +154,11 @@ with st.container(horizontal=True, wrap=True):  # buttons as wide as their label
 
 c1, c2 = st.columns([2, 1])
 with c1:
-    sname = widget(st.selectbox, t("optimizers.surface"), key="op_surface", default="rosenbrock",
-                   options=list(optim.SURFACE_NAMES), format_func=labels("optimizers.surface_"))
+    sname = widget(st.selectbox, t("optimizers.surface"), OPTIMIZERS["op_surface"],
+                   format_func=labels("optimizers.surface_"))
 with c2:
-    kappa = widget(st.slider, t("optimizers.kappa"), key="op_kappa", default=10.0, min_value=1.0,
-                   max_value=100.0, step=1.0, disabled=sname != "quadratic", help=t("optimizers.kappa_help"))
+    kappa = widget(st.slider, t("optimizers.kappa"), OPTIMIZERS["op_kappa"], disabled=sname != "quadratic",
+                   help=t("optimizers.kappa_help"))
 try:
     surf = optim.surface(sname, kappa=kappa) if sname == "quadratic" else optim.surface(sname)
 except UserError as exc:
@@ -165,52 +166,37 @@ except UserError as exc:
     st.stop()
 st.latex(surf.latex)
 
-chosen = widget(st.multiselect, t("optimizers.optimizers"), key="op_opts",
-                default=["sgd", "momentum", "adagrad", "rmsprop", "adam"], options=list(optim.OPTIMIZER_NAMES),
-                format_func=labels("optimizers.opt_"), max_selections=8)
+chosen = widget(st.multiselect, t("optimizers.optimizers"), OPTIMIZERS["op_opts"],
+                format_func=labels("optimizers.opt_"))
 if not chosen:
     st.info(t("optimizers.pick_one"))
     st.stop()
 
 s1, s2, s3, s4, s5 = st.columns(5)
 with s1:
-    x0 = widget(st.number_input, "x₀", key="op_x", default=float(surf.start[0]), format="%.2f", step=0.1,
-                min_value=-OPTIM_START_ABS, max_value=OPTIM_START_ABS,
+    x0 = widget(st.number_input, "x₀", OPTIMIZERS["op_x"], default=float(surf.start[0]), format="%.2f",
                 help=t("optimizers.start_help", limit=f"{OPTIM_START_ABS:g}"))
 with s2:
-    y0 = widget(st.number_input, "y₀", key="op_y", default=float(surf.start[1]), format="%.2f", step=0.1,
-                min_value=-OPTIM_START_ABS, max_value=OPTIM_START_ABS,
+    y0 = widget(st.number_input, "y₀", OPTIMIZERS["op_y"], default=float(surf.start[1]), format="%.2f",
                 help=t("optimizers.start_help", limit=f"{OPTIM_START_ABS:g}"))
 with s3:
-    steps = widget(st.number_input, t("optimizers.steps"), key="op_steps", default=200, min_value=1,
-                   max_value=2000, step=50)
+    steps = widget(st.number_input, t("optimizers.steps"), OPTIMIZERS["op_steps"])
 with s4:
-    noise = widget(st.number_input, t("optimizers.noise"), key="op_noise", default=0.0, min_value=0.0,
-                   max_value=100.0, step=0.5, help=t("optimizers.noise_help"))
+    noise = widget(st.number_input, t("optimizers.noise"), OPTIMIZERS["op_noise"], help=t("optimizers.noise_help"))
 with s5:
-    seed = widget(st.number_input, t("optimizers.seed"), key="op_seed", default=0, min_value=0, max_value=9999)
-
-# The optimizers' other settings, as number inputs: URL key suffix, column, largest value, step, number format
-HYPERPARAMETERS = {
-    "momentum": ("mom", 1, 0.999, 0.05, None),
-    "beta1": ("b1", 1, 0.999, 0.05, None),
-    "beta2": ("b2", 2, 0.9999, 0.001, "%.4f"),
-    "alpha": ("alpha", 1, 0.9999, 0.01, None),
-    "rho": ("rho", 1, 0.9999, 0.01, None),
-    "weight_decay": ("wd", 3, 1.0, 0.01, None),
-}
+    seed = widget(st.number_input, t("optimizers.seed"), OPTIMIZERS["op_seed"])
 
 runs = []
 with st.expander(t("optimizers.hparams"), expanded=False):
     for name in chosen:
         d = optim.defaults(name, surf)
         hc = st.columns(4)
-        hp = {"lr": widget(hc[0].number_input, f"{t(f'optimizers.opt_{name}')} · lr", key=f"op_{sname}_{name}_lr",
-                           default=float(d["lr"]), min_value=1e-6, max_value=100.0, format="%.4g")}
-        for hp_name, (suffix, column, hi, step, fmt) in HYPERPARAMETERS.items():
+        hp = {"lr": widget(hc[0].number_input, f"{t(f'optimizers.opt_{name}')} · lr", OPTIMIZERS[lr_key(sname, name)],
+                           default=d["lr"], format="%.4g")}  # the SGD family's default depends on the surface
+        for hp_name, (_suffix, column, _hi, _step, fmt) in HYPERPARAMETERS.items():
             if hp_name in d:
-                hp[hp_name] = widget(hc[column].number_input, t(f"optimizers.hp_{hp_name}"), key=f"op_{name}_{suffix}",
-                                     default=float(d[hp_name]), min_value=0.0, max_value=hi, step=step, format=fmt)
+                hp[hp_name] = widget(hc[column].number_input, t(f"optimizers.hp_{hp_name}"),
+                                     OPTIMIZERS[hp_key(name, hp_name)], format=fmt)
         runs.append((name, tuple(sorted(hp.items()))))
 
 race_args = (sname, float(kappa), tuple(runs), (float(x0), float(y0)), int(steps), float(noise), int(seed))
@@ -261,7 +247,7 @@ with tab_map:
 
     # Streamlit controls (keyboard: Tab, Enter/Space, arrow keys on the slider), as on the Stride page:
     # play steps the race forward in a fragment, so only the map redraws, with its contours
-    stepper("op", len(marks), show_race, default=-1, speeds=(1.0, 2.0, 4.0, 8.0), default_speed=4.0,
+    stepper("op", len(marks), show_race, default=-1, speeds=RACE_SPEEDS, default_speed=4.0,
             texts={"position": t("optimizers.race_position"), "position_help": t("optimizers.race_position_help"),
                    "first_help": t("optimizers.race_first_help"), "last_help": t("optimizers.race_last_help"),
                    "speed_help": t("optimizers.race_speed_help"), "speed_value": t("optimizers.race_speed_value")})

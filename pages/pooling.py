@@ -16,9 +16,8 @@ from ui.images import image_picker, image_region
 from explainer import xo
 from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, widget
 from ui.stepper import figure_labels, grid_controls, stepper, uncovered_warning
+from ui.tables.pooling import VIEWS, TABLE as POOLING
 
-VIEWS = ("stepper", "image", "xo")
-MODES = ("max", "avg", "global")
 
 # The X/O example (9×9, +1 strokes on −1 background) and its three 3×3 filters come from explainer.xo.
 
@@ -81,14 +80,14 @@ def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
 # ---------------------------------------------------------------- sections
 def section_stepper(lab: dict) -> None:
     section("pooling", "stepper")
-    src = widget(st.segmented_control, t("pooling.source"), key="pl_input", default="grid",
-                 options=["grid", "image", "xo"], format_func=labels("pooling.src_"), required=True)
+    src = widget(st.segmented_control, t("pooling.source"), POOLING["pl_input"], format_func=labels("pooling.src_"),
+                 required=True)
     colorscale = "Blues"
     if src == "image":
         x = image_region("pooling", "pl", min_size=4)[0]
         colorscale = "Greys"
     elif src == "xo":
-        which = widget(st.segmented_control, t("pooling.xo_image"), key="pl_xo", default="x", options=["x", "o"],
+        which = widget(st.segmented_control, t("pooling.xo_image"), POOLING["pl_xo"],
                        format_func=labels("pooling.xo_"), required=True)
         x = feature_maps(which)
         st.caption(t("pooling.xo_caption"))
@@ -98,24 +97,24 @@ def section_stepper(lab: dict) -> None:
     def overlapping():
         st.session_state.update(pl_size=3, pl_stride=2, pl_pad=0, pl_mode="max")
 
-    mode = widget(st.segmented_control, t("pooling.mode"), key="pl_mode", default="max", options=list(MODES),
+    mode = widget(st.segmented_control, t("pooling.mode"), POOLING["pl_mode"],
                   format_func=labels("pooling.mode_"), required=True, help=t("pooling.mode_help"))
     c1, c2, c3 = st.columns(3)
     with c1:
-        size = widget(st.slider, t("pooling.size"), key="pl_size", default=2, min_value=1, max_value=4,
+        size = widget(st.slider, t("pooling.size"), POOLING["pl_size"],
                       disabled=mode == "global")
     with c2:
-        stride = widget(st.slider, t("pooling.stride"), key="pl_stride", default=2, min_value=1, max_value=4,
+        stride = widget(st.slider, t("pooling.stride"), POOLING["pl_stride"],
                         disabled=mode == "global")
     with c3:
-        padding = widget(st.slider, t("pooling.padding"), key="pl_pad", default=0, min_value=0, max_value=2,
+        padding = widget(st.slider, t("pooling.padding"), POOLING["pl_pad"],
                          disabled=mode == "global", help=t("pooling.padding_help"))
     c1, c2 = st.columns(2)
     with c1:
-        ceil_mode = widget(st.toggle, t("pooling.ceil"), key="pl_ceil", default=False, help=t("pooling.ceil_help"),
+        ceil_mode = widget(st.toggle, t("pooling.ceil"), POOLING["pl_ceil"], help=t("pooling.ceil_help"),
                            disabled=mode == "global")
     with c2:
-        include = widget(st.toggle, t("pooling.count_pad"), key="pl_count", default=True,
+        include = widget(st.toggle, t("pooling.count_pad"), POOLING["pl_count"],
                          help=t("pooling.count_pad_help"), disabled=mode != "avg")
     st.button(t("pooling.overlap_preset"), key="pl_overlap", on_click=overlapping, help=t("pooling.overlap_help"),
               icon=":material/layers:")
@@ -157,7 +156,7 @@ def section_image() -> None:
     section("pooling", "image")
     picked = image_picker("pl_photo", default="camera")
     img = to_grey(picked.array)
-    levels = widget(st.slider, t("pooling.levels"), key="pl_levels", default=2, min_value=1, max_value=4,
+    levels = widget(st.slider, t("pooling.levels"), POOLING["pl_levels"],
                     help=t("pooling.levels_help"))
     if min(img.shape) < 2 ** levels:
         st.error(t("pooling.too_small", h=img.shape[0], w=img.shape[1], levels=levels))
@@ -183,12 +182,12 @@ def section_xo(lab: dict) -> None:
     section("pooling", "xo")
     c1, c2, c3 = st.columns(3)
     with c1:
-        which = widget(st.segmented_control, t("pooling.xo_image"), key="pl_xo2", default="x", options=["x", "o"],
+        which = widget(st.segmented_control, t("pooling.xo_image"), POOLING["pl_xo2"],
                        format_func=labels("pooling.xo_"), required=True)
     with c2:
-        dy = widget(st.slider, t("pooling.shift_down"), key="pl_dy", default=0, min_value=-2, max_value=2)
+        dy = widget(st.slider, t("pooling.shift_down"), POOLING["pl_dy"])
     with c3:
-        dx = widget(st.slider, t("pooling.shift_right"), key="pl_dx", default=1, min_value=-2, max_value=2)
+        dx = widget(st.slider, t("pooling.shift_right"), POOLING["pl_dx"])
     maps, moved = feature_maps(which), feature_maps(which, dy, dx)
     pooled = pool2d(maps, 2, 2, "max", ceil_mode=True)
     pooled_moved = pool2d(moved, 2, 2, "max", ceil_mode=True)

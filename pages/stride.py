@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explainer.conv import PADDING_MODES, conv_transpose2d
+from explainer.conv import conv_transpose2d
 from explainer.errors import UserError
 from explainer.figures import stepper as figs
 from explainer.formulas import TRANSPOSED_GENERAL, conv_params_latex, conv_size, transposed_size, tutorial_size
@@ -18,9 +18,8 @@ from ui.images import image_region
 from explainer.limits import KERNEL_TEXT_CHARS
 from ui.shell import formula, keep_last, labels, lesson_views, literal, note, section, t, widget
 from ui.stepper import figure_labels, grid_controls, random_grid, stepper, uncovered_warning
+from ui.tables.stride import RF_PRESETS, VIEWS, TABLE as STRIDE
 
-VIEWS = ("stepper", "channels", "transposed", "receptive")
-PRESETS = ("custom", "valid", "same", "full")
 
 
 def edge_kernel(k: int) -> np.ndarray:
@@ -86,7 +85,7 @@ def show_step(walk, out, pos: int, lab: dict, colorscale: str = "Blues", per_cha
 # ---------------------------------------------------------------- sections
 def section_stepper(lab: dict) -> None:
     section("stride", "stepper")
-    src = widget(st.segmented_control, t("stride.source"), key="sp_input", default="grid", options=["grid", "image"],
+    src = widget(st.segmented_control, t("stride.source"), STRIDE["sp_input"],
                  format_func=labels("stride.src_"), required=True)
     if src == "image":
         x, picked, top, left = image_region("stride", "sp", min_size=3)
@@ -99,33 +98,32 @@ def section_stepper(lab: dict) -> None:
 
     c1, c2, c3 = st.columns(3)
     with c1:
-        k = widget(st.slider, t("stride.kernel"), key="sp_k", default=3, min_value=1, max_value=7)
+        k = widget(st.slider, t("stride.kernel"), STRIDE["sp_k"])
     with c2:
-        s = widget(st.slider, t("stride.stride"), key="sp_s", default=2, min_value=1, max_value=4)
+        s = widget(st.slider, t("stride.stride"), STRIDE["sp_s"])
     with c3:
-        d = widget(st.slider, t("stride.dilation"), key="sp_d", default=1, min_value=1, max_value=3,
+        d = widget(st.slider, t("stride.dilation"), STRIDE["sp_d"],
                    help=t("stride.dilation_help"))
     c1, c2, c3 = st.columns([5, 3, 3])
     with c1:
-        preset = widget(st.segmented_control, t("stride.preset"), key="sp_preset", default="custom",
-                        options=list(PRESETS), format_func=labels("stride.preset_"), required=True,
+        preset = widget(st.segmented_control, t("stride.preset"), STRIDE["sp_preset"],
+                        format_func=labels("stride.preset_"), required=True,
                         help=t("stride.preset_help"))
     span = d * (k - 1)
     with c2:
         if preset == "custom":
-            p = widget(st.slider, t("stride.padding"), key="sp_p", default=1, min_value=0, max_value=3)
+            p = widget(st.slider, t("stride.padding"), STRIDE["sp_p"])
         else:
             p = {"valid": 0, "same": span // 2, "full": span}[preset]
             st.metric(t("stride.padding"), p, help=t(f"stride.preset_{preset}_help"))
     with c3:
-        mode = widget(st.selectbox, t("stride.padding_mode"), key="sp_mode", default="zeros",
-                      options=list(PADDING_MODES), format_func=labels("stride.mode_"),
+        mode = widget(st.selectbox, t("stride.padding_mode"), STRIDE["sp_mode"], format_func=labels("stride.mode_"),
                       help=t("stride.padding_mode_help"))
     with st.expander(t("stride.kernel_values"), expanded=bool(st.session_state.get("sp_kernel"))):
-        kernel_text = widget(st.text_area, t("stride.kernel_values"), key="sp_kernel", default="", height=110,
+        kernel_text = widget(st.text_area, t("stride.kernel_values"), STRIDE["sp_kernel"], height=110,
                              placeholder=t("stride.kernel_placeholder"),
                              help=t("stride.kernel_values_help", chars=KERNEL_TEXT_CHARS), label_visibility="collapsed",
-                             max_chars=KERNEL_TEXT_CHARS, publish_if=_reads_as_grid)
+                             publish_if=_reads_as_grid)
 
     def build(default: bool = False):
         kernel = parse_grid(kernel_text, 7) if kernel_text.strip() and not default else edge_kernel(k)
@@ -166,18 +164,17 @@ def section_channels(lab: dict) -> None:
 
     if st.session_state.pop("_sp_tutorial_done", False):
         st.success(t("stride.tutorial_done"))
-    src = widget(st.segmented_control, t("stride.source"), key="sp_csrc", default="random",
-                 options=["random", "image"], format_func=labels("stride.csrc_"), required=True)
+    src = widget(st.segmented_control, t("stride.source"), STRIDE["sp_csrc"], format_func=labels("stride.csrc_"),
+                 required=True)
     c1, c2, c3 = st.columns(3)
     with c1:
-        n = widget(st.slider, t("stride.size"), key="sp_cn", default=5, min_value=3, max_value=8)
+        n = widget(st.slider, t("stride.size"), STRIDE["sp_cn"])
     with c2:
-        kk = widget(st.slider, t("stride.kernels"), key="sp_ck", default=2, min_value=1, max_value=4,
-                    help=t("stride.kernels_help"))
-        f = widget(st.slider, t("stride.kernel"), key="sp_cf", default=3, min_value=1, max_value=5)
+        kk = widget(st.slider, t("stride.kernels"), STRIDE["sp_ck"], help=t("stride.kernels_help"))
+        f = widget(st.slider, t("stride.kernel"), STRIDE["sp_cf"])
     with c3:
-        s = widget(st.slider, t("stride.stride"), key="sp_cs", default=2, min_value=1, max_value=3)
-        p = widget(st.slider, t("stride.padding"), key="sp_cp", default=1, min_value=0, max_value=2)
+        s = widget(st.slider, t("stride.stride"), STRIDE["sp_cs"])
+        p = widget(st.slider, t("stride.padding"), STRIDE["sp_cp"])
     if src == "image":
         from explainer.images import sample
 
@@ -209,13 +206,13 @@ def section_transposed(lab: dict) -> None:
     section("stride", "transposed")
     c1, c2, c3 = st.columns(3)
     with c1:
-        n = widget(st.slider, t("stride.size"), key="sp_tn", default=2, min_value=1, max_value=5)
-        k = widget(st.slider, t("stride.kernel"), key="sp_tk", default=3, min_value=1, max_value=4)
+        n = widget(st.slider, t("stride.size"), STRIDE["sp_tn"])
+        k = widget(st.slider, t("stride.kernel"), STRIDE["sp_tk"])
     with c2:
-        s = widget(st.slider, t("stride.stride"), key="sp_ts", default=2, min_value=1, max_value=3)
-        p = widget(st.slider, t("stride.padding"), key="sp_tp", default=0, min_value=0, max_value=3)
+        s = widget(st.slider, t("stride.stride"), STRIDE["sp_ts"])
+        p = widget(st.slider, t("stride.padding"), STRIDE["sp_tp"])
     with c3:
-        op = widget(st.slider, t("stride.output_padding"), key="sp_tpad", default=0, min_value=0, max_value=2,
+        op = widget(st.slider, t("stride.output_padding"), STRIDE["sp_tpad"],
                     help=t("stride.output_padding_help"))
     x = random_grid((n, n), 3, 1, 5)
     kernel = random_grid((k, k), 5, 0, 3)
@@ -245,15 +242,6 @@ def section_transposed(lab: dict) -> None:
     note(t("stride.transposed_note"))
 
 
-RF_PRESETS = {
-    "two3": [Layer("conv", 3), Layer("conv", 3)],
-    "three3": [Layer("conv", 3), Layer("conv", 3), Layer("conv", 3)],
-    "vgg": [Layer("conv", 3, padding=1), Layer("conv", 3, padding=1), Layer("pool", 2, 2),
-            Layer("conv", 3, padding=1), Layer("conv", 3, padding=1), Layer("pool", 2, 2)],
-    "dilated": [Layer("conv", 3, dilation=1), Layer("conv", 3, dilation=2), Layer("conv", 3, dilation=3)],
-    "strided": [Layer("conv", 3, stride=2), Layer("conv", 3, stride=2), Layer("conv", 3)],
-}
-
 # stacks of convolutions with the same receptive field: two 3×3 vs one 5×5, three 3×3 vs one 7×7
 RF_STACKS = {"2x3": [Layer("conv", 3)] * 2, "1x5": [Layer("conv", 5)],
              "3x3": [Layer("conv", 3)] * 3, "1x7": [Layer("conv", 7)]}
@@ -268,7 +256,7 @@ def rf_table(layers: tuple, n: int):
 
 def rf_layers_editor():
     """The layer table (a preset, editable) → the edited rows."""
-    preset = widget(st.selectbox, t("stride.rf_preset"), key="sp_rpreset", default="vgg", options=list(RF_PRESETS),
+    preset = widget(st.selectbox, t("stride.rf_preset"), STRIDE["sp_rpreset"],
                     format_func=labels("stride.rf_preset_"))
     base = pd.DataFrame([dict(kind=L.kind, kernel=L.kernel, stride=L.stride, dilation=L.dilation, padding=L.padding)
                          for L in RF_PRESETS[preset]])
@@ -309,10 +297,10 @@ def rf_picked_cell(last: int) -> tuple[int, int]:
             ss["sp_rr"], ss["sp_rcol"] = where
     c1, c2 = st.columns(2)
     with c1:
-        r = widget(st.slider, t("stride.rf_row"), key="sp_rr", default=last // 2, min_value=0, max_value=max(last - 1, 1),
+        r = widget(st.slider, t("stride.rf_row"), STRIDE["sp_rr"], default=last // 2, max_value=max(last - 1, 1),
                    disabled=last < 2)
     with c2:
-        c = widget(st.slider, t("stride.rf_col"), key="sp_rcol", default=last // 2, min_value=0,
+        c = widget(st.slider, t("stride.rf_col"), STRIDE["sp_rcol"], default=last // 2,
                    max_value=max(last - 1, 1), disabled=last < 2)
     return min(r, last - 1), min(c, last - 1)
 
@@ -355,9 +343,9 @@ def section_receptive(lab: dict) -> None:
     edited = rf_layers_editor()
     c1, c2 = st.columns(2)
     with c1:
-        n = widget(st.slider, t("stride.rf_input"), key="sp_rn", default=16, min_value=4, max_value=32)
+        n = widget(st.slider, t("stride.rf_input"), STRIDE["sp_rn"])
     with c2:
-        ch = widget(st.number_input, t("stride.rf_channels"), key="sp_rc", default=64, min_value=1, max_value=1024,
+        ch = widget(st.number_input, t("stride.rf_channels"), STRIDE["sp_rc"],
                     help=t("stride.rf_channels_help"))
 
     def build():

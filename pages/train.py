@@ -16,13 +16,14 @@ from explainer.figures import train as figs
 from explainer.images import decode_upload
 from explainer.kernels import format_kernel
 from explainer.mnist import load_mnist
-from explainer.train import (OPTIMIZERS, DEFAULT_LR, TrainConfig, export_code, load_checkpoint, predict_proba,
+from explainer.train import (TrainConfig, export_code, load_checkpoint, predict_proba,
                              save_checkpoint)
 from ui import jobs as ui_jobs
 from ui.charts import chart
 from ui.canvas import draw_canvas
 from ui import runs as runstore
 from ui.shell import labels, literal, note, t, t_error, widget
+from ui.tables.train import TABLE as TRAIN
 
 PRESETS = {
     "fast": dict(tr_model="fast", tr_opt="adam", tr_lr=0.004, tr_cycle=True, tr_bs=128, tr_epochs=1, tr_size=60000,
@@ -75,37 +76,32 @@ with st.container(horizontal=True, wrap=True):  # buttons as wide as their label
         st.button(t(f"train.preset_{name}"), key=f"tr_preset_{name}", on_click=_preset, args=(name,), width="content")
 left, right = st.columns([1, 1])
 with left:
-    model_name = widget(st.selectbox, t("train.model"), key="tr_model", default="fast", options=list(M.MODEL_NAMES),
+    model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"],
                         format_func=labels("train.model_"))
     options = {}
     if model_name == "custom":
         c1, c2 = st.columns(2)
-        options["blocks"] = widget(c1.slider, t("train.blocks"), key="tr_blocks", default=2, min_value=1, max_value=3)
-        options["channels"] = widget(c2.select_slider, t("train.channels"), key="tr_channels", default=16,
-                                     options=[4, 8, 16, 32, 64])
-        options["kernel_size"] = widget(c1.select_slider, t("train.kernel"), key="tr_kernel", default=3,
-                                        options=[3, 5, 7])
-        options["pool"] = widget(c2.selectbox, t("train.pool"), key="tr_pool", default="max", options=["max", "avg"])
-        options["dropout"] = widget(c1.slider, t("train.dropout"), key="tr_dropout", default=0.0, min_value=0.0,
-                                    max_value=0.5, step=0.05)
-        options["batchnorm"] = widget(c2.toggle, t("train.batchnorm"), key="tr_bn", default=True)
+        options["blocks"] = widget(c1.slider, t("train.blocks"), TRAIN["tr_blocks"])
+        options["channels"] = widget(c2.select_slider, t("train.channels"), TRAIN["tr_channels"])
+        options["kernel_size"] = widget(c1.select_slider, t("train.kernel"), TRAIN["tr_kernel"])
+        options["pool"] = widget(c2.selectbox, t("train.pool"), TRAIN["tr_pool"])
+        options["dropout"] = widget(c1.slider, t("train.dropout"), TRAIN["tr_dropout"])
+        options["batchnorm"] = widget(c2.toggle, t("train.batchnorm"), TRAIN["tr_bn"])
     st.caption(t(f"train.about_{model_name}"))
     rows = M.summary(M.build_model(model_name, **options), t("train.total_row"))
     st.dataframe([{t("train.col_layer"): r["layer"], t("train.col_shape"): " × ".join(map(str, r["output_shape"])),
                    t("train.col_params"): f"{r['params']:,}"} for r in rows], hide_index=True, width="stretch")
 with right:
-    opt = widget(st.selectbox, t("train.optimizer"), key="tr_opt", default="adam", options=list(OPTIMIZERS),
+    opt = widget(st.selectbox, t("train.optimizer"), TRAIN["tr_opt"],
                  format_func=labels("train.opt_"))
-    lr = widget(st.number_input, t("train.lr"), key="tr_lr", default=DEFAULT_LR["adam"], min_value=1e-5,
-                max_value=2.0, format="%.4f", step=0.001)
-    cycle = widget(st.toggle, t("train.one_cycle"), key="tr_cycle", default=True, help=t("train.one_cycle_help"))
+    lr = widget(st.number_input, t("train.lr"), TRAIN["tr_lr"], format="%.4f")
+    cycle = widget(st.toggle, t("train.one_cycle"), TRAIN["tr_cycle"], help=t("train.one_cycle_help"))
     c1, c2 = st.columns(2)
-    bs = widget(c1.select_slider, t("train.batch"), key="tr_bs", default=128, options=[16, 32, 64, 128, 256, 512])
-    epochs = widget(c2.number_input, t("train.epochs"), key="tr_epochs", default=1, min_value=1, max_value=50)
-    size = widget(c1.select_slider, t("train.size"), key="tr_size", default=60000,
-                  options=[500, 1000, 2000, 5000, 10000, 30000, 60000])
-    seed = widget(c2.number_input, t("train.seed"), key="tr_seed", default=0, min_value=0, max_value=9999)
-    aug = widget(st.toggle, t("train.augment"), key="tr_aug", default=False, help=t("train.augment_help"))
+    bs = widget(c1.select_slider, t("train.batch"), TRAIN["tr_bs"])
+    epochs = widget(c2.number_input, t("train.epochs"), TRAIN["tr_epochs"])
+    size = widget(c1.select_slider, t("train.size"), TRAIN["tr_size"])
+    seed = widget(c2.number_input, t("train.seed"), TRAIN["tr_seed"])
+    aug = widget(st.toggle, t("train.augment"), TRAIN["tr_aug"], help=t("train.augment_help"))
 
 # the time estimate comes from the speed measured here (the last finished run of this model), never a fixed figure
 speeds = [r["ips"] for r in runs if r.get("ips") and getattr(r.get("config"), "model", None) == model_name]

@@ -11,6 +11,7 @@ from explainer.figures import xo as figs
 from explainer.inspector import inspect_pixel
 from ui.charts import chart
 from ui.shell import labels, note, publish, restore, t, widget
+from ui.tables.xo import TABLE as XO
 
 ROW, COL, VAL = t("common.row"), t("common.column"), t("common.value")
 
@@ -29,8 +30,7 @@ st.title(t("xo.title"))
 st.markdown(t("xo.intro"))
 
 # ---- input: a preset, then toggle cells
-preset = widget(st.segmented_control, t("xo.preset"), key="xo_preset", default="x",
-                options=list(xo.PRESETS), format_func=labels("xo.preset_"), required=True)
+preset = widget(st.segmented_control, t("xo.preset"), XO["xo_preset"], format_func=labels("xo.preset_"), required=True)
 previous = st.session_state.get("_xo_preset_seen")
 st.session_state["_xo_preset_seen"] = preset
 grid = restore("xo_grid", xo.PRESETS[preset], _decode)
@@ -92,12 +92,12 @@ with tabs[0]:
     st.header(t("xo.inspect_header"))
     i1, i2, i3 = st.columns(3)
     with i1:
-        fk = widget(st.selectbox, t("xo.inspect_filter"), key="xo_ik", default=0, options=[0, 1, 2],
+        fk = widget(st.selectbox, t("xo.inspect_filter"), XO["xo_ik"],
                     format_func=names.__getitem__)
     with i2:
-        ir = widget(st.number_input, t("common.row"), key="xo_ir", default=0, min_value=0, max_value=6, step=1)
+        ir = widget(st.number_input, t("common.row"), XO["xo_ir"])
     with i3:
-        ic = widget(st.number_input, t("common.column"), key="xo_ic", default=0, min_value=0, max_value=6, step=1)
+        ic = widget(st.number_input, t("common.column"), XO["xo_ic"])
     # the same routine as the Kernels page's inspector: products summed in conv2d's order, so it equals the map
     info = inspect_pixel(grid, xo.FILTERS[fk], ir, ic, divisor=9)
     products, total = info.products, info.total

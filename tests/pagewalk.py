@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ class WidgetSpec:
     max_value: Any = None
     max_chars: int | None = None
     context: dict = field(default_factory=dict)  # URL parameters under which the page shows this widget
+    param: Any = None  # the declared ``ui.state.Param`` the page passed (None for "restore")
+    asked: tuple = (None, None)  # the narrower (min_value, max_value) the page asked for on this run
 
 
 def pages() -> list[str]:
@@ -50,8 +53,9 @@ def _script(page: str) -> str:
 
 
 class _Recorder:
-    """Wraps ``ui.shell.widget`` and ``ui.shell.restore`` (in every module that imported them) and records
-    what each call asked for."""
+    """Wraps ``ui.shell.widget``, ``ui.shell.restore`` and ``ui.shell.publish`` (in every module that imported
+    them) and records what each call asked for: a widget with its declared ``Param`` and this run's range,
+    URL state that is not a widget (read with ``restore`` or written with ``publish``) as kind "restore"."""
 
     def __init__(self):
         import ui.shell
@@ -60,15 +64,17 @@ class _Recorder:
         self.seen: dict[str, WidgetSpec] = {}
         self.lock = threading.Lock()
 
-    def __call__(self, fn, label, *, key, default, url=True, **kwargs):
-        if url:
-            options = kwargs.get("options")
-            spec = WidgetSpec(key, getattr(fn, "__name__", type(fn).__name__), default,
-                              list(options) if options is not None else None, kwargs.get("min_value"),
-                              kwargs.get("max_value"), kwargs.get("max_chars"))
+    def __call__(self, fn, label, param, *, url=None, **kwargs):
+        if param.url if url is None else url:
+            asked = {k: kwargs.get(k) for k in ("min_value", "max_value", "options")}
+            kw = param.widget_kwargs(*asked.values())
+            default = param.coerce(kwargs["default"]) if "default" in kwargs else param.default
+            spec = WidgetSpec(param.key, getattr(fn, "__name__", type(fn).__name__), default, kw.get("options"),
+                              kw.get("min_value"), kw.get("max_value"), kw.get("max_chars"), param=param,
+                              asked=(asked["min_value"], asked["max_value"]))
             with self.lock:
-                self.seen.setdefault(key, spec)
-        return self.original(fn, label, key=key, default=default, url=url, **kwargs)
+                self.seen.setdefault(param.key, spec)
+        return self.original(fn, label, param, url=url, **kwargs)
 
     def restore(self, key, default, parse=None):
         """``ui.shell.restore``: URL state that is not a widget (the X/O grid …), recorded as kind "restore"."""
@@ -76,21 +82,33 @@ class _Recorder:
             self.seen.setdefault(key, WidgetSpec(key, "restore", default))
         return self.original_restore(key, default, parse)
 
+    def publish(self, key, value, text=None, ok=True):
+        """``ui.shell.publish``: URL state written by a page (a stepper's position …), also kind "restore"."""
+        with self.lock:
+            self.seen.setdefault(key, WidgetSpec(key, "restore", value))
+        return self.original_publish(key, value, text, ok)
+
     def __enter__(self):
         import ui.shell
 
-        self.original_restore = ui.shell.restore
-        self._patched = [(m, name, new) for m in list(sys.modules.values()) if m is not None
+        self.original_restore, self.original_publish = ui.shell.restore, ui.shell.publish
+        self._patched = [(m, name, old, new) for m in list(sys.modules.values()) if m is not None
                          for name, old, new in (("widget", self.original, self),
-                                                ("restore", self.original_restore, self.restore))
-                         if getattr(m, name, None) is old]
-        for m, name, new in self._patched:
+                                                ("restore", self.original_restore, self.restore),
+                                                ("publish", self.original_publish, self.publish))
+                         if getattr(m, name, None) is old or _left_by_a_walk(getattr(m, name, None))]
+        for m, name, _old, new in self._patched:
             setattr(m, name, new)
         return self
 
     def __exit__(self, *exc):
-        for m, name, _new in self._patched:
-            setattr(m, name, self.original if name == "widget" else self.original_restore)
+        for m, name, old, _new in self._patched:
+            setattr(m, name, old)
+
+
+def _left_by_a_walk(value) -> bool:
+    """A recorder a module bound on an earlier run (``from ui.shell import publish`` while it was patched)."""
+    return isinstance(value, _Recorder) or (isinstance(value, types.MethodType) and isinstance(value.__self__, _Recorder))
 
 
 def run_page(page: str, params: dict | None = None, lang: str = "en", timeout: float = 180):
@@ -105,12 +123,6 @@ def run_page(page: str, params: dict | None = None, lang: str = "en", timeout: f
     for k, v in (params or {}).items():
         at.query_params[k] = v
     return at.run()
-
-
-def _text(value: Any) -> str:
-    from ui.shell import _format
-
-    return _format(value)
 
 
 @functools.cache
@@ -141,9 +153,10 @@ def _walk(page: str, max_runs: int = 36) -> dict[str, WidgetSpec]:
                           and s.context.items() <= ctx.items()}
             for k, options in switchable.items():
                 for o in reversed(options):  # the special settings ("custom", "upload" …) usually come last
-                    if runs >= max_runs or _text(o) == _text(found[k].default):
+                    text = found[k].param.format
+                    if runs >= max_runs or text(o) == text(found[k].default):
                         continue
-                    c2 = ctx | {k: _text(o)}
+                    c2 = ctx | {k: text(o)}
                     if visit(c2):
                         next_frontier.append(c2)
         frontier = next_frontier

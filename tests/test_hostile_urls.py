@@ -38,8 +38,6 @@ def _number_extreme(spec: pagewalk.WidgetSpec, which: str) -> str:
 
 def hostile(spec: pagewalk.WidgetSpec, cls: str, i: int) -> str:
     """The URL value of hostile class ``cls`` for widget ``spec`` (``i``: the key's index, to alternate)."""
-    from ui.shell import _format
-
     if cls == "long":  # 100 kB for the first keys (text boxes first); Streamlit drops a query over 512 kB
         return LONG if i < 4 else LONG[:limits.URL_VALUE_CHARS + 100]
     if cls == "markup":
@@ -52,9 +50,9 @@ def hostile(spec: pagewalk.WidgetSpec, cls: str, i: int) -> str:
         return "\x00\u202e１２；,,,;;[[]]/0"
     if spec.options is not None:  # extremes of an option widget: first / last option, or one not offered
         if isinstance(spec.default, (list, tuple)):
-            return {"max": ",".join(map(_format, spec.options)), "min": "", "above": "zz,zz",
+            return {"max": spec.param.format(spec.options), "min": "", "above": "zz,zz",
                     "below": ","}[cls]
-        return {"max": _format(spec.options[-1]), "min": _format(spec.options[0]), "above": "zz",
+        return {"max": spec.param.format(spec.options[-1]), "min": spec.param.format(spec.options[0]), "above": "zz",
                 "below": "-1"}[cls]
     if spec.kind == "restore":  # URL state with its own parser (the X/O grid's 81 digits …)
         return {"max": "1" * 81, "min": "0" * 81, "above": "2" * 81, "below": "-1" * 40}[cls]

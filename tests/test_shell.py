@@ -6,12 +6,15 @@ from streamlit.testing.v1 import AppTest
 SCRIPT = """
 import streamlit as st
 from ui.shell import widget, labels, restore, publish
+from ui.state import Param, Table
+T = Table("test", [Param("t_k", "int", 3, lo=1, hi=7), Param("t_mode", "choice", "max", options=("max", "avg")),
+                   Param("t_flag", "bool", False), Param("t_x", "float", 0.5, lo=0.0, hi=1.0)])
 if st.session_state.get("hide"):  # another page is showing
     st.stop()
-k = widget(st.slider, "k", key="t_k", default=3, min_value=1, max_value=7)
-m = widget(st.selectbox, "mode", key="t_mode", default="max", options=["max", "avg"], format_func=labels("picker.src_"))
-flag = widget(st.toggle, "flag", key="t_flag", default=False)
-x = widget(st.number_input, "x", key="t_x", default=0.5, min_value=0.0, max_value=1.0)
+k = widget(st.slider, "k", T["t_k"], max_value=st.session_state.get("k_max"))
+m = widget(st.selectbox, "mode", T["t_mode"], format_func=labels("picker.src_"))
+flag = widget(st.toggle, "flag", T["t_flag"])
+x = widget(st.number_input, "x", T["t_x"])
 grid = restore("t_grid", "1,0;0,1")
 publish("t_grid", grid)
 st.write(f"k={k} mode={m} flag={flag} x={x} grid={grid}")
@@ -67,3 +70,25 @@ def test_value_survives_page_switch():
     at.session_state["hide"] = False
     at.run()
     assert _text(at).startswith("k=2")
+
+
+def test_narrower_bound_for_this_run_falls_back_to_default():
+    """A page may narrow the declared range for a run (a smaller image): a kept value beyond it goes back to
+    the default, and a URL value beyond it is refused even though the declaration allows it."""
+    at = _app()
+    at.slider(key="t_k").set_value(6).run()
+    at.session_state["k_max"] = 4
+    at.run()
+    assert _text(at).startswith("k=3") and at.query_params["t_k"] == "3"
+    at = AppTest.from_string(SCRIPT, default_timeout=20)
+    at.session_state["k_max"] = 4
+    at.query_params["t_k"] = "6"
+    at.run()
+    assert _text(at).startswith("k=3") and len(at.toast) == 1
+
+
+def test_a_bound_beyond_the_declaration_is_clamped_to_it():
+    at = AppTest.from_string(SCRIPT, default_timeout=20)
+    at.session_state["k_max"] = 50
+    at.run()
+    assert not at.exception and at.slider(key="t_k").max == 7

@@ -9,6 +9,8 @@ import streamlit as st
 from explainer import images, limits, mnist
 from explainer.errors import UserError
 from ui.shell import labels, literal, t, t_error, widget
+from ui.state import Param
+from ui.tables.shared import picker_params, region_params
 
 
 @dataclass
@@ -43,17 +45,11 @@ def image_picker(prefix: str, *, default: str = "camera", allow_upload: bool = T
 
     Keys: ``{prefix}_src`` (source), ``{prefix}_digit`` (MNIST test index), ``{prefix}_upload``.
     """
-    options = list(samples or images.SAMPLES)
-    if allow_mnist:
-        options.append("mnist")
-    if allow_upload:
-        options.append("upload")
-    src = widget(st.selectbox, t("picker.source"), key=f"{prefix}_src", default=default,
-                 options=options, format_func=labels("picker.src_"))
+    params = picker_params(prefix, default, allow_upload, allow_mnist, samples)
+    src = widget(st.selectbox, t("picker.source"), params["src"], format_func=labels("picker.src_"))
     last_key = f"_{prefix}_last_image"
     if src == "mnist":
-        index = widget(st.number_input, t("picker.digit"), key=f"{prefix}_digit", default=0,
-                       min_value=0, max_value=9999, step=1, help=t("picker.digit_help"))
+        index = widget(st.number_input, t("picker.digit"), params["digit"], help=t("picker.digit_help"))
         arr, label, problem = digit(index)
         if problem:
             st.info(t("picker.no_mnist", detail=problem))
@@ -105,25 +101,27 @@ def image_region(page: str, key_prefix: str, *, min_size: int = 3, max_size: int
     labels: ``{page}.crop``, ``{page}.crop_top``, ``{page}.crop_left``. The region starts on the image's most
     detailed block. Returns ``(region float (n, n), picked, top, left)``.
     """
+    params = region_params(key_prefix, default_size)
     picked = image_picker(f"{key_prefix}_img", default="camera")
     img = images.to_grey(picked.array)
     h, w = img.shape
     lo, hi = min(min_size, h, w), min(max_size, h, w)
-    size = int_slider(t(f"{page}.crop"), f"{key_prefix}_crop", min(default_size, hi), lo, hi)
+    size = int_slider(t(f"{page}.crop"), params["crop"], min(default_size, hi), lo, hi)
     top0, left0 = _cached_patch(img, size)
     c1, c2 = st.columns(2)
     with c1:
-        top = int_slider(t(f"{page}.crop_top"), f"{key_prefix}_top", top0, 0, h - size)
+        top = int_slider(t(f"{page}.crop_top"), params["top"], top0, 0, h - size)
     with c2:
-        left = int_slider(t(f"{page}.crop_left"), f"{key_prefix}_left", left0, 0, w - size)
+        left = int_slider(t(f"{page}.crop_left"), params["left"], left0, 0, w - size)
     return img[top:top + size, left:left + size].astype(float), picked, top, left
 
 
-def int_slider(label: str, key: str, default: int, lo: int, hi: int) -> int:
-    """A URL-synced int slider; no slider at all when the range has a single value (a tiny image)."""
+def int_slider(label: str, param: Param, default: int, lo: int, hi: int) -> int:
+    """A slider for the declared int setting ``param``, over ``lo`` … ``hi`` on this run (within the declared
+    range); no slider at all when the range has a single value (a tiny image)."""
     if hi <= lo:
         return lo
-    return widget(st.slider, label, key=key, default=min(max(default, lo), hi), min_value=lo, max_value=hi)
+    return widget(st.slider, label, param, default=min(max(default, lo), hi), min_value=lo, max_value=hi)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

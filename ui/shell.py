@@ -4,7 +4,6 @@ Pages import ``t``, ``widget`` and friends from here; ``explainer/`` never impor
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import streamlit as st
@@ -12,6 +11,7 @@ import streamlit as st
 from explainer import limits
 from explainer.errors import UserError, message
 from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
+from ui.state import Param
 
 _KEPT = "_kept_widget_values"
 
@@ -132,8 +132,10 @@ def lesson_views(page: str, key: str, views) -> str:
     (``{page}.view``, option labels ``{page}.view_<name>``); returns the chosen view (the first by default)."""
     st.title(t(f"{page}.title"))
     st.markdown(t(f"{page}.intro"))
-    return widget(st.segmented_control, t(f"{page}.view"), key=key, default=views[0], options=list(views),
-                  format_func=labels(f"{page}.view_"), required=True)
+    from ui.tables.shared import view_param
+
+    return widget(st.segmented_control, t(f"{page}.view"), view_param(key, views), format_func=labels(f"{page}.view_"),
+                  required=True)
 
 
 def section(page: str, name: str) -> None:
@@ -147,87 +149,6 @@ def formula(latex: str) -> None:
 
 
 # ---------------------------------------------------------------- URL-synced widgets
-def _parse(raw: str, default: Any, kwargs: dict) -> Any:
-    """Turn a URL string back into a widget value; ``ValueError`` when it doesn't fit.
-
-    A value longer than ``limits.URL_VALUE_CHARS`` (or the widget's ``max_chars``) is refused before
-    it is parsed; whole numbers beyond what a browser can hold exactly (±2⁵³) too."""
-    if len(raw) > limits.URL_VALUE_CHARS:
-        raise ValueError("too long")
-    options = kwargs.get("options")
-    if options is not None:
-        options = list(options)
-        by_text = {str(o): o for o in options}
-        if isinstance(default, (list, tuple)):  # multiselect / pills(selection_mode="multi")
-            parts = list(dict.fromkeys(p for p in raw.split(",") if p != ""))  # each option once
-            if any(p not in by_text for p in parts):
-                raise ValueError(raw)
-            if kwargs.get("max_selections") and len(parts) > kwargs["max_selections"]:
-                raise ValueError(raw)
-            return [by_text[p] for p in parts]
-        if raw not in by_text:
-            raise ValueError(raw)
-        return by_text[raw]
-    if isinstance(default, bool):
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(raw)
-    if isinstance(default, (tuple, list)):  # range slider
-        parts = raw.split(",")
-        if len(parts) != len(default):
-            raise ValueError(raw)
-        return tuple(_parse(p, d, {k: v for k, v in kwargs.items() if k != "options"})
-                     for p, d in zip(parts, default))
-    if isinstance(default, int):
-        value = int(raw)
-        if abs(value) > 2**53 - 1:
-            raise ValueError(raw)
-    elif isinstance(default, float):
-        value = float(raw)
-        if not math.isfinite(value):
-            raise ValueError(raw)
-    elif isinstance(default, str):
-        if len(raw) > (kwargs.get("max_chars") or limits.TEXT_CHARS):
-            raise ValueError("too long")
-        return raw
-    else:
-        raise ValueError(raw)
-    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(raw)
-    return value
-
-
-def _fits(value: Any, kwargs: dict) -> bool:
-    """Whether a kept value is still valid for the widget as it is configured on this run."""
-    options = kwargs.get("options")
-    if options is not None:
-        options = list(options)
-        if isinstance(value, (list, tuple)):
-            most = kwargs.get("max_selections")
-            return all(v in options for v in value) and not (most and len(value) > most)
-        return value in options
-    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
-    values = value if isinstance(value, (list, tuple)) else [value]
-    for v in values:
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            if (lo is not None and v < lo) or (hi is not None and v > hi):
-                return False
-    return True
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (list, tuple)):
-        return ",".join(_format(v) for v in value)
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
 def _store(name: str) -> dict:
     return st.session_state.setdefault(name, {})
 
@@ -247,7 +168,7 @@ def restore(key: str, default: Any, parse: Callable[[str], Any] | None = None) -
         try:
             if len(raw) > limits.URL_VALUE_CHARS:  # refused before any parser sees it
                 raise ValueError("too long")
-            value = (parse or (lambda r: _parse(r, default, {})))(raw)
+            value = (parse or str)(raw)
         except (ValueError, TypeError, OverflowError):
             shown = raw[:limits.SHOWN_VALUE_CHARS] + ("…" if len(raw) > limits.SHOWN_VALUE_CHARS else "")
             st.toast(t("common.bad_url_param", name=literal(key[:limits.SHOWN_VALUE_CHARS]), value=literal(shown)),
@@ -264,7 +185,7 @@ def publish(key: str, value: Any, text: str | None = None, ok: bool = True) -> N
     A value the page refused (``ok=False``) or one longer than ``limits.URL_PUBLISH_CHARS`` is kept for
     this session but not written: the URL keeps the last value that was published."""
     _store(_KEPT)[key] = value
-    text = text if text is not None else _format(value)
+    text = text if text is not None else str(value)
     good = _store("_good_url_values")
     if not ok or len(text) > limits.URL_PUBLISH_CHARS:
         text = good.get(key)  # the URL goes back to the last value published (or loses the parameter)
@@ -279,36 +200,48 @@ def publish(key: str, value: Any, text: str | None = None, ok: bool = True) -> N
         st.query_params[key] = text
 
 
-def widget(fn: Callable, label: str, *, key: str, default: Any, url: bool = True, **kwargs) -> Any:
-    """Create ``fn(label, key=key, **kwargs)`` whose value survives page switches and lives in the URL.
+_UNSET = object()
 
-    The value comes from the URL parameter ``key`` when it came from outside (a shared link or
-    ``st.switch_page(..., query_params=...)``; a malformed or stale one falls back with a toast),
-    else from the widget's current state, else from the value kept when the user last left the
-    page, else ``default``. Don't pass ``value=``/``index=``: ``default`` is the default.
+
+def widget(fn: Callable, label: str, param: Param, *, default: Any = _UNSET, min_value: Any = None,
+           max_value: Any = None, options: Any = None, url: bool | None = None, **kwargs) -> Any:
+    """Create ``fn(label, key=param.key, ...)`` for the declared setting ``param`` (a ``ui.state.Param`` from
+    the page's table): its value survives page switches and lives in the URL.
+
+    The range, options, step and length limit come from the declaration. A page may narrow them for this
+    run (``min_value=``/``max_value=`` clamped into the declared range, ``options=`` a subset of the
+    declared ones) and give a computed ``default=`` (e.g. the image's most detailed cell). The value comes
+    from the URL parameter when it came from outside (a shared link or ``st.switch_page(...,
+    query_params=...)``; parsed by the declared type; a malformed or out-of-range one falls back with a
+    toast), else from the widget's current state, else from the value kept when the user last left the
+    page, else the default. A kept value that no longer fits this run's range (a smaller image) falls
+    back to the default.
 
     ``publish_if(value) -> bool``: only values it accepts are written to the URL (typed text that
-    doesn't parse stays off the shareable link). Text inputs get ``max_chars=limits.TEXT_CHARS``
-    unless the page gives a smaller one.
+    doesn't parse stays off the shareable link). ``url=False`` (or a declaration with ``url=False``):
+    session state only.
     """
+    key = param.key
+    url = param.url if url is None else url
+    default = param.default if default is _UNSET else param.coerce(default)
+    narrowed = {"lo": min_value, "hi": max_value, "options": options}
     publish_if = kwargs.pop("publish_if", None)
-    if getattr(fn, "__name__", "") in ("text_area", "text_input"):
-        kwargs.setdefault("max_chars", limits.TEXT_CHARS)
+    kwargs = {**param.widget_kwargs(min_value, max_value, options), **kwargs}
     ss = st.session_state
     if url:
         raw = st.query_params.get(key)
         external = raw is not None and raw != _store("_published_url_values").get(key)
         if external or key not in ss:
             ss[key] = restore(key, ss.get(key, _store(_KEPT).get(key, default)),
-                              lambda r: _parse(r, default, kwargs))
+                              lambda r: param.parse(r, **narrowed))
     elif key not in ss:
         ss[key] = _store(_KEPT).get(key, default)
-    if not _fits(ss[key], kwargs):  # e.g. a slider's range shrank with a smaller image
+    if not param.fits(ss[key], **narrowed):  # e.g. a slider's range shrank with a smaller image
         ss[key] = default
     result = fn(label, key=key, **kwargs)
     value = ss.get(key, result)
     if url:
-        publish(key, value, ok=publish_if is None or bool(publish_if(value)))
+        publish(key, value, param.format(value), ok=publish_if is None or bool(publish_if(value)))
     else:
         _store(_KEPT)[key] = value
     return result

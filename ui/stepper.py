@@ -18,8 +18,8 @@ import streamlit as st
 from explainer.figures.stepper import labels_for
 from explainer.i18n import translate
 from ui.shell import _store, lang, publish, restore, t, widget
+from ui.tables.shared import SPEEDS, grid_params, stepper_params
 
-SPEEDS = (0.5, 1.0, 2.0, 4.0)  # steps per second
 TICK_SLACK = 0.8  # a timer rerun that comes a little early (< 20 % of the interval) still advances one step
 clock = time.monotonic  # seconds; play advances by it (tests replace it with a clock they move by hand)
 
@@ -96,6 +96,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
     are not an output filling in cell by cell.
     """
     ss = st.session_state
+    params = stepper_params(prefix, speeds, default_speed)
     key = _pos_key(prefix)
     n_steps = max(1, int(n_steps))
     text = lambda name: (texts or {}).get(name) or t(f"stepper.{name}")  # noqa: E731
@@ -104,7 +105,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
     if not playing(prefix):  # a shared link names the step
         raw = st.query_params.get(key)
         if raw is not None and raw != _store("_published_url_values").get(key):
-            current = restore(key, current, lambda r: max(1, min(n_steps, int(r))))
+            current = restore(key, current, lambda r: max(1, min(n_steps, params["pos"].parse(r))))
     current = current if isinstance(current, int) and not isinstance(current, bool) else default
     clamped = max(1, min(n_steps, current))  # settings changed: keep the position where it still exists
     if ss.get(key) != clamped:  # only a real change is sent to the slider (an unchanged re-set races its own value)
@@ -121,8 +122,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
     with c_speed:
         fmt = (lambda v, s=texts["speed_value"]: s.format(v=v)) if texts and "speed_value" in texts else \
             (lambda v, code=lang(): translate("stepper.speed_value", code, v=v))
-        speed = widget(st.select_slider, text("speed"), key=f"{prefix}_speed", default=default_speed,
-                       options=list(speeds), format_func=fmt, help=text("speed_help"))
+        speed = widget(st.select_slider, text("speed"), params["speed"], format_func=fmt, help=text("speed_help"))
     interval = 1.0 / float(speed)
     run_every = interval if is_playing else None
 
@@ -149,7 +149,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
         if n_steps > 1:
             # published to the URL only while not playing (above and after render): during play,
             # fragment reruns move it faster than the browser's URL follows
-            pos = widget(st.slider, text("position"), key=key, default=default, min_value=1, max_value=n_steps,
+            pos = widget(st.slider, text("position"), params["pos"], default=default, max_value=n_steps,
                          help=text("position_help"), url=False, on_change=_slider_moved, args=(prefix,))
         else:
             pos = 1
@@ -176,14 +176,12 @@ def grid_controls(page: str, key_prefix: str, default_size: int):
     Texts come from ``{page}.height``, ``{page}.width``, ``{page}.seed`` and ``{page}.seed_help``;
     keys are ``{key_prefix}_h``, ``{key_prefix}_w`` and ``{key_prefix}_seed``.
     """
+    params = grid_params(key_prefix, default_size)
     c1, c2, c3 = st.columns([2, 2, 1])
     with c1:
-        h = widget(st.slider, t(f"{page}.height"), key=f"{key_prefix}_h", default=default_size, min_value=2,
-                   max_value=12)
+        h = widget(st.slider, t(f"{page}.height"), params["h"])
     with c2:
-        w = widget(st.slider, t(f"{page}.width"), key=f"{key_prefix}_w", default=default_size, min_value=2,
-                   max_value=12)
+        w = widget(st.slider, t(f"{page}.width"), params["w"])
     with c3:
-        seed = widget(st.number_input, t(f"{page}.seed"), key=f"{key_prefix}_seed", default=0, min_value=0,
-                      max_value=999, help=t(f"{page}.seed_help"))
+        seed = widget(st.number_input, t(f"{page}.seed"), params["seed"], help=t(f"{page}.seed_help"))
     return random_grid((h, w), seed)

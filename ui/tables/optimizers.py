@@ -1,0 +1,47 @@
+"""The optimizers' race on a 2-D surface: surface, optimizers, start, steps, noise, each optimizer's settings."""
+from explainer import optim
+from explainer.limits import OPTIM_START_ABS
+from ui.state import Param, Table
+from ui.tables.shared import stepper_params
+
+DEFAULT_SURFACE = "rosenbrock"
+RACE_SPEEDS = (1.0, 2.0, 4.0, 8.0)
+# The optimizers' other settings, as number inputs: URL key suffix, column, largest value, step, number format
+HYPERPARAMETERS = {
+    "momentum": ("mom", 1, 0.999, 0.05, None),
+    "beta1": ("b1", 1, 0.999, 0.05, None),
+    "beta2": ("b2", 2, 0.9999, 0.001, "%.4f"),
+    "alpha": ("alpha", 1, 0.9999, 0.01, None),
+    "rho": ("rho", 1, 0.9999, 0.01, None),
+    "weight_decay": ("wd", 3, 1.0, 0.01, None),
+}
+
+
+def lr_key(surface: str, name: str) -> str:
+    return f"op_{surface}_{name}_lr"
+
+
+def hp_key(name: str, hp_name: str) -> str:
+    return f"op_{name}_{HYPERPARAMETERS[hp_name][0]}"
+
+
+_START = optim.surface(DEFAULT_SURFACE).start
+TABLE = Table("optimizers", [
+    Param("op_surface", "choice", DEFAULT_SURFACE, options=tuple(optim.SURFACE_NAMES)),
+    Param("op_kappa", "float", 10.0, lo=1.0, hi=100.0, step=1.0),
+    Param("op_opts", "multi", ["sgd", "momentum", "adagrad", "rmsprop", "adam"], options=tuple(optim.OPTIMIZER_NAMES),
+          max_selections=8),
+    # the start point: the page gives the chosen surface's start as default
+    Param("op_x", "float", float(_START[0]), lo=-OPTIM_START_ABS, hi=OPTIM_START_ABS, step=0.1),
+    Param("op_y", "float", float(_START[1]), lo=-OPTIM_START_ABS, hi=OPTIM_START_ABS, step=0.1),
+    Param("op_steps", "int", 200, lo=1, hi=2000, step=50),
+    Param("op_noise", "float", 0.0, lo=0.0, hi=100.0, step=0.5),
+    Param("op_seed", "int", 0, lo=0, hi=9999),
+    # one learning rate per surface and optimizer (the SGD family's default depends on the surface: the page gives it)
+    *(Param(lr_key(s, n), "float", float(optim.defaults(n)["lr"]), lo=1e-6, hi=100.0, family="op_lr")
+      for s in optim.SURFACE_NAMES for n in optim.OPTIMIZER_NAMES),
+    *(Param(hp_key(n, hp), "float", float(value), lo=0.0, hi=HYPERPARAMETERS[hp][2], step=HYPERPARAMETERS[hp][3],
+            family="op_hp")
+      for n in optim.OPTIMIZER_NAMES for hp, value in optim.defaults(n).items() if hp in HYPERPARAMETERS),
+    *stepper_params("op", speeds=RACE_SPEEDS, default_speed=4.0).values(),
+])

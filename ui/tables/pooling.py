@@ -1,0 +1,26 @@
+"""Pooling: the stepper (a grid, an image region or X/O maps), pooling an image, shifted X/O maps."""
+from ui.state import Param, Table
+from ui.tables.shared import grid_params, picker_params, region_params, stepper_params, view_param
+
+VIEWS = ("stepper", "image", "xo")
+MODES = ("max", "avg", "global")
+
+TABLE = Table("pooling", [
+    view_param("pl_view", VIEWS),
+    Param("pl_input", "choice", "grid", options=("grid", "image", "xo")),
+    *region_params("pl").values(),
+    Param("pl_xo", "choice", "x", options=("x", "o")),
+    *grid_params("pl", 6).values(),
+    Param("pl_mode", "choice", "max", options=MODES),
+    Param("pl_size", "int", 2, lo=1, hi=4),
+    Param("pl_stride", "int", 2, lo=1, hi=4),
+    Param("pl_pad", "int", 0, lo=0, hi=2),
+    Param("pl_ceil", "bool", False),
+    Param("pl_count", "bool", True),
+    *stepper_params("pl").values(),
+    *picker_params("pl_photo", default="camera").values(),
+    Param("pl_levels", "int", 2, lo=1, hi=4),
+    Param("pl_xo2", "choice", "x", options=("x", "o")),
+    Param("pl_dy", "int", 0, lo=-2, hi=2),
+    Param("pl_dx", "int", 1, lo=-2, hi=2),
+])
