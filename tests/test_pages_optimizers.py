@@ -153,3 +153,20 @@ def test_changing_settings_during_a_long_race_stops_it_and_starts_the_new_one(da
     _wait_for_race(at)
     assert not at.exception and first.state in ("stopped", "cancelled", "done")
     assert translate("optimizers.race_step", "en", step=1996, total=1996) in [m.value for m in at.markdown]
+
+
+def test_every_default_view_and_preset_is_computed_in_the_page():
+    """The engine's queue is shared with a class's trainings: no view the page offers may wait in it, so every
+    surface's default race and every preset must fit the inline budget (else a learner waits minutes in a storm)."""
+    from explainer import optim
+    from explainer.limits import RACE_INLINE_STEPS
+    from ui.tables.optimizers import PRESETS, TABLE
+
+    steps, opts = TABLE["op_steps"].default, TABLE["op_opts"].default
+    for surface in optim.SURFACE_NAMES:
+        assert optim.race_cost(surface, steps, len(opts)) <= RACE_INLINE_STEPS, surface
+    for name, preset in PRESETS.items():
+        cost = optim.race_cost(preset.get("op_surface", TABLE["op_surface"].default), preset.get("op_steps", steps),
+                               len(preset.get("op_opts", opts)))
+        assert cost <= RACE_INLINE_STEPS, (name, cost)
+    assert optim.race_cost("beale", TABLE["op_steps"].hi, 8) > RACE_INLINE_STEPS  # the longest races do go to a job

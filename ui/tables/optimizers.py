@@ -17,6 +17,21 @@ HYPERPARAMETERS = {
 }
 
 
+# One-click presets: the settings each sets (tests/test_pages_optimizers.py checks each is computed in the page)
+PRESETS = {
+    # SGD's step grows with the gradient: on a steep bowl (κ = 50) lr 0.05 overshoots and explodes;
+    # Adam's step is about lr whatever the gradient, so it gets there.
+    "sgd_diverges": {"op_surface": "quadratic", "op_kappa": 50.0, "op_opts": ["sgd", "adam"],
+                     "op_quadratic_sgd_lr": 0.05, "op_quadratic_adam_lr": 0.05, "op_steps": 100},
+    # The other way: on a gentle round bowl a large lr is fine for SGD (it lands in a few steps) but
+    # Adam keeps taking steps of about lr and circles the minimum for a long time.
+    "adam_wanders": {"op_surface": "quadratic", "op_kappa": 1.0, "op_opts": ["sgd", "adam"],
+                     "op_quadratic_sgd_lr": 0.9, "op_quadratic_adam_lr": 1.5, "op_steps": 60},
+    "ravine": {"op_surface": "ravine", "op_opts": ["sgd", "momentum", "rmsprop", "adam"], "op_steps": 300},
+    "adagrad_slows": {"op_surface": "rosenbrock", "op_opts": ["adagrad", "rmsprop", "adam"], "op_steps": 1000},
+}
+
+
 def lr_key(surface: str, name: str) -> str:
     return f"op_{surface}_{name}_lr"
 
