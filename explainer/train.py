@@ -156,6 +156,11 @@ def evaluate(model: nn.Module, x_uint8: np.ndarray, y: np.ndarray) -> dict:
             "probabilities": probs.cpu().numpy().astype(np.float32)}
 
 
+def estimate_seconds(epochs: int, train_size: int, images_per_second: float) -> float:
+    """Seconds a training of ``epochs`` over ``train_size`` digits (at most MNIST's 60,000) takes at a measured speed."""
+    return epochs * min(train_size, limits.TRAIN_SIZE_MAX) / images_per_second
+
+
 @torch.inference_mode()
 def predict_proba(model: nn.Module, x28) -> np.ndarray:
     """Class probabilities (10,) for one image: float in [0, 1], (28, 28)."""

@@ -221,3 +221,15 @@ def toggle(grid, row: int, col: int) -> np.ndarray:
     g = np.array(grid, dtype=np.float64)
     g[row, col] = -1.0 if g[row, col] > 0 else 1.0
     return g
+
+
+def grid_text(grid) -> str:
+    """The grid as SIDE×SIDE characters, row by row: "1" for ink (> 0), "0" for background (a shareable link)."""
+    return "".join("1" if v > 0 else "0" for v in np.asarray(grid).ravel())
+
+
+def parse_grid_text(text: str) -> np.ndarray:
+    """The inverse of ``grid_text``: ±1 grid; ``ValueError`` unless exactly SIDE×SIDE characters of "0"/"1"."""
+    if len(text) != SIDE * SIDE or set(text) - {"0", "1"}:
+        raise ValueError(text)
+    return np.array([1.0 if c == "1" else -1.0 for c in text]).reshape(SIDE, SIDE)

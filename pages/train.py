@@ -16,7 +16,7 @@ from explainer.figures import train as figs
 from explainer.images import decode_upload
 from explainer.kernels import format_kernel
 from explainer.mnist import load_mnist
-from explainer.train import (TrainConfig, export_code, load_checkpoint, predict_proba,
+from explainer.train import (TrainConfig, estimate_seconds, export_code, load_checkpoint, predict_proba,
                              save_checkpoint)
 from ui import jobs as ui_jobs
 from ui.charts import chart
@@ -47,53 +47,70 @@ def _data():
     return load_mnist()
 
 
-st.title(t("train.title"))
-st.markdown(t("train.intro"))
-ui_jobs.warm_up()
-
-try:
-    with st.spinner(t("train.loading")):
-        data = _data()
-except UserError as exc:
-    data = None
-    st.error(t_error(exc))
-    st.info(t("train.no_data"))
-
-if data is not None:
+# ---------------------------------------------------------------- the data and the kept runs
+def dataset() -> tuple | None:
+    """MNIST (loaded once for all sessions) and a glimpse of it; None, with a message, when it can't be had."""
+    try:
+        with st.spinner(t("train.loading")):
+            data = _data()
+    except UserError as exc:
+        st.error(t_error(exc))
+        st.info(t("train.no_data"))
+        return None
     with st.expander(t("train.data_header"), expanded=True):
         st.markdown(t("train.data_text", n=len(data[0]), m=len(data[2])))
         chart(figs.gallery(data[0][:16], [t("train.label_caption", y=int(y)) for y in data[1][:16]], cols=16,
-                                     height=150), key="tr_data", name=t("train.data_header"))
+                           height=150), key="tr_data", name=t("train.data_header"))
+    return data
 
-runs: list[dict] = st.session_state.setdefault("tr_runs", [])
-runstore.restore_runs(runs)  # a reload or a link (?run=…) brings kept runs back
-job: jobs.TrainingJob | None = st.session_state.get("tr_job")
+
+def kept_runs() -> list[dict]:
+    """This session's runs, in the session state; a reload or a link (?run=…) brings kept runs back."""
+    runs: list[dict] = st.session_state.setdefault("tr_runs", [])
+    runstore.restore_runs(runs)
+    return runs
+
 
 # ---------------------------------------------------------------- model and settings
-st.header(t("train.setup_header"))
-with st.container(horizontal=True, wrap=True):  # buttons as wide as their labels, wrapping: never truncated
-    for name in PRESETS:
-        st.button(t(f"train.preset_{name}"), key=f"tr_preset_{name}", on_click=_preset, args=(name,), width="content")
-left, right = st.columns([1, 1])
-with left:
-    model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"],
-                        format_func=labels("train.model_"))
-    options = {}
-    if model_name == "custom":
-        c1, c2 = st.columns(2)
-        options["blocks"] = widget(c1.slider, t("train.blocks"), TRAIN["tr_blocks"])
-        options["channels"] = widget(c2.select_slider, t("train.channels"), TRAIN["tr_channels"])
-        options["kernel_size"] = widget(c1.select_slider, t("train.kernel"), TRAIN["tr_kernel"])
-        options["pool"] = widget(c2.selectbox, t("train.pool"), TRAIN["tr_pool"])
-        options["dropout"] = widget(c1.slider, t("train.dropout"), TRAIN["tr_dropout"])
-        options["batchnorm"] = widget(c2.toggle, t("train.batchnorm"), TRAIN["tr_bn"])
+def setup() -> tuple[str, dict, dict]:
+    """Presets, then the model (left) and how to train it (right): the model's name, its options, the settings."""
+    st.header(t("train.setup_header"))
+    with st.container(horizontal=True, wrap=True):  # buttons as wide as their labels, wrapping: never truncated
+        for name in PRESETS:
+            st.button(t(f"train.preset_{name}"), key=f"tr_preset_{name}", on_click=_preset, args=(name,), width="content")
+    left, right = st.columns([1, 1])
+    with left:
+        model_name, options = model_settings()
+    with right:
+        settings = training_settings()
+    return model_name, options, settings
+
+
+def model_settings() -> tuple[str, dict]:
+    """The model (a custom one's blocks, channels, …) and its layer table."""
+    model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"], format_func=labels("train.model_"))
+    options = custom_options() if model_name == "custom" else {}
     st.caption(t(f"train.about_{model_name}"))
     rows = M.summary(M.build_model(model_name, **options), t("train.total_row"))
     st.dataframe([{t("train.col_layer"): r["layer"], t("train.col_shape"): " × ".join(map(str, r["output_shape"])),
                    t("train.col_params"): f"{r['params']:,}"} for r in rows], hide_index=True, width="stretch")
-with right:
-    opt = widget(st.selectbox, t("train.optimizer"), TRAIN["tr_opt"],
-                 format_func=labels("train.opt_"))
+    return model_name, options
+
+
+def custom_options() -> dict:
+    """A custom model's architecture, as ``models.build_model`` keywords."""
+    c1, c2 = st.columns(2)
+    return {"blocks": widget(c1.slider, t("train.blocks"), TRAIN["tr_blocks"]),
+            "channels": widget(c2.select_slider, t("train.channels"), TRAIN["tr_channels"]),
+            "kernel_size": widget(c1.select_slider, t("train.kernel"), TRAIN["tr_kernel"]),
+            "pool": widget(c2.selectbox, t("train.pool"), TRAIN["tr_pool"]),
+            "dropout": widget(c1.slider, t("train.dropout"), TRAIN["tr_dropout"]),
+            "batchnorm": widget(c2.toggle, t("train.batchnorm"), TRAIN["tr_bn"])}
+
+
+def training_settings() -> dict:
+    """Optimizer, learning rate and schedule, batch, epochs, digits, seed, augmentation: ``TrainConfig`` keywords."""
+    opt = widget(st.selectbox, t("train.optimizer"), TRAIN["tr_opt"], format_func=labels("train.opt_"))
     lr = widget(st.number_input, t("train.lr"), TRAIN["tr_lr"], format="%.4f")
     cycle = widget(st.toggle, t("train.one_cycle"), TRAIN["tr_cycle"], help=t("train.one_cycle_help"))
     c1, c2 = st.columns(2)
@@ -102,34 +119,47 @@ with right:
     size = widget(c1.select_slider, t("train.size"), TRAIN["tr_size"])
     seed = widget(c2.number_input, t("train.seed"), TRAIN["tr_seed"])
     aug = widget(st.toggle, t("train.augment"), TRAIN["tr_aug"], help=t("train.augment_help"))
+    return dict(optimizer=opt, lr=lr, one_cycle=cycle, batch_size=bs, epochs=int(epochs), train_size=int(size),
+                augment=aug, seed=int(seed))
 
-# the time estimate comes from the speed measured here (the last finished run of this model), never a fixed figure
-speeds = [r["ips"] for r in runs if r.get("ips") and getattr(r.get("config"), "model", None) == model_name]
-if speeds:
-    st.caption(t("train.estimate", ips=f"{speeds[-1]:,.0f}", s=f"{int(epochs) * min(int(size), 60000) / speeds[-1]:.0f}"))
-else:
-    st.caption(t("train.estimate_none"))
-running = job is not None and not job.done
-b1, b2 = st.columns(2)
-if b1.button(t("train.start"), key="tr_start", type="primary", disabled=running or data is None, width="stretch"):
+
+# ---------------------------------------------------------------- start, stop, the live run
+def controls(runs: list[dict], data, model_name: str, options: dict, settings: dict) -> bool:
+    """The time estimate, Start and Stop; returns whether a training is running."""
+    # the time estimate comes from the speed measured here (the last finished run of this model), never a fixed figure
+    speeds = [r["ips"] for r in runs if r.get("ips") and getattr(r.get("config"), "model", None) == model_name]
+    if speeds:
+        seconds = estimate_seconds(settings["epochs"], settings["train_size"], speeds[-1])
+        st.caption(t("train.estimate", ips=f"{speeds[-1]:,.0f}", s=f"{seconds:.0f}"))
+    else:
+        st.caption(t("train.estimate_none"))
+    job: jobs.TrainingJob | None = st.session_state.get("tr_job")
+    running = job is not None and not job.done
+    b1, b2 = st.columns(2)
+    if b1.button(t("train.start"), key="tr_start", type="primary", disabled=running or data is None, width="stretch"):
+        running = start(runs, model_name, options, settings) or running
+    if b2.button(t("train.stop"), key="tr_stop", disabled=not running, width="stretch"):
+        st.session_state["tr_job"].stop()
+    return running
+
+
+def start(runs: list[dict], model_name: str, options: dict, settings: dict) -> bool:
+    """A training job on the engine; False when the settings are refused or the engine is unavailable (said)."""
     try:
-        config = TrainConfig(model=model_name, model_options=options, optimizer=opt, lr=lr, one_cycle=cycle,
-                             batch_size=bs, epochs=int(epochs), train_size=int(size), augment=aug, seed=int(seed))
+        config = TrainConfig(model=model_name, model_options=options, **settings)
     except UserError as exc:
         st.error(t_error(exc))
-    else:
-        job = ui_jobs.start(jobs.TrainingJob(config, owner=ui_jobs.owner()))
-        if job is not None:
-            st.session_state["tr_job"] = job
-            st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1,
-                                                 model=t(f"train.model_{model_name}"), opt=t(f"train.opt_{opt}"),
-                                                 size=size)
-            running = True
-if b2.button(t("train.stop"), key="tr_stop", disabled=not running, width="stretch"):
-    job.stop()
+        return False
+    job = ui_jobs.start(jobs.TrainingJob(config, owner=ui_jobs.owner()))
+    if job is None:
+        return False
+    st.session_state["tr_job"] = job
+    st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=t(f"train.model_{model_name}"),
+                                         opt=t(f"train.opt_{settings['optimizer']}"), size=settings["train_size"])
+    return True
 
 
-def _finish(job: jobs.TrainingJob) -> None:
+def _finish(job: jobs.TrainingJob, runs: list[dict]) -> None:
     """Move a finished job into the list of runs (once). The worker scored the test set: keep its predictions."""
     if job.error:
         st.session_state["tr_error"] = job.error
@@ -148,45 +178,21 @@ def _finish(job: jobs.TrainingJob) -> None:
     st.session_state.pop("tr_job", None)
 
 
-@st.fragment(run_every=1.0 if running else None)
-def live() -> None:
-    """Polls the job once per second: one small request (progress + heartbeat), then the live curve."""
-    j: jobs.TrainingJob | None = st.session_state.get("tr_job")
-    if j is None:
-        return
-    view = j.poll()
-    latest = view.latest
-    if view.state == "running" and "total_steps" in latest:
-        ui_jobs.status(view, t("train.progress", step=latest["step"], total=latest["total_steps"],
-                               eta=f"{latest['eta_seconds']:.0f}", ips=f"{latest['images_per_second']:.0f}",
-                               loss=f"{latest['train_loss']:.3f}"))
-    elif view.state == "running":
-        ui_jobs.status(view, t("train.starting"))
-    else:
-        ui_jobs.status(view)
-    current = {"label": st.session_state.get("tr_job_label", "run"), "history": view.history}
-    chart(figs.curves(runs + [current], metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
-                                train_label=t("train.train"), test_label=t("train.test")), key="tr_live_acc", name=t("train.accuracy"))
-    if view.finished:
-        _finish(j)
-        st.rerun(scope="app")
+def job_messages() -> None:
+    """What went wrong with the last job (said once)."""
+    if st.session_state.get("tr_error"):
+        st.error(t("train.failed", detail=literal(st.session_state.pop("tr_error"))))
+    if st.session_state.pop("tr_error_abandoned", False):
+        st.warning(t("jobs.abandoned"))
 
-
-live()
-if st.session_state.get("tr_error"):
-    st.error(t("train.failed", detail=literal(st.session_state.pop("tr_error"))))
-if st.session_state.pop("tr_error_abandoned", False):
-    st.warning(t("jobs.abandoned"))
 
 # ---------------------------------------------------------------- runs and curves
-if runs:
+def runs_table(runs: list[dict]) -> None:
+    """The runs side by side, their curves, and a button to forget them all."""
+    if not runs:
+        return
     st.header(t("train.runs_header"))
-    st.dataframe([{t("train.col_run"): r["label"],
-                   t("train.col_acc"): (f"{100 * r['test_accuracy']:.2f} %" if r["test_accuracy"] == r["test_accuracy"]
-                                        else "…"),
-                   t("train.col_time"): f"{r['seconds']:.1f} s", t("train.col_ips"): f"{r['ips']:.0f}",
-                   t("train.col_train_acc"): (f"{100 * r['history'][-1]['train_acc']:.2f} %" if r["history"] else "—"),
-                   t("train.col_stopped"): "✓" if r["stopped"] else ""} for r in runs], hide_index=True, width="stretch")
+    st.dataframe([run_row(r) for r in runs], hide_index=True, width="stretch")
     curved = [r for r in runs if r["history"]]  # a loaded checkpoint has no curves: no empty charts for it
     for col, metric, title in zip(st.columns(2) if curved else (), ("acc", "loss"), ("train.accuracy", "train.loss")):
         with col:
@@ -198,37 +204,55 @@ if runs:
         runstore.forget_all()
         st.rerun()
 
-# ---------------------------------------------------------------- what the model learned
-st.header(t("train.inside_header", n=3 if runs else 2))
-up = st.file_uploader(t("train.load"), key="tr_load", help=t("train.load_help", mb=limits.mb(limits.CHECKPOINT_BYTES)))
-if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
-    st.session_state["_tr_loaded"] = (up.name, up.size)
+
+def run_row(r: dict) -> dict:
+    """One run's row of the runs table ("…" while its test score is on its way)."""
+    return {t("train.col_run"): r["label"],
+            t("train.col_acc"): (f"{100 * r['test_accuracy']:.2f} %" if r["test_accuracy"] == r["test_accuracy"]
+                                 else "…"),
+            t("train.col_time"): f"{r['seconds']:.1f} s", t("train.col_ips"): f"{r['ips']:.0f}",
+            t("train.col_train_acc"): (f"{100 * r['history'][-1]['train_acc']:.2f} %" if r["history"] else "—"),
+            t("train.col_stopped"): "✓" if r["stopped"] else ""}
+
+
+# ---------------------------------------------------------------- weights: load, score
+def load_weights(runs: list[dict]) -> None:
+    """The "inside" header and a checkpoint upload: a new run, scored on the engine; its message while it's there."""
+    st.header(t("train.inside_header", n=3 if runs else 2))
+    up = st.file_uploader(t("train.load"), key="tr_load",
+                          help=t("train.load_help", mb=limits.mb(limits.CHECKPOINT_BYTES)))
+    if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
+        st.session_state["_tr_loaded"] = (up.name, up.size)
+        add_checkpoint(up, runs)
+    if up is None:
+        st.session_state.pop("_tr_loaded_ok", None)
+    elif st.session_state.get("_tr_loaded_ok"):
+        # shown on every run while the file is there, so the page below keeps its place: a message that vanished on
+        # the next run (the canvas's first stroke) remounted the tabs and the canvas, losing that stroke
+        acc = st.session_state.get("tr_loaded_acc")
+        st.success(t("train.loaded_scoring") if acc is None else t("train.loaded", acc=f"{100 * acc:.2f}"))
+
+
+def add_checkpoint(up, runs: list[dict]) -> None:
+    """An uploaded checkpoint becomes a run (or an error is shown)."""
     try:
         model, config = load_checkpoint(up.getvalue())
     except UserError as exc:
         st.error(t_error(exc))
-    else:
-        # scored on a worker (10,000 test digits); the run shows "…" until the score is back
-        scoring = ui_jobs.start(jobs.EvaluationJob(model, config, owner=ui_jobs.owner()))
-        runs.append({"label": t("train.loaded_label", name=up.name), "config": config, "history": [],
-                     "test_accuracy": float("nan"), "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
-                     "device": "cpu", "_eval_job": scoring})
-        st.session_state["trained_model"] = {"model": model, "name": up.name, "config": config,
-                                             "test_accuracy": float("nan")}
-        st.session_state.pop("tr_loaded_acc", None)
-        st.session_state["_tr_loaded_ok"] = True
-if up is None:
-    st.session_state.pop("_tr_loaded_ok", None)
-elif st.session_state.get("_tr_loaded_ok"):
-    # shown on every run while the file is there, so the page below keeps its place: a message that vanished on
-    # the next run (the canvas's first stroke) remounted the tabs and the canvas, losing that stroke
-    acc = st.session_state.get("tr_loaded_acc")
-    st.success(t("train.loaded_scoring") if acc is None else t("train.loaded", acc=f"{100 * acc:.2f}"))
-
+        return
+    # scored on a worker (10,000 test digits); the run shows "…" until the score is back
+    scoring = ui_jobs.start(jobs.EvaluationJob(model, config, owner=ui_jobs.owner()))
+    runs.append({"label": t("train.loaded_label", name=up.name), "config": config, "history": [],
+                 "test_accuracy": float("nan"), "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
+                 "device": "cpu", "_eval_job": scoring})
+    st.session_state["trained_model"] = {"model": model, "name": up.name, "config": config,
+                                         "test_accuracy": float("nan")}
+    st.session_state.pop("tr_loaded_acc", None)
+    st.session_state["_tr_loaded_ok"] = True
 
 
 @st.fragment(run_every=1.0)
-def _scoring() -> None:
+def _scoring(runs: list[dict]) -> None:
     """Loaded weights being scored on the engine: their queue state, then the whole page with the score."""
     for run in runs:
         job = run.get("_eval_job")
@@ -251,156 +275,234 @@ def _scoring() -> None:
         ui_jobs.status(view, t("jobs.scoring"))
 
 
-unscored = [r for r in runs if "_eval" not in r and "_eval_job" not in r]  # runs a link or a reload brought back
-if data is not None and unscored and not any(r.get("_eval_job") is not None for r in runs):
-    # scored on a worker too, one at a time, the newest first (the one "look inside" shows)
-    unscored[-1]["_eval_job"] = ui_jobs.start(jobs.EvaluationJob(unscored[-1]["model"], unscored[-1]["config"],
-                                                                 owner=ui_jobs.owner()))
-if any(r.get("_eval_job") is not None for r in runs):
-    _scoring()
-if not runs:
-    st.info(t("train.train_first"))
-    st.stop()
-
-# follow the newest run unless the learner chose another (a new key per run count, so a new run
-# doesn't keep the old choice's index; the learner's choice is kept in _tr_pick)
-chosen = st.session_state.get("_tr_pick")
-chosen = chosen if isinstance(chosen, int) and 0 <= chosen < len(runs) else len(runs) - 1
+def score(runs: list[dict], data) -> None:
+    """Runs a link or a reload brought back are scored on a worker too, one at a time, the newest first (the one
+    "look inside" shows); while any is being scored, a fragment polls it."""
+    unscored = [r for r in runs if "_eval" not in r and "_eval_job" not in r]
+    if data is not None and unscored and not any(r.get("_eval_job") is not None for r in runs):
+        unscored[-1]["_eval_job"] = ui_jobs.start(jobs.EvaluationJob(unscored[-1]["model"], unscored[-1]["config"],
+                                                                     owner=ui_jobs.owner()))
+    if any(r.get("_eval_job") is not None for r in runs):
+        _scoring(runs)
 
 
-def _picked(key: str) -> None:
+# ---------------------------------------------------------------- which run to look inside
+def _picked(key: str, runs: list[dict]) -> None:
     i = st.session_state[key]
     st.session_state["_tr_pick"] = None if i == len(runs) - 1 else i
 
 
-pick_key = f"tr_pick_{len(runs)}"
-pick = st.selectbox(t("train.inspect_run"), options=list(range(len(runs))), index=chosen,
-                    format_func=lambda i, names=[r["label"] for r in runs]: names[i] if 0 <= i < len(names) else str(i),
-                    key=pick_key, on_change=_picked, args=(pick_key,))
-run = runs[pick]
-if run.get("id"):
-    st.caption(t("train.run_link", link=f"?run={run['id']}"))
-model = run["model"]
-c1, c2 = st.columns(2)
-c1.download_button(t("train.save"), data=run.setdefault("_ckpt", save_checkpoint(model, run["config"])),
-                   file_name=f"{run['config'].model}-mnist.pt", key="tr_save")
-with c2.popover(t("train.export")):
-    code = export_code(run["config"])
-    st.code(code, language="python")
-    st.download_button(t("train.export_download"), data=code, file_name="train_mnist.py", key="tr_export_dl")
+def pick_run(runs: list[dict]) -> dict:
+    """Follow the newest run unless the learner chose another (a new key per run count, so a new run doesn't keep
+    the old choice's index; the learner's choice is kept in _tr_pick). Its link, saving it, its training script."""
+    chosen = st.session_state.get("_tr_pick")
+    chosen = chosen if isinstance(chosen, int) and 0 <= chosen < len(runs) else len(runs) - 1
+    pick_key = f"tr_pick_{len(runs)}"
+    pick = st.selectbox(t("train.inspect_run"), options=list(range(len(runs))), index=chosen,
+                        format_func=lambda i, names=[r["label"] for r in runs]: names[i] if 0 <= i < len(names) else str(i),
+                        key=pick_key, on_change=_picked, args=(pick_key, runs))
+    run = runs[pick]
+    if run.get("id"):
+        st.caption(t("train.run_link", link=f"?run={run['id']}"))
+    c1, c2 = st.columns(2)
+    c1.download_button(t("train.save"), data=run.setdefault("_ckpt", save_checkpoint(run["model"], run["config"])),
+                       file_name=f"{run['config'].model}-mnist.pt", key="tr_save")
+    with c2.popover(t("train.export")):
+        code = export_code(run["config"])
+        st.code(code, language="python")
+        st.download_button(t("train.export_download"), data=code, file_name="train_mnist.py", key="tr_export_dl")
+    return run
 
-tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")],
-               key="tr_tabs")
-with tabs[0]:
+
+# ---------------------------------------------------------------- what the model learned
+def inspect(run: dict, data) -> None:
+    """Four tabs on the chosen run: its test confusion, its first kernels, its feature maps, a digit to draw."""
+    tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")],
+                   key="tr_tabs")
+    with tabs[0]:
+        confusion_tab(run, data)
+    with tabs[1]:
+        kernels_tab(run["model"])
+    with tabs[2]:
+        features_tab(run["model"], data)
+    with tabs[3]:
+        draw_tab(run["model"])
+
+
+def confusion_tab(run: dict, data) -> None:
+    """The worker's evaluation: accuracy, the confusion matrix (a cell chooses digits to show), the worst mistakes."""
     if data is None:
         st.info(t("train.no_data"))
-    elif "_eval" not in run and run.get("_eval_job") is not None:
-        st.info(t("jobs.scoring"))
-    elif "_eval" not in run:
-        st.info(t("jobs.not_scored"))
-    else:
-        ev = run["_eval"]
-        y_true, y_pred = data[3], ev["predictions"]
-        cm = confusion_matrix(y_true, y_pred)
-        st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=int((y_true != y_pred).sum())))
-        # a click on a cell (a new one: the chart keeps its last selection) chooses the dropdowns below
-        cm_event = st.session_state.get("tr_cm")
-        pts = (cm_event or {}).get("selection", {}).get("points", []) if cm_event else []
-        if pts and "x" in pts[0] and "y" in pts[0]:
-            cell = (int(round(pts[0]["y"])), int(round(pts[0]["x"])))
-            if st.session_state.get("_tr_last_cell") != cell and all(0 <= v <= 9 for v in cell):
-                st.session_state["_tr_last_cell"] = cell
-                st.session_state["tr_cell_true"], st.session_state["tr_cell_pred"] = cell
-        picked = (st.session_state.get("tr_cell_true"), st.session_state.get("tr_cell_pred"))
-        chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"),
-                                       value_label=t("train.count"),
-                                       selected=picked if None not in picked else None),
-                        key="tr_cm", name=t("train.tab_confusion"), on_select="rerun", selection_mode="points")
-        cc1, cc2 = st.columns(2)
-        ti = cc1.selectbox(t("train.true"), options=list(range(10)), key="tr_cell_true", index=None,
-                           placeholder=t("train.any"))
-        pi = cc2.selectbox(t("train.predicted"), options=list(range(10)), key="tr_cell_pred", index=None,
-                           placeholder=t("train.any"))
-        if ti is not None and pi is not None:
-            idx = cell_indices(y_true, y_pred, ti, pi, limit=24)
-            st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=ti, pred=pi))
-            if idx.size:
-                chart(figs.gallery(data[2][idx], [f"#{i}" for i in idx]), key="tr_cell_gallery", name=t("train.tab_confusion"))
-        st.subheader(t("train.mistakes"))
-        worst = worst_mistakes(y_true, y_pred, ev["probabilities"], k=16)
-        chart(figs.gallery(data[2][worst], [t("train.mistake_caption", true=int(y_true[i]), pred=int(y_pred[i]),
-                                                                  p=f"{100 * ev['probabilities'][i, y_pred[i]]:.0f}")
-                                                        for i in worst]), key="tr_mistakes", name=t("train.mistakes"))
+        return
+    if "_eval" not in run:
+        st.info(t("jobs.scoring") if run.get("_eval_job") is not None else t("jobs.not_scored"))
+        return
+    ev = run["_eval"]
+    y_true, y_pred = data[3], ev["predictions"]
+    cm = confusion_matrix(y_true, y_pred)
+    st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=int((y_true != y_pred).sum())))
+    follow_cell_click()
+    picked = (st.session_state.get("tr_cell_true"), st.session_state.get("tr_cell_pred"))
+    chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"), value_label=t("train.count"),
+                         selected=picked if None not in picked else None),
+          key="tr_cm", name=t("train.tab_confusion"), on_select="rerun", selection_mode="points")
+    cell_digits(cm, y_true, y_pred, data[2])
+    st.subheader(t("train.mistakes"))
+    worst = worst_mistakes(y_true, y_pred, ev["probabilities"], k=16)
+    chart(figs.gallery(data[2][worst], [t("train.mistake_caption", true=int(y_true[i]), pred=int(y_pred[i]),
+                                          p=f"{100 * ev['probabilities'][i, y_pred[i]]:.0f}") for i in worst]),
+          key="tr_mistakes", name=t("train.mistakes"))
 
-with tabs[1]:
+
+def follow_cell_click() -> None:
+    """A click on a cell (a new one: the chart keeps its last selection) chooses the dropdowns below."""
+    cm_event = st.session_state.get("tr_cm")
+    pts = (cm_event or {}).get("selection", {}).get("points", []) if cm_event else []
+    if pts and "x" in pts[0] and "y" in pts[0]:
+        cell = (int(round(pts[0]["y"])), int(round(pts[0]["x"])))
+        if st.session_state.get("_tr_last_cell") != cell and all(0 <= v <= 9 for v in cell):
+            st.session_state["_tr_last_cell"] = cell
+            st.session_state["tr_cell_true"], st.session_state["tr_cell_pred"] = cell
+
+
+def cell_digits(cm: np.ndarray, y_true, y_pred, x_test) -> None:
+    """A true digit and a predicted one: how many test digits, and (some of) them."""
+    cc1, cc2 = st.columns(2)
+    ti = cc1.selectbox(t("train.true"), options=list(range(10)), key="tr_cell_true", index=None,
+                       placeholder=t("train.any"))
+    pi = cc2.selectbox(t("train.predicted"), options=list(range(10)), key="tr_cell_pred", index=None,
+                       placeholder=t("train.any"))
+    if ti is not None and pi is not None:
+        idx = cell_indices(y_true, y_pred, ti, pi, limit=24)
+        st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=ti, pred=pi))
+        if idx.size:
+            chart(figs.gallery(x_test[idx], [f"#{i}" for i in idx]), key="tr_cell_gallery",
+                  name=t("train.tab_confusion"))
+
+
+def kernels_tab(model) -> None:
+    """The first convolution's kernels; one of them large, and into the Kernels page's inspector on a digit."""
     w = M.first_conv_weights(model)
     if w is None:
         st.info(t("train.no_kernels"))
-    else:
-        st.markdown(t("train.kernels_text", k=w.shape[0], h=w.shape[2], w=w.shape[3]))
-        chart(figs.kernels(w, title_fmt="#{i}"), key="tr_kernels", name=t("train.tab_kernels"))
-        kc1, kc2, kc3 = st.columns([1, 1, 1])
-        ki = kc1.number_input(t("train.kernel_pick"), min_value=0, max_value=w.shape[0] - 1, value=0, key="tr_ki")
-        di = kc2.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_di")
-        kc3.write("")
-        if kc3.button(t("train.open_inspector"), key="tr_open"):
-            st.switch_page("pages/kernels.py", query_params={
-                "kn_kernel": "custom", "kn_custom": format_kernel(np.round(w[ki, 0], 3)),
-                "kn_src": "mnist", "kn_digit": str(di)})
-        chart(heatmap(w[ki, 0], colorscale="RdBu", zmid=0, title=f"#{ki}", x_title=t("common.column"),
-                                y_title=t("common.row"), value_label=t("common.value"), number_format=".2f",
-                                height=260), key="tr_kernel_one")
+        return
+    st.markdown(t("train.kernels_text", k=w.shape[0], h=w.shape[2], w=w.shape[3]))
+    chart(figs.kernels(w, title_fmt="#{i}"), key="tr_kernels", name=t("train.tab_kernels"))
+    kc1, kc2, kc3 = st.columns([1, 1, 1])
+    ki = kc1.number_input(t("train.kernel_pick"), min_value=0, max_value=w.shape[0] - 1, value=0, key="tr_ki")
+    di = kc2.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_di")
+    kc3.write("")
+    if kc3.button(t("train.open_inspector"), key="tr_open"):
+        st.switch_page("pages/kernels.py", query_params={
+            "kn_kernel": "custom", "kn_custom": format_kernel(np.round(w[ki, 0], 3)),
+            "kn_src": "mnist", "kn_digit": str(di)})
+    chart(heatmap(w[ki, 0], colorscale="RdBu", zmid=0, title=f"#{ki}", x_title=t("common.column"),
+                  y_title=t("common.row"), value_label=t("common.value"), number_format=".2f", height=260),
+          key="tr_kernel_one")
 
-with tabs[2]:
+
+def features_tab(model, data) -> None:
+    """One test digit through the network: every feature map, then the probabilities."""
     if data is None:
         st.info(t("train.no_data"))
-    else:
-        fi = st.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_fi")
-        x = data[2][fi] / 255.0
-        p = predict_proba(model, x)
-        st.markdown(t("train.features_text", label=int(data[3][fi]), pred=int(np.argmax(p)),
-                      p=f"{100 * p.max():.1f}"))
-        for name, act in M.feature_maps(model, x):
-            a = act.numpy()
-            if a.ndim == 3 and "Normalize" not in name:
-                chart(figs.feature_grid(a, title=f"{name} → {' × '.join(map(str, a.shape))}"),
-                                key=f"tr_fm_{name}")
-            elif a.ndim == 1 and a.size <= 128:
-                st.caption(f"{name} → {a.size}")
-        chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
-                        key="tr_fm_probs", name=t("train.probability"))
+        return
+    fi = st.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_fi")
+    x = data[2][fi] / 255.0
+    p = predict_proba(model, x)
+    st.markdown(t("train.features_text", label=int(data[3][fi]), pred=int(np.argmax(p)), p=f"{100 * p.max():.1f}"))
+    for name, act in M.feature_maps(model, x):
+        a = act.numpy()
+        if a.ndim == 3 and "Normalize" not in name:
+            chart(figs.feature_grid(a, title=f"{name} → {' × '.join(map(str, a.shape))}"), key=f"tr_fm_{name}")
+        elif a.ndim == 1 and a.size <= 128:
+            st.caption(f"{name} → {a.size}")
+    chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
+          key="tr_fm_probs", name=t("train.probability"))
 
-with tabs[3]:
+
+def draw_tab(model) -> None:
+    """Draw (or upload) a digit: the prediction under the canvas, the probabilities and the 28×28 input beside."""
     st.markdown(t("train.draw_text"))
     d1, d2 = st.columns(2)
     with d1:
         drawing = draw_canvas("tr_canvas", t("train.clear"), label=t("train.canvas_label"))
         result = st.container()  # the prediction right under the canvas: in view on a phone while drawing
         upload = st.file_uploader(t("train.draw_upload"), key="tr_draw_upload")
-    img = None
+    img = drawing
     if upload is not None:
         try:
             img = decode_upload(upload.getvalue())[0]
         except UserError as exc:
             st.error(t_error(exc))
-    elif drawing is not None:
-        img = drawing
+            img = None
     with result:
-        if img is None:
-            st.info(t("train.draw_hint"))
-        else:
-            x = preprocess_drawing(img)
-            if x.max() == 0:
-                st.info(t("train.draw_empty"))
-            else:
-                p = predict_proba(model, x)
-                st.markdown(t("train.draw_result", pred=int(np.argmax(p)), p=f"{100 * p.max():.1f}"))
-    with d2:
-        if img is not None and x.max() > 0:
-                chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
-                                key="tr_draw_probs", name=t("train.probability"))
-                chart(heatmap(np.round(x * 255), colorscale="Greys", zmin=0, zmax=255, numbers=False,
-                                        title=t("train.preprocessed"), x_title=t("common.column"),
-                                        y_title=t("common.row"), value_label=t("common.value"), height=300),
-                                key="tr_draw_input")
+        shown = draw_prediction(model, img)
+    if shown is not None:
+        x, p = shown
+        with d2:
+            chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
+                  key="tr_draw_probs", name=t("train.probability"))
+            chart(heatmap(np.round(x * 255), colorscale="Greys", zmin=0, zmax=255, numbers=False,
+                          title=t("train.preprocessed"), x_title=t("common.column"), y_title=t("common.row"),
+                          value_label=t("common.value"), height=300), key="tr_draw_input")
     note(t("train.draw_note"))
+
+
+def draw_prediction(model, img) -> tuple[np.ndarray, np.ndarray] | None:
+    """The predicted digit for a drawing, or a hint; the 28×28 input and the probabilities when there's ink."""
+    if img is None:
+        st.info(t("train.draw_hint"))
+        return None
+    x = preprocess_drawing(img)
+    if x.max() == 0:
+        st.info(t("train.draw_empty"))
+        return None
+    p = predict_proba(model, x)
+    st.markdown(t("train.draw_result", pred=int(np.argmax(p)), p=f"{100 * p.max():.1f}"))
+    return x, p
+
+
+st.title(t("train.title"))
+st.markdown(t("train.intro"))
+ui_jobs.warm_up()
+data = dataset()
+runs = kept_runs()
+model_name, options, settings = setup()
+running = controls(runs, data, model_name, options, settings)
+
+
+@st.fragment(run_every=1.0 if running else None)  # polls only while a training runs: defined once that is known
+def live(runs: list[dict]) -> None:
+    """Polls the job once per second: one small request (progress + heartbeat), then the live curve."""
+    j: jobs.TrainingJob | None = st.session_state.get("tr_job")
+    if j is None:
+        return
+    view = j.poll()
+    latest = view.latest
+    if view.state == "running" and "total_steps" in latest:
+        ui_jobs.status(view, t("train.progress", step=latest["step"], total=latest["total_steps"],
+                               eta=f"{latest['eta_seconds']:.0f}", ips=f"{latest['images_per_second']:.0f}",
+                               loss=f"{latest['train_loss']:.3f}"))
+    elif view.state == "running":
+        ui_jobs.status(view, t("train.starting"))
+    else:
+        ui_jobs.status(view)
+    current = {"label": st.session_state.get("tr_job_label", "run"), "history": view.history}
+    chart(figs.curves(runs + [current], metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
+                      train_label=t("train.train"), test_label=t("train.test")), key="tr_live_acc",
+          name=t("train.accuracy"))
+    if view.finished:
+        _finish(j, runs)
+        st.rerun(scope="app")
+
+
+live(runs)
+job_messages()
+runs_table(runs)
+load_weights(runs)
+score(runs, data)
+if not runs:
+    st.info(t("train.train_first"))
+    st.stop()
+run = pick_run(runs)
+inspect(run, data)

@@ -16,41 +16,46 @@ from ui.tables.xo import TABLE as XO
 ROW, COL, VAL = t("common.row"), t("common.column"), t("common.value")
 
 
-def _encode(grid: np.ndarray) -> str:
-    return "".join("1" if v > 0 else "0" for v in grid.ravel())
+# ---------------------------------------------------------------- input: a preset, then toggle cells
+def pick_preset() -> tuple[str, np.ndarray]:
+    """The preset and the grid to start from: the kept (or linked) grid, unless the preset just changed."""
+    preset = widget(st.segmented_control, t("xo.preset"), XO["xo_preset"], format_func=labels("xo.preset_"),
+                    required=True)
+    previous = st.session_state.get("_xo_preset_seen")
+    st.session_state["_xo_preset_seen"] = preset
+    grid = restore("xo_grid", xo.PRESETS[preset], xo.parse_grid_text)
+    if previous is not None and previous != preset:  # a new preset replaces the edited grid
+        grid = xo.PRESETS[preset]
+    return preset, grid
 
 
-def _decode(text: str) -> np.ndarray:
-    if len(text) != 81 or set(text) - {"0", "1"}:
-        raise ValueError(text)
-    return np.array([1.0 if c == "1" else -1.0 for c in text]).reshape(9, 9)
+def edit_grid(preset: str, grid: np.ndarray) -> np.ndarray:
+    """The input grid (a click flips a cell) beside the toggle-by-number controls; returns the edited grid."""
+    left, right = st.columns([3, 2])
+    with left:
+        st.header(t("xo.input_header"))
+        grid = clickable_grid(grid)
+    with right:
+        grid = toggle_controls(preset, grid)
+    return grid
 
 
-st.title(t("xo.title"))
-st.markdown(t("xo.intro"))
-
-# ---- input: a preset, then toggle cells
-preset = widget(st.segmented_control, t("xo.preset"), XO["xo_preset"], format_func=labels("xo.preset_"), required=True)
-previous = st.session_state.get("_xo_preset_seen")
-st.session_state["_xo_preset_seen"] = preset
-grid = restore("xo_grid", xo.PRESETS[preset], _decode)
-if previous is not None and previous != preset:  # a new preset replaces the edited grid
-    grid = xo.PRESETS[preset]
-
-left, right = st.columns([3, 2])
-with left:
-    st.header(t("xo.input_header"))
-    # Read the click before drawing, so the grid shown already has the flipped cell (not one click behind);
-    # then draw a fresh chart (new key) so the next click on the same cell flips it back.
+def clickable_grid(grid: np.ndarray) -> np.ndarray:
+    """Read the click before drawing, so the grid shown already has the flipped cell (not one click behind);
+    then draw a fresh chart (new key) so the next click on the same cell flips it back."""
     n = st.session_state.get("_xo_click_n", 0)
     event = st.session_state.get(f"xo_input_{n}")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if points:
         grid = xo.toggle(grid, int(points[0]["y"]), int(points[0]["x"]))
         st.session_state["_xo_click_n"] = n = n + 1
-    chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL), key=f"xo_input_{n}", name=t("xo.input_header"),
-                    on_select="rerun", selection_mode="points", config={"displayModeBar": False})
-with right:
+    chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL), key=f"xo_input_{n}",
+          name=t("xo.input_header"), on_select="rerun", selection_mode="points", config={"displayModeBar": False})
+    return grid
+
+
+def toggle_controls(preset: str, grid: np.ndarray) -> np.ndarray:
+    """Flip a cell by its row and column, or go back to the preset."""
     st.markdown(t("xo.input_help"))
     c1, c2 = st.columns(2)
     r = c1.number_input(t("xo.toggle_row"), min_value=0, max_value=8, value=4, key="xo_tr")
@@ -59,95 +64,120 @@ with right:
         grid = xo.toggle(grid, r, c)
     if st.button(t("xo.reset"), key="xo_reset_btn"):
         grid = xo.PRESETS[preset]
-publish("xo_grid", grid, _encode(grid))
-
-res = xo.run(grid)
-verdict = t("xo.verdict", winner=res.winner, x=f"{res.votes[0]:.3f}", o=f"{res.votes[1]:.3f}")
-(st.success if res.winner == xo.EXPECTED.get(preset) else st.warning)(verdict)
-
-names = [t(f"xo.filter_{n}") for n in xo.FILTER_NAMES]
+    return grid
 
 
-def maps_row(maps, key: str, height: int = 300) -> None:
+def verdict(res: xo.XOResult, preset: str) -> None:
+    """The network's vote: a success when it matches the preset's letter, a warning otherwise."""
+    text = t("xo.verdict", winner=res.winner, x=f"{res.votes[0]:.3f}", o=f"{res.votes[1]:.3f}")
+    (st.success if res.winner == xo.EXPECTED.get(preset) else st.warning)(text)
+
+
+def maps_row(maps, names: list[str], key: str, height: int = 300) -> None:
     """The three filters' maps of one stage side by side, each titled with its filter."""
     for k, col in enumerate(st.columns(len(maps))):
         with col:
             chart(figs.feature_map(maps[k], title=names[k], x_title=COL, y_title=ROW, value_label=VAL,
-                                             height=height), key=f"{key}{k}")
+                                   height=height), key=f"{key}{k}")
 
 
-tabs = st.tabs([t("xo.tab_conv"), t("xo.tab_relu"), t("xo.tab_pool"), t("xo.tab_round2"), t("xo.tab_vote")])
-
-with tabs[0]:
+# ---------------------------------------------------------------- the stages, one tab each
+def conv_tab(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> None:
+    """The three filters and their maps, then the pixel inspector."""
     st.markdown(t("xo.conv_text"))
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
             chart(heatmap(xo.FILTERS[k], colorscale=figs.PM_SCALE, zmin=-1, zmax=1, title=names[k],
-                                    x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=200),
-                            key=f"xo_f{k}")
+                          x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=200), key=f"xo_f{k}")
             chart(figs.feature_map(res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
-                                             value_label=VAL), key=f"xo_m{k}")
-    # the pixel inspector: one value of one map, by hand
+                                   value_label=VAL), key=f"xo_m{k}")
+    pixel_inspector(grid, res, names)
+
+
+def pixel_inspector(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> None:
+    """One value of one map, by hand: the window, its products, the map with the value marked, the sum."""
     st.header(t("xo.inspect_header"))
     i1, i2, i3 = st.columns(3)
     with i1:
-        fk = widget(st.selectbox, t("xo.inspect_filter"), XO["xo_ik"],
-                    format_func=names.__getitem__)
+        fk = widget(st.selectbox, t("xo.inspect_filter"), XO["xo_ik"], format_func=names.__getitem__)
     with i2:
         ir = widget(st.number_input, t("common.row"), XO["xo_ir"])
     with i3:
         ic = widget(st.number_input, t("common.column"), XO["xo_ic"])
     # the same routine as the Kernels page's inspector: products summed in conv2d's order, so it equals the map
     info = inspect_pixel(grid, xo.FILTERS[fk], ir, ic, divisor=9)
-    products, total = info.products, info.total
     a, b, cc = st.columns([1.3, 0.8, 1.3])  # the 9×9 window and the 7×7 map get the room: numbers must not overlap
     with a:
-        chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3),
-                                        height=320), key="xo_iwin", name=t("xo.inspect_header"))
+        chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3), height=320),
+              key="xo_iwin", name=t("xo.inspect_header"))
     with b:
-        chart(heatmap(products, colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
-                                title=t("xo.products"), x_title=COL, y_title=ROW, value_label=VAL,
-                                showscale=False, height=220), key="xo_iprod")
+        chart(heatmap(info.products, colorscale="RdBu", zmid=0, zmin=-1, zmax=1, title=t("xo.products"),
+                      x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=220), key="xo_iprod")
     with cc:
-        chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW,
-                                         value_label=VAL, mark=(ir, ic), height=300), key="xo_imap")
+        chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW, value_label=VAL,
+                               mark=(ir, ic), height=300), key="xo_imap")
     st.latex(xo_pixel_latex(info))
-    st.markdown(t("xo.inspect_result", matches=xo.matching_cells(total), total=int(total),
+    st.markdown(t("xo.inspect_result", matches=xo.matching_cells(info.total), total=int(info.total),
                   value=f"{info.value:.2f}", mapvalue=f"{res.maps[fk][ir, ic]:.2f}"))
 
-with tabs[1]:
+
+def relu_tab(res: xo.XOResult, names: list[str]) -> None:
     st.markdown(t("xo.relu_text"))
-    maps_row(res.relu1, "xo_r")
+    maps_row(res.relu1, names, "xo_r")
 
-with tabs[2]:
+
+def pool_tab(res: xo.XOResult, names: list[str]) -> None:
     st.markdown(t("xo.pool_text"))
-    maps_row(res.pooled1, "xo_p", height=220)
+    maps_row(res.pooled1, names, "xo_p", height=220)
 
-with tabs[3]:
+
+def round2_tab(res: xo.XOResult, names: list[str]) -> None:
+    """The gather kernel, then each map after the second ReLU and its 2×2 pooling."""
     st.markdown(t("xo.round2_text"))
     chart(heatmap(xo.GATHER, colorscale="Blues", title=t("xo.gather"), x_title=COL, y_title=ROW,
-                            value_label=VAL, showscale=False, height=200, number_format=".2f"), key="xo_gather")
+                  value_label=VAL, showscale=False, height=200, number_format=".2f"), key="xo_gather")
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
             chart(figs.feature_map(res.relu2[k], title=names[k] + "<br>" + t("xo.after_relu"),
-                                             x_title=COL, y_title=ROW, value_label=VAL, height=250), key=f"xo_q{k}")
+                                   x_title=COL, y_title=ROW, value_label=VAL, height=250), key=f"xo_q{k}")
             chart(figs.feature_map(res.pooled2[k], title=t("xo.pooled_2x2"), x_title=COL, y_title=ROW,
-                                             value_label=VAL, height=180), key=f"xo_s{k}")
+                                   value_label=VAL, height=180), key=f"xo_s{k}")
 
-with tabs[4]:
+
+def vote_tab(res: xo.XOResult) -> None:
+    """The flattened features, scaled to length 1, the hand-set weights and the vote."""
     st.markdown(t("xo.vote_text"))
     chart(heatmap(res.flat[None, :], colorscale="Blues", zmin=0, title=t("xo.flat"), x_title=t("xo.feature"),
-                            y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"),
-                    key="xo_flat")
+                  y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"), key="xo_flat")
     chart(heatmap(res.unit[None, :], colorscale="Blues", zmin=0, title=t("xo.unit"), x_title=t("xo.feature"),
-                            y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"),
-                    key="xo_unit")
-    chart(heatmap(xo.FC_WEIGHTS, colorscale="RdBu", zmid=0, title=t("xo.weights"),
-                            x_title=t("xo.feature"), y_title=t("xo.class"), value_label=VAL, showscale=False,
-                            height=180, number_format=".1f"), key="xo_w")
+                  y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"), key="xo_unit")
+    chart(heatmap(xo.FC_WEIGHTS, colorscale="RdBu", zmid=0, title=t("xo.weights"), x_title=t("xo.feature"),
+                  y_title=t("xo.class"), value_label=VAL, showscale=False, height=180, number_format=".1f"),
+          key="xo_w")
     chart(figs.votes(list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),
-                               prob_title=t("xo.class")), key="xo_votes", name=t("xo.vote"))
+                     prob_title=t("xo.class")), key="xo_votes", name=t("xo.vote"))
     st.latex(xo_vote_latex(res.votes, t("xo.vote")))
+
+
+st.title(t("xo.title"))
+st.markdown(t("xo.intro"))
+preset, grid = pick_preset()
+grid = edit_grid(preset, grid)
+publish("xo_grid", grid, xo.grid_text(grid))
+res = xo.run(grid)
+verdict(res, preset)
+names = [t(f"xo.filter_{n}") for n in xo.FILTER_NAMES]
+tabs = st.tabs([t("xo.tab_conv"), t("xo.tab_relu"), t("xo.tab_pool"), t("xo.tab_round2"), t("xo.tab_vote")])
+with tabs[0]:
+    conv_tab(grid, res, names)
+with tabs[1]:
+    relu_tab(res, names)
+with tabs[2]:
+    pool_tab(res, names)
+with tabs[3]:
+    round2_tab(res, names)
+with tabs[4]:
+    vote_tab(res)
 note(t("xo.note"))

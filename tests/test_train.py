@@ -214,3 +214,11 @@ def test_channels_last_only_where_it_is_faster():
     assert prefers_channels_last(build_model("fast")) and prefers_channels_last(build_model("lenet5"))
     assert not prefers_channels_last(build_model("mlp"))
     assert not prefers_channels_last(build_model("custom", channels=4))
+
+
+def test_estimate_seconds_from_measured_speed():
+    from explainer.train import estimate_seconds
+
+    assert estimate_seconds(2, 1000, 500.0) == 4.0
+    assert estimate_seconds(1, 60_000, 3000.0) == 20.0
+    assert estimate_seconds(1, 100_000, 3000.0) == 20.0  # never more digits than MNIST's training set

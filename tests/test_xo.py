@@ -80,3 +80,17 @@ def test_vote_weights_come_from_the_standard_pictures_only():
     assert x.votes == pytest.approx(xo.FC_WEIGHTS @ x.unit + xo.FC_BIAS)
     # thicker strokes (a scaled feature vector) vote the same: only the pattern counts
     assert xo.run(xo.X).votes == pytest.approx(xo.FC_WEIGHTS @ (2 * x.flat / np.linalg.norm(2 * x.flat)) + xo.FC_BIAS)
+
+
+@pytest.mark.parametrize("name", list(xo.PRESETS))
+def test_grid_text_round_trips(name):
+    g = xo.PRESETS[name]
+    text = xo.grid_text(g)
+    assert len(text) == 81 and set(text) <= {"0", "1"}
+    assert np.array_equal(xo.parse_grid_text(text), g)
+
+
+@pytest.mark.parametrize("text", ["", "hello", "0" * 80, "0" * 82, "2" + "0" * 80, "1" * 80 + " "])
+def test_parse_grid_text_refuses_malformed(text):
+    with pytest.raises(ValueError):
+        xo.parse_grid_text(text)
