@@ -247,6 +247,13 @@ def torch_gradients(x, w, b: float, grad_out, stride: int = 1, padding: int = 0)
     return xt.grad[0, 0].numpy(), wt.grad[0, 0].numpy(), float(bt.grad[0])
 
 
+def autograd_difference(ex: HandExample) -> float:
+    """The largest absolute difference between ``ex``'s by-hand gradients (∂L/∂X, ∂L/∂W, ∂L/∂b) and
+    ``torch.autograd``'s: the by-hand section's check (≈ 0)."""
+    tx, tw, tb = torch_gradients(ex.x, ex.w, ex.b, ex.grad_y, ex.stride, ex.padding)
+    return max(float(np.max(np.abs(tx - ex.grad_x))), float(np.max(np.abs(tw - ex.grad_w))), abs(tb - ex.grad_b))
+
+
 # ---------------------------------------------------------------- learning a 3×3 kernel
 FIT_IMAGES = ("camera", "shapes", "text", "checkerboard")
 # Targets: a hand-set kernel's output (a 3×3 kernel can make it exactly) or one it cannot make.
@@ -444,6 +451,12 @@ def saliency(model: torch.nn.Module, x28, label: int | None = None) -> tuple[np.
     model.train(was_training)
     probs = torch.softmax(logits.detach(), 1)[0].cpu().numpy()
     return grad[0, 0].abs().cpu().numpy().astype(np.float64), k, probs
+
+
+def occlusion_centres(patch: int, stride: int, side: int = 28) -> list[float]:
+    """The centre (a row or column, in pixels) of each patch position of ``occlusion(…, patch, stride)``:
+    the occlusion map's coordinates on the ``side``×``side`` digit."""
+    return [p + (patch - 1) / 2 for p in range(0, side - patch + 1, stride)]
 
 
 def occlusion(model: torch.nn.Module, x28, label: int, patch: int = 6, stride: int = 2,

@@ -312,6 +312,13 @@ class RaceCache:
         return len(self._items)
 
 
+def stack_paths(values) -> tuple[np.ndarray, np.ndarray, list]:
+    """One race from its paths' ``(path, losses, summary)`` values (one per optimizer, in order):
+    ``(paths, losses, summaries)`` with the arrays stacked along a first axis."""
+    values = list(values)
+    return np.stack([v[0] for v in values]), np.stack([v[1] for v in values]), [v[2] for v in values]
+
+
 def trajectory(surface_or_name, optimizer: str, start, steps: int, noise: float = 0.0, seed: int = 0,
                **hparams) -> np.ndarray:
     """``(steps + 1, 2)`` positions of one ``torch.optim`` optimizer on a surface (NaN after divergence)."""

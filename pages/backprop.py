@@ -3,6 +3,7 @@ convolution vs a dense layer on shifted digits, and what a trained network looks
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 import numpy as np
 import streamlit as st
@@ -75,53 +76,54 @@ def _data():
     return load_mnist()
 
 
-st.title(t("backprop.title"))
-st.markdown(t("backprop.intro"))
-
 # ================================================================ 1. by hand
-st.header(t("backprop.hand_header"))
-st.markdown(t("backprop.hand_intro"))
-formula(r"L=\tfrac12\sum_{r,c}\left(Y_{r,c}-T_{r,c}\right)^2,\qquad \frac{\partial L}{\partial Y}=Y-T")
-c1, c2, c3 = st.columns(3)
-with c1:
-    xname = widget(st.selectbox, t("backprop.input"), BACKPROP["bp_input"], format_func=labels("backprop.input_"))
-    stride = widget(st.slider, t("backprop.stride"), BACKPROP["bp_s"])
-with c2:
-    wname = widget(st.selectbox, t("backprop.kernel"), BACKPROP["bp_kernel"], format_func=labels("backprop.k_"))
-    padding = widget(st.slider, t("backprop.padding"), BACKPROP["bp_p"])
-with c3:
-    tname = widget(st.selectbox, t("backprop.target"), BACKPROP["bp_target"], format_func=labels("backprop.k_"))
-    bias = widget(st.number_input, t("backprop.bias"), BACKPROP["bp_bias"])
+def hand_example() -> bp.HandExample:
+    """The section's header and settings, and the worked example they give (stops on a bad setting)."""
+    st.header(t("backprop.hand_header"))
+    st.markdown(t("backprop.hand_intro"))
+    formula(r"L=\tfrac12\sum_{r,c}\left(Y_{r,c}-T_{r,c}\right)^2,\qquad \frac{\partial L}{\partial Y}=Y-T")
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        xname = widget(st.selectbox, t("backprop.input"), BACKPROP["bp_input"], format_func=labels("backprop.input_"))
+        stride = widget(st.slider, t("backprop.stride"), BACKPROP["bp_s"])
+    with c2:
+        wname = widget(st.selectbox, t("backprop.kernel"), BACKPROP["bp_kernel"], format_func=labels("backprop.k_"))
+        padding = widget(st.slider, t("backprop.padding"), BACKPROP["bp_p"])
+    with c3:
+        tname = widget(st.selectbox, t("backprop.target"), BACKPROP["bp_target"], format_func=labels("backprop.k_"))
+        bias = widget(st.number_input, t("backprop.bias"), BACKPROP["bp_bias"])
+    x_hand = bp.hand_input(xname)
+    w_hand = np.asarray(named_kernel(wname).weights, dtype=np.float64)
+    try:
+        return bp.hand_example(x_hand, w_hand, np.asarray(named_kernel(tname).weights, dtype=np.float64), bias,
+                               stride, padding)
+    except UserError as exc:
+        st.error(t_error(exc))
+        st.stop()
 
-x_hand = bp.hand_input(xname)
-w_hand = np.asarray(named_kernel(wname).weights, dtype=np.float64)
-try:
-    ex = bp.hand_example(x_hand, w_hand, np.asarray(named_kernel(tname).weights, dtype=np.float64), bias, stride,
-                         padding)
-except UserError as exc:
-    st.error(t_error(exc))
-    st.stop()
 
-L = lab()
-g1, g2, g3 = st.columns(3)
-with g1:
-    chart(figs.grid(ex.x, title=t("backprop.x_title", h=ex.x.shape[0], w=ex.x.shape[1]), signed=False,
-                              **L), key="bp_x")
-with g2:
-    chart(figs.grid(ex.w, title=t("backprop.w_title"), **L), key="bp_w")
-with g3:
-    chart(figs.grid(ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y")
-g1, g2, g3 = st.columns(3)
-with g1:
-    chart(figs.grid(ex.target, title=t("backprop.t_title"), **L), key="bp_t")
-with g2:
-    chart(figs.grid(ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy")
-with g3:
-    st.metric(t("backprop.loss"), fmt(ex.loss))
-    st.metric(t("backprop.grad_b"), fmt(ex.grad_b))
-    st.caption(t("backprop.grad_b_text", n=ex.grad_y.size, value=fmt(ex.grad_b)))
-st.caption(t("backprop.forward_summary", loss=fmt(ex.loss), lo=fmt(ex.grad_y.min()), hi=fmt(ex.grad_y.max()),
-             ylo=fmt(ex.y.min()), yhi=fmt(ex.y.max()), tlo=fmt(ex.target.min()), thi=fmt(ex.target.max())))
+def forward_pass(ex: bp.HandExample, L: dict) -> None:
+    """X, W, Y, the target T, ∂L/∂Y, the loss and ∂L/∂b."""
+    g1, g2, g3 = st.columns(3)
+    with g1:
+        chart(figs.grid(ex.x, title=t("backprop.x_title", h=ex.x.shape[0], w=ex.x.shape[1]), signed=False,
+                        **L), key="bp_x")
+    with g2:
+        chart(figs.grid(ex.w, title=t("backprop.w_title"), **L), key="bp_w")
+    with g3:
+        chart(figs.grid(ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y")
+    g1, g2, g3 = st.columns(3)
+    with g1:
+        chart(figs.grid(ex.target, title=t("backprop.t_title"), **L), key="bp_t")
+    with g2:
+        chart(figs.grid(ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy")
+    with g3:
+        st.metric(t("backprop.loss"), fmt(ex.loss))
+        st.metric(t("backprop.grad_b"), fmt(ex.grad_b))
+        st.caption(t("backprop.grad_b_text", n=ex.grad_y.size, value=fmt(ex.grad_b)))
+    st.caption(t("backprop.forward_summary", loss=fmt(ex.loss), lo=fmt(ex.grad_y.min()), hi=fmt(ex.grad_y.max()),
+                 ylo=fmt(ex.y.min()), yhi=fmt(ex.y.max()), tlo=fmt(ex.target.min()), thi=fmt(ex.target.max())))
+
 
 def picked_cell(pick: str, keys: tuple[str, str], label_keys: tuple[str, str], shape) -> tuple[int, int]:
     """The cell to explain: row and column inputs (``keys``), moved by a click on the chart ``pick``."""
@@ -148,153 +150,197 @@ def explain_entry(pick: str, gradient, click_text: str, middle: tuple, right: tu
     formula(terms_latex(lhs, terms.left, terms.right, terms.total))
 
 
-# ---- ∂L/∂W: click a weight
-st.subheader(t("backprop.gw_header"))
-st.markdown(t("backprop.gw_intro"))
-formula(r"\frac{\partial L}{\partial W_{i,j}}=\sum_{r,c}\frac{\partial L}{\partial Y_{r,c}}\,"
-        r"\tilde X_{r\cdot s+i,\;c\cdot s+j}")
-kh, kw = ex.w.shape
-wi, wj = picked_cell("bp_gw_pick", ("bp_wi", "bp_wj"), ("backprop.weight_row", "backprop.weight_col"), ex.w.shape)
-wt = bp.weight_terms(ex.x, ex.w, ex.grad_y, wi, wj, stride, padding)
-explain_entry("bp_gw_pick", figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), **L),
-              t("backprop.click_weight"),
-              (figs.grid(wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L), "bp_under"),
-              (figs.grid(wt.left, title=t("backprop.gy_title"), **L), "bp_gy2"),
-              rf"\frac{{\partial L}}{{\partial W_{{{wi},{wj}}}}}", wt)
-st.caption(t("backprop.gw_summary", i=wi, j=wj, value=fmt(wt.total), n=wt.left.size))
+def weight_gradient(ex: bp.HandExample, L: dict) -> None:
+    """∂L/∂W: click a weight."""
+    st.subheader(t("backprop.gw_header"))
+    st.markdown(t("backprop.gw_intro"))
+    formula(r"\frac{\partial L}{\partial W_{i,j}}=\sum_{r,c}\frac{\partial L}{\partial Y_{r,c}}\,"
+            r"\tilde X_{r\cdot s+i,\;c\cdot s+j}")
+    wi, wj = picked_cell("bp_gw_pick", ("bp_wi", "bp_wj"), ("backprop.weight_row", "backprop.weight_col"), ex.w.shape)
+    wt = bp.weight_terms(ex.x, ex.w, ex.grad_y, wi, wj, ex.stride, ex.padding)
+    explain_entry("bp_gw_pick", figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), **L),
+                  t("backprop.click_weight"),
+                  (figs.grid(wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L), "bp_under"),
+                  (figs.grid(wt.left, title=t("backprop.gy_title"), **L), "bp_gy2"),
+                  rf"\frac{{\partial L}}{{\partial W_{{{wi},{wj}}}}}", wt)
+    st.caption(t("backprop.gw_summary", i=wi, j=wj, value=fmt(wt.total), n=wt.left.size))
 
-# ---- ∂L/∂X: click an input pixel
-st.subheader(t("backprop.gx_header"))
-st.markdown(t("backprop.gx_intro"))
-formula(r"\frac{\partial L}{\partial X}=\operatorname{crop}_p\!\left(\operatorname{pad}_{k-1}"
-        r"\big(\operatorname{dilate}_s(\tfrac{\partial L}{\partial Y})\big)\star\operatorname{rot}_{180^\circ}(W)\right)")
-xr, xc = picked_cell("bp_gx_pick", ("bp_xr", "bp_xc"), ("backprop.pixel_row", "backprop.pixel_col"), ex.x.shape)
-it = bp.input_terms(ex.x, ex.w, ex.grad_y, xr, xc, stride, padding)
-explain_entry("bp_gx_pick", figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), **L),
-              t("backprop.click_pixel"),
-              (figs.grid(ex.padded_grad, title=t("backprop.padded_title"), box=(xr + padding, xc + padding, kh, kw),
-                         **L), "bp_padded"),
-              (figs.grid(it.right, title=t("backprop.rot_title"), **L), "bp_rot"),
-              rf"\frac{{\partial L}}{{\partial X_{{{xr},{xc}}}}}", it)
-st.caption(t("backprop.gx_summary", r=xr, c=xc, value=fmt(it.total), h=ex.padded_grad.shape[0],
-             w=ex.padded_grad.shape[1], s=stride, zeros=stride - 1))
-if stride > 1:
-    note(t("backprop.stride_note", s=stride, zeros=stride - 1))
-tx, tw, tb = bp.torch_gradients(ex.x, ex.w, ex.b, ex.grad_y, stride, padding)
-diff = max(float(np.max(np.abs(tx - ex.grad_x))), float(np.max(np.abs(tw - ex.grad_w))), abs(tb - ex.grad_b))
-st.success(t("backprop.autograd_check", diff=f"{diff:.1e}"))
+
+def input_gradient(ex: bp.HandExample, L: dict) -> None:
+    """∂L/∂X: click an input pixel; then the check against autograd."""
+    stride, padding = ex.stride, ex.padding
+    st.subheader(t("backprop.gx_header"))
+    st.markdown(t("backprop.gx_intro"))
+    formula(r"\frac{\partial L}{\partial X}=\operatorname{crop}_p\!\left(\operatorname{pad}_{k-1}"
+            r"\big(\operatorname{dilate}_s(\tfrac{\partial L}{\partial Y})\big)\star\operatorname{rot}_{180^\circ}(W)\right)")
+    kh, kw = ex.w.shape
+    xr, xc = picked_cell("bp_gx_pick", ("bp_xr", "bp_xc"), ("backprop.pixel_row", "backprop.pixel_col"), ex.x.shape)
+    it = bp.input_terms(ex.x, ex.w, ex.grad_y, xr, xc, stride, padding)
+    explain_entry("bp_gx_pick", figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), **L),
+                  t("backprop.click_pixel"),
+                  (figs.grid(ex.padded_grad, title=t("backprop.padded_title"), box=(xr + padding, xc + padding, kh, kw),
+                             **L), "bp_padded"),
+                  (figs.grid(it.right, title=t("backprop.rot_title"), **L), "bp_rot"),
+                  rf"\frac{{\partial L}}{{\partial X_{{{xr},{xc}}}}}", it)
+    st.caption(t("backprop.gx_summary", r=xr, c=xc, value=fmt(it.total), h=ex.padded_grad.shape[0],
+                 w=ex.padded_grad.shape[1], s=stride, zeros=stride - 1))
+    if stride > 1:
+        note(t("backprop.stride_note", s=stride, zeros=stride - 1))
+    st.success(t("backprop.autograd_check", diff=f"{bp.autograd_difference(ex):.1e}"))
 
 
 # ================================================================ 2. watch a kernel learn
-st.header(t("backprop.learn_header"))
-st.markdown(t("backprop.learn_intro"))
-c1, c2, c3 = st.columns(3)
-with c1:
-    fit_target = widget(st.selectbox, t("backprop.fit_target"), BACKPROP["bp_fit_target"],
-                        format_func=labels("backprop.fit_"))
-    fit_image = widget(st.selectbox, t("backprop.fit_image"), BACKPROP["bp_fit_image"],
-                       format_func=labels("picker.src_"))
-with c2:
-    opt_name = widget(st.selectbox, t("backprop.optimizer"), BACKPROP["bp_opt"], format_func=labels("optimizers.opt_"))
-    lr = widget(st.number_input, t("backprop.lr"), BACKPROP[lr_key(opt_name)], format="%.4f")
-with c3:
-    start = widget(st.radio, t("backprop.start"), BACKPROP["bp_start"], horizontal=True,
-                   format_func=labels("backprop.start_"))
-    speed = widget(st.select_slider, t("backprop.speed"), BACKPROP["bp_speed"])
+class Goal(NamedTuple):
+    """What the learning kernel aims at: the fit's image and target, the target kernel (``None`` when no 3×3
+    kernel makes it), the kernel it should end at and the best loss any 3×3 kernel reaches."""
+    image: str
+    target: str
+    target_k: np.ndarray | None
+    kernel: np.ndarray
+    best_loss: float
 
-fit_key = (fit_image, fit_target, opt_name, float(lr), start)
-ss = st.session_state
-if ss.get("_bp_fit_key") != fit_key or st.session_state.get("bp_fit") is None:
-    try:
+
+def fit_settings() -> tuple[tuple, int]:
+    """The section's header and settings: ``((image, target, optimizer, lr, start), speed)``."""
+    st.header(t("backprop.learn_header"))
+    st.markdown(t("backprop.learn_intro"))
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        fit_target = widget(st.selectbox, t("backprop.fit_target"), BACKPROP["bp_fit_target"],
+                            format_func=labels("backprop.fit_"))
+        fit_image = widget(st.selectbox, t("backprop.fit_image"), BACKPROP["bp_fit_image"],
+                           format_func=labels("picker.src_"))
+    with c2:
+        opt_name = widget(st.selectbox, t("backprop.optimizer"), BACKPROP["bp_opt"], format_func=labels("optimizers.opt_"))
+        lr = widget(st.number_input, t("backprop.lr"), BACKPROP[lr_key(opt_name)], format="%.4f")
+    with c3:
+        start = widget(st.radio, t("backprop.start"), BACKPROP["bp_start"], horizontal=True,
+                       format_func=labels("backprop.start_"))
+        speed = widget(st.select_slider, t("backprop.speed"), BACKPROP["bp_speed"])
+    return (fit_image, fit_target, opt_name, lr, start), speed
+
+
+def fit_controls(fit_args: tuple) -> bool:
+    """This session's fit (a new one when a setting changed; stops on a bad setting), the step / play / reset
+    controls; whether it is playing."""
+    fit_image, fit_target, opt_name, lr, start = fit_args
+    fit_key = (fit_image, fit_target, opt_name, float(lr), start)
+    ss = st.session_state
+    if ss.get("_bp_fit_key") != fit_key or st.session_state.get("bp_fit") is None:
+        try:
+            ss["bp_fit"] = bp.KernelFit(fit_image, fit_target, opt_name, lr, start)
+            ss["_bp_fit_key"] = fit_key
+        except UserError as exc:
+            st.error(t_error(exc))
+            st.stop()
+    if ss.pop("_bp_stop_play", False):  # the fragment finished the learning while playing
+        ss["bp_play"] = False
+    b1, b2, b3 = st.columns(3)
+    if b1.button(t("backprop.step_button"), key="bp_step_btn", width="stretch"):
+        ss["bp_fit"].step(1)
+    playing = widget(b2.toggle, t("backprop.play"), BACKPROP["bp_play"], url=False)
+    if b3.button(t("backprop.reset"), key="bp_reset", width="stretch"):
         ss["bp_fit"] = bp.KernelFit(fit_image, fit_target, opt_name, lr, start)
-        ss["_bp_fit_key"] = fit_key
-    except UserError as exc:
-        st.error(t_error(exc))
-        st.stop()
-
-if ss.pop("_bp_stop_play", False):  # the fragment finished the learning while playing
-    ss["bp_play"] = False
-b1, b2, b3 = st.columns(3)
-if b1.button(t("backprop.step_button"), key="bp_step_btn", width="stretch"):
-    ss["bp_fit"].step(1)
-playing = widget(b2.toggle, t("backprop.play"), BACKPROP["bp_play"], url=False)
-if b3.button(t("backprop.reset"), key="bp_reset", width="stretch"):
-    ss["bp_fit"] = bp.KernelFit(fit_image, fit_target, opt_name, lr, start)
-
-target_k = bp.target_kernel(fit_target)
-best_k, best_loss = bp.best_fit(fit_image, fit_target)
-goal = target_k if target_k is not None else best_k
+    return playing
 
 
-def _finished(fit: bp.KernelFit) -> bool:
-    return fit.diverged or fit.steps >= bp.MAX_STEPS or fit.distance(goal) < 1e-4
+def fit_goal(fit_image: str, fit_target: str) -> Goal:
+    target_k = bp.target_kernel(fit_target)
+    best_k, best_loss = bp.best_fit(fit_image, fit_target)
+    return Goal(fit_image, fit_target, target_k, target_k if target_k is not None else best_k, best_loss)
 
 
-@st.fragment(run_every=TICK if playing else None)
-def learning() -> None:
-    fit: bp.KernelFit = st.session_state["bp_fit"]
-    if st.session_state.get("bp_play"):
-        if _finished(fit):
-            st.session_state["_bp_stop_play"] = True
-            st.rerun(scope="app")
-        fit.step(speed)
+def _finished(fit: bp.KernelFit, goal: Goal) -> bool:
+    return fit.diverged or fit.steps >= bp.MAX_STEPS or fit.distance(goal.kernel) < 1e-4
+
+
+def _kernels(fit: bp.KernelFit, goal: Goal, L: dict) -> None:
+    """The learned kernel, the one it aims at and the last update."""
     w = fit.weights
     g1, g2, g3 = st.columns(3)
     with g1:
         chart(figs.grid(w, title=t("backprop.learned_title", n=fit.steps), number_format=".2f", height=300,
-                                  **L), key="bp_fit_w")
+                        **L), key="bp_fit_w")
     with g2:
-        goal_title = t("backprop.goal_title") if target_k is not None else t("backprop.best_title")
-        chart(figs.grid(goal, title=goal_title, number_format=".2f", height=300, **L), key="bp_fit_goal")
+        goal_title = t("backprop.goal_title") if goal.target_k is not None else t("backprop.best_title")
+        chart(figs.grid(goal.kernel, title=goal_title, number_format=".2f", height=300, **L), key="bp_fit_goal")
     with g3:
         chart(figs.grid(fit.last_update, title=t("backprop.update_title"), number_format=".2f", height=300,
-                                  **L), key="bp_fit_update")
+                        **L), key="bp_fit_update")
     st.caption(t("backprop.update_summary", n=fit.steps, gmax=fmt(np.max(np.abs(fit.last_grad))),
                  umax=fmt(np.max(np.abs(fit.last_update)))))
+
+
+def _maps(fit: bp.KernelFit, goal: Goal, L: dict) -> None:
+    """The kernel's output next to the target map."""
     g1, g2 = st.columns(2)
-    x_img, t_map = bp.fit_problem(fit_image, fit_target)
+    x_img, t_map = bp.fit_problem(goal.image, goal.target)
     out = fit.output()
     lim = float(np.max(np.abs(t_map))) or 1.0
     with g1:
         chart(figs.attribution(out, title=t("backprop.output_title"), colorscale="RdBu", zmin=-lim, zmax=lim,
-                                         **L), key="bp_fit_out")
+                               **L), key="bp_fit_out")
     with g2:
         chart(figs.attribution(t_map, title=t("backprop.target_map_title"), colorscale="RdBu", zmin=-lim,
-                                         zmax=lim, **L), key="bp_fit_tmap")
+                               zmax=lim, **L), key="bp_fit_tmap")
     st.caption(t("backprop.maps_summary", h=out.shape[0], w=out.shape[1], olo=fmt(out.min()), ohi=fmt(out.max()),
                  tlo=fmt(t_map.min()), thi=fmt(t_map.max())))
+
+
+def _fit_status(fit: bp.KernelFit, goal: Goal) -> None:
+    """The loss curve, and how far the fit is from its goal."""
+    best_loss = goal.best_loss
     chart(figs.loss_curve(fit.losses, title=t("backprop.loss_title"), x_title=t("backprop.step"),
-                                    y_title=t("backprop.loss"), best=best_loss if target_k is None else None,
-                                    best_label=t("backprop.best_loss")),
-                    key="bp_fit_loss")
-    dist = fit.distance(goal)
+                          y_title=t("backprop.loss"), best=best_loss if goal.target_k is None else None,
+                          best_label=t("backprop.best_loss")),
+          key="bp_fit_loss")
+    dist = fit.distance(goal.kernel)
     best_text = f"{best_loss:.3g}" if best_loss > 1e-12 else "0"
     st.markdown(t("backprop.fit_status", n=fit.steps, loss=f"{fit.losses[-1]:.3g}", best=best_text, dist=f"{dist:.4f}"))
     if fit.diverged:
         st.error(t("backprop.diverged", n=fit.steps))
-    elif target_k is None:
+    elif goal.target_k is None:
         st.warning(t("backprop.unreachable", best=f"{best_loss:.3g}"))
     elif dist < 1e-3:
         st.success(t("backprop.converged", n=fit.steps))
 
 
-learning()
-note(t("backprop.learn_note"))
-if st.button(t("backprop.open_inspector"), key="bp_open"):
-    st.switch_page("pages/kernels.py", query_params={
-        "kn_kernel": "custom", "kn_custom": format_kernel(np.round(ss["bp_fit"].weights, 3)), "kn_src": fit_image})
+def learning(goal: Goal, speed: int, L: dict) -> None:
+    """The fit's view, run as a fragment by ``learn``: while playing only it reruns, ``speed`` steps per tick."""
+    fit: bp.KernelFit = st.session_state["bp_fit"]
+    if st.session_state.get("bp_play"):
+        if _finished(fit, goal):
+            st.session_state["_bp_stop_play"] = True
+            st.rerun(scope="app")
+        fit.step(speed)
+    _kernels(fit, goal, L)
+    _maps(fit, goal, L)
+    _fit_status(fit, goal)
+
+
+def learn(L: dict) -> None:
+    fit_args, speed = fit_settings()
+    playing = fit_controls(fit_args)
+    goal = fit_goal(fit_args[0], fit_args[1])
+    st.fragment(run_every=TICK if playing else None)(learning)(goal, speed, L)
+    note(t("backprop.learn_note"))
+    if st.button(t("backprop.open_inspector"), key="bp_open"):
+        st.switch_page("pages/kernels.py", query_params={
+            "kn_kernel": "custom", "kn_custom": format_kernel(np.round(st.session_state["bp_fit"].weights, 3)),
+            "kn_src": goal.image})
 
 
 # ================================================================ 3. conv vs dense
-st.header(t("backprop.dense_header"))
-st.markdown(t("backprop.dense_intro"))
-side = widget(st.select_slider, t("backprop.map_side"), BACKPROP["bp_side"])
-pc = bp.parameter_counts(side, side)
-c1, c2, c3 = st.columns(3)
-c1.metric(t("backprop.conv_params"), f"{pc['conv']:,}")
-c2.metric(t("backprop.dense_params"), f"{pc['dense']:,}")
-c3.metric(t("backprop.ratio"), f"{pc['ratio']:,.0f}×")
-st.caption(t("backprop.params_text", side=side, conv=f"{pc['conv']:,}", dense=f"{pc['dense']:,}"))
+def parameter_counts() -> None:
+    st.header(t("backprop.dense_header"))
+    st.markdown(t("backprop.dense_intro"))
+    side = widget(st.select_slider, t("backprop.map_side"), BACKPROP["bp_side"])
+    pc = bp.parameter_counts(side, side)
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("backprop.conv_params"), f"{pc['conv']:,}")
+    c2.metric(t("backprop.dense_params"), f"{pc['dense']:,}")
+    c3.metric(t("backprop.ratio"), f"{pc['ratio']:,.0f}×")
+    st.caption(t("backprop.params_text", side=side, conv=f"{pc['conv']:,}", dense=f"{pc['dense']:,}"))
 
 
 def start_training(config: TrainConfig) -> jobs.TrainingJob | None:
@@ -360,15 +406,34 @@ def _session_models() -> dict:
     return found
 
 
-try:
-    data = _data()
-except UserError as exc:
-    data = None
-    st.error(t_error(exc))
+def _load_data():
+    """MNIST, or ``None`` (and the message shown) when it cannot be read."""
+    try:
+        return _data()
+    except UserError as exc:
+        st.error(t_error(exc))
+        return None
 
-models = _session_models()
-shared = _shared_small_runs(0)
-if data is not None and len(models) < 2:
+
+def small_progress(running: bool) -> None:
+    """The lesson's small trainings' progress (a fragment, ticking while one runs); the page reruns at the end."""
+    small = _shared_small_runs(0)
+    for kind, job in small.items():
+        view = job.poll()
+        what = t(f"backprop.small_{kind}")
+        if view.finished and job.result is None:
+            st.error(t("backprop.train_failed", detail=literal(view.error or view.state)))
+        elif view.finished:
+            st.caption(t("backprop.trained", what=what, acc=f"{100 * job.result.test_accuracy:.1f}"))
+        else:
+            ui_jobs.status(view, t("backprop.training", what=what))
+    if small and all(j.done for j in small.values()) and running:
+        st.rerun(scope="app")
+
+
+def small_trainings(models: dict) -> None:
+    """Fewer than two trained models: a button that trains the lesson's own small ones, and their progress."""
+    shared = _shared_small_runs(0)
     st.info(t("backprop.need_models"))
     busy = any(not j.done for j in shared.values())
     if st.button(t("backprop.train_small"), key="bp_train", type="primary", disabled=busy):
@@ -378,94 +443,120 @@ if data is not None and len(models) < 2:
                 if job is not None:
                     shared[kind] = job
     running = any(not j.done for j in shared.values())
+    st.fragment(run_every=1.0 if running else None)(small_progress)(running)
 
-    @st.fragment(run_every=1.0 if running else None)
-    def small_progress() -> None:
-        small = _shared_small_runs(0)
-        for kind, job in small.items():
-            view = job.poll()
-            what = t(f"backprop.small_{kind}")
-            if view.finished and job.result is None:
-                st.error(t("backprop.train_failed", detail=literal(view.error or view.state)))
-            elif view.finished:
-                st.caption(t("backprop.trained", what=what, acc=f"{100 * job.result.test_accuracy:.1f}"))
-            else:
-                ui_jobs.status(view, t("backprop.training", what=what))
-        if small and all(j.done for j in small.values()) and running:
-            st.rerun(scope="app")
 
-    small_progress()
+def shift_progress(shift_jobs: dict, pending: list) -> None:
+    """The shift evaluations' progress (a fragment, ticking while one runs); the page reruns at the end."""
+    for kind, job in shift_jobs.items():
+        if job is not None and not job.done:
+            ui_jobs.status(job.poll(), t("backprop.evaluating", n=f"{SHIFT_DIGITS:,}"))
+    if pending and all(j.done for j in pending):
+        st.rerun(scope="app")
 
-if data is not None and len(models) == 2:
+
+def shift_curves(models: dict, shift_jobs: dict) -> None:
+    """Accuracy on shifted digits, the CNN against the MLP: chart, summary and table."""
+    curves = [(models[kind][2], shift_jobs[kind].result) for kind in ("cnn", "mlp")]
+    chart(figs.shift_curves(SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
+                            y_title=t("backprop.accuracy")), key="bp_shift")
+    (n1, a1), (n2, a2) = curves
+    st.caption(t("backprop.shift_summary", cnn=literal(n1), mlp=literal(n2), c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
+                 m0=f"{100 * a2[0]:.1f}", m6=f"{100 * a2[-1]:.1f}", n=f"{SHIFT_DIGITS:,}"))
+    st.dataframe([{t("backprop.shift_px"): s, n1: f"{100 * a:.1f} %", n2: f"{100 * b:.1f} %"}
+                  for s, a, b in zip(SHIFTS, a1, a2)], hide_index=True)
+    note(t("backprop.shift_note"))
+
+
+def shift_experiment(models: dict) -> None:
+    """Both models evaluated on shifted digits (engine jobs): their progress, then the curves."""
     shift_jobs = {kind: _shift_job(models[kind][0], models[kind][1]) for kind in ("cnn", "mlp")}
     pending = [j for j in shift_jobs.values() if j is not None and not j.done]
-
-    @st.fragment(run_every=1.0 if pending else None)
-    def shift_progress() -> None:
-        for kind, job in shift_jobs.items():
-            if job is not None and not job.done:
-                ui_jobs.status(job.poll(), t("backprop.evaluating", n=f"{SHIFT_DIGITS:,}"))
-        if pending and all(j.done for j in pending):
-            st.rerun(scope="app")
-
     if pending:
-        shift_progress()
+        st.fragment(run_every=1.0 if pending else None)(shift_progress)(shift_jobs, pending)
     elif all(j is not None and j.result is not None for j in shift_jobs.values()):
-        curves = [(models[kind][2], shift_jobs[kind].result) for kind in ("cnn", "mlp")]
-        chart(figs.shift_curves(SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
-                                y_title=t("backprop.accuracy")), key="bp_shift")
-        (n1, a1), (n2, a2) = curves
-        st.caption(t("backprop.shift_summary", cnn=literal(n1), mlp=literal(n2), c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
-                     m0=f"{100 * a2[0]:.1f}", m6=f"{100 * a2[-1]:.1f}", n=f"{SHIFT_DIGITS:,}"))
-        st.dataframe([{t("backprop.shift_px"): s, n1: f"{100 * a:.1f} %", n2: f"{100 * b:.1f} %"}
-                      for s, a, b in zip(SHIFTS, a1, a2)], hide_index=True)
-        note(t("backprop.shift_note"))
+        shift_curves(models, shift_jobs)
     else:
         failed = [j for j in shift_jobs.values() if j is not None and j.done and j.result is None]
         if failed:
             st.error(t("backprop.train_failed", detail=literal(failed[0].error or failed[0].state)))
 
+
+def conv_vs_dense() -> tuple:
+    """Parameter counts, then a CNN and an MLP on shifted digits: ``(MNIST or None, the models)``."""
+    parameter_counts()
+    data = _load_data()
+    models = _session_models()
+    if data is not None and len(models) < 2:
+        small_trainings(models)
+    if data is not None and len(models) == 2:
+        shift_experiment(models)
+    return data, models
+
+
 # ================================================================ 4. what the network looks at
-st.header(t("backprop.look_header"))
-st.markdown(t("backprop.look_intro"))
-cnn = models.get("cnn") if data is not None else None
-if cnn is None:
-    st.info(t("backprop.need_cnn"))
-    st.stop()
-model, _, name = cnn
-src = widget(st.radio, t("backprop.digit_source"), BACKPROP["bp_dsrc"], horizontal=True,
-             format_func=labels("backprop.dsrc_"))
-x28 = None
-if src == "draw":
-    drawing = draw_canvas("bp_canvas", t("backprop.clear"), label=t("backprop.canvas_label"))
-    if drawing is not None:
-        x28 = preprocess_drawing(drawing)
-        if x28.max() == 0:
-            x28 = None
-    if x28 is None:
-        st.info(t("backprop.draw_hint"))
+def pick_digit(data) -> np.ndarray:
+    """The digit to explain (28×28, 0…1): drawn, or one of the test digits; stops while nothing is drawn."""
+    src = widget(st.radio, t("backprop.digit_source"), BACKPROP["bp_dsrc"], horizontal=True,
+                 format_func=labels("backprop.dsrc_"))
+    x28 = None
+    if src == "draw":
+        drawing = draw_canvas("bp_canvas", t("backprop.clear"), label=t("backprop.canvas_label"))
+        if drawing is not None:
+            x28 = preprocess_drawing(drawing)
+            if x28.max() == 0:
+                x28 = None
+        if x28 is None:
+            st.info(t("backprop.draw_hint"))
+            st.stop()
+    else:
+        idx = int(widget(st.number_input, t("backprop.digit_index"), BACKPROP["bp_digit"],
+                         max_value=len(data[2]) - 1))
+        x28 = data[2][idx] / 255.0
+    return x28
+
+
+def attributions(cnn: tuple, x28: np.ndarray, L: dict) -> None:
+    """The CNN's prediction for the digit, its saliency and its occlusion maps."""
+    model, _, name = cnn
+    sal, cls, probs, occ = _attributions(_fingerprint(model), model, np.asarray(x28, dtype=np.float32))
+    coords = bp.occlusion_centres(PATCH, PATCH_STEP)
+    st.markdown(t("backprop.look_pred", model=literal(name), pred=cls, p=f"{100 * probs[cls]:.1f}"))
+    g1, g2, g3 = st.columns(3)
+    with g1:
+        chart(figs.attribution(x28, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
+                               zmin=0, zmax=1, **L), key="bp_digit_fig")
+    with g2:
+        chart(figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L), key="bp_sal")
+        top = np.unravel_index(int(np.argmax(sal)), sal.shape)
+        st.caption(t("backprop.saliency_text", k=cls, r=int(top[0]), c=int(top[1])))
+    with g3:
+        # the colour range spans this map's own values: a confident network moves by a few per cent only
+        chart(figs.attribution(occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu",
+                               coords=coords, **L), key="bp_occ")
+        low = np.unravel_index(int(np.argmin(occ)), occ.shape)
+        st.caption(t("backprop.occlusion_text", k=cls, size=PATCH, p=f"{100 * probs[cls]:.1f}",
+                     low=f"{100 * occ.min():.1f}", r=f"{coords[low[0]]:g}", c=f"{coords[low[1]]:g}"))
+
+
+def look(data, models: dict, L: dict) -> None:
+    st.header(t("backprop.look_header"))
+    st.markdown(t("backprop.look_intro"))
+    cnn = models.get("cnn") if data is not None else None
+    if cnn is None:
+        st.info(t("backprop.need_cnn"))
         st.stop()
-else:
-    idx = int(widget(st.number_input, t("backprop.digit_index"), BACKPROP["bp_digit"],
-                     max_value=len(data[2]) - 1))
-    x28 = data[2][idx] / 255.0
-sal, cls, probs, occ = _attributions(_fingerprint(model), model, np.asarray(x28, dtype=np.float32))
-patch = PATCH
-coords = [p + (PATCH - 1) / 2 for p in range(0, 28 - PATCH + 1, PATCH_STEP)]
-st.markdown(t("backprop.look_pred", model=literal(name), pred=cls, p=f"{100 * probs[cls]:.1f}"))
-g1, g2, g3 = st.columns(3)
-with g1:
-    chart(figs.attribution(x28, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
-                                     zmin=0, zmax=1, **L), key="bp_digit_fig")
-with g2:
-    chart(figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L), key="bp_sal")
-    top = np.unravel_index(int(np.argmax(sal)), sal.shape)
-    st.caption(t("backprop.saliency_text", k=cls, r=int(top[0]), c=int(top[1])))
-with g3:
-    # the colour range spans this map's own values: a confident network moves by a few per cent only
-    chart(figs.attribution(occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu",
-                                     coords=coords, **L), key="bp_occ")
-    low = np.unravel_index(int(np.argmin(occ)), occ.shape)
-    st.caption(t("backprop.occlusion_text", k=cls, size=patch, p=f"{100 * probs[cls]:.1f}",
-                 low=f"{100 * occ.min():.1f}", r=f"{coords[low[0]]:g}", c=f"{coords[low[1]]:g}"))
-note(t("backprop.look_note"))
+    attributions(cnn, pick_digit(data), L)
+    note(t("backprop.look_note"))
+
+
+st.title(t("backprop.title"))
+st.markdown(t("backprop.intro"))
+L = lab()
+ex = hand_example()
+forward_pass(ex, L)
+weight_gradient(ex, L)
+input_gradient(ex, L)
+learn(L)
+data, models = conv_vs_dense()
+look(data, models, L)

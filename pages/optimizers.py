@@ -1,6 +1,8 @@
 """Optimizers on loss surfaces: race the real torch.optim optimizers from one start point."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import streamlit as st
 
@@ -16,15 +18,30 @@ from ui.stepper import stepper
 from ui.tables.optimizers import HYPERPARAMETERS, PRESETS, RACE_SPEEDS, TABLE as OPTIMIZERS, hp_key, lr_key
 
 
+class Shown(NamedTuple):
+    """The race on screen: this run's settings, or the previous race while a RaceJob computes this one."""
+    surface: str
+    kappa: float
+    surf: optim.Surface
+    chosen: list
+    steps: int
+    paths: np.ndarray
+    losses: np.ndarray
+    summaries: list
+
+
 def _apply_preset(name: str) -> None:
     for k, v in PRESETS[name].items():
         st.session_state[k] = v
 
 
+def _make_surface(name: str, kappa: float) -> optim.Surface:
+    return optim.surface(name, kappa=kappa) if name == "quadratic" else optim.surface(name)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _grid(name: str, kappa: float, n: int = 90):
-    surf = optim.surface(name, kappa=kappa) if name == "quadratic" else optim.surface(name)
-    return optim.loss_grid(surf, n)
+    return optim.loss_grid(_make_surface(name, kappa), n)
 
 
 @st.cache_resource(show_spinner=False)
@@ -36,7 +53,7 @@ def _shared_paths() -> optim.RaceCache:
 
 def _path(name: str, kappa: float, run: tuple, start: tuple, steps: int, noise: float, seed: int):
     """One optimizer's path, computed on its own: changing one optimizer's setting recomputes only it."""
-    surf = optim.surface(name, kappa=kappa) if name == "quadratic" else optim.surface(name)
+    surf = _make_surface(name, kappa)
     path = optim.race(surf, [(run[0], dict(run[1]))], start, steps, noise, seed)[0]
     return path, optim.losses(surf, path), optim.summarise(surf, path)
 
@@ -72,7 +89,7 @@ def _race(name, kappa, runs, start, steps, noise, seed):
             value = _path(*k)
             _keep(cache, k, value)
         out.append(value)
-    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out]), [o[2] for o in out]
+    return optim.stack_paths(out)
 
 
 def _keep(cache: optim.RaceCache, key: tuple, value: tuple) -> None:
@@ -119,115 +136,149 @@ def _previous_race():
     out = [cache.get(k) for k in shown["keys"]]
     if any(o is None for o in out):
         return None
-    return shown, (np.stack([o[0] for o in out]), np.stack([o[1] for o in out]), [o[2] for o in out])
+    return shown, optim.stack_paths(out)
 
 
-st.title(t("optimizers.title"))
-st.markdown(t("optimizers.intro"))
+# ================================================================ settings
+def _take_click() -> None:
+    """A click on the contour map (the previous run's chart) sets the start point."""
+    event = st.session_state.get("op_contour")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if points:
+        sig = (round(points[0]["x"], 4), round(points[0]["y"], 4))
+        if st.session_state.get("_op_last_click") != sig:
+            st.session_state["_op_last_click"] = sig
+            st.session_state["op_x"], st.session_state["op_y"] = float(sig[0]), float(sig[1])
 
-# ---- a click on the contour map (the previous run's chart) sets the start point
-event = st.session_state.get("op_contour")
-points = (event or {}).get("selection", {}).get("points", []) if event else []
-if points:
-    sig = (round(points[0]["x"], 4), round(points[0]["y"], 4))
-    if st.session_state.get("_op_last_click") != sig:
-        st.session_state["_op_last_click"] = sig
-        st.session_state["op_x"], st.session_state["op_y"] = float(sig[0]), float(sig[1])
 
-with st.container(horizontal=True, wrap=True):  # buttons as wide as their labels, wrapping: never truncated
-    for name in PRESETS:
-        st.button(t(f"optimizers.preset_{name}"), key=f"op_preset_{name}", on_click=_apply_preset, args=(name,),
-                  width="content")
+def _presets() -> None:
+    with st.container(horizontal=True, wrap=True):  # buttons as wide as their labels, wrapping: never truncated
+        for name in PRESETS:
+            st.button(t(f"optimizers.preset_{name}"), key=f"op_preset_{name}", on_click=_apply_preset, args=(name,),
+                      width="content")
 
-c1, c2 = st.columns([2, 1])
-with c1:
-    sname = widget(st.selectbox, t("optimizers.surface"), OPTIMIZERS["op_surface"],
-                   format_func=labels("optimizers.surface_"))
-with c2:
-    kappa = widget(st.slider, t("optimizers.kappa"), OPTIMIZERS["op_kappa"], disabled=sname != "quadratic",
-                   help=t("optimizers.kappa_help"))
-try:
-    surf = optim.surface(sname, kappa=kappa) if sname == "quadratic" else optim.surface(sname)
-except UserError as exc:
-    st.error(t_error(exc))
-    st.stop()
-st.latex(surf.latex)
 
-chosen = widget(st.multiselect, t("optimizers.optimizers"), OPTIMIZERS["op_opts"],
-                format_func=labels("optimizers.opt_"))
-if not chosen:
-    st.info(t("optimizers.pick_one"))
-    st.stop()
-
-s1, s2, s3, s4, s5 = st.columns(5)
-with s1:
-    x0 = widget(st.number_input, "x₀", OPTIMIZERS["op_x"], default=float(surf.start[0]), format="%.2f",
-                help=t("optimizers.start_help", limit=f"{OPTIM_START_ABS:g}"))
-with s2:
-    y0 = widget(st.number_input, "y₀", OPTIMIZERS["op_y"], default=float(surf.start[1]), format="%.2f",
-                help=t("optimizers.start_help", limit=f"{OPTIM_START_ABS:g}"))
-with s3:
-    steps = widget(st.number_input, t("optimizers.steps"), OPTIMIZERS["op_steps"])
-with s4:
-    noise = widget(st.number_input, t("optimizers.noise"), OPTIMIZERS["op_noise"], help=t("optimizers.noise_help"))
-with s5:
-    seed = widget(st.number_input, t("optimizers.seed"), OPTIMIZERS["op_seed"])
-
-runs = []
-with st.expander(t("optimizers.hparams"), expanded=False):
-    for name in chosen:
-        d = optim.defaults(name, surf)
-        hc = st.columns(4)
-        hp = {"lr": widget(hc[0].number_input, f"{t(f'optimizers.opt_{name}')} · lr", OPTIMIZERS[lr_key(sname, name)],
-                           default=d["lr"], format="%.4g")}  # the SGD family's default depends on the surface
-        for hp_name, (_suffix, column, _hi, _step, fmt) in HYPERPARAMETERS.items():
-            if hp_name in d:
-                hp[hp_name] = widget(hc[column].number_input, t(f"optimizers.hp_{hp_name}"),
-                                     OPTIMIZERS[hp_key(name, hp_name)], format=fmt)
-        runs.append((name, tuple(sorted(hp.items()))))
-
-race_args = (sname, float(kappa), tuple(runs), (float(x0), float(y0)), int(steps), float(noise), int(seed))
-try:
-    raced = _race(*race_args)
-except UserError as exc:
-    st.error(t_error(exc))
-    st.stop()
-if "_op_race_error" in st.session_state:
-    st.error(t("common.unexpected_error", detail=literal(st.session_state.pop("_op_race_error"))))
-if raced is None:  # a long race is being computed on the engine: its progress, and the previous race meanwhile
-    _race_progress()
-    previous = _previous_race()
-    if previous is None:
+def _surface() -> tuple[str, float, optim.Surface]:
+    """The surface (and the quadratic bowl's condition number), its formula shown; stops on a bad setting."""
+    c1, c2 = st.columns([2, 1])
+    with c1:
+        sname = widget(st.selectbox, t("optimizers.surface"), OPTIMIZERS["op_surface"],
+                       format_func=labels("optimizers.surface_"))
+    with c2:
+        kappa = widget(st.slider, t("optimizers.kappa"), OPTIMIZERS["op_kappa"], disabled=sname != "quadratic",
+                       help=t("optimizers.kappa_help"))
+    try:
+        surf = _make_surface(sname, kappa)
+    except UserError as exc:
+        st.error(t_error(exc))
         st.stop()
-    shown, raced = previous
-    st.caption(t("optimizers.race_previous"))
-    sname, kappa, chosen, steps = shown["surface"], shown["kappa"], shown["chosen"], shown["steps"]
-    surf = optim.surface(sname, kappa=kappa) if sname == "quadratic" else optim.surface(sname)
-else:
-    st.session_state["_op_race_shown"] = {"keys": [race_args[:2] + (run,) + race_args[3:] for run in runs],
-                                          "surface": sname, "kappa": float(kappa), "chosen": list(chosen),
-                                          "steps": int(steps)}
-paths, path_losses, summaries = raced
-xs, ys, Z = _grid(sname, float(kappa))
-names = [t(f"optimizers.opt_{n}") for n in chosen]
-for s, n in zip(summaries, names):
-    if s["diverged"]:
-        st.warning(t("optimizers.diverged", name=n, step=s["diverged_at"]))
+    st.latex(surf.latex)
+    return sname, kappa, surf
 
-tab_map, tab_3d, tab_loss, tab_table, tab_rules = st.tabs(
-    [t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
-     t("optimizers.tab_rules")])
-with tab_map:
-    marks = figs.race_marks(int(steps))
+
+def _start_and_length(surf: optim.Surface) -> tuple[float, float, int, float, int]:
+    """``(x0, y0, steps, noise, seed)`` from one row of inputs."""
+    s1, s2, s3, s4, s5 = st.columns(5)
+    with s1:
+        x0 = widget(st.number_input, "x₀", OPTIMIZERS["op_x"], default=float(surf.start[0]), format="%.2f",
+                    help=t("optimizers.start_help", limit=f"{OPTIM_START_ABS:g}"))
+    with s2:
+        y0 = widget(st.number_input, "y₀", OPTIMIZERS["op_y"], default=float(surf.start[1]), format="%.2f",
+                    help=t("optimizers.start_help", limit=f"{OPTIM_START_ABS:g}"))
+    with s3:
+        steps = widget(st.number_input, t("optimizers.steps"), OPTIMIZERS["op_steps"])
+    with s4:
+        noise = widget(st.number_input, t("optimizers.noise"), OPTIMIZERS["op_noise"], help=t("optimizers.noise_help"))
+    with s5:
+        seed = widget(st.number_input, t("optimizers.seed"), OPTIMIZERS["op_seed"])
+    return x0, y0, steps, noise, seed
+
+
+def _hyperparameters(chosen: list, sname: str, surf: optim.Surface) -> list:
+    """One row of inputs per chosen optimizer: ``[(name, ((setting, value), …)), …]``."""
+    runs = []
+    with st.expander(t("optimizers.hparams"), expanded=False):
+        for name in chosen:
+            d = optim.defaults(name, surf)
+            hc = st.columns(4)
+            hp = {"lr": widget(hc[0].number_input, f"{t(f'optimizers.opt_{name}')} · lr",
+                               OPTIMIZERS[lr_key(sname, name)],
+                               default=d["lr"], format="%.4g")}  # the SGD family's default depends on the surface
+            for hp_name, (_suffix, column, _hi, _step, fmt) in HYPERPARAMETERS.items():
+                if hp_name in d:
+                    hp[hp_name] = widget(hc[column].number_input, t(f"optimizers.hp_{hp_name}"),
+                                         OPTIMIZERS[hp_key(name, hp_name)], format=fmt)
+            runs.append((name, tuple(sorted(hp.items()))))
+    return runs
+
+
+def settings() -> tuple[tuple, list, optim.Surface]:
+    """The race the learner chose: ``(race arguments, chosen optimizers, surface)``; stops when none is chosen."""
+    _take_click()
+    _presets()
+    sname, kappa, surf = _surface()
+    chosen = widget(st.multiselect, t("optimizers.optimizers"), OPTIMIZERS["op_opts"],
+                    format_func=labels("optimizers.opt_"))
+    if not chosen:
+        st.info(t("optimizers.pick_one"))
+        st.stop()
+    x0, y0, steps, noise, seed = _start_and_length(surf)
+    runs = _hyperparameters(chosen, sname, surf)
+    race_args = (sname, float(kappa), tuple(runs), (float(x0), float(y0)), int(steps), float(noise), int(seed))
+    return race_args, chosen, surf
+
+
+# ================================================================ the race
+def race(race_args: tuple, chosen: list, surf: optim.Surface) -> Shown:
+    """This race (cached paths, or computed here), else its RaceJob's progress and the previous race meanwhile
+    (stops when there is none); a warning per diverged optimizer."""
+    try:
+        raced = _race(*race_args)
+    except UserError as exc:
+        st.error(t_error(exc))
+        st.stop()
+    if "_op_race_error" in st.session_state:
+        st.error(t("common.unexpected_error", detail=literal(st.session_state.pop("_op_race_error"))))
+    sname, kappa, runs, _start, steps = race_args[:5]
+    if raced is None:  # a long race is being computed on the engine: its progress, and the previous race meanwhile
+        _race_progress()
+        previous = _previous_race()
+        if previous is None:
+            st.stop()
+        shown, raced = previous
+        st.caption(t("optimizers.race_previous"))
+        sname, kappa, chosen, steps = shown["surface"], shown["kappa"], shown["chosen"], shown["steps"]
+        surf = _make_surface(sname, kappa)
+    else:
+        st.session_state["_op_race_shown"] = {"keys": [race_args[:2] + (run,) + race_args[3:] for run in runs],
+                                              "surface": sname, "kappa": kappa, "chosen": list(chosen),
+                                              "steps": steps}
+    return Shown(sname, kappa, surf, chosen, steps, *raced)
+
+
+def runner_names(shown: Shown) -> list[str]:
+    """The chosen optimizers' names, after a warning for each one that diverged."""
+    names = [t(f"optimizers.opt_{n}") for n in shown.chosen]
+    for s, n in zip(shown.summaries, names):
+        if s["diverged"]:
+            st.warning(t("optimizers.diverged", name=n, step=s["diverged_at"]))
+    return names
+
+
+# ================================================================ one function per tab
+def map_tab(shown: Shown, grid: tuple, names: list[str]) -> None:
+    xs, ys, Z = grid
+    surf, steps = shown.surf, shown.steps
+    marks = figs.race_marks(steps)
 
     def show_race(pos: int) -> None:
         upto = marks[pos - 1]
-        st.markdown(t("optimizers.race_step", step=upto, total=int(steps)))
-        ev = chart(figs.contour_race(xs, ys, Z, paths, names, surf.minima, log=surf.log_scale,
-                                               x_title="x", y_title="y", loss_title=t("optimizers.loss"),
-                                               start_title=t("optimizers.start"), min_title=t("optimizers.minimum"),
-                                               upto=upto),
-                             key="op_contour", name=t("optimizers.tab_map"), on_select="rerun", selection_mode="points")
+        st.markdown(t("optimizers.race_step", step=upto, total=steps))
+        ev = chart(figs.contour_race(xs, ys, Z, shown.paths, names, surf.minima, log=surf.log_scale,
+                                     x_title="x", y_title="y", loss_title=t("optimizers.loss"),
+                                     start_title=t("optimizers.start"), min_title=t("optimizers.minimum"),
+                                     upto=upto),
+                   key="op_contour", name=t("optimizers.tab_map"), on_select="rerun", selection_mode="points")
         pts = (ev or {}).get("selection", {}).get("points", []) if ev else []
         if pts and (round(pts[0]["x"], 4), round(pts[0]["y"], 4)) != st.session_state.get("_op_last_click"):
             st.rerun(scope="app")  # a click inside the race view: the whole page restarts from there
@@ -239,15 +290,22 @@ with tab_map:
                    "first_help": t("optimizers.race_first_help"), "last_help": t("optimizers.race_last_help"),
                    "speed_help": t("optimizers.race_speed_help"), "speed_value": t("optimizers.race_speed_value")})
     note(t("optimizers.map_note"))
-with tab_3d:
-    chart(figs.surface_3d(xs, ys, Z, paths, path_losses, names, log=surf.log_scale, x_title="x",
-                                    y_title="y", loss_title=t("optimizers.loss")), key="op_3d", name=t("optimizers.tab_3d"))
-with tab_loss:
-    chart(figs.loss_curves(path_losses, names, step_title=t("optimizers.step"),
-                                     loss_title=t("optimizers.loss"), log_y=True), key="op_loss", name=t("optimizers.tab_loss"))
-with tab_table:
+
+
+def surface_tab(shown: Shown, grid: tuple, names: list[str]) -> None:
+    xs, ys, Z = grid
+    chart(figs.surface_3d(xs, ys, Z, shown.paths, shown.losses, names, log=shown.surf.log_scale, x_title="x",
+                          y_title="y", loss_title=t("optimizers.loss")), key="op_3d", name=t("optimizers.tab_3d"))
+
+
+def loss_tab(shown: Shown, names: list[str]) -> None:
+    chart(figs.loss_curves(shown.losses, names, step_title=t("optimizers.step"),
+                           loss_title=t("optimizers.loss"), log_y=True), key="op_loss", name=t("optimizers.tab_loss"))
+
+
+def table_tab(shown: Shown, names: list[str]) -> None:
     rows = []
-    for n, s in zip(names, summaries):
+    for n, s in zip(names, shown.summaries):
         rows.append({t("optimizers.col_optimizer"): n,
                      t("optimizers.col_final_loss"): s["final_loss"],
                      # empty cells (not "None") where there is no minimum or it was never reached
@@ -257,30 +315,53 @@ with tab_table:
                                                     if s["diverged"] else "—")})
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(t("optimizers.table_note"))
-with tab_rules:
+
+
+def rules_tab(chosen: list) -> None:
     for name in chosen:
         st.markdown(f"**{t(f'optimizers.opt_{name}')}** — {t(f'optimizers.why_{name}')}")
         st.latex(t(f"optimizers.rule_{name}"))
-st.markdown(t("optimizers.lr_text"))
 
-# ---- a trained model's real loss landscape
-st.header(t("optimizers.landscape_header"))
-trained = st.session_state.get("trained_model")
-linked = kept_runs.linked_ids()  # a link (?run=…) or a reload names the run whose landscape to show
-if linked and (not trained or trained.get("id") != linked[-1]):
-    kept = kept_runs.load(linked[-1])
-    if kept is not None:
-        trained = {"model": kept["model"], "name": kept["label"], "test_accuracy": kept["test_accuracy"],
-                   "id": kept["id"], "config": kept.get("config")}
-        st.session_state["trained_model"] = trained
-    elif trained and trained.get("id"):
-        trained = None  # the link names a run that no longer exists: don't show another one instead
-if linked:
-    kept_runs.publish_ids(linked)
-if not trained:
-    st.info(t("optimizers.landscape_missing"))
-    lesson_link("pages/train.py", t("nav.train"), "🧠")
-else:
+
+# ================================================================ a trained model's real loss landscape
+def _trained_model() -> dict | None:
+    """The trained model whose landscape to show: one a link (?run=…) or a reload names, else this session's."""
+    trained = st.session_state.get("trained_model")
+    linked = kept_runs.linked_ids()  # a link (?run=…) or a reload names the run whose landscape to show
+    if linked and (not trained or trained.get("id") != linked[-1]):
+        kept = kept_runs.load(linked[-1])
+        if kept is not None:
+            trained = {"model": kept["model"], "name": kept["label"], "test_accuracy": kept["test_accuracy"],
+                       "id": kept["id"], "config": kept.get("config")}
+            st.session_state["trained_model"] = trained
+        elif trained and trained.get("id"):
+            trained = None  # the link names a run that no longer exists: don't show another one instead
+    if linked:
+        kept_runs.publish_ids(linked)
+    return trained
+
+
+@st.fragment(run_every=1.0)
+def _landscape_progress(cache: dict) -> None:
+    k, job = st.session_state["_op_landscape_job"]
+    view = job.poll()
+    if view.finished:
+        if job.result is not None and "loss" in job.result:
+            cache[k] = job.result
+        elif view.error:
+            st.session_state["_op_landscape_error"] = view.error
+        del st.session_state["_op_landscape_job"]
+        st.rerun(scope="app")
+    ui_jobs.status(view, t("optimizers.landscape_progress"))
+
+
+def landscape() -> None:
+    st.header(t("optimizers.landscape_header"))
+    trained = _trained_model()
+    if not trained:
+        st.info(t("optimizers.landscape_missing"))
+        lesson_link("pages/train.py", t("nav.train"), "🧠")
+        return
     st.markdown(t("optimizers.landscape_text", name=literal(trained.get("name", "?")),
                   acc=f"{100 * trained.get('test_accuracy', 0):.1f}"))
     cache = st.session_state.setdefault("_op_landscapes", {})
@@ -291,27 +372,35 @@ else:
         job = ui_jobs.start(jobs.LandscapeJob(trained["model"], trained.get("config"), owner=ui_jobs.owner()))
         if job is not None:
             st.session_state["_op_landscape_job"] = pending = (key, job)
-
-    @st.fragment(run_every=1.0)
-    def _landscape_progress() -> None:
-        k, job = st.session_state["_op_landscape_job"]
-        view = job.poll()
-        if view.finished:
-            if job.result is not None and "loss" in job.result:
-                cache[k] = job.result
-            elif view.error:
-                st.session_state["_op_landscape_error"] = view.error
-            del st.session_state["_op_landscape_job"]
-            st.rerun(scope="app")
-        ui_jobs.status(view, t("optimizers.landscape_progress"))
-
     if pending is not None:
-        _landscape_progress()
+        _landscape_progress(cache)
     if "_op_landscape_error" in st.session_state:
         st.error(t("common.unexpected_error", detail=literal(st.session_state.pop("_op_landscape_error"))))
     if key in cache:
         L = cache[key]
         chart(figs.landscape(L["alphas"], L["betas"], L["loss"], x_title=t("optimizers.landscape_x"),
-                                       y_title=t("optimizers.landscape_y"),
-                                       loss_title=t("optimizers.loss")), key="op_landscape", name=t("optimizers.landscape_header"))
+                             y_title=t("optimizers.landscape_y"),
+                             loss_title=t("optimizers.loss")), key="op_landscape", name=t("optimizers.landscape_header"))
         note(t("optimizers.landscape_note"))
+
+
+st.title(t("optimizers.title"))
+st.markdown(t("optimizers.intro"))
+shown = race(*settings())
+grid = _grid(shown.surface, float(shown.kappa))
+names = runner_names(shown)
+tab_map, tab_3d, tab_loss, tab_table, tab_rules = st.tabs(
+    [t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
+     t("optimizers.tab_rules")])
+with tab_map:
+    map_tab(shown, grid, names)
+with tab_3d:
+    surface_tab(shown, grid, names)
+with tab_loss:
+    loss_tab(shown, names)
+with tab_table:
+    table_tab(shown, names)
+with tab_rules:
+    rules_tab(shown.chosen)
+st.markdown(t("optimizers.lr_text"))
+landscape()

@@ -78,6 +78,7 @@ def test_hand_example_loss_and_gradients_match_autograd_of_the_loss():
         assert ex.loss == pytest.approx(float(loss.detach()), rel=1e-12)
         np.testing.assert_allclose(ex.grad_x, xt.grad[0, 0].numpy(), atol=1e-9)
         np.testing.assert_allclose(ex.grad_w, wt.grad[0, 0].numpy(), atol=1e-9)
+        assert bp.autograd_difference(ex) < 1e-9
         assert ex.grad_b == pytest.approx(float(bt.grad[0]))
 
 
@@ -209,6 +210,9 @@ def test_occlusion_entries_are_probabilities_of_the_covered_digit():
     with torch.no_grad():
         p = torch.softmax(model(torch.from_numpy(covered)[None, None]), 1)[0, 3].item()
     assert occ[2, 4] == pytest.approx(p, rel=1e-5)
+    centres = bp.occlusion_centres(6, 2)
+    assert len(centres) == occ.shape[0] and centres[2] == 4 + 2.5  # the patch over rows 4…9 is centred on 6.5
+    assert bp.occlusion_centres(8, 2) == [3.5 + 2 * i for i in range(11)]
 
 
 def test_shifted_accuracy_at_zero_is_plain_accuracy():
@@ -225,3 +229,13 @@ def test_shifted_accuracy_at_zero_is_plain_accuracy():
     with torch.no_grad():  # moved 28 pixels: an empty image, whatever the direction
         blank = int(model(torch.zeros(1, 1, 28, 28)).argmax(1))
     assert acc[1] == pytest.approx(np.mean(y == blank))
+
+
+def test_autograd_difference_sees_a_wrong_gradient():
+    import dataclasses
+    ex = bp.hand_example(bp.hand_input("small"), np.eye(3), np.ones((3, 3)), stride=2, padding=1)
+    assert bp.autograd_difference(ex) == 0.0
+    assert bp.autograd_difference(dataclasses.replace(ex, grad_b=ex.grad_b + 0.25)) == 0.25
+    wrong = ex.grad_w.copy()
+    wrong[1, 2] -= 3.0
+    assert bp.autograd_difference(dataclasses.replace(ex, grad_w=wrong)) == 3.0

@@ -159,3 +159,16 @@ def test_race_cache_is_a_bounded_lru():
     cache.put("c", 3)
     assert "b" not in cache and "a" in cache and "c" in cache and len(cache) == 2
     assert cache.get("b") is None and cache.get("b", 0) == 0
+
+
+def test_stack_paths_makes_one_race_from_cached_paths():
+    surf = optim.surface("rosenbrock")
+    values = []
+    for name in ("sgd", "adam"):
+        path = optim.trajectory(surf, name, surf.start, 5)
+        values.append((path, optim.losses(surf, path), optim.summarise(surf, path)))
+    paths, losses, summaries = optim.stack_paths(iter(values))
+    assert paths.shape == (2, 6, 2) and losses.shape == (2, 6)
+    np.testing.assert_array_equal(paths[1], values[1][0])
+    np.testing.assert_array_equal(losses[0], values[0][1])
+    assert summaries == [values[0][2], values[1][2]]
