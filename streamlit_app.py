@@ -4,6 +4,8 @@ Run with ``streamlit run streamlit_app.py``.
 """
 from __future__ import annotations
 
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
 import gc
 import os
 import threading

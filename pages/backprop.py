@@ -2,6 +2,8 @@
 convolution vs a dense layer on shifted digits, and what a trained network looks at."""
 from __future__ import annotations
 
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
 import hashlib
 from typing import NamedTuple
 

@@ -1,6 +1,8 @@
 """Home: what the app teaches, the path through it, and a live edge-detector demo on the first screen."""
 from __future__ import annotations
 
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
 import numpy as np
 import streamlit as st
 

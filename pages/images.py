@@ -1,6 +1,8 @@
 """Lesson 1 — Images are numbers: a digit as 28×28 grey levels, flattened to 784, /255; RGB as 3 channels."""
 from __future__ import annotations
 
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
 import numpy as np
 import streamlit as st
 

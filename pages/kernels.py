@@ -1,6 +1,8 @@
 """Lesson — Kernels: a kernel on a real image, the pixel inspector, worked examples, shift invariance."""
 from __future__ import annotations
 
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
 import numpy as np
 import pandas as pd
 import streamlit as st

@@ -1,6 +1,8 @@
 """Optimizers on loss surfaces: race the real torch.optim optimizers from one start point."""
 from __future__ import annotations
 
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
 from typing import NamedTuple
 
 import numpy as np

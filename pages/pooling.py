@@ -2,6 +2,8 @@
 the X/O feature maps; the small shift a max-pool absorbs."""
 from __future__ import annotations
 
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
 import numpy as np
 import streamlit as st
 

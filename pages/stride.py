@@ -2,6 +2,8 @@
 transposed convolution; receptive fields."""
 from __future__ import annotations
 
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
 import numpy as np
 import pandas as pd
 import streamlit as st

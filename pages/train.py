@@ -2,6 +2,8 @@
 draw a digit. The page never trains nor scores the test set itself: ``explainer.jobs`` does, on a worker."""
 from __future__ import annotations
 
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
 import numpy as np
 import streamlit as st
 

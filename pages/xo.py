@@ -1,6 +1,8 @@
 """The X/O network: three 3×3 filters, ReLU, max-pooling, a second round and a vote — every number shown."""
 from __future__ import annotations
 
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
 import numpy as np
 import streamlit as st
 

@@ -1,0 +1,45 @@
+"""Load the app's modules once per server, in one thread, before any page imports them.
+
+Streamlit runs every session's script in a thread of its own, all in one process. When a class opens a
+fresh server at once, several threads import the same packages at the same moment; Python's import
+locks then meet packages with internal circular imports (pandas, plotly, the app's own ``ui`` helpers)
+from two sides, and one thread gets a half-initialised module: "cannot import name 'keep_alive' from
+'ui.jobs'", "partially initialized module 'pandas' has no attribute 'Series'" — 12 of 18 sessions that
+opened a fresh server together saw a traceback page (``tests/test_concurrent_start.py``).
+
+So the entry script and every lesson import this module first. Its body imports the app's libraries
+and modules; Python runs a module's body once, and a second thread that imports this module waits on
+its lock until the body has finished, holding no other import lock meanwhile, so it can't deadlock.
+After that every ``import`` in a page finds a finished module. Dask stays lazy (``explainer.jobs``).
+"""
+from __future__ import annotations
+
+import importlib
+
+# third-party packages the pages use, directly or through Streamlit's elements (st.dataframe → pandas, pyarrow)
+LIBRARIES = ("numpy", "scipy.ndimage", "scipy.signal", "torch", "PIL.Image", "pandas", "pyarrow",
+             "plotly.graph_objects", "plotly.io", "plotly.express")
+# the app's own modules (each imports what it needs of the above); the Dask ones load with the first job
+APP = ("explainer.backprop", "explainer.conv", "explainer.draw", "explainer.errors", "explainer.evaluation",
+       "explainer.formulas", "explainer.i18n", "explainer.images", "explainer.inspector", "explainer.jobs",
+       "explainer.kernels", "explainer.limits", "explainer.mnist", "explainer.models", "explainer.optim",
+       "explainer.optimizers", "explainer.pooling", "explainer.receptive", "explainer.runstore", "explainer.shift",
+       "explainer.stepper", "explainer.train", "explainer.xo", "explainer.figures", "explainer.figures.backprop",
+       "explainer.figures.describe", "explainer.figures.images", "explainer.figures.kernels",
+       "explainer.figures.optim", "explainer.figures.stepper", "explainer.figures.style", "explainer.figures.train",
+       "explainer.figures.xo", "ui.state", "ui.tables", "ui.shell", "ui.charts", "ui.canvas", "ui.images",
+       "ui.jobs", "ui.nav", "ui.runs", "ui.stepper")
+
+
+def _load(names) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional library missing: the page that needs it says so itself
+            if name.startswith(("explainer", "ui")):
+                raise
+
+
+_load(LIBRARIES)
+_load(APP)
+_load(f"ui.tables.{page}" for page in importlib.import_module("ui.tables").PAGES)
