@@ -39,3 +39,33 @@ def test_sessions_arriving_together_on_a_fresh_server_all_get_their_page(mnist_d
     finally:
         server.stop()
     assert not failures, f"{len(failures)} of {2 * len(LESSONS)} sessions failed: {failures[:3]}"
+
+
+def test_every_script_imports_ui_boot_before_anything_else():
+    """The fix only holds if no page imports a library before ``ui.boot`` has loaded them all."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    scripts = sorted((root / "pages").glob("*.py")) + [root / "streamlit_app.py"]
+    assert len(scripts) >= 10
+    for script in scripts:
+        imports = [node for node in ast.parse(script.read_text()).body if isinstance(node, (ast.Import, ast.ImportFrom))
+                   and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
+        first = imports[0]
+        assert isinstance(first, ast.Import) and [a.name for a in first.names] == ["ui.boot"], script.name
+
+
+def test_ui_boot_loads_every_module_of_the_app():
+    """A module the pages import but ``ui.boot`` doesn't would be imported concurrently again."""
+    from pathlib import Path
+
+    import ui.boot as boot
+
+    root = Path(__file__).resolve().parents[1]
+    lazy = {"explainer.jobworker", "explainer.jobcluster", "explainer.__main__", "ui.boot"}  # Dask: with the first job
+    modules = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+               for folder in ("explainer", "ui") for p in (root / folder).rglob("*.py")}
+    loaded = set(boot.APP) | {f"ui.tables.{page}" for page in __import__("ui.tables").tables.PAGES}
+    missing = sorted(m for m in modules - lazy - {"explainer", "ui"} if m not in loaded)
+    assert not missing, f"add to ui.boot.APP: {missing}"

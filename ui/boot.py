@@ -27,7 +27,7 @@ APP = ("explainer.backprop", "explainer.conv", "explainer.draw", "explainer.erro
        "explainer.stepper", "explainer.train", "explainer.xo", "explainer.figures", "explainer.figures.backprop",
        "explainer.figures.describe", "explainer.figures.images", "explainer.figures.kernels",
        "explainer.figures.optim", "explainer.figures.stepper", "explainer.figures.style", "explainer.figures.train",
-       "explainer.figures.xo", "ui.state", "ui.tables", "ui.shell", "ui.charts", "ui.canvas", "ui.images",
+       "explainer.figures.xo", "ui.state", "ui.tables", "ui.tables.shared", "ui.shell", "ui.charts", "ui.canvas", "ui.images",
        "ui.jobs", "ui.nav", "ui.runs", "ui.stepper")
 
 
