@@ -1,8 +1,10 @@
 """Shared test set-up: repository root on sys.path, MNIST location, AppTest helpers."""
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,22 @@ def pytest_configure(config):
 def pytest_report_header(config):
     problem = getattr(config, "_mnist_problem", None)
     return [problem] if problem else [f"MNIST_DIR={os.environ.get('MNIST_DIR', '')}"]
+
+
+def run_async(coro, timeout: float = 600.0):
+    """``asyncio.run(coro)`` in a thread of its own, so it works whatever this thread runs: the browser tests'
+    session-wide Playwright (sync API) keeps an event loop running in the test thread of the same xdist worker."""
+    outcome: dict = {}
+
+    def go() -> None:
+        try:
+            outcome["value"] = asyncio.run(asyncio.wait_for(coro, timeout))
+        except BaseException as exc:  # noqa: BLE001 — re-raised in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=go, name="test-asyncio")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

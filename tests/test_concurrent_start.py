@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from bench.classroom import ClickError, Server, Session
+from tests.conftest import run_async
 from ui.nav import available_lessons
 
 LESSONS = [url for _, _, _, url in available_lessons() if url != "home"] + [""]
@@ -35,7 +36,7 @@ def test_sessions_arriving_together_on_a_fresh_server_all_get_their_page(mnist_d
         return [f for f in found if f]
 
     try:
-        failures = asyncio.run(all_at_once())
+        failures = run_async(all_at_once(), 300)
     finally:
         server.stop()
     assert not failures, f"{len(failures)} of {2 * len(LESSONS)} sessions failed: {failures[:3]}"

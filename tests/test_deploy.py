@@ -23,6 +23,7 @@ import pytest
 
 from bench.classroom import ClickError, Session, free_port
 from explainer.i18n import translate
+from tests.conftest import run_async
 
 ROOT = Path(__file__).resolve().parents[1]
 HAPROXY = "/usr/sbin/haproxy"
@@ -123,7 +124,7 @@ def _get(url: str, cookie: str | None = None):
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 600))
+    return run_async(coro, 600)
 
 
 def test_cookie_stickiness(deployment):

@@ -87,18 +87,20 @@ def test_brackets_still_read_as_rows():
 
 
 def test_url_values_refused_before_parsing():
-    from ui.shell import _parse
+    from ui.state import Param
 
-    for default, kw in ((1, {}), (1.0, {}), ("", {}), ("a", {"options": ["a", "b"]}), ([], {"options": ["a"]})):
+    params = (Param("i", "int", 1), Param("f", "float", 1.0), Param("s", "text", ""),
+              Param("c", "choice", "a", options=["a", "b"]), Param("m", "multi", [], options=["a"]),
+              Param("r", "int_range", (0, 1)))
+    for param in params:
         t0 = time.perf_counter()
         with pytest.raises(ValueError):
-            _parse("1" * 100_000, default, kw)
+            param.parse("1" * 100_000)
         assert time.perf_counter() - t0 < PARSER_LIMIT_S
     with pytest.raises(ValueError):
-        _parse(str(2**70), 0, {})  # beyond what a browser's number input holds exactly
+        Param("i", "int", 0).parse(str(2**70))  # beyond what a browser's number input holds exactly
     with pytest.raises(ValueError):
-        _parse("a,b,c", [], {"options": ["a", "b", "c"], "max_selections": 2})
-    assert _parse("a,a", [], {"options": ["a", "b"]}) == ["a"]
+        Param("m", "multi", [], options=["a", "b", "c"], max_selections=2).parse("a,b,c")
 
 
 @pytest.mark.parametrize("page, key", [("kernels", "kn_custom"), ("stride", "sp_kernel")])

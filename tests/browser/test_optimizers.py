@@ -60,7 +60,10 @@ def test_race_plays_and_steps_from_the_keyboard(page, app):
     page.wait_for_timeout(1500)
     assert state(page)["n"] == stopped, "paused: nothing moves"
     assert stopped < 201
-    # the step slider from the keyboard: → one frame on, End the whole race, Home the start
+    # the step slider from the keyboard: → one frame on, End the whole race, Home the start. A learner acts on
+    # a page that has finished updating: a late rerun (the pause's, under load) may re-create the slider and
+    # drop the focus given before it
+    wait_idle(page)
     thumb = page.get_by_role("group", name="Race frame").get_by_role("slider")
     thumb.focus()
     page.keyboard.press("ArrowRight")
