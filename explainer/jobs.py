@@ -433,7 +433,7 @@ class Job:
 
     def stop(self) -> None:
         """Cancel a queued job; make a running one stop after its current step (keeping what it learned)."""
-        if self.future is None or self.done:
+        if self.future is None or self.done or self._stop:  # asked once is enough: no scheduler round trips per rerun
             return
         self._stop = True
         try:

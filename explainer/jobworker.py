@@ -44,7 +44,7 @@ class WorkerSetup(WorkerPlugin):
 
 # glibc's mallopt parameters
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 64 << 20   # allocations up to this size come from the heap, not a fresh mmap
+MMAP_THRESHOLD = 32 << 20   # allocations up to this size come from the heap (32 MiB: the most older glibc accepts)
 TRIM_THRESHOLD = 256 << 20  # free memory at the heap's top is handed back to the system beyond this
 
 
@@ -59,8 +59,9 @@ def malloc_for_training() -> bool:
     top of the heap is still returned to the system."""
     try:
         libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD,
-                                                                                          TRIM_THRESHOLD))
+        mmap_ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+        trim_ok = bool(libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+        return mmap_ok and trim_ok
     except (OSError, AttributeError):  # not glibc (macOS, musl): their allocators don't have this problem
         return False
 

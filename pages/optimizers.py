@@ -70,23 +70,25 @@ def _race(name, kappa, runs, start, steps, noise, seed):
     cache = _shared_paths()
     _collect_race_job(cache)
     keys = [(name, kappa, run, start, steps, noise, seed) for run in runs]
-    missing = tuple(k for k in keys if k not in cache)
+    found = {k: cache.get(k) for k in keys}  # held here: another session's evictions can't add work after the check
+    missing = tuple(k for k in keys if found[k] is None)
     pending = st.session_state.get("_op_race_job")
     if missing and optim.race_cost(name, steps, len(missing)) > RACE_INLINE_STEPS:
-        if pending is None:
+        failed = st.session_state.get("_op_race_failed")
+        if pending is None and not (failed and failed[0] == missing):  # a race that failed waits for Retry
             job = jobs.RaceJob(name, [(k[2][0], dict(k[2][1])) for k in missing], start, steps, noise, seed,
                                kappa=kappa, owner=ui_jobs.owner())  # UserError for bad settings: before submitting
             job = ui_jobs.start(job)  # None (and the message shown) when the engine is down
             if job is not None:
                 st.session_state["_op_race_job"] = (missing, job)
-        elif pending[0] != missing and not pending[1].done:
+        elif pending is not None and pending[0] != missing and not pending[1].done:
             pending[1].stop()  # the learner moved on: its finished paths are kept, then the next job starts
         return None
     if pending is not None and not pending[1].done:
         pending[1].stop()  # back to settings computed here or cached: that job's race is no longer wanted
     out = []
     for k in keys:
-        value = cache.get(k)
+        value = found[k]
         if value is None:
             value = _path(*k)
             _keep(cache, k, value)
@@ -112,8 +114,8 @@ def _collect_race_job(cache: optim.RaceCache) -> None:
     if job.result is not None:
         for k, value in zip(keys, job.result.paths):
             _keep(cache, k, value)
-    elif view.state == "error":
-        st.session_state["_op_race_error"] = view.error
+    elif view.state == "error":  # not submitted again for the same paths until the learner presses Retry
+        st.session_state["_op_race_failed"] = (keys, view.error or "")
 
 
 @st.fragment(run_every=1.0)
@@ -226,6 +228,7 @@ def settings() -> tuple[tuple, list, optim.Surface]:
         st.stop()
     x0, y0, steps, noise, seed = _start_and_length(surf)
     runs = _hyperparameters(chosen, sname, surf)
+    kappa = kappa if sname == "quadratic" else OPTIMIZERS["op_kappa"].default  # κ shapes only the quadratic bowl (one cache key)
     race_args = (sname, float(kappa), tuple(runs), (float(x0), float(y0)), int(steps), float(noise), int(seed))
     return race_args, chosen, surf
 
@@ -239,10 +242,13 @@ def race(race_args: tuple, chosen: list, surf: optim.Surface) -> Shown:
     except UserError as exc:
         st.error(t_error(exc))
         st.stop()
-    if "_op_race_error" in st.session_state:
-        st.error(t("common.unexpected_error", detail=literal(st.session_state.pop("_op_race_error"))))
     sname, kappa, runs, _start, steps = race_args[:5]
     if raced is None:  # a long race is being computed on the engine: its progress, and the previous race meanwhile
+        failed = st.session_state.get("_op_race_failed")
+        if failed and "_op_race_job" not in st.session_state:  # it failed on the engine: say so, offer a retry
+            st.error(t("common.unexpected_error", detail=literal(failed[1])))
+            st.button(t("optimizers.race_retry"), key="op_race_retry",
+                      on_click=lambda: st.session_state.pop("_op_race_failed", None))
         _race_progress()
         previous = _previous_race()
         if previous is None:

@@ -170,3 +170,38 @@ def test_every_default_view_and_preset_is_computed_in_the_page():
                                len(preset.get("op_opts", opts)))
         assert cost <= RACE_INLINE_STEPS, (name, cost)
     assert optim.race_cost("beale", TABLE["op_steps"].hi, 8) > RACE_INLINE_STEPS  # the longest races do go to a job
+
+
+def test_a_race_that_fails_on_the_engine_is_not_resubmitted_until_retry(monkeypatch):
+    """A worker error is shown (literally) with a Retry button; the same race is not sent to the shared engine
+    again on every rerun (it was: one open tab resubmitted a failing race about once a second)."""
+    from explainer import jobs
+
+    submitted = []
+
+    class FailingRace:  # stands in for jobs.RaceJob: done at once, with a worker error
+        def __init__(self, *args, **kwargs):
+            submitted.append(args)
+
+        def start(self):
+            return self
+
+        done = True
+        result = None
+
+        def poll(self):
+            return jobs.JobView(state="error", error="*worker* exploded")
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(jobs, "RaceJob", FailingRace)
+    at = app_test("optimizers", op_steps=2000, op_opts=LONG_RACE, op_seed=103).run()
+    assert not at.exception and len(submitted) == 1
+    for _ in range(3):  # reruns (the progress fragment, any click) collect the error but don't resubmit
+        at.run()
+        assert not at.exception
+    assert len(submitted) == 1
+    assert any(r"\*worker\* exploded" in e.value for e in at.error), [e.value for e in at.error]  # escaped: literal
+    at.button(key="op_race_retry").click().run()
+    assert not at.exception and len(submitted) == 2  # Retry sends it once more

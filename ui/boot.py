@@ -18,7 +18,7 @@ import importlib
 
 # third-party packages the pages use, directly or through Streamlit's elements (st.dataframe → pandas, pyarrow)
 LIBRARIES = ("numpy", "scipy.ndimage", "scipy.signal", "torch", "PIL.Image", "pandas", "pyarrow",
-             "plotly.graph_objects", "plotly.io", "plotly.express")
+             "plotly.graph_objects", "plotly.io", "plotly.express", "skimage.data")
 # the app's own modules (each imports what it needs of the above); the Dask ones load with the first job
 APP = ("explainer.backprop", "explainer.conv", "explainer.draw", "explainer.errors", "explainer.evaluation",
        "explainer.formulas", "explainer.i18n", "explainer.images", "explainer.inspector", "explainer.jobs",
@@ -35,8 +35,8 @@ def _load(names) -> None:
     for name in names:
         try:
             importlib.import_module(name)
-        except ImportError:  # an optional library missing: the page that needs it says so itself
-            if name.startswith(("explainer", "ui")):
+        except Exception:  # noqa: BLE001 — a library that fails to load (missing, a broken build): the page that
+            if name.startswith(("explainer", "ui")):  # needs it fails alone, as before; the others still open
                 raise
 
 
