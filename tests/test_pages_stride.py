@@ -125,6 +125,51 @@ def test_play_advances_one_step_per_interval_then_pause_stops(fake_clock):
     assert at.slider(key="sp_pos").value == stopped and not at.exception
 
 
+def test_stale_slider_reports_keep_the_step_and_moves_by_hand_are_taken(fake_clock):
+    """The browser may report the slider's value from when play began (it never moved the slider itself) after
+    the pause: the paused step stays. While playing it reports steps shown earlier: the current one stays. A
+    move by hand, even one step back right after the pause, is taken at once."""
+    at = app_test("stride").run()
+    at.select_slider(key="sp_speed").set_value(4.0).run()
+    at.button(key="sp_play").click().run()
+    start = at.slider(key="sp_pos").value
+    for _ in range(3):
+        fake_clock.advance(0.25)
+        at.run()
+    playing_at = at.slider(key="sp_pos").value
+    at.slider(key="sp_pos").set_value(playing_at - 1).run()  # a lagging report while playing: a step shown before
+    assert at.slider(key="sp_pos").value == playing_at
+    at.button(key="sp_play").click().run()  # Pause
+    stopped = at.slider(key="sp_pos").value
+    assert stopped == start + 3
+    fake_clock.advance(2.0)  # the stale report arrives a little later
+    at.slider(key="sp_pos").set_value(start).run()
+    assert at.slider(key="sp_pos").value == stopped and not at.exception
+    at.slider(key="sp_pos").set_value(stopped - 1).run()  # by hand, one step back at once: taken
+    assert at.slider(key="sp_pos").value == stopped - 1
+    at.slider(key="sp_pos").set_value(start).run()  # by hand, now to where play began: taken
+    assert at.slider(key="sp_pos").value == start
+
+
+def test_the_browsers_lagging_url_does_not_move_the_stepper_back(fake_clock):
+    """A rerun the browser sent before the newest URL arrived carries a step this session published earlier (seen
+    in a real browser: right after a pause the race jumped back to where play began). It is not a shared link."""
+    at = app_test("stride").run()
+    start = at.slider(key="sp_pos").value
+    assert at.query_params["sp_pos"] == str(start)  # published on the first run
+    at.select_slider(key="sp_speed").set_value(4.0).run()
+    at.button(key="sp_play").click().run()
+    for _ in range(3):
+        fake_clock.advance(0.25)
+        at.run()
+    at.button(key="sp_play").click().run()  # Pause
+    stopped = at.slider(key="sp_pos").value
+    assert stopped == start + 3 and at.query_params["sp_pos"] == str(stopped)
+    at.query_params["sp_pos"] = str(start)  # the browser's URL, one step behind
+    at.run()
+    assert at.slider(key="sp_pos").value == stopped and not at.exception
+
+
 def test_play_stops_at_the_last_step(fake_clock):
     at = app_test("stride").run()
     at.select_slider(key="sp_speed").set_value(4.0).run()

@@ -57,7 +57,9 @@ def _set_playing(prefix: str, n_steps: int, value: bool) -> None:
     """Idempotent (Streamlit may deliver a click's callback again on the rerun that follows)."""
     ss = st.session_state
     if value and not ss.get(_play_key(prefix), False):
-        ss[f"_{prefix}_stale"] = ss.get(_pos_key(prefix), 1)  # the slider's value in the browser when play began
+        # the positions the browser's slider may still report: where it was when play began, then every step shown
+        ss[f"_{prefix}_stale"] = {ss.get(_pos_key(prefix), 1)}
+        ss[f"_{prefix}_stale_start"] = ss.get(_pos_key(prefix), 1)
         if ss.get(_pos_key(prefix), 1) >= n_steps:
             ss[_pos_key(prefix)] = 1  # play again from the start
     if not value:
@@ -66,18 +68,25 @@ def _set_playing(prefix: str, n_steps: int, value: bool) -> None:
     ss[f"_{prefix}_last_tick"] = clock()
 
 
-STALE_WINDOW = 3.0  # seconds after a pause in which the browser's stale slider value is still expected
+STALE_WINDOW = 3.0  # seconds after a pause in which the browser may still report the step play began at
 
 
 def _slider_moved(prefix: str) -> None:
-    """The position slider reported a new value. While playing, and right after a pause, the browser may
-    report the value it had when play began (play moved the slider from the server, not by hand): then keep
-    the position last shown. Callbacks run in no fixed order, so this doesn't rely on the pause's callback
-    having run first."""
+    """The position slider reported a new value. Play moves the slider from the server, and the browser's own
+    copy lags behind: while playing it reports steps it was shown earlier (seen in a real browser on a busy
+    server: 2 while the server was at 3, then 3 at 4 …) or the step play began at; just after a pause, the step
+    play began at. Such a report keeps the step last shown. Anything else is a move by hand (after a pause a
+    learner may step back at once: only the step play began at is held back, for ``STALE_WINDOW`` s).
+    Callbacks run in no fixed order, so this doesn't rely on the pause's callback having run first."""
     ss = st.session_state
-    key, stale, shown = _pos_key(prefix), ss.get(f"_{prefix}_stale"), ss.get(f"_{prefix}_shown")
-    recent = playing(prefix) or clock() - ss.get(f"_{prefix}_paused_at", -1e9) < STALE_WINDOW
-    if recent and stale is not None and ss.get(key) == stale and shown is not None and shown != stale:
+    key, shown, value = _pos_key(prefix), ss.get(f"_{prefix}_shown"), ss.get(_pos_key(prefix))
+    seen = ss.get(f"_{prefix}_stale") or set()
+    if playing(prefix):
+        stale = value in seen
+    else:
+        stale = (value == ss.get(f"_{prefix}_stale_start") and bool(seen)
+                 and clock() - ss.get(f"_{prefix}_paused_at", -1e9) < STALE_WINDOW)
+    if stale and shown is not None and value != shown:
         ss[key] = shown
     else:
         ss.pop(f"_{prefix}_stale", None)  # a move by hand
@@ -104,7 +113,10 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
     current = ss[key] if key in ss else _store("_kept_widget_values").get(key, default)
     if not playing(prefix):  # a shared link names the step
         raw = st.query_params.get(key)
-        if raw is not None and raw != _store("_published_url_values").get(key):
+        # a step this session published itself is the browser's URL lagging behind (a rerun sent before the
+        # newest URL arrived), not a link from outside: it must not move the stepper back
+        own = _store("_stepper_published").setdefault(key, set())
+        if raw is not None and raw != _store("_published_url_values").get(key) and raw not in own:
             current = restore(key, current, lambda r: max(1, min(n_steps, params["pos"].parse(r))))
     current = current if isinstance(current, int) and not isinstance(current, bool) else default
     clamped = max(1, min(n_steps, current))  # settings changed: keep the position where it still exists
@@ -112,6 +124,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
         ss[key] = clamped
     if not playing(prefix):
         publish(key, ss[key])
+        _store("_stepper_published").setdefault(key, set()).add(str(ss[key]))
     # Play / pause lives outside the fragment: its click reruns the whole page, which sets (or
     # clears) the fragment's timer. Everything that changes while playing lives inside.
     is_playing = playing(prefix)
@@ -155,8 +168,11 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
             pos = 1
             st.caption(text("single"))
         ss[f"_{prefix}_shown"] = int(pos)  # what the page shows now (see _slider_moved)
+        if playing(prefix) and isinstance(ss.get(f"_{prefix}_stale"), set):
+            ss[f"_{prefix}_stale"].add(int(pos))
         if not playing(prefix):
             publish(key, int(pos))  # a step moved by hand: the shareable link follows
+            _store("_stepper_published").setdefault(key, set()).add(str(int(pos)))
         render(int(pos))
 
     view()
