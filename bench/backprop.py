@@ -10,31 +10,14 @@ asserted in tests.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.chdir(ROOT)
-if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
-    os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
+from common import ROOT, median_ms  # noqa: E402 — the repository on sys.path, MNIST_DIR
 
 import numpy as np  # noqa: E402
 
 from explainer import backprop as bp  # noqa: E402
 from explainer.figures import backprop as figs  # noqa: E402
 
-
-def median_ms(fn, n: int) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:

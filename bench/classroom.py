@@ -32,7 +32,6 @@ import os
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -348,7 +347,7 @@ class Session:
         """Upload a file into a file uploader as the browser does (file URLs → PUT → widget state).
 
         Returns (HTTP status of the PUT, seconds of the rerun); a non-2xx PUT raises ClickError."""
-        w = self.widget(key)
+        self.widget(key)  # the page must have it (ClickError otherwise)
         back = BackMsg()
         rid = f"r{random.getrandbits(48)}"
         back.file_urls_request.request_id = rid
@@ -690,7 +689,7 @@ def print_level(label: str, lvl: dict, per_action: bool = True) -> None:
           + (f" ({lvl['storm']} press Start on Train)" if lvl["storm"] else "")
           + f", {lvl['wall']:.0f} s · server CPU {cpu} · RSS {rss}")
     if per_action:
-        print(f"| action | n | p50 | p95 | max | errors |\n|---|---|---|---|---|---|")
+        print("| action | n | p50 | p95 | max | errors |\n|---|---|---|---|---|---|")
         names = sorted(set(res.times) | set(res.errors), key=lambda a: (not a.startswith("ALL"), a))
         for a in names:
             v = res.times.get(a, [])

@@ -10,31 +10,15 @@ asserted in tests.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.chdir(ROOT)
-if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
-    os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
+from common import ROOT, median_ms  # noqa: E402 — the repository on sys.path, MNIST_DIR
 
 from explainer.conv import conv2d  # noqa: E402
 
-
-def median_ms(fn, runs: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def conv_table(runs: int) -> None:
@@ -51,9 +35,9 @@ def conv_table(runs: int) -> None:
         for k in (3, 5, 7):
             ker = rng.normal(size=(k, k))
             tker = torch.from_numpy(ker)[None, None]
-            ours = median_ms(lambda: conv2d(img, ker), runs)
-            sp = median_ms(lambda: scipy.signal.correlate2d(img, ker, mode="valid"), runs)
-            th = median_ms(lambda: F.conv2d(timg, tker).numpy(), runs)
+            ours = median_ms(lambda: conv2d(img, ker), runs, warm_up=True)
+            sp = median_ms(lambda: scipy.signal.correlate2d(img, ker, mode="valid"), runs, warm_up=True)
+            th = median_ms(lambda: F.conv2d(timg, tker).numpy(), runs, warm_up=True)
             print(f"{n:>5}² {k}×{k:<4} | {ours:>7.1f}ms {sp:>7.1f}ms {th:>7.1f}ms | {ours / min(sp, th):>13.2f}×")
 
 

@@ -7,28 +7,13 @@ and the Optimizers page's rerun after changing one hyperparameter (AppTest).
 """
 from __future__ import annotations
 
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.chdir(ROOT)
-if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
-    os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
+from common import ROOT, median_seconds  # noqa: E402 — the repository on sys.path, MNIST_DIR
 
 from explainer import optim  # noqa: E402
 
-
-def median_time(fn, n: int) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -36,8 +21,8 @@ def main() -> None:
     # the page's defaults for this surface (with torch's bare lr 0.01, SGD explodes here within 5 steps)
     runs = [(n, optim.defaults(n, surf)) for n in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
                                                     "adamw", "nadam")]
-    race = median_time(lambda: optim.race(surf, runs, surf.start, 1000), 9)
-    grid = median_time(lambda: optim.loss_grid(surf, 300), 21)
+    race = median_seconds(lambda: optim.race(surf, runs, surf.start, 1000), 9)
+    grid = median_seconds(lambda: optim.loss_grid(surf, 300), 21)
 
     from streamlit.testing.v1 import AppTest
 

@@ -8,17 +8,12 @@ Prints a table of medians (ms). Timings are measured here, never asserted in tes
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.chdir(ROOT)
-if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
-    os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
+from common import ROOT  # noqa: E402 — the repository on sys.path, MNIST_DIR
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 

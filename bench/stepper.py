@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, median_ms  # noqa: E402 — the repository on sys.path, MNIST_DIR
 
 import logging  # noqa: E402
 
@@ -27,14 +25,6 @@ from explainer.stepper import conv_walk, pool_walk  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-
-def median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
 
 
 WRAPPER = """

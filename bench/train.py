@@ -23,12 +23,8 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
-    os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
+import common  # noqa: F401 — the repository on sys.path, MNIST_DIR
 
 TARGETS = (0.985, 0.990)
 

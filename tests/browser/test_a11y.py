@@ -79,6 +79,15 @@ def test_every_page_has_its_own_title(page, app):
     assert all(titles[("en", p)] != titles[("zh", p)] for p in PAGES)
 
 
+def _press(page, selector: str, key: str, then_shows: str, idle: bool = True) -> None:
+    """Focus the control at ``selector``, press ``key`` and wait until the page says ``then_shows``."""
+    page.locator(selector).first.focus()
+    page.keyboard.press(key)
+    page.wait_for_function(f"() => document.body.innerText.includes({then_shows!r})", timeout=20_000)
+    if idle:
+        wait_idle(page)
+
+
 def _markdown(page) -> str:
     return " ".join(page.locator('[data-testid="stMarkdown"]').all_inner_texts())
 
@@ -100,27 +109,12 @@ def test_keyboard_only_kernels_and_stride(page, app):
     goto(page, app, "stride")
     _settled(page)
     assert "Step 1 of 9" in _markdown(page)
-    page.locator('.st-key-sp_next button').first.focus()
-    page.keyboard.press("Enter")
-    page.wait_for_function("() => document.body.innerText.includes('Step 2 of 9')", timeout=20_000)
-    wait_idle(page)
-    page.locator('.st-key-sp_next button').first.focus()
-    page.keyboard.press("Space")
-    page.wait_for_function("() => document.body.innerText.includes('Step 3 of 9')", timeout=20_000)
-    wait_idle(page)
-    page.locator('.st-key-sp_prev button').first.focus()
-    page.keyboard.press("Enter")
-    page.wait_for_function("() => document.body.innerText.includes('Step 2 of 9')", timeout=20_000)
-    wait_idle(page)
-    slider = page.locator('.st-key-sp_pos input[type="range"]')
-    slider.focus()
-    page.keyboard.press("End")
-    page.wait_for_function("() => document.body.innerText.includes('Step 9 of 9')", timeout=20_000)
-    wait_idle(page)
-    # Tab moves focus along the controls, and Enter on "First" goes back to the start
-    page.locator('.st-key-sp_first button').first.focus()
-    page.keyboard.press("Enter")
-    page.wait_for_function("() => document.body.innerText.includes('Step 1 of 9')", timeout=20_000)
+    _press(page, ".st-key-sp_next button", "Enter", "Step 2 of 9")
+    _press(page, ".st-key-sp_next button", "Space", "Step 3 of 9")
+    _press(page, ".st-key-sp_prev button", "Enter", "Step 2 of 9")
+    _press(page, '.st-key-sp_pos input[type="range"]', "End", "Step 9 of 9")
+    # Enter on "First" goes back to the start
+    _press(page, ".st-key-sp_first button", "Enter", "Step 1 of 9", idle=False)
     assert_no_exception(page)
 
 
