@@ -16,7 +16,7 @@ import streamlit as st
 from explainer.i18n import LANGUAGES
 from ui.jobs import keep_alive
 from ui.nav import available_lessons
-from ui.shell import lang, presenter, t, widget
+from ui.shell import lang, page_entered, presenter, t, widget
 from ui.tables.app import TABLE as APP
 
 ROOT = Path(__file__).parent
@@ -38,6 +38,7 @@ home = next((p for p, lesson in zip(pages, available_lessons()) if lesson[3] == 
 if home is not None:
     pages.append(st.Page(lambda: st.switch_page(home), title=t("nav.home"), url_path="home", visibility="hidden"))
 current = st.navigation(pages)
+page_entered(current.url_path)  # the URL history (ui.shell.from_outside) is per page
 # A title per lesson (the browser tab, history and a screen reader's first words), in the learner's language.
 app_title = t("home.title")
 st.set_page_config(

@@ -346,3 +346,18 @@ def test_chinese_labels_are_chinese():
     for key in ("stride.preset_valid", "stride.preset_same", "stride.preset_full", "train.one_cycle"):
         assert cjk.search(translate(key, "zh")), key
     assert translate("kernels.view_explore", "zh") in translate("kernels.step_open", "zh")
+
+
+def test_a_lagging_url_does_not_undo_a_widget_change_but_a_new_link_value_applies():
+    """ui.shell.from_outside: a value this session published on this page is the browser's URL lagging behind
+    (quick clicks on a busy server), not a link; a value it never published is."""
+    at = app_test("stride").run()
+    first = at.slider(key="sp_k").value
+    at.slider(key="sp_k").set_value(first + 2).run()
+    assert at.query_params["sp_k"] == str(first + 2)
+    at.query_params["sp_k"] = str(first)  # a rerun that carries the URL from before the change
+    at.run()
+    assert at.slider(key="sp_k").value == first + 2 and not at.exception
+    at.query_params["sp_k"] = str(first + 1)  # never published in this session: a link from outside
+    at.run()
+    assert at.slider(key="sp_k").value == first + 1

@@ -153,6 +153,29 @@ def _store(name: str) -> dict:
     return st.session_state.setdefault(name, {})
 
 
+_HISTORY = "_published_url_history"  # per key: the texts this session wrote to the URL on the page it is on
+_HISTORY_MAX = 64  # per key (each text is at most limits.URL_PUBLISH_CHARS long)
+
+
+def from_outside(key: str, raw: str | None) -> bool:
+    """Whether the URL value ``raw`` of ``key`` came from outside (a shared link, ``st.switch_page(...,
+    query_params=...)``) rather than from this session. A value the session itself published on this page
+    is the browser's URL lagging behind: a rerun sent before the newest URL reached the browser (quick
+    clicks on a busy server; seen in a real browser, where a paused race jumped back to the step it was
+    published at) must not move anything back."""
+    return (raw is not None and raw != _store("_published_url_values").get(key)
+            and raw not in _store(_HISTORY).get(key, {}))
+
+
+def page_entered(page: str) -> None:
+    """The entry script calls this on every full run: on another page the URL history starts afresh, so an
+    in-app link to a value the learner had before still applies."""
+    ss = st.session_state
+    if ss.get("_url_history_page") != page:
+        ss["_url_history_page"] = page
+        _store(_HISTORY).clear()
+
+
 def restore(key: str, default: Any, parse: Callable[[str], Any] | None = None) -> Any:
     """The value for ``key`` on this run, for state that is not a widget (pair with ``publish``).
 
@@ -163,7 +186,7 @@ def restore(key: str, default: Any, parse: Callable[[str], Any] | None = None) -
     """
     kept, published = _store(_KEPT), _store("_published_url_values")
     raw = st.query_params.get(key)
-    if raw is not None and raw != published.get(key):
+    if from_outside(key, raw):
         published[key] = raw
         try:
             if len(raw) > limits.URL_VALUE_CHARS:  # refused before any parser sees it
@@ -196,6 +219,11 @@ def publish(key: str, value: Any, text: str | None = None, ok: bool = True) -> N
             return
     good[key] = text
     _store("_published_url_values")[key] = text
+    history = _store(_HISTORY).setdefault(key, {})
+    history.pop(text, None)
+    history[text] = True  # newest last; the oldest go first
+    while len(history) > _HISTORY_MAX:
+        del history[next(iter(history))]
     if st.query_params.get(key) != text:
         st.query_params[key] = text
 
@@ -229,9 +257,7 @@ def widget(fn: Callable, label: str, param: Param, *, default: Any = _UNSET, min
     kwargs = {**param.widget_kwargs(min_value, max_value, options), **kwargs}
     ss = st.session_state
     if url:
-        raw = st.query_params.get(key)
-        external = raw is not None and raw != _store("_published_url_values").get(key)
-        if external or key not in ss:
+        if from_outside(key, st.query_params.get(key)) or key not in ss:
             ss[key] = restore(key, ss.get(key, _store(_KEPT).get(key, default)),
                               lambda r: param.parse(r, **narrowed))
     elif key not in ss:

@@ -17,7 +17,7 @@ import streamlit as st
 
 from explainer.figures.stepper import labels_for
 from explainer.i18n import translate
-from ui.shell import _store, lang, publish, restore, t, widget
+from ui.shell import _store, from_outside, lang, publish, restore, t, widget
 from ui.tables.shared import SPEEDS, grid_params, stepper_params
 
 TICK_SLACK = 0.8  # a timer rerun that comes a little early (< 20 % of the interval) still advances one step
@@ -112,11 +112,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
     default = n_steps if default < 0 else default
     current = ss[key] if key in ss else _store("_kept_widget_values").get(key, default)
     if not playing(prefix):  # a shared link names the step
-        raw = st.query_params.get(key)
-        # a step this session published itself is the browser's URL lagging behind (a rerun sent before the
-        # newest URL arrived), not a link from outside: it must not move the stepper back
-        own = _store("_stepper_published").setdefault(key, set())
-        if raw is not None and raw != _store("_published_url_values").get(key) and raw not in own:
+        if from_outside(key, st.query_params.get(key)):  # not the browser's URL lagging behind
             current = restore(key, current, lambda r: max(1, min(n_steps, params["pos"].parse(r))))
     current = current if isinstance(current, int) and not isinstance(current, bool) else default
     clamped = max(1, min(n_steps, current))  # settings changed: keep the position where it still exists
@@ -124,7 +120,6 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
         ss[key] = clamped
     if not playing(prefix):
         publish(key, ss[key])
-        _store("_stepper_published").setdefault(key, set()).add(str(ss[key]))
     # Play / pause lives outside the fragment: its click reruns the whole page, which sets (or
     # clears) the fragment's timer. Everything that changes while playing lives inside.
     is_playing = playing(prefix)
@@ -172,7 +167,6 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
             ss[f"_{prefix}_stale"].add(int(pos))
         if not playing(prefix):
             publish(key, int(pos))  # a step moved by hand: the shareable link follows
-            _store("_stepper_published").setdefault(key, set()).add(str(int(pos)))
         render(int(pos))
 
     view()
