@@ -9,6 +9,14 @@ that started it has exited, however it ended) or it gets SIGTERM/SIGINT; then it
 Why a separate process: worker processes are started with ``spawn``, which re-runs the parent's
 ``__main__``; inside Streamlit that is the app script itself. Started from here, the workers' parent
 is this small module, and the scheduler's work stays out of the web process too.
+
+A closed engine (issue 21 item 3): the scheduler, the nannies and the workers listen on 127.0.0.1 only and
+serve no HTTP at all. Dask starts an HTTP server on every scheduler and worker even without a dashboard
+(``/info/main/logs.html``, ``/eventstream``, ``/metrics``, ``/proxy/…``); here its routes are emptied
+(``CLOSED_CONFIG``) and this module is the scheduler's and workers' Dask *preload*: its ``dask_setup``
+closes that listener unless routes were asked for in Dask's config (``distributed.scheduler.http.routes``,
+``distributed.worker.http.routes``). ``deploy/classroom.sh`` uses the same preload and config for a course's
+scheduler and workers (``--preload explainer.jobcluster``).
 """
 from __future__ import annotations
 
@@ -17,12 +25,35 @@ import signal
 import sys
 import threading
 
+# Dask config of a closed engine: no HTTP routes on the scheduler or the workers (the listener itself is
+# closed by dask_setup below), no dashboard.
+CLOSED_CONFIG = {
+    "distributed.scheduler.http.routes": [],
+    "distributed.worker.http.routes": [],
+}
+
+
+def dask_setup(server) -> None:
+    """Dask preload hook (scheduler, worker or nanny): close the server's HTTP listener when it serves no
+    routes. Dask opens it before preloads run, so for a moment it listens (loopback, answering 404)."""
+    import dask
+
+    http = getattr(server, "http_server", None)
+    if http is None:  # a nanny has none
+        return
+    kind = "scheduler" if type(server).__name__ == "Scheduler" else "worker"
+    if dask.config.get(f"distributed.{kind}.http.routes"):
+        return  # asked for: keep it (on the address Dask was given)
+    http.stop()
+    server.services.pop("dashboard", None)
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m explainer.jobcluster")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=90.0)
     args = ap.parse_args(argv)
+    import dask
     from distributed import LocalCluster
 
     from explainer.jobs import SLOT
@@ -30,9 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    # the config travels to the spawned workers with their nannies; the preload runs in each of them
+    dask.config.set(CLOSED_CONFIG)
+    dask.config.set({"distributed.worker.preload": ["explainer.jobcluster"]})
     cluster = LocalCluster(n_workers=max(1, args.workers), threads_per_worker=1, processes=True,
                            resources={SLOT: 1}, dashboard_address=None, host="127.0.0.1", silence_logs=40,
                            timeout=args.timeout)
+    dask_setup(cluster.scheduler)  # the scheduler runs in this process: close its listener here too
     print("ADDRESS", cluster.scheduler_address, flush=True)
 
     def watch_stdin() -> None:
