@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A whole class on one machine: N Streamlit processes behind HAProxy (cookie-sticky), one Dask scheduler
-# and its workers for the trainings. One command starts it all; Ctrl-C (or SIGTERM) stops it all.
+# A whole class on one machine: N Streamlit processes behind HAProxy (cookie-sticky, health-checked), one Dask
+# scheduler and its workers for the trainings, all kept running by supervisord. One command starts it all;
+# Ctrl-C (or SIGTERM) stops it all.
 #
 #   deploy/classroom.sh                                  # 2 replicas on :8500, scheduler :8786, 1 worker
 #   deploy/classroom.sh --replicas 4 --workers 2 --port 80 --address 0.0.0.0
@@ -11,20 +12,28 @@
 #   --port P              the balancer's port (what students open) [8500]
 #   --address A           the balancer's address [127.0.0.1]; 0.0.0.0 for a classroom network
 #   --scheduler-port P    Dask scheduler [8786]               --workers N    Dask worker processes [1]
+#   --scheduler-host H    the scheduler's address [127.0.0.1]; beyond loopback (workers on other machines)
+#                         it requires TLS, which is then turned on
+#   --tls                 Dask TLS with client certificates (mutual authentication), also on loopback
+#   --tls-dir D           the certificates (deploy/make-certs.sh makes them there if D has none) [RUN_DIR/tls]
 #   --torch-threads T     PyTorch threads per worker [cores / workers]
-#   --run-dir D           logs, haproxy.cfg, Dask spill space [a new mktemp -d]
+#   --run-dir D           logs, haproxy.cfg, supervisord.conf, Dask spill space [a new mktemp -d]
 # Environment: PYTHON (the interpreter with the app's requirements; default .venv/bin/python, else python3),
-# MNIST_DIR (passed to the replicas and workers), HAPROXY [/usr/sbin/haproxy].
+# MNIST_DIR (passed to the replicas and workers), HAPROXY [/usr/sbin/haproxy], SUPERVISORD [Debian's
+# /usr/bin/supervisord, else the one beside PYTHON].
 #
-# Replicas and workers listen on 127.0.0.1 only; only HAProxy faces the network. Each replica gets
-# EXPLAINER_DASK_SCHEDULER=tcp://127.0.0.1:<scheduler-port>, so trainings go to the workers, not the web
-# processes. Stickiness is by cookie (EXPLAINER_SRV), not by client IP: a classroom often shares one public
-# IP, and a session's websocket, uploads (/_stcore/upload_file) and media must reach its own process.
+# supervisord (RUN_DIR/supervisord.conf) restarts any process that dies: a replica, the scheduler, a worker
+# (its nanny; the nanny restarts the worker process itself), HAProxy. HAProxy checks each replica's
+# /_stcore/health every second and sends the students of a dead one to a live one (their browser reconnects
+# and reruns the page from its URL). `supervisorctl -c RUN_DIR/supervisord.conf status` shows the processes.
+# Replicas, scheduler and workers listen on 127.0.0.1 only (unless --scheduler-host) and the Dask processes
+# serve no HTTP; only HAProxy faces the network. Stickiness is by cookie (EXPLAINER_SRV), not by client IP: a
+# classroom often shares one public IP, and a session's websocket, uploads and media must reach its process.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPLICAS=2 FIRST_PORT=8601 REPLICA_PORTS="" PORT=8500 ADDRESS=127.0.0.1
-SCHED_PORT=8786 WORKERS=1 TORCH_THREADS="" RUN_DIR=""
+SCHED_PORT=8786 SCHED_HOST=127.0.0.1 WORKERS=1 TORCH_THREADS="" RUN_DIR="" TLS=0 TLS_DIR=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --replicas) REPLICAS="$2"; shift 2 ;;
@@ -33,10 +42,13 @@ while [[ $# -gt 0 ]]; do
     --port) PORT="$2"; shift 2 ;;
     --address) ADDRESS="$2"; shift 2 ;;
     --scheduler-port) SCHED_PORT="$2"; shift 2 ;;
+    --scheduler-host) SCHED_HOST="$2"; shift 2 ;;
+    --tls) TLS=1; shift ;;
+    --tls-dir) TLS_DIR="$2"; shift 2 ;;
     --workers) WORKERS="$2"; shift 2 ;;
     --torch-threads) TORCH_THREADS="$2"; shift 2 ;;
     --run-dir) RUN_DIR="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,11 +56,17 @@ done
 if [[ -z "${PYTHON:-}" ]]; then
   if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
 fi
+BIN="$(dirname "$(command -v "$PYTHON")")"
 HAPROXY="${HAPROXY:-/usr/sbin/haproxy}"
-DASK="$(dirname "$(command -v "$PYTHON")")/dask"
+DASK="$BIN/dask"
 [[ -x "$DASK" ]] || DASK="$(command -v dask || true)"
 [[ -n "$DASK" ]] || { echo "the dask CLI (package distributed) is not installed for $PYTHON" >&2; exit 1; }
 [[ -x "$HAPROXY" ]] || { echo "haproxy not found at $HAPROXY (Debian: apt install haproxy)" >&2; exit 1; }
+if [[ -z "${SUPERVISORD:-}" ]]; then
+  if [[ -x /usr/bin/supervisord ]]; then SUPERVISORD=/usr/bin/supervisord; else SUPERVISORD="$BIN/supervisord"; fi
+fi
+[[ -x "$SUPERVISORD" ]] || { echo "supervisord not found (Debian: apt install supervisor)" >&2; exit 1; }
+SUPERVISORCTL="$(dirname "$SUPERVISORD")/supervisorctl"
 
 if [[ -n "$REPLICA_PORTS" ]]; then
   IFS=, read -r -a PORTS <<< "$REPLICA_PORTS"
@@ -60,93 +78,35 @@ CORES="$(nproc)"
 [[ -n "$TORCH_THREADS" ]] || TORCH_THREADS=$(( CORES / WORKERS > 0 ? CORES / WORKERS : 1 ))
 [[ -n "$RUN_DIR" ]] || RUN_DIR="$(mktemp -d -t explainer-classroom.XXXXXX)"
 mkdir -p "$RUN_DIR"
-SCHEDULER="tcp://127.0.0.1:$SCHED_PORT"
+RUN_DIR="$(cd "$RUN_DIR" && pwd)"
 # one secret for all replicas (Streamlit signs its cookies with it), new each start
 SECRET="$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')"
+# every process started here carries this mark in its environment: the last resort of the stop finds them by it
+TAG="$("$PYTHON" -c 'import secrets; print(secrets.token_hex(8))')"
 
-PIDS=() NAMES=()
-stopping=0
-stop() {
-  # Reverse start order: the balancer first (no new clicks), then the web processes, then the workers
-  # (a training still running is cancelled there), the scheduler last. Up to 20 s each, then SIGKILL.
-  [[ $stopping -eq 1 ]] && return
-  stopping=1
-  trap '' INT TERM
-  local i pid deadline
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    pid=${PIDS[$i]}
-    kill -0 "$pid" 2>/dev/null || continue
-    echo "stopping ${NAMES[$i]} (pid $pid)"
-    # HAProxy: SIGUSR1 is its graceful stop (open websockets get hard-stop-after); the others stop on SIGTERM
-    if [[ "${NAMES[$i]}" == haproxy ]]; then kill -USR1 "$pid" 2>/dev/null || true; else kill -TERM "$pid" 2>/dev/null || true; fi
-    deadline=$((SECONDS + 20))
-    while kill -0 "$pid" 2>/dev/null && [[ $SECONDS -lt $deadline ]]; do sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "${NAMES[$i]} did not stop in 20 s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    local rc=0
-    wait "$pid" 2>/dev/null || rc=$?
-    echo "${NAMES[$i]} exited with status $rc"
-  done
-  echo "stopped; logs in $RUN_DIR"
-}
-trap 'stop; exit 0' INT TERM
-trap 'stop' EXIT
-
-start() {  # start NAME LOGFILE CMD... — in the background, remembered for stop()
-  local name="$1" log="$2"; shift 2
-  "$@" > "$log" 2>&1 &
-  PIDS+=($!) NAMES+=("$name")
-  echo "started $name pid $!"
-}
-
-wait_until() {  # wait_until SECONDS DESCRIPTION CMD...
-  local limit="$1" what="$2"; shift 2
-  local deadline=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    if [[ $SECONDS -ge $deadline ]]; then echo "$what: not ready in ${limit} s (logs in $RUN_DIR)" >&2; exit 1; fi
-    for i in "${!PIDS[@]}"; do
-      kill -0 "${PIDS[$i]}" 2>/dev/null || { echo "${NAMES[$i]} exited (log in $RUN_DIR)" >&2; exit 1; }
-    done
-    sleep 0.5
-  done
-}
-
-http_ok() { "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
-dask_ok() {
-  "$PYTHON" - "$SCHEDULER" "$1" <<'EOF'
-import sys
-from distributed import Client
-with Client(sys.argv[1], timeout=5) as c:
-    sys.exit(0 if len(c.scheduler_info(n_workers=-1)["workers"]) >= int(sys.argv[2]) else 1)
-EOF
-}
+case "$SCHED_HOST" in 127.*|localhost|::1) ;; *) TLS=1 ;; esac
+PROTO=tcp
+if [[ $TLS -eq 1 ]]; then
+  PROTO=tls
+  [[ -n "$TLS_DIR" ]] || TLS_DIR="$RUN_DIR/tls"
+  [[ -f "$TLS_DIR/ca.pem" ]] || "$ROOT/deploy/make-certs.sh" "$TLS_DIR" "$SCHED_HOST" >/dev/null
+  TLS_DIR="$(cd "$TLS_DIR" && pwd)"
+  # the web processes (and this script's readiness check) are Dask clients: their certificate comes from Dask's config
+  export DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION=True
+  export DASK_DISTRIBUTED__COMM__TLS__CA_FILE="$TLS_DIR/ca.pem"
+  export DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT="$TLS_DIR/client.pem"
+  export DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY="$TLS_DIR/client-key.pem"
+fi
+CONTACT_HOST="$SCHED_HOST"; [[ "$SCHED_HOST" == 0.0.0.0 ]] && CONTACT_HOST=127.0.0.1
+SCHEDULER="$PROTO://$CONTACT_HOST:$SCHED_PORT"
 
 export MNIST_DIR="${MNIST_DIR:-$ROOT/../shared/mnist}"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"   # the workers import explainer/
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"   # the workers import explainer/ (and its Dask preload)
+# A closed engine: no HTTP routes on the scheduler or the workers, and explainer.jobcluster's preload closes
+# the HTTP listener Dask opens anyway (see that module). Set a list of routes here to ask for them.
+export DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES='[]' DASK_DISTRIBUTED__WORKER__HTTP__ROUTES='[]'
 
-# 1. Dask: the scheduler, then the workers (one training slot each; torch threads set per worker)
-start scheduler "$RUN_DIR/scheduler.log" \
-  "$DASK" scheduler --host 127.0.0.1 --port "$SCHED_PORT" --no-dashboard
-wait_until 60 "dask scheduler" "$PYTHON" -c "import socket; socket.create_connection(('127.0.0.1', $SCHED_PORT), 2)"
-start workers "$RUN_DIR/workers.log" env EXPLAINER_TORCH_THREADS="$TORCH_THREADS" OMP_NUM_THREADS="$TORCH_THREADS" \
-  "$DASK" worker "$SCHEDULER" --nworkers "$WORKERS" --nthreads 1 --resources training=1 \
-  --no-dashboard --host 127.0.0.1 --local-directory "$RUN_DIR/dask" --name explainer-worker
-wait_until 120 "dask workers" dask_ok "$WORKERS"
-
-# 2. the web processes
-for i in "${!PORTS[@]}"; do
-  start "web$((i + 1))" "$RUN_DIR/web$((i + 1)).log" env EXPLAINER_DASK_SCHEDULER="$SCHEDULER" \
-    STREAMLIT_SERVER_COOKIE_SECRET="$SECRET" \
-    "$PYTHON" -m streamlit run "$ROOT/streamlit_app.py" --server.address 127.0.0.1 --server.port "${PORTS[$i]}" \
-    --server.headless true --browser.gatherUsageStats false
-done
-for i in "${!PORTS[@]}"; do
-  wait_until 120 "web$((i + 1))" http_ok "http://127.0.0.1:${PORTS[$i]}/_stcore/health"
-done
-
-# 3. the balancer
+# ------------------------------------------------------------------ the configurations
 CFG="$RUN_DIR/haproxy.cfg"
 {
   cat <<EOF
@@ -157,7 +117,10 @@ global
 defaults
     mode http
     option forwardfor
-    timeout connect 5s
+    # a request for a dead replica is sent again, to another one (students of a crashed process reconnect)
+    retries 3
+    option redispatch 1
+    timeout connect 2s
     timeout client 60s
     timeout server 300s
     timeout tunnel 2h
@@ -169,24 +132,149 @@ frontend classroom
 
 backend web
     balance roundrobin
-    # a session's first request picks a replica; the cookie keeps its websocket, uploads and media there
+    # a session's first request picks a replica; the cookie keeps its websocket, uploads and media there. When
+    # its replica is down, HAProxy picks a live one and sets the cookie anew.
     cookie EXPLAINER_SRV insert indirect nocache httponly
     option httpchk GET /_stcore/health
+    http-check expect status 200
+    # health checked every second; down after 2 failed checks, or at once when a connection to it fails;
+    # up again after 2 good checks (a restarted replica)
+    default-server check inter 1s fastinter 500ms downinter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down
     http-response set-header X-Explainer-Replica %s
 EOF
   for i in "${!PORTS[@]}"; do
-    echo "    server web$((i + 1)) 127.0.0.1:${PORTS[$i]} check inter 2s cookie web$((i + 1))"
+    echo "    server web$((i + 1)) 127.0.0.1:${PORTS[$i]} cookie web$((i + 1))"
   done
 } > "$CFG"
 "$HAPROXY" -c -q -f "$CFG"
-start haproxy "$RUN_DIR/haproxy.log" "$HAPROXY" -db -f "$CFG"
+
+if [[ $TLS -eq 1 ]]; then
+  SCHED_TLS="--tls-ca-file $TLS_DIR/ca.pem --tls-cert $TLS_DIR/scheduler.pem --tls-key $TLS_DIR/scheduler-key.pem"
+  WORKER_TLS="--tls-ca-file $TLS_DIR/ca.pem --tls-cert $TLS_DIR/worker.pem --tls-key $TLS_DIR/worker-key.pem"
+else
+  SCHED_TLS="" WORKER_TLS=""
+fi
+SUP="$RUN_DIR/supervisord.conf"
+program() {  # program NAME PRIORITY STOPSIGNAL COMMAND — one [program:NAME] section
+  cat <<EOF
+
+[program:$1]
+command=$4
+priority=$2
+autostart=true
+; restarted whenever it exits, however (a crash, a kill, the scheduler gone); crash loops back off
+autorestart=true
+startsecs=3
+startretries=20
+stopsignal=$3
+stopwaitsecs=20
+; the signal goes to its whole process group (Streamlit's and the nanny's children too)
+stopasgroup=true
+killasgroup=true
+redirect_stderr=true
+stdout_logfile=$RUN_DIR/$1.log
+stdout_logfile_maxbytes=20MB
+stdout_logfile_backups=2
+EOF
+}
+{
+  cat <<EOF
+; written by deploy/classroom.sh; supervisorctl -c $SUP status|restart NAME|tail NAME
+[supervisord]
+nodaemon=true
+logfile=$RUN_DIR/supervisord.log
+pidfile=$RUN_DIR/supervisord.pid
+childlogdir=$RUN_DIR
+directory=$ROOT
+identifier=explainer-classroom
+
+[unix_http_server]
+file=$RUN_DIR/supervisor.sock
+chmod=0700
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://$RUN_DIR/supervisor.sock
+EOF
+  # started in priority order, stopped in reverse: the balancer first (no new clicks), then the web processes,
+  # the workers (a running training is cancelled there), the scheduler last
+  program scheduler 10 TERM "$DASK scheduler --host $SCHED_HOST --port $SCHED_PORT --protocol $PROTO --no-dashboard --dashboard-address 127.0.0.1:0 --preload explainer.jobcluster $SCHED_TLS"
+  for ((w = 1; w <= WORKERS; w++)); do
+    program "worker$w" 20 TERM "env EXPLAINER_TORCH_THREADS=$TORCH_THREADS OMP_NUM_THREADS=$TORCH_THREADS $DASK worker $SCHEDULER --nworkers 1 --nthreads 1 --resources training=1 --host 127.0.0.1 --no-dashboard --dashboard-address 127.0.0.1:0 --preload explainer.jobcluster --local-directory $RUN_DIR/dask --name explainer-worker-$w $WORKER_TLS"
+  done
+  for i in "${!PORTS[@]}"; do
+    program "web$((i + 1))" 30 TERM "env EXPLAINER_DASK_SCHEDULER=$SCHEDULER STREAMLIT_SERVER_COOKIE_SECRET=$SECRET $PYTHON -m streamlit run $ROOT/streamlit_app.py --server.address 127.0.0.1 --server.port ${PORTS[$i]} --server.headless true --browser.gatherUsageStats false"
+  done
+  # HAProxy: SIGUSR1 is its graceful stop (open websockets get hard-stop-after)
+  program haproxy 40 USR1 "$HAPROXY -db -f $CFG"
+} > "$SUP"
+chmod 0600 "$SUP"   # it holds the cookie secret
+
+# ------------------------------------------------------------------ run, stop
+SUP_PID=""
+stopping=0
+sweep() {  # the last resort: whatever still carries this run's mark is ended (none after a clean stop)
+  local pids pid
+  pids="$(grep -lzx "EXPLAINER_CLASSROOM=$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true)"
+  [[ -z "$pids" ]] && return 0
+  echo "processes left after supervisord: $(echo $pids): SIGTERM, then SIGKILL" >&2
+  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+  sleep 3
+  for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+stop() {
+  [[ $stopping -eq 1 ]] && return
+  stopping=1
+  trap '' INT TERM
+  if [[ -n "$SUP_PID" ]] && kill -0 "$SUP_PID" 2>/dev/null; then
+    echo "stopping (supervisord pid $SUP_PID stops each process, up to 20 s each, then SIGKILL)"
+    kill -TERM "$SUP_PID" 2>/dev/null || true
+    local deadline=$((SECONDS + 150))
+    while kill -0 "$SUP_PID" 2>/dev/null && [[ $SECONDS -lt $deadline ]]; do sleep 0.2; done
+    kill -0 "$SUP_PID" 2>/dev/null && kill -KILL "$SUP_PID" 2>/dev/null
+    wait "$SUP_PID" 2>/dev/null || true
+  fi
+  sweep
+  echo "stopped; logs in $RUN_DIR"
+}
+trap 'stop; exit 0' INT TERM
+trap 'stop' EXIT
+
+EXPLAINER_CLASSROOM="$TAG" "$SUPERVISORD" -c "$SUP" &
+SUP_PID=$!
+echo "started supervisord pid $SUP_PID (config $SUP)"
+
+wait_until() {  # wait_until SECONDS DESCRIPTION CMD...
+  local limit="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if [[ $SECONDS -ge $deadline ]]; then echo "$what: not ready in ${limit} s (logs in $RUN_DIR)" >&2; exit 1; fi
+    kill -0 "$SUP_PID" 2>/dev/null || { echo "supervisord exited (log in $RUN_DIR)" >&2; exit 1; }
+    sleep 0.5
+  done
+}
+http_ok() { "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
+dask_ok() {
+  "$PYTHON" - "$SCHEDULER" "$1" <<'EOF'
+import sys
+from distributed import Client
+with Client(sys.argv[1], timeout=5) as c:
+    sys.exit(0 if len(c.scheduler_info(n_workers=-1)["workers"]) >= int(sys.argv[2]) else 1)
+EOF
+}
+
+wait_until 120 "dask workers" dask_ok "$WORKERS"
+for i in "${!PORTS[@]}"; do
+  wait_until 120 "web$((i + 1))" http_ok "http://127.0.0.1:${PORTS[$i]}/_stcore/health"
+done
 CHECK_HOST="$ADDRESS"; [[ "$ADDRESS" == 0.0.0.0 || "$ADDRESS" == "*" ]] && CHECK_HOST=127.0.0.1
 wait_until 30 "haproxy" http_ok "http://$CHECK_HOST:$PORT/_stcore/health"
 
-echo "ready: http://$ADDRESS:$PORT/ (${#PORTS[@]} replicas, $WORKERS Dask workers, scheduler $SCHEDULER, logs $RUN_DIR)"
-# run until a signal, or until any part dies (then stop the rest and fail)
+echo "ready: http://$ADDRESS:$PORT/ (${#PORTS[@]} replicas, $WORKERS Dask workers, scheduler $SCHEDULER, logs $RUN_DIR; supervisorctl -c $SUP status)"
+# run until a signal; supervisord restarts whatever dies. Should supervisord itself die, stop the rest and fail.
 set +e
-wait -n "${PIDS[@]}"
-status=$?
-echo "a process exited (status $status): stopping everything" >&2
+while kill -0 "$SUP_PID" 2>/dev/null; do wait "$SUP_PID"; done
+echo "supervisord exited: stopping everything" >&2
 exit 1
