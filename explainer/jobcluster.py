@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     dask.config.set({"distributed.worker.preload": ["explainer.jobcluster"]})
     cluster = LocalCluster(n_workers=max(1, args.workers), threads_per_worker=1, processes=True,
                            resources={SLOT: 1}, dashboard_address=None, host="127.0.0.1", silence_logs=40,
-                           timeout=args.timeout)
+                           timeout=args.timeout,
+                           # the HTTP listener Dask opens anyway (closed below): a free port, not 8787
+                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
     dask_setup(cluster.scheduler)  # the scheduler runs in this process: close its listener here too
     print("ADDRESS", cluster.scheduler_address, flush=True)
 

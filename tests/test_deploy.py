@@ -1,8 +1,9 @@
 """The course deployment (deploy/classroom.sh) on loopback: 2 Streamlit replicas behind HAProxy, a Dask
 scheduler and 1 worker, on free ports. Everything goes through the balancer as a browser would: the
 sticky cookie, a websocket session's reruns, a file upload to the session's own process, a training
-from the Train page's Start button. At the end the script is stopped with SIGTERM and nothing it
-started may be left running.
+from the Train page's Start button. Every listening socket of the deployment is on loopback and the
+Dask processes serve no HTTP. At the end the script is stopped with SIGTERM and nothing it started may
+be left running. tests/test_deploy_faults.py kills its processes one at a time.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bench.classroom import ClickError, Session, free_port
@@ -27,6 +29,8 @@ from tests.conftest import run_async
 
 ROOT = Path(__file__).resolve().parents[1]
 HAPROXY = "/usr/sbin/haproxy"
+SUPERVISORD = "/usr/bin/supervisord"   # Debian's supervisor (deploy/classroom.sh's default)
+SUPERVISORCTL = "/usr/bin/supervisorctl"
 # The Dask training engine (explainer/jobs.py, issue 12 item 2). Where it exists, the web processes must
 # hand trainings to the deployment's scheduler; where it doesn't, trainings run in the web process and
 # the training test checks the run through the balancer plus the Dask side of the contract only.
@@ -56,18 +60,19 @@ def _environ(pid: int) -> dict[str, str]:
 
 
 class Deployment:
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, *options: str):
         assert Path(HAPROXY).exists(), "Debian's haproxy is required: apt-get install -y haproxy"
+        assert Path(SUPERVISORD).exists(), "Debian's supervisor is required: apt-get install -y supervisor"
         self.port, self.sched_port = free_port(), free_port()
         self.replica_ports = [free_port(), free_port()]
         self.run_dir = run_dir
         self.url = f"http://127.0.0.1:{self.port}"
-        self.scheduler = f"tcp://127.0.0.1:{self.sched_port}"
-        env = dict(os.environ, PYTHON=sys.executable, PYTHONUNBUFFERED="1")
+        self.scheduler = f"{'tls' if '--tls' in options else 'tcp'}://127.0.0.1:{self.sched_port}"
+        env = dict(os.environ, PYTHON=sys.executable, PYTHONUNBUFFERED="1", SUPERVISORD=SUPERVISORD)
         self.proc = subprocess.Popen(
             ["bash", str(ROOT / "deploy" / "classroom.sh"), "--replica-ports", ",".join(map(str, self.replica_ports)),
              "--port", str(self.port), "--scheduler-port", str(self.sched_port), "--workers", "1",
-             "--run-dir", str(run_dir)],
+             "--run-dir", str(run_dir), *options],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.lines: list[str] = []
         self.ready = threading.Event()
@@ -79,7 +84,35 @@ class Deployment:
             out = "\n".join(self.lines)
             self.stop()
             raise AssertionError(f"the deployment did not become ready in 300 s:\n{out}")
-        self.pids = {line.split()[1]: int(line.split()[3]) for line in self.lines if line.startswith("started ")}
+        self.pids = self.status()
+        assert set(self.pids) == {"scheduler", "worker1", "web1", "web2", "haproxy"}, self.pids
+        assert all(self.pids.values()), self.pids
+
+    def status(self) -> dict[str, int]:
+        """supervisord's view: program name → pid (0 while it is not running)."""
+        out = subprocess.run([SUPERVISORCTL, "-c", str(self.run_dir / "supervisord.conf"), "status"],
+                             capture_output=True, text=True, timeout=30).stdout
+        pids = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                pids[parts[0]] = int(parts[3].rstrip(",")) if parts[1] == "RUNNING" else 0
+        return pids
+
+    def client(self, **kwargs):
+        """A Dask client of the deployment's scheduler (with the client certificate when it uses TLS)."""
+        from distributed import Client
+        from distributed.security import Security
+
+        security = None
+        if self.scheduler.startswith("tls://"):
+            tls = self.run_dir / "tls"
+            security = Security(tls_ca_file=str(tls / "ca.pem"), tls_client_cert=str(tls / "client.pem"),
+                                tls_client_key=str(tls / "client-key.pem"), require_encryption=True)
+        return Client(self.scheduler, security=security, **{"timeout": 30, **kwargs})
+
+    def supervisor_log(self) -> str:
+        return (self.run_dir / "supervisord.log").read_text()
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -98,23 +131,87 @@ class Deployment:
             raise AssertionError("deploy/classroom.sh did not stop within 120 s of SIGTERM")
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
-    d = Deployment(tmp_path_factory.mktemp("classroom"))
-    yield d
+def stop_and_check(d: Deployment) -> None:
+    """SIGTERM to deploy/classroom.sh: it exits 0, supervisord stopped every program cleanly (exit status 0, no
+    SIGKILL), no process of the deployment is left and no port is open."""
+    running = {name for name, pid in d.status().items() if pid}
     status = d.stop()
     deadline = time.monotonic() + 30
     while _session_processes(d.proc.pid) and time.monotonic() < deadline:
         time.sleep(0.5)
     left = _session_processes(d.proc.pid)
     assert status == 0, "\n".join(d.lines)
-    exits = {line.split()[0]: int(line.split()[-1]) for line in d.lines if " exited with status " in line}
-    assert set(exits) == set(d.pids), "\n".join(d.lines)  # each part was still running until the stop
-    assert all(code == 0 for code in exits.values()), "\n".join(d.lines)  # and stopped cleanly (no SIGKILL/abort)
+    final = d.supervisor_log().rsplit("received SIGTERM indicating exit request", 1)[-1]
+    stopped = {line.split("stopped: ", 1)[1].split()[0]: line.split("(", 1)[1] for line in final.splitlines()
+               if " stopped: " in line}
+    assert set(stopped) == running == set(d.pids), final  # each part was running until the stop
+    assert all(how == "exit status 0)" for how in stopped.values()), final  # and stopped cleanly (no SIGKILL)
     assert not left, f"processes left after stopping: {left}"
     for port in [d.port, d.sched_port, *d.replica_ports]:
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open after stopping"
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    d = Deployment(tmp_path_factory.mktemp("classroom"))
+    yield d
+    stop_and_check(d)
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def listening(pids) -> dict[int, set[tuple[str, int]]]:
+    """Every listening TCP socket (IPv4 and IPv6) of the processes ``pids``: pid → {(ip, port)}."""
+    found: dict[int, set[tuple[str, int]]] = {}
+    for c in psutil.net_connections(kind="tcp"):
+        if c.status == psutil.CONN_LISTEN and c.pid in pids:
+            found.setdefault(c.pid, set()).add((c.laddr.ip, c.laddr.port))
+    return found
+
+
+def dask_ports(client) -> tuple[set[int], set[int]]:
+    """(the scheduler's and the workers' comm ports, the nannies' ports) as the scheduler knows them; asserts
+    that neither the scheduler nor a worker has an HTTP service (Dask's "dashboard" service is its HTTP server,
+    routes or not)."""
+    with client:
+        info = client.scheduler_info(n_workers=-1)
+    assert "dashboard" not in info.get("services", {}), info.get("services")
+    for addr, w in info["workers"].items():
+        assert "dashboard" not in w.get("services", {}), (addr, w.get("services"))
+    ports = {int(info["address"].rsplit(":", 1)[1])}
+    ports |= {int(addr.rsplit(":", 1)[1]) for addr in info["workers"]}
+    nannies = {int(w["nanny"].rsplit(":", 1)[1]) for w in info["workers"].values() if w.get("nanny")}
+    return ports, nannies
+
+
+def check_closed_engine(pids: set[int], haproxy: set[int], allowed: set[int]) -> dict:
+    """Only HAProxy may listen beyond loopback; every other socket is one of ``allowed`` ports (the app's and
+    Dask's comm ports: no HTTP server besides). Returns pid → sockets (for reports)."""
+    socks = listening(pids)
+    for pid, addrs in socks.items():
+        name = " ".join(psutil.Process(pid).cmdline()[:4])
+        for ip, port in addrs:
+            if pid not in haproxy:
+                assert ip in LOOPBACK, f"{name} (pid {pid}) listens on {ip}:{port}, beyond loopback"
+            assert port in allowed, f"{name} (pid {pid}) listens on an unexpected port {ip}:{port}: {socks}"
+    return socks
+
+
+def test_listening_sockets(deployment):
+    """The deployment's every listening socket: HAProxy's port, each replica's, and Dask's comm ports (the
+    scheduler, the worker, its nanny), all on loopback (only HAProxy may face the network); no Dask HTTP."""
+    d = deployment
+    pids = set(_session_processes(d.proc.pid))
+    dask, nannies = dask_ports(d.client())
+    assert len(dask) == 2 and len(nannies) == 1  # the scheduler and one worker, under its nanny
+    socks = check_closed_engine(pids, {d.pids["haproxy"]}, {d.port, *d.replica_ports, *dask, *nannies})
+    ports = {port for addrs in socks.values() for _, port in addrs}
+    assert ports == {d.port, *d.replica_ports, *dask, *nannies}, socks  # each of them is listening
+    assert socks[d.pids["haproxy"]] == {("127.0.0.1", d.port)}
+    names = {pid: name for name, pid in d.pids.items()}
+    print("\nlistening:", {names.get(p, f"{psutil.Process(p).name()} {p}"): sorted(a) for p, a in socks.items()})
 
 
 def _get(url: str, cookie: str | None = None):
@@ -232,3 +329,24 @@ def test_training_through_the_balancer(deployment):
         with Client(deployment.scheduler, timeout=30) as client:
             tasks_after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
         assert tasks_after > tasks_before, "the training did not go through the Dask scheduler"
+
+
+def test_embedded_cluster_sockets():
+    """The app's own engine (python -m explainer.jobcluster, as explainer.jobs starts it): scheduler, nanny and
+    worker listen on loopback only, on their Dask comm ports, and serve no HTTP."""
+    from distributed import Client
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "explainer.jobcluster", "--workers", "1"], cwd=ROOT, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("ADDRESS tcp://127.0.0.1:"), line
+        dask, nannies = dask_ports(Client(line.split()[1], timeout=30))
+        assert len(dask) == 2 and len(nannies) == 1
+        pids = {proc.pid} | {c.pid for c in psutil.Process(proc.pid).children(recursive=True)}
+        socks = check_closed_engine(pids, set(), dask | nannies)
+        assert {port for addrs in socks.values() for _, port in addrs} == dask | nannies, socks
+    finally:
+        proc.stdin.close()
+        assert proc.wait(60) == 0
