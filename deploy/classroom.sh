@@ -113,9 +113,14 @@ CFG="$RUN_DIR/haproxy.cfg"
 global
     maxconn 4096
     hard-stop-after 5s
+    # into haproxy.log (supervisord keeps it): replicas going down and up, and failed requests only
+    log stdout format raw local0 notice
 
 defaults
     mode http
+    log global
+    option httplog
+    option dontlog-normal
     option forwardfor
     # a request for a dead replica is sent again, to another one (students of a crashed process reconnect)
     retries 3
@@ -125,6 +130,8 @@ defaults
     timeout server 300s
     timeout tunnel 2h
     timeout http-keep-alive 10s
+    # a busy replica may answer its health check late: that is not a dead one (a dead one refuses at once)
+    timeout check 5s
 
 frontend classroom
     bind $ADDRESS:$PORT
@@ -137,9 +144,9 @@ backend web
     cookie EXPLAINER_SRV insert indirect nocache httponly
     option httpchk GET /_stcore/health
     http-check expect status 200
-    # health checked every second; down after 2 failed checks, or at once when a connection to it fails;
+    # health checked every second; down after 3 failed checks, or at once when a connection to it fails;
     # up again after 2 good checks (a restarted replica)
-    default-server check inter 1s fastinter 500ms downinter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down
+    default-server check inter 1s fastinter 500ms downinter 1s fall 3 rise 2 observe layer4 error-limit 1 on-error mark-down
     http-response set-header X-Explainer-Replica %s
 EOF
   for i in "${!PORTS[@]}"; do
@@ -242,7 +249,10 @@ stop() {
 trap 'stop; exit 0' INT TERM
 trap 'stop' EXIT
 
-EXPLAINER_CLASSROOM="$TAG" "$SUPERVISORD" -c "$SUP" &
+# supervisord gets SIGTERM should this script die without stopping it (SIGKILL, a closed terminal): it then stops
+# everything as on Ctrl-C (setpriv is util-linux's, in every Debian)
+PDEATH=(); command -v setpriv >/dev/null 2>&1 && PDEATH=(setpriv --pdeathsig TERM --)
+EXPLAINER_CLASSROOM="$TAG" "${PDEATH[@]}" "$SUPERVISORD" -c "$SUP" &
 SUP_PID=$!
 echo "started supervisord pid $SUP_PID (config $SUP)"
 
