@@ -141,7 +141,7 @@ def stop_and_check(d: Deployment) -> None:
         time.sleep(0.5)
     left = _session_processes(d.proc.pid)
     assert status == 0, "\n".join(d.lines)
-    final = d.supervisor_log().rsplit("received SIGTERM indicating exit request", 1)[-1]
+    final = d.supervisor_log().split("received SIGTERM indicating exit request", 1)[-1]
     stopped = {line.split("stopped: ", 1)[1].split()[0]: line.split("(", 1)[1] for line in final.splitlines()
                if " stopped: " in line}
     assert set(stopped) == running == set(d.pids), final  # each part was running until the stop

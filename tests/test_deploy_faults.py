@@ -114,7 +114,7 @@ class Student:
 
     def __init__(self, url: str):
         self.url = url
-        self.s = Session(url, timeout=60)
+        self.s = Session(url, timeout=180)  # a fresh replica loads the libraries on its first page
         self.clicks: list[tuple[float, float, str]] = []   # (sent at, seconds, replica that answered)
         self.reconnects: list[tuple] = []  # (replica before, replica after, failed attempts before it worked)
         self.errors: list[str] = []
@@ -219,12 +219,13 @@ def test_replica_killed(deployment):
           f"{sorted(before)[len(before) // 2]:.3f} s, p95 {_p95(before):.3f} s; {len(window)} clicks during the "
           f"recovery: p50 {sorted(window)[len(window) // 2]:.3f} s, p95 {_p95(window):.3f} s, max {max(window):.3f} s; "
           f"reconnects {[r for s in moved for r in s.reconnects]}, a moved student's click with its reconnection "
-          f"{reconnect_clicks}; load average {os.getloadavg()[0]:.1f}")
+          f"{reconnect_clicks}; load average {os.getloadavg()[0]:.1f}; a moved student's URL {moved[0].s.query!r}")
     assert not [e for s in students for e in s.errors], [s.errors for s in students]  # every click went through
     assert healthy and not any(s.reconnects for s in healthy)  # the healthy half never lost its session
     for s in moved:  # web1's students reconnected once, to web2, and kept clicking there
         assert [r[:2] for r in s.reconnects] == [("web1", "web2")], s.reconnects
         assert not s.reconnects[0][2], s.reconnects  # at the first try (no 503: the balancer had a live replica)
+        assert f"sp_s={s.value}" in s.s.query.split("&"), s.s.query  # its page state came back by the URL
     assert len(window) >= 3 * STUDENTS
     # The goal is clicks p95 ≤ 1 s during the recovery (an otherwise idle machine). A shared CI machine is slower
     # for every click, so the bound grows with the same run's clicks before the kill.
