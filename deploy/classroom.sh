@@ -174,7 +174,7 @@ autorestart=true
 startsecs=3
 startretries=20
 stopsignal=$3
-stopwaitsecs=20
+stopwaitsecs=30
 ; the signal goes to its whole process group (Streamlit's and the nanny's children too)
 stopasgroup=true
 killasgroup=true
@@ -236,9 +236,9 @@ stop() {
   stopping=1
   trap '' INT TERM
   if [[ -n "$SUP_PID" ]] && kill -0 "$SUP_PID" 2>/dev/null; then
-    echo "stopping (supervisord pid $SUP_PID stops each process, up to 20 s each, then SIGKILL)"
+    echo "stopping (supervisord pid $SUP_PID stops each process, up to 30 s each, then SIGKILL)"
     kill -TERM "$SUP_PID" 2>/dev/null || true
-    local deadline=$((SECONDS + 150))
+    local deadline=$((SECONDS + 200))
     while kill -0 "$SUP_PID" 2>/dev/null && [[ $SECONDS -lt $deadline ]]; do sleep 0.2; done
     kill -0 "$SUP_PID" 2>/dev/null && kill -KILL "$SUP_PID" 2>/dev/null
     wait "$SUP_PID" 2>/dev/null || true

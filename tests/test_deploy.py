@@ -124,11 +124,11 @@ class Deployment:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(120)
+            return self.proc.wait(240)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
-            raise AssertionError("deploy/classroom.sh did not stop within 120 s of SIGTERM")
+            raise AssertionError("deploy/classroom.sh did not stop within 240 s of SIGTERM")
 
 
 def stop_and_check(d: Deployment) -> None:

@@ -2,8 +2,8 @@
 TLS (client certificates, on loopback), its processes killed one at a time under a small protocol-level load.
 
 - a replica killed (SIGKILL): supervisord restarts it; HAProxy sends its students to the other replica (their
-  browser reconnects and reruns the page from its URL); their clicks keep working, the healthy half never sees an
-  error; click latency over the recovery is measured (goal p95 ≤ 1 s); new visitors reach the restarted replica;
+  browser reconnects and reruns the page from its URL: state and kept runs (?run=) come back); their clicks keep
+  working, the healthy half never sees an error; click latency over the recovery is measured (goal p95 ≤ 1 s); new visitors reach the restarted replica;
 - the worker process killed: its nanny starts a new one; the nanny (supervisord's child) killed, with its worker:
   supervisord restarts it; each time a new worker registers and takes new work;
 - the scheduler killed: restarted and listening (the web processes' reconnection is explainer/jobs.py's part);
@@ -162,12 +162,43 @@ class Student:
             await asyncio.sleep(THINK)
 
 
+def _kept_run() -> str:
+    """A kept run in the deployment's run store (the replicas share it: CONVOLUTION_EXPLAINER_RUNS, set by conftest)."""
+    import torch
+
+    from explainer.models import build_model
+    from explainer.runstore import RunStore
+    from explainer.train import TrainConfig, save_checkpoint
+
+    torch.manual_seed(0)
+    config = TrainConfig(model="mlp")
+    run = {"label": "kept before the crash", "config": config, "test_accuracy": 0.9, "seconds": 1.0, "ips": 1000.0,
+           "history": [{"epochs_done": 1.0, "train_acc": 0.9, "test_acc": 0.9}], "stopped": False, "device": "cpu"}
+    return RunStore().save(run, save_checkpoint(build_model("mlp"), config))
+
+
+async def _open_train(url: str, cookies: dict, query: str) -> Session:
+    """The Train page with a ``?run=`` link (the browser's URL), as a reload or a reconnection opens it."""
+    s = Session(url, cookies=cookies, timeout=180)
+    s.query = query
+    await s.open("train")
+    assert not s.exceptions, s.exceptions
+    return s
+
+
 def test_replica_killed(deployment):
+    from explainer.i18n import translate
+
     d = deployment
     old_pid = d.pids["web1"]
     timeline: dict[str, float] = {}
+    run_id = _kept_run()
+    runs_header = translate("train.runs_header", "en")
 
     async def go():
+        # a learner on web1 looking at a kept run (its link in the URL)
+        reader = await _open_train(d.url, {"EXPLAINER_SRV": "web1"}, f"run={run_id}")
+        assert reader.cookies["EXPLAINER_SRV"] == "web1" and runs_header in reader.texts, reader.texts
         students = [Student(d.url) for _ in range(STUDENTS)]
         await asyncio.gather(*(s.start() for s in students))
         on = {s.replica for s in students}
@@ -184,6 +215,13 @@ def test_replica_killed(deployment):
         timeline["kill"] = time.monotonic()
         os.kill(old_pid, signal.SIGKILL)
         loop = asyncio.get_running_loop()
+        # the reader's browser reconnects with its URL at once: the kept run is back, on the live replica
+        await asyncio.sleep(0.2)
+        assert reader.closed
+        await reader.close()
+        back = await _open_train(d.url, reader.cookies, reader.query)
+        reader_back = (back.cookies["EXPLAINER_SRV"], runs_header in back.texts, f"run={run_id}" in back.query)
+        await back.close()
         new_pid, _ = await loop.run_in_executor(None, _wait_restarted, d, "web1", old_pid)
         timeline["restarted"] = time.monotonic()
         deadline = time.monotonic() + RECOVERY_LIMIT
@@ -203,9 +241,10 @@ def test_replica_killed(deployment):
             pass
         for s in students:
             await s.s.close()
-        return students, first, new_pid
+        return students, first, new_pid, reader_back
 
-    students, first, new_pid = run_async(go(), 300)
+    students, first, new_pid, reader_back = run_async(go(), 400)
+    assert reader_back == ("web2", True, True), reader_back
     d.pids["web1"] = new_pid
     kill = timeline["kill"]
     before = [c[1] for s in students for c in s.clicks if timeline["baseline"] <= c[0] < kill - 0.1]
