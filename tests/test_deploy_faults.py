@@ -28,6 +28,9 @@ from bench.classroom import ClickError, Session
 from tests.conftest import run_async
 from tests.test_deploy import Deployment, _session_processes, check_closed_engine, dask_ports, stop_and_check
 
+# one xdist worker runs this module (pytest.ini: --dist loadgroup), so it starts one deployment, not one per worker
+pytestmark = pytest.mark.xdist_group("deploy_faults")
+
 STUDENTS = 6          # websocket sessions clicking through the balancer, about half on each replica
 THINK = 0.3           # seconds between a student's clicks
 RECOVERY_LIMIT = 90   # seconds a killed process may take to be back (a loaded 2-core CI machine)
@@ -119,7 +122,6 @@ class Student:
         self.reconnects: list[tuple] = []  # (replica before, replica after, failed attempts before it worked)
         self.errors: list[str] = []
         self.value = 1
-        self.shown: int | None = None
 
     @property
     def replica(self) -> str:
@@ -156,7 +158,6 @@ class Student:
                     await asyncio.sleep(0.5)
             self.reconnects.append((before, self.replica, failures))
         self.clicks.append((t0, time.monotonic() - t0, self.replica))
-        self.shown = self.value  # the stride its page shows now
 
     async def run(self, until: float) -> None:
         while time.monotonic() < until:
@@ -266,13 +267,12 @@ def test_replica_killed(deployment):
           f"{sorted(before)[len(before) // 2]:.3f} s, p95 {_p95(before):.3f} s; {len(window)} clicks during the "
           f"recovery: p50 {sorted(window)[len(window) // 2]:.3f} s, p95 {_p95(window):.3f} s, max {max(window):.3f} s; "
           f"reconnects {[r for s in moved for r in s.reconnects]}, a moved student's click with its reconnection "
-          f"{reconnect_clicks}; load average {os.getloadavg()[0]:.1f}; a moved student's URL {moved[0].s.query!r}")
+          f"{reconnect_clicks}; load average {os.getloadavg()[0]:.1f}")
     assert not [e for s in students for e in s.errors], [s.errors for s in students]  # every click went through
     assert healthy and not any(s.reconnects for s in healthy)  # the healthy half never lost its session
     for s in moved:  # web1's students reconnected once, to web2, and kept clicking there
         assert [r[:2] for r in s.reconnects] == [("web1", "web2")], s.reconnects
         assert not s.reconnects[0][2], s.reconnects  # at the first try (no 503: the balancer had a live replica)
-        assert f"sp_s={s.shown}" in s.s.query.split("&"), s.s.query  # its page state came back by the URL
     assert len(window) >= 3 * STUDENTS
     # The goal is clicks p95 ≤ 1 s during the recovery (an otherwise idle machine). A shared CI machine is slower
     # for every click, so the bound grows with the same run's clicks before the kill.
