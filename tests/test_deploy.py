@@ -28,8 +28,6 @@ from explainer.i18n import translate
 from tests.conftest import run_async
 
 ROOT = Path(__file__).resolve().parents[1]
-# one xdist worker runs this module (pytest.ini: --dist loadgroup), so it starts one deployment, not one per worker
-pytestmark = pytest.mark.xdist_group("deploy")
 HAPROXY = "/usr/sbin/haproxy"
 SUPERVISORD = "/usr/bin/supervisord"   # Debian's supervisor (deploy/classroom.sh's default)
 SUPERVISORCTL = "/usr/bin/supervisorctl"

@@ -28,9 +28,6 @@ from bench.classroom import ClickError, Session
 from tests.conftest import run_async
 from tests.test_deploy import Deployment, _session_processes, check_closed_engine, dask_ports, stop_and_check
 
-# one xdist worker runs this module (pytest.ini: --dist loadgroup), so it starts one deployment, not one per worker
-pytestmark = pytest.mark.xdist_group("deploy_faults")
-
 STUDENTS = 6          # websocket sessions clicking through the balancer, about half on each replica
 THINK = 0.3           # seconds between a student's clicks
 RECOVERY_LIMIT = 90   # seconds a killed process may take to be back (a loaded 2-core CI machine)
