@@ -270,7 +270,9 @@ def test_replica_killed(deployment):
     for s in moved:  # web1's students reconnected once, to web2, and kept clicking there
         assert [r[:2] for r in s.reconnects] == [("web1", "web2")], s.reconnects
         assert not s.reconnects[0][2], s.reconnects  # at the first try (no 503: the balancer had a live replica)
-    assert len(window) >= 3 * STUDENTS
+    # every student clicked during the recovery (enough samples for a p95 even when each click takes seconds)
+    assert all(any(kill - 0.1 <= c[0] <= timeline["balanced"] for c in s.clicks) for s in students)
+    assert len(window) >= 2 * STUDENTS, len(window)
     # The goal is clicks p95 ≤ 1 s during the recovery (an otherwise idle machine). A shared CI machine is slower
     # for every click, so the bound grows with the same run's clicks before the kill.
     assert _p95(window) <= max(1.0, 2.5 * _p95(before)), (sorted(before)[-3:], sorted(window)[-5:])
