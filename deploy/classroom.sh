@@ -125,6 +125,8 @@ defaults
     # a request for a dead replica is sent again, to another one (students of a crashed process reconnect)
     retries 3
     option redispatch 1
+    # also when a kept-alive connection to a replica that just died gets no answer (else a 502)
+    retry-on conn-failure empty-response
     timeout connect 2s
     timeout client 60s
     timeout server 300s
