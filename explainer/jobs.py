@@ -212,11 +212,12 @@ class Engine:
     # ---------------------------------------------------------------- life cycle
     @property
     def restarting(self) -> bool:
-        return self.restarting_since is not None
+        """Reconnecting, or about to (the connection broke a moment ago and the watcher hasn't seen it yet)."""
+        return self.restarting_since is not None or (self.client is not None and not self.healthy())
 
     def start(self) -> "Engine":
         with self._lock:
-            if self.restarting:
+            if self.restarting and not self._closed.is_set():
                 raise EngineRestarting()
             if self.client is not None:
                 return self

@@ -22,7 +22,7 @@ from explainer.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 # long enough to be killed in the middle on a busy 2-core machine; a checkpoint at each of its 8 evaluation points
-MID = dict(train_size=16000, batch_size=64, epochs=1, evals_per_epoch=8, eval_size=500)
+MID = dict(train_size=6000, batch_size=50, epochs=1, evals_per_epoch=8, eval_size=300)
 
 
 def _free_port() -> int:
@@ -41,6 +41,10 @@ class CliCluster:
         self.dask = str(Path(sys.executable).with_name("dask"))
         self.scheduler = self.worker = None
         self.start_scheduler()
+        self.start_worker()
+
+    def start_worker(self) -> None:
+        """A worker ends when its scheduler goes (Dask's own behaviour); the course's supervisor starts it again."""
         self.worker = subprocess.Popen([self.dask, "worker", self.address, "--nthreads", "1", "--resources",
                                         "training=1", "--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "120"],
                                        env=self.env, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -140,6 +144,12 @@ def test_scheduler_killed_engine_reconnects_and_retry_resumes(cli_cluster):
     time.sleep(3)
     back = time.monotonic()
     cluster.start_scheduler()
+    try:
+        cluster.worker.wait(30)  # it ends when it finds its scheduler gone
+    except subprocess.TimeoutExpired:
+        pass
+    if cluster.worker.poll() is not None:
+        cluster.start_worker()  # as the supervisor does
     deadline = time.monotonic() + 60
     while eng.restarting or not eng.healthy():
         assert time.monotonic() < deadline, "the engine did not reconnect within 60 s of the scheduler's return"
@@ -151,7 +161,7 @@ def test_scheduler_killed_engine_reconnects_and_retry_resumes(cli_cluster):
     first = _poll_until(again, lambda v: v.state == "running" and v.resumed_from is not None, 180)
     assert first.resumed_from >= min(h["step"] for h in view.history) > 0  # went on from a checkpoint, not step 1
     assert all(h["step"] <= step_then for h in first.history[:len(view.history)])
-    done = _poll_until(again, lambda v: v.finished, 400)
+    done = _poll_until(again, lambda v: v.finished, 600)
     assert done.state == "done", done
     assert [h["step"] for h in done.history][:2] == [h["step"] for h in view.history][:2]  # one curve, continued
     assert not saved.exists()  # the finished retry removed the checkpoint it went on from
@@ -171,7 +181,7 @@ def test_worker_killed_training_goes_on_from_its_checkpoint(cli_cluster):
     recovering = [t - killed for t, v in seen if v.state == "recovering"]
     assert recovering, "the page never said the worker was lost (it showed a frozen bar instead)"
     assert resumed.resumed_from >= ckpt_step > 0  # no silent restart from step 1
-    late = _poll_until(job, lambda v: v.finished, 400, note=seen)
+    late = _poll_until(job, lambda v: v.finished, 600, note=seen)
     assert late.state == "done"
     after = [v.latest.get("step", 0) for t, v in seen if t > killed and v.state == "running"]
     assert after and min(after) >= ckpt_step, "a step before the checkpoint was reported after the kill"
