@@ -66,10 +66,10 @@ class CliCluster:
         """The worker process under the nanny (what a crash or the OOM killer takes)."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            kids = psutil.Process(self.worker.pid).children(recursive=True)
-            python = [k for k in kids if "python" in k.name().lower() or "dask" in " ".join(k.cmdline())]
-            if python:
-                return python[0]
+            kids = [k for k in psutil.Process(self.worker.pid).children(recursive=True)
+                    if "resource_tracker" not in " ".join(k.cmdline())]
+            if kids:
+                return max(kids, key=lambda k: k.memory_info().rss)  # the worker holds PyTorch and MNIST
             time.sleep(0.2)
         raise AssertionError("no worker process under the nanny")
 
@@ -144,17 +144,17 @@ def test_scheduler_killed_engine_reconnects_and_retry_resumes(cli_cluster):
     time.sleep(3)
     back = time.monotonic()
     cluster.start_scheduler()
+    deadline = time.monotonic() + 60
+    while eng.restarting or not eng.healthy():
+        assert time.monotonic() < deadline, "the engine did not reconnect within 60 s of the scheduler's return"
+        time.sleep(0.1)
+    reconnect = time.monotonic() - back
     try:
         cluster.worker.wait(30)  # it ends when it finds its scheduler gone
     except subprocess.TimeoutExpired:
         pass
     if cluster.worker.poll() is not None:
         cluster.start_worker()  # as the supervisor does
-    deadline = time.monotonic() + 60
-    while eng.restarting or not eng.healthy():
-        assert time.monotonic() < deadline, "the engine did not reconnect within 60 s of the scheduler's return"
-        time.sleep(0.1)
-    reconnect = time.monotonic() - back
     again = job.retry()
     assert again.resume_from == job.key
     again.start()

@@ -74,6 +74,8 @@ _LIVE = "_explainer_live_jobs"
 def start(job: jobs.Job) -> jobs.Job | None:
     """``job.start()`` with a spinner while the engine starts; ``None`` and an error message if it can't.
     A started job is kept alive by ``keep_alive()`` while the session lasts, whichever page is open."""
+    if job.visitor is None and job.owner == owner():  # this session's job: it counts in its visitor's fair share
+        job.visitor = visitor()
     try:
         with st.spinner(t("jobs.engine_starting")):
             job.start()
