@@ -690,7 +690,8 @@ class Job:
             # a task on a worker can't be cancelled (Dask would free its slot while it runs on, and the job's
             # variables would go with the future): it reads the stop flag and ends itself. Only a job no worker
             # has taken yet is cancelled.
-            taken = any(self.key in keys for keys in self._engine.client.processing().values())
+            # waiting on a worker's queue (Dask hands out resource-bound tasks at once) is not started: cancelled too
+            taken = self._engine.queue(max_age=0.0)[0].get(self.key) == "running"
             started = taken or self._vars["prog"].get(timeout=5).get("state") == "running"
         except Exception:  # noqa: BLE001 — the engine went away: the job ends with it
             started = False
