@@ -187,7 +187,7 @@ def test_worker_killed_training_goes_on_from_its_checkpoint(cli_cluster):
     assert after and min(after) >= ckpt_step, "a step before the checkpoint was reported after the kill"
     assert job.result.test_accuracy > 0.5
     print(f"\nworker killed: 'recovering' shown {recovering[0]:.1f} s after the kill; resumed at step "
-          f"{resumed.resumed_from} (checkpoint {ckpt_step}) {seen[-1][0] - killed:.1f} s before the end")
+          f"{resumed.resumed_from} (checkpoint {ckpt_step}); finished {seen[-1][0] - killed:.1f} s after the kill")
 
 
 def test_embedded_cluster_process_restarted(mnist_dir):
