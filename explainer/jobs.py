@@ -476,6 +476,12 @@ def engine() -> Engine:
     return eng.start()
 
 
+def restarting() -> bool:
+    """The process's engine is reconnecting to its scheduler (pages say "the training engine is restarting")."""
+    eng = _ENGINE
+    return eng is not None and eng.restarting
+
+
 def set_engine(eng: Engine | None) -> Engine | None:
     """Use ``eng`` as the process's engine (tests); returns the previous one (not closed)."""
     global _ENGINE

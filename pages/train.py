@@ -188,6 +188,8 @@ def job_messages() -> None:
     lost = st.session_state.get("tr_lost")
     if lost is not None and st.session_state.get("tr_job") is None:
         job, view, label = lost
+        if jobs.restarting():
+            st.warning(t("jobs.engine_restarting"))
         if ui_jobs.lost(view, "tr_retry"):
             again = ui_jobs.start(job.retry())
             if again is not None:
