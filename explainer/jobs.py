@@ -72,13 +72,17 @@ from __future__ import annotations
 
 import atexit
 import copy
+import hashlib
 import os
+import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from explainer import limits
 from explainer.errors import UserError
 
 ENV_SCHEDULER = "EXPLAINER_DASK_SCHEDULER"
@@ -91,12 +95,76 @@ HEARTBEAT_TIMEOUT = 10.0
 CLOCK_SKEW = 5.0  # tolerated difference between the web process's and a worker's clocks
 START_TIMEOUT = 90.0
 RETRY_AFTER = 30.0  # after a failed start, the engine is not tried again for this long
+WATCH_EVERY = 0.5  # how often the engine checks its scheduler connection (and its local cluster's process)
+RECONNECT_FIRST, RECONNECT_MAX = 0.5, 5.0  # reconnecting: the first wait, doubled after each failure up to this
+STALE_PROGRESS = 4.0  # a running job without news this long, and not executing on a worker: its worker was lost
+ENV_CHECKPOINTS = "EXPLAINER_CHECKPOINTS"
 LANDSCAPE_DIGITS = 300
 LANDSCAPE_STEPS = 15
 
 
 class EngineUnavailable(UserError):
     """The Dask engine could not be started or reached."""
+
+
+class EngineRestarting(EngineUnavailable):
+    """The engine lost its scheduler (or its local cluster's process) and is reconnecting by itself."""
+
+    def __init__(self):
+        super().__init__("jobs.engine_restarting")
+
+
+# ====================================================================== checkpoints of trainings
+_KEY = re.compile(r"explainer-[a-z]+-[0-9]{1,20}-[0-9]{1,9}-[0-9a-f]{12}-[0-9]{1,4}-[0-9a-fx]{1,16}")
+
+
+def checkpoint_dir() -> Path:
+    """Where trainings keep their checkpoints (every evaluation point), readable by the workers and the web
+    process: ``$EXPLAINER_CHECKPOINTS``, else ``resume/`` in the run store's folder (``runstore.default_root``).
+    A course whose workers run on other machines points it at a shared folder."""
+    if os.environ.get(ENV_CHECKPOINTS):
+        return Path(os.environ[ENV_CHECKPOINTS])
+    from explainer import runstore
+
+    return runstore.default_root() / "resume"
+
+
+def checkpoint_path(key: str | None) -> Path | None:
+    """The checkpoint file of the job ``key`` (``None`` for anything that isn't a job key made here)."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        return None
+    return checkpoint_dir() / f"{key}.pt"
+
+
+def drop_checkpoint(key: str | None) -> None:
+    path = checkpoint_path(key)
+    if path is not None:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def prune_checkpoints(now: float | None = None) -> None:
+    """Remove checkpoints older than ``limits.RESUME_KEEP_SECONDS`` (a lost training not retried in time)."""
+    now = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(checkpoint_dir()))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.name.endswith((".pt", ".tmp")) and now - entry.stat().st_mtime > limits.RESUME_KEEP_SECONDS:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def _visitor_tag(visitor: str | None) -> str:
+    """A short hash of the visitor's id for job keys (the id itself never travels); ``x`` for none."""
+    if not visitor:
+        return "x"
+    return hashlib.sha256(str(visitor).encode()).hexdigest()[:16]
 
 
 # ====================================================================== the engine (web process side)
@@ -109,7 +177,14 @@ def local_layout(cores: int | None = None) -> tuple[int, int]:
 
 
 class Engine:
-    """A Dask client (and, for the local default, its cluster); thread-safe, started on first use."""
+    """A Dask client (and, for the local default, its cluster); thread-safe, started on first use.
+
+    Once started, a watcher thread checks the connection every ``WATCH_EVERY`` s: when the scheduler goes away
+    (or the local cluster's process dies) the engine is *restarting* (``restarting``; ``start()`` raises
+    ``EngineRestarting``, which pages show as "the training engine is restarting"), the old client is closed
+    (its jobs' futures end as ``"lost"``), and a new client connects with bounded exponential backoff
+    (``RECONNECT_FIRST`` … ``RECONNECT_MAX`` s), to the same address or to a new local cluster. ``reconnects``
+    holds how long each recovery took."""
 
     def __init__(self, address: str | None = None, *, n_workers: int | None = None,
                  torch_threads: int | None = None, start_timeout: float = START_TIMEOUT):
@@ -121,14 +196,29 @@ class Engine:
         self.client = None
         self.cluster = None
         self.use_slots = True
+        self.generation = 0  # one more for each client connected
+        self.restarting_since: float | None = None
+        self.reconnects: list[float] = []
         self._lock = threading.RLock()
+        self._submit_lock = threading.Lock()
         self._owners: dict[tuple[str, str], "Job"] = {}
         self._rate: dict[str, float] = {}  # images/s seen per model, for queue estimates
         self._failed: tuple[float, str] | None = None
+        self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._snap: tuple[float, dict, int] = (0.0, {}, 1)
+        self._recent: dict[str, float] = {}  # keys submitted here a moment ago (the scheduler may not list them yet)
 
     # ---------------------------------------------------------------- life cycle
+    @property
+    def restarting(self) -> bool:
+        """Reconnecting, or about to (the connection broke a moment ago and the watcher hasn't seen it yet)."""
+        return self.restarting_since is not None or (self.client is not None and not self.healthy())
+
     def start(self) -> "Engine":
         with self._lock:
+            if self.restarting and not self._closed.is_set():
+                raise EngineRestarting()
             if self.client is not None:
                 return self
             if self._failed and time.monotonic() - self._failed[0] < RETRY_AFTER:
@@ -141,6 +231,11 @@ class Engine:
                 self._failed = (time.monotonic(), detail)
                 raise EngineUnavailable("jobs.engine_unavailable", detail=detail) from None
             self._failed = None
+            self.generation += 1
+            self._closed.clear()
+            if self._watcher is None or not self._watcher.is_alive():
+                self._watcher = threading.Thread(target=self._watch, name="explainer-engine-watch", daemon=True)
+                self._watcher.start()
             return self
 
     def _connect(self) -> None:
@@ -153,12 +248,63 @@ class Engine:
             self.use_slots = any(w.get("resources", {}).get(SLOT) for w in workers.values())
             threads = int(os.environ[ENV_TORCH_THREADS]) if os.environ.get(ENV_TORCH_THREADS) else None
         else:
-            self.cluster = _LocalClusterProcess(self.n_workers, self.start_timeout)
+            if self.cluster is None or self.cluster.proc.poll() is not None:
+                self.cluster = _LocalClusterProcess(self.n_workers, self.start_timeout)
             self.client = Client(self.cluster.address, set_as_default=False, timeout=min(self.start_timeout, 30))
             threads = self.torch_threads
         from explainer.jobworker import WorkerSetup
 
         self.client.register_plugin(WorkerSetup(threads, int(os.environ.get(ENV_NICE, "5"))), name="explainer-setup")
+
+    def healthy(self) -> bool:
+        """Connected to a running scheduler (and, for the local cluster, its process is alive)."""
+        client, cluster = self.client, self.cluster
+        if client is None or client.status != "running":
+            return False
+        return cluster is None or cluster.proc.poll() is None
+
+    def _watch(self) -> None:
+        while not self._closed.wait(WATCH_EVERY):
+            if self.client is not None and not self.healthy():
+                self._recover()
+
+    def _recover(self) -> None:
+        """Reconnect (a new local cluster if its process died), waiting RECONNECT_FIRST … RECONNECT_MAX s between tries."""
+        began = time.monotonic()
+        with self._lock:
+            self.restarting_since = began
+            client, self.client = self.client, None
+        self._snap = (0.0, {}, 1)
+        if client is not None:
+            try:
+                client.close(timeout=2)  # cancels its futures: their jobs end as "lost"
+            except Exception:  # noqa: BLE001 — it is broken already
+                pass
+        if self.cluster is not None and self.cluster.proc.poll() is not None:
+            self.cluster.close(timeout=1)  # reap it; _connect starts a new one
+            self.cluster = None
+        delay = RECONNECT_FIRST
+        while not self._closed.is_set():
+            try:
+                with self._lock:
+                    self._connect()
+                break
+            except Exception:  # noqa: BLE001 — not back yet
+                if self.client is not None:
+                    try:
+                        self.client.close(timeout=2)
+                    except Exception:  # noqa: BLE001
+                        pass
+                    self.client = None
+                if self.cluster is not None and self.cluster.proc.poll() is not None:
+                    self.cluster = None
+                self._closed.wait(delay)
+                delay = min(RECONNECT_MAX, delay * 2)
+        with self._lock:
+            if not self._closed.is_set():
+                self.generation += 1
+                self.reconnects.append(time.monotonic() - began)
+            self.restarting_since = None
 
     def _close_quietly(self) -> None:
         for obj in (self.client, self.cluster):
@@ -171,9 +317,13 @@ class Engine:
 
     def close(self) -> None:
         """Disconnect; a local cluster's workers are stopped (their running jobs end with them)."""
+        self._closed.set()
         with self._lock:
             self._close_quietly()
             self._owners.clear()
+            self.restarting_since = None
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(15)
 
     @property
     def slots(self) -> int:
@@ -199,15 +349,56 @@ class Engine:
             if owner is not None and self._owners.get((kind, owner)) is job:
                 del self._owners[(kind, owner)]
 
-    def submit(self, fn, *args, key: str):
+    def submit(self, fn, *args, key: str, priority: int = 0):
         kwargs = {"resources": {SLOT: 1}} if self.use_slots else {}
-        return self.client.submit(fn, *args, key=key, pure=False, retries=0, **kwargs)
+        return self.client.submit(fn, *args, key=key, pure=False, retries=0, priority=priority, **kwargs)
+
+    def queue(self, max_age: float = 1.0) -> tuple[dict[str, str], int]:
+        """This app's jobs on the scheduler, ``{key: state}`` (``"running"`` when a worker executes it, else
+        Dask's task state: ``"processing"`` = waiting on a worker, ``"no-worker"``, ``"memory"``, …), and the
+        number of slots; one request, shared by every page of this process for ``max_age`` seconds."""
+        now = time.monotonic()
+        at, tasks, slots = self._snap
+        if now - at <= max_age:
+            return dict(tasks), slots
+        client = self.client
+        if client is None:
+            raise EngineRestarting()
+
+        def probe(dask_scheduler=None, prefix=PREFIX, slot=SLOT, use_slots=self.use_slots):
+            out = {}
+            for key, ts in list(dask_scheduler.tasks.items()):
+                if isinstance(key, str) and key.startswith(prefix):
+                    ws = ts.processing_on
+                    out[key] = "running" if ws is not None and ts in ws.executing else ts.state
+            workers = list(dask_scheduler.workers.values())
+            if use_slots:
+                n = sum(w.resources.get(slot, 0) for w in workers)
+            else:
+                n = sum(w.nthreads for w in workers)
+            return out, max(1, int(n))
+
+        try:
+            tasks, slots = client.run_on_scheduler(probe)
+        except Exception:  # noqa: BLE001 — a scheduler that runs no functions: what processing() shows
+            tasks = {k: "processing" for ks in client.processing().values() for k in ks
+                     if isinstance(k, str) and k.startswith(PREFIX)}
+            slots = self.slots
+        with self._lock:
+            self._recent = {k: t for k, t in self._recent.items() if now - t < 5.0 and k not in tasks}
+            for k in self._recent:
+                tasks[k] = "processing"
+        self._snap = (now, dict(tasks), slots)
+        return tasks, slots
 
     def queue_ahead(self, key: str) -> list[str]:
-        """Keys of this app's jobs that will take a slot before ``key`` (running or waiting), oldest first."""
-        keys = {k for ks in self.client.processing().values() for k in ks
-                if isinstance(k, str) and k.startswith(PREFIX)}
-        return sorted(k for k in keys if _order(k) < _order(key))
+        """Keys of this app's jobs that will take a slot before ``key``, oldest first: those running, then the
+        waiting ones served before it (``_order``: a visitor's first job before anyone's second, then by time)."""
+        tasks, _ = self.queue()
+        running = sorted((k for k, s in tasks.items() if s == "running" and k != key), key=_order)
+        waiting = sorted((k for k, s in tasks.items() if s in LIVE and s != "running" and k != key
+                          and _order(k) < _order(key)), key=_order)
+        return running + waiting
 
     def learn_rate(self, model: str, images_per_second: float) -> None:
         if images_per_second > 0:
@@ -218,6 +409,9 @@ class Engine:
         """Seconds a training of ``config`` takes on a worker: a guess, refined by the runs seen here."""
         rate = self._rate.get(config.model, 6000.0 if config.model != "mlp" else 20000.0)
         return 3.0 + int(config.train_size) * int(config.epochs) / rate
+
+
+LIVE = ("running", "processing", "no-worker", "queued", "waiting")  # a job's Dask states until it is done
 
 
 class _LocalClusterProcess:
@@ -282,6 +476,12 @@ def engine() -> Engine:
     return eng.start()
 
 
+def restarting() -> bool:
+    """The process's engine is reconnecting to its scheduler (pages say "the training engine is restarting")."""
+    eng = _ENGINE
+    return eng is not None and eng.restarting
+
+
 def set_engine(eng: Engine | None) -> Engine | None:
     """Use ``eng`` as the process's engine (tests); returns the previous one (not closed)."""
     global _ENGINE
@@ -324,13 +524,21 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def _order(key: str) -> tuple[int, str]:
-    """Submission order of a job key ``explainer-<kind>-<time_ns>-<estimate>-<id>``."""
+def _order(key: str) -> tuple[int, int, str]:
+    """The order in which waiting jobs get a slot, from a key ``explainer-<kind>-<time_ns>-<estimate>-<id>-<rank>-
+    <visitor>``: ``rank`` (how many jobs its visitor had already) first — round robin between visitors — then
+    submission time (Dask's ``priority=-rank`` serves them in this order)."""
     parts = key.split("-")
     try:
-        return int(parts[2]), key
+        rank = int(parts[5]) if len(parts) > 5 else 0
+        return rank, int(parts[2]), key
     except (IndexError, ValueError):
-        return 0, key
+        return 0, 0, key
+
+
+def _visitor_of(key: str) -> str:
+    parts = key.split("-")
+    return parts[6] if len(parts) > 6 else "x"
 
 
 def _estimate_of(key: str) -> float:
@@ -351,10 +559,18 @@ class JobView:
     wait_seconds: float | None = None
     fraction: float = 0.0
     error: str | None = None
+    #: the engine is reconnecting to its scheduler (the page says so; the job is lost or goes on afterwards)
+    engine_restarting: bool = False
+    #: the step a training went on from after its worker was lost (0: lost before its first checkpoint)
+    resumed_from: int | None = None
+    #: a "lost" job: Retry (``Job.retry``) goes on from a checkpoint rather than from the start
+    resumable: bool = False
+    #: how many jobs of its visitor were waiting or running when it was submitted (round robin: 0 goes first)
+    rank: int = 0
 
     @property
     def finished(self) -> bool:
-        return self.state in ("done", "stopped", "cancelled", "abandoned", "error")
+        return self.state in ("done", "stopped", "cancelled", "abandoned", "error", "lost")
 
 
 class Job:
@@ -365,8 +581,9 @@ class Job:
     heartbeat_timeout = HEARTBEAT_TIMEOUT
 
     def __init__(self, *, owner: str | None = None, engine_: Engine | None = None,
-                 heartbeat_timeout: float | None = None):
+                 heartbeat_timeout: float | None = None, visitor: str | None = None):
         self.owner = owner
+        self.visitor = visitor
         self._engine = engine_
         if heartbeat_timeout is not None:
             self.heartbeat_timeout = float(heartbeat_timeout)
@@ -384,6 +601,9 @@ class Job:
         self._fetched = False
         self.error: str | None = None
         self._lock = threading.Lock()
+        self._generation = 0
+        self._resumed_from: int | None = None
+        self._news = (None, 0.0)  # the last progress record seen, and when (monotonic)
 
     # ---------------------------------------------------------------- to be defined by subclasses
     def _estimate(self, eng: Engine) -> float:
@@ -398,27 +618,60 @@ class Job:
 
     # ---------------------------------------------------------------- life cycle
     def start(self) -> "Job":
+        """Submit. Fair share: a visitor (``visitor``: the browser's cookie, else the session) may have
+        ``limits.JOBS_PER_VISITOR`` jobs waiting or running across all its tabs, and its n-th job waits behind every
+        other visitor's (n-1)-th (round robin); beyond ``limits.QUEUE_MAX`` waiting jobs Start is refused with the wait."""
         from distributed import Variable
 
         eng = self._engine or engine()
         self._engine = eng
+        if eng.restarting:
+            raise EngineRestarting()
         eng.claim(self.kind, self.owner, self)
         try:
             est = max(1, int(round(self._estimate(eng))))
-            self.key = f"{PREFIX}{self.kind}-{time.time_ns()}-{est}-{uuid.uuid4().hex[:12]}"
-            self._vars = {name: Variable(f"{self.key}-{name}", eng.client) for name in ("ctl", "prog", "hist")}
-            self._vars["prog"].set({"state": "queued"})
-            self._send_beat(force=True)
-            fn, args = self._task()
-            self.future = eng.submit(fn, self.key, self.heartbeat_timeout, *args, key=self.key)
+            tag = _visitor_tag(self.visitor)
+            with eng._submit_lock:  # one start at a time in this process: two tabs can't both take the last place
+                tasks, slots = eng.queue(max_age=0.0)
+                live = {k: st for k, st in tasks.items() if st in LIVE}
+                mine = [k for k in live if tag != "x" and _visitor_of(k) == tag]
+                if len(mine) >= limits.JOBS_PER_VISITOR:
+                    raise UserError("jobs.visitor_cap", n=limits.JOBS_PER_VISITOR)
+                waiting = sorted((k for k, st in live.items() if st != "running"), key=_order)
+                if len(waiting) >= limits.QUEUE_MAX:
+                    remaining = [_estimate_of(k) for k in sorted(live, key=_order)]
+                    raise UserError("jobs.queue_full", n=len(waiting),
+                                    wait=f"{_wait_estimate(remaining, slots) / 60:.0f}")
+                rank = min(len(mine), 9999)
+                self.key = f"{PREFIX}{self.kind}-{time.time_ns()}-{est}-{uuid.uuid4().hex[:12]}-{rank}-{tag}"
+                self._vars = {name: Variable(f"{self.key}-{name}", eng.client) for name in ("ctl", "prog", "hist")}
+                self._vars["prog"].set({"state": "queued"})
+                self._send_beat(force=True)
+                fn, args = self._task()
+                self._generation = eng.generation
+                self.future = eng.submit(fn, self.key, self.heartbeat_timeout, *args, key=self.key, priority=-rank)
+                with eng._lock:
+                    eng._recent[self.key] = time.monotonic()
+                eng._snap = (0.0, {}, 1)
         except Exception as exc:
             eng.release(self.kind, self.owner, self)
+            self.key = None if self.future is None else self.key
             if isinstance(exc, UserError):
                 raise
+            if eng.restarting or not eng.healthy():
+                raise EngineRestarting() from None
             raise EngineUnavailable("jobs.engine_unavailable",
                                     detail=(str(exc).splitlines() or [""])[0][:200] or type(exc).__name__) from None
         self._state = "queued"
         return self
+
+    def retry(self) -> "Job":
+        """A new job doing the same work (not started): for a job that was ``"lost"`` with the engine or a worker,
+        or ended with an error. A training goes on from its last checkpoint (``TrainingJob``)."""
+        new = copy.copy(self)
+        Job.__init__(new, owner=self.owner, engine_=self._engine, heartbeat_timeout=self.heartbeat_timeout,
+                     visitor=self.visitor)
+        return new
 
     def _send_beat(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -436,12 +689,15 @@ class Job:
         if self.future is None or self.done or self._stop:  # asked once is enough: no scheduler round trips per rerun
             return
         self._stop = True
+        if self._engine is not None and (self._engine.restarting or self._generation != self._engine.generation):
+            return  # its client is gone: the job is lost already
         try:
             self._send_beat(force=True)
             # a task on a worker can't be cancelled (Dask would free its slot while it runs on, and the job's
             # variables would go with the future): it reads the stop flag and ends itself. Only a job no worker
             # has taken yet is cancelled.
-            taken = any(self.key in keys for keys in self._engine.client.processing().values())
+            # waiting on a worker's queue (Dask hands out resource-bound tasks at once) is not started: cancelled too
+            taken = self._engine.queue(max_age=0.0)[0].get(self.key) == "running"
             started = taken or self._vars["prog"].get(timeout=5).get("state") == "running"
         except Exception:  # noqa: BLE001 — the engine went away: the job ends with it
             started = False
@@ -450,7 +706,7 @@ class Job:
 
     @property
     def done(self) -> bool:
-        return self.future is not None and self.future.done()
+        return self.future is not None and (self._state == "lost" or self.future.done())
 
     @property
     def result(self):
@@ -463,9 +719,11 @@ class Job:
             if self._fetched or not self.done:
                 return
             self._fetched = True
-            status = self.future.status
+            status = self.future.status if self.future.done() else "lost"
             try:
-                if status == "finished":
+                if status == "lost":
+                    pass  # its client is gone (see poll)
+                elif status == "finished":
                     raw = self.future.result(timeout=60)
                     if isinstance(raw, dict) and raw.get("abandoned") and len(raw) == 1:
                         self._state = "abandoned"  # ended by the worker: its page stopped polling
@@ -475,51 +733,91 @@ class Job:
                         self._result = self._make_result(raw)
                         self._state = "stopped" if getattr(self._result, "stopped", False) else "done"
                 elif status == "cancelled":
-                    self._state = "cancelled"
+                    # cancelled by this page (Stop while queued), or by Dask when the client lost its scheduler
+                    self._state = "cancelled" if self._stop else "lost"
                 else:
                     exc = self.future.exception(timeout=60)
+                    if type(exc).__name__ == "KilledWorker":  # its workers died again and again: lost, not a bug
+                        self._state = "lost"
+                    else:
+                        self._state = "error"
+                        self.error = (str(exc).splitlines() or [""])[0][:300] or type(exc).__name__
+            except Exception as exc:  # noqa: BLE001 — lost worker, closed engine: shown, never a traceback
+                if self._engine is not None and (self._engine.restarting or not self._engine.healthy()):
+                    self._state = "lost"
+                else:
                     self._state = "error"
                     self.error = (str(exc).splitlines() or [""])[0][:300] or type(exc).__name__
-            except Exception as exc:  # noqa: BLE001 — lost worker, closed engine: shown, never a traceback
-                self._state = "error"
-                self.error = (str(exc).splitlines() or [""])[0][:300] or type(exc).__name__
-            for var in self._vars.values():
-                try:
-                    var.delete()
-                except Exception:  # noqa: BLE001
-                    pass
+            if self._state != "lost" and self._engine is not None and self._generation == self._engine.generation:
+                for var in self._vars.values():
+                    try:
+                        var.delete()
+                    except Exception:  # noqa: BLE001
+                        pass
+            self._ended()
             if self._engine is not None:
                 self._engine.release(self.kind, self.owner, self)
+
+    def _ended(self) -> None:
+        """Once, when the job's outcome is known (``TrainingJob`` removes checkpoints no longer needed)."""
+
+    def _resumable(self) -> bool:
+        return False
 
     def poll(self) -> JobView:
         """The job's state for a page, and the session's heartbeat."""
         if self.future is None:
             return JobView("new")
-        if not self.done:
+        eng = self._engine
+        if not self.done and eng is not None and (eng.restarting or self._generation != eng.generation):
+            self._state = "lost"  # the client this job was submitted with is closed or replaced (Dask cancels it)
+        if not self.done and self._state != "lost":
             try:
                 self._send_beat()
                 prog = self._vars["prog"].get(timeout=5)
                 if prog.get("state") == "running":
                     self._state, self._ahead, self._wait = "running", 0, None
                     self._latest = prog.get("latest") or self._latest
+                    self._resumed_from = prog.get("resumed_from")
                     if prog.get("n", 0) != len(self._history):
                         self._history = list(self._vars["hist"].get(timeout=5))
+                    self._check_worker(prog)
                 elif self._state == "queued":
                     self._check_queue()
             except Exception as exc:  # noqa: BLE001 — the engine is gone; the future will say so
                 if not self.done:
+                    restarting = eng is not None and (eng.restarting or not eng.healthy())
                     return JobView(self._state, list(self._history), dict(self._latest), self._ahead, self._wait,
-                                   self._fraction(), error=None if "Timeout" in type(exc).__name__ else str(exc))
+                                   self._fraction(), engine_restarting=restarting, resumed_from=self._resumed_from,
+                                   error=None if restarting or "Timeout" in type(exc).__name__ else str(exc))
         if self.done:
             self._collect()
             if self._state in ("done", "stopped") and hasattr(self._result, "history"):
                 self._history = list(self._result.history)
         return JobView(self._state, list(self._history), dict(self._latest), self._ahead, self._wait,
-                       self._fraction(), self.error)
+                       self._fraction(), self.error, engine_restarting=eng is not None and eng.restarting,
+                       resumed_from=self._resumed_from, resumable=self._state == "lost" and self._resumable(),
+                       rank=_order(self.key)[0])
+
+    def _check_worker(self, prog: dict) -> None:
+        """Tell the truth while a worker is lost: a running job with no news for ``STALE_PROGRESS`` s that no worker
+        executes is ``"recovering"`` (Dask gives it to another worker; a training goes on from its checkpoint)."""
+        now = time.monotonic()
+        marker = (prog.get("n"), prog.get("t"), prog.get("attempt"))
+        if marker != self._news[0]:
+            self._news = (marker, now)
+            return
+        if now - self._news[1] < STALE_PROGRESS:
+            return
+        tasks, _ = self._engine.queue()
+        if tasks.get(self.key) != "running":
+            self._state = "recovering"
 
     def _fraction(self) -> float:
         if self._state in ("done", "stopped"):
             return 1.0
+        if self._state == "queued":
+            return 0.0
         lt = self._latest
         if "total_steps" in lt:
             return min(1.0, lt["step"] / max(1, lt["total_steps"]))
@@ -532,7 +830,7 @@ class Job:
         self._queue_checked = now
         eng = self._engine
         ahead = eng.queue_ahead(self.key)
-        slots = eng.slots
+        slots = eng.queue()[1]
         # the first jobs ahead are running: ask them for their remaining time; the rest wait their estimate
         remaining = []
         for k in ahead[:min(slots, 8)]:
@@ -583,9 +881,10 @@ class TrainingJob(Job):
     kind = "train"
 
     def __init__(self, config, data=None, *, owner: str | None = None, engine_: Engine | None = None,
-                 heartbeat_timeout: float | None = None):
-        super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
+                 heartbeat_timeout: float | None = None, visitor: str | None = None, resume_from: str | None = None):
+        super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout, visitor=visitor)
         self.config = config
+        self.resume_from = resume_from  # the key of a lost training of the same config: go on from its checkpoint
 
     def _estimate(self, eng: Engine) -> float:
         return eng.estimate_training(self.config)
@@ -593,7 +892,28 @@ class TrainingJob(Job):
     def _task(self):
         from explainer.jobworker import run_training
 
-        return run_training, (self.config.to_dict(),)
+        return run_training, (self.config.to_dict(), self.resume_from)
+
+    def _checkpoint(self) -> str | None:
+        """The key whose checkpoint a retry goes on from: this job's own, else the one it went on from."""
+        for key in (self.key, self.resume_from):
+            path = checkpoint_path(key)
+            if path is not None and path.is_file():
+                return key
+        return None
+
+    def _resumable(self) -> bool:
+        return self._checkpoint() is not None
+
+    def retry(self) -> "TrainingJob":
+        new = super().retry()
+        new.resume_from = self._checkpoint()
+        return new
+
+    def _ended(self) -> None:
+        if self._state != "lost":  # kept for a Retry only when lost (else pruned after limits.RESUME_KEEP_SECONDS)
+            drop_checkpoint(self.key)
+            drop_checkpoint(self.resume_from)
 
     def _make_result(self, raw):
         from explainer.train import TrainConfig, TrainResult
@@ -736,6 +1056,7 @@ def model_from_state(config, state: dict):
     return model
 
 
-__all__ = ["ENV_SCHEDULER", "SLOT", "HEARTBEAT_TIMEOUT", "EngineUnavailable", "Engine", "engine", "set_engine",
+__all__ = ["ENV_SCHEDULER", "SLOT", "HEARTBEAT_TIMEOUT", "EngineUnavailable", "EngineRestarting", "Engine",
+           "checkpoint_dir", "checkpoint_path", "engine", "set_engine",
            "warm_up", "shutdown", "local_layout", "JobView", "Job", "TrainingJob", "LandscapeJob", "EvaluationJob", "ShiftJob",
            "RaceJob", "RaceResult", "state_of", "model_from_state"]

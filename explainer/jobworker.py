@@ -11,7 +11,8 @@ import time
 
 from distributed import Variable, WorkerPlugin, get_client
 
-from explainer.jobs import CLOCK_SKEW, ENV_TORCH_THREADS, model_from_state, state_of
+from explainer.jobs import (CLOCK_SKEW, ENV_TORCH_THREADS, checkpoint_path, model_from_state, prune_checkpoints,
+                            state_of)
 
 
 class WorkerSetup(WorkerPlugin):
@@ -89,9 +90,13 @@ def _worker_data_quietly() -> None:
 
 
 class _Link:
-    """The worker's end of a job: heartbeat and stop from the page, progress to the page."""
+    """The worker's end of a job: heartbeat and stop from the page, progress to the page.
 
-    def __init__(self, key: str, heartbeat_timeout: float):
+    ``attempt`` counts the runs of this task: Dask runs a task again on another worker when its worker dies
+    (up to ``distributed.scheduler.allowed-failures`` times). An earlier attempt left its progress ("running") on
+    the scheduler, so a rerun is never silent: it says ``attempt`` and ``resumed_from`` in every progress report."""
+
+    def __init__(self, key: str, heartbeat_timeout: float, begin: bool = True):
         client = get_client()
         self.ctl = Variable(f"{key}-ctl", client)
         self.prog = Variable(f"{key}-prog", client)
@@ -99,6 +104,7 @@ class _Link:
         self.timeout = heartbeat_timeout
         self.history: list[dict] = []
         self.abandoned = self.stopped = False
+        self.resumed_from: int | None = None
         self._checked = 0.0
         self._beat = None
         self._beat_seen = time.monotonic()
@@ -106,7 +112,29 @@ class _Link:
         if ctl is not None and time.time() - float(ctl.get("beat", 0)) > self.timeout + CLOCK_SKEW:
             self.abandoned = True  # the page stopped polling while the job waited in the queue
         self.cancelled = bool(ctl is not None and ctl.get("stop"))  # stopped while it waited on this worker
-        self.prog.set({"state": "running", "latest": {}, "n": 0})
+        try:
+            before = self.prog.get(timeout=5)
+        except Exception:  # noqa: BLE001
+            before = None
+        ran = isinstance(before, dict) and before.get("state") == "running"
+        self.attempt = int(before.get("attempt", 1)) + 1 if ran else 1
+        if begin:
+            self.begin(0 if ran else None)
+
+    def begin(self, resumed_from: int | None = None, history=()) -> None:
+        """Say "running" (from ``resumed_from`` with its curve ``history`` when this goes on from a checkpoint)."""
+        self.resumed_from = resumed_from
+        self.history = [dict(h) for h in history]
+        try:
+            if self.history:
+                self.hist.set(list(self.history))
+            self.prog.set(self._prog(self.history[-1] if self.history else {}))
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _prog(self, latest: dict) -> dict:
+        return {"state": "running", "latest": latest, "n": len(self.history), "attempt": self.attempt,
+                "resumed_from": self.resumed_from, "t": time.time()}
 
     def _read(self):
         try:
@@ -143,23 +171,71 @@ class _Link:
         try:
             if "test_acc" in rec:
                 self.hist.set(list(self.history))
-            self.prog.set({"state": "running", "latest": rec, "n": len(self.history)})
+            self.prog.set(self._prog(rec))
         except Exception:  # noqa: BLE001 — a progress report that doesn't arrive never ends a training
             pass
 
 
-def run_training(key: str, heartbeat_timeout: float, config: dict) -> dict:
-    """Worker: train, score the whole test set, return weights and the evaluation (plain data)."""
+def load_resume(key: str | None, config) -> dict | None:
+    """The checkpoint ``key``'s training saved last, if it is there and of ``config``; else ``None``."""
+    import torch
+
+    path = checkpoint_path(key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 — half written, damaged: start from the beginning (and say so)
+        return None
+    from explainer.train import TrainConfig
+
+    try:
+        same = isinstance(state, dict) and TrainConfig.from_dict(state.get("config", {})) == config
+    except Exception:  # noqa: BLE001
+        same = False
+    return state if same else None
+
+
+def save_resume(key: str, state: dict) -> None:
+    """Write a checkpoint atomically (a worker killed while writing leaves the previous one)."""
+    import torch
+
+    path = checkpoint_path(key)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a full disk costs the resume, not the training
+
+
+def run_training(key: str, heartbeat_timeout: float, config: dict, resume_from: str | None = None) -> dict:
+    """Worker: train, score the whole test set, return weights and the evaluation (plain data). A checkpoint is
+    written at every evaluation point; a rerun of this task (its worker died) or a Retry (``resume_from``: the
+    lost job's key) goes on from the last one, and says so."""
     from explainer.train import TrainConfig, train
 
-    link = _Link(key, heartbeat_timeout)
+    link = _Link(key, heartbeat_timeout, begin=False)
     if link.abandoned or link.cancelled:
         return {"cancelled": True} if link.cancelled else {"abandoned": True}  # nobody is waiting for it any more: don't train at all
     cfg = TrainConfig.from_dict(config)
+    prune_checkpoints()
+    state = None
+    for source in ([key] if link.attempt > 1 else []) + ([resume_from] if resume_from else []):
+        state = load_resume(source, cfg)
+        if state is not None:
+            break
+    again = link.attempt > 1 or resume_from is not None
+    link.begin(int(state["step"]) if state is not None else (0 if again else None),
+               state["history"] if state is not None else ())
     try:
-        res = train(cfg, worker_data(), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5)
+        res = train(cfg, worker_data(), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5,
+                    checkpoint=lambda st: save_resume(key, st), resume=state)
     except _Abandoned:
-        return {"abandoned": True}
+        return {"abandoned": True}  # its checkpoint stays a while: a page that lost its engine may still Retry
     return {"state_dict": state_of(res.model), "history": res.history, "test_accuracy": res.test_accuracy,
             "train_seconds": res.train_seconds, "images_per_second": res.images_per_second,
             "epochs_done": res.epochs_done, "device": res.device, "config": cfg.to_dict(), "stopped": res.stopped,

@@ -64,3 +64,9 @@ def mb(n_bytes: int) -> int:
 def mp(pixels: int) -> int:
     """Pixels → whole megapixels for messages."""
     return pixels // 1_000_000
+
+# ---------------------------------------------------------------- the training engine's queue (fair share)
+# A visitor is one browser (a first-party cookie; a client without cookies: each session), or a logged-in user.
+JOBS_PER_VISITOR = 3  # jobs waiting or running at once per visitor, across all its tabs and kinds
+QUEUE_MAX = 60  # waiting jobs in all; beyond this Start explains the wait and refuses
+RESUME_KEEP_SECONDS = 2 * 3600  # a lost training's checkpoint waits this long for its Retry

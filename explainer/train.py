@@ -9,6 +9,7 @@ indexing a random permutation — no DataLoader, no per-sample Python work.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import io
 import json
@@ -178,11 +179,17 @@ def _synchronize(device: torch.device) -> None:
 
 
 def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | None = None,
-          should_stop: Callable[[], bool] | None = None, progress_every: float = 0.25) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None, progress_every: float = 0.25,
+          checkpoint: Callable[[dict], None] | None = None, resume: dict | None = None) -> TrainResult:
     """Train ``config.model`` on ``data`` = ``load_mnist()``'s tuple; evaluate on ``config.eval_size``
     test digits a few times per epoch (and on the whole test set at the end). ``on_progress(dict)`` is called at most every ``progress_every`` seconds and at
     every evaluation; ``should_stop()`` is polled every batch and ends training early, keeping what
     was learned. Timing counts training only (evaluation time is excluded).
+
+    ``checkpoint(state)`` is called at every evaluation point before the last with everything needed to go on
+    (``_Run.state``: weights, optimizer, schedule, random generators, this epoch's order, curves, clocks);
+    ``train(config, data, resume=state)`` continues from there and ends with the same weights and curves as a
+    run that was never interrupted (CPU; a worker lost mid-training resumes this way, ``explainer.jobs``).
 
     Process settings are left alone: the seed drives a local generator (data order, shifts) and, inside
     ``torch.random.fork_rng``, the weight initialisation and dropout, whose global state is restored on
@@ -190,16 +197,18 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
     device = pick_device(config.device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
-        return _train(config, data, device, on_progress, should_stop, progress_every)
+        return _train(config, data, device, on_progress, should_stop, progress_every, checkpoint, resume)
 
 
 def _train(config: TrainConfig, data, device: torch.device, on_progress, should_stop,
-           progress_every: float) -> TrainResult:
+           progress_every: float, checkpoint=None, resume: dict | None = None) -> TrainResult:
     """The training loop, read as tensorflow/playground's ``oneStep()``: a step is forward, backward,
     update, loss (``_Run.one_step``); then, when due, the test accuracy and the UI (``report``)."""
     gen = torch.Generator().manual_seed(config.seed)
     run = _Run(config, data, device, gen)
-    for epoch in range(int(config.epochs)):
+    run.checkpoint = checkpoint
+    first_epoch = run.load_state(resume) if resume is not None else 0
+    for epoch in range(first_epoch, int(config.epochs)):
         for xb, yb in run.batches(epoch):
             if should_stop is not None and should_stop():
                 run.stopped = True
@@ -242,15 +251,50 @@ class _Run:
         self.run_correct = torch.zeros((), device=device, dtype=torch.long)
         self.run_count = 0
         self.last_report = self.segment_start = time.perf_counter()
+        self.checkpoint = None  # called with state() at evaluation points
+        self.perm, self.next_batch = None, 0  # this epoch's order; the batch after the last one taken
         self.model.train()
 
     def batches(self, epoch: int):
-        """This epoch's mini-batches, in a fresh random order."""
+        """This epoch's mini-batches, in a fresh random order (a resumed epoch: its saved order, from where it was)."""
         self.epoch = epoch
-        perm = torch.randperm(self.n, generator=self.gen).to(self.device)
-        for i in range(self.steps_per_epoch):
+        if self.perm is None:
+            self.perm, self.next_batch = torch.randperm(self.n, generator=self.gen), 0
+        perm = self.perm.to(self.device)
+        while self.next_batch < self.steps_per_epoch:
+            i = self.next_batch
+            self.next_batch += 1
             idx = perm[i * self.bs:(i + 1) * self.bs]
             yield self.X[idx], self.Y[idx]
+        self.perm = None
+
+    def state(self) -> dict:
+        """Everything needed to go on from here (at an evaluation point: the running sums are zero), as CPU tensors
+        and plain values (``torch.save``-able, ``weights_only`` loadable)."""
+        cpu = lambda d: {k: v.detach().cpu().clone() for k, v in d.items()}  # noqa: E731
+        return {"format": 1, "config": self.config.to_dict(), "step": self.step, "epoch": self.epoch,
+                "next_batch": self.next_batch, "perm": self.perm.clone() if self.perm is not None else None,
+                "gen": self.gen.get_state(), "torch_rng": torch.get_rng_state(), "model": cpu(self.model.state_dict()),
+                "opt": copy.deepcopy(self.opt.state_dict()), "sched": self.sched.state_dict() if self.sched else None,
+                "history": [dict(h) for h in self.history], "train_seconds": self.train_seconds, "seen": self.seen}
+
+    def load_state(self, st: dict) -> int:
+        """Continue from ``state()``'s dict (of this configuration); returns the epoch to go on with."""
+        if st.get("format") != 1 or TrainConfig.from_dict(st["config"]) != self.config:
+            raise ValueError("the checkpoint belongs to another training")
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["opt"])
+        if self.sched is not None and st.get("sched") is not None:
+            self.sched.load_state_dict(st["sched"])
+        self.gen.set_state(st["gen"])
+        torch.set_rng_state(st["torch_rng"])
+        self.step, self.seen, self.train_seconds = int(st["step"]), int(st["seen"]), float(st["train_seconds"])
+        self.history = [dict(h) for h in st["history"]]
+        self.epoch = int(st["epoch"])
+        if st.get("perm") is not None and int(st["next_batch"]) < self.steps_per_epoch:
+            self.perm, self.next_batch = st["perm"], int(st["next_batch"])
+            return self.epoch
+        return self.epoch + 1
 
     def one_step(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
         if self.config.augment:
@@ -281,6 +325,8 @@ class _Run:
             self.run_correct.zero_()
             self.run_count = 0
             self.history.append(rec)
+            if self.checkpoint is not None and self.step < self.total:
+                self.checkpoint(self.state())
         if on_progress is not None:
             on_progress(rec)
         self.last_report = self.segment_start = time.perf_counter()  # evaluation and reporting are not training time

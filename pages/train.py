@@ -152,9 +152,10 @@ def start(runs: list[dict], model_name: str, options: dict, settings: dict) -> b
     except UserError as exc:
         st.error(t_error(exc))
         return False
-    job = ui_jobs.start(jobs.TrainingJob(config, owner=ui_jobs.owner()))
+    job = ui_jobs.start(jobs.TrainingJob(config, owner=ui_jobs.owner(), visitor=ui_jobs.visitor()))
     if job is None:
         return False
+    st.session_state.pop("tr_lost", None)
     st.session_state["tr_job"] = job
     st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=t(f"train.model_{model_name}"),
                                          opt=t(f"train.opt_{settings['optimizer']}"), size=settings["train_size"])
@@ -165,6 +166,8 @@ def _finish(job: jobs.TrainingJob, runs: list[dict]) -> None:
     """Move a finished job into the list of runs (once). The worker scored the test set: keep its predictions."""
     if job.error:
         st.session_state["tr_error"] = job.error
+    elif job.state == "lost":  # said with a Retry button until the learner retries or starts another training
+        st.session_state["tr_lost"] = (job, job.poll(), st.session_state.get("tr_job_label", "run"))
     elif job.state == "abandoned":
         st.session_state["tr_error_abandoned"] = True
     elif job.result is not None:
@@ -181,7 +184,18 @@ def _finish(job: jobs.TrainingJob, runs: list[dict]) -> None:
 
 
 def job_messages() -> None:
-    """What went wrong with the last job (said once)."""
+    """What went wrong with the last job (said once); a lost training's Retry, which goes on from its checkpoint."""
+    lost = st.session_state.get("tr_lost")
+    if lost is not None and st.session_state.get("tr_job") is None:
+        job, view, label = lost
+        if jobs.restarting():
+            st.warning(t("jobs.engine_restarting"))
+        if ui_jobs.lost(view, "tr_retry"):
+            again = ui_jobs.start(job.retry())
+            if again is not None:
+                st.session_state.pop("tr_lost", None)
+                st.session_state["tr_job"], st.session_state["tr_job_label"] = again, label
+                st.rerun()
     if st.session_state.get("tr_error"):
         st.error(t("train.failed", detail=literal(st.session_state.pop("tr_error"))))
     if st.session_state.pop("tr_error_abandoned", False):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import uuid
 
 import streamlit as st
@@ -18,6 +19,48 @@ def owner() -> str:
     return st.session_state.setdefault("_job_owner", uuid.uuid4().hex)
 
 
+COOKIE = "ce_visitor"
+_COOKIE_VALUE = re.compile(r"[0-9a-f]{32}")
+
+
+def visitor() -> str:
+    """Who a job counts for in the engine's fair share (``limits.JOBS_PER_VISITOR``, round robin): the logged-in
+    user when the app has Streamlit's OIDC login, else this browser's first-party cookie ``ce_visitor`` (set by
+    ``visitor_cookie()`` on the first visit), else this session (a client that sends no cookies)."""
+    try:
+        if st.user.is_logged_in:
+            ident = st.user.get("sub") or st.user.get("email")
+            if ident:
+                return f"user:{ident}"
+    except Exception:  # noqa: BLE001 — no authentication configured
+        pass
+    try:
+        value = st.context.cookies.get(COOKIE)
+    except Exception:  # noqa: BLE001 — no request context (tests)
+        value = None
+    if isinstance(value, str) and _COOKIE_VALUE.fullmatch(value):
+        return f"cookie:{value}"
+    made = st.session_state.get("_visitor_cookie")
+    return f"cookie:{made}" if made else f"session:{owner()}"
+
+
+def visitor_cookie() -> None:
+    """Once per session, when the browser sent no ``ce_visitor`` cookie: set one (random, first-party, a year,
+    SameSite=Lax; only if no other tab set one meanwhile). This session counts as that visitor from now on;
+    the browser's next tabs send it."""
+    try:
+        has = _COOKIE_VALUE.fullmatch(st.context.cookies.get(COOKIE) or "")
+    except Exception:  # noqa: BLE001
+        return
+    if has or st.session_state.get("_visitor_cookie"):
+        return
+    value = uuid.uuid4().hex
+    st.session_state["_visitor_cookie"] = value
+    st.html(f"""<script>if (!/(^|; ){COOKIE}=[0-9a-f]{{32}}/.test(document.cookie)) {{
+      document.cookie = "{COOKIE}={value}; path=/; max-age=31536000; SameSite=Lax"
+        + (location.protocol === "https:" ? "; Secure" : ""); }}</script>""", unsafe_allow_javascript=True)
+
+
 def warm_up() -> None:
     """Start the engine in the background when a page that will likely use it opens
     (``EXPLAINER_ENGINE_WARM_UP=0`` turns that off, e.g. in tests)."""
@@ -31,6 +74,8 @@ _LIVE = "_explainer_live_jobs"
 def start(job: jobs.Job) -> jobs.Job | None:
     """``job.start()`` with a spinner while the engine starts; ``None`` and an error message if it can't.
     A started job is kept alive by ``keep_alive()`` while the session lasts, whichever page is open."""
+    if job.visitor is None and job.owner == owner():  # this session's job: it counts in its visitor's fair share
+        job.visitor = visitor()
     try:
         with st.spinner(t("jobs.engine_starting")):
             job.start()
@@ -45,6 +90,7 @@ def keep_alive() -> None:
     """In the app's entry script: while this session has jobs that are not done, send their heartbeats every
     2 s from a fragment, so a training goes on while the learner reads another page, and stops within
     seconds once the tab is closed (the fragment no longer runs)."""
+    visitor_cookie()
     live = [j for j in st.session_state.get(_LIVE, []) if not j.done]
     st.session_state[_LIVE] = live
     if live:
@@ -62,12 +108,39 @@ def _beat() -> None:
 
 
 def status(view: jobs.JobView, running_text: str | None = None) -> None:
-    """A progress bar: "queued — n ahead of you" with an estimate, or the job's progress."""
+    """A progress bar: "queued — n ahead of you" with an estimate, or the job's progress; "the training engine is
+    restarting" while it reconnects; "lost its computer, goes on from its checkpoint" instead of a frozen bar."""
+    if view.engine_restarting:
+        st.warning(t("jobs.engine_restarting"))
     if view.state in ("queued", "new"):
         if view.ahead and view.wait_seconds is not None and math.isfinite(view.wait_seconds) and view.wait_seconds > 0:
             text = t("jobs.queued", ahead=view.ahead, wait=f"{view.wait_seconds:.0f}")
         else:
             text = t("jobs.queued_soon")
+        if view.rank > 0:
+            text += " " + t("jobs.later_turn")
         st.progress(0.0, text=text)
+    elif view.state == "recovering":
+        st.progress(min(1.0, max(0.0, view.fraction)), text=t("jobs.recovering"))
+    elif view.state == "lost":
+        return
     else:
         st.progress(min(1.0, max(0.0, view.fraction)), text=running_text or t("jobs.running"))
+        if view.resumed_from:
+            st.caption(t("jobs.resumed", step=view.resumed_from))
+        elif view.resumed_from == 0:
+            st.caption(t("jobs.resumed_from_start"))
+
+
+def lost(view: jobs.JobView, key: str) -> bool:
+    """A lost job's message (how far it got, whether a checkpoint is kept) and its Retry button; True when pressed."""
+    latest = view.latest or {}
+    if "total_steps" in latest:
+        saved = max([h.get("step", 0) for h in view.history] or [0])
+        if view.resumable and saved:
+            st.warning(t("jobs.lost_resumable", step=latest.get("step", 0), total=latest["total_steps"], saved=saved))
+        else:
+            st.warning(t("jobs.lost", step=latest.get("step", 0), total=latest["total_steps"]))
+    else:
+        st.warning(t("jobs.lost_short"))
+    return st.button(t("jobs.retry"), key=key, type="primary")
