@@ -25,7 +25,7 @@ from ui.canvas import draw_canvas
 from ui.charts import chart
 from ui.shell import formula, labels, literal, note, t, t_error, widget
 from ui.tables.backprop import TABLE as BACKPROP, lr_key
-TICK = 0.3  # seconds between animation frames while playing
+TICK = bp.FRAME_SECONDS  # seconds between animation frames while playing
 PATCH, PATCH_STEP = 8, 2  # occlusion: an 8×8 grey patch every 2 pixels (11×11 = 121 forward passes)
 SHIFT_DIGITS = 2000  # test digits for the shift experiment (fixed: the first 2,000)
 MAX_SHIFT_JOBS = 32  # shifted-digit results kept per server (by model)
