@@ -26,7 +26,7 @@ ENV = "CONVOLUTION_EXPLAINER_RUNS"
 MAX_RUNS = 500
 MAX_BYTES = 512 * 1024 * 1024
 MAX_LINKED = 12  # ids one link may name
-_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, created REAL NOT NULL, label TEXT NOT NULL, config TEXT NOT NULL,
@@ -42,7 +42,7 @@ def default_root() -> Path:
 
 
 def valid_id(run_id) -> bool:
-    return isinstance(run_id, str) and bool(_ID.match(run_id))
+    return isinstance(run_id, str) and _ID.fullmatch(run_id) is not None
 
 
 def parse_ids(text: str) -> list[str]:

@@ -54,3 +54,12 @@ def test_cap_evicts_the_oldest(tmp_path):
     small = RunStore(tmp_path, max_runs=2)
     small.evict()
     assert small.ids() == ids[::-1][:2]
+
+
+def test_ids_match_in_full():
+    """A trailing newline (``$`` matches before it) or any other extra character is not an id (issue 21 item 8)."""
+    good = "A" * 22
+    assert valid_id(good)
+    for bad in (good + "\n", good + "\r\n", "\n" + good, good + " ", good + "\x00"):
+        assert not valid_id(bad), repr(bad)
+    assert parse_ids(good + "\n") == [good]  # the link's value is stripped first: the same run
