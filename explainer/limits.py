@@ -64,3 +64,14 @@ def mb(n_bytes: int) -> int:
 def mp(pixels: int) -> int:
     """Pixels → whole megapixels for messages."""
     return pixels // 1_000_000
+
+# ---------------------------------------------------------------- kept runs (explainer.runstore)
+# The store of trained runs (a reload or a link brings them back) is shared by every visitor. Each owner (the
+# browser session that saved a run) has a quota; a run is pushed out by another owner's save only when it is
+# older than the grace period, oldest first; a save that would need to push out a younger run is refused.
+RUNS_KEPT = 500  # runs in the store
+RUNS_KEPT_BYTES = 512 * 1024 * 1024  # their weights files
+RUNS_PER_OWNER = 20  # one owner's runs (their own oldest go first)
+RUNS_PER_OWNER_BYTES = 64 * 1024 * 1024  # one owner's weights (four of the largest custom models)
+RUNS_GRACE_SECONDS = 24 * 3600  # a run no other owner can push out (a class's day)
+RUNS_ORPHAN_SECONDS = 600  # a weights file without its row (a crash between the two) is swept after this
