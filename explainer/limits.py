@@ -75,3 +75,10 @@ RUNS_PER_OWNER = 20  # one owner's runs (their own oldest go first)
 RUNS_PER_OWNER_BYTES = 64 * 1024 * 1024  # one owner's weights (four of the largest custom models)
 RUNS_GRACE_SECONDS = 24 * 3600  # a run no other owner can push out (a class's day)
 RUNS_ORPHAN_SECONDS = 600  # a weights file without its row (a crash between the two) is swept after this
+
+# ---------------------------------------------------------------- image decodes (explainer.images)
+# One decode may hold up to about 160 MB (UPLOAD_PIXELS of RGB, or UPLOAD_PIXELS_DEEP of a deep mode), so the whole
+# process decodes at most this many uploads at once (about 320 MB); the next one waits for a free slot up to
+# DECODE_WAIT_SECONDS, then is asked to try again (errors.upload_busy).
+DECODES_AT_ONCE = 2
+DECODE_WAIT_SECONDS = 10.0
