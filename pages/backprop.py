@@ -23,6 +23,7 @@ from explainer.train import TrainConfig
 from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
 from ui.charts import chart
+from ui.registry import SharedRegistry, shared_registry
 from ui.shell import formula, labels, literal, note, t, t_error, widget
 from ui.tables.backprop import TABLE as BACKPROP, lr_key
 TICK = bp.FRAME_SECONDS  # seconds between animation frames while playing
@@ -346,21 +347,25 @@ def parameter_counts() -> None:
 
 
 def start_training(config: TrainConfig) -> jobs.TrainingJob | None:
-    """One of the lesson's small trainings, on the job engine (never in the web process)."""
-    return ui_jobs.start(jobs.TrainingJob(config, owner=f"backprop-small-{config.model}"))  # one per kind, server-wide
+    """One of the lesson's small trainings, on the job engine (never in the web process). Its owner is the learner
+    who asked (their session, one job per model: the lesson's pair is not their Train page's training); it is
+    started once per server and shared (``_small_runs``)."""
+    return ui_jobs.start(jobs.TrainingJob(config, owner=f"{ui_jobs.owner()}/backprop-small-{config.model}"))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _shared_small_runs(seed: int) -> dict:
+def _failed(job) -> bool:
+    return job.done and job.result is None
+
+
+def _small_runs() -> SharedRegistry:
     """The lesson's two small trainings, shared by every learner on this server (started once, on request)."""
-    return {}
+    return shared_registry("backprop.small_runs")
 
 
-@st.cache_resource(show_spinner=False)
-def _shift_jobs() -> dict:
+def _shift_jobs() -> SharedRegistry:
     """Shifted-digit accuracy per trained model (by its weights' hash), computed on the engine and shared by
-    every learner: a model is evaluated once per server."""
-    return {}
+    every learner: a model is evaluated once per server (at most ``MAX_SHIFT_JOBS``; finished ones make room)."""
+    return shared_registry("backprop.shift_jobs", max_entries=MAX_SHIFT_JOBS, evictable=lambda j: j.done)
 
 
 def _fingerprint(model) -> str:
@@ -373,17 +378,10 @@ def _fingerprint(model) -> str:
 
 def _shift_job(model, config) -> jobs.ShiftJob | None:
     """The (shared) engine job measuring ``model`` on shifted digits; started when there is none or it failed."""
-    shared, key = _shift_jobs(), _fingerprint(model)
-    job = shared.get(key)
-    if job is None or (job.done and job.result is None):
-        job = ui_jobs.start(jobs.ShiftJob(model, config, digits=SHIFT_DIGITS, owner=ui_jobs.owner()))
-        if job is None:
-            return None
-        if len(shared) >= MAX_SHIFT_JOBS:  # the oldest finished ones make room
-            for old in [k for k, j in shared.items() if j.done][: len(shared) - MAX_SHIFT_JOBS + 1]:
-                del shared[old]
-        shared[key] = job
-    return job
+    return _shift_jobs().get_or_start(
+        _fingerprint(model), lambda: ui_jobs.start(jobs.ShiftJob(model, config, digits=SHIFT_DIGITS,
+                                                                 owner=ui_jobs.owner())),
+        keep=lambda job: not _failed(job))
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -400,7 +398,7 @@ def _session_models() -> dict:
     for run in reversed(st.session_state.get("tr_runs", [])):
         kind = "mlp" if run["config"].model == "mlp" else "cnn"
         found.setdefault(kind, (run["model"], run["config"], run["label"]))
-    shared = _shared_small_runs(0)
+    shared = _small_runs()
     for kind in ("cnn", "mlp"):
         job = shared.get(kind)
         if kind not in found and job is not None and job.done and job.result is not None:
@@ -419,7 +417,7 @@ def _load_data():
 
 def small_progress(running: bool) -> None:
     """The lesson's small trainings' progress (a fragment, ticking while one runs); the page reruns at the end."""
-    small = _shared_small_runs(0)
+    small = _small_runs().snapshot()  # a copy: other sessions may start one meanwhile
     for kind, job in small.items():
         view = job.poll()
         what = t(f"backprop.small_{kind}")
@@ -435,15 +433,14 @@ def small_progress(running: bool) -> None:
 
 def small_trainings(models: dict) -> None:
     """Fewer than two trained models: a button that trains the lesson's own small ones, and their progress."""
-    shared = _shared_small_runs(0)
+    shared = _small_runs()
     st.info(t("backprop.need_models"))
     busy = any(not j.done for j in shared.values())
     if st.button(t("backprop.train_small"), key="bp_train", type="primary", disabled=busy):
         for kind, cfg in SMALL_RUNS.items():
-            if kind not in models and (shared.get(kind) is None or (shared[kind].done and shared[kind].result is None)):
-                job = start_training(TrainConfig(**cfg))
-                if job is not None:
-                    shared[kind] = job
+            if kind not in models:  # started once, whoever presses at the same moment; a failed one again
+                shared.get_or_start(kind, lambda cfg=cfg: start_training(TrainConfig(**cfg)),
+                                    keep=lambda job: not _failed(job))
     running = any(not j.done for j in shared.values())
     st.fragment(run_every=1.0 if running else None)(small_progress)(running)
 
