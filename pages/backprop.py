@@ -27,6 +27,7 @@ from ui.registry import SharedRegistry, shared_registry
 from ui.shell import formula, labels, literal, note, t, t_error, widget
 from ui.tables.backprop import TABLE as BACKPROP, lr_key
 TICK = bp.FRAME_SECONDS  # seconds between animation frames while playing
+CFG = {"displayModeBar": False}  # the chart toolbar covered the titles of the lesson's small grids; no zooming
 PATCH, PATCH_STEP = 8, 2  # occlusion: an 8×8 grey patch every 2 pixels (11×11 = 121 forward passes)
 SHIFT_DIGITS = 2000  # test digits for the shift experiment (fixed: the first 2,000)
 MAX_SHIFT_JOBS = 32  # shifted-digit results kept per server (by model)
@@ -110,16 +111,16 @@ def forward_pass(ex: bp.HandExample, L: dict) -> None:
     g1, g2, g3 = st.columns(3)
     with g1:
         chart(figs.grid(ex.x, title=t("backprop.x_title", h=ex.x.shape[0], w=ex.x.shape[1]), signed=False,
-                        **L), key="bp_x")
+                        **L), key="bp_x", config=CFG)
     with g2:
-        chart(figs.grid(ex.w, title=t("backprop.w_title"), **L), key="bp_w")
+        chart(figs.grid(ex.w, title=t("backprop.w_title"), **L), key="bp_w", config=CFG)
     with g3:
-        chart(figs.grid(ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y")
+        chart(figs.grid(ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y", config=CFG)
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(figs.grid(ex.target, title=t("backprop.t_title"), **L), key="bp_t")
+        chart(figs.grid(ex.target, title=t("backprop.t_title"), **L), key="bp_t", config=CFG)
     with g2:
-        chart(figs.grid(ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy")
+        chart(figs.grid(ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy", config=CFG)
     with g3:
         st.metric(t("backprop.loss"), fmt(ex.loss))
         st.metric(t("backprop.grad_b"), fmt(ex.grad_b))
@@ -145,11 +146,11 @@ def explain_entry(pick: str, gradient, click_text: str, middle: tuple, right: tu
     products add up to it (``(figure, key)`` each) and the sum ``lhs = Σ left × right`` as a formula."""
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(gradient, key=_chart_key(pick), on_select="rerun", selection_mode="points")
+        chart(gradient, key=_chart_key(pick), on_select="rerun", selection_mode="points", config=CFG)
         st.caption(click_text)
     for column, (fig, key) in ((g2, middle), (g3, right)):
         with column:
-            chart(fig, key=key)
+            chart(fig, key=key, config=CFG)
     formula(terms_latex(lhs, terms.left, terms.right, terms.total))
 
 
@@ -161,7 +162,7 @@ def weight_gradient(ex: bp.HandExample, L: dict) -> None:
             r"\tilde X_{r\cdot s+i,\;c\cdot s+j}")
     wi, wj = picked_cell("bp_gw_pick", ("bp_wi", "bp_wj"), ("backprop.weight_row", "backprop.weight_col"), ex.w.shape)
     wt = bp.weight_terms(ex.x, ex.w, ex.grad_y, wi, wj, ex.stride, ex.padding)
-    explain_entry("bp_gw_pick", figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), **L),
+    explain_entry("bp_gw_pick", figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), clickable=True, **L),
                   t("backprop.click_weight"),
                   (figs.grid(wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L), "bp_under"),
                   (figs.grid(wt.left, title=t("backprop.gy_title"), **L), "bp_gy2"),
@@ -179,7 +180,7 @@ def input_gradient(ex: bp.HandExample, L: dict) -> None:
     kh, kw = ex.w.shape
     xr, xc = picked_cell("bp_gx_pick", ("bp_xr", "bp_xc"), ("backprop.pixel_row", "backprop.pixel_col"), ex.x.shape)
     it = bp.input_terms(ex.x, ex.w, ex.grad_y, xr, xc, stride, padding)
-    explain_entry("bp_gx_pick", figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), **L),
+    explain_entry("bp_gx_pick", figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), clickable=True, **L),
                   t("backprop.click_pixel"),
                   (figs.grid(ex.padded_grad, title=t("backprop.padded_title"), box=(xr + padding, xc + padding, kh, kw),
                              **L), "bp_padded"),
