@@ -34,7 +34,9 @@ def grid(z, *, title: str, x_title: str, y_title: str, value_label: str, signed:
         fig.add_trace(go.Scatter(
             x=cc.ravel(), y=rr.ravel(), mode="markers", showlegend=False, name="cells",
             customdata=np.asarray(heat.text if heat.text is not None else z).ravel().tolist(),
-            marker=dict(symbol="square", size=max(12, min(44, int(height * 0.7 / max(z.shape)))),
+            # smaller than a cell: where markers overlap, Plotly's "closest" point is any of them (a click picked
+            # the row below); outside a marker the nearest centre wins
+            marker=dict(symbol="square", size=max(8, min(24, int(0.45 * (height - 80) / max(z.shape)))),
                         color="rgba(0,0,0,0.004)"),
             hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{customdata}}<extra></extra>"))
         heat.hoverinfo = "skip"

@@ -100,13 +100,26 @@ def test_clicking_a_gradient_cell_writes_its_sum_out(page, app):
         assert page.evaluate(TITLE_COVERED, title) is False, f"the toolbar covers the title of {title}"
         wait_idle(page, 120_000)
         page.wait_for_timeout(1000)  # scrolled into view, hover layer ready
-        xy = page.evaluate(CELL_XY, [title, r, c])
-        assert xy is not None, f"the {title} map is on the page"
-        page.mouse.move(*xy)  # Plotly takes the click's point from the hover that comes first
-        page.wait_for_function("() => document.querySelectorAll('.hoverlayer .hovertext').length > 0", timeout=60_000)
+        assert page.evaluate(CELL_XY, [title, r, c]) is not None, f"the {title} map is on the page"
+        hovered = ""
+        for _ in range(20):  # the page may still move (a rerun's redraw above it): aim until the hover names the cell
+            page.wait_for_timeout(1500)
+            xy = page.evaluate(CELL_XY, [title, r, c])
+            page.mouse.move(xy[0] + 3, xy[1] + 3)
+            page.mouse.move(*xy)  # Plotly takes the click's point from the hover that comes first
+            page.wait_for_timeout(500)
+            hovered = " ".join(page.locator(".hoverlayer .hovertext").all_text_contents())
+            if f"row {r}, column {c}" in hovered:
+                break
+        assert f"row {r}, column {c}" in hovered, (title, hovered)
         page.mouse.click(*xy)
         want = f"{lhs}{r},{c}}}"
-        page.wait_for_function(f"() => ({SUMS})({want!r}).length > 0", timeout=120_000)
+        try:
+            page.wait_for_function(f"() => ({SUMS})({want!r}).length > 0", timeout=120_000)
+        except Exception:  # noqa: BLE001 — say what the page shows instead
+            inputs = page.locator('[data-testid="stNumberInput"] input').evaluate_all("els => els.map(e => e.value)")
+            raise AssertionError(f"{title}: no sum for {want} after the click; inputs {inputs}, sums "
+                                 f"{[a[:60] for a in page.evaluate(SUMS, 'aligned')]}") from None
         wait_idle(page, 120_000)
         assert_no_exception(page)
         (latex,) = page.evaluate(SUMS, want)
