@@ -8,9 +8,12 @@ Every image is a NumPy ``uint8`` array: ``(H, W)`` grey or ``(H, W, 3)`` RGB, 0â
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import struct
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -224,7 +227,51 @@ def _reduce(im: Image.Image, max_side: int) -> tuple[Image.Image, bool]:
     return im.reduce(factor), sixteen
 
 
-def decode_upload(data: bytes, max_side: int = MAX_SIDE) -> tuple[np.ndarray, dict]:
+class DecodeSlots:
+    """A process-wide budget for decodes: at most ``size`` at once (a semaphore); ``running`` and ``peak`` say how
+    many are decoding now and at most so far, ``waited`` the longest wait for a slot (seconds)."""
+
+    def __init__(self, size: int):
+        self.size = int(size)
+        self._sem = threading.BoundedSemaphore(self.size)
+        self._lock = threading.Lock()
+        self.running = self.peak = 0
+        self.waited = 0.0
+
+    @contextlib.contextmanager
+    def slot(self, wait: float):
+        t0 = time.monotonic()
+        if not self._sem.acquire(timeout=max(0.0, float(wait))):
+            raise UserError("errors.upload_busy", seconds=f"{wait:g}")
+        try:
+            with self._lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+                self.waited = max(self.waited, time.monotonic() - t0)
+            yield
+        finally:
+            with self._lock:
+                self.running -= 1
+            self._sem.release()
+
+
+DECODES = DecodeSlots(limits.DECODES_AT_ONCE)
+
+
+def decode_upload(data: bytes, max_side: int = MAX_SIDE, wait: float = limits.DECODE_WAIT_SECONDS
+                  ) -> tuple[np.ndarray, dict]:
+    """Decode an uploaded file to ``(image, info)`` within the process-wide budget ``DECODES``: it waits up to
+    ``wait`` seconds for one of ``limits.DECODES_AT_ONCE`` slots, else ``UserError("errors.upload_busy")``.
+    See ``_decode_upload``."""
+    if not data:
+        raise UserError("errors.upload_empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UserError("errors.upload_too_big", mb=limits.mb(MAX_UPLOAD_BYTES))
+    with DECODES.slot(wait):
+        return _decode_upload(data, max_side)
+
+
+def _decode_upload(data: bytes, max_side: int = MAX_SIDE) -> tuple[np.ndarray, dict]:
     """Decode an uploaded file to ``(image, info)``; ``info`` says what was done to it.
 
     Accepts PNG, JPEG, WebP, BMP, GIF (first frame), TIFF and anything else Pillow reads. Refuses,

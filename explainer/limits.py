@@ -70,3 +70,21 @@ def mp(pixels: int) -> int:
 JOBS_PER_VISITOR = 3  # jobs waiting or running at once per visitor, across all its tabs and kinds
 QUEUE_MAX = 60  # waiting jobs in all; beyond this Start explains the wait and refuses
 RESUME_KEEP_SECONDS = 2 * 3600  # a lost training's checkpoint waits this long for its Retry
+
+# ---------------------------------------------------------------- kept runs (explainer.runstore)
+# The store of trained runs (a reload or a link brings them back) is shared by every visitor. Each owner (the
+# browser session that saved a run) has a quota; a run is pushed out by another owner's save only when it is
+# older than the grace period, oldest first; a save that would need to push out a younger run is refused.
+RUNS_KEPT = 500  # runs in the store
+RUNS_KEPT_BYTES = 512 * 1024 * 1024  # their weights files
+RUNS_PER_OWNER = 20  # one owner's runs (their own oldest go first)
+RUNS_PER_OWNER_BYTES = 64 * 1024 * 1024  # one owner's weights (four of the largest custom models)
+RUNS_GRACE_SECONDS = 24 * 3600  # a run no other owner can push out (a class's day)
+RUNS_ORPHAN_SECONDS = 600  # a weights file without its row (a crash between the two) is swept after this
+
+# ---------------------------------------------------------------- image decodes (explainer.images)
+# One decode may hold up to about 160 MB (UPLOAD_PIXELS of RGB, or UPLOAD_PIXELS_DEEP of a deep mode), so the whole
+# process decodes at most this many uploads at once (about 320 MB); the next one waits for a free slot up to
+# DECODE_WAIT_SECONDS, then is asked to try again (errors.upload_busy).
+DECODES_AT_ONCE = 2
+DECODE_WAIT_SECONDS = 10.0

@@ -73,8 +73,11 @@ class TrainConfig:
         if self.lr is not None and not (0 < self.lr < limits.TRAIN_LR_MAX):
             raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=f"{limits.TRAIN_LR_MAX:g}",
                             value=self.lr)
+        if not 0 <= self.seed <= limits.SEED_MAX:
+            raise UserError("errors.seed_range", value=str(self.seed)[:40], max=limits.SEED_MAX)
         for name, lo, hi in (("batch_size", 1, limits.BATCH_SIZE_MAX), ("epochs", 1, limits.EPOCHS_CLI),
-                             ("train_size", limits.TRAIN_SIZE_MIN, limits.TRAIN_SIZE_MAX)):
+                             ("train_size", limits.TRAIN_SIZE_MIN, limits.TRAIN_SIZE_MAX),
+                             ("evals_per_epoch", 1, EVALS_PER_EPOCH_MAX), ("eval_size", 1, EVAL_SIZE_MAX)):
             if not lo <= getattr(self, name) <= hi:
                 raise UserError("errors.out_of_range", param=name, lo=lo, hi=hi, value=getattr(self, name))
         with torch.random.fork_rng(devices=[]):  # building initialises weights: leave the global generator alone
@@ -372,7 +375,9 @@ class _Run:
 def save_checkpoint(model: nn.Module, config: TrainConfig) -> bytes:
     """The trained weights and the configuration, as bytes for a download (torch.save of tensors only)."""
     buf = io.BytesIO()
-    torch.save({"format": CHECKPOINT_FORMAT, "config": json.dumps(config.to_dict()),
+    settings = config.to_dict()
+    settings["device"] = str(settings["device"]).split(":")[0]  # "cuda:1" → "cuda": the index is this machine's
+    torch.save({"format": CHECKPOINT_FORMAT, "config": json.dumps(settings),
                 "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, buf)
     return buf.getvalue()
 
@@ -410,8 +415,78 @@ def check_checkpoint_archive(data: bytes) -> None:
         raise UserError("errors.checkpoint_too_big", mb=limits.mb(limits.CHECKPOINT_BYTES))
 
 
+# What a checkpoint's settings may hold, checked like a URL value (``ui.state.Param``): each ``TrainConfig`` field by
+# its exact JSON type, within the limits of ``explainer/limits.py`` (the command line's, which hold the Train page's:
+# tests/test_checkpoint_config.py ties the page's declared settings to these); any other key is refused.
+# ``(kind, lo, hi)`` for numbers, ``(kind, options)`` for choices; ``None`` allowed where the kind ends in "?".
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")  # what a saved config names (the index of a GPU is not kept)
+EVALS_PER_EPOCH_MAX = 100
+EVAL_SIZE_MAX = 10_000  # MNIST's test set
+CONFIG_FIELDS = {
+    "model": ("choice", MODEL_NAMES), "model_options": ("options",), "optimizer": ("choice", tuple(OPTIMIZERS)),
+    "lr": ("float?", 0.0, limits.TRAIN_LR_MAX), "one_cycle": ("bool",),
+    "batch_size": ("int", 1, limits.BATCH_SIZE_MAX), "epochs": ("int", 1, limits.EPOCHS_CLI),
+    "train_size": ("int", limits.TRAIN_SIZE_MIN, limits.TRAIN_SIZE_MAX), "augment": ("bool",),
+    "seed": ("int", 0, limits.SEED_MAX), "device": ("choice", DEVICE_NAMES),
+    "evals_per_epoch": ("int", 1, EVALS_PER_EPOCH_MAX), "eval_size": ("int", 1, EVAL_SIZE_MAX),
+}
+# the custom model's options (``explainer.models._custom``; its ranges are checked by the builder)
+OPTION_KINDS = {"blocks": "int", "channels": "int", "kernel_size": "int", "pool": "str", "dropout": "float",
+                "batchnorm": "bool"}
+
+
+def _typed(kind: str, value) -> bool:
+    """``value`` has the JSON type ``kind`` (a bool is not a number; a float is not a whole number)."""
+    if kind.endswith("?") and value is None:
+        return True
+    kind = kind.rstrip("?")
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _shown(value) -> str:
+    return json.dumps(value)[: limits.SHOWN_VALUE_CHARS] if not isinstance(value, str) else value[: limits.SHOWN_VALUE_CHARS]
+
+
+def check_config_dict(d: dict) -> dict:
+    """A checkpoint's settings, checked field by field against ``CONFIG_FIELDS`` (``UserError`` otherwise)."""
+    for name, value in d.items():
+        spec = CONFIG_FIELDS.get(name) if isinstance(name, str) else None
+        if spec is None:
+            raise UserError("errors.checkpoint_setting", name=_shown(name), value=_shown(value))
+        kind = spec[0]
+        if kind == "choice":
+            if not isinstance(value, str):
+                raise UserError("errors.checkpoint_setting", name=name, value=_shown(value))
+            if value not in spec[1]:
+                raise UserError("errors.not_one_of", param=name, choices=" / ".join(spec[1]), value=_shown(value))
+        elif kind == "options":
+            if not isinstance(value, dict):
+                raise UserError("errors.not_mapping", param="model_options", value=_shown(value))
+            for key, v in value.items():
+                if key not in OPTION_KINDS or not _typed(OPTION_KINDS[key], v):
+                    raise UserError("errors.checkpoint_setting", name=_shown(key), value=_shown(v))
+        elif not _typed(kind, value):
+            raise UserError("errors.checkpoint_setting", name=name, value=_shown(value))
+        elif value is not None and kind != "bool":
+            lo, hi = spec[1], spec[2]
+            if name == "seed" and not lo <= value <= hi:
+                raise UserError("errors.seed_range", value=_shown(value), max=hi)
+            if name == "lr" and not (lo < value < hi):
+                raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=f"{hi:g}", value=_shown(value))
+            if not lo <= value <= hi:
+                raise UserError("errors.out_of_range", param=name, lo=lo, hi=hi, value=_shown(value))
+    return d
+
+
 def _checkpoint_config(raw) -> TrainConfig:
-    """The ``config`` entry of a checkpoint → ``TrainConfig``; anything but a JSON object of settings is refused."""
+    """The ``config`` entry of a checkpoint → ``TrainConfig``; anything but a JSON object of settings within
+    ``CONFIG_FIELDS`` is refused."""
     if not isinstance(raw, str) or len(raw) > _CONFIG_CHARS:
         raise UserError("errors.checkpoint_config")
     try:
@@ -420,7 +495,7 @@ def _checkpoint_config(raw) -> TrainConfig:
         raise UserError("errors.checkpoint_config") from None
     if not isinstance(d, dict):
         raise UserError("errors.checkpoint_config")
-    return TrainConfig.from_dict(d)
+    return TrainConfig.from_dict(check_config_dict(d))
 
 
 def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:

@@ -23,9 +23,11 @@ from explainer.train import TrainConfig
 from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
 from ui.charts import chart
+from ui.registry import SharedRegistry, shared_registry
 from ui.shell import formula, labels, literal, note, t, t_error, widget
 from ui.tables.backprop import TABLE as BACKPROP, lr_key
-TICK = 0.3  # seconds between animation frames while playing
+TICK = bp.FRAME_SECONDS  # seconds between animation frames while playing
+CFG = {"displayModeBar": False}  # the chart toolbar covered the titles of the lesson's small grids; no zooming
 PATCH, PATCH_STEP = 8, 2  # occlusion: an 8×8 grey patch every 2 pixels (11×11 = 121 forward passes)
 SHIFT_DIGITS = 2000  # test digits for the shift experiment (fixed: the first 2,000)
 MAX_SHIFT_JOBS = 32  # shifted-digit results kept per server (by model)
@@ -109,16 +111,16 @@ def forward_pass(ex: bp.HandExample, L: dict) -> None:
     g1, g2, g3 = st.columns(3)
     with g1:
         chart(figs.grid(ex.x, title=t("backprop.x_title", h=ex.x.shape[0], w=ex.x.shape[1]), signed=False,
-                        **L), key="bp_x")
+                        **L), key="bp_x", config=CFG)
     with g2:
-        chart(figs.grid(ex.w, title=t("backprop.w_title"), **L), key="bp_w")
+        chart(figs.grid(ex.w, title=t("backprop.w_title"), **L), key="bp_w", config=CFG)
     with g3:
-        chart(figs.grid(ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y")
+        chart(figs.grid(ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y", config=CFG)
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(figs.grid(ex.target, title=t("backprop.t_title"), **L), key="bp_t")
+        chart(figs.grid(ex.target, title=t("backprop.t_title"), **L), key="bp_t", config=CFG)
     with g2:
-        chart(figs.grid(ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy")
+        chart(figs.grid(ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy", config=CFG)
     with g3:
         st.metric(t("backprop.loss"), fmt(ex.loss))
         st.metric(t("backprop.grad_b"), fmt(ex.grad_b))
@@ -144,11 +146,11 @@ def explain_entry(pick: str, gradient, click_text: str, middle: tuple, right: tu
     products add up to it (``(figure, key)`` each) and the sum ``lhs = Σ left × right`` as a formula."""
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(gradient, key=_chart_key(pick), on_select="rerun", selection_mode="points")
+        chart(gradient, key=_chart_key(pick), on_select="rerun", selection_mode="points", config=CFG)
         st.caption(click_text)
     for column, (fig, key) in ((g2, middle), (g3, right)):
         with column:
-            chart(fig, key=key)
+            chart(fig, key=key, config=CFG)
     formula(terms_latex(lhs, terms.left, terms.right, terms.total))
 
 
@@ -160,7 +162,7 @@ def weight_gradient(ex: bp.HandExample, L: dict) -> None:
             r"\tilde X_{r\cdot s+i,\;c\cdot s+j}")
     wi, wj = picked_cell("bp_gw_pick", ("bp_wi", "bp_wj"), ("backprop.weight_row", "backprop.weight_col"), ex.w.shape)
     wt = bp.weight_terms(ex.x, ex.w, ex.grad_y, wi, wj, ex.stride, ex.padding)
-    explain_entry("bp_gw_pick", figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), **L),
+    explain_entry("bp_gw_pick", figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), clickable=True, **L),
                   t("backprop.click_weight"),
                   (figs.grid(wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L), "bp_under"),
                   (figs.grid(wt.left, title=t("backprop.gy_title"), **L), "bp_gy2"),
@@ -178,7 +180,7 @@ def input_gradient(ex: bp.HandExample, L: dict) -> None:
     kh, kw = ex.w.shape
     xr, xc = picked_cell("bp_gx_pick", ("bp_xr", "bp_xc"), ("backprop.pixel_row", "backprop.pixel_col"), ex.x.shape)
     it = bp.input_terms(ex.x, ex.w, ex.grad_y, xr, xc, stride, padding)
-    explain_entry("bp_gx_pick", figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), **L),
+    explain_entry("bp_gx_pick", figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), clickable=True, **L),
                   t("backprop.click_pixel"),
                   (figs.grid(ex.padded_grad, title=t("backprop.padded_title"), box=(xr + padding, xc + padding, kh, kw),
                              **L), "bp_padded"),
@@ -346,21 +348,25 @@ def parameter_counts() -> None:
 
 
 def start_training(config: TrainConfig) -> jobs.TrainingJob | None:
-    """One of the lesson's small trainings, on the job engine (never in the web process)."""
-    return ui_jobs.start(jobs.TrainingJob(config, owner=f"backprop-small-{config.model}"))  # one per kind, server-wide
+    """One of the lesson's small trainings, on the job engine (never in the web process). Its owner is the learner
+    who asked (their session, one job per model: the lesson's pair is not their Train page's training); it is
+    started once per server and shared (``_small_runs``)."""
+    return ui_jobs.start(jobs.TrainingJob(config, owner=f"{ui_jobs.owner()}/backprop-small-{config.model}"))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _shared_small_runs(seed: int) -> dict:
+def _failed(job) -> bool:
+    return job.done and job.result is None
+
+
+def _small_runs() -> SharedRegistry:
     """The lesson's two small trainings, shared by every learner on this server (started once, on request)."""
-    return {}
+    return shared_registry("backprop.small_runs")
 
 
-@st.cache_resource(show_spinner=False)
-def _shift_jobs() -> dict:
+def _shift_jobs() -> SharedRegistry:
     """Shifted-digit accuracy per trained model (by its weights' hash), computed on the engine and shared by
-    every learner: a model is evaluated once per server."""
-    return {}
+    every learner: a model is evaluated once per server (at most ``MAX_SHIFT_JOBS``; finished ones make room)."""
+    return shared_registry("backprop.shift_jobs", max_entries=MAX_SHIFT_JOBS, evictable=lambda j: j.done)
 
 
 def _fingerprint(model) -> str:
@@ -373,17 +379,10 @@ def _fingerprint(model) -> str:
 
 def _shift_job(model, config) -> jobs.ShiftJob | None:
     """The (shared) engine job measuring ``model`` on shifted digits; started when there is none or it failed."""
-    shared, key = _shift_jobs(), _fingerprint(model)
-    job = shared.get(key)
-    if job is None or (job.done and job.result is None):
-        job = ui_jobs.start(jobs.ShiftJob(model, config, digits=SHIFT_DIGITS, owner=ui_jobs.owner()))
-        if job is None:
-            return None
-        if len(shared) >= MAX_SHIFT_JOBS:  # the oldest finished ones make room
-            for old in [k for k, j in shared.items() if j.done][: len(shared) - MAX_SHIFT_JOBS + 1]:
-                del shared[old]
-        shared[key] = job
-    return job
+    return _shift_jobs().get_or_start(
+        _fingerprint(model), lambda: ui_jobs.start(jobs.ShiftJob(model, config, digits=SHIFT_DIGITS,
+                                                                 owner=ui_jobs.owner())),
+        keep=lambda job: not _failed(job))
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -400,7 +399,7 @@ def _session_models() -> dict:
     for run in reversed(st.session_state.get("tr_runs", [])):
         kind = "mlp" if run["config"].model == "mlp" else "cnn"
         found.setdefault(kind, (run["model"], run["config"], run["label"]))
-    shared = _shared_small_runs(0)
+    shared = _small_runs()
     for kind in ("cnn", "mlp"):
         job = shared.get(kind)
         if kind not in found and job is not None and job.done and job.result is not None:
@@ -419,7 +418,7 @@ def _load_data():
 
 def small_progress(running: bool) -> None:
     """The lesson's small trainings' progress (a fragment, ticking while one runs); the page reruns at the end."""
-    small = _shared_small_runs(0)
+    small = _small_runs().snapshot()  # a copy: other sessions may start one meanwhile
     for kind, job in small.items():
         view = job.poll()
         what = t(f"backprop.small_{kind}")
@@ -435,15 +434,14 @@ def small_progress(running: bool) -> None:
 
 def small_trainings(models: dict) -> None:
     """Fewer than two trained models: a button that trains the lesson's own small ones, and their progress."""
-    shared = _shared_small_runs(0)
+    shared = _small_runs()
     st.info(t("backprop.need_models"))
     busy = any(not j.done for j in shared.values())
     if st.button(t("backprop.train_small"), key="bp_train", type="primary", disabled=busy):
         for kind, cfg in SMALL_RUNS.items():
-            if kind not in models and (shared.get(kind) is None or (shared[kind].done and shared[kind].result is None)):
-                job = start_training(TrainConfig(**cfg))
-                if job is not None:
-                    shared[kind] = job
+            if kind not in models:  # started once, whoever presses at the same moment; a failed one again
+                shared.get_or_start(kind, lambda cfg=cfg: start_training(TrainConfig(**cfg)),
+                                    keep=lambda job: not _failed(job))
     running = any(not j.done for j in shared.values())
     st.fragment(run_every=1.0 if running else None)(small_progress)(running)
 

@@ -112,3 +112,71 @@ def test_to_grey_and_channels():
 def test_drawn_digit_looks_like_mnist():
     d = images.draw_digit(7)
     assert d.shape == (28, 28) and d.dtype == np.uint8 and d.max() > 200 and d[0, 0] == 0
+
+
+# ---------------------------------------------------------------- a process-wide budget for decodes (issue 21 item 6)
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096
+
+
+def test_concurrent_decodes_share_a_process_wide_budget():
+    """Issue 21: ten decodes at once of a small PNG of many pixels took the server from 691 MB to 1,897 MB. Eight
+    threads decode a 25 MP RGB PNG (75 MB decoded, a 100-odd kB file) at once: at most ``DECODES_AT_ONCE`` decode
+    at a time, so the process grows by about that many images, not eight (sampled every 2 ms from /proc)."""
+    import threading
+    import time
+
+    from explainer import limits
+
+    side = 5000
+    ramp = np.add.outer(np.arange(side, dtype=np.uint16), np.arange(side, dtype=np.uint16)) % 256
+    png = _encode(Image.fromarray(np.dstack([ramp, ramp[::-1], ramp.T]).astype(np.uint8)), "PNG", compress_level=1)
+    del ramp
+    assert len(png) < images.MAX_UPLOAD_BYTES
+    one = side * side * 3
+    images.decode_upload(png)  # warm: Pillow's and NumPy's first allocations are not what is measured
+    base, peak, done = _rss(), [0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.002)
+
+    results, errors = [], []
+
+    def decode():
+        try:
+            results.append(images.decode_upload(png, wait=120)[0].shape)
+        except Exception as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    threads = [threading.Thread(target=decode) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=300)
+    done.set()
+    watcher.join()
+    assert not errors and len(results) == 8
+    grew = peak[0] - base
+    assert grew < (limits.DECODES_AT_ONCE + 1.5) * one, f"grew {grew / 2**20:.0f} MB for {one / 2**20:.0f} MB images"
+    assert images.DECODES.peak <= limits.DECODES_AT_ONCE and images.DECODES.running == 0
+
+
+def test_a_decode_waits_a_bounded_time_then_is_told_to_retry():
+    import contextlib
+    import time
+
+    small = _encode(RGB, "PNG")
+    with contextlib.ExitStack() as busy:
+        for _ in range(images.DECODES.size):  # every slot taken, as by other learners' decodes
+            busy.enter_context(images.DECODES.slot(1))
+        t0 = time.monotonic()
+        with pytest.raises(UserError) as exc:
+            images.decode_upload(small, wait=0.3)
+        waited = time.monotonic() - t0
+    assert exc.value.key == "errors.upload_busy" and 0.25 <= waited < 2.0
+    assert images.decode_upload(small, wait=0.3)[0].shape == (40, 50, 3)  # a free slot again: decoded

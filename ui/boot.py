@@ -28,7 +28,7 @@ APP = ("explainer.backprop", "explainer.conv", "explainer.draw", "explainer.erro
        "explainer.figures.describe", "explainer.figures.images", "explainer.figures.kernels",
        "explainer.figures.optim", "explainer.figures.stepper", "explainer.figures.style", "explainer.figures.train",
        "explainer.figures.xo", "ui.state", "ui.tables", "ui.tables.shared", "ui.shell", "ui.charts", "ui.canvas", "ui.images",
-       "ui.jobs", "ui.nav", "ui.runs", "ui.stepper")
+       "ui.jobs", "ui.nav", "ui.runs", "ui.stepper", "ui.registry")
 
 
 def _load(names) -> None:

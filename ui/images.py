@@ -67,6 +67,8 @@ def image_picker(prefix: str, *, default: str = "camera", allow_upload: bool = T
                     arr, info = images.decode_upload(upload.getvalue())
                 except UserError as exc:
                     st.session_state[f"_{prefix}_upload_error"] = t_error(exc)
+                    if exc.key == "errors.upload_busy":  # the server's decodes were all busy: the next rerun tries again
+                        st.session_state.pop(f"_{prefix}_upload_sig", None)
                 else:
                     st.session_state.pop(f"_{prefix}_upload_error", None)
                     picked = PickedImage(arr, upload.name, arr.ndim == 3)

@@ -11,8 +11,9 @@ import sqlite3
 
 import streamlit as st
 
+from explainer.errors import UserError
 from explainer.runstore import MAX_LINKED, RunStore, parse_ids
-from ui.shell import literal, publish, restore, t
+from ui.shell import literal, publish, restore, t, t_error
 
 KEY = "run"
 
@@ -20,6 +21,14 @@ KEY = "run"
 @st.cache_resource(show_spinner=False)
 def store() -> RunStore:
     return RunStore()
+
+
+def owner() -> str:
+    """Who saves a run, for the store's quotas: this browser session (``ui.jobs.owner``, a random id that lives as
+    long as the session). The store keeps only a hash of it and never shows it."""
+    from ui import jobs as ui_jobs
+
+    return ui_jobs.owner()
 
 
 def linked_ids() -> list[str]:
@@ -38,7 +47,10 @@ def remember(run: dict) -> None:
     try:
         blob = run.get("_ckpt") or save_checkpoint(run["model"], run["config"])
         run["_ckpt"] = blob
-        run["id"] = store().save(run, blob)
+        run["id"] = store().save(run, blob, owner=owner())
+    except UserError as exc:  # the learner's quota or a store full of other learners' runs from today
+        st.toast(t_error(exc), icon="⚠️")
+        return
     except (OSError, sqlite3.Error, ValueError) as exc:
         st.toast(t("train.store_failed", detail=literal(type(exc).__name__)), icon="⚠️")
         return

@@ -10,10 +10,15 @@ from explainer.figures import fast_figure, heatmap, style
 
 def grid(z, *, title: str, x_title: str, y_title: str, value_label: str, signed: bool = True,
          box: tuple[int, int, int, int] | None = None, height: int = 280, number_format: str | None = None,
-         colorbar_title: str = "", showscale: bool = False) -> go.Figure:
+         colorbar_title: str = "", showscale: bool = False, clickable: bool = False) -> go.Figure:
     """A small grid of numbers (signed: red/blue around 0) with an optional outlined box
     ``(top, left, rows, cols)`` — the cell or window the inspector is explaining. Every cell shows its
-    number, so by default there is no colour bar: the narrow columns of the lesson keep the cells readable."""
+    number, so by default there is no colour bar: the narrow columns of the lesson keep the cells readable.
+
+    ``clickable``: a click on a cell selects it (``st.plotly_chart(on_select="rerun", selection_mode="points")``
+    reports ``x`` = column, ``y`` = row). Plotly reports clicks on scatter points, not on heatmap cells, so a
+    nearly transparent square marker sits over every cell and carries the hover; no dragging (a drag would
+    zoom instead of picking)."""
     z = np.asarray(z, dtype=float)
     lim = float(np.max(np.abs(z))) if z.size else 1.0
     fig = heatmap(z, title=title, colorscale="RdBu" if signed else "Greys", reversescale=not signed,
@@ -23,6 +28,20 @@ def grid(z, *, title: str, x_title: str, y_title: str, value_label: str, signed:
     if box is not None:
         top, left, rows, cols = box
         fig.add_shape(style.outline(left, top, left + cols - 1, top + rows - 1))
+    if clickable and z.ndim == 2 and z.size:
+        heat = fig.data[0]
+        rr, cc = np.mgrid[: z.shape[0], : z.shape[1]]
+        fig.add_trace(go.Scatter(
+            x=cc.ravel(), y=rr.ravel(), mode="markers", showlegend=False, name="cells",
+            customdata=np.asarray(heat.text if heat.text is not None else z).ravel().tolist(),
+            # smaller than a cell: where markers overlap, Plotly's "closest" point is any of them (a click picked
+            # the row below); outside a marker the nearest centre wins
+            marker=dict(symbol="square", size=max(8, min(24, int(0.45 * (height - 80) / max(z.shape)))),
+                        color="rgba(0,0,0,0.004)"),
+            hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{customdata}}<extra></extra>"))
+        heat.hoverinfo = "skip"
+        heat.hovertemplate = None
+        fig.update_layout(clickmode="event+select", dragmode=False, hovermode="closest")
     return fig
 
 

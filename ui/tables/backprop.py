@@ -33,7 +33,7 @@ TABLE = Table("backprop", [
     *(Param(lr_key(n), "float", float(bp.fit_lr(n)), lo=1e-4, hi=10.0, step=0.01, family="bp_lr")
       for n in optimizers.NAMES),
     Param("bp_start", "choice", "random", options=tuple(bp.STARTS)),
-    Param("bp_speed", "choice", 5, options=SPEEDS),
+    Param("bp_speed", "choice", bp.FIT_SPEED, options=SPEEDS),
     Param("bp_play", "bool", False, url=False),
     Param("bp_side", "choice", 28, options=MAP_SIDES),
     Param("bp_dsrc", "choice", "test", options=("test", "draw")),
