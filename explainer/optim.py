@@ -331,24 +331,6 @@ def race_torch(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, n
     return out
 
 
-# What one optimizer-step of ``race`` costs on each surface, relative to Rosenbrock's (measured: see
-# ``limits.RACE_INLINE_STEPS``); an unknown name counts as the dearest.
-STEP_WEIGHT = {"saddle": 0.75, "quadratic": 0.8, "rosenbrock": 1.0, "himmelblau": 1.1, "ravine": 1.1,
-               "mnist_logistic": 1.25, "rastrigin": 1.35, "beale": 1.5}
-STEP_SECONDS = 1.1e-4  # one Rosenbrock optimizer-step, measured here: a RaceJob's time estimate for the queue
-
-
-def race_cost(surface_name: str, steps: int, n_paths: int = 1) -> float:
-    """What computing ``n_paths`` paths of ``steps`` steps on a surface costs, in Rosenbrock optimizer-steps
-    (≈ ``STEP_SECONDS`` each): the page compares it with ``limits.RACE_INLINE_STEPS``.
-
-    >>> race_cost("rosenbrock", 200, 5)
-    1000.0
-    """
-    weight = STEP_WEIGHT.get(surface_name, max(STEP_WEIGHT.values()))
-    return float(weight * max(0, int(steps)) * max(0, int(n_paths)))
-
-
 class RaceCache:
     """Computed race paths shared by every session of a server: a thread-safe LRU of at most ``max_entries``
     values (the Optimizers page keys them by surface, settings and one optimizer's hyperparameters)."""

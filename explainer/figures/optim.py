@@ -5,7 +5,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explainer.figures import fast_figure
-from explainer.figures.style import HALO, margins, series
+from explainer.figures.style import HALO, fmt, margins, number, series
+from explainer.i18n import translate
 
 
 def _levels(Z: np.ndarray, log: bool) -> np.ndarray:
@@ -118,3 +119,46 @@ def landscape(alphas, betas, loss, *, x_title: str, y_title: str, loss_title: st
     layout = dict(height=height, margin=margins(), xaxis=dict(title=dict(text=x_title)),
                   yaxis=dict(title=dict(text=y_title), scaleanchor="x"))
     return fast_figure(data, layout)
+
+
+# ---------------------------------------------------------------- the charts' text summaries (captions)
+def _sig(v: float) -> str:
+    """A loss as a learner reads it: 3 significant digits ("2,510" for a large one, no "2.51e+03"), a true minus."""
+    return number(v, ",.0f" if abs(v) >= 1000 else ".3g")
+
+
+def race_summary(xs, ys, Z, paths: np.ndarray, path_losses: np.ndarray, labels: list[str], *, log: bool,
+                 upto: int | None, lang: str) -> str:
+    """The contour map's caption: the loss range on the map (and the colours' log₁₀(1 + loss) range when the
+    colours are logarithmic), then where each optimizer is at step ``upto`` (its position and loss), or the step
+    where it diverged."""
+    Z = np.asarray(Z, dtype=float)
+    r, c = np.unravel_index(int(np.nanargmin(Z)), Z.shape)
+    words = dict(lo=_sig(np.nanmin(Z)), hi=_sig(np.nanmax(Z)), x=fmt(xs[c]), y=fmt(ys[r]))
+    if log:
+        zc = _levels(Z, True)
+        parts = [translate("optimizers.caption_surface_log", lang, clo=fmt(np.nanmin(zc)), chi=fmt(np.nanmax(zc)),
+                           **words)]
+    else:
+        parts = [translate("optimizers.caption_surface", lang, **words)]
+    last = paths.shape[1] - 1
+    upto = last if upto is None else max(0, min(int(upto), last))
+    for path, fl, label in zip(paths, path_losses, labels):
+        ok = np.flatnonzero(~np.isnan(path[: upto + 1]).any(1))
+        at = int(ok[-1])
+        if at < upto:  # cut before this step
+            parts.append(translate("optimizers.caption_diverged", lang, name=label, step=at + 1))
+        else:
+            parts.append(translate("optimizers.caption_at", lang, name=label, step=at, x=fmt(path[at, 0]),
+                                   y=fmt(path[at, 1]), loss=_sig(fl[at])))
+    return translate("chart.joiner", lang).join(parts) + translate("chart.full_stop", lang)
+
+
+def final_losses_summary(path_losses: np.ndarray, labels: list[str], *, lang: str) -> str:
+    """The loss chart's caption: each optimizer's last loss and its step."""
+    parts = []
+    for fl, label in zip(path_losses, labels):
+        ok = np.flatnonzero(~np.isnan(fl))
+        at = int(ok[-1]) if ok.size else 0
+        parts.append(translate("optimizers.caption_final", lang, name=label, loss=_sig(fl[at]), step=at))
+    return translate("chart.joiner", lang).join(parts) + translate("chart.full_stop", lang)
