@@ -21,6 +21,7 @@ whole race), and the MNIST surface's gradient (2,000 digits × every optimizer a
 """
 from __future__ import annotations
 
+import functools
 import math
 from math import sqrt
 from dataclasses import dataclass
@@ -113,10 +114,33 @@ def _lerp(a, b, w):
     return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1 - w)
 
 
+# Numbers that depend on the step t alone, not on the path (bias corrections, NAdam's μₜ), are computed once
+# for all steps up to SCHEDULE_STEPS (vectorised over the steps where it keeps torch's rounding) and shared.
+SCHEDULE_STEPS = 5001
+
+
+@functools.lru_cache(maxsize=64)
+def adam_schedule(beta1: float, beta2: float) -> tuple[list, list]:
+    """``(1 − β₁ᵗ, √(1 − β₂ᵗ))`` for t = 0 … ``SCHEDULE_STEPS`` − 1, as torch computes them (Python floats)."""
+    return ([1 - beta1 ** float(t) for t in range(SCHEDULE_STEPS)],
+            [(1 - beta2 ** float(t)) ** 0.5 for t in range(SCHEDULE_STEPS)])
+
+
+@functools.lru_cache(maxsize=64)
+def nadam_schedule(beta1: float, beta2: float, momentum_decay: float) -> tuple[list, list, list, list]:
+    """NAdam's ``(μₜ, μₜ₊₁, Πμ up to t, 1 − β₂ᵗ)`` for t = 0 … ``SCHEDULE_STEPS`` − 1. torch keeps the product
+    Πμ in float32: a float32 running product (``np.cumprod`` multiplies in order, rounding each time)."""
+    mu = [beta1 * (1.0 - 0.5 * (0.96 ** (float(t) * momentum_decay))) for t in range(SCHEDULE_STEPS + 1)]
+    product = np.cumprod(np.array([1.0] + mu[1:SCHEDULE_STEPS], dtype=np.float32), dtype=np.float32)
+    return (mu[:SCHEDULE_STEPS], mu[1:], product.astype(np.float64).tolist(),
+            [1 - beta2 ** float(t) for t in range(SCHEDULE_STEPS)])
+
+
 def adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False):
     """torch.optim.Adam (AdamW: ``decoupled``): m = β₁·m + (1−β₁)·g; v = β₂·v + (1−β₂)·g²;
     p −= lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε). Weight decay: g += wd·p (Adam) or p ·= 1 − lr·wd first (AdamW)."""
     mx = my = vx = vy = 0.0
+    bc1, bc2 = adam_schedule(float(beta1), float(beta2))
 
     def step(x, y, gx, gy, t):
         nonlocal mx, my, vx, vy
@@ -127,10 +151,10 @@ def adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False
                 gx, gy = gx + weight_decay * x, gy + weight_decay * y
         mx, my = _lerp(mx, gx, 1 - beta1), _lerp(my, gy, 1 - beta1)
         vx, vy = vx * beta2 + (1 - beta2) * gx * gx, vy * beta2 + (1 - beta2) * gy * gy
-        step_size = lr / (1 - beta1 ** float(t))
-        bc2 = (1 - beta2 ** float(t)) ** 0.5
-        return (x + (-step_size) * mx / (sqrt(vx) / bc2 + eps),
-                y + (-step_size) * my / (sqrt(vy) / bc2 + eps))
+        step_size = lr / bc1[t]  # lr / (1 − β₁ᵗ)
+        b = bc2[t]  # √(1 − β₂ᵗ)
+        return (x + (-step_size) * mx / (sqrt(vx) / b + eps),
+                y + (-step_size) * my / (sqrt(vy) / b + eps))
     return step
 
 
@@ -144,18 +168,14 @@ def nadam(lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, momentum_decay
     p −= lr(1−μₜ)/(1−Πμ)·g/d + lr·μₜ₊₁/(1−Πμ·μₜ₊₁)·m/d with d = √(v/(1−β₂ᵗ)) + ε.
     torch keeps the product Πμ in float32, so it is kept so here."""
     mx = my = vx = vy = 0.0
-    mu_product = np.float32(1.0)
+    mus, mu_nexts, products, bcs2 = nadam_schedule(float(beta1), float(beta2), float(momentum_decay))
 
     def step(x, y, gx, gy, t):
-        nonlocal mx, my, vx, vy, mu_product
-        t = float(t)
-        bias_correction2 = 1 - beta2 ** t
+        nonlocal mx, my, vx, vy
+        bias_correction2 = bcs2[t]  # 1 − β₂ᵗ
         if weight_decay != 0:
             gx, gy = gx + weight_decay * x, gy + weight_decay * y
-        mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * momentum_decay)))
-        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * momentum_decay)))
-        mu_product = np.float32(mu_product * np.float32(mu))
-        mp = float(mu_product)
+        mu, mu_next, mp = mus[t], mu_nexts[t], products[t]  # μₜ, μₜ₊₁, Πμ (float32, as torch keeps it)
         mx, my = _lerp(mx, gx, 1 - beta1), _lerp(my, gy, 1 - beta1)
         vx, vy = vx * beta2 + (1 - beta2) * gx * gx, vy * beta2 + (1 - beta2) * gy * gy
         dx, dy = sqrt(vx / bias_correction2) + eps, sqrt(vy / bias_correction2) + eps
