@@ -201,24 +201,39 @@ def map_tab(shown: Shown, grid: tuple, names: list[str]) -> None:
     def show_race(pos: int) -> None:
         upto = marks[pos - 1]
         st.markdown(t("optimizers.race_step", step=upto, total=steps))
-        ev = chart(figs.contour_race(xs, ys, Z, shown.paths, names, surf.minima, log=surf.log_scale,
-                                     x_title="x", y_title="y", loss_title=t("optimizers.loss"),
-                                     start_title=t("optimizers.start"), min_title=t("optimizers.minimum"),
-                                     upto=upto),
-                   key="op_contour", name=t("optimizers.tab_map"), on_select="rerun", selection_mode="points",
-                   summary=figs.race_summary(xs, ys, Z, shown.paths, shown.losses, names, log=surf.log_scale,
-                                             upto=upto, lang=lang()))
+        common = dict(log=surf.log_scale, x_title="x", y_title="y", loss_title=t("optimizers.loss"),
+                      start_title=t("optimizers.start"), min_title=t("optimizers.minimum"))
+        # Two stacked charts of the same plot area: the contours (the same figure at every step, so Streamlit
+        # keeps that chart while playing: a chart whose figure changes is remounted, blank until redrawn) and,
+        # on top, the paths up to this step. The caption comes after the stack.
+        with st.container(key="op_map_stack"):
+            chart(figs.contour_race(xs, ys, Z, shown.paths[:, :1], [], surf.minima, layer="surface", **common),
+                  key="op_contour_surface", name=t("optimizers.surface"), summary="")
+            ev = chart(figs.contour_race(xs, ys, Z, shown.paths, names, surf.minima, upto=upto, layer="paths",
+                                         **common),
+                       key="op_contour", name=t("optimizers.tab_map"), on_select="rerun", selection_mode="points",
+                       summary="")
+        st.caption(figs.race_summary(xs, ys, Z, shown.paths, shown.losses, names, log=surf.log_scale, upto=upto,
+                                     lang=lang()))
         pts = (ev or {}).get("selection", {}).get("points", []) if ev else []
         if pts and (round(pts[0]["x"], 4), round(pts[0]["y"], 4)) != st.session_state.get("_op_last_click"):
             st.rerun(scope="app")  # a click inside the race view: the whole page restarts from there
 
     # Streamlit controls (keyboard: Tab, Enter/Space, arrow keys on the slider), as on the Stride page:
     # play steps the race forward in a fragment, so only the map redraws, with its contours
+    st.html(_STACK_CSS)
     stepper("op", len(marks), show_race, default=-1, speeds=RACE_SPEEDS, default_speed=4.0,
             texts={"position": t("optimizers.race_position"), "position_help": t("optimizers.race_position_help"),
                    "first_help": t("optimizers.race_first_help"), "last_help": t("optimizers.race_last_help"),
                    "speed_help": t("optimizers.race_speed_help"), "speed_value": t("optimizers.race_speed_value")})
     note(t("optimizers.map_note"))
+
+
+# The map's two charts in one grid cell, the paths' (transparent) over the contours'
+_STACK_CSS = """<style>
+.st-key-op_map_stack { display: grid !important; grid-template-columns: minmax(0, 1fr); }
+.st-key-op_map_stack > div { grid-area: 1 / 1; width: 100%; }
+</style>"""
 
 
 def surface_tab(shown: Shown, grid: tuple, names: list[str]) -> None:
