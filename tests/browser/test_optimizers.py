@@ -51,7 +51,7 @@ def settled(page, timeout: float = 30.0) -> int:
 def test_race_plays_and_steps_from_the_keyboard(page, app):
     goto(page, app, "optimizers", op_steps="200", op_speed="1.0")  # 41 frames at 1/s: a slow server can't reach the end
     assert_no_exception(page)
-    wait_state(page, "s.n === 201 && s.contours > 20")  # first visit: the whole race, contours drawn
+    wait_state(page, "s.n === 201 && s.contours > 20", timeout=120_000)  # first visit: the whole race, contours drawn
     full = state(page)
     assert full["head"] == full["last"]
     play = page.locator('[data-testid="stButton"] button', has_text="Play").first
@@ -89,7 +89,7 @@ def test_race_plays_and_steps_from_the_keyboard(page, app):
 
 def test_a_link_opens_the_race_at_its_step_and_a_preset_diverges(page, app):
     goto(page, app, "optimizers", op_steps="200", op_pos="11")
-    wait_state(page, "s.n === 51")  # frame 11 of 41 = step 50
+    wait_state(page, "s.n === 51", timeout=120_000)  # frame 11 of 41 = step 50 (a busy machine: the first render)
     assert_no_exception(page)
     page.get_by_role("button", name="SGD explodes, Adam doesn't").click()
     wait_idle(page)
