@@ -399,15 +399,16 @@ def losses(surf: Surface, path: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(path).any(-1), np.nan, f)
 
 
-def summarise(surf: Surface, path: np.ndarray, tol: float = 1e-3) -> dict:
-    """Final loss, distance to the nearest known minimum, steps to come within ``tol`` of it, divergence."""
+def summarise(surf: Surface, path: np.ndarray, tol: float = 1e-3, path_losses: np.ndarray | None = None) -> dict:
+    """Final loss, distance to the nearest known minimum, steps to come within ``tol`` of it, divergence.
+    ``path_losses``: ``losses(surf, path)`` when the caller has it (on the MNIST surface it costs more than the race)."""
     ok = ~np.isnan(path).any(axis=1)
     if not ok.any():  # not even the start is a position (a caller's own path): nothing to summarise
         return {"final_loss": float("nan"), "distance": None, "steps_to_tol": None, "diverged": True,
                 "diverged_at": 0, "final_x": float("nan"), "final_y": float("nan")}
     last = int(np.flatnonzero(ok)[-1])
     diverged = last < len(path) - 1
-    f = losses(surf, path)
+    f = losses(surf, path) if path_losses is None else path_losses
     final = path[last]
     if surf.minima:
         mins = np.array(surf.minima)

@@ -69,7 +69,8 @@ def _race(name, kappa, runs, start, steps, noise, seed):
         surf = _make_surface(name, kappa)
         paths = optim.race(surf, [(k[2][0], dict(k[2][1])) for k in missing], start, steps, noise, seed)
         for k, path in zip(missing, paths):
-            found[k] = value = (path, optim.losses(surf, path), optim.summarise(surf, path))
+            f = optim.losses(surf, path)
+            found[k] = value = (path, f, optim.summarise(surf, path, path_losses=f))
             _keep(cache, k, value)
     return optim.stack_paths(found[k] for k in keys)
 

@@ -160,3 +160,11 @@ def test_stack_paths_makes_one_race_from_cached_paths():
     np.testing.assert_array_equal(paths[1], values[1][0])
     np.testing.assert_array_equal(losses[0], values[0][1])
     assert summaries == [values[0][2], values[1][2]]
+
+
+def test_summarise_takes_the_losses_it_is_given():
+    surf = optim.surface("rosenbrock")
+    path = optim.trajectory(surf, "adam", surf.start, 50)
+    f = optim.losses(surf, path)
+    assert optim.summarise(surf, path, path_losses=f) == optim.summarise(surf, path)
+    assert optim.summarise(surf, path, path_losses=f * 0 + 7.0)["final_loss"] == 7.0  # they are used, not recomputed
