@@ -1,4 +1,4 @@
-"""Long computations (trainings, a trained CNN's loss landscape, scoring uploaded weights, long optimizer races)
+"""Long computations (trainings, a trained CNN's loss landscape, scoring uploaded weights)
 on Dask distributed.
 
 The web process never runs a training loop nor scores the 10,000 test digits: it submits a job to a
@@ -31,8 +31,8 @@ The job interface (what pages use)
 ----------------------------------
 ``TrainingJob(config, data=None, *, owner=None)`` (``data`` is ignored: the worker has its own MNIST),
 ``LandscapeJob(model, config=None, *, steps=15, digits=300, owner=None)``,
-``EvaluationJob(model, config, *, owner=None)``, ``ShiftJob(model, config, *, digits=2000, owner=None)`` and
-``RaceJob(surface, runs, start, steps, noise=0.0, seed=0, *, kappa=10.0, owner=None)`` share this interface
+``EvaluationJob(model, config, *, owner=None)`` and ``ShiftJob(model, config, *, digits=2000, owner=None)``
+share this interface
 (``Job``; each also takes ``engine_=`` an ``Engine``, default ``engine()``, and ``heartbeat_timeout=`` seconds,
 default 10):
 
@@ -59,10 +59,8 @@ default 10):
 worker's ``state_dict``, with ``predictions`` and ``probabilities`` of the 10,000 test digits
 (computed by the worker). ``LandscapeJob.result`` is ``optim.loss_landscape``'s dict;
 ``EvaluationJob.result`` is ``train.evaluate``'s dict; ``ShiftJob.result`` the accuracy per shift.
-``RaceJob.result`` is a ``RaceResult``: ``paths``, one ``(positions, losses, summary)`` per run computed by
-``optim.race`` (one path per run, as the Optimizers page caches them), fewer when stopped. The page decides with
-``optim.race_cost`` and ``limits.RACE_INLINE_STEPS`` whether a race is small enough to compute itself (≈ 0.1 s at
-most); a longer one is a ``RaceJob``, and its paths go into a cache shared by every session.
+The Optimizers page's 2-D races are no job: the written-out update rules (``explainer.optim_rules``) compute
+the longest one in a few tens of milliseconds, in the page.
 
 The engine: ``engine()`` (the process's shared ``Engine``, started on first use), ``warm_up()`` (start
 it in the background), ``shutdown()``, ``set_engine(eng)`` (tests), ``Engine(address=None, *,
@@ -994,53 +992,6 @@ class ShiftJob(Job):
         return raw["accuracy"]
 
 
-@dataclass
-class RaceResult:
-    """A ``RaceJob``'s paths: ``(positions (steps + 1, 2), losses (steps + 1,), optim.summarise's dict)`` for
-    each run, in the order of ``runs``; fewer than the runs when the job was stopped (``stopped``)."""
-    paths: list
-    stopped: bool = False
-
-
-class RaceJob(Job):
-    """Optimizer paths on a 2-D loss surface, one ``optim.race`` per run (as the Optimizers page caches them),
-    for a race too long to compute in the web process (``optim.race_cost`` over ``limits.RACE_INLINE_STEPS``).
-    ``runs`` are ``(optimizer name, hyperparameters)`` pairs (a dict or its sorted items); the settings are
-    checked here, before anything is submitted (``UserError``, as ``optim.race`` raises them)."""
-
-    kind = "race"
-
-    def __init__(self, surface: str, runs, start, steps: int, noise: float = 0.0, seed: int = 0, *,
-                 kappa: float = 10.0, owner: str | None = None, engine_: Engine | None = None,
-                 heartbeat_timeout: float | None = None):
-        super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
-        from explainer import optim
-
-        self.surface, self.kappa = str(surface), float(kappa)
-        self.runs = [(str(name), tuple(sorted(dict(hp).items()))) for name, hp in runs]
-        self.start_point = (float(start[0]), float(start[1]))
-        self.steps, self.noise, self.seed = int(steps), float(noise), int(seed)
-        if not 1 <= self.steps <= optim.MAX_STEPS:
-            raise UserError("errors.out_of_range", param="steps", lo=1, hi=optim.MAX_STEPS, value=self.steps)
-        name = self.surface
-        surf = optim.surface(name, kappa=self.kappa) if name == "quadratic" else optim.surface(name)
-        # one step of every run: a bad name, learning rate or start point is the page's error message, not the job's
-        optim.race(surf, [(n, dict(hp)) for n, hp in self.runs], self.start_point, 1, self.noise, self.seed)
-
-    def _estimate(self, eng: Engine) -> float:
-        from explainer import optim
-
-        return 1.0 + optim.race_cost(self.surface, self.steps, len(self.runs)) * optim.STEP_SECONDS
-
-    def _task(self):
-        from explainer.jobworker import run_race
-
-        return run_race, (self.surface, self.kappa, self.runs, self.start_point, self.steps, self.noise, self.seed)
-
-    def _make_result(self, raw):
-        return RaceResult(paths=[(p["path"], p["losses"], p["summary"]) for p in raw["paths"]], stopped=raw["stopped"])
-
-
 def state_of(model) -> dict:
     """A model's weights as CPU tensors (what travels to and from a worker)."""
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -1059,4 +1010,4 @@ def model_from_state(config, state: dict):
 __all__ = ["ENV_SCHEDULER", "SLOT", "HEARTBEAT_TIMEOUT", "EngineUnavailable", "EngineRestarting", "Engine",
            "checkpoint_dir", "checkpoint_path", "engine", "set_engine",
            "warm_up", "shutdown", "local_layout", "JobView", "Job", "TrainingJob", "LandscapeJob", "EvaluationJob", "ShiftJob",
-           "RaceJob", "RaceResult", "state_of", "model_from_state"]
+           "state_of", "model_from_state"]

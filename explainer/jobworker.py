@@ -294,30 +294,5 @@ def run_shift(key: str, heartbeat_timeout: float, config: dict, state: dict, dig
     return {"accuracy": shifted_accuracy(model, x_test[:digits], y_test[:digits])}
 
 
-def run_race(key: str, heartbeat_timeout: float, surface: str, kappa: float, runs: list, start, steps: int,
-             noise: float, seed: int) -> dict:
-    """Worker: one ``optim.race`` per run (the same numbers as the page's own paths), with its losses and summary,
-    as plain arrays and dicts. Stop ends it between two paths, keeping the finished ones."""
-    from explainer import optim
-
-    link = _Link(key, heartbeat_timeout)
-    if link.abandoned or link.cancelled:
-        return {"cancelled": True} if link.cancelled else {"abandoned": True}
-    surf = optim.surface(surface, kappa=kappa) if surface == "quadratic" else optim.surface(surface)
-    out: list[dict] = []
-    began = time.monotonic()
-    try:
-        for name, hp in runs:
-            if link.should_stop():
-                break
-            path = optim.race(surf, [(name, dict(hp))], start, steps, noise, seed)[0]
-            out.append({"path": path, "losses": optim.losses(surf, path), "summary": optim.summarise(surf, path)})
-            per_path = (time.monotonic() - began) / len(out)
-            link.progress({"fraction": len(out) / len(runs), "eta": per_path * (len(runs) - len(out))})
-    except _Abandoned:
-        return {"abandoned": True}
-    return {"paths": out, "stopped": len(out) < len(runs)}
-
-
 class _Abandoned(Exception):
     pass

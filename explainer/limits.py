@@ -39,19 +39,6 @@ TRAIN_SIZE_MIN, TRAIN_SIZE_MAX = 10, 60_000  # training digits used (MNIST's tra
 RECEPTIVE_LAYERS = 12  # rows of the receptive-field layer table (each may grow the maps)
 OPTIM_START_ABS = 1_000.0  # the Optimizers page's start point x₀, y₀ (the surfaces are plotted within ±5)
 
-# ---------------------------------------------------------------- computed in the page, else a job on the engine
-# The Optimizers page races torch.optim optimizers (``optim.race``, one path per optimizer). One optimizer-step,
-# measured on this machine (2 shared cores, 1 PyTorch thread, mean over the nine optimizers, sgd … nadam):
-# saddle 80 µs, quadratic 88, rosenbrock 107 (84 … 122), himmelblau 115, ravine 115, mnist_logistic 133,
-# rastrigin 146, beale 163 (``optim.STEP_WEIGHT`` holds these relative to Rosenbrock). A race whose paths not yet
-# cached cost more than this many Rosenbrock-steps (``optim.race_cost``; ≈ 0.1 ms each) is computed by a
-# ``jobs.RaceJob`` on the engine instead. 3,000 (≈ 0.3 s of the shared web process, once: the paths are then
-# cached for every session) covers every surface's default view (5 optimizers × 200 steps: at most 1,500, on
-# Beale) and every preset (the largest, "Adagrad slows down", 3 × 1,000 on Rosenbrock = 3,000), so no learner
-# waits in the engine's queue — behind a class's trainings — for a view the page offers; only races the learner
-# makes longer do. tests/test_pages_optimizers.py checks that they fit.
-RACE_INLINE_STEPS = 3_000
-
 # ---------------------------------------------------------------- data files
 MNIST_FILE_BYTES = 64 * 1024 * 1024  # one IDX file, uncompressed (the largest, training images, is 47 MB)
 

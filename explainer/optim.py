@@ -1,4 +1,6 @@
-"""Optimizers racing on loss surfaces, with the real ``torch.optim`` classes and autograd.
+"""Optimizers racing on loss surfaces: the update rules of the ``torch.optim`` classes written out
+(``explainer.optim_rules``), with the surfaces' gradients by hand; ``race_torch`` races the real classes with
+autograd, the oracle the tests hold the rules to.
 
     >>> from explainer.optim import trajectory
     >>> path = trajectory("rosenbrock", "adam", start=(-1.5, 2.0), steps=100, lr=0.05)
@@ -10,6 +12,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
@@ -21,7 +24,7 @@ import numpy as np
 import torch
 
 from explainer import limits
-from explainer import optimizers
+from explainer import optim_rules, optimizers
 from explainer.errors import UserError
 from explainer.models import prefers_channels_last
 
@@ -37,6 +40,8 @@ class Surface:
     log_scale: bool = False  # contour levels on log(1 + f)
     params: dict = field(default_factory=dict)
     sgd_lr: float = 0.01  # a learning rate at which plain SGD makes progress here without diverging
+    grad: Callable | None = None  # (x, y) floats → (∂f/∂x, ∂f/∂y), written out (optim_rules); None: autograd
+    batch_grad: Callable | None = None  # (k, 2) positions → (k, 2) gradients, for a surface dear per point
 
 
 def _quadratic(kappa: float = 10.0):
@@ -75,7 +80,7 @@ def surface(name: str, **params) -> Surface:
             raise UserError("errors.out_of_range", param="condition_number", lo=1, hi=1000, value=kappa)
         return Surface("quadratic", _quadratic(kappa), ((-3, 3), (-3, 3)), ((0.0, 0.0),), (-2.5, 2.0),
                        rf"f(x,y)=\tfrac12\,(x^2+{kappa:g}\,y^2)", params={"kappa": kappa},
-                       sgd_lr=round(1.0 / kappa, 4))
+                       sgd_lr=round(1.0 / kappa, 4), grad=optim_rules.grad_quadratic(kappa))
     if name == "mnist_logistic":
         return mnist_logistic_surface()
     try:
@@ -99,6 +104,7 @@ _FIXED = {
     "ravine": Surface("ravine", _ravine, ((-8, 8), (-3, 3)), ((0.0, 0.0),), (-7.0, 2.0),
                       r"f(x,y)=0.05\,x^2+2\,(y-0.3\sin x)^2", sgd_lr=0.2),
 }
+_FIXED = {name: dataclasses.replace(surf, grad=optim_rules.GRADIENTS[name]) for name, surf in _FIXED.items()}
 SURFACE_NAMES = ("quadratic", "rosenbrock", "beale", "himmelblau", "saddle", "rastrigin", "ravine", "mnist_logistic")
 
 
@@ -156,7 +162,7 @@ def mnist_logistic_surface(n: int = 2000) -> Surface:
     minimum = tuple(round(float(v), 6) for v in w.detach())
     return Surface("mnist_logistic", fn, ((-6, 4), (-6, 4)), (minimum,), (3.0, 3.0),
                    r"L(w_1,w_2)=\frac1N\sum_i \mathrm{BCE}\left(\sigma(w_1\,\mathrm{ink}_i+w_2\,\mathrm{width}_i),\,y_i\right)",
-                   sgd_lr=1.0)
+                   sgd_lr=1.0, batch_grad=optim_rules.logistic_gradients(f1, f2, y))
 
 
 # ---------------------------------------------------------------- optimizers
@@ -178,52 +184,120 @@ def defaults(name: str, surf: Surface | None = None) -> dict:
     return d
 
 
-def _make(name: str, params, hparams: dict) -> torch.optim.Optimizer:
+# Each setting a rule takes: (catalogue word, lowest, highest, highest allowed?) — torch's own checks (none
+# negative, betas below 1, …) with a ceiling so a learner's number stays a number a lesson can show.
+SETTING_RANGES = {
+    "momentum": ("momentum", 0.0, 1.0, False),
+    "dampening": ("dampening", 0.0, 1.0, True),
+    "weight_decay": ("weight_decay", 0.0, 1.0, True),
+    "eps": ("epsilon", 0.0, 1.0, True),
+    "lr_decay": ("lr_decay", 0.0, 1.0, True),
+    "initial_accumulator_value": ("initial_accumulator", 0.0, 100.0, True),
+    "alpha": ("alpha", 0.0, 1.0, True),
+    "rho": ("rho", 0.0, 1.0, True),
+    "beta1": ("beta", 0.0, 1.0, False),
+    "beta2": ("beta", 0.0, 1.0, False),
+    "momentum_decay": ("momentum_decay", 0.0, 1.0, True),
+}
+
+
+def settings(name: str, hparams: dict) -> dict:
+    """An optimizer's full settings (``lr`` and those of ``optim_rules.RULES[name]``): the registry's, then
+    ``hparams``; each checked against torch's rules and ``SETTING_RANGES`` before any work (``UserError``:
+    a setting the optimizer lacks, a value out of range, Nesterov without momentum)."""
     entry = optimizers.spec(name)
-    kw = {"lr": entry.surface_lr, **entry.settings}
+    rule = optim_rules.RULES[name]
+    kw = {"lr": entry.surface_lr, **{k: v for k, v in entry.settings.items() if k not in ("betas", "nesterov")}}
+    if "betas" in entry.settings:
+        kw["beta1"], kw["beta2"] = entry.settings["betas"]
     for k, v in hparams.items():
-        if k in ("beta1", "beta2"):
-            b = list(kw.get("betas", (0.9, 0.999)))
-            b[0 if k == "beta1" else 1] = float(v)
-            kw["betas"] = tuple(b)
-        elif k in kw or (k == "weight_decay"):
-            kw[k] = float(v)
+        if k != "lr" and k not in rule.settings:
+            raise UserError("errors.unknown_setting", optimizer=name, value=str(k), choices=" / ".join(rule.settings))
+        kw[k] = float(v)
     if not (0 < kw["lr"] < MAX_LR):
         raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=MAX_LR, value=kw["lr"])
-    if "momentum" in kw and not 0 <= kw["momentum"] < 1:
-        raise UserError("errors.out_of_range", param="momentum", lo=0, hi=1, value=kw["momentum"])
-    for b in kw.get("betas", ()):
-        if not 0 <= b < 1:
-            raise UserError("errors.out_of_range", param="beta", lo=0, hi=1, value=b)
+    for k, v in kw.items():
+        if k in SETTING_RANGES:
+            word, lo, hi, closed = SETTING_RANGES[k]
+            if not (lo <= v <= hi if closed else lo <= v < hi):
+                raise UserError("errors.out_of_range", param=word, lo=lo, hi=hi, value=v)
+    if entry.settings.get("nesterov") and (kw.get("momentum", 0) <= 0 or kw.get("dampening", 0) != 0):
+        # torch.optim.SGD refuses it too ("Nesterov momentum requires a momentum and zero dampening")
+        raise UserError("errors.nesterov_momentum", value=kw.get("momentum", 0))
+    return kw
+
+
+def torch_class(name: str) -> str:
+    """The torch.optim class an optimizer's rule reproduces, e.g. "torch.optim.Adam"."""
+    return optim_rules.RULES[name].torch_class
+
+
+def _make(name: str, params, hparams: dict) -> torch.optim.Optimizer:
+    """The ``torch.optim`` object for ``race_torch`` (the oracle), with the same checked settings."""
+    entry = optimizers.spec(name)
+    kw = settings(name, hparams)
+    if "beta1" in kw:
+        kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
+    if entry.settings.get("nesterov"):
+        kw["nesterov"] = True
     # one 2-vector per optimizer: the single-tensor code path (naming it skips torch's per-step choice)
     kw.setdefault("foreach", False)
     return entry.cls(params, **kw)
+
+
+def _check_race(surf: Surface, start, steps: int, limit: float) -> tuple[int, tuple[float, float], float]:
+    steps = int(steps)
+    if not 1 <= steps <= MAX_STEPS:
+        raise UserError("errors.out_of_range", param="steps", lo=1, hi=MAX_STEPS, value=steps)
+    start = (float(start[0]), float(start[1]))
+    if not all(math.isfinite(v) for v in start):
+        raise UserError("errors.not_finite_pair", param="start", value=start)
+    span = max(surf.bounds[0][1] - surf.bounds[0][0], surf.bounds[1][1] - surf.bounds[1][0])
+    if max(abs(start[0]), abs(start[1])) > min(limits.OPTIM_START_ABS, limit * span):
+        raise UserError("errors.start_range", limit=f"{min(limits.OPTIM_START_ABS, limit * span):g}")
+    return steps, start, limit * span
+
+
+def _kicks(steps: int, noise: float, seed: int) -> torch.Tensor | None:
+    """The gradient noise: one seeded draw of ``(steps, 2)``, the same for every optimizer of a race."""
+    if not noise:
+        return None
+    return torch.randn(steps, 2, generator=torch.Generator().manual_seed(int(seed)), dtype=torch.float64) * noise
 
 
 def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: float = 0.0,
          seed: int = 0, limit: float = RUNAWAY) -> np.ndarray:
     """Positions ``(len(runs), steps + 1, 2)`` of each (optimizer, hparams) from the same ``start``.
 
-    One loop moves all optimizers together: one forward and one backward pass (autograd) give every
-    optimizer its gradient, then each ``torch.optim`` optimizer takes its own step. With ``noise`` > 0,
-    Gaussian noise of that standard deviation (seeded) is added to the gradients, the same draw for
-    every optimizer at each step (as if they all saw the same minibatch), to mimic minibatch SGD.
-    A path that turns NaN/inf or runs beyond ``limit`` × the plot's size is cut there: the rest is NaN.
+    Each optimizer follows its rule from ``optim_rules`` (the update of its ``torch.optim`` class, written out)
+    with the surface's hand-written gradient. With ``noise`` > 0, Gaussian noise of that standard deviation
+    (seeded) is added to the gradients, the same draw for every optimizer at each step (as if they all saw the
+    same minibatch), to mimic minibatch SGD. A path that turns NaN/inf or runs beyond ``limit`` × the plot's
+    size is cut there: the rest is NaN. The paths equal ``race_torch``'s (torch.optim and autograd).
     """
-    steps = int(steps)
-    if not 1 <= steps <= MAX_STEPS:
-        raise UserError("errors.out_of_range", param="steps", lo=1, hi=MAX_STEPS, value=steps)
-    start = torch.tensor([float(start[0]), float(start[1])], dtype=torch.float64)
-    if not torch.isfinite(start).all():
-        raise UserError("errors.not_finite_pair", param="start", value=tuple(start.tolist()))
-    span = max(surf.bounds[0][1] - surf.bounds[0][0], surf.bounds[1][1] - surf.bounds[1][0])
-    if float(start.abs().max()) > min(limits.OPTIM_START_ABS, limit * span):
-        raise UserError("errors.start_range", limit=f"{min(limits.OPTIM_START_ABS, limit * span):g}")
+    steps, start, bound = _check_race(surf, start, steps, limit)
+    runs = [(name, settings(name, dict(hp))) for name, hp in runs]  # every run checked before any work
+    if surf.grad is None and surf.batch_grad is None:  # a caller's own surface: autograd and torch.optim
+        return race_torch(surf, [(n, {k: v for k, v in hp.items()}) for n, hp in runs], start, steps, noise, seed,
+                          limit)
+    kicks = _kicks(steps, noise, seed)
+    return optim_rules.run(runs, start, steps, surf.grad, None if kicks is None else kicks.numpy(), bound,
+                           batch_grad=surf.grad is None and surf.batch_grad or None)
+
+
+def race_torch(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: float = 0.0,
+               seed: int = 0, limit: float = RUNAWAY) -> np.ndarray:
+    """``race`` with the real ``torch.optim`` classes and autograd: the oracle of ``race``'s rules (~0.1 ms per
+    optimizer-step, against ~2 µs).
+
+    One loop moves all optimizers together: one forward and one backward pass (autograd) give every
+    optimizer its gradient, then each ``torch.optim`` optimizer takes its own step.
+    """
+    steps, start, bound = _check_race(surf, start, steps, limit)
+    start = torch.tensor(start, dtype=torch.float64)
     k = len(runs)
     # All positions live in one (k, 2) tensor: row i is optimizer i's parameter (a leaf view, so
     # torch.optim updates it in place) and ``xy`` (the same storage) is what autograd differentiates.
-    # The gradient rows are views of one buffer too, so a step costs one forward, one backward and one
-    # copy, however many optimizers race.
     store = start.repeat(k, 1)
     params = [store[i].requires_grad_(True) for i in range(k)]
     xy = store.detach().requires_grad_(True)
@@ -231,11 +305,9 @@ def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: 
     for p, g in zip(params, grads):
         p.grad = g
     opts = [_make(name, [p], hp) for (name, hp), p in zip(runs, params)]
-    # The classes' own ``step`` (their update rule), without the per-call profiler/hook wrapper that
-    # torch.optim puts around it: that wrapper costs more than the update of a 2-vector itself.
+    # The classes' own ``step`` (their update rule), without the per-call profiler/hook wrapper
     steppers = [inspect.unwrap(type(o).step).__get__(o) for o in opts]
-    kicks = (torch.randn(steps, 2, generator=torch.Generator().manual_seed(int(seed)), dtype=torch.float64) * noise
-             if noise else None)
+    kicks = _kicks(steps, noise, seed)
     hist = torch.empty(steps + 1, k, 2, dtype=torch.float64)
     hist[0] = store
     for s in range(1, steps + 1):
@@ -250,32 +322,13 @@ def race(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, noise: 
             hist[s] = store
     # cut each path at its first non-finite or runaway position
     out = hist.permute(1, 0, 2).numpy().copy()
-    span = max(surf.bounds[0][1] - surf.bounds[0][0], surf.bounds[1][1] - surf.bounds[1][0])
     with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(out).all(-1) | (np.abs(out).max(-1) > limit * span)
+        bad = ~np.isfinite(out).all(-1) | (np.abs(out).max(-1) > bound)
     for i in range(k):
         cut = np.flatnonzero(bad[i])
         if cut.size:
             out[i, cut[0]:] = np.nan
     return out
-
-
-# What one optimizer-step of ``race`` costs on each surface, relative to Rosenbrock's (measured: see
-# ``limits.RACE_INLINE_STEPS``); an unknown name counts as the dearest.
-STEP_WEIGHT = {"saddle": 0.75, "quadratic": 0.8, "rosenbrock": 1.0, "himmelblau": 1.1, "ravine": 1.1,
-               "mnist_logistic": 1.25, "rastrigin": 1.35, "beale": 1.5}
-STEP_SECONDS = 1.1e-4  # one Rosenbrock optimizer-step, measured here: a RaceJob's time estimate for the queue
-
-
-def race_cost(surface_name: str, steps: int, n_paths: int = 1) -> float:
-    """What computing ``n_paths`` paths of ``steps`` steps on a surface costs, in Rosenbrock optimizer-steps
-    (≈ ``STEP_SECONDS`` each): the page compares it with ``limits.RACE_INLINE_STEPS``.
-
-    >>> race_cost("rosenbrock", 200, 5)
-    1000.0
-    """
-    weight = STEP_WEIGHT.get(surface_name, max(STEP_WEIGHT.values()))
-    return float(weight * max(0, int(steps)) * max(0, int(n_paths)))
 
 
 class RaceCache:
@@ -346,15 +399,16 @@ def losses(surf: Surface, path: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(path).any(-1), np.nan, f)
 
 
-def summarise(surf: Surface, path: np.ndarray, tol: float = 1e-3) -> dict:
-    """Final loss, distance to the nearest known minimum, steps to come within ``tol`` of it, divergence."""
+def summarise(surf: Surface, path: np.ndarray, tol: float = 1e-3, path_losses: np.ndarray | None = None) -> dict:
+    """Final loss, distance to the nearest known minimum, steps to come within ``tol`` of it, divergence.
+    ``path_losses``: ``losses(surf, path)`` when the caller has it (on the MNIST surface it costs more than the race)."""
     ok = ~np.isnan(path).any(axis=1)
     if not ok.any():  # not even the start is a position (a caller's own path): nothing to summarise
         return {"final_loss": float("nan"), "distance": None, "steps_to_tol": None, "diverged": True,
                 "diverged_at": 0, "final_x": float("nan"), "final_y": float("nan")}
     last = int(np.flatnonzero(ok)[-1])
     diverged = last < len(path) - 1
-    f = losses(surf, path)
+    f = losses(surf, path) if path_losses is None else path_losses
     final = path[last]
     if surf.minima:
         mins = np.array(surf.minima)

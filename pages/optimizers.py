@@ -11,17 +11,17 @@ import streamlit as st
 from explainer import jobs, optim
 from explainer.errors import UserError
 from explainer.figures import optim as figs
-from explainer.limits import OPTIM_START_ABS, RACE_INLINE_STEPS
+from explainer.limits import OPTIM_START_ABS
 from ui import jobs as ui_jobs
 from ui.charts import chart
-from ui.shell import labels, lesson_link, literal, note, t, t_error, widget
+from ui.shell import labels, lang, lesson_link, literal, note, t, t_error, widget
 from ui import runs as kept_runs
 from ui.stepper import stepper
 from ui.tables.optimizers import HYPERPARAMETERS, PRESETS, RACE_SPEEDS, TABLE as OPTIMIZERS, hp_key, lr_key
 
 
 class Shown(NamedTuple):
-    """The race on screen: this run's settings, or the previous race while a RaceJob computes this one."""
+    """The race on screen, with this run's settings."""
     surface: str
     kappa: float
     surf: optim.Surface
@@ -48,52 +48,31 @@ def _grid(name: str, kappa: float, n: int = 90):
 
 @st.cache_resource(show_spinner=False)
 def _shared_paths() -> optim.RaceCache:
-    """Every path computed on this server (here or by a RaceJob), shared by all sessions: the next learner
-    with the same settings gets it at once. Keyed like ``_path``'s arguments; ≈ 50 kB per 2,000-step path."""
+    """Every path computed on this server, shared by all sessions: the next learner with the same settings gets
+    it without computing. Keyed by (surface, κ, one optimizer's settings, start, steps, noise, seed);
+    ≈ 50 kB per 2,000-step path."""
     return optim.RaceCache(max_entries=512)
 
 
-def _path(name: str, kappa: float, run: tuple, start: tuple, steps: int, noise: float, seed: int):
-    """One optimizer's path, computed on its own: changing one optimizer's setting recomputes only it."""
-    surf = _make_surface(name, kappa)
-    path = optim.race(surf, [(run[0], dict(run[1]))], start, steps, noise, seed)[0]
-    return path, optim.losses(surf, path), optim.summarise(surf, path)
-
-
 def _race(name, kappa, runs, start, steps, noise, seed):
-    """``(paths, losses, summaries)``, or ``None`` while a RaceJob on the engine computes the missing paths.
+    """``(paths, losses, summaries)``, computed here: the written-out rules (``optim_rules``) race the longest
+    race the page allows (8 optimizers × 2,000 steps, with noise) in a few tens of milliseconds.
 
     Every optimizer sees the same gradient noise (the same seed), as if they shared each minibatch; each path is
-    cached on its own (``_shared_paths``), so adding or retuning one optimizer recomputes no other path. The
-    paths not cached yet are computed here when they cost at most ``RACE_INLINE_STEPS`` (the default view),
-    else on the engine: a long race never runs in the web process."""
+    cached on its own (``_shared_paths``), so adding or retuning one optimizer recomputes no other path: the
+    missing ones are raced together (the same numbers as each alone)."""
     cache = _shared_paths()
-    _collect_race_job(cache)
     keys = [(name, kappa, run, start, steps, noise, seed) for run in runs]
-    found = {k: cache.get(k) for k in keys}  # held here: another session's evictions can't add work after the check
-    missing = tuple(k for k in keys if found[k] is None)
-    pending = st.session_state.get("_op_race_job")
-    if missing and optim.race_cost(name, steps, len(missing)) > RACE_INLINE_STEPS:
-        failed = st.session_state.get("_op_race_failed")
-        if pending is None and not (failed and failed[0] == missing):  # a race that failed waits for Retry
-            job = jobs.RaceJob(name, [(k[2][0], dict(k[2][1])) for k in missing], start, steps, noise, seed,
-                               kappa=kappa, owner=ui_jobs.owner())  # UserError for bad settings: before submitting
-            job = ui_jobs.start(job)  # None (and the message shown) when the engine is down
-            if job is not None:
-                st.session_state["_op_race_job"] = (missing, job)
-        elif pending is not None and pending[0] != missing and not pending[1].done:
-            pending[1].stop()  # the learner moved on: its finished paths are kept, then the next job starts
-        return None
-    if pending is not None and not pending[1].done:
-        pending[1].stop()  # back to settings computed here or cached: that job's race is no longer wanted
-    out = []
-    for k in keys:
-        value = found[k]
-        if value is None:
-            value = _path(*k)
+    found = {k: cache.get(k) for k in keys}
+    missing = [k for k in keys if found[k] is None]
+    if missing:
+        surf = _make_surface(name, kappa)
+        paths = optim.race(surf, [(k[2][0], dict(k[2][1])) for k in missing], start, steps, noise, seed)
+        for k, path in zip(missing, paths):
+            f = optim.losses(surf, path)
+            found[k] = value = (path, f, optim.summarise(surf, path, path_losses=f))
             _keep(cache, k, value)
-        out.append(value)
-    return optim.stack_paths(out)
+    return optim.stack_paths(found[k] for k in keys)
 
 
 def _keep(cache: optim.RaceCache, key: tuple, value: tuple) -> None:
@@ -101,46 +80,6 @@ def _keep(cache: optim.RaceCache, key: tuple, value: tuple) -> None:
     for a in value[:2]:
         a.flags.writeable = False
     cache.put(key, value)
-
-
-def _collect_race_job(cache: optim.RaceCache) -> None:
-    """A finished RaceJob of this session: its paths go into the shared cache (a stopped one's finished paths too)."""
-    pending = st.session_state.get("_op_race_job")
-    if pending is None or not pending[1].done:
-        return
-    del st.session_state["_op_race_job"]
-    keys, job = pending
-    view = job.poll()
-    if job.result is not None:
-        for k, value in zip(keys, job.result.paths):
-            _keep(cache, k, value)
-    elif view.state == "error":  # not submitted again for the same paths until the learner presses Retry
-        st.session_state["_op_race_failed"] = (keys, view.error or "")
-
-
-@st.fragment(run_every=1.0)
-def _race_progress() -> None:
-    """The running RaceJob's queue position or progress; the whole page reruns when it has finished."""
-    pending = st.session_state.get("_op_race_job")
-    if pending is None:
-        return
-    view = pending[1].poll()
-    if view.finished:
-        st.rerun(scope="app")
-    ui_jobs.status(view, t("optimizers.race_progress", n=len(pending[0]), steps=pending[0][0][4]))
-
-
-def _previous_race():
-    """The race this session showed last, as ``(settings, (paths, losses, summaries))``, while its paths are
-    still in the shared cache; else ``None``."""
-    shown = st.session_state.get("_op_race_shown")
-    if shown is None:
-        return None
-    cache = _shared_paths()
-    out = [cache.get(k) for k in shown["keys"]]
-    if any(o is None for o in out):
-        return None
-    return shown, optim.stack_paths(out)
 
 
 # ================================================================ settings
@@ -235,32 +174,13 @@ def settings() -> tuple[tuple, list, optim.Surface]:
 
 # ================================================================ the race
 def race(race_args: tuple, chosen: list, surf: optim.Surface) -> Shown:
-    """This race (cached paths, or computed here), else its RaceJob's progress and the previous race meanwhile
-    (stops when there is none); a warning per diverged optimizer."""
+    """This race (cached paths, or computed here); stops with the message on a bad setting."""
     try:
         raced = _race(*race_args)
     except UserError as exc:
         st.error(t_error(exc))
         st.stop()
-    sname, kappa, runs, _start, steps = race_args[:5]
-    if raced is None:  # a long race is being computed on the engine: its progress, and the previous race meanwhile
-        failed = st.session_state.get("_op_race_failed")
-        if failed and "_op_race_job" not in st.session_state:  # it failed on the engine: say so, offer a retry
-            st.error(t("common.unexpected_error", detail=literal(failed[1])))
-            st.button(t("optimizers.race_retry"), key="op_race_retry",
-                      on_click=lambda: st.session_state.pop("_op_race_failed", None))
-        _race_progress()
-        previous = _previous_race()
-        if previous is None:
-            st.stop()
-        shown, raced = previous
-        st.caption(t("optimizers.race_previous"))
-        sname, kappa, chosen, steps = shown["surface"], shown["kappa"], shown["chosen"], shown["steps"]
-        surf = _make_surface(sname, kappa)
-    else:
-        st.session_state["_op_race_shown"] = {"keys": [race_args[:2] + (run,) + race_args[3:] for run in runs],
-                                              "surface": sname, "kappa": kappa, "chosen": list(chosen),
-                                              "steps": steps}
+    sname, kappa, _runs, _start, steps = race_args[:5]
     return Shown(sname, kappa, surf, chosen, steps, *raced)
 
 
@@ -282,17 +202,27 @@ def map_tab(shown: Shown, grid: tuple, names: list[str]) -> None:
     def show_race(pos: int) -> None:
         upto = marks[pos - 1]
         st.markdown(t("optimizers.race_step", step=upto, total=steps))
-        ev = chart(figs.contour_race(xs, ys, Z, shown.paths, names, surf.minima, log=surf.log_scale,
-                                     x_title="x", y_title="y", loss_title=t("optimizers.loss"),
-                                     start_title=t("optimizers.start"), min_title=t("optimizers.minimum"),
-                                     upto=upto),
-                   key="op_contour", name=t("optimizers.tab_map"), on_select="rerun", selection_mode="points")
+        common = dict(log=surf.log_scale, x_title="x", y_title="y", loss_title=t("optimizers.loss"),
+                      start_title=t("optimizers.start"), min_title=t("optimizers.minimum"))
+        # Two stacked charts of the same plot area: the contours (the same figure at every step, so Streamlit
+        # keeps that chart while playing: a chart whose figure changes is remounted, blank until redrawn) and,
+        # on top, the paths up to this step. The caption comes after the stack.
+        with st.container(key="op_map_stack"):
+            chart(figs.contour_race(xs, ys, Z, shown.paths[:, :1], [], surf.minima, layer="surface", **common),
+                  key="op_contour_surface", name=t("optimizers.surface"), summary="")
+            ev = chart(figs.contour_race(xs, ys, Z, shown.paths, names, surf.minima, upto=upto, layer="paths",
+                                         **common),
+                       key="op_contour", name=t("optimizers.tab_map"), on_select="rerun", selection_mode="points",
+                       summary="")
+        st.caption(figs.race_summary(xs, ys, Z, shown.paths, shown.losses, names, log=surf.log_scale, upto=upto,
+                                     lang=lang()))
         pts = (ev or {}).get("selection", {}).get("points", []) if ev else []
         if pts and (round(pts[0]["x"], 4), round(pts[0]["y"], 4)) != st.session_state.get("_op_last_click"):
             st.rerun(scope="app")  # a click inside the race view: the whole page restarts from there
 
     # Streamlit controls (keyboard: Tab, Enter/Space, arrow keys on the slider), as on the Stride page:
     # play steps the race forward in a fragment, so only the map redraws, with its contours
+    st.html(_STACK_CSS)
     stepper("op", len(marks), show_race, default=-1, speeds=RACE_SPEEDS, default_speed=4.0,
             texts={"position": t("optimizers.race_position"), "position_help": t("optimizers.race_position_help"),
                    "first_help": t("optimizers.race_first_help"), "last_help": t("optimizers.race_last_help"),
@@ -300,15 +230,25 @@ def map_tab(shown: Shown, grid: tuple, names: list[str]) -> None:
     note(t("optimizers.map_note"))
 
 
+# The map's two charts in one grid cell, the paths' (transparent) over the contours'
+_STACK_CSS = """<style>
+.st-key-op_map_stack { display: grid !important; grid-template-columns: minmax(0, 1fr); }
+.st-key-op_map_stack > div { grid-area: 1 / 1; width: 100%; }
+</style>"""
+
+
 def surface_tab(shown: Shown, grid: tuple, names: list[str]) -> None:
     xs, ys, Z = grid
     chart(figs.surface_3d(xs, ys, Z, shown.paths, shown.losses, names, log=shown.surf.log_scale, x_title="x",
-                          y_title="y", loss_title=t("optimizers.loss")), key="op_3d", name=t("optimizers.tab_3d"))
+                          y_title="y", loss_title=t("optimizers.loss")), key="op_3d", name=t("optimizers.tab_3d"),
+          summary=figs.race_summary(xs, ys, Z, shown.paths, shown.losses, names, log=shown.surf.log_scale,
+                                    upto=None, lang=lang()))
 
 
 def loss_tab(shown: Shown, names: list[str]) -> None:
     chart(figs.loss_curves(shown.losses, names, step_title=t("optimizers.step"),
-                           loss_title=t("optimizers.loss"), log_y=True), key="op_loss", name=t("optimizers.tab_loss"))
+                           loss_title=t("optimizers.loss"), log_y=True), key="op_loss", name=t("optimizers.tab_loss"),
+          summary=figs.final_losses_summary(shown.losses, names, lang=lang()))
 
 
 def table_tab(shown: Shown, names: list[str]) -> None:
@@ -329,6 +269,7 @@ def rules_tab(chosen: list) -> None:
     for name in chosen:
         st.markdown(f"**{t(f'optimizers.opt_{name}')}** — {t(f'optimizers.why_{name}')}")
         st.latex(t(f"optimizers.rule_{name}"))
+        st.caption(t("optimizers.rule_class", cls=optim.torch_class(name)))
 
 
 # ================================================================ a trained model's real loss landscape

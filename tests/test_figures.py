@@ -177,3 +177,26 @@ def test_picture_with_a_box():
     assert fig.data[0].source.startswith("data:image/png;base64,") and len(fig.layout.shapes) == 1
     assert (fig.layout.shapes[0].x0, fig.layout.shapes[0].y1) == (2.5, 6.5)
     assert list(fig.layout.xaxis.range) == [-0.5, 29.5] and list(fig.layout.yaxis.range) == [19.5, -0.5]
+
+
+def test_contour_race_layers_keep_the_map_figure_the_same_at_every_step():
+    """Streamlit remounts a chart whose figure changes (blank until redrawn): the map's contour layer must be the
+    very same figure at every step of the race, and the paths' layer must lie on the same plot area."""
+    import plotly.io as pio
+
+    xs, ys, Z, paths = _race()
+    kw = dict(log=False, loss_title="L", start_title="S", min_title="MIN", **AXES)
+    maps = {pio.to_json(foptim.contour_race(xs, ys, Z, paths[:, :1], [], [(0.0, 0.0)], layer="surface", **kw),
+                        validate=False) for _ in range(3)}
+    assert len(maps) == 1
+    surface = foptim.contour_race(xs, ys, Z, paths[:, :1], [], [(0.0, 0.0)], layer="surface", **kw)
+    top = [foptim.contour_race(xs, ys, Z, paths, ["A", "B"], [(0.0, 0.0)], upto=u, layer="paths", **kw) for u in (0, 2)]
+    assert [tr.type for tr in surface.data] == ["contour"]
+    assert all(tr.type == "scatter" for f in top for tr in f.data)
+    assert pio.to_json(top[0], validate=False) != pio.to_json(top[1], validate=False)  # only the paths grow
+    for f in top:
+        assert f.layout.margin.to_plotly_json() == surface.layout.margin.to_plotly_json()
+        assert f.layout.margin.autoexpand is False and f.layout.height == surface.layout.height
+        assert list(f.layout.xaxis.range) == list(surface.layout.xaxis.range)
+        assert list(f.layout.yaxis.range) == list(surface.layout.yaxis.range)
+        assert f.layout.paper_bgcolor == "rgba(0,0,0,0)" and f.layout.plot_bgcolor == "rgba(0,0,0,0)"

@@ -254,49 +254,6 @@ def test_worker_threads_are_set_per_worker(dask_engine):
     assert dask_engine.slots == 1
 
 
-def test_race_runs_on_the_worker_with_the_pages_numbers(dask_engine):
-    """A RaceJob's paths are exactly ``optim.race`` per run (what the page would have computed), as plain arrays."""
-    from explainer import optim
-
-    runs = [("sgd", {"lr": 0.001}), ("adam", {"beta1": 0.8, "lr": 0.05})]
-    job = jobs.RaceJob("rosenbrock", runs, (-1.5, 2.0), 300, noise=0.5, seed=3, owner="race").start()
-    assert job.join(60)
-    view = job.poll()
-    assert view.state == "done" and view.fraction == 1.0 and view.error is None
-    res = job.result
-    assert isinstance(res, jobs.RaceResult) and not res.stopped and len(res.paths) == 2
-    surf = optim.surface("rosenbrock")
-    for (name, hp), (path, losses, summary) in zip(runs, res.paths):
-        mine = optim.race(surf, [(name, hp)], (-1.5, 2.0), 300, 0.5, 3)[0]
-        assert isinstance(path, np.ndarray) and path.shape == (301, 2)
-        assert np.array_equal(path, mine, equal_nan=True)
-        assert np.array_equal(losses, optim.losses(surf, mine), equal_nan=True)
-        assert summary == optim.summarise(surf, mine)
-
-
-def test_race_settings_are_checked_before_submitting():
-    """Bad settings are the page's error message at once; nothing reaches the engine (none is given here)."""
-    with pytest.raises(UserError) as exc:
-        jobs.RaceJob("rosenbrock", [("adam", {"lr": 5000.0})], (0, 0), 100)
-    assert exc.value.key == "errors.out_of_range"
-    with pytest.raises(UserError):
-        jobs.RaceJob("rosenbrock", [("adam", {})], (0, 0), 0)
-    with pytest.raises(UserError):
-        jobs.RaceJob("nowhere", [("adam", {})], (0, 0), 10)
-
-
-def test_stopped_race_keeps_its_finished_paths(dask_engine):
-    runs = [(name, {}) for name in ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw", "nadam", "adadelta")]
-    job = jobs.RaceJob("beale", runs, (1.0, 1.5), 5000, owner="race-stop").start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and job.poll().fraction == 0:
-        time.sleep(0.1)
-    assert job.state == "running" and 0 < job.poll().fraction < 1
-    job.stop()
-    assert job.join(60) and job.state == "stopped"
-    assert 0 < len(job.result.paths) < len(runs) and job.result.stopped
-
-
 def _mmapped_chunks_for(nbytes: int) -> int:
     """How many fresh mmap'd chunks glibc uses for a NumPy array of ``nbytes`` (mallinfo2's ``hblks``)."""
     import ctypes

@@ -139,18 +139,6 @@ def test_loss_landscape_of_a_small_model():
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_race_cost_weighs_steps_paths_and_the_surface():
-    from explainer.limits import RACE_INLINE_STEPS
-
-    assert optim.race_cost("rosenbrock", 200, 5) == 1000.0
-    assert optim.race_cost("rosenbrock", 200, 5) <= RACE_INLINE_STEPS  # the page's default view is computed inline
-    assert optim.race_cost("rosenbrock", 2000, 9) > 5 * RACE_INLINE_STEPS
-    assert optim.race_cost("mnist_logistic", 100, 1) > optim.race_cost("rosenbrock", 100, 1)  # real data costs more
-    assert optim.race_cost("quadratic", 100, 0) == 0.0  # nothing missing, nothing to compute
-    assert optim.race_cost("no such surface", 100, 1) == max(optim.STEP_WEIGHT.values()) * 100
-    assert set(optim.STEP_WEIGHT) == set(optim.SURFACE_NAMES)
-
-
 def test_race_cache_is_a_bounded_lru():
     cache = optim.RaceCache(2)
     cache.put("a", 1)
@@ -172,3 +160,11 @@ def test_stack_paths_makes_one_race_from_cached_paths():
     np.testing.assert_array_equal(paths[1], values[1][0])
     np.testing.assert_array_equal(losses[0], values[0][1])
     assert summaries == [values[0][2], values[1][2]]
+
+
+def test_summarise_takes_the_losses_it_is_given():
+    surf = optim.surface("rosenbrock")
+    path = optim.trajectory(surf, "adam", surf.start, 50)
+    f = optim.losses(surf, path)
+    assert optim.summarise(surf, path, path_losses=f) == optim.summarise(surf, path)
+    assert optim.summarise(surf, path, path_losses=f * 0 + 7.0)["final_loss"] == 7.0  # they are used, not recomputed

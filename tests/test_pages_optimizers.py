@@ -1,6 +1,7 @@
 """Optimizers page under AppTest: defaults, presets, a hyperparameter change, the trained-model slice."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -16,8 +17,7 @@ def test_defaults(lang):
     assert at.multiselect(key="op_opts").value == ["sgd", "momentum", "adagrad", "rmsprop", "adam"]  # the tutorial's four + Adam
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 5
     assert at.info  # no trained model yet: says where to get one
-    # the default race is small enough to compute here: no job on the engine, no progress bar
-    assert "_op_race_job" not in at.session_state and not at.get("progress")
+    assert not at.get("progress")  # computed here: no job on the engine, no progress bar
 
 
 def test_presets_show_divergence_then_not():
@@ -31,7 +31,7 @@ def test_presets_show_divergence_then_not():
     assert df.iloc[0, 1] < df.iloc[1, 1]  # SGD ends lower than Adam here
 
 
-def test_changing_a_hyperparameter_and_surface(dask_engine):  # some surfaces' default races are jobs
+def test_changing_a_hyperparameter_and_surface():
     at = app_test("optimizers").run()
     at.number_input(key="op_rosenbrock_adam_lr").set_value(0.2).run()
     assert not at.exception and at.query_params["op_rosenbrock_adam_lr"] == "0.2"
@@ -98,110 +98,83 @@ def test_results_table_has_empty_cells_not_none():
     assert "None" not in values and "nan" not in values and "" in values
 
 
-def _wait_for_race(at, timeout=120):
-    import time
-
-    deadline = time.time() + timeout
-    while "_op_race_job" in at.session_state and time.time() < deadline:
-        time.sleep(0.3)
-        at.run()
-    assert "_op_race_job" not in at.session_state, "the race job did not finish"
-
-
-LONG_RACE = ["sgd", "momentum", "adagrad", "rmsprop", "adam", "nadam"]
+LONG_RACE = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "nadam"]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_long_race_is_a_job_then_shared_with_the_next_learner(lang, dask_engine):
-    """6 optimizers × 2,000 steps: computed on the engine (queue/progress shown), then in the shared cache."""
-    state = dict(op_steps=2000, op_opts=LONG_RACE, op_seed={"en": 101, "zh": 102}[lang])  # not computed before
+def test_the_longest_race_is_computed_in_the_page_then_shared(lang):
+    """8 optimizers × 2,000 steps with noise: computed in the page (no job, no progress), then in the shared cache."""
+    state = dict(op_steps=2000, op_opts=LONG_RACE, op_noise=2.0, op_surface="beale",
+                 op_seed={"en": 101, "zh": 102}[lang])  # not computed before
     at = app_test("optimizers", lang, **state).run()
-    assert not at.exception
-    assert "_op_race_job" in at.session_state
-    (bar,) = at.get("progress")
-    queued = translate("jobs.queued_soon", lang).split("—")[0]  # "Queued — …" / "排队中——…"
-    assert (bar.proto.text == translate("optimizers.race_progress", lang, n=6, steps=2000)
-            or bar.proto.text.startswith(queued)), bar.proto.text
-    assert not at.dataframe  # this session showed no race before: only the progress
-    _wait_for_race(at)
     assert not at.exception and not at.get("progress")
-    assert len(at.dataframe[0].value) == 6 and at.slider(key="op_pos").value == at.slider(key="op_pos").max
-    # the next learner with the same settings gets it from the shared cache, at once
+    assert len(at.dataframe[0].value) == 8 and at.slider(key="op_pos").value == at.slider(key="op_pos").max
+    assert translate("optimizers.race_step", lang, step=2000, total=2000) in [m.value for m in at.markdown]
     again = app_test("optimizers", lang, **state).run()
-    assert not again.exception and "_op_race_job" not in again.session_state and not again.get("progress")
-    assert len(again.dataframe[0].value) == 6
+    assert not again.exception and len(again.dataframe[0].value) == 8
+    assert again.dataframe[0].value.equals(at.dataframe[0].value)
 
 
-def test_previous_race_is_shown_while_the_long_one_is_computed(dask_engine):
-    at = app_test("optimizers").run()
-    assert "_op_race_job" not in at.session_state and len(at.dataframe[0].value) == 5
-    at.number_input(key="op_steps").set_value(1999).run()
-    assert not at.exception and "_op_race_job" in at.session_state and at.get("progress")
-    assert len(at.dataframe[0].value) == 5  # the previous race, said so
-    assert translate("optimizers.race_previous", "en") in [c.value for c in at.caption]
-    _wait_for_race(at)
-    assert not at.exception and translate("optimizers.race_previous", "en") not in [c.value for c in at.caption]
-    assert translate("optimizers.race_step", "en", step=1999, total=1999) in [m.value for m in at.markdown]
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_nesterov_without_momentum_is_a_message_not_a_crash(lang):
+    """/optimizers?op_opts=nesterov&op_nesterov_mom=0 raised ValueError inside torch.optim.SGD (generic English
+    box, back on every reload); now the learner's language says what to change."""
+    at = app_test("optimizers", lang, op_opts=["nesterov"], op_nesterov_mom=0.0).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [translate("errors.nesterov_momentum", lang, value=0.0)]
+    at.number_input(key="op_nesterov_mom").set_value(0.5).run()  # fixed by the learner: the race is back
+    assert not at.exception and not at.error and len(at.dataframe[0].value) == 1
 
 
-def test_changing_settings_during_a_long_race_stops_it_and_starts_the_new_one(dask_engine):
-    at = app_test("optimizers").run()
-    at.number_input(key="op_steps").set_value(1997).run()
-    first = at.session_state["_op_race_job"][1]
-    at.number_input(key="op_steps").set_value(1996).run()
-    assert not at.exception and first._stop  # the race no longer wanted is told to stop (one job per session)
-    _wait_for_race(at)
-    assert not at.exception and first.state in ("stopped", "cancelled", "done")
-    assert translate("optimizers.race_step", "en", step=1996, total=1996) in [m.value for m in at.markdown]
+def test_the_link_from_the_issue_is_a_message(monkeypatch):
+    """The very URL of the report, through the page's URL state."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "pages" / "optimizers.py"), default_timeout=30)
+    at.session_state["lang"] = "zh"
+    at.query_params["op_opts"] = "nesterov"
+    at.query_params["op_nesterov_mom"] = "0"
+    at.run()
+    assert not at.exception
+    assert translate("errors.nesterov_momentum", "zh", value=0.0) in [e.value for e in at.error]
 
 
-def test_every_default_view_and_preset_is_computed_in_the_page():
-    """The engine's queue is shared with a class's trainings: no view the page offers may wait in it, so every
-    surface's default race and every preset must fit the inline budget (else a learner waits minutes in a storm)."""
+def test_captions_say_position_and_loss_not_y_as_a_loss():
+    """The map's caption: loss range (and the colours' log₁₀(1 + loss) range), then each optimizer's (x, y) and
+    loss at the frame shown; the loss chart's: each final loss. The exact numbers of the race on screen."""
     from explainer import optim
-    from explainer.limits import RACE_INLINE_STEPS
-    from ui.tables.optimizers import PRESETS, TABLE
+    from explainer.figures.style import fmt, number
 
-    steps, opts = TABLE["op_steps"].default, TABLE["op_opts"].default
-    for surface in optim.SURFACE_NAMES:
-        assert optim.race_cost(surface, steps, len(opts)) <= RACE_INLINE_STEPS, surface
-    for name, preset in PRESETS.items():
-        cost = optim.race_cost(preset.get("op_surface", TABLE["op_surface"].default), preset.get("op_steps", steps),
-                               len(preset.get("op_opts", opts)))
-        assert cost <= RACE_INLINE_STEPS, (name, cost)
-    assert optim.race_cost("beale", TABLE["op_steps"].hi, 8) > RACE_INLINE_STEPS  # the longest races do go to a job
+    at = app_test("optimizers", op_opts=["sgd", "adam"], op_steps=100).run()
+    assert not at.exception
+    surf = optim.surface("rosenbrock")
+    xs, ys, Z = optim.loss_grid(surf, 90)
+    runs = [("sgd", {"lr": optim.defaults("sgd", surf)["lr"]}), ("adam", {"lr": optim.defaults("adam", surf)["lr"]})]
+    paths = optim.race(surf, runs, surf.start, 100)
+    caps = [c.value for c in at.caption]
+    sgd_end = translate("optimizers.caption_at", "en", name="SGD", step=100, x=fmt(paths[0, -1, 0]),
+                        y=fmt(paths[0, -1, 1]), loss=number(optim.losses(surf, paths[0])[-1], ".3g"))
+    surface = translate("optimizers.caption_surface_log", "en", lo=number(Z.min(), ".3g"), hi=number(Z.max(), ",.0f"),
+                        clo="0", chi=fmt(np.log10(1 + Z.max() - Z.min())), x=fmt(xs[np.argmin(Z) % 90]),
+                        y=fmt(ys[np.argmin(Z) // 90]))
+    map_caption = next(c for c in caps if c.startswith("Loss on the map"))
+    assert map_caption.startswith(surface + ". ") and sgd_end in map_caption, map_caption
+    assert "ends at" not in " ".join(caps)  # no more "SGD ends at 1.71 (x = −1.31)"
+    assert "to 2,509 (colours show log₁₀(1 + loss), 0 to 3.4)" in map_caption  # Rosenbrock on its map, in words
+    final = translate("optimizers.caption_final", "en", name="Adam", step=100,
+                      loss=number(optim.losses(surf, paths[1])[-1], ".3g"))
+    assert any(final in c for c in caps), caps
+    # the first frame: every optimizer at the start, with the start's loss
+    at.button(key="op_first").click().run()
+    start = translate("optimizers.caption_at", "en", name="SGD", step=0, x="−1.5", y="2",
+                      loss=number(float(surf.fn(torch.tensor(-1.5), torch.tensor(2.0))), ".3g"))
+    assert any(start in c.value for c in at.caption)
 
 
-def test_a_race_that_fails_on_the_engine_is_not_resubmitted_until_retry(monkeypatch):
-    """A worker error is shown (literally) with a Retry button; the same race is not sent to the shared engine
-    again on every rerun (it was: one open tab resubmitted a failing race about once a second)."""
-    from explainer import jobs
-
-    submitted = []
-
-    class FailingRace:  # stands in for jobs.RaceJob: done at once, with a worker error
-        def __init__(self, *args, **kwargs):
-            submitted.append(args)
-
-        def start(self):
-            return self
-
-        done = True
-        result = None
-
-        def poll(self):
-            return jobs.JobView(state="error", error="*worker* exploded")
-
-        def stop(self):
-            pass
-
-    monkeypatch.setattr(jobs, "RaceJob", FailingRace)
-    at = app_test("optimizers", op_steps=2000, op_opts=LONG_RACE, op_seed=103).run()
-    assert not at.exception and len(submitted) == 1
-    for _ in range(3):  # reruns (the progress fragment, any click) collect the error but don't resubmit
-        at.run()
-        assert not at.exception
-    assert len(submitted) == 1
-    assert any(r"\*worker\* exploded" in e.value for e in at.error), [e.value for e in at.error]  # escaped: literal
-    at.button(key="op_race_retry").click().run()
-    assert not at.exception and len(submitted) == 2  # Retry sends it once more
+def test_rules_tab_names_the_torch_class():
+    at = app_test("optimizers", op_opts=["nesterov", "adamw"]).run()
+    caps = [c.value for c in at.caption]
+    for cls in ("torch.optim.SGD", "torch.optim.AdamW"):
+        assert translate("optimizers.rule_class", "en", cls=cls) in caps

@@ -113,7 +113,7 @@ def for_presenter(fig):
     layout.width = None
     m = layout.margin
     layout.margin = dict(l=int((m.l if m.l is not None else 50) * 1.4), r=m.r, b=int((m.b if m.b is not None else 40) * 1.4),
-                         t=int((m.t if m.t is not None else 40) * 1.4))
+                         t=int((m.t if m.t is not None else 40) * 1.4), autoexpand=m.autoexpand)
     need = 0  # the plot height at which a numbered square-cell grid's numbers fit their cells
     for trace in fig.data:
         tf = getattr(trace, "textfont", None)

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from tests.browser.conftest import assert_no_exception, goto, wait_idle
 
-STATE = """() => { const gd = [...document.querySelectorAll('.js-plotly-plot')]
-    .find(g => (g.data || []).some(t => t.type === 'contour'));
-  if (!gd || !gd._fullData) return null;
+STATE = """() => { const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  const map = plots.find(g => (g.data || []).some(t => t.type === 'contour'));
+  const gd = plots.find(g => (g._fullData || []).some(t => t.type === 'scatter' && t.mode === 'lines'));
+  if (!map || !gd || !gd._fullData) return null;
   const line = gd._fullData.find(t => t.type === 'scatter' && t.mode === 'lines');
   const head = gd._fullData.find(t => t.type === 'scatter' && t.mode === 'markers' && t.showlegend === false
                                  && t.x && t.x.length === 1 && t.legendgroup === line.legendgroup);
   return {n: line.x.length, head: [head.x[0], head.y[0]], last: [line.x[line.x.length - 1], line.y[line.y.length - 1]],
-          contours: gd.querySelectorAll('.contourlevel path').length}; }"""
+          contours: map.querySelectorAll('.contourlevel path').length}; }"""
+
+# What a learner sees of the map at one moment: the contour layer's drawn level lines and filled areas, and
+# whether the paths' chart lies over the same plot area.
+FRAME = """() => { const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  const map = plots.find(g => (g.data || []).some(t => t.type === 'contour'));
+  if (!map) return {contours: 0, fills: 0, visible: false};
+  const r = map.getBoundingClientRect();
+  return {contours: map.querySelectorAll('.contourlevel path').length,
+          fills: map.querySelectorAll('.hm image, .contourbg path, .contourfill path').length,
+          visible: r.width > 100 && r.height > 100}; }"""
 
 
 def state(page):
@@ -40,7 +51,7 @@ def settled(page, timeout: float = 30.0) -> int:
 def test_race_plays_and_steps_from_the_keyboard(page, app):
     goto(page, app, "optimizers", op_steps="200", op_speed="1.0")  # 41 frames at 1/s: a slow server can't reach the end
     assert_no_exception(page)
-    wait_state(page, "s.n === 201 && s.contours > 20")  # first visit: the whole race, contours drawn
+    wait_state(page, "s.n === 201 && s.contours > 20", timeout=120_000)  # first visit: the whole race, contours drawn
     full = state(page)
     assert full["head"] == full["last"]
     play = page.locator('[data-testid="stButton"] button', has_text="Play").first
@@ -78,9 +89,30 @@ def test_race_plays_and_steps_from_the_keyboard(page, app):
 
 def test_a_link_opens_the_race_at_its_step_and_a_preset_diverges(page, app):
     goto(page, app, "optimizers", op_steps="200", op_pos="11")
-    wait_state(page, "s.n === 51")  # frame 11 of 41 = step 50
+    wait_state(page, "s.n === 51", timeout=120_000)  # frame 11 of 41 = step 50 (a busy machine: the first render)
     assert_no_exception(page)
     page.get_by_role("button", name="SGD explodes, Adam doesn't").click()
     wait_idle(page)
     assert_no_exception(page)
     page.wait_for_selector("text=diverged at step", timeout=20_000)
+
+
+def test_every_frame_of_play_shows_the_contour_map(page, app):
+    """While playing, the map is in every frame (it was blank in ~40 % of them: the chart was remounted each
+    frame because its figure changed; now the contours are a chart whose figure stays the same, the growing
+    paths another one on top)."""
+    goto(page, app, "optimizers", op_steps="200", op_speed="8.0")
+    wait_state(page, "s.n === 201 && s.contours > 20", timeout=120_000)  # a busy test machine: the first render
+    page.locator('[data-testid="stButton"] button', has_text="Play").first.click()
+    wait_state(page, "s.n < 201", timeout=60_000)  # playing from the start
+    frames, lengths = [], set()
+    for _ in range(60):  # ~6 s of play at 8 frames/s, sampled every 100 ms (≈ one sample per frame)
+        frames.append(page.evaluate(FRAME))
+        s = state(page)
+        if s is not None:
+            lengths.add(s["n"])
+        page.wait_for_timeout(100)
+    assert len(lengths) >= 5, lengths  # the race did move on while sampled
+    blank = [i for i, f in enumerate(frames) if not (f["visible"] and f["contours"] > 20 and f["fills"] > 0)]
+    assert not blank, f"{len(blank)} of {len(frames)} frames without the contour map: {blank}"
+    assert_no_exception(page)
