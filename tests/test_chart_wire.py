@@ -1,0 +1,69 @@
+"""The chart's wire form (``explainer.figures.wire.wire_dict``) is Plotly's ``to_dict`` without the deep copy:
+the same JSON for every kind of figure the app draws, and the figure itself is left as it was. Pictures are
+PNG-encoded once per content (``explainer.figures.images.png_data_uri``)."""
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+from PIL import Image
+
+import streamlit.elements.plotly_chart  # noqa: F401 — the server's default template (Streamlit's theme)
+from explainer.figures import fast_figure, heatmap
+from explainer.figures import images as image_figs
+from explainer.figures import kernels as kernel_figs
+from explainer.figures.wire import wire_dict
+
+LAB = dict(x_title="x", y_title="y", value_label="v")
+RNG = np.random.default_rng(0)
+
+
+def _figures():
+    yield "numbered heatmap", kernel_figs.grid_figure(RNG.normal(size=(7, 5)), title="t", kind="signed",
+                                                       colorbar_title="c", **LAB)
+    yield "large map (JPEG picture + colour bar)", kernel_figs.map_figure(RNG.uniform(0, 255, (300, 200)), kind="grey",
+                                                                          title="t", colorbar_title="c", **LAB)
+    yield "photo with a box", image_figs.picture(RNG.integers(0, 255, (40, 30, 3), dtype=np.uint8), title="p",
+                                                 box=(2, 3, 5))
+    yield "validated go.Figure, arrays in nested lists", go.Figure(
+        [go.Scatter(x=np.arange(5), y=np.linspace(0, 1, 5), customdata=np.arange(10).reshape(5, 2)),
+         go.Heatmap(z=RNG.normal(size=(3, 3)), text=[["a", "b", "c"]] * 3)], layout=dict(title="v"))
+    yield "frames", fast_figure([dict(type="scatter", x=np.arange(3), y=np.arange(3.0))], dict(title=dict(text="f")),
+                                frames=[dict(data=[dict(type="scatter", x=np.arange(3), y=np.arange(3.0) * k)],
+                                             name=str(k)) for k in range(3)])
+    yield "nan and ints", heatmap(np.array([[1, np.nan], [3, 4]]), numbers=True, **LAB)
+
+
+@pytest.mark.parametrize("name,fig", list(_figures()), ids=lambda v: v if isinstance(v, str) else "")
+def test_wire_dict_is_to_dict_without_the_copy(name, fig):
+    before = pio.to_json(fig.to_dict(), validate=False)
+    wired = wire_dict(fig)
+    assert pio.to_json(wired, validate=False) == before
+    # the figure is untouched: its arrays are still arrays, and it serialises as before
+    assert isinstance(fig._data[0].get("x", fig._data[0].get("z", fig._data[0].get("source"))), (np.ndarray, str, list))
+    assert pio.to_json(fig.to_dict(), validate=False) == before
+
+
+def test_arrays_go_as_typed_arrays_and_stay_arrays_in_the_figure():
+    fig = go.Figure([go.Scatter(x=np.arange(4), y=np.linspace(0, 1, 4), customdata=np.ones((4, 2)))])
+    wired = wire_dict(fig)
+    assert wired["data"][0]["y"]["dtype"] == "f8" and wired["data"][0]["customdata"]["shape"] == "4, 2"
+    assert isinstance(fig._data[0]["y"], np.ndarray) and isinstance(fig._data[0]["customdata"], np.ndarray)
+
+
+def test_png_data_uri_is_cached_by_content():
+    a = RNG.integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    b = a.copy()
+    b[0, 0, 0] ^= 1  # one bit differs: another picture
+    ua, ub = image_figs.png_data_uri(a), image_figs.png_data_uri(b)
+    assert ua != ub
+    assert image_figs.png_data_uri(a.copy()) is ua  # same pixels, another array: the cached URI
+    for uri, arr in ((ua, a), (ub, b)):
+        png = base64.b64decode(uri.split(",", 1)[1])
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), arr)
+    grey = a[..., 0]
+    assert image_figs.png_data_uri(grey) != ua  # the shape is part of the key
