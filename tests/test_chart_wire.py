@@ -67,3 +67,16 @@ def test_png_data_uri_is_cached_by_content():
         np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), arr)
     grey = a[..., 0]
     assert image_figs.png_data_uri(grey) != ua  # the shape is part of the key
+
+
+def test_fast_figure_carries_the_default_template_without_copying_it():
+    data = [dict(type="heatmap", z=np.arange(6.0).reshape(2, 3), text=[["a", "b", "c"]] * 2)]
+    layout = dict(title=dict(text="t"), height=300, xaxis=dict(title=dict(text="x")))
+    fig = fast_figure(data, layout)
+    plain = go.Figure(data=data, layout=layout, _validate=False)  # Plotly's own way: a copy of the template
+    assert pio.templates.default == "streamlit"
+    assert fig.to_dict() == plain.to_dict()  # the same figure, template included
+    assert fig.to_dict()["layout"]["template"] == pio.templates["streamlit"].to_plotly_json()
+    assert fast_figure(data, layout)._layout["template"] is fig._layout["template"]  # shared, not copied
+    own = fast_figure(data, {**layout, "template": dict(layout=dict(font=dict(size=30)))})
+    assert own.to_dict()["layout"]["template"] == {"layout": {"font": {"size": 30}}}
