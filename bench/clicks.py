@@ -9,7 +9,8 @@ messages, and the bytes sent. It reports p50/p95/max per page and per widget, th
 values that caused them, and the machine's load average.
 
     MNIST_DIR=../shared/mnist .venv/bin/python bench/clicks.py --actions 40 --seed 0
-    # the same clicks on the tree of another commit (git archive into a temporary folder), interleaved
+    # the same clicks on the tree of another commit (git archive into a temporary folder): both servers run
+    # side by side, page by page in turn
     .venv/bin/python bench/clicks.py --baseline HEAD~3 --pages kernels,stride
     # a fresh server per repeat (cold caches each time), medians of the repeats' percentiles
     .venv/bin/python bench/clicks.py --repeat 3
@@ -249,25 +250,32 @@ def export_tree(ref: str) -> Path:
     return dest
 
 
-async def run_tree(root: Path, name: str, pages: list[str], a, profile_dir=None) -> Tree:
-    server = HookedServer(root, profile_dir)
-    tree = Tree(name, root)
+async def run_trees(roots: list[tuple[str, Path]], pages: list[str], a, profile_dir=None) -> list[Tree]:
+    """One server per tree, all started and warmed first; then page by page, each tree in turn (the machine's
+    load drifts: a page's clicks on both trees lie seconds apart, not minutes)."""
+    servers = []
     try:
-        warm = Session(server.url, timeout=max(a.click_timeout, 180))  # imports, MNIST, first-visit caches
-        try:
-            await warm.open(pages[0])
-            for p in pages[1:]:
-                await warm.goto(p)
-        finally:
-            await warm.close()
+        for i, (name, root) in enumerate(roots):
+            servers.append(HookedServer(root, profile_dir if i == len(roots) - 1 else None))
+        for server in servers:
+            warm = Session(server.url, timeout=max(a.click_timeout, 180))  # imports, MNIST, first-visit caches
+            try:
+                await warm.open(pages[0])
+                for p in pages[1:]:
+                    await warm.goto(p)
+            finally:
+                await warm.close()
+        trees = [Tree(name, root) for name, root in roots]
         for page in pages:
-            tree.clicks += await walk_page(server, page, a.actions, a.seed, a.click_timeout)
-            done = [c for c in tree.clicks if c.page == page]
-            print(f"  {name}: {page}: {len(done)} clicks, p95 {ms(pct([c.cpu for c in done], .95))} ms CPU, "
-                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+            for server, tree in zip(servers, trees):
+                done = await walk_page(server, page, a.actions, a.seed, a.click_timeout)
+                tree.clicks += done
+                print(f"  {tree.name}: {page}: {len(done)} clicks, p95 {ms(pct([c.cpu for c in done], .95))} ms CPU, "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
     finally:
-        server.stop()
-    return tree
+        for server in servers:
+            server.stop()
+    return trees
 
 
 def main(argv=None) -> None:
@@ -296,10 +304,9 @@ def main(argv=None) -> None:
     profile_dir = tempfile.mkdtemp(prefix="clicks-prof-") if a.profile else None
     trees: list[list[Tree]] = [[] for _ in roots]
     try:
-        for r in range(a.repeat):
-            for i, (name, root) in enumerate(roots):  # interleaved: a change in the machine's load hits both
-                trees[i].append(asyncio.run(run_tree(root, name, pages, a,
-                                                     profile_dir if i == len(roots) - 1 else None)))
+        for r in range(a.repeat):  # fresh servers each time: the same clicks meet cold caches again
+            for i, tree in enumerate(asyncio.run(run_trees(roots, pages, a, profile_dir))):
+                trees[i].append(tree)
         print(f"\n# load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         report(trees, a.worst)
         if profile_dir:

@@ -80,3 +80,38 @@ def test_fast_figure_carries_the_default_template_without_copying_it():
     assert fast_figure(data, layout)._layout["template"] is fig._layout["template"]  # shared, not copied
     own = fast_figure(data, {**layout, "template": dict(layout=dict(font=dict(size=30)))})
     assert own.to_dict()["layout"]["template"] == {"layout": {"font": {"size": 30}}}
+
+
+def test_fast_figure_is_plotlys_figure_without_the_copies():
+    """Every trace and layout value arrives (the figure equals Plotly's own build) and stays usable through
+    Plotly's API, which writes into the figure's own dicts."""
+    z = RNG.normal(size=(4, 5))
+    data = [dict(type="heatmap", z=z, text=[[f"{v:.1f}" for v in row] for row in z], colorbar=dict(thickness=12),
+                 showscale=None),
+            dict(type="scatter", x=[0, 1], y=[1, 0], mode="lines", line=dict(color="red"))]
+    layout = dict(title=dict(text="t"), height=300, xaxis=dict(title=dict(text="x"), range=[0, 4]), width=None)
+    fig = fast_figure([dict(d) for d in data], dict(layout))
+    plain = go.Figure(data=[{k: v for k, v in d.items() if v is not None} for d in data],
+                      layout={k: v for k, v in layout.items() if v is not None}, _validate=False)
+    assert fig.to_dict() == plain.to_dict()
+    assert fig.data[0].type == "heatmap" and fig.data[1].line.color == "red" and fig.layout.xaxis.range == (0, 4)
+    fig.data[1].line.color = "blue"
+    fig.layout.xaxis.title.text = "col"
+    fig.data[0].update(x0=2)
+    d = fig.to_dict()
+    assert d["data"][1]["line"]["color"] == "blue" and d["layout"]["xaxis"]["title"]["text"] == "col"
+    assert d["data"][0]["x0"] == 2 and "showscale" not in d["data"][0] and "width" not in d["layout"]
+
+
+def test_fast_figure_never_writes_into_the_dicts_it_was_given():
+    """A module constant passed as a nested value (the stepper's legend) must not change when the figure is
+    changed through Plotly's API (presenter mode sets the legend's font)."""
+    legend = dict(x=1.02, bgcolor="white")
+    shapes = [dict(type="rect", x0=0, x1=1, y0=0, y1=1, line=dict(color="red"))]
+    fig = fast_figure([dict(type="scatter", x=[0, 1], y=[0, 1], line=legend)],
+                      dict(legend=legend, shapes=shapes))
+    fig.layout.legend.font.size = 30
+    fig.data[0].line.width = 9
+    fig.layout.shapes[0].line.color = "blue"
+    assert legend == dict(x=1.02, bgcolor="white") and shapes[0]["line"] == dict(color="red")
+    assert fig.to_dict()["layout"]["legend"]["font"]["size"] == 30

@@ -93,6 +93,16 @@ def heatmap(
 _TEMPLATES: dict[str, dict] = {}
 
 
+def _own(v):
+    """``v`` with every dict copied (in lists too); lists and arrays of plain values shared."""
+    if isinstance(v, dict):
+        return {k: _own(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)) and any(isinstance(x, (dict, list, tuple)) for x in v[:1]) and \
+            any(isinstance(x, dict) or (isinstance(x, (list, tuple)) and x and isinstance(x[0], dict)) for x in v):
+        return [_own(x) for x in v]
+    return v
+
+
 def _default_template() -> dict | None:
     """Plotly's default template (by name) as a plain dict, made once per name; None when there is none."""
     name = pio.templates.default
@@ -109,16 +119,24 @@ def fast_figure(data: list[dict], layout: dict, frames: list[dict] | None = None
     Use exact Plotly attribute names: nothing checks them here (the figure tests and the browser do).
     ``None`` values are dropped so they fall back to Plotly's defaults.
 
-    Plotly's default template (Streamlit's theme in the app) is not copied into each figure: the figure refers
+    The figure copies the given dicts but shares their lists and arrays of values (no deep copy). Plotly's default template (Streamlit's theme in
+    the app) is not copied into each figure either: the figure refers
     to one shared plain copy of it (copying and checking it was a fifth of a 27-chart page's CPU). Set
     ``layout["template"]`` for another one; never change ``fig.layout.template`` in place.
     """
-    clean = lambda d: {k: v for k, v in d.items() if v is not None}  # noqa: E731
-    layout = clean(layout)
+    clean = lambda d: {k: _own(v) for k, v in d.items() if v is not None}  # noqa: E731
+    traces, layout = [clean(t) for t in data], clean(layout)
     shared = _default_template() if "template" not in layout else None
-    if shared is not None:
-        layout["template"] = {}  # a template is set: Plotly skips copying in its default one
-    fig = go.Figure(data=[clean(t) for t in data], layout=layout, _validate=False)
+    # Plotly deep-copies whatever it is given (a 120×120 grid of cell texts: ~30 ms). So it gets each trace's
+    # type and an empty template (so it adds no copy of its default one) and the figure's own dicts are then
+    # filled with the given values: every dict copied (Plotly's setters write into them, e.g. a shared legend
+    # constant), lists and arrays of values shared (setters replace those, never change them in place).
+    fig = go.Figure(data=[{"type": t["type"]} if "type" in t else t for t in traces], layout={"template": {}},
+                    _validate=False)
+    for own, t in zip(fig._data, traces):
+        own.update(t)
+    fig._layout.clear()
+    fig._layout.update(layout)
     if shared is not None:
         fig._layout["template"] = shared
     if frames:
