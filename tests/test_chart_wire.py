@@ -115,3 +115,23 @@ def test_fast_figure_never_writes_into_the_dicts_it_was_given():
     fig.layout.shapes[0].line.color = "blue"
     assert legend == dict(x=1.02, bgcolor="white") and shapes[0]["line"] == dict(color="red")
     assert fig.to_dict()["layout"]["legend"]["font"]["size"] == 30
+
+
+@pytest.mark.parametrize("grid", [
+    np.arange(400.0).reshape(20, 20) % 7 - 3,                                   # few values, negatives
+    np.where(np.eye(30, dtype=bool), np.nan, np.arange(900.0).reshape(30, 30) % 256),  # greys with gaps
+    RNG.normal(size=(20, 20)),                                                  # every value different
+])
+@pytest.mark.parametrize("spec", [None, ".0f", ".2f"])
+def test_cell_texts_format_each_value_as_before(grid, spec):
+    from explainer.figures.style import fmt, number, texts
+
+    f = fmt if spec is None else (lambda v: number(v, spec))
+    assert texts(grid, spec) == [[f(v) for v in row] for row in grid]
+
+
+def test_a_mosaic_makes_no_hover_texts():
+    from explainer.figures.train import gallery
+
+    fig = gallery(RNG.integers(0, 255, (4, 28, 28)), ["a", "b", "c", "d"], cols=4)
+    assert fig.data[0].text is None and fig.data[0].hoverinfo == "skip"

@@ -39,6 +39,7 @@ def heatmap(
     height: int | None = None,
     width: int | None = None,
     showscale: bool = True,
+    hover: bool = True,
 ) -> go.Figure:
     """A grid of numbers as a heatmap: row 0 at the top, square cells, a colour bar, hover values.
 
@@ -48,12 +49,13 @@ def heatmap(
     ``numbers``: print each value in its cell (default: when the grid has ≤ 400 cells).
     ``zmid``: centre a diverging scale (for signed outputs, use ``colorscale="diverging"`` and ``zmid=0``).
     Cell numbers and hover values are written with a true minus sign (``style.number``).
+    ``hover=False``: no hover (a mosaic of pictures): the cell texts for it are not made.
     """
     z = np.asarray(z, dtype=float)
     if numbers is None:
         numbers = z.size <= MAX_NUMBERED_CELLS
     fmt = number_format or _fmt_for(z)
-    text = texts(z, fmt) if z.size <= 40_000 else None  # the hover's "−"; beyond ~200×200, Plotly's own
+    text = texts(z, fmt) if z.size <= 40_000 and (hover or numbers) else None  # the hover's "−"; beyond ~200×200, Plotly's own
     trace = dict(
         type="heatmap",
         z=z,
