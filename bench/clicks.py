@@ -253,18 +253,19 @@ def export_tree(ref: str) -> Path:
 async def run_trees(roots: list[tuple[str, Path]], pages: list[str], a, profile_dir=None) -> list[Tree]:
     """One server per tree, all started and warmed first; then page by page, each tree in turn (the machine's
     load drifts: a page's clicks on both trees lie seconds apart, not minutes)."""
-    servers = []
+    servers, anchors = [], []
     try:
         for i, (name, root) in enumerate(roots):
             servers.append(HookedServer(root, profile_dir if i == len(roots) - 1 else None))
         for server in servers:
-            warm = Session(server.url, timeout=max(a.click_timeout, 180))  # imports, MNIST, first-visit caches
-            try:
-                await warm.open(pages[0])
-                for p in pages[1:]:
-                    await warm.goto(p)
-            finally:
-                await warm.close()
+            # imports, MNIST, first-visit caches; the session then stays connected, as a classroom's tabs do:
+            # a server with no session left clears its compiled scripts (Streamlit's ScriptCache), and every
+            # page open would compile the page again (~50 ms), which a class never sees
+            anchor = Session(server.url, timeout=max(a.click_timeout, 180))
+            anchors.append(anchor)
+            await anchor.open(pages[0])
+            for p in pages[1:]:
+                await anchor.goto(p)
         trees = [Tree(name, root) for name, root in roots]
         for page in pages:
             for server, tree in zip(servers, trees):
@@ -273,6 +274,8 @@ async def run_trees(roots: list[tuple[str, Path]], pages: list[str], a, profile_
                 print(f"  {tree.name}: {page}: {len(done)} clicks, p95 {ms(pct([c.cpu for c in done], .95))} ms CPU, "
                       f"load {os.getloadavg()[0]:.1f}", flush=True)
     finally:
+        for anchor in anchors:
+            await anchor.close()
         for server in servers:
             server.stop()
     return trees

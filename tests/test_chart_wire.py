@@ -135,3 +135,16 @@ def test_a_mosaic_makes_no_hover_texts():
 
     fig = gallery(RNG.integers(0, 255, (4, 28, 28)), ["a", "b", "c", "d"], cols=4)
     assert fig.data[0].text is None and fig.data[0].hoverinfo == "skip"
+
+
+def test_a_large_photo_goes_as_jpeg_a_small_picture_as_exact_png():
+    from explainer.images import sample
+
+    photo = sample("astronaut")  # 512×512 RGB: its PNG is ~700 kB
+    uri = image_figs.photo_data_uri(photo)
+    assert uri.startswith("data:image/jpeg;base64,") and len(uri) * 3 // 4 <= image_figs.PNG_MAX_BYTES
+    back = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))), dtype=float)
+    assert back.shape == photo.shape and np.abs(back - photo).mean() < 4  # the same photo, to the eye
+    small = sample("checkerboard")
+    assert image_figs.photo_data_uri(small) == image_figs.png_data_uri(small)  # exact pixels
+    assert image_figs.picture(photo)._data[0]["source"] == uri

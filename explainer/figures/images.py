@@ -90,11 +90,36 @@ def png_data_uri(img: np.ndarray) -> str:
     return uri
 
 
+PNG_MAX_BYTES = 96 * 1024  # a picture whose PNG is larger goes as a JPEG (a 512² photo: ~700 → ~90 kB per rerun)
+
+
+def photo_data_uri(img: np.ndarray) -> str:
+    """``png_data_uri`` for small or flat pictures (exact pixels); for a photo whose PNG exceeds
+    ``PNG_MAX_BYTES``, a JPEG (quality 92, no chroma subsampling), sent with every rerun that shows it.
+    Cached by content like ``png_data_uri``."""
+    uri = png_data_uri(img)
+    if len(uri) * 3 // 4 <= PNG_MAX_BYTES:
+        return uri
+    arr = np.ascontiguousarray(img, dtype=np.uint8)
+    key = ("jpeg", arr.shape, hashlib.blake2b(arr.data, digest_size=16).digest())
+    with _PNG_LOCK:
+        cached = _PNG_CACHE.get(key)
+    if cached is None:
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, "JPEG", quality=92, subsampling=0)
+        cached = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+        if len(cached) >= len(uri):
+            cached = uri
+        with _PNG_LOCK:
+            _PNG_CACHE[key] = cached
+    return cached
+
+
 def picture(img: np.ndarray, *, title: str = "", height: int = 360,
             box: tuple[int, int, int] | None = None) -> go.Figure:
     """A photo (uint8 grey or RGB) at its true aspect, optionally with a (top, left, size) box in yellow."""
     h, w = img.shape[:2]
-    image = dict(type="image", source=png_data_uri(img), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip")
+    image = dict(type="image", source=photo_data_uri(img), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip")
     shapes = []
     if box is not None:
         top, left, size = box
