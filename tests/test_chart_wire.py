@@ -148,3 +148,12 @@ def test_a_large_photo_goes_as_jpeg_a_small_picture_as_exact_png():
     small = sample("checkerboard")
     assert image_figs.photo_data_uri(small) == image_figs.png_data_uri(small)  # exact pixels
     assert image_figs.picture(photo)._data[0]["source"] == uri
+
+
+def test_fast_figure_keeps_numbered_subplots_reachable():
+    """A second axis (xaxis2) is declared to Plotly's Layout when it is built; the figure must still know it."""
+    fig = fast_figure([dict(type="heatmap", z=np.ones((2, 2)), xaxis="x2", yaxis="y2")],
+                      dict(xaxis2=dict(domain=[0.5, 1], title=dict(text="b")), yaxis2=dict(anchor="x2")))
+    assert fig.layout.xaxis2.title.text == "b" and fig.layout["yaxis2"].anchor == "x2"
+    fig.layout.xaxis2.title.text = "c"
+    assert fig.to_dict()["layout"]["xaxis2"] == {"domain": [0.5, 1], "title": {"text": "c"}}

@@ -133,8 +133,9 @@ def fast_figure(data: list[dict], layout: dict, frames: list[dict] | None = None
     # type and an empty template (so it adds no copy of its default one) and the figure's own dicts are then
     # filled with the given values: every dict copied (Plotly's setters write into them, e.g. a shared legend
     # constant), lists and arrays of values shared (setters replace those, never change them in place).
-    fig = go.Figure(data=[{"type": t["type"]} if "type" in t else t for t in traces], layout={"template": {}},
-                    _validate=False)
+    # numbered subplot keys (xaxis2, legend2 …) are declared to the Layout when it is built: given now (empty)
+    fig = go.Figure(data=[{"type": t["type"]} if "type" in t else t for t in traces],
+                    layout={"template": {}, **{k: {} for k in layout if k[-1:].isdigit()}}, _validate=False)
     for own, t in zip(fig._data, traces):
         own.update(t)
     fig._layout.clear()
