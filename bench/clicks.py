@@ -80,7 +80,9 @@ class HookedServer:
         cmd = [sys.executable, str(HERE / "cpuhook.py"), self.counter, "--", "run", str(root / "streamlit_app.py"),
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-        self.proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        log = os.environ.get("CLICKS_SERVER_LOG")  # a file for the server's output (tracebacks of failed clicks)
+        out = open(log, "ab") if log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         end = time.monotonic() + 120
         while time.monotonic() < end:

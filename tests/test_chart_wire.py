@@ -157,3 +157,16 @@ def test_fast_figure_keeps_numbered_subplots_reachable():
     assert fig.layout.xaxis2.title.text == "b" and fig.layout["yaxis2"].anchor == "x2"
     fig.layout.xaxis2.title.text = "c"
     assert fig.to_dict()["layout"]["xaxis2"] == {"domain": [0.5, 1], "title": {"text": "c"}}
+
+
+def test_presenter_mode_sets_fonts_on_an_axis_whose_title_was_removed():
+    """The Stride page's compact channel grids set ``xaxis.title = None``; presenter mode then sets every axis
+    title's font (it raised "argument of type 'NoneType' is not iterable": a click on the tutorial preset in
+    presenter mode, found by bench/clicks.py)."""
+    from explainer.figures.style import PRESENTER_FONT_PX, for_presenter
+
+    fig = fast_figure([dict(type="heatmap", z=np.ones((3, 3)))],
+                      dict(xaxis=dict(title=None, showgrid=False), yaxis=dict(title=dict(text="row"))))
+    out = for_presenter(fig).to_dict()["layout"]
+    assert out["xaxis"]["title"]["font"]["size"] == PRESENTER_FONT_PX and out["xaxis"]["showgrid"] is False
+    assert out["yaxis"]["title"] == {"text": "row", "font": {"size": PRESENTER_FONT_PX}}

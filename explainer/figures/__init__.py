@@ -96,9 +96,10 @@ _TEMPLATES: dict[str, dict] = {}
 
 
 def _own(v):
-    """``v`` with every dict copied (in lists too); lists and arrays of plain values shared."""
+    """``v`` with every dict copied (in lists too) and its ``None`` values dropped (Plotly's "unset"; a nested
+    ``title=None`` left Plotly's setters unable to set the title's font); lists and arrays of values shared."""
     if isinstance(v, dict):
-        return {k: _own(x) for k, x in v.items()}
+        return {k: _own(x) for k, x in v.items() if x is not None}
     if isinstance(v, (list, tuple)) and any(isinstance(x, (dict, list, tuple)) for x in v[:1]) and \
             any(isinstance(x, dict) or (isinstance(x, (list, tuple)) and x and isinstance(x[0], dict)) for x in v):
         return [_own(x) for x in v]
