@@ -4,7 +4,11 @@ Each simulated student is a real Streamlit session: a websocket on ``/_stcore/st
 ``BackMsg.rerun_script`` messages a browser sends (the page, the query string, the widget states,
 fragment ids, fragment auto-reruns while a stepper plays or a training runs) and reads the
 ``ForwardMsg`` stream back (widget ids come from the deltas). Every click is timed from the send to
-its ``script_finished``. Students walk realistic sequences with 2–6 s think time: Kernels (kernel,
+its ``script_finished``. By default (``--walk schema``) every student goes through every lesson in a
+random order and on each makes 3–6 changes with 2–6 s think time, each drawn by ``bench/draws.py`` from the
+declared schema (``ui/tables``): a widget the page shows, set to a random value over its declared range
+(options, subsets, valid kernel text), or a button pressed (steppers, presets; not the engine's). Actions
+are reported per page × widget. ``--walk presets`` keeps the older fixed sequences: Kernels (kernel,
 image source, flip, bias, output view), Stride (stride and kernel sliders, stepper next, play /
 pause), Pooling (mode, size, stepper), Optimizers (surface, steps, a learning rate, a preset), and
 the Train page (open, pick a model). ``--storm K`` makes K of them press Start on the Train page
@@ -474,10 +478,18 @@ async def _think(session: Session, res: Results, seconds: float, until: float) -
 
 
 async def clicker(i: int, base: str, until: float, res: Results, seed: int, think: tuple[float, float],
-                  timeout: float) -> None:
+                  timeout: float, walk: str = "schema") -> None:
     rng = random.Random(seed * 1000 + i)
-    seqs = sequences(rng)
-    pages = list(seqs)
+    if walk == "schema":
+        import draws
+        from ui.nav import available_lessons
+
+        params = draws.declared()
+        pages = [path for _, _, _, path in available_lessons()]
+        seqs = None
+    else:
+        seqs = sequences(rng)
+        pages = list(seqs)
     rng.shuffle(pages)
     await asyncio.sleep(rng.uniform(0, think[1]))  # students don't all arrive in the same second
     s = Session(base, timeout=timeout)
@@ -491,11 +503,21 @@ async def clicker(i: int, base: str, until: float, res: Results, seed: int, thin
             page = pages[n % len(pages)]
             if n:
                 await _act(res, s, f"{page}.open", lambda ss: ss.goto(page), role="open")
-            for action, make in seqs[page]:
-                await _think(s, res, rng.uniform(*think), until)
-                if time.monotonic() >= until or s.closed:
-                    return
-                await _act(res, s, action, make)
+            if seqs is None:
+                for _ in range(rng.randint(3, 6)):
+                    await _think(s, res, rng.uniform(*think), until)
+                    if time.monotonic() >= until or s.closed:
+                        return
+                    d = draws.draw(rng, s.widgets, params)
+                    if d is None:
+                        break
+                    await _act(res, s, f"{page}.{d.key}", lambda ss, d=d: ss.change(d.key, d.make))
+            else:
+                for action, make in seqs[page]:
+                    await _think(s, res, rng.uniform(*think), until)
+                    if time.monotonic() >= until or s.closed:
+                        return
+                    await _act(res, s, action, make)
             await _think(s, res, rng.uniform(*think), until)
             n += 1
     finally:
@@ -646,7 +668,8 @@ async def run_level(server: Server, n: int, storm: int, args) -> dict:
     cpu0, t0 = server.cpu_seconds(), time.monotonic()
     until = t0 + args.duration
     think = (args.think_min, args.think_max)
-    tasks = [clicker(i, server.url, until, res, args.seed, think, args.click_timeout) for i in range(n - storm)]
+    tasks = [clicker(i, server.url, until, res, args.seed, think, args.click_timeout, args.walk)
+             for i in range(n - storm)]
     tasks += [trainer(i, server.url, until, res, args.seed, think, args.click_timeout, args.train_size,
                       args.train_wait) for i in range(storm)]
     await asyncio.wait_for(asyncio.gather(*tasks), args.duration + args.train_wait + args.click_timeout + 60)
@@ -662,11 +685,14 @@ async def run_level(server: Server, n: int, storm: int, args) -> dict:
 
 async def warm_up(server: Server, timeout: float) -> None:
     """Visit every page once (imports, caches, MNIST) so the first students don't measure the cold start."""
+    from ui.nav import available_lessons
+
     s = Session(server.url, timeout=max(timeout, 180))
     try:
         await s.open("kernels")
-        for page in ("stride", "pooling", "optimizers", "train"):
-            await s.goto(page)
+        for page in [path for _, _, _, path in available_lessons()]:
+            if page != "kernels":
+                await s.goto(page)
     finally:
         await s.close()
 
@@ -762,6 +788,9 @@ def parse(argv=None):
     p.add_argument("--train-size", type=int, default=0, help="trainers pick this training-set size (0: page default)")
     p.add_argument("--train-wait", type=float, default=300.0, help="seconds a trainer waits for its finished run")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--walk", choices=("schema", "presets"), default="schema",
+                   help="schema: widget values drawn from ui/tables on every lesson (bench/draws.py); "
+                        "presets: the older fixed sequences")
     p.add_argument("--memory", action="store_true", help="print the server's RSS over time per level")
     p.add_argument("--quiet", action="store_true", help="only the summary table, no per-action tables")
     a = p.parse_args(argv)

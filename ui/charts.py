@@ -16,9 +16,23 @@ from typing import Any
 
 import streamlit as st
 
+from plotly.basedatatypes import BaseFigure
+
 from explainer.figures.describe import summary as describe, tables
 from explainer.figures.style import for_presenter
+from explainer.figures.wire import wire_dict
 from ui.shell import lang, presenter, t
+
+
+class _Wired(BaseFigure):
+    """A figure already in ``to_dict`` form (``explainer.figures.wire``): ``st.plotly_chart`` takes it as a
+    Figure and gets the dict back, without Plotly's deep copy of every trace and the template."""
+
+    def __init__(self, spec: dict):  # no BaseFigure.__init__: nothing is built or validated again
+        self.__dict__["_spec"] = spec
+
+    def to_dict(self) -> dict:
+        return self._spec
 
 
 def chart(fig, *, key: str, name: str | None = None, summary: str | None = None, table: bool | None = None, **kwargs: Any):
@@ -34,7 +48,7 @@ def chart(fig, *, key: str, name: str | None = None, summary: str | None = None,
         raise ValueError(f"chart {key!r} needs a name (an untitled figure)")
     if presenter():
         fig = for_presenter(fig)
-    result = st.plotly_chart(fig, key=key, alt=_plain(name), **kwargs)
+    result = st.plotly_chart(_Wired(wire_dict(fig)), key=key, alt=_plain(name), **kwargs)
     text = describe(fig, lang()) if summary is None else summary
     if text:
         st.caption(text)

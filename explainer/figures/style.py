@@ -72,7 +72,12 @@ def number(v: float, spec: str) -> str:
 def texts(z, spec: str | None = None) -> list[list[str]]:
     """A grid's numbers as cell texts (``fmt``, or ``number(v, spec)``), row by row."""
     f = fmt if spec is None else (lambda v: number(v, spec))
-    return [[f(v) for v in row] for row in np.asarray(z, dtype=float)]
+    a = np.asarray(z, dtype=float)
+    if a.ndim == 2 and a.size >= 256:  # pictures repeat their values (≤ 256 greys): format each value once
+        values, where = np.unique(a, return_inverse=True)
+        if len(values) * 4 <= a.size:
+            return np.array([f(v) for v in values], dtype=object)[where.reshape(a.shape)].tolist()
+    return [[f(v) for v in row] for row in a]
 
 
 def outline(x0: float, y0: float, x1: float | None = None, y1: float | None = None, *, color: str = HIGHLIGHT,

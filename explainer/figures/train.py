@@ -76,7 +76,7 @@ def confusion(matrix: np.ndarray, *, x_title: str, y_title: str, value_label: st
 
 def _mosaic(canvas: np.ndarray, **style) -> go.Figure:
     """Small pictures tiled on one canvas: no axes, no colour bar, no hover (a canvas cell means nothing alone)."""
-    fig = heatmap(canvas, numbers=False, x_title="", y_title="", value_label="", showscale=False, **style)
+    fig = heatmap(canvas, numbers=False, x_title="", y_title="", value_label="", showscale=False, hover=False, **style)
     fig.data[0].hoverinfo = "skip"
     fig.data[0].hovertemplate = None
     fig.layout.xaxis.visible = False
