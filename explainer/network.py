@@ -170,8 +170,14 @@ def reference_checkpoint():
 
 
 def reference_info() -> dict:
-    """What ``--make-reference`` recorded: ``test_accuracy``, ``correct``, ``seed``, ``config``, ``command``."""
-    return json.loads(REFERENCE_INFO.read_text(encoding="utf-8"))
+    """What ``--make-reference`` recorded: ``test_accuracy``, ``correct``, ``seed``, ``config``, ``command`` (a copy)."""
+    global _INFO
+    if _INFO is None:
+        _INFO = json.loads(REFERENCE_INFO.read_text(encoding="utf-8"))
+    return json.loads(json.dumps(_INFO))
+
+
+_INFO = None
 
 
 def make_reference(data=None) -> dict:
