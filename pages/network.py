@@ -452,7 +452,7 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
     coords = bp.occlusion_centres(PATCH, PATCH_STEP)
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(bp_figs.attribution(cam, title=t("network.cam_title", k=cls), zmin=0, **L_), key="nw_cam")
+        chart(bp_figs.attribution(cam, title=t("network.cam_title", k=cls), zmin=0, **L_), key="nw_gradcam")
     with g2:
         chart(bp_figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L_), key="nw_sal")
     with g3:

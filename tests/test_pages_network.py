@@ -119,3 +119,20 @@ def test_a_click_on_the_overview_selects_a_channel(mnist_dir):
     at.run()
     assert not at.exception
     assert at.selectbox(key="nw_layer").value == 7 and at.number_input(key="nw_channel").value == 3
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_grad_cam_saliency_and_occlusion_on_demand(lang, mnist_dir):
+    at = app_test("network", lang, timeout=90)
+    at.query_params.update(nw_cam="1")
+    at.run()
+    assert not at.exception
+    from explainer.mnist import load_mnist
+
+    cam, k, conv = N.grad_cam(N.reference_model(), load_mnist()[2][0] / 255.0)
+    import json
+
+    specs = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    assert translate("network.cam_title", lang, k=k) in specs
+    assert translate("backprop.saliency_title", lang, k=k) in specs
+    assert translate("backprop.occlusion_title", lang, k=k) in specs
