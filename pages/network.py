@@ -476,7 +476,8 @@ st.markdown(t("network.prediction", pred=pred, p=f"{100 * layers[-1].output[pred
 L_ = lab()
 in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x,
                        (t("network.input_title"), L_["x_title"], L_["y_title"], L_["value_label"]))
-chart(go.Figure(in_fig) if presenter() else in_fig, key="nw_input", summary=t("network.input_summary", pred=pred))
+chart(go.Figure(in_fig) if presenter() else in_fig, key="nw_input", summary=t("network.input_summary", pred=pred),
+      config=CFG)
 layer, channel = overview(layers, names, model_key, input_key, pred)
 detail(model, x, layers, names, layer, channel, test_index)
 softmax_section(layers, true_label)

@@ -20,6 +20,7 @@ TILE_GAP = 0.12   # between two channel maps of a column, in map widths
 COL_GAP = 0.45    # between two layers' columns
 PER_SUBCOLUMN = 16
 STRIP_HEIGHT = 12.0  # a flat layer's strip, in map widths
+HEADER_STEP = 2.4  # the second row of column titles sits this much higher (in map widths)
 
 
 def _round(z: np.ndarray) -> np.ndarray:
@@ -119,7 +120,9 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
                     points.append((li, k))
                     tile_boxes[(li, k)] = (x + 0.25, dy * k, x + 0.75, dy * (k + 1))
             width = 1.0 if n > 10 else 1.9
-        annotations.append(dict(x=x + width / 2, y=-0.3, yanchor="bottom", showarrow=False, font=dict(size=11),
+        # the titles of neighbouring columns alternate between two heights, so wide ones never overlap
+        annotations.append(dict(x=x + width / 2, y=-0.3 - HEADER_STEP * (li % 2), yanchor="bottom", showarrow=False,
+                                font=dict(size=11),
                                 text=f"<b>{names[li]}</b><br>{range_fmt.format(lo=number(zmin, '.3g'), hi=number(zmax, '.3g'))}"))
         x += width + COL_GAP
     if selected is not None and selected in tile_boxes:
@@ -138,10 +141,10 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
     data.append(dict(type="scatter", mode="markers", x=px, y=py, text=ptext, showlegend=False,
                      marker=dict(symbol="square", size=18, color="rgba(0,0,0,0)"),
                      hovertemplate="%{text}<extra></extra>"))
-    layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=90, b=10), plot_bgcolor="white",
+    layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
                   clickmode="event+select", dragmode=False, shapes=shapes, annotations=annotations,
                   xaxis=dict(visible=False, range=[-0.2, x], fixedrange=True),
-                  yaxis=dict(visible=False, range=[col_h + 0.2, -0.6], fixedrange=True))
+                  yaxis=dict(visible=False, range=[col_h + 0.2, -0.6 - 2 * HEADER_STEP], fixedrange=True))
     fig = fast_figure(data, layout)
     return fig, points
 
