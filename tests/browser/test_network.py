@@ -77,7 +77,7 @@ def number_inputs(page) -> dict[str, str]:
 def test_select_a_unit_by_click_and_by_keyboard(page, app):
     goto(page, app, "network")
     assert_no_exception(page)
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=180_000)
     screenshot(page, "network-en-1280")
     # click: channel 2 of conv 2 in the overview
     xy = page.evaluate(TILE_XY, "conv 2<br>32×14×14 · channel 2")
@@ -118,7 +118,7 @@ def test_select_a_unit_by_click_and_by_keyboard(page, app):
 
 def test_screenshots_zh_presenter_and_phone(page, app, browser):
     goto(page, app, "network", lang="zh", nw_layer="4", nw_channel="3", nw_row="6", nw_col="6")
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=180_000)
     assert_no_exception(page)
     assert "网络内部" in page.locator("h1").first.inner_text()
     screenshot(page, "network-zh-1280")
@@ -126,7 +126,7 @@ def test_screenshots_zh_presenter_and_phone(page, app, browser):
     try:
         p2 = wide.new_page()
         goto(p2, app, "network", presenter="1")
-        p2.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=60_000)
+        p2.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=180_000)
         assert_no_exception(p2)
         sizes = p2.evaluate("""() => Array.from(document.querySelectorAll('label p, label')).map(
             e => parseFloat(getComputedStyle(e).fontSize)).filter(s => s > 0)""")
@@ -139,7 +139,7 @@ def test_screenshots_zh_presenter_and_phone(page, app, browser):
     try:
         p3 = phone.new_page()
         goto(p3, app, "network")
-        p3.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=60_000)
+        p3.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=180_000)
         assert_no_exception(p3)
         # columns stack: the row and column inputs sit one above the other, each nearly the page's width
         boxes = [b.bounding_box() for b in p3.locator('[data-testid="stNumberInput"]').all()]
