@@ -423,6 +423,12 @@ def sequences(rng: random.Random) -> dict[str, list[tuple[str, Callable]]]:
         "train": [
             ("train.model", lambda s: s.choose("tr_model", rng.randrange(0, 3))),
         ],
+        "network": [
+            ("network.digit", lambda s: s.number("nw_digit", rng.randrange(0, 10000))),
+            ("network.layer", lambda s: s.choose("nw_layer", rng.randrange(1, 8))),
+            ("network.channel", lambda s: s.number("nw_channel", rng.randrange(0, 8))),
+            ("network.temperature", lambda s: s.slider("nw_temp", rng.choice([0.5, 1.0, 2.0]))),
+        ],
     }
 
 

@@ -31,6 +31,7 @@ CHANGES = {
     "optimizers": ("number_input", "op_rosenbrock_adam_lr", (0.06, 0.05)),
     "backprop": ("slider", "bp_s", (2, 1)),
     "train": ("selectbox", "tr_model", ("lenet5", "fast")),
+    "network": ("number_input", "nw_row", (5, 6)),
 }
 
 

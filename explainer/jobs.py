@@ -1011,3 +1011,49 @@ __all__ = ["ENV_SCHEDULER", "SLOT", "HEARTBEAT_TIMEOUT", "EngineUnavailable", "E
            "checkpoint_dir", "checkpoint_path", "engine", "set_engine",
            "warm_up", "shutdown", "local_layout", "JobView", "Job", "TrainingJob", "LandscapeJob", "EvaluationJob", "ShiftJob",
            "state_of", "model_from_state"]
+
+
+# ---------------------------------------------------------------- "Inside the network": what a channel looks for
+class TopPatchesJob(Job):
+    """``network.top_patches`` of entry ``layer`` over the 10,000 test digits: for every channel the 9 places where it
+    is strongest, their values and receptive-field patches (the "Inside the network" lesson; cached per model)."""
+
+    kind = "patches"
+
+    def __init__(self, model, config, layer: int, *, owner: str | None = None, engine_: Engine | None = None,
+                 heartbeat_timeout: float | None = None):
+        super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
+        self.state_dict, self.config, self.layer = state_of(model), config, int(layer)
+
+    def _estimate(self, eng: Engine) -> float:
+        return 4.0
+
+    def _task(self):
+        from explainer.jobworker import run_top_patches
+
+        return run_top_patches, (self.config.to_dict(), self.state_dict, self.layer)
+
+
+class OptimiseInputJob(Job):
+    """``network.optimise_input``: an input that makes ``channel`` of entry ``layer`` strong (gradient ascent)."""
+
+    kind = "optimise"
+
+    def __init__(self, model, config, layer: int, channel: int, *, steps: int | None = None,
+                 owner: str | None = None, engine_: Engine | None = None, heartbeat_timeout: float | None = None):
+        super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
+        from explainer.network import OPTIMISE_STEPS
+
+        self.state_dict, self.config = state_of(model), config
+        self.layer, self.channel, self.steps = int(layer), int(channel), int(steps or OPTIMISE_STEPS)
+
+    def _estimate(self, eng: Engine) -> float:
+        return 2.0
+
+    def _task(self):
+        from explainer.jobworker import run_optimise_input
+
+        return run_optimise_input, (self.config.to_dict(), self.state_dict, self.layer, self.channel, self.steps)
+
+
+__all__ += ["TopPatchesJob", "OptimiseInputJob"]

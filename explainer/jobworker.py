@@ -296,3 +296,47 @@ def run_shift(key: str, heartbeat_timeout: float, config: dict, state: dict, dig
 
 class _Abandoned(Exception):
     pass
+
+
+def run_top_patches(key: str, heartbeat_timeout: float, config: dict, state: dict, layer: int) -> dict:
+    """Worker: ``network.top_patches`` of entry ``layer`` over the 10,000 test digits, with progress."""
+    from explainer.network import top_patches
+    from explainer.train import TrainConfig
+
+    link = _Link(key, heartbeat_timeout)
+    if link.abandoned or link.cancelled:
+        return {"cancelled": True} if link.cancelled else {"abandoned": True}
+    model = model_from_state(TrainConfig.from_dict(config), state)
+    _, _, x_test, _ = worker_data()
+
+    def progress(f: float) -> None:
+        link.progress({"fraction": float(f)})
+        if link.should_stop():
+            raise _Abandoned()
+
+    try:
+        return top_patches(model, x_test, layer, progress=progress)
+    except _Abandoned:
+        return {"abandoned": True}
+
+
+def run_optimise_input(key: str, heartbeat_timeout: float, config: dict, state: dict, layer: int, channel: int,
+                       steps: int) -> dict:
+    """Worker: ``network.optimise_input`` for one channel, with progress."""
+    from explainer.network import optimise_input
+    from explainer.train import TrainConfig
+
+    link = _Link(key, heartbeat_timeout)
+    if link.abandoned or link.cancelled:
+        return {"cancelled": True} if link.cancelled else {"abandoned": True}
+    model = model_from_state(TrainConfig.from_dict(config), state)
+
+    def progress(f: float) -> None:
+        link.progress({"fraction": float(f)})
+        if link.should_stop():
+            raise _Abandoned()
+
+    try:
+        return optimise_input(model, layer, channel, steps=steps, progress=progress)
+    except _Abandoned:
+        return {"abandoned": True}

@@ -14,6 +14,7 @@ LESSONS = [
     ("pages/optimizers.py", "nav.optimizers", "📉", "optimizers"),
     ("pages/backprop.py", "nav.backprop", "🔁", "backprop"),
     ("pages/train.py", "nav.train", "🧠", "train"),
+    ("pages/network.py", "nav.network", "🔬", "network"),
 ]
 
 

@@ -13,7 +13,7 @@ import importlib
 from ui.state import Table
 
 # the entry script's sidebar ("app") and every lesson of ui/nav.py
-PAGES = ("app", "backprop", "home", "images", "kernels", "optimizers", "pooling", "stride", "train", "xo")
+PAGES = ("app", "backprop", "home", "images", "kernels", "network", "optimizers", "pooling", "stride", "train", "xo")
 
 
 def all_tables() -> dict[str, Table]:

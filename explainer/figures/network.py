@@ -1,0 +1,215 @@
+"""Figures for "Inside the network": the whole network on one input (every layer a column, each channel a small
+map on its layer's one colour scale), a channel's map to pick a position on, partial sums, softmax and patches.
+
+The overview is one figure: each layer a column; its channels small maps stacked (in several sub-columns when all
+are shown), one mosaic picture (PNG) per layer with its own colour range (diverging when the layer holds negative
+values, else from 0); flat layers (flatten, dense, softmax) a strip of heatmap cells with hover values. Clickable: an invisible
+marker on every channel (Plotly heatmaps report no clicks); ``overview`` returns the figure and the marker list,
+``(layer, channel)`` for each point index. Values are rounded to 3 significant digits to keep it small.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explainer.figures import fast_figure
+from explainer.figures.describe import grid_meta
+from explainer.figures.style import BLUES, DIVERGING, HIGHLIGHT, MUTED, PALETTE, margins, number, outline
+
+TILE_GAP = 0.12   # between two channel maps of a column, in map widths
+COL_GAP = 0.45    # between two layers' columns
+PER_SUBCOLUMN = 16
+STRIP_HEIGHT = 12.0  # a flat layer's strip, in map widths
+HEADER_STEP = 2.4  # the second row of column titles sits this much higher (in map widths)
+
+
+def _round(z: np.ndarray) -> np.ndarray:
+    """3 significant digits (relative to the array's largest value): a third of the JSON, invisible in colour."""
+    top = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 0.0
+    if top == 0:
+        return z
+    digits = max(0, 2 - int(np.floor(np.log10(top))))
+    return np.round(z, digits)
+
+
+def picture(z: np.ndarray, scale: list, zmin: float, zmax: float) -> str:
+    """A map (NaN: white gaps) coloured on ``scale`` from ``zmin`` to ``zmax``, as a PNG ``data:`` URI: a layer's
+    channels cost a few kB instead of their numbers (their exact values are in the detail below)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from explainer.figures.kernels import _lut
+
+    lut = _lut(scale)
+    gaps = ~np.isfinite(z)
+    idx = np.clip((np.where(gaps, zmin, z) - zmin) / ((zmax - zmin) or 1.0) * 255.0, 0, 255).astype(np.uint8)
+    rgb = lut[idx]
+    rgb[gaps] = 255
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, "PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def layer_range(out: np.ndarray) -> tuple[float, float, bool]:
+    """``(zmin, zmax, signed)``: symmetric around 0 when the layer holds negative values, else 0…max."""
+    lo, hi = float(np.min(out)), float(np.max(out))
+    if lo < 0:
+        m = max(abs(lo), abs(hi)) or 1.0
+        return -m, m, True
+    return 0.0, hi if hi > 0 else 1.0, False
+
+
+def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed: np.ndarray | None,
+             predicted: int, names: list[str], range_fmt: str, hover: str, channel_word: str,
+             title: str, height: int = 620) -> tuple[go.Figure, list[tuple[int, int]]]:
+    """The whole network as columns. ``layers``: ``network.trace``'s entries; ``shown``: channels per spatial
+    layer (the rest are left out); ``selected``: (layer, channel) outlined; ``feed``: how strongly each channel of
+    the layer before the selected one feeds it (outlined, width by strength); ``predicted``: the class marked in
+    the softmax strip; ``names``: each column's title; ``range_fmt``: "{lo} … {hi}" under it; ``hover``: the
+    hover's word for a value; ``channel_word``: "channel" in the learner's language."""
+    data, shapes, annotations, points = [], [], [], []
+    px, py, ptext = [], [], []
+    x = 0.0
+    tile_boxes: dict[tuple[int, int], tuple[float, float, float, float]] = {}
+    col_h = PER_SUBCOLUMN * (1 + TILE_GAP)
+    for li, L in enumerate(layers):
+        out = np.asarray(L.output, dtype=float)
+        zmin, zmax, signed = layer_range(out)
+        scale = DIVERGING if signed else BLUES
+        if out.ndim == 3:
+            C, H, W = out.shape
+            n = C if shown <= 0 else min(C, shown)
+            sub = -(-n // PER_SUBCOLUMN)
+            per = -(-n // sub)
+            g = max(1, int(round(TILE_GAP * H)))
+            mosaic = np.full((per * (H + g) - g, sub * (W + g) - g), np.nan)
+            for c in range(n):
+                q, r = divmod(c, per)
+                mosaic[r * (H + g): r * (H + g) + H, q * (W + g): q * (W + g) + W] = out[c]
+                x0, y0 = x + q * (1 + g / W), r * (1 + g / H)
+                tile_boxes[(li, c)] = (x0, y0, x0 + 1, y0 + 1)
+                px.append(x0 + 0.5)
+                py.append(y0 + 0.5)
+                ptext.append(f"{names[li]} · {channel_word} {c}")
+                points.append((li, c))
+            data.append(dict(type="image", source=picture(mosaic, scale, zmin, zmax), x0=x + 0.5 / W, dx=1 / W,
+                             y0=0.5 / H, dy=1 / H, hoverinfo="skip"))
+            width = sub * (1 + g / W) - g / W
+        else:
+            n = out.size
+            dy = min(1.1, STRIP_HEIGHT / n) if n > 10 else 1.1
+            data.append(dict(type="heatmap", z=_round(out.reshape(-1, 1)), x0=x + 0.25, dx=0.5, y0=dy / 2, dy=dy,
+                             colorscale=scale, zmin=zmin, zmax=zmax, showscale=False,
+                             hovertemplate=f"%{{y:.0f}}: {hover} = %{{z:.4g}}<extra>{names[li]}</extra>"
+                             if n > 10 else f"{hover} = %{{z:.4g}}<extra>{names[li]}</extra>"))
+            if n <= 10:
+                for k in range(n):
+                    annotations.append(dict(x=x + 0.5, y=dy * (k + 0.5), text=f"{k}: {number(out[k], '.2f')}",
+                                            showarrow=False, xanchor="left", xshift=14, font=dict(size=11)))
+            if L.kind == "softmax":
+                y0 = dy * predicted
+                shapes.append(dict(type="rect", x0=x, x1=x + 0.5, y0=y0, y1=y0 + dy, line=dict(color=HIGHLIGHT, width=4),
+                                   fillcolor="rgba(0,0,0,0)", layer="above"))
+            if L.kind == "dense" and n <= 128:
+                for k in range(n):
+                    px.append(x + 0.5)
+                    py.append(dy * (k + 0.5))
+                    ptext.append(f"{names[li]} · {k}")
+                    points.append((li, k))
+                    tile_boxes[(li, k)] = (x + 0.25, dy * k, x + 0.75, dy * (k + 1))
+            width = 1.0 if n > 10 else 1.9
+        # the titles of neighbouring columns alternate between two heights, so wide ones never overlap
+        annotations.append(dict(x=x + width / 2, y=-0.3 - HEADER_STEP * (li % 2), yanchor="bottom", showarrow=False,
+                                font=dict(size=11),
+                                text=f"<b>{names[li]}</b><br>{range_fmt.format(lo=number(zmin, '.3g'), hi=number(zmax, '.3g'))}"))
+        x += width + COL_GAP
+    if selected is not None and selected in tile_boxes:
+        x0, y0, x1, y1 = tile_boxes[selected]
+        shapes.append(dict(type="rect", x0=x0 - 0.06, y0=y0 - 0.06, x1=x1 + 0.06, y1=y1 + 0.06,
+                           line=dict(color=HIGHLIGHT, width=4), fillcolor="rgba(0,0,0,0)", layer="above"))
+        if feed is not None and selected[0] > 0 and feed.size and float(np.max(feed)) > 0:
+            strength = np.asarray(feed, dtype=float) / float(np.max(feed))
+            for c, s in enumerate(strength):
+                box = tile_boxes.get((selected[0] - 1, c))
+                if box is None or s < 0.05:
+                    continue
+                shapes.append(dict(type="rect", x0=box[0] - 0.04, y0=box[1] - 0.04, x1=box[2] + 0.04, y1=box[3] + 0.04,
+                                   line=dict(color=PALETTE[0], width=float(1 + 3 * s), dash="dot"),
+                                   fillcolor="rgba(0,0,0,0)", layer="above"))
+    data.append(dict(type="scatter", mode="markers", x=px, y=py, text=ptext, showlegend=False,
+                     marker=dict(symbol="square", size=18, color="rgba(0,0,0,0)"),
+                     hovertemplate="%{text}<extra></extra>"))
+    layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
+                  clickmode="event+select", dragmode=False, shapes=shapes, annotations=annotations,
+                  xaxis=dict(visible=False, range=[-0.2, x], fixedrange=True),
+                  yaxis=dict(visible=False, range=[col_h + 0.2, -0.6 - 2 * HEADER_STEP], fixedrange=True))
+    fig = fast_figure(data, layout)
+    return fig, points
+
+
+def map_picker(z, row: int, col: int, *, title: str, x_title: str, y_title: str, value_label: str,
+               window: tuple[int, int, int] | None = None, height: int = 380) -> go.Figure:
+    """One channel's map as clickable squares (diverging, centred at 0), the picked cell outlined; ``window``
+    (top, left, size) outlines the part of the map a unit of the next layer reads."""
+    z = np.asarray(z, dtype=float)
+    h, w = z.shape
+    rr, cc = np.mgrid[0:h, 0:w]
+    zmin, zmax, signed = layer_range(z)
+    size = int(max(8, min(36, 300 / max(h, w))))
+    data = [dict(type="scatter", mode="markers", x=cc.ravel(), y=rr.ravel(), showlegend=False,
+                 marker=dict(symbol="square", size=size, color=_round(z.ravel()), cmin=zmin, cmax=zmax,
+                             colorscale=DIVERGING if signed else BLUES, line=dict(color=MUTED, width=0.5),
+                             showscale=True, colorbar=dict(title=dict(text=value_label), thickness=12)),
+                 hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{marker.color:.4g}}"
+                               "<extra></extra>")]
+    shapes = [outline(col, row, color=HIGHLIGHT, width=4)]
+    if window is not None:
+        top, left, k = window
+        shapes.append(outline(left, top, left + k - 1, top + k - 1, color=PALETTE[0], width=2, dash="dot"))
+    layout = dict(title=dict(text=title), height=height, margin=margins(title=True, left=40), plot_bgcolor="white",
+                  clickmode="event+select", dragmode=False, shapes=shapes,
+                  xaxis=dict(title=dict(text=x_title), range=[-0.6, w - 0.4], showgrid=False, zeroline=False),
+                  yaxis=dict(title=dict(text=y_title), range=[h - 0.4, -0.6], showgrid=False, zeroline=False,
+                             scaleanchor="x"))
+    fig = fast_figure(data, layout)
+    fig.layout.meta = grid_meta(z)
+    return fig
+
+
+def bars(values, *, labels: list[str], title: str, x_title: str, y_title: str, mark: int | None = None,
+         fmt: str = ".3g", height: int = 300) -> go.Figure:
+    """Signed bars with their numbers (partial sums per input channel, logits, probabilities); ``mark`` a bar
+    drawn in another colour with a hatch (the winner), so colour is never the only cue."""
+    v = np.asarray(values, dtype=float)
+    colours = [PALETTE[1] if i == mark else PALETTE[0] for i in range(v.size)]
+    data = [dict(type="bar", x=list(labels), y=v, marker=dict(color=colours, pattern=dict(
+        shape=["/" if i == mark else "" for i in range(v.size)])),
+                 text=[number(a, fmt) for a in v], textposition="outside", cliponaxis=False,
+                 hovertemplate="%{x}: %{y:.4g}<extra></extra>")]
+    lo, hi = float(min(0.0, v.min())), float(max(0.0, v.max()))
+    pad = 0.15 * (hi - lo or 1.0)
+    layout = dict(title=dict(text=title), height=height, margin=margins(title=True), showlegend=False,
+                  xaxis=dict(title=dict(text=x_title), type="category"),
+                  yaxis=dict(title=dict(text=y_title), range=[lo - (pad if lo < 0 else 0), hi + pad]))
+    return fast_figure(data, layout)
+
+
+def patches(images: np.ndarray, captions: list[str], *, title: str, cols: int = 9, height: int = 170) -> go.Figure:
+    """Small grey pictures (N, s, s) in [0, 1] side by side (ink dark), each captioned."""
+    imgs = np.asarray(images, dtype=float)
+    n, s, _ = imgs.shape
+    rows = -(-n // cols)
+    canvas = np.full((rows * (s + 1), min(n, cols) * (s + 1)), np.nan)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        canvas[r * (s + 1): r * (s + 1) + s, c * (s + 1): c * (s + 1) + s] = imgs[i]
+    data = [dict(type="heatmap", z=np.round(canvas, 3), colorscale="Greys", zmin=0, zmax=1, showscale=False,
+                 hoverinfo="skip")]
+    annotations = [dict(x=(i % cols) * (s + 1) + (s - 1) / 2, y=(i // cols) * (s + 1) + s, yanchor="top",
+                        text=captions[i], showarrow=False, font=dict(size=11)) for i in range(n)]
+    layout = dict(title=dict(text=title), height=height + 40 * (rows - 1), margin=dict(l=10, r=10, t=40, b=30),
+                  annotations=annotations, plot_bgcolor="white",
+                  xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"))
+    return fast_figure(data, layout)

@@ -1,0 +1,484 @@
+"""Lesson — Inside the network: a whole trained CNN on one input. Every layer as a column; click any channel and
+position for the exact arithmetic of that unit; softmax with its numbers; what a channel looks for.
+
+The model is the learner's newest finished run (or one picked), else the reference CNN shipped with the app
+(``explainer.network.reference_model``). Traces are cached per model (run id or "reference") and input across
+sessions; the top patches and optimised inputs are engine jobs (``explainer.jobs``)."""
+from __future__ import annotations
+
+import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
+import hashlib
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from explainer import jobs
+from explainer import network as N
+from explainer.draw import preprocess_drawing
+from explainer.errors import UserError
+from explainer.figures import backprop as bp_figs
+from explainer.figures import kernels as kfigs
+from explainer.figures import network as figs
+from explainer.figures.style import fmt
+from explainer.images import decode_upload
+from explainer.kernels import format_kernel
+from explainer.mnist import load_mnist
+from ui import jobs as ui_jobs
+from ui import runs as runstore
+from ui.canvas import draw_canvas
+from ui.charts import chart
+from ui.shell import labels, literal, note, presenter, t, t_error, widget
+from ui.tables.network import SHOWN, TABLE as NW
+
+CFG = {"displayModeBar": False}
+PATCH, PATCH_STEP = 8, 2  # occlusion as on "How kernels learn"
+
+
+def lab() -> dict:
+    return dict(x_title=t("common.column"), y_title=t("common.row"), value_label=t("common.value"))
+
+
+# ---------------------------------------------------------------- shared caches (all sessions)
+@st.cache_resource(show_spinner=False)
+def _mnist_test():
+    """The 10,000 test digits and labels (loaded once per server)."""
+    data = load_mnist()
+    return data[2], data[3]
+
+
+@st.cache_resource(show_spinner=False)
+def _reference():
+    return N.reference_model()
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _trace(model_key: str, input_key: str, _model, _x: np.ndarray):
+    """Every layer of ``_model`` on ``_x``, by small keys: the model (run id / "reference") and the input."""
+    return N.trace(_model, _x)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _overview(model_key: str, input_key: str, shown: int, selected: tuple, lang: str, names: tuple, _layers,
+              texts: tuple):
+    feed = N.feeders(_layers, selected[0], selected[1]) if selected[0] > 0 else None
+    fig, points = figs.overview(_layers, shown=shown, selected=selected, feed=feed,
+                                predicted=int(np.argmax(_layers[-1].output)), names=list(names),
+                                range_fmt=texts[0], hover=texts[1], channel_word=texts[2], title=texts[3])
+    return fig.to_plotly_json(), points
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _attributions(model_key: str, input_key: str, _model, _x: np.ndarray):
+    """Grad-CAM, saliency and occlusion for one input and one model (as "How kernels learn" computes the last two)."""
+    from explainer import backprop as bp
+
+    cam, cls, conv = N.grad_cam(_model, _x)
+    sal, _, probs = bp.saliency(_model, _x, cls)
+    occ = bp.occlusion(_model, _x, cls, patch=PATCH, stride=PATCH_STEP)
+    return cam, cls, conv, sal, probs, occ
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _input_figure(input_key: str, lang: str, _x: np.ndarray, texts: tuple):
+    """The 28×28 input as the network receives it (a figure object shared by sessions; charts never change it
+    outside presenter mode, where ``ui.charts`` enlarges a copy)."""
+    title, x_title, y_title, value_label = texts
+    return bp_figs.attribution(_x * 255, title=title, colorscale="Greys", zmin=0, zmax=255, height=300,
+                               x_title=x_title, y_title=y_title, value_label=value_label)
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_jobs() -> dict:
+    """Top-patch and optimised-input jobs per (model, layer[, channel]): started once, shared by every learner."""
+    return {}
+
+
+def _figure(d: dict):
+    from explainer.figures import fast_figure
+
+    return fast_figure(d.get("data", []), d.get("layout", {}))
+
+
+# ---------------------------------------------------------------- the model
+def session_runs() -> list[dict]:
+    runs: list[dict] = st.session_state.setdefault("tr_runs", [])
+    runstore.restore_runs(runs)
+    return [r for r in runs if r.get("model") is not None]
+
+
+def _fingerprint(model) -> str:
+    return N.model_key_of(model)
+
+
+def choose_model() -> tuple:
+    """``(model, key, label, config)``: the newest finished run, one picked, or the reference model."""
+    runs = session_runs()
+    options = ["newest", "reference"] + [f"run{i}" for i in range(len(runs))]
+    names = {"newest": t("network.model_newest") if runs else t("network.model_newest_none"),
+             "reference": t("network.model_reference")}
+    names.update({f"run{i}": r["label"] for i, r in enumerate(runs)})
+    choice = widget(st.selectbox, t("network.model"), NW["nw_model"], options=options,
+                    format_func=lambda o, n=names: n.get(o, o))
+    if choice == "newest":
+        choice = f"run{len(runs) - 1}" if runs else "reference"
+    if choice == "reference":
+        model = _reference()
+        info = N.reference_info()
+        st.caption(t("network.reference_caption", acc=f"{100 * info['test_accuracy']:.2f}"))
+        from explainer.train import TrainConfig
+
+        return model, "reference", t("network.model_reference"), TrainConfig.from_dict(info["config"])
+    run = runs[int(choice[3:])]
+    key = run.get("id") or run.setdefault("_nw_key", _fingerprint(run["model"]))
+    acc = run.get("test_accuracy")
+    st.caption(t("network.run_caption", name=literal(run["label"]),
+                 acc=f"{100 * acc:.2f} %" if acc == acc and acc is not None else "…"))
+    return run["model"], key, run["label"], run["config"]
+
+
+# ---------------------------------------------------------------- the input
+def _random_digit(cls: int) -> None:
+    """Button callback: a random test digit of class ``cls`` (runs before the widgets are drawn)."""
+    _, y = _mnist_test()
+    idx = np.flatnonzero(y == cls)
+    rng = np.random.default_rng()
+    st.session_state["nw_digit"] = int(rng.choice(idx)) if idx.size else 0
+
+
+def choose_input() -> tuple[np.ndarray, str, int | None, int | None] | None:
+    """``(x 28×28 in [0, 1], key, true label or None, test index or None)``, or None (with a hint) while empty."""
+    src = widget(st.segmented_control, t("network.source"), NW["nw_src"], format_func=labels("network.src_"),
+                 required=True)
+    if src == "test":
+        try:
+            x_test, y_test = _mnist_test()
+        except UserError as exc:
+            st.error(t_error(exc))
+            return None
+        c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+        with c1:
+            i = int(widget(st.number_input, t("network.digit"), NW["nw_digit"], max_value=len(x_test) - 1))
+        with c2:
+            cls = widget(st.selectbox, t("network.class"), NW["nw_class"])
+        with c3:
+            st.button(t("network.random"), key="nw_random", on_click=_random_digit, args=(cls,),
+                      width="stretch")
+        return x_test[i].astype(np.float32) / 255.0, f"test{i}", int(y_test[i]), i
+    if src == "draw":
+        img = draw_canvas("nw_canvas", t("network.clear"), label=t("network.canvas_label"))
+        if img is None:
+            st.info(t("network.draw_hint"))
+            return None
+        key = "draw" + hashlib.sha1(img.tobytes()).hexdigest()[:16]
+    else:
+        up = st.file_uploader(t("network.upload"), key="nw_upload")
+        if up is None:
+            st.info(t("network.upload_hint"))
+            return None
+        try:
+            img = decode_upload(up.getvalue())[0]
+        except UserError as exc:
+            st.error(t_error(exc))
+            return None
+        key = "up" + hashlib.sha1(up.getvalue()).hexdigest()[:16]
+    x = preprocess_drawing(img)  # exactly as on Train: crop to the ink, 20 px, centre of mass in the middle
+    if x.max() == 0:
+        st.info(t("network.draw_empty"))
+        return None
+    return x, key, None, None
+
+
+# ---------------------------------------------------------------- names
+def layer_names(layers) -> list[str]:
+    counts: dict[str, int] = {}
+    out = []
+    for L in layers:
+        counts[L.kind] = counts.get(L.kind, 0) + 1
+        out.append(t(f"network.kind_{L.kind}", n=counts[L.kind]))
+    return out
+
+
+def shape_of(L) -> str:
+    return "×".join(map(str, L.output.shape))
+
+
+# ---------------------------------------------------------------- overview
+def follow_overview_click(points_key: str) -> None:
+    """A click on a channel of the overview selects its layer and channel (before the pickers are drawn)."""
+    ss = st.session_state
+    n = ss.get("_nw_ov_n", 0)
+    event = ss.get(f"nw_ov_{n}")
+    pts = (event or {}).get("selection", {}).get("points", []) if event else []
+    points = ss.get(points_key) or []
+    if pts:
+        idx = pts[0].get("point_index", pts[0].get("point_number"))
+        if isinstance(idx, int) and 0 <= idx < len(points):
+            ss["nw_layer"], ss["nw_channel"] = points[idx]
+            ss["nw_row"], ss["nw_col"] = ss.get("nw_row", 0), ss.get("nw_col", 0)
+        ss["_nw_ov_n"] = n + 1  # a fresh chart: the same channel can be clicked again
+
+
+def overview(layers, names, model_key: str, input_key: str, pred: int) -> tuple[int, int]:
+    st.header(t("network.overview_header"))
+    note(t("network.overview_intro"))
+    follow_overview_click("_nw_points")
+    ss = st.session_state
+    opts = list(range(1, len(layers)))
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    with c1:
+        layer = widget(st.selectbox, t("network.layer"), NW["nw_layer"], options=opts,
+                       format_func=lambda i, n=names, L=layers: f"{n[i]} · {shape_of(L[i])}" if 0 <= i < len(n) else str(i))
+    C = layers[layer].output.shape[0]
+    with c2:
+        channel = int(widget(st.number_input, t("network.channel_label"), NW["nw_channel"], max_value=C - 1,
+                             help=t("network.channel_help")))
+    with c3:
+        show_all = widget(st.toggle, t("network.show_all"), NW["nw_all"])
+    channel = min(channel, C - 1)
+    texts = (t("network.range"), t("common.value"), t("network.channel_word"), t("network.overview_title"))
+    shown = 0 if show_all else SHOWN
+    fig_d, points = _overview(model_key, input_key, shown, (layer, channel), ss.get("lang", "en"), tuple(
+        f"{n}<br>{shape_of(L)}" for n, L in zip(names, layers)), layers, texts)
+    ss["_nw_points"] = points
+    n = ss.get("_nw_ov_n", 0)
+    deep = max(L.output.shape[0] for L in layers if L.output.ndim == 3)
+    summary = t("network.overview_summary", n=len(layers), pred=pred,
+                p=f"{100 * layers[-1].output[pred]:.1f}", layer=names[layer], c=channel)
+    chart(_figure(fig_d), key=f"nw_ov_{n}", name=t("network.overview_title"), summary=summary, table=False,
+          on_select="rerun", selection_mode="points", config=CFG)
+    if not show_all and deep > SHOWN:
+        note(t("network.shown_note", k=SHOWN))
+    return layer, channel
+
+
+# ---------------------------------------------------------------- detail of one unit
+def follow_map_click(h: int, w: int) -> None:
+    ss = st.session_state
+    n = ss.get("_nw_map_n", 0)
+    event = ss.get(f"nw_map_{n}")
+    pts = (event or {}).get("selection", {}).get("points", []) if event else []
+    if pts and "x" in pts[0] and "y" in pts[0]:
+        r, c = int(round(pts[0]["y"])), int(round(pts[0]["x"]))
+        if 0 <= r < h and 0 <= c < w:
+            ss["nw_row"], ss["nw_col"] = r, c
+        ss["_nw_map_n"] = n + 1
+
+
+def detail(model, x, layers, names, layer: int, channel: int, test_index: int | None) -> None:
+    st.header(t("network.detail_header"))
+    note(t("network.detail_intro"))
+    L = layers[layer]
+    L_ = lab()
+    row = col = 0
+    if L.output.ndim == 3:
+        h, w = L.output.shape[1:]
+        follow_map_click(h, w)
+        c1, c2 = st.columns(2)
+        with c1:
+            row = int(widget(st.number_input, t("network.row"), NW["nw_row"], max_value=h - 1))
+        with c2:
+            col = int(widget(st.number_input, t("network.col"), NW["nw_col"], max_value=w - 1))
+        row, col = min(row, h - 1), min(col, w - 1)
+        n = st.session_state.get("_nw_map_n", 0)
+        chart(figs.map_picker(L.output[channel], row, col, title=t("network.map_title", layer=names[layer], c=channel,
+                                                                   r=row, col=col), **L_),
+              key=f"nw_map_{n}", name=t("network.map_name"), on_select="rerun", selection_mode="points", config=CFG)
+    unit = N.unit_for(layers, layer, channel, row, col)
+    if unit is None:
+        st.info(t(f"network.no_unit_{L.kind}"))
+        return
+    u = N.explain_unit(model, x, *unit, traced=layers)
+    U = layers[u.layer]
+    if unit[0] != layer:
+        st.markdown(t("network.unit_behind", layer=names[u.layer], c=u.channel, r=u.row, col=u.col))
+    if U.kind == "conv":
+        conv_arithmetic(u, layers, names, test_index)
+    else:
+        dense_arithmetic(u, layers, names)
+    lines = [t("network.sum_partial", n=len(u.partial_sums), total=fmt(u.partial_sums.sum()), b=fmt(u.bias),
+               pre=fmt(u.pre_activation))]
+    if u.activated is not None:
+        lines.append(t("network.sum_activation", f=u.activation, pre=fmt(u.pre_activation), v=fmt(u.activated)))
+    if u.pooled is not None:
+        lines.append(t("network.sum_pooled", r=u.pooled_at[0], c=u.pooled_at[1], v=fmt(u.pooled)))
+    st.markdown("\n".join(f"- {line}" for line in lines))
+    st.caption(t("network.matches", v=f"{u.value:.6g}", pre=f"{u.pre_activation:.6g}"))
+
+
+def conv_arithmetic(u, layers, names, test_index: int | None) -> None:
+    U = layers[u.layer]
+    c_in = u.windows.shape[0]
+    L_ = lab()
+    st.markdown(t("network.conv_text", c_in=c_in, k=U.size, s=U.stride, p=U.padding, prev=names[u.layer - 1]))
+    chart(figs.bars(u.partial_sums, labels=[str(i) for i in range(c_in)], title=t("network.partials_title"),
+                    x_title=t("network.in_channel"), y_title=t("network.partial"), height=260),
+          key="nw_partials", name=t("network.partials_title"))
+    k = int(widget(st.number_input, t("network.in_channel"), NW["nw_in"], max_value=c_in - 1,
+                   help=t("network.in_help")))
+    k = min(k, c_in - 1)
+    a, b, c = st.columns(3)
+    with a:
+        chart(kfigs.grid_figure(u.windows[k], title=t("network.window_title", k=k), kind="signed",
+                                colorbar_title=t("common.value"), **L_), key="nw_win", config=CFG)
+    with b:
+        chart(kfigs.grid_figure(u.kernels[k], title=t("network.kernel_title", k=k), kind="signed",
+                                colorbar_title=t("network.weight"), **L_), key="nw_ker", config=CFG)
+    with c:
+        chart(kfigs.grid_figure(u.products[k], title=t("network.products_title", k=k), kind="signed",
+                                colorbar_title=t("network.product"), **L_), key="nw_prod", config=CFG)
+    st.markdown(t("network.partial_line", k=k, n=u.products[k].size, v=fmt(u.partial_sums[k])))
+    if u.layer == 1 and U.size <= 7:
+        params = {"kn_kernel": "custom", "kn_custom": format_kernel(np.round(u.kernels[k], 3))}
+        if test_index is not None:
+            params.update(kn_src="mnist", kn_digit=str(test_index))
+        if st.button(t("network.open_kernels"), key="nw_open_kernel"):
+            st.switch_page("pages/kernels.py", query_params=params)
+        note(t("network.open_note"))
+
+
+def dense_arithmetic(u, layers, names) -> None:
+    n = u.products.size
+    st.markdown(t("network.dense_text", n=n, prev=names[u.layer - 1]))
+    flat = u.products.ravel()
+    top = np.argsort(-np.abs(flat), kind="stable")[:20]
+    chart(figs.bars(flat[top], labels=[str(i) for i in top], title=t("network.dense_title", k=len(top)),
+                    x_title=t("network.feature"), y_title=t("network.product"), height=280),
+          key="nw_dense", name=t("network.dense_name"))
+
+
+# ---------------------------------------------------------------- softmax
+def softmax_section(layers, true_label: int | None) -> None:
+    st.header(t("network.softmax_header"))
+    note(t("network.softmax_intro"))
+    temp = widget(st.slider, t("network.temperature"), NW["nw_temp"], help=t("network.temperature_help"))
+    s = N.softmax_steps(N.logits_of(layers), temp)
+    rows = [{t("network.col_digit"): str(i), t("network.col_logit"): f"{z:.4f}",
+             t("network.col_scaled"): f"{v:.4f}", t("network.col_exp"): f"{e:.6g}",
+             t("network.col_prob"): f"{100 * p:.3f} %"} for i, (z, v, e, p) in
+            enumerate(zip(s.logits, s.scaled, s.exp, s.probs))]
+    left, right = st.columns([3, 2])
+    with left:
+        st.dataframe(rows, hide_index=True, width="stretch")
+    with right:
+        chart(figs.bars(100 * s.probs, labels=[str(i) for i in range(10)], title=t("network.probs_title", t=f"{temp:g}"),
+                        x_title=t("network.col_digit"), y_title=t("network.col_prob"), mark=s.winner, fmt=".1f",
+                        height=300), key="nw_probs", name=t("network.probs_name"))
+    st.markdown(t("network.softmax_sum", total=f"{s.total:.6g}", shift=f"{s.shift:g}") if s.shift else
+                t("network.softmax_total", total=f"{s.total:.6g}"))
+    st.markdown(t("network.softmax_winner", k=s.winner, margin=f"{s.margin:.3f}", p=f"{100 * s.probs.max():.2f}"))
+    if true_label is not None:
+        st.caption(t("network.true_label", y=true_label))
+
+
+# ---------------------------------------------------------------- what a channel looks for
+def looks_for(model, config, model_key: str, layers, names, layer: int, channel: int, x, input_key: str) -> None:
+    st.header(t("network.looks_header"))
+    note(t("network.looks_intro"))
+    L = layers[layer]
+    shared = _shared_jobs()
+    if L.output.ndim == 3 and L.kind != "input":
+        pkey = ("patches", model_key, layer)
+        okey = ("optimise", model_key, layer, channel)
+        c1, c2 = st.columns(2)
+        with c1:
+            if pkey not in shared and st.button(t("network.find_patches"), key="nw_find_patches"):
+                job = ui_jobs.start(jobs.TopPatchesJob(model, config, layer, owner=ui_jobs.owner()))
+                if job is not None:
+                    shared[pkey] = job
+        with c2:
+            if okey not in shared and st.button(t("network.optimise"), key="nw_optimise"):
+                job = ui_jobs.start(jobs.OptimiseInputJob(model, config, layer, channel, owner=ui_jobs.owner()))
+                if job is not None:
+                    shared[okey] = job
+        running = any(k in shared and not shared[k].done for k in (pkey, okey))
+        # polls once a second only while a job runs (defined once that is known, as on the Train page)
+        st.fragment(run_every=1.0 if running else None)(job_results)(pkey, okey, running, layer, channel)
+    else:
+        st.info(t("network.looks_spatial"))
+    grad_cam_section(model, model_key, x, input_key)
+
+
+def job_results(pkey: tuple, okey: tuple, was_running: bool, layer: int, channel: int) -> None:
+    """The two jobs' progress (polled every second while one runs), then their pictures."""
+    shared = _shared_jobs()
+    running = False
+    for key in (pkey, okey):
+        job = shared.get(key)
+        if job is None:
+            continue
+        view = job.poll()
+        if not view.finished:
+            running = True
+            ui_jobs.status(view, t("network.job_running"))
+        elif job.result is None:
+            st.error(t("network.job_failed", detail=literal(view.error or view.state)))
+            if st.button(t("network.retry"), key=f"nw_retry_{key[0]}"):
+                shared.pop(key, None)
+                st.rerun()
+    res = shared[pkey].result if pkey in shared and shared[pkey].done else None
+    if res is not None:
+        ch = min(channel, res["patches"].shape[0] - 1)
+        caps = [f"#{i} · {v:.2f}" for i, v in zip(res["index"][ch], res["value"][ch])]
+        size = res["field"][0]
+        chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title=t("network.patches_title", c=ch, s=size)),
+              key="nw_patches", name=t("network.patches_name"))
+    opt = shared[okey].result if okey in shared and shared[okey].done else None
+    if opt is not None:
+        c1, c2 = st.columns(2)
+        with c1:
+            chart(bp_figs.attribution(opt["image"], title=t("network.optimised_title", c=channel), colorscale="Greys",
+                                      zmin=0, zmax=1, **lab()), key="nw_opt", name=t("network.optimised_name"))
+        with c2:
+            st.markdown(t("network.optimised_text", a=f"{opt['values'][0]:.3f}", b=f"{opt['values'][-1]:.3f}",
+                          n=len(opt["values"])))
+    if was_running and not running:  # finished: the whole page once more, which stops the polling
+        st.rerun(scope="app")
+
+
+def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
+    st.subheader(t("network.cam_header"))
+    if not widget(st.toggle, t("network.cam_show"), NW["nw_cam"]):  # on demand: three maps, a backward pass and
+        return  # 121 occluded forward passes are more than a default rerun's budget
+    try:
+        cam, cls, conv, sal, probs, occ = _attributions(model_key, input_key, model, np.asarray(x, dtype=np.float32))
+    except UserError:
+        st.info(t("network.cam_none"))
+        return
+    from explainer import backprop as bp
+
+    L_ = lab()
+    coords = bp.occlusion_centres(PATCH, PATCH_STEP)
+    g1, g2, g3 = st.columns(3)
+    with g1:
+        chart(bp_figs.attribution(cam, title=t("network.cam_title", k=cls), zmin=0, **L_), key="nw_gradcam")
+    with g2:
+        chart(bp_figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L_), key="nw_sal")
+    with g3:
+        chart(bp_figs.attribution(occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu", coords=coords,
+                                  **L_), key="nw_occ")
+    note(t("network.cam_text", k=cls))
+
+
+# ---------------------------------------------------------------- page
+st.title(t("network.title"))
+st.markdown(t("network.intro"))
+model, model_key, model_label, config = choose_model()
+picked = choose_input()
+if picked is None:
+    st.stop()
+x, input_key, true_label, test_index = picked
+layers = _trace(model_key, input_key, model, x)
+names = layer_names(layers)
+pred = int(np.argmax(layers[-1].output))
+st.markdown(t("network.prediction", pred=pred, p=f"{100 * layers[-1].output[pred]:.1f}", model=literal(model_label)))
+L_ = lab()
+in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x,
+                       (t("network.input_title"), L_["x_title"], L_["y_title"], L_["value_label"]))
+chart(go.Figure(in_fig) if presenter() else in_fig, key="nw_input", summary=t("network.input_summary", pred=pred),
+      config=CFG)
+layer, channel = overview(layers, names, model_key, input_key, pred)
+detail(model, x, layers, names, layer, channel, test_index)
+softmax_section(layers, true_label)
+looks_for(model, config, model_key, layers, names, layer, channel, x, input_key)

@@ -1,0 +1,257 @@
+"""explainer.network against the models' own forward pass (PyTorch forward hooks): every layer, channel and
+position of every CNN of the zoo, on a drawn digit and a test digit; softmax with numbers; the shipped reference
+model re-scored on the 10,000 test digits; receptive fields, top patches, the optimised input and Grad-CAM."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+from torch import nn
+
+from explainer import network as N
+from explainer.draw import preprocess_drawing
+from explainer.errors import UserError
+from explainer.models import Normalize, build_model
+
+ZOO = [("fast", {}), ("reference", {}), ("lenet5", {}), ("custom", {}),
+       ("custom", dict(blocks=3, channels=4, kernel_size=7, pool="avg", batchnorm=False)),
+       ("custom", dict(blocks=1, channels=8, kernel_size=5, dropout=0.3))]
+
+
+def drawn_digit() -> np.ndarray:
+    """A "7" drawn with strokes on a 56×56 canvas, prepared as the canvas's drawings are (preprocess_drawing)."""
+    img = Image.new("L", (56, 56), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(12, 12), (44, 12), (24, 48)], fill=255, width=5)
+    d.line([(18, 30), (38, 30)], fill=255, width=4)
+    return preprocess_drawing(np.asarray(img))
+
+
+def strided_model() -> nn.Module:
+    """Not in the zoo: stride 2 and padding 1 / 0, so the windows' stride arithmetic is exercised too."""
+    return nn.Sequential(Normalize(), nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.Conv2d(4, 6, 3, stride=2), nn.Tanh(), nn.MaxPool2d(2, stride=1), nn.Flatten(),
+                         nn.Linear(6 * 5 * 5, 10))
+
+
+def randomised(model: nn.Module, seed: int = 1) -> nn.Module:
+    """Eval mode with BatchNorm statistics and affine parameters far from 0/1, so folding BN is really tested."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=g) * 0.5)
+            m.running_var.copy_(torch.rand(n, generator=g) * 2 + 0.2)
+            m.weight.data.copy_(torch.randn(n, generator=g))
+            m.bias.data.copy_(torch.randn(n, generator=g) * 0.3)
+    return model.eval()
+
+
+def hooked(model: nn.Module, x: np.ndarray) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Each module's output (by its index in the Sequential), from forward hooks, and the logits."""
+    seen: dict[int, np.ndarray] = {}
+    handles = [m.register_forward_hook(lambda mod, inp, out, i=i: seen.__setitem__(i, out[0].detach().double().numpy()))
+               for i, m in enumerate(model)]
+    try:
+        with torch.no_grad():
+            logits = model(torch.as_tensor(x, dtype=torch.float32).reshape(1, 1, 28, 28))[0].double().numpy()
+    finally:
+        for h in handles:
+            h.remove()
+    return seen, logits
+
+
+def check_against_hooks(model: nn.Module, x: np.ndarray) -> int:
+    """Every entry's output = its module's hook output; every conv/dense unit's arithmetic = that value (1e-5).
+    Returns the number of units checked."""
+    seen, logits = hooked(model, x)
+    layers = N.trace(model, x)
+    kinds = {type(m) for m in model}
+    assert layers[0].kind == "input" and layers[-1].kind == "softmax"
+    assert len([L for L in layers if L.kind == "conv"]) == sum(isinstance(m, nn.Conv2d) for m in model)
+    assert len([L for L in layers if L.kind == "dense"]) == sum(isinstance(m, nn.Linear) for m in model)
+    for L in layers[:-1]:
+        assert L.kind in N.KINDS
+        np.testing.assert_allclose(L.output, seen[L.modules[-1]], rtol=0, atol=1e-6, err_msg=L.name)
+    np.testing.assert_allclose(N.logits_of(layers), logits, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(layers[-1].output, torch.softmax(torch.tensor(logits), 0).numpy(), atol=1e-6)
+    units = 0
+    for li, L in enumerate(layers):
+        if L.kind == "conv":
+            C, H, W = L.output.shape
+            for c in range(C):
+                for r in range(H):
+                    for col in range(W):
+                        u = N.explain_unit(model, x, li, c, r, col, traced=layers)
+                        assert u.value == L.output[c, r, col]
+                        assert abs(u.pre_activation - seen[L.modules[-1]][c, r, col]) <= 1e-5 * max(1, abs(u.value))
+                        assert abs(u.partial_sums.sum() + u.bias - u.pre_activation) < 1e-12
+                        units += 1
+            # the windows are what the layer read: the previous entry's map, padded, at stride
+            u = N.explain_unit(model, x, li, C - 1, H - 1, W - 1, traced=layers)
+            assert u.windows.shape == (layers[li - 1].output.shape[0], L.size, L.size)
+            np.testing.assert_array_equal(u.products, u.windows * u.kernels)
+        elif L.kind == "dense":
+            for c in range(L.output.shape[0]):
+                u = N.explain_unit(model, x, li, c, traced=layers)
+                assert abs(u.pre_activation - seen[L.modules[-1]][c]) <= 1e-5 * max(1, abs(u.value))
+                units += 1
+    assert nn.Dropout not in kinds or all(L.kind != "dropout" for L in layers)
+    return units
+
+
+@pytest.mark.parametrize("name,options", ZOO, ids=[f"{n}-{i}" for i, (n, _) in enumerate(ZOO)])
+def test_every_unit_of_every_zoo_cnn_equals_the_forward_pass(name, options):
+    torch.manual_seed(3)
+    model = randomised(build_model(name, **options))
+    units = check_against_hooks(model, drawn_digit())
+    assert units > 1000
+
+
+def test_strides_and_paddings_and_the_trained_reference_model(mnist_dir):
+    from explainer.mnist import load_mnist
+
+    torch.manual_seed(4)
+    x_test = load_mnist()[2]
+    assert check_against_hooks(randomised(strided_model()), drawn_digit()) > 100
+    ref = N.reference_model()
+    assert not ref.training
+    assert check_against_hooks(ref, x_test[0] / 255.0) > 10_000
+    assert check_against_hooks(ref, drawn_digit()) > 10_000
+
+
+def test_the_unit_feeds_its_activation_and_its_pool():
+    torch.manual_seed(5)
+    model = randomised(build_model("fast"))
+    x = drawn_digit()
+    layers = N.trace(model, x)
+    u = N.explain_unit(model, x, 1, 2, 9, 13, traced=layers)
+    assert u.activation == "ReLU" and u.activated == max(0.0, u.value)
+    assert u.pooled_at == (4, 6) and u.pooled == layers[3].output[2, 4, 6]
+    assert u.pooled == layers[2].output[2, 8:10, 12:14].max()
+    assert (u.top, u.left) == (7, 11)  # 5×5, padding 2: the window starts 2 rows and columns before (9, 13)
+    with pytest.raises(UserError):
+        N.explain_unit(model, x, 2, 0, 0, 0, traced=layers)  # an activation has no arithmetic of its own
+    with pytest.raises(UserError):
+        N.explain_unit(model, x, 1, 0, 28, 0, traced=layers)
+    with pytest.raises(UserError):
+        N.explain_unit(model, x, 1, 16, 0, 0, traced=layers)
+    f = N.feeders(layers, 4, 5)
+    assert f.shape == (16,) and np.allclose(f, np.abs(layers[4].weight[5]).sum(axis=(1, 2)))
+    assert list(N.feeders(layers, 5, 7)).index(1.0) == 7
+
+
+def test_softmax_steps_numbers():
+    s = N.softmax_steps([2.0, 1.0, 0.0])
+    e = np.array([np.e ** 2, np.e, 1.0])
+    np.testing.assert_allclose(s.exp, e)
+    assert s.total == pytest.approx(e.sum())
+    np.testing.assert_allclose(s.probs, e / e.sum())
+    assert s.probs.sum() == pytest.approx(1.0) and s.winner == 0 and s.margin == 1.0 and s.shift == 0.0
+    np.testing.assert_allclose(s.probs, torch.softmax(torch.tensor([2.0, 1.0, 0.0], dtype=torch.float64), 0))
+    hot, cold = N.softmax_steps([2.0, 1.0, 0.0], 5.0), N.softmax_steps([2.0, 1.0, 0.0], 0.2)
+    assert hot.probs.max() < s.probs.max() < cold.probs.max()  # higher temperature: less confident
+    np.testing.assert_allclose(hot.exp, np.exp([0.4, 0.2, 0.0]))
+    big = N.softmax_steps([1000.0, 999.0], 1.0)  # e^1000 overflows: shifted, same probabilities
+    assert big.shift == 1000.0 and np.isfinite(big.exp).all()
+    np.testing.assert_allclose(big.probs, [1 / (1 + np.e ** -1), 1 / (1 + np.e)])
+    for bad in (0.0, -1.0, float("nan"), 100.0):
+        with pytest.raises(UserError):
+            N.softmax_steps([1.0, 2.0], bad)
+
+
+def test_reference_model_is_small_recorded_and_scores_what_it_records(mnist_dir):
+    from explainer.mnist import load_mnist
+    from explainer.train import evaluate
+
+    assert N.REFERENCE_WEIGHTS.stat().st_size <= 1024 * 1024
+    info = N.reference_info()
+    assert info["command"] == "python -m explainer.network --make-reference" and info["seed"] == 0
+    _, _, x_test, y_test = load_mnist()
+    assert len(y_test) == 10_000 == info["test_digits"]
+    ev = evaluate(N.reference_model(), x_test, y_test)
+    correct = int((ev["predictions"] == y_test).sum())
+    assert abs(correct - info["correct"]) <= 2  # float rounding across machines may move a borderline digit
+    assert correct / 10_000 >= 0.985 and info["test_accuracy"] >= 0.985
+
+
+def test_receptive_fields_and_patches():
+    torch.manual_seed(6)
+    model = randomised(build_model("fast"))
+    layers = N.trace(model, drawn_digit())
+    rf = N.receptive_fields(layers)
+    assert rf[1] == (5, 1, -2) and rf[3] == (6, 2, -2) and rf[4] == (10, 2, -4) and rf[7] == (20, 4, -8)
+    img = np.arange(784, dtype=np.float64).reshape(28, 28)
+    p = N.patch_at(img, rf[1], 0, 0)
+    assert p.shape == (5, 5) and (p[:2] == 0).all() and p[2, 2] == 0.0 and p[4, 4] == img[2, 2]
+    # a conv unit depends on its receptive field only: changing a pixel outside it leaves it unchanged
+    x = drawn_digit().copy()
+    before = layers[4].output[0, 5, 5]
+    size, jump, start = rf[4]
+    r0 = start + 5 * jump
+    x[r0 + size + 1, 14] += 0.9
+    assert N.trace(model, x)[4].output[0, 5, 5] == before
+    x[r0 + size - 1, start + 5 * jump + 3] += 0.9
+    assert N.trace(model, x)[4].output[0, 5, 5] != before
+
+
+def test_top_patches_are_the_strongest_places(mnist_dir):
+    from explainer.mnist import load_mnist
+
+    x_test = load_mnist()[2][:120]
+    model = N.reference_model()
+    res = N.top_patches(model, x_test, 2, k=9, batch=128)
+    assert res["index"].shape == (16, 9) and res["patches"].shape == (16, 9, 5, 5)
+    assert (np.diff(res["value"], axis=1) <= 0).all()
+    layers = [N.trace(model, x_test[i] / 255.0)[2].output for i in res["index"][3]]
+    for act, r, c, v in zip(layers, res["row"][3], res["col"][3], res["value"][3]):
+        assert act[3, r, c] == pytest.approx(v, abs=1e-5) and act[3].max() == pytest.approx(v, abs=1e-5)
+    best_any = max(N.trace(model, x / 255.0)[2].output[3].max() for x in x_test)
+    assert res["value"][3, 0] == pytest.approx(best_any, abs=1e-5)
+    np.testing.assert_array_equal(res["patches"][3, 0], N.patch_at(x_test[res["index"][3, 0]] / 255.0,
+                                                                   res["field"], res["row"][3, 0], res["col"][3, 0]))
+
+
+def test_optimised_input_raises_the_channel():
+    model = N.reference_model()
+    out = N.optimise_input(model, 7, 5, steps=40)
+    assert out["image"].shape == (28, 28) and 0 <= out["image"].min() and out["image"].max() <= 1
+    layers_start = N.trace(model, out["start"])
+    layers_end = N.trace(model, out["image"])
+    assert layers_end[7].output[5].mean() > layers_start[7].output[5].mean() + 0.5
+    assert all(p.requires_grad for p in model.parameters())  # the shared model is left as it was
+
+
+def test_grad_cam_matches_a_hand_computation():
+    model = N.reference_model()
+    x = drawn_digit()
+    cam, k, conv = N.grad_cam(model, x)
+    assert cam.shape == (28, 28) and (cam >= 0).all() and conv == 7
+    assert k == int(np.argmax(N.trace(model, x)[-1].output))
+    # by hand: hooks on the last ReLU, gradient of the logit
+    acts = {}
+    h = model[11].register_forward_hook(lambda m, i, o: acts.__setitem__("a", o))
+    t = torch.as_tensor(x).reshape(1, 1, 28, 28)
+    with torch.enable_grad():
+        out = model(t)
+        (g,) = torch.autograd.grad(out[0, k], acts["a"])
+    h.remove()
+    small = torch.relu((g[0].mean((1, 2))[:, None, None] * acts["a"][0].detach()).sum(0))
+    ref = nn.functional.interpolate(small[None, None], size=(28, 28), mode="bilinear", align_corners=False)[0, 0]
+    np.testing.assert_allclose(cam, ref.numpy(), atol=1e-6)
+    with pytest.raises(UserError):
+        N.grad_cam(build_model("mlp").eval(), x)
+
+
+def test_unit_for_finds_the_arithmetic_behind_activations_and_pools():
+    torch.manual_seed(7)
+    model = randomised(build_model("fast"))
+    layers = N.trace(model, drawn_digit())
+    assert N.unit_for(layers, 4, 3, 2, 5) == (4, 3, 2, 5)
+    assert N.unit_for(layers, 5, 3, 2, 5) == (4, 3, 2, 5)
+    layer, c, r, col = N.unit_for(layers, 6, 3, 2, 5)  # pool 2 (7×7) → the winning place of its 2×2 window
+    assert (layer, c) == (4, 3) and r in (4, 5) and col in (10, 11)
+    assert layers[5].output[3, r, col] == layers[6].output[3, 2, 5]
+    assert N.unit_for(layers, 0, 0) is None and N.unit_for(layers, len(layers) - 1, 0) is None
+    assert N.unit_for(layers, 11, 4) == (11, 4, 0, 0)

@@ -1,0 +1,60 @@
+"""Inside the network's engine jobs on a real Dask LocalCluster (the ``dask_engine`` fixture): the 9 strongest test
+patches per channel and the optimised input come back equal to the library's own results, and the page starts them
+and shows their pictures."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from explainer import jobs
+from explainer import network as N
+from tests.conftest import app_test
+
+pytestmark = pytest.mark.usefixtures("dask_engine")
+
+
+def test_top_patches_job_equals_the_library(mnist_dir):
+    from explainer.mnist import load_mnist
+
+    model, config = N.reference_checkpoint()
+    job = jobs.TopPatchesJob(model, config, 3).start()
+    assert job.join(timeout=300), "the patches job did not finish"
+    res = job.result
+    assert job.state == "done" and res is not None
+    x_test = load_mnist()[2]
+    assert res["index"].shape == (16, 9) and res["patches"].shape == (16, 9, 6, 6)
+    here = N.top_patches(model, x_test[:2000], 3)  # the best of the first 2,000 can't beat the best of all 10,000
+    assert (res["value"][:, 0] >= here["value"][:, 0] - 1e-6).all()
+    for ch in (0, 5):  # each place really is that strong, in this process too
+        for i, r, c, v in zip(res["index"][ch][:3], res["row"][ch][:3], res["col"][ch][:3], res["value"][ch][:3]):
+            assert N.trace(model, x_test[i] / 255.0)[3].output[ch, r, c] == pytest.approx(v, abs=1e-5)
+
+
+def test_optimise_input_job(mnist_dir):
+    model, config = N.reference_checkpoint()
+    job = jobs.OptimiseInputJob(model, config, 7, 4, steps=30).start()
+    assert job.join(timeout=300), "the optimise job did not finish"
+    out = job.result
+    assert out["image"].shape == (28, 28) and len(out["values"]) == 30
+    assert out["values"][-1] > out["values"][0]
+    np.testing.assert_allclose(out["image"], N.optimise_input(model, 7, 4, steps=30)["image"], atol=1e-4)
+
+
+def test_the_page_starts_the_patch_job_and_shows_the_patches(mnist_dir):
+    at = app_test("network", timeout=120)
+    at.query_params.update(nw_layer="3", nw_channel="2")
+    at.run()
+    assert not at.exception
+    at.button(key="nw_find_patches").click().run()
+    assert not at.exception
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        time.sleep(1.0)
+        at.run()
+        if any("the 9 strongest places" in c.proto.spec for c in at.get("plotly_chart")):
+            break
+    names = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Channel 2: the 9 strongest places" in names
+    assert not at.exception

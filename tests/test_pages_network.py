@@ -1,0 +1,138 @@
+"""Inside the network under AppTest: en/zh, the reference model and a learner's run, a link that restores layer,
+channel and position, the unit's numbers against explainer.network, softmax's table, drawing-free inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from explainer import network as N
+from explainer.i18n import translate
+from explainer.models import build_model
+from explainer.train import TrainConfig
+from tests.conftest import app_test
+
+
+def _md(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def _learner_run() -> dict:
+    torch.manual_seed(11)
+    model = build_model("lenet5").eval()
+    return {"label": "Run 1 · LeNet-5", "config": TrainConfig(model="lenet5"), "history": [], "test_accuracy": 0.5,
+            "model": model, "seconds": 1.0, "ips": 1.0, "stopped": False, "device": "cpu", "id": None}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_reference_model_by_default(lang, mnist_dir):
+    at = app_test("network", lang, timeout=90).run()
+    assert not at.exception
+    assert at.title[0].value == translate("network.title", lang)
+    assert at.selectbox(key="nw_model").value == "newest"  # no run yet: the reference model
+    assert at.selectbox(key="nw_layer").value == 1 and at.number_input(key="nw_channel").value == 0
+    headers = [h.value for h in at.header]
+    for key in ("overview_header", "detail_header", "softmax_header", "looks_header"):
+        assert translate(f"network.{key}", lang) in headers
+    # the first test digit is a 7 and the reference model reads it
+    from explainer.mnist import load_mnist
+
+    x = load_mnist()[2][0] / 255.0
+    layers = N.trace(N.reference_model(), x)
+    pred = int(np.argmax(layers[-1].output))
+    assert pred == 7
+    assert translate("network.prediction", lang, model=translate("network.model_reference", lang), pred=7,
+                     p=f"{100 * layers[-1].output[7]:.1f}").split("**")[3] in _md(at)
+    # softmax table: ten rows, probabilities as the library computes them
+    df = at.dataframe[0].value
+    assert len(df) == 10
+    s = N.softmax_steps(N.logits_of(layers), 1.0)
+    col = translate("network.col_prob", lang)
+    assert list(df[col]) == [f"{100 * p:.3f} %" for p in s.probs]
+
+
+def test_link_restores_layer_channel_and_position_and_the_numbers_match(mnist_dir):
+    from explainer.mnist import load_mnist
+
+    at = app_test("network", timeout=90)
+    at.query_params.update(nw_digit="3", nw_layer="4", nw_channel="5", nw_row="6", nw_col="2", nw_in="9")
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="nw_digit").value == 3
+    assert at.selectbox(key="nw_layer").value == 4 and at.number_input(key="nw_channel").value == 5
+    assert (at.number_input(key="nw_row").value, at.number_input(key="nw_col").value) == (6, 2)
+    assert at.number_input(key="nw_in").value == 9
+    x = load_mnist()[2][3] / 255.0
+    model = N.reference_model()
+    layers = N.trace(model, x)
+    u = N.explain_unit(model, x, 4, 5, 6, 2, traced=layers)
+    md = _md(at)
+    from explainer.figures.style import fmt
+
+    assert translate("network.sum_partial", "en", n=16, total=fmt(u.partial_sums.sum()), b=fmt(u.bias),
+                     pre=fmt(u.pre_activation)) in md
+    assert translate("network.partial_line", "en", k=9, n=9, v=fmt(u.partial_sums[9])) in md
+    assert f"{u.value:.6g}" in " ".join(c.value for c in at.caption)
+    # a pooled layer's position leads to the unit that wins its window
+    at.selectbox(key="nw_layer").set_value(6).run()
+    assert not at.exception
+    layer, c, r, col = N.unit_for(layers, 6, 5, 6 if 6 < 7 else 0, 2)
+    assert translate("network.unit_behind", "en", layer="conv 2", c=c, r=r, col=col) in _md(at)
+    # the temperature changes the probabilities, never the winner
+    at.slider(key="nw_temp").set_value(3.0).run()
+    assert not at.exception
+    s = N.softmax_steps(N.logits_of(layers), 3.0)
+    assert list(at.dataframe[0].value["probability"]) == [f"{100 * p:.3f} %" for p in s.probs]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_with_a_learners_run(lang, mnist_dir):
+    run = _learner_run()
+    at = app_test("network", lang, timeout=90, tr_runs=[run]).run()
+    assert not at.exception
+    assert at.selectbox(key="nw_model").value == "newest"
+    assert translate("network.run_caption", lang, name="Run 1 · LeNet\\-5", acc="50.00 %") in \
+        " ".join(c.value for c in at.caption)
+    # LeNet-5's second convolution has no padding: 16×10×10, reading 6 channels of 5×5
+    at.selectbox(key="nw_layer").set_value(4).run()
+    at.number_input(key="nw_channel").set_value(15).run()
+    at.number_input(key="nw_row").set_value(9).run()
+    assert not at.exception
+    assert at.number_input(key="nw_row").value == 9
+    from explainer.mnist import load_mnist
+
+    x = load_mnist()[2][0] / 255.0
+    u = N.explain_unit(run["model"], x, 4, 15, 9, 0)
+    assert u.windows.shape == (6, 5, 5)
+    assert f"{u.value:.6g}" in " ".join(c.value for c in at.caption)
+    # the reference model can still be picked
+    at.selectbox(key="nw_model").set_value("reference").run()
+    assert not at.exception and translate("network.model_reference", lang) in _md(at)
+
+
+def test_a_click_on_the_overview_selects_a_channel(mnist_dir):
+    at = app_test("network", timeout=90).run()
+    points = at.session_state["_nw_points"]
+    idx = points.index((7, 3))
+    n = at.session_state["_nw_ov_n"] if "_nw_ov_n" in at.session_state else 0
+    at.session_state[f"nw_ov_{n}"] = {"selection": {"points": [{"point_index": idx, "x": 0, "y": 0}]}}
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="nw_layer").value == 7 and at.number_input(key="nw_channel").value == 3
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_grad_cam_saliency_and_occlusion_on_demand(lang, mnist_dir):
+    at = app_test("network", lang, timeout=90)
+    at.query_params.update(nw_cam="1")
+    at.run()
+    assert not at.exception
+    from explainer.mnist import load_mnist
+
+    cam, k, conv = N.grad_cam(N.reference_model(), load_mnist()[2][0] / 255.0)
+    import json
+
+    specs = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    assert translate("network.cam_title", lang, k=k) in specs
+    assert translate("backprop.saliency_title", lang, k=k) in specs
+    assert translate("backprop.occlusion_title", lang, k=k) in specs

@@ -1,0 +1,25 @@
+"""Inside the network: the model, the input, the selected layer / channel / position, softmax's temperature."""
+from explainer.runstore import MAX_LINKED
+from ui.state import Param, Table
+from ui.tables.shared import DIGIT_MAX
+
+MODELS = ("newest", "reference") + tuple(f"run{i}" for i in range(MAX_LINKED))  # runK: the session's K-th run
+SOURCES = ("test", "draw", "upload")
+MAX_LAYERS = 32    # entries of a trace (the zoo's deepest model has 17)
+MAX_CHANNELS = 512  # a custom CNN's widest layer (128 × 2²)
+SHOWN = 16         # channels per layer in the overview until "show all"
+
+TABLE = Table("network", [
+    Param("nw_model", "choice", "newest", options=MODELS),
+    Param("nw_src", "choice", "test", options=SOURCES),
+    Param("nw_digit", "int", 0, lo=0, hi=DIGIT_MAX, step=1),
+    Param("nw_class", "choice", 7, options=tuple(range(10))),
+    Param("nw_all", "bool", False),
+    Param("nw_layer", "choice", 1, options=tuple(range(MAX_LAYERS))),
+    Param("nw_channel", "int", 0, lo=0, hi=MAX_CHANNELS - 1, step=1),
+    Param("nw_row", "int", 0, lo=0, hi=27, step=1),
+    Param("nw_col", "int", 0, lo=0, hi=27, step=1),
+    Param("nw_in", "int", 0, lo=0, hi=MAX_CHANNELS - 1, step=1),
+    Param("nw_temp", "float", 1.0, lo=0.1, hi=5.0, step=0.1),
+    Param("nw_cam", "bool", False),
+])
