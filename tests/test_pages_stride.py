@@ -361,3 +361,21 @@ def test_a_lagging_url_does_not_undo_a_widget_change_but_a_new_link_value_applie
     at.query_params["sp_k"] = str(first + 1)  # never published in this session: a link from outside
     at.run()
     assert at.slider(key="sp_k").value == first + 1
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("k,p", [(1, 1), (2, 2), (1, 3), (3, 3)])
+def test_transposed_padding_at_or_above_the_kernel_crops_without_a_crash(k, p, lang):
+    """/stride?sp_view=transposed&sp_tk=1&sp_tp=1 raised IndexError in the walk (issue 21, item 4): a padding at or
+    above the kernel size crops input rows off the stretched grid (the text's negative border)."""
+    from tests import pagewalk
+
+    at = pagewalk.run_page("stride", {"sp_view": "transposed", "sp_tk": str(k), "sp_tp": str(p), "sp_tn": "5"},
+                           lang=lang)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    border = k - 1 - p
+    assert f"{border}" in text(at) and ("negative means cropped" in text(at) if lang == "en" else "负数表示裁掉" in text(at))
+    for _ in range(3):  # step on: every step shows
+        at.button(key="sp_t_next").click().run()
+        assert not at.exception, [e.value for e in at.exception]
