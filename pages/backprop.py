@@ -23,7 +23,7 @@ from explainer.train import TrainConfig
 from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
 from ui.charts import chart
-from ui.shell import formula, labels, literal, note, t, t_error, widget
+from ui.shell import formula, labels, literal, note, t, t_error, tn, widget
 from ui.tables.backprop import TABLE as BACKPROP, lr_key
 TICK = 0.3  # seconds between animation frames while playing
 PATCH, PATCH_STEP = 8, 2  # occlusion: an 8×8 grey patch every 2 pixels (11×11 = 121 forward passes)
@@ -184,7 +184,7 @@ def input_gradient(ex: bp.HandExample, L: dict) -> None:
                              **L), "bp_padded"),
                   (figs.grid(it.right, title=t("backprop.rot_title"), **L), "bp_rot"),
                   rf"\frac{{\partial L}}{{\partial X_{{{xr},{xc}}}}}", it)
-    st.caption(t("backprop.gx_summary", r=xr, c=xc, value=fmt(it.total), h=ex.padded_grad.shape[0],
+    st.caption(tn("backprop.gx_summary", stride - 1, r=xr, c=xc, value=fmt(it.total), h=ex.padded_grad.shape[0],
                  w=ex.padded_grad.shape[1], s=stride, zeros=stride - 1))
     if stride > 1:
         note(t("backprop.stride_note", s=stride, zeros=stride - 1))

@@ -16,7 +16,7 @@ from explainer.stepper import pool_walk
 from ui.charts import chart
 from ui.images import image_picker, image_region
 from explainer import xo
-from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, widget
+from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, tn, widget
 from ui.stepper import figure_labels, grid_controls, stepper, uncovered_warning
 from ui.tables.pooling import VIEWS, TABLE as POOLING
 
@@ -134,7 +134,7 @@ def section_stepper(lab: dict) -> None:
     (walk, out), is_global, cm = result
     ih, iw = walk.input_shape
     if is_global:
-        st.markdown(t("pooling.global_text", h=ih, w=iw, c=walk.grid.shape[0],
+        st.markdown(tn("pooling.global_text", walk.grid.shape[0], h=ih, w=iw, c=walk.grid.shape[0],
                       values=", ".join(figs.fmt(v) for v in np.atleast_1d(global_avg_pool(x)))))
     else:
         fh, fw = walk.window
@@ -145,7 +145,7 @@ def section_stepper(lab: dict) -> None:
         if any(f.dropped for f in sizes):
             st.caption(t("pooling.ceil_dropped"))
     kc, oh, ow = walk.out_shape
-    st.markdown(t("pooling.size_text", h=ih, w=iw, oh=oh, ow=ow, c=kc, n=len(walk),
+    st.markdown(tn("pooling.size_text", kc, h=ih, w=iw, oh=oh, ow=ow, c=kc, windows=tn("pooling.windows", len(walk)),
                   kept=round(100 * oh * ow / (ih * iw))))
     if walk.window[0] > walk.stride[0] or walk.window[1] > walk.stride[1]:
         st.info(t("pooling.overlap_note"))
@@ -161,7 +161,7 @@ def section_image() -> None:
     levels = widget(st.slider, t("pooling.levels"), POOLING["pl_levels"],
                     help=t("pooling.levels_help"))
     if min(img.shape) < 2 ** levels:
-        st.error(t("pooling.too_small", h=img.shape[0], w=img.shape[1], levels=levels))
+        st.error(tn("pooling.too_small", levels, h=img.shape[0], w=img.shape[1], levels=levels))
         return
     maxes, avgs = pooled_levels(img, levels)
     mx, av = maxes[-1], avgs[-1]
@@ -170,7 +170,7 @@ def section_image() -> None:
         with col:
             chart(picture(im, title=t(f"pooling.img_{key}", h=im.shape[0], w=im.shape[1]), height=300),
                             key=f"pl_img_{key}", config={"displayModeBar": False})
-    st.markdown(t("pooling.image_sizes", h=img.shape[0], w=img.shape[1], oh=mx.shape[0], ow=mx.shape[1],
+    st.markdown(tn("pooling.image_sizes", levels, h=img.shape[0], w=img.shape[1], oh=mx.shape[0], ow=mx.shape[1],
                   levels=levels, factor=4 ** levels))
     c1, c2, c3 = st.columns(3)
     c1.metric(t("pooling.mean_original"), f"{img.mean():.0f}")

@@ -97,7 +97,7 @@ def test_window_larger_than_input_has_no_output_message():
 
 def test_xo_maps_as_input_and_image_region():
     at = app_test("pooling", pl_input="xo").run()
-    assert "output **3×3** per channel (3 channel(s), 27 windows)" in text(at)
+    assert "output **3×3** per channel (3 channels, 27 windows)" in text(at)
     at.toggle(key="pl_ceil").set_value(True).run()
     assert "output **4×4**" in text(at)
     at = app_test("pooling", pl_input="image").run()
@@ -131,5 +131,5 @@ def test_ceil_mode_formula_agrees_with_the_output_the_page_shows():
     assert latex == [pool_size(3, 2, 2, 1, True, "H").latex, pool_size(3, 2, 2, 1, True, "W").latex]
     assert latex[0].endswith(r"+ 1 - 1 = 2")
     assert translate("pooling.ceil_dropped", "en") in [c.value for c in at.caption]
-    size_text = translate("pooling.size_text", "en", h=3, w=3, oh=2, ow=2, c=1, n=4, kept=44)
+    size_text = translate("pooling.size_text_one", "en", h=3, w=3, oh=2, ow=2, c=1, windows="4 windows", kept=44)
     assert size_text in [m.value for m in at.markdown]

@@ -12,7 +12,7 @@ import sqlite3
 import streamlit as st
 
 from explainer.runstore import MAX_LINKED, RunStore, parse_ids
-from ui.shell import literal, publish, restore, t
+from ui.shell import literal, publish, restore, t, tn
 
 KEY = "run"
 
@@ -68,7 +68,7 @@ def restore_runs(runs: list[dict]) -> None:
         runs.append(run)
         have.add(run_id)
     if missing:
-        st.toast(t("train.run_missing", n=len(missing)), icon="⚠️", duration="long")
+        st.toast(tn("train.run_missing", len(missing)), icon="⚠️", duration="long")
     publish_ids([r["id"] for r in runs if r.get("id")])
 
 

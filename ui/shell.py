@@ -10,7 +10,7 @@ import streamlit as st
 
 from explainer import limits
 from explainer.errors import UserError, message
-from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
+from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate, translate_n
 from ui.state import Param
 
 _KEPT = "_kept_widget_values"
@@ -53,6 +53,12 @@ def lang() -> str:
 def t(key: str, **params) -> str:
     """The catalogue text for ``key`` in the current language."""
     return translate(key, lang(), **params)
+
+
+def tn(key: str, count, /, **params) -> str:
+    """The count-dependent catalogue text ``{key}_one`` / ``{key}_other`` for ``count`` in the current language
+    (``{n}`` is the count unless ``params`` give ``n``): ``tn("pooling.windows", 1)`` → "1 window"."""
+    return translate_n(key, count, lang(), **params)
 
 
 def labels(prefix: str) -> Callable[[Any], str]:

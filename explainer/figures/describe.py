@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from explainer.figures.style import fmt
-from explainer.i18n import translate
+from explainer.i18n import translate, translate_n
 
 MAX_LISTED = 10  # bars and lines listed one by one up to this many
 
@@ -68,7 +68,7 @@ def _grid_text(g: dict, lang: str) -> str:
                           col=fmt(g["col"]) if isinstance(g["col"], (int, float)) else g["col"])
     total = g["rows"] * g["cols"]
     if g["filled"] < total:
-        text += translate("chart.filled", lang, n=g["filled"], total=total)
+        text += translate_n("chart.filled", g["filled"], lang, total=total)
     return text
 
 
@@ -151,7 +151,7 @@ def summary(fig, lang: str) -> str:
                 bars.append(label + ", ".join(f"{x} = {fmt(y)}" for x, y in zip(xs, ys)))
             else:
                 k = int(np.nanargmax(ys))
-                bars.append(label + translate("chart.bars", lang, n=len(ys), value=fmt(ys[k]), at=fmt(_num(xs[k]))
+                bars.append(label + translate_n("chart.bars", len(ys), lang, value=fmt(ys[k]), at=fmt(_num(xs[k]))
                                               if isinstance(xs[k], (int, float, np.number)) else xs[k]))
         elif kind in ("scatter", "scatter3d"):
             mode = tr.mode or ""
@@ -173,7 +173,7 @@ def summary(fig, lang: str) -> str:
         parts.append("; ".join(bars))
     if lines:
         shown = lines[:MAX_LISTED]
-        parts.append(translate("chart.lines", lang, n=len(lines)) + "; ".join(shown))
+        parts.append(translate_n("chart.lines", len(lines), lang) + "; ".join(shown))
     if not parts:
         return translate("chart.empty", lang)
     return translate("chart.joiner", lang).join(p.rstrip(".") for p in parts[:6]) + translate("chart.full_stop", lang)
