@@ -72,6 +72,16 @@ def _grid_text(g: dict, lang: str) -> str:
     return text
 
 
+def _histogram_text(h: dict, lang: str) -> str:
+    """A histogram as its values: "16 values: 8 × 0, 8 × 180", or, for many distinct values, their range, the
+    non-empty bars and the most common one (see ``explainer.figures.kernels.histogram_numbers``)."""
+    if h.get("values"):
+        listed = translate("chart.list_joiner", lang).join(f"{c} × {fmt(v)}" for v, c in h["values"])
+        return translate_n("chart.histogram_values", h["n"], lang, listed=listed)
+    return translate_n("chart.histogram_bins", h["n"], lang, lo=fmt(h["lo"]), hi=fmt(h["hi"]), bins=h["bins"],
+                       filled=h["filled"], at=fmt(h["peak_at"]), count=h["peak_count"])
+
+
 def _array(v) -> np.ndarray | None:
     if v is None:
         return None
@@ -116,6 +126,8 @@ def summary(fig, lang: str) -> str:
     if meta.get("grid"):
         parts.append(_grid_text(meta["grid"], lang))
     lines, bars, grids = [], [], {}
+    if meta.get("histogram"):
+        parts.append(_histogram_text(meta["histogram"], lang))
     for tr in _traces(fig):
         if tr.visible is False:
             continue
@@ -143,6 +155,8 @@ def summary(fig, lang: str) -> str:
             if not meta.get("grid"):
                 parts.append(translate("chart.picture", lang))
         elif kind == "bar":
+            if meta.get("histogram"):
+                continue  # the builder gave the counted values themselves
             xs, ys = list(tr.x if tr.x is not None else []), _array(tr.y)
             if ys is None:
                 continue
