@@ -49,7 +49,9 @@ def pooled_levels(img: np.ndarray, levels: int) -> tuple[list, list]:
     return maxes, avgs
 
 
-def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
+def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str, compare=None) -> None:
+    """One step of the pooling walk; ``compare``: the max and the average walks over the same input and window,
+    whose results are shown side by side below."""
     step = walk.step(pos - 1)
     k, r, c = step.out
     left, right = st.columns([3, 2])
@@ -77,6 +79,23 @@ def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
             terms = " + ".join(figs.fmt(v) if v >= 0 else f"({figs.fmt(v)})" for v in counted)
             st.markdown(t("pooling.avg_text", sum=terms, n=int(step.counted.sum()),
                           y=figs.fmt(step.result)))
+    if compare is not None:
+        show_comparison(compare, pos, lab)
+
+
+def show_comparison(compare, pos: int, lab: dict) -> None:
+    """Max and average pooling of the same input with the same window, side by side, filled up to this step."""
+    (max_walk, max_out), (avg_walk, avg_out) = compare
+    st.subheader(t("pooling.compare_header"))
+    at_max, at_avg = max_walk.step(pos - 1).result, avg_walk.step(pos - 1).result
+    left, right = st.columns(2)
+    for col, out, key, value in ((left, max_out, "max", at_max), (right, avg_out, "avg", at_avg)):
+        with col:
+            chart(figs.output_figure(out, pos, labels=lab, title=t(f"pooling.compare_{key}_title"),
+                                     colorscale="Blues", zmid=None), key=f"pl_cmp_{key}",
+                  config={"displayModeBar": False})
+    st.markdown(t("pooling.compare_text", max=figs.fmt(at_max), avg=figs.fmt(at_avg),
+                  diff=figs.fmt(at_max - at_avg)))
 
 
 # ---------------------------------------------------------------- sections
@@ -118,6 +137,8 @@ def section_stepper(lab: dict) -> None:
     with c2:
         include = widget(st.toggle, t("pooling.count_pad"), POOLING["pl_count"],
                          help=t("pooling.count_pad_help"), disabled=mode != "avg")
+    compare = widget(st.toggle, t("pooling.compare"), POOLING["pl_compare"], help=t("pooling.compare_help"),
+                     disabled=mode == "global")
     st.button(t("pooling.overlap_preset"), key="pl_overlap", on_click=overlapping, help=t("pooling.overlap_help"),
               icon=":material/layers:")
 
@@ -150,8 +171,11 @@ def section_stepper(lab: dict) -> None:
     if walk.window[0] > walk.stride[0] or walk.window[1] > walk.stride[1]:
         st.info(t("pooling.overlap_note"))
     uncovered_warning(walk, "pooling")
-    stepper("pl", len(walk), lambda pos: show_pool_step(walk, out, pos, lab, colorscale))
-    note(t("pooling.stepper_note"))
+    both = None
+    if compare and not is_global:  # the same input and window, pooled both ways (cached, like the walk itself)
+        both = tuple(make_pool_walk(*args[:3], m, *args[4:]) for m in ("max", "avg"))
+    stepper("pl", len(walk), lambda pos: show_pool_step(walk, out, pos, lab, colorscale, both))
+    note(t(f"pooling.stepper_note_{mode}"))
 
 
 def section_image() -> None:
