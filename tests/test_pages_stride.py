@@ -59,7 +59,7 @@ def test_next_back_last_first_and_filled_cells_stay_filled():
     assert filled_outputs(at) == 2
     at.button(key="sp_last").click().run()
     assert at.slider(key="sp_pos").value == 9 and filled_outputs(at) == 9
-    at.button(key="sp_next").click().run()  # stays at the end
+    assert at.button(key="sp_next").disabled  # nothing after the end (a click did nothing)
     assert at.slider(key="sp_pos").value == 9
     at.slider(key="sp_pos").set_value(5).run()
     assert filled_outputs(at) == 5
@@ -379,3 +379,16 @@ def test_transposed_padding_at_or_above_the_kernel_crops_without_a_crash(k, p, l
     for _ in range(3):  # step on: every step shows
         at.button(key="sp_t_next").click().run()
         assert not at.exception, [e.value for e in at.exception]
+
+
+def test_next_and_last_are_disabled_at_the_last_step_previous_and_first_at_the_first():
+    """Issue 21 item 15: Next stayed enabled at the last step (a click did nothing)."""
+    at = app_test("stride", timeout=120).run()
+    assert at.button(key="sp_prev").disabled and at.button(key="sp_first").disabled
+    assert not at.button(key="sp_next").disabled and not at.button(key="sp_last").disabled
+    at.button(key="sp_last").click().run()
+    assert "Step **9 of 9**" in text(at)
+    assert at.button(key="sp_next").disabled and at.button(key="sp_last").disabled
+    assert not at.button(key="sp_prev").disabled and not at.button(key="sp_first").disabled
+    at.button(key="sp_prev").click().run()
+    assert not at.button(key="sp_next").disabled and "Step **8 of 9**" in text(at)
