@@ -238,7 +238,8 @@ def combo_plan(page: str, seed: int, runs: int) -> list[tuple[dict, str]]:
             value = valid_value(specs[key], random.Random(f"{seed}:{page}:{i}:{key}"))
             if value is not None:
                 params[key] = value
-        lang = ("en", "zh")[(i // len(contexts)) % 2]  # every context in English, then in Chinese, …
+        # alternating within a round, and each context switches language from one round to the next
+        lang = ("en", "zh")[(i + i // len(contexts)) % 2]
         if page == pagewalk.ENTRY:  # the entry script reads the language from its own widget's key
             params["lang"] = lang
         plan.append((params, lang))
