@@ -392,3 +392,12 @@ def test_next_and_last_are_disabled_at_the_last_step_previous_and_first_at_the_f
     assert not at.button(key="sp_prev").disabled and not at.button(key="sp_first").disabled
     at.button(key="sp_prev").click().run()
     assert not at.button(key="sp_next").disabled and "Step **8 of 9**" in text(at)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_negative_number_in_a_message_has_a_true_minus(lang):
+    """Issue 21 item 16: "output of size -1" used a hyphen where the page writes "−"."""
+    at = app_test("stride", lang, timeout=120, sp_view="transposed", sp_tn=1, sp_tk=1, sp_tp=1).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors and "−1" in errors[0] and "-1" not in errors[0], errors

@@ -98,9 +98,16 @@ def literal(text: Any) -> str:
 
 
 def _literal_params(params: dict) -> dict:
-    """Values shown literally; ``param`` names a catalogue word (``errors.param.*``), not user text."""
-    return {k: v if k == "param" or (isinstance(v, (int, float)) and not isinstance(v, bool)) else literal(v)
-            for k, v in params.items()}
+    """Values shown literally; ``param`` names a catalogue word (``errors.param.*``), not user text. A negative number
+    gets a true minus sign, as the pages write numbers ("size −1", not "size -1")."""
+    def shown(k, v):
+        if k == "param":
+            return v
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return v if not v < 0 else "−" + str(-v)
+        return literal(v)
+
+    return {k: shown(k, v) for k, v in params.items()}
 
 
 def t_error(exc: Exception) -> str:
