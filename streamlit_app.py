@@ -22,6 +22,28 @@ from ui.tables.app import TABLE as APP
 ROOT = Path(__file__).parent
 HTML_LANG = {"en": "en", "zh": "zh-Hans"}
 
+
+def _css_text(text: str) -> str:
+    """Catalogue text as a CSS string (our own words: quotes and backslashes escaped, one line)."""
+    return '"' + " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def uploader_words() -> None:
+    """Streamlit's file uploader writes its button ("Upload") and size line ("20MB per file") in English whatever
+    the app's language, with no setting for either. Their text is swapped for the catalogue's (the limit from
+    explainer.limits; Streamlit's server.maxUploadSize is the same number, a test keeps them equal): the original
+    is hidden and the words come as CSS generated content, which the accessibility tree reads as well."""
+    from explainer import limits
+
+    button, limit = _css_text(t("common.uploader_button")), _css_text(t("common.uploader_limit",
+                                                                        mb=limits.mb(limits.UPLOAD_BYTES)))
+    st.html(f"""<style>
+      [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{ display: none; }}
+      [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after {{ content: {button}; }}
+      [data-testid="stFileUploaderDropzoneInstructions"] > div > span {{ display: none; }}
+      [data-testid="stFileUploaderDropzoneInstructions"] > div::after {{ content: {limit}; }}
+    </style>""")
+
 with st.sidebar:
     widget(st.selectbox, "Language / 语言", APP["lang"], format_func=LANGUAGES.get)
     widget(st.toggle, t("common.presenter"), APP["presenter"], help=t("common.presenter_help"))
@@ -56,13 +78,20 @@ with st.sidebar:
                                              align-items: center; justify-content: center; }
       [role="tablist"] { flex-wrap: wrap; row-gap: 0.25rem; }
     </style>""")
+    uploader_words()
     if presenter():
-        # Presenter mode: everything readable from the back of a room — text, widget labels, tabs, tables.
+        # Presenter mode: everything readable from the back of a room — text, widget labels, tabs, tables. Streamlit
+        # sizes its small texts (captions, help, slider ends, metric labels, code) in rem: a 22 px root puts its
+        # smallest (0.75rem) at 16.5 px; the reading sizes are set in px so they don't grow with it
+        # (tests/browser/test_presenter.py measures every text of every lesson at 1920 px).
         st.html("""<style>
+          html { font-size: 22px !important; }
           .stApp, .stMarkdown p, .stMarkdown li, label, .stCaption, [data-testid="stCaptionContainer"] p,
           .stApp [data-testid="stMarkdownContainer"] p, [data-testid="stExpander"] summary p,
-          [data-testid="stTable"] td, [data-testid="stTable"] th { font-size: 1.3rem !important; }
-          h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
+          [data-testid="stTable"] td, [data-testid="stTable"] th { font-size: 21px !important; }
+          .stApp code { font-size: 0.85em !important; }
+          .stApp .katex { font-size: 1.5em !important; }
+          h1 { font-size: 48px !important; } h2 { font-size: 37px !important; } h3 { font-size: 29px !important; }
         </style>""")
 current.run()
 

@@ -49,3 +49,26 @@ def translate(key: str, lang: str = DEFAULT_LANGUAGE, **params) -> str:
         except (KeyError, IndexError, ValueError):
             return text
     return text
+
+
+# ---------------------------------------------------------------- plural forms
+# A count-dependent text is a key family ``<key>_one`` / ``<key>_other`` (CLDR's names for the forms); English
+# uses "one" for exactly 1, Chinese has no plural (both keys hold the same text, so both languages keep the same keys).
+PLURAL_RULES = {"en": lambda n: "one" if n == 1 else "other", "zh": lambda n: "other"}
+PLURAL_FORMS = ("one", "other")
+
+
+def plural_form(n, lang: str = DEFAULT_LANGUAGE) -> str:
+    """``"one"`` or ``"other"``: the form of a count ``n`` in ``lang``."""
+    rule = PLURAL_RULES.get(lang, PLURAL_RULES[DEFAULT_LANGUAGE])
+    try:
+        return rule(n)
+    except TypeError:
+        return "other"
+
+
+def translate_n(key: str, count, lang: str = DEFAULT_LANGUAGE, /, **params) -> str:
+    """The text of ``<key>_one`` or ``<key>_other`` for ``count`` in ``lang``, formatted with ``params`` (``{n}`` is the
+    count unless ``params`` give ``n``): ``translate_n("chart.lines", 1, "en")`` → "1 line: ", with 2 → "2 lines: "."""
+    params.setdefault("n", count)
+    return translate(f"{key}_{plural_form(count, lang)}", lang, **params)

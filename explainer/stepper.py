@@ -161,13 +161,16 @@ class Walk:
 
         For a convolution without dilation these are the last rows/columns left over when the
         stride doesn't tile the input evenly; with dilation, rows between the taps can be skipped too.
+        A transposed convolution's padding at or above its kernel size crops input rows off the grid (a
+        negative border): those are cut, not left over, and not listed.
         """
         cov = self.coverage() > 0
         oh, ow = self.origin
         sh, sw = self.spacing
         h, w = self.input_shape
-        rows = [r for r in range(h) if not cov[oh + r * sh].any()]
-        cols = [c for c in range(w) if not cov[:, ow + c * sw].any()]
+        gh, gw = cov.shape
+        rows = [r for r in range(h) if 0 <= oh + r * sh < gh and not cov[oh + r * sh].any()]
+        cols = [c for c in range(w) if 0 <= ow + c * sw < gw and not cov[:, ow + c * sw].any()]
         return rows, cols
 
     def input_cell(self, grid_row: int, grid_col: int) -> tuple[int, int] | None:

@@ -233,3 +233,36 @@ def parse_grid_text(text: str) -> np.ndarray:
     if len(text) != SIDE * SIDE or set(text) - {"0", "1"}:
         raise ValueError(text)
     return np.array([1.0 if c == "1" else -1.0 for c in text]).reshape(SIDE, SIDE)
+
+
+@dataclass(frozen=True)
+class VoteParts:
+    """One class's vote split into what argues for it and against it, beside the same split for that class's
+    standard picture (which the weights calibrate to a vote of exactly 1)."""
+    cls: int            # 0: X, 1: O
+    vote: float
+    evidence_for: float      # sum of weight × f̂ over the features with a positive weight
+    evidence_against: float  # the same over the negative weights (≤ 0)
+    standard_for: float
+    standard_against: float
+    feature: int        # the feature whose term changed most against the standard picture (index into f̂)
+    before: float       # its term weight × f̂ in the standard picture
+    after: float        # and here
+
+
+def vote_parts(res: XOResult, cls: int) -> VoteParts:
+    """Why class ``cls`` votes what it does: the vote is not a similarity that peaks at the standard picture but
+    the weighted sum W·f̂ + b, so an input can score above the standard picture's 1 (the noisy X: 1.266) when its
+    features lie further from the other class along the weights' direction."""
+    w = FC_WEIGHTS[cls]
+    standard = run(X if cls == 0 else O)
+    terms, terms0 = w * res.unit, w * standard.unit
+    k = int(np.argmax(np.abs(terms - terms0)))
+    return VoteParts(cls, float(res.votes[cls]), float(terms[w > 0].sum()), float(terms[w < 0].sum()),
+                     float(terms0[w > 0].sum()), float(terms0[w < 0].sum()), k, float(terms0[k]), float(terms[k]))
+
+
+def feature_name(index: int) -> tuple[int, int, int]:
+    """Feature ``index`` of the flattened vector as (filter, row, column) of the pooled 2×2 maps."""
+    k, rest = divmod(int(index), 4)
+    return k, rest // 2, rest % 2

@@ -24,7 +24,7 @@ from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
 from ui.charts import chart
 from ui.registry import SharedRegistry, shared_registry
-from ui.shell import formula, labels, literal, note, t, t_error, widget
+from ui.shell import formula, labels, literal, note, t, t_error, tn, widget
 from ui.tables.backprop import TABLE as BACKPROP, lr_key
 TICK = bp.FRAME_SECONDS  # seconds between animation frames while playing
 CFG = {"displayModeBar": False}  # the chart toolbar covered the titles of the lesson's small grids; no zooming
@@ -186,7 +186,7 @@ def input_gradient(ex: bp.HandExample, L: dict) -> None:
                              **L), "bp_padded"),
                   (figs.grid(it.right, title=t("backprop.rot_title"), **L), "bp_rot"),
                   rf"\frac{{\partial L}}{{\partial X_{{{xr},{xc}}}}}", it)
-    st.caption(t("backprop.gx_summary", r=xr, c=xc, value=fmt(it.total), h=ex.padded_grad.shape[0],
+    st.caption(tn("backprop.gx_summary", stride - 1, r=xr, c=xc, value=fmt(it.total), h=ex.padded_grad.shape[0],
                  w=ex.padded_grad.shape[1], s=stride, zeros=stride - 1))
     if stride > 1:
         note(t("backprop.stride_note", s=stride, zeros=stride - 1))

@@ -28,8 +28,15 @@ def lab() -> dict:
     return dict(x_title=t("kernels.lab_col"), y_title=t("kernels.lab_row"), value_label=t("kernels.lab_value"))
 
 
+def tex(v: float) -> str:
+    """A number for a formula (TeX sets "-" as a minus sign); no "-0"."""
+    text = f"{v:.0f}" if float(v).is_integer() else f"{v:.4g}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
 def fmt(v: float) -> str:
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:.4g}"
+    """A number in text: as in a formula, with a true minus sign (the figures write "−" too)."""
+    return tex(v).replace("-", "−")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -232,7 +239,7 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None) ->
     with b:
         chart(figs.grid_figure(info.products, title=t("kernels.products_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_product"), **L), key="kn_prod", config=CFG)
-    formula(inspection_latex(info, fmt))
+    formula(inspection_latex(info, tex))
     st.markdown(t("kernels.sum_line", n=info.products.size, total=fmt(info.total), d=fmt(divisor), b=fmt(bias),
                   value=fmt(info.value)))
     st.caption(t("kernels.matches", value=fmt(out[r, c]), r=r, c=c))
@@ -333,7 +340,6 @@ def explore() -> None:
     r = int(min(ss.get("kn_row", best[0]), out.shape[0] - 1))
     c = int(min(ss.get("kn_col", best[1]), out.shape[1] - 1))
     H, W = img.shape
-    offset = ((kh - 1) / 2, (kw - 1) / 2)
     L = lab()
     labels_ = (L["x_title"], L["y_title"], L["value_label"])
     cb = {"raw": t("kernels.cb_value"), "clipped": t("kernels.cb_grey"), "magnitude": t("kernels.cb_magnitude")}[view]
@@ -345,7 +351,7 @@ def explore() -> None:
         in_fig = input_figure(img, t("kernels.input_title", h=H, w=W), labels_)
         chart(_figure(in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
     with right:
-        chart(_figure(out_fig, (r + offset[0], c + offset[1], 1, 1), max(H, W)), key="kn_outmap", config=CFG)
+        chart(_figure(out_fig, (r, c, 1, 1), max(H, W)), key="kn_outmap", config=CFG)
     if view == "raw":
         note(t("kernels.out_raw_note"))
     elif view == "clipped":
@@ -386,7 +392,7 @@ def examples() -> None:
     with c:
         chart(figs.grid_figure(out, title=t("kernels.output_title", h=out.shape[0], w=out.shape[1]), kind="signed",
                                          colorbar_title=t("kernels.cb_value"), **L), key="kn_ex_out", config=CFG)
-    formula(inspection_latex(inspect_pixel(img, k, 0, 1), fmt, per_line=3))
+    formula(inspection_latex(inspect_pixel(img, k, 0, 1), tex, per_line=3))
     # A callback runs before the widgets exist, so it may set their values (kn_view is already drawn here).
     st.button(t("kernels.step_open"), key="kn_ex_open", on_click=open_step_edge)
 
@@ -405,7 +411,7 @@ def examples() -> None:
         with col:
             chart(figs.grid_figure(patch, title=t(title, v=fmt(info.value)), kind="grey",
                                              colorbar_title=t("kernels.cb_grey"), height=340, **L), key=key, config=CFG)
-            formula(inspection_latex(info, fmt, per_line=3))
+            formula(inspection_latex(info, tex, per_line=3))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -16,7 +16,7 @@ from explainer.stepper import pool_walk
 from ui.charts import chart
 from ui.images import image_picker, image_region
 from explainer import xo
-from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, widget
+from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, tn, widget
 from ui.stepper import figure_labels, grid_controls, stepper, uncovered_warning
 from ui.tables.pooling import VIEWS, TABLE as POOLING
 
@@ -49,7 +49,9 @@ def pooled_levels(img: np.ndarray, levels: int) -> tuple[list, list]:
     return maxes, avgs
 
 
-def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
+def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str, compare=None) -> None:
+    """One step of the pooling walk; ``compare``: the max and the average walks over the same input and window,
+    whose results are shown side by side below."""
     step = walk.step(pos - 1)
     k, r, c = step.out
     left, right = st.columns([3, 2])
@@ -77,6 +79,23 @@ def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str) -> None:
             terms = " + ".join(figs.fmt(v) if v >= 0 else f"({figs.fmt(v)})" for v in counted)
             st.markdown(t("pooling.avg_text", sum=terms, n=int(step.counted.sum()),
                           y=figs.fmt(step.result)))
+    if compare is not None:
+        show_comparison(compare, pos, lab)
+
+
+def show_comparison(compare, pos: int, lab: dict) -> None:
+    """Max and average pooling of the same input with the same window, side by side, filled up to this step."""
+    (max_walk, max_out), (avg_walk, avg_out) = compare
+    st.subheader(t("pooling.compare_header"))
+    at_max, at_avg = max_walk.step(pos - 1).result, avg_walk.step(pos - 1).result
+    left, right = st.columns(2)
+    for col, out, key, value in ((left, max_out, "max", at_max), (right, avg_out, "avg", at_avg)):
+        with col:
+            chart(figs.output_figure(out, pos, labels=lab, title=t(f"pooling.compare_{key}_title"),
+                                     colorscale="Blues", zmid=None), key=f"pl_cmp_{key}",
+                  config={"displayModeBar": False})
+    st.markdown(t("pooling.compare_text", max=figs.fmt(at_max), avg=figs.fmt(at_avg),
+                  diff=figs.fmt(at_max - at_avg)))
 
 
 # ---------------------------------------------------------------- sections
@@ -118,6 +137,8 @@ def section_stepper(lab: dict) -> None:
     with c2:
         include = widget(st.toggle, t("pooling.count_pad"), POOLING["pl_count"],
                          help=t("pooling.count_pad_help"), disabled=mode != "avg")
+    compare = widget(st.toggle, t("pooling.compare"), POOLING["pl_compare"], help=t("pooling.compare_help"),
+                     disabled=mode == "global")
     st.button(t("pooling.overlap_preset"), key="pl_overlap", on_click=overlapping, help=t("pooling.overlap_help"),
               icon=":material/layers:")
 
@@ -134,7 +155,7 @@ def section_stepper(lab: dict) -> None:
     (walk, out), is_global, cm = result
     ih, iw = walk.input_shape
     if is_global:
-        st.markdown(t("pooling.global_text", h=ih, w=iw, c=walk.grid.shape[0],
+        st.markdown(tn("pooling.global_text", walk.grid.shape[0], h=ih, w=iw, c=walk.grid.shape[0],
                       values=", ".join(figs.fmt(v) for v in np.atleast_1d(global_avg_pool(x)))))
     else:
         fh, fw = walk.window
@@ -145,13 +166,16 @@ def section_stepper(lab: dict) -> None:
         if any(f.dropped for f in sizes):
             st.caption(t("pooling.ceil_dropped"))
     kc, oh, ow = walk.out_shape
-    st.markdown(t("pooling.size_text", h=ih, w=iw, oh=oh, ow=ow, c=kc, n=len(walk),
+    st.markdown(tn("pooling.size_text", kc, h=ih, w=iw, oh=oh, ow=ow, c=kc, windows=tn("pooling.windows", len(walk)),
                   kept=round(100 * oh * ow / (ih * iw))))
     if walk.window[0] > walk.stride[0] or walk.window[1] > walk.stride[1]:
         st.info(t("pooling.overlap_note"))
     uncovered_warning(walk, "pooling")
-    stepper("pl", len(walk), lambda pos: show_pool_step(walk, out, pos, lab, colorscale))
-    note(t("pooling.stepper_note"))
+    both = None
+    if compare and not is_global:  # the same input and window, pooled both ways (cached, like the walk itself)
+        both = tuple(make_pool_walk(*args[:3], m, *args[4:]) for m in ("max", "avg"))
+    stepper("pl", len(walk), lambda pos: show_pool_step(walk, out, pos, lab, colorscale, both))
+    note(t(f"pooling.stepper_note_{mode}"))
 
 
 def section_image() -> None:
@@ -161,7 +185,7 @@ def section_image() -> None:
     levels = widget(st.slider, t("pooling.levels"), POOLING["pl_levels"],
                     help=t("pooling.levels_help"))
     if min(img.shape) < 2 ** levels:
-        st.error(t("pooling.too_small", h=img.shape[0], w=img.shape[1], levels=levels))
+        st.error(tn("pooling.too_small", levels, h=img.shape[0], w=img.shape[1], levels=levels))
         return
     maxes, avgs = pooled_levels(img, levels)
     mx, av = maxes[-1], avgs[-1]
@@ -170,7 +194,7 @@ def section_image() -> None:
         with col:
             chart(picture(im, title=t(f"pooling.img_{key}", h=im.shape[0], w=im.shape[1]), height=300),
                             key=f"pl_img_{key}", config={"displayModeBar": False})
-    st.markdown(t("pooling.image_sizes", h=img.shape[0], w=img.shape[1], oh=mx.shape[0], ow=mx.shape[1],
+    st.markdown(tn("pooling.image_sizes", levels, h=img.shape[0], w=img.shape[1], oh=mx.shape[0], ow=mx.shape[1],
                   levels=levels, factor=4 ** levels))
     c1, c2, c3 = st.columns(3)
     c1.metric(t("pooling.mean_original"), f"{img.mean():.0f}")

@@ -18,7 +18,7 @@ from explainer.stepper import conv_walk, parse_grid, transposed_walk
 from ui.charts import chart
 from ui.images import image_region
 from explainer.limits import KERNEL_TEXT_CHARS
-from ui.shell import formula, keep_last, labels, lesson_views, literal, note, section, t, widget
+from ui.shell import formula, keep_last, labels, lesson_views, literal, note, section, t, tn, widget
 from ui.stepper import figure_labels, grid_controls, random_grid, stepper, uncovered_warning
 from ui.tables.stride import RF_PRESETS, VIEWS, TABLE as STRIDE
 
@@ -152,7 +152,7 @@ def section_stepper(lab: dict) -> None:
     if (ih, kh, sh, pad_h, dh) != (iw, kw, sw, pad_w, dw):
         formula(tw)
     st.caption(t("stride.formula_agree") if agree_h and agree_w else t("stride.formula_differ"))
-    st.markdown(t("stride.size_text", h=ih, w=iw, kh=kh, kw=kw, oh=out.shape[1], ow=out.shape[2],
+    st.markdown(tn("stride.size_text", len(walk), h=ih, w=iw, kh=kh, kw=kw, oh=out.shape[1], ow=out.shape[2],
                   n=len(walk), mode=t(f"stride.mode_{mode}")))
     if preset == "same" and (s > 1 or span % 2):
         st.info(t("stride.same_note"))
@@ -197,7 +197,7 @@ def section_channels(lab: dict) -> None:
     k_now, ho, wo = walk.out_shape
     params = Layer("conv", f_now).params(c_in, k_now)
     formula(conv_params_latex(k_now, c_in, f_now, t("stride.params_word")))
-    st.markdown(t("stride.channels_shape", n=walk.input_shape[0], c=c_in, k=k_now, f=f_now, ho=ho, wo=wo,
+    st.markdown(tn("stride.channels_shape", k_now, n=walk.input_shape[0], c=c_in, k=k_now, f=f_now, ho=ho, wo=wo,
                   slices=k_now * c_in, params=params, bias=", ".join(figs.fmt(b) for b in walk.bias)))
     stepper("sp_c", len(walk), lambda pos: show_step(walk, out, pos, lab, "Greys" if src == "image" else "Blues",
                                                       per_channel=True, prefix="sp_c"))
@@ -237,7 +237,7 @@ def section_transposed(lab: dict) -> None:
     formula(TRANSPOSED_GENERAL)
     formula(size.latex)
     border = walk.origin[0]
-    st.markdown(t("stride.transposed_text", n=n_in, s=s_in, k=k_in, zeros=s_in - 1, border=border, ho=ho,
+    st.markdown(tn("stride.transposed_text", s_in - 1, n=n_in, s=s_in, k=k_in, zeros=s_in - 1, border=border, ho=ho,
                   ok="✓" if np.allclose(out, direct) else "✗"))
     stepper("sp_t", len(walk), lambda pos: show_step(walk, out, pos, lab, "Blues", prefix="sp_t",
                                                       grid_title="stride.stuffed_title"))
@@ -324,7 +324,7 @@ def rf_field_view(layers, fields, sizes, n: int, lab: dict) -> None:
                         key="sp_rf_pick", on_select="rerun", selection_mode="points",
                         config={"displayModeBar": False})
         st.caption(t("stride.rf_pick_help"))
-    st.markdown(t("stride.rf_text", r=r, c=c, size=f.size, jump=f.jump, n=n, total=int(mask.sum())))
+    st.markdown(tn("stride.rf_text", f.jump, r=r, c=c, size=f.size, jump=f.jump, n=n, total=int(mask.sum())))
 
 
 def rf_compare_stacks(ch: int) -> None:

@@ -10,6 +10,7 @@ from explainer import xo
 from explainer.formulas import xo_pixel_latex, xo_vote_latex
 from explainer.figures import heatmap
 from explainer.figures import xo as figs
+from explainer.figures.style import DIVERGING, number
 from explainer.inspector import inspect_pixel
 from ui.charts import chart
 from ui.shell import labels, note, publish, restore, t, widget
@@ -71,7 +72,7 @@ def toggle_controls(preset: str, grid: np.ndarray) -> np.ndarray:
 
 def verdict(res: xo.XOResult, preset: str) -> None:
     """The network's vote: a success when it matches the preset's letter, a warning otherwise."""
-    text = t("xo.verdict", winner=res.winner, x=f"{res.votes[0]:.3f}", o=f"{res.votes[1]:.3f}")
+    text = t("xo.verdict", winner=res.winner, x=number(res.votes[0], ".3f"), o=number(res.votes[1], ".3f"))
     (st.success if res.winner == xo.EXPECTED.get(preset) else st.warning)(text)
 
 
@@ -120,8 +121,8 @@ def pixel_inspector(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> Non
         chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW, value_label=VAL,
                                mark=(ir, ic), height=300), key="xo_imap")
     st.latex(xo_pixel_latex(info))
-    st.markdown(t("xo.inspect_result", matches=xo.matching_cells(info.total), total=int(info.total),
-                  value=f"{info.value:.2f}", mapvalue=f"{res.maps[fk][ir, ic]:.2f}"))
+    st.markdown(t("xo.inspect_result", matches=xo.matching_cells(info.total), total=number(info.total, ".0f"),
+                  value=number(info.value, ".2f"), mapvalue=number(res.maps[fk][ir, ic], ".2f")))
 
 
 def relu_tab(res: xo.XOResult, names: list[str]) -> None:
@@ -137,8 +138,9 @@ def pool_tab(res: xo.XOResult, names: list[str]) -> None:
 def round2_tab(res: xo.XOResult, names: list[str]) -> None:
     """The gather kernel, then each map after the second ReLU and its 2×2 pooling."""
     st.markdown(t("xo.round2_text"))
-    chart(heatmap(xo.GATHER, colorscale="Blues", title=t("xo.gather"), x_title=COL, y_title=ROW,
-                  value_label=VAL, showscale=False, height=200, number_format=".2f"), key="xo_gather")
+    top = float(xo.GATHER.max())  # all positive: red, as positive values are everywhere on this page
+    chart(heatmap(xo.GATHER, colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, title=t("xo.gather"), x_title=COL,
+                  y_title=ROW, value_label=VAL, showscale=False, height=200, number_format=".2f"), key="xo_gather")
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
@@ -148,19 +150,36 @@ def round2_tab(res: xo.XOResult, names: list[str]) -> None:
                                    value_label=VAL, height=180), key=f"xo_s{k}")
 
 
-def vote_tab(res: xo.XOResult) -> None:
+def positive_row(values, title: str, key: str) -> None:
+    """A row of features (all ≥ 0 after ReLU and pooling) in the page's one signed scale: positive is red."""
+    top = max(float(np.max(values)), 1e-9)
+    chart(heatmap(values[None, :], colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, title=title,
+                  x_title=t("xo.feature"), y_title="", value_label=VAL, showscale=False, height=140,
+                  number_format=".2f"), key=key)
+
+
+def vote_tab(res: xo.XOResult, names: list[str]) -> None:
     """The flattened features, scaled to length 1, the hand-set weights and the vote."""
     st.markdown(t("xo.vote_text"))
-    chart(heatmap(res.flat[None, :], colorscale="Blues", zmin=0, title=t("xo.flat"), x_title=t("xo.feature"),
-                  y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"), key="xo_flat")
-    chart(heatmap(res.unit[None, :], colorscale="Blues", zmin=0, title=t("xo.unit"), x_title=t("xo.feature"),
-                  y_title="", value_label=VAL, showscale=False, height=140, number_format=".2f"), key="xo_unit")
-    chart(heatmap(xo.FC_WEIGHTS, colorscale="RdBu", zmid=0, title=t("xo.weights"), x_title=t("xo.feature"),
-                  y_title=t("xo.class"), value_label=VAL, showscale=False, height=180, number_format=".1f"),
-          key="xo_w")
+    positive_row(res.flat, t("xo.flat"), "xo_flat")
+    positive_row(res.unit, t("xo.unit"), "xo_unit")
+    weights = heatmap(xo.FC_WEIGHTS, colorscale="RdBu", zmid=0, title=t("xo.weights"), x_title=t("xo.feature"),
+                      y_title=t("xo.class"), value_label=VAL, showscale=False, height=180, number_format=".1f")
+    weights.data[0].y = list(xo.CLASSES)  # the rows are the classes X and O (the hover names them too)
+    weights.layout.yaxis.update(tickmode="array", tickvals=list(xo.CLASSES), dtick=None, tick0=None)
+    chart(weights, key="xo_w")
     chart(figs.votes(list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),
                      prob_title=t("xo.class")), key="xo_votes", name=t("xo.vote"))
     st.latex(xo_vote_latex(res.votes, t("xo.vote")))
+    best = int(np.argmax(res.votes))
+    if res.votes[best] > 1 + 1e-6:  # above the standard picture's vote: say why, with this input's numbers
+        p = xo.vote_parts(res, best)
+        k, r, c = xo.feature_name(p.feature)
+        three = lambda v: number(v, ".3f")  # noqa: E731
+        st.info(t("xo.above_one", cls=xo.CLASSES[best], vote=three(p.vote), pos=three(p.evidence_for),
+                  pos0=three(p.standard_for), neg=three(-p.evidence_against), neg0=three(-p.standard_against),
+                  feature=t("xo.feature_label", filter=names[k], r=r, c=c), before=three(p.before),
+                  after=three(p.after)))
 
 
 st.title(t("xo.title"))
@@ -181,5 +200,5 @@ with tabs[2]:
 with tabs[3]:
     round2_tab(res, names)
 with tabs[4]:
-    vote_tab(res)
+    vote_tab(res, names)
 note(t("xo.note"))

@@ -159,6 +159,20 @@ def _walk(page: str, max_runs: int = 36) -> dict[str, WidgetSpec]:
                     c2 = ctx | {k: text(o)}
                     if visit(c2):
                         next_frontier.append(c2)
+            # a multiselect's options can reveal widgets too (an optimizer's own settings appear when it is
+            # chosen): choose all of them, in chunks of at most max_selections, the default's last
+            multi = {k: s for k, s in found.items() if s.options and isinstance(s.default, (list, tuple))
+                     and k not in ctx and s.context.items() <= ctx.items() and s.param is not None}
+            for k, s in multi.items():
+                options = sorted(s.options, key=lambda o: o in s.default)
+                size = s.param.max_selections or len(options)
+                for i in range(0, len(options), size):
+                    chunk = options[i: i + size]
+                    if runs >= max_runs or list(chunk) == list(s.default):
+                        continue
+                    c2 = ctx | {k: s.param.format(chunk)}
+                    if visit(c2):
+                        next_frontier.append(c2)
         frontier = next_frontier
     return found
 

@@ -188,3 +188,67 @@ def test_translate_formats_and_falls_back():
     assert translate("no.such.key", "zh") == "no.such.key"
     with pytest.raises(ValueError):
         catalogue("fr")
+
+
+# ---------------------------------------------------------------- counts: plural forms, not "(s)"
+def test_no_plural_hedge_in_english():
+    """"2 kernel(s)", "1 channel(s)": a count's noun takes its form from the catalogue's plural family instead."""
+    hedged = {k: v for k, v in catalogue("en").items() if isinstance(v, str) and re.search(r"\w\((?:s|es)\)", v)}
+    assert hedged == {}
+
+
+def _plural_stems(cat: dict) -> set[str]:
+    """Keys with both forms (``kernels.shift_one`` alone is "shift the 1", not a plural family)."""
+    return {k[:-4] for k in cat if k.endswith("_one") and f"{k[:-4]}_other" in cat}
+
+
+def test_plural_families_are_complete():
+    """Both forms of a family have the same placeholders, in both languages (a family used in code has both forms:
+    ``test_every_count_key_has_both_forms``); Chinese has no plural, so its two forms are the same text."""
+    from explainer.i18n import PLURAL_FORMS
+
+    for lang in LANGUAGES:
+        cat = catalogue(lang)
+        stems = _plural_stems(cat)
+        assert len(stems) >= 10
+        for stem in stems:
+            forms = [cat[f"{stem}_{f}"] for f in PLURAL_FORMS]
+            assert _fields(forms[0]) == _fields(forms[1]), (lang, stem)
+            if lang == "zh":
+                assert forms[0] == forms[1], stem
+
+
+def _count_keys_used_in_code() -> set[str]:
+    pattern = re.compile(r"""\b(?:tn|translate_n)\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""")
+    used = set()
+    for folder in ("pages", "ui", "explainer"):
+        for f in (ROOT / folder).rglob("*.py"):
+            used.update(pattern.findall(f.read_text(encoding="utf-8")))
+    return used
+
+
+def test_every_count_key_has_both_forms():
+    used = _count_keys_used_in_code()
+    assert {"chart.filled", "chart.lines", "stride.channels_shape", "pooling.size_text", "pooling.windows"} <= used
+    en = catalogue("en")
+    assert sorted(k for k in used if f"{k}_one" not in en or f"{k}_other" not in en) == []
+
+
+def test_counts_take_the_right_form():
+    from explainer.i18n import translate_n
+
+    assert translate_n("chart.filled", 1, "en", total=9) == "; 1 of 9 cells has a value"
+    assert translate_n("chart.filled", 3, "en", total=9) == "; 3 of 9 cells have a value"
+    assert translate_n("chart.lines", 1, "en") == "1 line: " and translate_n("chart.lines", 2, "en") == "2 lines: "
+    assert translate_n("chart.lines", 0, "en") == "0 lines: "
+    assert translate_n("pooling.windows", 1, "en") == "1 window" and translate_n("pooling.windows", 4, "en") == "4 windows"
+    one = translate_n("stride.channels_shape", 1, "en", n=5, c=3, k=1, f=3, ho=3, wo=3, slices=3, params=28, bias="1")
+    assert "1 kernel of 3×3×3" in one and "kernels" not in one.split("→")[0]
+    two = translate_n("stride.channels_shape", 2, "en", n=5, c=3, k=2, f=3, ho=3, wo=3, slices=6, params=56, bias="1, 0")
+    assert "2 kernels of 3×3×3" in two
+    assert translate_n("pooling.windows", 1, "zh") == translate_n("pooling.windows", 4, "zh").replace("4", "1")
+    # the English forms: with the count 1, no noun right after "{count} " ends in a plural -s that its
+    # "_other" form also has (catches a "_one" text copied from "_other")
+    en = catalogue("en")
+    for stem in _plural_stems(en):
+        assert en[f"{stem}_one"] != en[f"{stem}_other"], stem

@@ -42,8 +42,10 @@ def test_kernel_grid_figure_shows_the_numbers_with_the_given_words():
 def test_kernel_map_figure_small_is_a_heatmap_large_is_a_picture():
     small = fkernels.map_figure(np.arange(64.0).reshape(8, 8), kind="grey", title="M", colorbar_title="CB",
                                 value_label="V", offset=(1.0, 1.0), extent=(10, 10), box=(1, 2, 3, 3), **AXES)
-    assert small.data[0].type == "heatmap" and (small.data[0].x0, small.data[0].y0) == (1.0, 1.0)
-    assert list(small.layout.xaxis.range) == [-0.5, 9.5] and len(small.layout.shapes) == 1
+    # drawn beside a 10×10 input, output cell (0, 0) where input pixel (1, 1) is; the axes count output cells
+    assert small.data[0].type == "heatmap" and (small.data[0].x0, small.data[0].y0) == (0, 0)
+    assert list(small.layout.xaxis.range) == [-1.5, 8.5] and len(small.layout.shapes) == 1
+    assert list(small.layout.xaxis.tickvals) == list(range(8))
     side = fkernels.MAX_HEATMAP_SIDE + 1
     large = fkernels.map_figure(np.zeros((side, side)), kind="signed", title="M", colorbar_title="CB",
                                 value_label="V", **AXES)

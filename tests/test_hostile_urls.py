@@ -155,3 +155,127 @@ def test_hostile_values_cover_every_kind():
                 if cls == "long":
                     assert len(value) > (100_000 if i < 4 else limits.URL_VALUE_CHARS)
     assert math.isnan(float(hostile(pagewalk.WidgetSpec("k", "number_input", 1.0), "nan_inf", 0)))
+
+
+# ---------------------------------------------------------------- random combinations of valid values
+# The classes above set every key to the same kind of value at once, so a crash that needs two keys at
+# *different* valid values (a transposed convolution's padding at or above its kernel size, a torch optimizer
+# setting that another one forbids …) never shows. Here each run draws, for every key a page reads, a valid
+# value of its own from the declaration (``ui/tables``: a number in its range, boundaries often, an option, a
+# subset of the options, a grid of numbers for text), in both languages, seeded; nothing may raise.
+COMBO_SEED = 20261203
+COMBO_RUNS = 24  # per page (half in each language); more with $COMBO_RUNS
+COMBO_SECONDS = 60.0  # per page: runs stop early (after at least 2) once a page has used this much
+
+
+def _draw_number(rng, lo, hi, is_int: bool):
+    if lo is None:
+        lo = 0 if hi is None or hi >= 0 else hi - 50
+    if hi is None:
+        hi = lo + (60 if is_int else 100.0)
+    roll = rng.random()
+    if roll < 0.2:
+        return lo
+    if roll < 0.4:
+        return hi
+    if is_int:
+        return rng.randint(int(lo), int(hi))
+    if lo > 0 and hi / lo > 100:  # learning rates and the like: log-uniform
+        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    return rng.uniform(lo, hi)
+
+
+def valid_value(spec: pagewalk.WidgetSpec, rng) -> str | None:
+    """A random valid URL value for ``spec`` (None: leave the key out of the link)."""
+    p = spec.param
+    if p is None:  # URL state with its own parser
+        if spec.key.endswith("_pos"):
+            return str(rng.randint(1, 120))
+        if isinstance(spec.default, str) and len(spec.default) == 81 and set(spec.default) <= {"0", "1"}:
+            return "".join(rng.choice("01") for _ in range(81))
+        if spec.key == "xo_grid" or (hasattr(spec.default, "shape") and getattr(spec.default, "size", 0) == 81):
+            return "".join(rng.choice("01") for _ in range(81))
+        return None
+    if p.type == "bool":
+        return p.format(rng.random() < 0.5)
+    if p.type == "choice":
+        return p.format(rng.choice(list(spec.options if spec.options is not None else p.choices())))
+    if p.type == "multi":
+        options = list(spec.options if spec.options is not None else p.choices())
+        n = rng.randint(0, min(len(options), p.max_selections or len(options)))
+        return p.format(rng.sample(options, n))
+    if p.type == "text":
+        if rng.random() < 0.3:
+            return p.format(p.default)
+        rows, cols = rng.randint(1, 5), rng.randint(1, 5)
+        text = "\n".join(" ".join(str(rng.randint(-3, 3)) for _ in range(cols)) for _ in range(rows))
+        return text[: p.max_chars or limits.TEXT_CHARS]
+    lo, hi = p.bounds()
+    is_int = p.type in ("int", "int_range")
+    if p.type in ("int", "float"):
+        if spec.max_value is not None and p.hi is None:  # an open range the page narrows on this run
+            hi = spec.max_value
+        return p.format(_draw_number(rng, lo, hi, is_int))
+    a, b = sorted(_draw_number(rng, lo, hi, is_int) for _ in range(2))
+    return p.format((a, b))
+
+
+def combo_plan(page: str, seed: int, runs: int) -> list[tuple[dict, str]]:
+    """``runs`` (URL parameters, language): the contexts the walk found (the settings that reveal some widgets)
+    in turn, each with a random valid value for every other key the page reads; each context gets runs in both
+    languages."""
+    import random
+
+    specs = pagewalk.widget_keys(page)
+    contexts = sorted({tuple(sorted(s.context.items())) for s in specs.values()}, key=lambda c: (len(c), c))
+    plan = []
+    for i in range(runs):
+        params = dict(contexts[i % len(contexts)])
+        for key in sorted(specs):
+            if key in params or key == "lang":
+                continue
+            # a generator per run and key: the same draws whatever other keys the walk found
+            value = valid_value(specs[key], random.Random(f"{seed}:{page}:{i}:{key}"))
+            if value is not None:
+                params[key] = value
+        # alternating within a round, and each context switches language from one round to the next
+        lang = ("en", "zh")[(i + i // len(contexts)) % 2]
+        if page == pagewalk.ENTRY:  # the entry script reads the language from its own widget's key
+            params["lang"] = lang
+        plan.append((params, lang))
+    return plan
+
+
+def _query(params: dict) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(params)
+
+
+@pytest.mark.parametrize("page", pagewalk.pages())
+def test_url_fuzz_random_valid_combinations(page):
+    import os
+    import time
+
+    runs = int(os.environ.get("COMBO_RUNS", COMBO_RUNS))
+    budget = float(os.environ.get("COMBO_SECONDS", COMBO_SECONDS))
+    start = time.monotonic()
+    for n, (params, lang) in enumerate(combo_plan(page, COMBO_SEED, runs)):
+        if n >= 2 and time.monotonic() - start > budget:
+            break
+        at = pagewalk.run_page(page, params, lang=lang)
+        where = f"/{'' if page == pagewalk.ENTRY else page}?{_query(params)} (lang={lang})"
+        assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
+
+
+def test_combo_values_are_valid_and_vary():
+    """The drawn values parse under their declarations, and the draws differ between runs (not one class)."""
+    for page in ("stride", "pooling"):
+        plan = combo_plan(page, COMBO_SEED, 6)
+        specs = pagewalk.widget_keys(page)
+        for params, _lang in plan:
+            for key, value in params.items():
+                if specs[key].param is not None:
+                    specs[key].param.parse(value)  # raises ValueError on an invalid draw
+        assert len({tuple(sorted(p.items())) for p, _ in plan}) == len(plan)
+        assert {lang for _, lang in plan} == {"en", "zh"}

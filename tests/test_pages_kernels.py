@@ -32,7 +32,7 @@ def test_defaults_show_input_output_and_inspector(lang):
     out = conv2d(img, [[1, 0, -1]] * 3)
     r, c = np.unravel_index(np.argmax(np.abs(out)), out.shape)
     assert (at.number_input(key="kn_row").value, at.number_input(key="kn_col").value) == (r, c)
-    assert translate("kernels.matches", lang, value=f"{out[r, c]:.0f}", r=r, c=c) in markdown(at)
+    assert translate("kernels.matches", lang, value=f"{out[r, c]:.0f}".replace("-", "−"), r=r, c=c) in markdown(at)
     assert any(f"= {out[r, c]:.0f}" in lx.value for lx in at.latex)
 
 
@@ -42,7 +42,7 @@ def test_inspector_follows_row_and_column():
     at.number_input(key="kn_col").set_value(20)
     run(at)
     out = conv2d(to_grey(sample("camera")).astype(float), [[1, 0, -1]] * 3)
-    assert translate("kernels.matches", "en", value=f"{out[10, 20]:.0f}", r=10, c=20) in markdown(at)
+    assert translate("kernels.matches", "en", value=f"{out[10, 20]:.0f}".replace("-", "−"), r=10, c=20) in markdown(at)
 
 
 @pytest.mark.parametrize("name", ["sobel_x", "gaussian_5", "box_blur_3", "curve", "identity"])
@@ -269,3 +269,36 @@ def test_magnitude_view_inspector_and_histogram_show_magnitudes():
     assert x.min() >= 0  # magnitudes, not the raw signed values
     picker = [f for f in specs if f["data"] and f["data"][0].get("mode") == "markers+text"]
     assert picker and all(float(v) >= 0 for v in picker[0]["data"][0]["text"])  # the neighbourhood too
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_step_edge_output_axes_count_output_cells_products_have_no_minus_zero_histogram_says_the_values(lang):
+    """Issue 21 item 11, the 60|0 step edge under the vertical edge kernel: the text's "row 0, column 1" sits at
+    the output map's axis 0, 1 (it was numbered in input coordinates: 1, 2); no product reads "−0"; the histogram's
+    summary names the 16 values (8 × 0 and 8 × 180), not "60 bars, highest 8 at 1.5"."""
+    import json
+
+    at = app_test("kernels", lang, timeout=120)
+    at.query_params.update(kn_src="step_edge", kn_kernel="vertical_edge", kn_row="0", kn_col="1")
+    run(at)
+    assert translate("kernels.matches", lang, value="180", r=0, c=1) in markdown(at)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    out_title = translate("kernels.output_title", lang, h=4, w=4)
+    out = [f for f in specs if f["layout"].get("title", {}).get("text") == out_title]
+    assert out, "the output map"
+    heat, layout = out[0]["data"][0], out[0]["layout"]
+    assert (heat.get("x0", 0), heat.get("y0", 0)) == (0, 0)
+    assert layout["xaxis"]["tickvals"] == [0, 1, 2, 3] and layout["yaxis"]["tickvals"] == [0, 1, 2, 3]
+    # beside the 6×6 input: output cell (0, 0) is drawn where input pixel (1, 1) is (the axes are shifted by 1)
+    assert layout["xaxis"]["range"] == [-1.5, 4.5] and layout["yaxis"]["range"] == [4.5, -1.5]
+    box = layout["shapes"][0]  # the inspected cell, in the map's own coordinates
+    assert (box["x0"] + box["x1"]) / 2 == 1 and (box["y0"] + box["y1"]) / 2 == 0
+    shown = [v for f in specs for tr in f["data"] for row in (tr.get("text") or []) if isinstance(row, list)
+             for v in row]
+    assert shown and not [v for v in shown if v in ("−0", "-0")]
+    assert not any("−0 " in lx.value or "(-0)" in lx.value for lx in at.latex)
+    captions = [c.value for c in at.caption]
+    values = translate("chart.histogram_values_other", lang, n=16,
+                       listed=translate("chart.list_joiner", lang).join(["8 × 0", "8 × 180"]))
+    assert any(values in c for c in captions), captions
+    assert not any("60 bars" in c or "60 根柱子" in c for c in captions)

@@ -97,7 +97,7 @@ def test_window_larger_than_input_has_no_output_message():
 
 def test_xo_maps_as_input_and_image_region():
     at = app_test("pooling", pl_input="xo").run()
-    assert "output **3×3** per channel (3 channel(s), 27 windows)" in text(at)
+    assert "output **3×3** per channel (3 channels, 27 windows)" in text(at)
     at.toggle(key="pl_ceil").set_value(True).run()
     assert "output **4×4**" in text(at)
     at = app_test("pooling", pl_input="image").run()
@@ -131,5 +131,53 @@ def test_ceil_mode_formula_agrees_with_the_output_the_page_shows():
     assert latex == [pool_size(3, 2, 2, 1, True, "H").latex, pool_size(3, 2, 2, 1, True, "W").latex]
     assert latex[0].endswith(r"+ 1 - 1 = 2")
     assert translate("pooling.ceil_dropped", "en") in [c.value for c in at.caption]
-    size_text = translate("pooling.size_text", "en", h=3, w=3, oh=2, ow=2, c=1, n=4, kept=44)
+    size_text = translate("pooling.size_text_one", "en", h=3, w=3, oh=2, ow=2, c=1, windows="4 windows", kept=44)
     assert size_text in [m.value for m in at.markdown]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("mode", ["max", "avg", "global"])
+def test_the_footnote_explains_the_chosen_mode(mode, lang):
+    """Issue 21 item 14: in average mode the footnote explained max pooling."""
+    at = app_test("pooling", lang, timeout=120, pl_mode=mode).run()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    assert translate(f"pooling.stepper_note_{mode}", lang) in captions
+    others = [m for m in ("max", "avg", "global") if m != mode]
+    assert not [c for c in captions if c in {translate(f"pooling.stepper_note_{m}", lang) for m in others}]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_max_and_average_side_by_side(lang):
+    """Issue 21 item 14: both results for the same input and window, filled up to the same step."""
+    from explainer.pooling import pool2d
+
+    at = app_test("pooling", lang, timeout=120, pl_mode="avg", pl_compare=True).run()
+    assert not at.exception and not at.error
+    specs = charts(at)
+    titles = [s["layout"].get("title", {}).get("text") for s in specs]
+    max_title, avg_title = translate("pooling.compare_max_title", lang), translate("pooling.compare_avg_title", lang)
+    assert max_title in titles and avg_title in titles
+    # the input grid: the stepper's grid figure holds the values; pool it here, independently
+    grid = next(s for s in specs if s["layout"].get("title", {}).get("text") == translate("pooling.grid_title", lang))
+    z = grid["data"][0]["z"]
+    if isinstance(z, dict):  # Plotly's binary encoding
+        import base64
+
+        z = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(
+            [int(n) for n in str(z["shape"]).split(",")])
+    z = np.array(z, dtype=float)
+    x = z[~np.isnan(z).all(axis=1)][:, ~np.isnan(z).all(axis=0)]
+    first_max, first_avg = pool2d(x, 2, 2, "max")[0, 0], pool2d(x, 2, 2, "avg")[0, 0]
+    from explainer.figures.style import fmt
+
+    want = translate("pooling.compare_text", lang, max=fmt(first_max), avg=fmt(first_avg), diff=fmt(first_max - first_avg))
+    assert want in text(at)
+    at.button(key="pl_next").click().run()  # the comparison follows the stepper
+    assert not at.exception
+    step2 = translate("pooling.compare_text", lang, max=fmt(pool2d(x, 2, 2, "max")[0, 1]),
+                      avg=fmt(pool2d(x, 2, 2, "avg")[0, 1]),
+                      diff=fmt(pool2d(x, 2, 2, "max")[0, 1] - pool2d(x, 2, 2, "avg")[0, 1]))
+    assert step2 in text(at)
+    at.toggle(key="pl_compare").set_value(False).run()
+    assert max_title not in [s["layout"].get("title", {}).get("text") for s in charts(at)]

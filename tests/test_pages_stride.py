@@ -59,7 +59,7 @@ def test_next_back_last_first_and_filled_cells_stay_filled():
     assert filled_outputs(at) == 2
     at.button(key="sp_last").click().run()
     assert at.slider(key="sp_pos").value == 9 and filled_outputs(at) == 9
-    at.button(key="sp_next").click().run()  # stays at the end
+    assert at.button(key="sp_next").disabled  # nothing after the end (a click did nothing)
     assert at.slider(key="sp_pos").value == 9
     at.slider(key="sp_pos").set_value(5).run()
     assert filled_outputs(at) == 5
@@ -361,3 +361,43 @@ def test_a_lagging_url_does_not_undo_a_widget_change_but_a_new_link_value_applie
     at.query_params["sp_k"] = str(first + 1)  # never published in this session: a link from outside
     at.run()
     assert at.slider(key="sp_k").value == first + 1
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("k,p", [(1, 1), (2, 2), (1, 3), (3, 3)])
+def test_transposed_padding_at_or_above_the_kernel_crops_without_a_crash(k, p, lang):
+    """/stride?sp_view=transposed&sp_tk=1&sp_tp=1 raised IndexError in the walk (issue 21, item 4): a padding at or
+    above the kernel size crops input rows off the stretched grid (the text's negative border)."""
+    from tests import pagewalk
+
+    at = pagewalk.run_page("stride", {"sp_view": "transposed", "sp_tk": str(k), "sp_tp": str(p), "sp_tn": "5"},
+                           lang=lang)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    border = k - 1 - p
+    assert f"{border}" in text(at) and ("negative means cropped" in text(at) if lang == "en" else "负数表示裁掉" in text(at))
+    for _ in range(3):  # step on: every step shows
+        at.button(key="sp_t_next").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+
+
+def test_next_and_last_are_disabled_at_the_last_step_previous_and_first_at_the_first():
+    """Issue 21 item 15: Next stayed enabled at the last step (a click did nothing)."""
+    at = app_test("stride", timeout=120).run()
+    assert at.button(key="sp_prev").disabled and at.button(key="sp_first").disabled
+    assert not at.button(key="sp_next").disabled and not at.button(key="sp_last").disabled
+    at.button(key="sp_last").click().run()
+    assert "Step **9 of 9**" in text(at)
+    assert at.button(key="sp_next").disabled and at.button(key="sp_last").disabled
+    assert not at.button(key="sp_prev").disabled and not at.button(key="sp_first").disabled
+    at.button(key="sp_prev").click().run()
+    assert not at.button(key="sp_next").disabled and "Step **8 of 9**" in text(at)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_negative_number_in_a_message_has_a_true_minus(lang):
+    """Issue 21 item 16: "output of size -1" used a hyphen where the page writes "−"."""
+    at = app_test("stride", lang, timeout=120, sp_view="transposed", sp_tn=1, sp_tk=1, sp_tp=1).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors and "−1" in errors[0] and "-1" not in errors[0], errors

@@ -74,8 +74,9 @@ def test_inspector_sum_and_value_equal_the_map_from_a_shared_link(preset, k, r, 
     total = int((g[r:r + 3, c:c + 3] * xo.FILTERS[k]).sum())  # computed here, independently
     m = xo.run(g).maps[k][r, c]
     assert abs(total / 9 - m) < 1e-12
-    want = translate("xo.inspect_result", "en", matches=(total + 9) // 2, total=total, value=f"{total / 9:.2f}",
-                     mapvalue=f"{m:.2f}")
+    minus = lambda text: text.replace("-", "−")  # noqa: E731 — a true minus, as elsewhere on the page
+    want = translate("xo.inspect_result", "en", matches=(total + 9) // 2, total=minus(str(total)),
+                     value=minus(f"{total / 9:.2f}"), mapvalue=minus(f"{m:.2f}"))
     assert want in [md.value for md in at.markdown]
     assert any(rf"\frac{{{total}}}{{9}}" in lx.value for lx in at.latex)
 
@@ -85,3 +86,35 @@ def test_centre_056_is_explained_like_077(lang):
     at = app_test("xo", lang).run()
     md = " ".join(m.value for m in at.markdown)
     assert "0.56" in md and "0.55" in md and "0.77" in md and "0.78" in md
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_noisy_x_says_why_it_votes_above_the_clean_x_features_positive_red_rows_named(lang):
+    """Issue 21 item 13: the noisy X votes 1.266, more than the clean X's 1.000, and the page now says why with its
+    numbers (evidence for and against, against the standard X's); the all-positive features use the page's signed
+    scale centred at 0 (positive red, not blue, which means negative elsewhere); the weights' rows are X and O."""
+    import json
+
+    at = app_test("xo", lang, timeout=120).run()
+    at.segmented_control(key="xo_preset").set_value("x_noisy").run()
+    assert not at.exception
+    infos = [i.value for i in at.info]
+    noisy = xo.run(xo.PRESETS["x_noisy"])
+    parts = xo.vote_parts(noisy, 0)
+    assert round(parts.vote, 3) == 1.266 and parts.evidence_for > parts.standard_for
+    assert parts.vote == pytest.approx(parts.evidence_for + parts.evidence_against)
+    why = [i for i in infos if "1.266" in i and f"{parts.evidence_for:.3f}" in i and f"{parts.standard_for:.3f}" in i]
+    assert why, infos
+    assert ("Why is this vote above" in why[0]) if lang == "en" else ("为什么这个票数高于" in why[0])
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    flat_title = translate("xo.flat", lang)
+    flat = [f for f in charts if f["layout"].get("title", {}).get("text") == flat_title][0]
+    trace = flat["data"][0]
+    assert trace["zmid"] == 0 and trace["zmin"] == -trace["zmax"]
+    top_colour = trace["colorscale"][-1][1].lower()
+    assert top_colour == "#b2182b"  # the signed scale's positive end (red)
+    weights = [f for f in charts if f["layout"].get("title", {}).get("text") == translate("xo.weights", lang)][0]
+    assert weights["data"][0]["y"] == ["X", "O"]
+    # the clean X: no such note (its vote is the calibration's 1.000)
+    at.segmented_control(key="xo_preset").set_value("x").run()
+    assert not [i.value for i in at.info if "W·f̂" in i.value]

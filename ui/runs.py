@@ -13,7 +13,7 @@ import streamlit as st
 
 from explainer.errors import UserError
 from explainer.runstore import MAX_LINKED, RunStore, parse_ids
-from ui.shell import literal, publish, restore, t, t_error
+from ui.shell import literal, publish, restore, t, t_error, tn
 
 KEY = "run"
 
@@ -80,7 +80,7 @@ def restore_runs(runs: list[dict]) -> None:
         runs.append(run)
         have.add(run_id)
     if missing:
-        st.toast(t("train.run_missing", n=len(missing)), icon="⚠️", duration="long")
+        st.toast(tn("train.run_missing", len(missing)), icon="⚠️", duration="long")
     publish_ids([r["id"] for r in runs if r.get("id")])
 
 

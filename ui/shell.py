@@ -10,7 +10,7 @@ import streamlit as st
 
 from explainer import limits
 from explainer.errors import UserError, message
-from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
+from explainer.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate, translate_n
 from ui.state import Param
 
 _KEPT = "_kept_widget_values"
@@ -55,6 +55,12 @@ def t(key: str, **params) -> str:
     return translate(key, lang(), **params)
 
 
+def tn(key: str, count, /, **params) -> str:
+    """The count-dependent catalogue text ``{key}_one`` / ``{key}_other`` for ``count`` in the current language
+    (``{n}`` is the count unless ``params`` give ``n``): ``tn("pooling.windows", 1)`` → "1 window"."""
+    return translate_n(key, count, lang(), **params)
+
+
 def labels(prefix: str) -> Callable[[Any], str]:
     """A ``format_func`` for options: ``labels("pooling.mode_")("max")`` is the text of the key ``pooling.mode_max``.
 
@@ -92,9 +98,16 @@ def literal(text: Any) -> str:
 
 
 def _literal_params(params: dict) -> dict:
-    """Values shown literally; ``param`` names a catalogue word (``errors.param.*``), not user text."""
-    return {k: v if k == "param" or (isinstance(v, (int, float)) and not isinstance(v, bool)) else literal(v)
-            for k, v in params.items()}
+    """Values shown literally; ``param`` names a catalogue word (``errors.param.*``), not user text. A negative number
+    gets a true minus sign, as the pages write numbers ("size −1", not "size -1")."""
+    def shown(k, v):
+        if k == "param":
+            return v
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return v if not v < 0 else "−" + str(-v)
+        return literal(v)
+
+    return {k: shown(k, v) for k, v in params.items()}
 
 
 def t_error(exc: Exception) -> str:

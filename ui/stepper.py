@@ -146,13 +146,14 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
                     st.rerun(scope="app")  # the end: stop the timer, show "Play" again
                 ss[key] = ss.get(key, 1) + 1
         cols = st.columns(4)
-        cols[0].button(text("first"), key=f"{prefix}_first", icon=":material/first_page:",
+        at = max(1, min(n_steps, int(ss.get(key, 1))))  # at the first step nothing is before it, at the last nothing after
+        cols[0].button(text("first"), key=f"{prefix}_first", icon=":material/first_page:", disabled=at <= 1,
                        on_click=_move, args=(prefix, n_steps, 1), width="stretch", help=text("first_help"))
-        cols[1].button(text("prev"), key=f"{prefix}_prev", icon=":material/chevron_left:",
+        cols[1].button(text("prev"), key=f"{prefix}_prev", icon=":material/chevron_left:", disabled=at <= 1,
                        on_click=_move, args=(prefix, n_steps), kwargs={"by": -1}, width="stretch")
-        cols[2].button(text("next"), key=f"{prefix}_next", icon=":material/chevron_right:",
+        cols[2].button(text("next"), key=f"{prefix}_next", icon=":material/chevron_right:", disabled=at >= n_steps,
                        on_click=_move, args=(prefix, n_steps), kwargs={"by": 1}, width="stretch")
-        cols[3].button(text("last"), key=f"{prefix}_last", icon=":material/last_page:",
+        cols[3].button(text("last"), key=f"{prefix}_last", icon=":material/last_page:", disabled=at >= n_steps,
                        on_click=_move, args=(prefix, n_steps, n_steps), width="stretch", help=text("last_help"))
         if n_steps > 1:
             # published to the URL only while not playing (above and after render): during play,

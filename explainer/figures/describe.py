@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from explainer.figures.style import fmt
-from explainer.i18n import translate
+from explainer.i18n import translate, translate_n
 
 MAX_LISTED = 10  # bars and lines listed one by one up to this many
 
@@ -68,8 +68,18 @@ def _grid_text(g: dict, lang: str) -> str:
                           col=fmt(g["col"]) if isinstance(g["col"], (int, float)) else g["col"])
     total = g["rows"] * g["cols"]
     if g["filled"] < total:
-        text += translate("chart.filled", lang, n=g["filled"], total=total)
+        text += translate_n("chart.filled", g["filled"], lang, total=total)
     return text
+
+
+def _histogram_text(h: dict, lang: str) -> str:
+    """A histogram as its values: "16 values: 8 × 0, 8 × 180", or, for many distinct values, their range, the
+    non-empty bars and the most common one (see ``explainer.figures.kernels.histogram_numbers``)."""
+    if h.get("values"):
+        listed = translate("chart.list_joiner", lang).join(f"{c} × {fmt(v)}" for v, c in h["values"])
+        return translate_n("chart.histogram_values", h["n"], lang, listed=listed)
+    return translate_n("chart.histogram_bins", h["n"], lang, lo=fmt(h["lo"]), hi=fmt(h["hi"]), bins=h["bins"],
+                       filled=h["filled"], at=fmt(h["peak_at"]), count=h["peak_count"])
 
 
 def _array(v) -> np.ndarray | None:
@@ -116,6 +126,8 @@ def summary(fig, lang: str) -> str:
     if meta.get("grid"):
         parts.append(_grid_text(meta["grid"], lang))
     lines, bars, grids = [], [], {}
+    if meta.get("histogram"):
+        parts.append(_histogram_text(meta["histogram"], lang))
     for tr in _traces(fig):
         if tr.visible is False:
             continue
@@ -143,6 +155,8 @@ def summary(fig, lang: str) -> str:
             if not meta.get("grid"):
                 parts.append(translate("chart.picture", lang))
         elif kind == "bar":
+            if meta.get("histogram"):
+                continue  # the builder gave the counted values themselves
             xs, ys = list(tr.x if tr.x is not None else []), _array(tr.y)
             if ys is None:
                 continue
@@ -151,7 +165,7 @@ def summary(fig, lang: str) -> str:
                 bars.append(label + ", ".join(f"{x} = {fmt(y)}" for x, y in zip(xs, ys)))
             else:
                 k = int(np.nanargmax(ys))
-                bars.append(label + translate("chart.bars", lang, n=len(ys), value=fmt(ys[k]), at=fmt(_num(xs[k]))
+                bars.append(label + translate_n("chart.bars", len(ys), lang, value=fmt(ys[k]), at=fmt(_num(xs[k]))
                                               if isinstance(xs[k], (int, float, np.number)) else xs[k]))
         elif kind in ("scatter", "scatter3d"):
             mode = tr.mode or ""
@@ -173,7 +187,7 @@ def summary(fig, lang: str) -> str:
         parts.append("; ".join(bars))
     if lines:
         shown = lines[:MAX_LISTED]
-        parts.append(translate("chart.lines", lang, n=len(lines)) + "; ".join(shown))
+        parts.append(translate_n("chart.lines", len(lines), lang) + "; ".join(shown))
     if not parts:
         return translate("chart.empty", lang)
     return translate("chart.joiner", lang).join(p.rstrip(".") for p in parts[:6]) + translate("chart.full_stop", lang)

@@ -80,9 +80,10 @@ def map_figure(z, *, kind: str, title: str, colorbar_title: str, x_title: str, y
                value_label: str, offset: tuple[float, float] = (0.0, 0.0), extent: tuple[int, int] | None = None,
                box: tuple[int, int, int, int] | None = None, height: int = 380) -> go.Figure:
     """An image or output map. ``kind``: ``grey`` (0–255), ``signed`` (diverging, centred at 0) or
-    ``magnitude``. ``offset`` places the map's first cell at (row, col) of the input so that input and
-    output line up at the same scale (a 3×3 kernel's output starts at input pixel (1, 1)); ``extent``
-    (H, W) sets both axes' ranges to the input's size. ``box`` (top, left, rows, cols) outlines cells."""
+    ``magnitude``. ``offset`` places the map's first cell where input pixel (row, col) is drawn beside it, so
+    that input and output line up at the same scale (a 3×3 kernel's output starts at input pixel (1, 1)), while
+    the axes, the hover and ``box`` count the map's own rows and columns (output cell (0, 1) is at axis 0, 1);
+    ``extent`` (H, W): the input's size, the span both axes show. ``box`` (top, left, rows, cols) outlines cells."""
     z = np.asarray(z, dtype=float)
     h, w = z.shape
     zmin, zmax = value_range(z, kind)
@@ -91,11 +92,11 @@ def map_figure(z, *, kind: str, title: str, colorbar_title: str, x_title: str, y
     if max(h, w) <= MAX_HEATMAP_SIDE:
         fig = heatmap(z, colorscale=SCALES[kind], zmin=zmin, zmax=zmax, colorbar_title=colorbar_title,
                       x_title=x_title, y_title=y_title, value_label=value_label, title=title, height=height)
-        fig.data[0].update(x0=c0, y0=r0, dx=1, dy=1)
+        fig.data[0].update(x0=0, y0=0, dx=1, dy=1)
     else:
         f = -(-max(h, w) // MAX_PICTURE_SIDE)
         picture = colourise(z if f == 1 else block_mean(z, f), kind, zmin, zmax)
-        data = [dict(type="image", source=jpeg_data_uri(picture), x0=c0 + (f - 1) / 2, y0=r0 + (f - 1) / 2,
+        data = [dict(type="image", source=jpeg_data_uri(picture), x0=(f - 1) / 2, y0=(f - 1) / 2,
                      dx=f, dy=f, hoverinfo="skip"),
                 dict(type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                      marker=dict(color=[zmin, zmax], cmin=zmin, cmax=zmax, colorscale=SCALES[kind], showscale=True,
@@ -106,9 +107,13 @@ def map_figure(z, *, kind: str, title: str, colorbar_title: str, x_title: str, y
                       yaxis=dict(title=dict(text=y_title), scaleanchor="x", showgrid=False, zeroline=False))
         fig = fast_figure(data, layout)
     fig.layout.meta = grid_meta(z)  # the text summary counts the map's own rows and columns, as the inspector does
-    fig.layout.xaxis.range = [-0.5, ew - 0.5]
-    fig.layout.yaxis.range = [eh - 0.5, -0.5]
+    # the input's span, shifted so the map's own cell (0, 0) sits where input pixel ``offset`` does
+    fig.layout.xaxis.range = [-0.5 - c0, ew - 0.5 - c0]
+    fig.layout.yaxis.range = [eh - 0.5 - r0, -0.5 - r0]
     fig.layout.yaxis.autorange = None
+    if max(h, w) <= 20:  # numbered cells only: no "−1" in the margin beside the map
+        fig.layout.xaxis.update(tickmode="array", tickvals=list(range(w)))
+        fig.layout.yaxis.update(tickmode="array", tickvals=list(range(h)))
     if box is not None:
         top, left, bh, bw = box
         fig.layout.shapes = [outline(left, top, left + bw - 1, top + bh - 1, color=PICK)]
@@ -148,8 +153,28 @@ def histogram_figure(z, *, title: str, x_title: str, y_title: str, bins: int = 6
     data = [dict(type="bar", x=centres, y=counts, width=float(edges[1] - edges[0]), marker=dict(color=PALETTE[0]),
                  hovertemplate=f"{x_title} ≈ %{{x:.4g}}<br>{y_title} = %{{y}}<extra></extra>")]
     layout = dict(title=dict(text=title), height=height, margin=margins(title=True), bargap=0,
-                  xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text=y_title)))
+                  xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text=y_title)),
+                  meta={"histogram": histogram_numbers(z, counts, centres)})
     return fast_figure(data, layout)
+
+
+DISTINCT_CHECK_MAX = 262_144  # values: up to a 512² map, a few distinct values are listed one by one (np.unique)
+
+
+def histogram_numbers(z: np.ndarray, counts: np.ndarray, centres: np.ndarray) -> dict:
+    """What the histogram's text summary says (``explainer.figures.describe``): how many values, and either the
+    distinct values with their counts (when there are at most ``describe.MAX_LISTED``: the 60|0 step edge's 16
+    values are 8 × 0 and 8 × 180, not "60 bars") or the range, the non-empty bars and the most common one."""
+    filled = counts > 0
+    numbers = dict(n=int(z.size), lo=float(z.min()), hi=float(z.max()), bins=int(counts.size),
+                   filled=int(filled.sum()))
+    if numbers["filled"] <= 10 and z.size <= DISTINCT_CHECK_MAX:
+        values, times = np.unique(z, return_counts=True)
+        if values.size <= 10:
+            numbers["values"] = [[float(v), int(c)] for v, c in zip(values, times)]
+    k = int(np.argmax(counts))
+    numbers.update(peak_at=float(centres[k]), peak_count=int(counts[k]))
+    return numbers
 
 
 def grid_figure(z, *, title: str, kind: str, colorbar_title: str, x_title: str, y_title: str,

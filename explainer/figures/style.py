@@ -58,15 +58,24 @@ def fmt(v: float) -> str:
         return "−∞" if v < 0 else "∞"
     if abs(v - round(v)) < 1e-9:
         return str(int(round(v))).replace("-", "−")
-    return f"{v:.2f}".rstrip("0").rstrip(".").replace("-", "−")
+    return _signed(f"{v:.2f}".rstrip("0").rstrip("."))
+
+
+def _signed(text: str) -> str:
+    """A formatted number with a true minus sign, and none on a zero ("−0" is what −0.0 × 60 or −0.001 rounded
+    would print)."""
+    if text.startswith("-"):
+        return text[1:] if not text.strip("-0.%") else "−" + text[1:]
+    return text
 
 
 def number(v: float, spec: str) -> str:
-    """``format(v, spec)`` with a true minus sign ("−3.50", not "-3.50"); NaN as an empty cell."""
+    """``format(v, spec)`` with a true minus sign ("−3.50", not "-3.50"), none on a zero ("0", not "−0"); NaN as
+    an empty cell."""
     v = float(v)
     if np.isnan(v):
         return ""
-    return format(v, spec).replace("-", "−")
+    return _signed(format(v, spec)).replace("e-", "e−")
 
 
 def texts(z, spec: str | None = None) -> list[list[str]]:

@@ -17,6 +17,7 @@ TABLE = Table("pooling", [
     Param("pl_pad", "int", 0, lo=0, hi=2),
     Param("pl_ceil", "bool", False),
     Param("pl_count", "bool", True),
+    Param("pl_compare", "bool", False),  # max and average side by side
     *stepper_params("pl").values(),
     *picker_params("pl_photo", default="camera").values(),
     Param("pl_levels", "int", 2, lo=1, hi=4),
