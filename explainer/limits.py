@@ -60,7 +60,7 @@ RESUME_KEEP_SECONDS = 2 * 3600  # a lost training's checkpoint waits this long f
 
 # ---------------------------------------------------------------- kept runs (explainer.runstore)
 # The store of trained runs (a reload or a link brings them back) is shared by every visitor. Each owner (the
-# browser session that saved a run) has a quota; a run is pushed out by another owner's save only when it is
+# visitor that saved a run: its login, browser cookie, else session) has a quota; a run is pushed out by another owner's save only when it is
 # older than the grace period, oldest first; a save that would need to push out a younger run is refused.
 RUNS_KEPT = 500  # runs in the store
 RUNS_KEPT_BYTES = 512 * 1024 * 1024  # their weights files

@@ -24,11 +24,12 @@ def store() -> RunStore:
 
 
 def owner() -> str:
-    """Who saves a run, for the store's quotas: this browser session (``ui.jobs.owner``, a random id that lives as
-    long as the session). The store keeps only a hash of it and never shows it."""
+    """Who saves a run, for the store's quotas: the visitor (``ui.jobs.visitor``: the logged-in user, else the
+    browser's first-party cookie, else this session), so a visitor's many tabs share one quota, as they share one
+    fair share of the engine. The store keeps only a hash of it and never shows it."""
     from ui import jobs as ui_jobs
 
-    return ui_jobs.owner()
+    return ui_jobs.visitor()
 
 
 def linked_ids() -> list[str]:
