@@ -7,6 +7,7 @@ from __future__ import annotations
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
 
 import gc
+import json
 import os
 import threading
 from pathlib import Path
@@ -43,6 +44,19 @@ def uploader_words() -> None:
       [data-testid="stFileUploaderDropzoneInstructions"] > div > span {{ display: none; }}
       [data-testid="stFileUploaderDropzoneInstructions"] > div::after {{ content: {limit}; }}
     </style>""")
+    # generated content is no accessible name for every reader (axe finds none): the button gets it as aria-label
+    label = json.dumps(" ".join(t("common.uploader_button").split()))
+    st.html(f"""<script>(function () {{
+      window.__ceUploadLabel = {label};
+      const name = () => document.querySelectorAll('[data-testid="stFileUploaderDropzone"] button').forEach((b) => {{
+        if (b.getAttribute("aria-label") !== window.__ceUploadLabel) b.setAttribute("aria-label", window.__ceUploadLabel);
+      }});
+      name();
+      if (!window.__ceUploadWatch) {{
+        window.__ceUploadWatch = new MutationObserver(name);
+        window.__ceUploadWatch.observe(document.body, {{childList: true, subtree: true}});
+      }}
+    }})();</script>""", unsafe_allow_javascript=True)
 
 with st.sidebar:
     widget(st.selectbox, "Language / 语言", APP["lang"], format_func=LANGUAGES.get)

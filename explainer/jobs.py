@@ -214,6 +214,8 @@ class Engine:
         return self.restarting_since is not None or (self.client is not None and not self.healthy())
 
     def start(self) -> "Engine":
+        if self.restarting_since is not None and not self._closed.is_set():
+            raise EngineRestarting()  # before the lock, which a reconnection may hold for a moment
         with self._lock:
             if self.restarting and not self._closed.is_set():
                 raise EngineRestarting()
@@ -284,8 +286,9 @@ class Engine:
         delay = RECONNECT_FIRST
         while not self._closed.is_set():
             try:
-                with self._lock:
-                    self._connect()
+                # not under self._lock: a try may take up to a cluster's start; meanwhile start() sees
+                # restarting_since and says "restarting" at once, and release() isn't held up
+                self._connect()
                 break
             except Exception:  # noqa: BLE001 — not back yet
                 if self.client is not None:

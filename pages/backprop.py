@@ -423,7 +423,7 @@ def small_progress(running: bool) -> None:
         view = job.poll()
         what = t(f"backprop.small_{kind}")
         if view.finished and job.result is None:
-            st.error(t("backprop.train_failed", detail=literal(view.error or view.state)))
+            st.error(t("backprop.train_failed", detail=literal(ui_jobs.failure_detail(view))))
         elif view.finished:
             st.caption(t("backprop.trained", what=what, acc=f"{100 * job.result.test_accuracy:.1f}"))
         else:
@@ -479,7 +479,7 @@ def shift_experiment(models: dict) -> None:
     else:
         failed = [j for j in shift_jobs.values() if j is not None and j.done and j.result is None]
         if failed:
-            st.error(t("backprop.train_failed", detail=literal(failed[0].error or failed[0].state)))
+            st.error(t("backprop.train_failed", detail=literal(ui_jobs.failure_detail(failed[0]))))
 
 
 def conv_vs_dense() -> tuple:

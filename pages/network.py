@@ -29,6 +29,7 @@ from ui import jobs as ui_jobs
 from ui import runs as runstore
 from ui.canvas import draw_canvas
 from ui.charts import chart
+from ui.registry import shared_registry
 from ui.shell import labels, literal, note, presenter, t, t_error, widget
 from ui.tables.network import SHOWN, TABLE as NW
 
@@ -59,7 +60,7 @@ def _trace(model_key: str, input_key: str, _model, _x: np.ndarray):
     return N.trace(_model, _x)
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _overview(model_key: str, input_key: str, shown: int, selected: tuple, lang: str, names: tuple, _layers,
               texts: tuple):
     feed = N.feeders(_layers, selected[0], selected[1]) if selected[0] > 0 else None
@@ -89,10 +90,10 @@ def _input_figure(input_key: str, lang: str, _x: np.ndarray, texts: tuple):
                                x_title=x_title, y_title=y_title, value_label=value_label)
 
 
-@st.cache_resource(show_spinner=False)
-def _shared_jobs() -> dict:
-    """Top-patch and optimised-input jobs per (model, layer[, channel]): started once, shared by every learner."""
-    return {}
+def _shared_jobs():
+    """Top-patch and optimised-input jobs per (model, layer[, channel]): started once, shared by every learner
+    (a locked registry; the oldest finished ones go beyond 64)."""
+    return shared_registry("network.jobs", max_entries=64, evictable=lambda j: j.done)
 
 
 def _figure(d: dict):
@@ -177,12 +178,16 @@ def choose_input() -> tuple[np.ndarray, str, int | None, int | None] | None:
         if up is None:
             st.info(t("network.upload_hint"))
             return None
-        try:
-            img = decode_upload(up.getvalue())[0]
-        except UserError as exc:
-            st.error(t_error(exc))
-            return None
-        key = "up" + hashlib.sha1(up.getvalue()).hexdigest()[:16]
+        kept = st.session_state.get("_nw_upload")  # decoded once per file, not on every rerun
+        if kept is None or kept[0] != up.file_id:
+            try:
+                kept = (up.file_id, decode_upload(up.getvalue())[0],
+                        "up" + hashlib.sha1(up.getvalue()).hexdigest()[:16])
+            except UserError as exc:
+                st.error(t_error(exc))
+                return None
+            st.session_state["_nw_upload"] = kept
+        _, img, key = kept
     x = preprocess_drawing(img)  # exactly as on Train: crop to the ink, 20 px, centre of mass in the middle
     if x.max() == 0:
         st.info(t("network.draw_empty"))
@@ -196,7 +201,7 @@ def layer_names(layers) -> list[str]:
     out = []
     for L in layers:
         counts[L.kind] = counts.get(L.kind, 0) + 1
-        out.append(t(f"network.kind_{L.kind}", n=counts[L.kind]))
+        out.append(t(f"network.kind_{L.kind}", n=counts[L.kind], f=getattr(L, "function", "") or ""))
     return out
 
 
@@ -383,16 +388,14 @@ def looks_for(model, config, model_key: str, layers, names, layer: int, channel:
         okey = ("optimise", model_key, layer, channel)
         c1, c2 = st.columns(2)
         with c1:
-            if pkey not in shared and st.button(t("network.find_patches"), key="nw_find_patches"):
-                job = ui_jobs.start(jobs.TopPatchesJob(model, config, layer, owner=ui_jobs.owner()))
-                if job is not None:
-                    shared[pkey] = job
+            if shared.get(pkey) is None and st.button(t("network.find_patches"), key="nw_find_patches"):
+                shared.get_or_start(pkey, lambda: ui_jobs.start(
+                    jobs.TopPatchesJob(model, config, layer, owner=ui_jobs.owner())))
         with c2:
-            if okey not in shared and st.button(t("network.optimise"), key="nw_optimise"):
-                job = ui_jobs.start(jobs.OptimiseInputJob(model, config, layer, channel, owner=ui_jobs.owner()))
-                if job is not None:
-                    shared[okey] = job
-        running = any(k in shared and not shared[k].done for k in (pkey, okey))
+            if shared.get(okey) is None and st.button(t("network.optimise"), key="nw_optimise"):
+                shared.get_or_start(okey, lambda: ui_jobs.start(
+                    jobs.OptimiseInputJob(model, config, layer, channel, owner=ui_jobs.owner())))
+        running = any(j is not None and not j.done for j in (shared.get(pkey), shared.get(okey)))
         # polls once a second only while a job runs (defined once that is known, as on the Train page)
         st.fragment(run_every=1.0 if running else None)(job_results)(pkey, okey, running, layer, channel)
     else:
@@ -413,18 +416,20 @@ def job_results(pkey: tuple, okey: tuple, was_running: bool, layer: int, channel
             running = True
             ui_jobs.status(view, t("network.job_running"))
         elif job.result is None:
-            st.error(t("network.job_failed", detail=literal(view.error or view.state)))
+            st.error(t("network.job_failed", detail=literal(ui_jobs.failure_detail(view))))
             if st.button(t("network.retry"), key=f"nw_retry_{key[0]}"):
                 shared.pop(key, None)
                 st.rerun()
-    res = shared[pkey].result if pkey in shared and shared[pkey].done else None
+    pjob = shared.get(pkey)
+    res = pjob.result if pjob is not None and pjob.done else None
     if res is not None:
         ch = min(channel, res["patches"].shape[0] - 1)
         caps = [f"#{i} · {v:.2f}" for i, v in zip(res["index"][ch], res["value"][ch])]
         size = res["field"][0]
         chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title=t("network.patches_title", c=ch, s=size)),
               key="nw_patches", name=t("network.patches_name"))
-    opt = shared[okey].result if okey in shared and shared[okey].done else None
+    ojob = shared.get(okey)
+    opt = ojob.result if ojob is not None and ojob.done else None
     if opt is not None:
         c1, c2 = st.columns(2)
         with c1:

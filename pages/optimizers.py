@@ -297,8 +297,8 @@ def _landscape_progress(cache: dict) -> None:
     if view.finished:
         if job.result is not None and "loss" in job.result:
             cache[k] = job.result
-        elif view.error:
-            st.session_state["_op_landscape_error"] = view.error
+        elif view.error or view.state == "lost":
+            st.session_state["_op_landscape_error"] = ui_jobs.failure_detail(view)
         del st.session_state["_op_landscape_job"]
         st.rerun(scope="app")
     ui_jobs.status(view, t("optimizers.landscape_progress"))

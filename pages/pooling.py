@@ -172,7 +172,7 @@ def section_stepper(lab: dict) -> None:
         st.info(t("pooling.overlap_note"))
     uncovered_warning(walk, "pooling")
     both = None
-    if compare and not is_global:  # the same input and window, pooled both ways (cached, like the walk itself)
+    if compare and not is_global and not error:  # the same input and window, pooled both ways (cached, like the walk)
         both = tuple(make_pool_walk(*args[:3], m, *args[4:]) for m in ("max", "avg"))
     stepper("pl", len(walk), lambda pos: show_pool_step(walk, out, pos, lab, colorscale, both))
     note(t(f"pooling.stepper_note_{mode}"))

@@ -284,8 +284,8 @@ def _scoring(runs: list[dict]) -> None:
                     runstore.remember(run)
                 if st.session_state.get("trained_model", {}).get("model") is run["model"]:
                     st.session_state["trained_model"].update(test_accuracy=ev["accuracy"], id=run.get("id"))
-            elif view.error:
-                st.session_state["tr_error"] = view.error
+            elif view.error or view.state == "lost":
+                st.session_state["tr_error"] = ui_jobs.failure_detail(view)
             run["_eval_job"] = None  # done (a failed scoring is not retried on every rerun)
             st.rerun(scope="app")
         ui_jobs.status(view, t("jobs.scoring"))

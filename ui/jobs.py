@@ -74,7 +74,8 @@ _LIVE = "_explainer_live_jobs"
 def start(job: jobs.Job) -> jobs.Job | None:
     """``job.start()`` with a spinner while the engine starts; ``None`` and an error message if it can't.
     A started job is kept alive by ``keep_alive()`` while the session lasts, whichever page is open."""
-    if job.visitor is None and job.owner == owner():  # this session's job: it counts in its visitor's fair share
+    if job.visitor is None and (job.owner or "").startswith(owner()):  # this session's job (or one of its
+        # named jobs, "<owner>/…"): it counts in its visitor's fair share
         job.visitor = visitor()
     try:
         with st.spinner(t("jobs.engine_starting")):
@@ -130,6 +131,15 @@ def status(view: jobs.JobView, running_text: str | None = None) -> None:
             st.caption(t("jobs.resumed", step=view.resumed_from))
         elif view.resumed_from == 0:
             st.caption(t("jobs.resumed_from_start"))
+
+
+def failure_detail(view) -> str:
+    """What went wrong with a finished job that has no result, for a message: "interrupted" in the learner's
+    language for a job lost with the engine or a worker, else the worker's one-line error (show it with literal).
+    ``view``: a ``JobView`` or the ``Job`` itself (both have ``state`` and ``error``)."""
+    if view.state == "lost":
+        return t("jobs.lost_plain")
+    return view.error or view.state
 
 
 def lost(view: jobs.JobView, key: str) -> bool:

@@ -33,6 +33,7 @@ class SharedRegistry(Generic[V]):
         self.name, self.max_entries, self._evictable = name, max_entries, evictable
         self._lock = threading.RLock()
         self._items: dict[Hashable, V] = {}
+        self._starting: dict[Hashable, threading.Lock] = {}  # a lock per key being started
 
     def get(self, key: Hashable, default: V | None = None) -> V | None:
         with self._lock:
@@ -49,13 +50,22 @@ class SharedRegistry(Generic[V]):
         """The entry for ``key`` if there is one that ``keep`` accepts, else ``start()``'s value (kept unless None).
         Sessions asking at once start it once: the others wait for the first and get its value."""
         with self._lock:
-            value = self._items.get(key)
+            gate = self._starting.setdefault(key, threading.Lock())
+        with gate:  # one start per key; the registry's lock is free meanwhile (a start may take seconds)
+            with self._lock:
+                value = self._items.get(key)
             if value is not None and keep(value):
                 return value
             value = start()
-            if value is not None:
-                self.put(key, value)
+            with self._lock:
+                if value is not None:
+                    self.put(key, value)
+                self._starting.pop(key, None) if self._starting.get(key) is gate else None
             return value
+
+    def pop(self, key: Hashable, default: V | None = None) -> V | None:
+        with self._lock:
+            return self._items.pop(key, default)
 
     def _trim(self) -> None:
         if self.max_entries is None:
