@@ -84,9 +84,15 @@ class Deployment:
             out = "\n".join(self.lines)
             self.stop()
             raise AssertionError(f"the deployment did not become ready in 300 s:\n{out}")
+        # "ready" comes from the HTTP and Dask checks; supervisord calls a program RUNNING only once it has lived
+        # startsecs (a worker that started before its scheduler listened may have been restarted meanwhile)
+        deadline = time.monotonic() + 60
         self.pids = self.status()
+        while not all(self.pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            self.pids = self.status()
         assert set(self.pids) == {"scheduler", "worker1", "web1", "web2", "haproxy"}, self.pids
-        assert all(self.pids.values()), self.pids
+        assert all(self.pids.values()), (self.pids, self.supervisor_log()[-3000:])
 
     def status(self) -> dict[str, int]:
         """supervisord's view: program name → pid (0 while it is not running)."""

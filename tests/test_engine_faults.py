@@ -277,6 +277,12 @@ def test_queue_cap_refuses_with_the_wait(mnist_dir, monkeypatch):
         monkeypatch.setattr(limits, "QUEUE_MAX", 2)
         running = jobs.TrainingJob(TrainConfig(train_size=60000, epochs=3), owner="a", visitor="a", engine_=eng).start()
         _poll_until(running, lambda v: v.state == "running", 120)
+        # the worker says "running" before the scheduler lists the task as executing (a busy machine: seconds);
+        # until then the scheduler counts it as waiting, as Start does
+        deadline = time.monotonic() + 60
+        while eng.queue(max_age=0.0)[0].get(running.key) != "running":
+            assert time.monotonic() < deadline, "the scheduler never listed the running training as executing"
+            time.sleep(0.2)
         waiting = [jobs.TrainingJob(TrainConfig(**SHORT), owner=f"b{i}", visitor=f"b{i}", engine_=eng).start()
                    for i in range(2)]
         with pytest.raises(UserError) as exc:
