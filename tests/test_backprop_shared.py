@@ -12,24 +12,10 @@ import signal
 import threading
 import time
 
-from bench.classroom import ClickError, Server, Session
+from bench.classroom import ClickError, Server
 from explainer.i18n import translate
 from tests.conftest import run_async
-
-
-class _Tab(Session):
-    """A protocol-level browser tab that also keeps the text of every alert (st.error / st.warning) it is sent."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.alerts: list[str] = []
-
-    def _handle(self, msg) -> None:
-        if msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element":
-            el = msg.delta.new_element
-            if el.WhichOneof("type") == "alert":
-                self.alerts.append(el.alert.body)
-        super()._handle(msg)
+from tests.protocol import Tab as _Tab
 
 
 def test_six_sessions_pressing_train_small_models_at_once(mnist_dir, tmp_path):
