@@ -158,6 +158,33 @@ def prune_checkpoints(now: float | None = None) -> None:
             pass
 
 
+def claim_function():
+    """The function that claims a job on the scheduler, run there with ``run_on_scheduler(fn, key, want, worker)``:
+    ``want`` is ``"started"`` (a worker begins the job: the first thing its task does) or ``"stopped"`` (its page's
+    Stop). The scheduler runs one such call at a time on its event loop, so the first claim wins and both sides
+    learn the same winner: a page that wins cancels the task, and a worker that then begins it anyway (it was taken
+    in that instant) finds it stopped and ends at once, without training; a worker that wins trains, and Stop only
+    asks it to stop (it reads the stop flag) — never cancelled while it runs, so its slot is never counted free while
+    a training holds it. A worker's claim also tells the queue at once that the job runs (``Engine.queue``): the
+    scheduler learns it from the worker's heartbeat only later. (Made here, not imported there: it travels by value,
+    so the scheduler needs nothing of this app.)"""
+    def claim(key, want, worker=None, dask_scheduler=None):
+        import time as _time
+
+        claims = getattr(dask_scheduler, "explainer_claims", None)
+        if claims is None:
+            claims = dask_scheduler.explainer_claims = {}
+        got = claims.get(key)
+        if got is None or (want == "started" and got[0] == "started"):  # a rerun on another worker claims again
+            got = claims[key] = (want, _time.time(), worker)
+        return got[0]
+
+    return claim
+
+
+CLAIMS_KEEP = 3600.0  # seconds a claim of a job the scheduler has forgotten is kept
+
+
 def _visitor_tag(visitor: str | None) -> str:
     """A short hash of the visitor's id for job keys (the id itself never travels); ``x`` for none."""
     if not visitor:
@@ -350,6 +377,13 @@ class Engine:
             if owner is not None and self._owners.get((kind, owner)) is job:
                 del self._owners[(kind, owner)]
 
+    def claim_job(self, key: str, want: str) -> str | None:
+        """Claim the job ``key`` on the scheduler (``claim_function``): the winner, or ``None`` if the scheduler can't be asked."""
+        try:
+            return self.client.run_on_scheduler(claim_function(), key, want)
+        except Exception:  # noqa: BLE001 — a scheduler that runs no functions, or one that went away
+            return None
+
     def submit(self, fn, *args, key: str, priority: int = 0):
         kwargs = {"resources": {SLOT: 1}} if self.use_slots else {}
         return self.client.submit(fn, *args, key=key, pure=False, retries=0, priority=priority, **kwargs)
@@ -366,12 +400,21 @@ class Engine:
         if client is None:
             raise EngineRestarting()
 
-        def probe(dask_scheduler=None, prefix=PREFIX, slot=SLOT, use_slots=self.use_slots):
+        def probe(dask_scheduler=None, prefix=PREFIX, slot=SLOT, use_slots=self.use_slots, keep=CLAIMS_KEEP):
+            import time as _time
+
             out = {}
+            claims = getattr(dask_scheduler, "explainer_claims", {})
             for key, ts in list(dask_scheduler.tasks.items()):
                 if isinstance(key, str) and key.startswith(prefix):
                     ws = ts.processing_on
-                    out[key] = "running" if ws is not None and ts in ws.executing else ts.state
+                    claim = claims.get(key)  # its worker said "started" (the heartbeat says so only later)
+                    began = claim is not None and claim[0] == "started" and ws is not None and claim[2] == ws.address
+                    out[key] = "running" if ws is not None and (began or ts in ws.executing) else ts.state
+            now = _time.time()
+            for key, claim in list(claims.items()):
+                if key not in dask_scheduler.tasks and now - claim[1] > keep:
+                    del claims[key]
             workers = list(dask_scheduler.workers.values())
             if use_slots:
                 n = sum(w.resources.get(slot, 0) for w in workers)
@@ -693,16 +736,18 @@ class Job:
         if self._engine is not None and (self._engine.restarting or self._generation != self._engine.generation):
             return  # its client is gone: the job is lost already
         try:
-            self._send_beat(force=True)
+            self._send_beat(force=True)  # the stop flag: a running training reads it and ends after its batch
             # a task on a worker can't be cancelled (Dask would free its slot while it runs on, and the job's
-            # variables would go with the future): it reads the stop flag and ends itself. Only a job no worker
-            # has taken yet is cancelled.
-            # waiting on a worker's queue (Dask hands out resource-bound tasks at once) is not started: cancelled too
-            taken = self._engine.queue(max_age=0.0)[0].get(self.key) == "running"
-            started = taken or self._vars["prog"].get(timeout=5).get("state") == "running"
+            # variables would go with the future): only a job no worker has begun is cancelled. Which of the two
+            # it is, the scheduler decides atomically (claim_function): the page's claim and the worker's first act.
+            # Waiting on a worker's queue (Dask hands out resource-bound tasks at once) is not begun: cancelled too.
+            won = self._engine.claim_job(self.key, "stopped")
+            if won is None:  # a scheduler that runs no functions: what it and the worker say (a narrow race)
+                taken = self._engine.queue(max_age=0.0)[0].get(self.key) == "running"
+                won = "started" if taken or self._vars["prog"].get(timeout=5).get("state") == "running" else "stopped"
         except Exception:  # noqa: BLE001 — the engine went away: the job ends with it
-            started = False
-        if not started:
+            won = "stopped"
+        if won == "stopped":
             self.future.cancel()
 
     @property

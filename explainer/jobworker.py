@@ -11,8 +11,8 @@ import time
 
 from distributed import Variable, WorkerPlugin, get_client
 
-from explainer.jobs import (CLOCK_SKEW, ENV_TORCH_THREADS, checkpoint_path, model_from_state, prune_checkpoints,
-                            state_of)
+from explainer.jobs import (CLOCK_SKEW, ENV_TORCH_THREADS, checkpoint_path, claim_function, model_from_state,
+                            prune_checkpoints, state_of)
 
 
 class WorkerSetup(WorkerPlugin):
@@ -89,6 +89,17 @@ def _worker_data_quietly() -> None:
         pass
 
 
+def claim_start(client, key: str) -> str | None:
+    """This worker begins the job ``key``: its claim on the scheduler (``jobs.claim_function``); the winner
+    (``"started"``, or ``"stopped"`` when the page's Stop came first), ``None`` if the scheduler can't be asked."""
+    try:
+        from distributed import get_worker
+
+        return client.run_on_scheduler(claim_function(), key, "started", get_worker().address)
+    except Exception:  # noqa: BLE001 — a scheduler that runs no functions: the stop flag decides, as before
+        return None
+
+
 class _Link:
     """The worker's end of a job: heartbeat and stop from the page, progress to the page.
 
@@ -98,6 +109,9 @@ class _Link:
 
     def __init__(self, key: str, heartbeat_timeout: float, begin: bool = True):
         client = get_client()
+        # first of all, claim the job on the scheduler (jobs.claim_function): if its page's Stop came first, the
+        # page has cancelled it, and this task (taken in that instant) ends at once without working
+        stopped_first = claim_start(client, key) == "stopped"
         self.ctl = Variable(f"{key}-ctl", client)
         self.prog = Variable(f"{key}-prog", client)
         self.hist = Variable(f"{key}-hist", client)
@@ -108,6 +122,9 @@ class _Link:
         self._checked = 0.0
         self._beat = None
         self._beat_seen = time.monotonic()
+        self.cancelled, self.attempt = stopped_first, 1
+        if stopped_first:
+            return  # its variables may be gone with the cancelled future: nothing to read or say
         ctl = self._read()
         if ctl is not None and time.time() - float(ctl.get("beat", 0)) > self.timeout + CLOCK_SKEW:
             self.abandoned = True  # the page stopped polling while the job waited in the queue
