@@ -51,7 +51,8 @@ default 10):
 - ``job.heartbeat()``: only the heartbeat (``ui.jobs.keep_alive()`` sends it every 2 s for all of a
   session's jobs from the app's entry script, so a training goes on while the learner reads another page).
 - ``job.stop()``: a queued job is cancelled; a running training stops after its current batch and
-  still returns what it learned (``result.stopped``).
+  still returns what it learned (``result.stopped``). Which of the two, the scheduler decides atomically
+  (``claim_function``: the page's Stop and the worker's first act both claim the job; the first wins).
 - ``job.done``, ``job.result`` (fetched once from the worker when done; ``None`` if cancelled),
   ``job.error`` (a one-line text, or ``None``), ``job.join(timeout)`` (wait, with heartbeats).
 
