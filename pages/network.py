@@ -30,7 +30,7 @@ from ui import runs as runstore
 from ui.canvas import draw_canvas
 from ui.charts import chart
 from ui.registry import shared_registry
-from ui.shell import labels, literal, note, presenter, t, t_error, widget
+from ui.shell import from_outside, labels, literal, note, presenter, t, t_error, widget
 from ui.tables.network import SHOWN, TABLE as NW
 
 CFG = {"displayModeBar": False}
@@ -51,7 +51,11 @@ def _mnist_test():
 
 @st.cache_resource(show_spinner=False)
 def _reference():
-    return N.reference_model()
+    """The shipped reference CNN, what ``--make-reference`` recorded, and its training configuration."""
+    from explainer.train import TrainConfig
+
+    info = N.reference_info()
+    return N.reference_model(), info, TrainConfig.from_dict(info["config"])
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -113,30 +117,61 @@ def _fingerprint(model) -> str:
     return N.model_key_of(model)
 
 
+def _run_value(run: dict) -> str:
+    """How ``nw_model`` names a run: its id in the run store, else (a run the store refused) its weights' key."""
+    return run.get("id") or run.setdefault("_nw_key", _fingerprint(run["model"]))
+
+
+def _linked_run(runs: list[dict], value) -> str | None:
+    """``nw_model`` as this session can show it: "newest", "reference" or one of its runs' values; a run id the
+    session doesn't hold yet is loaded from the run store (as ``?run=`` does). Anything else (a link of an older
+    version named runs by place, "run3"; a run the store no longer keeps) gets a message: None."""
+    if value in ("newest", "reference") or any(_run_value(r) == value for r in runs):
+        return value
+    from explainer.runstore import valid_id
+
+    if valid_id(value):
+        run = runstore.load(value)
+        if run is not None and run.get("model") is not None:
+            runs.append(run)
+            runstore.publish_ids([r["id"] for r in runs if r.get("id")])
+            return value
+    return None
+
+
 def choose_model() -> tuple:
     """``(model, key, label, config)``: the newest finished run, one picked, or the reference model."""
     runs = session_runs()
-    options = ["newest", "reference"] + [f"run{i}" for i in range(len(runs))]
+    ss = st.session_state
+    asked = st.query_params.get("nw_model")
+    if asked is not None and from_outside("nw_model", asked) and _linked_run(runs, asked) is None:
+        st.warning(t("network.model_missing", value=literal(asked)))  # the page goes on with the reference model
+        st.query_params["nw_model"] = "reference"
+        ss["nw_model"] = "reference"
+    elif ss.get("nw_model") is not None and _linked_run(runs, ss["nw_model"]) is None:
+        ss["nw_model"] = "reference"
+    options = ["newest", "reference"] + [_run_value(r) for r in runs]
     names = {"newest": t("network.model_newest") if runs else t("network.model_newest_none"),
              "reference": t("network.model_reference")}
-    names.update({f"run{i}": r["label"] for i, r in enumerate(runs)})
-    choice = widget(st.selectbox, t("network.model"), NW["nw_model"], options=options,
-                    format_func=lambda o, n=names: n.get(o, o))
-    if choice == "newest":
-        choice = f"run{len(runs) - 1}" if runs else "reference"
-    if choice == "reference":
-        model = _reference()
-        info = N.reference_info()
-        st.caption(t("network.reference_caption", acc=f"{100 * info['test_accuracy']:.2f}"))
-        from explainer.train import TrainConfig
+    names.update({_run_value(r): r["label"] for r in runs})
 
-        return model, "reference", t("network.model_reference"), TrainConfig.from_dict(info["config"])
-    run = runs[int(choice[3:])]
-    key = run.get("id") or run.setdefault("_nw_key", _fingerprint(run["model"]))
+    def selectbox(label: str, *, key: str, max_chars: int | None = None, **kwargs):
+        """A select box over this session's runs (by id) for the text setting ``nw_model``."""
+        return st.selectbox(label, key=key, options=options, **kwargs)
+
+    choice = widget(selectbox, t("network.model"), NW["nw_model"], format_func=lambda o, n=names: n.get(o, o),
+                    publish_if=lambda v, o=options: v in o)
+    if choice == "newest":
+        choice = _run_value(runs[-1]) if runs else "reference"
+    if choice == "reference" or choice not in names:
+        model, info, config = _reference()
+        st.caption(t("network.reference_caption", acc=f"{100 * info['test_accuracy']:.2f}"))
+        return model, "reference", t("network.model_reference"), config
+    run = next(r for r in runs if _run_value(r) == choice)
     acc = run.get("test_accuracy")
     st.caption(t("network.run_caption", name=literal(run["label"]),
                  acc=f"{100 * acc:.2f} %" if acc == acc and acc is not None else "…"))
-    return run["model"], key, run["label"], run["config"]
+    return run["model"], choice, run["label"], run["config"]
 
 
 # ---------------------------------------------------------------- the input
@@ -484,6 +519,8 @@ in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x,
 chart(go.Figure(in_fig) if presenter() else in_fig, key="nw_input", summary=t("network.input_summary", pred=pred),
       config=CFG)
 layer, channel = overview(layers, names, model_key, input_key, pred)
-detail(model, x, layers, names, layer, channel, test_index)
+# a click on the unit's map or a new row / column / input channel reruns only this part (the overview, softmax
+# and the rest depend on none of them)
+st.fragment(detail)(model, x, layers, names, layer, channel, test_index)
 softmax_section(layers, true_label)
 looks_for(model, config, model_key, layers, names, layer, channel, x, input_key)
