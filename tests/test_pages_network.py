@@ -136,3 +136,50 @@ def test_grad_cam_saliency_and_occlusion_on_demand(lang, mnist_dir):
     assert translate("network.cam_title", lang, k=k) in specs
     assert translate("backprop.saliency_title", lang, k=k) in specs
     assert translate("backprop.occlusion_title", lang, k=k) in specs
+
+
+def _stored_run(seed: int = 12) -> tuple[dict, str]:
+    """A learner's run kept in the run store (the tests' temporary one), and its id."""
+    from explainer.runstore import RunStore
+    from explainer.train import save_checkpoint
+
+    torch.manual_seed(seed)
+    model = build_model("lenet5").eval()
+    run = {"label": f"Run {seed} · LeNet-5", "config": TrainConfig(model="lenet5"), "history": [],
+           "test_accuracy": 0.25, "model": model, "seconds": 1.0, "ips": 1.0, "stopped": False, "device": "cpu"}
+    return run, RunStore().save(run, save_checkpoint(model, run["config"]), owner="test-network")
+
+
+def test_a_link_names_a_run_by_its_id_not_its_place(mnist_dir):
+    from explainer.mnist import load_mnist
+
+    run, run_id = _stored_run()
+    # this session already holds two other runs: "the second run" would be another model here
+    at = app_test("network", timeout=90, tr_runs=[_learner_run(), dict(_learner_run(), label="Run 2 · LeNet-5")])
+    at.query_params.update(nw_model=run_id, nw_layer="4", nw_channel="3", nw_row="2", nw_col="7")
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="nw_model").value == run_id
+    assert at.query_params["nw_model"] == run_id
+    assert translate("network.run_caption", "en", name="Run 12 · LeNet\\-5", acc="25.00 %") in \
+        " ".join(c.value for c in at.caption)
+    # the numbers are the stored run's own
+    x = load_mnist()[2][0] / 255.0
+    u = N.explain_unit(run["model"], x, 4, 3, 2, 7)
+    assert f"{u.value:.6g}" in " ".join(c.value for c in at.caption)
+    # picking another run of the session writes that run's key, and back
+    at.selectbox(key="nw_model").set_value("reference").run()
+    assert not at.exception and at.query_params["nw_model"] == "reference"
+
+
+@pytest.mark.parametrize("old", ["run3", "run0", "AAAAAAAAAAAAAAAAAAAAAA"])
+def test_an_old_or_unknown_model_link_falls_back_to_the_reference_model(old, mnist_dir):
+    at = app_test("network", "zh", timeout=90, tr_runs=[_learner_run()])
+    at.query_params.update(nw_model=old)
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [translate("network.model_missing", "zh", value=old)]
+    assert at.selectbox(key="nw_model").value == "reference"
+    assert translate("network.model_reference", "zh") in _md(at)
+    at.run()  # the message was about the link; it doesn't come back
+    assert not at.exception and not at.warning
