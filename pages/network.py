@@ -306,7 +306,7 @@ def follow_map_click(h: int, w: int) -> None:
         ss["_nw_map_n"] = n + 1
 
 
-def detail(model, x, layers, names, layer: int, channel: int, test_index: int | None) -> None:
+def detail(model, x, layers, names, layer: int, channel: int, test_index: int | None, model_key: str) -> None:
     st.header(t("network.detail_header"))
     note(t("network.detail_intro"))
     L = layers[layer]
@@ -334,7 +334,7 @@ def detail(model, x, layers, names, layer: int, channel: int, test_index: int | 
     if unit[0] != layer:
         st.markdown(t("network.unit_behind", layer=names[u.layer], c=u.channel, r=u.row, col=u.col))
     if U.kind == "conv":
-        conv_arithmetic(u, layers, names, test_index)
+        conv_arithmetic(u, layers, names, test_index, model_key)
     else:
         dense_arithmetic(u, layers, names)
     lines = [t("network.sum_partial", n=len(u.partial_sums), total=fmt(u.partial_sums.sum()), b=fmt(u.bias),
@@ -347,7 +347,7 @@ def detail(model, x, layers, names, layer: int, channel: int, test_index: int | 
     st.caption(t("network.matches", v=f"{u.value:.6g}", pre=f"{u.pre_activation:.6g}"))
 
 
-def conv_arithmetic(u, layers, names, test_index: int | None) -> None:
+def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str) -> None:
     U = layers[u.layer]
     c_in = u.windows.shape[0]
     L_ = lab()
@@ -358,24 +358,44 @@ def conv_arithmetic(u, layers, names, test_index: int | None) -> None:
     k = int(widget(st.number_input, t("network.in_channel"), NW["nw_in"], max_value=c_in - 1,
                    help=t("network.in_help")))
     k = min(k, c_in - 1)
-    a, b, c = st.columns(3)
+    # as the Kernels inspector: two grids a row (three in a row left no room for their numbers)
+    a, b = st.columns(2)
     with a:
-        chart(kfigs.grid_figure(u.windows[k], title=t("network.window_title", k=k), kind="signed",
-                                colorbar_title=t("common.value"), **L_), key="nw_win", config=CFG)
+        chart(figs.unit_grid(u.windows[k], title=t("network.window_title", k=k), colorbar_title=t("common.value"),
+                             **L_), key="nw_win", config=CFG)
     with b:
-        chart(kfigs.grid_figure(u.kernels[k], title=t("network.kernel_title", k=k), kind="signed",
-                                colorbar_title=t("network.weight"), **L_), key="nw_ker", config=CFG)
+        chart(figs.unit_grid(u.kernels[k], title=t("network.kernel_title", k=k), colorbar_title=t("network.weight"),
+                             **L_), key="nw_ker", config=CFG)
+    c, d = st.columns(2, vertical_alignment="center")
     with c:
-        chart(kfigs.grid_figure(u.products[k], title=t("network.products_title", k=k), kind="signed",
-                                colorbar_title=t("network.product"), **L_), key="nw_prod", config=CFG)
-    st.markdown(t("network.partial_line", k=k, n=u.products[k].size, v=fmt(u.partial_sums[k])))
-    if u.layer == 1 and U.size <= 7:
-        params = {"kn_kernel": "custom", "kn_custom": format_kernel(np.round(u.kernels[k], 3))}
-        if test_index is not None:
-            params.update(kn_src="mnist", kn_digit=str(test_index))
-        if st.button(t("network.open_kernels"), key="nw_open_kernel"):
-            st.switch_page("pages/kernels.py", query_params=params)
-        note(t("network.open_note"))
+        chart(figs.unit_grid(u.products[k], title=t("network.products_title", k=k),
+                             colorbar_title=t("network.product"), **L_), key="nw_prod", config=CFG)
+    with d:
+        st.markdown(t("network.partial_line", k=k, n=u.products[k].size, v=fmt(u.partial_sums[k])))
+        kernels_link(u, U, k, test_index, model_key)
+
+
+def kernels_link(u, U, k: int, test_index: int | None, model_key: str) -> None:
+    """A button to the Kernels lesson with this kernel slice (exact) on input channel ``k``'s map as this convolution
+    reads it (``kn_map``: model, test digit, layer, channel; Kernels recomputes the map) at the unit's window: there
+    the window, products and their sum are this page's numbers. A link can name only what another page can make
+    again: a test digit and the reference model or a run the store keeps."""
+    from explainer.kernels import MAX_SIZE
+    from explainer.runstore import valid_id
+
+    if U.size > MAX_SIZE:
+        return
+    if test_index is None or not (model_key == "reference" or valid_id(model_key)):
+        st.caption(t("network.open_needs_test" if test_index is None else "network.open_needs_store"))
+        return
+    params = {"kn_view": "explore", "kn_kernel": "custom", "kn_custom": N.kernel_text(u.kernels[k]),
+              "kn_div": "none", "kn_bias": "0.0", "kn_flip": "0", "kn_out": "raw",
+              "kn_map": f"{model_key},{test_index},{u.layer},{k}",
+              "kn_row": str(u.row * U.stride), "kn_col": str(u.col * U.stride)}
+    st.session_state["_nw_kernels_link"] = params  # what the button sends (tests read it)
+    if st.button(t("network.open_kernels"), key="nw_open_kernel"):
+        st.switch_page("pages/kernels.py", query_params=params)
+    note(t("network.open_note", s=U.stride))
 
 
 def dense_arithmetic(u, layers, names) -> None:
@@ -521,6 +541,6 @@ chart(go.Figure(in_fig) if presenter() else in_fig, key="nw_input", summary=t("n
 layer, channel = overview(layers, names, model_key, input_key, pred)
 # a click on the unit's map or a new row / column / input channel reruns only this part (the overview, softmax
 # and the rest depend on none of them)
-st.fragment(detail)(model, x, layers, names, layer, channel, test_index)
+st.fragment(detail)(model, x, layers, names, layer, channel, test_index, model_key)
 softmax_section(layers, true_label)
 looks_for(model, config, model_key, layers, names, layer, channel, x, input_key)

@@ -183,3 +183,66 @@ def test_an_old_or_unknown_model_link_falls_back_to_the_reference_model(old, mni
     assert translate("network.model_reference", "zh") in _md(at)
     at.run()  # the message was about the link; it doesn't come back
     assert not at.exception and not at.warning
+
+
+def _chart_z(at, title: str) -> np.ndarray:
+    """The z grid of the heatmap titled ``title`` on the AppTest page (decoded from the spec the browser gets)."""
+    import base64
+    import json
+
+    for c in at.get("plotly_chart"):
+        spec = json.loads(c.proto.spec)
+        if spec["layout"].get("title", {}).get("text") != title:
+            continue
+        z = spec["data"][0]["z"]
+        if isinstance(z, dict):  # a typed array: base64 bytes, dtype, shape
+            a = np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"]))
+            return a.reshape([int(n) for n in str(z["shape"]).split(",")])
+        return np.asarray(z, dtype=float)
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+@pytest.mark.parametrize("layer, channel, row, col, k", [(1, 3, 6, 9, 0), (4, 5, 6, 2, 9), (7, 2, 3, 4, 17)])
+def test_the_kernels_link_opens_the_same_numbers_on_kernels(layer, channel, row, col, k, mnist_dir):
+    """Every convolution: the link's parameters open Kernels on that input channel's map with that kernel, at the
+    unit's window, and Kernels' window, kernel, products and sum are this unit's numbers for that channel."""
+    from explainer.mnist import load_mnist
+
+    at = app_test("network", timeout=90)
+    at.query_params.update(nw_digit="3", nw_layer=str(layer), nw_channel=str(channel), nw_row=str(row),
+                           nw_col=str(col), nw_in=str(k))
+    at.run()
+    assert not at.exception
+    assert at.button(key="nw_open_kernel").label == translate("network.open_kernels", "en")
+    params = at.session_state["_nw_kernels_link"]
+    model = N.reference_model()
+    layers = N.trace(model, load_mnist()[2][3].astype(np.float32) / 255.0)
+    u = N.explain_unit(model, None, layer, channel, row, col, traced=layers)
+    s = layers[layer].stride
+    kt = app_test("kernels", timeout=90)
+    kt.query_params.update(params)
+    kt.run()
+    assert not kt.exception and not kt.warning
+    assert (kt.number_input(key="kn_row").value, kt.number_input(key="kn_col").value) == (row * s, col * s)
+    assert np.allclose(_chart_z(kt, translate("kernels.window_title", "en")), u.windows[k], atol=1e-6)
+    assert np.allclose(_chart_z(kt, translate("kernels.kernel_title", "en")), u.kernels[k], atol=1e-7)
+    assert np.allclose(_chart_z(kt, translate("kernels.products_title", "en")), u.products[k], atol=1e-6)
+    md = " ".join(m.value for m in kt.markdown)
+    import re
+
+    head = translate("kernels.sum_line", "en", n=u.products[k].size, total="@", d=1, b=0, value="@").split("@")[0]
+    shown = re.search(re.escape(head) + r"(\S+?)\*\*", md)
+    assert shown, md[-300:]
+    assert abs(float(shown.group(1).replace("−", "-")) - u.partial_sums[k]) <= 5e-4 * max(1.0, abs(u.partial_sums[k]))
+    # the map stays when Kernels reruns; "Choose a picture instead" goes back to the picker
+    kt.run()
+    assert not kt.exception and kt.query_params["kn_map"] == params["kn_map"]
+    kt.button(key="kn_map_back").click().run()
+    assert not kt.exception and kt.selectbox(key="kn_src").value == "camera"
+
+
+def test_a_drawn_input_or_an_unkept_run_has_no_kernels_link(mnist_dir):
+    at = app_test("network", timeout=90, tr_runs=[_learner_run()]).run()  # a run the store didn't keep (no id)
+    assert not at.exception
+    assert translate("network.open_needs_store", "en") in " ".join(c.value for c in at.caption)
+    assert not [b for b in at.button if b.key == "nw_open_kernel"]
