@@ -159,7 +159,8 @@ def main() -> None:
     print("## AppTest (full runs; wall and process CPU include compiling the page again each run)")
     print(f"first run (cold caches, MNIST load): {first * 1000:.0f} ms")
     print(f"rerun at defaults: median {med(times):.0f} ms wall, {med(cpu):.0f} ms CPU ({args.runs} runs)")
-    print(f"detail click (row changed): median {med(clicks):.0f} ms wall, {med(clicks_cpu):.0f} ms CPU")
+    print(f"row changed (a full run here: AppTest has no fragment reruns): median {med(clicks):.0f} ms wall, "
+          f"{med(clicks_cpu):.0f} ms CPU")
     print(f"layer change (conv 1 / 2 / 3): median {med(layer_changes):.0f} ms wall, {med(layer_cpu):.0f} ms CPU")
     for k, (big, total) in sizes.items():
         print(f"overview {k}: largest figure {big / 1e6:.3f} MB, all figures on the page {total / 1e6:.3f} MB")

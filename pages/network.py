@@ -21,7 +21,7 @@ from explainer.errors import UserError
 from explainer.figures import backprop as bp_figs
 from explainer.figures import kernels as kfigs
 from explainer.figures import network as figs
-from explainer.figures.style import fmt
+from explainer.figures.style import fmt, number
 from explainer.images import decode_upload
 from explainer.kernels import format_kernel
 from explainer.mnist import load_mnist
@@ -344,7 +344,7 @@ def detail(model, x, layers, names, layer: int, channel: int, test_index: int | 
     if u.pooled is not None:
         lines.append(t("network.sum_pooled", r=u.pooled_at[0], c=u.pooled_at[1], v=fmt(u.pooled)))
     st.markdown("\n".join(f"- {line}" for line in lines))
-    st.caption(t("network.matches", v=f"{u.value:.6g}", pre=f"{u.pre_activation:.6g}"))
+    st.caption(t("network.matches", v=number(u.value, ".6g"), pre=number(u.pre_activation, ".6g")))
 
 
 def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str) -> None:

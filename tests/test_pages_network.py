@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from explainer import network as N
+from explainer.figures.style import number
 from explainer.i18n import translate
 from explainer.models import build_model
 from explainer.train import TrainConfig
@@ -72,7 +73,7 @@ def test_link_restores_layer_channel_and_position_and_the_numbers_match(mnist_di
     assert translate("network.sum_partial", "en", n=16, total=fmt(u.partial_sums.sum()), b=fmt(u.bias),
                      pre=fmt(u.pre_activation)) in md
     assert translate("network.partial_line", "en", k=9, n=9, v=fmt(u.partial_sums[9])) in md
-    assert f"{u.value:.6g}" in " ".join(c.value for c in at.caption)
+    assert number(u.value, ".6g") in " ".join(c.value for c in at.caption)
     # a pooled layer's position leads to the unit that wins its window
     at.selectbox(key="nw_layer").set_value(6).run()
     assert not at.exception
@@ -104,7 +105,7 @@ def test_with_a_learners_run(lang, mnist_dir):
     x = load_mnist()[2][0] / 255.0
     u = N.explain_unit(run["model"], x, 4, 15, 9, 0)
     assert u.windows.shape == (6, 5, 5)
-    assert f"{u.value:.6g}" in " ".join(c.value for c in at.caption)
+    assert number(u.value, ".6g") in " ".join(c.value for c in at.caption)
     # the reference model can still be picked
     at.selectbox(key="nw_model").set_value("reference").run()
     assert not at.exception and translate("network.model_reference", lang) in _md(at)
@@ -166,7 +167,7 @@ def test_a_link_names_a_run_by_its_id_not_its_place(mnist_dir):
     # the numbers are the stored run's own
     x = load_mnist()[2][0] / 255.0
     u = N.explain_unit(run["model"], x, 4, 3, 2, 7)
-    assert f"{u.value:.6g}" in " ".join(c.value for c in at.caption)
+    assert number(u.value, ".6g") in " ".join(c.value for c in at.caption)
     # picking another run of the session writes that run's key, and back
     at.selectbox(key="nw_model").set_value("reference").run()
     assert not at.exception and at.query_params["nw_model"] == "reference"
