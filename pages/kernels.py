@@ -82,7 +82,7 @@ def _figure(d: dict, box: tuple | None = None, side: int = 0):
 @st.cache_data(max_entries=16, show_spinner=False)
 def input_figure(img: np.ndarray, title: str, labels_: tuple, kind: str = "grey") -> dict:
     x_title, y_title, value_label = labels_
-    bar = t("kernels.cb_grey") if kind == "grey" else t("kernels.cb_value")
+    bar = t("kernels.cb_grey") if kind == "grey" else t("common.value")
     return _plain(figs.map_figure(img, kind=kind, title=title, colorbar_title=bar, x_title=x_title,
                                   y_title=y_title, value_label=value_label))
 
@@ -235,7 +235,7 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None, ki
                         key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
     with right:
         chart(figs.grid_figure(info.window, title=t("kernels.window_title"), kind=kind,
-                               colorbar_title=t("kernels.cb_grey") if kind == "grey" else t("kernels.cb_value"), **L),
+                               colorbar_title=t("kernels.cb_grey") if kind == "grey" else t("common.value"), **L),
               key="kn_win", config=CFG)
     a, b = st.columns(2)
     with a:
