@@ -354,7 +354,7 @@ def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str) ->
     st.markdown(t("network.conv_text", c_in=c_in, k=U.size, s=U.stride, p=U.padding, prev=names[u.layer - 1]))
     chart(figs.bars(u.partial_sums, labels=[str(i) for i in range(c_in)], title=t("network.partials_title"),
                     x_title=t("network.in_channel"), y_title=t("network.partial"), height=260),
-          key="nw_partials", name=t("network.partials_title"))
+          key="nw_partials", name=t("network.partials_title"), config=CFG)
     k = int(widget(st.number_input, t("network.in_channel"), NW["nw_in"], max_value=c_in - 1,
                    help=t("network.in_help")))
     k = min(k, c_in - 1)
@@ -405,7 +405,7 @@ def dense_arithmetic(u, layers, names) -> None:
     top = np.argsort(-np.abs(flat), kind="stable")[:20]
     chart(figs.bars(flat[top], labels=[str(i) for i in top], title=t("network.dense_title", k=len(top)),
                     x_title=t("network.feature"), y_title=t("network.product"), height=280),
-          key="nw_dense", name=t("network.dense_name"))
+          key="nw_dense", name=t("network.dense_name"), config=CFG)
 
 
 # ---------------------------------------------------------------- softmax
@@ -424,7 +424,7 @@ def softmax_section(layers, true_label: int | None) -> None:
     with right:
         chart(figs.bars(100 * s.probs, labels=[str(i) for i in range(10)], title=t("network.probs_title", t=f"{temp:g}"),
                         x_title=t("network.col_digit"), y_title=t("network.col_prob"), mark=s.winner, fmt=".1f",
-                        height=300), key="nw_probs", name=t("network.probs_name"))
+                        height=300), key="nw_probs", name=t("network.probs_name"), config=CFG)
     st.markdown(t("network.softmax_sum", total=f"{s.total:.6g}", shift=f"{s.shift:g}") if s.shift else
                 t("network.softmax_total", total=f"{s.total:.6g}"))
     st.markdown(t("network.softmax_winner", k=s.winner, margin=f"{s.margin:.3f}", p=f"{100 * s.probs.max():.2f}"))
@@ -482,14 +482,14 @@ def job_results(pkey: tuple, okey: tuple, was_running: bool, layer: int, channel
         caps = [f"#{i} · {v:.2f}" for i, v in zip(res["index"][ch], res["value"][ch])]
         size = res["field"][0]
         chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title=t("network.patches_title", c=ch, s=size)),
-              key="nw_patches", name=t("network.patches_name"))
+              key="nw_patches", name=t("network.patches_name"), config=CFG)
     ojob = shared.get(okey)
     opt = ojob.result if ojob is not None and ojob.done else None
     if opt is not None:
         c1, c2 = st.columns(2)
         with c1:
             chart(bp_figs.attribution(opt["image"], title=t("network.optimised_title", c=channel), colorscale="Greys",
-                                      zmin=0, zmax=1, **lab()), key="nw_opt", name=t("network.optimised_name"))
+                                      zmin=0, zmax=1, **lab()), key="nw_opt", name=t("network.optimised_name"), config=CFG)
         with c2:
             st.markdown(t("network.optimised_text", a=f"{opt['values'][0]:.3f}", b=f"{opt['values'][-1]:.3f}",
                           n=len(opt["values"])))
@@ -512,12 +512,12 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
     coords = bp.occlusion_centres(PATCH, PATCH_STEP)
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(bp_figs.attribution(cam, title=t("network.cam_title", k=cls), zmin=0, **L_), key="nw_gradcam")
+        chart(bp_figs.attribution(cam, title=t("network.cam_title", k=cls), zmin=0, **L_), key="nw_gradcam", config=CFG)
     with g2:
-        chart(bp_figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L_), key="nw_sal")
+        chart(bp_figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L_), key="nw_sal", config=CFG)
     with g3:
         chart(bp_figs.attribution(occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu", coords=coords,
-                                  **L_), key="nw_occ")
+                                  **L_), key="nw_occ", config=CFG)
     note(t("network.cam_text", k=cls))
 
 
