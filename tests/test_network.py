@@ -12,6 +12,7 @@ from torch import nn
 from explainer import network as N
 from explainer.draw import preprocess_drawing
 from explainer.errors import UserError
+from explainer.figures.style import number
 from explainer.models import Normalize, build_model
 
 ZOO = [("fast", {}), ("reference", {}), ("lenet5", {}), ("custom", {}),
@@ -317,3 +318,18 @@ def test_unit_grids_print_short_numbers_and_the_map_keeps_its_axes():
     from explainer.figures.describe import summary
 
     assert summary(m, "en").count("14×14") == 1  # said once (the builder's numbers, not also the markers')
+
+
+def test_overview_labels_the_softmax_rows_and_keeps_the_logits_short():
+    from explainer.figures import network as F
+
+    torch.manual_seed(0)
+    model = build_model("fast").eval()
+    layers = N.trace(model, np.random.default_rng(5).random((28, 28)).astype(np.float32))
+    names = [f"{L.kind} {i}" for i, L in enumerate(layers)]
+    fig, points = F.overview(layers, shown=16, selected=(1, 0), feed=None, predicted=3, names=names,
+                             range_fmt="{lo} … {hi}", hover="value", channel_word="channel", title="t")
+    texts = [a.text for a in fig.layout.annotations if "<b>" not in a.text]
+    logits, probs = texts[:10], texts[10:20]
+    assert logits == [number(v, ".2f") for v in layers[-2].output]  # short: the softmax beside them names the rows
+    assert probs == [f"{k}: {number(p, '.2f')}" for k, p in enumerate(layers[-1].output)]

@@ -105,9 +105,12 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
                              hovertemplate=f"%{{y:.0f}}: {hover} = %{{z:.4g}}<extra>{names[li]}</extra>"
                              if n > 10 else f"{hover} = %{{z:.4g}}<extra>{names[li]}</extra>"))
             if n <= 10:
+                # the logits' row labels are the softmax's beside them (kept short: a phone's columns are narrow)
+                labelled = not (li + 1 < len(layers) and layers[li + 1].kind == "softmax")
                 for k in range(n):
-                    annotations.append(dict(x=x + 0.5, y=dy * (k + 0.5), text=f"{k}: {number(out[k], '.2f')}",
-                                            showarrow=False, xanchor="left", xshift=14, font=dict(size=11)))
+                    annotations.append(dict(x=x + 0.5, y=dy * (k + 0.5),
+                                            text=(f"{k}: " if labelled else "") + number(out[k], '.2f'),
+                                            showarrow=False, xanchor="left", xshift=3, font=dict(size=11)))
             if L.kind == "softmax":
                 y0 = dy * predicted
                 shapes.append(dict(type="rect", x0=x, x1=x + 0.5, y0=y0, y1=y0 + dy, line=dict(color=HIGHLIGHT, width=4),
@@ -143,7 +146,9 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
                      hovertemplate="%{text}<extra></extra>"))
     layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
                   clickmode="event+select", dragmode=False, shapes=shapes, annotations=annotations,
-                  xaxis=dict(visible=False, range=[-0.2, x], fixedrange=True),
+                  # room on the right for the last strip's numbers (a phone's narrow plot clipped them)
+                  xaxis=dict(visible=False, range=[-0.2, x + (0.6 if out.ndim == 1 and out.size <= 10 else 0)],
+                             fixedrange=True),
                   yaxis=dict(visible=False, range=[col_h + 0.2, -0.6 - 2 * HEADER_STEP], fixedrange=True))
     fig = fast_figure(data, layout)
     return fig, points
