@@ -143,6 +143,9 @@ def draw_value(rng: random.Random, key: str, w, p: Param) -> Draw:
         if kind in ("selectbox", "radio"):
             return Draw(key, "set", label, lambda w_, s: setattr(s, "string_value", label))
         return Draw(key, "set", label, lambda w_, s: s.string_array_value.data.extend([label]))
+    if kind in ("selectbox", "radio") and _labels(w):  # a text setting picked from a list (Inside the network's model)
+        label = rng.choice(_labels(w))
+        return Draw(key, "set", label, lambda w_, s: setattr(s, "string_value", label))
     if p.type == "text":
         samples = TEXT_SAMPLES.get(key)
         text = rng.choice(samples()) if samples else "".join(rng.choice("abc 123") for _ in range(rng.randint(0, 20)))

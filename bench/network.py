@@ -1,25 +1,130 @@
-"""Inside the network: server time of a rerun at defaults and of a detail click (AppTest), the overview figure's
-size as sent to the browser (its Plotly JSON), and the two engine jobs' work (timed in-process, as a worker runs it).
+"""Inside the network: server time of a rerun at defaults and of a detail click, the overview figure's size as
+sent to the browser (its Plotly JSON), per-input Grad-CAM, and the two engine jobs' work (timed in-process, as a
+worker runs it).
 
-    MNIST_DIR=../shared/mnist .venv/bin/python bench/network.py [--runs 7]
+Server time is measured two ways:
 
-Prints medians; nothing is asserted.
+- on a real server (``bench/cpuhook.py`` around ``streamlit run``, one session spoken at the protocol level by
+  ``bench/classroom.py``'s client): the script thread's CPU per click plus serialising its messages, as
+  ``bench/clicks.py`` counts it. A detail click (a new row) reruns only the detail fragment, as in a browser;
+- with AppTest (each ``run`` is a full run). AppTest compiles the page script again on every run (a server
+  compiles it once per process: Streamlit's ScriptCache), so its wall time holds ~50 ms that no visitor's
+  click costs; both are printed: the run's wall time as before, and the script thread's CPU with the page
+  compiled once.
+
+    MNIST_DIR=../shared/mnist .venv/bin/python bench/network.py [--runs 7] [--no-server] [--no-jobs]
+
+Prints medians and the load average; nothing is asserted.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import statistics
 import time
 
 from common import ROOT  # the repository on sys.path, MNIST_DIR
 
+from streamlit.runtime.scriptrunner import script_runner  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
+
+SCRIPT_CPU: list[float] = []  # the script thread's CPU time of each AppTest run
+
+
+def _count_script_cpu() -> None:
+    """Record each script run's thread CPU time (as ``bench/cpuhook.py`` does on a server)."""
+    orig = script_runner.ScriptRunner._run_script
+
+    def _run_script(self, rerun_data):
+        t0 = time.thread_time()
+        try:
+            return orig(self, rerun_data)
+        finally:
+            SCRIPT_CPU.append(time.thread_time() - t0)
+
+    script_runner.ScriptRunner._run_script = _run_script
+
+
+def _compile_once() -> None:
+    """AppTest makes a fresh ScriptCache per run (the page compiled again each time); a server keeps one."""
+    import streamlit.testing.v1.local_script_runner as lsr
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    shared = ScriptCache()
+    lsr.ScriptCache = lambda: shared
+
+
+def _apptest_script_cpu(runs: int) -> tuple[float, float]:
+    """Median script-thread CPU (ms) of a rerun at defaults and of a row change, the page compiled once."""
+    _compile_once()
+    at = AppTest.from_file(str(ROOT / "pages" / "network.py"), default_timeout=120)
+    at.run()
+    at.run()
+    SCRIPT_CPU.clear()
+    for _ in range(runs):
+        at.run()
+    rerun = statistics.median(SCRIPT_CPU) * 1000
+    SCRIPT_CPU.clear()
+    for i in range(runs):
+        at.number_input(key="nw_row").set_value(5 + i % 2)
+        at.run()
+    click = statistics.median(SCRIPT_CPU) * 1000
+    assert not at.exception, at.exception
+    return rerun, click
+
+
+async def _server(runs: int) -> dict:
+    """Per click on a real server: script CPU + serialisation (ms), and the bytes sent."""
+    import classroom
+    import clicks
+
+    server = clicks.HookedServer(ROOT)
+    out: dict[str, list] = {}
+    anchor = classroom.Session(server.url, timeout=300)
+    s = classroom.Session(server.url, timeout=120)
+    try:
+        await anchor.open("network")  # a connected session keeps the compiled page (as a classroom's tabs do)
+        await s.open("network")
+
+        async def measure(name, act):
+            for i in range(runs):
+                before = server.counters()
+                t0 = time.perf_counter()
+                await act(i)
+                after = await clicks._settled(server, before)
+                out.setdefault(name, []).append(((after[0] - before[0]) + (after[1] - before[1]),
+                                                 time.perf_counter() - t0, after[3] - before[3]))
+
+        await measure("rerun at defaults", lambda i: s._rerun(fragment_id=""))
+        await measure("detail click (row changed; the detail fragment)", lambda i: s.number("nw_row", 5 + i % 2))
+        await measure("input channel changed (the detail fragment)", lambda i: s.number("nw_in", i % 2))
+        layers = s.options("nw_layer")
+        await measure("layer change (full run)", lambda i: s.choose("nw_layer", (2, 5, 8)[i % 3] % len(layers)))
+    finally:
+        await s.close()
+        await anchor.close()
+        server.stop()
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--no-jobs", action="store_true", help="skip timing the engine jobs' work")
+    ap.add_argument("--no-server", action="store_true", help="skip the real server's measurements")
     args = ap.parse_args()
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+    if not args.no_server:
+        res = asyncio.run(_server(args.runs))
+        print("## real server, one session (script thread CPU + serialisation, median of "
+              f"{args.runs}; wall from send to script_finished)")
+        for name, rows in res.items():
+            cpu = statistics.median(r[0] for r in rows) * 1000
+            wall = statistics.median(r[1] for r in rows) * 1000
+            kb = statistics.median(r[2] for r in rows) / 1024
+            print(f"{name}: {cpu:.0f} ms CPU, {wall:.0f} ms wall, {kb:.0f} KiB sent")
+    _count_script_cpu()
     at = AppTest.from_file(str(ROOT / "pages" / "network.py"), default_timeout=120)
     t0 = time.perf_counter()
     at.run()
@@ -51,27 +156,40 @@ def main() -> None:
         specs = [len(c.proto.spec) for c in at.get("plotly_chart")]
         sizes["all" if shown_all else "default"] = (max(specs), sum(specs))
     med = lambda v: sorted(v)[len(v) // 2] * 1000  # noqa: E731
+    print("## AppTest (full runs; wall and process CPU include compiling the page again each run)")
     print(f"first run (cold caches, MNIST load): {first * 1000:.0f} ms")
     print(f"rerun at defaults: median {med(times):.0f} ms wall, {med(cpu):.0f} ms CPU ({args.runs} runs)")
-    print(f"detail click (row changed): median {med(clicks):.0f} ms wall, {med(clicks_cpu):.0f} ms CPU")
+    print(f"row changed (a full run here: AppTest has no fragment reruns): median {med(clicks):.0f} ms wall, "
+          f"{med(clicks_cpu):.0f} ms CPU")
     print(f"layer change (conv 1 / 2 / 3): median {med(layer_changes):.0f} ms wall, {med(layer_cpu):.0f} ms CPU")
     for k, (big, total) in sizes.items():
         print(f"overview {k}: largest figure {big / 1e6:.3f} MB, all figures on the page {total / 1e6:.3f} MB")
+    rerun, click = _apptest_script_cpu(args.runs)
+    print(f"script thread CPU, page compiled once: rerun {rerun:.0f} ms, row change (full run) {click:.0f} ms")
 
+    from common import median_ms
+
+    from explainer import backprop as bp
     from explainer import network as N
     from explainer.mnist import load_mnist
 
     x_test = load_mnist()[2]
     model = N.reference_model()
-    if args.no_jobs:
-        return
-    for layer in (3, 7, 9):
+    x = x_test[0].astype("float32") / 255.0
+    cam = median_ms(lambda: N.grad_cam(model, x), args.runs, warm_up=True)
+    sal = median_ms(lambda: bp.saliency(model, x, 7), args.runs, warm_up=True)
+    occ = median_ms(lambda: bp.occlusion(model, x, 7, patch=8, stride=2), args.runs, warm_up=True)
+    print(f"per input (the page's toggle, cached per model and input): Grad-CAM {cam:.1f} ms, saliency {sal:.1f} ms, "
+          f"occlusion (121 patches) {occ:.1f} ms")
+    if not args.no_jobs:
+        for layer in (3, 7, 9):
+            t0 = time.perf_counter()
+            N.top_patches(model, x_test, layer)
+            print(f"job top_patches, layer {layer}, 10,000 digits: {time.perf_counter() - t0:.2f} s")
         t0 = time.perf_counter()
-        N.top_patches(model, x_test, layer)
-        print(f"job top_patches, layer {layer}, 10,000 digits: {time.perf_counter() - t0:.2f} s")
-    t0 = time.perf_counter()
-    N.optimise_input(model, 7, 0)
-    print(f"job optimise_input ({N.OPTIMISE_STEPS} steps): {time.perf_counter() - t0:.2f} s")
+        N.optimise_input(model, 7, 0)
+        print(f"job optimise_input ({N.OPTIMISE_STEPS} steps): {time.perf_counter() - t0:.2f} s")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -554,6 +554,30 @@ def grad_cam(model: nn.Module, x, label: int | None = None) -> tuple[np.ndarray,
     return up.numpy().astype(np.float64), k, convs[-1]
 
 
+def input_map(layers: list[LayerTrace], layer: int, channel: int) -> np.ndarray:
+    """Input channel ``channel`` of conv entry ``layer`` as its convolution reads it: the previous entry's map with
+    the convolution's zero padding around it (float64). The Kernels lesson's valid, stride-1 convolution of this map
+    with that channel's kernel holds, at (row·stride, col·stride), the unit's partial sum for this channel."""
+    layer, channel = int(layer), int(channel)
+    if not 0 < layer < len(layers):
+        raise UserError("errors.out_of_range", param="layer", lo=1, hi=len(layers) - 1, value=layer)
+    L = layers[layer]
+    if L.kind != "conv":
+        raise UserError("errors.not_one_of", param="layer", choices="conv", value=L.kind)
+    prev = layers[layer - 1].output
+    if not 0 <= channel < prev.shape[0]:
+        raise UserError("errors.out_of_range", param="channel", lo=0, hi=prev.shape[0] - 1, value=channel)
+    return np.pad(prev[channel].astype(np.float64), L.padding)
+
+
+def kernel_text(kernel) -> str:
+    """A learned kernel slice as the Kernels lesson's kernel text (rows by ";", values by ","): each weight the
+    shortest decimal that reads back as the same float32 (the precision the network computes in; 6e-8 relative to
+    the float64 of a batch-norm-folded weight), so a 7×7 kernel stays within ``limits.KERNEL_TEXT_CHARS``."""
+    k = np.asarray(kernel, dtype=np.float32)
+    return ";".join(",".join(np.format_float_positional(v, unique=True, trim="-") for v in row) for row in k)
+
+
 def model_key_of(model: nn.Module) -> str:
     """A small key for a model's weights (sha1 of its state): the same weights give the same results."""
     import hashlib

@@ -16,10 +16,13 @@ from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, g
 from explainer.kernels import (MAX_ABS, MAX_SIZE, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
 from ui.charts import chart
-from ui.images import digit, image_picker
+from explainer.runstore import valid_id
+from ui.images import PickedImage, digit, image_picker
 from explainer.limits import KERNEL_TEXT_CHARS
-from ui.shell import formula, keep_last, labels, lesson_views, note, t, widget
-from ui.tables.kernels import DEFAULT_CUSTOM, VIEWS, TABLE as KERNELS
+from ui.shell import formula, keep_last, labels, lesson_views, note, publish, restore, t, widget
+from ui.tables.kernels import DEFAULT_CUSTOM, MAP_CHARS, VIEWS, TABLE as KERNELS
+from ui.tables.network import MAX_CHANNELS, MAX_LAYERS
+from ui.tables.shared import DIGIT_MAX
 
 CFG = {"displayModeBar": False}
 
@@ -77,9 +80,10 @@ def _figure(d: dict, box: tuple | None = None, side: int = 0):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def input_figure(img: np.ndarray, title: str, labels_: tuple) -> dict:
+def input_figure(img: np.ndarray, title: str, labels_: tuple, kind: str = "grey") -> dict:
     x_title, y_title, value_label = labels_
-    return _plain(figs.map_figure(img, kind="grey", title=title, colorbar_title=t("kernels.cb_grey"), x_title=x_title,
+    bar = t("kernels.cb_grey") if kind == "grey" else t("common.value")
+    return _plain(figs.map_figure(img, kind=kind, title=title, colorbar_title=bar, x_title=x_title,
                                   y_title=y_title, value_label=value_label))
 
 
@@ -198,7 +202,7 @@ def shown_value(img, value: float, r: int, c: int, view: str, bias: float, flip:
     return value
 
 
-def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None) -> None:
+def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None, kind: str = "grey") -> None:
     st.header(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
     ho, wo = out.shape
@@ -230,8 +234,9 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None) ->
         chart(figs.neighbourhood_picker(picker_map, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
                         key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
     with right:
-        chart(figs.grid_figure(info.window, title=t("kernels.window_title"), kind="grey",
-                                         colorbar_title=t("kernels.cb_grey"), **L), key="kn_win", config=CFG)
+        chart(figs.grid_figure(info.window, title=t("kernels.window_title"), kind=kind,
+                               colorbar_title=t("kernels.cb_grey") if kind == "grey" else t("common.value"), **L),
+              key="kn_win", config=CFG)
     a, b = st.columns(2)
     with a:
         chart(figs.grid_figure(info.kernel, title=t("kernels.kernel_title"), kind="signed",
@@ -292,9 +297,72 @@ def default_result(img: np.ndarray):
     return settings, k.pair, out, best
 
 
+def _map_ref(text: str):
+    """``kn_map``'s URL text → (model, test digit, layer, input channel); None for ""; ``ValueError`` otherwise."""
+    if text == "":
+        return None
+    parts = text.split(",")
+    if len(text) > MAP_CHARS or len(parts) != 4 or not (parts[0] == "reference" or valid_id(parts[0])):
+        raise ValueError(text)
+    index, layer, channel = (int(p) for p in parts[1:])
+    if not (0 <= index <= DIGIT_MAX and 0 < layer < MAX_LAYERS and 0 <= channel < MAX_CHANNELS):
+        raise ValueError(text)
+    return parts[0], index, layer, channel
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def network_input_map(model: str, index: int, layer: int, channel: int):
+    """``(map, conv number, stride, padding)``: an input channel of a convolution of Inside the network as that
+    convolution reads it (``explainer.network.input_map``), on MNIST test digit ``index``; None without the run."""
+    from explainer import network as N
+    from explainer.mnist import load_mnist
+
+    if model == "reference":
+        net = N.reference_model()
+    else:
+        from ui import runs
+
+        run = runs.load(model)
+        net = run.get("model") if run else None
+        if net is None:
+            return None
+    x_test = load_mnist()[2]
+    layers = N.trace(net, x_test[index % len(x_test)].astype(np.float32) / 255.0)
+    m = N.input_map(layers, layer, channel)
+    return m, sum(L.kind == "conv" for L in layers[:layer + 1]), layers[layer].stride, layers[layer].padding
+
+
+def _forget_map() -> None:
+    publish("kn_map", None, "")
+
+
+def network_map() -> PickedImage | None:
+    """The image of a link from Inside the network ("open this kernel in the Kernels lesson"): the map a
+    convolution reads (``kn_map``), with its own numbers; None when there is none (the picker then)."""
+    ref = restore("kn_map", None, parse=_map_ref)
+    if ref is None:
+        return None
+    try:
+        made = network_input_map(*ref)
+    except (UserError, ValueError):
+        made = None
+    if made is None:
+        st.warning(t("kernels.map_missing"))
+        publish("kn_map", None, "")
+        return None
+    m, n_conv, s, p = made
+    name = t("kernels.map_name", c=ref[3], layer=t("network.kind_conv", n=n_conv, f=""), i=ref[1], p=p)
+    st.caption(t("kernels.map_caption", name=name, s=s))
+    st.button(t("kernels.map_back"), key="kn_map_back", on_click=_forget_map)
+    publish("kn_map", ref, ",".join(map(str, ref)))
+    return PickedImage(m, name, False)
+
+
 def explore() -> None:
-    picked = image_picker("kn", default="camera")
-    img = grey_of(picked.array)
+    linked = network_map()
+    picked = linked or image_picker("kn", default="camera")
+    img = picked.array if linked is not None else grey_of(picked.array)  # a map keeps its own numbers
+    kind = "grey" if linked is None else ("signed" if img.min() < 0 else "magnitude")
     per_channel = False
     if picked.is_rgb:
         note(t("kernels.rgb_note"))
@@ -348,7 +416,7 @@ def explore() -> None:
     out_fig, hist_fig = output_figures(*settings, view or "raw", texts)
     left, right = st.columns(2)
     with left:
-        in_fig = input_figure(img, t("kernels.input_title", h=H, w=W), labels_)
+        in_fig = input_figure(img, t("kernels.input_title", h=H, w=W), labels_, kind)
         chart(_figure(in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
     with right:
         chart(_figure(out_fig, (r, c, 1, 1), max(H, W)), key="kn_outmap", config=CFG)
@@ -365,7 +433,7 @@ def explore() -> None:
     chart(_figure(hist_fig), key="kn_hist", config=CFG)
     if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
-    pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=(view or "raw", *settings[5:7]))
+    pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=(view or "raw", *settings[5:7]), kind=kind)
 
 
 def open_step_edge() -> None:

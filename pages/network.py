@@ -21,7 +21,7 @@ from explainer.errors import UserError
 from explainer.figures import backprop as bp_figs
 from explainer.figures import kernels as kfigs
 from explainer.figures import network as figs
-from explainer.figures.style import fmt
+from explainer.figures.style import fmt, number
 from explainer.images import decode_upload
 from explainer.kernels import format_kernel
 from explainer.mnist import load_mnist
@@ -30,7 +30,7 @@ from ui import runs as runstore
 from ui.canvas import draw_canvas
 from ui.charts import chart
 from ui.registry import shared_registry
-from ui.shell import labels, literal, note, presenter, t, t_error, widget
+from ui.shell import from_outside, labels, literal, note, presenter, t, t_error, widget
 from ui.tables.network import SHOWN, TABLE as NW
 
 CFG = {"displayModeBar": False}
@@ -51,7 +51,11 @@ def _mnist_test():
 
 @st.cache_resource(show_spinner=False)
 def _reference():
-    return N.reference_model()
+    """The shipped reference CNN, what ``--make-reference`` recorded, and its training configuration."""
+    from explainer.train import TrainConfig
+
+    info = N.reference_info()
+    return N.reference_model(), info, TrainConfig.from_dict(info["config"])
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -113,30 +117,61 @@ def _fingerprint(model) -> str:
     return N.model_key_of(model)
 
 
+def _run_value(run: dict) -> str:
+    """How ``nw_model`` names a run: its id in the run store, else (a run the store refused) its weights' key."""
+    return run.get("id") or run.setdefault("_nw_key", _fingerprint(run["model"]))
+
+
+def _linked_run(runs: list[dict], value) -> str | None:
+    """``nw_model`` as this session can show it: "newest", "reference" or one of its runs' values; a run id the
+    session doesn't hold yet is loaded from the run store (as ``?run=`` does). Anything else (a link of an older
+    version named runs by place, "run3"; a run the store no longer keeps) gets a message: None."""
+    if value in ("newest", "reference") or any(_run_value(r) == value for r in runs):
+        return value
+    from explainer.runstore import valid_id
+
+    if valid_id(value):
+        run = runstore.load(value)
+        if run is not None and run.get("model") is not None:
+            runs.append(run)
+            runstore.publish_ids([r["id"] for r in runs if r.get("id")])
+            return value
+    return None
+
+
 def choose_model() -> tuple:
     """``(model, key, label, config)``: the newest finished run, one picked, or the reference model."""
     runs = session_runs()
-    options = ["newest", "reference"] + [f"run{i}" for i in range(len(runs))]
+    ss = st.session_state
+    asked = st.query_params.get("nw_model")
+    if asked is not None and from_outside("nw_model", asked) and _linked_run(runs, asked) is None:
+        st.warning(t("network.model_missing", value=literal(asked)))  # the page goes on with the reference model
+        st.query_params["nw_model"] = "reference"
+        ss["nw_model"] = "reference"
+    elif ss.get("nw_model") is not None and _linked_run(runs, ss["nw_model"]) is None:
+        ss["nw_model"] = "reference"
+    options = ["newest", "reference"] + [_run_value(r) for r in runs]
     names = {"newest": t("network.model_newest") if runs else t("network.model_newest_none"),
              "reference": t("network.model_reference")}
-    names.update({f"run{i}": r["label"] for i, r in enumerate(runs)})
-    choice = widget(st.selectbox, t("network.model"), NW["nw_model"], options=options,
-                    format_func=lambda o, n=names: n.get(o, o))
-    if choice == "newest":
-        choice = f"run{len(runs) - 1}" if runs else "reference"
-    if choice == "reference":
-        model = _reference()
-        info = N.reference_info()
-        st.caption(t("network.reference_caption", acc=f"{100 * info['test_accuracy']:.2f}"))
-        from explainer.train import TrainConfig
+    names.update({_run_value(r): r["label"] for r in runs})
 
-        return model, "reference", t("network.model_reference"), TrainConfig.from_dict(info["config"])
-    run = runs[int(choice[3:])]
-    key = run.get("id") or run.setdefault("_nw_key", _fingerprint(run["model"]))
+    def selectbox(label: str, *, key: str, max_chars: int | None = None, **kwargs):
+        """A select box over this session's runs (by id) for the text setting ``nw_model``."""
+        return st.selectbox(label, key=key, options=options, **kwargs)
+
+    choice = widget(selectbox, t("network.model"), NW["nw_model"], format_func=lambda o, n=names: n.get(o, o),
+                    publish_if=lambda v, o=options: v in o)
+    if choice == "newest":
+        choice = _run_value(runs[-1]) if runs else "reference"
+    if choice == "reference" or choice not in names:
+        model, info, config = _reference()
+        st.caption(t("network.reference_caption", acc=f"{100 * info['test_accuracy']:.2f}"))
+        return model, "reference", t("network.model_reference"), config
+    run = next(r for r in runs if _run_value(r) == choice)
     acc = run.get("test_accuracy")
     st.caption(t("network.run_caption", name=literal(run["label"]),
                  acc=f"{100 * acc:.2f} %" if acc == acc and acc is not None else "…"))
-    return run["model"], key, run["label"], run["config"]
+    return run["model"], choice, run["label"], run["config"]
 
 
 # ---------------------------------------------------------------- the input
@@ -271,7 +306,7 @@ def follow_map_click(h: int, w: int) -> None:
         ss["_nw_map_n"] = n + 1
 
 
-def detail(model, x, layers, names, layer: int, channel: int, test_index: int | None) -> None:
+def detail(model, x, layers, names, layer: int, channel: int, test_index: int | None, model_key: str) -> None:
     st.header(t("network.detail_header"))
     note(t("network.detail_intro"))
     L = layers[layer]
@@ -299,7 +334,7 @@ def detail(model, x, layers, names, layer: int, channel: int, test_index: int | 
     if unit[0] != layer:
         st.markdown(t("network.unit_behind", layer=names[u.layer], c=u.channel, r=u.row, col=u.col))
     if U.kind == "conv":
-        conv_arithmetic(u, layers, names, test_index)
+        conv_arithmetic(u, layers, names, test_index, model_key)
     else:
         dense_arithmetic(u, layers, names)
     lines = [t("network.sum_partial", n=len(u.partial_sums), total=fmt(u.partial_sums.sum()), b=fmt(u.bias),
@@ -309,38 +344,58 @@ def detail(model, x, layers, names, layer: int, channel: int, test_index: int | 
     if u.pooled is not None:
         lines.append(t("network.sum_pooled", r=u.pooled_at[0], c=u.pooled_at[1], v=fmt(u.pooled)))
     st.markdown("\n".join(f"- {line}" for line in lines))
-    st.caption(t("network.matches", v=f"{u.value:.6g}", pre=f"{u.pre_activation:.6g}"))
+    st.caption(t("network.matches", v=number(u.value, ".6g"), pre=number(u.pre_activation, ".6g")))
 
 
-def conv_arithmetic(u, layers, names, test_index: int | None) -> None:
+def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str) -> None:
     U = layers[u.layer]
     c_in = u.windows.shape[0]
     L_ = lab()
     st.markdown(t("network.conv_text", c_in=c_in, k=U.size, s=U.stride, p=U.padding, prev=names[u.layer - 1]))
     chart(figs.bars(u.partial_sums, labels=[str(i) for i in range(c_in)], title=t("network.partials_title"),
                     x_title=t("network.in_channel"), y_title=t("network.partial"), height=260),
-          key="nw_partials", name=t("network.partials_title"))
+          key="nw_partials", name=t("network.partials_title"), config=CFG)
     k = int(widget(st.number_input, t("network.in_channel"), NW["nw_in"], max_value=c_in - 1,
                    help=t("network.in_help")))
     k = min(k, c_in - 1)
-    a, b, c = st.columns(3)
+    # as the Kernels inspector: two grids a row (three in a row left no room for their numbers)
+    a, b = st.columns(2)
     with a:
-        chart(kfigs.grid_figure(u.windows[k], title=t("network.window_title", k=k), kind="signed",
-                                colorbar_title=t("common.value"), **L_), key="nw_win", config=CFG)
+        chart(figs.unit_grid(u.windows[k], title=t("network.window_title", k=k), colorbar_title=t("common.value"),
+                             **L_), key="nw_win", config=CFG)
     with b:
-        chart(kfigs.grid_figure(u.kernels[k], title=t("network.kernel_title", k=k), kind="signed",
-                                colorbar_title=t("network.weight"), **L_), key="nw_ker", config=CFG)
+        chart(figs.unit_grid(u.kernels[k], title=t("network.kernel_title", k=k), colorbar_title=t("network.weight"),
+                             **L_), key="nw_ker", config=CFG)
+    c, d = st.columns(2, vertical_alignment="center")
     with c:
-        chart(kfigs.grid_figure(u.products[k], title=t("network.products_title", k=k), kind="signed",
-                                colorbar_title=t("network.product"), **L_), key="nw_prod", config=CFG)
-    st.markdown(t("network.partial_line", k=k, n=u.products[k].size, v=fmt(u.partial_sums[k])))
-    if u.layer == 1 and U.size <= 7:
-        params = {"kn_kernel": "custom", "kn_custom": format_kernel(np.round(u.kernels[k], 3))}
-        if test_index is not None:
-            params.update(kn_src="mnist", kn_digit=str(test_index))
-        if st.button(t("network.open_kernels"), key="nw_open_kernel"):
-            st.switch_page("pages/kernels.py", query_params=params)
-        note(t("network.open_note"))
+        chart(figs.unit_grid(u.products[k], title=t("network.products_title", k=k),
+                             colorbar_title=t("network.product"), **L_), key="nw_prod", config=CFG)
+    with d:
+        st.markdown(t("network.partial_line", k=k, n=u.products[k].size, v=fmt(u.partial_sums[k])))
+        kernels_link(u, U, k, test_index, model_key)
+
+
+def kernels_link(u, U, k: int, test_index: int | None, model_key: str) -> None:
+    """A button to the Kernels lesson with this kernel slice (exact) on input channel ``k``'s map as this convolution
+    reads it (``kn_map``: model, test digit, layer, channel; Kernels recomputes the map) at the unit's window: there
+    the window, products and their sum are this page's numbers. A link can name only what another page can make
+    again: a test digit and the reference model or a run the store keeps."""
+    from explainer.kernels import MAX_SIZE
+    from explainer.runstore import valid_id
+
+    if U.size > MAX_SIZE:
+        return
+    if test_index is None or not (model_key == "reference" or valid_id(model_key)):
+        st.caption(t("network.open_needs_test" if test_index is None else "network.open_needs_store"))
+        return
+    params = {"kn_view": "explore", "kn_kernel": "custom", "kn_custom": N.kernel_text(u.kernels[k]),
+              "kn_div": "none", "kn_bias": "0.0", "kn_flip": "0", "kn_out": "raw",
+              "kn_map": f"{model_key},{test_index},{u.layer},{k}",
+              "kn_row": str(u.row * U.stride), "kn_col": str(u.col * U.stride)}
+    st.session_state["_nw_kernels_link"] = params  # what the button sends (tests read it)
+    if st.button(t("network.open_kernels"), key="nw_open_kernel"):
+        st.switch_page("pages/kernels.py", query_params=params)
+    note(t("network.open_note", s=U.stride))
 
 
 def dense_arithmetic(u, layers, names) -> None:
@@ -350,7 +405,7 @@ def dense_arithmetic(u, layers, names) -> None:
     top = np.argsort(-np.abs(flat), kind="stable")[:20]
     chart(figs.bars(flat[top], labels=[str(i) for i in top], title=t("network.dense_title", k=len(top)),
                     x_title=t("network.feature"), y_title=t("network.product"), height=280),
-          key="nw_dense", name=t("network.dense_name"))
+          key="nw_dense", name=t("network.dense_name"), config=CFG)
 
 
 # ---------------------------------------------------------------- softmax
@@ -369,7 +424,7 @@ def softmax_section(layers, true_label: int | None) -> None:
     with right:
         chart(figs.bars(100 * s.probs, labels=[str(i) for i in range(10)], title=t("network.probs_title", t=f"{temp:g}"),
                         x_title=t("network.col_digit"), y_title=t("network.col_prob"), mark=s.winner, fmt=".1f",
-                        height=300), key="nw_probs", name=t("network.probs_name"))
+                        height=300), key="nw_probs", name=t("network.probs_name"), config=CFG)
     st.markdown(t("network.softmax_sum", total=f"{s.total:.6g}", shift=f"{s.shift:g}") if s.shift else
                 t("network.softmax_total", total=f"{s.total:.6g}"))
     st.markdown(t("network.softmax_winner", k=s.winner, margin=f"{s.margin:.3f}", p=f"{100 * s.probs.max():.2f}"))
@@ -427,14 +482,14 @@ def job_results(pkey: tuple, okey: tuple, was_running: bool, layer: int, channel
         caps = [f"#{i} · {v:.2f}" for i, v in zip(res["index"][ch], res["value"][ch])]
         size = res["field"][0]
         chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title=t("network.patches_title", c=ch, s=size)),
-              key="nw_patches", name=t("network.patches_name"))
+              key="nw_patches", name=t("network.patches_name"), config=CFG)
     ojob = shared.get(okey)
     opt = ojob.result if ojob is not None and ojob.done else None
     if opt is not None:
         c1, c2 = st.columns(2)
         with c1:
             chart(bp_figs.attribution(opt["image"], title=t("network.optimised_title", c=channel), colorscale="Greys",
-                                      zmin=0, zmax=1, **lab()), key="nw_opt", name=t("network.optimised_name"))
+                                      zmin=0, zmax=1, **lab()), key="nw_opt", name=t("network.optimised_name"), config=CFG)
         with c2:
             st.markdown(t("network.optimised_text", a=f"{opt['values'][0]:.3f}", b=f"{opt['values'][-1]:.3f}",
                           n=len(opt["values"])))
@@ -457,12 +512,12 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
     coords = bp.occlusion_centres(PATCH, PATCH_STEP)
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(bp_figs.attribution(cam, title=t("network.cam_title", k=cls), zmin=0, **L_), key="nw_gradcam")
+        chart(bp_figs.attribution(cam, title=t("network.cam_title", k=cls), zmin=0, **L_), key="nw_gradcam", config=CFG)
     with g2:
-        chart(bp_figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L_), key="nw_sal")
+        chart(bp_figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L_), key="nw_sal", config=CFG)
     with g3:
         chart(bp_figs.attribution(occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu", coords=coords,
-                                  **L_), key="nw_occ")
+                                  **L_), key="nw_occ", config=CFG)
     note(t("network.cam_text", k=cls))
 
 
@@ -484,6 +539,8 @@ in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x,
 chart(go.Figure(in_fig) if presenter() else in_fig, key="nw_input", summary=t("network.input_summary", pred=pred),
       config=CFG)
 layer, channel = overview(layers, names, model_key, input_key, pred)
-detail(model, x, layers, names, layer, channel, test_index)
+# a click on the unit's map or a new row / column / input channel reruns only this part (the overview, softmax
+# and the rest depend on none of them)
+st.fragment(detail)(model, x, layers, names, layer, channel, test_index, model_key)
 softmax_section(layers, true_label)
 looks_for(model, config, model_key, layers, names, layer, channel, x, input_key)

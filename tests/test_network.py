@@ -12,6 +12,7 @@ from torch import nn
 from explainer import network as N
 from explainer.draw import preprocess_drawing
 from explainer.errors import UserError
+from explainer.figures.style import number
 from explainer.models import Normalize, build_model
 
 ZOO = [("fast", {}), ("reference", {}), ("lenet5", {}), ("custom", {}),
@@ -255,3 +256,80 @@ def test_unit_for_finds_the_arithmetic_behind_activations_and_pools():
     assert layers[5].output[3, r, col] == layers[6].output[3, 2, 5]
     assert N.unit_for(layers, 0, 0) is None and N.unit_for(layers, len(layers) - 1, 0) is None
     assert N.unit_for(layers, 11, 4) == (11, 4, 0, 0)
+
+
+@pytest.mark.parametrize("name, options", [("fast", {}), ("lenet5", {})])
+def test_input_map_and_kernel_text_give_each_channels_partial_sum_in_the_kernels_inspector(name, options):
+    """What the Kernels link carries: the input channel's map as the convolution reads it and the kernel as text;
+    the Kernels inspector (valid, stride 1) at (row·s, col·s) then holds the unit's window and partial sum."""
+    from explainer.inspector import inspect_pixel
+    from explainer.kernels import parse_kernel
+    from explainer.limits import KERNEL_TEXT_CHARS
+
+    torch.manual_seed(3)
+    model = build_model(name, **options).eval()
+    x = np.random.default_rng(4).random((28, 28)).astype(np.float32)
+    layers = N.trace(model, x)
+    convs = [i for i, L in enumerate(layers) if L.kind == "conv"]
+    assert len(convs) >= 2
+    for li in convs:
+        L = layers[li]
+        C, h, w = L.output.shape
+        for channel, row, col in ((0, 0, 0), (C - 1, h - 1, w - 1), (C // 2, h // 2, w // 3)):
+            u = N.explain_unit(model, x, li, channel, row, col, traced=layers)
+            for k in {0, u.windows.shape[0] - 1}:
+                text = N.kernel_text(u.kernels[k])
+                assert len(text) <= KERNEL_TEXT_CHARS
+                kernel = parse_kernel(text)
+                assert np.allclose(kernel, u.kernels[k], rtol=1e-7, atol=0)  # the weights, as float32
+                m = N.input_map(layers, li, k)
+                got = inspect_pixel(m, kernel, row * L.stride, col * L.stride)
+                assert np.array_equal(got.window, u.windows[k])
+                assert abs(got.total - u.partial_sums[k]) <= 1e-5 * max(1.0, abs(u.partial_sums[k]))
+    with pytest.raises(UserError):
+        N.input_map(layers, convs[0] + 1, 0)  # not a convolution
+
+
+def test_kernel_text_reads_back_as_the_same_float32_weights():
+    from explainer.kernels import parse_kernel
+    from explainer.limits import KERNEL_TEXT_CHARS
+
+    for k in (np.random.default_rng(1).normal(0, 0.1, (3, 3)), np.random.default_rng(2).normal(0, 1e-3, (7, 7))):
+        text = N.kernel_text(k)
+        assert len(text) <= KERNEL_TEXT_CHARS
+        assert np.array_equal(parse_kernel(text).astype(np.float32), k.astype(np.float32))
+
+
+def test_unit_grids_print_short_numbers_and_the_map_keeps_its_axes():
+    from explainer.figures import network as F
+
+    assert F.cell_format(np.array([[0.018, -0.4243], [0.00012, 0.1]])) == ".3f"
+    assert F.cell_format(np.array([[3.65, -1.0]])) == ".2f"
+    assert F.cell_format(np.array([[12.5, 0.0]])) == ".1f"
+    assert F.cell_format(np.array([[250.0, -3.0]])) == ".0f"
+    kernel = np.random.default_rng(0).normal(0, 0.2, (5, 5))
+    fig = F.unit_grid(kernel, title="k", colorbar_title="w", x_title="c", y_title="r", value_label="v")
+    cells = [c for row in fig.data[0].text for c in row]
+    assert max(len(c) for c in cells) <= 6 and fig.data[0].texttemplate == "%{text}"
+    m = F.map_picker(np.arange(14 * 14, dtype=float).reshape(14, 14) - 90, 3, 4, title="t", x_title="c",
+                     y_title="r", value_label="v")
+    assert m.layout.xaxis.range == (-0.6, 13.6) and m.layout.xaxis.constrain == "domain"
+    assert m.layout.yaxis.constrain == "domain"
+    from explainer.figures.describe import summary
+
+    assert summary(m, "en").count("14×14") == 1  # said once (the builder's numbers, not also the markers')
+
+
+def test_overview_labels_the_softmax_rows_and_keeps_the_logits_short():
+    from explainer.figures import network as F
+
+    torch.manual_seed(0)
+    model = build_model("fast").eval()
+    layers = N.trace(model, np.random.default_rng(5).random((28, 28)).astype(np.float32))
+    names = [f"{L.kind} {i}" for i, L in enumerate(layers)]
+    fig, points = F.overview(layers, shown=16, selected=(1, 0), feed=None, predicted=3, names=names,
+                             range_fmt="{lo} … {hi}", hover="value", channel_word="channel", title="t")
+    texts = [a.text for a in fig.layout.annotations if "<b>" not in a.text]
+    logits, probs = texts[:10], texts[10:20]
+    assert logits == [number(v, ".2f") for v in layers[-2].output]  # short: the softmax beside them names the rows
+    assert probs == [f"{k}: {number(p, '.2f')}" for k, p in enumerate(layers[-1].output)]

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from explainer import network as N
+from explainer.figures.style import number
 from explainer.i18n import translate
 from explainer.models import build_model
 from explainer.train import TrainConfig
@@ -72,7 +73,7 @@ def test_link_restores_layer_channel_and_position_and_the_numbers_match(mnist_di
     assert translate("network.sum_partial", "en", n=16, total=fmt(u.partial_sums.sum()), b=fmt(u.bias),
                      pre=fmt(u.pre_activation)) in md
     assert translate("network.partial_line", "en", k=9, n=9, v=fmt(u.partial_sums[9])) in md
-    assert f"{u.value:.6g}" in " ".join(c.value for c in at.caption)
+    assert number(u.value, ".6g") in " ".join(c.value for c in at.caption)
     # a pooled layer's position leads to the unit that wins its window
     at.selectbox(key="nw_layer").set_value(6).run()
     assert not at.exception
@@ -104,7 +105,7 @@ def test_with_a_learners_run(lang, mnist_dir):
     x = load_mnist()[2][0] / 255.0
     u = N.explain_unit(run["model"], x, 4, 15, 9, 0)
     assert u.windows.shape == (6, 5, 5)
-    assert f"{u.value:.6g}" in " ".join(c.value for c in at.caption)
+    assert number(u.value, ".6g") in " ".join(c.value for c in at.caption)
     # the reference model can still be picked
     at.selectbox(key="nw_model").set_value("reference").run()
     assert not at.exception and translate("network.model_reference", lang) in _md(at)
@@ -136,3 +137,113 @@ def test_grad_cam_saliency_and_occlusion_on_demand(lang, mnist_dir):
     assert translate("network.cam_title", lang, k=k) in specs
     assert translate("backprop.saliency_title", lang, k=k) in specs
     assert translate("backprop.occlusion_title", lang, k=k) in specs
+
+
+def _stored_run(seed: int = 12) -> tuple[dict, str]:
+    """A learner's run kept in the run store (the tests' temporary one), and its id."""
+    from explainer.runstore import RunStore
+    from explainer.train import save_checkpoint
+
+    torch.manual_seed(seed)
+    model = build_model("lenet5").eval()
+    run = {"label": f"Run {seed} · LeNet-5", "config": TrainConfig(model="lenet5"), "history": [],
+           "test_accuracy": 0.25, "model": model, "seconds": 1.0, "ips": 1.0, "stopped": False, "device": "cpu"}
+    return run, RunStore().save(run, save_checkpoint(model, run["config"]), owner="test-network")
+
+
+def test_a_link_names_a_run_by_its_id_not_its_place(mnist_dir):
+    from explainer.mnist import load_mnist
+
+    run, run_id = _stored_run()
+    # this session already holds two other runs: "the second run" would be another model here
+    at = app_test("network", timeout=90, tr_runs=[_learner_run(), dict(_learner_run(), label="Run 2 · LeNet-5")])
+    at.query_params.update(nw_model=run_id, nw_layer="4", nw_channel="3", nw_row="2", nw_col="7")
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="nw_model").value == run_id
+    assert at.query_params["nw_model"] == run_id
+    assert translate("network.run_caption", "en", name="Run 12 · LeNet\\-5", acc="25.00 %") in \
+        " ".join(c.value for c in at.caption)
+    # the numbers are the stored run's own
+    x = load_mnist()[2][0] / 255.0
+    u = N.explain_unit(run["model"], x, 4, 3, 2, 7)
+    assert number(u.value, ".6g") in " ".join(c.value for c in at.caption)
+    # picking another run of the session writes that run's key, and back
+    at.selectbox(key="nw_model").set_value("reference").run()
+    assert not at.exception and at.query_params["nw_model"] == "reference"
+
+
+@pytest.mark.parametrize("old", ["run3", "run0", "AAAAAAAAAAAAAAAAAAAAAA"])
+def test_an_old_or_unknown_model_link_falls_back_to_the_reference_model(old, mnist_dir):
+    at = app_test("network", "zh", timeout=90, tr_runs=[_learner_run()])
+    at.query_params.update(nw_model=old)
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [translate("network.model_missing", "zh", value=old)]
+    assert at.selectbox(key="nw_model").value == "reference"
+    assert translate("network.model_reference", "zh") in _md(at)
+    at.run()  # the message was about the link; it doesn't come back
+    assert not at.exception and not at.warning
+
+
+def _chart_z(at, title: str) -> np.ndarray:
+    """The z grid of the heatmap titled ``title`` on the AppTest page (decoded from the spec the browser gets)."""
+    import base64
+    import json
+
+    for c in at.get("plotly_chart"):
+        spec = json.loads(c.proto.spec)
+        if spec["layout"].get("title", {}).get("text") != title:
+            continue
+        z = spec["data"][0]["z"]
+        if isinstance(z, dict):  # a typed array: base64 bytes, dtype, shape
+            a = np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"]))
+            return a.reshape([int(n) for n in str(z["shape"]).split(",")])
+        return np.asarray(z, dtype=float)
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+@pytest.mark.parametrize("layer, channel, row, col, k", [(1, 3, 6, 9, 0), (4, 5, 6, 2, 9), (7, 2, 3, 4, 17)])
+def test_the_kernels_link_opens_the_same_numbers_on_kernels(layer, channel, row, col, k, mnist_dir):
+    """Every convolution: the link's parameters open Kernels on that input channel's map with that kernel, at the
+    unit's window, and Kernels' window, kernel, products and sum are this unit's numbers for that channel."""
+    from explainer.mnist import load_mnist
+
+    at = app_test("network", timeout=90)
+    at.query_params.update(nw_digit="3", nw_layer=str(layer), nw_channel=str(channel), nw_row=str(row),
+                           nw_col=str(col), nw_in=str(k))
+    at.run()
+    assert not at.exception
+    assert at.button(key="nw_open_kernel").label == translate("network.open_kernels", "en")
+    params = at.session_state["_nw_kernels_link"]
+    model = N.reference_model()
+    layers = N.trace(model, load_mnist()[2][3].astype(np.float32) / 255.0)
+    u = N.explain_unit(model, None, layer, channel, row, col, traced=layers)
+    s = layers[layer].stride
+    kt = app_test("kernels", timeout=90)
+    kt.query_params.update(params)
+    kt.run()
+    assert not kt.exception and not kt.warning
+    assert (kt.number_input(key="kn_row").value, kt.number_input(key="kn_col").value) == (row * s, col * s)
+    assert np.allclose(_chart_z(kt, translate("kernels.window_title", "en")), u.windows[k], atol=1e-6)
+    assert np.allclose(_chart_z(kt, translate("kernels.kernel_title", "en")), u.kernels[k], atol=1e-7)
+    assert np.allclose(_chart_z(kt, translate("kernels.products_title", "en")), u.products[k], atol=1e-6)
+    md = " ".join(m.value for m in kt.markdown)
+    import re
+
+    head = translate("kernels.sum_line", "en", n=u.products[k].size, total="@", d=1, b=0, value="@").split("@")[0]
+    shown = re.search(re.escape(head) + r"(\S+?)\*\*", md)
+    assert shown, md[-300:]
+    assert abs(float(shown.group(1).replace("−", "-")) - u.partial_sums[k]) <= 5e-4 * max(1.0, abs(u.partial_sums[k]))
+    # the map stays when Kernels reruns; "Choose a picture instead" goes back to the picker
+    kt.run()
+    assert not kt.exception and kt.query_params["kn_map"] == params["kn_map"]
+    kt.button(key="kn_map_back").click().run()
+    assert not kt.exception and kt.selectbox(key="kn_src").value == "camera"
+
+
+def test_a_drawn_input_or_an_unkept_run_has_no_kernels_link(mnist_dir):
+    at = app_test("network", timeout=90, tr_runs=[_learner_run()]).run()  # a run the store didn't keep (no id)
+    assert not at.exception
+    assert translate("network.open_needs_store", "en") in " ".join(c.value for c in at.caption)
+    assert not [b for b in at.button if b.key == "nw_open_kernel"]

@@ -171,7 +171,7 @@ def summary(fig, lang: str) -> str:
             mode = tr.mode or ""
             if kind == "scatter" and ("text" in mode or ((tr.marker or {}).get("symbol") == "square"
                                                          and "lines" not in mode)):
-                g = _marker_grid(tr)
+                g = None if meta.get("grid") else _marker_grid(tr)  # the builder gave the grid's numbers itself
                 if g:
                     parts.append(_grid_text(g, lang))
                 continue

@@ -213,9 +213,9 @@ def neighbourhood_picker(out, row: int, col: int, *, radius: int = 4, title: str
     layout = dict(title=dict(text=title), height=height, margin=margins(title=True, left=40), plot_bgcolor="white",
                   clickmode="event+select", dragmode=False, shapes=shapes,
                   xaxis=dict(title=dict(text=x_title), range=[c0 - 0.6, c1 - 0.4], dtick=1, showgrid=False,
-                             zeroline=False),
+                             zeroline=False, constrain="domain"),  # a narrow map: no axis beyond it
                   yaxis=dict(title=dict(text=y_title), range=[r1 - 0.4, r0 - 0.6], dtick=1, showgrid=False,
-                             zeroline=False, scaleanchor="x"))
+                             zeroline=False, scaleanchor="x", constrain="domain"))
     return fast_figure(data, layout)
 
 

@@ -105,9 +105,12 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
                              hovertemplate=f"%{{y:.0f}}: {hover} = %{{z:.4g}}<extra>{names[li]}</extra>"
                              if n > 10 else f"{hover} = %{{z:.4g}}<extra>{names[li]}</extra>"))
             if n <= 10:
+                # the logits' row labels are the softmax's beside them (kept short: a phone's columns are narrow)
+                labelled = not (li + 1 < len(layers) and layers[li + 1].kind == "softmax")
                 for k in range(n):
-                    annotations.append(dict(x=x + 0.5, y=dy * (k + 0.5), text=f"{k}: {number(out[k], '.2f')}",
-                                            showarrow=False, xanchor="left", xshift=14, font=dict(size=11)))
+                    annotations.append(dict(x=x + 0.5, y=dy * (k + 0.5),
+                                            text=(f"{k}: " if labelled else "") + number(out[k], '.2f'),
+                                            showarrow=False, xanchor="left", xshift=3, font=dict(size=11)))
             if L.kind == "softmax":
                 y0 = dy * predicted
                 shapes.append(dict(type="rect", x0=x, x1=x + 0.5, y0=y0, y1=y0 + dy, line=dict(color=HIGHLIGHT, width=4),
@@ -143,7 +146,9 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
                      hovertemplate="%{text}<extra></extra>"))
     layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
                   clickmode="event+select", dragmode=False, shapes=shapes, annotations=annotations,
-                  xaxis=dict(visible=False, range=[-0.2, x], fixedrange=True),
+                  # room on the right for the last strip's numbers (a phone's narrow plot clipped them)
+                  xaxis=dict(visible=False, range=[-0.2, x + (0.6 if out.ndim == 1 and out.size <= 10 else 0)],
+                             fixedrange=True),
                   yaxis=dict(visible=False, range=[col_h + 0.2, -0.6 - 2 * HEADER_STEP], fixedrange=True))
     fig = fast_figure(data, layout)
     return fig, points
@@ -170,12 +175,40 @@ def map_picker(z, row: int, col: int, *, title: str, x_title: str, y_title: str,
         shapes.append(outline(left, top, left + k - 1, top + k - 1, color=PALETTE[0], width=2, dash="dot"))
     layout = dict(title=dict(text=title), height=height, margin=margins(title=True, left=40), plot_bgcolor="white",
                   clickmode="event+select", dragmode=False, shapes=shapes,
-                  xaxis=dict(title=dict(text=x_title), range=[-0.6, w - 0.4], showgrid=False, zeroline=False),
+                  # constrain="domain": square cells shrink the plot, never widen the axis beyond the map
+                  xaxis=dict(title=dict(text=x_title), range=[-0.6, w - 0.4], showgrid=False, zeroline=False,
+                             constrain="domain"),
                   yaxis=dict(title=dict(text=y_title), range=[h - 0.4, -0.6], showgrid=False, zeroline=False,
-                             scaleanchor="x"))
+                             scaleanchor="x", constrain="domain"))
     fig = fast_figure(data, layout)
     fig.layout.meta = grid_meta(z)
     return fig
+
+
+def cell_format(z) -> str:
+    """The cells' number format of a unit's grid: whole numbers bare, else three significant digits of the grid's
+    largest value for every cell ("−0.424", "0.018", "0.000"), so that no cell's text is longer than six
+    characters and the numbers stay apart in a 5×5 grid, even at presenter size."""
+    z = np.asarray(z, dtype=float)
+    finite = np.abs(z[np.isfinite(z)])
+    if not finite.size or np.allclose(z[np.isfinite(z)], np.round(z[np.isfinite(z)])):
+        return ".0f"
+    top = float(finite.max())
+    return f".{max(0, min(4, 2 - int(np.floor(np.log10(top)))))}f"
+
+
+def unit_grid(z, *, title: str, colorbar_title: str, x_title: str, y_title: str, value_label: str,
+              height: int = 340) -> go.Figure:
+    """One unit's window, kernel or products on one input channel: a signed grid with its numbers in the cells
+    (``cell_format``), as the Kernels inspector shows them."""
+    from explainer.figures import heatmap
+    from explainer.figures.kernels import SCALES, value_range
+
+    z = np.asarray(z, dtype=float)
+    zmin, zmax = value_range(z, "signed")
+    return heatmap(z, title=title, colorscale=SCALES["signed"], zmin=zmin, zmax=zmax, colorbar_title=colorbar_title,
+                   x_title=x_title, y_title=y_title, value_label=value_label, numbers=True,
+                   number_format=cell_format(z), height=height)
 
 
 def bars(values, *, labels: list[str], title: str, x_title: str, y_title: str, mark: int | None = None,

@@ -1,5 +1,6 @@
 """Inside the network in a real browser: select a channel by clicking it in the overview and a position by clicking
-its map, then the same by keyboard only; the unit's numbers on the page are the network's own (explainer.network
+its map, then the same by keyboard only (and the temperature, and the Kernels link, which opens that input channel's
+map and kernel with the unit's partial sum); the unit's numbers on the page are the network's own (explainer.network
 in this process, on the same test digit). Screenshots: en and zh at 1280 px, presenter mode at 1920 px, a phone."""
 from __future__ import annotations
 
@@ -61,6 +62,14 @@ def own_value(layer: int, channel: int, row: int, col: int, digit: int = 0) -> f
     return float(N.trace(N.reference_model(), x)[layer].output[channel, row, col])
 
 
+def own_partial(layer: int, channel: int, row: int, col: int, k: int, digit: int = 0) -> float:
+    from explainer import network as N
+    from explainer.mnist import load_mnist
+
+    x = load_mnist()[2][digit].astype("float32") / 255.0
+    return float(N.explain_unit(N.reference_model(), x, layer, channel, row, col).partial_sums[k])
+
+
 def shown_value(page) -> float:
     m = re.search(r"output at this place: (\S+) \(recomputed here: (\S+);", texts(page))
     assert m, "the unit's numbers are missing"
@@ -114,6 +123,30 @@ def test_select_a_unit_by_click_and_by_keyboard(page, app):
     r, c = int(vals["Row"]), int(vals["Column"])
     assert abs(shown_value(page) - own_value(7, 7, r, c)) <= 1e-5 * max(1, abs(own_value(7, 7, r, c)))
     assert "nw_layer=7" in page.url and "nw_channel=7" in page.url
+    # keyboard: softmax's temperature one step up (the slider's arrow key)
+    page.locator('.st-key-nw_temp input[type="range"]').first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => location.search.includes('nw_temp=1.1')", timeout=60_000)
+    wait_idle(page, timeout=60_000)
+    # keyboard: input channel 5, then Enter on "Open this kernel in the Kernels lesson": Kernels shows that channel's
+    # map with that kernel at the unit's window, and its sum is this unit's partial sum for channel 5
+    box = page.locator('[data-testid="stNumberInput"]').filter(has_text="Input channel").locator("input").first
+    box.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("5")
+    page.keyboard.press("Enter")
+    wait_inputs(page, {"Input channel": "5"})
+    page.locator(".st-key-nw_open_kernel button").first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => location.pathname.endsWith('/kernels') && location.search.includes('kn_map=')",
+                           timeout=60_000)
+    wait_idle(page, timeout=60_000)
+    assert_no_exception(page)
+    partial = own_partial(7, 7, r, c, 5)
+    m = re.search(r"Sum of the 9 products = (\S+?);", texts(page))
+    assert m, "the Kernels inspector's sum is missing"
+    assert abs(float(m.group(1).replace("−", "-")) - partial) <= 5e-4 * max(1, abs(partial))
+    screenshot(page, "network-kernels-link-1280")
 
 
 def test_screenshots_zh_presenter_and_phone(page, app, browser):

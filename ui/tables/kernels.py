@@ -8,6 +8,7 @@ VIEWS = ("explore", "examples", "shift")
 OUTPUT_VIEWS = ("raw", "clipped", "magnitude")
 KERNEL_OPTIONS = tuple(NAMES) + ("custom",)
 DEFAULT_CUSTOM = "1,0,-1;1,0,-1;1,0,-1"
+MAP_CHARS = 48  # "<22-character run id>,9999,31,511"
 
 TABLE = Table("kernels", [
     view_param("kn_view", VIEWS),
@@ -23,4 +24,7 @@ TABLE = Table("kernels", [
     Param("kn_row", "int", 0, lo=0, hi=SIDE_MAX, step=1),  # the page gives the most detailed cell as default
     Param("kn_col", "int", 0, lo=0, hi=SIDE_MAX, step=1),
     Param("kn_shift", "int", 4, lo=0, hi=8),
+    # a map from Inside the network instead of a picture: "model,test digit,layer,input channel" (model: "reference"
+    # or a run id); empty: none. Read and written by pages/kernels.py (network_map), not a widget
+    Param("kn_map", "text", "", max_chars=MAP_CHARS),
 ])

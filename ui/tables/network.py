@@ -1,16 +1,16 @@
 """Inside the network: the model, the input, the selected layer / channel / position, softmax's temperature."""
-from explainer.runstore import MAX_LINKED
 from ui.state import Param, Table
 from ui.tables.shared import DIGIT_MAX
 
-MODELS = ("newest", "reference") + tuple(f"run{i}" for i in range(MAX_LINKED))  # runK: the session's K-th run
+MODELS = ("newest", "reference")  # or a run's id (explainer.runstore: 22 characters), or a run's weights key
+MODEL_CHARS = 22                  # a run id (runstore) is 22 characters, a weights key (network.model_key_of) 16
 SOURCES = ("test", "draw", "upload")
 MAX_LAYERS = 32    # entries of a trace (the zoo's deepest model has 17)
 MAX_CHANNELS = 512  # a custom CNN's widest layer (128 × 2²)
 SHOWN = 16         # channels per layer in the overview until "show all"
 
 TABLE = Table("network", [
-    Param("nw_model", "choice", "newest", options=MODELS),
+    Param("nw_model", "text", "newest", max_chars=MODEL_CHARS),  # a link names a run by its id, not its place
     Param("nw_src", "choice", "test", options=SOURCES),
     Param("nw_digit", "int", 0, lo=0, hi=DIGIT_MAX, step=1),
     Param("nw_class", "choice", 7, options=tuple(range(10))),
