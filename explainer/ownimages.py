@@ -261,8 +261,8 @@ def _read(zf: zipfile.ZipFile, e: _Entry) -> bytes:
                 if not chunk:
                     break
                 got += len(chunk)
-                if got > cap:
-                    raise UserError("errors.zip.grew", name=_shown(e.path))
+                if got > cap:  # zipfile stops at the declared size itself; this count doesn't rely on that
+                    raise UserError("errors.zip.entry_broken", name=_shown(e.path), detail=f"{got} > {cap}")
                 chunks.append(chunk)
     except UserError:
         raise
