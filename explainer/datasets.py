@@ -14,7 +14,7 @@ API (everything else here is private):
   per channel, of pixels / 255: the models normalise with them), ``source_key`` (a catalogue sentence saying
   where it comes from), the class names (``class_keys``: catalogue keys, or ``names``: literal names, e.g. a
   learner's folder names) and how to load it.
-  Methods: ``class_names(lang) -> list[str]``, ``num_classes``, ``load(split) -> (images, labels)`` with
+  Methods: ``class_names(lang) -> list[str]``, ``num_classes``, ``model_kwargs()`` (for ``build_model``), ``load(split) -> (images, labels)`` with
   ``split`` ``"train"`` or ``"test"`` (images uint8 ``N×H×W`` for grey, ``N×H×W×C`` for colour; labels int64
   in ``0 … num_classes − 1``), ``load_all() -> (x_train, y_train, x_test, y_test)``, ``available() -> bool``
   (a local copy exists; never downloads).
@@ -161,6 +161,10 @@ class Dataset:
 
     def available(self) -> bool:
         return bool(self.is_available())
+
+    def model_kwargs(self) -> dict:
+        """What ``explainer.models.build_model`` needs to know of the data: shape, classes, mean, std."""
+        return {"shape": self.shape, "classes": self.num_classes, "mean": self.mean, "std": self.std}
 
     def load_all(self):
         """``(x_train, y_train, x_test, y_test)``; raises ``UserError`` (how to get it) when there is no copy."""
