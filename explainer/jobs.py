@@ -1004,7 +1004,7 @@ def model_from_state(config, state: dict):
     """The model of ``config`` with the weights ``state``, in evaluation mode."""
     from explainer.models import build_model
 
-    model = build_model(config.model, **config.model_options)
+    model = config.build()
     model.load_state_dict(state)
     model.eval()
     return model

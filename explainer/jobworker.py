@@ -67,19 +67,28 @@ def malloc_for_training() -> bool:
         return False
 
 
-_DATA = None
+_DATA: dict = {}
 _DATA_LOCK = threading.Lock()
 
 
-def worker_data():
-    """MNIST in this worker process, loaded once and kept."""
-    global _DATA
+def worker_data(dataset: str = "mnist"):
+    """A built-in data set (``explainer.datasets``: MNIST, Fashion-MNIST) in this worker process, read by the worker
+    itself from its own files, loaded once and kept."""
     with _DATA_LOCK:
-        if _DATA is None:
-            from explainer.mnist import load_mnist
+        if dataset not in _DATA:
+            if dataset == "mnist":
+                from explainer.mnist import load_mnist
 
-            _DATA = load_mnist()
-        return _DATA
+                _DATA[dataset] = load_mnist()
+            else:
+                from explainer import datasets
+
+                _DATA[dataset] = datasets.get(dataset).load_all()
+        return _DATA[dataset]
+
+
+def _config_dataset(config) -> str:
+    return (config or {}).get("dataset", "mnist") if isinstance(config, dict) else "mnist"
 
 
 def _worker_data_quietly() -> None:
@@ -232,7 +241,7 @@ def run_training(key: str, heartbeat_timeout: float, config: dict, resume_from: 
     link.begin(int(state["step"]) if state is not None else (0 if again else None),
                state["history"] if state is not None else ())
     try:
-        res = train(cfg, worker_data(), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5,
+        res = train(cfg, worker_data(cfg.dataset), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5,
                     checkpoint=lambda st: save_resume(key, st), resume=state)
     except _Abandoned:
         return {"abandoned": True}  # its checkpoint stays a while: a page that lost its engine may still Retry
@@ -255,7 +264,7 @@ def run_landscape(key: str, heartbeat_timeout: float, config: dict | None, state
         return {"cancelled": True} if link.cancelled else {"abandoned": True}
     device = pick_device("auto")
     model = (model_from_state(TrainConfig.from_dict(config), state) if config is not None else state).to(device)
-    _, _, x_test, y_test = worker_data()
+    _, _, x_test, y_test = worker_data(_config_dataset(config))
     x, y = to_tensor(x_test[:digits], device), torch.as_tensor(y_test[:digits], device=device)
 
     def progress(f: float) -> None:
@@ -277,7 +286,7 @@ def run_evaluation(key: str, heartbeat_timeout: float, config: dict, state: dict
     if link.abandoned or link.cancelled:
         return {"cancelled": True} if link.cancelled else {"abandoned": True}
     model = model_from_state(TrainConfig.from_dict(config), state).to(pick_device("auto"))
-    _, _, x_test, y_test = worker_data()
+    _, _, x_test, y_test = worker_data(_config_dataset(config))
     return evaluate(model, x_test, y_test)
 
 
@@ -290,7 +299,7 @@ def run_shift(key: str, heartbeat_timeout: float, config: dict, state: dict, dig
     if link.abandoned or link.cancelled:
         return {"cancelled": True} if link.cancelled else {"abandoned": True}
     model = model_from_state(TrainConfig.from_dict(config), state).to(pick_device("auto"))
-    _, _, x_test, y_test = worker_data()
+    _, _, x_test, y_test = worker_data(_config_dataset(config))
     return {"accuracy": shifted_accuracy(model, x_test[:digits], y_test[:digits])}
 
 
@@ -307,7 +316,7 @@ def run_top_patches(key: str, heartbeat_timeout: float, config: dict, state: dic
     if link.abandoned or link.cancelled:
         return {"cancelled": True} if link.cancelled else {"abandoned": True}
     model = model_from_state(TrainConfig.from_dict(config), state)
-    _, _, x_test, _ = worker_data()
+    _, _, x_test, _ = worker_data(_config_dataset(config))
 
     def progress(f: float) -> None:
         link.progress({"fraction": float(f)})
