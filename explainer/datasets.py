@@ -220,3 +220,57 @@ def from_arrays(key: str, title_key: str, source_key: str, names, x_train, y_tra
 
 def replace(ds: Dataset, **changes) -> Dataset:
     return dataclasses.replace(ds, **changes)
+
+
+# ---------------------------------------------------------------- a learner's own images (explainer.ownimages)
+# Not a built-in entry: its arrays live with the learner's session (and the engine job that trains on them), never
+# on disk. A training's configuration, a checkpoint and a kept run name it by a *spec*: its pictures' SHA-256, the
+# picture mode, the class names and the normalisation — enough to rebuild the model, never the pictures.
+OWN = "own"
+CHOICES = (*KEYS, OWN)  # what the Train page's picker and a training's configuration may name
+_SPEC_KEYS = {"sha256", "mode", "names", "mean", "std"}
+_OWN_SHAPES = {"grey28": (1, 28, 28), "colour32": (3, 32, 32)}
+
+
+def own(ds) -> Dataset:
+    """The registry entry of an ``explainer.ownimages.OwnDataset``: its class names (the folders', shown literally),
+    shape, normalisation (mean and std per channel of its training pictures) and its arrays (held in memory)."""
+    return from_arrays(OWN, "datasets.own", "datasets.own_source", ds.class_names, ds.train_x, ds.train_y,
+                       ds.test_x, ds.test_y)
+
+
+def own_spec(ds) -> dict:
+    """What a configuration keeps of an own data set (an ``OwnDataset``): hash, mode, names, normalisation."""
+    entry = own(ds)
+    return {"sha256": ds.sha256, "mode": ds.mode, "names": list(ds.class_names),
+            "mean": [round(v, 6) for v in entry.mean], "std": [round(v, 6) for v in entry.std]}
+
+
+def check_spec(spec) -> dict:
+    """An own data set's spec (from a configuration, a checkpoint or a kept run), checked: ``UserError`` otherwise."""
+    from explainer import limits
+
+    ok = isinstance(spec, dict) and set(spec) == _SPEC_KEYS and spec["mode"] in _OWN_SHAPES \
+        and isinstance(spec["sha256"], str) and len(spec["sha256"]) == 64 \
+        and all(c in "0123456789abcdef" for c in spec["sha256"]) \
+        and isinstance(spec["names"], list) and limits.OWN_CLASSES_MIN <= len(spec["names"]) <= limits.OWN_CLASSES_MAX \
+        and all(isinstance(n, str) and 0 < len(n) <= limits.OWN_CLASS_CHARS for n in spec["names"])
+    channels = _OWN_SHAPES[spec["mode"]][0] if ok else 0
+    ok = ok and all(isinstance(spec[k], list) and len(spec[k]) == channels for k in ("mean", "std")) \
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in spec["mean"]) \
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1 for v in spec["std"])
+    if not ok:
+        raise UserError("errors.zip.own_spec")
+    return spec
+
+
+def from_spec(spec) -> Dataset:
+    """The entry an own data set's spec describes, without its pictures (``load_all`` says they aren't here)."""
+    spec = check_spec(spec)
+
+    def gone():
+        raise UserError("errors.zip.own_gone")
+
+    return Dataset(OWN, "datasets.own", "datasets.own_source", _OWN_SHAPES[spec["mode"]],
+                   tuple(float(v) for v in spec["mean"]), tuple(float(v) for v in spec["std"]),
+                   names=tuple(spec["names"]), loader=gone)

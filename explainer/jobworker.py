@@ -221,7 +221,8 @@ def save_resume(key: str, state: dict) -> None:
         pass  # a full disk costs the resume, not the training
 
 
-def run_training(key: str, heartbeat_timeout: float, config: dict, resume_from: str | None = None) -> dict:
+def run_training(key: str, heartbeat_timeout: float, config: dict, resume_from: str | None = None,
+                 data=None) -> dict:
     """Worker: train, score the whole test set, return weights and the evaluation (plain data). A checkpoint is
     written at every evaluation point; a rerun of this task (its worker died) or a Retry (``resume_from``: the
     lost job's key) goes on from the last one, and says so."""
@@ -241,7 +242,7 @@ def run_training(key: str, heartbeat_timeout: float, config: dict, resume_from: 
     link.begin(int(state["step"]) if state is not None else (0 if again else None),
                state["history"] if state is not None else ())
     try:
-        res = train(cfg, worker_data(cfg.dataset), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5,
+        res = train(cfg, data if data is not None else worker_data(cfg.dataset), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5,
                     checkpoint=lambda st: save_resume(key, st), resume=state)
     except _Abandoned:
         return {"abandoned": True}  # its checkpoint stays a while: a page that lost its engine may still Retry
@@ -278,15 +279,16 @@ def run_landscape(key: str, heartbeat_timeout: float, config: dict | None, state
         return {"abandoned": True}
 
 
-def run_evaluation(key: str, heartbeat_timeout: float, config: dict, state: dict) -> dict:
-    """Worker: loss, accuracy, predictions and probabilities on the 10,000 test digits."""
+def run_evaluation(key: str, heartbeat_timeout: float, config: dict, state: dict, data=None) -> dict:
+    """Worker: loss, accuracy, predictions and probabilities on the 10,000 test digits (or the test pictures of a
+    learner's own images, shipped as ``data``)."""
     from explainer.train import TrainConfig, evaluate, pick_device
 
     link = _Link(key, heartbeat_timeout)
     if link.abandoned or link.cancelled:
         return {"cancelled": True} if link.cancelled else {"abandoned": True}
     model = model_from_state(TrainConfig.from_dict(config), state).to(pick_device("auto"))
-    _, _, x_test, y_test = worker_data(_config_dataset(config))
+    _, _, x_test, y_test = data if data is not None else worker_data(_config_dataset(config))
     return evaluate(model, x_test, y_test)
 
 

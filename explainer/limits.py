@@ -96,3 +96,4 @@ OWN_DECODE_PIXELS = 1_000_000_000  # all pictures' decoded pixels together (JPEG
 OWN_DECODE_SIDE = 128  # each picture is reduced to at most about this side before it is prepared
 OWN_TEST_SHARE = 0.2  # of each class, held out for testing (seeded, stratified)
 OWN_SAMPLES_PER_CLASS = 8  # prepared pictures per class kept for the sample grid
+OWN_SHIPPED_BYTES = 16 * 1024 * 1024  # prepared arrays sent once with a training job (5,000 × 32×32×3 is 15 MB)

@@ -212,6 +212,8 @@ def feature_maps(model: nn.Module, x) -> list[tuple[str, torch.Tensor]]:
     x = torch.as_tensor(np.asarray(x, dtype=np.float32))
     if x.dim() == 2:
         x = x[None, None]
+    elif x.dim() == 3 and x.shape[2] == 3:  # a colour picture (H, W, 3) → (1, 3, H, W)
+        x = x.permute(2, 0, 1)[None]
     out = []
     was_training = model.training
     model.eval()

@@ -49,10 +49,11 @@ class TrainConfig:
     device: str = "auto"
     evals_per_epoch: int = 4
     eval_size: int = 2000  # test digits used for the curves during training (the final score uses all)
-    dataset: str = datasets.DEFAULT  # a key of explainer.datasets.DATASETS
+    dataset: str = datasets.DEFAULT  # a key of explainer.datasets.DATASETS, or datasets.OWN
+    own: dict | None = None  # for datasets.OWN: its spec (hash, mode, class names, normalisation; never the pictures)
 
     def data_set(self) -> datasets.Dataset:
-        return datasets.get(self.dataset)
+        return datasets.from_spec(self.own) if self.dataset == datasets.OWN else datasets.get(self.dataset)
 
     def build(self) -> nn.Module:
         """A fresh model for this configuration: its first layer fits the data set's channels, its last its classes."""
@@ -73,9 +74,13 @@ class TrainConfig:
         self.one_cycle, self.augment = bool(self.one_cycle), bool(self.augment)
         if not isinstance(self.model_options, dict):
             raise UserError("errors.not_mapping", param="model_options", value=self.model_options)
-        if not isinstance(self.dataset, str) or self.dataset not in datasets.KEYS:
-            raise UserError("errors.not_one_of", param="dataset", choices=" / ".join(datasets.KEYS),
+        if not isinstance(self.dataset, str) or self.dataset not in datasets.CHOICES:
+            raise UserError("errors.not_one_of", param="dataset", choices=" / ".join(datasets.CHOICES),
                             value=str(self.dataset)[:40])
+        if self.dataset == datasets.OWN:
+            datasets.check_spec(self.own)
+        elif self.own is not None:
+            raise UserError("errors.zip.own_spec")
         if self.model not in MODEL_NAMES:
             raise UserError("errors.not_one_of", param="model", choices=" / ".join(MODEL_NAMES), value=self.model)
         if self.optimizer not in OPTIMIZERS:
@@ -444,7 +449,7 @@ CONFIG_FIELDS = {
     "train_size": ("int", limits.TRAIN_SIZE_MIN, limits.TRAIN_SIZE_MAX), "augment": ("bool",),
     "seed": ("int", 0, limits.SEED_MAX), "device": ("choice", DEVICE_NAMES),
     "evals_per_epoch": ("int", 1, EVALS_PER_EPOCH_MAX), "eval_size": ("int", 1, EVAL_SIZE_MAX),
-    "dataset": ("choice", datasets.KEYS),
+    "dataset": ("choice", datasets.CHOICES), "own": ("own",),
 }
 # the custom model's options (``explainer.models._custom``; its ranges are checked by the builder)
 OPTION_KINDS = {"blocks": "int", "channels": "int", "kernel_size": "int", "pool": "str", "dropout": "float",
@@ -481,6 +486,9 @@ def check_config_dict(d: dict) -> dict:
                 raise UserError("errors.checkpoint_setting", name=name, value=_shown(value))
             if value not in spec[1]:
                 raise UserError("errors.not_one_of", param=name, choices=" / ".join(spec[1]), value=_shown(value))
+        elif kind == "own":
+            if value is not None:
+                datasets.check_spec(value)
         elif kind == "options":
             if not isinstance(value, dict):
                 raise UserError("errors.not_mapping", param="model_options", value=_shown(value))

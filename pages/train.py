@@ -7,7 +7,7 @@ import ui.boot  # noqa: F401 — first: loads the app's modules once, before con
 import numpy as np
 import streamlit as st
 
-from explainer import datasets, jobs
+from explainer import datasets, jobs, ownimages
 from explainer import models as M
 from explainer.draw import preprocess_drawing
 from explainer import limits
@@ -51,16 +51,82 @@ def _data(key: str = datasets.DEFAULT):
     return datasets.get(key).load_all()
 
 
-def data_of(key: str):
-    """The arrays of the data set ``key`` (a run's), or None when this server lacks it."""
+def data_of(key: str, config=None):
+    """The arrays of the data set ``key`` (a run's: its ``config``), or None when this server lacks it. A learner's
+    own images are this session's upload, and only when they are the run's (same hash)."""
+    if key == datasets.OWN:
+        held = st.session_state.get("_tr_own")
+        spec = getattr(config, "own", None) if config is not None else None
+        if held is None or (spec is not None and spec.get("sha256") != held.sha256):
+            return None
+        return (held.train_x, held.train_y, held.test_x, held.test_y)
     try:
         return _data(key)
     except UserError:
         return None
 
 
-def class_names(key: str) -> list[str]:
+def class_names(key: str, config=None) -> list[str]:
+    if key == datasets.OWN:
+        return list(config.own["names"]) if config is not None else list(st.session_state["_tr_own"].class_names)
     return datasets.get(key).class_names(lang())
+
+
+def entry(key: str) -> datasets.Dataset:
+    """The registry entry of ``key``; for your own images, this session's upload (else a two-class stand-in of the
+    chosen picture size, so the model's table can be shown before any upload)."""
+    if key != datasets.OWN:
+        return datasets.get(key)
+    held = st.session_state.get("_tr_own")
+    if held is not None:
+        return datasets.own(held)
+    mode = st.session_state.get("tr_own_mode", TRAIN["tr_own_mode"].default)
+    c = 3 if mode == "colour32" else 1
+    return datasets.from_spec({"sha256": "0" * 64, "mode": mode, "names": ["1", "2"], "mean": [0.5] * c,
+                               "std": [0.25] * c})
+
+
+def own_data() -> tuple | None:
+    """Your own images: the picture size, the zip upload (read in memory, kept with this session only, never on
+    disk), then the class counts and a sample grid per class; the arrays, or None before a good upload."""
+    mode = widget(st.segmented_control, t("datasets.own_ui.mode"), TRAIN["tr_own_mode"],
+                  format_func=labels("datasets.own_ui.mode_"))
+    up = st.file_uploader(t("datasets.own_ui.upload"), type=["zip"], key="tr_own_zip",
+                          max_upload_size=limits.mb(limits.OWN_ZIP_BYTES),
+                          help=t("datasets.own_ui.upload_help", mb=limits.mb(limits.OWN_ZIP_BYTES),
+                                 lo=limits.OWN_CLASSES_MIN, hi=limits.OWN_CLASSES_MAX, per=limits.OWN_PER_CLASS_MIN,
+                                 n=limits.OWN_IMAGES_MAX))
+    if up is not None:
+        signature = (up.name, up.size, getattr(up, "file_id", None), mode)
+        if st.session_state.get("_tr_own_sig") != signature:
+            st.session_state["_tr_own_sig"] = signature
+            try:
+                with st.spinner(t("datasets.own_ui.reading")):
+                    held = ownimages.read_zip(up.getvalue(), mode)
+            except UserError as exc:
+                st.session_state["_tr_own_error"] = t_error(exc)
+                if exc.key == "errors.upload_busy":  # the server's decodes were all busy: the next rerun tries again
+                    st.session_state.pop("_tr_own_sig", None)
+            else:
+                st.session_state.pop("_tr_own_error", None)
+                st.session_state["_tr_own"] = held
+        if st.session_state.get("_tr_own_error"):
+            st.error(st.session_state["_tr_own_error"])
+    held = st.session_state.get("_tr_own")
+    if held is None or held.mode != mode:
+        st.info(t("datasets.own_ui.none"))
+        return None
+    with st.expander(t("train.data_header"), expanded=True):
+        st.markdown(t("datasets.own_ui.summary", n=sum(held.counts), k=held.n_classes, train=len(held.train_y),
+                      test=len(held.test_y)))
+        if held.converted:
+            st.caption(t("datasets.own_ui.converted", n=sum(held.converted.values())))
+        st.dataframe([{t("datasets.own_ui.col_class"): name, t("datasets.own_ui.col_count"): n}
+                      for name, n in zip(held.class_names, held.counts)], hide_index=True)
+        for name, samples in zip(held.class_names, held.samples):
+            st.caption(literal(name))
+            st.image(list(samples), width=48)
+    return (held.train_x, held.train_y, held.test_x, held.test_y)
 
 
 # ---------------------------------------------------------------- the data and the kept runs
@@ -70,6 +136,9 @@ def dataset(runs: list[dict]) -> tuple[str, tuple | None]:
     linked = [r["config"].dataset for r in runs if hasattr(r.get("config"), "dataset")]
     key = widget(st.selectbox, t("datasets.picker"), TRAIN["tr_dataset"], default=linked[-1] if linked else TRAIN["tr_dataset"].default,
                  format_func=labels("datasets."), help=t("datasets.picker_help"))
+    if key == datasets.OWN:
+        st.caption(t("datasets.own_source"))
+        return key, own_data()
     ds = datasets.get(key)
     st.caption(t(ds.source_key))
     if not ds.available() and key == "fashion":
@@ -117,7 +186,7 @@ def model_settings(key: str = datasets.DEFAULT) -> tuple[str, dict]:
     model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"], format_func=labels("train.model_"))
     options = custom_options() if model_name == "custom" else {}
     st.caption(t(f"train.about_{model_name}"))
-    ds = datasets.get(key)
+    ds = entry(key)
     rows = M.summary(M.build_model(model_name, **ds.model_kwargs(), **options), t("train.total_row"),
                      input_shape=(1, *ds.shape))
     st.dataframe([{t("train.col_layer"): r["layer"], t("train.col_shape"): " × ".join(map(str, r["output_shape"])),
@@ -166,27 +235,32 @@ def controls(runs: list[dict], data, model_name: str, options: dict, settings: d
     running = job is not None and not job.done
     b1, b2 = st.columns(2)
     if b1.button(t("train.start"), key="tr_start", type="primary", disabled=running or data is None, width="stretch"):
-        running = start(runs, model_name, options, settings, key) or running
+        running = start(runs, model_name, options, settings, key, data) or running
     if b2.button(t("train.stop"), key="tr_stop", disabled=not running, width="stretch"):
         st.session_state["tr_job"].stop()
     return running
 
 
-def start(runs: list[dict], model_name: str, options: dict, settings: dict, key: str = datasets.DEFAULT) -> bool:
-    """A training job on the engine; False when the settings are refused or the engine is unavailable (said)."""
+def start(runs: list[dict], model_name: str, options: dict, settings: dict, key: str = datasets.DEFAULT,
+          data=None) -> bool:
+    """A training job on the engine; False when the settings are refused or the engine is unavailable (said). Your own
+    images go with the job, once (the run keeps only their class names and hash)."""
     try:
-        config = TrainConfig(model=model_name, model_options=options, dataset=key, **settings)
+        own = datasets.own_spec(st.session_state["_tr_own"]) if key == datasets.OWN else None
+        config = TrainConfig(model=model_name, model_options=options, dataset=key, own=own, **settings)
+        job = jobs.TrainingJob(config, data if key == datasets.OWN else None, owner=ui_jobs.owner(),
+                               visitor=ui_jobs.visitor())
     except UserError as exc:
         st.error(t_error(exc))
         return False
-    job = ui_jobs.start(jobs.TrainingJob(config, owner=ui_jobs.owner(), visitor=ui_jobs.visitor()))
+    job = ui_jobs.start(job)
     if job is None:
         return False
     st.session_state.pop("tr_lost", None)
     st.session_state["tr_job"] = job
     st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=t(f"train.model_{model_name}"),
                                          opt=t(f"train.opt_{settings['optimizer']}"), size=settings["train_size"]) + (
-        "" if key == datasets.DEFAULT else f" · {datasets.get(key).title(lang())}")
+        "" if key == datasets.DEFAULT else f" · {entry(key).title(lang())}")
     return True
 
 
@@ -285,7 +359,10 @@ def add_checkpoint(up, runs: list[dict]) -> None:
         st.error(t_error(exc))
         return
     # scored on a worker (10,000 test digits); the run shows "…" until the score is back
-    scoring = ui_jobs.start(jobs.EvaluationJob(model, config, owner=ui_jobs.owner()))
+    key = getattr(config, "dataset", datasets.DEFAULT)
+    own = data_of(key, config) if key == datasets.OWN else None  # your own images: scored only with their upload
+    scoring = (ui_jobs.start(jobs.EvaluationJob(model, config, owner=ui_jobs.owner(), data=own))
+               if key != datasets.OWN or own is not None else None)
     runs.append({"label": t("train.loaded_label", name=up.name), "config": config, "history": [],
                  "test_accuracy": float("nan"), "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
                  "device": "cpu", "_eval_job": scoring})
@@ -323,8 +400,11 @@ def score(runs: list[dict], data) -> None:
     """Runs a link or a reload brought back are scored on a worker too, one at a time, the newest first (the one
     "look inside" shows); while any is being scored, a fragment polls it."""
     unscored = [r for r in runs if "_eval" not in r and "_eval_job" not in r]
-    if unscored and data_of(getattr(unscored[-1]["config"], "dataset", datasets.DEFAULT)) is not None and not any(r.get("_eval_job") is not None for r in runs):
+    last = unscored[-1]["config"] if unscored else None
+    key = getattr(last, "dataset", datasets.DEFAULT)
+    if unscored and data_of(key, last) is not None and not any(r.get("_eval_job") is not None for r in runs):
         unscored[-1]["_eval_job"] = ui_jobs.start(jobs.EvaluationJob(unscored[-1]["model"], unscored[-1]["config"],
+                                                                     data=data_of(key, last) if key == datasets.OWN else None,
                                                                      owner=ui_jobs.owner()))
     if any(r.get("_eval_job") is not None for r in runs):
         _scoring(runs)
@@ -351,6 +431,9 @@ def pick_run(runs: list[dict]) -> dict:
     c1, c2 = st.columns(2)
     c1.download_button(t("train.save"), data=run.setdefault("_ckpt", save_checkpoint(run["model"], run["config"])),
                        file_name=f"{run['config'].model}-{run['config'].dataset}.pt", key="tr_save")
+    if run["config"].dataset == datasets.OWN:  # the script would need the pictures, which are kept nowhere
+        c2.caption(t("datasets.own_ui.no_export"))
+        return run
     with c2.popover(t("train.export")):
         code = export_code(run["config"])
         st.code(code, language="python")
@@ -364,7 +447,7 @@ def inspect(run: dict) -> None:
     """Four tabs on the chosen run (on its own data set's test images): its test confusion, its first kernels, its
     feature maps, a digit to draw."""
     key = getattr(run["config"], "dataset", datasets.DEFAULT)
-    data, names = data_of(key), class_names(key)
+    data, names = data_of(key, run["config"]), class_names(key, run["config"])
     tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")],
                    key="tr_tabs")
     with tabs[0]:
@@ -374,7 +457,10 @@ def inspect(run: dict) -> None:
     with tabs[2]:
         features_tab(run["model"], data, names)
     with tabs[3]:
-        draw_tab(run["model"], names)
+        if run["config"].data_set().channels == 1:
+            draw_tab(run["model"], names)
+        else:  # a colour model takes 3×32×32 pictures: the canvas draws grey 28×28 digits
+            st.info(t("datasets.own_ui.no_draw"))
 
 
 def confusion_tab(run: dict, data, names: list[str] | None = None) -> None:
@@ -428,7 +514,7 @@ def cell_digits(cm: np.ndarray, y_true, y_pred, x_test, names: list[str] | None 
                        placeholder=t("train.any"), format_func=lambda i, names=names: names[i] if 0 <= i < n else str(i))
     if ti is not None and pi is not None:
         idx = cell_indices(y_true, y_pred, ti, pi, limit=24)
-        st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=names[ti], pred=names[pi]))
+        st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=literal(names[ti]), pred=literal(names[pi])))
         if idx.size:
             chart(figs.gallery(x_test[idx], [f"#{i}" for i in idx]), key="tr_cell_gallery",
                   name=t("train.tab_confusion"))
@@ -464,7 +550,7 @@ def features_tab(model, data, names: list[str] | None = None) -> None:
     x = data[2][fi] / 255.0
     p = predict_proba(model, x)
     names = names or [str(d) for d in range(len(p))]
-    st.markdown(t("train.features_text", label=names[int(data[3][fi])], pred=names[int(np.argmax(p))],
+    st.markdown(t("train.features_text", label=literal(names[int(data[3][fi])]), pred=literal(names[int(np.argmax(p))]),
                   p=f"{100 * p.max():.1f}"))
     for name, act in M.feature_maps(model, x):
         a = act.numpy()
@@ -515,7 +601,7 @@ def draw_prediction(model, img, names: list[str] | None = None) -> tuple[np.ndar
         return None
     p = predict_proba(model, x)
     names = names or [str(d) for d in range(len(p))]
-    st.markdown(t("train.draw_result", pred=names[int(np.argmax(p))], p=f"{100 * p.max():.1f}"))
+    st.markdown(t("train.draw_result", pred=literal(names[int(np.argmax(p))]), p=f"{100 * p.max():.1f}"))
     return x, p
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from explainer.images import LUMA
+
 from explainer.figures import fast_figure, heatmap
 from explainer.figures.style import DIVERGING, PALETTE, margins, number, outline, series
 
@@ -86,16 +88,21 @@ def _mosaic(canvas: np.ndarray, **style) -> go.Figure:
 
 
 def gallery(images: np.ndarray, captions: list[str], *, cols: int = 8, height: int | None = None) -> go.Figure:
-    """Small grey images in a grid with a caption under each."""
+    """Small grey images in a grid with a caption under each (colour ones, (N, H, W, 3), shown by their brightness)."""
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[..., :3].astype(np.float64) @ np.array(LUMA)
     n = len(images)
+    side = images.shape[1] if n else 28
+    cell = side + 2
     rows = max(1, -(-n // cols))
-    canvas = np.full((rows * 30, cols * 30), np.nan)
+    canvas = np.full((rows * cell, cols * cell), np.nan)
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
-        canvas[r * 30 + 1: r * 30 + 29, c * 30 + 1: c * 30 + 29] = img
+        canvas[r * cell + 1: r * cell + 1 + side, c * cell + 1: c * cell + 1 + img.shape[1]] = img
     fig = _mosaic(canvas, colorscale="Greys", height=height or 60 + rows * 95, zmin=0, zmax=255)
-    fig.layout.annotations = [dict(x=(i % cols) * 30 + 14.5, y=(i // cols) * 30 + 29.5, text=cap, showarrow=False,
-                                   yanchor="top", font=dict(size=10)) for i, cap in enumerate(captions)]
+    fig.layout.annotations = [dict(x=(i % cols) * cell + (cell - 1) / 2, y=(i // cols) * cell + cell - 0.5, text=cap,
+                                   showarrow=False, yanchor="top", font=dict(size=10)) for i, cap in enumerate(captions)]
     return fig
 
 
