@@ -239,9 +239,10 @@ def own(ds) -> Dataset:
                        ds.test_x, ds.test_y)
 
 
-def own_spec(ds) -> dict:
-    """What a configuration keeps of an own data set (an ``OwnDataset``): hash, mode, names, normalisation."""
-    entry = own(ds)
+def own_spec(ds, entry: Dataset | None = None) -> dict:
+    """What a configuration keeps of an own data set (an ``OwnDataset``): hash, mode, names, normalisation (from
+    ``entry``, its registry entry, when already made)."""
+    entry = entry or own(ds)
     return {"sha256": ds.sha256, "mode": ds.mode, "names": list(ds.class_names),
             "mean": [round(v, 6) for v in entry.mean], "std": [round(v, 6) for v in entry.std]}
 

@@ -78,12 +78,21 @@ def entry(key: str) -> datasets.Dataset:
     if key != datasets.OWN:
         return datasets.get(key)
     held = st.session_state.get("_tr_own")
-    if held is not None:
-        return datasets.own(held)
+    if held is not None:  # its normalisation is computed once per upload (a pass over all its pictures)
+        cached = st.session_state.get("_tr_own_entry")
+        if cached is None or cached[0] != held.sha256 + held.mode:
+            cached = st.session_state["_tr_own_entry"] = (held.sha256 + held.mode, datasets.own(held))
+        return cached[1]
     mode = st.session_state.get("tr_own_mode", TRAIN["tr_own_mode"].default)
     c = 3 if mode == "colour32" else 1
     return datasets.from_spec({"sha256": "0" * 64, "mode": mode, "names": ["1", "2"], "mean": [0.5] * c,
                                "std": [0.25] * c})
+
+
+def _sample_row(samples: np.ndarray) -> np.ndarray:
+    """A class's sample pictures side by side, 2 white pixels apart."""
+    gap = np.full((samples.shape[1], 2, *samples.shape[3:]), 255, np.uint8)
+    return np.concatenate([p for x in samples for p in (x, gap)][:-1], axis=1)
 
 
 def own_data() -> tuple | None:
@@ -123,9 +132,9 @@ def own_data() -> tuple | None:
             st.caption(t("datasets.own_ui.converted", n=sum(held.converted.values())))
         st.dataframe([{t("datasets.own_ui.col_class"): name, t("datasets.own_ui.col_count"): n}
                       for name, n in zip(held.class_names, held.counts)], hide_index=True)
-        for name, samples in zip(held.class_names, held.samples):
+        for name, samples in zip(held.class_names, held.samples):  # one picture per class: one encoding each
             st.caption(literal(name))
-            st.image(list(samples), width=48)
+            st.image(_sample_row(samples), width=min(60 * len(samples), 480))
     return (held.train_x, held.train_y, held.test_x, held.test_y)
 
 
@@ -246,7 +255,7 @@ def start(runs: list[dict], model_name: str, options: dict, settings: dict, key:
     """A training job on the engine; False when the settings are refused or the engine is unavailable (said). Your own
     images go with the job, once (the run keeps only their class names and hash)."""
     try:
-        own = datasets.own_spec(st.session_state["_tr_own"]) if key == datasets.OWN else None
+        own = datasets.own_spec(st.session_state["_tr_own"], entry(key)) if key == datasets.OWN else None
         config = TrainConfig(model=model_name, model_options=options, dataset=key, own=own, **settings)
         job = jobs.TrainingJob(config, data if key == datasets.OWN else None, owner=ui_jobs.owner(),
                                visitor=ui_jobs.visitor())
