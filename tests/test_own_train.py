@@ -23,7 +23,8 @@ def own():
 
 
 def _arrays(ds):
-    return ds.train_x, ds.train_y, ds.test_x, ds.test_y
+    """The arrays as the engine job ships them (writable copies: torch warns on read-only ones)."""
+    return tuple(np.array(a) for a in (ds.train_x, ds.train_y, ds.test_x, ds.test_y))
 
 
 def test_registry_entry_and_spec(own):
