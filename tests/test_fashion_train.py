@@ -121,3 +121,39 @@ def test_train_page_without_fashion_says_how_to_get_it(tmp_path, monkeypatch):
     assert any("apt-get install dataset-fashion-mnist" in w.value for w in at.warning)
     assert at.button(key="tr_start").disabled
     assert len(at.dataframe) == 1  # the model's layers still shown
+
+
+@pytest.mark.usefixtures("dask_engine")
+def test_backprop_shift_experiment_on_fashion():
+    """How kernels learn, with the Train page's choice (Fashion-MNIST): the CNN and the MLP trained on it are the
+    pair (an MNIST run beside them is left out), their shift curves come from Fashion-MNIST's test images, and the
+    CNN's prediction is named by its class."""
+    from explainer.shift import shifted_accuracy
+    from explainer.train import train
+
+    fashion = datasets.get("fashion").load_all()
+    runs = []
+    for name, cfg in (("mnist CNN", TrainConfig(model="custom", model_options=dict(blocks=1, channels=4),
+                                                 train_size=200, batch_size=64)),
+                      ("fashion CNN", TrainConfig(model="custom", model_options=dict(blocks=1, channels=4),
+                                                   train_size=1000, batch_size=64, dataset="fashion")),
+                      ("fashion MLP", TrainConfig(model="mlp", train_size=1000, batch_size=64, dataset="fashion"))):
+        r = train(cfg, fashion if cfg.dataset == "fashion" else datasets.get("mnist").load_all())
+        runs.append({"label": name, "config": r.config, "history": r.history, "test_accuracy": r.test_accuracy,
+                     "model": r.model, "seconds": r.train_seconds, "ips": r.images_per_second, "stopped": False,
+                     "device": "cpu"})
+    at = app_test("backprop", "en", timeout=300, tr_runs=runs, tr_dataset="fashion").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="bp_dataset").value == "fashion"
+    deadline = time.monotonic() + 240
+    while not at.dataframe and time.monotonic() < deadline:
+        time.sleep(1.0)
+        at.run()
+        assert not at.exception, at.exception
+    frame = at.dataframe[0].value
+    assert "fashion CNN" in frame and "fashion MLP" in frame and "mnist CNN" not in frame
+    cnn = shifted_accuracy(runs[1]["model"], fashion[2][:2000], fashion[3][:2000])
+    assert frame["fashion CNN"].tolist()[0] == f"{100 * cnn[0]:.1f} %"
+    assert frame["fashion CNN"].tolist()[6] == f"{100 * cnn[6]:.1f} %"
+    names = datasets.get("fashion").class_names("en")
+    assert any("fashion CNN" in m.value and any(f"**{n}**" in m.value for n in names) for m in at.markdown)
