@@ -501,7 +501,8 @@ def conv_vs_dense() -> tuple:
     by default): ``(its data or None, the models, its key)``."""
     parameter_counts()
     key = widget(st.selectbox, t("datasets.picker"), BACKPROP["bp_dataset"],
-                 default=st.session_state.get("tr_dataset", datasets.DEFAULT), format_func=labels("datasets."),
+                 default=(st.session_state.get("tr_dataset") if st.session_state.get("tr_dataset") in datasets.KEYS
+                          else datasets.DEFAULT), format_func=labels("datasets."),  # not your own images: Train's
                  help=t("datasets.picker_help"))
     data = _load_data(key)
     models = _session_models(key)

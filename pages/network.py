@@ -108,7 +108,8 @@ def _figure(d: dict):
 def session_runs() -> list[dict]:
     runs: list[dict] = st.session_state.setdefault("tr_runs", [])
     runstore.restore_runs(runs)
-    return [r for r in runs if r.get("model") is not None]
+    # runs on a learner's own images are looked inside on the Train page only (their pictures and shapes differ)
+    return [r for r in runs if r.get("model") is not None and getattr(r.get("config"), "dataset", "mnist") != "own"]
 
 
 def _fingerprint(model) -> str:

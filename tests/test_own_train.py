@@ -121,3 +121,21 @@ def test_train_page_trains_on_own_images_on_the_engine(own):
     assert run["config"].dataset == datasets.OWN and run["config"].own["sha256"] == own.sha256
     assert at.selectbox(key="tr_cell_true").options == list(own.class_names)
     assert 0.0 <= run["test_accuracy"] <= 1.0 and len(run["_eval"]["predictions"]) == len(own.test_y)
+
+
+def test_other_lessons_stay_on_built_in_sets_when_train_uses_own_images(own):
+    """How kernels learn follows Train's data set only to a built-in one; Inside the network lists no run on own
+    images (their pictures stay on Train)."""
+    from torch import nn
+
+    at = app_test("backprop", tr_dataset="own")
+    at.run()
+    assert not at.exception and at.selectbox(key="bp_dataset").value == "mnist"
+    cfg = TrainConfig(model="fast", dataset=datasets.OWN, own=datasets.own_spec(own))
+    run = {"label": "mine", "config": cfg, "history": [], "test_accuracy": 0.5, "model": cfg.build(), "seconds": 1.0,
+           "ips": 1.0, "stopped": False}
+    assert isinstance(run["model"], nn.Module)
+    at = app_test("network", tr_runs=[run])
+    at.run()
+    assert not at.exception
+    assert not any("mine" in str(o) for o in at.selectbox(key="nw_model").options)
