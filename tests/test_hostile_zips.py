@@ -315,18 +315,20 @@ def peak_growth(path, warm, mode="colour32") -> dict:
 
 
 def _photos_zip(target: int) -> bytes:
-    """Real photographs (JPEG crops of scikit-image's four colour photos, 200–300 pixels, enlarged to 1000×1000), stored, up to ``target``
-    bytes: a realistic 50 MB upload of a few hundred pictures."""
+    """Real photographs (crops of scikit-image's four colour photos, 200–300 pixels, enlarged to 1000×1000), stored,
+    up to ``target`` bytes: every fourth an uncompressed 3 MB BMP, the others JPEGs (about 200 kB): a 50 MB upload
+    of about 60 pictures, quick to make. (Measured too: 250 JPEGs of 200 kB, +100 MB; 1,530 of 32 kB, +104 MB.)"""
     from tests.ownzips import PHOTOS, crops
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        pools = {name: iter(crops(name, 200, seed=k, lo=200, hi=300)) for k, name in enumerate(PHOTOS)}
+        pools = {name: iter(crops(name, 60, seed=k, lo=200, hi=300)) for k, name in enumerate(PHOTOS)}
         i = 0
         while buf.tell() < target - 400_000:
             name = PHOTOS[i % len(PHOTOS)]
-            z.writestr(f"{name}/{i:04d}.jpg", encode(Image.fromarray(next(pools[name])).resize((1000, 1000)), "JPEG",
-                                                           quality=97))
+            big = Image.fromarray(next(pools[name])).resize((1000, 1000), Image.Resampling.BILINEAR)
+            fmt = "BMP" if i % 4 == 0 and buf.tell() < target - 3_200_000 else "JPEG"
+            z.writestr(f"{name}/{i:04d}.{fmt.lower()}", encode(big, fmt, **({"quality": 97} if fmt == "JPEG" else {})))
             i += 1
     return buf.getvalue()
 
