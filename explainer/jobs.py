@@ -1023,9 +1023,7 @@ def state_of(model) -> dict:
 
 
 def model_from_state(config, state: dict):
-    """The model of ``config`` with the weights ``state``, in evaluation mode."""
-    from explainer.models import build_model
-
+    """The model of ``config`` (for its data set) with the weights ``state``, in evaluation mode."""
     model = config.build()
     model.load_state_dict(state)
     model.eval()

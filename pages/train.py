@@ -138,6 +138,12 @@ def own_data() -> tuple | None:
     return (held.train_x, held.train_y, held.test_x, held.test_y)
 
 
+def class_word(names: list[str] | None) -> str:
+    """The probabilities' axis: "digit" for MNIST's classes, "class" for any other data set's."""
+    digits = list(datasets.get(datasets.DEFAULT).names)
+    return t("train.digit") if not names or list(names) == digits else t("datasets.class")
+
+
 # ---------------------------------------------------------------- the data and the kept runs
 def dataset(runs: list[dict]) -> tuple[str, tuple | None]:
     """The data set picker (a link's run brings its own data set back) and a glimpse of the data; the data is None,
@@ -162,7 +168,9 @@ def dataset(runs: list[dict]) -> tuple[str, tuple | None]:
         return key, None
     names = ds.class_names(lang())
     with st.expander(t("train.data_header"), expanded=True):
-        st.markdown(t("train.data_text", n=len(data[0]), m=len(data[2])))
+        st.markdown(t("train.data_text", n=len(data[0]), m=len(data[2])) if key == datasets.DEFAULT else
+                    t("datasets.data_text", n=len(data[0]), m=len(data[2]), h=ds.shape[1], w=ds.shape[2],
+                      k=ds.num_classes, classes=", ".join(names)))
         chart(figs.gallery(data[0][:16], [t("train.label_caption", y=names[int(y)]) for y in data[1][:16]], cols=16,
                            height=150), key="tr_data", name=t("train.data_header"))
     return key, data
@@ -567,7 +575,7 @@ def features_tab(model, data, names: list[str] | None = None) -> None:
             chart(figs.feature_grid(a, title=f"{name} → {' × '.join(map(str, a.shape))}"), key=f"tr_fm_{name}")
         elif a.ndim == 1 and a.size <= 128:
             st.caption(f"{name} → {a.size}")
-    chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability"), class_names=names),
+    chart(figs.probabilities(p, x_title=class_word(names), y_title=t("train.probability"), class_names=names),
           key="tr_fm_probs", name=t("train.probability"))
 
 
@@ -591,7 +599,7 @@ def draw_tab(model, names: list[str] | None = None) -> None:
     if shown is not None:
         x, p = shown
         with d2:
-            chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability"), class_names=names),
+            chart(figs.probabilities(p, x_title=class_word(names), y_title=t("train.probability"), class_names=names),
                   key="tr_draw_probs", name=t("train.probability"))
             chart(heatmap(np.round(x * 255), colorscale="Greys", zmin=0, zmax=255, numbers=False,
                           title=t("train.preprocessed"), x_title=t("common.column"), y_title=t("common.row"),

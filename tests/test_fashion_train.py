@@ -101,7 +101,8 @@ def test_train_page_on_fashion_and_the_link_brings_it_back(lang):
     assert run["config"].dataset == "fashion" and run["test_accuracy"] > 0.5
     names = datasets.get("fashion").class_names(lang)
     md = " ".join(m.value for m in at.markdown)
-    assert any(n in md for n in names)  # the feature maps' test image: named by its class, in Chinese
+    assert all(n in md for n in names)  # the data's description lists the classes
+    assert any(f"**{n}**" in md for n in names)  # the feature maps' test image: named by its class, in Chinese
     assert at.selectbox(key="tr_cell_true").options == names  # the confusion cell's pickers list the classes
     assert translate("datasets.fashion", lang) in run["label"]
     fresh = app_test("train", lang, timeout=60)
