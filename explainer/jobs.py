@@ -921,9 +921,28 @@ def _wait_estimate(remaining: list[float], slots: int) -> float:
 
 
 # ---------------------------------------------------------------- the three kinds of job
+def shipped(config, data):
+    """What a job sends to the worker with its task: for a learner's own images, their arrays (``UserError`` when
+    they are missing, don't match the configuration's spec or exceed ``limits.OWN_SHIPPED_BYTES``); else None."""
+    import numpy as np
+
+    from explainer import datasets
+
+    if getattr(config, "dataset", None) != datasets.OWN:
+        return None
+    if data is None or len(data) != 4:
+        raise UserError("errors.zip.own_gone")
+    arrays = tuple(np.array(a, order="C") for a in data)  # writable copies (torch wants them)
+    size = sum(a.nbytes for a in arrays)
+    if size > limits.OWN_SHIPPED_BYTES:
+        raise UserError("errors.zip.shipped_too_big", mb=limits.mb(size), max=limits.mb(limits.OWN_SHIPPED_BYTES))
+    return arrays
+
+
 class TrainingJob(Job):
-    """Train ``config`` on the engine. ``data`` is accepted for compatibility with the old thread job and
-    not used: the worker trains on its own copy of MNIST."""
+    """Train ``config`` on the engine. A built-in data set (MNIST, Fashion-MNIST) is read by the worker itself and
+    ``data`` is ignored; a learner's own images (``config.dataset == datasets.OWN``) are shipped with the task, once:
+    ``data`` is their ``(x_train, y_train, x_test, y_test)`` (at most ``limits.OWN_SHIPPED_BYTES``)."""
 
     kind = "train"
 
@@ -932,6 +951,7 @@ class TrainingJob(Job):
         super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout, visitor=visitor)
         self.config = config
         self.resume_from = resume_from  # the key of a lost training of the same config: go on from its checkpoint
+        self.data = shipped(config, data)
 
     def _estimate(self, eng: Engine) -> float:
         return eng.estimate_training(self.config)
@@ -939,7 +959,7 @@ class TrainingJob(Job):
     def _task(self):
         from explainer.jobworker import run_training
 
-        return run_training, (self.config.to_dict(), self.resume_from)
+        return run_training, (self.config.to_dict(), self.resume_from, self.data)
 
     def _checkpoint(self) -> str | None:
         """The key whose checkpoint a retry goes on from: this job's own, else the one it went on from."""
@@ -1005,9 +1025,11 @@ class EvaluationJob(Job):
     kind = "evaluate"
 
     def __init__(self, model, config, *, owner: str | None = None, engine_: Engine | None = None,
-                 heartbeat_timeout: float | None = None):
+                 heartbeat_timeout: float | None = None, data=None):
         super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
         self.state_dict, self.config = state_of(model), config
+        # own images: their test pictures go with the task (``shipped``); a built-in set is the worker's own
+        self.data = shipped(config, data)
 
     def _estimate(self, eng: Engine) -> float:
         return 3.0
@@ -1015,7 +1037,7 @@ class EvaluationJob(Job):
     def _task(self):
         from explainer.jobworker import run_evaluation
 
-        return run_evaluation, (self.config.to_dict(), self.state_dict)
+        return run_evaluation, (self.config.to_dict(), self.state_dict, self.data)
 
 
 class ShiftJob(Job):
@@ -1047,10 +1069,8 @@ def state_of(model) -> dict:
 
 
 def model_from_state(config, state: dict):
-    """The model of ``config`` with the weights ``state``, in evaluation mode."""
-    from explainer.models import build_model
-
-    model = build_model(config.model, **config.model_options)
+    """The model of ``config`` (for its data set) with the weights ``state``, in evaluation mode."""
+    model = config.build()
     model.load_state_dict(state)
     model.eval()
     return model

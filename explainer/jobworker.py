@@ -67,19 +67,28 @@ def malloc_for_training() -> bool:
         return False
 
 
-_DATA = None
+_DATA: dict = {}
 _DATA_LOCK = threading.Lock()
 
 
-def worker_data():
-    """MNIST in this worker process, loaded once and kept."""
-    global _DATA
+def worker_data(dataset: str = "mnist"):
+    """A built-in data set (``explainer.datasets``: MNIST, Fashion-MNIST) in this worker process, read by the worker
+    itself from its own files, loaded once and kept."""
     with _DATA_LOCK:
-        if _DATA is None:
-            from explainer.mnist import load_mnist
+        if dataset not in _DATA:
+            if dataset == "mnist":
+                from explainer.mnist import load_mnist
 
-            _DATA = load_mnist()
-        return _DATA
+                _DATA[dataset] = load_mnist()
+            else:
+                from explainer import datasets
+
+                _DATA[dataset] = datasets.get(dataset).load_all()
+        return _DATA[dataset]
+
+
+def _config_dataset(config) -> str:
+    return (config or {}).get("dataset", "mnist") if isinstance(config, dict) else "mnist"
 
 
 def _worker_data_quietly() -> None:
@@ -229,7 +238,8 @@ def save_resume(key: str, state: dict) -> None:
         pass  # a full disk costs the resume, not the training
 
 
-def run_training(key: str, heartbeat_timeout: float, config: dict, resume_from: str | None = None) -> dict:
+def run_training(key: str, heartbeat_timeout: float, config: dict, resume_from: str | None = None,
+                 data=None) -> dict:
     """Worker: train, score the whole test set, return weights and the evaluation (plain data). A checkpoint is
     written at every evaluation point; a rerun of this task (its worker died) or a Retry (``resume_from``: the
     lost job's key) goes on from the last one, and says so."""
@@ -249,7 +259,7 @@ def run_training(key: str, heartbeat_timeout: float, config: dict, resume_from: 
     link.begin(int(state["step"]) if state is not None else (0 if again else None),
                state["history"] if state is not None else ())
     try:
-        res = train(cfg, worker_data(), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5,
+        res = train(cfg, data if data is not None else worker_data(cfg.dataset), on_progress=link.progress, should_stop=link.should_stop, progress_every=0.5,
                     checkpoint=lambda st: save_resume(key, st), resume=state)
     except _Abandoned:
         return {"abandoned": True}  # its checkpoint stays a while: a page that lost its engine may still Retry
@@ -272,7 +282,7 @@ def run_landscape(key: str, heartbeat_timeout: float, config: dict | None, state
         return {"cancelled": True} if link.cancelled else {"abandoned": True}
     device = pick_device("auto")
     model = (model_from_state(TrainConfig.from_dict(config), state) if config is not None else state).to(device)
-    _, _, x_test, y_test = worker_data()
+    _, _, x_test, y_test = worker_data(_config_dataset(config))
     x, y = to_tensor(x_test[:digits], device), torch.as_tensor(y_test[:digits], device=device)
 
     def progress(f: float) -> None:
@@ -286,15 +296,16 @@ def run_landscape(key: str, heartbeat_timeout: float, config: dict | None, state
         return {"abandoned": True}
 
 
-def run_evaluation(key: str, heartbeat_timeout: float, config: dict, state: dict) -> dict:
-    """Worker: loss, accuracy, predictions and probabilities on the 10,000 test digits."""
+def run_evaluation(key: str, heartbeat_timeout: float, config: dict, state: dict, data=None) -> dict:
+    """Worker: loss, accuracy, predictions and probabilities on the 10,000 test digits (or the test pictures of a
+    learner's own images, shipped as ``data``)."""
     from explainer.train import TrainConfig, evaluate, pick_device
 
     link = _Link(key, heartbeat_timeout)
     if link.abandoned or link.cancelled:
         return {"cancelled": True} if link.cancelled else {"abandoned": True}
     model = model_from_state(TrainConfig.from_dict(config), state).to(pick_device("auto"))
-    _, _, x_test, y_test = worker_data()
+    _, _, x_test, y_test = data if data is not None else worker_data(_config_dataset(config))
     return evaluate(model, x_test, y_test)
 
 
@@ -307,7 +318,7 @@ def run_shift(key: str, heartbeat_timeout: float, config: dict, state: dict, dig
     if link.abandoned or link.cancelled:
         return {"cancelled": True} if link.cancelled else {"abandoned": True}
     model = model_from_state(TrainConfig.from_dict(config), state).to(pick_device("auto"))
-    _, _, x_test, y_test = worker_data()
+    _, _, x_test, y_test = worker_data(_config_dataset(config))
     return {"accuracy": shifted_accuracy(model, x_test[:digits], y_test[:digits])}
 
 
@@ -324,7 +335,7 @@ def run_top_patches(key: str, heartbeat_timeout: float, config: dict, state: dic
     if link.abandoned or link.cancelled:
         return {"cancelled": True} if link.cancelled else {"abandoned": True}
     model = model_from_state(TrainConfig.from_dict(config), state)
-    _, _, x_test, _ = worker_data()
+    _, _, x_test, _ = worker_data(_config_dataset(config))
 
     def progress(f: float) -> None:
         link.progress({"fraction": float(f)})

@@ -75,3 +75,25 @@ RUNS_ORPHAN_SECONDS = 600  # a weights file without its row (a crash between the
 # DECODE_WAIT_SECONDS, then is asked to try again (errors.upload_busy).
 DECODES_AT_ONCE = 2
 DECODE_WAIT_SECONDS = 10.0
+
+# ---------------------------------------------------------------- a learner's own images (explainer.ownimages)
+# A .zip whose top-level folders are the classes. Everything is read in memory (never extracted to disk); the
+# archive's directory is bounded before zipfile parses it, declared sizes before anything is inflated, and the bytes
+# actually inflated while reading; every picture's header (format, size) before any picture is decoded.
+OWN_ZIP_BYTES = 50 * 1024 * 1024  # the .zip file
+OWN_ZIP_ENTRIES = 6_000  # entries in the archive (images, folders, and the junk zip tools add)
+OWN_DIRECTORY_BYTES = 4 * 1024 * 1024  # the archive's central directory (≈ 700 bytes an entry at 6,000)
+OWN_UNPACKED_BYTES = 200 * 1024 * 1024  # all entries together, inflated (declared and actually read)
+OWN_ENTRY_BYTES = UPLOAD_BYTES  # one picture inside, inflated
+OWN_ENTRY_RATIO = 200  # inflated ÷ compressed size of one entry larger than OWN_RATIO_FLOOR (a zip bomb beyond)
+OWN_RATIO_FLOOR = 1024 * 1024  # smaller entries may compress as well as they like
+OWN_NAME_CHARS = 1_000  # one entry's path inside the archive
+OWN_CLASS_CHARS = 40  # a class (top-level folder) name: shown on axes, legends and the confusion matrix
+OWN_CLASSES_MIN, OWN_CLASSES_MAX = 2, 20  # classes (top-level folders)
+OWN_PER_CLASS_MIN = 5  # pictures in each class (one of them, at least, goes to the test set)
+OWN_IMAGES_MAX = 5_000  # pictures in all
+OWN_DECODE_PIXELS = 1_000_000_000  # all pictures' decoded pixels together (JPEGs count at their reduced draft size)
+OWN_DECODE_SIDE = 128  # each picture is reduced to at most about this side before it is prepared
+OWN_TEST_SHARE = 0.2  # of each class, held out for testing (seeded, stratified)
+OWN_SAMPLES_PER_CLASS = 8  # prepared pictures per class kept for the sample grid
+OWN_SHIPPED_BYTES = 16 * 1024 * 1024  # prepared arrays sent once with a training job (5,000 × 32×32×3 is 15 MB)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explainer import limits
+from explainer import datasets, limits
 from explainer import optimizers
 from explainer.errors import UserError
 from explainer.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, build_model, layer_code, prefers_channels_last
@@ -49,6 +49,15 @@ class TrainConfig:
     device: str = "auto"
     evals_per_epoch: int = 4
     eval_size: int = 2000  # test digits used for the curves during training (the final score uses all)
+    dataset: str = datasets.DEFAULT  # a key of explainer.datasets.DATASETS, or datasets.OWN
+    own: dict | None = None  # for datasets.OWN: its spec (hash, mode, class names, normalisation; never the pictures)
+
+    def data_set(self) -> datasets.Dataset:
+        return datasets.from_spec(self.own) if self.dataset == datasets.OWN else datasets.get(self.dataset)
+
+    def build(self) -> nn.Module:
+        """A fresh model for this configuration: its first layer fits the data set's channels, its last its classes."""
+        return build_model(self.model, **self.data_set().model_kwargs(), **self.model_options)
 
     def __post_init__(self):
         for name, kind in (("batch_size", int), ("epochs", int), ("train_size", int), ("seed", int),
@@ -65,6 +74,13 @@ class TrainConfig:
         self.one_cycle, self.augment = bool(self.one_cycle), bool(self.augment)
         if not isinstance(self.model_options, dict):
             raise UserError("errors.not_mapping", param="model_options", value=self.model_options)
+        if not isinstance(self.dataset, str) or self.dataset not in datasets.CHOICES:
+            raise UserError("errors.not_one_of", param="dataset", choices=" / ".join(datasets.CHOICES),
+                            value=str(self.dataset)[:40])
+        if self.dataset == datasets.OWN:
+            datasets.check_spec(self.own)
+        elif self.own is not None:
+            raise UserError("errors.zip.own_spec")
         if self.model not in MODEL_NAMES:
             raise UserError("errors.not_one_of", param="model", choices=" / ".join(MODEL_NAMES), value=self.model)
         if self.optimizer not in OPTIMIZERS:
@@ -81,7 +97,7 @@ class TrainConfig:
             if not lo <= getattr(self, name) <= hi:
                 raise UserError("errors.out_of_range", param=name, lo=lo, hi=hi, value=getattr(self, name))
         with torch.random.fork_rng(devices=[]):  # building initialises weights: leave the global generator alone
-            build_model(self.model, **self.model_options)  # unknown or out-of-range options: UserError now, not mid-run
+            self.build()  # unknown or out-of-range options: UserError now, not mid-run
 
     @property
     def learning_rate(self) -> float:
@@ -122,20 +138,23 @@ def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
 
 
 def to_tensor(x_uint8: np.ndarray, device=None) -> torch.Tensor:
-    """uint8 (N, 28, 28) → float (N, 1, 28, 28) in [0, 1]."""
-    return torch.from_numpy(np.array(x_uint8, dtype=np.uint8)).to(device).float().div_(255.0).unsqueeze(1)
+    """uint8 (N, 28, 28) → float (N, 1, 28, 28) in [0, 1]; colour (N, H, W, C) → (N, C, H, W)."""
+    x = torch.from_numpy(np.array(x_uint8, dtype=np.uint8)).to(device).float().div_(255.0)
+    return x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2).contiguous()
 
 
 def _shift(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Random shifts of up to ±2 pixels (one shift per batch row, zero fill)."""
-    n = xb.shape[0]
+    n, c, h, w = xb.shape
     padded = nn.functional.pad(xb, (2, 2, 2, 2))
     dy = torch.randint(0, 5, (n,), generator=gen)
     dx = torch.randint(0, 5, (n,), generator=gen)
-    rows = (dy[:, None] + torch.arange(28)[None, :]).to(xb.device)  # (n, 28)
-    cols = (dx[:, None] + torch.arange(28)[None, :]).to(xb.device)
+    rows = (dy[:, None] + torch.arange(h)[None, :]).to(xb.device)  # (n, h)
+    cols = (dx[:, None] + torch.arange(w)[None, :]).to(xb.device)
     idx_n = torch.arange(n, device=xb.device)[:, None, None]
-    return padded[idx_n, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+    if c == 1:
+        return padded[idx_n, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+    return padded.permute(0, 2, 3, 1)[idx_n, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
 
 
 @torch.inference_mode()
@@ -167,10 +186,11 @@ def estimate_seconds(epochs: int, train_size: int, images_per_second: float) -> 
 
 @torch.inference_mode()
 def predict_proba(model: nn.Module, x28) -> np.ndarray:
-    """Class probabilities (10,) for one image: float in [0, 1], (28, 28)."""
+    """Class probabilities (classes,) for one image: float in [0, 1], (28, 28) (or (H, W, C) for colour)."""
     was_training = model.training
     model.eval()
-    x = torch.as_tensor(np.asarray(x28, dtype=np.float32)).reshape(1, 1, 28, 28)
+    x = torch.as_tensor(np.asarray(x28, dtype=np.float32))
+    x = x.permute(2, 0, 1)[None] if x.dim() == 3 and x.shape[2] == 3 else x.reshape(1, 1, *x.shape[-2:])
     p = torch.softmax(model(x.to(next(model.parameters()).device)), 1)[0].cpu().numpy()
     model.train(was_training)
     return p
@@ -236,7 +256,7 @@ class _Run:
         n_eval = min(len(self.Xte), max(100, int(config.eval_size)))
         self.Xev, self.Yev = self.Xte[:n_eval], self.Yte[:n_eval]  # the first test digits: a fixed sample
 
-        self.model = build_model(config.model, **config.model_options).to(device)
+        self.model = config.build().to(device)
         if prefers_channels_last(self.model):  # handed back in the ordinary layout by finish()
             self.model.to(memory_format=torch.channels_last)
         self.opt = _optimizer(config, self.model.parameters())
@@ -429,6 +449,7 @@ CONFIG_FIELDS = {
     "train_size": ("int", limits.TRAIN_SIZE_MIN, limits.TRAIN_SIZE_MAX), "augment": ("bool",),
     "seed": ("int", 0, limits.SEED_MAX), "device": ("choice", DEVICE_NAMES),
     "evals_per_epoch": ("int", 1, EVALS_PER_EPOCH_MAX), "eval_size": ("int", 1, EVAL_SIZE_MAX),
+    "dataset": ("choice", datasets.CHOICES), "own": ("own",),
 }
 # the custom model's options (``explainer.models._custom``; its ranges are checked by the builder)
 OPTION_KINDS = {"blocks": "int", "channels": "int", "kernel_size": "int", "pool": "str", "dropout": "float",
@@ -465,6 +486,9 @@ def check_config_dict(d: dict) -> dict:
                 raise UserError("errors.checkpoint_setting", name=name, value=_shown(value))
             if value not in spec[1]:
                 raise UserError("errors.not_one_of", param=name, choices=" / ".join(spec[1]), value=_shown(value))
+        elif kind == "own":
+            if value is not None:
+                datasets.check_spec(value)
         elif kind == "options":
             if not isinstance(value, dict):
                 raise UserError("errors.not_mapping", param="model_options", value=_shown(value))
@@ -516,7 +540,7 @@ def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
     config = _checkpoint_config(obj.get("config"))
     state = obj.get("state_dict")
     try:
-        model = build_model(config.model, **config.model_options)
+        model = config.build()
         expected = model.state_dict()
         if not isinstance(state, dict) or set(state) != set(expected):
             raise UserError("errors.checkpoint_mismatch", detail=config.model)
@@ -538,17 +562,27 @@ def load_checkpoint(data: bytes) -> tuple[nn.Module, TrainConfig]:
 
 
 # ---------------------------------------------------------------- export as code
+# per data set: its name, where to put its files, the variable and the default folder the script reads
+_EXPORT_SOURCE = {
+    "mnist": ("MNIST", "Put the four MNIST .gz files in ./mnist (or set MNIST_DIR).", "MNIST_DIR", "mnist"),
+    "fashion": ("Fashion-MNIST", "Its four .gz files: apt-get install dataset-fashion-mnist (Debian, Ubuntu), or put them "
+                "in a folder and set FASHION_MNIST_DIR.", datasets.FASHION_ENV, str(datasets.FASHION_SYSTEM_DIR)),
+}
+
+
 def export_code(config: TrainConfig) -> str:
     """A short, runnable PyTorch script that builds the configured model and trains it like the app."""
-    model = build_model(config.model, **config.model_options)
+    model = config.build()
+    ds = config.data_set()
     body = ",\n        ".join(layer_code(m) for m in model)
     opt = optimizers.code(config.optimizer, config.learning_rate)
     layout = (".to(memory_format=torch.channels_last)  # NHWC convolutions: faster on a CPU"
               if prefers_channels_last(model) else "")
     sched = (f"torch.optim.lr_scheduler.OneCycleLR(opt, max_lr={config.learning_rate}, "
              f"total_steps=EPOCHS * (len(x_train) // BATCH), pct_start=0.25)" if config.one_cycle else "None")
-    return f'''"""Train the "{config.model}" model on MNIST as Convolution Explainer does. Needs: torch, numpy.
-Put the four MNIST .gz files in ./mnist (or set MNIST_DIR)."""
+    where = _EXPORT_SOURCE[config.dataset]
+    return f'''"""Train the "{config.model}" model on {where[0]} as Convolution Explainer does. Needs: torch, numpy.
+{where[1]}"""
 import gzip, os, struct
 import numpy as np
 import torch
@@ -561,15 +595,19 @@ def read_idx(path):
     shape = struct.unpack(f">{{ndim}}I", data[4:4 + 4 * ndim])
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
-root = os.environ.get("MNIST_DIR", "mnist")
+root = os.environ.get("{where[2]}", "{where[3]}")
 x_train = torch.tensor(read_idx(f"{{root}}/train-images-idx3-ubyte.gz")[:{config.train_size}]).float().div(255).unsqueeze(1)
 y_train = torch.tensor(read_idx(f"{{root}}/train-labels-idx1-ubyte.gz")[:{config.train_size}]).long()
 x_test = torch.tensor(read_idx(f"{{root}}/t10k-images-idx3-ubyte.gz")).float().div(255).unsqueeze(1)
 y_test = torch.tensor(read_idx(f"{{root}}/t10k-labels-idx1-ubyte.gz")).long()
 
 class Normalize(nn.Module):
+    def __init__(self, mean=({MNIST_MEAN},), std=({MNIST_STD},)):
+        super().__init__()
+        self.mean, self.std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
+
     def forward(self, x):
-        return (x - {MNIST_MEAN}) / {MNIST_STD}
+        return (x - self.mean) / self.std
 
 torch.manual_seed({config.seed})
 model = nn.Sequential(
@@ -632,7 +670,7 @@ def check_save_path(path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m explainer.train", description="Train a model on MNIST.")
+    ap = argparse.ArgumentParser(prog="python -m explainer.train", description="Train a model on MNIST or Fashion-MNIST.")
     ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
@@ -643,6 +681,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=limits.TRAIN_SIZE_MAX, help="training-set size")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--dataset", default=datasets.DEFAULT, choices=datasets.KEYS,
+                    help="mnist (digits) or fashion (Fashion-MNIST: $FASHION_MNIST_DIR, else Debian's "
+                         "dataset-fashion-mnist, else downloaded once)")
     ap.add_argument("--mnist", default=None, help="folder with the MNIST files (default: $MNIST_DIR)")
     ap.add_argument("--save", default=None, help="write the trained weights here")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
@@ -656,8 +697,8 @@ def main(argv: list[str] | None = None) -> int:
             check_save_path(args.save)
         config = TrainConfig(model=args.model, optimizer=args.optimizer, lr=args.lr, one_cycle=not args.no_one_cycle,
                              batch_size=args.batch_size, epochs=args.epochs, train_size=args.limit,
-                             augment=args.augment, seed=args.seed, device=args.device)
-        data = load_mnist(args.mnist)
+                             augment=args.augment, seed=args.seed, device=args.device, dataset=args.dataset)
+        data = load_mnist(args.mnist) if args.dataset == "mnist" else config.data_set().load_all()
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -679,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
                 fh.write(save_checkpoint(result.model, config))
             print(f"error: {UserError('errors.save_path', path=args.save[:200])} → {fallback}", file=sys.stderr)
             return 2
-    out = {"model": config.model, "test_accuracy": result.test_accuracy, "train_seconds": result.train_seconds,
+    out = {"dataset": config.dataset, "model": config.model, "test_accuracy": result.test_accuracy, "train_seconds": result.train_seconds,
            "images_per_second": result.images_per_second, "epochs": result.epochs_done, "device": result.device,
            "optimizer": config.optimizer, "lr": config.learning_rate, "batch_size": config.batch_size,
            "train_size": config.train_size,

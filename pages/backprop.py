@@ -11,20 +11,19 @@ import numpy as np
 import streamlit as st
 
 from explainer import backprop as bp
-from explainer import jobs
+from explainer import datasets, jobs
 from explainer.draw import preprocess_drawing
 from explainer.errors import UserError
 from explainer.figures import backprop as figs
 from explainer.kernels import format_kernel
 from explainer.kernels import kernel as named_kernel
-from explainer.mnist import load_mnist
 from explainer.shift import SHIFTS
 from explainer.train import TrainConfig
 from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
 from ui.charts import chart
 from ui.registry import SharedRegistry, shared_registry
-from ui.shell import formula, labels, literal, note, t, t_error, tn, widget
+from ui.shell import formula, labels, lang, literal, note, t, t_error, tn, widget
 from ui.tables.backprop import TABLE as BACKPROP, lr_key
 TICK = bp.FRAME_SECONDS  # seconds between animation frames while playing
 CFG = {"displayModeBar": False}  # the chart toolbar covered the titles of the lesson's small grids; no zooming
@@ -76,8 +75,11 @@ def terms_latex(lhs: str, left: np.ndarray, right: np.ndarray, total: float, per
 
 
 @st.cache_resource(show_spinner=False)
-def _data():
-    return load_mnist()
+def _data(key: str = datasets.DEFAULT):
+    """A built-in data set's arrays, once for all sessions (never downloaded here: the picker says how)."""
+    if key == "fashion":
+        return datasets.load_fashion(download=False)
+    return datasets.get(key).load_all()
 
 
 # ================================================================ 1. by hand
@@ -392,25 +394,35 @@ def _attributions(key: str, _model, x28: np.ndarray):
     return sal, cls, probs, bp.occlusion(_model, x28, cls, patch=PATCH, stride=PATCH_STEP)
 
 
-def _session_models() -> dict:
-    """A CNN and an MLP as ``(model, config, label)``: the newest of each from the Train page's runs, else the
-    lesson's own small ones."""
+def _small_key(kind: str, key: str) -> str:
+    """The shared registry's name of a small training: ``"cnn"``/``"mlp"`` on MNIST, ``"cnn-fashion"`` …"""
+    return kind if key == datasets.DEFAULT else f"{kind}-{key}"
+
+
+def _session_models(key: str = datasets.DEFAULT) -> dict:
+    """A CNN and an MLP trained on the data set ``key`` as ``(model, config, label)``: the newest of each from the
+    Train page's runs, else the lesson's own small ones."""
     found = {}
     for run in reversed(st.session_state.get("tr_runs", [])):
+        if getattr(run["config"], "dataset", datasets.DEFAULT) != key:
+            continue
         kind = "mlp" if run["config"].model == "mlp" else "cnn"
         found.setdefault(kind, (run["model"], run["config"], run["label"]))
     shared = _small_runs()
     for kind in ("cnn", "mlp"):
-        job = shared.get(kind)
+        job = shared.get(_small_key(kind, key))
         if kind not in found and job is not None and job.done and job.result is not None:
             found[kind] = (job.result.model, job.result.config, t(f"backprop.small_{kind}"))
     return found
 
 
-def _load_data():
-    """MNIST, or ``None`` (and the message shown) when it cannot be read."""
+def _load_data(key: str = datasets.DEFAULT):
+    """The data set ``key``, or ``None`` (and the message shown: how to get it) when it cannot be read."""
+    if key == "fashion" and not datasets.available(key):
+        st.warning(t("datasets.missing", package=datasets.FASHION_PACKAGE, env=datasets.FASHION_ENV))
+        return None
     try:
-        return _data()
+        return _data(key)
     except UserError as exc:
         st.error(t_error(exc))
         return None
@@ -419,9 +431,9 @@ def _load_data():
 def small_progress(running: bool) -> None:
     """The lesson's small trainings' progress (a fragment, ticking while one runs); the page reruns at the end."""
     small = _small_runs().snapshot()  # a copy: other sessions may start one meanwhile
-    for kind, job in small.items():
+    for name, job in small.items():
         view = job.poll()
-        what = t(f"backprop.small_{kind}")
+        what = t(f"backprop.small_{name.split('-')[0]}")
         if view.finished and job.result is None:
             st.error(t("backprop.train_failed", detail=literal(ui_jobs.failure_detail(view))))
         elif view.finished:
@@ -432,15 +444,17 @@ def small_progress(running: bool) -> None:
         st.rerun(scope="app")
 
 
-def small_trainings(models: dict) -> None:
-    """Fewer than two trained models: a button that trains the lesson's own small ones, and their progress."""
+def small_trainings(models: dict, key: str = datasets.DEFAULT) -> None:
+    """Fewer than two trained models: a button that trains the lesson's own small ones (on the data set ``key``),
+    and their progress."""
     shared = _small_runs()
     st.info(t("backprop.need_models"))
     busy = any(not j.done for j in shared.values())
     if st.button(t("backprop.train_small"), key="bp_train", type="primary", disabled=busy):
         for kind, cfg in SMALL_RUNS.items():
             if kind not in models:  # started once, whoever presses at the same moment; a failed one again
-                shared.get_or_start(kind, lambda cfg=cfg: start_training(TrainConfig(**cfg)),
+                shared.get_or_start(_small_key(kind, key),
+                                    lambda cfg=cfg: start_training(TrainConfig(**cfg, dataset=key)),
                                     keep=lambda job: not _failed(job))
     running = any(not j.done for j in shared.values())
     st.fragment(run_every=1.0 if running else None)(small_progress)(running)
@@ -483,15 +497,20 @@ def shift_experiment(models: dict) -> None:
 
 
 def conv_vs_dense() -> tuple:
-    """Parameter counts, then a CNN and an MLP on shifted digits: ``(MNIST or None, the models)``."""
+    """Parameter counts, then a CNN and an MLP on shifted images of the chosen data set (the Train page's choice
+    by default): ``(its data or None, the models, its key)``."""
     parameter_counts()
-    data = _load_data()
-    models = _session_models()
+    key = widget(st.selectbox, t("datasets.picker"), BACKPROP["bp_dataset"],
+                 default=(st.session_state.get("tr_dataset") if st.session_state.get("tr_dataset") in datasets.KEYS
+                          else datasets.DEFAULT), format_func=labels("datasets."),  # not your own images: Train's
+                 help=t("datasets.picker_help"))
+    data = _load_data(key)
+    models = _session_models(key)
     if data is not None and len(models) < 2:
-        small_trainings(models)
+        small_trainings(models, key)
     if data is not None and len(models) == 2:
         shift_experiment(models)
-    return data, models
+    return data, models, key
 
 
 # ================================================================ 4. what the network looks at
@@ -516,12 +535,13 @@ def pick_digit(data) -> np.ndarray:
     return x28
 
 
-def attributions(cnn: tuple, x28: np.ndarray, L: dict) -> None:
-    """The CNN's prediction for the digit, its saliency and its occlusion maps."""
+def attributions(cnn: tuple, x28: np.ndarray, L: dict, names: list[str] | None = None) -> None:
+    """The CNN's prediction for the digit (``names``: its data set's classes), its saliency and occlusion maps."""
     model, _, name = cnn
     sal, cls, probs, occ = _attributions(_fingerprint(model), model, np.asarray(x28, dtype=np.float32))
     coords = bp.occlusion_centres(PATCH, PATCH_STEP)
-    st.markdown(t("backprop.look_pred", model=literal(name), pred=cls, p=f"{100 * probs[cls]:.1f}"))
+    shown = names[cls] if names and 0 <= cls < len(names) else cls
+    st.markdown(t("backprop.look_pred", model=literal(name), pred=shown, p=f"{100 * probs[cls]:.1f}"))
     g1, g2, g3 = st.columns(3)
     with g1:
         chart(figs.attribution(x28, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
@@ -539,14 +559,14 @@ def attributions(cnn: tuple, x28: np.ndarray, L: dict) -> None:
                      low=f"{100 * occ.min():.1f}", r=f"{coords[low[0]]:g}", c=f"{coords[low[1]]:g}"))
 
 
-def look(data, models: dict, L: dict) -> None:
+def look(data, models: dict, L: dict, key: str = datasets.DEFAULT) -> None:
     st.header(t("backprop.look_header"))
     st.markdown(t("backprop.look_intro"))
     cnn = models.get("cnn") if data is not None else None
     if cnn is None:
         st.info(t("backprop.need_cnn"))
         st.stop()
-    attributions(cnn, pick_digit(data), L)
+    attributions(cnn, pick_digit(data), L, datasets.get(key).class_names(lang()))
     note(t("backprop.look_note"))
 
 
@@ -558,5 +578,5 @@ forward_pass(ex, L)
 weight_gradient(ex, L)
 input_gradient(ex, L)
 learn(L)
-data, models = conv_vs_dense()
-look(data, models, L)
+data, models, data_key = conv_vs_dense()
+look(data, models, L, data_key)

@@ -43,9 +43,11 @@ def lab() -> dict:
 
 # ---------------------------------------------------------------- shared caches (all sessions)
 @st.cache_resource(show_spinner=False)
-def _mnist_test():
-    """The 10,000 test digits and labels (loaded once per server)."""
-    data = load_mnist()
+def _mnist_test(dataset: str = "mnist"):
+    """The test images and labels of the model's data set (``explainer.datasets``; loaded once per server)."""
+    from explainer import datasets
+
+    data = load_mnist() if dataset == "mnist" else datasets.get(dataset).load_all()
     return data[2], data[3]
 
 
@@ -110,7 +112,8 @@ def _figure(d: dict):
 def session_runs() -> list[dict]:
     runs: list[dict] = st.session_state.setdefault("tr_runs", [])
     runstore.restore_runs(runs)
-    return [r for r in runs if r.get("model") is not None]
+    # runs on a learner's own images are looked inside on the Train page only (their pictures and shapes differ)
+    return [r for r in runs if r.get("model") is not None and getattr(r.get("config"), "dataset", "mnist") != "own"]
 
 
 def _fingerprint(model) -> str:
@@ -175,21 +178,21 @@ def choose_model() -> tuple:
 
 
 # ---------------------------------------------------------------- the input
-def _random_digit(cls: int) -> None:
+def _random_digit(cls: int, dataset: str = "mnist") -> None:
     """Button callback: a random test digit of class ``cls`` (runs before the widgets are drawn)."""
-    _, y = _mnist_test()
+    _, y = _mnist_test(dataset)
     idx = np.flatnonzero(y == cls)
     rng = np.random.default_rng()
     st.session_state["nw_digit"] = int(rng.choice(idx)) if idx.size else 0
 
 
-def choose_input() -> tuple[np.ndarray, str, int | None, int | None] | None:
+def choose_input(dataset: str = "mnist") -> tuple[np.ndarray, str, int | None, int | None] | None:
     """``(x 28×28 in [0, 1], key, true label or None, test index or None)``, or None (with a hint) while empty."""
     src = widget(st.segmented_control, t("network.source"), NW["nw_src"], format_func=labels("network.src_"),
                  required=True)
     if src == "test":
         try:
-            x_test, y_test = _mnist_test()
+            x_test, y_test = _mnist_test(dataset)  # the model's own data set's test images
         except UserError as exc:
             st.error(t_error(exc))
             return None
@@ -199,7 +202,7 @@ def choose_input() -> tuple[np.ndarray, str, int | None, int | None] | None:
         with c2:
             cls = widget(st.selectbox, t("network.class"), NW["nw_class"])
         with c3:
-            st.button(t("network.random"), key="nw_random", on_click=_random_digit, args=(cls,),
+            st.button(t("network.random"), key="nw_random", on_click=_random_digit, args=(cls, dataset),
                       width="stretch")
         return x_test[i].astype(np.float32) / 255.0, f"test{i}", int(y_test[i]), i
     if src == "draw":
@@ -525,7 +528,7 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
 st.title(t("network.title"))
 st.markdown(t("network.intro"))
 model, model_key, model_label, config = choose_model()
-picked = choose_input()
+picked = choose_input(getattr(config, "dataset", "mnist"))
 if picked is None:
     st.stop()
 x, input_key, true_label, test_index = picked

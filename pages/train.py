@@ -7,7 +7,7 @@ import ui.boot  # noqa: F401 — first: loads the app's modules once, before con
 import numpy as np
 import streamlit as st
 
-from explainer import jobs
+from explainer import datasets, jobs, ownimages
 from explainer import models as M
 from explainer.draw import preprocess_drawing
 from explainer import limits
@@ -17,14 +17,13 @@ from explainer.figures import heatmap
 from explainer.figures import train as figs
 from explainer.images import decode_upload
 from explainer.kernels import format_kernel
-from explainer.mnist import load_mnist
 from explainer.train import (TrainConfig, estimate_seconds, export_code, load_checkpoint, predict_proba,
                              save_checkpoint)
 from ui import jobs as ui_jobs
 from ui.charts import chart
 from ui.canvas import draw_canvas
 from ui import runs as runstore
-from ui.shell import labels, literal, note, t, t_error, widget
+from ui.shell import labels, lang, literal, note, t, t_error, widget
 from ui.tables.train import TABLE as TRAIN
 
 PRESETS = {
@@ -45,25 +44,136 @@ def _preset(name: str) -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def _data():
-    return load_mnist()
+def _data(key: str = datasets.DEFAULT):
+    """A built-in data set's arrays, loaded once for all sessions (never downloaded here: the picker says how)."""
+    if key == "fashion":
+        return datasets.load_fashion(download=False)
+    return datasets.get(key).load_all()
+
+
+def data_of(key: str, config=None):
+    """The arrays of the data set ``key`` (a run's: its ``config``), or None when this server lacks it. A learner's
+    own images are this session's upload, and only when they are the run's (same hash)."""
+    if key == datasets.OWN:
+        held = st.session_state.get("_tr_own")
+        spec = getattr(config, "own", None) if config is not None else None
+        if held is None or (spec is not None and spec.get("sha256") != held.sha256):
+            return None
+        return (held.train_x, held.train_y, held.test_x, held.test_y)
+    try:
+        return _data(key)
+    except UserError:
+        return None
+
+
+def class_names(key: str, config=None) -> list[str]:
+    if key == datasets.OWN:
+        return list(config.own["names"]) if config is not None else list(st.session_state["_tr_own"].class_names)
+    return datasets.get(key).class_names(lang())
+
+
+def entry(key: str) -> datasets.Dataset:
+    """The registry entry of ``key``; for your own images, this session's upload (else a two-class stand-in of the
+    chosen picture size, so the model's table can be shown before any upload)."""
+    if key != datasets.OWN:
+        return datasets.get(key)
+    held = st.session_state.get("_tr_own")
+    if held is not None:  # its normalisation is computed once per upload (a pass over all its pictures)
+        cached = st.session_state.get("_tr_own_entry")
+        if cached is None or cached[0] != held.sha256 + held.mode:
+            cached = st.session_state["_tr_own_entry"] = (held.sha256 + held.mode, datasets.own(held))
+        return cached[1]
+    mode = st.session_state.get("tr_own_mode", TRAIN["tr_own_mode"].default)
+    c = 3 if mode == "colour32" else 1
+    return datasets.from_spec({"sha256": "0" * 64, "mode": mode, "names": ["1", "2"], "mean": [0.5] * c,
+                               "std": [0.25] * c})
+
+
+def _sample_row(samples: np.ndarray) -> np.ndarray:
+    """A class's sample pictures side by side, 2 white pixels apart."""
+    gap = np.full((samples.shape[1], 2, *samples.shape[3:]), 255, np.uint8)
+    return np.concatenate([p for x in samples for p in (x, gap)][:-1], axis=1)
+
+
+def own_data() -> tuple | None:
+    """Your own images: the picture size, the zip upload (read in memory, kept with this session only, never on
+    disk), then the class counts and a sample grid per class; the arrays, or None before a good upload."""
+    mode = widget(st.segmented_control, t("datasets.own_ui.mode"), TRAIN["tr_own_mode"],
+                  format_func=labels("datasets.own_ui.mode_"))
+    up = st.file_uploader(t("datasets.own_ui.upload"), type=["zip"], key="tr_own_zip",
+                          max_upload_size=limits.mb(limits.OWN_ZIP_BYTES),
+                          help=t("datasets.own_ui.upload_help", mb=limits.mb(limits.OWN_ZIP_BYTES),
+                                 lo=limits.OWN_CLASSES_MIN, hi=limits.OWN_CLASSES_MAX, per=limits.OWN_PER_CLASS_MIN,
+                                 n=limits.OWN_IMAGES_MAX))
+    if up is not None:
+        signature = (up.name, up.size, getattr(up, "file_id", None), mode)
+        if st.session_state.get("_tr_own_sig") != signature:
+            st.session_state["_tr_own_sig"] = signature
+            try:
+                with st.spinner(t("datasets.own_ui.reading")):
+                    held = ownimages.read_zip(up.getvalue(), mode)
+            except UserError as exc:
+                st.session_state["_tr_own_error"] = t_error(exc)
+                if exc.key == "errors.upload_busy":  # the server's decodes were all busy: the next rerun tries again
+                    st.session_state.pop("_tr_own_sig", None)
+            else:
+                st.session_state.pop("_tr_own_error", None)
+                st.session_state["_tr_own"] = held
+        if st.session_state.get("_tr_own_error"):
+            st.error(st.session_state["_tr_own_error"])
+    held = st.session_state.get("_tr_own")
+    if held is None or held.mode != mode:
+        st.info(t("datasets.own_ui.none"))
+        return None
+    with st.expander(t("train.data_header"), expanded=True):
+        st.markdown(t("datasets.own_ui.summary", n=sum(held.counts), k=held.n_classes, train=len(held.train_y),
+                      test=len(held.test_y)))
+        if held.converted:
+            st.caption(t("datasets.own_ui.converted", n=sum(held.converted.values())))
+        st.dataframe([{t("datasets.own_ui.col_class"): name, t("datasets.own_ui.col_count"): n}
+                      for name, n in zip(held.class_names, held.counts)], hide_index=True)
+        for name, samples in zip(held.class_names, held.samples):  # one picture per class: one encoding each
+            st.caption(literal(name))
+            st.image(_sample_row(samples), width=min(60 * len(samples), 480))
+    return (held.train_x, held.train_y, held.test_x, held.test_y)
+
+
+def class_word(names: list[str] | None) -> str:
+    """The probabilities' axis: "digit" for MNIST's classes, "class" for any other data set's."""
+    digits = list(datasets.get(datasets.DEFAULT).names)
+    return t("train.digit") if not names or list(names) == digits else t("datasets.class")
 
 
 # ---------------------------------------------------------------- the data and the kept runs
-def dataset() -> tuple | None:
-    """MNIST (loaded once for all sessions) and a glimpse of it; None, with a message, when it can't be had."""
+def dataset(runs: list[dict]) -> tuple[str, tuple | None]:
+    """The data set picker (a link's run brings its own data set back) and a glimpse of the data; the data is None,
+    with a message saying how to get it, when it can't be had."""
+    linked = [r["config"].dataset for r in runs if hasattr(r.get("config"), "dataset")]
+    key = widget(st.selectbox, t("datasets.picker"), TRAIN["tr_dataset"], default=linked[-1] if linked else TRAIN["tr_dataset"].default,
+                 format_func=labels("datasets."), help=t("datasets.picker_help"))
+    if key == datasets.OWN:
+        st.caption(t("datasets.own_source"))
+        return key, own_data()
+    ds = datasets.get(key)
+    st.caption(t(ds.source_key))
+    if not ds.available() and key == "fashion":
+        st.warning(t("datasets.missing", package=datasets.FASHION_PACKAGE, env=datasets.FASHION_ENV))
+        return key, None
     try:
         with st.spinner(t("train.loading")):
-            data = _data()
+            data = _data(key)
     except UserError as exc:
         st.error(t_error(exc))
         st.info(t("train.no_data"))
-        return None
+        return key, None
+    names = ds.class_names(lang())
     with st.expander(t("train.data_header"), expanded=True):
-        st.markdown(t("train.data_text", n=len(data[0]), m=len(data[2])))
-        chart(figs.gallery(data[0][:16], [t("train.label_caption", y=int(y)) for y in data[1][:16]], cols=16,
+        st.markdown(t("train.data_text", n=len(data[0]), m=len(data[2])) if key == datasets.DEFAULT else
+                    t("datasets.data_text", n=len(data[0]), m=len(data[2]), h=ds.shape[1], w=ds.shape[2],
+                      k=ds.num_classes, classes=", ".join(names)))
+        chart(figs.gallery(data[0][:16], [t("train.label_caption", y=names[int(y)]) for y in data[1][:16]], cols=16,
                            height=150), key="tr_data", name=t("train.data_header"))
-    return data
+    return key, data
 
 
 def kept_runs() -> list[dict]:
@@ -74,7 +184,7 @@ def kept_runs() -> list[dict]:
 
 
 # ---------------------------------------------------------------- model and settings
-def setup() -> tuple[str, dict, dict]:
+def setup(key: str = datasets.DEFAULT) -> tuple[str, dict, dict]:
     """Presets, then the model (left) and how to train it (right): the model's name, its options, the settings."""
     st.header(t("train.setup_header"))
     with st.container(horizontal=True, wrap=True):  # buttons as wide as their labels, wrapping: never truncated
@@ -82,18 +192,20 @@ def setup() -> tuple[str, dict, dict]:
             st.button(t(f"train.preset_{name}"), key=f"tr_preset_{name}", on_click=_preset, args=(name,), width="content")
     left, right = st.columns([1, 1])
     with left:
-        model_name, options = model_settings()
+        model_name, options = model_settings(key)
     with right:
         settings = training_settings()
     return model_name, options, settings
 
 
-def model_settings() -> tuple[str, dict]:
-    """The model (a custom one's blocks, channels, …) and its layer table."""
+def model_settings(key: str = datasets.DEFAULT) -> tuple[str, dict]:
+    """The model (a custom one's blocks, channels, …) and its layer table, for the data set ``key``."""
     model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"], format_func=labels("train.model_"))
     options = custom_options() if model_name == "custom" else {}
     st.caption(t(f"train.about_{model_name}"))
-    rows = M.summary(M.build_model(model_name, **options), t("train.total_row"))
+    ds = entry(key)
+    rows = M.summary(M.build_model(model_name, **ds.model_kwargs(), **options), t("train.total_row"),
+                     input_shape=(1, *ds.shape))
     st.dataframe([{t("train.col_layer"): r["layer"], t("train.col_shape"): " × ".join(map(str, r["output_shape"])),
                    t("train.col_params"): f"{r['params']:,}"} for r in rows], hide_index=True, width="stretch")
     return model_name, options
@@ -126,7 +238,8 @@ def training_settings() -> dict:
 
 
 # ---------------------------------------------------------------- start, stop, the live run
-def controls(runs: list[dict], data, model_name: str, options: dict, settings: dict) -> bool:
+def controls(runs: list[dict], data, model_name: str, options: dict, settings: dict,
+             key: str = datasets.DEFAULT) -> bool:
     """The time estimate, Start and Stop; returns whether a training is running."""
     # the time estimate comes from the speed measured here (the last finished run of this model), never a fixed figure
     speeds = [r["ips"] for r in runs if r.get("ips") and getattr(r.get("config"), "model", None) == model_name]
@@ -139,26 +252,32 @@ def controls(runs: list[dict], data, model_name: str, options: dict, settings: d
     running = job is not None and not job.done
     b1, b2 = st.columns(2)
     if b1.button(t("train.start"), key="tr_start", type="primary", disabled=running or data is None, width="stretch"):
-        running = start(runs, model_name, options, settings) or running
+        running = start(runs, model_name, options, settings, key, data) or running
     if b2.button(t("train.stop"), key="tr_stop", disabled=not running, width="stretch"):
         st.session_state["tr_job"].stop()
     return running
 
 
-def start(runs: list[dict], model_name: str, options: dict, settings: dict) -> bool:
-    """A training job on the engine; False when the settings are refused or the engine is unavailable (said)."""
+def start(runs: list[dict], model_name: str, options: dict, settings: dict, key: str = datasets.DEFAULT,
+          data=None) -> bool:
+    """A training job on the engine; False when the settings are refused or the engine is unavailable (said). Your own
+    images go with the job, once (the run keeps only their class names and hash)."""
     try:
-        config = TrainConfig(model=model_name, model_options=options, **settings)
+        own = datasets.own_spec(st.session_state["_tr_own"], entry(key)) if key == datasets.OWN else None
+        config = TrainConfig(model=model_name, model_options=options, dataset=key, own=own, **settings)
+        job = jobs.TrainingJob(config, data if key == datasets.OWN else None, owner=ui_jobs.owner(),
+                               visitor=ui_jobs.visitor())
     except UserError as exc:
         st.error(t_error(exc))
         return False
-    job = ui_jobs.start(jobs.TrainingJob(config, owner=ui_jobs.owner(), visitor=ui_jobs.visitor()))
+    job = ui_jobs.start(job)
     if job is None:
         return False
     st.session_state.pop("tr_lost", None)
     st.session_state["tr_job"] = job
     st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=t(f"train.model_{model_name}"),
-                                         opt=t(f"train.opt_{settings['optimizer']}"), size=settings["train_size"])
+                                         opt=t(f"train.opt_{settings['optimizer']}"), size=settings["train_size"]) + (
+        "" if key == datasets.DEFAULT else f" · {entry(key).title(lang())}")
     return True
 
 
@@ -257,7 +376,10 @@ def add_checkpoint(up, runs: list[dict]) -> None:
         st.error(t_error(exc))
         return
     # scored on a worker (10,000 test digits); the run shows "…" until the score is back
-    scoring = ui_jobs.start(jobs.EvaluationJob(model, config, owner=ui_jobs.owner()))
+    key = getattr(config, "dataset", datasets.DEFAULT)
+    own = data_of(key, config) if key == datasets.OWN else None  # your own images: scored only with their upload
+    scoring = (ui_jobs.start(jobs.EvaluationJob(model, config, owner=ui_jobs.owner(), data=own))
+               if key != datasets.OWN or own is not None else None)
     runs.append({"label": t("train.loaded_label", name=up.name), "config": config, "history": [],
                  "test_accuracy": float("nan"), "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
                  "device": "cpu", "_eval_job": scoring})
@@ -295,8 +417,11 @@ def score(runs: list[dict], data) -> None:
     """Runs a link or a reload brought back are scored on a worker too, one at a time, the newest first (the one
     "look inside" shows); while any is being scored, a fragment polls it."""
     unscored = [r for r in runs if "_eval" not in r and "_eval_job" not in r]
-    if data is not None and unscored and not any(r.get("_eval_job") is not None for r in runs):
+    last = unscored[-1]["config"] if unscored else None
+    key = getattr(last, "dataset", datasets.DEFAULT)
+    if unscored and data_of(key, last) is not None and not any(r.get("_eval_job") is not None for r in runs):
         unscored[-1]["_eval_job"] = ui_jobs.start(jobs.EvaluationJob(unscored[-1]["model"], unscored[-1]["config"],
+                                                                     data=data_of(key, last) if key == datasets.OWN else None,
                                                                      owner=ui_jobs.owner()))
     if any(r.get("_eval_job") is not None for r in runs):
         _scoring(runs)
@@ -322,30 +447,40 @@ def pick_run(runs: list[dict]) -> dict:
         st.caption(t("train.run_link", link=f"?run={run['id']}"))
     c1, c2 = st.columns(2)
     c1.download_button(t("train.save"), data=run.setdefault("_ckpt", save_checkpoint(run["model"], run["config"])),
-                       file_name=f"{run['config'].model}-mnist.pt", key="tr_save")
+                       file_name=f"{run['config'].model}-{run['config'].dataset}.pt", key="tr_save")
+    if run["config"].dataset == datasets.OWN:  # the script would need the pictures, which are kept nowhere
+        c2.caption(t("datasets.own_ui.no_export"))
+        return run
     with c2.popover(t("train.export")):
         code = export_code(run["config"])
         st.code(code, language="python")
-        st.download_button(t("train.export_download"), data=code, file_name="train_mnist.py", key="tr_export_dl")
+        st.download_button(t("train.export_download"), data=code, file_name=f"train_{run['config'].dataset}.py",
+                           key="tr_export_dl")
     return run
 
 
 # ---------------------------------------------------------------- what the model learned
-def inspect(run: dict, data) -> None:
-    """Four tabs on the chosen run: its test confusion, its first kernels, its feature maps, a digit to draw."""
+def inspect(run: dict) -> None:
+    """Four tabs on the chosen run (on its own data set's test images): its test confusion, its first kernels, its
+    feature maps, a digit to draw."""
+    key = getattr(run["config"], "dataset", datasets.DEFAULT)
+    data, names = data_of(key, run["config"]), class_names(key, run["config"])
     tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")],
                    key="tr_tabs")
     with tabs[0]:
-        confusion_tab(run, data)
+        confusion_tab(run, data, names)
     with tabs[1]:
         kernels_tab(run["model"])
     with tabs[2]:
-        features_tab(run["model"], data)
+        features_tab(run["model"], data, names)
     with tabs[3]:
-        draw_tab(run["model"])
+        if run["config"].data_set().channels == 1:
+            draw_tab(run["model"], names)
+        else:  # a colour model takes 3×32×32 pictures: the canvas draws grey 28×28 digits
+            st.info(t("datasets.own_ui.no_draw"))
 
 
-def confusion_tab(run: dict, data) -> None:
+def confusion_tab(run: dict, data, names: list[str] | None = None) -> None:
     """The worker's evaluation: accuracy, the confusion matrix (a cell chooses digits to show), the worst mistakes."""
     if data is None:
         st.info(t("train.no_data"))
@@ -355,17 +490,18 @@ def confusion_tab(run: dict, data) -> None:
         return
     ev = run["_eval"]
     y_true, y_pred = data[3], ev["predictions"]
-    cm = confusion_matrix(y_true, y_pred)
+    names = names or [str(d) for d in range(10)]
+    cm = confusion_matrix(y_true, y_pred, n_classes=len(names))
     st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=int((y_true != y_pred).sum())))
     follow_cell_click()
     picked = (st.session_state.get("tr_cell_true"), st.session_state.get("tr_cell_pred"))
     chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"), value_label=t("train.count"),
-                         selected=picked if None not in picked else None),
+                         selected=picked if None not in picked else None, class_names=names),
           key="tr_cm", name=t("train.tab_confusion"), on_select="rerun", selection_mode="points")
-    cell_digits(cm, y_true, y_pred, data[2])
+    cell_digits(cm, y_true, y_pred, data[2], names)
     st.subheader(t("train.mistakes"))
     worst = worst_mistakes(y_true, y_pred, ev["probabilities"], k=16)
-    chart(figs.gallery(data[2][worst], [t("train.mistake_caption", true=int(y_true[i]), pred=int(y_pred[i]),
+    chart(figs.gallery(data[2][worst], [t("train.mistake_caption", true=names[y_true[i]], pred=names[y_pred[i]],
                                           p=f"{100 * ev['probabilities'][i, y_pred[i]]:.0f}") for i in worst]),
           key="tr_mistakes", name=t("train.mistakes"))
 
@@ -376,21 +512,26 @@ def follow_cell_click() -> None:
     pts = (cm_event or {}).get("selection", {}).get("points", []) if cm_event else []
     if pts and "x" in pts[0] and "y" in pts[0]:
         cell = (int(round(pts[0]["y"])), int(round(pts[0]["x"])))
-        if st.session_state.get("_tr_last_cell") != cell and all(0 <= v <= 9 for v in cell):
+        if st.session_state.get("_tr_last_cell") != cell and all(0 <= v <= 99 for v in cell):
             st.session_state["_tr_last_cell"] = cell
             st.session_state["tr_cell_true"], st.session_state["tr_cell_pred"] = cell
 
 
-def cell_digits(cm: np.ndarray, y_true, y_pred, x_test) -> None:
-    """A true digit and a predicted one: how many test digits, and (some of) them."""
+def cell_digits(cm: np.ndarray, y_true, y_pred, x_test, names: list[str] | None = None) -> None:
+    """A true class and a predicted one: how many test images, and (some of) them."""
+    names = names or [str(d) for d in range(10)]
+    n = len(names)
+    for k in ("tr_cell_true", "tr_cell_pred"):  # a cell of another data set's matrix: beyond this one's classes
+        if not (st.session_state.get(k) is None or 0 <= st.session_state[k] < n):
+            st.session_state[k] = None
     cc1, cc2 = st.columns(2)
-    ti = cc1.selectbox(t("train.true"), options=list(range(10)), key="tr_cell_true", index=None,
-                       placeholder=t("train.any"))
-    pi = cc2.selectbox(t("train.predicted"), options=list(range(10)), key="tr_cell_pred", index=None,
-                       placeholder=t("train.any"))
+    ti = cc1.selectbox(t("train.true"), options=list(range(n)), key="tr_cell_true", index=None,
+                       placeholder=t("train.any"), format_func=lambda i, names=names: names[i] if 0 <= i < n else str(i))
+    pi = cc2.selectbox(t("train.predicted"), options=list(range(n)), key="tr_cell_pred", index=None,
+                       placeholder=t("train.any"), format_func=lambda i, names=names: names[i] if 0 <= i < n else str(i))
     if ti is not None and pi is not None:
         idx = cell_indices(y_true, y_pred, ti, pi, limit=24)
-        st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=ti, pred=pi))
+        st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=literal(names[ti]), pred=literal(names[pi])))
         if idx.size:
             chart(figs.gallery(x_test[idx], [f"#{i}" for i in idx]), key="tr_cell_gallery",
                   name=t("train.tab_confusion"))
@@ -417,7 +558,7 @@ def kernels_tab(model) -> None:
           key="tr_kernel_one")
 
 
-def features_tab(model, data) -> None:
+def features_tab(model, data, names: list[str] | None = None) -> None:
     """One test digit through the network: every feature map, then the probabilities."""
     if data is None:
         st.info(t("train.no_data"))
@@ -425,18 +566,20 @@ def features_tab(model, data) -> None:
     fi = st.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_fi")
     x = data[2][fi] / 255.0
     p = predict_proba(model, x)
-    st.markdown(t("train.features_text", label=int(data[3][fi]), pred=int(np.argmax(p)), p=f"{100 * p.max():.1f}"))
+    names = names or [str(d) for d in range(len(p))]
+    st.markdown(t("train.features_text", label=literal(names[int(data[3][fi])]), pred=literal(names[int(np.argmax(p))]),
+                  p=f"{100 * p.max():.1f}"))
     for name, act in M.feature_maps(model, x):
         a = act.numpy()
         if a.ndim == 3 and "Normalize" not in name:
             chart(figs.feature_grid(a, title=f"{name} → {' × '.join(map(str, a.shape))}"), key=f"tr_fm_{name}")
         elif a.ndim == 1 and a.size <= 128:
             st.caption(f"{name} → {a.size}")
-    chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
+    chart(figs.probabilities(p, x_title=class_word(names), y_title=t("train.probability"), class_names=names),
           key="tr_fm_probs", name=t("train.probability"))
 
 
-def draw_tab(model) -> None:
+def draw_tab(model, names: list[str] | None = None) -> None:
     """Draw (or upload) a digit: the prediction under the canvas, the probabilities and the 28×28 input beside."""
     st.markdown(t("train.draw_text"))
     d1, d2 = st.columns(2)
@@ -452,11 +595,11 @@ def draw_tab(model) -> None:
             st.error(t_error(exc))
             img = None
     with result:
-        shown = draw_prediction(model, img)
+        shown = draw_prediction(model, img, names)
     if shown is not None:
         x, p = shown
         with d2:
-            chart(figs.probabilities(p, x_title=t("train.digit"), y_title=t("train.probability")),
+            chart(figs.probabilities(p, x_title=class_word(names), y_title=t("train.probability"), class_names=names),
                   key="tr_draw_probs", name=t("train.probability"))
             chart(heatmap(np.round(x * 255), colorscale="Greys", zmin=0, zmax=255, numbers=False,
                           title=t("train.preprocessed"), x_title=t("common.column"), y_title=t("common.row"),
@@ -464,7 +607,7 @@ def draw_tab(model) -> None:
     note(t("train.draw_note"))
 
 
-def draw_prediction(model, img) -> tuple[np.ndarray, np.ndarray] | None:
+def draw_prediction(model, img, names: list[str] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """The predicted digit for a drawing, or a hint; the 28×28 input and the probabilities when there's ink."""
     if img is None:
         st.info(t("train.draw_hint"))
@@ -474,17 +617,18 @@ def draw_prediction(model, img) -> tuple[np.ndarray, np.ndarray] | None:
         st.info(t("train.draw_empty"))
         return None
     p = predict_proba(model, x)
-    st.markdown(t("train.draw_result", pred=int(np.argmax(p)), p=f"{100 * p.max():.1f}"))
+    names = names or [str(d) for d in range(len(p))]
+    st.markdown(t("train.draw_result", pred=literal(names[int(np.argmax(p))]), p=f"{100 * p.max():.1f}"))
     return x, p
 
 
 st.title(t("train.title"))
 st.markdown(t("train.intro"))
 ui_jobs.warm_up()
-data = dataset()
 runs = kept_runs()
-model_name, options, settings = setup()
-running = controls(runs, data, model_name, options, settings)
+data_key, data = dataset(runs)
+model_name, options, settings = setup(data_key)
+running = controls(runs, data, model_name, options, settings, data_key)
 
 
 @st.fragment(run_every=1.0 if running else None)  # polls only while a training runs: defined once that is known
@@ -521,4 +665,4 @@ if not runs:
     st.info(t("train.train_first"))
     st.stop()
 run = pick_run(runs)
-inspect(run, data)
+inspect(run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from explainer.images import LUMA
+
 from explainer.figures import fast_figure, heatmap
 from explainer.figures.style import DIVERGING, PALETTE, margins, number, outline, series
 
@@ -36,14 +38,15 @@ CONFUSION_SCALE = [[0.0, "#ffffff"], [0.15, "#deebf7"], [0.4, "#9ecae1"], [0.7, 
 
 
 def confusion(matrix: np.ndarray, *, x_title: str, y_title: str, value_label: str,
-              selected: tuple[int, int] | None = None) -> go.Figure:
+              selected: tuple[int, int] | None = None, class_names: list[str] | None = None) -> go.Figure:
     """10×10 confusion matrix (rows: true digit, columns: predicted) with clickable cells.
 
     The colour follows log(1 + count) on a white→dark-blue scale, so 0 is white, a handful of
     mistakes is a visible pale blue and the diagonal's ~1,000 is dark (the printed numbers stay
     the raw counts, in black or white for contrast). A transparent square marker over each cell
     catches clicks (Plotly reports points of scatter traces, not heatmap cells); its hover shows
-    the cell. ``selected`` (true, predicted) gets an outline.
+    the cell. ``selected`` (true, predicted) gets an outline. ``class_names``: the axes' tick labels (the data
+    set's classes; default the digits 0…n−1).
     """
     m = np.asarray(matrix, dtype=np.int64)
     n = m.shape[0]
@@ -65,7 +68,7 @@ def confusion(matrix: np.ndarray, *, x_title: str, y_title: str, value_label: st
     if selected is not None:
         r, c = selected
         shapes.append(outline(c, r))
-    axis = dict(tickmode="array", tickvals=list(range(n)), range=[-0.5, n - 0.5], showgrid=False, zeroline=False,
+    axis = dict(tickmode="array", tickvals=list(range(n)), ticktext=list(class_names or map(str, range(n))), range=[-0.5, n - 0.5], showgrid=False, zeroline=False,
                 constrain="domain")
     layout = dict(height=460, margin=dict(l=50, r=10, t=10, b=40), plot_bgcolor="white", clickmode="event+select",
                   dragmode="zoom", shapes=shapes,
@@ -85,16 +88,21 @@ def _mosaic(canvas: np.ndarray, **style) -> go.Figure:
 
 
 def gallery(images: np.ndarray, captions: list[str], *, cols: int = 8, height: int | None = None) -> go.Figure:
-    """Small grey images in a grid with a caption under each."""
+    """Small grey images in a grid with a caption under each (colour ones, (N, H, W, 3), shown by their brightness)."""
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[..., :3].astype(np.float64) @ np.array(LUMA)
     n = len(images)
+    side = images.shape[1] if n else 28
+    cell = side + 2
     rows = max(1, -(-n // cols))
-    canvas = np.full((rows * 30, cols * 30), np.nan)
+    canvas = np.full((rows * cell, cols * cell), np.nan)
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
-        canvas[r * 30 + 1: r * 30 + 29, c * 30 + 1: c * 30 + 29] = img
+        canvas[r * cell + 1: r * cell + 1 + side, c * cell + 1: c * cell + 1 + img.shape[1]] = img
     fig = _mosaic(canvas, colorscale="Greys", height=height or 60 + rows * 95, zmin=0, zmax=255)
-    fig.layout.annotations = [dict(x=(i % cols) * 30 + 14.5, y=(i // cols) * 30 + 29.5, text=cap, showarrow=False,
-                                   yanchor="top", font=dict(size=10)) for i, cap in enumerate(captions)]
+    fig.layout.annotations = [dict(x=(i % cols) * cell + (cell - 1) / 2, y=(i // cols) * cell + cell - 0.5, text=cap,
+                                   showarrow=False, yanchor="top", font=dict(size=10)) for i, cap in enumerate(captions)]
     return fig
 
 
@@ -129,14 +137,19 @@ def feature_grid(maps: np.ndarray, *, title: str, cols: int = 8, height: int | N
     return _mosaic(canvas, colorscale="Viridis", title=title, height=height or 60 + rows * 90)
 
 
-def probabilities(p: np.ndarray, *, x_title: str, y_title: str, height: int = 260) -> go.Figure:
+def probabilities(p: np.ndarray, *, x_title: str, y_title: str, height: int = 260,
+                  class_names: list[str] | None = None) -> go.Figure:
+    """One bar per class (``class_names``: the data set's, default the digits)."""
     best = int(np.argmax(p))
+    n = len(p)
+    xs = list(class_names) if class_names else list(range(n))
     # the most likely digit: another colour and a hatch pattern (a second cue beside the colour)
-    data = [dict(type="bar", x=list(range(10)), y=100 * p,
-                 marker=dict(color=[PALETTE[1] if i == best else PALETTE[0] for i in range(10)],
-                             pattern=dict(shape=["/" if i == best else "" for i in range(10)])),
+    data = [dict(type="bar", x=xs, y=100 * p,
+                 marker=dict(color=[PALETTE[1] if i == best else PALETTE[0] for i in range(n)],
+                             pattern=dict(shape=["/" if i == best else "" for i in range(n)])),
                  text=[f"{number(100 * v, '.1f')}%" for v in p], textposition="outside",
                  hovertemplate="%{x}: %{y:.2f}%<extra></extra>")]
     layout = dict(height=height, margin=margins(left=40),
-                  xaxis=dict(title=dict(text=x_title), dtick=1), yaxis=dict(title=dict(text=y_title), range=[0, 115]))
+                  xaxis=dict(title=dict(text=x_title), **({"type": "category"} if class_names else {"dtick": 1})),
+                  yaxis=dict(title=dict(text=y_title), range=[0, 115]))
     return fast_figure(data, layout)

@@ -1,5 +1,6 @@
 """How kernels learn: backpropagation by hand, a kernel learning a target, conv vs dense, a CNN's attributions."""
 from explainer import backprop as bp
+from explainer import datasets
 from explainer import optimizers
 from ui.state import Param, Table
 from ui.tables.shared import DIGIT_MAX
@@ -38,4 +39,5 @@ TABLE = Table("backprop", [
     Param("bp_side", "choice", 28, options=MAP_SIDES),
     Param("bp_dsrc", "choice", "test", options=("test", "draw")),
     Param("bp_digit", "int", 0, lo=0, hi=DIGIT_MAX),
+    Param("bp_dataset", "choice", datasets.DEFAULT, options=datasets.KEYS),
 ])

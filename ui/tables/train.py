@@ -1,4 +1,5 @@
 """Train a CNN on MNIST: the model, the optimizer and the run's settings."""
+from explainer import datasets, ownimages
 from explainer import models as M
 from explainer.train import DEFAULT_LR, OPTIMIZERS
 from ui.state import Param, Table
@@ -19,4 +20,6 @@ TABLE = Table("train", [
     Param("tr_size", "choice", 60000, options=(500, 1000, 2000, 5000, 10000, 30000, 60000)),
     Param("tr_seed", "int", 0, lo=0, hi=9999),
     Param("tr_aug", "bool", False),
+    Param("tr_dataset", "choice", datasets.DEFAULT, options=datasets.CHOICES),
+    Param("tr_own_mode", "choice", "colour32", options=ownimages.MODES),  # your own images: grey 28×28 or colour 32×32
 ])

@@ -1,0 +1,141 @@
+"""Your own images through training: the registry entry and its spec, a configuration and a checkpoint that name the
+pictures only by their class names and hash, the run store that keeps no picture, the arrays shipped (bounded) with
+the engine job, and the Train page (AppTest, on the real Dask engine) with a zip of real photographs."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from explainer import datasets, jobs, limits
+from explainer.errors import UserError
+from explainer.ownimages import read_zip
+from explainer.runstore import RunStore
+from explainer.train import TrainConfig, load_checkpoint, save_checkpoint, train
+from tests.conftest import app_test
+from tests.ownzips import make_zip, picture_files
+
+
+@pytest.fixture(scope="module")
+def own():
+    return read_zip(make_zip(picture_files(12)), "colour32")
+
+
+def _arrays(ds):
+    """The arrays as the engine job ships them (writable copies: torch warns on read-only ones)."""
+    return tuple(np.array(a) for a in (ds.train_x, ds.train_y, ds.test_x, ds.test_y))
+
+
+def test_registry_entry_and_spec(own):
+    entry = datasets.own(own)
+    assert entry.key == datasets.OWN and entry.shape == (3, 32, 32) and entry.num_classes == 4
+    assert entry.class_names("zh") == list(own.class_names)  # the folders' names, in every language
+    x = own.train_x.reshape(-1, 3) / 255
+    assert np.allclose(entry.mean, x.mean(0)) and np.allclose(entry.std, x.std(0))
+    spec = datasets.own_spec(own)
+    assert spec["sha256"] == own.sha256 and spec["names"] == list(own.class_names) and spec["mode"] == "colour32"
+    back = datasets.from_spec(spec)
+    assert back.shape == entry.shape and back.class_names("en") == list(own.class_names)
+    with pytest.raises(UserError) as exc:
+        back.load_all()  # the pictures are not in a spec
+    assert exc.value.key == "errors.zip.own_gone"
+    for bad in (None, {}, {**spec, "names": ["one"]}, {**spec, "sha256": "x" * 64}, {**spec, "mean": [0.5]},
+                {**spec, "std": [0, 0, 0]}, {**spec, "mode": "rgb64"}, {**spec, "extra": 1},
+                {**spec, "names": ["a", "b" * (limits.OWN_CLASS_CHARS + 1)]}):
+        with pytest.raises(UserError) as exc:
+            datasets.check_spec(bad)
+        assert exc.value.key == "errors.zip.own_spec"
+
+
+def test_config_checkpoint_and_run_store_keep_names_and_hash_never_pictures(own, tmp_path):
+    spec = datasets.own_spec(own)
+    with pytest.raises(UserError):
+        TrainConfig(dataset=datasets.OWN)  # no spec
+    with pytest.raises(UserError):
+        TrainConfig(dataset="mnist", own=spec)  # a spec for a built-in set
+    cfg = TrainConfig(model="fast", dataset=datasets.OWN, own=spec, epochs=1, batch_size=16)
+    res = train(cfg, _arrays(own))
+    assert res.predictions.shape == (len(own.test_y),) and res.probabilities.shape == (len(own.test_y), 4)
+    blob = save_checkpoint(res.model, cfg)
+    model, back = load_checkpoint(blob)
+    assert back.own == spec and back.data_set().class_names("en") == list(own.class_names)
+    store = RunStore(tmp_path)
+    run_id = store.save({"label": "mine", "config": cfg, "history": res.history, "test_accuracy": res.test_accuracy,
+                         "seconds": 1.0, "ips": 1.0, "stopped": False}, blob, owner="t")
+    assert store.load(run_id)["config"].own == spec
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert own.sha256.encode() in stored and own.class_names[0].encode() in stored
+    for x in (own.train_x[0], own.test_x[-1]):  # no prepared picture anywhere in the store's files
+        assert x.tobytes()[:256] not in stored
+
+
+def test_shipped_arrays_are_checked_and_bounded(own, monkeypatch):
+    cfg = TrainConfig(dataset=datasets.OWN, own=datasets.own_spec(own), batch_size=16)
+    sent = jobs.shipped(cfg, _arrays(own))
+    assert all(np.array_equal(a, b) for a, b in zip(sent, _arrays(own))) and all(a.flags.writeable for a in sent)
+    assert jobs.shipped(TrainConfig(), _arrays(own)) is None  # a built-in set is the worker's own
+    with pytest.raises(UserError) as exc:
+        jobs.shipped(cfg, None)
+    assert exc.value.key == "errors.zip.own_gone"
+    monkeypatch.setattr(limits, "OWN_SHIPPED_BYTES", own.nbytes - 1)
+    with pytest.raises(UserError) as exc:
+        jobs.shipped(cfg, _arrays(own))
+    assert exc.value.key == "errors.zip.shipped_too_big"
+    assert 5_000 * 32 * 32 * 3 + 5_000 * 8 <= 16 * 1024 * 1024  # the largest own set fits the real bound
+
+
+def test_train_page_own_images_before_an_upload():
+    at = app_test("train")
+    at.query_params["tr_dataset"] = "own"
+    at.run()
+    assert not at.exception and not at.error
+    assert at.button(key="tr_start").disabled and len(at.dataframe) == 1  # the model's layers, for 2 classes
+
+
+def _wait_for_run(at, timeout=180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+        if at.session_state["tr_runs"]:
+            return
+    raise AssertionError("the training run did not finish")
+
+
+@pytest.mark.usefixtures("dask_engine")
+def test_train_page_trains_on_own_images_on_the_engine(own):
+    at = app_test("train", "zh", timeout=60, _tr_own=own)
+    at.query_params["tr_dataset"] = "own"
+    at.query_params["tr_own_mode"] = "colour32"
+    at.run()
+    assert not at.exception and not at.error
+    counts = at.dataframe[0].value  # the classes and their counts, before training
+    assert list(counts.iloc[:, 0]) == list(own.class_names) and list(counts.iloc[:, 1]) == list(own.counts)
+    assert len(at.get("image")) == own.n_classes  # a sample row per class
+    at.select_slider(key="tr_bs").set_value(16).run()
+    at.button(key="tr_start").click().run()
+    _wait_for_run(at)
+    assert not at.exception
+    run = at.session_state["tr_runs"][0]
+    assert run["config"].dataset == datasets.OWN and run["config"].own["sha256"] == own.sha256
+    assert at.selectbox(key="tr_cell_true").options == list(own.class_names)
+    assert 0.0 <= run["test_accuracy"] <= 1.0 and len(run["_eval"]["predictions"]) == len(own.test_y)
+
+
+def test_other_lessons_stay_on_built_in_sets_when_train_uses_own_images(own):
+    """How kernels learn follows Train's data set only to a built-in one; Inside the network lists no run on own
+    images (their pictures stay on Train)."""
+    from torch import nn
+
+    at = app_test("backprop", tr_dataset="own")
+    at.run()
+    assert not at.exception and at.selectbox(key="bp_dataset").value == "mnist"
+    cfg = TrainConfig(model="fast", dataset=datasets.OWN, own=datasets.own_spec(own))
+    run = {"label": "mine", "config": cfg, "history": [], "test_accuracy": 0.5, "model": cfg.build(), "seconds": 1.0,
+           "ips": 1.0, "stopped": False}
+    assert isinstance(run["model"], nn.Module)
+    at = app_test("network", tr_runs=[run])
+    at.run()
+    assert not at.exception
+    assert not any("mine" in str(o) for o in at.selectbox(key="nw_model").options)
