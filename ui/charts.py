@@ -33,7 +33,7 @@ import streamlit as st
 from plotly.basedatatypes import BaseFigure
 
 from explainer.figures.describe import summary as describe, tables
-from explainer.figures.style import for_presenter
+from explainer.figures.style import presenter_wire
 from explainer.figures.wire import wire_dict
 from ui.shell import lang, presenter, t
 
@@ -116,8 +116,6 @@ CACHE_MAX_ENTRIES = 4096
 
 
 def _shown(fig, summary: str | None, table: bool | None) -> _Shown:
-    if presenter():
-        fig = for_presenter(fig)
     text = describe(fig, lang()) if summary is None else None
     grids = tables(fig) if table is not False else []
     md = []
@@ -125,7 +123,10 @@ def _shown(fig, summary: str | None, table: bool | None) -> _Shown:
         if g["title"] and len(grids) > 1:
             md.append(f"**{_escape(g['title'])}**")
         md.append(_markdown_table(g))
-    return _Shown(wire_dict(fig), fig.layout.title.text, text, md, 0)
+    spec = wire_dict(fig)
+    if presenter():  # the wire dict restyled for a projector; the figure itself is left as it is
+        spec = presenter_wire(fig, spec)
+    return _Shown(spec, fig.layout.title.text, text, md, 0)
 
 
 def _cached_shown(d: Deferred, summary: str | None, table: bool | None) -> _Shown:
