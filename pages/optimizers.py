@@ -338,18 +338,14 @@ st.markdown(t("optimizers.intro"))
 shown = race(*settings())
 grid = _grid(shown.surface, float(shown.kappa))
 names = runner_names(shown)
-tab_map, tab_3d, tab_loss, tab_table, tab_rules = st.tabs(
-    [t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
-     t("optimizers.tab_rules")])
-with tab_map:
-    map_tab(shown, grid, names)
-with tab_3d:
-    surface_tab(shown, grid, names)
-with tab_loss:
-    loss_tab(shown, names)
-with tab_table:
-    table_tab(shown, names)
-with tab_rules:
-    rules_tab(shown.chosen)
+# lazy tabs: a switch reruns the page and only the open tab's content runs (the server CPU per click)
+tabs = st.tabs([t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
+                t("optimizers.tab_rules")], key="op_tabs", on_change="rerun")
+views = (lambda: map_tab(shown, grid, names), lambda: surface_tab(shown, grid, names), lambda: loss_tab(shown, names),
+         lambda: table_tab(shown, names), lambda: rules_tab(shown.chosen))
+for tab, view in zip(tabs, views):
+    if tab.open is not False:
+        with tab:
+            view()
 st.markdown(t("optimizers.lr_text"))
 landscape()
