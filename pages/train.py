@@ -88,12 +88,19 @@ def setup() -> tuple[str, dict, dict]:
     return model_name, options, settings
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _layer_rows(model_name: str, options: tuple, total_label: str) -> list[dict]:
+    """A model's layer table (shapes and parameter counts, not its random weights): built once per setting for
+    every session, not on every click (read it, don't change it)."""
+    return M.summary(M.build_model(model_name, **dict(options)), total_label)
+
+
 def model_settings() -> tuple[str, dict]:
     """The model (a custom one's blocks, channels, …) and its layer table."""
     model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"], format_func=labels("train.model_"))
     options = custom_options() if model_name == "custom" else {}
     st.caption(t(f"train.about_{model_name}"))
-    rows = M.summary(M.build_model(model_name, **options), t("train.total_row"))
+    rows = _layer_rows(model_name, tuple(sorted(options.items())), t("train.total_row"))
     st.dataframe([{t("train.col_layer"): r["layer"], t("train.col_shape"): " × ".join(map(str, r["output_shape"])),
                    t("train.col_params"): f"{r['params']:,}"} for r in rows], hide_index=True, width="stretch")
     return model_name, options
