@@ -21,7 +21,7 @@ from explainer.shift import SHIFTS
 from explainer.train import TrainConfig
 from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
-from ui.charts import chart
+from ui.charts import chart, figure
 from ui.registry import SharedRegistry, shared_registry
 from ui.shell import formula, labels, lang, literal, note, t, t_error, tn, widget
 from ui.tables.backprop import TABLE as BACKPROP, lr_key
@@ -112,17 +112,17 @@ def forward_pass(ex: bp.HandExample, L: dict) -> None:
     """X, W, Y, the target T, ∂L/∂Y, the loss and ∂L/∂b."""
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(figs.grid(ex.x, title=t("backprop.x_title", h=ex.x.shape[0], w=ex.x.shape[1]), signed=False,
-                        **L), key="bp_x", config=CFG)
+        chart(figure(figs.grid, ex.x, title=t("backprop.x_title", h=ex.x.shape[0], w=ex.x.shape[1]), signed=False,
+                     **L), key="bp_x", config=CFG)
     with g2:
-        chart(figs.grid(ex.w, title=t("backprop.w_title"), **L), key="bp_w", config=CFG)
+        chart(figure(figs.grid, ex.w, title=t("backprop.w_title"), **L), key="bp_w", config=CFG)
     with g3:
-        chart(figs.grid(ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y", config=CFG)
+        chart(figure(figs.grid, ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y", config=CFG)
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(figs.grid(ex.target, title=t("backprop.t_title"), **L), key="bp_t", config=CFG)
+        chart(figure(figs.grid, ex.target, title=t("backprop.t_title"), **L), key="bp_t", config=CFG)
     with g2:
-        chart(figs.grid(ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy", config=CFG)
+        chart(figure(figs.grid, ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy", config=CFG)
     with g3:
         st.metric(t("backprop.loss"), fmt(ex.loss))
         st.metric(t("backprop.grad_b"), fmt(ex.grad_b))
@@ -164,10 +164,10 @@ def weight_gradient(ex: bp.HandExample, L: dict) -> None:
             r"\tilde X_{r\cdot s+i,\;c\cdot s+j}")
     wi, wj = picked_cell("bp_gw_pick", ("bp_wi", "bp_wj"), ("backprop.weight_row", "backprop.weight_col"), ex.w.shape)
     wt = bp.weight_terms(ex.x, ex.w, ex.grad_y, wi, wj, ex.stride, ex.padding)
-    explain_entry("bp_gw_pick", figs.grid(ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), clickable=True, **L),
+    explain_entry("bp_gw_pick", figure(figs.grid, ex.grad_w, title=t("backprop.gw_title"), box=(wi, wj, 1, 1), clickable=True, **L),
                   t("backprop.click_weight"),
-                  (figs.grid(wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L), "bp_under"),
-                  (figs.grid(wt.left, title=t("backprop.gy_title"), **L), "bp_gy2"),
+                  (figure(figs.grid, wt.right, title=t("backprop.under_title", i=wi, j=wj), signed=False, **L), "bp_under"),
+                  (figure(figs.grid, wt.left, title=t("backprop.gy_title"), **L), "bp_gy2"),
                   rf"\frac{{\partial L}}{{\partial W_{{{wi},{wj}}}}}", wt)
     st.caption(t("backprop.gw_summary", i=wi, j=wj, value=fmt(wt.total), n=wt.left.size))
 
@@ -182,11 +182,11 @@ def input_gradient(ex: bp.HandExample, L: dict) -> None:
     kh, kw = ex.w.shape
     xr, xc = picked_cell("bp_gx_pick", ("bp_xr", "bp_xc"), ("backprop.pixel_row", "backprop.pixel_col"), ex.x.shape)
     it = bp.input_terms(ex.x, ex.w, ex.grad_y, xr, xc, stride, padding)
-    explain_entry("bp_gx_pick", figs.grid(ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), clickable=True, **L),
+    explain_entry("bp_gx_pick", figure(figs.grid, ex.grad_x, title=t("backprop.gx_title"), box=(xr, xc, 1, 1), clickable=True, **L),
                   t("backprop.click_pixel"),
-                  (figs.grid(ex.padded_grad, title=t("backprop.padded_title"), box=(xr + padding, xc + padding, kh, kw),
-                             **L), "bp_padded"),
-                  (figs.grid(it.right, title=t("backprop.rot_title"), **L), "bp_rot"),
+                  (figure(figs.grid, ex.padded_grad, title=t("backprop.padded_title"),
+                          box=(xr + padding, xc + padding, kh, kw), **L), "bp_padded"),
+                  (figure(figs.grid, it.right, title=t("backprop.rot_title"), **L), "bp_rot"),
                   rf"\frac{{\partial L}}{{\partial X_{{{xr},{xc}}}}}", it)
     st.caption(tn("backprop.gx_summary", stride - 1, r=xr, c=xc, value=fmt(it.total), h=ex.padded_grad.shape[0],
                  w=ex.padded_grad.shape[1], s=stride, zeros=stride - 1))
@@ -265,14 +265,14 @@ def _kernels(fit: bp.KernelFit, goal: Goal, L: dict) -> None:
     w = fit.weights
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(figs.grid(w, title=t("backprop.learned_title", n=fit.steps), number_format=".2f", height=300,
-                        **L), key="bp_fit_w")
+        chart(figure(figs.grid, w, title=t("backprop.learned_title", n=fit.steps), number_format=".2f", height=300,
+                     **L), key="bp_fit_w")
     with g2:
         goal_title = t("backprop.goal_title") if goal.target_k is not None else t("backprop.best_title")
-        chart(figs.grid(goal.kernel, title=goal_title, number_format=".2f", height=300, **L), key="bp_fit_goal")
+        chart(figure(figs.grid, goal.kernel, title=goal_title, number_format=".2f", height=300, **L), key="bp_fit_goal")
     with g3:
-        chart(figs.grid(fit.last_update, title=t("backprop.update_title"), number_format=".2f", height=300,
-                        **L), key="bp_fit_update")
+        chart(figure(figs.grid, fit.last_update, title=t("backprop.update_title"), number_format=".2f", height=300,
+                     **L), key="bp_fit_update")
     st.caption(t("backprop.update_summary", n=fit.steps, gmax=fmt(np.max(np.abs(fit.last_grad))),
                  umax=fmt(np.max(np.abs(fit.last_update)))))
 
@@ -284,11 +284,11 @@ def _maps(fit: bp.KernelFit, goal: Goal, L: dict) -> None:
     out = fit.output()
     lim = float(np.max(np.abs(t_map))) or 1.0
     with g1:
-        chart(figs.attribution(out, title=t("backprop.output_title"), colorscale="RdBu", zmin=-lim, zmax=lim,
-                               **L), key="bp_fit_out")
+        chart(figure(figs.attribution, out, title=t("backprop.output_title"), colorscale="RdBu", zmin=-lim, zmax=lim,
+                     **L), key="bp_fit_out")
     with g2:
-        chart(figs.attribution(t_map, title=t("backprop.target_map_title"), colorscale="RdBu", zmin=-lim,
-                               zmax=lim, **L), key="bp_fit_tmap")
+        chart(figure(figs.attribution, t_map, title=t("backprop.target_map_title"), colorscale="RdBu", zmin=-lim,
+                     zmax=lim, **L), key="bp_fit_tmap")
     st.caption(t("backprop.maps_summary", h=out.shape[0], w=out.shape[1], olo=fmt(out.min()), ohi=fmt(out.max()),
                  tlo=fmt(t_map.min()), thi=fmt(t_map.max())))
 
@@ -296,9 +296,9 @@ def _maps(fit: bp.KernelFit, goal: Goal, L: dict) -> None:
 def _fit_status(fit: bp.KernelFit, goal: Goal) -> None:
     """The loss curve, and how far the fit is from its goal."""
     best_loss = goal.best_loss
-    chart(figs.loss_curve(fit.losses, title=t("backprop.loss_title"), x_title=t("backprop.step"),
-                          y_title=t("backprop.loss"), best=best_loss if goal.target_k is None else None,
-                          best_label=t("backprop.best_loss")),
+    chart(figure(figs.loss_curve, fit.losses, title=t("backprop.loss_title"), x_title=t("backprop.step"),
+                 y_title=t("backprop.loss"), best=best_loss if goal.target_k is None else None,
+                 best_label=t("backprop.best_loss")),
           key="bp_fit_loss")
     dist = fit.distance(goal.kernel)
     best_text = f"{best_loss:.3g}" if best_loss > 1e-12 else "0"
@@ -472,8 +472,8 @@ def shift_progress(shift_jobs: dict, pending: list) -> None:
 def shift_curves(models: dict, shift_jobs: dict) -> None:
     """Accuracy on shifted digits, the CNN against the MLP: chart, summary and table."""
     curves = [(models[kind][2], shift_jobs[kind].result) for kind in ("cnn", "mlp")]
-    chart(figs.shift_curves(SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
-                            y_title=t("backprop.accuracy")), key="bp_shift")
+    chart(figure(figs.shift_curves, SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
+                 y_title=t("backprop.accuracy")), key="bp_shift")
     (n1, a1), (n2, a2) = curves
     st.caption(t("backprop.shift_summary", cnn=literal(n1), mlp=literal(n2), c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
                  m0=f"{100 * a2[0]:.1f}", m6=f"{100 * a2[-1]:.1f}", n=f"{SHIFT_DIGITS:,}"))
@@ -544,16 +544,16 @@ def attributions(cnn: tuple, x28: np.ndarray, L: dict, names: list[str] | None =
     st.markdown(t("backprop.look_pred", model=literal(name), pred=shown, p=f"{100 * probs[cls]:.1f}"))
     g1, g2, g3 = st.columns(3)
     with g1:
-        chart(figs.attribution(x28, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
-                               zmin=0, zmax=1, **L), key="bp_digit_fig")
+        chart(figure(figs.attribution, x28, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
+                     zmin=0, zmax=1, **L), key="bp_digit_fig")
     with g2:
-        chart(figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L), key="bp_sal")
+        chart(figure(figs.attribution, sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L), key="bp_sal")
         top = np.unravel_index(int(np.argmax(sal)), sal.shape)
         st.caption(t("backprop.saliency_text", k=cls, r=int(top[0]), c=int(top[1])))
     with g3:
         # the colour range spans this map's own values: a confident network moves by a few per cent only
-        chart(figs.attribution(occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu",
-                               coords=coords, **L), key="bp_occ")
+        chart(figure(figs.attribution, occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu",
+                     coords=coords, **L), key="bp_occ")
         low = np.unravel_index(int(np.argmin(occ)), occ.shape)
         st.caption(t("backprop.occlusion_text", k=cls, size=PATCH, p=f"{100 * probs[cls]:.1f}",
                      low=f"{100 * occ.min():.1f}", r=f"{coords[low[0]]:g}", c=f"{coords[low[1]]:g}"))
@@ -573,10 +573,24 @@ def look(data, models: dict, L: dict, key: str = datasets.DEFAULT) -> None:
 st.title(t("backprop.title"))
 st.markdown(t("backprop.intro"))
 L = lab()
-ex = hand_example()
-forward_pass(ex, L)
-weight_gradient(ex, L)
-input_gradient(ex, L)
-learn(L)
-data, models, data_key = conv_vs_dense()
-look(data, models, L, data_key)
+
+
+# Each part of the lesson is a fragment: a click on one of its settings reruns that part alone (the page's
+# server CPU per click), a full run (opening the page, the language) runs them all in order, as before.
+@st.fragment
+def by_hand() -> None:
+    ex = hand_example()
+    forward_pass(ex, L)
+    weight_gradient(ex, L)
+    input_gradient(ex, L)
+
+
+@st.fragment
+def trained_networks() -> None:
+    data, models, data_key = conv_vs_dense()
+    look(data, models, L, data_key)
+
+
+by_hand()
+st.fragment(learn)(L)
+trained_networks()

@@ -11,7 +11,7 @@ from explainer.figures import heatmap
 from explainer.figures.images import picture
 from explainer.images import sample, to_grey
 from explainer.kernels import kernel as named_kernel
-from ui.charts import chart
+from ui.charts import chart, figure
 from ui.nav import available_lessons
 from ui.shell import labels, lesson_link, note, t, widget
 from ui.tables.home import TABLE as HOME
@@ -40,13 +40,13 @@ img, weights, out = _demo(iname, kname)
 shown = np.clip(out, 0, 255).astype(np.uint8)
 left, mid, right = st.columns([5, 3, 5])
 with left:
-    chart(picture(img, title=t("home.demo_input"), height=300), key="home_in")
+    chart(figure(picture, img, title=t("home.demo_input"), height=300), key="home_in")
 with mid:
-    chart(heatmap(weights, colorscale="RdBu", zmid=0, showscale=False, title=t("home.demo_kernel_title"),
+    chart(figure(heatmap, weights, colorscale="RdBu", zmid=0, showscale=False, title=t("home.demo_kernel_title"),
                             x_title=t("common.column"), y_title=t("common.row"), value_label=t("common.value"),
                             height=240), key="home_k")
 with right:
-    chart(picture(shown, title=t("home.demo_output"), height=300), key="home_out")
+    chart(figure(picture, shown, title=t("home.demo_output"), height=300), key="home_out")
 st.markdown(t("home.demo_explain", what=t(f"home.what_{kname}"), lo=f"{out.min():.0f}", hi=f"{out.max():.0f}",
               clipped=f"{100 * np.mean((out < 0) | (out > 255)):.0f}"))
 note(t("home.demo_note"))

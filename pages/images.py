@@ -8,7 +8,7 @@ import streamlit as st
 
 from explainer.figures import images as figs
 from explainer.images import LUMA, colourful_patch
-from ui.charts import chart
+from ui.charts import chart, figure
 from ui.images import digit, image_picker, int_slider
 from ui.shell import note, t, widget
 from ui.tables.images import TABLE as IMAGES
@@ -24,7 +24,7 @@ if problem:
     st.info(t("picker.no_mnist", detail=problem))
 show_numbers = widget(st.toggle, t("images.show_numbers"), IMAGES["im_numbers"])
 st.markdown(t("images.digit_text", label=label, lo=int(img.min()), hi=int(img.max())))
-chart(figs.digit_grid(img, numbers=show_numbers, x_title=t("common.column"), y_title=t("common.row"),
+chart(figure(figs.digit_grid, img, numbers=show_numbers, x_title=t("common.column"), y_title=t("common.row"),
                                 value_label=t("images.grey_level"), colorbar_title=t("images.grey_level")),
                 key="im_digit_fig", name=t("images.digit_header"))
 note(t("images.digit_note"))
@@ -34,13 +34,13 @@ st.header(t("images.flat_header"))
 vec = img.reshape(-1).astype(np.float64) / 255.0
 row = widget(st.slider, t("images.highlight_row"), IMAGES["im_row"])
 st.markdown(t("images.flat_text", n=vec.size, row=row, start=row * 28, end=row * 28 + 27))
-chart(figs.flat_vector(vec, index_title=t("images.index"), value_title=t("images.normalised"),
+chart(figure(figs.flat_vector, vec, index_title=t("images.index"), value_title=t("images.normalised"),
                                  highlight_row=row), key="im_flat_fig", name=t("images.flat_header"))
 cells = ", ".join(f"{int(v)}→{v / 255:.3f}" for v in img[row][img[row] > 0][:6]) or "—"
 st.markdown(t("images.row_values", row=row, values=cells))
 st.subheader(t("images.onehot_header"))
 st.markdown(t("images.onehot_text", label=label, vector="[" + ", ".join("1" if i == label else "0" for i in range(10)) + "]"))
-chart(figs.one_hot(label, class_title=t("images.class"), value_title=t("common.value")), key="im_onehot_fig", name=t("images.onehot_header"))
+chart(figure(figs.one_hot, label, class_title=t("images.class"), value_title=t("common.value")), key="im_onehot_fig", name=t("images.onehot_header"))
 
 # ---- 3. colour images are three grids: R, G, B
 st.header(t("images.rgb_header"))
@@ -55,7 +55,7 @@ with c1:
     top = int_slider(t("images.crop_top"), IMAGES["im_top"], top0, 0, h - size)
 with c2:
     left = int_slider(t("images.crop_left"), IMAGES["im_left"], left0, 0, w - size)
-chart(figs.picture(photo, box=(top, left, size)), key="im_photo_fig", name=t("images.rgb_header"))
+chart(figure(figs.picture, photo, box=(top, left, size)), key="im_photo_fig", name=t("images.rgb_header"))
 crop = photo[top:top + size, left:left + size]
 if crop.ndim == 2:
     st.info(t("images.grey_only"))
@@ -67,7 +67,7 @@ cols = st.columns(len(channels))
 names = [t("images.red"), t("images.green"), t("images.blue")] if len(channels) == 3 else [t("images.grey")]
 for c, (col, values, name) in enumerate(zip(cols, channels, names)):
     with col:
-        chart(figs.channel_grid(values, c if len(channels) == 3 else 0, title=name, x_title=t("common.column"),
+        chart(figure(figs.channel_grid, values, c if len(channels) == 3 else 0, title=name, x_title=t("common.column"),
                                           y_title=t("common.row"), value_label=t("images.intensity")),
                         key=f"im_channel_{c}")
 if crop.ndim == 3:

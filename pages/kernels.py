@@ -15,7 +15,7 @@ from explainer.images import LUMA, sample, to_grey
 from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
 from explainer.kernels import (MAX_ABS, MAX_SIZE, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
-from ui.charts import chart
+from ui.charts import chart, figure
 from explainer.runstore import valid_id
 from ui.images import PickedImage, digit, image_picker
 from explainer.limits import KERNEL_TEXT_CHARS
@@ -70,8 +70,9 @@ def view_map(img, out, view: str, bias: float, flip: bool, partner, partner_divi
 
 
 def _plain(fig) -> dict:
-    """A figure as plain dicts: cheap to cache and to rebuild (unpickling a go.Figure re-validates it)."""
-    return {"data": [tr.to_plotly_json() for tr in fig.data], "layout": fig.layout.to_plotly_json()}
+    """A figure as plain dicts: cheap to cache and to rebuild (unpickling a go.Figure re-validates it). Its own
+    dicts, not Plotly's deep copies (the cache pickles them anyway); the shared template is left to ``boxed``."""
+    return {"data": [dict(tr) for tr in fig._data], "layout": {k: v for k, v in fig._layout.items() if k != "template"}}
 
 
 def _figure(d: dict, box: tuple | None = None, side: int = 0):
@@ -231,18 +232,18 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None, ki
             for cc in range(max(0, c - 4), min(wo, c + 5)):
                 picker_map[rr, cc] = shown_value(img, float(out[rr, cc]), rr, cc, shown[0], bias, flip, *shown[1:])
     with left:
-        chart(figs.neighbourhood_picker(picker_map, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
+        chart(figure(figs.neighbourhood_picker, picker_map, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
                         key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
     with right:
-        chart(figs.grid_figure(info.window, title=t("kernels.window_title"), kind=kind,
-                               colorbar_title=t("kernels.cb_grey") if kind == "grey" else t("common.value"), **L),
+        chart(figure(figs.grid_figure, info.window, title=t("kernels.window_title"), kind=kind,
+                     colorbar_title=t("kernels.cb_grey") if kind == "grey" else t("common.value"), **L),
               key="kn_win", config=CFG)
     a, b = st.columns(2)
     with a:
-        chart(figs.grid_figure(info.kernel, title=t("kernels.kernel_title"), kind="signed",
+        chart(figure(figs.grid_figure, info.kernel, title=t("kernels.kernel_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_weight"), **L), key="kn_ker", config=CFG)
     with b:
-        chart(figs.grid_figure(info.products, title=t("kernels.products_title"), kind="signed",
+        chart(figure(figs.grid_figure, info.products, title=t("kernels.products_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_product"), **L), key="kn_prod", config=CFG)
     formula(inspection_latex(info, tex))
     st.markdown(t("kernels.sum_line", n=info.products.size, total=fmt(info.total), d=fmt(divisor), b=fmt(bias),
@@ -452,13 +453,13 @@ def examples() -> None:
     out = apply_kernel(img, k)
     a, b, c = st.columns([6, 4, 5])
     with a:
-        chart(figs.grid_figure(img, title=t("kernels.input_title", h=img.shape[0], w=img.shape[1]), kind="grey",
+        chart(figure(figs.grid_figure, img, title=t("kernels.input_title", h=img.shape[0], w=img.shape[1]), kind="grey",
                                          colorbar_title=t("kernels.cb_grey"), **L), key="kn_ex_img", config=CFG)
     with b:
-        chart(figs.grid_figure(k, title=t("kernels.kernel_title"), kind="signed",
+        chart(figure(figs.grid_figure, k, title=t("kernels.kernel_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_weight"), **L), key="kn_ex_k", config=CFG)
     with c:
-        chart(figs.grid_figure(out, title=t("kernels.output_title", h=out.shape[0], w=out.shape[1]), kind="signed",
+        chart(figure(figs.grid_figure, out, title=t("kernels.output_title", h=out.shape[0], w=out.shape[1]), kind="signed",
                                          colorbar_title=t("kernels.cb_value"), **L), key="kn_ex_out", config=CFG)
     formula(inspection_latex(inspect_pixel(img, k, 0, 1), tex, per_line=3))
     # A callback runs before the widgets exist, so it may set their values (kn_view is already drawn here).
@@ -470,14 +471,14 @@ def examples() -> None:
     match, other = inspect_pixel(ex["match"], ex["kernel"], 0, 0), inspect_pixel(ex["other"], ex["kernel"], 0, 0)
     left, right = st.columns(2)
     with left:
-        chart(figs.grid_figure(ex["kernel"], title=t("kernels.kernel_title"), kind="signed",
+        chart(figure(figs.grid_figure, ex["kernel"], title=t("kernels.kernel_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_weight"), height=340, **L), key="kn_cv_k",
                         config=CFG)
     for col, (patch, info, key, title) in zip(
             (right, left), ((ex["match"], match, "kn_cv_m", "kernels.curve_match"),
                                    (ex["other"], other, "kn_cv_o", "kernels.curve_other"))):
         with col:
-            chart(figs.grid_figure(patch, title=t(title, v=fmt(info.value)), kind="grey",
+            chart(figure(figs.grid_figure, patch, title=t(title, v=fmt(info.value)), kind="grey",
                                              colorbar_title=t("kernels.cb_grey"), height=340, **L), key=key, config=CFG)
             formula(inspection_latex(info, tex, per_line=3))
 
@@ -500,10 +501,10 @@ def shift_section() -> None:
                                              (cmp.shifted, t("kernels.shift_shifted", s=s), "shifted"),
                                              (cmp.seven, t("kernels.shift_seven"), "seven"))):
         with col:
-            chart(figs.map_figure(im * 255, kind="grey", title=title, colorbar_title=t("kernels.cb_grey"),
+            chart(figure(figs.map_figure, im * 255, kind="grey", title=title, colorbar_title=t("kernels.cb_grey"),
                                             height=260, **L), key=f"kn_sh_{key}", config=CFG)
     n_feat = cmp.features_one.size
-    chart(figs.distances_figure(
+    chart(figure(figs.distances_figure,
         [t("kernels.dist_pixels"), t("kernels.dist_features", n=n_feat)],
         [cmp.pixel_to_one, cmp.feature_to_one], [cmp.pixel_to_seven, cmp.feature_to_seven],
         one_label=t("kernels.dist_to_one"), seven_label=t("kernels.dist_to_seven"), title=t("kernels.dist_title"),
@@ -514,7 +515,7 @@ def shift_section() -> None:
                 else t("kernels.verdict_pixels_one", a=p1, b=p7))
     st.markdown(t("kernels.verdict_features_one", a=f1, b=f7) if cmp.feature_to_one < cmp.feature_to_seven
                 else t("kernels.verdict_features_seven", a=f7, b=f1))
-    chart(figs.grid_figure(np.hstack([np.pad(m, ((0, 0), (0, 1)), constant_values=np.nan)
+    chart(figure(figs.grid_figure, np.hstack([np.pad(m, ((0, 0), (0, 1)), constant_values=np.nan)
                                                 for m in cmp.features_shifted])[:, :-1],
                                      title=t("kernels.features_title"), kind="magnitude",
                                      colorbar_title=t("kernels.cb_magnitude"), height=220, **L),

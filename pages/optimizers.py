@@ -13,7 +13,7 @@ from explainer.errors import UserError
 from explainer.figures import optim as figs
 from explainer.limits import OPTIM_START_ABS
 from ui import jobs as ui_jobs
-from ui.charts import chart
+from ui.charts import chart, figure
 from ui.shell import labels, lang, lesson_link, literal, note, t, t_error, widget
 from ui import runs as kept_runs
 from ui.stepper import stepper
@@ -208,10 +208,10 @@ def map_tab(shown: Shown, grid: tuple, names: list[str]) -> None:
         # keeps that chart while playing: a chart whose figure changes is remounted, blank until redrawn) and,
         # on top, the paths up to this step. The caption comes after the stack.
         with st.container(key="op_map_stack"):
-            chart(figs.contour_race(xs, ys, Z, shown.paths[:, :1], [], surf.minima, layer="surface", **common),
+            chart(figure(figs.contour_race, xs, ys, Z, shown.paths[:, :1], [], surf.minima, layer="surface", **common),
                   key="op_contour_surface", name=t("optimizers.surface"), summary="")
-            ev = chart(figs.contour_race(xs, ys, Z, shown.paths, names, surf.minima, upto=upto, layer="paths",
-                                         **common),
+            ev = chart(figure(figs.contour_race, xs, ys, Z, shown.paths, names, surf.minima, upto=upto, layer="paths",
+                              **common),
                        key="op_contour", name=t("optimizers.tab_map"), on_select="rerun", selection_mode="points",
                        summary="")
         st.caption(figs.race_summary(xs, ys, Z, shown.paths, shown.losses, names, log=surf.log_scale, upto=upto,
@@ -246,8 +246,8 @@ def surface_tab(shown: Shown, grid: tuple, names: list[str]) -> None:
 
 
 def loss_tab(shown: Shown, names: list[str]) -> None:
-    chart(figs.loss_curves(shown.losses, names, step_title=t("optimizers.step"),
-                           loss_title=t("optimizers.loss"), log_y=True), key="op_loss", name=t("optimizers.tab_loss"),
+    chart(figure(figs.loss_curves, shown.losses, names, step_title=t("optimizers.step"),
+                 loss_title=t("optimizers.loss"), log_y=True), key="op_loss", name=t("optimizers.tab_loss"),
           summary=figs.final_losses_summary(shown.losses, names, lang=lang()))
 
 
@@ -327,9 +327,9 @@ def landscape() -> None:
         st.error(t("common.unexpected_error", detail=literal(st.session_state.pop("_op_landscape_error"))))
     if key in cache:
         L = cache[key]
-        chart(figs.landscape(L["alphas"], L["betas"], L["loss"], x_title=t("optimizers.landscape_x"),
-                             y_title=t("optimizers.landscape_y"),
-                             loss_title=t("optimizers.loss")), key="op_landscape", name=t("optimizers.landscape_header"))
+        chart(figure(figs.landscape, L["alphas"], L["betas"], L["loss"], x_title=t("optimizers.landscape_x"),
+                     y_title=t("optimizers.landscape_y"),
+                     loss_title=t("optimizers.loss")), key="op_landscape", name=t("optimizers.landscape_header"))
         note(t("optimizers.landscape_note"))
 
 
@@ -338,18 +338,14 @@ st.markdown(t("optimizers.intro"))
 shown = race(*settings())
 grid = _grid(shown.surface, float(shown.kappa))
 names = runner_names(shown)
-tab_map, tab_3d, tab_loss, tab_table, tab_rules = st.tabs(
-    [t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
-     t("optimizers.tab_rules")])
-with tab_map:
-    map_tab(shown, grid, names)
-with tab_3d:
-    surface_tab(shown, grid, names)
-with tab_loss:
-    loss_tab(shown, names)
-with tab_table:
-    table_tab(shown, names)
-with tab_rules:
-    rules_tab(shown.chosen)
+# lazy tabs: a switch reruns the page and only the open tab's content runs (the server CPU per click)
+tabs = st.tabs([t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
+                t("optimizers.tab_rules")], key="op_tabs", on_change="rerun")
+views = (lambda: map_tab(shown, grid, names), lambda: surface_tab(shown, grid, names), lambda: loss_tab(shown, names),
+         lambda: table_tab(shown, names), lambda: rules_tab(shown.chosen))
+for tab, view in zip(tabs, views):
+    if tab.open is not False:
+        with tab:
+            view()
 st.markdown(t("optimizers.lr_text"))
 landscape()

@@ -13,7 +13,7 @@ from explainer.formulas import pool_size
 from explainer.images import to_grey
 from explainer.pooling import global_avg_pool, pool2d, shift
 from explainer.stepper import pool_walk
-from ui.charts import chart
+from ui.charts import chart, figure
 from ui.images import image_picker, image_region
 from explainer import xo
 from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, tn, widget
@@ -56,17 +56,17 @@ def show_pool_step(walk, out, pos: int, lab: dict, colorscale: str, compare=None
     k, r, c = step.out
     left, right = st.columns([3, 2])
     with left:
-        chart(figs.grid_figure(walk, step, channel=k, labels=lab, colorscale=colorscale,
+        chart(figure(figs.grid_figure, walk, step, channel=k, labels=lab, colorscale=colorscale,
                                          title=t("pooling.grid_title")), key="pl_grid",
                         config={"displayModeBar": False})
     with right:
-        chart(figs.output_figure(out, pos, labels=lab, title=t("pooling.output_title"),
+        chart(figure(figs.output_figure, out, pos, labels=lab, title=t("pooling.output_title"),
                                            colorscale="Blues", zmid=None), key="pl_out",
                         config={"displayModeBar": False})
     st.markdown(t("pooling.step_text", n=pos, total=len(walk), r=r, c=c))
     win, text_col = st.columns([3, 2])
     with win:
-        chart(figs.window_figure(walk, step, labels=lab, title=t("pooling.window_title")),
+        chart(figure(figs.window_figure, walk, step, labels=lab, title=t("pooling.window_title")),
                         key="pl_window", config={"displayModeBar": False})
     with text_col:
         values = step.values[0]
@@ -91,8 +91,8 @@ def show_comparison(compare, pos: int, lab: dict) -> None:
     left, right = st.columns(2)
     for col, out, key, value in ((left, max_out, "max", at_max), (right, avg_out, "avg", at_avg)):
         with col:
-            chart(figs.output_figure(out, pos, labels=lab, title=t(f"pooling.compare_{key}_title"),
-                                     colorscale="Blues", zmid=None), key=f"pl_cmp_{key}",
+            chart(figure(figs.output_figure, out, pos, labels=lab, title=t(f"pooling.compare_{key}_title"),
+                         colorscale="Blues", zmid=None), key=f"pl_cmp_{key}",
                   config={"displayModeBar": False})
     st.markdown(t("pooling.compare_text", max=figs.fmt(at_max), avg=figs.fmt(at_avg),
                   diff=figs.fmt(at_max - at_avg)))
@@ -192,7 +192,7 @@ def section_image() -> None:
     cols = st.columns(3)
     for col, im, key in zip(cols, (img, mx, av), ("original", "max", "avg")):
         with col:
-            chart(picture(im, title=t(f"pooling.img_{key}", h=im.shape[0], w=im.shape[1]), height=300),
+            chart(figure(picture, im, title=t(f"pooling.img_{key}", h=im.shape[0], w=im.shape[1]), height=300),
                             key=f"pl_img_{key}", config={"displayModeBar": False})
     st.markdown(tn("pooling.image_sizes", levels, h=img.shape[0], w=img.shape[1], oh=mx.shape[0], ow=mx.shape[1],
                   levels=levels, factor=4 ** levels))
@@ -221,11 +221,11 @@ def section_xo(lab: dict) -> None:
     xo_lab = dict(lab, output=t("pooling.lab_match"))
     for title, arr, key in ((t("pooling.maps_title"), maps, "maps"),
                             (t("pooling.maps_moved_title", dy=dy, dx=dx), moved, "moved")):
-        chart(figs.output_figure(arr, arr.size, labels=xo_lab, title=title, height=300, map_titles=names,
+        chart(figure(figs.output_figure, arr, arr.size, labels=xo_lab, title=title, height=300, map_titles=names,
                                            outline_current=False), key=f"pl_xo_{key}", config={"displayModeBar": False})
     for arr, key, title in ((pooled, "pooled", t("pooling.pooled_title")),
                             (pooled_moved, "pooled_moved", t("pooling.pooled_moved_title"))):
-        chart(figs.output_figure(arr, arr.size, labels=xo_lab, title=title, height=260, map_titles=names,
+        chart(figure(figs.output_figure, arr, arr.size, labels=xo_lab, title=title, height=260, map_titles=names,
                                            outline_current=False), key=f"pl_xo_{key}", config={"displayModeBar": False})
     same_maps = float(np.mean(np.isclose(maps, moved)))
     same_pooled = float(np.mean(np.isclose(pooled, pooled_moved)))

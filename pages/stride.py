@@ -15,7 +15,7 @@ from explainer.formulas import TRANSPOSED_GENERAL, conv_params_latex, conv_size,
 from explainer.images import channels as rgb_channels
 from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
-from ui.charts import chart
+from ui.charts import chart, figure
 from ui.images import image_region
 from explainer.limits import KERNEL_TEXT_CHARS
 from ui.shell import formula, keep_last, labels, lesson_views, literal, note, section, t, tn, widget
@@ -61,24 +61,24 @@ def show_step(walk, out, pos: int, lab: dict, colorscale: str = "Blues", per_cha
         cols = st.columns(walk.grid.shape[0])
         for ch, col in enumerate(cols):
             with col:
-                chart(figs.grid_figure(walk, step, channel=ch, labels=lab, colorscale=colorscale,
+                chart(figure(figs.grid_figure, walk, step, channel=ch, labels=lab, colorscale=colorscale,
                                                  title=lab["channel"].format(c=ch), compact=True),
                                 key=f"{prefix}_grid_{ch}", config={"displayModeBar": False})
     else:
         left, right = st.columns([3, 2])
         with left:
-            chart(figs.grid_figure(walk, step, labels=lab, colorscale=colorscale, title=t(grid_title)),
+            chart(figure(figs.grid_figure, walk, step, labels=lab, colorscale=colorscale, title=t(grid_title)),
                             key=f"{prefix}_grid", config={"displayModeBar": False})
         with right:
-            chart(figs.output_figure(out, pos, labels=lab, title=t("stride.output_title")),
+            chart(figure(figs.output_figure, out, pos, labels=lab, title=t("stride.output_title")),
                             key=f"{prefix}_out", config={"displayModeBar": False})
     st.markdown(t("stride.step_text", n=pos, total=len(walk), r=r, c=c, k=k))
-    chart(figs.window_figure(walk, step, labels=lab, title=t("stride.products_title")),
+    chart(figure(figs.window_figure, walk, step, labels=lab, title=t("stride.products_title")),
                     key=f"{prefix}_products", config={"displayModeBar": False})
     if per_channel:
         sums = " + ".join(figs.fmt(v) if v >= 0 else f"({figs.fmt(v)})" for v in step.products.sum(axis=(1, 2)))
         st.markdown(t("stride.channel_sum", sums=sums, b=figs.fmt(step.bias), y=figs.fmt(step.result), k=k))
-        chart(figs.output_figure(out, pos, labels=lab, title=t("stride.output_title")),
+        chart(figure(figs.output_figure, out, pos, labels=lab, title=t("stride.output_title")),
                         key=f"{prefix}_out", config={"displayModeBar": False})
     else:
         st.markdown(f"`{figs.equation(step)}`")
@@ -315,12 +315,12 @@ def rf_field_view(layers, fields, sizes, n: int, lab: dict) -> None:
     f = fields[-1]
     left, right = st.columns([3, 2])
     with left:
-        chart(figs.field_figure(mask, f.start + r * f.jump, f.start + c * f.jump, f.size, labels=lab,
+        chart(figure(figs.field_figure, mask, f.start + r * f.jump, f.start + c * f.jump, f.size, labels=lab,
                                           title=t("stride.rf_fig_title", r=r, c=c, size=f.size, n=int(mask.sum())),
                                           field_label=t("stride.rf_in_field"), span_label=t("stride.rf_span")),
                         key="sp_rf_fig", config={"displayModeBar": False})
     with right:
-        chart(figs.cell_picker(last, last, r, c, labels=lab, title=t("stride.rf_pick_title", n=last)),
+        chart(figure(figs.cell_picker, last, last, r, c, labels=lab, title=t("stride.rf_pick_title", n=last)),
                         key="sp_rf_pick", on_select="rerun", selection_mode="points",
                         config={"displayModeBar": False})
         st.caption(t("stride.rf_pick_help"))

@@ -20,7 +20,7 @@ from explainer.kernels import format_kernel
 from explainer.train import (TrainConfig, estimate_seconds, export_code, load_checkpoint, predict_proba,
                              save_checkpoint)
 from ui import jobs as ui_jobs
-from ui.charts import chart
+from ui.charts import chart, figure
 from ui.canvas import draw_canvas
 from ui import runs as runstore
 from ui.shell import labels, lang, literal, note, t, t_error, widget
@@ -198,14 +198,21 @@ def setup(key: str = datasets.DEFAULT) -> tuple[str, dict, dict]:
     return model_name, options, settings
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _layer_rows(model_name: str, options: tuple, data: tuple, input_shape: tuple, total_label: str) -> list[dict]:
+    """A model's layer table (shapes and parameter counts, not its random weights) for a data set's shape and
+    classes: built once per setting for every session, not on every click (read it, don't change it)."""
+    return M.summary(M.build_model(model_name, **dict(data), **dict(options)), total_label, input_shape=input_shape)
+
+
 def model_settings(key: str = datasets.DEFAULT) -> tuple[str, dict]:
     """The model (a custom one's blocks, channels, …) and its layer table, for the data set ``key``."""
     model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"], format_func=labels("train.model_"))
     options = custom_options() if model_name == "custom" else {}
     st.caption(t(f"train.about_{model_name}"))
     ds = entry(key)
-    rows = M.summary(M.build_model(model_name, **ds.model_kwargs(), **options), t("train.total_row"),
-                     input_shape=(1, *ds.shape))
+    rows = _layer_rows(model_name, tuple(sorted(options.items())), tuple(sorted(ds.model_kwargs().items())),
+                       (1, *ds.shape), t("train.total_row"))
     st.dataframe([{t("train.col_layer"): r["layer"], t("train.col_shape"): " × ".join(map(str, r["output_shape"])),
                    t("train.col_params"): f"{r['params']:,}"} for r in rows], hide_index=True, width="stretch")
     return model_name, options
@@ -465,19 +472,22 @@ def inspect(run: dict) -> None:
     feature maps, a digit to draw."""
     key = getattr(run["config"], "dataset", datasets.DEFAULT)
     data, names = data_of(key, run["config"]), class_names(key, run["config"])
+    # lazy tabs: a switch reruns the page and only the open tab's content runs (the server CPU per click)
     tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")],
-                   key="tr_tabs")
-    with tabs[0]:
-        confusion_tab(run, data, names)
-    with tabs[1]:
-        kernels_tab(run["model"])
-    with tabs[2]:
-        features_tab(run["model"], data, names)
-    with tabs[3]:
+                   key="tr_tabs", on_change="rerun")
+
+    def draw() -> None:
         if run["config"].data_set().channels == 1:
             draw_tab(run["model"], names)
         else:  # a colour model takes 3×32×32 pictures: the canvas draws grey 28×28 digits
             st.info(t("datasets.own_ui.no_draw"))
+
+    views = (lambda: confusion_tab(run, data, names), lambda: kernels_tab(run["model"]),
+             lambda: features_tab(run["model"], data, names), draw)
+    for tab, view in zip(tabs, views):
+        if tab.open is not False:
+            with tab:
+                view()
 
 
 def confusion_tab(run: dict, data, names: list[str] | None = None) -> None:
@@ -495,14 +505,14 @@ def confusion_tab(run: dict, data, names: list[str] | None = None) -> None:
     st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=int((y_true != y_pred).sum())))
     follow_cell_click()
     picked = (st.session_state.get("tr_cell_true"), st.session_state.get("tr_cell_pred"))
-    chart(figs.confusion(cm, x_title=t("train.predicted"), y_title=t("train.true"), value_label=t("train.count"),
-                         selected=picked if None not in picked else None, class_names=names),
+    chart(figure(figs.confusion, cm, x_title=t("train.predicted"), y_title=t("train.true"), value_label=t("train.count"),
+                 selected=picked if None not in picked else None, class_names=names),
           key="tr_cm", name=t("train.tab_confusion"), on_select="rerun", selection_mode="points")
     cell_digits(cm, y_true, y_pred, data[2], names)
     st.subheader(t("train.mistakes"))
     worst = worst_mistakes(y_true, y_pred, ev["probabilities"], k=16)
-    chart(figs.gallery(data[2][worst], [t("train.mistake_caption", true=names[y_true[i]], pred=names[y_pred[i]],
-                                          p=f"{100 * ev['probabilities'][i, y_pred[i]]:.0f}") for i in worst]),
+    chart(figure(figs.gallery, data[2][worst], [t("train.mistake_caption", true=names[y_true[i]], pred=names[y_pred[i]],
+                                                  p=f"{100 * ev['probabilities'][i, y_pred[i]]:.0f}") for i in worst]),
           key="tr_mistakes", name=t("train.mistakes"))
 
 
@@ -533,7 +543,7 @@ def cell_digits(cm: np.ndarray, y_true, y_pred, x_test, names: list[str] | None 
         idx = cell_indices(y_true, y_pred, ti, pi, limit=24)
         st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=literal(names[ti]), pred=literal(names[pi])))
         if idx.size:
-            chart(figs.gallery(x_test[idx], [f"#{i}" for i in idx]), key="tr_cell_gallery",
+            chart(figure(figs.gallery, x_test[idx], [f"#{i}" for i in idx]), key="tr_cell_gallery",
                   name=t("train.tab_confusion"))
 
 
@@ -544,7 +554,7 @@ def kernels_tab(model) -> None:
         st.info(t("train.no_kernels"))
         return
     st.markdown(t("train.kernels_text", k=w.shape[0], h=w.shape[2], w=w.shape[3]))
-    chart(figs.kernels(w, title_fmt="#{i}"), key="tr_kernels", name=t("train.tab_kernels"))
+    chart(figure(figs.kernels, w, title_fmt="#{i}"), key="tr_kernels", name=t("train.tab_kernels"))
     kc1, kc2, kc3 = st.columns([1, 1, 1])
     ki = kc1.number_input(t("train.kernel_pick"), min_value=0, max_value=w.shape[0] - 1, value=0, key="tr_ki")
     di = kc2.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_di")
@@ -553,8 +563,8 @@ def kernels_tab(model) -> None:
         st.switch_page("pages/kernels.py", query_params={
             "kn_kernel": "custom", "kn_custom": format_kernel(np.round(w[ki, 0], 3)),
             "kn_src": "mnist", "kn_digit": str(di)})
-    chart(heatmap(w[ki, 0], colorscale="RdBu", zmid=0, title=f"#{ki}", x_title=t("common.column"),
-                  y_title=t("common.row"), value_label=t("common.value"), number_format=".2f", height=260),
+    chart(figure(heatmap, w[ki, 0], colorscale="RdBu", zmid=0, title=f"#{ki}", x_title=t("common.column"),
+                 y_title=t("common.row"), value_label=t("common.value"), number_format=".2f", height=260),
           key="tr_kernel_one")
 
 
@@ -572,10 +582,10 @@ def features_tab(model, data, names: list[str] | None = None) -> None:
     for name, act in M.feature_maps(model, x):
         a = act.numpy()
         if a.ndim == 3 and "Normalize" not in name:
-            chart(figs.feature_grid(a, title=f"{name} → {' × '.join(map(str, a.shape))}"), key=f"tr_fm_{name}")
+            chart(figure(figs.feature_grid, a, title=f"{name} → {' × '.join(map(str, a.shape))}"), key=f"tr_fm_{name}")
         elif a.ndim == 1 and a.size <= 128:
             st.caption(f"{name} → {a.size}")
-    chart(figs.probabilities(p, x_title=class_word(names), y_title=t("train.probability"), class_names=names),
+    chart(figure(figs.probabilities, p, x_title=class_word(names), y_title=t("train.probability"), class_names=names),
           key="tr_fm_probs", name=t("train.probability"))
 
 
@@ -599,11 +609,12 @@ def draw_tab(model, names: list[str] | None = None) -> None:
     if shown is not None:
         x, p = shown
         with d2:
-            chart(figs.probabilities(p, x_title=class_word(names), y_title=t("train.probability"), class_names=names),
+            chart(figure(figs.probabilities, p, x_title=class_word(names), y_title=t("train.probability"),
+                         class_names=names),
                   key="tr_draw_probs", name=t("train.probability"))
-            chart(heatmap(np.round(x * 255), colorscale="Greys", zmin=0, zmax=255, numbers=False,
-                          title=t("train.preprocessed"), x_title=t("common.column"), y_title=t("common.row"),
-                          value_label=t("common.value"), height=300), key="tr_draw_input")
+            chart(figure(heatmap, np.round(x * 255), colorscale="Greys", zmin=0, zmax=255, numbers=False,
+                         title=t("train.preprocessed"), x_title=t("common.column"), y_title=t("common.row"),
+                         value_label=t("common.value"), height=300), key="tr_draw_input")
     note(t("train.draw_note"))
 
 

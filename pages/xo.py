@@ -12,7 +12,7 @@ from explainer.figures import heatmap
 from explainer.figures import xo as figs
 from explainer.figures.style import DIVERGING, number
 from explainer.inspector import inspect_pixel
-from ui.charts import chart
+from ui.charts import chart, figure
 from ui.shell import labels, note, publish, restore, t, widget
 from ui.tables.xo import TABLE as XO
 
@@ -52,7 +52,7 @@ def clickable_grid(grid: np.ndarray) -> np.ndarray:
     if points:
         grid = xo.toggle(grid, int(points[0]["y"]), int(points[0]["x"]))
         st.session_state["_xo_click_n"] = n = n + 1
-    chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL), key=f"xo_input_{n}",
+    chart(figure(figs.input_grid, grid, x_title=COL, y_title=ROW, value_label=VAL), key=f"xo_input_{n}",
           name=t("xo.input_header"), on_select="rerun", selection_mode="points", config={"displayModeBar": False})
     return grid
 
@@ -80,8 +80,8 @@ def maps_row(maps, names: list[str], key: str, height: int = 300) -> None:
     """The three filters' maps of one stage side by side, each titled with its filter."""
     for k, col in enumerate(st.columns(len(maps))):
         with col:
-            chart(figs.feature_map(maps[k], title=names[k], x_title=COL, y_title=ROW, value_label=VAL,
-                                   height=height), key=f"{key}{k}")
+            chart(figure(figs.feature_map, maps[k], title=names[k], x_title=COL, y_title=ROW, value_label=VAL,
+                         height=height), key=f"{key}{k}")
 
 
 # ---------------------------------------------------------------- the stages, one tab each
@@ -91,10 +91,10 @@ def conv_tab(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> None:
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
-            chart(heatmap(xo.FILTERS[k], colorscale=figs.PM_SCALE, zmin=-1, zmax=1, title=names[k],
-                          x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=200), key=f"xo_f{k}")
-            chart(figs.feature_map(res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
-                                   value_label=VAL), key=f"xo_m{k}")
+            chart(figure(heatmap, xo.FILTERS[k], colorscale=figs.PM_SCALE, zmin=-1, zmax=1, title=names[k],
+                         x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=200), key=f"xo_f{k}")
+            chart(figure(figs.feature_map, res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
+                         value_label=VAL), key=f"xo_m{k}")
     pixel_inspector(grid, res, names)
 
 
@@ -112,14 +112,14 @@ def pixel_inspector(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> Non
     info = inspect_pixel(grid, xo.FILTERS[fk], ir, ic, divisor=9)
     a, b, cc = st.columns([1.3, 0.8, 1.3])  # the 9×9 window and the 7×7 map get the room: numbers must not overlap
     with a:
-        chart(figs.input_grid(grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3), height=320),
+        chart(figure(figs.input_grid, grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3), height=320),
               key="xo_iwin", name=t("xo.inspect_header"))
     with b:
-        chart(heatmap(info.products, colorscale="RdBu", zmid=0, zmin=-1, zmax=1, title=t("xo.products"),
-                      x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=220), key="xo_iprod")
+        chart(figure(heatmap, info.products, colorscale="RdBu", zmid=0, zmin=-1, zmax=1, title=t("xo.products"),
+                     x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=220), key="xo_iprod")
     with cc:
-        chart(figs.feature_map(res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW, value_label=VAL,
-                               mark=(ir, ic), height=300), key="xo_imap")
+        chart(figure(figs.feature_map, res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW, value_label=VAL,
+                     mark=(ir, ic), height=300), key="xo_imap")
     st.latex(xo_pixel_latex(info))
     st.markdown(t("xo.inspect_result", matches=xo.matching_cells(info.total), total=number(info.total, ".0f"),
                   value=number(info.value, ".2f"), mapvalue=number(res.maps[fk][ir, ic], ".2f")))
@@ -139,23 +139,32 @@ def round2_tab(res: xo.XOResult, names: list[str]) -> None:
     """The gather kernel, then each map after the second ReLU and its 2×2 pooling."""
     st.markdown(t("xo.round2_text"))
     top = float(xo.GATHER.max())  # all positive: red, as positive values are everywhere on this page
-    chart(heatmap(xo.GATHER, colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, title=t("xo.gather"), x_title=COL,
-                  y_title=ROW, value_label=VAL, showscale=False, height=200, number_format=".2f"), key="xo_gather")
+    chart(figure(heatmap, xo.GATHER, colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, title=t("xo.gather"), x_title=COL,
+                 y_title=ROW, value_label=VAL, showscale=False, height=200, number_format=".2f"), key="xo_gather")
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
-            chart(figs.feature_map(res.relu2[k], title=names[k] + "<br>" + t("xo.after_relu"),
-                                   x_title=COL, y_title=ROW, value_label=VAL, height=250), key=f"xo_q{k}")
-            chart(figs.feature_map(res.pooled2[k], title=t("xo.pooled_2x2"), x_title=COL, y_title=ROW,
-                                   value_label=VAL, height=180), key=f"xo_s{k}")
+            chart(figure(figs.feature_map, res.relu2[k], title=names[k] + "<br>" + t("xo.after_relu"),
+                         x_title=COL, y_title=ROW, value_label=VAL, height=250), key=f"xo_q{k}")
+            chart(figure(figs.feature_map, res.pooled2[k], title=t("xo.pooled_2x2"), x_title=COL, y_title=ROW,
+                         value_label=VAL, height=180), key=f"xo_s{k}")
 
 
 def positive_row(values, title: str, key: str) -> None:
     """A row of features (all ≥ 0 after ReLU and pooling) in the page's one signed scale: positive is red."""
     top = max(float(np.max(values)), 1e-9)
-    chart(heatmap(values[None, :], colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, title=title,
-                  x_title=t("xo.feature"), y_title="", value_label=VAL, showscale=False, height=140,
-                  number_format=".2f"), key=key)
+    chart(figure(heatmap, values[None, :], colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, title=title,
+                 x_title=t("xo.feature"), y_title="", value_label=VAL, showscale=False, height=140,
+                 number_format=".2f"), key=key)
+
+
+def weights_figure(title: str, x_title: str, y_title: str, value_label: str):
+    """The hand-set weights, one row per class."""
+    weights = heatmap(xo.FC_WEIGHTS, colorscale="RdBu", zmid=0, title=title, x_title=x_title,
+                      y_title=y_title, value_label=value_label, showscale=False, height=180, number_format=".1f")
+    weights.data[0].y = list(xo.CLASSES)  # the rows are the classes X and O (the hover names them too)
+    weights.layout.yaxis.update(tickmode="array", tickvals=list(xo.CLASSES), dtick=None, tick0=None)
+    return weights
 
 
 def vote_tab(res: xo.XOResult, names: list[str]) -> None:
@@ -163,13 +172,9 @@ def vote_tab(res: xo.XOResult, names: list[str]) -> None:
     st.markdown(t("xo.vote_text"))
     positive_row(res.flat, t("xo.flat"), "xo_flat")
     positive_row(res.unit, t("xo.unit"), "xo_unit")
-    weights = heatmap(xo.FC_WEIGHTS, colorscale="RdBu", zmid=0, title=t("xo.weights"), x_title=t("xo.feature"),
-                      y_title=t("xo.class"), value_label=VAL, showscale=False, height=180, number_format=".1f")
-    weights.data[0].y = list(xo.CLASSES)  # the rows are the classes X and O (the hover names them too)
-    weights.layout.yaxis.update(tickmode="array", tickvals=list(xo.CLASSES), dtick=None, tick0=None)
-    chart(weights, key="xo_w")
-    chart(figs.votes(list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),
-                     prob_title=t("xo.class")), key="xo_votes", name=t("xo.vote"))
+    chart(figure(weights_figure, t("xo.weights"), t("xo.feature"), t("xo.class"), VAL), key="xo_w")
+    chart(figure(figs.votes, list(xo.CLASSES), res.votes, res.probabilities, vote_title=t("xo.vote"),
+                 prob_title=t("xo.class")), key="xo_votes", name=t("xo.vote"))
     st.latex(xo_vote_latex(res.votes, t("xo.vote")))
     best = int(np.argmax(res.votes))
     if res.votes[best] > 1 + 1e-6:  # above the standard picture's vote: say why, with this input's numbers
@@ -190,15 +195,10 @@ publish("xo_grid", grid, xo.grid_text(grid))
 res = xo.run(grid)
 verdict(res, preset)
 names = [t(f"xo.filter_{n}") for n in xo.FILTER_NAMES]
-tabs = st.tabs([t("xo.tab_conv"), t("xo.tab_relu"), t("xo.tab_pool"), t("xo.tab_round2"), t("xo.tab_vote")])
-with tabs[0]:
-    conv_tab(grid, res, names)
-with tabs[1]:
-    relu_tab(res, names)
-with tabs[2]:
-    pool_tab(res, names)
-with tabs[3]:
-    round2_tab(res, names)
-with tabs[4]:
-    vote_tab(res, names)
+# one stage at a time (a declared view, in the URL): a click reruns only the charts of the stage shown
+STAGES = {"conv": lambda: conv_tab(grid, res, names), "relu": lambda: relu_tab(res, names),
+          "pool": lambda: pool_tab(res, names), "round2": lambda: round2_tab(res, names),
+          "vote": lambda: vote_tab(res, names)}
+view = widget(st.segmented_control, t("xo.view"), XO["xo_view"], format_func=labels("xo.tab_"), required=True)
+STAGES[view]()
 note(t("xo.note"))

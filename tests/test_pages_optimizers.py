@@ -9,14 +9,22 @@ from explainer.i18n import translate
 from tests.conftest import app_test
 
 
+def _open(at, tab: str, lang: str = "en"):
+    """Open one of the page's lazy tabs (only the open tab's content runs)."""
+    at.session_state["op_tabs"] = translate(f"optimizers.tab_{tab}", lang)
+    return at.run()
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_defaults(lang):
     at = app_test("optimizers", lang).run()
     assert not at.exception
     assert at.title[0].value == translate("optimizers.title", lang)
     assert at.multiselect(key="op_opts").value == ["sgd", "momentum", "adagrad", "rmsprop", "adam"]  # the tutorial's four + Adam
-    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 5
-    assert at.info  # no trained model yet: says where to get one
+    assert not at.dataframe  # the map's tab is open: the table's tab does not run
+    assert at.info
+    _open(at, "table", lang)
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 5  # no trained model yet: says where to get one
     assert not at.get("progress")  # computed here: no job on the engine, no progress bar
 
 
@@ -27,7 +35,7 @@ def test_presets_show_divergence_then_not():
     assert any("SGD" in w.value for w in at.warning)
     at.button(key="op_preset_adam_wanders").click().run()
     assert not at.exception and not at.warning
-    df = at.dataframe[0].value
+    df = _open(at, "table").dataframe[0].value
     assert df.iloc[0, 1] < df.iloc[1, 1]  # SGD ends lower than Adam here
 
 
@@ -91,7 +99,7 @@ def test_race_steps_with_streamlit_controls_and_the_link_names_the_step(lang):
 
 
 def test_results_table_has_empty_cells_not_none():
-    at = app_test("optimizers", op_surface="saddle").run()  # the saddle has no minimum
+    at = _open(app_test("optimizers", op_surface="saddle"), "table")  # the saddle has no minimum
     assert not at.exception
     df = at.dataframe[0].value
     values = df.astype(str).values.ravel().tolist()
@@ -108,9 +116,10 @@ def test_the_longest_race_is_computed_in_the_page_then_shared(lang):
                  op_seed={"en": 101, "zh": 102}[lang])  # not computed before
     at = app_test("optimizers", lang, **state).run()
     assert not at.exception and not at.get("progress")
-    assert len(at.dataframe[0].value) == 8 and at.slider(key="op_pos").value == at.slider(key="op_pos").max
+    assert at.slider(key="op_pos").value == at.slider(key="op_pos").max
     assert translate("optimizers.race_step", lang, step=2000, total=2000) in [m.value for m in at.markdown]
-    again = app_test("optimizers", lang, **state).run()
+    assert len(_open(at, "table", lang).dataframe[0].value) == 8
+    again = _open(app_test("optimizers", lang, **state), "table", lang)
     assert not again.exception and len(again.dataframe[0].value) == 8
     assert again.dataframe[0].value.equals(at.dataframe[0].value)
 
@@ -123,6 +132,7 @@ def test_nesterov_without_momentum_is_a_message_not_a_crash(lang):
     assert not at.exception
     assert [e.value for e in at.error] == [translate("errors.nesterov_momentum", lang, value=0.0)]
     at.number_input(key="op_nesterov_mom").set_value(0.5).run()  # fixed by the learner: the race is back
+    _open(at, "table", lang)
     assert not at.exception and not at.error and len(at.dataframe[0].value) == 1
 
 
@@ -165,7 +175,9 @@ def test_captions_say_position_and_loss_not_y_as_a_loss():
     assert "to 2,509 (colours show log₁₀(1 + loss), 0 to 3.4)" in map_caption  # Rosenbrock on its map, in words
     final = translate("optimizers.caption_final", "en", name="Adam", step=100,
                       loss=number(optim.losses(surf, paths[1])[-1], ".3g"))
-    assert any(final in c for c in caps), caps
+    assert not any(final in c for c in caps), caps  # the loss chart's tab is not open: it does not run
+    assert any(final in c.value for c in _open(at, "loss").caption)
+    _open(at, "map")
     # the first frame: every optimizer at the start, with the start's loss
     at.button(key="op_first").click().run()
     start = translate("optimizers.caption_at", "en", name="SGD", step=0, x="−1.5", y="2",
@@ -174,7 +186,7 @@ def test_captions_say_position_and_loss_not_y_as_a_loss():
 
 
 def test_rules_tab_names_the_torch_class():
-    at = app_test("optimizers", op_opts=["nesterov", "adamw"]).run()
+    at = _open(app_test("optimizers", op_opts=["nesterov", "adamw"]), "rules")
     caps = [c.value for c in at.caption]
     for cls in ("torch.optim.SGD", "torch.optim.AdamW"):
         assert translate("optimizers.rule_class", "en", cls=cls) in caps

@@ -58,7 +58,21 @@ def test_tiny_run_fills_every_view(trained_app):
     md = " ".join(m.value for m in at.markdown)
     assert "%" in md and "10,000" in md
     assert len(at.dataframe) == 2  # layers + runs
-    assert len(at.get("plotly_chart")) >= 8  # curves, confusion, mistakes, kernels, feature maps, probabilities
+    assert len(at.get("plotly_chart")) >= 4  # curves, the first tab's confusion and mistakes
+    # the inspect tabs are lazy: only the open one runs; each in turn shows its charts
+    seen = {}
+    for name in ("confusion", "kernels", "features", "draw"):
+        at.session_state["tr_tabs"] = translate(f"train.tab_{name}", "en")
+        at.run()
+        assert not at.exception
+        keys = {c.key for c in at.get("plotly_chart")}
+        seen[name] = keys
+    assert {"tr_cm", "tr_mistakes"} <= seen["confusion"] and "tr_kernels" not in seen["confusion"]
+    assert "tr_kernels" in seen["kernels"] and "tr_cm" not in seen["kernels"]
+    assert any(k.startswith("tr_fm_") for k in seen["features"]) and "tr_kernels" not in seen["features"]
+    assert not any(k.startswith("tr_fm_") for k in seen["draw"])
+    at.session_state["tr_tabs"] = translate("train.tab_confusion", "en")
+    at.run()
 
 
 def test_confusion_cell_shows_digits(trained_app):
@@ -72,6 +86,8 @@ def test_confusion_cell_shows_digits(trained_app):
 
 def test_uploaded_drawing_is_classified(trained_app):
     at = trained_app
+    at.session_state["tr_tabs"] = translate("train.tab_draw", "en")  # the tab is lazy: open it
+    at.run()
     im = Image.new("L", (200, 200), 0)
     ImageDraw.Draw(im).line([(100, 20), (100, 180)], fill=255, width=18)  # a "1"
     buf = io.BytesIO()
@@ -80,6 +96,8 @@ def test_uploaded_drawing_is_classified(trained_app):
     at.run()
     assert not at.exception
     assert any("**1**" in m.value for m in at.markdown)
+    at.session_state["tr_tabs"] = translate("train.tab_confusion", "en")
+    at.run()
 
 
 def test_bad_checkpoint_upload(trained_app):

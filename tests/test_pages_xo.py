@@ -15,7 +15,15 @@ def test_defaults_vote_x(lang):
     assert not at.exception
     assert at.title[0].value == translate("xo.title", lang)
     assert "X" in at.success[0].value
-    assert len(at.get("plotly_chart")) >= 20  # input, 3 filters, 3+3+3+3+3 maps, inspector, vote
+    # one stage at a time (a click reruns only its charts): the input grid, then the stage's own charts
+    per_stage = {"conv": 1 + 3 + 3 + 3, "relu": 1 + 3, "pool": 1 + 3, "round2": 1 + 1 + 3 + 3, "vote": 1 + 4}
+    assert len(at.get("plotly_chart")) == per_stage["conv"]  # the first stage by default
+    for stage, n in per_stage.items():
+        at.segmented_control(key="xo_view").set_value(stage).run()
+        assert not at.exception
+        assert stage == "conv" or at.query_params.get("xo_view") == stage  # a shareable link to the stage
+        assert len(at.get("plotly_chart")) == n, stage
+        assert translate(f"xo.{stage}_text", lang) in [m.value for m in at.markdown]
 
 
 @pytest.mark.parametrize("preset", list(xo.PRESETS))
@@ -96,6 +104,7 @@ def test_noisy_x_says_why_it_votes_above_the_clean_x_features_positive_red_rows_
     import json
 
     at = app_test("xo", lang, timeout=120).run()
+    at.segmented_control(key="xo_view").set_value("vote").run()
     at.segmented_control(key="xo_preset").set_value("x_noisy").run()
     assert not at.exception
     infos = [i.value for i in at.info]

@@ -110,6 +110,90 @@ def _scaled(size, factor: float, least: int) -> int | list:
     return max(least, int(round((size or FONT_PX) * factor)))
 
 
+_TRACE_PROPS: dict[str, frozenset] = {}
+
+
+def _trace_props(kind: str) -> frozenset:
+    """The property names a trace type has (``textfont``, ``colorbar`` …), looked up once per type."""
+    if kind not in _TRACE_PROPS:
+        import plotly.graph_objects as go
+
+        trace = go.Figure(data=[{"type": kind}], layout={"template": {}}, _validate=False).data[0]
+        _TRACE_PROPS[kind] = frozenset(trace._valid_props)
+    return _TRACE_PROPS[kind]
+
+
+def _sub(d: dict, key: str) -> dict:
+    """``d[key]`` as a fresh dict placed in ``d`` (a title given as text becomes ``{"text": …}``)."""
+    v = d.get(key)
+    v = dict(v) if isinstance(v, dict) else ({"text": v} if isinstance(v, str) else {})
+    d[key] = v
+    return v
+
+
+def presenter_wire(fig, spec: dict) -> dict:
+    """``wire_dict(for_presenter(fig))`` from ``spec = wire_dict(fig)``, without Plotly's validated setters (they
+    cost ~10 ms per figure) and without changing ``fig`` or ``spec``: only the dicts on the way to a changed
+    value are copied. ``fig`` is read for the cells' numbers (``spec`` holds them as typed arrays)."""
+    factor = PRESENTER_FONT_PX / FONT_PX
+    layout = dict(spec["layout"])
+    _sub(layout, "font")["size"] = PRESENTER_FONT_PX
+    title = layout.get("title")
+    if (title.get("text") if isinstance(title, dict) else title):
+        _sub(_sub(layout, "title"), "font")["size"] = int(PRESENTER_FONT_PX * 1.2)
+    if layout.get("height"):
+        layout["height"] = int(layout["height"] * PRESENTER_HEIGHT)
+    layout.pop("width", None)  # unset (Plotly's setter sends it as null, which Plotly.js reads as unset too)
+    m = layout.get("margin") or {}
+    margin = dict(l=int((m.get("l") if m.get("l") is not None else 50) * 1.4), r=m.get("r"),
+                  b=int((m.get("b") if m.get("b") is not None else 40) * 1.4),
+                  t=int((m.get("t") if m.get("t") is not None else 40) * 1.4), autoexpand=m.get("autoexpand"))
+    layout["margin"] = {k: v for k, v in margin.items() if v is not None}
+    need = 0
+    data = []
+    for raw, wired in zip(fig._data, spec["data"]):
+        trace = dict(wired)
+        kind = raw.get("type", "scatter")
+        props = _trace_props(kind)
+        if "textfont" in props and (raw.get("texttemplate") or raw.get("text") is not None):
+            tf = _sub(trace, "textfont")
+            tf["size"] = _scaled(tf.get("size"), factor, PRESENTER_MIN_CELL_FONT_PX)
+            if kind == "heatmap" and raw.get("texttemplate") and raw.get("z") is not None:
+                rows = len(raw["z"])
+                text = raw.get("text")
+                longest = max((len(str(c)) for row in (text if text is not None else ()) for c in row), default=4)
+                font = max(np.atleast_1d(tf["size"])) if tf["size"] is not None else PRESENTER_MIN_CELL_FONT_PX
+                cell = max(40, 0.6 * font * min(longest, 8) + 12)
+                need = max(need, int(rows * cell))
+        marker = raw.get("marker")
+        if kind == "scatter" and isinstance(marker, dict) and marker.get("size") is not None \
+                and "text" in (raw.get("mode") or ""):
+            _sub(trace, "marker")["size"] = _scaled(marker["size"], PRESENTER_HEIGHT, 1)
+        data.append(trace)
+    tick = int(PRESENTER_FONT_PX * 0.9)
+    for name in [k for k in layout if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]:
+        axis = _sub(layout, name)
+        _sub(axis, "tickfont")["size"] = tick
+        _sub(_sub(axis, "title"), "font")["size"] = PRESENTER_FONT_PX
+    _sub(_sub(layout, "legend"), "font")["size"] = tick
+    for raw, trace in zip(fig._data, data):
+        if raw.get("type", "scatter") in ("heatmap", "contour", "surface"):
+            colorbar = _sub(trace, "colorbar")
+            _sub(colorbar, "tickfont")["size"] = tick
+            _sub(_sub(colorbar, "title"), "font")["size"] = tick
+    if layout.get("annotations"):
+        notes = []
+        for a in layout["annotations"]:
+            a = dict(a)
+            font = _sub(a, "font")
+            font["size"] = _scaled(font.get("size"), factor, PRESENTER_MIN_CELL_FONT_PX)
+            notes.append(a)
+        layout["annotations"] = notes
+    if need and layout.get("height"):
+        layout["height"] = max(layout["height"], need + layout["margin"]["t"] + layout["margin"]["b"])
+    return {**spec, "data": data, "layout": layout}
+
+
 def for_presenter(fig):
     """``fig`` (changed in place, and returned) for a projector: fonts ×1.5 (cell numbers ≥ 16 px), taller
     plots, no fixed width.

@@ -1,10 +1,14 @@
 """The X/O network: a preset grid, the pixel inspector."""
 from explainer import xo
 from ui.state import Param, Table
+from ui.tables.shared import view_param
+
+VIEWS = ("conv", "relu", "pool", "round2", "vote")  # the network's stages, one shown at a time
 
 TABLE = Table("xo", [
     Param("xo_preset", "choice", "x", options=tuple(xo.PRESETS)),
     Param("xo_ik", "choice", 0, options=(0, 1, 2)),
     Param("xo_ir", "int", 0, lo=0, hi=6, step=1),
     Param("xo_ic", "int", 0, lo=0, hi=6, step=1),
+    view_param("xo_view", VIEWS),
 ])
