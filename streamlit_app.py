@@ -61,6 +61,7 @@ def uploader_words() -> None:
 with st.sidebar:
     widget(st.selectbox, "Language / 语言", APP["lang"], format_func=LANGUAGES.get)
     widget(st.toggle, t("common.presenter"), APP["presenter"], help=t("common.presenter_help"))
+    widget(st.toggle, t("questions.predict_toggle"), APP["predict"], help=t("questions.predict_toggle_help"))
     keep_alive()  # heartbeats of this session's trainings, whichever page is open
 
 pages = [

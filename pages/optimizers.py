@@ -14,6 +14,7 @@ from explainer.figures import optim as figs
 from explainer.limits import OPTIM_START_ABS
 from ui import jobs as ui_jobs
 from ui.charts import chart
+from ui.questions import ask_all
 from ui.shell import labels, lang, lesson_link, literal, note, t, t_error, widget
 from ui import runs as kept_runs
 from ui.stepper import stepper
@@ -335,21 +336,28 @@ def landscape() -> None:
 
 st.title(t("optimizers.title"))
 st.markdown(t("optimizers.intro"))
-shown = race(*settings())
+race_args = settings()
+shown = race(*race_args)
 grid = _grid(shown.surface, float(shown.kappa))
-names = runner_names(shown)
-tab_map, tab_3d, tab_loss, tab_table, tab_rules = st.tabs(
-    [t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
-     t("optimizers.tab_rules")])
-with tab_map:
-    map_tab(shown, grid, names)
-with tab_3d:
-    surface_tab(shown, grid, names)
-with tab_loss:
-    loss_tab(shown, names)
-with tab_table:
-    table_tab(shown, names)
-with tab_rules:
-    rules_tab(shown.chosen)
+sname, kappa, runs, start, steps, noise, seed = race_args[0]
+asked = ask_all("optimizers", dict(surface=sname, kappa=kappa, runs=runs, start=start, steps=steps, noise=noise,
+                                   seed=seed), "op")  # predict first: the race waits for the answers
+if all(asked.values()):
+    names = runner_names(shown)
+    tab_map, tab_3d, tab_loss, tab_table, tab_rules = st.tabs(
+        [t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
+         t("optimizers.tab_rules")])
+    with tab_map:
+        map_tab(shown, grid, names)
+    with tab_3d:
+        surface_tab(shown, grid, names)
+    with tab_loss:
+        loss_tab(shown, names)
+    with tab_table:
+        table_tab(shown, names)
+    with tab_rules:
+        rules_tab(shown.chosen)
+else:
+    st.info(t("questions.hidden"))
 st.markdown(t("optimizers.lr_text"))
 landscape()

@@ -22,6 +22,7 @@ from explainer.train import (TrainConfig, estimate_seconds, export_code, load_ch
                              save_checkpoint)
 from ui import jobs as ui_jobs
 from ui.charts import chart
+from ui.questions import ask_all
 from ui.canvas import draw_canvas
 from ui import runs as runstore
 from ui.shell import labels, literal, note, t, t_error, widget
@@ -484,6 +485,8 @@ ui_jobs.warm_up()
 data = dataset()
 runs = kept_runs()
 model_name, options, settings = setup()
+ask_all("train", dict(model=model_name, options=options, train_size=settings["train_size"],  # predict first
+                      batch_size=settings["batch_size"], epochs=settings["epochs"]), "tr")
 running = controls(runs, data, model_name, options, settings)
 
 
