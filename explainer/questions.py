@@ -41,7 +41,8 @@ def _fmt(v: float) -> str:
 class Posed:
     """One question for one state of a page, as plain values.
 
-    ``params`` fill the prompt ``questions.<id>``, ``explain_params`` the explanation ``questions.<id>_why``;
+    ``params`` fill the prompt ``questions.<id>``, ``explain_params`` the explanation ``questions.<id>_why`` (a
+    parameter that is a list of ``[catalogue key, text]`` pairs is shown as "label: text; label: text");
     ``words`` name catalogue keys to translate into a parameter of either (e.g. an optimizer's name).
     ``choices`` are the values offered (their labels: ``choice_labels`` + value, or the value itself);
     ``grid`` is the (rows, columns) of a cell question's grid. ``answer`` is a number, a choice value, or for
@@ -335,7 +336,8 @@ def _first_to_minimum(state: dict) -> dict:
         steps, answer, why = 0, "none", "questions.optimizers.first_why_none"
     words = {"winner": f"optimizers.opt_{answer}" if answer != "none" else "questions.none",
              "choice_none": "questions.none"}
-    table = "; ".join(f"{n}: {s['steps_to_tol'] if s['steps_to_tol'] is not None else '—'}" for n, s in summaries)
+    table = [[f"optimizers.opt_{n}", str(s["steps_to_tol"]) if s["steps_to_tol"] is not None else "—"]
+             for n, s in summaries]
     return {"answer": answer, "choices": (*names, "none"), "words": words, "explain": why,
             "explain_params": {"steps": steps, "table": table, "n": len(names)}}
 
@@ -347,7 +349,7 @@ def _lowest_final(state: dict) -> dict:
     finals = [(s["final_loss"] if not s["diverged"] and math.isfinite(s["final_loss"]) else math.inf, i)
               for i, (_, s) in enumerate(summaries)]
     best, i = min(finals)
-    table = "; ".join(f"{n}: {s['final_loss']:.3g}" for n, s in summaries)
+    table = [[f"optimizers.opt_{n}", f"{s['final_loss']:.3g}".replace("-", "−")] for n, s in summaries]
     return {"answer": names[i], "choices": tuple(names), "words": {"winner": f"optimizers.opt_{names[i]}"},
             "explain_params": {"loss": f"{best:.3g}", "table": table}}
 

@@ -11,26 +11,35 @@ hidden; then the card says right or wrong and why, with the numbers, and ``ask``
 stored, nothing goes into the URL); ``tally()`` gives the learner's outcomes per lesson for Home.
 
 Presenter mode: the card shows the question large with one "Reveal" button (the room answers aloud) and counts
-nothing. The sidebar's "Predict first" switch (``predict``, on by default) turns every card off: pages show
-everything at once, as before.
+nothing. The sidebar's "Predict first" switch (``predict``, session only) turns every card off: pages show
+everything at once, as before. It is on for a new session unless the server sets ``EXPLAINER_PREDICT_FIRST=0``.
 """
 from __future__ import annotations
 
 import json
+import os
 
 import streamlit as st
 
 from explainer.questions import Posed, question
-from ui.shell import lang, presenter, t
+from ui.shell import lang, literal, presenter, t
 
 _ANSWERS = "_question_answers"  # qid → {"sig": the posed question's signature, "outcome": …, "given": …}
 _TALLY = "_question_tally"  # lesson → {qid: "right" | "wrong" | "skipped"} (the latest outcome per question)
 OUTCOMES = ("right", "wrong", "skipped")
 
 
+ENV_DEFAULT = "EXPLAINER_PREDICT_FIRST"  # "0": a server whose lessons show everything at once until a learner asks
+
+
+def default_on() -> bool:
+    """"Predict first" for a new session: on, unless the server sets ``EXPLAINER_PREDICT_FIRST=0``."""
+    return os.environ.get(ENV_DEFAULT, "1") != "0"
+
+
 def enabled() -> bool:
-    """Whether lessons ask before they show (the sidebar's "Predict first"; on by default)."""
-    return bool(st.session_state.get("predict", True))
+    """Whether lessons ask before they show (the sidebar's "Predict first")."""
+    return bool(st.session_state.get("predict", default_on()))
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -49,7 +58,13 @@ def tally() -> dict[str, dict[str, str]]:
 
 
 def _text(key: str, params: dict, words: dict) -> str:
-    return t(key, **params, **{k: t(v) for k, v in words.items() if not k.startswith("choice_")})
+    """``key``'s text: ``params`` filled in (a list of ``[catalogue key, text]`` pairs as "label: text; …"), each of
+    ``words`` (parameter → catalogue key) translated."""
+    def pairs(items) -> str:
+        return t("questions.list_sep").join(t("questions.pair", label=t(w), value=v) for w, v in items)
+
+    shown = {k: pairs(p) if isinstance(p, list) else p for k, p in params.items()}
+    return t(key, **shown, **{k: t(v) for k, v in words.items() if not k.startswith("choice_")})
 
 
 def _choice_labels(p: Posed) -> dict:
@@ -65,14 +80,15 @@ def _choice_labels(p: Posed) -> dict:
     return {v: label(v) for v in p.choices}
 
 
-def _shown_answer(p: Posed) -> str:
+def _shown(p: Posed, value, cells: bool = False) -> str:
+    """A value of ``p``'s kind as the learner reads it (the answer's cells: every accepted one)."""
     if p.kind == "choice":
-        return _choice_labels(p)[p.answer]
+        return _choice_labels(p).get(value, literal(value))
     if p.kind == "cell":
-        return ", ".join(t("questions.cell", row=r, col=c) for r, c in p.answer)
+        return ", ".join(t("questions.cell", row=r, col=c) for r, c in (value if cells else [value]))
     from explainer.figures.style import fmt
 
-    return fmt(p.answer)
+    return fmt(value)
 
 
 def _record(p: Posed, sig: str, outcome: str, given) -> None:
@@ -111,13 +127,13 @@ def _clicked_cell(p: Posed, key: str):
     return [int(points[0]["y"]), int(points[0]["x"])] if points else None
 
 
-def _reveal(p: Posed, outcome: str, key: str) -> None:
+def _reveal(p: Posed, outcome: str, key: str, given=None) -> None:
     why = _text(p.explain, p.explain_params, p.words)
-    answer = _shown_answer(p)
+    answer = _shown(p, p.answer, cells=True)
     if outcome == "right":
         st.success(t("questions.right", answer=answer) + " " + why)
     elif outcome == "wrong":
-        st.error(t("questions.wrong", answer=answer) + " " + why)
+        st.error(t("questions.wrong", answer=answer, given=_shown(p, given)) + " " + why)
     else:
         st.info(t("questions.shown", answer=answer) + " " + why)
     if not presenter():
@@ -142,7 +158,7 @@ def ask(qid: str, state: dict, prefix: str) -> bool:
     with st.container(border=True, key=key):
         st.markdown(f"**{t('questions.predict')}** {_text(p.prompt, p.params, p.words)}")
         if kept is not None and kept["sig"] == sig:
-            _reveal(p, kept["outcome"], key)
+            _reveal(p, kept["outcome"], key, kept.get("given"))
             return True
         if presenter():
             if st.button(t("questions.reveal"), key=f"{key}_reveal", type="primary"):
@@ -164,7 +180,7 @@ def ask(qid: str, state: dict, prefix: str) -> bool:
         else:
             return False
         _record(p, sig, outcome, given)
-        _reveal(p, outcome, key)
+        _reveal(p, outcome, key, given)
         return True
 
 
