@@ -260,3 +260,16 @@ def test_the_server_may_start_sessions_with_predict_first_off(monkeypatch, env, 
     at = AppTest.from_file(str(ROOT / "pages" / "stride.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert bool([b for b in at.button if b.key and "_q_" in b.key]) == cards
+
+
+def test_pooling_first_window_is_what_the_walk_shows_at_its_first_step():
+    """The page hands the question the grid on screen: the revealed value is the stepper's first result."""
+    at = app_test("pooling", "en", timeout=TIMEOUT, predict=True).run()
+    at.button(key=_key("pl", "pooling.out_size") + "_skip").click().run()
+    at.button(key=_key("pl", "pooling.first_window") + "_skip").click().run()
+    assert not at.exception
+    head, tail = translate("pooling.max_text", "en", values="\0", y="\0").split("\0")[1:]
+    steps = [m.value for m in at.markdown if m.value.startswith("max(") and tail in m.value]
+    assert len(steps) == 1
+    y = steps[0].split(head, 1)[1].split(tail.split("\0")[0], 1)[0]  # the **y** of step 1
+    assert translate("questions.shown", "en", answer=y) in _texts(at.info)
