@@ -273,3 +273,14 @@ def test_pooling_first_window_is_what_the_walk_shows_at_its_first_step():
     assert len(steps) == 1
     y = steps[0].split(head, 1)[1].split(tail.split("\0")[0], 1)[0]  # the **y** of step 1
     assert translate("questions.shown", "en", answer=y) in _texts(at.info)
+
+
+def test_settings_the_question_cannot_take_show_the_page_without_a_card():
+    """Transposed convolution with an output padding the stride refuses: the page says so and keeps the last good
+    walk; the question (whose formula refuses it too) steps aside instead of failing."""
+    key = _key("sp", "stride.transposed_size")
+    at = app_test("stride", "en", timeout=TIMEOUT, predict=True, sp_view="transposed").run()
+    assert not at.exception and at.button(key=f"{key}_check")
+    at.slider(key="sp_tpad").set_value(2).run()  # stride 2: output padding must be below 2
+    assert not at.exception and at.error
+    assert not [b for b in at.button if b.key == f"{key}_check"]

@@ -151,7 +151,10 @@ def ask(qid: str, state: dict, prefix: str) -> bool:
     no card, True."""
     if not enabled():
         return True
-    p = pose(qid, state)
+    try:
+        p = pose(qid, state)
+    except (ValueError, TypeError, KeyError, IndexError):  # a state the question can't take (UserError is a
+        return True  # ValueError): no card, the page shows everything as before — never a traceback
     sig = json.dumps([p.params, p.answer, p.choices], sort_keys=True, default=str)
     key = f"{prefix}_q_{qid.replace('.', '_')}"
     kept = st.session_state.get(_ANSWERS, {}).get(qid)
