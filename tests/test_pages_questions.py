@@ -119,6 +119,7 @@ def test_predict_then_reveal(lesson, lang):
     at = _answer(at, q.kind, key, right)
     assert not at.exception
     assert translate("questions.right", lang, answer=_shown(q.kind, right, lang, labels)) in _texts(at.success)
+    assert not [b for b in at.button if b.key in (f"{key}_check", f"{key}_skip")]  # the reveal alone, at once
     if lesson == "kernels":  # its one question answered: the output map is back
         assert translate("questions.hidden", lang) not in _texts(at.info)
     at.button(key=f"{key}_again").click().run()

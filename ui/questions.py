@@ -113,18 +113,50 @@ def _inputs(p: Posed, key: str):
     return None if r is None or c is None else [int(r), int(c)]
 
 
-def _clicked_cell(p: Posed, key: str):
-    """A cell question's grid of squares: a click answers at once (the row and column inputs do the same)."""
+def _cell_grid(p: Posed, key: str) -> None:
+    """A cell question's grid of squares to click (a click answers at once: ``_clicked`` reads it on the next run)."""
     from explainer.figures.stepper import cell_picker
     from ui.charts import chart
     from ui.stepper import figure_labels
 
     rows, cols = p.grid
-    event = chart(cell_picker(rows, cols, -1, -1, labels=figure_labels(), title=t("questions.click_cell"), height=260),
-                  key=f"{key}_grid", name=t("questions.click_cell"), on_select="rerun", selection_mode="points",
-                  config={"displayModeBar": False}, summary="")
+    chart(cell_picker(rows, cols, -1, -1, labels=figure_labels(), title=t("questions.click_cell"), height=260),
+          key=f"{key}_grid", name=t("questions.click_cell"), on_select="rerun", selection_mode="points",
+          config={"displayModeBar": False}, summary="")
+
+
+def _clicked(key: str):
+    """The cell clicked on the grid in the last run, or None."""
+    event = st.session_state.get(f"{key}_grid")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     return [int(points[0]["y"]), int(points[0]["x"])] if points else None
+
+
+def _given(kind: str, key: str):
+    """What the learner entered (None while nothing is)."""
+    ss = st.session_state
+    if kind == "cell":
+        r, c = ss.get(f"{key}_r"), ss.get(f"{key}_c")
+        return None if r is None or c is None else [int(r), int(c)]
+    return ss.get(f"{key}_in")
+
+
+# Buttons act in callbacks, before the script runs: the run after a click draws the reveal alone (drawn in the
+# click's own run, the inputs and buttons would still stand above it once).
+def _on_check(d: dict, sig: str, key: str) -> None:
+    p = Posed.from_dict(d)
+    given = _given(p.kind, key)
+    if given is not None:
+        _record(p, sig, "right" if p.check(given) else "wrong", given)
+
+
+def _on_skip(d: dict, sig: str, key: str) -> None:
+    _record(Posed.from_dict(d), sig, "skipped", None)
+
+
+def _on_reveal(qid: str, sig: str) -> None:
+    """Presenter mode: the room has answered aloud; nothing counts."""
+    st.session_state.setdefault(_ANSWERS, {})[qid] = {"sig": sig, "outcome": "skipped", "given": None}
 
 
 def _reveal(p: Posed, outcome: str, key: str, given=None) -> None:
@@ -160,31 +192,25 @@ def ask(qid: str, state: dict, prefix: str) -> bool:
     kept = st.session_state.get(_ANSWERS, {}).get(qid)
     with st.container(border=True, key=key):
         st.markdown(f"**{t('questions.predict')}** {_text(p.prompt, p.params, p.words)}")
+        if (kept is None or kept["sig"] != sig) and p.kind == "cell" and not presenter():
+            cell = _clicked(key)  # a click on the grid in the last run answers
+            if cell is not None:
+                _record(p, sig, "right" if p.check(cell) else "wrong", cell)
+                kept = st.session_state[_ANSWERS][qid]
         if kept is not None and kept["sig"] == sig:
             _reveal(p, kept["outcome"], key, kept.get("given"))
             return True
+        d = p.to_dict()
         if presenter():
-            if st.button(t("questions.reveal"), key=f"{key}_reveal", type="primary"):
-                st.session_state.setdefault(_ANSWERS, {})[qid] = {"sig": sig, "outcome": "skipped", "given": None}
-                _reveal(p, "skipped", key)
-                return True
+            st.button(t("questions.reveal"), key=f"{key}_reveal", type="primary", on_click=_on_reveal, args=(qid, sig))
             return False
-        clicked = _clicked_cell(p, key) if p.kind == "cell" else None
-        given = _inputs(p, key)
+        if p.kind == "cell":
+            _cell_grid(p, key)
+        _inputs(p, key)
         c1, c2 = st.columns(2)
-        check = c1.button(t("questions.check"), key=f"{key}_check", type="primary")
-        skip = c2.button(t("questions.skip"), key=f"{key}_skip")
-        if clicked is not None:
-            given, check = clicked, True
-        if check and given is not None:
-            outcome = "right" if p.check(given) else "wrong"
-        elif skip:
-            outcome = "skipped"
-        else:
-            return False
-        _record(p, sig, outcome, given)
-        _reveal(p, outcome, key, given)
-        return True
+        c1.button(t("questions.check"), key=f"{key}_check", type="primary", on_click=_on_check, args=(d, sig, key))
+        c2.button(t("questions.skip"), key=f"{key}_skip", on_click=_on_skip, args=(d, sig, key))
+        return False
 
 
 def ask_all(lesson: str, state: dict, prefix: str) -> dict[str, bool]:
