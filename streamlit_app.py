@@ -17,6 +17,7 @@ import streamlit as st
 from explainer.i18n import LANGUAGES
 from ui.jobs import keep_alive
 from ui.nav import available_lessons
+from ui.questions import default_on as predict_default
 from ui.shell import lang, page_entered, presenter, t, widget
 from ui.tables.app import TABLE as APP
 
@@ -61,6 +62,8 @@ def uploader_words() -> None:
 with st.sidebar:
     widget(st.selectbox, "Language / 语言", APP["lang"], format_func=LANGUAGES.get)
     widget(st.toggle, t("common.presenter"), APP["presenter"], help=t("common.presenter_help"))
+    widget(st.toggle, t("questions.predict_toggle"), APP["predict"], default=predict_default(),
+           help=t("questions.predict_toggle_help"))
     keep_alive()  # heartbeats of this session's trainings, whichever page is open
 
 pages = [

@@ -22,6 +22,7 @@ from explainer.train import TrainConfig
 from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
 from ui.charts import chart, figure
+from ui.questions import ask_all
 from ui.registry import SharedRegistry, shared_registry
 from ui.shell import formula, labels, lang, literal, note, t, t_error, tn, widget
 from ui.tables.backprop import TABLE as BACKPROP, lr_key
@@ -580,6 +581,9 @@ L = lab()
 @st.fragment
 def by_hand() -> None:
     ex = hand_example()
+    ss = st.session_state  # predict first (ui/questions.py): the by-hand example's settings, as the widgets hold them
+    ask_all("backprop", dict(input=ss["bp_input"], kernel=ss["bp_kernel"], target=ss["bp_target"], bias=ss["bp_bias"],
+                             stride=ss["bp_s"], padding=ss["bp_p"]), "bp")
     forward_pass(ex, L)
     weight_gradient(ex, L)
     input_gradient(ex, L)

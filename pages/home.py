@@ -13,7 +13,8 @@ from explainer.images import sample, to_grey
 from explainer.kernels import kernel as named_kernel
 from ui.charts import chart, figure
 from ui.nav import available_lessons
-from ui.shell import labels, lesson_link, note, t, widget
+from ui.questions import OUTCOMES, tally
+from ui.shell import labels, lesson_link, note, t, tn, widget
 from ui.tables.home import TABLE as HOME
 
 
@@ -56,6 +57,19 @@ st.header(t("home.path_header"))
 for path, key, icon, _ in available_lessons()[1:]:
     lesson_link(path, t(key), icon)
     st.caption(t(f"home.about_{key.split('.')[1]}"))
+
+# ---- the learner's predictions so far (this browser session only)
+st.header(t("questions.home_header"))
+st.caption(t("questions.home_intro"))
+answered = tally()
+if not any(answered.values()):
+    st.markdown(t("questions.home_none"))
+for path, key, icon, lesson in available_lessons()[1:]:
+    outcomes = list(answered.get(lesson, {}).values())
+    if outcomes:
+        counts = {o: outcomes.count(o) for o in OUTCOMES}
+        st.markdown(t("questions.home_lesson", lesson=f"{icon} {t(key)}",
+                      tally=tn("questions.tally", len(outcomes), **counts)))
 
 st.header(t("home.how_header"))
 st.markdown(t("home.how"))

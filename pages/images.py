@@ -10,6 +10,7 @@ from explainer.figures import images as figs
 from explainer.images import LUMA, colourful_patch
 from ui.charts import chart, figure
 from ui.images import digit, image_picker, int_slider
+from ui.questions import ask
 from ui.shell import note, t, widget
 from ui.tables.images import TABLE as IMAGES
 
@@ -33,11 +34,15 @@ note(t("images.digit_note"))
 st.header(t("images.flat_header"))
 vec = img.reshape(-1).astype(np.float64) / 255.0
 row = widget(st.slider, t("images.highlight_row"), IMAGES["im_row"])
-st.markdown(t("images.flat_text", n=vec.size, row=row, start=row * 28, end=row * 28 + 27))
+lit = np.flatnonzero(img[row]) if img[row].any() else [14]  # predict first: the row's first lit pixel
+asked = (int(row), int(lit[0]))
+if ask("images.flat_index", {"row": asked[0], "col": asked[1], "width": img.shape[1]}, "im"):
+    st.markdown(t("images.flat_text", n=vec.size, row=row, start=row * 28, end=row * 28 + 27))
 chart(figure(figs.flat_vector, vec, index_title=t("images.index"), value_title=t("images.normalised"),
                                  highlight_row=row), key="im_flat_fig", name=t("images.flat_header"))
 cells = ", ".join(f"{int(v)}→{v / 255:.3f}" for v in img[row][img[row] > 0][:6]) or "—"
-st.markdown(t("images.row_values", row=row, values=cells))
+if ask("images.normalised", {"value": int(img[asked])}, "im"):
+    st.markdown(t("images.row_values", row=row, values=cells))
 st.subheader(t("images.onehot_header"))
 st.markdown(t("images.onehot_text", label=label, vector="[" + ", ".join("1" if i == label else "0" for i in range(10)) + "]"))
 chart(figure(figs.one_hot, label, class_title=t("images.class"), value_title=t("common.value")), key="im_onehot_fig", name=t("images.onehot_header"))
@@ -72,5 +77,6 @@ for c, (col, values, name) in enumerate(zip(cols, channels, names)):
                         key=f"im_channel_{c}")
 if crop.ndim == 3:
     r, g, b = (int(v) for v in crop[0, 0])
-    st.markdown(t("images.pixel_text", r=r, g=g, b=b, grey=round(float(np.dot(LUMA, (r, g, b))))))
+    if ask("images.grey", {"rgb": [r, g, b]}, "im"):
+        st.markdown(t("images.pixel_text", r=r, g=g, b=b, grey=round(float(np.dot(LUMA, (r, g, b))))))
 note(t("images.rgb_note"))

@@ -18,6 +18,7 @@ from explainer.kernels import (MAX_ABS, MAX_SIZE, apply_edits, clip_display, div
 from ui.charts import chart, figure
 from explainer.runstore import valid_id
 from ui.images import PickedImage, digit, image_picker
+from ui.questions import ask
 from explainer.limits import KERNEL_TEXT_CHARS
 from ui.shell import formula, keep_last, labels, lesson_views, note, publish, restore, t, widget
 from ui.tables.kernels import DEFAULT_CUSTOM, MAP_CHARS, VIEWS, TABLE as KERNELS
@@ -415,12 +416,16 @@ def explore() -> None:
     texts = (t("kernels.output_title", h=out.shape[0], w=out.shape[1]), cb, *labels_, t("kernels.hist_title"),
              t("kernels.hist_x"), t("kernels.hist_y"))
     out_fig, hist_fig = output_figures(*settings, view or "raw", texts)
+    seen = ask("kernels.out_width", {"w": W, "kw": kw}, "kn")  # predict first: the output map waits for it
     left, right = st.columns(2)
     with left:
         in_fig = input_figure(img, t("kernels.input_title", h=H, w=W), labels_, kind)
         chart(_figure(in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
     with right:
-        chart(_figure(out_fig, (r, c, 1, 1), max(H, W)), key="kn_outmap", config=CFG)
+        if seen:
+            chart(_figure(out_fig, (r, c, 1, 1), max(H, W)), key="kn_outmap", config=CFG)
+        else:
+            st.info(t("questions.hidden"))
     if view == "raw":
         note(t("kernels.out_raw_note"))
     elif view == "clipped":
@@ -429,8 +434,9 @@ def explore() -> None:
         note(t("kernels.magnitude_pair", pair=t(f"kernels.k.{pair}")) if pair else t("kernels.magnitude_abs"))
     if max(H, W) > figs.MAX_HEATMAP_SIDE:
         note(t("kernels.big_note"))
-    st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
-                  kh=kh, kw=kw))
+    if seen:
+        st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
+                      kh=kh, kw=kw))
     chart(_figure(hist_fig), key="kn_hist", config=CFG)
     if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
@@ -451,6 +457,7 @@ def examples() -> None:
     img = sample("step_edge").astype(np.float64)  # the tutorials' 6×6: 60 on the left half, 0 on the right
     k = kernel("vertical_edge").weights
     out = apply_kernel(img, k)
+    seen = ask("kernels.edge_value", {"row": 0, "col": 1}, "kn")  # predict first: the output and its sum wait
     a, b, c = st.columns([6, 4, 5])
     with a:
         chart(figure(figs.grid_figure, img, title=t("kernels.input_title", h=img.shape[0], w=img.shape[1]), kind="grey",
@@ -459,9 +466,13 @@ def examples() -> None:
         chart(figure(figs.grid_figure, k, title=t("kernels.kernel_title"), kind="signed",
                                          colorbar_title=t("kernels.cb_weight"), **L), key="kn_ex_k", config=CFG)
     with c:
-        chart(figure(figs.grid_figure, out, title=t("kernels.output_title", h=out.shape[0], w=out.shape[1]), kind="signed",
-                                         colorbar_title=t("kernels.cb_value"), **L), key="kn_ex_out", config=CFG)
-    formula(inspection_latex(inspect_pixel(img, k, 0, 1), tex, per_line=3))
+        if seen:
+            chart(figure(figs.grid_figure, out, title=t("kernels.output_title", h=out.shape[0], w=out.shape[1]),
+                         kind="signed", colorbar_title=t("kernels.cb_value"), **L), key="kn_ex_out", config=CFG)
+        else:
+            st.info(t("questions.hidden"))
+    if seen:
+        formula(inspection_latex(inspect_pixel(img, k, 0, 1), tex, per_line=3))
     # A callback runs before the widgets exist, so it may set their values (kn_view is already drawn here).
     st.button(t("kernels.step_open"), key="kn_ex_open", on_click=open_step_edge)
 

@@ -29,6 +29,7 @@ from ui import jobs as ui_jobs
 from ui import runs as runstore
 from ui.canvas import draw_canvas
 from ui.charts import chart
+from ui.questions import ask_all
 from ui.registry import shared_registry
 from ui.shell import from_outside, labels, literal, note, presenter, t, t_error, widget
 from ui.tables.network import SHOWN, TABLE as NW
@@ -534,6 +535,7 @@ if picked is None:
 x, input_key, true_label, test_index = picked
 layers = _trace(model_key, input_key, model, x)
 names = layer_names(layers)
+ask_all("network", {"probs": [round(float(v), 4) for v in layers[-1].output]}, "nw")  # predict first
 pred = int(np.argmax(layers[-1].output))
 st.markdown(t("network.prediction", pred=pred, p=f"{100 * layers[-1].output[pred]:.1f}", model=literal(model_label)))
 L_ = lab()

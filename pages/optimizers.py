@@ -14,6 +14,7 @@ from explainer.figures import optim as figs
 from explainer.limits import OPTIM_START_ABS
 from ui import jobs as ui_jobs
 from ui.charts import chart, figure
+from ui.questions import ask_all
 from ui.shell import labels, lang, lesson_link, literal, note, t, t_error, widget
 from ui import runs as kept_runs
 from ui.stepper import stepper
@@ -335,17 +336,24 @@ def landscape() -> None:
 
 st.title(t("optimizers.title"))
 st.markdown(t("optimizers.intro"))
-shown = race(*settings())
+race_args = settings()
+shown = race(*race_args)
 grid = _grid(shown.surface, float(shown.kappa))
-names = runner_names(shown)
-# lazy tabs: a switch reruns the page and only the open tab's content runs (the server CPU per click)
-tabs = st.tabs([t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"), t("optimizers.tab_table"),
-                t("optimizers.tab_rules")], key="op_tabs", on_change="rerun")
-views = (lambda: map_tab(shown, grid, names), lambda: surface_tab(shown, grid, names), lambda: loss_tab(shown, names),
-         lambda: table_tab(shown, names), lambda: rules_tab(shown.chosen))
-for tab, view in zip(tabs, views):
-    if tab.open is not False:
-        with tab:
-            view()
+sname, kappa, runs, start, steps, noise, seed = race_args[0]
+asked = ask_all("optimizers", dict(surface=sname, kappa=kappa, runs=runs, start=start, steps=steps, noise=noise,
+                                   seed=seed), "op")  # predict first: the race waits for the answers
+if all(asked.values()):
+    names = runner_names(shown)
+    # lazy tabs: a switch reruns the page and only the open tab's content runs (the server CPU per click)
+    tabs = st.tabs([t("optimizers.tab_map"), t("optimizers.tab_3d"), t("optimizers.tab_loss"),
+                    t("optimizers.tab_table"), t("optimizers.tab_rules")], key="op_tabs", on_change="rerun")
+    views = (lambda: map_tab(shown, grid, names), lambda: surface_tab(shown, grid, names),
+             lambda: loss_tab(shown, names), lambda: table_tab(shown, names), lambda: rules_tab(shown.chosen))
+    for tab, view in zip(tabs, views):
+        if tab.open is not False:
+            with tab:
+                view()
+else:
+    st.info(t("questions.hidden"))
 st.markdown(t("optimizers.lr_text"))
 landscape()

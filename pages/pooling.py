@@ -14,6 +14,7 @@ from explainer.images import to_grey
 from explainer.pooling import global_avg_pool, pool2d, shift
 from explainer.stepper import pool_walk
 from ui.charts import chart, figure
+from ui.questions import ask
 from ui.images import image_picker, image_region
 from explainer import xo
 from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, tn, widget
@@ -159,6 +160,9 @@ def section_stepper(lab: dict) -> None:
                       values=", ".join(figs.fmt(v) for v in np.atleast_1d(global_avg_pool(x)))))
     else:
         fh, fw = walk.window
+        if not ask("pooling.out_size", {"n": ih, "f": fh, "s": walk.stride[0], "p": walk.origin[0], "ceil": bool(cm)},
+                   "pl"):  # predict first: the sizes and the walk wait for the answer
+            return
         sizes = (pool_size(ih, fh, walk.stride[0], walk.origin[0], cm, "H"),
                  pool_size(iw, fw, walk.stride[1], walk.origin[1], cm, "W"))
         for size_formula in sizes:
@@ -174,6 +178,11 @@ def section_stepper(lab: dict) -> None:
     both = None
     if compare and not is_global and not error:  # the same input and window, pooled both ways (cached, like the walk)
         both = tuple(make_pool_walk(*args[:3], m, *args[4:]) for m in ("max", "avg"))
+    if not is_global and not ask("pooling.first_window", {
+            "x": walk.grid[0, walk.origin[0]:walk.origin[0] + ih, walk.origin[1]:walk.origin[1] + iw].tolist(),
+            "f": int(walk.window[0]), "s": int(walk.stride[0]), "p": int(walk.origin[0]), "ceil": bool(cm),
+            "include": bool(args[6]), "mode": walk.mode}, "pl"):
+        return  # predict first: the walk starts at that window
     stepper("pl", len(walk), lambda pos: show_pool_step(walk, out, pos, lab, colorscale, both))
     note(t(f"pooling.stepper_note_{mode}"))
 
@@ -223,6 +232,8 @@ def section_xo(lab: dict) -> None:
                             (t("pooling.maps_moved_title", dy=dy, dx=dx), moved, "moved")):
         chart(figure(figs.output_figure, arr, arr.size, labels=xo_lab, title=title, height=300, map_titles=names,
                                            outline_current=False), key=f"pl_xo_{key}", config={"displayModeBar": False})
+    if not ask("pooling.peak_kept", {"which": which, "dy": int(dy), "dx": int(dx)}, "pl"):  # predict first
+        return
     for arr, key, title in ((pooled, "pooled", t("pooling.pooled_title")),
                             (pooled_moved, "pooled_moved", t("pooling.pooled_moved_title"))):
         chart(figure(figs.output_figure, arr, arr.size, labels=xo_lab, title=title, height=260, map_titles=names,

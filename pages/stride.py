@@ -16,6 +16,7 @@ from explainer.images import channels as rgb_channels
 from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
 from explainer.stepper import conv_walk, parse_grid, transposed_walk
 from ui.charts import chart, figure
+from ui.questions import ask
 from ui.images import image_region
 from explainer.limits import KERNEL_TEXT_CHARS
 from ui.shell import formula, keep_last, labels, lesson_views, literal, note, section, t, tn, widget
@@ -143,6 +144,8 @@ def section_stepper(lab: dict) -> None:
     (pad_h, pad_w), (sh, sw), (dh, dw) = walk.origin, walk.stride, walk.dilation
     ih, iw = walk.input_shape
     st.subheader(t("stride.size_header"))
+    if not ask("stride.out_size", {"n": ih, "k": kh, "s": sh, "p": pad_h, "d": dh}, "sp"):  # predict first
+        return
     st.markdown(t("stride.formula_torch"))
     formula(conv_size(ih, kh, sh, pad_h, dh, "H").latex)
     formula(conv_size(iw, kw, sw, pad_w, dw, "W").latex)
@@ -196,6 +199,8 @@ def section_channels(lab: dict) -> None:
     c_in, f_now = walk.grid.shape[0], walk.window[0]
     k_now, ho, wo = walk.out_shape
     params = Layer("conv", f_now).params(c_in, k_now)
+    if not ask("stride.params", {"kernels": k_now, "channels": c_in, "f": f_now}, "sp"):  # predict first
+        return
     formula(conv_params_latex(k_now, c_in, f_now, t("stride.params_word")))
     st.markdown(tn("stride.channels_shape", k_now, n=walk.input_shape[0], c=c_in, k=k_now, f=f_now, ho=ho, wo=wo,
                   slices=k_now * c_in, params=params, bias=", ".join(figs.fmt(b) for b in walk.bias)))
@@ -234,6 +239,8 @@ def section_transposed(lab: dict) -> None:
     n_in, k_in = walk.input_shape[0], walk.window[0]
     s_in = walk.spacing[0]
     ho = out.shape[1]
+    if not ask("stride.transposed_size", {"n": n_in, "k": k_in, "s": s_in, "p": p, "op": op}, "sp"):  # predict first
+        return
     formula(TRANSPOSED_GENERAL)
     formula(size.latex)
     border = walk.origin[0]

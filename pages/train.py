@@ -21,6 +21,7 @@ from explainer.train import (TrainConfig, estimate_seconds, export_code, load_ch
                              save_checkpoint)
 from ui import jobs as ui_jobs
 from ui.charts import chart, figure
+from ui.questions import ask_all
 from ui.canvas import draw_canvas
 from ui import runs as runstore
 from ui.shell import labels, lang, literal, note, t, t_error, widget
@@ -639,6 +640,9 @@ ui_jobs.warm_up()
 runs = kept_runs()
 data_key, data = dataset(runs)
 model_name, options, settings = setup(data_key)
+if data_key in (datasets.DEFAULT, "fashion"):  # predict first: the questions' answers are for 1×28×28, ten classes
+    ask_all("train", dict(model=model_name, options=options, train_size=settings["train_size"],
+                          batch_size=settings["batch_size"], epochs=settings["epochs"]), "tr")
 running = controls(runs, data, model_name, options, settings, data_key)
 
 

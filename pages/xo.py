@@ -13,6 +13,7 @@ from explainer.figures import xo as figs
 from explainer.figures.style import DIVERGING, number
 from explainer.inspector import inspect_pixel
 from ui.charts import chart, figure
+from ui.questions import ask
 from ui.shell import labels, note, publish, restore, t, widget
 from ui.tables.xo import TABLE as XO
 
@@ -85,16 +86,20 @@ def maps_row(maps, names: list[str], key: str, height: int = 300) -> None:
 
 
 # ---------------------------------------------------------------- the stages, one tab each
-def conv_tab(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> None:
-    """The three filters and their maps, then the pixel inspector."""
+def conv_tab(grid: np.ndarray, res: xo.XOResult, names: list[str], maps_seen: bool = True) -> None:
+    """The three filters and their maps (once the learner has predicted where the cross filter is strongest),
+    then the pixel inspector."""
     st.markdown(t("xo.conv_text"))
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
             chart(figure(heatmap, xo.FILTERS[k], colorscale=figs.PM_SCALE, zmin=-1, zmax=1, title=names[k],
                          x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=200), key=f"xo_f{k}")
-            chart(figure(figs.feature_map, res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
-                         value_label=VAL), key=f"xo_m{k}")
+            if maps_seen:
+                chart(figure(figs.feature_map, res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
+                             value_label=VAL), key=f"xo_m{k}")
+    if not maps_seen:
+        st.info(t("questions.hidden"))
     pixel_inspector(grid, res, names)
 
 
@@ -110,6 +115,8 @@ def pixel_inspector(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> Non
         ic = widget(st.number_input, t("common.column"), XO["xo_ic"])
     # the same routine as the Kernels page's inspector: products summed in conv2d's order, so it equals the map
     info = inspect_pixel(grid, xo.FILTERS[fk], ir, ic, divisor=9)
+    # predict first: the map with the value, the sum and the value wait for the learner's answer
+    seen = ask("xo.map_value", {"grid": xo.grid_text(grid), "filter": int(fk), "row": int(ir), "col": int(ic)}, "xo")
     a, b, cc = st.columns([1.3, 0.8, 1.3])  # the 9×9 window and the 7×7 map get the room: numbers must not overlap
     with a:
         chart(figure(figs.input_grid, grid, x_title=COL, y_title=ROW, value_label=VAL, window=(ir, ic, 3), height=320),
@@ -118,8 +125,13 @@ def pixel_inspector(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> Non
         chart(figure(heatmap, info.products, colorscale="RdBu", zmid=0, zmin=-1, zmax=1, title=t("xo.products"),
                      x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=220), key="xo_iprod")
     with cc:
-        chart(figure(figs.feature_map, res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW, value_label=VAL,
-                     mark=(ir, ic), height=300), key="xo_imap")
+        if seen:
+            chart(figure(figs.feature_map, res.maps[fk], title=t("xo.map_title"), x_title=COL, y_title=ROW,
+                         value_label=VAL, mark=(ir, ic), height=300), key="xo_imap")
+        else:
+            st.info(t("questions.hidden"))
+    if not seen:
+        return
     st.latex(xo_pixel_latex(info))
     st.markdown(t("xo.inspect_result", matches=xo.matching_cells(info.total), total=number(info.total, ".0f"),
                   value=number(info.value, ".2f"), mapvalue=number(res.maps[fk][ir, ic], ".2f")))
@@ -193,12 +205,15 @@ preset, grid = pick_preset()
 grid = edit_grid(preset, grid)
 publish("xo_grid", grid, xo.grid_text(grid))
 res = xo.run(grid)
-verdict(res, preset)
+vote_seen = ask("xo.winner", {"grid": xo.grid_text(grid)}, "xo")  # predict first: the vote waits for the answer
+if vote_seen:
+    verdict(res, preset)
 names = [t(f"xo.filter_{n}") for n in xo.FILTER_NAMES]
+maps_seen = ask("xo.best_cell", {"grid": xo.grid_text(grid), "filter": 1}, "xo")  # the cross filter's strongest cell
 # one stage at a time (a declared view, in the URL): a click reruns only the charts of the stage shown
-STAGES = {"conv": lambda: conv_tab(grid, res, names), "relu": lambda: relu_tab(res, names),
+STAGES = {"conv": lambda: conv_tab(grid, res, names, maps_seen), "relu": lambda: relu_tab(res, names),
           "pool": lambda: pool_tab(res, names), "round2": lambda: round2_tab(res, names),
-          "vote": lambda: vote_tab(res, names)}
+          "vote": lambda: vote_tab(res, names) if vote_seen else st.info(t("questions.hidden"))}
 view = widget(st.segmented_control, t("xo.view"), XO["xo_view"], format_func=labels("xo.tab_"), required=True)
 STAGES[view]()
 note(t("xo.note"))

@@ -28,11 +28,15 @@ if not os.environ.get("CONVOLUTION_EXPLAINER_RUNS"):
 
 
 def app_test(page: str, lang: str = "en", timeout: float = 30, **state):
-    """An AppTest for ``pages/<page>.py`` with language and any session state preset."""
+    """An AppTest for ``pages/<page>.py`` with language and any session state preset.
+
+    "Predict first" (``predict``, ui/questions.py) is off unless ``predict=True`` is given: a lesson's tests see
+    everything at once, as a learner who switched it off; ``tests/test_pages_questions.py`` tests the questions."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=timeout)
     at.session_state["lang"] = lang
+    state.setdefault("predict", False)
     for k, v in state.items():
         at.session_state[k] = v
     return at

@@ -120,6 +120,7 @@ def run_page(page: str, params: dict | None = None, lang: str = "en", timeout: f
     at = AppTest.from_file(_script(page), default_timeout=timeout)
     if page != ENTRY:
         at.session_state["lang"] = lang
+    at.session_state["predict"] = False  # "Predict first" off: every widget of the page is drawn at once
     for k, v in (params or {}).items():
         at.query_params[k] = v
     return at.run()

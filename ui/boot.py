@@ -23,12 +23,12 @@ LIBRARIES = ("numpy", "scipy.ndimage", "scipy.signal", "torch", "PIL.Image", "pa
 APP = ("explainer.backprop", "explainer.conv", "explainer.draw", "explainer.errors", "explainer.evaluation",
        "explainer.formulas", "explainer.i18n", "explainer.images", "explainer.inspector", "explainer.jobs",
        "explainer.kernels", "explainer.limits", "explainer.mnist", "explainer.models", "explainer.network", "explainer.optim",
-       "explainer.optim_rules", "explainer.optimizers", "explainer.pooling", "explainer.receptive", "explainer.runstore", "explainer.shift",
+       "explainer.optim_rules", "explainer.optimizers", "explainer.pooling", "explainer.questions", "explainer.receptive", "explainer.runstore", "explainer.shift",
        "explainer.stepper", "explainer.train", "explainer.xo", "explainer.figures", "explainer.figures.backprop",
        "explainer.figures.describe", "explainer.figures.images", "explainer.figures.wire", "explainer.figures.kernels", "explainer.figures.network",
        "explainer.figures.optim", "explainer.figures.stepper", "explainer.figures.style", "explainer.figures.train",
        "explainer.figures.xo", "ui.state", "ui.tables", "ui.tables.shared", "ui.shell", "ui.charts", "ui.canvas", "ui.images",
-       "ui.jobs", "ui.nav", "ui.runs", "ui.stepper", "ui.registry")
+       "ui.jobs", "ui.nav", "ui.runs", "ui.stepper", "ui.registry", "ui.questions")
 
 
 def _load(names) -> None:

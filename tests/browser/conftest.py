@@ -43,6 +43,8 @@ def serve():
     assert Path(CHROMIUM).exists(), "Debian's chromium is required: apt-get install -y chromium"
     port = _free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # the lessons' browser tests see everything at once; the questions' flow has its own tests
+    env.setdefault("EXPLAINER_PREDICT_FIRST", "0")
     log = open(ROOT / ".pytest_cache" / "streamlit-server.log", "w") if (ROOT / ".pytest_cache").is_dir() \
         else subprocess.DEVNULL
     proc = subprocess.Popen(

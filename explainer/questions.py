@@ -1,0 +1,489 @@
+"""Predict, then see: the questions each lesson asks before it shows the answer.
+
+One registry, ``QUESTIONS`` (lesson → its questions). A ``Question`` knows its kind (``"number"``, ``"choice"``
+or ``"cell"``: a cell to click on a grid), its catalogue keys (``questions.<id>`` for the prompt,
+``questions.<id>_why`` for the explanation) and how to compute its answer **from what is on the page**: the
+page hands over a small ``state`` dict of plain values (the sliders' values, the drawn grid as text, …) and
+the question computes the answer with the library's own functions (``formulas.conv_size``, ``xo.run``,
+``optim.race`` …), never with arithmetic of its own that could disagree with the figure it hides.
+
+``Question.pose(state)`` gives a ``Posed`` question: everything a learner (or, later, a class poll) needs,
+as plain values — the prompt's key and parameters, the choices, the answer, the explanation's key and
+parameters with the numbers — serialisable to a small dict (``to_dict`` / ``Posed.from_dict``) and able to
+``check`` an answer on its own.
+
+    >>> q = question("stride.out_size")
+    >>> p = q.pose({"n": 5, "k": 3, "s": 2, "p": 1, "d": 1})
+    >>> p.answer, p.check(3), p.check(4)
+    (3, True, False)
+    >>> Posed.from_dict(p.to_dict()) == p
+    True
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+KINDS = ("number", "choice", "cell")
+
+
+def _fmt(v: float) -> str:
+    from explainer.figures.style import fmt
+
+    return fmt(v)
+
+
+# ---------------------------------------------------------------- a question with its answer
+@dataclass(frozen=True)
+class Posed:
+    """One question for one state of a page, as plain values.
+
+    ``params`` fill the prompt ``questions.<id>``, ``explain_params`` the explanation ``questions.<id>_why`` (a
+    parameter that is a list of ``[catalogue key, text]`` pairs is shown as "label: text; label: text");
+    ``words`` name catalogue keys to translate into a parameter of either (e.g. an optimizer's name).
+    ``choices`` are the values offered (their labels: ``choice_labels`` + value, or the value itself);
+    ``grid`` is the (rows, columns) of a cell question's grid. ``answer`` is a number, a choice value, or for
+    a cell question the list of accepted cells ``[[r, c], …]`` (ties)."""
+
+    id: str
+    lesson: str
+    kind: str
+    prompt: str
+    params: dict
+    answer: Any
+    explain: str
+    explain_params: dict
+    choices: tuple = ()
+    choice_labels: str | None = None
+    words: dict = field(default_factory=dict)
+    tolerance: float = 0.0
+    grid: tuple | None = None
+
+    def check(self, given) -> bool:
+        return check(self.kind, given, self.answer, self.tolerance)
+
+    def to_dict(self) -> dict:
+        """A small dict of JSON values (lists for tuples) that ``from_dict`` turns back into this question."""
+        d = asdict(self)
+        d["choices"] = list(self.choices)
+        d["grid"] = None if self.grid is None else list(self.grid)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Posed":
+        d = dict(d)
+        if d.get("kind") not in KINDS:
+            raise ValueError("unknown question kind")
+        d["choices"] = tuple(d.get("choices") or ())
+        d["grid"] = None if d.get("grid") is None else tuple(d["grid"])
+        if d["kind"] == "cell":
+            d["answer"] = [list(c) for c in d["answer"]]
+        return cls(**d)
+
+
+def check(kind: str, given, answer, tolerance: float = 0.0) -> bool:
+    """Whether ``given`` is right: a number within ``tolerance`` of the answer, the very choice, or one of
+    the accepted cells. Anything that isn't such a value (None, text, NaN) is wrong."""
+    if given is None:
+        return False
+    if kind == "number":
+        try:
+            g = float(given)
+        except (TypeError, ValueError):
+            return False
+        return math.isfinite(g) and abs(g - float(answer)) <= tolerance + 1e-9
+    if kind == "choice":
+        return given == answer
+    if kind == "cell":
+        try:
+            cell = [int(given[0]), int(given[1])]
+        except (TypeError, ValueError, IndexError):
+            return False
+        return cell in [list(a) for a in answer]
+    raise ValueError("unknown question kind")
+
+
+@dataclass(frozen=True)
+class Question:
+    """A lesson's question: ``compute(state)`` returns the answer and the texts' parameters (a dict with
+    ``answer`` and optionally ``params``, ``explain_params``, ``words``, ``choices``, ``grid``, and ``explain``: another
+    key of the explanation's family, e.g. ``questions.<id>_why_none``). ``words["choice_<value>"]`` names the label
+    of one choice where the ``choice_labels`` family has none."""
+
+    id: str
+    lesson: str
+    kind: str
+    compute: Callable[[dict], dict]
+    choices: tuple = ()  # fixed choices; a compute may give this state's own
+    choice_labels: str | None = None
+    tolerance: float = 0.0
+    hides: str = ""  # what the page keeps hidden until the learner answers (for developers)
+
+    @property
+    def prompt(self) -> str:
+        return f"questions.{self.id}"
+
+    @property
+    def explain(self) -> str:
+        return f"questions.{self.id}_why"
+
+    def answer(self, state: dict):
+        return self.compute(state)["answer"]
+
+    def check(self, given, answer) -> bool:
+        return check(self.kind, given, answer, self.tolerance)
+
+    def pose(self, state: dict) -> Posed:
+        r = self.compute(state)
+        return Posed(self.id, self.lesson, self.kind, self.prompt, dict(r.get("params", {})), r["answer"],
+                     r.get("explain", self.explain), dict(r.get("explain_params", {})), tuple(r.get("choices", self.choices)),
+                     self.choice_labels, dict(r.get("words", {})), self.tolerance,
+                     None if r.get("grid") is None else tuple(r["grid"]))
+
+
+# ---------------------------------------------------------------- Images are numbers
+def _normalised(state: dict) -> dict:
+    """A grey level ``value`` (0–255) after /255, as the flattened vector holds it."""
+    v = int(state["value"])
+    a = round(v / 255.0, 3)
+    return {"answer": a, "params": {"value": v}, "explain_params": {"value": v, "answer": f"{a:.3f}"}}
+
+
+def _flat_index(state: dict) -> dict:
+    """Where pixel (row, col) of a ``width``-wide image lands in the flattened vector (row by row)."""
+    r, c, w = int(state["row"]), int(state["col"]), int(state.get("width", 28))
+    flat = np.arange(w * w).reshape(w, w)  # numpy's own row-major flattening, as the page's reshape(-1)
+    a = int(flat[r, c])
+    return {"answer": a, "params": {"row": r, "col": c, "w": w},
+            "explain_params": {"row": r, "col": c, "w": w, "answer": a}}
+
+
+def _grey(state: dict) -> dict:
+    """The grey level of an RGB pixel by the page's luma weights."""
+    from explainer.images import LUMA
+
+    rgb = tuple(int(v) for v in state["rgb"])
+    a = int(round(float(np.dot(LUMA, rgb))))
+    wr, wg, wb = (f"{w:g}" for w in LUMA)
+    return {"answer": a, "params": {"r": rgb[0], "g": rgb[1], "b": rgb[2]},
+            "explain_params": {"r": rgb[0], "g": rgb[1], "b": rgb[2], "wr": wr, "wg": wg, "wb": wb, "answer": a}}
+
+
+# ---------------------------------------------------------------- Kernels
+def _edge_value(state: dict) -> dict:
+    """The tutorial's 60|0 step edge under a kernel: the output value at (row, col)."""
+    from explainer.images import sample
+    from explainer.inspector import inspect_pixel
+    from explainer.kernels import kernel
+
+    name = state.get("kernel", "vertical_edge")
+    img = sample(state.get("image", "step_edge")).astype(np.float64)
+    r, c = int(state["row"]), int(state["col"])
+    info = inspect_pixel(img, kernel(name).weights, r, c)
+    return {"answer": float(info.value), "params": {"row": r, "col": c},
+            "explain_params": {"row": r, "col": c, "total": _fmt(info.total), "answer": _fmt(info.value)}}
+
+
+def _kernel_out_width(state: dict) -> dict:
+    """The output width of an image ``w`` pixels wide under a kernel ``kw`` wide (no padding, stride 1)."""
+    from explainer.formulas import conv_size
+
+    w, kw = int(state["w"]), int(state["kw"])
+    a = conv_size(w, kw, 1, 0, 1).value
+    return {"answer": a, "params": {"w": w, "kw": kw}, "explain_params": {"w": w, "kw": kw, "answer": a}}
+
+
+# ---------------------------------------------------------------- X/O
+def _xo_grid(state: dict) -> np.ndarray:
+    from explainer import xo
+
+    return xo.parse_grid_text(state["grid"])
+
+
+def _xo_winner(state: dict) -> dict:
+    from explainer import xo
+
+    res = xo.run(_xo_grid(state))
+    x, o = (f"{v:+.3f}".replace("-", "−") for v in res.votes)
+    return {"answer": res.winner, "explain_params": {"winner": res.winner, "x": x, "o": o}}
+
+
+def _xo_map_value(state: dict) -> dict:
+    """The value of filter ``filter``'s map at (row, col): the mean of the nine ±1 products."""
+    from explainer import xo
+
+    k, r, c = int(state["filter"]), int(state["row"]), int(state["col"])
+    v = float(xo.filter_maps(_xo_grid(state))[k, r, c])
+    total = int(round(v * xo.FILTER_DIVISOR))
+    return {"answer": round(v, 2), "params": {"row": r, "col": c}, "words": {"filter": f"xo.filter_{xo.FILTER_NAMES[k]}"},
+            "explain_params": {"row": r, "col": c, "matches": xo.matching_cells(total), "total": total,
+                               "answer": f"{v:.2f}"}}
+
+
+def _xo_best_cell(state: dict) -> dict:
+    """Where filter ``filter``'s map is highest (every tied cell counts)."""
+    from explainer import xo
+
+    k = int(state["filter"])
+    m = xo.filter_maps(_xo_grid(state))[k]
+    top = float(m.max())
+    cells = [[int(r), int(c)] for r, c in np.argwhere(np.isclose(m, top))]
+    return {"answer": cells, "grid": m.shape, "words": {"filter": f"xo.filter_{xo.FILTER_NAMES[k]}"},
+            "explain_params": {"value": f"{top:.2f}", "cells": ", ".join(f"({r}, {c})" for r, c in cells),
+                               "n": len(cells)}}
+
+
+# ---------------------------------------------------------------- Stride & padding
+def _out_size(state: dict) -> dict:
+    from explainer.formulas import conv_size
+
+    n, k, s, p, d = (int(state[x]) for x in ("n", "k", "s", "p", "d"))
+    a = conv_size(n, k, s, p, d).value
+    if a is None:
+        a = 0
+    return {"answer": a, "params": {"n": n, "k": k, "s": s, "p": p, "d": d},
+            "explain_params": {"n": n, "k": k, "s": s, "p": p, "d": d, "span": n + 2 * p - d * (k - 1) - 1,
+                               "answer": a}}
+
+
+def _conv_params(state: dict) -> dict:
+    from explainer.receptive import Layer
+
+    k, c, f = int(state["kernels"]), int(state["channels"]), int(state["f"])
+    a = Layer("conv", f).params(c, k)
+    return {"answer": a, "params": {"k": k, "c": c, "f": f}, "explain_params": {"k": k, "c": c, "f": f, "answer": a}}
+
+
+def _transposed_size(state: dict) -> dict:
+    from explainer.formulas import transposed_size
+
+    n, k, s, p, op = (int(state[x]) for x in ("n", "k", "s", "p", "op"))
+    size = transposed_size(n, k, s, p, 1, op)
+    a = size.value if size.value is not None else 0
+    return {"answer": a, "params": {"n": n, "k": k, "s": s, "p": p, "op": op},
+            "explain_params": {"n": n, "k": k, "s": s, "p": p, "op": op, "answer": a}}
+
+
+# ---------------------------------------------------------------- Pooling
+def _pool_grid(state: dict) -> np.ndarray:
+    return np.asarray(state["x"], dtype=np.float64)
+
+
+def _pool_out_size(state: dict) -> dict:
+    from explainer.formulas import pool_size
+
+    n, f, s, p, ceil = int(state["n"]), int(state["f"]), int(state["s"]), int(state["p"]), bool(state["ceil"])
+    a = pool_size(n, f, s, p, ceil).value
+    return {"answer": a, "params": {"n": n, "f": f, "s": s, "p": p},
+            "explain_params": {"n": n, "f": f, "s": s, "p": p, "answer": a}, "words": {
+                "rounding": "questions.rounding_ceil" if ceil else "questions.rounding_floor"}}
+
+
+def _pool_first_window(state: dict) -> dict:
+    """The first window's pooled value, max and average side by side (the question asks for ``mode``'s)."""
+    from explainer.stepper import pool_walk
+
+    x = _pool_grid(state)
+    f, s, p = int(state["f"]), int(state["s"]), int(state["p"])
+    values = {m: float(pool_walk(x, f, s, m, p, bool(state["ceil"]), bool(state["include"])).step(0).result)
+              for m in ("max", "avg")}
+    mode = state["mode"]
+    a = round(values[mode], 2)
+    return {"answer": a, "params": {"f": f}, "words": {"mode": f"pooling.mode_{mode}"},
+            "explain_params": {"max": _fmt(values["max"]), "avg": _fmt(values["avg"]), "answer": _fmt(a)}}
+
+
+def _pool_peak_kept(state: dict) -> dict:
+    """After shifting the X/O picture by (dy, dx), does every map's strongest pooled value stay the same?"""
+    from explainer import xo
+    from explainer.pooling import pool2d, shift
+
+    base = xo.X if state["which"] == "x" else xo.O
+    dy, dx = int(state["dy"]), int(state["dx"])
+    before = pool2d(xo.filter_maps(base), 2, 2, "max", ceil_mode=True).max(axis=(1, 2))
+    after = pool2d(xo.filter_maps(shift(base, dy, dx, fill=-1.0)), 2, 2, "max", ceil_mode=True).max(axis=(1, 2))
+    same = bool(np.allclose(before, after))
+    return {"answer": "yes" if same else "no", "params": {"dy": dy, "dx": dx},
+            "explain_params": {"before": ", ".join(f"{v:.2f}" for v in before),
+                               "after": ", ".join(f"{v:.2f}" for v in after)}}
+
+
+# ---------------------------------------------------------------- Optimizers
+def _race(state: dict):
+    """``[(name, summary), …]`` of the race on screen (``state``: the page's race arguments)."""
+    from explainer import optim
+
+    name, kappa = state["surface"], float(state["kappa"])
+    surf = optim.surface(name, kappa=kappa) if name == "quadratic" else optim.surface(name)
+    runs = [(r[0], dict(r[1])) for r in state["runs"]]
+    paths = optim.race(surf, runs, tuple(state["start"]), int(state["steps"]), float(state["noise"]),
+                       int(state["seed"]))
+    return [(r[0], optim.summarise(surf, path)) for r, path in zip(runs, paths)]
+
+
+def _first_to_minimum(state: dict) -> dict:
+    """Which optimizer comes within the tolerance of a minimum in the fewest steps ("none": none does)."""
+    summaries = _race(state)
+    names = [n for n, _ in summaries]
+    reached = [(s["steps_to_tol"], i) for i, (_, s) in enumerate(summaries) if s["steps_to_tol"] is not None]
+    if reached:
+        steps, i = min(reached)
+        answer, why = names[i], "questions.optimizers.first_why"
+    else:
+        steps, answer, why = 0, "none", "questions.optimizers.first_why_none"
+    words = {"winner": f"optimizers.opt_{answer}" if answer != "none" else "questions.none",
+             "choice_none": "questions.none"}
+    table = [[f"optimizers.opt_{n}", str(s["steps_to_tol"]) if s["steps_to_tol"] is not None else "—"]
+             for n, s in summaries]
+    return {"answer": answer, "choices": (*names, "none"), "words": words, "explain": why,
+            "explain_params": {"steps": steps, "table": table, "n": len(names)}}
+
+
+def _lowest_final(state: dict) -> dict:
+    """Which optimizer ends the race at the lowest loss (a diverged one never wins)."""
+    summaries = _race(state)
+    names = [n for n, _ in summaries]
+    finals = [(s["final_loss"] if not s["diverged"] and math.isfinite(s["final_loss"]) else math.inf, i)
+              for i, (_, s) in enumerate(summaries)]
+    best, i = min(finals)
+    table = [[f"optimizers.opt_{n}", f"{s['final_loss']:.3g}".replace("-", "−")] for n, s in summaries]
+    return {"answer": names[i], "choices": tuple(names), "words": {"winner": f"optimizers.opt_{names[i]}"},
+            "explain_params": {"loss": f"{best:.3g}", "table": table}}
+
+
+# ---------------------------------------------------------------- How kernels learn (the by-hand example)
+def _hand(state: dict):
+    from explainer import backprop as bp
+    from explainer.kernels import kernel
+
+    return bp.hand_example(bp.hand_input(state["input"]), np.asarray(kernel(state["kernel"]).weights, float),
+                           np.asarray(kernel(state["target"]).weights, float), float(state["bias"]),
+                           int(state["stride"]), int(state["padding"]))
+
+
+def _grad_b(state: dict) -> dict:
+    """∂L/∂b: every output's error counts once, so it is the sum of ∂L/∂Y = Y − T."""
+    ex = _hand(state)
+    a = round(float(ex.grad_b), 2)
+    return {"answer": a, "explain_params": {"n": int(ex.grad_y.size), "answer": _fmt(a)}}
+
+
+def _hand_y_size(state: dict) -> dict:
+    """The number of outputs Y of the by-hand convolution (rows × columns)."""
+    from explainer.formulas import conv_size
+
+    ex = _hand(state)
+    h, w = ex.x.shape
+    kh, kw = ex.w.shape
+    s, p = int(state["stride"]), int(state["padding"])
+    oh, ow = conv_size(h, kh, s, p, 1).value, conv_size(w, kw, s, p, 1).value
+    return {"answer": oh * ow, "params": {"h": h, "w": w, "k": kh, "s": s, "p": p},
+            "explain_params": {"oh": oh, "ow": ow, "answer": oh * ow}}
+
+
+# ---------------------------------------------------------------- Train
+def _model_rows(state: dict):
+    from explainer import models as M
+
+    return M.summary(M.build_model(state["model"], **dict(state.get("options") or {})), "")
+
+
+def _model_params(state: dict) -> dict:
+    """The model's trainable parameters, by the layer table's own count."""
+    from explainer import models as M
+
+    model = M.build_model(state["model"], **dict(state.get("options") or {}))
+    a = int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+    return {"answer": a, "words": {"model": f"train.model_{state['model']}"}, "explain_params": {"answer": a}}
+
+
+def _first_layer_values(state: dict) -> dict:
+    """How many numbers the first layer that changes the shape (a convolution, or the MLP's flatten) puts out for
+    one 28×28 digit: its output shape's product, from the layer table."""
+    rows = [r for r in _model_rows(state) if r.get("output_shape")]
+    first = next(r for r in rows if tuple(int(v) for v in r["output_shape"]) != (1, 28, 28))
+    shape = tuple(int(v) for v in first["output_shape"])
+    a = int(np.prod(shape))
+    return {"answer": a, "words": {"model": f"train.model_{state['model']}"},
+            "explain_params": {"shape": " × ".join(map(str, shape)), "layer": first["layer"], "answer": a}}
+
+
+def _updates(state: dict) -> dict:
+    """Weight updates in the whole training: whole batches per epoch (a last partial batch is dropped, as
+    ``explainer.train`` does: ``max(1, n // batch)``) times the epochs; ``n`` is capped by MNIST's 60,000."""
+    from explainer import limits
+
+    n = min(int(state["train_size"]), limits.TRAIN_SIZE_MAX)
+    bs, epochs = min(int(state["batch_size"]), n), int(state["epochs"])
+    per_epoch = max(1, n // bs)
+    a = per_epoch * epochs
+    return {"answer": a, "params": {"n": n, "bs": bs, "epochs": epochs},
+            "explain_params": {"n": n, "bs": bs, "epochs": epochs, "per_epoch": per_epoch, "answer": a}}
+
+
+# ---------------------------------------------------------------- Inside the network
+def _probs(state: dict) -> np.ndarray:
+    return np.asarray(state["probs"], dtype=np.float64)
+
+
+def _predicted(state: dict) -> dict:
+    p = _probs(state)
+    a = int(np.argmax(p))
+    return {"answer": a, "choices": tuple(range(len(p))),
+            "explain_params": {"answer": a, "p": f"{100 * p[a]:.1f}",
+                               "second": int(np.argsort(p)[-2]), "p2": f"{100 * np.sort(p)[-2]:.1f}"}}
+
+
+def _confidence(state: dict) -> dict:
+    p = _probs(state)
+    a = round(100 * float(p.max()), 1)
+    return {"answer": a, "params": {"tol": 10}, "explain_params": {"answer": f"{a:.1f}", "pred": int(np.argmax(p))}}
+
+
+# ---------------------------------------------------------------- the registry
+_ALL = [
+    Question("images.normalised", "images", "number", _normalised, tolerance=0.005, hides="the row's values /255"),
+    Question("images.flat_index", "images", "number", _flat_index, hides="the highlighted row's index range"),
+    Question("images.grey", "images", "number", _grey, tolerance=1, hides="the pixel's grey level"),
+    Question("kernels.edge_value", "kernels", "number", _edge_value, tolerance=0.5,
+             hides="the output map and the worked sum"),
+    Question("kernels.out_width", "kernels", "number", _kernel_out_width, hides="the output map and its size line"),
+    Question("xo.winner", "xo", "choice", _xo_winner, choices=("X", "O"), hides="the verdict and the vote tab"),
+    Question("xo.map_value", "xo", "number", _xo_map_value, tolerance=0.02, hides="the inspector's map, sum and value"),
+    Question("xo.best_cell", "xo", "cell", _xo_best_cell, hides="the first tab's maps"),
+    Question("stride.out_size", "stride", "number", _out_size, hides="the size formulas, text and the stepper"),
+    Question("stride.params", "stride", "number", _conv_params, hides="the parameter formula, text and the stepper"),
+    Question("stride.transposed_size", "stride", "number", _transposed_size,
+             hides="the transposed size formula, text and the stepper"),
+    Question("pooling.out_size", "pooling", "number", _pool_out_size, hides="the size formulas, text and the stepper"),
+    Question("pooling.first_window", "pooling", "number", _pool_first_window, tolerance=0.01,
+             hides="the stepper (its first step shows it)"),
+    Question("pooling.peak_kept", "pooling", "choice", _pool_peak_kept, choices=("yes", "no"),
+             choice_labels="questions.yesno_", hides="the pooled maps and the shift's numbers"),
+    Question("optimizers.first", "optimizers", "choice", _first_to_minimum, choice_labels="optimizers.opt_",
+             hides="the race (map, 3-D, losses, table)"),
+    Question("optimizers.lowest", "optimizers", "choice", _lowest_final, choice_labels="optimizers.opt_",
+             hides="the race (map, 3-D, losses, table)"),
+    Question("backprop.grad_b", "backprop", "number", _grad_b, tolerance=0.01, hides="nothing (shared page)"),
+    Question("backprop.y_size", "backprop", "number", _hand_y_size, hides="nothing (shared page)"),
+    Question("train.params", "train", "number", _model_params, hides="nothing (shared page)"),
+    Question("train.first_values", "train", "number", _first_layer_values, hides="nothing (shared page)"),
+    Question("train.updates", "train", "number", _updates, hides="nothing: a training's progress shows it"),
+    Question("network.predicted", "network", "choice", _predicted, hides="nothing (shared page)"),
+    Question("network.confidence", "network", "number", _confidence, tolerance=10, hides="nothing (shared page)"),
+]
+
+QUESTIONS: dict[str, tuple[Question, ...]] = {}
+for _q in _ALL:
+    QUESTIONS.setdefault(_q.lesson, ())
+    QUESTIONS[_q.lesson] += (_q,)
+_BY_ID = {q.id: q for q in _ALL}
+assert len(_BY_ID) == len(_ALL), "question ids are unique"
+
+
+def question(qid: str) -> Question:
+    """The registered question ``qid`` (``KeyError`` for an unknown one)."""
+    return _BY_ID[qid]

@@ -1,0 +1,287 @@
+"""Predict, then see, on every lesson (AppTest, en and zh): the card hides what it asks about; a right answer says
+"right" with the numbers, a wrong one "wrong" and why, a skip shows the answer; Home counts the outcomes.
+
+The answers' correctness for many states is tests/test_questions.py's (against PyTorch, PIL, loops); here the
+page must hand its question the state on screen: the expected answers below come from the pages' declared
+defaults, computed independently where that is short."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explainer import xo
+from explainer.figures.style import fmt
+from explainer.i18n import translate
+from explainer.questions import question
+from tests.conftest import app_test
+from ui.nav import LESSONS
+from ui.tables.train import TABLE as TRAIN
+
+
+def _first_lit(row: int) -> int:
+    from explainer import mnist
+
+    try:
+        x_test = mnist.load_mnist(download=False)[2]
+        img = x_test[0]
+    except Exception:  # noqa: BLE001 — without MNIST the page draws a digit
+        from explainer.images import draw_digit
+
+        img = draw_digit(0)
+    lit = np.flatnonzero(img[row])
+    return row * 28 + int(lit[0] if lit.size else 14)
+
+
+# lesson → (question, widget key prefix, the right answer at the page's defaults or None: found through a skip)
+CASES = {
+    "images": ("images.flat_index", "im", lambda: _first_lit(14)),
+    "kernels": ("kernels.out_width", "kn", lambda: 512 - 3 + 1),  # camera 512 wide, vertical edge 3 wide
+    "xo": ("xo.winner", "xo", lambda: xo.CLASSES[int(np.argmax(xo.run(xo.X).votes))]),
+    "stride": ("stride.out_size", "sp", lambda: (5 + 2 * 1 - 3) // 2 + 1),  # 5×5 grid, 3×3, stride 2, "same" → 1
+    "pooling": ("pooling.out_size", "pl", lambda: (6 - 2) // 2 + 1),
+    "optimizers": ("optimizers.lowest", "op", None),
+    "backprop": ("backprop.y_size", "bp", lambda: 3 * 3),  # the 5×5 "small" input, 3×3 kernel
+    "train": ("train.updates", "tr", lambda: (TRAIN["tr_size"].default // TRAIN["tr_bs"].default)
+              * TRAIN["tr_epochs"].default),
+    "network": ("network.predicted", "nw", None),
+}
+TIMEOUT = 120
+
+
+def _key(prefix: str, qid: str) -> str:
+    return f"{prefix}_q_{qid.replace('.', '_')}"
+
+
+def _answer(at, kind: str, key: str, value):
+    if kind == "number":
+        at.number_input(key=f"{key}_in").set_value(value)
+    elif kind == "choice":
+        at.radio(key=f"{key}_in").set_value(value)
+    else:
+        at.number_input(key=f"{key}_r").set_value(value[0])
+        at.number_input(key=f"{key}_c").set_value(value[1])
+    return at.button(key=f"{key}_check").click().run()
+
+
+def _texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+def _shown(kind: str, value, lang: str, labels: dict | None = None) -> str:
+    if kind == "number":
+        return fmt(value)
+    return labels[value] if labels else str(value)
+
+
+def _choice_labels(qid: str, options, lang: str) -> dict:
+    q = question(qid)
+    if q.choice_labels:
+        return {o: translate(f"{q.choice_labels}{o}", lang) for o in options}
+    return {o: str(o) for o in options}
+
+
+@pytest.mark.parametrize("lesson,lang", [(lesson, "en") for lesson in CASES] + [("optimizers", "zh"), ("network", "zh")])
+def test_predict_then_reveal(lesson, lang):
+    """Hidden until answered; wrong → "wrong" and why; again; right → "right"; again; skip → the answer."""
+    qid, prefix, expected = CASES[lesson]
+    q = question(qid)
+    key = _key(prefix, qid)
+    at = app_test(lesson, lang, timeout=TIMEOUT, predict=True).run()
+    assert not at.exception
+    assert any(translate(q.prompt, lang).split("{")[0][:20] in m.value for m in at.markdown)
+    if lesson in ("kernels", "xo", "optimizers"):  # these say what waits for the answer
+        assert translate("questions.hidden", lang) in _texts(at.info)
+    labels = None
+    if expected is None:  # find the answer through a skip, then check it is the only right one
+        at.button(key=f"{key}_skip").click().run()
+        assert not at.exception and at.info
+        radio_values = _radio_values(at, lesson, qid)
+        labels = _choice_labels(qid, radio_values, lang)
+        revealed = [v for v in radio_values if translate("questions.shown", lang, answer=labels[v]) in _texts(at.info)]
+        assert len(revealed) == 1
+        right = revealed[0]
+        if lesson == "network":  # the page's own prediction line says the same class
+            line = translate("network.prediction", lang, model="\0", pred=right, p="\0").split("\0")[1]
+            assert line in _texts(at.markdown)  # "** reads a **7** (" with this class
+        at.button(key=f"{key}_again").click().run()
+    else:
+        right = expected()
+        if q.kind == "choice":
+            labels = _choice_labels(qid, q.choices, lang)
+    wrong = (right + 1) if q.kind == "number" else next(v for v in _radio_values(at, lesson, qid) if v != right)
+    at = _answer(at, q.kind, key, wrong)
+    assert not at.exception
+    err = _texts(at.error)
+    assert translate("questions.wrong", lang, answer=_shown(q.kind, right, lang, labels),
+                     given=_shown(q.kind, wrong, lang, labels)) in err
+    assert any(ch.isdigit() for ch in err.split(".", 1)[-1])  # the why has the numbers
+    at.button(key=f"{key}_again").click().run()
+    at = _answer(at, q.kind, key, right)
+    assert not at.exception
+    assert translate("questions.right", lang, answer=_shown(q.kind, right, lang, labels)) in _texts(at.success)
+    assert not [b for b in at.button if b.key in (f"{key}_check", f"{key}_skip")]  # the reveal alone, at once
+    if lesson == "kernels":  # its one question answered: the output map is back
+        assert translate("questions.hidden", lang) not in _texts(at.info)
+    at.button(key=f"{key}_again").click().run()
+    at.button(key=f"{key}_skip").click().run()
+    assert translate("questions.shown", lang, answer=_shown(q.kind, right, lang, labels)) in _texts(at.info)
+    assert at.session_state["_question_tally"][lesson][qid] == "skipped"
+
+
+def _radio_values(at, lesson, qid):
+    """The choice values the page offers: the question's own, the ten classes, or the optimizers raced."""
+    q = question(qid)
+    if q.choices:
+        return list(q.choices)
+    if lesson == "network":
+        return list(range(10))
+    return list(at.session_state["op_opts"])
+
+
+@pytest.mark.parametrize("lesson", ["images", "kernels", "xo", "stride", "pooling", "backprop", "train"])
+def test_right_and_wrong_in_chinese(lesson):
+    qid, prefix, expected = CASES[lesson]
+    q = question(qid)
+    key = _key(prefix, qid)
+    right = expected()
+    labels = _choice_labels(qid, q.choices, "zh") if q.kind == "choice" else None
+    at = app_test(lesson, "zh", timeout=TIMEOUT, predict=True).run()
+    assert not at.exception
+    at = _answer(at, q.kind, key, right)
+    assert translate("questions.right", "zh", answer=_shown(q.kind, right, "zh", labels)) in _texts(at.success)
+    at.button(key=f"{key}_again").click().run()
+    wrong = (right + 1) if q.kind == "number" else next(v for v in q.choices if v != right)
+    at = _answer(at, q.kind, key, wrong)
+    assert translate("questions.wrong", "zh", answer=_shown(q.kind, right, "zh", labels),
+                     given=_shown(q.kind, wrong, "zh", labels)) in _texts(at.error)
+
+
+def test_a_cell_question_takes_row_and_column_and_accepts_every_tie():
+    """X/O: where the cross filter's map is strongest, on the clean X (one cell: the centre)."""
+    key = _key("xo", "xo.best_cell")
+    m = xo.filter_maps(xo.X)[1]
+    best = [int(v) for v in np.unravel_index(int(np.argmax(m)), m.shape)]
+    at = app_test("xo", "en", timeout=TIMEOUT, predict=True).run()
+    assert translate("questions.hidden", "en") in _texts(at.info)  # the maps wait
+    at = _answer(at, "cell", key, [0, 0])
+    assert translate("questions.wrong", "en", answer=translate("questions.cell", "en", row=best[0], col=best[1]),
+                     given=translate("questions.cell", "en", row=0, col=0)) in _texts(at.error)
+    at.button(key=f"{key}_again").click().run()
+    at = _answer(at, "cell", key, best)
+    assert translate("questions.right", "en", answer=translate("questions.cell", "en", row=best[0], col=best[1])) in \
+        _texts(at.success)
+
+
+def test_a_new_state_asks_again_and_the_hidden_part_shows_after_an_answer():
+    """Stride: answered for 5×5, the size text shows; another kernel size asks again (hidden again)."""
+    key = _key("sp", "stride.out_size")
+    at = app_test("stride", "en", timeout=TIMEOUT, predict=True).run()
+    size_word = translate("stride.formula_torch", "en")[:20]
+    assert size_word not in _texts(at.markdown)
+    at.button(key=f"{key}_skip").click().run()
+    assert size_word in _texts(at.markdown)
+    at.slider(key="sp_k").set_value(5).run()
+    assert size_word not in _texts(at.markdown) and at.button(key=f"{key}_check")
+
+
+def test_presenter_mode_asks_the_room_and_counts_nothing():
+    key = _key("sp", "stride.out_size")
+    at = app_test("stride", "en", timeout=TIMEOUT, predict=True, presenter=True).run()
+    assert not [n for n in at.number_input if n.key == f"{key}_in"]  # the room answers aloud
+    at.button(key=f"{key}_reveal").click().run()
+    assert translate("questions.shown", "en", answer="3") in _texts(at.info)
+    assert "stride" not in at.session_state["_question_tally"] if "_question_tally" in at.session_state else True
+
+
+def test_predict_first_off_shows_everything_without_a_card():
+    at = app_test("stride", "en", timeout=TIMEOUT, predict=False).run()
+    assert not [b for b in at.button if b.key and "_q_" in b.key]
+    assert translate("stride.formula_torch", "en")[:20] in _texts(at.markdown)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_home_shows_the_tally_per_lesson(lang):
+    at = app_test("home", lang, timeout=TIMEOUT).run()
+    assert translate("questions.home_none", lang) in _texts(at.markdown)
+    tally = {"stride": {"stride.out_size": "right", "stride.params": "wrong", "stride.transposed_size": "skipped"},
+             "xo": {"xo.winner": "right"}}
+    at = app_test("home", lang, timeout=TIMEOUT, _question_tally=tally).run()
+    md = _texts(at.markdown)
+    assert translate("questions.home_none", lang) not in md
+    from explainer.i18n import translate_n
+
+    icons = {url: icon for _, _, icon, url in LESSONS}
+
+    def line(lesson, n, **counts):
+        return translate("questions.home_lesson", lang, lesson=f"{icons[lesson]} {translate(f'nav.{lesson}', lang)}",
+                         tally=translate_n("questions.tally", n, lang, **counts))
+
+    lines = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert line("stride", 3, right=1, wrong=1, skipped=1) in lines
+    assert line("xo", 1, right=1, wrong=0, skipped=0) in lines
+    assert not any(translate("nav.pooling", lang) in v for v in lines)  # no answers there: no line
+
+
+def test_home_counts_answers_given_in_a_lesson(monkeypatch):
+    """Through the app: answer on Stride, then Home shows it (the same browser session)."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    init = PagesManager.__init__
+
+    def server_like_init(self, *args, **kwargs):  # as tests/test_app.py: the flag as a server has it
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", server_like_init)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.session_state["predict"] = True
+    at.run()
+    at.switch_page("pages/stride.py").run()
+    assert not at.exception
+    key = _key("sp", "stride.out_size")
+    at = _answer(at, "number", key, 3)
+    assert at.success
+    at.switch_page("pages/home.py").run()
+    from explainer.i18n import translate_n
+
+    assert translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0) in _texts(at.markdown)
+
+
+@pytest.mark.parametrize("env,cards", [("0", False), ("1", True)])
+def test_the_server_may_start_sessions_with_predict_first_off(monkeypatch, env, cards):
+    """``EXPLAINER_PREDICT_FIRST=0``: a new session sees everything at once (the browser tests' servers do)."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("EXPLAINER_PREDICT_FIRST", env)
+    at = AppTest.from_file(str(ROOT / "pages" / "stride.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert bool([b for b in at.button if b.key and "_q_" in b.key]) == cards
+
+
+def test_pooling_first_window_is_what_the_walk_shows_at_its_first_step():
+    """The page hands the question the grid on screen: the revealed value is the stepper's first result."""
+    at = app_test("pooling", "en", timeout=TIMEOUT, predict=True).run()
+    at.button(key=_key("pl", "pooling.out_size") + "_skip").click().run()
+    at.button(key=_key("pl", "pooling.first_window") + "_skip").click().run()
+    assert not at.exception
+    head, tail = translate("pooling.max_text", "en", values="\0", y="\0").split("\0")[1:]
+    steps = [m.value for m in at.markdown if m.value.startswith("max(") and tail in m.value]
+    assert len(steps) == 1
+    y = steps[0].split(head, 1)[1].split(tail.split("\0")[0], 1)[0]  # the **y** of step 1
+    assert translate("questions.shown", "en", answer=y) in _texts(at.info)
+
+
+def test_settings_the_question_cannot_take_show_the_page_without_a_card():
+    """Transposed convolution with an output padding the stride refuses: the page says so and keeps the last good
+    walk; the question (whose formula refuses it too) steps aside instead of failing."""
+    key = _key("sp", "stride.transposed_size")
+    at = app_test("stride", "en", timeout=TIMEOUT, predict=True, sp_view="transposed").run()
+    assert not at.exception and at.button(key=f"{key}_check")
+    at.slider(key="sp_tpad").set_value(2).run()  # stride 2: output padding must be below 2
+    assert not at.exception and at.error
+    assert not [b for b in at.button if b.key == f"{key}_check"]
