@@ -126,7 +126,7 @@ def own_data() -> tuple | None:
     if held is None or held.mode != mode:
         st.info(t("datasets.own_ui.none"))
         return None
-    with st.expander(t("train.data_header"), expanded=True):
+    with st.expander(t("train.data_header", name=t(f"datasets.{datasets.OWN}")), expanded=True):
         st.markdown(t("datasets.own_ui.summary", n=sum(held.counts), k=held.n_classes, train=len(held.train_y),
                       test=len(held.test_y)))
         if held.converted:
@@ -168,12 +168,16 @@ def dataset(runs: list[dict]) -> tuple[str, tuple | None]:
         st.info(t("train.no_data"))
         return key, None
     names = ds.class_names(lang())
-    with st.expander(t("train.data_header"), expanded=True):
+    header = t("train.data_header", name=ds.title(lang()))
+    with st.expander(header, expanded=True):
         st.markdown(t("train.data_text", n=len(data[0]), m=len(data[2])) if key == datasets.DEFAULT else
                     t("datasets.data_text", n=len(data[0]), m=len(data[2]), h=ds.shape[1], w=ds.shape[2],
                       k=ds.num_classes, classes=", ".join(names)))
-        chart(figs.gallery(data[0][:16], [t("train.label_caption", y=names[int(y)]) for y in data[1][:16]], cols=16,
-                           height=150), key="tr_data", name=t("train.data_header"))
+        if key == datasets.DEFAULT:  # digits: 16 in a row, "label 5" under each
+            shown = dict(captions=[t("train.label_caption", y=names[int(y)]) for y in data[1][:16]], cols=16, height=150)
+        else:  # class names are longer than a digit: 8 in a row, the name alone
+            shown = dict(captions=[names[int(y)] for y in data[1][:16]], cols=8, height=300)
+        chart(figs.gallery(data[0][:16], **shown), key="tr_data", name=header)
     return key, data
 
 
