@@ -328,7 +328,7 @@ def test_overview_labels_the_softmax_rows_and_keeps_the_logits_short():
     layers = N.trace(model, np.random.default_rng(5).random((28, 28)).astype(np.float32))
     names = [f"{L.kind} {i}" for i, L in enumerate(layers)]
     fig, points = F.overview(layers, shown=16, selected=(1, 0), feed=None, predicted=3, names=names,
-                             range_fmt="{lo} … {hi}", hover="value", channel_word="channel", title="t")
+                             range_fmt="{lo}…{hi}", hover="value", channel_word="channel", title="t")
     texts = [a.text for a in fig.layout.annotations if "<b>" not in a.text]
     logits, probs = texts[:10], texts[10:20]
     assert logits == [number(v, ".2f") for v in layers[-2].output]  # short: the softmax beside them names the rows

@@ -126,7 +126,7 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
         # the titles of neighbouring columns alternate between two heights, so wide ones never overlap
         annotations.append(dict(x=x + width / 2, y=-0.3 - HEADER_STEP * (li % 2), yanchor="bottom", showarrow=False,
                                 font=dict(size=11),
-                                text=f"<b>{names[li]}</b><br>{range_fmt.format(lo=number(zmin, '.3g'), hi=number(zmax, '.3g'))}"))
+                                text=f"<b>{names[li]}</b><br>{range_fmt.format(lo=number(zmin, '.2g'), hi=number(zmax, '.2g'))}"))
         x += width + COL_GAP
     if selected is not None and selected in tile_boxes:
         x0, y0, x1, y1 = tile_boxes[selected]
