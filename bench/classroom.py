@@ -33,6 +33,8 @@ import argparse
 import asyncio
 import contextlib
 import os
+
+os.environ.setdefault("EXPLAINER_PREDICT_FIRST", "0")  # servers it starts show everything (see bench/common.py)
 import random
 import signal
 import socket

@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
+# the benches' servers start with lessons showing everything (as before the question cards): a walk clicks what a
+# card would hide, and before/after trees compare the same work; EXPLAINER_PREDICT_FIRST=1 measures the cards
+os.environ.setdefault("EXPLAINER_PREDICT_FIRST", "0")
 if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
     os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
 

@@ -149,7 +149,7 @@ def choose_model() -> tuple:
     ss = st.session_state
     asked = st.query_params.get("nw_model")
     if asked is not None and from_outside("nw_model", asked) and _linked_run(runs, asked) is None:
-        st.warning(t("network.model_missing", value=literal(asked)))  # the page goes on with the reference model
+        st.warning(t("network.model_missing", value=literal(asked if len(asked) <= 40 else asked[:40] + "…")))  # the page goes on with the reference model
         st.query_params["nw_model"] = "reference"
         ss["nw_model"] = "reference"
     elif ss.get("nw_model") is not None and _linked_run(runs, ss["nw_model"]) is None:

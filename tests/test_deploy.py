@@ -68,7 +68,8 @@ class Deployment:
         self.run_dir = run_dir
         self.url = f"http://127.0.0.1:{self.port}"
         self.scheduler = f"{'tls' if '--tls' in options else 'tcp'}://127.0.0.1:{self.sched_port}"
-        env = dict(os.environ, PYTHON=sys.executable, PYTHONUNBUFFERED="1", SUPERVISORD=SUPERVISORD)
+        env = dict(os.environ, PYTHON=sys.executable, PYTHONUNBUFFERED="1", SUPERVISORD=SUPERVISORD,
+                   EXPLAINER_PREDICT_FIRST="0")  # the walk clicks what a question card would hide
         self.proc = subprocess.Popen(
             ["bash", str(ROOT / "deploy" / "classroom.sh"), "--replica-ports", ",".join(map(str, self.replica_ports)),
              "--port", str(self.port), "--scheduler-port", str(self.sched_port), "--workers", "1",

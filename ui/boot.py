@@ -20,10 +20,10 @@ import importlib
 LIBRARIES = ("numpy", "scipy.ndimage", "scipy.signal", "torch", "PIL.Image", "pandas", "pyarrow",
              "plotly.graph_objects", "plotly.io", "plotly.express", "skimage.data")
 # the app's own modules (each imports what it needs of the above); the Dask ones load with the first job
-APP = ("explainer.backprop", "explainer.conv", "explainer.draw", "explainer.errors", "explainer.evaluation",
+APP = ("explainer.backprop", "explainer.conv", "explainer.datasets", "explainer.draw", "explainer.errors", "explainer.evaluation",
        "explainer.formulas", "explainer.i18n", "explainer.images", "explainer.inspector", "explainer.jobs",
        "explainer.kernels", "explainer.limits", "explainer.mnist", "explainer.models", "explainer.network", "explainer.optim",
-       "explainer.optim_rules", "explainer.optimizers", "explainer.pooling", "explainer.questions", "explainer.receptive", "explainer.runstore", "explainer.shift",
+       "explainer.optim_rules", "explainer.optimizers", "explainer.ownimages", "explainer.pooling", "explainer.questions", "explainer.receptive", "explainer.runstore", "explainer.shift",
        "explainer.stepper", "explainer.train", "explainer.xo", "explainer.figures", "explainer.figures.backprop",
        "explainer.figures.describe", "explainer.figures.images", "explainer.figures.wire", "explainer.figures.kernels", "explainer.figures.network",
        "explainer.figures.optim", "explainer.figures.stepper", "explainer.figures.style", "explainer.figures.train",
