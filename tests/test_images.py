@@ -162,7 +162,9 @@ def test_concurrent_decodes_share_a_process_wide_budget():
     watcher.join()
     assert not errors and len(results) == 8
     grew = peak[0] - base
-    assert grew < (limits.DECODES_AT_ONCE + 1.5) * one, f"grew {grew / 2**20:.0f} MB for {one / 2**20:.0f} MB images"
+    # two decodes at a time plus the process's own noise under a full suite (a CI run grew 254 MB, 1.02 × the old
+    # bound 3.5 × one); eight at once, as without the budget, grow about 8 × one
+    assert grew < (limits.DECODES_AT_ONCE + 2) * one, f"grew {grew / 2**20:.0f} MB for {one / 2**20:.0f} MB images"
     assert images.DECODES.peak <= limits.DECODES_AT_ONCE and images.DECODES.running == 0
 
 
