@@ -31,9 +31,7 @@ per-user cache (``~/.cache/convolution-explainer/fashion-mnist``); else it is do
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import urllib.error
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -92,29 +90,11 @@ def download_fashion(dest: Path | None = None, mirrors: tuple[str, ...] | None =
                      timeout: float = 20.0) -> Path:
     """Download the four ``.gz`` files into ``dest`` (the cache by default), each checked against its MD5 and
     renamed into place only once complete (``explainer.mnist``'s download, with Fashion-MNIST's sums)."""
-    dest = Path(dest) if dest else fashion_cache_dir()
-    mirrors = FASHION_MIRRORS if mirrors is None else mirrors
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-        if not os.access(dest, os.W_OK):
-            raise PermissionError(str(dest))
-    except OSError:
-        raise UserError("errors.cache_unusable", dir=str(dest)) from None
-    for name, md5 in FASHION_MD5.items():
-        target = dest / name
-        if target.is_file() and hashlib.md5(target.read_bytes()).hexdigest() == md5:
-            continue
-        last_error = None
-        for mirror in mirrors:
-            try:
-                mnist._fetch(mirror + name, target, md5, None, timeout)
-                break
-            except (OSError, urllib.error.URLError, ValueError) as exc:
-                last_error = exc
-        else:
-            raise FashionUnavailable("errors.fashion_unavailable", env=FASHION_ENV, package=FASHION_PACKAGE,
-                                     dirs=", ".join(map(str, fashion_dirs())), detail=str(last_error)[:200])
-    return dest
+    return mnist.fetch_verified(
+        Path(dest) if dest else fashion_cache_dir(), FASHION_MD5, FASHION_MIRRORS if mirrors is None else mirrors,
+        None, timeout, unusable=lambda d: UserError("errors.cache_unusable", dir=str(d)),
+        unavailable=lambda e: FashionUnavailable("errors.fashion_unavailable", env=FASHION_ENV, package=FASHION_PACKAGE,
+                                                 dirs=", ".join(map(str, fashion_dirs())), detail=str(e)[:200]))
 
 
 def load_fashion(download: bool = True):

@@ -123,14 +123,25 @@ def download(dest: Path | None = None, progress: Callable[[str, int, int], None]
     interrupted or corrupt download leaves nothing half-written behind. ``progress(name, done, total)``
     is called as bytes arrive. Raises ``MnistUnavailable`` when no mirror answers.
     """
-    dest = Path(dest) if dest else cache_dir()
+    return fetch_verified(Path(dest) if dest else cache_dir(), MD5, mirrors, progress, timeout,
+                          unusable=lambda d: MnistUnavailable("errors.cache_unusable", dir=str(d)),
+                          unavailable=lambda e: MnistUnavailable("errors.mnist_unavailable",
+                                                                 dirs=", ".join(map(str, search_dirs())), detail=str(e)))
+
+
+def fetch_verified(dest: Path, sums: dict[str, str], mirrors: tuple[str, ...], progress, timeout: float, *,
+                   unusable: Callable[[Path], Exception], unavailable: Callable[[Exception | None], Exception]) -> Path:
+    """Each file of ``sums`` (name → MD5) into ``dest`` from the first mirror that serves it, renamed into place
+    only once its MD5 matches (files already there and right are kept); ``unusable(dest)`` / ``unavailable(last
+    error)`` give the exception for a cache folder that can't be written / a file no mirror served (MNIST's and
+    Fashion-MNIST's downloads)."""
     try:
         dest.mkdir(parents=True, exist_ok=True)
         if not os.access(dest, os.W_OK):
             raise PermissionError(str(dest))
     except OSError:
-        raise MnistUnavailable("errors.cache_unusable", dir=str(dest)) from None
-    for name, md5 in MD5.items():
+        raise unusable(dest) from None
+    for name, md5 in sums.items():
         target = dest / name
         if target.is_file() and hashlib.md5(target.read_bytes()).hexdigest() == md5:
             continue
@@ -142,8 +153,7 @@ def download(dest: Path | None = None, progress: Callable[[str, int, int], None]
             except (OSError, urllib.error.URLError, ValueError) as exc:
                 last_error = exc
         else:
-            raise MnistUnavailable("errors.mnist_unavailable", dirs=", ".join(map(str, search_dirs())),
-                                   detail=str(last_error))
+            raise unavailable(last_error)
     return dest
 
 
