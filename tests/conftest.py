@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import sys
 import threading
 from pathlib import Path
@@ -104,3 +105,14 @@ def run_async(coro, timeout: float = 600.0):
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def wait_for_run(at, timeout: float = 180):
+    """Rerun a Train page AppTest until its training run has finished (``tr_runs`` holds it)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+        if at.session_state["tr_runs"]:
+            return
+    raise AssertionError("the training run did not finish")

@@ -17,6 +17,7 @@ from explainer.models import MODEL_NAMES, build_model
 from explainer.runstore import RunStore
 from explainer.train import TrainConfig, export_code, load_checkpoint, save_checkpoint
 from tests.conftest import ROOT, app_test
+from tests.conftest import wait_for_run as _wait_for_run
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -74,15 +75,6 @@ def test_cli_dataset_fashion_json(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "fashion" in bad.stderr
 
-
-def _wait_for_run(at, timeout=180):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        time.sleep(0.5)
-        at.run()
-        if at.session_state["tr_runs"]:
-            return
-    raise AssertionError("the training run did not finish")
 
 
 @pytest.mark.usefixtures("dask_engine")

@@ -3,7 +3,6 @@ pictures only by their class names and hash, the run store that keeps no picture
 the engine job, and the Train page (AppTest, on the real Dask engine) with a zip of real photographs."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from explainer.ownimages import read_zip
 from explainer.runstore import RunStore
 from explainer.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from tests.conftest import app_test
+from tests.conftest import wait_for_run as _wait_for_run
 from tests.ownzips import make_zip, picture_files
 
 
@@ -92,15 +92,6 @@ def test_train_page_own_images_before_an_upload():
     assert not at.exception and not at.error
     assert at.button(key="tr_start").disabled and len(at.dataframe) == 1  # the model's layers, for 2 classes
 
-
-def _wait_for_run(at, timeout=180):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        time.sleep(0.5)
-        at.run()
-        if at.session_state["tr_runs"]:
-            return
-    raise AssertionError("the training run did not finish")
 
 
 @pytest.mark.usefixtures("dask_engine")

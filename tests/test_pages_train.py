@@ -11,18 +11,10 @@ from PIL import Image, ImageDraw
 
 from explainer.i18n import translate
 from tests.conftest import app_test
+from tests.conftest import wait_for_run as _wait_for_run
 
 pytestmark = pytest.mark.usefixtures("dask_engine")
 
-
-def _wait_for_run(at, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        time.sleep(0.5)
-        at.run()
-        if at.session_state["tr_runs"]:
-            return
-    raise AssertionError("the training run did not finish")
 
 
 @pytest.fixture(scope="module")
