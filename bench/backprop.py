@@ -15,7 +15,7 @@ from common import ROOT, median_ms  # noqa: E402 — the repository on sys.path,
 
 import numpy as np  # noqa: E402
 
-from explainer import backprop as bp  # noqa: E402
+from explainer.learning import backprop as bp  # noqa: E402
 from explainer.figures import backprop as figs  # noqa: E402
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from common import ROOT, median_ms  # noqa: E402 — the repository on sys.path, MNIST_DIR
 
-from explainer.conv import conv2d  # noqa: E402
+from explainer.maths.conv import conv2d  # noqa: E402
 
 
 
@@ -44,7 +44,7 @@ def conv_table(runs: int) -> None:
 def page_rerun(runs: int) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from explainer.images import sample, to_grey
+    from explainer.data.images import sample, to_grey
     from ui.images import PickedImage
 
     photo = sample("astronaut")

@@ -37,7 +37,7 @@ PRESS_SHARE = 0.2  # of a student's actions, this share presses a button (the re
 
 
 def _kernel_texts() -> list[str]:
-    from explainer.kernels import MAX_SIZE, NAMES, format_kernel, kernel
+    from explainer.maths.kernels import MAX_SIZE, NAMES, format_kernel, kernel
 
     out = [format_kernel(kernel(n).weights) for n in NAMES]
     rng = random.Random(1)

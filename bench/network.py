@@ -169,9 +169,9 @@ def main() -> None:
 
     from common import median_ms
 
-    from explainer import backprop as bp
-    from explainer import network as N
-    from explainer.mnist import load_mnist
+    from explainer.learning import backprop as bp
+    from explainer.learning import network as N
+    from explainer.data.mnist import load_mnist
 
     x_test = load_mnist()[2]
     model = N.reference_model()

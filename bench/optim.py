@@ -13,7 +13,7 @@ import time
 
 from common import ROOT, median_seconds  # noqa: E402 — the repository on sys.path, MNIST_DIR
 
-from explainer import optim  # noqa: E402
+from explainer.learning import optim  # noqa: E402
 
 
 

@@ -1,4 +1,4 @@
-"""Your own images: how long a zip takes to prepare (explainer.ownimages.read_zip), per picture mode.
+"""Your own images: how long a zip takes to prepare (explainer.data.ownimages.read_zip), per picture mode.
 
     python bench/ownimages.py [pictures]     # default 2,000 pictures of 32×32, crops of scikit-image's photographs
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explainer.ownimages import read_zip  # noqa: E402
+from explainer.data.ownimages import read_zip  # noqa: E402
 from tests.ownzips import make_zip, picture_files  # noqa: E402
 
 

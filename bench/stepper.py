@@ -21,7 +21,7 @@ logging.getLogger("streamlit").setLevel(logging.ERROR)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from explainer.figures import stepper as figs  # noqa: E402
-from explainer.stepper import conv_walk, pool_walk  # noqa: E402
+from explainer.maths.stepper import conv_walk, pool_walk  # noqa: E402
 
 import numpy as np  # noqa: E402
 

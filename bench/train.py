@@ -32,8 +32,8 @@ TARGETS = (0.985, 0.990)
 def _warm_up(device: str) -> None:
     """A GPU's first steps pay for its context and kernel selection: spend them before the clock starts."""
     if device != "cpu":
-        from explainer.mnist import load_mnist
-        from explainer.train import TrainConfig, train
+        from explainer.data.mnist import load_mnist
+        from explainer.learning.train import TrainConfig, train
 
         train(TrainConfig(epochs=1, train_size=10000, device=device, eval_size=100), load_mnist())
 
@@ -43,9 +43,9 @@ def _reference(epochs: int, device: str = "cpu") -> dict:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from explainer.mnist import load_mnist
-    from explainer.models import build_model
-    from explainer.train import to_tensor
+    from explainer.data.mnist import load_mnist
+    from explainer.learning.models import build_model
+    from explainer.learning.train import to_tensor
 
     _warm_up(device)
     torch.manual_seed(0)
@@ -89,8 +89,8 @@ def _reference(epochs: int, device: str = "cpu") -> dict:
 
 
 def _default(epochs: int, device: str = "cpu", batch_size: int | None = None, lr: float | None = None) -> dict:
-    from explainer.mnist import load_mnist
-    from explainer.train import TrainConfig, train
+    from explainer.data.mnist import load_mnist
+    from explainer.learning.train import TrainConfig, train
 
     _warm_up(device)
     data = load_mnist()
@@ -121,8 +121,8 @@ def _default(epochs: int, device: str = "cpu", batch_size: int | None = None, lr
 
 def _default_engine(epochs: int, poll_every: float = 0.25) -> dict:
     """The default contender as the Train page runs it: a TrainingJob on the (warm) Dask engine, polled."""
-    from explainer import jobs
-    from explainer.train import TrainConfig
+    from explainer.engine import jobs
+    from explainer.learning.train import TrainConfig
 
     eng = jobs.engine()
     warm = jobs.TrainingJob(TrainConfig(epochs=1, train_size=1000, eval_size=100), owner="bench-warm", engine_=eng)

@@ -102,7 +102,7 @@ SCHEDULER="$PROTO://$CONTACT_HOST:$SCHED_PORT"
 
 export MNIST_DIR="${MNIST_DIR:-$ROOT/../shared/mnist}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"   # the workers import explainer/ (and its Dask preload)
-# A closed engine: no HTTP routes on the scheduler or the workers, and explainer.jobcluster's preload closes
+# A closed engine: no HTTP routes on the scheduler or the workers, and explainer.engine.jobcluster's preload closes
 # the HTTP listener Dask opens anyway (see that module). Set a list of routes here to ask for them.
 export DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES='[]' DASK_DISTRIBUTED__WORKER__HTTP__ROUTES='[]'
 
@@ -209,9 +209,9 @@ serverurl=unix://$RUN_DIR/supervisor.sock
 EOF
   # started in priority order, stopped in reverse: the balancer first (no new clicks), then the web processes,
   # the workers (a running training is cancelled there), the scheduler last
-  program scheduler 10 TERM "$DASK scheduler --host $SCHED_HOST --port $SCHED_PORT --protocol $PROTO --no-dashboard --dashboard-address 127.0.0.1:0 --preload explainer.jobcluster $SCHED_TLS"
+  program scheduler 10 TERM "$DASK scheduler --host $SCHED_HOST --port $SCHED_PORT --protocol $PROTO --no-dashboard --dashboard-address 127.0.0.1:0 --preload explainer.engine.jobcluster $SCHED_TLS"
   for ((w = 1; w <= WORKERS; w++)); do
-    program "worker$w" 20 TERM "env EXPLAINER_TORCH_THREADS=$TORCH_THREADS OMP_NUM_THREADS=$TORCH_THREADS $DASK worker $SCHEDULER --nworkers 1 --nthreads 1 --resources training=1 --host 127.0.0.1 --no-dashboard --dashboard-address 127.0.0.1:0 --preload explainer.jobcluster --local-directory $RUN_DIR/dask --name explainer-worker-$w $WORKER_TLS"
+    program "worker$w" 20 TERM "env EXPLAINER_TORCH_THREADS=$TORCH_THREADS OMP_NUM_THREADS=$TORCH_THREADS $DASK worker $SCHEDULER --nworkers 1 --nthreads 1 --resources training=1 --host 127.0.0.1 --no-dashboard --dashboard-address 127.0.0.1:0 --preload explainer.engine.jobcluster --local-directory $RUN_DIR/dask --name explainer-worker-$w $WORKER_TLS"
   done
   for i in "${!PORTS[@]}"; do
     program "web$((i + 1))" 30 TERM "env EXPLAINER_DASK_SCHEDULER=$SCHEDULER STREAMLIT_SERVER_COOKIE_SECRET=$SECRET $PYTHON -m streamlit run $ROOT/streamlit_app.py --server.address 127.0.0.1 --server.port ${PORTS[$i]} --server.headless true --browser.gatherUsageStats false"

@@ -1,8 +1,8 @@
 """Every limit on what a visitor may send or ask for, in one place.
 
 Many learners share one server process, so every input has a limit that is checked before any work
-starts. The library checks these values (``explainer.kernels``, ``explainer.images``,
-``explainer.train``, ``explainer.mnist``), the pages pass them to their widgets (``max_chars``,
+starts. The library checks these values (``explainer.maths.kernels``, ``explainer.data.images``,
+``explainer.learning.train``, ``explainer.data.mnist``), the pages pass them to their widgets (``max_chars``,
 ``max_value``) and show them in help texts through the text catalogue (placeholders filled from here).
 """
 from __future__ import annotations
@@ -58,7 +58,7 @@ JOBS_PER_VISITOR = 3  # jobs waiting or running at once per visitor, across all 
 QUEUE_MAX = 60  # waiting jobs in all; beyond this Start explains the wait and refuses
 RESUME_KEEP_SECONDS = 2 * 3600  # a lost training's checkpoint waits this long for its Retry
 
-# ---------------------------------------------------------------- kept runs (explainer.runstore)
+# ---------------------------------------------------------------- kept runs (explainer.engine.runstore)
 # The store of trained runs (a reload or a link brings them back) is shared by every visitor. Each owner (the
 # visitor that saved a run: its login, browser cookie, else session) has a quota; a run is pushed out by another owner's save only when it is
 # older than the grace period, oldest first; a save that would need to push out a younger run is refused.
@@ -69,14 +69,14 @@ RUNS_PER_OWNER_BYTES = 64 * 1024 * 1024  # one owner's weights (four of the larg
 RUNS_GRACE_SECONDS = 24 * 3600  # a run no other owner can push out (a class's day)
 RUNS_ORPHAN_SECONDS = 600  # a weights file without its row (a crash between the two) is swept after this
 
-# ---------------------------------------------------------------- image decodes (explainer.images)
+# ---------------------------------------------------------------- image decodes (explainer.data.images)
 # One decode may hold up to about 160 MB (UPLOAD_PIXELS of RGB, or UPLOAD_PIXELS_DEEP of a deep mode), so the whole
 # process decodes at most this many uploads at once (about 320 MB); the next one waits for a free slot up to
 # DECODE_WAIT_SECONDS, then is asked to try again (errors.upload_busy).
 DECODES_AT_ONCE = 2
 DECODE_WAIT_SECONDS = 10.0
 
-# ---------------------------------------------------------------- a learner's own images (explainer.ownimages)
+# ---------------------------------------------------------------- a learner's own images (explainer.data.ownimages)
 # A .zip whose top-level folders are the classes. Everything is read in memory (never extracted to disk); the
 # archive's directory is bounded before zipfile parses it, declared sizes before anything is inflated, and the bytes
 # actually inflated while reading; every picture's header (format, size) before any picture is decoded.

@@ -163,7 +163,7 @@ def _flat_index(state: dict) -> dict:
 
 def _grey(state: dict) -> dict:
     """The grey level of an RGB pixel by the page's luma weights."""
-    from explainer.images import LUMA
+    from explainer.data.images import LUMA
 
     rgb = tuple(int(v) for v in state["rgb"])
     a = int(round(float(np.dot(LUMA, rgb))))
@@ -175,9 +175,9 @@ def _grey(state: dict) -> dict:
 # ---------------------------------------------------------------- Kernels
 def _edge_value(state: dict) -> dict:
     """The tutorial's 60|0 step edge under a kernel: the output value at (row, col)."""
-    from explainer.images import sample
-    from explainer.inspector import inspect_pixel
-    from explainer.kernels import kernel
+    from explainer.data.images import sample
+    from explainer.maths.inspector import inspect_pixel
+    from explainer.maths.kernels import kernel
 
     name = state.get("kernel", "vertical_edge")
     img = sample(state.get("image", "step_edge")).astype(np.float64)
@@ -189,7 +189,7 @@ def _edge_value(state: dict) -> dict:
 
 def _kernel_out_width(state: dict) -> dict:
     """The output width of an image ``w`` pixels wide under a kernel ``kw`` wide (no padding, stride 1)."""
-    from explainer.formulas import conv_size
+    from explainer.maths.formulas import conv_size
 
     w, kw = int(state["w"]), int(state["kw"])
     a = conv_size(w, kw, 1, 0, 1).value
@@ -198,13 +198,13 @@ def _kernel_out_width(state: dict) -> dict:
 
 # ---------------------------------------------------------------- X/O
 def _xo_grid(state: dict) -> np.ndarray:
-    from explainer import xo
+    from explainer.maths import xo
 
     return xo.parse_grid_text(state["grid"])
 
 
 def _xo_winner(state: dict) -> dict:
-    from explainer import xo
+    from explainer.maths import xo
 
     res = xo.run(_xo_grid(state))
     x, o = (f"{v:+.3f}".replace("-", "−") for v in res.votes)
@@ -213,7 +213,7 @@ def _xo_winner(state: dict) -> dict:
 
 def _xo_map_value(state: dict) -> dict:
     """The value of filter ``filter``'s map at (row, col): the mean of the nine ±1 products."""
-    from explainer import xo
+    from explainer.maths import xo
 
     k, r, c = int(state["filter"]), int(state["row"]), int(state["col"])
     v = float(xo.filter_maps(_xo_grid(state))[k, r, c])
@@ -225,7 +225,7 @@ def _xo_map_value(state: dict) -> dict:
 
 def _xo_best_cell(state: dict) -> dict:
     """Where filter ``filter``'s map is highest (every tied cell counts)."""
-    from explainer import xo
+    from explainer.maths import xo
 
     k = int(state["filter"])
     m = xo.filter_maps(_xo_grid(state))[k]
@@ -238,7 +238,7 @@ def _xo_best_cell(state: dict) -> dict:
 
 # ---------------------------------------------------------------- Stride & padding
 def _out_size(state: dict) -> dict:
-    from explainer.formulas import conv_size
+    from explainer.maths.formulas import conv_size
 
     n, k, s, p, d = (int(state[x]) for x in ("n", "k", "s", "p", "d"))
     a = conv_size(n, k, s, p, d).value
@@ -250,7 +250,7 @@ def _out_size(state: dict) -> dict:
 
 
 def _conv_params(state: dict) -> dict:
-    from explainer.receptive import Layer
+    from explainer.maths.receptive import Layer
 
     k, c, f = int(state["kernels"]), int(state["channels"]), int(state["f"])
     a = Layer("conv", f).params(c, k)
@@ -258,7 +258,7 @@ def _conv_params(state: dict) -> dict:
 
 
 def _transposed_size(state: dict) -> dict:
-    from explainer.formulas import transposed_size
+    from explainer.maths.formulas import transposed_size
 
     n, k, s, p, op = (int(state[x]) for x in ("n", "k", "s", "p", "op"))
     size = transposed_size(n, k, s, p, 1, op)
@@ -273,7 +273,7 @@ def _pool_grid(state: dict) -> np.ndarray:
 
 
 def _pool_out_size(state: dict) -> dict:
-    from explainer.formulas import pool_size
+    from explainer.maths.formulas import pool_size
 
     n, f, s, p, ceil = int(state["n"]), int(state["f"]), int(state["s"]), int(state["p"]), bool(state["ceil"])
     a = pool_size(n, f, s, p, ceil).value
@@ -284,7 +284,7 @@ def _pool_out_size(state: dict) -> dict:
 
 def _pool_first_window(state: dict) -> dict:
     """The first window's pooled value, max and average side by side (the question asks for ``mode``'s)."""
-    from explainer.stepper import pool_walk
+    from explainer.maths.stepper import pool_walk
 
     x = _pool_grid(state)
     f, s, p = int(state["f"]), int(state["s"]), int(state["p"])
@@ -298,8 +298,8 @@ def _pool_first_window(state: dict) -> dict:
 
 def _pool_peak_kept(state: dict) -> dict:
     """After shifting the X/O picture by (dy, dx), does every map's strongest pooled value stay the same?"""
-    from explainer import xo
-    from explainer.pooling import pool2d, shift
+    from explainer.maths import xo
+    from explainer.maths.pooling import pool2d, shift
 
     base = xo.X if state["which"] == "x" else xo.O
     dy, dx = int(state["dy"]), int(state["dx"])
@@ -314,7 +314,7 @@ def _pool_peak_kept(state: dict) -> dict:
 # ---------------------------------------------------------------- Optimizers
 def _race(state: dict):
     """``[(name, summary), …]`` of the race on screen (``state``: the page's race arguments)."""
-    from explainer import optim
+    from explainer.learning import optim
 
     name, kappa = state["surface"], float(state["kappa"])
     surf = optim.surface(name, kappa=kappa) if name == "quadratic" else optim.surface(name)
@@ -356,8 +356,8 @@ def _lowest_final(state: dict) -> dict:
 
 # ---------------------------------------------------------------- How kernels learn (the by-hand example)
 def _hand(state: dict):
-    from explainer import backprop as bp
-    from explainer.kernels import kernel
+    from explainer.learning import backprop as bp
+    from explainer.maths.kernels import kernel
 
     return bp.hand_example(bp.hand_input(state["input"]), np.asarray(kernel(state["kernel"]).weights, float),
                            np.asarray(kernel(state["target"]).weights, float), float(state["bias"]),
@@ -373,7 +373,7 @@ def _grad_b(state: dict) -> dict:
 
 def _hand_y_size(state: dict) -> dict:
     """The number of outputs Y of the by-hand convolution (rows × columns)."""
-    from explainer.formulas import conv_size
+    from explainer.maths.formulas import conv_size
 
     ex = _hand(state)
     h, w = ex.x.shape
@@ -386,14 +386,14 @@ def _hand_y_size(state: dict) -> dict:
 
 # ---------------------------------------------------------------- Train
 def _model_rows(state: dict):
-    from explainer import models as M
+    from explainer.learning import models as M
 
     return M.summary(M.build_model(state["model"], **dict(state.get("options") or {})), "")
 
 
 def _model_params(state: dict) -> dict:
     """The model's trainable parameters, by the layer table's own count."""
-    from explainer import models as M
+    from explainer.learning import models as M
 
     model = M.build_model(state["model"], **dict(state.get("options") or {}))
     a = int(sum(p.numel() for p in model.parameters() if p.requires_grad))
@@ -413,7 +413,7 @@ def _first_layer_values(state: dict) -> dict:
 
 def _updates(state: dict) -> dict:
     """Weight updates in the whole training: whole batches per epoch (a last partial batch is dropped, as
-    ``explainer.train`` does: ``max(1, n // batch)``) times the epochs; ``n`` is capped by MNIST's 60,000."""
+    ``explainer.learning.train`` does: ``max(1, n // batch)``) times the epochs; ``n`` is capped by MNIST's 60,000."""
     from explainer import limits
 
     n = min(int(state["train_size"]), limits.TRAIN_SIZE_MAX)

@@ -10,15 +10,16 @@ from typing import NamedTuple
 import numpy as np
 import streamlit as st
 
-from explainer import backprop as bp
-from explainer import datasets, jobs
-from explainer.draw import preprocess_drawing
+from explainer.learning import backprop as bp
+from explainer.data import datasets
+from explainer.engine import jobs
+from explainer.data.draw import preprocess_drawing
 from explainer.errors import UserError
 from explainer.figures import backprop as figs
-from explainer.kernels import format_kernel
-from explainer.kernels import kernel as named_kernel
-from explainer.shift import SHIFTS
-from explainer.train import TrainConfig
+from explainer.maths.kernels import format_kernel
+from explainer.maths.kernels import kernel as named_kernel
+from explainer.maths.shift import SHIFTS
+from explainer.learning.train import TrainConfig
 from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
 from ui.charts import chart, figure

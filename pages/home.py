@@ -6,11 +6,11 @@ import ui.boot  # noqa: F401 — first: loads the app's modules once, before con
 import numpy as np
 import streamlit as st
 
-from explainer.conv import conv2d
+from explainer.maths.conv import conv2d
 from explainer.figures import heatmap
 from explainer.figures.images import picture
-from explainer.images import sample, to_grey
-from explainer.kernels import kernel as named_kernel
+from explainer.data.images import sample, to_grey
+from explainer.maths.kernels import kernel as named_kernel
 from ui.charts import chart, figure
 from ui.nav import available_lessons
 from ui.questions import OUTCOMES, tally

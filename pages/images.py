@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from explainer.figures import images as figs
-from explainer.images import LUMA, colourful_patch
+from explainer.data.images import LUMA, colourful_patch
 from ui.charts import chart, figure
 from ui.images import digit, image_picker, int_slider
 from ui.questions import ask

@@ -7,16 +7,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explainer import shift as shift_demo
+from explainer.maths import shift as shift_demo
 from explainer.errors import UserError
 from explainer.figures import kernels as figs
-from explainer.formulas import inspection_latex
-from explainer.images import LUMA, sample, to_grey
-from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
-from explainer.kernels import (MAX_ABS, MAX_SIZE, apply_edits, clip_display, divisor_for,
+from explainer.maths.formulas import inspection_latex
+from explainer.data.images import LUMA, sample, to_grey
+from explainer.maths.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
+from explainer.maths.kernels import (MAX_ABS, MAX_SIZE, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
 from ui.charts import chart, figure
-from explainer.runstore import valid_id
+from explainer.engine.runstore import valid_id
 from ui.images import PickedImage, digit, image_picker
 from ui.questions import ask
 from explainer.limits import KERNEL_TEXT_CHARS
@@ -315,9 +315,9 @@ def _map_ref(text: str):
 @st.cache_data(max_entries=16, show_spinner=False)
 def network_input_map(model: str, index: int, layer: int, channel: int):
     """``(map, conv number, stride, padding)``: an input channel of a convolution of Inside the network as that
-    convolution reads it (``explainer.network.input_map``), on MNIST test digit ``index``; None without the run."""
-    from explainer import network as N
-    from explainer.mnist import load_mnist
+    convolution reads it (``explainer.learning.network.input_map``), on MNIST test digit ``index``; None without the run."""
+    from explainer.learning import network as N
+    from explainer.data.mnist import load_mnist
 
     if model == "reference":
         net = N.reference_model()

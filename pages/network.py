@@ -2,8 +2,8 @@
 position for the exact arithmetic of that unit; softmax with its numbers; what a channel looks for.
 
 The model is the learner's newest finished run (or one picked), else the reference CNN shipped with the app
-(``explainer.network.reference_model``). Traces are cached per model (run id or "reference") and input across
-sessions; the top patches and optimised inputs are engine jobs (``explainer.jobs``)."""
+(``explainer.learning.network.reference_model``). Traces are cached per model (run id or "reference") and input across
+sessions; the top patches and optimised inputs are engine jobs (``explainer.engine.jobs``)."""
 from __future__ import annotations
 
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
@@ -14,17 +14,17 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explainer import jobs
-from explainer import network as N
-from explainer.draw import preprocess_drawing
+from explainer.engine import jobs
+from explainer.learning import network as N
+from explainer.data.draw import preprocess_drawing
 from explainer.errors import UserError
 from explainer.figures import backprop as bp_figs
 from explainer.figures import kernels as kfigs
 from explainer.figures import network as figs
 from explainer.figures.style import fmt, number
-from explainer.images import decode_upload
-from explainer.kernels import format_kernel
-from explainer.mnist import load_mnist
+from explainer.data.images import decode_upload
+from explainer.maths.kernels import format_kernel
+from explainer.data.mnist import load_mnist
 from ui import jobs as ui_jobs
 from ui import runs as runstore
 from ui.canvas import draw_canvas
@@ -45,8 +45,8 @@ def lab() -> dict:
 # ---------------------------------------------------------------- shared caches (all sessions)
 @st.cache_resource(show_spinner=False)
 def _mnist_test(dataset: str = "mnist"):
-    """The test images and labels of the model's data set (``explainer.datasets``; loaded once per server)."""
-    from explainer import datasets
+    """The test images and labels of the model's data set (``explainer.data.datasets``; loaded once per server)."""
+    from explainer.data import datasets
 
     data = load_mnist() if dataset == "mnist" else datasets.get(dataset).load_all()
     return data[2], data[3]
@@ -55,7 +55,7 @@ def _mnist_test(dataset: str = "mnist"):
 @st.cache_resource(show_spinner=False)
 def _reference():
     """The shipped reference CNN, what ``--make-reference`` recorded, and its training configuration."""
-    from explainer.train import TrainConfig
+    from explainer.learning.train import TrainConfig
 
     info = N.reference_info()
     return N.reference_model(), info, TrainConfig.from_dict(info["config"])
@@ -80,7 +80,7 @@ def _overview(model_key: str, input_key: str, shown: int, selected: tuple, lang:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _attributions(model_key: str, input_key: str, _model, _x: np.ndarray):
     """Grad-CAM, saliency and occlusion for one input and one model (as "How kernels learn" computes the last two)."""
-    from explainer import backprop as bp
+    from explainer.learning import backprop as bp
 
     cam, cls, conv = N.grad_cam(_model, _x)
     sal, _, probs = bp.saliency(_model, _x, cls)
@@ -132,7 +132,7 @@ def _linked_run(runs: list[dict], value) -> str | None:
     version named runs by place, "run3"; a run the store no longer keeps) gets a message: None."""
     if value in ("newest", "reference") or any(_run_value(r) == value for r in runs):
         return value
-    from explainer.runstore import valid_id
+    from explainer.engine.runstore import valid_id
 
     if valid_id(value):
         run = runstore.load(value)
@@ -384,8 +384,8 @@ def kernels_link(u, U, k: int, test_index: int | None, model_key: str) -> None:
     reads it (``kn_map``: model, test digit, layer, channel; Kernels recomputes the map) at the unit's window: there
     the window, products and their sum are this page's numbers. A link can name only what another page can make
     again: a test digit and the reference model or a run the store keeps."""
-    from explainer.kernels import MAX_SIZE
-    from explainer.runstore import valid_id
+    from explainer.maths.kernels import MAX_SIZE
+    from explainer.engine.runstore import valid_id
 
     if U.size > MAX_SIZE:
         return
@@ -510,7 +510,7 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
     except UserError:
         st.info(t("network.cam_none"))
         return
-    from explainer import backprop as bp
+    from explainer.learning import backprop as bp
 
     L_ = lab()
     coords = bp.occlusion_centres(PATCH, PATCH_STEP)

@@ -8,7 +8,8 @@ from typing import NamedTuple
 import numpy as np
 import streamlit as st
 
-from explainer import jobs, optim
+from explainer.engine import jobs
+from explainer.learning import optim
 from explainer.errors import UserError
 from explainer.figures import optim as figs
 from explainer.limits import OPTIM_START_ABS

@@ -9,20 +9,20 @@ import streamlit as st
 
 from explainer.figures import stepper as figs
 from explainer.figures.images import picture
-from explainer.formulas import pool_size
-from explainer.images import to_grey
-from explainer.pooling import global_avg_pool, pool2d, shift
-from explainer.stepper import pool_walk
+from explainer.maths.formulas import pool_size
+from explainer.data.images import to_grey
+from explainer.maths.pooling import global_avg_pool, pool2d, shift
+from explainer.maths.stepper import pool_walk
 from ui.charts import chart, figure
 from ui.questions import ask
 from ui.images import image_picker, image_region
-from explainer import xo
+from explainer.maths import xo
 from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, tn, widget
 from ui.stepper import figure_labels, grid_controls, stepper, uncovered_warning
 from ui.tables.pooling import VIEWS, TABLE as POOLING
 
 
-# The X/O example (9×9, +1 strokes on −1 background) and its three 3×3 filters come from explainer.xo.
+# The X/O example (9×9, +1 strokes on −1 background) and its three 3×3 filters come from explainer.maths.xo.
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explainer.conv import conv_transpose2d
+from explainer.maths.conv import conv_transpose2d
 from explainer.errors import UserError
 from explainer.figures import stepper as figs
-from explainer.formulas import TRANSPOSED_GENERAL, conv_params_latex, conv_size, transposed_size, tutorial_size
-from explainer.images import channels as rgb_channels
-from explainer.receptive import Layer, field_mask, layer_sizes, receptive_field
-from explainer.stepper import conv_walk, parse_grid, transposed_walk
+from explainer.maths.formulas import TRANSPOSED_GENERAL, conv_params_latex, conv_size, transposed_size, tutorial_size
+from explainer.data.images import channels as rgb_channels
+from explainer.maths.receptive import Layer, field_mask, layer_sizes, receptive_field
+from explainer.maths.stepper import conv_walk, parse_grid, transposed_walk
 from ui.charts import chart, figure
 from ui.questions import ask
 from ui.images import image_region
@@ -181,7 +181,7 @@ def section_channels(lab: dict) -> None:
         s = widget(st.slider, t("stride.stride"), STRIDE["sp_cs"])
         p = widget(st.slider, t("stride.padding"), STRIDE["sp_cp"])
     if src == "image":
-        from explainer.images import sample
+        from explainer.data.images import sample
 
         photo = sample("astronaut")
         x = rgb_channels(photo[100:100 + n, 180:180 + n]).astype(float)

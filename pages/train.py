@@ -1,5 +1,5 @@
 """Train a small CNN on MNIST, live: training on the engine (Dask workers), curves, runs to compare, a look inside,
-draw a digit. The page never trains nor scores the test set itself: ``explainer.jobs`` does, on a worker."""
+draw a digit. The page never trains nor scores the test set itself: ``explainer.engine.jobs`` does, on a worker."""
 from __future__ import annotations
 
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
@@ -7,17 +7,18 @@ import ui.boot  # noqa: F401 — first: loads the app's modules once, before con
 import numpy as np
 import streamlit as st
 
-from explainer import datasets, jobs, ownimages
-from explainer import models as M
-from explainer.draw import preprocess_drawing
+from explainer.data import datasets, ownimages
+from explainer.engine import jobs
+from explainer.learning import models as M
+from explainer.data.draw import preprocess_drawing
 from explainer import limits
 from explainer.errors import UserError
-from explainer.evaluation import cell_indices, confusion_matrix, worst_mistakes
+from explainer.learning.evaluation import cell_indices, confusion_matrix, worst_mistakes
 from explainer.figures import heatmap
 from explainer.figures import train as figs
-from explainer.images import decode_upload
-from explainer.kernels import format_kernel
-from explainer.train import (TrainConfig, estimate_seconds, export_code, load_checkpoint, predict_proba,
+from explainer.data.images import decode_upload
+from explainer.maths.kernels import format_kernel
+from explainer.learning.train import (TrainConfig, estimate_seconds, export_code, load_checkpoint, predict_proba,
                              save_checkpoint)
 from ui import jobs as ui_jobs
 from ui.charts import chart, figure

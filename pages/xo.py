@@ -6,12 +6,12 @@ import ui.boot  # noqa: F401 — first: loads the app's modules once, before con
 import numpy as np
 import streamlit as st
 
-from explainer import xo
-from explainer.formulas import xo_pixel_latex, xo_vote_latex
+from explainer.maths import xo
+from explainer.maths.formulas import xo_pixel_latex, xo_vote_latex
 from explainer.figures import heatmap
 from explainer.figures import xo as figs
 from explainer.figures.style import DIVERGING, number
-from explainer.inspector import inspect_pixel
+from explainer.maths.inspector import inspect_pixel
 from ui.charts import chart, figure
 from ui.questions import ask
 from ui.shell import labels, note, publish, restore, t, widget

@@ -20,7 +20,7 @@ os.environ.setdefault("EXPLAINER_WORKER_NICE", "0")
 # The project's MNIST copy for tests: $MNIST_DIR, else ../shared/mnist beside the checkout.
 if not os.environ.get("MNIST_DIR") and (ROOT.parent / "shared" / "mnist").is_dir():
     os.environ["MNIST_DIR"] = str(ROOT.parent / "shared" / "mnist")
-# Kept runs (explainer.runstore) go to a fresh temporary folder, never the user's cache; the
+# Kept runs (explainer.engine.runstore) go to a fresh temporary folder, never the user's cache; the
 # browser tests' server inherits it.
 if not os.environ.get("CONVOLUTION_EXPLAINER_RUNS"):
     import tempfile
@@ -55,7 +55,7 @@ def mnist_dir():
 def dask_engine(mnist_dir):
     """A real Dask LocalCluster (1 worker, 1 training slot) used as the app's engine for the whole
     session; stopped, with its worker process, at the end."""
-    from explainer import jobs
+    from explainer.engine import jobs
 
     eng = jobs.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
     previous = jobs.set_engine(eng)
@@ -70,7 +70,7 @@ def pytest_configure(config):
     with the message below instead of a wall of errors."""
     if hasattr(config, "workerinput") or (os.environ.get("MNIST_DIR") and Path(os.environ["MNIST_DIR"]).is_dir()):
         return
-    from explainer import mnist
+    from explainer.data import mnist
 
     if not mnist.available():
         try:

@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explainer import backprop as bp
-from explainer import optimizers
+from explainer.learning import backprop as bp
+from explainer.learning import optimizers
 from explainer.errors import UserError
 
 
@@ -223,7 +223,7 @@ def test_occlusion_entries_are_probabilities_of_the_covered_digit():
 
 
 def test_shifted_accuracy_at_zero_is_plain_accuracy():
-    from explainer.shift import shifted_accuracy
+    from explainer.maths.shift import shifted_accuracy
 
     model = _tiny_model()
     rng = np.random.default_rng(3)

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_importing_every_explainer_module_loads_no_streamlit():
     modules = sorted(m.name for m in pkgutil.walk_packages(explainer.__path__, "explainer."))
-    assert {"explainer.conv", "explainer.train", "explainer.figures.stepper", "explainer.formulas"} <= set(modules)
+    assert {"explainer.maths.conv", "explainer.learning.train", "explainer.figures.stepper", "explainer.maths.formulas"} <= set(modules)
     code = ("import importlib, sys\n"
             f"for name in {modules!r}:\n"
             "    importlib.import_module(name)\n"

@@ -138,7 +138,7 @@ def test_a_mosaic_makes_no_hover_texts():
 
 
 def test_a_large_photo_goes_as_jpeg_a_small_picture_as_exact_png():
-    from explainer.images import sample
+    from explainer.data.images import sample
 
     photo = sample("astronaut")  # 512×512 RGB: its PNG is ~700 kB
     uri = image_figs.photo_data_uri(photo)

@@ -9,10 +9,11 @@ import json
 import pytest
 import torch
 
-from explainer import limits, models
+from explainer import limits
+from explainer.learning import models
 from explainer.errors import UserError
-from explainer.models import build_model
-from explainer.train import CHECKPOINT_FORMAT, OPTIMIZERS, TrainConfig, load_checkpoint, save_checkpoint
+from explainer.learning.models import build_model
+from explainer.learning.train import CHECKPOINT_FORMAT, OPTIMIZERS, TrainConfig, load_checkpoint, save_checkpoint
 
 
 def _blob(config: dict, model: str = "mlp") -> bytes:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
-from explainer.conv import conv2d, conv2d_reference, pad
+from explainer.maths.conv import conv2d, conv2d_reference, pad
 from explainer.errors import UserError, message
 
 pairs = lambda lo, hi: st.one_of(st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))  # noqa: E731
@@ -97,7 +97,7 @@ def test_the_reference_reads_as_the_definition_and_is_short():
     """conv2d_reference is the few-line definition (slide, multiply, sum, + bias) beside the fast conv2d."""
     import inspect
 
-    from explainer import conv as conv_module
+    from explainer.maths import conv as conv_module
 
     lines = [ln for ln in inspect.getsource(conv_module.conv2d_reference).splitlines()
              if ln.strip() and not ln.strip().startswith(("#", '"""')) and '"""' not in ln]

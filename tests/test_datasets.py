@@ -1,4 +1,4 @@
-"""The data-set registry (explainer/datasets.py): class names in both languages, shapes, the real Fashion-MNIST
+"""The data-set registry (explainer/data/datasets.py): class names in both languages, shapes, the real Fashion-MNIST
 files (Debian's dataset-fashion-mnist or $FASHION_MNIST_DIR), and the message when there is no copy."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from explainer import datasets
+from explainer.data import datasets
 from explainer.errors import UserError, message
 from explainer.i18n import translate
 

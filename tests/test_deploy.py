@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 HAPROXY = "/usr/sbin/haproxy"
 SUPERVISORD = "/usr/bin/supervisord"   # Debian's supervisor (deploy/classroom.sh's default)
 SUPERVISORCTL = "/usr/bin/supervisorctl"
-# The Dask training engine (explainer/jobs.py, issue 12 item 2). Where it exists, the web processes must
+# The Dask training engine (explainer/engine/jobs.py, issue 12 item 2). Where it exists, the web processes must
 # hand trainings to the deployment's scheduler; where it doesn't, trainings run in the web process and
 # the training test checks the run through the balancer plus the Dask side of the contract only.
-ENGINE = importlib.util.find_spec("explainer.jobs") is not None
+ENGINE = importlib.util.find_spec("explainer.engine.jobs") is not None
 
 
 def _session_processes(sid: int) -> list[int]:
@@ -338,12 +338,12 @@ def test_training_through_the_balancer(deployment):
 
 
 def test_embedded_cluster_sockets():
-    """The app's own engine (python -m explainer.jobcluster, as explainer.jobs starts it): scheduler, nanny and
+    """The app's own engine (python -m explainer.engine.jobcluster, as explainer.engine.jobs starts it): scheduler, nanny and
     worker listen on loopback only, on their Dask comm ports, and serve no HTTP."""
     from distributed import Client
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "explainer.jobcluster", "--workers", "1"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "explainer.engine.jobcluster", "--workers", "1"], cwd=ROOT, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

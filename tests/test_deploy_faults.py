@@ -6,7 +6,7 @@ TLS (client certificates, on loopback), its processes killed one at a time under
   working, the healthy half never sees an error; click latency over the recovery is measured (goal p95 ≤ 1 s); new visitors reach the restarted replica;
 - the worker process killed: its nanny starts a new one; the nanny (supervisord's child) killed, with its worker:
   supervisord restarts it; each time a new worker registers and takes new work;
-- the scheduler killed: restarted and listening (the web processes' reconnection is explainer/jobs.py's part);
+- the scheduler killed: restarted and listening (the web processes' reconnection is explainer/engine/jobs.py's part);
 - at the end SIGTERM to the script: every process it started is gone (tests/test_deploy.stop_and_check).
 
 Loopback only, bounded in time (each wait has a deadline), everything stopped at the end. Timings are printed
@@ -166,9 +166,9 @@ def _kept_run() -> str:
     """A kept run in the deployment's run store (the replicas share it: CONVOLUTION_EXPLAINER_RUNS, set by conftest)."""
     import torch
 
-    from explainer.models import build_model
-    from explainer.runstore import RunStore
-    from explainer.train import TrainConfig, save_checkpoint
+    from explainer.learning.models import build_model
+    from explainer.engine.runstore import RunStore
+    from explainer.learning.train import TrainConfig, save_checkpoint
 
     torch.manual_seed(0)
     config = TrainConfig(model="mlp")

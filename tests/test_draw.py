@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from explainer.draw import preprocess_drawing
+from explainer.data.draw import preprocess_drawing
 
 
 def _stroke(size=280, box=(200, 30, 230, 120), width=20, bg=0, ink=255, mode="L"):

@@ -16,9 +16,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from explainer import jobs, limits
+from explainer import limits
+from explainer.engine import jobs
 from explainer.errors import UserError
-from explainer.train import TrainConfig
+from explainer.learning.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 # long enough to be killed in the middle on a busy 2-core machine; a checkpoint at each of its 8 evaluation points
@@ -214,7 +215,7 @@ def test_embedded_cluster_process_restarted(mnist_dir):
             time.sleep(0.2)
         assert eng.cluster.proc is not old and eng.cluster.proc.poll() is None
         took = time.monotonic() - killed
-        from explainer.models import build_model
+        from explainer.learning.models import build_model
 
         job = jobs.EvaluationJob(build_model("fast").eval(), TrainConfig(), owner="after", engine_=eng).start()
         assert job.join(120) and job.state == "done"

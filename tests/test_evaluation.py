@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explainer.evaluation import accuracy, cell_indices, confusion_matrix, worst_mistakes
+from explainer.learning.evaluation import accuracy, cell_indices, confusion_matrix, worst_mistakes
 
 
 def test_confusion_matrix_counts_each_pair():

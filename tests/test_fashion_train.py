@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from explainer import datasets
+from explainer.data import datasets
 from explainer.i18n import translate
-from explainer.models import MODEL_NAMES, build_model
-from explainer.runstore import RunStore
-from explainer.train import TrainConfig, export_code, load_checkpoint, save_checkpoint
+from explainer.learning.models import MODEL_NAMES, build_model
+from explainer.engine.runstore import RunStore
+from explainer.learning.train import TrainConfig, export_code, load_checkpoint, save_checkpoint
 from tests.conftest import ROOT, app_test
 from tests.conftest import wait_for_run as _wait_for_run
 
@@ -62,7 +62,7 @@ def test_run_store_keeps_the_dataset(tmp_path):
 
 def test_cli_dataset_fashion_json(tmp_path):
     """A tiny real training on Fashion-MNIST from the command line: its JSON names the data set and the accuracy."""
-    out = subprocess.run([sys.executable, "-m", "explainer.train", "--dataset", "fashion", "--limit", "600",
+    out = subprocess.run([sys.executable, "-m", "explainer.learning.train", "--dataset", "fashion", "--limit", "600",
                           "--batch-size", "32", "--json", "--device", "cpu", "--save", str(tmp_path / "f.pt")],
                          cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr
@@ -71,7 +71,7 @@ def test_cli_dataset_fashion_json(tmp_path):
     assert 0.4 < res["test_accuracy"] <= 1.0  # chance is 0.1
     _, cfg = load_checkpoint((tmp_path / "f.pt").read_bytes())
     assert cfg.dataset == "fashion"
-    bad = subprocess.run([sys.executable, "-m", "explainer.train", "--dataset", "cifar", "--json"], cwd=ROOT,
+    bad = subprocess.run([sys.executable, "-m", "explainer.learning.train", "--dataset", "cifar", "--json"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "fashion" in bad.stderr
 
@@ -124,8 +124,8 @@ def test_backprop_shift_experiment_on_fashion():
     """How kernels learn, with the Train page's choice (Fashion-MNIST): the CNN and the MLP trained on it are the
     pair (an MNIST run beside them is left out), their shift curves come from Fashion-MNIST's test images, and the
     CNN's prediction is named by its class."""
-    from explainer.shift import shifted_accuracy
-    from explainer.train import train
+    from explainer.maths.shift import shifted_accuracy
+    from explainer.learning.train import train
 
     fashion = datasets.get("fashion").load_all()
     runs = []

@@ -140,7 +140,7 @@ def test_probabilities_mark_the_best_class():
 
 # ---------------------------------------------------------------- xo
 def test_xo_input_grid_window_and_feature_map_mark():
-    from explainer import xo
+    from explainer.maths import xo
 
     fig = fxo.input_grid(xo.X, value_label="V", window=(0, 2, 3), **AXES)
     assert np.array_equal(np.asarray(fig.data[0].marker.color), xo.X.ravel()) and len(fig.layout.shapes) == 1

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from explainer.errors import UserError
-from explainer.formulas import conv_params_latex, conv_size, inspection_latex, pool_size, transposed_size
-from explainer.pooling import pool2d
+from explainer.maths.formulas import conv_params_latex, conv_size, inspection_latex, pool_size, transposed_size
+from explainer.maths.pooling import pool2d
 
 
 def _last_number(latex: str) -> int:
@@ -87,8 +87,8 @@ def test_conv_params_latex():
 def test_the_inspectors_formula_ends_with_the_reference_convolution():
     import numpy as np
 
-    from explainer.conv import conv2d_reference
-    from explainer.inspector import inspect_pixel
+    from explainer.maths.conv import conv2d_reference
+    from explainer.maths.inspector import inspect_pixel
 
     def fmt(v):
         return f"{v:.0f}" if float(v).is_integer() else f"{v:.4g}"
@@ -104,9 +104,9 @@ def test_the_inspectors_formula_ends_with_the_reference_convolution():
 
 
 def test_xo_pixel_formula_and_matching_cells():
-    from explainer import xo
-    from explainer.formulas import xo_pixel_latex, xo_vote_latex
-    from explainer.inspector import inspect_pixel
+    from explainer.maths import xo
+    from explainer.maths.formulas import xo_pixel_latex, xo_vote_latex
+    from explainer.maths.inspector import inspect_pixel
 
     info = inspect_pixel(xo.X, xo.FILTERS[0], 0, 0, divisor=9)
     # the classic top-left window of the X under the "\\" filter: 8 of 9 cells match, 7/9 (printed 0.77 in the tutorial)
@@ -119,8 +119,8 @@ def test_xo_pixel_formula_and_matching_cells():
 
 def test_tutorial_size_agrees_with_torch_exactly_when_the_windows_fit():
     """The tutorial's (W − F + 2P)/S + 1 next to PyTorch's floor form: equal whenever it is a whole number."""
-    from explainer.conv import output_size
-    from explainer.formulas import tutorial_size
+    from explainer.maths.conv import output_size
+    from explainer.maths.formulas import tutorial_size
 
     assert tutorial_size(5, 3, 2, 1) == (r"H_{out} = \frac{H - F + 2P}{S} + 1 = \frac{5 - 3 + 2\cdot1}{2} + 1 = 3", True)
     assert tutorial_size(6, 3, 2, 0, axis="W")[1] is False  # (6 − 3)/2 + 1 = 2.5: PyTorch floors to 2

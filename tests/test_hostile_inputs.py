@@ -20,12 +20,15 @@ import pytest
 import torch
 from PIL import Image
 
-from explainer import images, limits, mnist, optim
+from explainer import limits
+from explainer.data import images, mnist
+from explainer.learning import optim
 from explainer.errors import UserError
-from explainer.kernels import _rows, divisor_for, parse_kernel
-from explainer.stepper import parse_grid
-from explainer.train import CHECKPOINT_FORMAT, TrainConfig, load_checkpoint, save_checkpoint
-from explainer.models import build_model
+from explainer.maths.grids import _rows, parse_grid
+from explainer.maths.kernels import divisor_for, parse_kernel
+
+from explainer.learning.train import CHECKPOINT_FORMAT, TrainConfig, load_checkpoint, save_checkpoint
+from explainer.learning.models import build_model
 from tests.conftest import ROOT, app_test
 
 PARSER_LIMIT_S = 0.25
@@ -316,7 +319,7 @@ def _cli(*args, env_extra=None, timeout=120):
     import os
 
     env = dict(os.environ, **(env_extra or {}))
-    return subprocess.run([sys.executable, "-m", "explainer.train", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "explainer.learning.train", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -80,7 +80,7 @@ UPLOADS = {
 @pytest.mark.parametrize("name", sorted(UPLOADS))
 def test_upload_decode_memory(name, tmp_path):
     path = UPLOADS[name](tmp_path)
-    res = peak_growth(path, "from explainer.images import decode_upload", "decode_upload(data)")
+    res = peak_growth(path, "from explainer.data.images import decode_upload", "decode_upload(data)")
     print(f"{name}: {path.stat().st_size / 1e3:.0f} kB → +{res['growth_mb']:.0f} MB ({res['outcome']})")
     assert res["growth_mb"] < LIMIT_MB, res
     assert res["outcome"] == "ok" or "upload_deep_too_big" in res["outcome"]
@@ -88,8 +88,8 @@ def test_upload_decode_memory(name, tmp_path):
 
 def _bomb_checkpoint(path: Path, mb: int = 256) -> Path:
     """A real checkpoint plus one deflated 256 MB tensor entry, streamed (never held in memory here)."""
-    from explainer.models import build_model
-    from explainer.train import TrainConfig, save_checkpoint
+    from explainer.learning.models import build_model
+    from explainer.learning.train import TrainConfig, save_checkpoint
 
     good = save_checkpoint(build_model("fast"), TrainConfig())
     with zipfile.ZipFile(io.BytesIO(good)) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
@@ -105,18 +105,18 @@ def _bomb_checkpoint(path: Path, mb: int = 256) -> Path:
 def test_checkpoint_bomb_memory(tmp_path):
     path = _bomb_checkpoint(tmp_path / "bomb.pt")
     assert path.stat().st_size < 2_000_000  # ≈ 1000:1
-    res = peak_growth(path, "from explainer.train import load_checkpoint", "load_checkpoint(data)")
+    res = peak_growth(path, "from explainer.learning.train import load_checkpoint", "load_checkpoint(data)")
     print(f"checkpoint bomb: {path.stat().st_size / 1e3:.0f} kB → +{res['growth_mb']:.0f} MB ({res['outcome']})")
     assert res["growth_mb"] < LIMIT_MB and "checkpoint_packed" in res["outcome"], res
 
 
 def test_good_checkpoint_load_memory(tmp_path):
-    from explainer.models import build_model
-    from explainer.train import TrainConfig, save_checkpoint
+    from explainer.learning.models import build_model
+    from explainer.learning.train import TrainConfig, save_checkpoint
 
     path = tmp_path / "good.pt"
     path.write_bytes(save_checkpoint(build_model("fast"), TrainConfig()))
-    res = peak_growth(path, "from explainer.train import load_checkpoint", "load_checkpoint(data)")
+    res = peak_growth(path, "from explainer.learning.train import load_checkpoint", "load_checkpoint(data)")
     assert res["outcome"] == "ok" and res["growth_mb"] < LIMIT_MB, res
 
 
@@ -128,6 +128,6 @@ def test_mnist_gzip_bomb_memory(tmp_path):
         chunk = np.zeros(1 << 20, dtype=np.uint8).tobytes()
         for _ in range(256):
             fh.write(chunk)
-    res = peak_growth(path, "from explainer.mnist import read_idx", f"read_idx({str(path)!r})")
+    res = peak_growth(path, "from explainer.data.mnist import read_idx", f"read_idx({str(path)!r})")
     print(f"mnist gzip bomb: {path.stat().st_size / 1e3:.0f} kB → +{res['growth_mb']:.0f} MB ({res['outcome']})")
     assert res["growth_mb"] < LIMIT_MB and "MnistCorrupt" in res["outcome"], res

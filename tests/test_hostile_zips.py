@@ -1,4 +1,4 @@
-"""Hostile and careless zips for "your own images" (explainer.ownimages.read_zip): each gets its own message
+"""Hostile and careless zips for "your own images" (explainer.data.ownimages.read_zip): each gets its own message
 (an ``errors.zip.*`` key, in both languages), nothing is written anywhere, and memory stays bounded.
 
 Each case builds its zip in memory from scikit-image's photographs (or from nothing) and must raise the key it
@@ -23,7 +23,7 @@ from PIL import Image
 from explainer import limits
 from explainer.errors import UserError
 from explainer.i18n import translate
-from explainer.ownimages import read_zip
+from explainer.data.ownimages import read_zip
 from tests.ownzips import central_records, encode, make_zip, patch_declared_sizes, patch_flags, picture_files
 
 MEMORY_LIMIT_MB = 400  # the issue's goal: peak memory for a 50 MB zip ≤ 400 MB above the idle process
@@ -278,7 +278,7 @@ def test_directory_parsing_is_linear():
 CHILD = r"""
 import json, sys
 sys.path.insert(0, {root!r})
-from explainer.ownimages import read_zip
+from explainer.data.ownimages import read_zip
 
 
 def status(field):  # kB, from the kernel's accounting of this process

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explainer import images
+from explainer.data import images
 from explainer.errors import UserError
 
 

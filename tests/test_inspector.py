@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from explainer.errors import UserError
-from explainer.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel, oriented
-from explainer.kernels import NAMES, kernel
+from explainer.maths.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel, oriented
+from explainer.maths.kernels import NAMES, kernel
 
 
 def test_tutorial_step_edge_gives_180_on_the_edge_and_0_elsewhere():
@@ -134,9 +134,9 @@ def test_colour_kernel_needs_a_colour_image():
 
 def test_the_inspector_and_the_stepper_equal_the_reference_convolution():
     """Every number the pages write out (the inspector's sum, the stepper's step results) is conv2d_reference's."""
-    from explainer.conv import conv2d_reference
+    from explainer.maths.conv import conv2d_reference
     from explainer.figures import stepper as figs
-    from explainer.stepper import conv_walk
+    from explainer.maths.stepper import conv_walk
 
     rng = np.random.default_rng(3)
     img = rng.integers(0, 256, (7, 8)).astype(float)

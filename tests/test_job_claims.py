@@ -12,8 +12,8 @@ import time
 import pytest
 from distributed import Variable
 
-from explainer import jobs
-from explainer.train import TrainConfig
+from explainer.engine import jobs
+from explainer.learning.train import TrainConfig
 from tests.test_jobs import LONG, _poll_until
 
 SHORT = dict(train_size=600, batch_size=100, epochs=1, evals_per_epoch=1, eval_size=100)

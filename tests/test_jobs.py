@@ -12,9 +12,9 @@ import pytest
 from pathlib import Path
 import torch
 
-from explainer import jobs
+from explainer.engine import jobs
 from explainer.errors import UserError
-from explainer.train import TrainConfig
+from explainer.learning.train import TrainConfig
 
 LONG = dict(train_size=60000, epochs=3)  # minutes on this machine: always stopped by the test
 
@@ -55,8 +55,8 @@ def test_tiny_training_finishes_with_accuracy(dask_engine):
     assert np.allclose(res.probabilities.sum(1), 1, atol=1e-4)
     assert np.array_equal(res.probabilities.argmax(1), res.predictions)
     # the weights came back as a state_dict and were rebuilt here: the model agrees with the worker's scores
-    from explainer.mnist import load_mnist
-    from explainer.train import to_tensor
+    from explainer.data.mnist import load_mnist
+    from explainer.learning.train import to_tensor
 
     x_test = load_mnist(download=False)[2]
     with torch.no_grad():
@@ -139,7 +139,7 @@ def test_cancel_while_queued(own_engine):
 
 
 def test_landscape_and_scoring_run_on_the_worker(dask_engine):
-    from explainer.models import build_model
+    from explainer.learning.models import build_model
 
     config = TrainConfig(model="fast")
     torch.manual_seed(0)
@@ -155,8 +155,8 @@ def test_landscape_and_scoring_run_on_the_worker(dask_engine):
     assert r["predictions"].shape == (10000,) and 0 <= r["accuracy"] <= 1
     shift = jobs.ShiftJob(model, config, digits=40, owner="shift").start()
     assert shift.join(120)
-    from explainer.mnist import load_mnist
-    from explainer.shift import SHIFTS, shifted_accuracy
+    from explainer.data.mnist import load_mnist
+    from explainer.maths.shift import SHIFTS, shifted_accuracy
 
     _, _, x_test, y_test = load_mnist()
     assert shift.result == shifted_accuracy(model, x_test[:40], y_test[:40]) and len(shift.result) == len(SHIFTS)
@@ -212,7 +212,7 @@ def test_dask_is_imported_lazily():
     import subprocess
     import sys
 
-    code = "import sys, explainer.jobs, explainer.train; print('distributed' in sys.modules, 'dask' in sys.modules)"
+    code = "import sys, explainer.engine.jobs, explainer.learning.train; print('distributed' in sys.modules, 'dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "False"], out.stderr
 

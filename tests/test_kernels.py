@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from explainer.errors import UserError
 from explainer.i18n import translate
-from explainer.kernels import MAX_ABS, MAX_SIZE, NAMES, divisor_for, format_kernel, kernel, parse_kernel
+from explainer.maths.kernels import MAX_ABS, MAX_SIZE, NAMES, divisor_for, format_kernel, kernel, parse_kernel
 
 ISSUE_BANK = {"identity", "box_blur_3", "box_blur_5", "gaussian_3", "gaussian_5", "sharpen", "vertical_edge",
               "horizontal_edge", "sobel_x", "sobel_y", "prewitt_x", "prewitt_y", "scharr_x", "scharr_y",
@@ -113,7 +113,7 @@ def test_divisor_modes():
 
 
 def test_grid_edits_apply_like_typed_values():
-    from explainer.kernels import apply_edits
+    from explainer.maths.kernels import apply_edits
 
     w = kernel("vertical_edge").weights
     out = apply_edits(w, {"0": {"1": 5}, 2: {"0": None}, "9": {"0": 1}})  # row 9 doesn't exist: ignored

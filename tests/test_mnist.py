@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from explainer import mnist
+from explainer.data import mnist
 
 
 def _write_idx(path, arr: np.ndarray, gz: bool = True) -> None:

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from explainer.errors import UserError
-from explainer import models as M
-from explainer.models import MODEL_NAMES, build_model, feature_maps, first_conv_weights, summary
+from explainer.learning import models as M
+from explainer.learning.models import MODEL_NAMES, build_model, feature_maps, first_conv_weights, summary
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

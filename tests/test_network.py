@@ -1,4 +1,4 @@
-"""explainer.network against the models' own forward pass (PyTorch forward hooks): every layer, channel and
+"""explainer.learning.network against the models' own forward pass (PyTorch forward hooks): every layer, channel and
 position of every CNN of the zoo, on a drawn digit and a test digit; softmax with numbers; the shipped reference
 model re-scored on the 10,000 test digits; receptive fields, top patches, the optimised input and Grad-CAM."""
 from __future__ import annotations
@@ -9,11 +9,11 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
-from explainer import network as N
-from explainer.draw import preprocess_drawing
+from explainer.learning import network as N
+from explainer.data.draw import preprocess_drawing
 from explainer.errors import UserError
 from explainer.figures.style import number
-from explainer.models import Normalize, build_model
+from explainer.learning.models import Normalize, build_model
 
 ZOO = [("fast", {}), ("reference", {}), ("lenet5", {}), ("custom", {}),
        ("custom", dict(blocks=3, channels=4, kernel_size=7, pool="avg", batchnorm=False)),
@@ -111,7 +111,7 @@ def test_every_unit_of_every_zoo_cnn_equals_the_forward_pass(name, options):
 
 
 def test_strides_and_paddings_and_the_trained_reference_model(mnist_dir):
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     torch.manual_seed(4)
     x_test = load_mnist()[2]
@@ -163,12 +163,12 @@ def test_softmax_steps_numbers():
 
 
 def test_reference_model_is_small_recorded_and_scores_what_it_records(mnist_dir):
-    from explainer.mnist import load_mnist
-    from explainer.train import evaluate
+    from explainer.data.mnist import load_mnist
+    from explainer.learning.train import evaluate
 
     assert N.REFERENCE_WEIGHTS.stat().st_size <= 1024 * 1024
     info = N.reference_info()
-    assert info["command"] == "python -m explainer.network --make-reference" and info["seed"] == 0
+    assert info["command"] == "python -m explainer.learning.network --make-reference" and info["seed"] == 0
     _, _, x_test, y_test = load_mnist()
     assert len(y_test) == 10_000 == info["test_digits"]
     ev = evaluate(N.reference_model(), x_test, y_test)
@@ -198,7 +198,7 @@ def test_receptive_fields_and_patches():
 
 
 def test_top_patches_are_the_strongest_places(mnist_dir):
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     x_test = load_mnist()[2][:120]
     model = N.reference_model()
@@ -262,8 +262,8 @@ def test_unit_for_finds_the_arithmetic_behind_activations_and_pools():
 def test_input_map_and_kernel_text_give_each_channels_partial_sum_in_the_kernels_inspector(name, options):
     """What the Kernels link carries: the input channel's map as the convolution reads it and the kernel as text;
     the Kernels inspector (valid, stride 1) at (row·s, col·s) then holds the unit's window and partial sum."""
-    from explainer.inspector import inspect_pixel
-    from explainer.kernels import parse_kernel
+    from explainer.maths.inspector import inspect_pixel
+    from explainer.maths.kernels import parse_kernel
     from explainer.limits import KERNEL_TEXT_CHARS
 
     torch.manual_seed(3)
@@ -291,7 +291,7 @@ def test_input_map_and_kernel_text_give_each_channels_partial_sum_in_the_kernels
 
 
 def test_kernel_text_reads_back_as_the_same_float32_weights():
-    from explainer.kernels import parse_kernel
+    from explainer.maths.kernels import parse_kernel
     from explainer.limits import KERNEL_TEXT_CHARS
 
     for k in (np.random.default_rng(1).normal(0, 0.1, (3, 3)), np.random.default_rng(2).normal(0, 1e-3, (7, 7))):

@@ -8,15 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from explainer import jobs
-from explainer import network as N
+from explainer.engine import jobs
+from explainer.learning import network as N
 from tests.conftest import app_test
 
 pytestmark = pytest.mark.usefixtures("dask_engine")
 
 
 def test_top_patches_job_equals_the_library(mnist_dir):
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     model, config = N.reference_checkpoint()
     job = jobs.TopPatchesJob(model, config, 3).start()

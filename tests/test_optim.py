@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from explainer import optim
+from explainer.learning import optim
 from explainer.errors import UserError
 
 Q = optim.surface("quadratic", kappa=4.0)  # f = ½(x² + 4y²), ∇f = (x, 4y)

@@ -1,4 +1,4 @@
-"""The written-out update rules (explainer.optim_rules) against the oracle, torch.optim with autograd
+"""The written-out update rules (explainer.learning.optim_rules) against the oracle, torch.optim with autograd
 (optim.race_torch): the same paths for every optimizer, every surface, a grid of settings, noise on and off."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from explainer import optim, optim_rules
+from explainer.learning import optim, optim_rules
 from explainer.errors import UserError
 
 SURFACES = [n for n in optim.SURFACE_NAMES if n != "mnist_logistic"]

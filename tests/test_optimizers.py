@@ -1,8 +1,8 @@
-"""One optimizer table (explainer.optimizers) behind the Optimizers page, training, the exported script and the CLI."""
+"""One optimizer table (explainer.learning.optimizers) behind the Optimizers page, training, the exported script and the CLI."""
 import pytest
 import torch
 
-from explainer import optim, optimizers, train
+from explainer.learning import optim, optimizers, train
 from explainer.errors import UserError
 
 

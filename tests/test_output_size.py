@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explainer.conv import conv2d, conv_transpose2d, output_size, output_size_transposed
+from explainer.maths.conv import conv2d, conv_transpose2d, output_size, output_size_transposed
 from explainer.errors import UserError
-from explainer.stepper import conv_walk, transposed_walk
+from explainer.maths.stepper import conv_walk, transposed_walk
 
 SIZES, KERNELS, STRIDES, PADS, DILATIONS = range(1, 13), range(1, 8), range(1, 5), range(0, 4), range(1, 4)
 ALL = list(itertools.product(KERNELS, STRIDES, PADS, DILATIONS))

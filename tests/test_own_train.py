@@ -7,11 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explainer import datasets, jobs, limits
+from explainer import limits
+from explainer.data import datasets
+from explainer.engine import jobs
 from explainer.errors import UserError
-from explainer.ownimages import read_zip
-from explainer.runstore import RunStore
-from explainer.train import TrainConfig, load_checkpoint, save_checkpoint, train
+from explainer.data.ownimages import read_zip
+from explainer.engine.runstore import RunStore
+from explainer.learning.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from tests.conftest import app_test
 from tests.conftest import wait_for_run as _wait_for_run
 from tests.ownzips import make_zip, picture_files

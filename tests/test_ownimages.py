@@ -1,4 +1,4 @@
-"""A learner's own pictures (explainer.ownimages): a zip of real photographs cut into classes, both modes, the
+"""A learner's own pictures (explainer.data.ownimages): a zip of real photographs cut into classes, both modes, the
 seeded stratified split, the preparation, the conversions, and the careless-but-fine zips that are read."""
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explainer import images, limits
-from explainer.draw import preprocess_drawing
+from explainer import limits
+from explainer.data import images
+from explainer.data.draw import preprocess_drawing
 from explainer.errors import UserError
-from explainer.ownimages import prepare, read_zip, split
+from explainer.data.ownimages import prepare, read_zip, split
 from tests.ownzips import PHOTOS, encode, make_zip, picture_files
 
 

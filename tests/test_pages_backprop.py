@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from explainer import backprop as bp
+from explainer.learning import backprop as bp
 from explainer.i18n import translate
 from tests.conftest import app_test
 
@@ -20,8 +20,8 @@ def _text(at) -> str:
 @pytest.fixture(scope="module")
 def runs():
     """Two real (tiny) trained runs as the Train page stores them: a CNN and the MLP baseline."""
-    from explainer.mnist import load_mnist
-    from explainer.train import TrainConfig, train
+    from explainer.data.mnist import load_mnist
+    from explainer.learning.train import TrainConfig, train
 
     data = load_mnist()
     out = []
@@ -115,8 +115,8 @@ def test_shift_experiment_and_saliency_with_train_page_runs(lang, runs, dask_eng
     text = _text(at)
     frame = at.dataframe[0].value
     assert len(frame) == 7  # shifts 0…6
-    from explainer.mnist import load_mnist
-    from explainer.shift import shifted_accuracy
+    from explainer.data.mnist import load_mnist
+    from explainer.maths.shift import shifted_accuracy
 
     _, _, x, y = load_mnist()
     cnn = shifted_accuracy(runs[0]["model"], x[:2000], y[:2000])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explainer.conv import conv2d
+from explainer.maths.conv import conv2d
 from explainer.i18n import translate
-from explainer.images import sample, to_grey
+from explainer.data.images import sample, to_grey
 from tests.conftest import app_test
 
 

@@ -1,16 +1,16 @@
 """Inside the network under AppTest: en/zh, the reference model and a learner's run, a link that restores layer,
-channel and position, the unit's numbers against explainer.network, softmax's table, drawing-free inputs."""
+channel and position, the unit's numbers against explainer.learning.network, softmax's table, drawing-free inputs."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from explainer import network as N
+from explainer.learning import network as N
 from explainer.figures.style import number
 from explainer.i18n import translate
-from explainer.models import build_model
-from explainer.train import TrainConfig
+from explainer.learning.models import build_model
+from explainer.learning.train import TrainConfig
 from tests.conftest import app_test
 
 
@@ -36,7 +36,7 @@ def test_reference_model_by_default(lang, mnist_dir):
     for key in ("overview_header", "detail_header", "softmax_header", "looks_header"):
         assert translate(f"network.{key}", lang) in headers
     # the first test digit is a 7 and the reference model reads it
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     x = load_mnist()[2][0] / 255.0
     layers = N.trace(N.reference_model(), x)
@@ -53,7 +53,7 @@ def test_reference_model_by_default(lang, mnist_dir):
 
 
 def test_link_restores_layer_channel_and_position_and_the_numbers_match(mnist_dir):
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     at = app_test("network", timeout=90)
     at.query_params.update(nw_digit="3", nw_layer="4", nw_channel="5", nw_row="6", nw_col="2", nw_in="9")
@@ -100,7 +100,7 @@ def test_with_a_learners_run(lang, mnist_dir):
     at.number_input(key="nw_row").set_value(9).run()
     assert not at.exception
     assert at.number_input(key="nw_row").value == 9
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     x = load_mnist()[2][0] / 255.0
     u = N.explain_unit(run["model"], x, 4, 15, 9, 0)
@@ -128,7 +128,7 @@ def test_grad_cam_saliency_and_occlusion_on_demand(lang, mnist_dir):
     at.query_params.update(nw_cam="1")
     at.run()
     assert not at.exception
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     cam, k, conv = N.grad_cam(N.reference_model(), load_mnist()[2][0] / 255.0)
     import json
@@ -141,8 +141,8 @@ def test_grad_cam_saliency_and_occlusion_on_demand(lang, mnist_dir):
 
 def _stored_run(seed: int = 12) -> tuple[dict, str]:
     """A learner's run kept in the run store (the tests' temporary one), and its id."""
-    from explainer.runstore import RunStore
-    from explainer.train import save_checkpoint
+    from explainer.engine.runstore import RunStore
+    from explainer.learning.train import save_checkpoint
 
     torch.manual_seed(seed)
     model = build_model("lenet5").eval()
@@ -152,7 +152,7 @@ def _stored_run(seed: int = 12) -> tuple[dict, str]:
 
 
 def test_a_link_names_a_run_by_its_id_not_its_place(mnist_dir):
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     run, run_id = _stored_run()
     # this session already holds two other runs: "the second run" would be another model here
@@ -207,7 +207,7 @@ def _chart_z(at, title: str) -> np.ndarray:
 def test_the_kernels_link_opens_the_same_numbers_on_kernels(layer, channel, row, col, k, mnist_dir):
     """Every convolution: the link's parameters open Kernels on that input channel's map with that kernel, at the
     unit's window, and Kernels' window, kernel, products and sum are this unit's numbers for that channel."""
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     at = app_test("network", timeout=90)
     at.query_params.update(nw_digit="3", nw_layer=str(layer), nw_channel=str(channel), nw_row=str(row),

@@ -154,7 +154,7 @@ def test_the_link_from_the_issue_is_a_message(monkeypatch):
 def test_captions_say_position_and_loss_not_y_as_a_loss():
     """The map's caption: loss range (and the colours' log₁₀(1 + loss) range), then each optimizer's (x, y) and
     loss at the frame shown; the loss chart's: each final loss. The exact numbers of the race on screen."""
-    from explainer import optim
+    from explainer.learning import optim
     from explainer.figures.style import fmt, number
 
     at = app_test("optimizers", op_opts=["sgd", "adam"], op_steps=100).run()

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from explainer.formulas import pool_size
+from explainer.maths.formulas import pool_size
 from explainer.i18n import translate
 from tests.conftest import app_test
 
@@ -150,7 +150,7 @@ def test_the_footnote_explains_the_chosen_mode(mode, lang):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_max_and_average_side_by_side(lang):
     """Issue 21 item 14: both results for the same input and window, filled up to the same step."""
-    from explainer.pooling import pool2d
+    from explainer.maths.pooling import pool2d
 
     at = app_test("pooling", lang, timeout=120, pl_mode="avg", pl_compare=True).run()
     assert not at.exception and not at.error

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explainer import xo
+from explainer.maths import xo
 from explainer.figures.style import fmt
 from explainer.i18n import translate
 from explainer.questions import question
@@ -19,13 +19,13 @@ from ui.tables.train import TABLE as TRAIN
 
 
 def _first_lit(row: int) -> int:
-    from explainer import mnist
+    from explainer.data import mnist
 
     try:
         x_test = mnist.load_mnist(download=False)[2]
         img = x_test[0]
     except Exception:  # noqa: BLE001 — without MNIST the page draws a digit
-        from explainer.images import draw_digit
+        from explainer.data.images import draw_digit
 
         img = draw_digit(0)
     lit = np.flatnonzero(img[row])

@@ -102,7 +102,7 @@ def test_bad_checkpoint_upload(trained_app):
 
 
 def test_good_checkpoint_upload_round_trip(trained_app):
-    from explainer.train import save_checkpoint
+    from explainer.learning.train import save_checkpoint
 
     at = trained_app
     run = at.session_state["tr_runs"][0]
@@ -124,8 +124,8 @@ def test_good_checkpoint_upload_round_trip(trained_app):
 
 def test_confusion_and_mistakes_come_from_the_worker(trained_app):
     """The page shows the worker's evaluation: the confusion matrix of its predictions, no scoring here."""
-    from explainer.evaluation import confusion_matrix
-    from explainer.mnist import load_mnist
+    from explainer.learning.evaluation import confusion_matrix
+    from explainer.data.mnist import load_mnist
 
     run = trained_app.session_state["tr_runs"][0]
     y_test = load_mnist(download=False)[3]
@@ -140,7 +140,7 @@ def test_confusion_and_mistakes_come_from_the_worker(trained_app):
 def test_engine_unavailable_is_said_and_the_page_works(lang, monkeypatch):
     import socket
 
-    from explainer import jobs
+    from explainer.engine import jobs
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from explainer import jobs
+from explainer.engine import jobs
 from explainer.i18n import translate
 from tests.conftest import app_test
 

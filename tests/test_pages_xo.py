@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explainer import xo
+from explainer.maths import xo
 from explainer.i18n import translate
 from tests.conftest import app_test
 

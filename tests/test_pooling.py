@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from explainer.errors import UserError
-from explainer.pooling import global_avg_pool, pool2d, pool_output_size, shift
+from explainer.maths.pooling import global_avg_pool, pool2d, pool_output_size, shift
 
 
 def test_pool2d_matches_torch_over_sizes_strides_padding_and_modes():
@@ -84,7 +84,7 @@ def test_shift_and_what_max_pooling_absorbs():
 def test_xo_tutorial_feature_map_pools_to_the_published_4x4():
     """Brandon Rohrer's X/O example: the X's "\\" feature map (conv / 9) max-pooled 2×2, stride 2,
     keeping partial windows, is the 4×4 grid the tutorial prints (0.55/0.77 there are 5/9 and 7/9)."""
-    from explainer.conv import conv2d
+    from explainer.maths.conv import conv2d
 
     x = -np.ones((9, 9))
     for i in range(1, 8):

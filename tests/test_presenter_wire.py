@@ -12,7 +12,7 @@ import plotly.io as pio
 import pytest
 
 import streamlit.elements.plotly_chart  # noqa: F401 — the server's default template (Streamlit's theme)
-from explainer import xo
+from explainer.maths import xo
 from explainer.figures import backprop as bp_figs
 from explainer.figures import heatmap
 from explainer.figures import images as image_figs

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explainer import xo
+from explainer.maths import xo
 from explainer.i18n import catalogue
 from explainer.questions import KINDS, QUESTIONS, Posed, check, question
 from ui.nav import LESSONS
@@ -62,8 +62,8 @@ def test_grey_is_pils_luma(rgb):
 # ---------------------------------------------------------------- Kernels
 @pytest.mark.parametrize("row,col", [(0, 0), (0, 1), (2, 2), (3, 3)])
 def test_edge_value_is_torchs_convolution_of_the_step_edge(row, col):
-    from explainer.images import sample
-    from explainer.kernels import kernel
+    from explainer.data.images import sample
+    from explainer.maths.kernels import kernel
 
     img = torch.tensor(sample("step_edge"), dtype=torch.float64)[None, None]
     k = torch.tensor(kernel("vertical_edge").weights, dtype=torch.float64)[None, None]
@@ -183,7 +183,7 @@ RACES = [
 
 
 def _torch_race(state):
-    from explainer import optim
+    from explainer.learning import optim
 
     name = state["surface"]
     surf = optim.surface(name, kappa=state["kappa"]) if name == "quadratic" else optim.surface(name)
@@ -212,8 +212,8 @@ HANDS = [dict(input="small", kernel="vertical_edge", target="sharpen", bias=0.0,
 
 @pytest.mark.parametrize("state", HANDS)
 def test_grad_b_and_output_count_agree_with_autograd(state):
-    from explainer import backprop as bp
-    from explainer.kernels import kernel
+    from explainer.learning import backprop as bp
+    from explainer.maths.kernels import kernel
 
     x = torch.tensor(bp.hand_input(state["input"]), dtype=torch.float64)[None, None]
     w = torch.tensor(kernel(state["kernel"]).weights, dtype=torch.float64)[None, None]
@@ -230,7 +230,7 @@ def test_grad_b_and_output_count_agree_with_autograd(state):
 @pytest.mark.parametrize("model,options", [("fast", {}), ("lenet5", {}), ("mlp", {}),
                                            ("custom", {"blocks": 3, "channels": 8, "kernel_size": 5})])
 def test_model_questions_agree_with_a_forward_pass_and_the_layer_table(model, options):
-    from explainer import models as M
+    from explainer.learning import models as M
 
     net = M.build_model(model, **options)
     total = M.summary(net, "total")[-1]["params"]

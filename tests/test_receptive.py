@@ -4,13 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import explainer
 from explainer.errors import UserError
-from explainer.receptive import Layer, field_indices, field_mask, layer_sizes, receptive_field
+from explainer.maths.receptive import Layer, field_indices, field_mask, layer_sizes, receptive_field
 
 
-def test_reexported_and_known_values():
-    assert explainer.receptive_field is receptive_field
+def test_known_values():
     assert [f.size for f in receptive_field([{"kernel": 3}] * 3)] == [3, 5, 7]
     assert receptive_field([{"kernel": 5}])[-1].size == 5 and receptive_field([("conv", 7)])[-1].size == 7
     # conv3 → pool2/2 → conv3: the pool doubles the jump
@@ -86,7 +84,7 @@ def test_layer_table_is_capped():
 
     from explainer.errors import UserError
     from explainer.limits import RECEPTIVE_LAYERS
-    from explainer.receptive import Layer, layer_sizes, receptive_field
+    from explainer.maths.receptive import Layer, layer_sizes, receptive_field
 
     assert len(receptive_field([Layer("conv", 3)] * RECEPTIVE_LAYERS)) == RECEPTIVE_LAYERS
     for fn in (receptive_field, lambda ls: layer_sizes(ls, 28)):

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from explainer.errors import UserError
-from explainer.runstore import RunStore, parse_ids, valid_id
-from explainer.train import TrainConfig, save_checkpoint
+from explainer.engine.runstore import RunStore, parse_ids, valid_id
+from explainer.learning.train import TrainConfig, save_checkpoint
 
 
 def _run(label="run 1"):
-    from explainer.models import build_model
+    from explainer.learning.models import build_model
 
     torch.manual_seed(0)
     config = TrainConfig(model="mlp")

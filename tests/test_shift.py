@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explainer import shift
-from explainer.mnist import load_mnist
+from explainer.maths import shift
+from explainer.data.mnist import load_mnist
 
 
 @pytest.fixture

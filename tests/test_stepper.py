@@ -4,10 +4,10 @@ import itertools
 import numpy as np
 import pytest
 
-from explainer.conv import conv2d, conv_transpose2d
+from explainer.maths.conv import conv2d, conv_transpose2d
 from explainer.errors import UserError
-from explainer.pooling import pool2d
-from explainer.stepper import (INPUT, INSERTED, OUTSIDE, PADDING, conv_walk, parse_grid, pool_walk,
+from explainer.maths.pooling import pool2d
+from explainer.maths.stepper import (INPUT, INSERTED, OUTSIDE, PADDING, conv_walk, parse_grid, pool_walk,
                                transposed_walk)
 
 rng = np.random.default_rng(0)

@@ -17,7 +17,7 @@ from explainer.figures import xo as xfigs
 from explainer.figures.describe import summary, tables
 from explainer.figures.style import (DASHES, DIVERGING, MARKERS, PALETTE, PRESENTER_MIN_CELL_FONT_PX, fmt,
                                      for_presenter, number, outline, series)
-from explainer.stepper import conv_walk
+from explainer.maths.stepper import conv_walk
 
 LABELS = sfigs.labels_for("en")
 

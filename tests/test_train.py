@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from explainer.errors import UserError
-from explainer.mnist import load_mnist
-from explainer.train import (TrainConfig, evaluate, export_code, load_checkpoint, predict_proba, save_checkpoint,
+from explainer.data.mnist import load_mnist
+from explainer.learning.train import (TrainConfig, evaluate, export_code, load_checkpoint, predict_proba, save_checkpoint,
                              train)
 
 
@@ -196,7 +196,7 @@ def test_export_code_runs(tmp_path, mnist_dir):
 
 def test_cli_json(tmp_path, mnist_dir):
     save = tmp_path / "m.pt"
-    out = subprocess.run([sys.executable, "-m", "explainer.train", "--model", "fast", "--epochs", "1",
+    out = subprocess.run([sys.executable, "-m", "explainer.learning.train", "--model", "fast", "--epochs", "1",
                           "--limit", "2000", "--json", "--save", str(save)],
                          capture_output=True, text=True, timeout=180, env=dict(os.environ, MNIST_DIR=mnist_dir))
     assert out.returncode == 0, out.stderr
@@ -209,7 +209,7 @@ def test_cli_json(tmp_path, mnist_dir):
 
 
 def test_channels_last_only_where_it_is_faster():
-    from explainer.models import build_model, prefers_channels_last
+    from explainer.learning.models import build_model, prefers_channels_last
 
     assert prefers_channels_last(build_model("fast")) and prefers_channels_last(build_model("lenet5"))
     assert not prefers_channels_last(build_model("mlp"))
@@ -217,7 +217,7 @@ def test_channels_last_only_where_it_is_faster():
 
 
 def test_estimate_seconds_from_measured_speed():
-    from explainer.train import estimate_seconds
+    from explainer.learning.train import estimate_seconds
 
     assert estimate_seconds(2, 1000, 500.0) == 4.0
     assert estimate_seconds(1, 60_000, 3000.0) == 20.0

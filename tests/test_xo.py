@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explainer import xo
+from explainer.maths import xo
 from explainer.errors import UserError
 
 
@@ -54,8 +54,8 @@ def test_bad_shape():
 
 
 def test_the_xo_filters_live_in_one_place():
-    """The kernel bank's X/O filters and the pooling page's maps are explainer.xo's filters and first stage."""
-    from explainer.kernels import kernel
+    """The kernel bank's X/O filters and the pooling page's maps are explainer.maths.xo's filters and first stage."""
+    from explainer.maths.kernels import kernel
 
     for name, weights in zip(xo.FILTER_NAMES, xo.FILTERS):
         assert np.array_equal(kernel(f"xo_{name}").weights, weights) and kernel(f"xo_{name}").divisor == 9

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from explainer import images, limits, mnist
+from explainer import limits
+from explainer.data import images, mnist
 from explainer.errors import UserError
 from ui.shell import labels, literal, t, t_error, widget
 from ui.state import Param

@@ -1,4 +1,4 @@
-"""Streamlit side of ``explainer.jobs``: who owns a job (the session), starting one, showing its state."""
+"""Streamlit side of ``explainer.engine.jobs``: who owns a job (the session), starting one, showing its state."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import uuid
 
 import streamlit as st
 
-from explainer import jobs
+from explainer.engine import jobs
 from explainer.errors import UserError
 from ui.shell import t, t_error
 

@@ -1,4 +1,4 @@
-"""Trained runs that survive a reload: the Streamlit side of ``explainer.runstore``.
+"""Trained runs that survive a reload: the Streamlit side of ``explainer.engine.runstore``.
 
 A finished run is saved in the run store and its id is added to the URL parameter ``run``
 (comma-separated ids, newest last). A reload or a shared link with ``?run=…`` loads those runs back
@@ -12,7 +12,7 @@ import sqlite3
 import streamlit as st
 
 from explainer.errors import UserError
-from explainer.runstore import MAX_LINKED, RunStore, parse_ids
+from explainer.engine.runstore import MAX_LINKED, RunStore, parse_ids
 from ui.shell import literal, publish, restore, t, t_error, tn
 
 KEY = "run"
@@ -43,7 +43,7 @@ def publish_ids(ids: list[str]) -> None:
 
 def remember(run: dict) -> None:
     """Save a finished (or uploaded) run in the store, give it an id and name it in the URL."""
-    from explainer.train import save_checkpoint
+    from explainer.learning.train import save_checkpoint
 
     try:
         blob = run.get("_ckpt") or save_checkpoint(run["model"], run["config"])

@@ -2,6 +2,9 @@
 
 Every builder takes its user-visible words as arguments (the pages pass them from the text
 catalogue), so the library holds no UI language.
+
+May import: the base, ``maths/``, ``data/`` and modules of ``figures/``; never ``learning/`` or ``engine/``
+(a page passes the numbers a figure shows).
 """
 from __future__ import annotations
 

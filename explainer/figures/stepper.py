@@ -10,7 +10,7 @@ import numpy as np
 from explainer.figures import fast_figure
 from explainer.figures.style import BLUES, DIVERGING, HIGHLIGHT, MUTED, PALETTE, PICK, fmt, margins, outline
 from explainer.i18n import translate
-from explainer.stepper import INPUT, INSERTED, OUTSIDE, PADDING, Step, Walk
+from explainer.maths.stepper import INPUT, INSERTED, OUTSIDE, PADDING, Step, Walk
 
 WINDOW = HIGHLIGHT  # the window's taps; PICK (style): max pooling's chosen cell / the output cell being filled
 WINDOW_FILL = "rgba(213, 94, 0, 0.10)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from explainer.images import LUMA
+from explainer.data.images import LUMA
 
 from explainer.figures import fast_figure, heatmap
 from explainer.figures.style import DIVERGING, PALETTE, margins, number, outline, series

@@ -129,8 +129,8 @@ def phone(browser):
 
 
 def test_phone_draws_right_after_loading_weights_and_sees_the_prediction(phone, app, tmp_path):
-    from explainer.models import build_model
-    from explainer.train import TrainConfig, save_checkpoint
+    from explainer.learning.models import build_model
+    from explainer.learning.train import TrainConfig, save_checkpoint
 
     ckpt = tmp_path / "fast-mnist.pt"
     ckpt.write_bytes(save_checkpoint(build_model("fast"), TrainConfig()))

@@ -83,8 +83,8 @@ def _sum_terms(latex: str) -> tuple[float, float]:
 def test_clicking_a_gradient_cell_writes_its_sum_out(page, app):
     """Issue 21 item 9: a click on a weight or a pixel of the gradient maps selects it (the sum below was stuck
     at (0, 0); only typing row and column worked), and the chart toolbar no longer covers the map's title."""
-    from explainer import backprop as bp
-    from explainer.kernels import kernel
+    from explainer.learning import backprop as bp
+    from explainer.maths.kernels import kernel
     from ui.tables.backprop import TABLE
 
     ex = bp.hand_example(bp.hand_input(TABLE["bp_input"].default),

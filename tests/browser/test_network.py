@@ -1,6 +1,6 @@
 """Inside the network in a real browser: select a channel by clicking it in the overview and a position by clicking
 its map, then the same by keyboard only (and the temperature, and the Kernels link, which opens that input channel's
-map and kernel with the unit's partial sum); the unit's numbers on the page are the network's own (explainer.network
+map and kernel with the unit's partial sum); the unit's numbers on the page are the network's own (explainer.learning.network
 in this process, on the same test digit). Screenshots: en and zh at 1280 px, presenter mode at 1920 px, a phone."""
 from __future__ import annotations
 
@@ -55,16 +55,16 @@ def texts(page) -> str:
 
 
 def own_value(layer: int, channel: int, row: int, col: int, digit: int = 0) -> float:
-    from explainer import network as N
-    from explainer.mnist import load_mnist
+    from explainer.learning import network as N
+    from explainer.data.mnist import load_mnist
 
     x = load_mnist()[2][digit] / 255.0
     return float(N.trace(N.reference_model(), x)[layer].output[channel, row, col])
 
 
 def own_partial(layer: int, channel: int, row: int, col: int, k: int, digit: int = 0) -> float:
-    from explainer import network as N
-    from explainer.mnist import load_mnist
+    from explainer.learning import network as N
+    from explainer.data.mnist import load_mnist
 
     x = load_mnist()[2][digit].astype("float32") / 255.0
     return float(N.explain_unit(N.reference_model(), x, layer, channel, row, col).partial_sums[k])

@@ -21,9 +21,9 @@ CELL_XY = """([row, col]) => {
 @pytest.fixture(scope="module")
 def kept_run():
     """A small real run, trained here and saved in the run store the test server reads."""
-    from explainer.mnist import load_mnist
-    from explainer.runstore import RunStore
-    from explainer.train import TrainConfig, evaluate, save_checkpoint, train
+    from explainer.data.mnist import load_mnist
+    from explainer.engine.runstore import RunStore
+    from explainer.learning.train import TrainConfig, evaluate, save_checkpoint, train
 
     data = load_mnist()
     result = train(TrainConfig(model="fast", train_size=3000, seed=1), data)

@@ -1,7 +1,7 @@
 """How kernels learn: backpropagation by hand, a kernel learning a target, conv vs dense, a CNN's attributions."""
-from explainer import backprop as bp
-from explainer import datasets
-from explainer import optimizers
+from explainer.learning import backprop as bp
+from explainer.data import datasets
+from explainer.learning import optimizers
 from ui.state import Param, Table
 from ui.tables.shared import DIGIT_MAX
 

@@ -1,5 +1,5 @@
 """What a kernel does: the explorer (picker, kernel, custom kernel, inspector), the examples, the shift."""
-from explainer.kernels import DIVIDE_MODES, MAX_ABS, NAMES
+from explainer.maths.kernels import DIVIDE_MODES, MAX_ABS, NAMES
 from explainer.limits import KERNEL_TEXT_CHARS
 from ui.state import Param, Table
 from ui.tables.shared import SIDE_MAX, picker_params, view_param

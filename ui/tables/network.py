@@ -2,7 +2,7 @@
 from ui.state import Param, Table
 from ui.tables.shared import DIGIT_MAX
 
-MODELS = ("newest", "reference")  # or a run's id (explainer.runstore: 22 characters), or a run's weights key
+MODELS = ("newest", "reference")  # or a run's id (explainer.engine.runstore: 22 characters), or a run's weights key
 MODEL_CHARS = 22                  # a run id (runstore) is 22 characters, a weights key (network.model_key_of) 16
 SOURCES = ("test", "draw", "upload")
 MAX_LAYERS = 32    # entries of a trace (the zoo's deepest model has 17)

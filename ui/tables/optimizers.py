@@ -1,5 +1,5 @@
 """The optimizers' race on a 2-D surface: surface, optimizers, start, steps, noise, each optimizer's settings."""
-from explainer import optim
+from explainer.learning import optim
 from explainer.limits import OPTIM_START_ABS
 from ui.state import Param, Table
 from ui.tables.shared import stepper_params

@@ -6,7 +6,7 @@ its table, so the helper and the table declare one and the same ``Param`` object
 """
 from __future__ import annotations
 
-from explainer import images
+from explainer.data import images
 from ui.state import Param
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0)  # a stepper's steps per second

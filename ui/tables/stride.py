@@ -1,7 +1,7 @@
 """Stride & padding: the stepper, channels, transposed convolution, receptive fields."""
-from explainer.conv import PADDING_MODES
+from explainer.maths.conv import PADDING_MODES
 from explainer.limits import KERNEL_TEXT_CHARS
-from explainer.receptive import Layer
+from explainer.maths.receptive import Layer
 from ui.state import Param, Table
 from ui.tables.shared import grid_params, region_params, stepper_params, view_param
 

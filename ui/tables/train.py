@@ -1,7 +1,7 @@
 """Train a CNN on MNIST: the model, the optimizer and the run's settings."""
-from explainer import datasets, ownimages
-from explainer import models as M
-from explainer.train import DEFAULT_LR, OPTIMIZERS
+from explainer.data import datasets, ownimages
+from explainer.learning import models as M
+from explainer.learning.train import DEFAULT_LR, OPTIMIZERS
 from ui.state import Param, Table
 
 TABLE = Table("train", [

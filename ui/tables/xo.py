@@ -1,5 +1,5 @@
 """The X/O network: a preset grid, the pixel inspector."""
-from explainer import xo
+from explainer.maths import xo
 from ui.state import Param, Table
 from ui.tables.shared import view_param
 

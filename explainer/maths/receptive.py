@@ -1,6 +1,6 @@
 """Receptive fields of a stack of convolution and pooling layers.
 
-    >>> from explainer.receptive import receptive_field
+    >>> from explainer.maths.receptive import receptive_field
     >>> [(f.size, f.jump) for f in receptive_field([{"kernel": 3}, {"kernel": 3}])]
     [(3, 1), (5, 1)]
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from explainer.errors import UserError
 from explainer.limits import RECEPTIVE_LAYERS
 
-# NumPy and explainer.conv are imported inside the functions that need them, so that
+# NumPy and explainer.maths.conv are imported inside the functions that need them, so that
 # ``import explainer`` (which re-exports ``receptive_field``) stays light.
 
 KINDS = ("conv", "pool")
@@ -96,7 +96,7 @@ def receptive_field(layers) -> list[Field]:
 
 def layer_sizes(layers, n: int) -> list[int]:
     """Map size along one axis: the input ``n`` followed by each layer's output size."""
-    from explainer.conv import output_size
+    from explainer.maths.conv import output_size
 
     _check_count(layers)
     sizes = [int(n)]

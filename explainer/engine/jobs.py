@@ -8,7 +8,7 @@ don't pay for it.
 Where the jobs run
 ------------------
 - By default an embedded ``distributed.LocalCluster`` is started on first use (``engine()``), in a child
-  process of its own (``python -m explainer.jobcluster``, which ends with the web process), sized to
+  process of its own (``python -m explainer.engine.jobcluster``, which ends with the web process), sized to
   the machine: ``threads = min(4, cores)`` PyTorch threads per training, ``cores // threads``
   worker processes (a 2-core machine: 1 worker, 2 threads), one training slot per worker. The worker
   processes run at a lower priority (``nice``) than the web process, so clicks stay fast while a
@@ -56,11 +56,11 @@ default 10):
 - ``job.done``, ``job.result`` (fetched once from the worker when done; ``None`` if cancelled),
   ``job.error`` (a one-line text, or ``None``), ``job.join(timeout)`` (wait, with heartbeats).
 
-``TrainingJob.result`` is an ``explainer.train.TrainResult`` whose model was rebuilt here from the
+``TrainingJob.result`` is an ``explainer.learning.train.TrainResult`` whose model was rebuilt here from the
 worker's ``state_dict``, with ``predictions`` and ``probabilities`` of the 10,000 test digits
 (computed by the worker). ``LandscapeJob.result`` is ``optim.loss_landscape``'s dict;
 ``EvaluationJob.result`` is ``train.evaluate``'s dict; ``ShiftJob.result`` the accuracy per shift.
-The Optimizers page's 2-D races are no job: the written-out update rules (``explainer.optim_rules``) compute
+The Optimizers page's 2-D races are no job: the written-out update rules (``explainer.learning.optim_rules``) compute
 the longest one in a few tens of milliseconds, in the page.
 
 The engine: ``engine()`` (the process's shared ``Engine``, started on first use), ``warm_up()`` (start
@@ -123,7 +123,7 @@ def checkpoint_dir() -> Path:
     A course whose workers run on other machines points it at a shared folder."""
     if os.environ.get(ENV_CHECKPOINTS):
         return Path(os.environ[ENV_CHECKPOINTS])
-    from explainer import runstore
+    from explainer.engine import runstore
 
     return runstore.default_root() / "resume"
 
@@ -280,7 +280,7 @@ class Engine:
                 self.cluster = _LocalClusterProcess(self.n_workers, self.start_timeout)
             self.client = Client(self.cluster.address, set_as_default=False, timeout=min(self.start_timeout, 30))
             threads = self.torch_threads
-        from explainer.jobworker import WorkerSetup
+        from explainer.engine.jobworker import WorkerSetup
 
         self.client.register_plugin(WorkerSetup(threads, int(os.environ.get(ENV_NICE, "5"))), name="explainer-setup")
 
@@ -460,16 +460,16 @@ LIVE = ("running", "processing", "no-worker", "queued", "waiting")  # a job's Da
 
 
 class _LocalClusterProcess:
-    """``python -m explainer.jobcluster`` as a child process: a local cluster that ends with this process."""
+    """``python -m explainer.engine.jobcluster`` as a child process: a local cluster that ends with this process."""
 
     def __init__(self, workers: int, timeout: float):
         import subprocess
         import sys
         from pathlib import Path
 
-        root = str(Path(__file__).resolve().parents[1])
+        root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-        self.proc = subprocess.Popen([sys.executable, "-m", "explainer.jobcluster", "--workers", str(workers),
+        self.proc = subprocess.Popen([sys.executable, "-m", "explainer.engine.jobcluster", "--workers", str(workers),
                                       "--timeout", str(timeout)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      cwd=root, env=env, text=True)
         self.address = None
@@ -926,7 +926,7 @@ def shipped(config, data):
     they are missing, don't match the configuration's spec or exceed ``limits.OWN_SHIPPED_BYTES``); else None."""
     import numpy as np
 
-    from explainer import datasets
+    from explainer.data import datasets
 
     if getattr(config, "dataset", None) != datasets.OWN:
         return None
@@ -957,7 +957,7 @@ class TrainingJob(Job):
         return eng.estimate_training(self.config)
 
     def _task(self):
-        from explainer.jobworker import run_training
+        from explainer.engine.jobworker import run_training
 
         return run_training, (self.config.to_dict(), self.resume_from, self.data)
 
@@ -983,7 +983,7 @@ class TrainingJob(Job):
             drop_checkpoint(self.resume_from)
 
     def _make_result(self, raw):
-        from explainer.train import TrainConfig, TrainResult
+        from explainer.learning.train import TrainConfig, TrainResult
 
         config = TrainConfig.from_dict(raw["config"])
         model = model_from_state(config, raw["state_dict"])
@@ -1013,7 +1013,7 @@ class LandscapeJob(Job):
         return 2.0 + self.steps ** 2 * self.digits / 4000.0
 
     def _task(self):
-        from explainer.jobworker import run_landscape
+        from explainer.engine.jobworker import run_landscape
 
         config = self.config.to_dict() if self.config is not None else None
         return run_landscape, (config, self.state_dict, self.steps, self.digits)
@@ -1035,7 +1035,7 @@ class EvaluationJob(Job):
         return 3.0
 
     def _task(self):
-        from explainer.jobworker import run_evaluation
+        from explainer.engine.jobworker import run_evaluation
 
         return run_evaluation, (self.config.to_dict(), self.state_dict, self.data)
 
@@ -1055,7 +1055,7 @@ class ShiftJob(Job):
         return 2.0 + self.digits / 400.0
 
     def _task(self):
-        from explainer.jobworker import run_shift
+        from explainer.engine.jobworker import run_shift
 
         return run_shift, (self.config.to_dict(), self.state_dict, self.digits)
 
@@ -1098,7 +1098,7 @@ class TopPatchesJob(Job):
         return 4.0
 
     def _task(self):
-        from explainer.jobworker import run_top_patches
+        from explainer.engine.jobworker import run_top_patches
 
         return run_top_patches, (self.config.to_dict(), self.state_dict, self.layer)
 
@@ -1111,7 +1111,7 @@ class OptimiseInputJob(Job):
     def __init__(self, model, config, layer: int, channel: int, *, steps: int | None = None,
                  owner: str | None = None, engine_: Engine | None = None, heartbeat_timeout: float | None = None):
         super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
-        from explainer.network import OPTIMISE_STEPS
+        from explainer.learning.network import OPTIMISE_STEPS
 
         self.state_dict, self.config = state_of(model), config
         self.layer, self.channel, self.steps = int(layer), int(channel), int(steps or OPTIMISE_STEPS)
@@ -1120,7 +1120,7 @@ class OptimiseInputJob(Job):
         return 2.0
 
     def _task(self):
-        from explainer.jobworker import run_optimise_input
+        from explainer.engine.jobworker import run_optimise_input
 
         return run_optimise_input, (self.config.to_dict(), self.state_dict, self.layer, self.channel, self.steps)
 

@@ -2,7 +2,7 @@
 
 Every image is a NumPy ``uint8`` array: ``(H, W)`` grey or ``(H, W, 3)`` RGB, 0–255.
 
-    >>> from explainer.images import sample
+    >>> from explainer.data.images import sample
     >>> sample("step_edge")[0]
     array([60, 60, 60,  0,  0,  0], dtype=uint8)
 """

@@ -7,7 +7,7 @@ order in which the window visits the output cells. ``walk.step(n)`` gives everyt
 shows: the window's cells, the values under it, the products with the kernel, their sum and the
 output cell it fills.
 
-    >>> from explainer.stepper import conv_walk
+    >>> from explainer.maths.stepper import conv_walk
     >>> w = conv_walk([[1, 2, 3], [4, 5, 6], [7, 8, 9]], [[1, 0], [0, -1]])
     >>> len(w), w.out_shape
     (4, (1, 2, 2))
@@ -15,7 +15,7 @@ output cell it fills.
     >>> s.out, s.products.tolist(), s.result
     ((0, 0, 0), [[[1.0, 0.0], [0.0, -5.0]]], -4.0)
 
-Shapes follow PyTorch (see ``explainer.conv``): inputs ``(H, W)`` or ``(C, H, W)``.
+Shapes follow PyTorch (see ``explainer.maths.conv``): inputs ``(H, W)`` or ``(C, H, W)``.
 """
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from explainer.conv import (_as_float, _pair, output_size, output_size_transposed, pad)
+from explainer.maths.conv import (_as_float, _pair, output_size, output_size_transposed, pad)
 from explainer.errors import UserError, shape_text
+from explainer.maths.grids import parse_grid  # noqa: F401 (the stride lesson reads its grids here)
 
 # What a grid cell is.
 INPUT, PADDING, INSERTED, OUTSIDE = 0, 1, 2, 3
@@ -209,7 +210,7 @@ def _bias(bias, k: int) -> np.ndarray:
 
 
 def conv_walk(x, kernel, stride=1, padding=0, dilation=1, bias=0.0, padding_mode: str = "zeros") -> Walk:
-    """The walk of ``explainer.conv.conv2d(x, kernel, ...)``: same arguments, same output.
+    """The walk of ``explainer.maths.conv.conv2d(x, kernel, ...)``: same arguments, same output.
 
     ``kernel``: ``(kh, kw)``, ``(C, kh, kw)`` or a bank ``(K, C, kh, kw)``. Raises ``UserError``
     when the settings leave no output.
@@ -234,7 +235,7 @@ def conv_walk(x, kernel, stride=1, padding=0, dilation=1, bias=0.0, padding_mode
 
 
 def transposed_walk(x, kernel, stride=1, padding=0, dilation=1, output_padding=0, bias=0.0) -> Walk:
-    """The walk of ``explainer.conv.conv_transpose2d(x, kernel, ...)`` seen as an ordinary convolution.
+    """The walk of ``explainer.maths.conv.conv_transpose2d(x, kernel, ...)`` seen as an ordinary convolution.
 
     A transposed convolution equals a stride-1 convolution of the *stuffed* input — ``stride − 1``
     zeros inserted between neighbouring values, a border of ``dilation·(k − 1) − padding`` zeros
@@ -293,7 +294,7 @@ def pool_output_size(n: int, size: int, stride: int, padding: int = 0, ceil_mode
 
 def pool_walk(x, size=2, stride=None, mode: str = "max", padding=0, ceil_mode: bool = False,
               count_include_pad: bool = True) -> Walk:
-    """The walk of ``explainer.pooling.pool2d``: each map pooled on its own, one step per output cell.
+    """The walk of ``explainer.maths.pooling.pool2d``: each map pooled on its own, one step per output cell.
 
     Max pooling ignores padding (as if it were −∞); average pooling divides by the number of
     cells in the window that are input or padding (``count_include_pad=True``, torch's default) or
@@ -318,12 +319,3 @@ def pool_walk(x, size=2, stride=None, mode: str = "max", padding=0, ceil_mode: b
     roles[ph: ph + h, pw: pw + w] = INPUT
     return Walk("pool", grid, roles, (kh, kw), (sh, sw), (1, 1), (x.shape[0], ho, wo), (h, w),
                 origin=(ph, pw), mode=mode, count_include_pad=count_include_pad)
-
-
-def parse_grid(text: str, max_side: int = 7) -> np.ndarray:
-    """A grid of numbers typed by the user (see ``explainer.kernels.parse_kernel``, which this is):
-    one row per line or ``;``, values separated by spaces or commas; words, NaN/infinity, ragged rows
-    or a grid larger than ``max_side``×``max_side`` raise ``UserError``."""
-    from explainer.kernels import parse_kernel
-
-    return parse_kernel(str(text), max_size=max_side)

@@ -1,7 +1,7 @@
 """Trained runs kept on disk, so a reload or a link that names a run (``?run=<id>``) brings it back.
 
 One SQLite database (``runs.sqlite``) holds each run's configuration, curves and scores; its
-weights sit beside it as ``weights/<id>.pt`` (``explainer.train.save_checkpoint``'s bytes, loaded
+weights sit beside it as ``weights/<id>.pt`` (``explainer.learning.train.save_checkpoint``'s bytes, loaded
 back with ``weights_only=True``). The folder is the per-user cache
 (``$XDG_CACHE_HOME/convolution-explainer/runs`` or ``~/.cache/...``), or ``$CONVOLUTION_EXPLAINER_RUNS``
 (tests point it at a temporary folder).
@@ -242,7 +242,7 @@ class RunStore:
     def load(self, run_id: str) -> dict | None:
         """The run as the Train page keeps it (with ``model`` and ``config``), or None."""
         from explainer.errors import UserError
-        from explainer.train import load_checkpoint
+        from explainer.learning.train import load_checkpoint
 
         meta, blob = self.meta(run_id), self.checkpoint(run_id)
         if meta is None or blob is None:

@@ -1,6 +1,6 @@
 """MNIST from the four standard IDX files, found locally or downloaded with checksums.
 
-    >>> from explainer.mnist import load_mnist
+    >>> from explainer.data.mnist import load_mnist
     >>> x_train, y_train, x_test, y_test = load_mnist()      # doctest: +SKIP
 
 Where the files are looked for, in order: ``root``; ``$MNIST_DIR``; the per-user cache

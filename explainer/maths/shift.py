@@ -6,7 +6,7 @@ After convolution (edge kernels) → ReLU → max-pooling over large windows, th
 not exactly where.
 
     >>> import numpy as np
-    >>> from explainer.shift import compare
+    >>> from explainer.maths.shift import compare
     >>> one = np.zeros((28, 28)); one[4:24, 13:15] = 1
     >>> seven = np.zeros((28, 28)); seven[4:6, 8:20] = 1; seven[6:24, 17:19] = 1
     >>> c = compare(one, seven, 4)
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explainer.conv import conv2d
-from explainer.kernels import kernel
-from explainer.pooling import pool2d
-from explainer.pooling import shift as shift_image
+from explainer.maths.conv import conv2d
+from explainer.maths.kernels import kernel
+from explainer.maths.pooling import pool2d
+from explainer.maths.pooling import shift as shift_image
 
 # MNIST test-set images used by default: a "1" and a "7" for which the argument holds for shifts 2–7.
 ONE_INDEX, SEVEN_INDEX = 276, 175

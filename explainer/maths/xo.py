@@ -7,7 +7,7 @@ conv (a small "gather" kernel on each map, zero padding 1) → ReLU → pool giv
 flattened, scaled to length 1, and a fully connected layer with hand-set weights (from the standard
 X and O only: how much each feature tells them apart) votes X or O.
 
-    >>> from explainer.xo import X, run
+    >>> from explainer.maths.xo import X, run
     >>> r = run(X)
     >>> float(round(r.maps[0][0, 0], 2)), r.winner
     (0.78, 'X')
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explainer.conv import conv2d
-from explainer.pooling import pool2d
+from explainer.maths.conv import conv2d
+from explainer.maths.pooling import pool2d
 
 SIDE = 9  # the input is a SIDE×SIDE grid of ±1
 

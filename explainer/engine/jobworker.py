@@ -1,4 +1,4 @@
-"""The worker side of ``explainer.jobs``: what runs inside a Dask worker process.
+"""The worker side of ``explainer.engine.jobs``: what runs inside a Dask worker process.
 
 Imported by the web process only when a job is submitted (it imports Dask).
 """
@@ -11,7 +11,7 @@ import time
 
 from distributed import Variable, WorkerPlugin, get_client
 
-from explainer.jobs import (CLOCK_SKEW, ENV_TORCH_THREADS, checkpoint_path, claim_function, model_from_state,
+from explainer.engine.jobs import (CLOCK_SKEW, ENV_TORCH_THREADS, checkpoint_path, claim_function, model_from_state,
                             prune_checkpoints, state_of)
 
 
@@ -72,16 +72,16 @@ _DATA_LOCK = threading.Lock()
 
 
 def worker_data(dataset: str = "mnist"):
-    """A built-in data set (``explainer.datasets``: MNIST, Fashion-MNIST) in this worker process, read by the worker
+    """A built-in data set (``explainer.data.datasets``: MNIST, Fashion-MNIST) in this worker process, read by the worker
     itself from its own files, loaded once and kept."""
     with _DATA_LOCK:
         if dataset not in _DATA:
             if dataset == "mnist":
-                from explainer.mnist import load_mnist
+                from explainer.data.mnist import load_mnist
 
                 _DATA[dataset] = load_mnist()
             else:
-                from explainer import datasets
+                from explainer.data import datasets
 
                 _DATA[dataset] = datasets.get(dataset).load_all()
         return _DATA[dataset]
@@ -213,7 +213,7 @@ def load_resume(key: str | None, config) -> dict | None:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 — half written, damaged: start from the beginning (and say so)
         return None
-    from explainer.train import TrainConfig
+    from explainer.learning.train import TrainConfig
 
     try:
         same = isinstance(state, dict) and TrainConfig.from_dict(state.get("config", {})) == config
@@ -243,7 +243,7 @@ def run_training(key: str, heartbeat_timeout: float, config: dict, resume_from: 
     """Worker: train, score the whole test set, return weights and the evaluation (plain data). A checkpoint is
     written at every evaluation point; a rerun of this task (its worker died) or a Retry (``resume_from``: the
     lost job's key) goes on from the last one, and says so."""
-    from explainer.train import TrainConfig, train
+    from explainer.learning.train import TrainConfig, train
 
     link = _Link(key, heartbeat_timeout, begin=False)
     if link.abandoned or link.cancelled:
@@ -274,8 +274,8 @@ def run_landscape(key: str, heartbeat_timeout: float, config: dict | None, state
     ``config`` None, the model itself)."""
     import torch
 
-    from explainer.optim import loss_landscape
-    from explainer.train import TrainConfig, pick_device, to_tensor
+    from explainer.learning.optim import loss_landscape
+    from explainer.learning.train import TrainConfig, pick_device, to_tensor
 
     link = _Link(key, heartbeat_timeout)
     if link.abandoned or link.cancelled:
@@ -299,7 +299,7 @@ def run_landscape(key: str, heartbeat_timeout: float, config: dict | None, state
 def run_evaluation(key: str, heartbeat_timeout: float, config: dict, state: dict, data=None) -> dict:
     """Worker: loss, accuracy, predictions and probabilities on the 10,000 test digits (or the test pictures of a
     learner's own images, shipped as ``data``)."""
-    from explainer.train import TrainConfig, evaluate, pick_device
+    from explainer.learning.train import TrainConfig, evaluate, pick_device
 
     link = _Link(key, heartbeat_timeout)
     if link.abandoned or link.cancelled:
@@ -311,8 +311,8 @@ def run_evaluation(key: str, heartbeat_timeout: float, config: dict, state: dict
 
 def run_shift(key: str, heartbeat_timeout: float, config: dict, state: dict, digits: int) -> dict:
     """Worker: accuracy on the first ``digits`` test digits shifted by each of ``shift.SHIFTS`` pixels."""
-    from explainer.shift import shifted_accuracy
-    from explainer.train import TrainConfig, pick_device
+    from explainer.maths.shift import shifted_accuracy
+    from explainer.learning.train import TrainConfig, pick_device
 
     link = _Link(key, heartbeat_timeout)
     if link.abandoned or link.cancelled:
@@ -328,8 +328,8 @@ class _Abandoned(Exception):
 
 def run_top_patches(key: str, heartbeat_timeout: float, config: dict, state: dict, layer: int) -> dict:
     """Worker: ``network.top_patches`` of entry ``layer`` over the 10,000 test digits, with progress."""
-    from explainer.network import top_patches
-    from explainer.train import TrainConfig
+    from explainer.learning.network import top_patches
+    from explainer.learning.train import TrainConfig
 
     link = _Link(key, heartbeat_timeout)
     if link.abandoned or link.cancelled:
@@ -351,8 +351,8 @@ def run_top_patches(key: str, heartbeat_timeout: float, config: dict, state: dic
 def run_optimise_input(key: str, heartbeat_timeout: float, config: dict, state: dict, layer: int, channel: int,
                        steps: int) -> dict:
     """Worker: ``network.optimise_input`` for one channel, with progress."""
-    from explainer.network import optimise_input
-    from explainer.train import TrainConfig
+    from explainer.learning.network import optimise_input
+    from explainer.learning.train import TrainConfig
 
     link = _Link(key, heartbeat_timeout)
     if link.abandoned or link.cancelled:

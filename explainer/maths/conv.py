@@ -1,6 +1,6 @@
 """2-D convolution as CNNs compute it (cross-correlation), in plain NumPy.
 
-    >>> from explainer.conv import conv2d
+    >>> from explainer.maths.conv import conv2d
     >>> conv2d([[60, 60, 60, 0, 0, 0]] * 3, [[1, 0, -1]] * 3)
     array([[  0., 180., 180.,   0.]])
 

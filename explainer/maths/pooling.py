@@ -1,6 +1,6 @@
 """Max, average and global average pooling, matching ``torch.nn.functional.max_pool2d`` / ``avg_pool2d``.
 
-    >>> from explainer.pooling import pool2d
+    >>> from explainer.maths.pooling import pool2d
     >>> pool2d([[1, 2, 0, 0], [3, 4, 0, 1], [0, 0, 5, 0], [0, 2, 0, 0]])
     array([[4., 1.],
            [2., 5.]])
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainer.conv import _as_float
+from explainer.maths.conv import _as_float
 from explainer.errors import UserError, shape_text
-from explainer.stepper import pool_output_size, pool_walk
+from explainer.maths.stepper import pool_output_size, pool_walk
 
 __all__ = ["pool2d", "global_avg_pool", "shift", "pool_output_size"]
 

@@ -25,14 +25,14 @@ The rules (every number is in ``explainer/limits.py``, every refusal a ``UserErr
   entries and zips inside the zip are refused.
 - **Pictures.** PNG, JPEG, WebP, BMP and GIF, checked from their content (not their names): anything else is
   refused, naming the file. Every header is read first, and the pictures' sizes are checked (each as an upload,
-  ``explainer.images``: deep modes get the lower pixel cap; all together ``OWN_DECODE_PIXELS``) before any is
-  decoded. Decoding is ``explainer.images``'s: within the process-wide budget ``images.DECODES`` (one slot per
+  ``explainer.data.images``: deep modes get the lower pixel cap; all together ``OWN_DECODE_PIXELS``) before any is
+  decoded. Decoding is ``explainer.data.images``'s: within the process-wide budget ``images.DECODES`` (one slot per
   picture), JPEGs at a reduced scale, large pictures reduced before NumPy sees them. **Converted, not refused:**
   16-bit (÷ 257), CMYK and other colour spaces (to RGB), palette (to RGB(A)), transparency (on white), animated
   GIF/PNG/WebP (the first frame), EXIF rotation applied; ``OwnDataset.converted`` counts each kind.
 - **Duplicates.** Two files with the same content (SHA-256), in one class or two, are refused, naming both: a
   copy in the training and the test set would make the test score a lie.
-- **Preparation**, as a drawn digit is prepared: ``"grey28"`` is ``explainer.draw.preprocess_drawing`` exactly
+- **Preparation**, as a drawn digit is prepared: ``"grey28"`` is ``explainer.data.draw.preprocess_drawing`` exactly
   (grey, a light background inverted, cropped to the ink, the longer side scaled to 20 pixels with the aspect
   kept, centred by its centre of mass in 28×28), so the Train page's drawing canvas feeds the model what it was
   trained on; ``"colour32"`` keeps the colours and the whole picture: the longer side scaled to 32 pixels
@@ -59,8 +59,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from explainer import images, limits
-from explainer.draw import preprocess_drawing
+from explainer import limits
+from explainer.data import images
+from explainer.data.draw import preprocess_drawing
 from explainer.errors import UserError
 
 MODES = ("grey28", "colour32")

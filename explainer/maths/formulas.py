@@ -1,8 +1,8 @@
 """The size and parameter formulas the pages show, as LaTeX, with the value the library computes.
 
 Each builder fills the textbook formula with the learner's numbers and ends with the value of the
-library's own rule (``explainer.conv.output_size``, ``output_size_transposed``,
-``explainer.stepper.pool_output_size``), so the formula on a page can never disagree with the shape
+library's own rule (``explainer.maths.conv.output_size``, ``output_size_transposed``,
+``explainer.maths.stepper.pool_output_size``), so the formula on a page can never disagree with the shape
 of the result below it (tests check every slider combination against PyTorch).
 
     >>> pool_size(3, 2, 2, 1, ceil_mode=True, axis="H").value
@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from explainer.conv import output_size, output_size_transposed
+from explainer.maths.conv import output_size, output_size_transposed
 from explainer.errors import UserError
-from explainer.receptive import Layer
-from explainer.stepper import pool_output_size
+from explainer.maths.receptive import Layer
+from explainer.maths.stepper import pool_output_size
 
 TRANSPOSED_GENERAL = r"H_{out} = (H - 1)\cdot S - 2P + D\cdot(F - 1) + P_{out} + 1"
 
@@ -93,7 +93,7 @@ def conv_params_latex(kernels: int, channels: int, size: int, word: str) -> str:
 
 
 def inspection_latex(info, fmt: Callable[[float], str], per_line: int = 4, max_lines: int = 6) -> str:
-    """One output pixel of ``explainer.inspector.inspect_pixel`` written out: the sum of products, a few terms per
+    """One output pixel of ``explainer.maths.inspector.inspect_pixel`` written out: the sum of products, a few terms per
     line so it fits the page, then ÷ divisor + bias (numbers written with ``fmt``)."""
     terms = [rf"{fmt(x)}\cdot({fmt(w)})" for x, w in zip(info.window.ravel(), info.kernel.ravel()) if w != 0]
     lines = [" + ".join(terms[i: i + per_line]) for i in range(0, len(terms), per_line)] or ["0"]
@@ -111,7 +111,7 @@ def inspection_latex(info, fmt: Callable[[float], str], per_line: int = 4, max_l
 
 def xo_pixel_latex(info) -> str:
     """One value of an X/O feature map written out: the nine ±1 products over 9, their sum over 9, the value
-    (``info``: ``explainer.inspector.inspect_pixel(grid, filter, row, col, divisor=9)``)."""
+    (``info``: ``explainer.maths.inspector.inspect_pixel(grid, filter, row, col, divisor=9)``)."""
     terms = " ".join(f"{'+' if i and v >= 0 else ''}{v:g}" for i, v in enumerate(info.products.ravel()))
     return rf"\frac{{{terms}}}{{{info.divisor:g}}} = \frac{{{info.total:g}}}{{{info.divisor:g}}} = {info.value:.2f}"
 

@@ -1,6 +1,6 @@
 """The app's local Dask cluster, in a process of its own::
 
-    python -m explainer.jobcluster --workers 1 --threads 2
+    python -m explainer.engine.jobcluster --workers 1 --threads 2
 
 Starts a ``LocalCluster`` (``--workers`` worker processes, one thread and one ``training`` slot each),
 prints ``ADDRESS tcp://127.0.0.1:<port>`` and runs until its standard input closes (the web process
@@ -16,7 +16,7 @@ serve no HTTP at all. Dask starts an HTTP server on every scheduler and worker e
 (``CLOSED_CONFIG``) and this module is the scheduler's and workers' Dask *preload*: its ``dask_setup``
 closes that listener unless routes were asked for in Dask's config (``distributed.scheduler.http.routes``,
 ``distributed.worker.http.routes``). ``deploy/classroom.sh`` uses the same preload and config for a course's
-scheduler and workers (``--preload explainer.jobcluster``).
+scheduler and workers (``--preload explainer.engine.jobcluster``).
 """
 from __future__ import annotations
 
@@ -49,21 +49,21 @@ def dask_setup(server) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m explainer.jobcluster")
+    ap = argparse.ArgumentParser(prog="python -m explainer.engine.jobcluster")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=90.0)
     args = ap.parse_args(argv)
     import dask
     from distributed import LocalCluster
 
-    from explainer.jobs import SLOT
+    from explainer.engine.jobs import SLOT
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     # the config travels to the spawned workers with their nannies; the preload runs in each of them
     dask.config.set(CLOSED_CONFIG)
-    dask.config.set({"distributed.worker.preload": ["explainer.jobcluster"]})
+    dask.config.set({"distributed.worker.preload": ["explainer.engine.jobcluster"]})
     cluster = LocalCluster(n_workers=max(1, args.workers), threads_per_worker=1, processes=True,
                            resources={SLOT: 1}, dashboard_address=None, host="127.0.0.1", silence_logs=40,
                            timeout=args.timeout,

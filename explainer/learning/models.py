@@ -3,7 +3,7 @@ the tutorial's MLP baseline, and a configurable custom CNN.
 
 Every model takes ``(N, 1, 28, 28)`` float images with values in [0, 1] (pixels / 255) and returns
 10 logits; the normalisation to MNIST's mean and standard deviation happens inside the model. For another data
-set (``explainer.datasets``) ``build_model`` takes its image ``shape`` (channels, height, width), the number of
+set (``explainer.data.datasets``) ``build_model`` takes its image ``shape`` (channels, height, width), the number of
 ``classes`` and its ``mean`` / ``std`` per channel: the first layer adapts to the channels, the last to the classes.
 """
 from __future__ import annotations
@@ -115,7 +115,7 @@ _BUILDERS = {"fast": _fast, "reference": _reference, "lenet5": _lenet5, "mlp": _
 def build_model(name: str, *, shape=(1, 28, 28), classes: int = 10, mean=(MNIST_MEAN,), std=(MNIST_STD,),
                 **options) -> nn.Module:
     """A fresh, untrained model by name (``MODEL_NAMES``); ``options`` only for ``"custom"``. ``shape``
-    (channels, height, width), ``classes``, ``mean`` and ``std``: the data set's (``explainer.datasets``,
+    (channels, height, width), ``classes``, ``mean`` and ``std``: the data set's (``explainer.data.datasets``,
     MNIST's by default)."""
     if name not in _BUILDERS:
         raise UserError("errors.not_one_of", param="model", choices=" / ".join(MODEL_NAMES), value=name)

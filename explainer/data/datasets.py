@@ -1,4 +1,4 @@
-"""The data sets a model can be trained on: one registry, like ``explainer.optimizers``.
+"""The data sets a model can be trained on: one registry, like ``explainer.learning.optimizers``.
 
     >>> from explainer import datasets
     >>> ds = datasets.get("fashion")
@@ -23,7 +23,7 @@ API (everything else here is private):
 - ``from_arrays(key, title_key, source_key, names, x_train, y_train, x_test, y_test)``: a data set held in memory
   (a learner's own images); its shape, mean and std are computed from the arrays.
 
-Fashion-MNIST (Zalando, MIT licence) is read with MNIST's IDX reader (``explainer.mnist.read_idx``) from, in order:
+Fashion-MNIST (Zalando, MIT licence) is read with MNIST's IDX reader (``explainer.data.mnist.read_idx``) from, in order:
 ``$FASHION_MNIST_DIR``; Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``); the
 per-user cache (``~/.cache/convolution-explainer/fashion-mnist``); else it is downloaded once into that cache, each
 ``.gz`` checked against its published MD5 (where there is no network, ``FashionUnavailable`` says how to get it).
@@ -38,7 +38,7 @@ from typing import Callable
 
 import numpy as np
 
-from explainer import mnist
+from explainer.data import mnist
 from explainer.errors import UserError
 from explainer.i18n import translate
 
@@ -89,7 +89,7 @@ def fashion_available() -> bool:
 def download_fashion(dest: Path | None = None, mirrors: tuple[str, ...] | None = None,
                      timeout: float = 20.0) -> Path:
     """Download the four ``.gz`` files into ``dest`` (the cache by default), each checked against its MD5 and
-    renamed into place only once complete (``explainer.mnist``'s download, with Fashion-MNIST's sums)."""
+    renamed into place only once complete (``explainer.data.mnist``'s download, with Fashion-MNIST's sums)."""
     return mnist.fetch_verified(
         Path(dest) if dest else fashion_cache_dir(), FASHION_MD5, FASHION_MIRRORS if mirrors is None else mirrors,
         None, timeout, unusable=lambda d: UserError("errors.cache_unusable", dir=str(d)),
@@ -143,7 +143,7 @@ class Dataset:
         return bool(self.is_available())
 
     def model_kwargs(self) -> dict:
-        """What ``explainer.models.build_model`` needs to know of the data: shape, classes, mean, std."""
+        """What ``explainer.learning.models.build_model`` needs to know of the data: shape, classes, mean, std."""
         return {"shape": self.shape, "classes": self.num_classes, "mean": self.mean, "std": self.std}
 
     def load_all(self):
@@ -202,7 +202,7 @@ def replace(ds: Dataset, **changes) -> Dataset:
     return dataclasses.replace(ds, **changes)
 
 
-# ---------------------------------------------------------------- a learner's own images (explainer.ownimages)
+# ---------------------------------------------------------------- a learner's own images (explainer.data.ownimages)
 # Not a built-in entry: its arrays live with the learner's session (and the engine job that trains on them), never
 # on disk. A training's configuration, a checkpoint and a kept run name it by a *spec*: its pictures' SHA-256, the
 # picture mode, the class names and the normalisation — enough to rebuild the model, never the pictures.
@@ -213,7 +213,7 @@ _OWN_SHAPES = {"grey28": (1, 28, 28), "colour32": (3, 32, 32)}
 
 
 def own(ds) -> Dataset:
-    """The registry entry of an ``explainer.ownimages.OwnDataset``: its class names (the folders', shown literally),
+    """The registry entry of an ``explainer.data.ownimages.OwnDataset``: its class names (the folders', shown literally),
     shape, normalisation (mean and std per channel of its training pictures) and its arrays (held in memory)."""
     return from_arrays(OWN, "datasets.own", "datasets.own_source", ds.class_names, ds.train_x, ds.train_y,
                        ds.test_x, ds.test_y)

@@ -2,7 +2,7 @@
 with its numbers, and what a channel looks for (its strongest test-set patches, an input optimised for it,
 Grad-CAM).
 
-    >>> from explainer.network import reference_model, trace, explain_unit, softmax_steps
+    >>> from explainer.learning.network import reference_model, trace, explain_unit, softmax_steps
     >>> model = reference_model()                    # the shipped CNN (weights in explainer/data/)
     >>> layers = trace(model, x)                     # x: (1, 28, 28) float, pixels / 255
     >>> [l.kind for l in layers][:4]
@@ -10,7 +10,7 @@ Grad-CAM).
     >>> u = explain_unit(model, x, 1, channel=3, row=10, col=12)
     >>> u.pre_activation == u.partial_sums.sum() + u.bias   # ≈, and u.value is layers[1].output[3, 10, 12]
 
-How the zoo's layers map onto the trace (``explainer.models``): the model's ``Normalize`` gives the first entry,
+How the zoo's layers map onto the trace (``explainer.learning.models``): the model's ``Normalize`` gives the first entry,
 kind ``"input"`` (the normalised 28×28 the first convolution reads: its windows hold these values, and zero
 padding pads them). A convolution and the batch normalisation right after it are **one** ``"conv"`` entry: in
 evaluation mode BN is an affine map per channel, so it folds into the convolution's weights and bias
@@ -19,7 +19,7 @@ oracle compares it with that module's output). ``Dropout`` does nothing in evalu
 Linear layers are ``"dense"``, ReLU/Tanh ``"activation"``, max/average pooling ``"pool"``; the last entry is the
 ``"softmax"`` of the logits (the last dense layer's output).
 
-Reference model: ``python -m explainer.network --make-reference`` trains the zoo's ``fast`` CNN (2 epochs,
+Reference model: ``python -m explainer.learning.network --make-reference`` trains the zoo's ``fast`` CNN (2 epochs,
 seed 0) on MNIST, scores it on the 10,000 test digits and writes ``explainer/data/network_reference.pt`` (a
 ``train.save_checkpoint`` file) and ``network_reference.json`` (its test accuracy and how it was made).
 
@@ -37,9 +37,9 @@ import torch
 from torch import nn
 
 from explainer.errors import UserError
-from explainer.models import Normalize
+from explainer.learning.models import Normalize
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"  # explainer/data/: the reference network
 REFERENCE_WEIGHTS = DATA_DIR / "network_reference.pt"
 REFERENCE_INFO = DATA_DIR / "network_reference.json"
 REFERENCE_CONFIG = dict(model="fast", epochs=2, seed=0, optimizer="adam", one_cycle=True, batch_size=128)
@@ -162,7 +162,7 @@ def reference_model() -> nn.Module:
 
 def reference_checkpoint():
     """``(model, TrainConfig)`` of the shipped reference model, read from ``explainer/data``."""
-    from explainer.train import load_checkpoint
+    from explainer.learning.train import load_checkpoint
 
     model, config = load_checkpoint(REFERENCE_WEIGHTS.read_bytes())
     model.eval()
@@ -182,8 +182,8 @@ _INFO = None
 
 def make_reference(data=None) -> dict:
     """Train the reference model with the fixed seed, score it on the 10,000 test digits, write both files."""
-    from explainer.mnist import load_mnist
-    from explainer.train import TrainConfig, evaluate, save_checkpoint, train
+    from explainer.data.mnist import load_mnist
+    from explainer.learning.train import TrainConfig, evaluate, save_checkpoint, train
 
     data = data or load_mnist()
     config = TrainConfig(device="cpu", **REFERENCE_CONFIG)
@@ -198,7 +198,7 @@ def make_reference(data=None) -> dict:
     REFERENCE_WEIGHTS.write_bytes(save_checkpoint(res.model, config))
     info = {"test_accuracy": correct / len(data[3]), "correct": correct, "test_digits": int(len(data[3])),
             "seed": config.seed, "config": config.to_dict(),
-            "command": "python -m explainer.network --make-reference", "torch": torch.__version__}
+            "command": "python -m explainer.learning.network --make-reference", "torch": torch.__version__}
     REFERENCE_INFO.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return info
 
@@ -592,7 +592,7 @@ def model_key_of(model: nn.Module) -> str:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m explainer.network", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m explainer.learning.network", description=__doc__.splitlines()[0])
     ap.add_argument("--make-reference", action="store_true",
                     help="train the shipped reference model (seed 0) and write explainer/data/network_reference.*")
     args = ap.parse_args(argv)

@@ -13,7 +13,7 @@ and the chain rule gives, entry by entry,
                   then cropped by p on each side (the padded border is not part of X)
 
     >>> import numpy as np
-    >>> from explainer.backprop import conv2d_forward, conv2d_backward
+    >>> from explainer.learning.backprop import conv2d_forward, conv2d_backward
     >>> x = np.arange(16.0).reshape(4, 4); w = np.ones((3, 3))
     >>> gx, gw, gb = conv2d_backward(x, w, np.ones((2, 2)))
     >>> gb, float(gw[0, 0]), float(gx[0, 0]), float(gx[1, 1])
@@ -22,7 +22,7 @@ and the chain rule gives, entry by entry,
 ``conv2d_backward`` is plain NumPy, written the way the formulas read; ``tests/test_backprop.py``
 checks every number against ``torch.autograd`` in float64. :class:`KernelFit` learns a 3×3 kernel
 from a target map with the real ``torch.optim`` optimizers of the Optimizers lesson
-(:data:`explainer.optimizers.OPTIMIZERS`).
+(:data:`explainer.learning.optimizers.OPTIMIZERS`).
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from explainer.conv import _as_float
-from explainer import optimizers
+from explainer.maths.conv import _as_float
+from explainer.learning import optimizers
 from explainer.errors import UserError, shape_text
 
 MAX_HAND_SIDE = 12  # the by-hand example's input is at most 12×12 (every number is shown)
@@ -277,14 +277,14 @@ FIT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 0.1}
 
 def fit_lr(optimizer: str) -> float:
     """The default learning rate for fitting a kernel with ``optimizer`` (a name in ``optimizers.NAMES``)."""
-    from explainer import optim
+    from explainer.learning import optim
 
     return FIT_LR.get(optimizer, optim.defaults(optimizer)["lr"])
 
 
 def target_kernel(target: str) -> np.ndarray | None:
     """The 3×3 kernel (÷ its divisor) whose output is the target, or None for a target no 3×3 kernel makes."""
-    from explainer.kernels import kernel
+    from explainer.maths.kernels import kernel
 
     if target in REACHABLE:
         k = kernel(REACHABLE[target])
@@ -298,7 +298,7 @@ def target_kernel(target: str) -> np.ndarray | None:
 def fit_image(name: str, side: int = FIT_SIDE) -> np.ndarray:
     """A sample image as grey, shrunk by block averaging to ``side``×``side``, standardised to mean 0 and
     standard deviation 1 (as a CNN's input normalisation does: it makes the loss much better conditioned)."""
-    from explainer.images import sample, to_grey
+    from explainer.data.images import sample, to_grey
 
     if name not in FIT_IMAGES:
         raise UserError("errors.not_one_of", param="image", choices=" / ".join(FIT_IMAGES), value=name)
@@ -321,7 +321,7 @@ def fit_problem(image: str, target: str) -> tuple[np.ndarray, np.ndarray]:
     if k is not None:
         t = conv2d_forward(x, k, padding=1)
     elif target == "gaussian_5":
-        from explainer.kernels import kernel
+        from explainer.maths.kernels import kernel
 
         g5 = kernel("gaussian_5")
         t = conv2d_forward(x, np.asarray(g5.weights) / g5.divisor, padding=2)

@@ -1,7 +1,7 @@
 """What a trained classifier gets wrong: the confusion matrix, the digits of one cell, the most confident mistakes.
 
 Pure NumPy on the labels, predictions and class probabilities of a test set (the engine's worker
-computes those; see ``explainer.jobs``).
+computes those; see ``explainer.engine.jobs``).
 """
 from __future__ import annotations
 

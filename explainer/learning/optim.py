@@ -1,12 +1,12 @@
 """Optimizers racing on loss surfaces: the update rules of the ``torch.optim`` classes written out
-(``explainer.optim_rules``), with the surfaces' gradients by hand; ``race_torch`` races the real classes with
+(``explainer.learning.optim_rules``), with the surfaces' gradients by hand; ``race_torch`` races the real classes with
 autograd, the oracle the tests hold the rules to.
 
-    >>> from explainer.optim import trajectory
+    >>> from explainer.learning.optim import trajectory
     >>> path = trajectory("rosenbrock", "adam", start=(-1.5, 2.0), steps=100, lr=0.05)
     >>> path.shape
     (101, 2)
-    >>> from explainer.optim import SURFACES
+    >>> from explainer.learning.optim import SURFACES
     >>> SURFACES["himmelblau"].minima[0]
     (3.0, 2.0)
 """
@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from explainer import limits
-from explainer import optim_rules, optimizers
+from explainer.learning import optim_rules, optimizers
 from explainer.errors import UserError
-from explainer.models import prefers_channels_last
+from explainer.learning.models import prefers_channels_last
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ SURFACES: Mapping[str, Surface] = _Surfaces()
 def mnist_logistic_surface(n: int = 2000) -> Surface:
     """Real data: logistic regression telling MNIST 0s from 1s with two weights on two features
     (the digit's ink and its width, both standardised). The loss is the mean cross-entropy."""
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     x_train, y_train, _, _ = load_mnist(download=False)
     mask = np.isin(y_train, (0, 1))
@@ -168,7 +168,7 @@ def mnist_logistic_surface(n: int = 2000) -> Surface:
 # ---------------------------------------------------------------- optimizers
 MAX_LR, MAX_STEPS = 1000, 5000  # limits of a race's settings
 RUNAWAY = 1e6  # a path this many plot sizes away has diverged: it is cut there
-OPTIMIZER_NAMES = optimizers.NAMES  # the table lives in explainer.optimizers, shared with training
+OPTIMIZER_NAMES = optimizers.NAMES  # the table lives in explainer.learning.optimizers, shared with training
 
 
 def defaults(name: str, surf: Surface | None = None) -> dict:

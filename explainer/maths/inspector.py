@@ -4,12 +4,12 @@ The map and the pixel inspector share one definition of "output value":
 
     value = (Σ window ⊙ kernel) / divisor + bias
 
-``apply_kernel`` computes the whole map with :func:`explainer.conv.conv2d` (cross-correlation) and
+``apply_kernel`` computes the whole map with :func:`explainer.maths.conv.conv2d` (cross-correlation) and
 ``inspect_pixel`` recomputes one position tap by tap, in the same order and with the same floating
 point operations, so the two agree exactly (``tests/test_kernels.py`` checks every position).
 
     >>> import numpy as np
-    >>> from explainer.inspector import apply_kernel, inspect_pixel
+    >>> from explainer.maths.inspector import apply_kernel, inspect_pixel
     >>> img = np.array([[60, 60, 60, 0, 0, 0]] * 6)
     >>> edge = [[1, 0, -1]] * 3
     >>> apply_kernel(img, edge)[0]
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explainer.conv import _as_float, conv2d, pad
+from explainer.maths.conv import _as_float, conv2d, pad
 from explainer.errors import UserError
 
 
@@ -131,7 +131,7 @@ def curve_example() -> dict[str, np.ndarray]:
     The matching patch scores 6 × 50 × 30 = 9000 (ink beside the stroke has weight 0 and adds nothing);
     the other patch (strokes where the kernel has no weight) scores 0.
     """
-    from explainer.kernels import kernel
+    from explainer.maths.kernels import kernel
 
     k = np.array(kernel("curve").weights)
     match = np.where(k > 0, 30.0, 0.0)

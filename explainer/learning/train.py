@@ -1,7 +1,7 @@
-"""Training on MNIST: one loop shared by the engine's workers (``explainer.jobs``, for the Train page) and
+"""Training on MNIST: one loop shared by the engine's workers (``explainer.engine.jobs``, for the Train page) and
 the command line (in-process).
 
-    python -m explainer.train --model fast --epochs 2 --json
+    python -m explainer.learning.train --model fast --epochs 2 --json
 
 The whole data set is kept as one float tensor (pixels / 255) and mini-batches are drawn by
 indexing a random permutation — no DataLoader, no per-sample Python work.
@@ -24,12 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from explainer import datasets, limits
-from explainer import optimizers
+from explainer import limits
+from explainer.data import datasets
+from explainer.learning import optimizers
 from explainer.errors import UserError
-from explainer.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, build_model, layer_code, prefers_channels_last
+from explainer.learning.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, build_model, layer_code, prefers_channels_last
 
-OPTIMIZERS = optimizers.TRAIN_NAMES  # the optimizers offered for training (explainer.optimizers has the table)
+OPTIMIZERS = optimizers.TRAIN_NAMES  # the optimizers offered for training (explainer.learning.optimizers has the table)
 DEFAULT_LR = {name: optimizers.OPTIMIZERS[name].train_lr for name in OPTIMIZERS}
 CHECKPOINT_FORMAT = "convolution-explainer/1"
 
@@ -49,7 +50,7 @@ class TrainConfig:
     device: str = "auto"
     evals_per_epoch: int = 4
     eval_size: int = 2000  # test digits used for the curves during training (the final score uses all)
-    dataset: str = datasets.DEFAULT  # a key of explainer.datasets.DATASETS, or datasets.OWN
+    dataset: str = datasets.DEFAULT  # a key of explainer.data.datasets.DATASETS, or datasets.OWN
     own: dict | None = None  # for datasets.OWN: its spec (hash, mode, class names, normalisation; never the pictures)
 
     def data_set(self) -> datasets.Dataset:
@@ -212,7 +213,7 @@ def train(config: TrainConfig, data, *, on_progress: Callable[[dict], None] | No
     ``checkpoint(state)`` is called at every evaluation point before the last with everything needed to go on
     (``_Run.state``: weights, optimizer, schedule, random generators, this epoch's order, curves, clocks);
     ``train(config, data, resume=state)`` continues from there and ends with the same weights and curves as a
-    run that was never interrupted (CPU; a worker lost mid-training resumes this way, ``explainer.jobs``).
+    run that was never interrupted (CPU; a worker lost mid-training resumes this way, ``explainer.engine.jobs``).
 
     Process settings are left alone: the seed drives a local generator (data order, shifts) and, inside
     ``torch.random.fork_rng``, the weight initialisation and dropout, whose global state is restored on
@@ -451,7 +452,7 @@ CONFIG_FIELDS = {
     "evals_per_epoch": ("int", 1, EVALS_PER_EPOCH_MAX), "eval_size": ("int", 1, EVAL_SIZE_MAX),
     "dataset": ("choice", datasets.CHOICES), "own": ("own",),
 }
-# the custom model's options (``explainer.models._custom``; its ranges are checked by the builder)
+# the custom model's options (``explainer.learning.models._custom``; its ranges are checked by the builder)
 OPTION_KINDS = {"blocks": "int", "channels": "int", "kernel_size": "int", "pool": "str", "dropout": "float",
                 "batchnorm": "bool"}
 
@@ -670,7 +671,7 @@ def check_save_path(path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m explainer.train", description="Train a model on MNIST or Fashion-MNIST.")
+    ap = argparse.ArgumentParser(prog="python -m explainer.learning.train", description="Train a model on MNIST or Fashion-MNIST.")
     ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
@@ -688,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save", default=None, help="write the trained weights here")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
-    from explainer.mnist import load_mnist
+    from explainer.data.mnist import load_mnist
 
     try:
         check_device(args.device)
