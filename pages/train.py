@@ -639,11 +639,12 @@ def draw_prediction(model, img, names: list[str] | None = None) -> tuple[np.ndar
     return x, p
 
 
-st.title(t("train.title"))
+title = st.empty()  # the title names the data set, which the picker below decides
 st.markdown(t("train.intro"))
 ui_jobs.warm_up()
 runs = kept_runs()
 data_key, data = dataset(runs)
+title.title(t("train.title") if data_key == datasets.DEFAULT else t(f"train.title_{data_key}"))
 model_name, options, settings = setup(data_key)
 if data_key in (datasets.DEFAULT, "fashion"):  # predict first: the questions' answers are for 1×28×28, ten classes
     ask_all("train", dict(model=model_name, options=options, train_size=settings["train_size"],

@@ -82,8 +82,10 @@ def test_cli_dataset_fashion_json(tmp_path):
 def test_train_page_on_fashion_and_the_link_brings_it_back(lang):
     at = app_test("train", lang, timeout=60).run()
     assert not at.exception and at.selectbox(key="tr_dataset").value == "mnist"
+    assert at.title[0].value == translate("train.title", lang)
     at.selectbox(key="tr_dataset").select("fashion").run()
     assert not at.exception and at.query_params["tr_dataset"] == "fashion"
+    assert at.title[0].value == translate("train.title_fashion", lang)  # the title names the data set
     at.select_slider(key="tr_size").set_value(1000).run()
     at.select_slider(key="tr_bs").set_value(32).run()
     at.button(key="tr_start").click().run()

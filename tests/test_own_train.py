@@ -92,6 +92,7 @@ def test_train_page_own_images_before_an_upload():
     at.query_params["tr_dataset"] = "own"
     at.run()
     assert not at.exception and not at.error
+    assert at.title[0].value == "Train a CNN on your own images"
     assert at.button(key="tr_start").disabled and len(at.dataframe) == 1  # the model's layers, for 2 classes
 
 
