@@ -116,8 +116,9 @@ def test_every_frame_of_play_shows_the_contour_map(page, app):
     Chromium paints too few to catch the blank ones): a MutationObserver sees every change of the page, and
     after each it checks that the contour map drawn before Play is still the one in the page (a remount
     detaches it) and that a drawn contour map is there at all."""
-    goto(page, app, "optimizers", op_steps="200", op_speed="8.0")
-    wait_state(page, "s.n === 201 && s.contours > 20", timeout=120_000)  # a busy test machine: the first render
+    page.goto(f"{app}/optimizers?op_steps=200&op_speed=8.0")
+    wait_idle(page, timeout=120_000)  # a busy test machine: a cold server's first render
+    wait_state(page, "s.n === 201 && s.contours > 20", timeout=120_000)
     page.evaluate(WATCH)
     page.locator('[data-testid="stButton"] button', has_text="Play").first.click()
     wait_state(page, "s.n < 201", timeout=60_000)  # playing from the start (frame 1 of 41: 1 point per path)
