@@ -126,10 +126,11 @@ def test_every_frame_of_play_shows_the_contour_map(page, app):
     wait_state(page, "s.n >= 51", timeout=40_000)
     seen = page.evaluate("() => { const w = window.__cxMap; w.stop();"
                          " return {remounts: w.remounts, blanks: w.blanks, checks: w.checks, lengths: [...w.lengths]}; }")
-    assert len(seen["lengths"]) >= 5, seen  # the race moved on while watched
+    frames = sorted(n for n in seen["lengths"] if n < 201)  # the race's lengths shown since Play
+    assert len(frames) >= 5, seen  # the race moved on while watched
     assert seen["remounts"] == 0 and seen["blanks"] == 0, (
-        f"during {len(seen['lengths'])} frames of play the contour map was remounted {seen['remounts']} times and "
+        f"during {len(frames)} frames of play the contour map was remounted {seen['remounts']} times and "
         f"missing from the page {seen['blanks']} times (after {seen['checks']} DOM changes)")
-    print(f"\nOptimizers Play: {len(seen['lengths'])} frames, {seen['checks']} DOM changes, contour map never "
+    print(f"\nOptimizers Play: {len(frames)} frames, {seen['checks']} DOM changes, contour map never "
           f"remounted nor missing")
     assert_no_exception(page)
