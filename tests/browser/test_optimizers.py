@@ -14,15 +14,27 @@ STATE = """() => { const plots = [...document.querySelectorAll('.js-plotly-plot'
   return {n: line.x.length, head: [head.x[0], head.y[0]], last: [line.x[line.x.length - 1], line.y[line.y.length - 1]],
           contours: map.querySelectorAll('.contourlevel path').length}; }"""
 
-# What a learner sees of the map at one moment: the contour layer's drawn level lines and filled areas, and
-# whether the paths' chart lies over the same plot area.
-FRAME = """() => { const plots = [...document.querySelectorAll('.js-plotly-plot')];
-  const map = plots.find(g => (g.data || []).some(t => t.type === 'contour'));
-  if (!map) return {contours: 0, fills: 0, visible: false};
-  const r = map.getBoundingClientRect();
-  return {contours: map.querySelectorAll('.contourlevel path').length,
-          fills: map.querySelectorAll('.hm image, .contourbg path, .contourfill path').length,
-          visible: r.width > 100 && r.height > 100}; }"""
+# Installed before Play: after every DOM change (a MutationObserver's callback, before the browser paints), is
+# the drawn contour map the one drawn before Play (a remounted chart is a new element, blank until Plotly has
+# redrawn it), and is there a drawn contour map at all? Counts each remount and each moment without the map,
+# and records the race lengths seen (the paths' points, read from the chart holding the lines).
+WATCH = """() => { const drawn = g => g.isConnected && (g.data || []).some(t => t.type === 'contour')
+                                   && g.querySelectorAll('.contourlevel path').length > 20;
+  const find = () => [...document.querySelectorAll('.js-plotly-plot')].find(drawn) || null;
+  const length = () => { for (const g of document.querySelectorAll('.js-plotly-plot')) {
+      const line = (g._fullData || []).find(t => t.type === 'scatter' && t.mode === 'lines');
+      if (line && line.x) return line.x.length; } return null; };
+  const w = {watched: find(), remounts: 0, blanks: 0, checks: 0, lengths: new Set(), missing: false};
+  if (!w.watched) throw new Error('no drawn contour map before Play');
+  const check = () => { w.checks++;
+    if (w.watched && !w.watched.isConnected) { w.remounts++; w.watched = null; }
+    if (!w.watched || !drawn(w.watched)) { w.watched = find(); }
+    if (!w.watched) { if (!w.missing) w.blanks++; w.missing = true; } else w.missing = false;
+    const n = length(); if (n !== null) w.lengths.add(n); };
+  const observer = new MutationObserver(check);
+  observer.observe(document.body, {childList: true, subtree: true});
+  w.stop = () => observer.disconnect();
+  window.__cxMap = w; }"""
 
 
 def state(page):
@@ -100,20 +112,27 @@ def test_a_link_opens_the_race_at_its_step_and_a_preset_diverges(page, app):
 def test_every_frame_of_play_shows_the_contour_map(page, app):
     """While playing, the map is in every frame (it was blank in ~40 % of them: the chart was remounted each
     frame because its figure changed; now the contours are a chart whose figure stays the same, the growing
-    paths another one on top)."""
-    goto(page, app, "optimizers", op_steps="200", op_speed="8.0")
-    wait_state(page, "s.n === 201 && s.contours > 20", timeout=120_000)  # a busy test machine: the first render
+    paths another one on top). Watched through the DOM, not through painted frames (a loaded headless
+    Chromium paints too few to catch the blank ones): a MutationObserver sees every change of the page, and
+    after each it checks that the contour map drawn before Play is still the one in the page (a remount
+    detaches it) and that a drawn contour map is there at all."""
+    page.goto(f"{app}/optimizers?op_steps=200&op_speed=8.0")
+    wait_idle(page, timeout=120_000)  # a busy test machine: a cold server's first render
+    wait_state(page, "s.n === 201 && s.contours > 20", timeout=120_000)
+    page.evaluate(WATCH)
     page.locator('[data-testid="stButton"] button', has_text="Play").first.click()
-    wait_state(page, "s.n < 201", timeout=60_000)  # playing from the start
-    # every frame the browser paints for ~6 s of play (requestAnimationFrame), not samples between them
-    frames = page.evaluate(f"""() => new Promise(done => {{
-        const frame = {FRAME}, state = {STATE}, out = [], end = performance.now() + 6000;
-        const step = () => {{ const f = frame(), s = state(); f.n = s ? s.n : null; out.push(f);
-                              if (performance.now() < end) requestAnimationFrame(step); else done(out); }};
-        requestAnimationFrame(step); }})""")
-    lengths = {f["n"] for f in frames if f["n"] is not None}
-    blank = [i for i, f in enumerate(frames) if not (f["visible"] and f["contours"] > 20 and f["fills"] > 0)]
-    assert not blank, f"{len(blank)} of {len(frames)} painted frames without the contour map: {blank[:20]}"
-    assert len(lengths) >= 3, lengths  # the race did move on while watched
-    print(f"\nOptimizers Play: {len(frames)} painted frames over 6 s, {len(lengths)} race lengths, none without the map")
+    wait_state(page, "s.n < 201", timeout=60_000)  # playing from the start (frame 1 of 41: 1 point per path)
+    # ten frames on (5 steps a frame) whatever the server's pace, or the first remount or moment without the map
+    page.wait_for_function(f"""() => {{ const w = window.__cxMap, s = ({STATE})();
+                                       return w.remounts + w.blanks > 0 || (s !== null && s.n >= 51); }}""",
+                           timeout=90_000)
+    seen = page.evaluate("() => { const w = window.__cxMap; w.stop();"
+                         " return {remounts: w.remounts, blanks: w.blanks, checks: w.checks, lengths: [...w.lengths]}; }")
+    frames = sorted(n for n in seen["lengths"] if n < 201)  # the race's lengths shown since Play
+    assert seen["remounts"] == 0 and seen["blanks"] == 0, (
+        f"during {len(frames)} frames of play the contour map was remounted {seen['remounts']} times and "
+        f"missing from the page {seen['blanks']} times (after {seen['checks']} DOM changes)")
+    assert len(frames) >= 8, seen  # the race moved on while watched (up to 11 lengths: 1, 6, …, 51)
+    print(f"\nOptimizers Play: {len(frames)} frames, {seen['checks']} DOM changes, contour map never "
+          f"remounted nor missing")
     assert_no_exception(page)
