@@ -13,7 +13,7 @@ from explainer.figures import kernels as figs
 from explainer.maths.formulas import inspection_latex
 from explainer.data.images import LUMA, sample, to_grey
 from explainer.maths.inspector import apply_kernel, apply_kernel_rgb, curve_example, gradient_magnitude, inspect_pixel
-from explainer.maths.kernels import (MAX_ABS, MAX_SIZE, apply_edits, clip_display, divisor_for,
+from explainer.maths.kernels import (MAX_ABS, apply_edits, clip_display, divisor_for,
                                format_kernel, kernel, parse_kernel, resize_kernel)
 from ui.charts import chart, figure
 from explainer.engine.runstore import valid_id
@@ -134,11 +134,9 @@ def grid_editor(text: str) -> None:
     ss["kn_grid_rows"], ss["kn_grid_cols"] = kh, kw  # follow the text (set before the inputs are drawn)
     c1, c2 = st.columns(2)
     with c1:
-        st.number_input(t("kernels.grid_rows"), min_value=1, max_value=MAX_SIZE, step=1, key="kn_grid_rows",
-                        on_change=_grid_resized)
+        widget(st.number_input, t("kernels.grid_rows"), KERNELS["kn_grid_rows"], on_change=_grid_resized)
     with c2:
-        st.number_input(t("kernels.grid_cols"), min_value=1, max_value=MAX_SIZE, step=1, key="kn_grid_cols",
-                        on_change=_grid_resized)
+        widget(st.number_input, t("kernels.grid_cols"), KERNELS["kn_grid_cols"], on_change=_grid_resized)
     key = f"kn_grid_{format_kernel(weights)}"  # a fresh editor whenever the kernel changes
     cols = [str(j) for j in range(kw)]
     st.data_editor(pd.DataFrame(weights, columns=cols), key=key, on_change=_grid_edited, args=(key, weights),

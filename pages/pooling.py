@@ -19,7 +19,7 @@ from ui.images import image_picker, image_region
 from explainer.maths import xo
 from ui.shell import formula, keep_last, labels, lesson_views, note, section, t, tn, widget
 from ui.stepper import figure_labels, grid_controls, stepper, uncovered_warning
-from ui.tables.pooling import VIEWS, TABLE as POOLING
+from ui.tables.pooling import OVERLAP, VIEWS, TABLE as POOLING
 
 
 # The X/O example (9×9, +1 strokes on −1 background) and its three 3×3 filters come from explainer.maths.xo.
@@ -117,7 +117,7 @@ def section_stepper(lab: dict) -> None:
         x = grid_controls("pooling", "pl", 6)
 
     def overlapping():
-        st.session_state.update(pl_size=3, pl_stride=2, pl_pad=0, pl_mode="max")
+        st.session_state.update(OVERLAP)
 
     mode = widget(st.segmented_control, t("pooling.mode"), POOLING["pl_mode"],
                   format_func=labels("pooling.mode_"), required=True, help=t("pooling.mode_help"))

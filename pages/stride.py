@@ -21,7 +21,7 @@ from ui.images import image_region
 from explainer.limits import KERNEL_TEXT_CHARS
 from ui.shell import formula, keep_last, labels, lesson_views, literal, note, section, t, tn, widget
 from ui.stepper import figure_labels, grid_controls, random_grid, stepper, uncovered_warning
-from ui.tables.stride import RF_PRESETS, VIEWS, TABLE as STRIDE
+from ui.tables.stride import RF_PRESETS, TUTORIAL, VIEWS, TABLE as STRIDE
 
 
 
@@ -380,8 +380,7 @@ def section_receptive(lab: dict) -> None:
 def _tutorial() -> None:
     """The tutorial's example: a 5×5×3 input, padding 1, two 3×3×3 kernels, stride 2, from its first step."""
     ss = st.session_state
-    ss.update(sp_view="channels", sp_ck=2, sp_cf=3, sp_cs=2, sp_cp=1, sp_cn=5, sp_csrc="random", sp_c_pos=1,
-              _sp_c_playing=False, _sp_tutorial_done=True)
+    ss.update(TUTORIAL, _sp_c_playing=False, _sp_tutorial_done=True)
 
 
 view = lesson_views("stride", "sp_view", VIEWS)

@@ -26,19 +26,7 @@ from ui.questions import ask_all
 from ui.canvas import draw_canvas
 from ui import runs as runstore
 from ui.shell import labels, lang, literal, note, t, t_error, widget
-from ui.tables.train import TABLE as TRAIN
-
-PRESETS = {
-    "fast": dict(tr_model="fast", tr_opt="adam", tr_lr=0.004, tr_cycle=True, tr_bs=128, tr_epochs=1, tr_size=60000,
-                 tr_aug=False),
-    "reference": dict(tr_model="reference", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=1,
-                      tr_size=60000, tr_aug=False),
-    "mlp": dict(tr_model="mlp", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=1, tr_size=60000,
-                tr_aug=False),
-    "sgd": dict(tr_opt="sgd", tr_lr=0.1, tr_cycle=False),
-    "overfit": dict(tr_model="mlp", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=30,
-                    tr_size=1000, tr_aug=False),
-}
+from ui.tables.train import PRESETS, TABLE as TRAIN
 
 
 def _preset(name: str) -> None:
@@ -447,14 +435,14 @@ def _picked(key: str, runs: list[dict]) -> None:
 
 
 def pick_run(runs: list[dict]) -> dict:
-    """Follow the newest run unless the learner chose another (a new key per run count, so a new run doesn't keep
-    the old choice's index; the learner's choice is kept in _tr_pick). Its link, saving it, its training script."""
+    """Follow the newest run unless the learner chose another (the choice is kept in _tr_pick and set into the declared
+    ``tr_pick`` on every run, so a new run doesn't keep the old choice's index). Its link, saving it, its training script."""
     chosen = st.session_state.get("_tr_pick")
     chosen = chosen if isinstance(chosen, int) and 0 <= chosen < len(runs) else len(runs) - 1
-    pick_key = f"tr_pick_{len(runs)}"
-    pick = st.selectbox(t("train.inspect_run"), options=list(range(len(runs))), index=chosen,
-                        format_func=lambda i, names=[r["label"] for r in runs]: names[i] if 0 <= i < len(names) else str(i),
-                        key=pick_key, on_change=_picked, args=(pick_key, runs))
+    st.session_state["tr_pick"] = chosen
+    pick = widget(st.selectbox, t("train.inspect_run"), TRAIN["tr_pick"], options=list(range(len(runs))),
+                  format_func=lambda i, names=[r["label"] for r in runs]: names[i] if 0 <= i < len(names) else str(i),
+                  on_change=_picked, args=("tr_pick", runs))
     run = runs[pick]
     if run.get("id"):
         st.caption(t("train.run_link", link=f"?run={run['id']}"))
@@ -537,14 +525,11 @@ def cell_digits(cm: np.ndarray, y_true, y_pred, x_test, names: list[str] | None 
     """A true class and a predicted one: how many test images, and (some of) them."""
     names = names or [str(d) for d in range(10)]
     n = len(names)
-    for k in ("tr_cell_true", "tr_cell_pred"):  # a cell of another data set's matrix: beyond this one's classes
-        if not (st.session_state.get(k) is None or 0 <= st.session_state[k] < n):
-            st.session_state[k] = None
-    cc1, cc2 = st.columns(2)
-    ti = cc1.selectbox(t("train.true"), options=list(range(n)), key="tr_cell_true", index=None,
-                       placeholder=t("train.any"), format_func=lambda i, names=names: names[i] if 0 <= i < n else str(i))
-    pi = cc2.selectbox(t("train.predicted"), options=list(range(n)), key="tr_cell_pred", index=None,
-                       placeholder=t("train.any"), format_func=lambda i, names=names: names[i] if 0 <= i < n else str(i))
+    cc1, cc2 = st.columns(2)  # a cell of another data set's matrix (beyond this one's classes) goes back to "any"
+    ti = widget(cc1.selectbox, t("train.true"), TRAIN["tr_cell_true"], options=list(range(n)), index=None,
+                placeholder=t("train.any"), format_func=lambda i, names=names: names[i] if 0 <= i < n else str(i))
+    pi = widget(cc2.selectbox, t("train.predicted"), TRAIN["tr_cell_pred"], options=list(range(n)), index=None,
+                placeholder=t("train.any"), format_func=lambda i, names=names: names[i] if 0 <= i < n else str(i))
     if ti is not None and pi is not None:
         idx = cell_indices(y_true, y_pred, ti, pi, limit=24)
         st.caption(t("train.cell_caption", n=int(cm[ti, pi]), true=literal(names[ti]), pred=literal(names[pi])))
@@ -562,8 +547,8 @@ def kernels_tab(model) -> None:
     st.markdown(t("train.kernels_text", k=w.shape[0], h=w.shape[2], w=w.shape[3]))
     chart(figure(figs.kernels, w, title_fmt="#{i}"), key="tr_kernels", name=t("train.tab_kernels"))
     kc1, kc2, kc3 = st.columns([1, 1, 1])
-    ki = kc1.number_input(t("train.kernel_pick"), min_value=0, max_value=w.shape[0] - 1, value=0, key="tr_ki")
-    di = kc2.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_di")
+    ki = widget(kc1.number_input, t("train.kernel_pick"), TRAIN["tr_ki"], max_value=w.shape[0] - 1)
+    di = widget(kc2.number_input, t("train.digit_pick"), TRAIN["tr_di"])
     kc3.write("")
     if kc3.button(t("train.open_inspector"), key="tr_open"):
         st.switch_page("pages/kernels.py", query_params={
@@ -579,7 +564,7 @@ def features_tab(model, data, names: list[str] | None = None) -> None:
     if data is None:
         st.info(t("train.no_data"))
         return
-    fi = st.number_input(t("train.digit_pick"), min_value=0, max_value=9999, value=0, key="tr_fi")
+    fi = widget(st.number_input, t("train.digit_pick"), TRAIN["tr_fi"], max_value=len(data[2]) - 1)
     x = data[2][fi] / 255.0
     p = predict_proba(model, x)
     names = names or [str(d) for d in range(len(p))]

@@ -62,8 +62,8 @@ def toggle_controls(preset: str, grid: np.ndarray) -> np.ndarray:
     """Flip a cell by its row and column, or go back to the preset."""
     st.markdown(t("xo.input_help"))
     c1, c2 = st.columns(2)
-    r = c1.number_input(t("xo.toggle_row"), min_value=0, max_value=8, value=4, key="xo_tr")
-    c = c2.number_input(t("xo.toggle_col"), min_value=0, max_value=8, value=4, key="xo_tc")
+    r = widget(c1.number_input, t("xo.toggle_row"), XO["xo_tr"])
+    c = widget(c2.number_input, t("xo.toggle_col"), XO["xo_tc"])
     if st.button(t("xo.toggle"), key="xo_toggle_btn"):
         grid = xo.toggle(grid, r, c)
     if st.button(t("xo.reset"), key="xo_reset_btn"):

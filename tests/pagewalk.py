@@ -182,3 +182,45 @@ def widget_keys(page: str) -> dict[str, WidgetSpec]:
     """Every URL-synced widget key ``page`` reads → its spec (kind, default, options, bounds, and the URL
     context under which it appears). Cached for the test session."""
     return dict(_walk(page))
+
+
+# ---------------------------------------------------------------- every widget a page creates, from AppTest's tree
+# Elements a learner acts with that hold no setting: a click, a download, an upload (read once, kept by the page).
+# Charts' selections and table editors (st.data_editor) are not widgets in AppTest's tree: their edits write a declared
+# setting (the Kernels page's grid → ``kn_custom``) or are the page's working copy (the receptive-field layers).
+ACTIONS = ("Button", "DownloadButton", "FileUploader")
+
+
+def undeclared(at) -> list[str]:
+    """Every value widget in ``at``'s element tree (whatever created it: ``ui.shell.widget`` or a bare ``st`` call)
+    that no table declares, or whose value or range its declaration refuses: ``"<type> <key>: <why>"``.
+
+    Unlike the recorder above, this sees what Streamlit drew, so a widget created without ``widget(...)`` is found too."""
+    from streamlit.testing.v1.element_tree import Widget
+
+    from ui.tables import all_tables
+
+    declared = {p.key: p for table in all_tables().values() for p in table}
+    found = []
+    for node in at._tree:
+        kind = type(node).__name__
+        if not isinstance(node, Widget) or kind in ACTIONS:
+            continue
+        p = declared.get(node.key)
+        if p is None:
+            found.append(f"{kind} {node.key}: not declared")
+            continue
+        value = node.value
+        if isinstance(value, tuple) and p.type == "multi":
+            value = list(value)
+        if not p.fits(p.coerce(value)):
+            found.append(f"{kind} {node.key}: value {value!r} does not fit its declaration")
+        proto = node.proto
+        if kind in ("NumberInput", "Slider") and p.type in ("int", "float", "int_range", "float_range"):
+            lo = proto.min if kind == "Slider" or proto.has_min else None  # a number input may be unbounded
+            hi = proto.max if kind == "Slider" or proto.has_max else None
+            if p.lo is not None and (lo is None or lo < p.lo):
+                found.append(f"{kind} {node.key}: minimum {lo} below the declared {p.lo}")
+            if p.hi is not None and (hi is None or hi > p.hi):
+                found.append(f"{kind} {node.key}: maximum {hi} above the declared {p.hi}")
+    return found

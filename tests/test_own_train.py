@@ -11,12 +11,14 @@ from explainer import limits
 from explainer.data import datasets
 from explainer.engine import jobs
 from explainer.errors import UserError
+from explainer.i18n import translate
 from explainer.data.ownimages import read_zip
 from explainer.engine.runstore import RunStore
 from explainer.learning.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from tests.conftest import app_test
 from tests.conftest import wait_for_run as _wait_for_run
 from tests.ownzips import make_zip, picture_files
+from tests.pagewalk import undeclared
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +117,12 @@ def test_train_page_trains_on_own_images_on_the_engine(own):
     assert run["config"].dataset == datasets.OWN and run["config"].own["sha256"] == own.sha256
     assert at.selectbox(key="tr_cell_true").options == list(own.class_names)
     assert 0.0 <= run["test_accuracy"] <= 1.0 and len(run["_eval"]["predictions"]) == len(own.test_y)
+    # the feature maps' picture index is bounded by this test set's size (declared tr_fi, not MNIST's 9,999)
+    at.session_state["tr_tabs"] = translate("train.tab_features", "zh")
+    at.run()
+    assert not at.exception and at.number_input(key="tr_fi").proto.max == len(own.test_y) - 1
+    at.number_input(key="tr_fi").set_value(len(own.test_y) - 1).run()
+    assert not at.exception and undeclared(at) == []
 
 
 def test_other_lessons_stay_on_built_in_sets_when_train_uses_own_images(own):

@@ -12,6 +12,8 @@ from PIL import Image, ImageDraw
 from explainer.i18n import translate
 from tests.conftest import app_test
 from tests.conftest import wait_for_run as _wait_for_run
+from tests.pagewalk import undeclared
+from ui.tables.train import TABLE as TRAIN
 
 pytestmark = pytest.mark.usefixtures("dask_engine")
 
@@ -63,6 +65,23 @@ def test_tiny_run_fills_every_view(trained_app):
     assert "tr_kernels" in seen["kernels"] and "tr_cm" not in seen["kernels"]
     assert any(k.startswith("tr_fm_") for k in seen["features"]) and "tr_kernels" not in seen["features"]
     assert not any(k.startswith("tr_fm_") for k in seen["draw"])
+    at.session_state["tr_tabs"] = translate("train.tab_confusion", "en")
+    at.run()
+
+
+def test_every_widget_of_look_inside_is_declared(trained_app):
+    """The run selector, the confusion cell's classes, the kernel and the digit pickers are declared settings
+    (ui/tables/train.py) drawn within their declarations, in every tab (tests.pagewalk.undeclared reads what
+    Streamlit drew, so a bare st.number_input would be found)."""
+    at = trained_app
+    seen = set()
+    for name in ("confusion", "kernels", "features", "draw"):
+        at.session_state["tr_tabs"] = translate(f"train.tab_{name}", "en")
+        at.run()
+        assert not at.exception
+        assert undeclared(at) == [], name
+        seen |= {w.key for w in at._tree if getattr(w, "key", None) in TRAIN}
+    assert {"tr_pick", "tr_cell_true", "tr_cell_pred", "tr_ki", "tr_di", "tr_fi"} <= seen
     at.session_state["tr_tabs"] = translate("train.tab_confusion", "en")
     at.run()
 
@@ -194,20 +213,20 @@ def test_look_inside_follows_the_newest_run_unless_chosen(trained_app):
     at = trained_app
     runs = at.session_state["tr_runs"]
     n = len(runs)
-    assert at.selectbox(key=f"tr_pick_{n}").value == n - 1
+    assert at.selectbox(key="tr_pick").value == n - 1
     # a second run arrives (as a finished job would add it): "Look inside" follows it
     runs.append(dict(runs[0], label="second", id=None, _eval=None))
     runs[-1].pop("_eval")
     at.run()
-    assert not at.exception and at.selectbox(key=f"tr_pick_{n + 1}").value == n
-    at.selectbox(key=f"tr_pick_{n + 1}").select(0).run()  # the learner picks the first run …
+    assert not at.exception and at.selectbox(key="tr_pick").value == n
+    at.selectbox(key="tr_pick").select(0).run()  # the learner picks the first run …
     runs.append(dict(runs[0], label="third", id=None))
     at.run()
-    assert at.selectbox(key=f"tr_pick_{n + 2}").value == 0  # … and keeps it
-    at.selectbox(key=f"tr_pick_{n + 2}").select(n + 1).run()  # back to the newest: following again
+    assert at.selectbox(key="tr_pick").value == 0  # … and keeps it
+    at.selectbox(key="tr_pick").select(n + 1).run()  # back to the newest: following again
     runs.append(dict(runs[0], label="fourth", id=None))
     at.run()
-    assert at.selectbox(key=f"tr_pick_{n + 3}").value == n + 2
+    assert at.selectbox(key="tr_pick").value == n + 2
     del runs[n:]
     at.run()
 

@@ -45,15 +45,19 @@ def test_every_key_is_declared_once():
 @pytest.mark.parametrize("param", PARAMS, ids=_ids(PARAMS))
 def test_declared_default_is_valid_and_survives_the_url(param: Param):
     assert param.type in KINDS
-    assert isinstance(param.default, PYTHON_TYPE[param.type])
-    if param.type in ("int", "float"):
+    assert isinstance(param.default, PYTHON_TYPE[param.type]) or (param.default is None and param.optional)
+    if param.type in ("int", "float") and param.default is not None:
         assert not isinstance(param.default, bool)
     assert param.fits(param.default)
     assert param.parse(param.format(param.default)) == param.default
 
 
 def _samples(p: Param) -> list:
-    """In-range values of ``p``: the bounds and values between, every option, subsets, awkward text."""
+    """In-range values of ``p``: the bounds and values between, every option, subsets, awkward text (and None for
+    an optional one)."""
+    if p.optional:
+        return [None] + _samples(Param(p.key, p.type, p.default, p.lo, p.hi, p.step, p.options, p.max_chars,
+                                       p.max_selections))
     if p.type == "bool":
         return [True, False]
     if p.type == "choice":
@@ -90,7 +94,7 @@ def _refused(p: Param) -> list[str]:
     bad = ["x" * (limits.URL_VALUE_CHARS + 1)]
     if p.type in ("int", "float", "int_range", "float_range"):
         one = lambda v: f"{v},{v}" if p.type.endswith("_range") else str(v)  # noqa: E731
-        bad += [one("abc"), one("nan"), one("inf"), one("-inf"), "", "1,2,3"]
+        bad += [one("abc"), one("nan"), one("inf"), one("-inf"), "1,2,3"] + ([] if p.optional else [""])
         if p.type.startswith("int"):
             bad += [one("1.5"), one(2**70)]
         if p.lo is not None:
@@ -132,6 +136,62 @@ def test_a_run_may_narrow_but_not_widen_the_declared_range():
         Table("t", [p, p])
     with pytest.raises(ValueError):
         Param("t_bad", "number", 1)
+
+
+def test_a_number_listed_by_a_run_and_nothing_chosen():
+    """A select box over this session's runs: an int setting whose run lists its values; a cell not chosen yet: None."""
+    pick = Param("t_pick", "int", 0, lo=0, url=False)
+    assert pick.widget_kwargs(options=[0, 1, 2]) == {"options": [0, 1, 2]}
+    assert pick.fits(2, options=[0, 1, 2]) and not pick.fits(3, options=[0, 1, 2]) and pick.fits(3)
+    assert pick.parse("1", options=[0, 1, 2]) == 1
+    with pytest.raises(ValueError):
+        pick.parse("3", options=[0, 1, 2])
+    with pytest.raises(ValueError):
+        pick.widget_kwargs(options=[0, -1])  # below the declared range
+    with pytest.raises(ValueError):
+        pick.widget_kwargs(options=[0, 1.5])  # not a whole number
+    cell = Param("t_cell", "int", None, lo=0, hi=9, optional=True)
+    assert cell.fits(None) and cell.format(None) == "" and cell.parse("") is None
+    assert not pick.fits(None)
+    with pytest.raises(ValueError):
+        pick.parse("")
+
+
+# ---------------------------------------------------------------- presets: declared values, checked like a URL value
+def _presets() -> dict[str, tuple]:
+    """Every preset button's values in the tables: ``{name: (table, values)}``."""
+    from ui.tables import optimizers, pooling, stride, train
+
+    return {**{f"train.{n}": (train.TABLE, v) for n, v in train.PRESETS.items()},
+            **{f"optimizers.{n}": (optimizers.TABLE, v) for n, v in optimizers.PRESETS.items()},
+            "pooling.overlap": (pooling.TABLE, pooling.OVERLAP), "stride.tutorial": (stride.TABLE, stride.TUTORIAL)}
+
+
+@pytest.mark.parametrize("name", sorted(_presets()))
+def test_every_preset_value_is_a_declared_value(name):
+    table, values = _presets()[name]
+    assert values
+    for key, value in values.items():
+        p = table[key]
+        assert p.fits(value) and p.parse(p.format(value)) == value, (key, value)
+
+
+def test_a_bad_preset_value_fails_when_the_table_is_imported():
+    table = TABLES["train"]
+    assert table.preset(tr_lr=0.1, tr_epochs=30) == {"tr_lr": 0.1, "tr_epochs": 30}
+    assert table.preset(tr_lr=1) == {"tr_lr": 1.0}  # a whole number for a real one: the same value
+    bad = [dict(tr_lr=5.0),  # beyond the declared 2.0
+           dict(tr_size=1234),  # not one of the options
+           dict(tr_epochs=2.5), dict(tr_epochs="3"), dict(tr_cycle=1),  # not of the declared type
+           dict(tr_lr=float("nan")), dict(tr_speed=1)]  # not a number; not declared
+    for values in bad:
+        with pytest.raises(ValueError):
+            table.preset(**values)
+    # the table module itself: one bad value in its PRESETS and importing it fails
+    source = (ROOT / "ui" / "tables" / "train.py").read_text(encoding="utf-8")
+    assert source.count("tr_lr=0.004") == 1
+    with pytest.raises(ValueError, match="tr_lr"):
+        exec(compile(source.replace("tr_lr=0.004", "tr_lr=40.0"), "ui/tables/train.py", "exec"), {})
 
 
 # ---------------------------------------------------------------- the tables against the pages

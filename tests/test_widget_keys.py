@@ -18,6 +18,7 @@ from streamlit.testing.v1.element_tree import ButtonGroup, Checkbox, Radio, Sele
 from streamlit.runtime.state.common import TESTING_KEY
 
 from tests.conftest import app_test
+from tests.pagewalk import undeclared
 from ui.nav import LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +42,9 @@ def _choices(w: Widget) -> list:
         return [True, False]
     if isinstance(w, ButtonGroup) and not w._is_single_select:  # multi-select pills: not a view switch
         return []
-    if isinstance(w, (Selectbox, Radio, ButtonGroup)):
-        return list(w.options)[:MAX_OPTIONS]
+    if isinstance(w, (Selectbox, Radio, ButtonGroup)):  # the special option ("custom", "upload" …) usually comes last
+        options = list(w.options)
+        return options if len(options) <= MAX_OPTIONS else options[:MAX_OPTIONS - 1] + options[-1:]
     return []
 
 
@@ -55,13 +57,15 @@ def _choose(at, w: Widget, choice) -> None:
 
 def walk(page: str) -> dict[str, set[tuple[str, str]]]:
     """``{key: {(widget type, label), …}}`` over every state the walk reaches on ``page``; the option texts
-    shown are kept under the key ``"<options>"``."""
+    shown are kept under the key ``"<options>"``, the widgets no table declares (``tests.pagewalk.undeclared``) under
+    ``"<undeclared>"``."""
     at = app_test(page, timeout=60).run()
     meanings: dict[str, set] = defaultdict(set)
     tried: set = set()
     while True:
         assert not at.exception, (page, at.exception)
         widgets = _widgets(at)
+        meanings["<undeclared>"].update(("undeclared", why) for why in undeclared(at))
         for w in widgets:
             meanings[w.key].add(_meaning(w))
             meanings["<options>"].update(("option", str(o)) for o in getattr(w, "options", []) or [])
@@ -96,7 +100,7 @@ def test_no_label_or_option_is_an_untranslated_key(walked):
 
 def test_each_key_has_one_meaning_on_its_page(walked):
     clashes = {(page, key): sorted(m) for page, keys in walked.items() for key, m in keys.items()
-               if len(m) > 1 and key != "<options>"}
+               if len(m) > 1 and not key.startswith("<")}
     assert not clashes, clashes
 
 
@@ -105,8 +109,23 @@ def test_each_key_has_one_meaning_across_pages(walked):
     pages: dict[str, set] = defaultdict(set)
     for page, keys in walked.items():
         for key, m in keys.items():
-            if key != "<options>":
+            if not key.startswith("<"):
                 across[key] |= m
                 pages[key].add(page)
     clashes = {key: (sorted(pages[key]), sorted(m)) for key, m in across.items() if len(m) > 1}
     assert not clashes, clashes
+
+
+def test_every_widget_a_page_creates_is_declared(walked):
+    """Every value widget drawn in any state the walk reaches, however the page created it (``ui.shell.widget`` or a
+    bare ``st.number_input``), is declared in a table (``ui/tables/``) and its value and range fit the declaration."""
+    assert {page: sorted(why for _, why in keys["<undeclared>"]) for page, keys in walked.items()
+            if keys["<undeclared>"]} == {}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_widget_is_declared_in_chinese_too(page):
+    """The same at each page's defaults in Chinese (the walk above runs in English)."""
+    at = app_test(page, "zh", timeout=60).run()
+    assert not at.exception
+    assert undeclared(at) == []

@@ -42,4 +42,4 @@ def _load(names) -> None:
 
 _load(LIBRARIES)
 _load(APP)
-_load(f"ui.tables.{page}" for page in importlib.import_module("ui.tables").PAGES)
+_load(f"ui.tables.{page}" for page in importlib.import_module("ui.tables").PAGES)  # every lesson of ui/nav.py, + "app"

@@ -1,21 +1,44 @@
-"""The lessons in learning order: (page file, catalogue key of its title, icon, URL path).
+"""The lessons in learning order, the one list of them: (page file, catalogue key of its title, icon, URL path).
+
+Everything else that goes per lesson derives from it: the navigation (``streamlit_app.py``), the declared tables
+(``ui.tables.PAGES``) and so ``ui.boot``'s list of them, the page walks of the tests and benches, and what a lesson
+must have (``tests/test_lessons.py``; the recipe in CONTRIBUTING.md). A lesson's name is its URL path, the stem of its
+page file, its table (``ui/tables/<name>.py``) and its catalogue files (``explainer/locales/*/<name>.toml``).
 
 Icons are emoji, not ``:material/...:`` names: Streamlit fetches a material icon's favicon from
 Google's font CDN, and the app must work in a lecture hall without internet.
 """
+from typing import NamedTuple
+
+
+class Lesson(NamedTuple):
+    path: str  # the page file
+    title: str  # the catalogue key of its title in the navigation
+    icon: str
+    url: str  # the URL path: the lesson's name
+
+    @property
+    def name(self) -> str:
+        return self.url
+
 
 LESSONS = [
-    ("pages/home.py", "nav.home", "🏠", "home"),
-    ("pages/images.py", "nav.images", "🔢", "images"),
-    ("pages/kernels.py", "nav.kernels", "🔍", "kernels"),
-    ("pages/xo.py", "nav.xo", "❌", "xo"),
-    ("pages/stride.py", "nav.stride", "👣", "stride"),
-    ("pages/pooling.py", "nav.pooling", "🗜️", "pooling"),
-    ("pages/optimizers.py", "nav.optimizers", "📉", "optimizers"),
-    ("pages/backprop.py", "nav.backprop", "🔁", "backprop"),
-    ("pages/train.py", "nav.train", "🧠", "train"),
-    ("pages/network.py", "nav.network", "🔬", "network"),
+    Lesson("pages/home.py", "nav.home", "🏠", "home"),
+    Lesson("pages/images.py", "nav.images", "🔢", "images"),
+    Lesson("pages/kernels.py", "nav.kernels", "🔍", "kernels"),
+    Lesson("pages/xo.py", "nav.xo", "❌", "xo"),
+    Lesson("pages/stride.py", "nav.stride", "👣", "stride"),
+    Lesson("pages/pooling.py", "nav.pooling", "🗜️", "pooling"),
+    Lesson("pages/optimizers.py", "nav.optimizers", "📉", "optimizers"),
+    Lesson("pages/backprop.py", "nav.backprop", "🔁", "backprop"),
+    Lesson("pages/train.py", "nav.train", "🧠", "train"),
+    Lesson("pages/network.py", "nav.network", "🔬", "network"),
 ]
+
+
+def names() -> list[str]:
+    """The lessons' names in learning order (``"home"``, ``"images"``, …)."""
+    return [lesson.name for lesson in LESSONS]
 
 
 def available_lessons() -> list[tuple[str, str, str, str]]:

@@ -43,6 +43,9 @@ class Param:
     ``max_chars`` for ``text`` (default ``limits.TEXT_CHARS``); ``max_selections`` for ``multi``.
     ``url=False``: session state only (kept across page switches, never in the URL). ``family``
     tags keys generated from a registry (one per optimizer …): the walk must reach one of them.
+    ``optional``: ``None`` is a value too (a select box with nothing chosen yet; the empty text in a URL).
+    A number setting whose values a run lists (a select box over this session's runs) takes ``options=``
+    on that run: each a whole/real number inside the declared range.
     """
     key: str
     type: str
@@ -55,6 +58,7 @@ class Param:
     max_selections: int | None = None
     url: bool = True
     family: str | None = None
+    optional: bool = False
 
     def __post_init__(self):
         if self.type not in KINDS:
@@ -64,7 +68,13 @@ class Param:
 
     # ---------------------------------------------------------------- what it may take
     def choices(self, options: Iterable | None = None) -> list:
-        """The declared options (``options``: a narrower list for this run, each one declared)."""
+        """The declared options (``options``: a narrower list for this run, each one declared); for a number
+        setting, the values this run offers (each must fit the declared range)."""
+        if self.type in ("int", "float") and options is not None:
+            listed = list(options)
+            if not all(self.fits(o) and o is not None for o in listed):
+                raise ValueError(f"{self.key}: options {listed} are not in the declared range")
+            return listed
         declared = list(self.options() if callable(self.options) else self.options or [])
         if options is None:
             return declared
@@ -89,7 +99,7 @@ class Param:
 
     def widget_kwargs(self, lo: Any = None, hi: Any = None, options: Iterable | None = None) -> dict:
         """Streamlit's keyword arguments for this setting on this run (``min_value`` …, ``options``, ``max_chars``)."""
-        if self.type in ("choice", "multi"):
+        if self.type in ("choice", "multi") or (self.type in ("int", "float") and options is not None):
             kw = {"options": self.choices(options)}
             if self.max_selections is not None:
                 kw["max_selections"] = self.max_selections
@@ -105,6 +115,8 @@ class Param:
     # ---------------------------------------------------------------- the generic loop
     def format(self, value: Any) -> str:
         """The URL text of ``value``."""
+        if value is None and self.optional:
+            return ""
         if self.type == "bool":
             return "1" if value else "0"
         if self.type == "float":
@@ -122,6 +134,8 @@ class Param:
             raise ValueError(raw)
         if len(raw) > limits.URL_VALUE_CHARS:
             raise ValueError("too long")
+        if raw == "" and self.optional:
+            return None
         if self.type in ("choice", "multi"):
             by_text = {str(o): o for o in self.choices(options)}
             if self.type == "choice":
@@ -152,6 +166,8 @@ class Param:
         else:
             value = self._number(raw, self.type == "int")
             numbers = (value,)
+            if options is not None and value not in self.choices(options):
+                raise ValueError(raw)
         if any((lo is not None and v < lo) or (hi is not None and v > hi) for v in numbers):
             raise ValueError(raw)
         return value
@@ -170,6 +186,10 @@ class Param:
 
     def fits(self, value: Any, *, lo: Any = None, hi: Any = None, options: Iterable | None = None) -> bool:
         """Whether ``value`` is a valid value of this setting on this run (type, range, options, length)."""
+        if value is None:
+            return self.optional
+        if self.type in ("int", "float") and options is not None and value not in list(options):
+            return False
         if self.type in ("choice", "multi"):
             allowed = self.choices(options)
             if self.type == "choice":
@@ -232,3 +252,24 @@ class Table:
 
     def keys(self) -> list[str]:
         return list(self._by_key)
+
+    def preset(self, **values: Any) -> dict[str, Any]:
+        """Declared values for a preset button (a page writes them to the session): each key declared here, each
+        value checked like a URL value (its type, range, options, length, and its URL text reads back as it), so
+        a bad preset fails when the table is imported, not silently in a learner's session.
+
+        >>> Table("t", [Param("t_k", "int", 3, lo=1, hi=7)]).preset(t_k=9)
+        Traceback (most recent call last):
+        ValueError: t: preset value t_k=9 does not fit its declaration
+        """
+        checked = {}
+        for key, value in values.items():
+            if key not in self._by_key:
+                raise ValueError(f"{self.name}: preset key {key} is not declared")
+            p = self._by_key[key]
+            if p.type == "float" and _is_int(value):  # 1 for 1.0; never 2.5 for a whole number
+                value = float(value)
+            if not p.fits(value) or p.parse(p.format(value)) != value:
+                raise ValueError(f"{self.name}: preset value {key}={value!r} does not fit its declaration")
+            checked[key] = value
+        return checked

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import importlib
 
+from ui import nav
 from ui.state import Table
 
-# the entry script's sidebar ("app") and every lesson of ui/nav.py
-PAGES = ("app", "backprop", "home", "images", "kernels", "network", "optimizers", "pooling", "stride", "train", "xo")
+# the entry script's sidebar ("app") and every lesson of ui/nav.py (the one list of lessons)
+PAGES = ("app", *nav.names())
 
 
 def all_tables() -> dict[str, Table]:

@@ -1,5 +1,5 @@
 """What a kernel does: the explorer (picker, kernel, custom kernel, inspector), the examples, the shift."""
-from explainer.maths.kernels import DIVIDE_MODES, MAX_ABS, NAMES
+from explainer.maths.kernels import DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES
 from explainer.limits import KERNEL_TEXT_CHARS
 from ui.state import Param, Table
 from ui.tables.shared import SIDE_MAX, picker_params, view_param
@@ -27,4 +27,7 @@ TABLE = Table("kernels", [
     # a map from Inside the network instead of a picture: "model,test digit,layer,input channel" (model: "reference"
     # or a run id); empty: none. Read and written by pages/kernels.py (network_map), not a widget
     Param("kn_map", "text", "", max_chars=MAP_CHARS),
+    # the custom kernel's grid size: follows the kernel's text (kn_custom, in the URL); a change crops or pads it
+    Param("kn_grid_rows", "int", 3, lo=1, hi=MAX_SIZE, step=1, url=False),
+    Param("kn_grid_cols", "int", 3, lo=1, hi=MAX_SIZE, step=1, url=False),
 ])

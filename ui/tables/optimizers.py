@@ -60,3 +60,6 @@ TABLE = Table("optimizers", [
       for n in optim.OPTIMIZER_NAMES for hp, value in optim.defaults(n).items() if hp in HYPERPARAMETERS),
     *stepper_params("op", speeds=RACE_SPEEDS, default_speed=4.0).values(),
 ])
+
+# the preset buttons' values: declared settings, checked like a URL value when this table is imported
+PRESETS = {name: TABLE.preset(**values) for name, values in PRESETS.items()}

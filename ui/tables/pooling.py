@@ -25,3 +25,6 @@ TABLE = Table("pooling", [
     Param("pl_dy", "int", 0, lo=-2, hi=2),
     Param("pl_dx", "int", 1, lo=-2, hi=2),
 ])
+
+# the "overlapping windows" button's values: checked like a URL value when this table is imported
+OVERLAP = TABLE.preset(pl_size=3, pl_stride=2, pl_pad=0, pl_mode="max")

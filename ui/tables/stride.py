@@ -52,3 +52,7 @@ TABLE = Table("stride", [
     Param("sp_rn", "int", 16, lo=4, hi=32),
     Param("sp_rc", "int", 64, lo=1, hi=1024),
 ])
+
+# the tutorial button's example (a 5×5×3 input, padding 1, two 3×3×3 kernels, stride 2, from its first step): checked
+# like a URL value when this table is imported
+TUTORIAL = TABLE.preset(sp_view="channels", sp_ck=2, sp_cf=3, sp_cs=2, sp_cp=1, sp_cn=5, sp_csrc="random", sp_c_pos=1)

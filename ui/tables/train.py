@@ -2,12 +2,17 @@
 from explainer.data import datasets, ownimages
 from explainer.learning import models as M
 from explainer.learning.train import DEFAULT_LR, OPTIMIZERS
+from explainer.limits import OWN_CLASSES_MAX
 from ui.state import Param, Table
+from ui.tables.shared import DIGIT_MAX
+
+CHANNELS = (4, 8, 16, 32, 64)  # a custom model's first convolution's kernels (the built-in models have at most 32)
+CLASSES_MAX = max(10, OWN_CLASSES_MAX)  # MNIST's digits, Fashion-MNIST's classes, a learner's own folders
 
 TABLE = Table("train", [
     Param("tr_model", "choice", "fast", options=tuple(M.MODEL_NAMES)),
     Param("tr_blocks", "int", 2, lo=1, hi=3),
-    Param("tr_channels", "choice", 16, options=(4, 8, 16, 32, 64)),
+    Param("tr_channels", "choice", 16, options=CHANNELS),
     Param("tr_kernel", "choice", 3, options=(3, 5, 7)),
     Param("tr_pool", "choice", "max", options=("max", "avg")),
     Param("tr_dropout", "float", 0.0, lo=0.0, hi=0.5, step=0.05),
@@ -22,4 +27,26 @@ TABLE = Table("train", [
     Param("tr_aug", "bool", False),
     Param("tr_dataset", "choice", datasets.DEFAULT, options=datasets.CHOICES),
     Param("tr_own_mode", "choice", "colour32", options=ownimages.MODES),  # your own images: grey 28×28 or colour 32×32
+    # Look inside a run: session state, not the URL (the link names the runs, ``run=<id>,…``; these pick inside them).
+    # Which kept run (an index into this session's runs; the page lists them and follows the newest unless chosen)
+    Param("tr_pick", "int", 0, lo=0, url=False),
+    # a confusion-matrix cell: a true and a predicted class, or nothing chosen ("any")
+    Param("tr_cell_true", "int", None, lo=0, hi=CLASSES_MAX - 1, url=False, optional=True),
+    Param("tr_cell_pred", "int", None, lo=0, hi=CLASSES_MAX - 1, url=False, optional=True),
+    Param("tr_ki", "int", 0, lo=0, hi=max(CHANNELS) - 1, url=False),  # a first-layer kernel (this model's count)
+    Param("tr_di", "int", 0, lo=0, hi=DIGIT_MAX, url=False),  # an MNIST test digit for the Kernels page's inspector
+    Param("tr_fi", "int", 0, lo=0, hi=DIGIT_MAX, url=False),  # a test image of the run's data set (its size)
 ])
+
+# Preset buttons: declared values, checked like a URL value when this table is imported
+PRESETS = {
+    "fast": TABLE.preset(tr_model="fast", tr_opt="adam", tr_lr=0.004, tr_cycle=True, tr_bs=128, tr_epochs=1,
+                         tr_size=60000, tr_aug=False),
+    "reference": TABLE.preset(tr_model="reference", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=1,
+                              tr_size=60000, tr_aug=False),
+    "mlp": TABLE.preset(tr_model="mlp", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=1,
+                        tr_size=60000, tr_aug=False),
+    "sgd": TABLE.preset(tr_opt="sgd", tr_lr=0.1, tr_cycle=False),
+    "overfit": TABLE.preset(tr_model="mlp", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=30,
+                            tr_size=1000, tr_aug=False),
+}

@@ -11,4 +11,7 @@ TABLE = Table("xo", [
     Param("xo_ir", "int", 0, lo=0, hi=6, step=1),
     Param("xo_ic", "int", 0, lo=0, hi=6, step=1),
     view_param("xo_view", VIEWS),
+    # the cell a "flip" button flips (a click on the grid does the same): session state, the grid is in the URL
+    Param("xo_tr", "int", 4, lo=0, hi=xo.SIDE - 1, url=False),
+    Param("xo_tc", "int", 4, lo=0, hi=xo.SIDE - 1, url=False),
 ])
