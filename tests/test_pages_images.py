@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from explainer.i18n import translate
-from tests.conftest import app_test
+from tests.conftest import app_test, mnist_test_digit
+from ui.tables.images import TABLE as IMAGES
 
 
 def _png(arr) -> bytes:
@@ -23,12 +24,16 @@ def test_defaults(lang):
     assert not at.exception
     assert at.title[0].value == translate("images.title", lang)
     assert len(at.get("plotly_chart")) == 7  # digit, flat vector, one-hot, photo, R, G, B
-    md = " ".join(m.value for m in at.markdown)
-    assert "784" in md
     assert at.number_input(key="im_digit").value == 0
-    # MNIST test image #0 is a 7 (real data from MNIST_DIR)
-    assert "**7**" in md or "7" in at.markdown[1].value
     assert not at.info, "MNIST must be available in tests (MNIST_DIR)"
+    # test image #0 read here straight from the IDX files (gzip + numpy, not the app's loader): its label and range
+    img, label = mnist_test_digit(0)
+    md = [m.value for m in at.markdown]
+    assert translate("images.digit_text", lang, label=label, lo=int(img.min()), hi=int(img.max())) in md
+    row = IMAGES["im_row"].default
+    assert translate("images.flat_text", lang, n=784, row=row, start=row * 28, end=row * 28 + 27) in md
+    onehot = "[" + ", ".join(str(int(i == label)) for i in range(10)) + "]"
+    assert translate("images.onehot_text", lang, label=label, vector=onehot) in md
 
 
 def test_changing_digit_and_row_updates_text_and_url():

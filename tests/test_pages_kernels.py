@@ -8,7 +8,7 @@ import pytest
 from explainer.maths.conv import conv2d
 from explainer.i18n import translate
 from explainer.data.images import sample, to_grey
-from tests.conftest import app_test
+from tests.conftest import app_test, mnist_test_digit
 
 
 def run(at):
@@ -26,11 +26,20 @@ def test_defaults_show_input_output_and_inspector(lang):
     at = run(app_test("kernels", lang))
     assert at.title[0].value == translate("kernels.title", lang)
     assert not at.error
-    assert len(at.get("plotly_chart")) >= 7  # input, output, histogram, neighbourhood, window, kernel, products
     # the inspector starts at the strongest response and shows the map's own number there
     img = to_grey(sample("camera")).astype(float)
     out = conv2d(img, [[1, 0, -1]] * 3)
     r, c = np.unravel_index(np.argmax(np.abs(out)), out.shape)
+    # the charts, by name: input, output, histogram, neighbourhood, window, kernel, products
+    assert [ch.proto.alt for ch in at.get("plotly_chart")] == [
+        translate("kernels.input_title", lang, h=512, w=512), translate("kernels.output_title", lang, h=510, w=510),
+        translate("kernels.hist_title", lang), translate("kernels.pick_title", lang, r=r, c=c),
+        *(translate(f"kernels.{k}_title", lang) for k in ("window", "kernel", "products"))]
+    # the output chart's summary: its size, range and strongest value, from the map computed here
+    minus = lambda v: f"{v:.0f}".replace("-", "−")  # noqa: E731
+    summary = (translate("chart.grid", lang, rows=510, cols=510, lo=minus(out.min()), hi=minus(out.max()))
+               + translate("chart.strongest", lang, value=minus(out[r, c]), row=r, col=c) + translate("chart.full_stop", lang))
+    assert summary in [cap.value for cap in at.caption]
     assert (at.number_input(key="kn_row").value, at.number_input(key="kn_col").value) == (r, c)
     assert translate("kernels.matches", lang, value=f"{out[r, c]:.0f}".replace("-", "−"), r=r, c=c) in markdown(at)
     assert any(f"= {out[r, c]:.0f}" in lx.value for lx in at.latex)
@@ -162,11 +171,16 @@ def test_bad_shared_link_shows_message_and_the_default_kernel_meanwhile(lang):
     assert at.text_area(key="kn_custom").value == "1,2;3"  # the user's text stays, to be fixed
     assert translate("kernels.showing_default", lang, kernel=translate("kernels.k.vertical_edge", lang)) in \
         [i.value for i in at.info]
-    assert len(at.get("plotly_chart")) >= 7
+    # the default kernel's views on the linked digit: 28×28 in, 26×26 out (3×3 kernel)
+    alts = [ch.proto.alt for ch in at.get("plotly_chart")]
+    assert alts[:2] == [translate("kernels.input_title", lang, h=28, w=28), translate("kernels.output_title", lang, h=26, w=26)]
     at.text_area(key="kn_custom").input("1,2;3,4")
     run(at)
     assert not at.error and not at.info
-    assert "27" in markdown(at)  # 28×28 digit, 2×2 kernel → 27×27 output
+    # 28×28 digit, 2×2 kernel → a 27×27 output: the chart's name and the summary of the map computed here
+    assert [ch.proto.alt for ch in at.get("plotly_chart")][1] == translate("kernels.output_title", lang, h=27, w=27)
+    out = conv2d(mnist_test_digit(3)[0].astype(float), [[1, 2], [3, 4]])
+    assert translate("chart.grid", lang, rows=27, cols=27, lo=f"{out.min():.0f}", hi=f"{out.max():.0f}") in markdown(at)
 
 
 def test_custom_grid_resizes_and_follows_the_text():
