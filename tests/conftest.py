@@ -131,3 +131,9 @@ def mnist_test_digit(i: int) -> tuple["np.ndarray", int]:
     with gzip.open(d / "t10k-labels-idx1-ubyte.gz") as f:
         label = f.read(8 + i + 1)[8 + i]
     return img, int(label)
+
+
+def span(*params) -> range:
+    """Every whole value the declared ``Param``s allow together (``ui/tables``): from the lowest ``lo`` to the
+    highest ``hi``, so a test covers what the page offers and follows its table when a range changes."""
+    return range(min(p.lo for p in params), max(p.hi for p in params) + 1)
