@@ -9,6 +9,7 @@ from explainer.maths.conv import conv2d
 from explainer.i18n import translate
 from explainer.data.images import sample, to_grey
 from tests.conftest import app_test, mnist_test_digit
+from ui.tables.kernels import TABLE as KERNELS
 
 
 def run(at):
@@ -153,12 +154,34 @@ def test_shift_section(lang):
     at = app_test("kernels", lang)
     at.query_params["kn_view"] = "shift"
     run(at)
-    text = markdown(at)
-    assert translate("kernels.verdict_pixels_seven", lang, a="", b="")[:8] in text
-    assert translate("kernels.verdict_features_one", lang, a="", b="")[:8] in text
+    # the lesson's point at the default shift, with the four distances computed here (torch, not the page's maths)
+    p1, p7, f1, f7 = _shift_distances(KERNELS["kn_shift"].default)
+    md = [m.value for m in at.markdown]
+    assert translate("kernels.verdict_pixels_seven", lang, a=p7, b=p1) in md
+    assert translate("kernels.verdict_features_one", lang, a=f1, b=f7) in md
     at.slider(key="kn_shift").set_value(0)
     run(at)
-    assert translate("kernels.verdict_pixels_one", lang, a="", b="")[:8] in markdown(at)
+    p1, p7, f1, f7 = _shift_distances(0)
+    assert p1 == f1 == "0.00" and translate("kernels.verdict_pixels_one", lang, a=p1, b=p7) in markdown(at)
+
+
+def _shift_distances(s: int) -> tuple[str, ...]:
+    """The shift demo's distances as the page prints them: the "1" moved ``s`` pixels right to the "1" and to the
+    "7" on pixels (0–1), then on its features (four kernels, ReLU, 13×13 max-pooling keeping the partial window)."""
+    import torch
+    import torch.nn.functional as F
+
+    from explainer.maths import shift
+    from explainer.maths.kernels import kernel
+
+    one, seven = (mnist_test_digit(i)[0] / 255.0 for i in (shift.ONE_INDEX, shift.SEVEN_INDEX))
+    moved = np.zeros_like(one)
+    moved[:, s:] = one[:, :28 - s]
+    bank = torch.tensor(np.stack([kernel(n).weights for n in shift.FEATURE_KERNELS]), dtype=torch.float64)[:, None]
+    feat = lambda a: F.max_pool2d(F.relu(F.conv2d(torch.tensor(a)[None, None], bank)), 13, 13, ceil_mode=True).numpy()  # noqa: E731
+    dist = (np.linalg.norm(moved - one), np.linalg.norm(moved - seven),
+            np.linalg.norm(feat(moved) - feat(one)), np.linalg.norm(feat(moved) - feat(seven)))
+    return tuple(f"{d:.2f}" for d in dist)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
