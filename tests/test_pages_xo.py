@@ -17,7 +17,8 @@ def test_defaults_vote_x(lang):
     at = app_test("xo", lang).run()
     assert not at.exception
     assert at.title[0].value == translate("xo.title", lang)
-    assert "X" in at.success[0].value
+    # the standard X: vote X = +1 and, its row being the opposite of the O's, vote O = −1 (the vote text's claim)
+    assert [s.value for s in at.success] == [translate("xo.verdict", lang, winner="X", x="1.000", o="−1.000")]
     # one stage at a time (a click reruns only its charts): the input grid, then the stage's own charts
     per_stage = {"conv": 1 + 3 + 3 + 3, "relu": 1 + 3, "pool": 1 + 3, "round2": 1 + 1 + 3 + 3, "vote": 1 + 4}
     assert len(at.get("plotly_chart")) == per_stage["conv"]  # the first stage by default
