@@ -78,7 +78,8 @@ def test_overlapping_preset_and_ceil_mode():
     at.button(key="pl_overlap").click().run()
     assert at.slider(key="pl_size").value == 3 and at.slider(key="pl_stride").value == 2
     assert "output **2×2**" in text(at) and at.info  # overlap note
-    assert at.warning and "rows 5" in at.warning[0].value  # 6 with 3/2: last row never pooled
+    # 6×6 with window 3, stride 2: windows start at 0 and 2, so row and column 5 are never pooled
+    assert [w.value for w in at.warning] == [translate("pooling.uncovered", "en", rows=5, cols=5)]
     at.toggle(key="pl_ceil").set_value(True).run()
     assert "output **3×3**" in text(at) and not at.warning
 
@@ -96,7 +97,8 @@ def test_window_larger_than_input_has_no_output_message():
     at = app_test("pooling").run()
     at.slider(key="pl_h").set_value(2).run()
     at.slider(key="pl_size").set_value(4).run()
-    assert len(at.error) == 1 and "no output" in at.error[0].value
+    stride = at.slider(key="pl_stride").value
+    assert [e.value for e in at.error] == [translate("errors.no_output", "en", n=2, k=4, d=1, p=0, s=stride)]
 
 
 def test_xo_maps_as_input_and_image_region():

@@ -236,11 +236,12 @@ def test_settings_without_output_keep_the_last_view():
     at.slider(key="sp_p").set_value(0).run()
     at.slider(key="sp_k").set_value(5).run()
     at.slider(key="sp_d").set_value(3).run()  # span 13 > 5: no output
-    assert len(at.error) == 1 and "no output" in at.error[0].value
+    s = at.slider(key="sp_s").value
+    assert [e.value for e in at.error] == [translate("errors.no_output", "en", n=5, k=5, d=3, p=0, s=s)]
     assert "output **1×1**" in text(at)  # the last valid view (k 5, d 1)
     at.session_state["lang"] = "zh"
     at.run()
-    assert "没有输出" in at.error[0].value
+    assert [e.value for e in at.error] == [translate("errors.no_output", "zh", n=5, k=5, d=3, p=0, s=s)]
 
 
 def test_real_image_region():
