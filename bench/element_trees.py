@@ -20,7 +20,6 @@ are their content's hash. Run twice on one tree, the dumps are identical.
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import json
 import os

@@ -17,7 +17,7 @@ import pytest
 from explainer import limits
 from tests import pagewalk
 from ui.state import KINDS, MAX_EXACT_INT, Param, Table
-from ui.tables import PAGES, all_tables
+from ui.tables import all_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = all_tables()
