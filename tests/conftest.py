@@ -116,3 +116,24 @@ def wait_for_run(at, timeout: float = 180):
         if at.session_state["tr_runs"]:
             return
     raise AssertionError("the training run did not finish")
+
+
+def mnist_test_digit(i: int) -> tuple["np.ndarray", int]:
+    """MNIST test image ``i`` (28×28 uint8) and its label, read here from the gzipped IDX files in $MNIST_DIR (not
+    through the app's loader): what a page shows of a test digit, computed independently."""
+    import gzip
+
+    import numpy as np
+
+    d = Path(os.environ["MNIST_DIR"])
+    with gzip.open(d / "t10k-images-idx3-ubyte.gz") as f:
+        img = np.frombuffer(f.read(16 + 784 * (i + 1))[16 + 784 * i:], np.uint8).reshape(28, 28)
+    with gzip.open(d / "t10k-labels-idx1-ubyte.gz") as f:
+        label = f.read(8 + i + 1)[8 + i]
+    return img, int(label)
+
+
+def span(*params) -> range:
+    """Every whole value the declared ``Param``s allow together (``ui/tables``): from the lowest ``lo`` to the
+    highest ``hi``, so a test covers what the page offers and follows its table when a range changes."""
+    return range(min(p.lo for p in params), max(p.hi for p in params) + 1)

@@ -9,6 +9,9 @@ import torch.nn.functional as F
 from explainer.errors import UserError
 from explainer.maths.formulas import conv_params_latex, conv_size, inspection_latex, pool_size, transposed_size
 from explainer.maths.pooling import pool2d
+from tests.conftest import span
+from ui.tables.pooling import TABLE as POOLING
+from ui.tables.stride import TABLE as STRIDE
 
 
 def _last_number(latex: str) -> int:
@@ -16,9 +19,11 @@ def _last_number(latex: str) -> int:
 
 
 def test_pool_formula_equals_the_output_shape_for_every_slider_combination():
-    """Input 1…12 (grid and crop), window 1…4, stride 1…4, padding 0…2, floor and ceil: the Pooling page's sliders."""
+    """Every setting of the Pooling page's sliders (read from its table): input, window, stride, padding, floor and ceil."""
     checked = dropped = 0
-    for n, f, s, p, ceil in itertools.product(range(1, 13), range(1, 5), range(1, 5), range(0, 3), (False, True)):
+    sizes = range(1, span(POOLING["pl_h"], POOLING["pl_w"]).stop)  # the grid's sides, and 1 (a one-pixel crop)
+    for n, f, s, p, ceil in itertools.product(sizes, span(POOLING["pl_size"]), span(POOLING["pl_stride"]),
+                                              span(POOLING["pl_pad"]), (False, True)):
         try:
             want = F.max_pool2d(torch.zeros(1, 1, n, n), f, s, p, ceil_mode=ceil).shape[-1]
         except RuntimeError:
@@ -42,9 +47,10 @@ def test_the_issue_example_ceil_mode_drops_the_window_in_the_padding():
 
 
 def test_conv_formula_equals_the_output_shape_for_every_slider_combination():
-    """Input 1…12, kernel 1…7, stride 1…4, padding 0…3, dilation 1…3: the Stride page's sliders."""
+    """Every setting of the Stride page's sliders (read from its table): input, kernel, stride, padding, dilation."""
     no_output = 0
-    for n, k, s, p, d in itertools.product(range(1, 13), range(1, 8), range(1, 5), range(0, 4), range(1, 4)):
+    sizes = range(1, span(STRIDE["sp_h"], STRIDE["sp_w"]).stop)
+    for n, k, s, p, d in itertools.product(sizes, *(span(STRIDE[key]) for key in ("sp_k", "sp_s", "sp_p", "sp_d"))):
         got = conv_size(n, k, s, p, d, "W")
         try:
             want = F.conv2d(torch.zeros(1, 1, 1, n), torch.zeros(1, 1, 1, k), stride=s, padding=(0, p),
@@ -58,9 +64,9 @@ def test_conv_formula_equals_the_output_shape_for_every_slider_combination():
 
 
 def test_transposed_formula_equals_the_output_shape_for_every_slider_combination():
-    """Input 1…5, kernel 1…4, stride 1…3, padding 0…3, output padding 0…2: the Transposed view's sliders."""
+    """Every setting of the Transposed view's sliders (read from the table): input, kernel, stride, padding, output padding."""
     checked = 0
-    for n, k, s, p, op in itertools.product(range(1, 6), range(1, 5), range(1, 4), range(0, 4), range(0, 3)):
+    for n, k, s, p, op in itertools.product(*(span(STRIDE[key]) for key in ("sp_tn", "sp_tk", "sp_ts", "sp_tp", "sp_tpad"))):
         if op >= s:  # torch and the library refuse an output padding that is not smaller than the stride
             with pytest.raises(UserError):
                 transposed_size(n, k, s, p, 1, op)

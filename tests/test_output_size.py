@@ -1,5 +1,5 @@
-"""output_size / conv2d / transposed convolution against PyTorch, over the whole small range:
-size ≤ 12, kernel ≤ 7, stride ≤ 4, padding ≤ 3, dilation ≤ 3."""
+"""output_size / conv2d / transposed convolution against PyTorch, over every setting the Stride page offers
+(read from ``ui/tables/stride.py``): a grid of 1…12, kernel 1…7, stride 1…4, padding 0…3, dilation 1…3 today."""
 import itertools
 
 import numpy as np
@@ -11,7 +11,11 @@ from explainer.maths.conv import conv2d, conv_transpose2d, output_size, output_s
 from explainer.errors import UserError
 from explainer.maths.stepper import conv_walk, transposed_walk
 
-SIZES, KERNELS, STRIDES, PADS, DILATIONS = range(1, 13), range(1, 8), range(1, 5), range(0, 4), range(1, 4)
+from tests.conftest import span
+from ui.tables.stride import TABLE as STRIDE
+
+SIZES = range(1, span(STRIDE["sp_h"], STRIDE["sp_w"]).stop)  # the random grid's sides, and 1 (a one-pixel crop)
+KERNELS, STRIDES, PADS, DILATIONS = (span(STRIDE[k]) for k in ("sp_k", "sp_s", "sp_p", "sp_d"))
 ALL = list(itertools.product(KERNELS, STRIDES, PADS, DILATIONS))
 
 

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from explainer.i18n import translate
-from tests.conftest import app_test
+from tests.conftest import app_test, mnist_test_digit
+from ui.tables.images import TABLE as IMAGES
 
 
 def _png(arr) -> bytes:
@@ -23,21 +24,27 @@ def test_defaults(lang):
     assert not at.exception
     assert at.title[0].value == translate("images.title", lang)
     assert len(at.get("plotly_chart")) == 7  # digit, flat vector, one-hot, photo, R, G, B
-    md = " ".join(m.value for m in at.markdown)
-    assert "784" in md
     assert at.number_input(key="im_digit").value == 0
-    # MNIST test image #0 is a 7 (real data from MNIST_DIR)
-    assert "**7**" in md or "7" in at.markdown[1].value
     assert not at.info, "MNIST must be available in tests (MNIST_DIR)"
+    # test image #0 read here straight from the IDX files (gzip + numpy, not the app's loader): its label and range
+    img, label = mnist_test_digit(0)
+    md = [m.value for m in at.markdown]
+    assert translate("images.digit_text", lang, label=label, lo=int(img.min()), hi=int(img.max())) in md
+    row = IMAGES["im_row"].default
+    assert translate("images.flat_text", lang, n=784, row=row, start=row * 28, end=row * 28 + 27) in md
+    onehot = "[" + ", ".join(str(int(i == label)) for i in range(10)) + "]"
+    assert translate("images.onehot_text", lang, label=label, vector=onehot) in md
 
 
 def test_changing_digit_and_row_updates_text_and_url():
     at = app_test("images").run()
-    at.number_input(key="im_digit").set_value(1).run()  # test image #1 is a 2
+    at.number_input(key="im_digit").set_value(1).run()
     assert not at.exception
-    assert any("**2**" in m.value for m in at.markdown)
+    img, label = mnist_test_digit(1)  # a 2
+    assert translate("images.digit_text", "en", label=label, lo=int(img.min()), hi=int(img.max())) in \
+        [m.value for m in at.markdown]
     at.slider(key="im_row").set_value(3).run()
-    assert any("entries 84–111" in m.value for m in at.markdown)
+    assert translate("images.flat_text", "en", n=784, row=3, start=84, end=111) in [m.value for m in at.markdown]
     assert at.query_params["im_digit"] == "1" and at.query_params["im_row"] == "3"
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from explainer.errors import UserError
 from explainer.maths.conv import conv2d
+from explainer.maths.kernels import parse_kernel
 from explainer.i18n import translate
 from explainer.data.images import sample, to_grey
-from tests.conftest import app_test
+from tests.conftest import app_test, mnist_test_digit
+from ui.tables.kernels import TABLE as KERNELS
 
 
 def run(at):
@@ -26,11 +29,20 @@ def test_defaults_show_input_output_and_inspector(lang):
     at = run(app_test("kernels", lang))
     assert at.title[0].value == translate("kernels.title", lang)
     assert not at.error
-    assert len(at.get("plotly_chart")) >= 7  # input, output, histogram, neighbourhood, window, kernel, products
     # the inspector starts at the strongest response and shows the map's own number there
     img = to_grey(sample("camera")).astype(float)
     out = conv2d(img, [[1, 0, -1]] * 3)
     r, c = np.unravel_index(np.argmax(np.abs(out)), out.shape)
+    # the charts, by name: input, output, histogram, neighbourhood, window, kernel, products
+    assert [ch.proto.alt for ch in at.get("plotly_chart")] == [
+        translate("kernels.input_title", lang, h=512, w=512), translate("kernels.output_title", lang, h=510, w=510),
+        translate("kernels.hist_title", lang), translate("kernels.pick_title", lang, r=r, c=c),
+        *(translate(f"kernels.{k}_title", lang) for k in ("window", "kernel", "products"))]
+    # the output chart's summary: its size, range and strongest value, from the map computed here
+    minus = lambda v: f"{v:.0f}".replace("-", "−")  # noqa: E731
+    summary = (translate("chart.grid", lang, rows=510, cols=510, lo=minus(out.min()), hi=minus(out.max()))
+               + translate("chart.strongest", lang, value=minus(out[r, c]), row=r, col=c) + translate("chart.full_stop", lang))
+    assert summary in [cap.value for cap in at.caption]
     assert (at.number_input(key="kn_row").value, at.number_input(key="kn_col").value) == (r, c)
     assert translate("kernels.matches", lang, value=f"{out[r, c]:.0f}".replace("-", "−"), r=r, c=c) in markdown(at)
     assert any(f"= {out[r, c]:.0f}" in lx.value for lx in at.latex)
@@ -81,13 +93,25 @@ def test_bad_custom_kernel_keeps_last_view(lang, text, key):
     at = run(app_test("kernels", lang))
     at.selectbox(key="kn_kernel").set_value("custom")
     run(at)
-    good_charts = len(at.get("plotly_chart"))
+    good = [(ch.proto.alt, ch.proto.spec) for ch in at.get("plotly_chart")]
     at.text_area(key="kn_custom").input(text)
     run(at)
-    assert len(at.error) == 1
-    head = translate(key, lang).split("{")[0][:6]
-    assert head in at.error[0].value
-    assert len(at.get("plotly_chart")) == good_charts  # the last good view stays
+    # the whole message of this text's problem: its own key, with the values the parser found in it
+    with pytest.raises(UserError) as problem:
+        parse_kernel(text)
+    assert problem.value.key == key
+    assert [e.value for e in at.error] == [translate(key, lang, **{k: _shown(k, v) for k, v in problem.value.params.items()})]
+    assert [(ch.proto.alt, ch.proto.spec) for ch in at.get("plotly_chart")] == good  # the last good view stays
+
+
+def _shown(name: str, value):
+    """A message parameter as the page writes it: text the learner typed escaped for Markdown (``ui.shell.literal``:
+    shown as typed), a negative number with a true minus sign, a ``param`` catalogue word as it is."""
+    from ui.shell import literal
+
+    if isinstance(value, str) and name != "param":
+        return literal(value)
+    return "−" + str(-value) if isinstance(value, (int, float)) and value < 0 else value
 
 
 def test_custom_kernel_with_divisor_and_zero_divisor():
@@ -103,7 +127,7 @@ def test_custom_kernel_with_divisor_and_zero_divisor():
     run(at)
     at.number_input(key="kn_divnum").set_value(0.0)
     run(at)
-    assert at.error and translate("errors.bad_divisor", "en", value=0.0)[:12] in at.error[0].value
+    assert [e.value for e in at.error] == [translate("errors.bad_divisor", "en", value=0.0)]
 
 
 def test_kernel_too_big_for_image_keeps_view():
@@ -144,12 +168,34 @@ def test_shift_section(lang):
     at = app_test("kernels", lang)
     at.query_params["kn_view"] = "shift"
     run(at)
-    text = markdown(at)
-    assert translate("kernels.verdict_pixels_seven", lang, a="", b="")[:8] in text
-    assert translate("kernels.verdict_features_one", lang, a="", b="")[:8] in text
+    # the lesson's point at the default shift, with the four distances computed here (torch, not the page's maths)
+    p1, p7, f1, f7 = _shift_distances(KERNELS["kn_shift"].default)
+    md = [m.value for m in at.markdown]
+    assert translate("kernels.verdict_pixels_seven", lang, a=p7, b=p1) in md
+    assert translate("kernels.verdict_features_one", lang, a=f1, b=f7) in md
     at.slider(key="kn_shift").set_value(0)
     run(at)
-    assert translate("kernels.verdict_pixels_one", lang, a="", b="")[:8] in markdown(at)
+    p1, p7, f1, f7 = _shift_distances(0)
+    assert p1 == f1 == "0.00" and translate("kernels.verdict_pixels_one", lang, a=p1, b=p7) in markdown(at)
+
+
+def _shift_distances(s: int) -> tuple[str, ...]:
+    """The shift demo's distances as the page prints them: the "1" moved ``s`` pixels right to the "1" and to the
+    "7" on pixels (0–1), then on its features (four kernels, ReLU, 13×13 max-pooling keeping the partial window)."""
+    import torch
+    import torch.nn.functional as F
+
+    from explainer.maths import shift
+    from explainer.maths.kernels import kernel
+
+    one, seven = (mnist_test_digit(i)[0] / 255.0 for i in (shift.ONE_INDEX, shift.SEVEN_INDEX))
+    moved = np.zeros_like(one)
+    moved[:, s:] = one[:, :28 - s]
+    bank = torch.tensor(np.stack([kernel(n).weights for n in shift.FEATURE_KERNELS]), dtype=torch.float64)[:, None]
+    feat = lambda a: F.max_pool2d(F.relu(F.conv2d(torch.tensor(a)[None, None], bank)), 13, 13, ceil_mode=True).numpy()  # noqa: E731
+    dist = (np.linalg.norm(moved - one), np.linalg.norm(moved - seven),
+            np.linalg.norm(feat(moved) - feat(one)), np.linalg.norm(feat(moved) - feat(seven)))
+    return tuple(f"{d:.2f}" for d in dist)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -162,11 +208,16 @@ def test_bad_shared_link_shows_message_and_the_default_kernel_meanwhile(lang):
     assert at.text_area(key="kn_custom").value == "1,2;3"  # the user's text stays, to be fixed
     assert translate("kernels.showing_default", lang, kernel=translate("kernels.k.vertical_edge", lang)) in \
         [i.value for i in at.info]
-    assert len(at.get("plotly_chart")) >= 7
+    # the default kernel's views on the linked digit: 28×28 in, 26×26 out (3×3 kernel)
+    alts = [ch.proto.alt for ch in at.get("plotly_chart")]
+    assert alts[:2] == [translate("kernels.input_title", lang, h=28, w=28), translate("kernels.output_title", lang, h=26, w=26)]
     at.text_area(key="kn_custom").input("1,2;3,4")
     run(at)
     assert not at.error and not at.info
-    assert "27" in markdown(at)  # 28×28 digit, 2×2 kernel → 27×27 output
+    # 28×28 digit, 2×2 kernel → a 27×27 output: the chart's name and the summary of the map computed here
+    assert [ch.proto.alt for ch in at.get("plotly_chart")][1] == translate("kernels.output_title", lang, h=27, w=27)
+    out = conv2d(mnist_test_digit(3)[0].astype(float), [[1, 2], [3, 4]])
+    assert translate("chart.grid", lang, rows=27, cols=27, lo=f"{out.min():.0f}", hi=f"{out.max():.0f}") in markdown(at)
 
 
 def test_custom_grid_resizes_and_follows_the_text():

@@ -7,8 +7,7 @@ import pytest
 from explainer.maths.formulas import pool_size
 from explainer.i18n import translate
 from tests.conftest import app_test
-
-VIEWS = ["stepper", "image", "xo"]
+from ui.tables.pooling import VIEWS
 
 
 def charts(at) -> list[dict]:
@@ -33,8 +32,12 @@ def test_every_part_renders_in_both_languages(view, lang):
     at = app_test("pooling", lang=lang, pl_view=view).run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    assert at.title[0].value == ("Pooling" if lang == "en" else "池化")
-    assert len(at.get("plotly_chart")) >= 1
+    assert at.title[0].value == translate("pooling.title", lang)
+    # the chosen view's own section, in this language, and its charts, each named
+    assert at.segmented_control(key="pl_view").value == view
+    assert at.header[0].value == translate(f"pooling.{view}_header", lang)
+    assert translate(f"pooling.{view}_intro", lang) in [m.value for m in at.markdown]
+    assert at.get("plotly_chart") and all(ch.proto.alt for ch in at.get("plotly_chart"))
 
 
 def test_default_max_pooling_steps_and_highlights_the_maximum():
@@ -75,7 +78,8 @@ def test_overlapping_preset_and_ceil_mode():
     at.button(key="pl_overlap").click().run()
     assert at.slider(key="pl_size").value == 3 and at.slider(key="pl_stride").value == 2
     assert "output **2×2**" in text(at) and at.info  # overlap note
-    assert at.warning and "rows 5" in at.warning[0].value  # 6 with 3/2: last row never pooled
+    # 6×6 with window 3, stride 2: windows start at 0 and 2, so row and column 5 are never pooled
+    assert [w.value for w in at.warning] == [translate("pooling.uncovered", "en", rows=5, cols=5)]
     at.toggle(key="pl_ceil").set_value(True).run()
     assert "output **3×3**" in text(at) and not at.warning
 
@@ -83,16 +87,18 @@ def test_overlapping_preset_and_ceil_mode():
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_too_much_padding_shows_a_message_and_keeps_the_last_view(lang):
     at = app_test("pooling", lang=lang).run()
+    before = [(ch.proto.alt, ch.proto.spec) for ch in at.get("plotly_chart")]
     at.slider(key="pl_pad").set_value(2).run()  # > half of 2
-    assert len(at.error) == 1 and ("at most 1" in at.error[0].value or "最多为 1" in at.error[0].value)
-    assert len(at.get("plotly_chart")) >= 3 and not at.exception
+    assert [e.value for e in at.error] == [translate("errors.pool_padding", lang, p=2, k=2, half=1)]
+    assert [(ch.proto.alt, ch.proto.spec) for ch in at.get("plotly_chart")] == before and not at.exception  # kept
 
 
 def test_window_larger_than_input_has_no_output_message():
     at = app_test("pooling").run()
     at.slider(key="pl_h").set_value(2).run()
     at.slider(key="pl_size").set_value(4).run()
-    assert len(at.error) == 1 and "no output" in at.error[0].value
+    stride = at.slider(key="pl_stride").value
+    assert [e.value for e in at.error] == [translate("errors.no_output", "en", n=2, k=4, d=1, p=0, s=stride)]
 
 
 def test_xo_maps_as_input_and_image_region():

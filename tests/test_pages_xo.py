@@ -1,12 +1,15 @@
 """X/O page under AppTest: presets, toggling cells, the inspector, both languages, shared grids."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from explainer.maths import xo
 from explainer.i18n import translate
 from tests.conftest import app_test
+from ui.tables.xo import TABLE as XO
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -14,7 +17,8 @@ def test_defaults_vote_x(lang):
     at = app_test("xo", lang).run()
     assert not at.exception
     assert at.title[0].value == translate("xo.title", lang)
-    assert "X" in at.success[0].value
+    # the standard X: vote X = +1 and, its row being the opposite of the O's, vote O = −1 (the vote text's claim)
+    assert [s.value for s in at.success] == [translate("xo.verdict", lang, winner="X", x="1.000", o="−1.000")]
     # one stage at a time (a click reruns only its charts): the input grid, then the stage's own charts
     per_stage = {"conv": 1 + 3 + 3 + 3, "relu": 1 + 3, "pool": 1 + 3, "round2": 1 + 1 + 3 + 3, "vote": 1 + 4}
     assert len(at.get("plotly_chart")) == per_stage["conv"]  # the first stage by default
@@ -89,11 +93,30 @@ def test_inspector_sum_and_value_equal_the_map_from_a_shared_link(preset, k, r, 
     assert any(rf"\frac{{{total}}}{{9}}" in lx.value for lx in at.latex)
 
 
+def _array(z) -> np.ndarray:
+    """A figure's array as sent to the browser: a list, or Plotly's typed array (dtype, base64 bytes, shape)."""
+    if isinstance(z, dict):
+        import base64
+
+        a = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
+        return a.reshape([int(n) for n in str(z.get("shape", a.size)).split(",")])
+    return np.asarray(z, dtype=float)
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_centre_056_is_explained_like_077(lang):
     at = app_test("xo", lang).run()
-    md = " ".join(m.value for m in at.markdown)
-    assert "0.56" in md and "0.55" in md and "0.77" in md and "0.78" in md
+    # the X's "\\" feature map, computed here from the preset and the filter's weights: the map the page draws
+    g = np.array(xo.PRESETS[XO["xo_preset"].default], dtype=float)
+    f = xo.FILTERS[xo.FILTER_NAMES.index("diag_down")]
+    want = np.array([[(g[r:r + 3, c:c + 3] * f).sum() / 9 for c in range(7)] for r in range(7)])
+    shown = _array(json.loads(at.get("plotly_chart")[2].proto.spec)["data"][0]["z"])
+    np.testing.assert_allclose(shown, want, atol=1e-12)
+    # the text names the corner (7/9) and the crossing (5/9) rounded, and as the tutorial's figure truncates them
+    text = translate("xo.conv_text", lang)
+    assert text in [m.value for m in at.markdown]
+    for v in (want[0, 0], want[3, 3]):
+        assert f"{v:.2f}" in text and f"{np.floor(v * 100) / 100:.2f}" in text
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -8,12 +8,16 @@ import torch.nn.functional as F
 
 from explainer.errors import UserError
 from explainer.maths.pooling import global_avg_pool, pool2d, pool_output_size, shift
+from tests.conftest import span
+from ui.tables.pooling import TABLE as POOLING
 
 
 def test_pool2d_matches_torch_over_sizes_strides_padding_and_modes():
     rng = np.random.default_rng(0)
     compared = 0
-    for n, size, stride, ceil in itertools.product(range(1, 10), range(1, 5), range(1, 5), (False, True)):
+    # windows and strides: every one the Pooling page offers (ui/tables/pooling.py)
+    for n, size, stride, ceil in itertools.product(range(1, 10), span(POOLING["pl_size"]), span(POOLING["pl_stride"]),
+                                                   (False, True)):
         for padding in range(size // 2 + 1):
             x = rng.normal(size=(2, n, n + 1))
             t = torch.tensor(x)[None]
