@@ -28,7 +28,8 @@ from explainer import limits
 from explainer.data import datasets
 from explainer.learning import optimizers
 from explainer.errors import UserError
-from explainer.learning.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, build_model, layer_code, prefers_channels_last
+from explainer.learning.models import (MNIST_MEAN, MNIST_STD, MODEL_NAMES, build_model, evaluating, layer_code,
+                                       prefers_channels_last)
 
 OPTIMIZERS = optimizers.TRAIN_NAMES  # the optimizers offered for training (explainer.learning.optimizers has the table)
 DEFAULT_LR = {name: optimizers.OPTIMIZERS[name].train_lr for name in OPTIMIZERS}
@@ -160,10 +161,8 @@ def _shift(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 @torch.inference_mode()
 def _evaluate_tensors(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 2000):
-    was_training = model.training
-    model.eval()
-    logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
-    model.train(was_training)
+    with evaluating(model):
+        logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
     loss = nn.functional.cross_entropy(logits, y).item()
     pred = logits.argmax(1)
     return loss, (pred == y).float().mean().item(), logits
@@ -188,13 +187,10 @@ def estimate_seconds(epochs: int, train_size: int, images_per_second: float) -> 
 @torch.inference_mode()
 def predict_proba(model: nn.Module, x28) -> np.ndarray:
     """Class probabilities (classes,) for one image: float in [0, 1], (28, 28) (or (H, W, C) for colour)."""
-    was_training = model.training
-    model.eval()
     x = torch.as_tensor(np.asarray(x28, dtype=np.float32))
     x = x.permute(2, 0, 1)[None] if x.dim() == 3 and x.shape[2] == 3 else x.reshape(1, 1, *x.shape[-2:])
-    p = torch.softmax(model(x.to(next(model.parameters()).device)), 1)[0].cpu().numpy()
-    model.train(was_training)
-    return p
+    with evaluating(model):
+        return torch.softmax(model(x.to(next(model.parameters()).device)), 1)[0].cpu().numpy()
 
 
 def _synchronize(device: torch.device) -> None:
