@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from explainer import limits
 from explainer.maths.conv import _as_float
 from explainer.learning import optimizers
 from explainer.learning.models import evaluating
@@ -372,8 +373,8 @@ class KernelFit:
         if start not in STARTS:
             raise UserError("errors.not_one_of", param="start", choices=" / ".join(STARTS), value=start)
         lr = fit_lr(optimizer) if lr is None else float(lr)
-        if not (np.isfinite(lr) and 0 < lr <= 10):
-            raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=10, value=lr)
+        if not (np.isfinite(lr) and 0 < lr <= limits.TRAIN_LR_MAX):
+            raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=f"{limits.TRAIN_LR_MAX:g}", value=lr)
         self.image, self.target, self.optimizer, self.lr, self.start = image, target, optimizer, lr, start
         self._x, self._t = fit_problem(image, target)  # shared, read-only
         self._xp = np.pad(self._x, 1)
@@ -405,8 +406,9 @@ class KernelFit:
         return conv2d_forward(self._x, self.weights, padding=1)
 
     def step(self, n: int = 1) -> None:
-        """Take ``n`` gradient steps (forward, ``loss.backward()``, ``optimizer.step()``); stops at
-        ``MAX_STEPS`` or when the weights stop being finite numbers (too large a learning rate)."""
+        """Take ``n`` gradient steps (forward, ∂L/∂W by the by-hand formula in NumPy — no ``loss.backward()`` —,
+        ``optimizer.step()``); stops at ``MAX_STEPS`` or when the weights stop being finite numbers (too large a
+        learning rate)."""
         n = max(0, min(int(n), MAX_STEPS - self.steps))
         for _ in range(n):
             if self.diverged:
