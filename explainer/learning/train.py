@@ -577,28 +577,7 @@ def export_code(config: TrainConfig) -> str:
               if prefers_channels_last(model) else "")
     sched = (f"torch.optim.lr_scheduler.OneCycleLR(opt, max_lr={config.learning_rate}, "
              f"total_steps=EPOCHS * (len(x_train) // BATCH), pct_start=0.25)" if config.one_cycle else "None")
-    where = _EXPORT_SOURCE[config.dataset]
-    return f'''"""Train the "{config.model}" model on {where[0]} as Convolution Explainer does. Needs: torch, numpy.
-{where[1]}"""
-import gzip, os, struct
-import numpy as np
-import torch
-from torch import nn
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = struct.unpack(f">{{ndim}}I", data[4:4 + 4 * ndim])
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-root = os.environ.get("{where[2]}", "{where[3]}")
-x_train = torch.tensor(read_idx(f"{{root}}/train-images-idx3-ubyte.gz")[:{config.train_size}]).float().div(255).unsqueeze(1)
-y_train = torch.tensor(read_idx(f"{{root}}/train-labels-idx1-ubyte.gz")[:{config.train_size}]).long()
-x_test = torch.tensor(read_idx(f"{{root}}/t10k-images-idx3-ubyte.gz")).float().div(255).unsqueeze(1)
-y_test = torch.tensor(read_idx(f"{{root}}/t10k-labels-idx1-ubyte.gz")).long()
-
-class Normalize(nn.Module):
+    return _export_data(config) + f'''class Normalize(nn.Module):
     def __init__(self, mean=({MNIST_MEAN},), std=({MNIST_STD},)):
         super().__init__()
         self.mean, self.std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
@@ -628,6 +607,32 @@ for epoch in range(EPOCHS):
     with torch.no_grad():
         acc = (model(x_test).argmax(1) == y_test).float().mean().item()
     print(f"epoch {{epoch + 1}}: test accuracy {{acc:.4f}}")
+'''
+
+
+def _export_data(config: TrainConfig) -> str:
+    """The exported script's first part: its imports and its reading of the data set's four files."""
+    where = _EXPORT_SOURCE[config.dataset]
+    return f'''"""Train the "{config.model}" model on {where[0]} as Convolution Explainer does. Needs: torch, numpy.
+{where[1]}"""
+import gzip, os, struct
+import numpy as np
+import torch
+from torch import nn
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    shape = struct.unpack(f">{{ndim}}I", data[4:4 + 4 * ndim])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+root = os.environ.get("{where[2]}", "{where[3]}")
+x_train = torch.tensor(read_idx(f"{{root}}/train-images-idx3-ubyte.gz")[:{config.train_size}]).float().div(255).unsqueeze(1)
+y_train = torch.tensor(read_idx(f"{{root}}/train-labels-idx1-ubyte.gz")[:{config.train_size}]).long()
+x_test = torch.tensor(read_idx(f"{{root}}/t10k-images-idx3-ubyte.gz")).float().div(255).unsqueeze(1)
+y_test = torch.tensor(read_idx(f"{{root}}/t10k-labels-idx1-ubyte.gz")).long()
+
 '''
 
 
