@@ -18,7 +18,6 @@ SHOWN_VALUE_CHARS = 40  # a refused value is quoted in a message up to this many
 UPLOAD_BYTES = 20 * 1024 * 1024  # the file itself (also Streamlit's server.maxUploadSize, in MB)
 UPLOAD_PIXELS = 40_000_000  # 8-bit grey / RGB / palette images: width × height
 UPLOAD_PIXELS_DEEP = 16_000_000  # 16-bit, 32-bit, float and images with alpha cost more per pixel
-UPLOAD_DECODE_BYTES = 200 * 1024 * 1024  # the most one decode may hold in memory (Pillow's buffer)
 UPLOAD_SIDE = 1024  # larger images are downscaled so their longest side is this
 
 # ---------------------------------------------------------------- checkpoints (model uploads)
@@ -27,9 +26,9 @@ CHECKPOINT_UNPACKED_BYTES = 64 * 1024 * 1024  # all entries of the .pt archive, 
 CHECKPOINT_ENTRIES = 512  # files inside the .pt archive
 
 # ---------------------------------------------------------------- training
-TRAININGS_PER_SESSION = 1  # one running training per browser session
 EPOCHS_PAGE = 50  # the Train page's epochs
 EPOCHS_CLI = 100  # the command line's epochs
+SEED_PAGE = 9_999  # a seed typed on a page (Train, Optimizers); the library takes any up to SEED_MAX
 SEED_MAX = 2**32 - 1  # random seeds (NumPy and PyTorch accept 0 … 2³²−1 everywhere)
 TRAIN_LR_MAX = 10.0  # learning rates lie strictly between 0 and this
 BATCH_SIZE_MAX = 4_096  # images in one mini-batch (at least 1)
@@ -37,6 +36,7 @@ TRAIN_SIZE_MIN, TRAIN_SIZE_MAX = 10, 60_000  # training digits used (MNIST's tra
 
 # ---------------------------------------------------------------- other numbers typed in
 RECEPTIVE_LAYERS = 12  # rows of the receptive-field layer table (each may grow the maps)
+RECEPTIVE_CHANNELS = 1_024  # channels of one layer in the receptive-field table (its parameter count)
 OPTIM_START_ABS = 1_000.0  # the Optimizers page's start point x₀, y₀ (the surfaces are plotted within ±5)
 
 # ---------------------------------------------------------------- data files

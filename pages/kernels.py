@@ -358,11 +358,8 @@ def network_map() -> PickedImage | None:
     return PickedImage(m, name, False)
 
 
-def explore() -> None:
-    linked = network_map()
-    picked = linked or image_picker("kn", default="camera")
-    img = picked.array if linked is not None else grey_of(picked.array)  # a map keeps its own numbers
-    kind = "grey" if linked is None else ("signed" if img.min() < 0 else "magnitude")
+def explore_settings(picked: PickedImage) -> tuple:
+    """The explorer's settings: per colour channel (a colour picture), the kernel (its builder), bias and flip."""
     per_channel = False
     if picked.is_rgb:
         note(t("kernels.rgb_note"))
@@ -379,6 +376,12 @@ def explore() -> None:
     with c2:
         flip = widget(st.toggle, t("kernels.flip"), KERNELS["kn_flip"], help=t("kernels.flip_help"))
     note(t("kernels.flip_note"))
+    return per_channel, build, bias, flip
+
+
+def explore_result(img: np.ndarray, build, bias: float, flip: bool):
+    """``(settings, pair, out, best)`` of the kernel on ``img`` (the last good one after an error, shown), or the
+    default kernel's when there is none yet; None when not even that can be made."""
 
     def compute():
         weights, divisor, partner, pdiv, pair = build()
@@ -396,8 +399,32 @@ def explore() -> None:
         try:
             result = default_result(img)
         except UserError:
-            return
+            return None
         st.info(t("kernels.showing_default", kernel=t("kernels.k.vertical_edge")))
+    return result
+
+
+def view_notes(view: str | None, pair: str | None, H: int, W: int) -> None:
+    """The side notes on the output view (raw, clipped or magnitude) and on a large picture."""
+    if view == "raw":
+        note(t("kernels.out_raw_note"))
+    elif view == "clipped":
+        note(t("kernels.out_clipped_note"))
+    else:
+        note(t("kernels.magnitude_pair", pair=t(f"kernels.k.{pair}")) if pair else t("kernels.magnitude_abs"))
+    if max(H, W) > figs.MAX_HEATMAP_SIDE:
+        note(t("kernels.big_note"))
+
+
+def explore() -> None:
+    linked = network_map()
+    picked = linked or image_picker("kn", default="camera")
+    img = picked.array if linked is not None else grey_of(picked.array)  # a map keeps its own numbers
+    kind = "grey" if linked is None else ("signed" if img.min() < 0 else "magnitude")
+    per_channel, build, bias, flip = explore_settings(picked)
+    result = explore_result(img, build, bias, flip)
+    if result is None:
+        return
     current = img  # the picked image; the maps below may still show the last good one (another image)
     settings, pair, out, best = result
     img, weights, divisor, bias, flip = settings[:5]
@@ -424,14 +451,7 @@ def explore() -> None:
             chart(_figure(out_fig, (r, c, 1, 1), max(H, W)), key="kn_outmap", config=CFG)
         else:
             st.info(t("questions.hidden"))
-    if view == "raw":
-        note(t("kernels.out_raw_note"))
-    elif view == "clipped":
-        note(t("kernels.out_clipped_note"))
-    else:
-        note(t("kernels.magnitude_pair", pair=t(f"kernels.k.{pair}")) if pair else t("kernels.magnitude_abs"))
-    if max(H, W) > figs.MAX_HEATMAP_SIDE:
-        note(t("kernels.big_note"))
+    view_notes(view, pair, H, W)
     if seen:
         st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
                       kh=kh, kw=kw))

@@ -100,8 +100,8 @@ def show_comparison(compare, pos: int, lab: dict) -> None:
 
 
 # ---------------------------------------------------------------- sections
-def section_stepper(lab: dict) -> None:
-    section("pooling", "stepper")
+def stepper_input() -> tuple[np.ndarray, str]:
+    """The stepper's input (a random grid, an image region or an X/O feature map) and its colour scale."""
     src = widget(st.segmented_control, t("pooling.source"), POOLING["pl_input"], format_func=labels("pooling.src_"),
                  required=True)
     colorscale = "Blues"
@@ -115,6 +115,12 @@ def section_stepper(lab: dict) -> None:
         st.caption(t("pooling.xo_caption"))
     else:
         x = grid_controls("pooling", "pl", 6)
+    return x, colorscale
+
+
+def stepper_settings() -> tuple:
+    """The pooling's settings (mode, window size, stride, padding, ceil mode, padding counted, compare) and the
+    overlapping preset's button."""
 
     def overlapping():
         st.session_state.update(OVERLAP)
@@ -142,18 +148,12 @@ def section_stepper(lab: dict) -> None:
                      disabled=mode == "global")
     st.button(t("pooling.overlap_preset"), key="pl_overlap", on_click=overlapping, help=t("pooling.overlap_help"),
               icon=":material/layers:")
+    return mode, size, stride, padding, ceil_mode, include, compare
 
-    if mode == "global":
-        hh, ww = x.shape[-2:]
-        args = (x, (hh, ww), (1, 1), "avg", 0, False, True)
-    else:
-        args = (x, size, stride, mode, padding, ceil_mode, include)
-    result, error = keep_last("pl_stepper", lambda: (make_pool_walk(*args), mode == "global", args[5]))
-    if error:
-        st.error(error)
-    if result is None:
-        return
-    (walk, out), is_global, cm = result
+
+def walk_sizes(walk, x: np.ndarray, is_global: bool, cm: bool) -> bool:
+    """Global pooling's values, or the output size's formulas (after their question); the size sentence, the
+    overlap note and the uncovered rows and columns. False: a question waits for its answer."""
     ih, iw = walk.input_shape
     if is_global:
         st.markdown(tn("pooling.global_text", walk.grid.shape[0], h=ih, w=iw, c=walk.grid.shape[0],
@@ -162,7 +162,7 @@ def section_stepper(lab: dict) -> None:
         fh, fw = walk.window
         if not ask("pooling.out_size", {"n": ih, "f": fh, "s": walk.stride[0], "p": walk.origin[0], "ceil": bool(cm)},
                    "pl"):  # predict first: the sizes and the walk wait for the answer
-            return
+            return False
         sizes = (pool_size(ih, fh, walk.stride[0], walk.origin[0], cm, "H"),
                  pool_size(iw, fw, walk.stride[1], walk.origin[1], cm, "W"))
         for size_formula in sizes:
@@ -175,6 +175,27 @@ def section_stepper(lab: dict) -> None:
     if walk.window[0] > walk.stride[0] or walk.window[1] > walk.stride[1]:
         st.info(t("pooling.overlap_note"))
     uncovered_warning(walk, "pooling")
+    return True
+
+
+def section_stepper(lab: dict) -> None:
+    section("pooling", "stepper")
+    x, colorscale = stepper_input()
+    mode, size, stride, padding, ceil_mode, include, compare = stepper_settings()
+    if mode == "global":
+        hh, ww = x.shape[-2:]
+        args = (x, (hh, ww), (1, 1), "avg", 0, False, True)
+    else:
+        args = (x, size, stride, mode, padding, ceil_mode, include)
+    result, error = keep_last("pl_stepper", lambda: (make_pool_walk(*args), mode == "global", args[5]))
+    if error:
+        st.error(error)
+    if result is None:
+        return
+    (walk, out), is_global, cm = result
+    if not walk_sizes(walk, x, is_global, cm):
+        return
+    ih, iw = walk.input_shape
     both = None
     if compare and not is_global and not error:  # the same input and window, pooled both ways (cached, like the walk)
         both = tuple(make_pool_walk(*args[:3], m, *args[4:]) for m in ("max", "avg"))

@@ -86,8 +86,8 @@ def show_step(walk, out, pos: int, lab: dict, colorscale: str = "Blues", per_cha
 
 
 # ---------------------------------------------------------------- sections
-def section_stepper(lab: dict) -> None:
-    section("stride", "stepper")
+def stepper_input() -> tuple[np.ndarray, str]:
+    """The stepper's input (a random grid or an image region) and its colour scale."""
     src = widget(st.segmented_control, t("stride.source"), STRIDE["sp_input"],
                  format_func=labels("stride.src_"), required=True)
     if src == "image":
@@ -98,7 +98,12 @@ def section_stepper(lab: dict) -> None:
     else:
         x = grid_controls("stride", "sp", 5)
         colorscale = "Blues"
+    return x, colorscale
 
+
+def conv_settings() -> tuple:
+    """The convolution's settings: kernel size, stride, dilation, the padding preset and padding, the padding
+    mode and the typed kernel's text."""
     c1, c2, c3 = st.columns(3)
     with c1:
         k = widget(st.slider, t("stride.kernel"), STRIDE["sp_k"])
@@ -127,6 +132,37 @@ def section_stepper(lab: dict) -> None:
                              placeholder=t("stride.kernel_placeholder"),
                              help=t("stride.kernel_values_help", chars=KERNEL_TEXT_CHARS), label_visibility="collapsed",
                              publish_if=_reads_as_grid)
+    return k, s, d, preset, p, mode, kernel_text
+
+
+def size_formulas(walk, kernel: np.ndarray, out: np.ndarray, mode: str) -> bool:
+    """The output size (after its question): PyTorch's formula and the tutorial's, and the size sentence.
+    False: the question waits for its answer."""
+    kh, kw = kernel.shape
+    (pad_h, pad_w), (sh, sw), (dh, dw) = walk.origin, walk.stride, walk.dilation
+    ih, iw = walk.input_shape
+    st.subheader(t("stride.size_header"))
+    if not ask("stride.out_size", {"n": ih, "k": kh, "s": sh, "p": pad_h, "d": dh}, "sp"):  # predict first
+        return False
+    st.markdown(t("stride.formula_torch"))
+    formula(conv_size(ih, kh, sh, pad_h, dh, "H").latex)
+    formula(conv_size(iw, kw, sw, pad_w, dw, "W").latex)
+    st.markdown(t("stride.formula_tutorial"))
+    (th, agree_h), (tw, agree_w) = (tutorial_size(ih, kh, sh, pad_h, dh, "H"), tutorial_size(iw, kw, sw, pad_w, dw, "W"))
+    formula(th)
+    if (ih, kh, sh, pad_h, dh) != (iw, kw, sw, pad_w, dw):
+        formula(tw)
+    st.caption(t("stride.formula_agree") if agree_h and agree_w else t("stride.formula_differ"))
+    st.markdown(tn("stride.size_text", len(walk), h=ih, w=iw, kh=kh, kw=kw, oh=out.shape[1], ow=out.shape[2],
+                  n=len(walk), mode=t(f"stride.mode_{mode}")))
+    return True
+
+
+def section_stepper(lab: dict) -> None:
+    section("stride", "stepper")
+    x, colorscale = stepper_input()
+    k, s, d, preset, p, mode, kernel_text = conv_settings()
+    span = d * (k - 1)
 
     def build(default: bool = False):
         kernel = parse_grid(kernel_text, 7) if kernel_text.strip() and not default else edge_kernel(k)
@@ -140,23 +176,8 @@ def section_stepper(lab: dict) -> None:
     if result is None:
         return
     (walk, out), kernel = result
-    kh, kw = kernel.shape
-    (pad_h, pad_w), (sh, sw), (dh, dw) = walk.origin, walk.stride, walk.dilation
-    ih, iw = walk.input_shape
-    st.subheader(t("stride.size_header"))
-    if not ask("stride.out_size", {"n": ih, "k": kh, "s": sh, "p": pad_h, "d": dh}, "sp"):  # predict first
+    if not size_formulas(walk, kernel, out, mode):
         return
-    st.markdown(t("stride.formula_torch"))
-    formula(conv_size(ih, kh, sh, pad_h, dh, "H").latex)
-    formula(conv_size(iw, kw, sw, pad_w, dw, "W").latex)
-    st.markdown(t("stride.formula_tutorial"))
-    (th, agree_h), (tw, agree_w) = (tutorial_size(ih, kh, sh, pad_h, dh, "H"), tutorial_size(iw, kw, sw, pad_w, dw, "W"))
-    formula(th)
-    if (ih, kh, sh, pad_h, dh) != (iw, kw, sw, pad_w, dw):
-        formula(tw)
-    st.caption(t("stride.formula_agree") if agree_h and agree_w else t("stride.formula_differ"))
-    st.markdown(tn("stride.size_text", len(walk), h=ih, w=iw, kh=kh, kw=kw, oh=out.shape[1], ow=out.shape[2],
-                  n=len(walk), mode=t(f"stride.mode_{mode}")))
     if preset == "same" and (s > 1 or span % 2):
         st.info(t("stride.same_note"))
     uncovered_warning(walk, "stride")

@@ -77,3 +77,51 @@ def test_describe_and_layer_code_exact():
     assert M.layer_code(conv) == "nn.Conv2d(1, 16, 3, padding=1, bias=False)"
     assert M.describe(torch.nn.Dropout(0.25)) == "Dropout 0.25" and M.layer_code(torch.nn.ReLU()) == "nn.ReLU()"
     assert M.layer_code(M.Normalize()) == "Normalize()" and M.describe(torch.nn.MaxPool2d(2)) == "MaxPool2d 2×2"
+
+
+class _Boom(torch.nn.Module):
+    """A layer that records the mode it ran in, then fails: the body of ``evaluating`` raising."""
+
+    def forward(self, x):
+        self.seen = self.training
+        raise RuntimeError("boom")
+
+
+def _boom_model():
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.ReLU(), _Boom())
+
+
+def test_evaluating_restores_the_mode_also_when_the_body_raises():
+    m = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    for was in (True, False):
+        m.train(was)
+        with pytest.raises(RuntimeError, match="boom"):
+            with M.evaluating(m) as inside:
+                assert inside is m and not m.training and not m[1].training
+                raise RuntimeError("boom")
+        assert m.training is was and m[1].training is was
+
+
+def _callers():
+    from explainer.learning import backprop, network, train
+    x = torch.zeros(28, 28).numpy()
+    return {
+        "summary": lambda m: summary(m, "total"),
+        "feature_maps": lambda m: feature_maps(m, x),
+        "predict_proba": lambda m: train.predict_proba(m, x),
+        "evaluate": lambda m: train.evaluate(m, x[None].astype("uint8"), [0]),
+        "saliency": lambda m: backprop.saliency(m, x),
+        "occlusion": lambda m: backprop.occlusion(m, x, 0),
+        "trace": lambda m: network.trace(m, x),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_callers()))
+def test_a_failing_forward_pass_leaves_the_model_in_its_training_mode(name):
+    """Each library function that evaluates a learner's model runs it in eval mode and gives it back in the
+    mode it came in, even when the forward pass fails half-way."""
+    m = _boom_model().train()
+    with pytest.raises(RuntimeError, match="boom"):
+        _callers()[name](m)
+    assert m[2].seen is False  # it ran in evaluation mode
+    assert m.training and all(layer.training for layer in m)

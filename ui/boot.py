@@ -2,8 +2,8 @@
 
 Streamlit runs every session's script in a thread of its own, all in one process. When a class opens a
 fresh server at once, several threads import the same packages at the same moment; Python's import
-locks then meet packages with internal circular imports (pandas, plotly, the app's own ``ui`` helpers)
-from two sides, and one thread gets a half-initialised module: "cannot import name 'keep_alive' from
+locks then meet packages with internal circular imports (pandas, plotly; the app's own ``ui`` helpers had some
+then, none now) from two sides, and one thread gets a half-initialised module: "cannot import name 'keep_alive' from
 'ui.jobs'", "partially initialized module 'pandas' has no attribute 'Series'" — 12 of 18 sessions that
 opened a fresh server together saw a traceback page (``tests/test_concurrent_start.py``).
 

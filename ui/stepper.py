@@ -96,6 +96,39 @@ def playing(prefix: str) -> bool:
     return bool(st.session_state.get(_play_key(prefix), False))
 
 
+def _settle_position(prefix: str, params: dict, n_steps: int, default: int) -> None:
+    """The position in the session: this session's, a shared link's (not while playing), else ``default``; kept
+    within the walk's ``n_steps``, and published to the URL while not playing."""
+    ss = st.session_state
+    key = _pos_key(prefix)
+    current = ss[key] if key in ss else _store("_kept_widget_values").get(key, default)
+    if not playing(prefix):  # a shared link names the step
+        if from_outside(key, st.query_params.get(key)):  # not the browser's URL lagging behind
+            current = restore(key, current, lambda r: max(1, min(n_steps, params["pos"].parse(r))))
+    current = current if isinstance(current, int) and not isinstance(current, bool) else default
+    clamped = max(1, min(n_steps, current))  # settings changed: keep the position where it still exists
+    if ss.get(key) != clamped:  # only a real change is sent to the slider (an unchanged re-set races its own value)
+        ss[key] = clamped
+    if not playing(prefix):
+        publish(key, ss[key])
+
+
+def _tick(prefix: str, n_steps: int, interval: float) -> None:
+    """While playing, a timer rerun of the view: one step on once ``interval`` has (nearly) passed; at the last
+    step, stop playing and rerun the whole page (which clears the timer)."""
+    ss = st.session_state
+    key = _pos_key(prefix)
+    if playing(prefix):
+        now = clock()
+        if now - ss.get(f"_{prefix}_last_tick", 0.0) >= TICK_SLACK * interval:
+            ss[f"_{prefix}_last_tick"] = now
+            if ss.get(key, 1) >= n_steps:
+                ss[_play_key(prefix)] = False
+                ss[f"_{prefix}_paused_at"] = now
+                st.rerun(scope="app")  # the end: stop the timer, show "Play" again
+            ss[key] = ss.get(key, 1) + 1
+
+
 def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default: int = 1,
             speeds: tuple = SPEEDS, default_speed: float = 1.0, texts: dict | None = None) -> None:
     """The stepper for a walk of ``n_steps`` steps; ``render(position)`` draws the current view.
@@ -110,16 +143,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
     n_steps = max(1, int(n_steps))
     text = lambda name: (texts or {}).get(name) or t(f"stepper.{name}")  # noqa: E731
     default = n_steps if default < 0 else default
-    current = ss[key] if key in ss else _store("_kept_widget_values").get(key, default)
-    if not playing(prefix):  # a shared link names the step
-        if from_outside(key, st.query_params.get(key)):  # not the browser's URL lagging behind
-            current = restore(key, current, lambda r: max(1, min(n_steps, params["pos"].parse(r))))
-    current = current if isinstance(current, int) and not isinstance(current, bool) else default
-    clamped = max(1, min(n_steps, current))  # settings changed: keep the position where it still exists
-    if ss.get(key) != clamped:  # only a real change is sent to the slider (an unchanged re-set races its own value)
-        ss[key] = clamped
-    if not playing(prefix):
-        publish(key, ss[key])
+    _settle_position(prefix, params, n_steps, default)
     # Play / pause lives outside the fragment: its click reruns the whole page, which sets (or
     # clears) the fragment's timer. Everything that changes while playing lives inside.
     is_playing = playing(prefix)
@@ -136,15 +160,7 @@ def stepper(prefix: str, n_steps: int, render: Callable[[int], None], *, default
 
     @st.fragment(run_every=run_every, key=f"{prefix}_fragment")
     def view():
-        if playing(prefix):
-            now = clock()
-            if now - ss.get(f"_{prefix}_last_tick", 0.0) >= TICK_SLACK * interval:
-                ss[f"_{prefix}_last_tick"] = now
-                if ss.get(key, 1) >= n_steps:
-                    ss[_play_key(prefix)] = False
-                    ss[f"_{prefix}_paused_at"] = now
-                    st.rerun(scope="app")  # the end: stop the timer, show "Play" again
-                ss[key] = ss.get(key, 1) + 1
+        _tick(prefix, n_steps, interval)
         cols = st.columns(4)
         at = max(1, min(n_steps, int(ss.get(key, 1))))  # at the first step nothing is before it, at the last nothing after
         cols[0].button(text("first"), key=f"{prefix}_first", icon=":material/first_page:", disabled=at <= 1,

@@ -384,22 +384,7 @@ def read_zip(data: bytes, mode: str = "colour32", seed: int = 0,
 
     ``mode``: ``"grey28"`` (as MNIST) or ``"colour32"`` (3 channels); ``seed``: the train/test split's; ``wait``:
     how long one picture waits for a decode slot (``images.DECODES``) before ``errors.upload_busy``."""
-    if mode not in MODES:
-        raise UserError("errors.zip.mode", value=str(mode)[:limits.SHOWN_VALUE_CHARS], choices=" / ".join(MODES))
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= limits.SEED_MAX:
-        raise UserError("errors.seed_range", value=str(seed)[:limits.SHOWN_VALUE_CHARS], max=limits.SEED_MAX)
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise UserError("errors.zip.not_zip")
-    data = bytes(data)
-    if not data:
-        raise UserError("errors.upload_empty")
-    if len(data) > limits.OWN_ZIP_BYTES:
-        raise UserError("errors.zip.too_big", mb=limits.mb(limits.OWN_ZIP_BYTES))
-    n, directory = _end_record(data)
-    if n > limits.OWN_ZIP_ENTRIES:
-        raise UserError("errors.zip.too_many_entries", n=n, max=limits.OWN_ZIP_ENTRIES)
-    if directory > limits.OWN_DIRECTORY_BYTES:
-        raise UserError("errors.zip.directory_too_big", kb=directory // 1024, max=limits.OWN_DIRECTORY_BYTES // 1024)
+    data = _checked_upload(data, mode, seed)
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error, zipfile.LargeZipFile):
@@ -408,21 +393,7 @@ def read_zip(data: bytes, mode: str = "colour32", seed: int = 0,
         entries, classes = _entries(zf)
         _check_classes(entries, classes)
         entries.sort(key=lambda e: (e.cls, e.path))
-        # pass 1: every entry read (bounded), hashed, its header checked; no picture decoded yet
-        hashes, pixels, inflated, kept = {}, 0, 0, []
-        for e in entries:
-            raw = _read(zf, e)
-            inflated += len(raw)
-            kept.append(raw if inflated <= _KEEP_BYTES else None)  # the rest is read again in pass 2
-            if inflated > limits.OWN_UNPACKED_BYTES:
-                raise UserError("errors.zip.unpacked_too_big", mb=limits.mb(limits.OWN_UNPACKED_BYTES))
-            digest = hashlib.sha256(raw).digest()
-            if digest in hashes:
-                raise UserError("errors.zip.duplicate", name=_shown(e.path), other=_shown(hashes[digest]))
-            hashes[digest] = e.path
-            pixels += _decoded_pixels(raw, e)
-            if pixels > limits.OWN_DECODE_PIXELS:
-                raise UserError("errors.zip.too_many_pixels", mp=limits.mp(limits.OWN_DECODE_PIXELS))
+        kept = _read_and_check(zf, entries)
         # pass 2: decode and prepare, one picture at a time
         side = SIDE[mode]
         shape = (len(entries), side, side) if mode == "grey28" else (len(entries), side, side, 3)
@@ -443,3 +414,45 @@ def read_zip(data: bytes, mode: str = "colour32", seed: int = 0,
                       test_x=_frozen(x[te]), test_y=_frozen(y[te]),
                       counts=tuple(int(v) for v in np.bincount(y, minlength=len(classes))),
                       sha256=hashlib.sha256(data).hexdigest(), samples=samples, seed=int(seed), converted=converted)
+
+
+def _checked_upload(data, mode: str, seed) -> bytes:
+    """``read_zip``'s checks before zipfile parses anything: the mode, the seed, the bytes, and the archive's entry
+    count and directory size from its end record. Returns the bytes."""
+    if mode not in MODES:
+        raise UserError("errors.zip.mode", value=str(mode)[:limits.SHOWN_VALUE_CHARS], choices=" / ".join(MODES))
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= limits.SEED_MAX:
+        raise UserError("errors.seed_range", value=str(seed)[:limits.SHOWN_VALUE_CHARS], max=limits.SEED_MAX)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise UserError("errors.zip.not_zip")
+    data = bytes(data)
+    if not data:
+        raise UserError("errors.upload_empty")
+    if len(data) > limits.OWN_ZIP_BYTES:
+        raise UserError("errors.zip.too_big", mb=limits.mb(limits.OWN_ZIP_BYTES))
+    n, directory = _end_record(data)
+    if n > limits.OWN_ZIP_ENTRIES:
+        raise UserError("errors.zip.too_many_entries", n=n, max=limits.OWN_ZIP_ENTRIES)
+    if directory > limits.OWN_DIRECTORY_BYTES:
+        raise UserError("errors.zip.directory_too_big", kb=directory // 1024, max=limits.OWN_DIRECTORY_BYTES // 1024)
+    return data
+
+
+def _read_and_check(zf: zipfile.ZipFile, entries: list) -> list[bytes | None]:
+    """Pass 1: every entry read (bounded), hashed, its header checked; no picture decoded yet. Returns the bytes
+    read, kept while they fit in ``_KEEP_BYTES`` (None for the rest: pass 2 reads those again)."""
+    hashes, pixels, inflated, kept = {}, 0, 0, []
+    for e in entries:
+        raw = _read(zf, e)
+        inflated += len(raw)
+        kept.append(raw if inflated <= _KEEP_BYTES else None)  # the rest is read again in pass 2
+        if inflated > limits.OWN_UNPACKED_BYTES:
+            raise UserError("errors.zip.unpacked_too_big", mb=limits.mb(limits.OWN_UNPACKED_BYTES))
+        digest = hashlib.sha256(raw).digest()
+        if digest in hashes:
+            raise UserError("errors.zip.duplicate", name=_shown(e.path), other=_shown(hashes[digest]))
+        hashes[digest] = e.path
+        pixels += _decoded_pixels(raw, e)
+        if pixels > limits.OWN_DECODE_PIXELS:
+            raise UserError("errors.zip.too_many_pixels", mp=limits.mp(limits.OWN_DECODE_PIXELS))
+    return kept

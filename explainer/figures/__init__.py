@@ -77,6 +77,13 @@ def heatmap(
     )
     if numbers:
         trace.update(texttemplate="%{text}", textfont=dict(size=_font_size(z.shape)))
+    return fast_figure([trace], _grid_layout(z, title=title, x_title=x_title, y_title=y_title, height=height,
+                                             width=width))
+
+
+def _grid_layout(z: np.ndarray, *, title: str | None, x_title: str, y_title: str, height: int | None,
+                 width: int | None) -> dict:
+    """``heatmap``'s layout: row 0 at the top, square cells, whole-number ticks on a small grid."""
     layout = dict(
         margin=margins(title=bool(title), left=40),
         height=height,
@@ -92,7 +99,7 @@ def heatmap(
         layout["yaxis"].update(dtick=1, tick0=0)
     if title:
         layout["title"] = dict(text=title)
-    return fast_figure([trace], layout)
+    return layout
 
 
 _TEMPLATES: dict[str, dict] = {}

@@ -119,6 +119,41 @@ def _last(values) -> float | None:
     return float(ok[-1]) if ok.size else None
 
 
+def _surface_text(tr, lang: str) -> str | None:
+    """A contour or surface: its range and where its lowest point lies (None: no finite values)."""
+    z = _array(tr.z)
+    if z is None or not np.isfinite(z).any():
+        return None
+    r, c = np.unravel_index(int(np.nanargmin(z)), z.shape)
+    xs, ys = _array(tr.x), _array(tr.y)
+    x = xs[c] if xs is not None and xs.size == z.shape[1] else c
+    y = ys[r] if ys is not None and ys.size == z.shape[0] else r
+    return translate("chart.surface", lang, lo=fmt(np.nanmin(z)), hi=fmt(np.nanmax(z)), x=fmt(x), y=fmt(y))
+
+
+def _bar_text(tr, lang: str) -> str | None:
+    """A bar trace: every bar's value when there are few, else the highest (None: no values)."""
+    xs, ys = list(tr.x if tr.x is not None else []), _array(tr.y)
+    if ys is None:
+        return None
+    label = (tr.name + ": ") if tr.name else ""
+    if len(ys) <= MAX_LISTED:
+        return label + ", ".join(f"{x} = {fmt(y)}" for x, y in zip(xs, ys))
+    k = int(np.nanargmax(ys))
+    return label + translate_n("chart.bars", len(ys), lang, value=fmt(ys[k]), at=fmt(_num(xs[k]))
+                               if isinstance(xs[k], (int, float, np.number)) else xs[k])
+
+
+def _line_end_text(tr, lang: str) -> str | None:
+    """A named line in the legend: where it ends (None: not such a line, or no finite value)."""
+    if not tr.name or tr.showlegend is False or "lines" not in (tr.mode or ""):
+        return None
+    x, y = _last(tr.x), _last(tr.y)
+    if y is None:
+        return None
+    return translate("chart.line_end", lang, name=tr.name, x=fmt(x) if x is not None else "", y=fmt(y))
+
+
 def summary(fig, lang: str) -> str:
     """A short text of what ``fig`` shows, with its key numbers, in ``lang``."""
     parts: list[str] = []
@@ -143,30 +178,18 @@ def summary(fig, lang: str) -> str:
             grids[axes] = _heatmap(tr)
             parts.append(axes)  # the text comes when every overlay has been seen
         elif kind in ("contour", "surface"):
-            z = _array(tr.z)
-            if z is not None and np.isfinite(z).any():
-                r, c = np.unravel_index(int(np.nanargmin(z)), z.shape)
-                xs, ys = _array(tr.x), _array(tr.y)
-                x = xs[c] if xs is not None and xs.size == z.shape[1] else c
-                y = ys[r] if ys is not None and ys.size == z.shape[0] else r
-                parts.append(translate("chart.surface", lang, lo=fmt(np.nanmin(z)), hi=fmt(np.nanmax(z)), x=fmt(x),
-                                       y=fmt(y)))
+            text = _surface_text(tr, lang)
+            if text is not None:
+                parts.append(text)
         elif kind == "image":
             if not meta.get("grid"):
                 parts.append(translate("chart.picture", lang))
         elif kind == "bar":
             if meta.get("histogram"):
                 continue  # the builder gave the counted values themselves
-            xs, ys = list(tr.x if tr.x is not None else []), _array(tr.y)
-            if ys is None:
-                continue
-            label = (tr.name + ": ") if tr.name else ""
-            if len(ys) <= MAX_LISTED:
-                bars.append(label + ", ".join(f"{x} = {fmt(y)}" for x, y in zip(xs, ys)))
-            else:
-                k = int(np.nanargmax(ys))
-                bars.append(label + translate_n("chart.bars", len(ys), lang, value=fmt(ys[k]), at=fmt(_num(xs[k]))
-                                              if isinstance(xs[k], (int, float, np.number)) else xs[k]))
+            text = _bar_text(tr, lang)
+            if text is not None:
+                bars.append(text)
         elif kind in ("scatter", "scatter3d"):
             mode = tr.mode or ""
             if kind == "scatter" and ("text" in mode or ((tr.marker or {}).get("symbol") == "square"
@@ -175,12 +198,9 @@ def summary(fig, lang: str) -> str:
                 if g:
                     parts.append(_grid_text(g, lang))
                 continue
-            if not tr.name or tr.showlegend is False or "lines" not in (tr.mode or ""):
-                continue
-            x, y = _last(tr.x), _last(tr.y)
-            if y is None:
-                continue
-            lines.append(translate("chart.line_end", lang, name=tr.name, x=fmt(x) if x is not None else "", y=fmt(y)))
+            text = _line_end_text(tr, lang)
+            if text is not None:
+                lines.append(text)
     parts = [(_grid_text(grids[p], lang) if grids[p] else None) if isinstance(p, tuple) else p for p in parts]
     parts = [p for p in parts if p]
     if bars:

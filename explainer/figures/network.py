@@ -9,6 +9,8 @@ marker on every channel (Plotly heatmaps report no clicks); ``overview`` returns
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -61,6 +63,96 @@ def layer_range(out: np.ndarray) -> tuple[float, float, bool]:
     return 0.0, hi if hi > 0 else 1.0, False
 
 
+@dataclass
+class _Columns:
+    """What ``overview`` draws, column by column: the traces, shapes and annotations, the clickable markers
+    (``px``, ``py``, ``ptext``; ``points``: their (layer, channel)) and each clickable tile's box."""
+
+    data: list = field(default_factory=list)
+    shapes: list = field(default_factory=list)
+    annotations: list = field(default_factory=list)
+    points: list = field(default_factory=list)
+    px: list = field(default_factory=list)
+    py: list = field(default_factory=list)
+    ptext: list = field(default_factory=list)
+    tile_boxes: dict = field(default_factory=dict)
+
+
+def _spatial_column(cols: _Columns, li: int, out: np.ndarray, x: float, scale, zmin: float, zmax: float, *,
+                    shown: int, name: str, channel_word: str) -> float:
+    """A spatial layer's channels as one mosaic picture (in sub-columns of ``PER_SUBCOLUMN``), a clickable marker
+    on each; returns the column's width."""
+    C, H, W = out.shape
+    n = C if shown <= 0 else min(C, shown)
+    sub = -(-n // PER_SUBCOLUMN)
+    per = -(-n // sub)
+    g = max(1, int(round(TILE_GAP * H)))
+    mosaic = np.full((per * (H + g) - g, sub * (W + g) - g), np.nan)
+    for c in range(n):
+        q, r = divmod(c, per)
+        mosaic[r * (H + g): r * (H + g) + H, q * (W + g): q * (W + g) + W] = out[c]
+        x0, y0 = x + q * (1 + g / W), r * (1 + g / H)
+        cols.tile_boxes[(li, c)] = (x0, y0, x0 + 1, y0 + 1)
+        cols.px.append(x0 + 0.5)
+        cols.py.append(y0 + 0.5)
+        cols.ptext.append(f"{name} · {channel_word} {c}")
+        cols.points.append((li, c))
+    cols.data.append(dict(type="image", source=picture(mosaic, scale, zmin, zmax), x0=x + 0.5 / W, dx=1 / W,
+                          y0=0.5 / H, dy=1 / H, hoverinfo="skip"))
+    return sub * (1 + g / W) - g / W
+
+
+def _strip_column(cols: _Columns, li: int, layers: list, out: np.ndarray, x: float, scale, zmin: float,
+                  zmax: float, *, name: str, hover: str, predicted: int) -> float:
+    """A flat layer (flatten, dense, softmax) as a strip of heatmap cells: up to 10 with their numbers, the softmax's
+    predicted class outlined, a dense layer's units clickable; returns the column's width."""
+    L = layers[li]
+    n = out.size
+    dy = min(1.1, STRIP_HEIGHT / n) if n > 10 else 1.1
+    cols.data.append(dict(type="heatmap", z=_round(out.reshape(-1, 1)), x0=x + 0.25, dx=0.5, y0=dy / 2, dy=dy,
+                          colorscale=scale, zmin=zmin, zmax=zmax, showscale=False,
+                          hovertemplate=f"%{{y:.0f}}: {hover} = %{{z:.4g}}<extra>{name}</extra>"
+                          if n > 10 else f"{hover} = %{{z:.4g}}<extra>{name}</extra>"))
+    if n <= 10:
+        # the logits' row labels are the softmax's beside them (kept short: a phone's columns are narrow)
+        labelled = not (li + 1 < len(layers) and layers[li + 1].kind == "softmax")
+        for k in range(n):
+            cols.annotations.append(dict(x=x + 0.5, y=dy * (k + 0.5),
+                                         text=(f"{k}: " if labelled else "") + number(out[k], '.2f'),
+                                         showarrow=False, xanchor="left", xshift=3, font=dict(size=11)))
+    if L.kind == "softmax":
+        y0 = dy * predicted
+        cols.shapes.append(dict(type="rect", x0=x, x1=x + 0.5, y0=y0, y1=y0 + dy, line=dict(color=HIGHLIGHT, width=4),
+                                fillcolor="rgba(0,0,0,0)", layer="above"))
+    if L.kind == "dense" and n <= 128:
+        for k in range(n):
+            cols.px.append(x + 0.5)
+            cols.py.append(dy * (k + 0.5))
+            cols.ptext.append(f"{name} · {k}")
+            cols.points.append((li, k))
+            cols.tile_boxes[(li, k)] = (x + 0.25, dy * k, x + 0.75, dy * (k + 1))
+    return 1.0 if n > 10 else 1.9
+
+
+def _selection_shapes(tile_boxes: dict, selected: tuple[int, int] | None, feed: np.ndarray | None) -> list[dict]:
+    """The selected tile outlined, and the tiles of the layer before it that feed it (dotted, width by strength)."""
+    if selected is None or selected not in tile_boxes:
+        return []
+    x0, y0, x1, y1 = tile_boxes[selected]
+    shapes = [dict(type="rect", x0=x0 - 0.06, y0=y0 - 0.06, x1=x1 + 0.06, y1=y1 + 0.06,
+                   line=dict(color=HIGHLIGHT, width=4), fillcolor="rgba(0,0,0,0)", layer="above")]
+    if feed is not None and selected[0] > 0 and feed.size and float(np.max(feed)) > 0:
+        strength = np.asarray(feed, dtype=float) / float(np.max(feed))
+        for c, s in enumerate(strength):
+            box = tile_boxes.get((selected[0] - 1, c))
+            if box is None or s < 0.05:
+                continue
+            shapes.append(dict(type="rect", x0=box[0] - 0.04, y0=box[1] - 0.04, x1=box[2] + 0.04, y1=box[3] + 0.04,
+                               line=dict(color=PALETTE[0], width=float(1 + 3 * s), dash="dot"),
+                               fillcolor="rgba(0,0,0,0)", layer="above"))
+    return shapes
+
+
 def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed: np.ndarray | None,
              predicted: int, names: list[str], range_fmt: str, hover: str, channel_word: str,
              title: str, height: int = 620) -> tuple[go.Figure, list[tuple[int, int]]]:
@@ -69,89 +161,37 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
     the layer before the selected one feeds it (outlined, width by strength); ``predicted``: the class marked in
     the softmax strip; ``names``: each column's title; ``range_fmt``: "{lo} … {hi}" under it; ``hover``: the
     hover's word for a value; ``channel_word``: "channel" in the learner's language."""
-    data, shapes, annotations, points = [], [], [], []
-    px, py, ptext = [], [], []
+    cols = _Columns()
     x = 0.0
-    tile_boxes: dict[tuple[int, int], tuple[float, float, float, float]] = {}
     col_h = PER_SUBCOLUMN * (1 + TILE_GAP)
     for li, L in enumerate(layers):
         out = np.asarray(L.output, dtype=float)
         zmin, zmax, signed = layer_range(out)
         scale = DIVERGING if signed else BLUES
         if out.ndim == 3:
-            C, H, W = out.shape
-            n = C if shown <= 0 else min(C, shown)
-            sub = -(-n // PER_SUBCOLUMN)
-            per = -(-n // sub)
-            g = max(1, int(round(TILE_GAP * H)))
-            mosaic = np.full((per * (H + g) - g, sub * (W + g) - g), np.nan)
-            for c in range(n):
-                q, r = divmod(c, per)
-                mosaic[r * (H + g): r * (H + g) + H, q * (W + g): q * (W + g) + W] = out[c]
-                x0, y0 = x + q * (1 + g / W), r * (1 + g / H)
-                tile_boxes[(li, c)] = (x0, y0, x0 + 1, y0 + 1)
-                px.append(x0 + 0.5)
-                py.append(y0 + 0.5)
-                ptext.append(f"{names[li]} · {channel_word} {c}")
-                points.append((li, c))
-            data.append(dict(type="image", source=picture(mosaic, scale, zmin, zmax), x0=x + 0.5 / W, dx=1 / W,
-                             y0=0.5 / H, dy=1 / H, hoverinfo="skip"))
-            width = sub * (1 + g / W) - g / W
+            width = _spatial_column(cols, li, out, x, scale, zmin, zmax, shown=shown, name=names[li],
+                                    channel_word=channel_word)
         else:
-            n = out.size
-            dy = min(1.1, STRIP_HEIGHT / n) if n > 10 else 1.1
-            data.append(dict(type="heatmap", z=_round(out.reshape(-1, 1)), x0=x + 0.25, dx=0.5, y0=dy / 2, dy=dy,
-                             colorscale=scale, zmin=zmin, zmax=zmax, showscale=False,
-                             hovertemplate=f"%{{y:.0f}}: {hover} = %{{z:.4g}}<extra>{names[li]}</extra>"
-                             if n > 10 else f"{hover} = %{{z:.4g}}<extra>{names[li]}</extra>"))
-            if n <= 10:
-                # the logits' row labels are the softmax's beside them (kept short: a phone's columns are narrow)
-                labelled = not (li + 1 < len(layers) and layers[li + 1].kind == "softmax")
-                for k in range(n):
-                    annotations.append(dict(x=x + 0.5, y=dy * (k + 0.5),
-                                            text=(f"{k}: " if labelled else "") + number(out[k], '.2f'),
-                                            showarrow=False, xanchor="left", xshift=3, font=dict(size=11)))
-            if L.kind == "softmax":
-                y0 = dy * predicted
-                shapes.append(dict(type="rect", x0=x, x1=x + 0.5, y0=y0, y1=y0 + dy, line=dict(color=HIGHLIGHT, width=4),
-                                   fillcolor="rgba(0,0,0,0)", layer="above"))
-            if L.kind == "dense" and n <= 128:
-                for k in range(n):
-                    px.append(x + 0.5)
-                    py.append(dy * (k + 0.5))
-                    ptext.append(f"{names[li]} · {k}")
-                    points.append((li, k))
-                    tile_boxes[(li, k)] = (x + 0.25, dy * k, x + 0.75, dy * (k + 1))
-            width = 1.0 if n > 10 else 1.9
+            width = _strip_column(cols, li, layers, out, x, scale, zmin, zmax, name=names[li], hover=hover,
+                                  predicted=predicted)
         # the titles of neighbouring columns alternate between two heights, so wide ones never overlap
-        annotations.append(dict(x=x + width / 2, y=-0.3 - HEADER_STEP * (li % 2), yanchor="bottom", showarrow=False,
-                                font=dict(size=11),
-                                text=f"<b>{names[li]}</b><br>{range_fmt.format(lo=number(zmin, '.2g'), hi=number(zmax, '.2g'))}"))
+        cols.annotations.append(dict(x=x + width / 2, y=-0.3 - HEADER_STEP * (li % 2), yanchor="bottom",
+                                     showarrow=False, font=dict(size=11),
+                                     text=f"<b>{names[li]}</b><br>"
+                                          f"{range_fmt.format(lo=number(zmin, '.2g'), hi=number(zmax, '.2g'))}"))
         x += width + COL_GAP
-    if selected is not None and selected in tile_boxes:
-        x0, y0, x1, y1 = tile_boxes[selected]
-        shapes.append(dict(type="rect", x0=x0 - 0.06, y0=y0 - 0.06, x1=x1 + 0.06, y1=y1 + 0.06,
-                           line=dict(color=HIGHLIGHT, width=4), fillcolor="rgba(0,0,0,0)", layer="above"))
-        if feed is not None and selected[0] > 0 and feed.size and float(np.max(feed)) > 0:
-            strength = np.asarray(feed, dtype=float) / float(np.max(feed))
-            for c, s in enumerate(strength):
-                box = tile_boxes.get((selected[0] - 1, c))
-                if box is None or s < 0.05:
-                    continue
-                shapes.append(dict(type="rect", x0=box[0] - 0.04, y0=box[1] - 0.04, x1=box[2] + 0.04, y1=box[3] + 0.04,
-                                   line=dict(color=PALETTE[0], width=float(1 + 3 * s), dash="dot"),
-                                   fillcolor="rgba(0,0,0,0)", layer="above"))
-    data.append(dict(type="scatter", mode="markers", x=px, y=py, text=ptext, showlegend=False,
-                     marker=dict(symbol="square", size=18, color="rgba(0,0,0,0)"),
-                     hovertemplate="%{text}<extra></extra>"))
+    cols.shapes += _selection_shapes(cols.tile_boxes, selected, feed)
+    cols.data.append(dict(type="scatter", mode="markers", x=cols.px, y=cols.py, text=cols.ptext, showlegend=False,
+                          marker=dict(symbol="square", size=18, color="rgba(0,0,0,0)"),
+                          hovertemplate="%{text}<extra></extra>"))
     layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
-                  clickmode="event+select", dragmode=False, shapes=shapes, annotations=annotations,
+                  clickmode="event+select", dragmode=False, shapes=cols.shapes, annotations=cols.annotations,
                   # room on the right for the last strip's numbers (a phone's narrow plot clipped them)
                   xaxis=dict(visible=False, range=[-0.2, x + (0.6 if out.ndim == 1 and out.size <= 10 else 0)],
                              fixedrange=True),
                   yaxis=dict(visible=False, range=[col_h + 0.2, -0.6 - 2 * HEADER_STEP], fixedrange=True))
-    fig = fast_figure(data, layout)
-    return fig, points
+    fig = fast_figure(cols.data, layout)
+    return fig, cols.points
 
 
 def map_picker(z, row: int, col: int, *, title: str, x_title: str, y_title: str, value_label: str,

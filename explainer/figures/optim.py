@@ -19,6 +19,40 @@ def race_marks(steps: int, frames: int = 40) -> list[int]:
     return sorted(set(np.linspace(0, steps, min(frames, steps) + 1).round().astype(int).tolist()))
 
 
+def _path_traces(xs, ys, paths: np.ndarray, labels: list[str], minima, upto: int, *, x_title: str, y_title: str,
+                 start_title: str, min_title: str) -> list[dict]:
+    """The race's top layer: a transparent grid of points (a click chooses a new start), the minima, the start, and
+    each optimizer's path up to step ``upto`` with a dot at its head."""
+    data = []
+    gx, gy = np.meshgrid(np.linspace(xs[0], xs[-1], 41), np.linspace(ys[0], ys[-1], 41))
+    data.append(dict(type="scatter", x=gx.ravel(), y=gy.ravel(), mode="markers", name="start picker",
+                     marker=dict(size=9, color="rgba(0,0,0,0)"), showlegend=False,
+                     hovertemplate=f"{x_title} %{{x:.2f}}, {y_title} %{{y:.2f}}<extra></extra>"))
+    if len(minima):
+        m = np.asarray(minima)
+        data.append(dict(type="scatter", x=m[:, 0], y=m[:, 1], mode="markers", name=min_title,
+                         marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1))))
+    data.append(dict(type="scatter", x=[paths[0, 0, 0]], y=[paths[0, 0, 1]], mode="markers", name=start_title,
+                     marker=dict(symbol="x", size=12, color="white", line=dict(color="black", width=1))))
+    for k, (path, label) in enumerate(zip(paths, labels)):
+        style = series(k)  # colour, dash and marker: optimizers never told apart by colour alone
+        c = style["color"]
+        shown = path[: upto + 1]
+        good = shown[~np.isnan(shown).any(1)]
+        head = good[-1:] if len(good) else path[:1]
+        # a light underlay keeps dark lines (SGD's blue) visible on the dark valley of the surface
+        data.append(dict(type="scatter", x=shown[:, 0], y=shown[:, 1], mode="lines", line=HALO, showlegend=False,
+                         legendgroup=label, hoverinfo="skip"))
+        data.append(dict(type="scatter", x=shown[:, 0], y=shown[:, 1], mode="lines", name=label,
+                         line=dict(color=c, width=2.5, dash=style["dash"]), legendgroup=label, opacity=0.9,
+                         hovertemplate=f"{label}<br>%{{x:.3f}}, %{{y:.3f}}<extra></extra>"))
+        data.append(dict(type="scatter", x=head[:, 0], y=head[:, 1], mode="markers", showlegend=False,
+                         legendgroup=label, name=f"{label} · head",
+                         marker=dict(size=12, color=c, symbol=style["symbol"], line=dict(color="white", width=1.5)),
+                         hoverinfo="skip"))
+    return data
+
+
 def contour_race(xs, ys, Z, paths: np.ndarray, labels: list[str], minima, *, log: bool, x_title: str,
                  y_title: str, loss_title: str, start_title: str, min_title: str, upto: int | None = None,
                  height: int = 520, layer: str = "both") -> go.Figure:
@@ -43,32 +77,8 @@ def contour_race(xs, ys, Z, paths: np.ndarray, labels: list[str], minima, *, log
                          line=dict(width=0.5, color="rgba(255,255,255,0.4)"),
                          hovertemplate=f"{x_title} %{{x:.2f}}, {y_title} %{{y:.2f}}<extra></extra>"))
     if layer in ("both", "paths"):
-        gx, gy = np.meshgrid(np.linspace(xs[0], xs[-1], 41), np.linspace(ys[0], ys[-1], 41))
-        data.append(dict(type="scatter", x=gx.ravel(), y=gy.ravel(), mode="markers", name="start picker",
-                         marker=dict(size=9, color="rgba(0,0,0,0)"), showlegend=False,
-                         hovertemplate=f"{x_title} %{{x:.2f}}, {y_title} %{{y:.2f}}<extra></extra>"))
-        if len(minima):
-            m = np.asarray(minima)
-            data.append(dict(type="scatter", x=m[:, 0], y=m[:, 1], mode="markers", name=min_title,
-                             marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1))))
-        data.append(dict(type="scatter", x=[paths[0, 0, 0]], y=[paths[0, 0, 1]], mode="markers", name=start_title,
-                         marker=dict(symbol="x", size=12, color="white", line=dict(color="black", width=1))))
-        for k, (path, label) in enumerate(zip(paths, labels)):
-            style = series(k)  # colour, dash and marker: optimizers never told apart by colour alone
-            c = style["color"]
-            shown = path[: upto + 1]
-            good = shown[~np.isnan(shown).any(1)]
-            head = good[-1:] if len(good) else path[:1]
-            # a light underlay keeps dark lines (SGD's blue) visible on the dark valley of the surface
-            data.append(dict(type="scatter", x=shown[:, 0], y=shown[:, 1], mode="lines", line=HALO, showlegend=False,
-                             legendgroup=label, hoverinfo="skip"))
-            data.append(dict(type="scatter", x=shown[:, 0], y=shown[:, 1], mode="lines", name=label,
-                             line=dict(color=c, width=2.5, dash=style["dash"]), legendgroup=label, opacity=0.9,
-                             hovertemplate=f"{label}<br>%{{x:.3f}}, %{{y:.3f}}<extra></extra>"))
-            data.append(dict(type="scatter", x=head[:, 0], y=head[:, 1], mode="markers", showlegend=False,
-                             legendgroup=label, name=f"{label} · head",
-                             marker=dict(size=12, color=c, symbol=style["symbol"], line=dict(color="white", width=1.5)),
-                             hoverinfo="skip"))
+        data += _path_traces(xs, ys, paths, labels, minima, upto, x_title=x_title, y_title=y_title,
+                             start_title=start_title, min_title=min_title)
     (x0, x1), (y0, y1) = (xs[0], xs[-1]), (ys[0], ys[-1])
     # the legend at the bottom, under the x-axis title: the toolbar at the top no longer covers it on a phone.
     # Fixed margins (no automatic growth for the colour bar or the legend): both layers have the same plot area.

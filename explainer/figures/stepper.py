@@ -88,6 +88,78 @@ def _axes(n_rows: int, n_cols: int, x0: int, y0: int, lab: dict, axis: str = "",
     return {f"xaxis{axis}": xa, f"yaxis{axis}": ya}
 
 
+def _cell_texts(walk: Walk, grid: np.ndarray, roles: np.ndarray, is_input: np.ndarray):
+    """The numbers shown in the cells: ``(on the input's heatmap, on the other cells' heatmap)`` (max pooling's
+    padding reads −∞; cells outside the walk are blank)."""
+    hg, wg = roles.shape
+    text = _texts(grid)
+    if walk.kind == "pool" and walk.mode == "max":
+        text = [[("−∞" if roles[i, j] != INPUT else text[i][j]) for j in range(wg)] for i in range(hg)]
+    for i, j in zip(*np.nonzero(roles == OUTSIDE)):
+        text[i][j] = ""
+    text_in = [[text[i][j] if is_input[i, j] else "" for j in range(wg)] for i in range(hg)]
+    text_other = [[text[i][j] if not is_input[i, j] else "" for j in range(wg)] for i in range(hg)]
+    return text_in, text_other
+
+
+def _other_cells(roles: np.ndarray, is_input: np.ndarray, xs, ys, text_other, hover_role, role_names: dict,
+                 numbers: bool, lab: dict) -> list[dict]:
+    """The padding ring, inserted zeros and cells outside the walk: one heatmap in their role colours, then a legend
+    entry per role (nothing when every cell is input)."""
+    other = ~is_input
+    if not other.any():
+        return []
+    hg, wg = roles.shape
+    codes = sorted({int(r) for r in np.unique(roles[other])})
+    scale, z_other = [], np.where(other, roles.astype(float), np.nan)
+    for idx, code in enumerate(codes):
+        z_other[roles == code] = idx
+        scale += [[idx / max(len(codes), 1), ROLE_COLOURS[code]], [(idx + 1) / max(len(codes), 1), ROLE_COLOURS[code]]]
+    data = [dict(type="heatmap", x=xs, y=ys, z=z_other, colorscale=scale, zmin=0, zmax=len(codes),
+                 showscale=False, xgap=1, ygap=1, text=text_other, customdata=hover_role,
+                 texttemplate="%{text}" if numbers else None,
+                 textfont=dict(size=_font(max(hg, wg)), color="#7a5c00") if numbers else None,
+                 hovertemplate=f"{lab['row']} %{{y}}, {lab['column']} %{{x}}<br>%{{customdata}}: %{{text}}"
+                               "<extra></extra>")]
+    for code in codes:
+        data.append(_legend_marker(role_names[code], ROLE_COLOURS[code], line="#b8b8b8"))
+    return data
+
+
+def _uncovered_marks(walk: Walk, xs, ys, oy: int, ox: int, lab: dict) -> tuple[list[dict], list[dict]]:
+    """``(shapes, legend)``: the input rows and columns no window ever covers, shaded, and their legend entry."""
+    shapes = []
+    rows, cols = walk.uncovered()
+    sy, sx = walk.spacing
+    for r in rows:
+        g = walk.origin[0] + r * sy - oy
+        shapes.append(_rect(xs[0], g, xs[-1], g, UNCOVERED_LINE, 1, UNCOVERED, "dot"))
+    for c in cols:
+        g = walk.origin[1] + c * sx - ox
+        shapes.append(_rect(g, ys[0], g, ys[-1], UNCOVERED_LINE, 1, UNCOVERED, "dot"))
+    return shapes, ([_legend_marker(lab["uncovered"], UNCOVERED, line=UNCOVERED_LINE)] if rows or cols else [])
+
+
+def _window_marks(walk: Walk, step: Step, oy: int, ox: int, lab: dict) -> tuple[list[dict], list[dict]]:
+    """``(shapes, legend)``: the window (each tap outlined when dilated) and max pooling's pick, with their legend
+    entries."""
+    shapes = []
+    r0, r1, c0, c1 = step.rows[0] - oy, step.rows[-1] - oy, step.cols[0] - ox, step.cols[-1] - ox
+    if walk.dilation != (1, 1):
+        shapes.append(_rect(c0, r0, c1, r1, WINDOW, 1, None, "dash"))
+        for r in step.rows:
+            for c in step.cols:
+                shapes.append(_rect(c - ox, r - oy, c - ox, r - oy, WINDOW, 3))
+    else:
+        shapes.append(_rect(c0, r0, c1, r1, WINDOW, 4, WINDOW_FILL))
+    legend = [_legend_marker(lab["window"], WINDOW_FILL, line=WINDOW)]
+    if step.pick is not None:
+        i, j = step.pick
+        shapes.append(_rect(step.cols[j] - ox, step.rows[i] - oy, step.cols[j] - ox, step.rows[i] - oy, PICK, 4))
+        legend.append(_legend_marker(lab["picked"], "white", line=PICK))
+    return shapes, legend
+
+
 def grid_figure(walk: Walk, step: Step, *, channel: int = 0, labels: dict, title: str | None = None,
                 colorscale: str = "Blues", show_uncovered: bool = True, numbers: bool | None = None,
                 height: int | None = None, compact: bool = False):
@@ -104,63 +176,21 @@ def grid_figure(walk: Walk, step: Step, *, channel: int = 0, labels: dict, title
     numbers = max(hg, wg) <= 20 if numbers is None else numbers
     is_input = roles == INPUT
     z_in = np.where(is_input, grid, np.nan)
-    text = _texts(grid)
-    if walk.kind == "pool" and walk.mode == "max":
-        text = [[("−∞" if roles[i, j] != INPUT else text[i][j]) for j in range(wg)] for i in range(hg)]
-    for i, j in zip(*np.nonzero(roles == OUTSIDE)):
-        text[i][j] = ""
+    text_in, text_other = _cell_texts(walk, grid, roles, is_input)
     finite = grid[is_input]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     role_names = {PADDING: lab["padding"], INSERTED: lab["inserted"], OUTSIDE: lab["outside"], INPUT: lab["input"]}
     hover_role = [[role_names[int(r)] for r in row] for row in roles]
-    text_in = [[text[i][j] if is_input[i, j] else "" for j in range(wg)] for i in range(hg)]
-    text_other = [[text[i][j] if not is_input[i, j] else "" for j in range(wg)] for i in range(hg)]
     data = [dict(type="heatmap", x=xs, y=ys, z=z_in, colorscale=_scale(colorscale), zmin=lo, zmax=hi if hi > lo else lo + 1,
                  colorbar=dict(title=dict(text=lab["value"]), thickness=12, len=0.5, y=1, yanchor="top"), xgap=1, ygap=1,
                  text=text_in, customdata=hover_role, texttemplate="%{text}" if numbers else None,
                  textfont=dict(size=_font(max(hg, wg))) if numbers else None,
                  hovertemplate=f"{lab['row']} %{{y}}, {lab['column']} %{{x}}<br>{lab['value']} = %{{text}}"
                                "<extra>%{customdata}</extra>")]
-    other = ~is_input
-    if other.any():
-        codes = sorted({int(r) for r in np.unique(roles[other])})
-        scale, z_other = [], np.where(other, roles.astype(float), np.nan)
-        for idx, code in enumerate(codes):
-            z_other[roles == code] = idx
-            scale += [[idx / max(len(codes), 1), ROLE_COLOURS[code]], [(idx + 1) / max(len(codes), 1), ROLE_COLOURS[code]]]
-        data.append(dict(type="heatmap", x=xs, y=ys, z=z_other, colorscale=scale, zmin=0, zmax=len(codes),
-                         showscale=False, xgap=1, ygap=1, text=text_other, customdata=hover_role,
-                         texttemplate="%{text}" if numbers else None,
-                         textfont=dict(size=_font(max(hg, wg)), color="#7a5c00") if numbers else None,
-                         hovertemplate=f"{lab['row']} %{{y}}, {lab['column']} %{{x}}<br>%{{customdata}}: %{{text}}"
-                                       "<extra></extra>"))
-        for code in codes:
-            data.append(_legend_marker(role_names[code], ROLE_COLOURS[code], line="#b8b8b8"))
-    shapes = []
-    if show_uncovered:
-        rows, cols = walk.uncovered()
-        sy, sx = walk.spacing
-        for r in rows:
-            g = walk.origin[0] + r * sy - oy
-            shapes.append(_rect(xs[0], g, xs[-1], g, UNCOVERED_LINE, 1, UNCOVERED, "dot"))
-        for c in cols:
-            g = walk.origin[1] + c * sx - ox
-            shapes.append(_rect(g, ys[0], g, ys[-1], UNCOVERED_LINE, 1, UNCOVERED, "dot"))
-        if rows or cols:
-            data.append(_legend_marker(lab["uncovered"], UNCOVERED, line=UNCOVERED_LINE))
-    r0, r1, c0, c1 = step.rows[0] - oy, step.rows[-1] - oy, step.cols[0] - ox, step.cols[-1] - ox
-    if walk.dilation != (1, 1):
-        shapes.append(_rect(c0, r0, c1, r1, WINDOW, 1, None, "dash"))
-        for r in step.rows:
-            for c in step.cols:
-                shapes.append(_rect(c - ox, r - oy, c - ox, r - oy, WINDOW, 3))
-    else:
-        shapes.append(_rect(c0, r0, c1, r1, WINDOW, 4, WINDOW_FILL))
-    data.append(_legend_marker(lab["window"], WINDOW_FILL, line=WINDOW))
-    if step.pick is not None:
-        i, j = step.pick
-        shapes.append(_rect(step.cols[j] - ox, step.rows[i] - oy, step.cols[j] - ox, step.rows[i] - oy, PICK, 4))
-        data.append(_legend_marker(lab["picked"], "white", line=PICK))
+    data += _other_cells(roles, is_input, xs, ys, text_other, hover_role, role_names, numbers, lab)
+    shapes, legend = _uncovered_marks(walk, xs, ys, oy, ox, lab) if show_uncovered else ([], [])
+    window_shapes, window_legend = _window_marks(walk, step, oy, ox, lab)
+    shapes, data = shapes + window_shapes, data + legend + window_legend
     layout = dict(margin=margins(title=bool(title)), plot_bgcolor="white",
                   height=height or int(min(520, max(300, 34 * hg + 120))), shapes=shapes,
                   legend=LEGEND,

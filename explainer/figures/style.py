@@ -131,6 +131,30 @@ def _sub(d: dict, key: str) -> dict:
     return v
 
 
+def _presenter_trace(raw: dict, wired: dict, factor: float) -> tuple[dict, int]:
+    """One trace of ``presenter_wire``: ``(its wire dict with larger cell numbers and text markers, the plot height in
+    px its numbered cells need — 0 for a trace without them)``."""
+    need = 0
+    trace = dict(wired)
+    kind = raw.get("type", "scatter")
+    props = _trace_props(kind)
+    if "textfont" in props and (raw.get("texttemplate") or raw.get("text") is not None):
+        tf = _sub(trace, "textfont")
+        tf["size"] = _scaled(tf.get("size"), factor, PRESENTER_MIN_CELL_FONT_PX)
+        if kind == "heatmap" and raw.get("texttemplate") and raw.get("z") is not None:
+            rows = len(raw["z"])
+            text = raw.get("text")
+            longest = max((len(str(c)) for row in (text if text is not None else ()) for c in row), default=4)
+            font = max(np.atleast_1d(tf["size"])) if tf["size"] is not None else PRESENTER_MIN_CELL_FONT_PX
+            cell = max(40, 0.6 * font * min(longest, 8) + 12)
+            need = int(rows * cell)
+    marker = raw.get("marker")
+    if kind == "scatter" and isinstance(marker, dict) and marker.get("size") is not None \
+            and "text" in (raw.get("mode") or ""):
+        _sub(trace, "marker")["size"] = _scaled(marker["size"], PRESENTER_HEIGHT, 1)
+    return trace, need
+
+
 def presenter_wire(fig, spec: dict) -> dict:
     """``wire_dict(for_presenter(fig))`` from ``spec = wire_dict(fig)``, without Plotly's validated setters (they
     cost ~10 ms per figure) and without changing ``fig`` or ``spec``: only the dicts on the way to a changed
@@ -152,23 +176,8 @@ def presenter_wire(fig, spec: dict) -> dict:
     need = 0
     data = []
     for raw, wired in zip(fig._data, spec["data"]):
-        trace = dict(wired)
-        kind = raw.get("type", "scatter")
-        props = _trace_props(kind)
-        if "textfont" in props and (raw.get("texttemplate") or raw.get("text") is not None):
-            tf = _sub(trace, "textfont")
-            tf["size"] = _scaled(tf.get("size"), factor, PRESENTER_MIN_CELL_FONT_PX)
-            if kind == "heatmap" and raw.get("texttemplate") and raw.get("z") is not None:
-                rows = len(raw["z"])
-                text = raw.get("text")
-                longest = max((len(str(c)) for row in (text if text is not None else ()) for c in row), default=4)
-                font = max(np.atleast_1d(tf["size"])) if tf["size"] is not None else PRESENTER_MIN_CELL_FONT_PX
-                cell = max(40, 0.6 * font * min(longest, 8) + 12)
-                need = max(need, int(rows * cell))
-        marker = raw.get("marker")
-        if kind == "scatter" and isinstance(marker, dict) and marker.get("size") is not None \
-                and "text" in (raw.get("mode") or ""):
-            _sub(trace, "marker")["size"] = _scaled(marker["size"], PRESENTER_HEIGHT, 1)
+        trace, trace_need = _presenter_trace(raw, wired, factor)
+        need = max(need, trace_need)
         data.append(trace)
     tick = int(PRESENTER_FONT_PX * 0.9)
     for name in [k for k in layout if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]:

@@ -32,8 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from explainer import limits
 from explainer.maths.conv import _as_float
 from explainer.learning import optimizers
+from explainer.learning.models import evaluating
 from explainer.errors import UserError, shape_text
 
 MAX_HAND_SIDE = 12  # the by-hand example's input is at most 12×12 (every number is shown)
@@ -371,8 +373,8 @@ class KernelFit:
         if start not in STARTS:
             raise UserError("errors.not_one_of", param="start", choices=" / ".join(STARTS), value=start)
         lr = fit_lr(optimizer) if lr is None else float(lr)
-        if not (np.isfinite(lr) and 0 < lr <= 10):
-            raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=10, value=lr)
+        if not (np.isfinite(lr) and 0 < lr <= limits.TRAIN_LR_MAX):
+            raise UserError("errors.out_of_range", param="learning_rate", lo=0, hi=f"{limits.TRAIN_LR_MAX:g}", value=lr)
         self.image, self.target, self.optimizer, self.lr, self.start = image, target, optimizer, lr, start
         self._x, self._t = fit_problem(image, target)  # shared, read-only
         self._xp = np.pad(self._x, 1)
@@ -404,8 +406,9 @@ class KernelFit:
         return conv2d_forward(self._x, self.weights, padding=1)
 
     def step(self, n: int = 1) -> None:
-        """Take ``n`` gradient steps (forward, ``loss.backward()``, ``optimizer.step()``); stops at
-        ``MAX_STEPS`` or when the weights stop being finite numbers (too large a learning rate)."""
+        """Take ``n`` gradient steps (forward, ∂L/∂W by the by-hand formula in NumPy — no ``loss.backward()`` —,
+        ``optimizer.step()``); stops at ``MAX_STEPS`` or when the weights stop being finite numbers (too large a
+        learning rate)."""
         n = max(0, min(int(n), MAX_STEPS - self.steps))
         for _ in range(n):
             if self.diverged:
@@ -445,16 +448,13 @@ def parameter_counts(h: int, w: int, k: int = 3, channels_in: int = 1, channels_
 def saliency(model: torch.nn.Module, x28, label: int | None = None) -> tuple[np.ndarray, int, np.ndarray]:
     """``(|∂score/∂x|, class, probabilities)``: the gradient of the class's score (logit) with respect to each
     input pixel, in absolute value; ``label`` None: the predicted class."""
-    was_training = model.training
-    model.eval()
     dev = next(model.parameters()).device
     x = torch.as_tensor(np.asarray(x28, dtype=np.float32)).reshape(1, 1, 28, 28).to(dev).requires_grad_(True)
-    with torch.enable_grad():
+    with evaluating(model), torch.enable_grad():
         logits = model(x)
         k = int(logits.argmax(1)) if label is None else int(label)
         # the input's gradient only: the (possibly shared) model's parameters get no .grad
         (grad,) = torch.autograd.grad(logits[0, k], x)
-    model.train(was_training)
     probs = torch.softmax(logits.detach(), 1)[0].cpu().numpy()
     return grad[0, 0].abs().cpu().numpy().astype(np.float64), k, probs
 
@@ -480,10 +480,7 @@ def occlusion(model: torch.nn.Module, x28, label: int, patch: int = 6, stride: i
     for a, r in enumerate(pos):
         for b, c in enumerate(pos):
             batch[a * len(pos) + b, r: r + patch, c: c + patch] = fill
-    was_training = model.training
-    model.eval()
     dev = next(model.parameters()).device
-    with torch.inference_mode():
+    with evaluating(model), torch.inference_mode():
         p = torch.softmax(model(torch.from_numpy(batch)[:, None].to(dev)), 1)[:, int(label)].cpu().numpy()
-    model.train(was_training)
     return p.reshape(len(pos), len(pos)).astype(np.float64)

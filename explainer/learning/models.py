@@ -9,7 +9,8 @@ set (``explainer.data.datasets``) ``build_model`` takes its image ``shape`` (cha
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -21,6 +22,18 @@ MODEL_NAMES = ("fast", "reference", "lenet5", "mlp", "custom")
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 # the custom CNN's choices
 MAX_BLOCKS, MAX_CHANNELS, KERNEL_SIZES, POOLS, MAX_DROPOUT = 3, 128, (3, 5, 7), ("max", "avg"), 0.9
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """``with evaluating(model):`` the body runs with the model in evaluation mode (dropout off, batch norm on its
+    running statistics); the mode it had before comes back afterwards, also when the body raises."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 class Normalize(nn.Module):
@@ -146,14 +159,11 @@ def summary(model: nn.Module, total_label: str, input_shape=(1, 1, 28, 28)) -> l
     named ``total_label`` (the page's word for "total")."""
     rows = []
     x = torch.zeros(input_shape)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    with evaluating(model), torch.no_grad():
         for i, layer in enumerate(_layers(model)):
             x = layer(x)
             params = sum(p.numel() for p in layer.parameters())
             rows.append({"layer": f"{i}: {describe(layer)}", "output_shape": tuple(x.shape[1:]), "params": params})
-    model.train(was_training)
     rows.append({"layer": total_label, "output_shape": tuple(x.shape[1:]),
                  "params": sum(p.numel() for p in model.parameters())})
     return rows
@@ -215,13 +225,10 @@ def feature_maps(model: nn.Module, x) -> list[tuple[str, torch.Tensor]]:
     elif x.dim() == 3 and x.shape[2] == 3:  # a colour picture (H, W, 3) → (1, 3, H, W)
         x = x.permute(2, 0, 1)[None]
     out = []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    with evaluating(model), torch.no_grad():
         for i, layer in enumerate(_layers(model)):
             x = layer(x)
             out.append((f"{i}: {describe(layer)}", x[0].clone()))
-    model.train(was_training)
     return out
 
 

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from explainer.errors import UserError
-from explainer.learning.models import Normalize
+from explainer.learning.models import Normalize, evaluating
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"  # explainer/data/: the reference network
 REFERENCE_WEIGHTS = DATA_DIR / "network_reference.pt"
@@ -239,63 +239,58 @@ def trace(model: nn.Module, x) -> list[LayerTrace]:
     mods = _modules(model)
     t = _as_input(x)
     out: list[LayerTrace] = []
-    was_training = model.training
-    model.eval()
     counts: dict[str, int] = {}
 
     def name(kind: str) -> str:
         counts[kind] = counts.get(kind, 0) + 1
         return f"{kind} {counts[kind]}"
 
-    try:
-        with torch.no_grad():
-            if not isinstance(mods[0], Normalize):
-                out.append(LayerTrace("input", "input", t[0].numpy().astype(np.float64), modules=()))
-            i = 0
-            while i < len(mods):
-                m = mods[i]
-                t = m(t)
-                if isinstance(m, Normalize):
-                    out.append(LayerTrace("input", "input", t[0].numpy().astype(np.float64), modules=(i,)))
-                elif isinstance(m, nn.Conv2d):
-                    if _int(m.dilation) != 1:
-                        raise UserError("errors.not_one_of", param="dilation", choices="1", value=_int(m.dilation))
-                    bn = mods[i + 1] if i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d) else None
-                    idx = (i,)
-                    if bn is not None:
-                        t = bn(t)
-                        idx, i = (i, i + 1), i + 1
-                    w, b = _fold(m, bn)
-                    out.append(LayerTrace(name("conv"), "conv", t[0].numpy().astype(np.float64), w, b,
-                                          stride=_int(m.stride), padding=_int(m.padding), size=_int(m.kernel_size),
-                                          modules=idx))
-                elif isinstance(m, (nn.ReLU, nn.Tanh, nn.Sigmoid)):
-                    out.append(LayerTrace(name("activation"), "activation", t[0].numpy().astype(np.float64),
-                                          function=type(m).__name__, modules=(i,)))
-                elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-                    size = _int(m.kernel_size)
-                    stride = _int(m.stride) if m.stride is not None else size
-                    out.append(LayerTrace(name("pool"), "pool", t[0].numpy().astype(np.float64), stride=stride,
-                                          padding=_int(m.padding), size=size,
-                                          pool="max" if isinstance(m, nn.MaxPool2d) else "avg", modules=(i,)))
-                elif isinstance(m, nn.Flatten):
-                    out.append(LayerTrace("flatten", "flatten", t[0].numpy().astype(np.float64), modules=(i,)))
-                elif isinstance(m, nn.Linear):
-                    out.append(LayerTrace(name("dense"), "dense", t[0].numpy().astype(np.float64),
-                                          m.weight.detach().double().cpu().numpy(),
-                                          (m.bias.detach().double().cpu().numpy() if m.bias is not None
-                                           else np.zeros(m.out_features)), modules=(i,)))
-                elif isinstance(m, nn.Dropout):
-                    pass  # identity in evaluation mode
-                else:
-                    raise UserError("errors.not_one_of", param="model", choices=" / ".join(KINDS),
-                                    value=type(m).__name__)
-                i += 1
-            logits = t[0]
-            out.append(LayerTrace("softmax", "softmax", torch.softmax(logits, 0).numpy().astype(np.float64),
-                                  modules=()))
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.no_grad():
+        if not isinstance(mods[0], Normalize):
+            out.append(LayerTrace("input", "input", t[0].numpy().astype(np.float64), modules=()))
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            t = m(t)
+            if isinstance(m, Normalize):
+                out.append(LayerTrace("input", "input", t[0].numpy().astype(np.float64), modules=(i,)))
+            elif isinstance(m, nn.Conv2d):
+                if _int(m.dilation) != 1:
+                    raise UserError("errors.not_one_of", param="dilation", choices="1", value=_int(m.dilation))
+                bn = mods[i + 1] if i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d) else None
+                idx = (i,)
+                if bn is not None:
+                    t = bn(t)
+                    idx, i = (i, i + 1), i + 1
+                w, b = _fold(m, bn)
+                out.append(LayerTrace(name("conv"), "conv", t[0].numpy().astype(np.float64), w, b,
+                                      stride=_int(m.stride), padding=_int(m.padding), size=_int(m.kernel_size),
+                                      modules=idx))
+            elif isinstance(m, (nn.ReLU, nn.Tanh, nn.Sigmoid)):
+                out.append(LayerTrace(name("activation"), "activation", t[0].numpy().astype(np.float64),
+                                      function=type(m).__name__, modules=(i,)))
+            elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+                size = _int(m.kernel_size)
+                stride = _int(m.stride) if m.stride is not None else size
+                out.append(LayerTrace(name("pool"), "pool", t[0].numpy().astype(np.float64), stride=stride,
+                                      padding=_int(m.padding), size=size,
+                                      pool="max" if isinstance(m, nn.MaxPool2d) else "avg", modules=(i,)))
+            elif isinstance(m, nn.Flatten):
+                out.append(LayerTrace("flatten", "flatten", t[0].numpy().astype(np.float64), modules=(i,)))
+            elif isinstance(m, nn.Linear):
+                out.append(LayerTrace(name("dense"), "dense", t[0].numpy().astype(np.float64),
+                                      m.weight.detach().double().cpu().numpy(),
+                                      (m.bias.detach().double().cpu().numpy() if m.bias is not None
+                                       else np.zeros(m.out_features)), modules=(i,)))
+            elif isinstance(m, nn.Dropout):
+                pass  # identity in evaluation mode
+            else:
+                raise UserError("errors.not_one_of", param="model", choices=" / ".join(KINDS),
+                                value=type(m).__name__)
+            i += 1
+        logits = t[0]
+        out.append(LayerTrace("softmax", "softmax", torch.softmax(logits, 0).numpy().astype(np.float64),
+                              modules=()))
     return out
 
 

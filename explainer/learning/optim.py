@@ -26,7 +26,7 @@ import torch
 from explainer import limits
 from explainer.learning import optim_rules, optimizers
 from explainer.errors import UserError
-from explainer.learning.models import prefers_channels_last
+from explainer.learning.models import evaluating, prefers_channels_last
 
 
 @dataclass(frozen=True)
@@ -449,23 +449,21 @@ def loss_landscape(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ste
     d1, d2 = direction(), direction()
     alphas = np.linspace(-span, span, steps)
     out = np.zeros((steps, steps))
-    was_training = model.training
-    model.eval()
-    if prefers_channels_last(model):  # faster convolutions; the ordinary layout is restored below
-        model.to(memory_format=torch.channels_last)
-    try:
-        with torch.no_grad():
-            for i, b in enumerate(alphas):
-                for j, a in enumerate(alphas):
-                    for p, t, u, v in zip(params, theta, d1, d2):
-                        p.copy_(t + a * u + b * v)
-                    out[i, j] = torch.nn.functional.cross_entropy(model(x), y).item()
-                if progress:
-                    progress((i + 1) / steps)
-    finally:
-        with torch.no_grad():
-            for p, t in zip(params, theta):
-                p.copy_(t)
-        model.to(memory_format=torch.contiguous_format)
-        model.train(was_training)
+    with evaluating(model):
+        if prefers_channels_last(model):  # faster convolutions; the ordinary layout is restored below
+            model.to(memory_format=torch.channels_last)
+        try:
+            with torch.no_grad():
+                for i, b in enumerate(alphas):
+                    for j, a in enumerate(alphas):
+                        for p, t, u, v in zip(params, theta, d1, d2):
+                            p.copy_(t + a * u + b * v)
+                        out[i, j] = torch.nn.functional.cross_entropy(model(x), y).item()
+                    if progress:
+                        progress((i + 1) / steps)
+        finally:
+            with torch.no_grad():
+                for p, t in zip(params, theta):
+                    p.copy_(t)
+            model.to(memory_format=torch.contiguous_format)
     return {"alphas": alphas, "betas": alphas.copy(), "loss": out}

@@ -41,14 +41,23 @@ class Rule:
 # Each ``make(lr, **settings)`` returns ``step(x, y, gx, gy, t) → (x, y)``: one step t = 1, 2, … of one
 # optimizer at (x, y) with gradient (gx, gy), its state (momentum, averages) kept in the closure. Every
 # optimizer here treats each coordinate on its own, so the two lines of each update are the same rule.
+def _coupled_decay(step, weight_decay):
+    """``step`` with torch's coupled (L2) weight decay: the gradient gets ``weight_decay``·p before the rule sees it
+    (g += wd·p, the first line of each of these torch classes' updates); ``step`` itself when it is 0."""
+    if weight_decay == 0:
+        return step
+
+    def decayed(x, y, gx, gy, t):
+        return step(x, y, gx + weight_decay * x, gy + weight_decay * y, t)
+    return decayed
+
+
 def sgd(lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
     """torch.optim.SGD: g += wd·p; b = μ·b + (1−τ)·g (b = g at step 1); p −= lr·(g + μ·b if Nesterov else b)."""
     bx = by = None
 
     def step(x, y, gx, gy, t):
         nonlocal bx, by
-        if weight_decay != 0:
-            gx, gy = gx + weight_decay * x, gy + weight_decay * y
         if momentum != 0:
             if bx is None:
                 bx, by = gx, gy
@@ -59,7 +68,7 @@ def sgd(lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
             else:
                 gx, gy = bx, by
         return x + (-lr) * gx, y + (-lr) * gy
-    return step
+    return _coupled_decay(step, weight_decay)
 
 
 def adagrad(lr, lr_decay=0.0, weight_decay=0.0, eps=1e-10, initial_accumulator_value=0.0):
@@ -68,12 +77,10 @@ def adagrad(lr, lr_decay=0.0, weight_decay=0.0, eps=1e-10, initial_accumulator_v
 
     def step(x, y, gx, gy, t):
         nonlocal sx, sy
-        if weight_decay != 0:
-            gx, gy = gx + weight_decay * x, gy + weight_decay * y
         clr = lr / (1 + (t - 1) * lr_decay)
         sx, sy = sx + gx * gx, sy + gy * gy
         return x + (-clr) * gx / (sqrt(sx) + eps), y + (-clr) * gy / (sqrt(sy) + eps)
-    return step
+    return _coupled_decay(step, weight_decay)
 
 
 def rmsprop(lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0):
@@ -82,15 +89,13 @@ def rmsprop(lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0):
 
     def step(x, y, gx, gy, t):
         nonlocal vx, vy, bx, by
-        if weight_decay != 0:
-            gx, gy = gx + weight_decay * x, gy + weight_decay * y
         vx, vy = vx * alpha + (1 - alpha) * gx * gx, vy * alpha + (1 - alpha) * gy * gy
         ax, ay = sqrt(vx) + eps, sqrt(vy) + eps
         if momentum > 0:
             bx, by = bx * momentum + 1 * gx / ax, by * momentum + 1 * gy / ay
             return x + (-lr) * bx, y + (-lr) * by
         return x + (-lr) * gx / ax, y + (-lr) * gy / ay
-    return step
+    return _coupled_decay(step, weight_decay)
 
 
 def adadelta(lr, rho=0.9, eps=1e-6, weight_decay=0.0):
@@ -99,14 +104,12 @@ def adadelta(lr, rho=0.9, eps=1e-6, weight_decay=0.0):
 
     def step(x, y, gx, gy, t):
         nonlocal vx, vy, ux, uy
-        if weight_decay != 0:
-            gx, gy = gx + weight_decay * x, gy + weight_decay * y
         vx, vy = vx * rho + (1 - rho) * gx * gx, vy * rho + (1 - rho) * gy * gy
         dx = sqrt(ux + eps) / sqrt(vx + eps) * gx
         dy = sqrt(uy + eps) / sqrt(vy + eps) * gy
         ux, uy = ux * rho + (1 - rho) * dx * dx, uy * rho + (1 - rho) * dy * dy
         return x + (-lr) * dx, y + (-lr) * dy
-    return step
+    return _coupled_decay(step, weight_decay)
 
 
 def _lerp(a, b, w):
@@ -144,18 +147,15 @@ def adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False
 
     def step(x, y, gx, gy, t):
         nonlocal mx, my, vx, vy
-        if weight_decay != 0:
-            if decoupled:
-                x, y = x * (1 - lr * weight_decay), y * (1 - lr * weight_decay)
-            else:
-                gx, gy = gx + weight_decay * x, gy + weight_decay * y
+        if weight_decay != 0 and decoupled:
+            x, y = x * (1 - lr * weight_decay), y * (1 - lr * weight_decay)
         mx, my = _lerp(mx, gx, 1 - beta1), _lerp(my, gy, 1 - beta1)
         vx, vy = vx * beta2 + (1 - beta2) * gx * gx, vy * beta2 + (1 - beta2) * gy * gy
         step_size = lr / bc1[t]  # lr / (1 − β₁ᵗ)
         b = bc2[t]  # √(1 − β₂ᵗ)
         return (x + (-step_size) * mx / (sqrt(vx) / b + eps),
                 y + (-step_size) * my / (sqrt(vy) / b + eps))
-    return step
+    return step if decoupled else _coupled_decay(step, weight_decay)
 
 
 def adamw(lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
@@ -173,8 +173,6 @@ def nadam(lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, momentum_decay
     def step(x, y, gx, gy, t):
         nonlocal mx, my, vx, vy
         bias_correction2 = bcs2[t]  # 1 − β₂ᵗ
-        if weight_decay != 0:
-            gx, gy = gx + weight_decay * x, gy + weight_decay * y
         mu, mu_next, mp = mus[t], mu_nexts[t], products[t]  # μₜ, μₜ₊₁, Πμ (float32, as torch keeps it)
         mx, my = _lerp(mx, gx, 1 - beta1), _lerp(my, gy, 1 - beta1)
         vx, vy = vx * beta2 + (1 - beta2) * gx * gx, vy * beta2 + (1 - beta2) * gy * gy
@@ -183,7 +181,7 @@ def nadam(lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, momentum_decay
         c_avg = (-lr * mu_next) / (1.0 - mp * mu_next)
         x, y = x + c_grad * gx / dx, y + c_grad * gy / dy
         return x + c_avg * mx / dx, y + c_avg * my / dy
-    return step
+    return _coupled_decay(step, weight_decay)
 
 
 def _nesterov(lr, momentum=0.9, dampening=0.0, weight_decay=0.0):

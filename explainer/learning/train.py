@@ -28,7 +28,8 @@ from explainer import limits
 from explainer.data import datasets
 from explainer.learning import optimizers
 from explainer.errors import UserError
-from explainer.learning.models import MNIST_MEAN, MNIST_STD, MODEL_NAMES, build_model, layer_code, prefers_channels_last
+from explainer.learning.models import (MNIST_MEAN, MNIST_STD, MODEL_NAMES, build_model, evaluating, layer_code,
+                                       prefers_channels_last)
 
 OPTIMIZERS = optimizers.TRAIN_NAMES  # the optimizers offered for training (explainer.learning.optimizers has the table)
 DEFAULT_LR = {name: optimizers.OPTIMIZERS[name].train_lr for name in OPTIMIZERS}
@@ -160,10 +161,8 @@ def _shift(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 @torch.inference_mode()
 def _evaluate_tensors(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 2000):
-    was_training = model.training
-    model.eval()
-    logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
-    model.train(was_training)
+    with evaluating(model):
+        logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
     loss = nn.functional.cross_entropy(logits, y).item()
     pred = logits.argmax(1)
     return loss, (pred == y).float().mean().item(), logits
@@ -188,13 +187,10 @@ def estimate_seconds(epochs: int, train_size: int, images_per_second: float) -> 
 @torch.inference_mode()
 def predict_proba(model: nn.Module, x28) -> np.ndarray:
     """Class probabilities (classes,) for one image: float in [0, 1], (28, 28) (or (H, W, C) for colour)."""
-    was_training = model.training
-    model.eval()
     x = torch.as_tensor(np.asarray(x28, dtype=np.float32))
     x = x.permute(2, 0, 1)[None] if x.dim() == 3 and x.shape[2] == 3 else x.reshape(1, 1, *x.shape[-2:])
-    p = torch.softmax(model(x.to(next(model.parameters()).device)), 1)[0].cpu().numpy()
-    model.train(was_training)
-    return p
+    with evaluating(model):
+        return torch.softmax(model(x.to(next(model.parameters()).device)), 1)[0].cpu().numpy()
 
 
 def _synchronize(device: torch.device) -> None:
@@ -581,28 +577,7 @@ def export_code(config: TrainConfig) -> str:
               if prefers_channels_last(model) else "")
     sched = (f"torch.optim.lr_scheduler.OneCycleLR(opt, max_lr={config.learning_rate}, "
              f"total_steps=EPOCHS * (len(x_train) // BATCH), pct_start=0.25)" if config.one_cycle else "None")
-    where = _EXPORT_SOURCE[config.dataset]
-    return f'''"""Train the "{config.model}" model on {where[0]} as Convolution Explainer does. Needs: torch, numpy.
-{where[1]}"""
-import gzip, os, struct
-import numpy as np
-import torch
-from torch import nn
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = struct.unpack(f">{{ndim}}I", data[4:4 + 4 * ndim])
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-root = os.environ.get("{where[2]}", "{where[3]}")
-x_train = torch.tensor(read_idx(f"{{root}}/train-images-idx3-ubyte.gz")[:{config.train_size}]).float().div(255).unsqueeze(1)
-y_train = torch.tensor(read_idx(f"{{root}}/train-labels-idx1-ubyte.gz")[:{config.train_size}]).long()
-x_test = torch.tensor(read_idx(f"{{root}}/t10k-images-idx3-ubyte.gz")).float().div(255).unsqueeze(1)
-y_test = torch.tensor(read_idx(f"{{root}}/t10k-labels-idx1-ubyte.gz")).long()
-
-class Normalize(nn.Module):
+    return _export_data(config) + f'''class Normalize(nn.Module):
     def __init__(self, mean=({MNIST_MEAN},), std=({MNIST_STD},)):
         super().__init__()
         self.mean, self.std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
@@ -632,6 +607,32 @@ for epoch in range(EPOCHS):
     with torch.no_grad():
         acc = (model(x_test).argmax(1) == y_test).float().mean().item()
     print(f"epoch {{epoch + 1}}: test accuracy {{acc:.4f}}")
+'''
+
+
+def _export_data(config: TrainConfig) -> str:
+    """The exported script's first part: its imports and its reading of the data set's four files."""
+    where = _EXPORT_SOURCE[config.dataset]
+    return f'''"""Train the "{config.model}" model on {where[0]} as Convolution Explainer does. Needs: torch, numpy.
+{where[1]}"""
+import gzip, os, struct
+import numpy as np
+import torch
+from torch import nn
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    shape = struct.unpack(f">{{ndim}}I", data[4:4 + 4 * ndim])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+root = os.environ.get("{where[2]}", "{where[3]}")
+x_train = torch.tensor(read_idx(f"{{root}}/train-images-idx3-ubyte.gz")[:{config.train_size}]).float().div(255).unsqueeze(1)
+y_train = torch.tensor(read_idx(f"{{root}}/train-labels-idx1-ubyte.gz")[:{config.train_size}]).long()
+x_test = torch.tensor(read_idx(f"{{root}}/t10k-images-idx3-ubyte.gz")).float().div(255).unsqueeze(1)
+y_test = torch.tensor(read_idx(f"{{root}}/t10k-labels-idx1-ubyte.gz")).long()
+
 '''
 
 

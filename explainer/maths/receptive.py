@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from explainer.errors import UserError
 from explainer.limits import RECEPTIVE_LAYERS
 
-# NumPy and explainer.maths.conv are imported inside the functions that need them, so that
-# ``import explainer`` (which re-exports ``receptive_field``) stays light.
+# NumPy and explainer.maths.conv are imported inside the functions that need them (``layer_sizes``,
+# ``field_indices``, ``field_mask``): the layer description and the field arithmetic need neither.
 
 KINDS = ("conv", "pool")
 

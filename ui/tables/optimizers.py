@@ -1,6 +1,6 @@
 """The optimizers' race on a 2-D surface: surface, optimizers, start, steps, noise, each optimizer's settings."""
 from explainer.learning import optim
-from explainer.limits import OPTIM_START_ABS
+from explainer.limits import OPTIM_START_ABS, SEED_PAGE
 from ui.state import Param, Table
 from ui.tables.shared import stepper_params
 
@@ -51,7 +51,7 @@ TABLE = Table("optimizers", [
     Param("op_y", "float", float(_START[1]), lo=-OPTIM_START_ABS, hi=OPTIM_START_ABS, step=0.1),
     Param("op_steps", "int", 200, lo=1, hi=2000, step=50),
     Param("op_noise", "float", 0.0, lo=0.0, hi=100.0, step=0.5),
-    Param("op_seed", "int", 0, lo=0, hi=9999),
+    Param("op_seed", "int", 0, lo=0, hi=SEED_PAGE),
     # one learning rate per surface and optimizer (the SGD family's default depends on the surface: the page gives it)
     *(Param(lr_key(s, n), "float", float(optim.defaults(n)["lr"]), lo=1e-6, hi=100.0, family="op_lr")
       for s in optim.SURFACE_NAMES for n in optim.OPTIMIZER_NAMES),

@@ -1,6 +1,6 @@
 """Stride & padding: the stepper, channels, transposed convolution, receptive fields."""
 from explainer.maths.conv import PADDING_MODES
-from explainer.limits import KERNEL_TEXT_CHARS
+from explainer.limits import KERNEL_TEXT_CHARS, RECEPTIVE_CHANNELS
 from explainer.maths.receptive import Layer
 from ui.state import Param, Table
 from ui.tables.shared import grid_params, region_params, stepper_params, view_param
@@ -50,7 +50,7 @@ TABLE = Table("stride", [
     Param("sp_rr", "int", 0, lo=0),
     Param("sp_rcol", "int", 0, lo=0),
     Param("sp_rn", "int", 16, lo=4, hi=32),
-    Param("sp_rc", "int", 64, lo=1, hi=1024),
+    Param("sp_rc", "int", 64, lo=1, hi=RECEPTIVE_CHANNELS),
 ])
 
 # the tutorial button's example (a 5×5×3 input, padding 1, two 3×3×3 kernels, stride 2, from its first step): checked

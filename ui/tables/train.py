@@ -2,6 +2,7 @@
 from explainer.data import datasets, ownimages
 from explainer.learning import models as M
 from explainer.learning.train import DEFAULT_LR, OPTIMIZERS
+from explainer import limits
 from explainer.limits import OWN_CLASSES_MAX
 from ui.state import Param, Table
 from ui.tables.shared import DIGIT_MAX
@@ -21,9 +22,9 @@ TABLE = Table("train", [
     Param("tr_lr", "float", float(DEFAULT_LR["adam"]), lo=1e-5, hi=2.0, step=0.001),
     Param("tr_cycle", "bool", True),
     Param("tr_bs", "choice", 128, options=(16, 32, 64, 128, 256, 512)),
-    Param("tr_epochs", "int", 1, lo=1, hi=50),
+    Param("tr_epochs", "int", 1, lo=1, hi=limits.EPOCHS_PAGE),
     Param("tr_size", "choice", 60000, options=(500, 1000, 2000, 5000, 10000, 30000, 60000)),
-    Param("tr_seed", "int", 0, lo=0, hi=9999),
+    Param("tr_seed", "int", 0, lo=0, hi=limits.SEED_PAGE),
     Param("tr_aug", "bool", False),
     Param("tr_dataset", "choice", datasets.DEFAULT, options=datasets.CHOICES),
     Param("tr_own_mode", "choice", "colour32", options=ownimages.MODES),  # your own images: grey 28×28 or colour 32×32
