@@ -102,13 +102,28 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
+    errors = CONSOLE_ERRORS[pg] = []  # the browser's console errors, for wait_idle's message
+    pg.on("console", lambda m: errors.append(m.text[:500]) if m.type == "error" else None)
     yield pg
+    CONSOLE_ERRORS.pop(pg, None)
     context.close()
 
 
+CONSOLE_ERRORS: dict = {}  # page -> its console errors (the page fixture fills it)
+# Streamlit's connection states: while the websocket is down it pings the server and reconnects by itself
+# (PINGING_SERVER, CONNECTING: waited for, up to the timeout); DISCONNECTED_FOREVER is a page that has given up
+# (a learner sees "Connection error" until a reload), reported at once with the browser's errors.
+CONNECTION = """() => { const a = document.querySelector('[data-testid="stApp"]');
+  const c = a && a.getAttribute('data-test-connection-state');
+  return c === 'CONNECTED' || c === 'DISCONNECTED_FOREVER' ? c : null; }"""
+
+
 def wait_idle(page, timeout: float = 30_000) -> None:
-    """Wait until Streamlit has connected and finished running the script."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout)
+    """Wait until Streamlit has connected and finished running the script; a page that has lost its server
+    for good fails at once, with the browser's console errors."""
+    state = page.wait_for_function(CONNECTION, timeout=timeout).json_value()
+    assert state == "CONNECTED", (f"the page disconnected for good ({state}); browser console errors: "
+                                  f"{CONSOLE_ERRORS.get(page, [])[-5:]}")
     page.wait_for_function(
         """() => { const a = document.querySelector('[data-testid="stApp"]');
                    return a && a.getAttribute('data-test-script-state') === 'notRunning'; }""",

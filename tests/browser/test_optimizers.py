@@ -2,6 +2,8 @@
 (the contours stay while each path grows with its head); a preset shows divergence."""
 from __future__ import annotations
 
+import time
+
 from tests.browser.conftest import assert_no_exception, goto, wait_idle
 
 STATE = """() => { const plots = [...document.querySelectorAll('.js-plotly-plot')];
@@ -136,3 +138,62 @@ def test_every_frame_of_play_shows_the_contour_map(page, app):
     print(f"\nOptimizers Play: {len(frames)} frames, {seen['checks']} DOM changes, contour map never "
           f"remounted nor missing")
     assert_no_exception(page)
+
+
+def test_a_timer_request_crossing_the_pause_keeps_the_page_connected(page, app):
+    """The stepper's timer asks for a fragment rerun every tick; on a busy server one of them crosses the Pause
+    click and runs after the pause's full rerun, with the list of cached messages the browser had when it sent
+    it. Streamlit's message cache then answered with a reference to a frame the browser had dropped in between
+    ("Cached ForwardMsg MISS"): the page disconnected for good (CI, and 4 of 28 runs of the keyboard test under
+    load). Here an earlier timer request of this page is sent again right after the pause's request (the
+    websocket routed through Playwright), so the crossing happens every time."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    timers, seen = [], {"armed": False, "replayed": False, "after": 0}
+
+    def route(ws):
+        server = ws.connect_to_server()
+
+        def from_page(message):
+            server.send(message)
+            m = BackMsg.FromString(message)
+            if m.WhichOneof("type") != "rerun_script":
+                return
+            if m.rerun_script.is_auto_rerun and m.rerun_script.fragment_id:
+                timers.append(message)
+            elif seen["armed"] and not m.rerun_script.fragment_id and len(timers) >= 2:
+                seen["armed"] = False
+                server.send(timers[-2])  # a timer request from two ticks before, arriving after the pause's
+                seen["replayed"] = True
+
+        def from_server(message):
+            ws.send(message)
+            m = ForwardMsg.FromString(message)
+            if seen["replayed"] and m.WhichOneof("type") == "script_finished" and \
+                    m.script_finished == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+                seen["after"] += 1  # the replayed timer request has run
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    page.route_web_socket("**/_stcore/stream", route)
+    goto(page, app, "optimizers", op_steps="200", op_speed="2.0")
+    wait_state(page, "s.n === 201 && s.contours > 20", timeout=120_000)
+    page.locator('[data-testid="stButton"] button', has_text="Play").first.click()
+    wait_state(page, "s.n > 1 && s.n < 201")
+    for _ in range(2):  # two more ticks: the slider's frames age in the browser's cache
+        wait_state(page, f"s.n > {state(page)['n']}")
+    seen["armed"] = True
+    page.locator('[data-testid="stButton"] button', has_text="Pause").first.click()
+    deadline = time.time() + 30
+    while not seen["after"] and time.time() < deadline:
+        page.wait_for_timeout(100)
+    assert seen["replayed"] and seen["after"], "the timer request was not sent again after the pause"
+    # the page has handled the replayed run (its end), or has given up on the connection
+    page.wait_for_function("""() => { const a = document.querySelector('[data-testid="stApp"]');
+        const c = a.getAttribute('data-test-connection-state'), s = a.getAttribute('data-test-script-state');
+        return c === 'DISCONNECTED_FOREVER' || (c === 'CONNECTED' && s === 'notRunning'); }""")
+    wait_idle(page)  # fails with the browser's "Cached ForwardMsg MISS" when the page disconnected
+    assert_no_exception(page)
+    assert state(page)["contours"] > 20
