@@ -35,6 +35,28 @@ from ui.shell import from_outside, labels, literal, note, presenter, t, t_error,
 from ui.tables.network import SHOWN, TABLE as NW
 
 CFG = {"displayModeBar": False}
+# A tap on a chart fires Plotly's plotly_click but not the plotly_selected that Streamlit's on_select listens to
+# (a mouse click fires both): after a touch, a chart whose clickmode selects gets that event with the tapped
+# points (their plain fields: the full ones refer to the chart itself, which Streamlit can't copy). Once per page.
+TAP_SELECT = """<script>(() => {
+  if (window.__cxTapSelect) return;
+  window.__cxTapSelect = true;
+  let touch = 0;
+  document.addEventListener('touchstart', () => { touch = Date.now(); }, true);
+  const hook = gd => {
+    if (gd.__cxTap || !gd.on) return;
+    gd.__cxTap = true;
+    gd.on('plotly_click', ev => {
+      const mode = (gd._fullLayout && gd._fullLayout.clickmode) || '';
+      if (!touch || Date.now() - touch > 1500 || !mode.includes('select') || !ev || !ev.points) return;
+      const points = ev.points.map(p => ({curveNumber: p.curveNumber, pointNumber: p.pointNumber,
+                                         pointIndex: p.pointIndex, x: p.x, y: p.y, data: p.data,
+                                         fullData: p.fullData}));
+      setTimeout(() => gd.emit('plotly_selected', {points: points, selections: []}), 0);
+    });
+  };
+  setInterval(() => document.querySelectorAll('.js-plotly-plot').forEach(hook), 300);
+})();</script>"""
 PATCH, PATCH_STEP = 8, 2  # occlusion as on "How kernels learn"
 
 
@@ -281,6 +303,8 @@ def overview(layers, names, model_key: str, input_key: str, pred: int) -> tuple[
     phone = _phone()
     if phone:
         note(t("network.rows_note"))
+    with st.sidebar:
+        st.html(TAP_SELECT, unsafe_allow_javascript=True)
     follow_overview_click("_nw_points")
     ss = st.session_state
     opts = list(range(1, len(layers)))

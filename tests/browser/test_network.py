@@ -201,12 +201,18 @@ def test_screenshots_zh_presenter_and_phone(page, app, browser):
         assert ov is not None and ov["height"] > 2 * ov["width"], ov
         assert ov["step"] >= 36 and ov["first"] <= 110, ov
         screenshot(p3, "network-phone-412")
-        # the channel typed into its box (a tap on a map fires Plotly's click but no selection: not yet a way)
-        box = p3.locator('[data-testid="stNumberInput"]').filter(has_text="Channel").locator("input").first
-        box.fill("5")
-        box.press("Enter")
+        # a tap on channel 5 of conv 1 selects it (the page's TAP_SELECT: Plotly selects on a click, not on a tap)
+        xy = p3.evaluate(TILE_XY, "conv 1<br>16×28×28 · channel 5")
+        assert xy is not None
+        p3.touchscreen.tap(*xy)
         wait_inputs(p3, {"Channel": "5"})
         assert "nw_channel=5" in p3.url
+        # then one typed into its box
+        box = p3.locator('[data-testid="stNumberInput"]').filter(has_text="Channel").locator("input").first
+        box.fill("3")
+        box.press("Enter")
+        wait_inputs(p3, {"Channel": "3"})
+        assert "nw_channel=3" in p3.url
         assert_no_exception(p3)
     finally:
         phone.close()
