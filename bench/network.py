@@ -6,13 +6,17 @@ Server time is measured two ways:
 
 - on a real server (``bench/cpuhook.py`` around ``streamlit run``, one session spoken at the protocol level by
   ``bench/classroom.py``'s client): the script thread's CPU per click plus serialising its messages, as
-  ``bench/clicks.py`` counts it. A detail click (a new row) reruns only the detail fragment, as in a browser;
+  ``bench/clicks.py`` counts it, the whole server process's CPU (every thread: the event loop's too; 10 ms
+  ticks, so a mean), and the wall time from sending the click to its ``script_finished``. A detail click (a new
+  row) reruns only the detail fragment, as in a browser. Measuring starts once the server is quiet: the app
+  imports PyTorch and freezes the GC in a background thread after the first page (``streamlit_app._warm_up``,
+  seconds on two busy cores), and clicks made meanwhile share the interpreter with it;
 - with AppTest (each ``run`` is a full run). AppTest compiles the page script again on every run (a server
   compiles it once per process: Streamlit's ScriptCache), so its wall time holds ~50 ms that no visitor's
   click costs; both are printed: the run's wall time as before, and the script thread's CPU with the page
   compiled once.
 
-    MNIST_DIR=../shared/mnist .venv/bin/python bench/network.py [--runs 7] [--no-server] [--no-jobs]
+    MNIST_DIR=../shared/mnist .venv/bin/python bench/network.py [--runs 7] [--no-server | --server-only] [--no-jobs]
 
 Prints medians and the load average; nothing is asserted.
 """
@@ -74,8 +78,28 @@ def _apptest_script_cpu(runs: int) -> tuple[float, float]:
     return rerun, click
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, every thread, 10 ms ticks) the process ``pid`` has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _quiet(pid: int, limit: float = 60.0, window: float = 0.5, share: float = 0.04) -> float:
+    """Wait (at most ``limit`` s) until process ``pid`` used under ``share`` of a CPU over ``window`` s; the seconds
+    waited."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        c0 = _process_cpu(pid)
+        await asyncio.sleep(window)
+        if _process_cpu(pid) - c0 < share * window:
+            break
+    return time.perf_counter() - t0
+
+
 async def _server(runs: int) -> dict:
-    """Per click on a real server: script CPU + serialisation (ms), and the bytes sent."""
+    """Per click on a real server: script CPU + serialisation (s), wall from send to ``script_finished`` (s), the
+    bytes sent, and the server process's CPU (s, all threads)."""
     import classroom
     import clicks
 
@@ -86,15 +110,19 @@ async def _server(runs: int) -> dict:
     try:
         await anchor.open("network")  # a connected session keeps the compiled page (as a classroom's tabs do)
         await s.open("network")
+        waited = await _quiet(server.proc.pid)
+        print(f"server quiet {waited:.1f} s after the page opened (its warm-up thread)")
 
         async def measure(name, act):
             for i in range(runs):
                 before = server.counters()
+                c0 = _process_cpu(server.proc.pid)
                 t0 = time.perf_counter()
-                await act(i)
-                after = await clicks._settled(server, before)
-                out.setdefault(name, []).append(((after[0] - before[0]) + (after[1] - before[1]),
-                                                 time.perf_counter() - t0, after[3] - before[3]))
+                await act(i)  # returns at the click's script_finished
+                wall = time.perf_counter() - t0
+                after = await clicks._settled(server, before)  # the counters once the run's messages are out
+                out.setdefault(name, []).append(((after[0] - before[0]) + (after[1] - before[1]), wall,
+                                                 after[3] - before[3], _process_cpu(server.proc.pid) - c0))
 
         await measure("rerun at defaults", lambda i: s._rerun(fragment_id=""))
         await measure("detail click (row changed; the detail fragment)", lambda i: s.number("nw_row", 5 + i % 2))
@@ -113,17 +141,23 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--no-jobs", action="store_true", help="skip timing the engine jobs' work")
     ap.add_argument("--no-server", action="store_true", help="skip the real server's measurements")
+    ap.add_argument("--server-only", action="store_true", help="only the real server's measurements")
     args = ap.parse_args()
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
     if not args.no_server:
         res = asyncio.run(_server(args.runs))
         print("## real server, one session (script thread CPU + serialisation, median of "
-              f"{args.runs}; wall from send to script_finished)")
+              f"{args.runs}; wall from send to script_finished; load average now "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")
         for name, rows in res.items():
             cpu = statistics.median(r[0] for r in rows) * 1000
             wall = statistics.median(r[1] for r in rows) * 1000
             kb = statistics.median(r[2] for r in rows) / 1024
-            print(f"{name}: {cpu:.0f} ms CPU, {wall:.0f} ms wall, {kb:.0f} KiB sent")
+            proc = statistics.mean(r[3] for r in rows) * 1000
+            print(f"{name}: {cpu:.0f} ms CPU, {wall:.0f} ms wall, {kb:.0f} KiB sent; server process {proc:.0f} ms "
+                  "CPU (mean, all threads)")
+    if args.server_only:
+        return
     _count_script_cpu()
     at = AppTest.from_file(str(ROOT / "pages" / "network.py"), default_timeout=120)
     t0 = time.perf_counter()

@@ -35,6 +35,28 @@ from ui.shell import from_outside, labels, literal, note, presenter, t, t_error,
 from ui.tables.network import SHOWN, TABLE as NW
 
 CFG = {"displayModeBar": False}
+# A tap on a chart fires Plotly's plotly_click but not the plotly_selected that Streamlit's on_select listens to
+# (a mouse click fires both): after a touch, a chart whose clickmode selects gets that event with the tapped
+# points (their plain fields: the full ones refer to the chart itself, which Streamlit can't copy). Once per page.
+TAP_SELECT = """<script>(() => {
+  if (window.__cxTapSelect) return;
+  window.__cxTapSelect = true;
+  let touch = 0;
+  document.addEventListener('touchstart', () => { touch = Date.now(); }, true);
+  const hook = gd => {
+    if (gd.__cxTap || !gd.on) return;
+    gd.__cxTap = true;
+    gd.on('plotly_click', ev => {
+      const mode = (gd._fullLayout && gd._fullLayout.clickmode) || '';
+      if (!touch || Date.now() - touch > 1500 || !mode.includes('select') || !ev || !ev.points) return;
+      const points = ev.points.map(p => ({curveNumber: p.curveNumber, pointNumber: p.pointNumber,
+                                         pointIndex: p.pointIndex, x: p.x, y: p.y, data: p.data,
+                                         fullData: p.fullData}));
+      setTimeout(() => gd.emit('plotly_selected', {points: points, selections: []}), 0);
+    });
+  };
+  setInterval(() => document.querySelectorAll('.js-plotly-plot').forEach(hook), 300);
+})();</script>"""
 PATCH, PATCH_STEP = 8, 2  # occlusion as on "How kernels learn"
 
 
@@ -69,12 +91,23 @@ def _trace(model_key: str, input_key: str, _model, _x: np.ndarray):
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _overview(model_key: str, input_key: str, shown: int, selected: tuple, lang: str, names: tuple, _layers,
-              texts: tuple):
+              texts: tuple, phone: bool = False):
     feed = N.feeders(_layers, selected[0], selected[1]) if selected[0] > 0 else None
-    fig, points = figs.overview(_layers, shown=shown, selected=selected, feed=feed,
-                                predicted=int(np.argmax(_layers[-1].output)), names=list(names),
-                                range_fmt=texts[0], hover=texts[1], channel_word=texts[2], title=texts[3])
+    fig, points = (figs.overview_rows if phone else figs.overview)(
+        _layers, shown=shown, selected=selected, feed=feed, predicted=int(np.argmax(_layers[-1].output)),
+        names=list(names), range_fmt=texts[0], hover=texts[1], channel_word=texts[2], title=texts[3])
     return fig.to_plotly_json(), points
+
+
+def _phone() -> bool:
+    """A phone's browser (its User-Agent says "Mobi", the test MDN recommends), outside presenter mode: the overview
+    then runs down the page (``figures.network.overview_rows``) instead of across it, where a 412 px screen made its
+    maps ~20 px wide under an empty band."""
+    try:
+        agent = st.context.headers.get("User-Agent") or ""
+    except Exception:  # noqa: BLE001 — no request headers (AppTest, a bare run): a desktop
+        agent = ""
+    return "Mobi" in agent and not presenter()
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -267,6 +300,11 @@ def follow_overview_click(points_key: str) -> None:
 def overview(layers, names, model_key: str, input_key: str, pred: int) -> tuple[int, int]:
     st.header(t("network.overview_header"))
     note(t("network.overview_intro"))
+    phone = _phone()
+    if phone:
+        note(t("network.rows_note"))
+    with st.sidebar:
+        st.html(TAP_SELECT, unsafe_allow_javascript=True)
     follow_overview_click("_nw_points")
     ss = st.session_state
     opts = list(range(1, len(layers)))
@@ -282,9 +320,10 @@ def overview(layers, names, model_key: str, input_key: str, pred: int) -> tuple[
         show_all = widget(st.toggle, t("network.show_all"), NW["nw_all"])
     channel = min(channel, C - 1)
     texts = (t("network.range"), t("common.value"), t("network.channel_word"), t("network.overview_title"))
-    shown = 0 if show_all else SHOWN
+    first = figs.ROW_TILES if phone else SHOWN  # a phone: one row of maps per layer until "show all"
+    shown = 0 if show_all else first
     fig_d, points = _overview(model_key, input_key, shown, (layer, channel), ss.get("lang", "en"), tuple(
-        f"{n}<br>{shape_of(L)}" for n, L in zip(names, layers)), layers, texts)
+        f"{n}<br>{shape_of(L)}" for n, L in zip(names, layers)), layers, texts, phone)
     ss["_nw_points"] = points
     n = ss.get("_nw_ov_n", 0)
     deep = max(L.output.shape[0] for L in layers if L.output.ndim == 3)
@@ -292,8 +331,8 @@ def overview(layers, names, model_key: str, input_key: str, pred: int) -> tuple[
                 p=f"{100 * layers[-1].output[pred]:.1f}", layer=names[layer], c=channel)
     chart(_figure(fig_d), key=f"nw_ov_{n}", name=t("network.overview_title"), summary=summary, table=False,
           on_select="rerun", selection_mode="points", config=CFG)
-    if not show_all and deep > SHOWN:
-        note(t("network.shown_note", k=SHOWN))
+    if not show_all and deep > first:
+        note(t("network.shown_note", k=first))
     return layer, channel
 
 

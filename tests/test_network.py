@@ -333,3 +333,44 @@ def test_overview_labels_the_softmax_rows_and_keeps_the_logits_short():
     logits, probs = texts[:10], texts[10:20]
     assert logits == [number(v, ".2f") for v in layers[-2].output]  # short: the softmax beside them names the rows
     assert probs == [f"{k}: {number(p, '.2f')}" for k, p in enumerate(layers[-1].output)]
+
+
+def test_phone_overview_runs_down_the_page_with_maps_twice_as_wide():
+    from explainer.figures import network as F
+
+    torch.manual_seed(0)
+    model = build_model("fast").eval()
+    layers = N.trace(model, np.random.default_rng(5).random((28, 28)).astype(np.float32))
+    names = [f"{L.kind} {i}" for i, L in enumerate(layers)]
+    kw = dict(predicted=3, names=names, range_fmt="{lo}…{hi}", hover="value", channel_word="channel", title="t")
+    sel = next(i for i, L in enumerate(layers) if L.kind == "conv" and i > 1)
+    fig, points = F.overview_rows(layers, shown=8, selected=(sel, 2), feed=N.feeders(layers, sel, 2), **kw)
+    wide, _ = F.overview(layers, shown=16, selected=(sel, 2), feed=None, **kw)
+    spatial = [i for i, L in enumerate(layers) if L.output.ndim == 3]
+    dense = [i for i, L in enumerate(layers) if L.kind == "dense"]
+    assert sorted(points) == sorted([(i, c) for i in spatial for c in range(min(8, layers[i].output.shape[0]))] +
+                                    [(i, k) for i in dense for k in range(layers[i].output.size)])
+    marks = fig.data[-1]
+    assert len(marks.x) == len(points) and len(set(zip(marks.x, marks.y))) == len(points)
+    # one row of at most 8 maps per layer: the plot is ~9 maps wide (the wide overview ~19), and runs down
+    width = fig.layout.xaxis.range[1] - fig.layout.xaxis.range[0]
+    assert width <= 9.1 < 17 < wide.layout.xaxis.range[1] - wide.layout.xaxis.range[0]
+    bottom, top = fig.layout.yaxis.range
+    assert top < 0 < bottom and fig.layout.yaxis.scaleanchor is False  # no square-pixel constraint: no empty band
+    assert abs(fig.layout.height - (bottom * F.PHONE_PX + 50)) <= 1  # the height follows the content
+    assert max(marks.y) < bottom and min(marks.y) > top
+    # each layer's title line is above its maps, in order down the page
+    heads = [a for a in fig.layout.annotations if a.text.startswith("<b>")]
+    assert [a.text.split("</b>")[0][3:] for a in heads] == names and all(
+        a.y < b.y for a, b in zip(heads, heads[1:]))
+    # the selection outlined, the channels feeding it dotted, the predicted class outlined on the softmax
+    solid = [s for s in fig.layout.shapes if s.line.dash is None]
+    dotted = [s for s in fig.layout.shapes if s.line.dash == "dot"]
+    i = points.index((sel, 2))
+    assert any(s.x0 < marks.x[i] < s.x1 and s.y0 < marks.y[i] < s.y1 for s in solid) and dotted
+    dx = width - 0.2
+    assert any(abs(s.x0 - 3 * dx / 10) < 1e-9 for s in solid)
+    # "show all": every channel, still 8 a row
+    every, pts = F.overview_rows(layers, shown=0, selected=None, feed=None, **kw)
+    assert len([p for p in pts if p[0] in spatial]) == sum(layers[i].output.shape[0] for i in spatial)
+    assert every.layout.xaxis.range == fig.layout.xaxis.range and every.layout.height > fig.layout.height

@@ -286,3 +286,140 @@ def patches(images: np.ndarray, captions: list[str], *, title: str, cols: int = 
                   annotations=annotations, plot_bgcolor="white",
                   xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"))
     return fast_figure(data, layout)
+
+
+ROW_TILES = 8         # a phone's overview: channel maps per row
+ROW_HEADER = 0.85     # the title line above each layer, in map widths
+ROW_GAP = 0.35        # between one layer's maps and the next layer's title
+ROW_STRIP = 0.6       # a long flat layer's strip (flatten), in map widths
+ROW_CELL = 1.0        # a short flat layer's cells (logits, softmax), in map widths, and its numbers' line below
+PHONE_PX = 40.0       # about a map's width in px on a 412 px phone (a 380 px plot, 8 maps and their gaps)
+
+
+def overview_rows(layers: list, *, shown: int, selected: tuple[int, int] | None, feed: np.ndarray | None,
+                  predicted: int, names: list[str], range_fmt: str, hover: str, channel_word: str,
+                  title: str, per_row: int = ROW_TILES) -> tuple[go.Figure, list[tuple[int, int]]]:
+    """``overview`` for a phone: each layer a row from top to bottom (its title line, then its channels' maps,
+    ``per_row`` a row; a flat layer a strip, the logits and softmax ten numbered cells with their values below), so
+    maps are ~40 px wide on a 412 px screen and the page scrolls down through the network. The same arguments,
+    clickable markers and point list as ``overview``; its height follows from the content (no empty band)."""
+    width = per_row * (1 + TILE_GAP) - TILE_GAP
+    data, shapes, annotations, points = [], [], [], []
+    px, py, ptext = [], [], []
+    boxes: dict[tuple[int, int], tuple[float, float, float, float]] = {}
+    y = 0.0
+    for li, L in enumerate(layers):
+        out = np.asarray(L.output, dtype=float)
+        zmin, zmax, signed = layer_range(out)
+        scale = DIVERGING if signed else BLUES
+        rng = range_fmt.format(lo=number(zmin, '.2g'), hi=number(zmax, '.2g'))
+        annotations.append(dict(x=0, y=y + ROW_HEADER - 0.1, xanchor="left", yanchor="bottom", showarrow=False,
+                                font=dict(size=12), text=f"<b>{names[li].replace('<br>', ' · ')}</b> · {rng}"))
+        y += ROW_HEADER
+        if out.ndim == 3:
+            y = _row_maps(out, li, y, shown, per_row, scale, zmin, zmax, names, channel_word, data, boxes, points,
+                          (px, py, ptext))
+        elif out.size > 10:
+            y = _row_strip(out, L, li, y, width, scale, zmin, zmax, names, hover, data, boxes, points,
+                           (px, py, ptext))
+        else:
+            y = _row_cells(out, L, li, y, width, scale, zmin, zmax, names, hover, predicted, data, shapes,
+                           annotations, boxes, points, (px, py, ptext))
+        y += ROW_GAP
+    _selection_shapes(shapes, boxes, selected, feed)
+    data.append(dict(type="scatter", mode="markers", x=px, y=py, text=ptext, showlegend=False,
+                     marker=dict(symbol="square", size=28, color="rgba(0,0,0,0)"),
+                     hovertemplate="%{text}<extra></extra>"))
+    top = 40
+    layout = dict(title=dict(text=title), height=int(round(y * PHONE_PX)) + top + 10,
+                  margin=dict(l=10, r=10, t=top, b=10), plot_bgcolor="white", clickmode="event+select",
+                  dragmode=False, shapes=shapes, annotations=annotations,
+                  # maps may stretch a little on a wider or narrower phone rather than leave an empty band
+                  xaxis=dict(visible=False, range=[-0.1, width + 0.1], fixedrange=True),
+                  yaxis=dict(visible=False, range=[y, -0.05], fixedrange=True, scaleanchor=False))
+    return fast_figure(data, layout), points
+
+
+def _row_maps(out, li, y, shown, per_row, scale, zmin, zmax, names, channel_word, data, boxes, points, marks):
+    """A spatial layer's first ``shown`` channels (all when ``shown`` ≤ 0) as one mosaic, ``per_row`` a row."""
+    C, H, W = out.shape
+    n = C if shown <= 0 else min(C, shown)
+    cols, rows = min(n, per_row), -(-n // per_row)
+    g = max(1, int(round(TILE_GAP * H)))
+    mosaic = np.full((rows * (H + g) - g, cols * (W + g) - g), np.nan)
+    for c in range(n):
+        r, q = divmod(c, per_row)
+        mosaic[r * (H + g): r * (H + g) + H, q * (W + g): q * (W + g) + W] = out[c]
+        x0, y0 = q * (1 + g / W), y + r * (1 + g / H)
+        boxes[(li, c)] = (x0, y0, x0 + 1, y0 + 1)
+        marks[0].append(x0 + 0.5)
+        marks[1].append(y0 + 0.5)
+        marks[2].append(f"{names[li]} · {channel_word} {c}")
+        points.append((li, c))
+    data.append(dict(type="image", source=picture(mosaic, scale, zmin, zmax), x0=0.5 / W, dx=1 / W,
+                     y0=y + 0.5 / H, dy=1 / H, hoverinfo="skip"))
+    return y + rows * (1 + g / H) - g / H
+
+
+def _row_strip(out, L, li, y, width, scale, zmin, zmax, names, hover, data, boxes, points, marks):
+    """A long flat layer (flatten; a wide dense layer) as one strip across, a hover value per feature; a dense
+    layer of at most 128 features clickable per feature."""
+    n = out.size
+    dx = width / n
+    data.append(dict(type="heatmap", z=_round(out.reshape(1, -1)), x0=dx / 2, dx=dx, y0=y + ROW_STRIP / 2,
+                     dy=ROW_STRIP, colorscale=scale, zmin=zmin, zmax=zmax, showscale=False,
+                     customdata=[list(range(n))],
+                     hovertemplate=f"%{{customdata}}: {hover} = %{{z:.4g}}<extra>{names[li]}</extra>"))
+    if L.kind == "dense" and n <= 128:
+        for k in range(n):
+            boxes[(li, k)] = (k * dx, y, (k + 1) * dx, y + ROW_STRIP)
+            marks[0].append((k + 0.5) * dx)
+            marks[1].append(y + ROW_STRIP / 2)
+            marks[2].append(f"{names[li]} · {k}")
+            points.append((li, k))
+    return y + ROW_STRIP
+
+
+def _row_cells(out, L, li, y, width, scale, zmin, zmax, names, hover, predicted, data, shapes, annotations, boxes,
+               points, marks):
+    """A short flat layer (the logits, the softmax): its cells across, each numbered inside, its value below; the
+    predicted class outlined on the softmax; a dense layer's cells clickable."""
+    n = out.size
+    dx = width / n
+    data.append(dict(type="heatmap", z=_round(out.reshape(1, -1)), x0=dx / 2, dx=dx, y0=y + ROW_CELL / 2,
+                     dy=ROW_CELL, colorscale=scale, zmin=zmin, zmax=zmax, showscale=False, xgap=2,
+                     text=[[str(k) for k in range(n)]], texttemplate="%{text}", textfont=dict(size=12),
+                     hovertemplate=f"%{{text}}: {hover} = %{{z:.4g}}<extra>{names[li]}</extra>"))
+    for k in range(n):
+        annotations.append(dict(x=(k + 0.5) * dx, y=y + ROW_CELL, yanchor="top", showarrow=False,
+                                text=number(out[k], '.2f'), font=dict(size=10)))
+        if L.kind == "dense":
+            boxes[(li, k)] = (k * dx, y, (k + 1) * dx, y + ROW_CELL)
+            marks[0].append((k + 0.5) * dx)
+            marks[1].append(y + ROW_CELL / 2)
+            marks[2].append(f"{names[li]} · {k}")
+            points.append((li, k))
+    if L.kind == "softmax":
+        shapes.append(dict(type="rect", x0=predicted * dx, x1=(predicted + 1) * dx, y0=y, y1=y + ROW_CELL,
+                           line=dict(color=HIGHLIGHT, width=4), fillcolor="rgba(0,0,0,0)", layer="above"))
+    return y + 2 * ROW_CELL
+
+
+def _selection_shapes(shapes, boxes, selected, feed) -> None:
+    """The selected channel outlined; the channels of the layer before it that feed it dotted, thicker when the
+    kernels' weights are larger (as ``overview`` draws them)."""
+    if selected is None or selected not in boxes:
+        return
+    x0, y0, x1, y1 = boxes[selected]
+    shapes.append(dict(type="rect", x0=x0 - 0.06, y0=y0 - 0.06, x1=x1 + 0.06, y1=y1 + 0.06,
+                       line=dict(color=HIGHLIGHT, width=4), fillcolor="rgba(0,0,0,0)", layer="above"))
+    if feed is None or selected[0] <= 0 or not feed.size or float(np.max(feed)) <= 0:
+        return
+    strength = np.asarray(feed, dtype=float) / float(np.max(feed))
+    for c, s in enumerate(strength):
+        box = boxes.get((selected[0] - 1, c))
+        if box is None or s < 0.05:
+            continue
+        shapes.append(dict(type="rect", x0=box[0] - 0.04, y0=box[1] - 0.04, x1=box[2] + 0.04, y1=box[3] + 0.04,
+                           line=dict(color=PALETTE[0], width=float(1 + 3 * s), dash="dot"),
+                           fillcolor="rgba(0,0,0,0)", layer="above"))

@@ -17,8 +17,12 @@ TILE_XY = """(label) => {
     const i = tr.text.findIndex(s => s === label);
     if (i < 0) continue;
     gd.scrollIntoView({block: 'center'});
-    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
-    return [box.left + xa._offset + xa.l2p(tr.x[i]), box.top + ya._offset + ya.l2p(tr.y[i])];
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    const at = () => { const box = gd.getBoundingClientRect();
+                       return [box.left + xa._offset + xa.l2p(tr.x[i]), box.top + ya._offset + ya.l2p(tr.y[i])]; };
+    const main = document.querySelector('[data-testid="stMain"]');  // a chart taller than the screen (a phone's
+    if (main) main.scrollBy(0, at()[1] - innerHeight / 2);           // overview): the point itself in the middle
+    return at();
   }
   return null;
 }"""
@@ -29,6 +33,20 @@ CELL_XY = """([r, c]) => {
     gd.scrollIntoView({block: 'center'});
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
     return [box.left + xa._offset + xa.l2p(c), box.top + ya._offset + ya.l2p(r)];
+  }
+  return null;
+}"""
+
+# a phone's browser (Playwright's "Pixel 7", 412 px wide): the page lays the overview out down the page for it
+PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+               "Mobile Safari/537.36")
+OVERVIEW_GEOMETRY = """() => {
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    const tr = (gd.data || []).find(t => t.type === 'scatter' && Array.isArray(t.text));
+    if (!tr) continue;
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+    return {width: box.width, height: box.height, step: xa.l2p(tr.x[2]) - xa.l2p(tr.x[1]),
+            first: ya._offset + ya.l2p(tr.y[0])};
   }
   return null;
 }"""
@@ -168,7 +186,7 @@ def test_screenshots_zh_presenter_and_phone(page, app, browser):
     finally:
         wide.close()
     phone = browser.new_context(viewport={"width": 412, "height": 915}, is_mobile=True, has_touch=True,
-                                device_scale_factor=2)
+                                device_scale_factor=2, user_agent=PHONE_AGENT)
     try:
         p3 = phone.new_page()
         goto(p3, app, "network")
@@ -178,6 +196,23 @@ def test_screenshots_zh_presenter_and_phone(page, app, browser):
         boxes = [b.bounding_box() for b in p3.locator('[data-testid="stNumberInput"]').all()]
         assert boxes and all(b["width"] > 300 for b in boxes if b)
         assert p3.evaluate("() => document.documentElement.scrollWidth") <= 412 + 1
+        # the overview runs down the page: maps ≥ 36 px wide, the first layer's right under the title (no band)
+        ov = p3.evaluate(OVERVIEW_GEOMETRY)
+        assert ov is not None and ov["height"] > 2 * ov["width"], ov
+        assert ov["step"] >= 36 and ov["first"] <= 110, ov
         screenshot(p3, "network-phone-412")
+        # a tap on channel 5 of conv 1 selects it (the page's TAP_SELECT: Plotly selects on a click, not on a tap)
+        xy = p3.evaluate(TILE_XY, "conv 1<br>16×28×28 · channel 5")
+        assert xy is not None
+        p3.touchscreen.tap(*xy)
+        wait_inputs(p3, {"Channel": "5"})
+        assert "nw_channel=5" in p3.url
+        # then one typed into its box
+        box = p3.locator('[data-testid="stNumberInput"]').filter(has_text="Channel").locator("input").first
+        box.fill("3")
+        box.press("Enter")
+        wait_inputs(p3, {"Channel": "3"})
+        assert "nw_channel=3" in p3.url
+        assert_no_exception(p3)
     finally:
         phone.close()
