@@ -326,7 +326,7 @@ def overview_rows(layers: list, *, shown: int, selected: tuple[int, int] | None,
             y = _row_cells(out, L, li, y, width, scale, zmin, zmax, names, hover, predicted, data, shapes,
                            annotations, boxes, points, (px, py, ptext))
         y += ROW_GAP
-    _selection_shapes(shapes, boxes, selected, feed)
+    shapes += _selection_shapes(boxes, selected, feed)
     data.append(dict(type="scatter", mode="markers", x=px, y=py, text=ptext, showlegend=False,
                      marker=dict(symbol="square", size=28, color="rgba(0,0,0,0)"),
                      hovertemplate="%{text}<extra></extra>"))
@@ -403,23 +403,3 @@ def _row_cells(out, L, li, y, width, scale, zmin, zmax, names, hover, predicted,
         shapes.append(dict(type="rect", x0=predicted * dx, x1=(predicted + 1) * dx, y0=y, y1=y + ROW_CELL,
                            line=dict(color=HIGHLIGHT, width=4), fillcolor="rgba(0,0,0,0)", layer="above"))
     return y + 2 * ROW_CELL
-
-
-def _selection_shapes(shapes, boxes, selected, feed) -> None:
-    """The selected channel outlined; the channels of the layer before it that feed it dotted, thicker when the
-    kernels' weights are larger (as ``overview`` draws them)."""
-    if selected is None or selected not in boxes:
-        return
-    x0, y0, x1, y1 = boxes[selected]
-    shapes.append(dict(type="rect", x0=x0 - 0.06, y0=y0 - 0.06, x1=x1 + 0.06, y1=y1 + 0.06,
-                       line=dict(color=HIGHLIGHT, width=4), fillcolor="rgba(0,0,0,0)", layer="above"))
-    if feed is None or selected[0] <= 0 or not feed.size or float(np.max(feed)) <= 0:
-        return
-    strength = np.asarray(feed, dtype=float) / float(np.max(feed))
-    for c, s in enumerate(strength):
-        box = boxes.get((selected[0] - 1, c))
-        if box is None or s < 0.05:
-            continue
-        shapes.append(dict(type="rect", x0=box[0] - 0.04, y0=box[1] - 0.04, x1=box[2] + 0.04, y1=box[3] + 0.04,
-                           line=dict(color=PALETTE[0], width=float(1 + 3 * s), dash="dot"),
-                           fillcolor="rgba(0,0,0,0)", layer="above"))
