@@ -121,10 +121,10 @@ def _default(epochs: int, device: str = "cpu", batch_size: int | None = None, lr
 
 def _default_engine(epochs: int, poll_every: float = 0.25) -> dict:
     """The default contender as the Train page runs it: a TrainingJob on the (warm) Dask engine, polled."""
-    from explainer.engine import jobs
+    from explainer.engine import core, jobs
     from explainer.learning.train import TrainConfig
 
-    eng = jobs.engine()
+    eng = core.engine()
     warm = jobs.TrainingJob(TrainConfig(epochs=1, train_size=1000, eval_size=100), owner="bench-warm", engine_=eng)
     warm.start().join(300)  # the worker has MNIST loaded and torch's kernels warm, as a kept-warm worker has
     reached, seen_at, best = {}, {}, None
@@ -145,7 +145,7 @@ def _default_engine(epochs: int, poll_every: float = 0.25) -> dict:
         best = job.result
         if all(t in reached for t in TARGETS):
             break
-    jobs.shutdown()
+    core.shutdown()
     return {"name": f"default on the engine ({best.config.model}, warm worker, polled every {poll_every:g} s)",
             "train_seconds": best.train_seconds, "images_per_second": best.images_per_second,
             "final_accuracy": best.test_accuracy, "reached": {str(k): v for k, v in reached.items()},

@@ -381,11 +381,13 @@ def _fingerprint(model) -> str:
     return h.hexdigest()[:16]
 
 
-def _shift_job(model, config) -> jobs.ShiftJob | None:
-    """The (shared) engine job measuring ``model`` on shifted digits; started when there is none or it failed."""
+def _shift_job(kind: str, model, config) -> jobs.ShiftJob | None:
+    """The (shared) engine job measuring ``model`` (the pair's ``kind``: ``"cnn"`` or ``"mlp"``) on shifted digits;
+    started when there is none or it failed. Its owner is the learner who asked, per model: the pair's two jobs run
+    together (one owner for both would refuse the second, "one job of this kind")."""
     return _shift_jobs().get_or_start(
         _fingerprint(model), lambda: ui_jobs.start(jobs.ShiftJob(model, config, digits=SHIFT_DIGITS,
-                                                                 owner=ui_jobs.owner())),
+                                                                 owner=f"{ui_jobs.owner()}/backprop-shift-{kind}")),
         keep=lambda job: not _failed(job))
 
 
@@ -486,7 +488,7 @@ def shift_curves(models: dict, shift_jobs: dict) -> None:
 
 def shift_experiment(models: dict) -> None:
     """Both models evaluated on shifted digits (engine jobs): their progress, then the curves."""
-    shift_jobs = {kind: _shift_job(models[kind][0], models[kind][1]) for kind in ("cnn", "mlp")}
+    shift_jobs = {kind: _shift_job(kind, models[kind][0], models[kind][1]) for kind in ("cnn", "mlp")}
     pending = [j for j in shift_jobs.values() if j is not None and not j.done]
     if pending:
         st.fragment(run_every=1.0 if pending else None)(shift_progress)(shift_jobs, pending)

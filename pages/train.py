@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from explainer.data import datasets, ownimages
-from explainer.engine import jobs
+from explainer.engine import core, jobs
 from explainer.learning import models as M
 from explainer.data.draw import preprocess_drawing
 from explainer import limits
@@ -308,7 +308,7 @@ def job_messages() -> None:
     lost = st.session_state.get("tr_lost")
     if lost is not None and st.session_state.get("tr_job") is None:
         job, view, label = lost
-        if jobs.restarting():
+        if core.restarting():
             st.warning(t("jobs.engine_restarting"))
         if ui_jobs.lost(view, "tr_retry"):
             again = ui_jobs.start(job.retry())

@@ -55,12 +55,12 @@ def mnist_dir():
 def dask_engine(mnist_dir):
     """A real Dask LocalCluster (1 worker, 1 training slot) used as the app's engine for the whole
     session; stopped, with its worker process, at the end."""
-    from explainer.engine import jobs
+    from explainer.engine import core
 
-    eng = jobs.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
-    previous = jobs.set_engine(eng)
+    eng = core.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
+    previous = core.set_engine(eng)
     yield eng
-    jobs.set_engine(previous)
+    core.set_engine(previous)
     eng.close()
 
 

@@ -66,7 +66,7 @@ def test_ui_boot_loads_every_module_of_the_app():
     import ui.boot as boot
 
     root = Path(__file__).resolve().parents[1]
-    lazy = {"explainer.engine.jobworker", "explainer.engine.jobcluster", "explainer.__main__", "ui.boot"}  # Dask: with the first job
+    lazy = {"explainer.engine.worker", "explainer.engine.jobcluster", "explainer.__main__", "ui.boot"}  # Dask: with the first job
     modules = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
                for folder in ("explainer", "ui") for p in (root / folder).rglob("*.py")}
     loaded = set(boot.APP) | {f"ui.tables.{page}" for page in __import__("ui.tables").tables.PAGES}

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from explainer import limits
-from explainer.engine import jobs
+from explainer.engine import core, jobs, protocol
 from explainer.errors import UserError
 from explainer.learning.train import TrainConfig
 
@@ -96,13 +96,13 @@ def cli_cluster(tmp_path, mnist_dir, monkeypatch):
     cluster = CliCluster(tmp_path)
     eng = None
     try:
-        eng = jobs.Engine(cluster.address, start_timeout=60)
+        eng = core.Engine(cluster.address, start_timeout=60)
         deadline = time.monotonic() + 90
         while True:  # the worker joins a few seconds after the scheduler
             eng.start()
             if eng.client.scheduler_info(n_workers=-1)["workers"]:
                 eng.close()
-                eng = jobs.Engine(cluster.address, start_timeout=60).start()  # use_slots seen with the worker there
+                eng = core.Engine(cluster.address, start_timeout=60).start()  # use_slots seen with the worker there
                 break
             assert time.monotonic() < deadline, "the dask worker did not join in 90 s"
             time.sleep(0.5)
@@ -139,7 +139,7 @@ def test_scheduler_killed_engine_reconnects_and_retry_resumes(cli_cluster):
     lost_after = time.monotonic() - killed
     assert view.state == "lost" and view.resumable and view.error is None
     assert eng.restarting and view.engine_restarting  # the page says "the training engine is restarting"
-    with pytest.raises(jobs.EngineRestarting) as exc:
+    with pytest.raises(core.EngineRestarting) as exc:
         jobs.TrainingJob(TrainConfig(train_size=300), owner="s2", engine_=eng).start()
     assert exc.value.key == "jobs.engine_restarting"
     time.sleep(3)
@@ -182,7 +182,7 @@ def test_worker_killed_training_goes_on_from_its_checkpoint(cli_cluster):
     recovering = [t - killed for t, v in seen if v.state == "recovering"]
     back = next(t for t, v in seen if v.state == "running" and v.resumed_from is not None) - killed
     # a worker back within the staleness window resumes before the page may call it lost; any longer gap is told
-    assert recovering or back <= jobs.STALE_PROGRESS + 2, \
+    assert recovering or back <= protocol.STALE_PROGRESS + 2, \
         f"the page never said the worker was lost (a frozen bar for {back:.1f} s instead)"
     assert resumed.resumed_from >= ckpt_step > 0  # no silent restart from step 1
     late = _poll_until(job, lambda v: v.finished, 600, note=seen)
@@ -196,7 +196,7 @@ def test_worker_killed_training_goes_on_from_its_checkpoint(cli_cluster):
 
 
 def test_embedded_cluster_process_restarted(mnist_dir):
-    eng = jobs.Engine(n_workers=1, torch_threads=1, start_timeout=90).start()
+    eng = core.Engine(n_workers=1, torch_threads=1, start_timeout=90).start()
     try:
         old = eng.cluster.proc
         for child in psutil.Process(old.pid).children(recursive=True):
@@ -207,7 +207,7 @@ def test_embedded_cluster_process_restarted(mnist_dir):
         while not eng.restarting:
             assert time.monotonic() < deadline, "the engine did not notice its cluster died"
             time.sleep(0.05)
-        with pytest.raises(jobs.EngineRestarting):
+        with pytest.raises(core.EngineRestarting):
             eng.start()
         deadline = killed + 120
         while eng.restarting or not eng.healthy():
@@ -232,7 +232,7 @@ def test_one_visitor_with_twenty_tabs_gets_a_fair_share(mnist_dir):
     """20 sessions of one visitor press Start, then 5 other visitors do: the visitor gets at most
     ``JOBS_PER_VISITOR`` jobs (the other tabs are told why), and each of the 5 starts before that visitor's second
     job — within one of its jobs' time, not behind its whole queue."""
-    eng = jobs.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
+    eng = core.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
     try:
         hog, refused = [], 0
         for i in range(20):
@@ -273,7 +273,7 @@ def test_one_visitor_with_twenty_tabs_gets_a_fair_share(mnist_dir):
 
 
 def test_queue_cap_refuses_with_the_wait(mnist_dir, monkeypatch):
-    eng = jobs.Engine(n_workers=1, torch_threads=1, start_timeout=90).start()
+    eng = core.Engine(n_workers=1, torch_threads=1, start_timeout=90).start()
     try:
         monkeypatch.setattr(limits, "QUEUE_MAX", 2)
         running = jobs.TrainingJob(TrainConfig(train_size=60000, epochs=3), owner="a", visitor="a", engine_=eng).start()

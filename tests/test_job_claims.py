@@ -4,7 +4,7 @@ as soon as its worker begins it (not at the worker's next heartbeat). A real loc
 Before, ``Job.stop()`` asked the scheduler whether the task was executing (it learns that from the worker's
 heartbeat, up to half a second late) and the job's progress; when neither said so it cancelled the future — even
 when a worker had just begun the task, which then ran on while the scheduler counted its slot free. Now both sides
-claim the job on the scheduler (``jobs.claim_function``, atomic there): the first claim wins."""
+claim the job on the scheduler (``core.claim_function``, atomic there): the first claim wins."""
 from __future__ import annotations
 
 import time
@@ -12,7 +12,7 @@ import time
 import pytest
 from distributed import Variable
 
-from explainer.engine import jobs
+from explainer.engine import core, jobs
 from explainer.learning.train import TrainConfig
 from tests.test_jobs import LONG, _poll_until
 
@@ -22,12 +22,12 @@ SHORT = dict(train_size=600, batch_size=100, epochs=1, evals_per_epoch=1, eval_s
 @pytest.fixture(scope="module")
 def own_engine(mnist_dir):
     """One engine (1 worker, 1 slot) for this file's tests; each leaves it idle."""
-    eng = jobs.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
+    eng = core.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
     yield eng
     eng.close()
 
 
-def _worker_of(eng: jobs.Engine, key: str) -> str | None:
+def _worker_of(eng: core.Engine, key: str) -> str | None:
     def where(dask_scheduler=None, key=key):
         ts = dask_scheduler.tasks.get(key)
         return None if ts is None or ts.processing_on is None else ts.processing_on.address
@@ -46,8 +46,8 @@ def test_a_job_its_worker_has_begun_is_never_cancelled_under_it(own_engine):
             assert time.monotonic() < deadline, "the queued job never reached the worker"
             time.sleep(0.1)
         assert eng.queue(max_age=0.0)[0][waiting.key] != "running"
-        # the worker begins it at this very instant: its first act is its claim (what jobworker.claim_start sends)
-        assert eng.client.run_on_scheduler(jobs.claim_function(), waiting.key, "started", worker) == "started"
+        # the worker begins it at this very instant: its first act is its claim (what protocol.Link sends first)
+        assert eng.client.run_on_scheduler(core.claim_function(), waiting.key, "started", worker) == "started"
         assert eng.queue(max_age=0.0)[0][waiting.key] == "running"  # the queue knows at once, no heartbeat needed
         waiting.stop()  # ... and its page's Stop comes a moment later: it must not cancel a task a worker runs
         assert not waiting.future.cancelled() and waiting.future.status == "pending"
@@ -68,7 +68,7 @@ def test_a_job_stopped_first_never_begins(own_engine):
         waiting.stop()  # its page's Stop wins: cancelled
         assert waiting.join(30) and waiting.state == "cancelled"
         # a worker that had taken it in that instant is told it was stopped, and ends without working
-        assert eng.client.run_on_scheduler(jobs.claim_function(), key, "started", "tcp://127.0.0.1:1") == "stopped"
+        assert eng.client.run_on_scheduler(core.claim_function(), key, "started", "tcp://127.0.0.1:1") == "stopped"
     finally:
         running.stop()
         assert running.join(120) and running.state == "stopped"

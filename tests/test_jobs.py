@@ -12,7 +12,7 @@ import pytest
 from pathlib import Path
 import torch
 
-from explainer.engine import jobs
+from explainer.engine import core, jobcluster, jobs, protocol
 from explainer.errors import UserError
 from explainer.learning.train import TrainConfig
 
@@ -97,7 +97,7 @@ def test_one_job_per_session(dask_engine):
 @pytest.fixture
 def own_engine(mnist_dir):
     """An engine of the test's own (1 worker, 1 slot): no job of an earlier test can hold its slot."""
-    eng = jobs.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
+    eng = core.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
     yield eng
     eng.close()
 
@@ -169,43 +169,43 @@ def _closed_port() -> int:
 
 
 def test_unreachable_scheduler_is_a_clear_error():
-    eng = jobs.Engine(f"tcp://127.0.0.1:{_closed_port()}", start_timeout=3)
-    with pytest.raises(jobs.EngineUnavailable) as exc:
+    eng = core.Engine(f"tcp://127.0.0.1:{_closed_port()}", start_timeout=3)
+    with pytest.raises(core.EngineUnavailable) as exc:
         eng.start()
     assert exc.value.key == "jobs.engine_unavailable"
     t0 = time.monotonic()
-    with pytest.raises(jobs.EngineUnavailable):
+    with pytest.raises(core.EngineUnavailable):
         eng.start()  # not tried again at once: a page's rerun doesn't wait for it every time
     assert time.monotonic() - t0 < 1
-    with pytest.raises(jobs.EngineUnavailable):
+    with pytest.raises(core.EngineUnavailable):
         jobs.TrainingJob(TrainConfig(train_size=600), engine_=eng).start()
 
 
 def test_scheduler_address_from_the_environment(monkeypatch):
-    monkeypatch.setenv(jobs.ENV_SCHEDULER, f"tcp://127.0.0.1:{_closed_port()}")
-    previous = jobs.set_engine(None)
+    monkeypatch.setenv(core.ENV_SCHEDULER, f"tcp://127.0.0.1:{_closed_port()}")
+    previous = core.set_engine(None)
     try:
-        with pytest.raises(jobs.EngineUnavailable):
-            jobs.engine()
-        assert jobs._ENGINE.address == jobs.os.environ[jobs.ENV_SCHEDULER]
+        with pytest.raises(core.EngineUnavailable):
+            core.engine()
+        assert core._ENGINE.address == os.environ[core.ENV_SCHEDULER]
     finally:
-        jobs.set_engine(previous)
+        core.set_engine(previous)
 
 
 def test_local_layout_sizes_workers_to_the_machine(monkeypatch):
-    monkeypatch.delenv(jobs.ENV_TORCH_THREADS, raising=False)
-    monkeypatch.delenv(jobs.ENV_WORKERS, raising=False)
-    assert jobs.local_layout(2) == (1, 2)
-    assert jobs.local_layout(1) == (1, 1)
-    assert jobs.local_layout(16) == (4, 4)
-    monkeypatch.setenv(jobs.ENV_TORCH_THREADS, "1")
-    assert jobs.local_layout(2) == (2, 1)
+    monkeypatch.delenv(jobcluster.ENV_TORCH_THREADS, raising=False)
+    monkeypatch.delenv(core.ENV_WORKERS, raising=False)
+    assert core.local_layout(2) == (1, 2)
+    assert core.local_layout(1) == (1, 1)
+    assert core.local_layout(16) == (4, 4)
+    monkeypatch.setenv(jobcluster.ENV_TORCH_THREADS, "1")
+    assert core.local_layout(2) == (2, 1)
 
 
 def test_wait_estimate():
-    assert jobs._wait_estimate([10.0], 1) == 10.0
-    assert jobs._wait_estimate([10.0, 5.0, 7.0], 1) == 22.0
-    assert jobs._wait_estimate([10.0, 4.0, 7.0], 2) == 10.0  # slots free at 4 and 10; the 7 s job takes the first
+    assert core.wait_estimate([10.0], 1) == 10.0
+    assert core.wait_estimate([10.0, 5.0, 7.0], 1) == 22.0
+    assert core.wait_estimate([10.0, 4.0, 7.0], 2) == 10.0  # slots free at 4 and 10; the 7 s job takes the first
 
 
 def test_dask_is_imported_lazily():
@@ -219,7 +219,7 @@ def test_dask_is_imported_lazily():
 
 def test_closed_engine_leaves_no_processes():
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    eng = jobs.Engine(n_workers=1, torch_threads=1, start_timeout=90).start()
+    eng = core.Engine(n_workers=1, torch_threads=1, start_timeout=90).start()
     spawned = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert spawned, "the local cluster runs its worker in a process of its own"
     eng.close()
@@ -231,18 +231,18 @@ def test_existing_cluster_from_the_environment(monkeypatch):
     """``EXPLAINER_DASK_SCHEDULER`` points the app at a cluster it did not start (here: a scheduler and one
     worker with a ``training`` slot in another process); jobs run there, and closing the app's engine
     leaves that cluster running."""
-    cluster = jobs._LocalClusterProcess(1, 90)
-    previous = jobs.set_engine(None)
+    cluster = jobcluster.LocalClusterProcess(1, 90)
+    previous = core.set_engine(None)
     try:
-        monkeypatch.setenv(jobs.ENV_SCHEDULER, cluster.address)
-        eng = jobs.engine()
+        monkeypatch.setenv(core.ENV_SCHEDULER, cluster.address)
+        eng = core.engine()
         assert eng.address == cluster.address and eng.cluster is None and eng.use_slots and eng.slots == 1
         job = jobs.TrainingJob(TrainConfig(train_size=300, batch_size=32), owner="remote").start()
         assert job.join(180) and job.state == "done" and 0 < job.result.test_accuracy <= 1
-        jobs.shutdown()
+        core.shutdown()
         assert cluster.proc.poll() is None  # not ours to stop
     finally:
-        jobs.set_engine(previous)
+        core.set_engine(previous)
         cluster.close()
     assert cluster.proc.returncode == 0
 
@@ -286,3 +286,38 @@ def test_worker_reuses_memory_for_batch_sized_tensors(dask_engine):
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True,
                          cwd=str(Path(__file__).resolve().parents[1]))
     assert out.stdout.strip() == "1"
+
+
+class EchoJob(protocol.Job):
+    """A job kind made outside the engine, as CONTRIBUTING's recipe says: one class, its worker side included."""
+
+    kind = "echo"
+
+    def __init__(self, value, how: str = "return", **kw):
+        super().__init__(**kw)
+        self.value, self.how = value, how
+
+    def task_args(self) -> tuple:
+        return self.value, self.how
+
+    @staticmethod
+    def work(link, value, how):
+        link.fraction(0.5)
+        if how == "abandon":
+            raise protocol.Abandoned()
+        if how == "raise":
+            raise ValueError(f"no echo of {value!r}\nsecond line")
+        return value
+
+
+def test_a_job_kind_is_one_class_and_its_outcome_is_typed(dask_engine):
+    """What a kind's ``work`` returns comes back as it is — even a dict that looks like the old protocol's
+    ``{"abandoned": True}`` marker, which the client once decoded by its shape — while a job that ends without a
+    value travels as ``protocol.Ended`` and an exception as the job's one-line error."""
+    marker = EchoJob({"abandoned": True}, owner="echo-1").start()
+    assert marker.join(120) and marker.state == "done" and marker.result == {"abandoned": True}
+    ended = EchoJob(1, "abandon", owner="echo-2").start()
+    assert ended.join(120) and ended.state == "abandoned" and ended.result is None
+    assert isinstance(ended.future.result(), protocol.Ended)
+    failed = EchoJob(2, "raise", owner="echo-3").start()
+    assert failed.join(120) and failed.state == "error" and failed.error == "no echo of 2"

@@ -130,13 +130,8 @@ def test_imports_only_go_down():
     assert not wrong, "\n".join(sorted(wrong))
 
 
-# The engine's client (jobs) and worker side (jobworker) still import each other; the one job protocol of
-# issue 20 (a job kind = one class) removes this circle, and with it this entry.
-KNOWN_CYCLES = [["explainer.engine.jobs", "explainer.engine.jobworker"]]
-
-
 def test_no_import_cycles_even_through_function_local_imports():
-    assert _cycles(_graph()) == KNOWN_CYCLES
+    assert _cycles(_graph()) == []
 
 
 def test_the_library_never_imports_streamlit():

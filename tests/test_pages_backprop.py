@@ -105,13 +105,16 @@ def test_shift_experiment_and_saliency_with_train_page_runs(lang, runs, dask_eng
     at = app_test("backprop", lang, timeout=300, tr_runs=list(runs)).run()
     assert not at.exception, at.exception
     # the shifted digits are scored on the engine (never in the page's run): the page shows the queue or progress,
-    # then the table once both results are back
+    # then the table once both results are back. Both models' jobs start at once: the learner owns each (one owner
+    # for the pair refused the second, "You already have one job of this kind running", until the first was done)
+    assert not at.error, [e.value for e in at.error]
     deadline = time.monotonic() + 240
     while not at.dataframe and time.monotonic() < deadline:
         assert at.get("progress") or at.dataframe, "neither the shift results nor their progress"
         time.sleep(1.0)
         at.run()
         assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
     text = _text(at)
     frame = at.dataframe[0].value
     assert len(frame) == 7  # shifts 0…6

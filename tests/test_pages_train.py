@@ -165,12 +165,12 @@ def test_confusion_and_mistakes_come_from_the_worker(trained_app):
 def test_engine_unavailable_is_said_and_the_page_works(lang, monkeypatch):
     import socket
 
-    from explainer.engine import jobs
+    from explainer.engine import core
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    previous = jobs.set_engine(jobs.Engine(f"tcp://127.0.0.1:{port}", start_timeout=3))
+    previous = core.set_engine(core.Engine(f"tcp://127.0.0.1:{port}", start_timeout=3))
     try:
         at = app_test("train", lang, timeout=60).run()
         at.select_slider(key="tr_size").set_value(500).run()
@@ -183,7 +183,7 @@ def test_engine_unavailable_is_said_and_the_page_works(lang, monkeypatch):
         at.selectbox(key="tr_model").select("custom").run()
         assert not at.exception and at.slider(key="tr_blocks").value == 2
     finally:
-        jobs.set_engine(previous)
+        core.set_engine(previous)
 
 
 def test_run_survives_a_reload_and_a_link(trained_app):

@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from explainer.engine import jobs
+from explainer.engine import core, jobs
 from explainer.i18n import translate
 from tests.conftest import app_test
 
@@ -20,8 +20,8 @@ def _texts(at) -> str:
 @pytest.mark.parametrize("lang", ["zh"])
 def test_lost_training_is_said_with_a_retry_that_resumes(lang, mnist_dir, tmp_path, monkeypatch):
     monkeypatch.setenv(jobs.ENV_CHECKPOINTS, str(tmp_path / "resume"))
-    eng = jobs.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
-    previous = jobs.set_engine(eng)
+    eng = core.Engine(n_workers=1, torch_threads=2, start_timeout=90).start()
+    previous = core.set_engine(eng)
     try:
         at = app_test("train", lang, timeout=60).run()
         at.select_slider(key="tr_size").set_value(5000).run()
@@ -70,5 +70,5 @@ def test_lost_training_is_said_with_a_retry_that_resumes(lang, mnist_dir, tmp_pa
         again.stop()
         assert again.join(120)
     finally:
-        jobs.set_engine(previous)
+        core.set_engine(previous)
         eng.close()

@@ -10,7 +10,7 @@ opened a fresh server together saw a traceback page (``tests/test_concurrent_sta
 So the entry script and every lesson import this module first. Its body imports the app's libraries
 and modules; Python runs a module's body once, and a second thread that imports this module waits on
 its lock until the body has finished, holding no other import lock meanwhile, so it can't deadlock.
-After that every ``import`` in a page finds a finished module. Dask stays lazy (``explainer.engine.jobs``).
+After that every ``import`` in a page finds a finished module. Dask stays lazy (``explainer.engine.worker``, with the engine).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ LIBRARIES = ("numpy", "scipy.ndimage", "scipy.signal", "torch", "PIL.Image", "pa
              "plotly.graph_objects", "plotly.io", "plotly.express", "skimage.data")
 # the app's own modules (each imports what it needs of the above); the Dask ones load with the first job
 APP = ("explainer.learning.backprop", "explainer.maths.conv", "explainer.data.datasets", "explainer.data.draw", "explainer.errors", "explainer.learning.evaluation",
-       "explainer.maths.formulas", "explainer.i18n", "explainer.data.images", "explainer.maths.inspector", "explainer.engine.jobs",
+       "explainer.maths.formulas", "explainer.i18n", "explainer.data.images", "explainer.maths.inspector", "explainer.engine.core", "explainer.engine.protocol", "explainer.engine.jobs",
        "explainer.maths.kernels", "explainer.limits", "explainer.data.mnist", "explainer.learning.models", "explainer.learning.network", "explainer.learning.optim",
        "explainer.learning.optim_rules", "explainer.learning.optimizers", "explainer.data.ownimages", "explainer.maths.pooling", "explainer.questions", "explainer.maths.receptive", "explainer.engine.runstore", "explainer.maths.shift",
        "explainer.maths.stepper", "explainer.learning.train", "explainer.maths.xo", "explainer.figures", "explainer.figures.backprop",

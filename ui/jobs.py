@@ -1,4 +1,4 @@
-"""Streamlit side of ``explainer.engine.jobs``: who owns a job (the session), starting one, showing its state."""
+"""Streamlit side of the job engine (``explainer.engine``): who owns a job (the session), starting one, showing its state."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,8 @@ import uuid
 
 import streamlit as st
 
-from explainer.engine import jobs
+from explainer.engine import core
+from explainer.engine.protocol import Job, JobView
 from explainer.errors import UserError
 from ui.shell import t, t_error
 
@@ -65,13 +66,13 @@ def warm_up() -> None:
     """Start the engine in the background when a page that will likely use it opens
     (``EXPLAINER_ENGINE_WARM_UP=0`` turns that off, e.g. in tests)."""
     if os.environ.get("EXPLAINER_ENGINE_WARM_UP", "1") != "0":
-        jobs.warm_up()
+        core.warm_up()
 
 
 _LIVE = "_explainer_live_jobs"
 
 
-def start(job: jobs.Job) -> jobs.Job | None:
+def start(job: Job) -> Job | None:
     """``job.start()`` with a spinner while the engine starts; ``None`` and an error message if it can't.
     A started job is kept alive by ``keep_alive()`` while the session lasts, whichever page is open."""
     if job.visitor is None and (job.owner or "").startswith(owner()):  # this session's job (or one of its
@@ -108,7 +109,7 @@ def _beat() -> None:
                 pass
 
 
-def status(view: jobs.JobView, running_text: str | None = None) -> None:
+def status(view: JobView, running_text: str | None = None) -> None:
     """A progress bar: "queued — n ahead of you" with an estimate, or the job's progress; "the training engine is
     restarting" while it reconnects; "lost its computer, goes on from its checkpoint" instead of a frozen bar."""
     if view.engine_restarting:
@@ -142,7 +143,7 @@ def failure_detail(view) -> str:
     return view.error or view.state
 
 
-def lost(view: jobs.JobView, key: str) -> bool:
+def lost(view: JobView, key: str) -> bool:
     """A lost job's message (how far it got, whether a checkpoint is kept) and its Retry button; True when pressed."""
     latest = view.latest or {}
     if "total_steps" in latest:

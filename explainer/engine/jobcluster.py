@@ -17,13 +17,23 @@ serve no HTTP at all. Dask starts an HTTP server on every scheduler and worker e
 closes that listener unless routes were asked for in Dask's config (``distributed.scheduler.http.routes``,
 ``distributed.worker.http.routes``). ``deploy/classroom.sh`` uses the same preload and config for a course's
 scheduler and workers (``--preload explainer.engine.jobcluster``).
+
+``LocalClusterProcess`` is the web process's end: it starts this module as a child process and reads its address.
+The names every process of a cluster shares (the ``training`` slot, ``EXPLAINER_TORCH_THREADS``) live here, at the
+bottom of the engine: the worker set-up (``worker``) and the engine (``core``) both read them.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import subprocess
 import sys
 import threading
+from pathlib import Path
+
+SLOT = "training"  # the Dask worker resource one job occupies
+ENV_TORCH_THREADS = "EXPLAINER_TORCH_THREADS"  # PyTorch threads per worker (a worker's own setting wins)
 
 # Dask config of a closed engine: no HTTP routes on the scheduler or the workers (the listener itself is
 # closed by dask_setup below), no dashboard.
@@ -56,8 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     import dask
     from distributed import LocalCluster
 
-    from explainer.engine.jobs import SLOT
-
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -80,6 +88,47 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     cluster.close(timeout=15)
     return 0
+
+
+class LocalClusterProcess:
+    """``python -m explainer.engine.jobcluster`` as a child process: a local cluster that ends with this process."""
+
+    def __init__(self, workers: int, timeout: float):
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+        self.proc = subprocess.Popen([sys.executable, "-m", "explainer.engine.jobcluster", "--workers", str(workers),
+                                      "--timeout", str(timeout)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     cwd=root, env=env, text=True)
+        self.address = None
+        found = threading.Event()
+
+        def read() -> None:
+            for line in self.proc.stdout:
+                if line.startswith("ADDRESS "):
+                    self.address = line.split()[1]
+                    found.set()
+            found.set()  # ended without an address
+
+        threading.Thread(target=read, name="explainer-cluster-output", daemon=True).start()
+        if not found.wait(timeout) or self.address is None:
+            self.close()
+            raise RuntimeError("the local Dask cluster did not start"
+                               + (f" (exit code {self.proc.returncode})" if self.proc.returncode is not None else ""))
+
+    def close(self, timeout: float = 20) -> None:
+        try:
+            self.proc.stdin.close()  # the cluster process closes its cluster and exits
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 if __name__ == "__main__":
