@@ -406,10 +406,10 @@ def _session_models(key: str = datasets.DEFAULT) -> dict:
     Train page's runs, else the lesson's own small ones."""
     found = {}
     for run in reversed(st.session_state.get("tr_runs", [])):
-        if getattr(run["config"], "dataset", datasets.DEFAULT) != key:
+        if run.config.dataset != key:
             continue
-        kind = "mlp" if run["config"].model == "mlp" else "cnn"
-        found.setdefault(kind, (run["model"], run["config"], run["label"]))
+        kind = "mlp" if run.config.model == "mlp" else "cnn"
+        found.setdefault(kind, (run.model, run.config, run.label))
     shared = _small_runs()
     for kind in ("cnn", "mlp"):
         job = shared.get(_small_key(kind, key))

@@ -10,6 +10,7 @@ import streamlit as st
 
 from explainer.engine import jobs
 from explainer.learning import optim
+from explainer.learning.runs import KeptRun
 from explainer.errors import UserError
 from explainer.figures import optim as figs
 from explainer.limits import OPTIM_START_ABS
@@ -275,17 +276,16 @@ def rules_tab(chosen: list) -> None:
 
 
 # ================================================================ a trained model's real loss landscape
-def _trained_model() -> dict | None:
+def _trained_model() -> KeptRun | None:
     """The trained model whose landscape to show: one a link (?run=…) or a reload names, else this session's."""
     trained = st.session_state.get("trained_model")
     linked = kept_runs.linked_ids()  # a link (?run=…) or a reload names the run whose landscape to show
-    if linked and (not trained or trained.get("id") != linked[-1]):
+    if linked and (not trained or trained.id != linked[-1]):
         kept = kept_runs.load(linked[-1])
         if kept is not None:
-            trained = {"model": kept["model"], "name": kept["label"], "test_accuracy": kept["test_accuracy"],
-                       "id": kept["id"], "config": kept.get("config")}
+            trained = kept
             st.session_state["trained_model"] = trained
-        elif trained and trained.get("id"):
+        elif trained and trained.id:
             trained = None  # the link names a run that no longer exists: don't show another one instead
     if linked:
         kept_runs.publish_ids(linked)
@@ -313,14 +313,13 @@ def landscape() -> None:
         st.info(t("optimizers.landscape_missing"))
         lesson_link("pages/train.py", t("nav.train"), "🧠")
         return
-    st.markdown(t("optimizers.landscape_text", name=literal(trained.get("name", "?")),
-                  acc=f"{100 * trained.get('test_accuracy', 0):.1f}"))
+    st.markdown(t("optimizers.landscape_text", name=literal(trained.label), acc=f"{100 * trained.test_accuracy:.1f}"))
     cache = st.session_state.setdefault("_op_landscapes", {})
-    key = trained.get("id") or id(trained["model"])
+    key = trained.id or id(trained.model)
     pending = st.session_state.get("_op_landscape_job")
     if key not in cache and pending is None and st.button(t("optimizers.landscape_compute"), key="op_landscape_btn"):
         # computed on the training engine (a Dask worker), never in the web process
-        job = ui_jobs.start(jobs.LandscapeJob(trained["model"], trained.get("config"), owner=ui_jobs.owner()))
+        job = ui_jobs.start(jobs.LandscapeJob(trained.model, trained.config, owner=ui_jobs.owner()))
         if job is not None:
             st.session_state["_op_landscape_job"] = pending = (key, job)
     if pending is not None:
