@@ -268,8 +268,9 @@ def test_a_stored_row_with_a_missing_extra_or_mistyped_field_is_refused(tmp_path
     assert exc.value.key == "errors.run_record_bad" and exc.value.params["field"] == field
 
 
-@pytest.mark.parametrize("column, value", [("label", b"\x00"), ("history", '{"epochs_done": 1}'), ("config", "not json"),
-                                           ("stopped", "yes"), ("test_accuracy", "high"), ("seconds", None)])
+@pytest.mark.parametrize("column, value", [("label", b"\x00"), ("history", '{"epochs_done": 1}'),
+                                           ("config", "not json"), ("stopped", "yes"), ("test_accuracy", "high"),
+                                           ("seconds", None)])
 def test_a_malformed_row_in_the_database_is_refused_with_a_user_error(tmp_path, column, value):
     """A row another version (or a hand) wrote: load says which field, never a traceback from deep inside."""
     store, run_id, _, _, _ = _row(tmp_path)
