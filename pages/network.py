@@ -9,6 +9,7 @@ from __future__ import annotations
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
 
 import hashlib
+from typing import NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -440,14 +441,23 @@ def softmax_section(layers, true_label: int | None) -> None:
 
 
 # ---------------------------------------------------------------- what a channel looks for
+class SharedJob(NamedTuple):
+    """A shared job's name in the server-wide registry: its kind ("patches": a layer's top patches; "optimise": one
+    channel's optimised input), the model's key, the layer and (for "optimise") the channel."""
+    kind: str
+    model_key: str
+    layer: int
+    channel: int | None = None
+
+
 def looks_for(model, config, model_key: str, layers, names, layer: int, channel: int, x, input_key: str) -> None:
     st.header(t("network.looks_header"))
     note(t("network.looks_intro"))
     L = layers[layer]
     shared = _shared_jobs()
     if L.output.ndim == 3 and L.kind != "input":
-        pkey = ("patches", model_key, layer)
-        okey = ("optimise", model_key, layer, channel)
+        pkey = SharedJob("patches", model_key, layer)
+        okey = SharedJob("optimise", model_key, layer, channel)
         c1, c2 = st.columns(2)
         with c1:
             if shared.get(pkey) is None and st.button(t("network.find_patches"), key="nw_find_patches"):
@@ -465,7 +475,7 @@ def looks_for(model, config, model_key: str, layers, names, layer: int, channel:
     grad_cam_section(model, model_key, x, input_key)
 
 
-def job_results(pkey: tuple, okey: tuple, was_running: bool, layer: int, channel: int) -> None:
+def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int, channel: int) -> None:
     """The two jobs' progress (polled every second while one runs), then their pictures."""
     shared = _shared_jobs()
     running = False
@@ -479,7 +489,7 @@ def job_results(pkey: tuple, okey: tuple, was_running: bool, layer: int, channel
             ui_jobs.status(view, t("network.job_running"))
         elif job.result is None:
             st.error(t("network.job_failed", detail=literal(ui_jobs.failure_detail(view))))
-            if st.button(t("network.retry"), key=f"nw_retry_{key[0]}"):
+            if st.button(t("network.retry"), key=f"nw_retry_{key.kind}"):
                 shared.pop(key, None)
                 st.rerun()
     pjob = shared.get(pkey)
