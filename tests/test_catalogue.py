@@ -118,7 +118,7 @@ def test_every_library_error_has_its_key_placeholders_and_setting_names():
         if kw.get("param") is not None:
             assert f"errors.param.{kw['param']}" in en, (where, kw["param"])
     settings = re.findall(r"""_pair\([^,]+,\s*["']([a-z_]+)["']""", "".join(
-        f.read_text(encoding="utf-8") for f in (ROOT / "explainer").glob("*.py")))
+        f.read_text(encoding="utf-8") for f in (ROOT / "explainer").rglob("*.py")))
     assert settings and all(f"errors.param.{name}" in en for name in settings)
 
 

@@ -223,10 +223,11 @@ class RunStore:
         keys = ("id", "created", "label", "config", "history", "test_accuracy", "seconds", "ips", "stopped",
                 "device", "size")
         out = dict(zip(keys, row))
-        try:
-            out["config"], out["history"] = json.loads(out["config"]), json.loads(out["history"])
-        except (TypeError, ValueError):  # not JSON: a row another version (or a hand) wrote
-            raise UserError("errors.run_record_bad", field="config/history") from None
+        for name in ("config", "history"):
+            try:
+                out[name] = json.loads(out[name])
+            except (TypeError, ValueError):  # not JSON: a row another version (or a hand) wrote
+                raise UserError("errors.run_record_bad", field=name) from None
         return out
 
     def checkpoint(self, run_id: str) -> bytes | None:
