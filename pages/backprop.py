@@ -208,8 +208,17 @@ class Goal(NamedTuple):
     best_loss: float
 
 
-def fit_settings() -> tuple[tuple, int]:
-    """The section's header and settings: ``((image, target, optimizer, lr, start), speed)``."""
+class FitSettings(NamedTuple):
+    """A kernel fit as the learner set it (also its key: a new fit when one changes)."""
+    image: str
+    target: str
+    optimizer: str
+    lr: float
+    start: str
+
+
+def fit_settings() -> tuple[FitSettings, int]:
+    """The section's header and settings: ``(FitSettings, speed)``."""
     st.header(t("backprop.learn_header"))
     st.markdown(t("backprop.learn_intro"))
     c1, c2, c3 = st.columns(3)
@@ -225,14 +234,14 @@ def fit_settings() -> tuple[tuple, int]:
         start = widget(st.radio, t("backprop.start"), BACKPROP["bp_start"], horizontal=True,
                        format_func=labels("backprop.start_"))
         speed = widget(st.select_slider, t("backprop.speed"), BACKPROP["bp_speed"])
-    return (fit_image, fit_target, opt_name, lr, start), speed
+    return FitSettings(fit_image, fit_target, opt_name, lr, start), speed
 
 
-def fit_controls(fit_args: tuple) -> bool:
+def fit_controls(fit_args: FitSettings) -> bool:
     """This session's fit (a new one when a setting changed; stops on a bad setting), the step / play / reset
     controls; whether it is playing."""
     fit_image, fit_target, opt_name, lr, start = fit_args
-    fit_key = (fit_image, fit_target, opt_name, float(lr), start)
+    fit_key = fit_args._replace(lr=float(lr))
     ss = st.session_state
     if ss.get("_bp_fit_key") != fit_key or st.session_state.get("bp_fit") is None:
         try:
@@ -329,7 +338,7 @@ def learning(goal: Goal, speed: int, L: dict) -> None:
 def learn(L: dict) -> None:
     fit_args, speed = fit_settings()
     playing = fit_controls(fit_args)
-    goal = fit_goal(fit_args[0], fit_args[1])
+    goal = fit_goal(fit_args.image, fit_args.target)
     st.fragment(run_every=TICK if playing else None)(learning)(goal, speed, L)
     note(t("backprop.learn_note"))
     if st.button(t("backprop.open_inspector"), key="bp_open"):
@@ -408,10 +417,10 @@ def _session_models(key: str = datasets.DEFAULT) -> dict:
     Train page's runs, else the lesson's own small ones."""
     found = {}
     for run in reversed(st.session_state.get("tr_runs", [])):
-        if getattr(run["config"], "dataset", datasets.DEFAULT) != key:
+        if run.config.dataset != key:
             continue
-        kind = "mlp" if run["config"].model == "mlp" else "cnn"
-        found.setdefault(kind, (run["model"], run["config"], run["label"]))
+        kind = "mlp" if run.config.model == "mlp" else "cnn"
+        found.setdefault(kind, (run.model, run.config, run.label))
     shared = _small_runs()
     for kind in ("cnn", "mlp"):
         job = shared.get(_small_key(kind, key))

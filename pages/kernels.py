@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -47,6 +49,29 @@ def fmt(v: float) -> str:
 def grey_of(img: np.ndarray) -> np.ndarray:
     """The picked image as uint8 grey (small to hash: the cached functions below take it as their key)."""
     return to_grey(img)
+
+
+class Filtering(NamedTuple):
+    """What the maps are computed from: the image, the kernel (weights ÷ divisor), the bias and the flip, and the
+    partner kernel the magnitude view combines with it (None for a kernel without one)."""
+    img: np.ndarray
+    weights: np.ndarray
+    divisor: float
+    bias: float
+    flip: bool
+    partner: np.ndarray | None
+    partner_divisor: float
+
+    def maps(self):
+        """``output_maps`` of these settings (the output map doesn't depend on the partner kernel)."""
+        return output_maps(self.img, self.weights, self.divisor, self.bias, self.flip)
+
+
+class View(NamedTuple):
+    """The output map's view (raw, clipped, magnitude) and the partner kernel a magnitude combines."""
+    view: str
+    partner: np.ndarray | None
+    partner_divisor: float
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -202,7 +227,8 @@ def shown_value(img, value: float, r: int, c: int, view: str, bias: float, flip:
     return value
 
 
-def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None, kind: str = "grey") -> None:
+def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown: View | None = None,
+                    kind: str = "grey") -> None:
     st.header(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
     ho, wo = out.shape
@@ -225,11 +251,12 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None, ki
     L = lab()
     left, right = st.columns([1, 1])
     picker_map = out
-    if shown is not None and shown[0] != "raw":  # the neighbourhood shows what the view shows (e.g. magnitudes)
+    if shown is not None and shown.view != "raw":  # the neighbourhood shows what the view shows (e.g. magnitudes)
         picker_map = out.copy()
         for rr in range(max(0, r - 4), min(ho, r + 5)):
             for cc in range(max(0, c - 4), min(wo, c + 5)):
-                picker_map[rr, cc] = shown_value(img, float(out[rr, cc]), rr, cc, shown[0], bias, flip, *shown[1:])
+                picker_map[rr, cc] = shown_value(img, float(out[rr, cc]), rr, cc, shown.view, bias, flip,
+                                                 shown.partner, shown.partner_divisor)
     with left:
         chart(figure(figs.neighbourhood_picker, picker_map, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
                         key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
@@ -248,7 +275,7 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=None, ki
     st.markdown(t("kernels.sum_line", n=info.products.size, total=fmt(info.total), d=fmt(divisor), b=fmt(bias),
                   value=fmt(info.value)))
     st.caption(t("kernels.matches", value=fmt(out[r, c]), r=r, c=c))
-    if shown is not None and shown[0] != "raw":  # the view shows something else than the raw sum: say what
+    if shown is not None and shown.view != "raw":  # the view shows something else than the raw sum: say what
         view, partner, partner_divisor = shown
         st.markdown(t(f"kernels.inspector_{view}", raw=fmt(info.value),
                       value=fmt(shown_value(img, info.value, r, c, view, bias, flip, partner, partner_divisor))))
@@ -292,8 +319,9 @@ def default_result(img: np.ndarray):
     """What ``explore`` shows for the default kernel (vertical edge) on ``img``."""
     k = kernel("vertical_edge")
     pair = kernel(k.pair)
-    settings = (img, np.asarray(k.weights), float(k.divisor), 0.0, False, np.asarray(pair.weights), float(pair.divisor))
-    out, best = output_maps(*settings[:5])  # the map doesn't depend on the partner kernel (settings[5:])
+    settings = Filtering(img, np.asarray(k.weights), float(k.divisor), 0.0, False, np.asarray(pair.weights),
+                         float(pair.divisor))
+    out, best = settings.maps()
     return settings, k.pair, out, best
 
 
@@ -387,9 +415,9 @@ def explore_result(img: np.ndarray, build, bias: float, flip: bool):
         weights, divisor, partner, pdiv, pair = build()
         if not np.isfinite(bias) or abs(bias) > MAX_ABS:
             raise UserError("errors.too_large", text=str(bias), limit=f"{MAX_ABS:g}")
-        settings = (img, np.asarray(weights, dtype=np.float64), float(divisor), float(bias), bool(flip),
-                    None if partner is None else np.asarray(partner, dtype=np.float64), float(pdiv))
-        out, best = output_maps(*settings[:5])
+        settings = Filtering(img, np.asarray(weights, dtype=np.float64), float(divisor), float(bias), bool(flip),
+                             None if partner is None else np.asarray(partner, dtype=np.float64), float(pdiv))
+        out, best = settings.maps()
         return settings, pair, out, best
 
     result, error = keep_last("kn_explore", compute)
@@ -427,7 +455,7 @@ def explore() -> None:
         return
     current = img  # the picked image; the maps below may still show the last good one (another image)
     settings, pair, out, best = result
-    img, weights, divisor, bias, flip = settings[:5]
+    img, weights, divisor, bias, flip = settings.img, settings.weights, settings.divisor, settings.bias, settings.flip
     kh, kw = np.shape(weights)
     view = widget(st.segmented_control, t("kernels.output_view"), KERNELS["kn_out"],
                   format_func=labels("kernels.out_"), required=True)
@@ -440,7 +468,7 @@ def explore() -> None:
     cb = {"raw": t("kernels.cb_value"), "clipped": t("kernels.cb_grey"), "magnitude": t("kernels.cb_magnitude")}[view]
     texts = (t("kernels.output_title", h=out.shape[0], w=out.shape[1]), cb, *labels_, t("kernels.hist_title"),
              t("kernels.hist_x"), t("kernels.hist_y"))
-    out_fig, hist_fig = output_figures(*settings, view or "raw", texts)
+    out_fig, hist_fig = output_figures(**settings._asdict(), view=view or "raw", texts=texts)
     seen = ask("kernels.out_width", {"w": W, "kw": kw}, "kn")  # predict first: the output map waits for it
     left, right = st.columns(2)
     with left:
@@ -458,7 +486,8 @@ def explore() -> None:
     chart(_figure(hist_fig), key="kn_hist", config=CFG)
     if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
-    pixel_inspector(img, weights, divisor, bias, flip, out, best, shown=(view or "raw", *settings[5:7]), kind=kind)
+    pixel_inspector(img, weights, divisor, bias, flip, out, best,
+                    shown=View(view or "raw", settings.partner, settings.partner_divisor), kind=kind)
 
 
 def open_step_edge() -> None:

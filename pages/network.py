@@ -9,6 +9,7 @@ from __future__ import annotations
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
 
 import hashlib
+from typing import NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,6 +17,7 @@ import streamlit as st
 
 from explainer.engine import jobs
 from explainer.learning import network as N
+from explainer.learning.runs import KeptRun
 from explainer.data.draw import preprocess_drawing
 from explainer.errors import UserError
 from explainer.figures import backprop as bp_figs
@@ -143,23 +145,25 @@ def _figure(d: dict):
 
 
 # ---------------------------------------------------------------- the model
-def session_runs() -> list[dict]:
-    runs: list[dict] = st.session_state.setdefault("tr_runs", [])
+def session_runs() -> list[KeptRun]:
+    runs: list[KeptRun] = st.session_state.setdefault("tr_runs", [])
     runstore.restore_runs(runs)
     # runs on a learner's own images are looked inside on the Train page only (their pictures and shapes differ)
-    return [r for r in runs if r.get("model") is not None and getattr(r.get("config"), "dataset", "mnist") != "own"]
+    return [r for r in runs if r.model is not None and r.config.dataset != "own"]
 
 
 def _fingerprint(model) -> str:
     return N.model_key_of(model)
 
 
-def _run_value(run: dict) -> str:
+def _run_value(run: KeptRun) -> str:
     """How ``nw_model`` names a run: its id in the run store, else (a run the store refused) its weights' key."""
-    return run.get("id") or run.setdefault("_nw_key", _fingerprint(run["model"]))
+    if not run.id and run.weights_key is None:
+        run.weights_key = _fingerprint(run.model)
+    return run.id or run.weights_key
 
 
-def _linked_run(runs: list[dict], value) -> str | None:
+def _linked_run(runs: list[KeptRun], value) -> str | None:
     """``nw_model`` as this session can show it: "newest", "reference" or one of its runs' values; a run id the
     session doesn't hold yet is loaded from the run store (as ``?run=`` does). Anything else (a link of an older
     version named runs by place, "run3"; a run the store no longer keeps) gets a message: None."""
@@ -169,9 +173,9 @@ def _linked_run(runs: list[dict], value) -> str | None:
 
     if valid_id(value):
         run = runstore.load(value)
-        if run is not None and run.get("model") is not None:
+        if run is not None and run.model is not None:
             runs.append(run)
-            runstore.publish_ids([r["id"] for r in runs if r.get("id")])
+            runstore.publish_ids([r.id for r in runs if r.id])
             return value
     return None
 
@@ -190,7 +194,7 @@ def choose_model() -> tuple:
     options = ["newest", "reference"] + [_run_value(r) for r in runs]
     names = {"newest": t("network.model_newest") if runs else t("network.model_newest_none"),
              "reference": t("network.model_reference")}
-    names.update({_run_value(r): r["label"] for r in runs})
+    names.update({_run_value(r): r.label for r in runs})
 
     def selectbox(label: str, *, key: str, max_chars: int | None = None, **kwargs):
         """A select box over this session's runs (by id) for the text setting ``nw_model``."""
@@ -205,10 +209,10 @@ def choose_model() -> tuple:
         st.caption(t("network.reference_caption", acc=f"{100 * info['test_accuracy']:.2f}"))
         return model, "reference", t("network.model_reference"), config
     run = next(r for r in runs if _run_value(r) == choice)
-    acc = run.get("test_accuracy")
-    st.caption(t("network.run_caption", name=literal(run["label"]),
+    acc = run.test_accuracy
+    st.caption(t("network.run_caption", name=literal(run.label),
                  acc=f"{100 * acc:.2f} %" if acc == acc and acc is not None else "…"))
-    return run["model"], choice, run["label"], run["config"]
+    return run.model, choice, run.label, run.config
 
 
 # ---------------------------------------------------------------- the input
@@ -476,14 +480,23 @@ def softmax_section(layers, true_label: int | None) -> None:
 
 
 # ---------------------------------------------------------------- what a channel looks for
+class SharedJob(NamedTuple):
+    """A shared job's name in the server-wide registry: its kind ("patches": a layer's top patches; "optimise": one
+    channel's optimised input), the model's key, the layer and (for "optimise") the channel."""
+    kind: str
+    model_key: str
+    layer: int
+    channel: int | None = None
+
+
 def looks_for(model, config, model_key: str, layers, names, layer: int, channel: int, x, input_key: str) -> None:
     st.header(t("network.looks_header"))
     note(t("network.looks_intro"))
     L = layers[layer]
     shared = _shared_jobs()
     if L.output.ndim == 3 and L.kind != "input":
-        pkey = ("patches", model_key, layer)
-        okey = ("optimise", model_key, layer, channel)
+        pkey = SharedJob("patches", model_key, layer)
+        okey = SharedJob("optimise", model_key, layer, channel)
         c1, c2 = st.columns(2)
         with c1:
             if shared.get(pkey) is None and st.button(t("network.find_patches"), key="nw_find_patches"):
@@ -501,7 +514,7 @@ def looks_for(model, config, model_key: str, layers, names, layer: int, channel:
     grad_cam_section(model, model_key, x, input_key)
 
 
-def job_results(pkey: tuple, okey: tuple, was_running: bool, layer: int, channel: int) -> None:
+def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int, channel: int) -> None:
     """The two jobs' progress (polled every second while one runs), then their pictures."""
     shared = _shared_jobs()
     running = False
@@ -515,7 +528,7 @@ def job_results(pkey: tuple, okey: tuple, was_running: bool, layer: int, channel
             ui_jobs.status(view, t("network.job_running"))
         elif job.result is None:
             st.error(t("network.job_failed", detail=literal(ui_jobs.failure_detail(view))))
-            if st.button(t("network.retry"), key=f"nw_retry_{key[0]}"):
+            if st.button(t("network.retry"), key=f"nw_retry_{key.kind}"):
                 shared.pop(key, None)
                 st.rerun()
     pjob = shared.get(pkey)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from explainer.engine import jobs
 from explainer.learning import optim
+from explainer.learning.runs import KeptRun
 from explainer.errors import UserError
 from explainer.figures import optim as figs
 from explainer.limits import OPTIM_START_ABS
@@ -56,7 +57,7 @@ def _shared_paths() -> optim.RaceCache:
     return optim.RaceCache(max_entries=512)
 
 
-def _race(name, kappa, runs, start, steps, noise, seed):
+def _race(race: optim.RaceSettings):
     """``(paths, losses, summaries)``, computed here: the written-out rules (``optim_rules``) race the longest
     race the page allows (8 optimizers × 2,000 steps, with noise) in a few tens of milliseconds.
 
@@ -64,12 +65,12 @@ def _race(name, kappa, runs, start, steps, noise, seed):
     cached on its own (``_shared_paths``), so adding or retuning one optimizer recomputes no other path: the
     missing ones are raced together (the same numbers as each alone)."""
     cache = _shared_paths()
-    keys = [(name, kappa, run, start, steps, noise, seed) for run in runs]
+    keys = race.path_keys()
     found = {k: cache.get(k) for k in keys}
     missing = [k for k in keys if found[k] is None]
     if missing:
-        surf = _make_surface(name, kappa)
-        paths = optim.race(surf, [(k[2][0], dict(k[2][1])) for k in missing], start, steps, noise, seed)
+        surf = _make_surface(race.surface, race.kappa)
+        paths = optim.race(surf, [k.runner.as_run() for k in missing], race.start, race.steps, race.noise, race.seed)
         for k, path in zip(missing, paths):
             f = optim.losses(surf, path)
             found[k] = value = (path, f, optim.summarise(surf, path, path_losses=f))
@@ -77,7 +78,7 @@ def _race(name, kappa, runs, start, steps, noise, seed):
     return optim.stack_paths(found[k] for k in keys)
 
 
-def _keep(cache: optim.RaceCache, key: tuple, value: tuple) -> None:
+def _keep(cache: optim.RaceCache, key: optim.PathKey, value: tuple) -> None:
     """Put a path into the shared cache, its arrays read-only (every session gets the same objects)."""
     for a in value[:2]:
         a.flags.writeable = False
@@ -139,8 +140,8 @@ def _start_and_length(surf: optim.Surface) -> tuple[float, float, int, float, in
     return x0, y0, steps, noise, seed
 
 
-def _hyperparameters(chosen: list, sname: str, surf: optim.Surface) -> list:
-    """One row of inputs per chosen optimizer: ``[(name, ((setting, value), …)), …]``."""
+def _hyperparameters(chosen: list, sname: str, surf: optim.Surface) -> list[optim.Runner]:
+    """One row of inputs per chosen optimizer: ``[Runner(name, ((setting, value), …)), …]``."""
     runs = []
     with st.expander(t("optimizers.hparams"), expanded=False):
         for name in chosen:
@@ -153,12 +154,12 @@ def _hyperparameters(chosen: list, sname: str, surf: optim.Surface) -> list:
                 if hp_name in d:
                     hp[hp_name] = widget(hc[column].number_input, t(f"optimizers.hp_{hp_name}"),
                                          OPTIMIZERS[hp_key(name, hp_name)], format=fmt)
-            runs.append((name, tuple(sorted(hp.items()))))
+            runs.append(optim.Runner(name, tuple(sorted(hp.items()))))
     return runs
 
 
-def settings() -> tuple[tuple, list, optim.Surface]:
-    """The race the learner chose: ``(race arguments, chosen optimizers, surface)``; stops when none is chosen."""
+def settings() -> tuple[optim.RaceSettings, list, optim.Surface]:
+    """The race the learner chose: ``(its settings, chosen optimizers, surface)``; stops when none is chosen."""
     _take_click()
     _presets()
     sname, kappa, surf = _surface()
@@ -170,20 +171,20 @@ def settings() -> tuple[tuple, list, optim.Surface]:
     x0, y0, steps, noise, seed = _start_and_length(surf)
     runs = _hyperparameters(chosen, sname, surf)
     kappa = kappa if sname == "quadratic" else OPTIMIZERS["op_kappa"].default  # κ shapes only the quadratic bowl (one cache key)
-    race_args = (sname, float(kappa), tuple(runs), (float(x0), float(y0)), int(steps), float(noise), int(seed))
+    race_args = optim.RaceSettings(sname, float(kappa), tuple(runs), (float(x0), float(y0)), int(steps), float(noise),
+                                   int(seed))
     return race_args, chosen, surf
 
 
 # ================================================================ the race
-def race(race_args: tuple, chosen: list, surf: optim.Surface) -> Shown:
+def race(race_args: optim.RaceSettings, chosen: list, surf: optim.Surface) -> Shown:
     """This race (cached paths, or computed here); stops with the message on a bad setting."""
     try:
-        raced = _race(*race_args)
+        raced = _race(race_args)
     except UserError as exc:
         st.error(t_error(exc))
         st.stop()
-    sname, kappa, _runs, _start, steps = race_args[:5]
-    return Shown(sname, kappa, surf, chosen, steps, *raced)
+    return Shown(race_args.surface, race_args.kappa, surf, chosen, race_args.steps, *raced)
 
 
 def runner_names(shown: Shown) -> list[str]:
@@ -275,17 +276,16 @@ def rules_tab(chosen: list) -> None:
 
 
 # ================================================================ a trained model's real loss landscape
-def _trained_model() -> dict | None:
+def _trained_model() -> KeptRun | None:
     """The trained model whose landscape to show: one a link (?run=…) or a reload names, else this session's."""
     trained = st.session_state.get("trained_model")
     linked = kept_runs.linked_ids()  # a link (?run=…) or a reload names the run whose landscape to show
-    if linked and (not trained or trained.get("id") != linked[-1]):
+    if linked and (not trained or trained.id != linked[-1]):
         kept = kept_runs.load(linked[-1])
         if kept is not None:
-            trained = {"model": kept["model"], "name": kept["label"], "test_accuracy": kept["test_accuracy"],
-                       "id": kept["id"], "config": kept.get("config")}
+            trained = kept
             st.session_state["trained_model"] = trained
-        elif trained and trained.get("id"):
+        elif trained and trained.id:
             trained = None  # the link names a run that no longer exists: don't show another one instead
     if linked:
         kept_runs.publish_ids(linked)
@@ -313,14 +313,13 @@ def landscape() -> None:
         st.info(t("optimizers.landscape_missing"))
         lesson_link("pages/train.py", t("nav.train"), "🧠")
         return
-    st.markdown(t("optimizers.landscape_text", name=literal(trained.get("name", "?")),
-                  acc=f"{100 * trained.get('test_accuracy', 0):.1f}"))
+    st.markdown(t("optimizers.landscape_text", name=literal(trained.label), acc=f"{100 * trained.test_accuracy:.1f}"))
     cache = st.session_state.setdefault("_op_landscapes", {})
-    key = trained.get("id") or id(trained["model"])
+    key = trained.id or id(trained.model)
     pending = st.session_state.get("_op_landscape_job")
     if key not in cache and pending is None and st.button(t("optimizers.landscape_compute"), key="op_landscape_btn"):
         # computed on the training engine (a Dask worker), never in the web process
-        job = ui_jobs.start(jobs.LandscapeJob(trained["model"], trained.get("config"), owner=ui_jobs.owner()))
+        job = ui_jobs.start(jobs.LandscapeJob(trained.model, trained.config, owner=ui_jobs.owner()))
         if job is not None:
             st.session_state["_op_landscape_job"] = pending = (key, job)
     if pending is not None:
@@ -337,12 +336,12 @@ def landscape() -> None:
 
 st.title(t("optimizers.title"))
 st.markdown(t("optimizers.intro"))
-race_args = settings()
-shown = race(*race_args)
+picked, chosen, surf = settings()
+shown = race(picked, chosen, surf)
 grid = _grid(shown.surface, float(shown.kappa))
-sname, kappa, runs, start, steps, noise, seed = race_args[0]
-asked = ask_all("optimizers", dict(surface=sname, kappa=kappa, runs=runs, start=start, steps=steps, noise=noise,
-                                   seed=seed), "op")  # predict first: the race waits for the answers
+asked = ask_all("optimizers", dict(surface=picked.surface, kappa=picked.kappa, runs=picked.runners, start=picked.start,
+                                   steps=picked.steps, noise=picked.noise, seed=picked.seed),
+                "op")  # predict first: the race waits for the answers
 if all(asked.values()):
     names = runner_names(shown)
     # lazy tabs: a switch reruns the page and only the open tab's content runs (the server CPU per click)

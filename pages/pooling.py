@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
 
+from typing import NamedTuple
+
 import numpy as np
 import streamlit as st
 
@@ -29,6 +31,17 @@ from ui.tables.pooling import OVERLAP, VIEWS, TABLE as POOLING
 def feature_maps(which: str, dy: int = 0, dx: int = 0) -> np.ndarray:
     """The three 7×7 feature maps of the X or O image (shifted by dy, dx): the X/O network's first stage."""
     return xo.filter_maps(shift(xo.X if which == "x" else xo.O, dy, dx, fill=-1.0))
+
+
+class Pooling(NamedTuple):
+    """One pooling as the page sets it: ``make_pool_walk``'s arguments, by name."""
+    x: np.ndarray
+    size: tuple
+    stride: tuple
+    mode: str
+    padding: int
+    ceil_mode: bool
+    count_include_pad: bool
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -184,10 +197,10 @@ def section_stepper(lab: dict) -> None:
     mode, size, stride, padding, ceil_mode, include, compare = stepper_settings()
     if mode == "global":
         hh, ww = x.shape[-2:]
-        args = (x, (hh, ww), (1, 1), "avg", 0, False, True)
+        args = Pooling(x, (hh, ww), (1, 1), "avg", 0, False, True)
     else:
-        args = (x, size, stride, mode, padding, ceil_mode, include)
-    result, error = keep_last("pl_stepper", lambda: (make_pool_walk(*args), mode == "global", args[5]))
+        args = Pooling(x, size, stride, mode, padding, ceil_mode, include)
+    result, error = keep_last("pl_stepper", lambda: (make_pool_walk(*args), mode == "global", args.ceil_mode))
     if error:
         st.error(error)
     if result is None:
@@ -198,11 +211,11 @@ def section_stepper(lab: dict) -> None:
     ih, iw = walk.input_shape
     both = None
     if compare and not is_global and not error:  # the same input and window, pooled both ways (cached, like the walk)
-        both = tuple(make_pool_walk(*args[:3], m, *args[4:]) for m in ("max", "avg"))
+        both = tuple(make_pool_walk(*args._replace(mode=m)) for m in ("max", "avg"))
     if not is_global and not ask("pooling.first_window", {
             "x": walk.grid[0, walk.origin[0]:walk.origin[0] + ih, walk.origin[1]:walk.origin[1] + iw].tolist(),
             "f": int(walk.window[0]), "s": int(walk.stride[0]), "p": int(walk.origin[0]), "ceil": bool(cm),
-            "include": bool(args[6]), "mode": walk.mode}, "pl"):
+            "include": bool(args.count_include_pad), "mode": walk.mode}, "pl"):
         return  # predict first: the walk starts at that window
     stepper("pl", len(walk), lambda pos: show_pool_step(walk, out, pos, lab, colorscale, both))
     note(t(f"pooling.stepper_note_{mode}"))

@@ -13,6 +13,7 @@ from explainer.learning import models as M
 from explainer.data.draw import preprocess_drawing
 from explainer import limits
 from explainer.errors import UserError
+from explainer.learning.runs import KeptRun
 from explainer.learning.evaluation import cell_indices, confusion_matrix, worst_mistakes
 from explainer.figures import heatmap
 from explainer.figures import train as figs
@@ -135,10 +136,10 @@ def class_word(names: list[str] | None) -> str:
 
 
 # ---------------------------------------------------------------- the data and the kept runs
-def dataset(runs: list[dict]) -> tuple[str, tuple | None]:
+def dataset(runs: list[KeptRun]) -> tuple[str, tuple | None]:
     """The data set picker (a link's run brings its own data set back) and a glimpse of the data; the data is None,
     with a message saying how to get it, when it can't be had."""
-    linked = [r["config"].dataset for r in runs if hasattr(r.get("config"), "dataset")]
+    linked = [r.config.dataset for r in runs]
     key = widget(st.selectbox, t("datasets.picker"), TRAIN["tr_dataset"], default=linked[-1] if linked else TRAIN["tr_dataset"].default,
                  format_func=labels("datasets."), help=t("datasets.picker_help"))
     if key == datasets.OWN:
@@ -170,9 +171,9 @@ def dataset(runs: list[dict]) -> tuple[str, tuple | None]:
     return key, data
 
 
-def kept_runs() -> list[dict]:
+def kept_runs() -> list[KeptRun]:
     """This session's runs, in the session state; a reload or a link (?run=…) brings kept runs back."""
-    runs: list[dict] = st.session_state.setdefault("tr_runs", [])
+    runs: list[KeptRun] = st.session_state.setdefault("tr_runs", [])
     runstore.restore_runs(runs)
     return runs
 
@@ -239,11 +240,11 @@ def training_settings() -> dict:
 
 
 # ---------------------------------------------------------------- start, stop, the live run
-def controls(runs: list[dict], data, model_name: str, options: dict, settings: dict,
+def controls(runs: list[KeptRun], data, model_name: str, options: dict, settings: dict,
              key: str = datasets.DEFAULT) -> bool:
     """The time estimate, Start and Stop; returns whether a training is running."""
     # the time estimate comes from the speed measured here (the last finished run of this model), never a fixed figure
-    speeds = [r["ips"] for r in runs if r.get("ips") and getattr(r.get("config"), "model", None) == model_name]
+    speeds = [r.ips for r in runs if r.ips and r.config.model == model_name]
     if speeds:
         seconds = estimate_seconds(settings["epochs"], settings["train_size"], speeds[-1])
         st.caption(t("train.estimate", ips=f"{speeds[-1]:,.0f}", s=f"{seconds:.0f}"))
@@ -259,7 +260,7 @@ def controls(runs: list[dict], data, model_name: str, options: dict, settings: d
     return running
 
 
-def start(runs: list[dict], model_name: str, options: dict, settings: dict, key: str = datasets.DEFAULT,
+def start(runs: list[KeptRun], model_name: str, options: dict, settings: dict, key: str = datasets.DEFAULT,
           data=None) -> bool:
     """A training job on the engine; False when the settings are refused or the engine is unavailable (said). Your own
     images go with the job, once (the run keeps only their class names and hash)."""
@@ -282,7 +283,7 @@ def start(runs: list[dict], model_name: str, options: dict, settings: dict, key:
     return True
 
 
-def _finish(job: jobs.TrainingJob, runs: list[dict]) -> None:
+def _finish(job: jobs.TrainingJob, runs: list[KeptRun]) -> None:
     """Move a finished job into the list of runs (once). The worker scored the test set: keep its predictions."""
     if job.error:
         st.session_state["tr_error"] = job.error
@@ -291,15 +292,9 @@ def _finish(job: jobs.TrainingJob, runs: list[dict]) -> None:
     elif job.state == "abandoned":
         st.session_state["tr_error_abandoned"] = True
     elif job.result is not None:
-        r = job.result
-        runs.append({"label": st.session_state.get("tr_job_label", "run"), "config": r.config, "history": r.history,
-                     "test_accuracy": r.test_accuracy, "model": r.model, "seconds": r.train_seconds,
-                     "ips": r.images_per_second, "stopped": r.stopped, "device": r.device,
-                     "_eval": {"accuracy": r.test_accuracy, "predictions": r.predictions,
-                               "probabilities": r.probabilities}})
+        runs.append(KeptRun.trained(st.session_state.get("tr_job_label", "run"), job.result))
         runstore.remember(runs[-1])  # kept on disk: a reload or the link brings it back
-        st.session_state["trained_model"] = {"model": r.model, "name": runs[-1]["label"], "config": r.config,
-                                             "test_accuracy": r.test_accuracy, "id": runs[-1].get("id")}
+        st.session_state["trained_model"] = runs[-1]  # the Optimizers page's landscape
     st.session_state.pop("tr_job", None)
 
 
@@ -323,13 +318,13 @@ def job_messages() -> None:
 
 
 # ---------------------------------------------------------------- runs and curves
-def runs_table(runs: list[dict]) -> None:
+def runs_table(runs: list[KeptRun]) -> None:
     """The runs side by side, their curves, and a button to forget them all."""
     if not runs:
         return
     st.header(t("train.runs_header"))
     st.dataframe([run_row(r) for r in runs], hide_index=True, width="stretch")
-    curved = [r for r in runs if r["history"]]  # a loaded checkpoint has no curves: no empty charts for it
+    curved = [{"label": r.label, "history": r.history} for r in runs if r.history]  # none for a loaded checkpoint
     for col, metric, title in zip(st.columns(2) if curved else (), ("acc", "loss"), ("train.accuracy", "train.loss")):
         with col:
             chart(figs.curves(curved, metric=metric, x_title=t("train.epoch"), y_title=t(title),
@@ -341,18 +336,17 @@ def runs_table(runs: list[dict]) -> None:
         st.rerun()
 
 
-def run_row(r: dict) -> dict:
+def run_row(r: KeptRun) -> dict:
     """One run's row of the runs table ("…" while its test score is on its way)."""
-    return {t("train.col_run"): r["label"],
-            t("train.col_acc"): (f"{100 * r['test_accuracy']:.2f} %" if r["test_accuracy"] == r["test_accuracy"]
-                                 else "…"),
-            t("train.col_time"): f"{r['seconds']:.1f} s", t("train.col_ips"): f"{r['ips']:.0f}",
-            t("train.col_train_acc"): (f"{100 * r['history'][-1]['train_acc']:.2f} %" if r["history"] else "—"),
-            t("train.col_stopped"): "✓" if r["stopped"] else ""}
+    return {t("train.col_run"): r.label,
+            t("train.col_acc"): f"{100 * r.test_accuracy:.2f} %" if r.test_accuracy == r.test_accuracy else "…",
+            t("train.col_time"): f"{r.seconds:.1f} s", t("train.col_ips"): f"{r.ips:.0f}",
+            t("train.col_train_acc"): (f"{100 * r.history[-1]['train_acc']:.2f} %" if r.history else "—"),
+            t("train.col_stopped"): "✓" if r.stopped else ""}
 
 
 # ---------------------------------------------------------------- weights: load, score
-def load_weights(runs: list[dict]) -> None:
+def load_weights(runs: list[KeptRun]) -> None:
     """The "inside" header and a checkpoint upload: a new run, scored on the engine; its message while it's there."""
     st.header(t("train.inside_header", n=3 if runs else 2))
     up = st.file_uploader(t("train.load"), key="tr_load",
@@ -369,7 +363,7 @@ def load_weights(runs: list[dict]) -> None:
         st.success(t("train.loaded_scoring") if acc is None else t("train.loaded", acc=f"{100 * acc:.2f}"))
 
 
-def add_checkpoint(up, runs: list[dict]) -> None:
+def add_checkpoint(up, runs: list[KeptRun]) -> None:
     """An uploaded checkpoint becomes a run (or an error is shown)."""
     try:
         model, config = load_checkpoint(up.getvalue())
@@ -381,118 +375,119 @@ def add_checkpoint(up, runs: list[dict]) -> None:
     own = data_of(key, config) if key == datasets.OWN else None  # your own images: scored only with their upload
     scoring = (ui_jobs.start(jobs.EvaluationJob(model, config, owner=ui_jobs.owner(), data=own))
                if key != datasets.OWN or own is not None else None)
-    runs.append({"label": t("train.loaded_label", name=up.name), "config": config, "history": [],
-                 "test_accuracy": float("nan"), "model": model, "seconds": 0.0, "ips": 0.0, "stopped": False,
-                 "device": "cpu", "_eval_job": scoring})
-    st.session_state["trained_model"] = {"model": model, "name": up.name, "config": config,
-                                         "test_accuracy": float("nan")}
+    runs.append(KeptRun.uploaded(t("train.loaded_label", name=up.name), model, config, scoring))
+    st.session_state["trained_model"] = KeptRun.uploaded(up.name, model, config)  # the landscape names the file
     st.session_state.pop("tr_loaded_acc", None)
     st.session_state["_tr_loaded_ok"] = True
 
 
 @st.fragment(run_every=1.0)
-def _scoring(runs: list[dict]) -> None:
+def _scoring(runs: list[KeptRun]) -> None:
     """Loaded weights being scored on the engine: their queue state, then the whole page with the score."""
     for run in runs:
-        job = run.get("_eval_job")
+        job = run.scoring
         if job is None:
             continue
         view = job.poll()
         if view.finished:
             ev = job.result
             if ev is not None:
-                run["_eval"], run["test_accuracy"] = ev, ev["accuracy"]
-                if not run.get("id"):  # an upload: kept with its score, so a reload or the link brings it back
+                run.evaluation, run.test_accuracy = ev, ev["accuracy"]
+                if not run.id:  # an upload: kept with its score, so a reload or the link brings it back
                     st.session_state["tr_loaded_acc"] = ev["accuracy"]
                     runstore.remember(run)
-                if st.session_state.get("trained_model", {}).get("model") is run["model"]:
-                    st.session_state["trained_model"].update(test_accuracy=ev["accuracy"], id=run.get("id"))
+                trained = st.session_state.get("trained_model")
+                if trained is not None and trained.model is run.model:
+                    trained.test_accuracy, trained.id = ev["accuracy"], run.id
             elif view.error or view.state == "lost":
                 st.session_state["tr_error"] = ui_jobs.failure_detail(view)
-            run["_eval_job"] = None  # done (a failed scoring is not retried on every rerun)
+            run.scoring = None  # done (a failed scoring is not retried on every rerun)
             st.rerun(scope="app")
         ui_jobs.status(view, t("jobs.scoring"))
 
 
-def score(runs: list[dict], data) -> None:
+def score(runs: list[KeptRun], data) -> None:
     """Runs a link or a reload brought back are scored on a worker too, one at a time, the newest first (the one
     "look inside" shows); while any is being scored, a fragment polls it."""
-    unscored = [r for r in runs if "_eval" not in r and "_eval_job" not in r]
-    last = unscored[-1]["config"] if unscored else None
+    unscored = [r for r in runs if r.evaluation is None and not r.score_asked]
+    last = unscored[-1].config if unscored else None
     key = getattr(last, "dataset", datasets.DEFAULT)
-    if unscored and data_of(key, last) is not None and not any(r.get("_eval_job") is not None for r in runs):
-        unscored[-1]["_eval_job"] = ui_jobs.start(jobs.EvaluationJob(unscored[-1]["model"], unscored[-1]["config"],
-                                                                     data=data_of(key, last) if key == datasets.OWN else None,
-                                                                     owner=ui_jobs.owner()))
-    if any(r.get("_eval_job") is not None for r in runs):
+    if unscored and data_of(key, last) is not None and not any(r.scoring is not None for r in runs):
+        unscored[-1].score_asked = True
+        unscored[-1].scoring = ui_jobs.start(jobs.EvaluationJob(unscored[-1].model, unscored[-1].config,
+                                                                data=data_of(key, last) if key == datasets.OWN else None,
+                                                                owner=ui_jobs.owner()))
+    if any(r.scoring is not None for r in runs):
         _scoring(runs)
 
 
 # ---------------------------------------------------------------- which run to look inside
-def _picked(key: str, runs: list[dict]) -> None:
+def _picked(key: str, runs: list[KeptRun]) -> None:
     i = st.session_state[key]
     st.session_state["_tr_pick"] = None if i == len(runs) - 1 else i
 
 
-def pick_run(runs: list[dict]) -> dict:
+def pick_run(runs: list[KeptRun]) -> KeptRun:
     """Follow the newest run unless the learner chose another (the choice is kept in _tr_pick and set into the declared
     ``tr_pick`` on every run, so a new run doesn't keep the old choice's index). Its link, saving it, its training script."""
     chosen = st.session_state.get("_tr_pick")
     chosen = chosen if isinstance(chosen, int) and 0 <= chosen < len(runs) else len(runs) - 1
     st.session_state["tr_pick"] = chosen
     pick = widget(st.selectbox, t("train.inspect_run"), TRAIN["tr_pick"], options=list(range(len(runs))),
-                  format_func=lambda i, names=[r["label"] for r in runs]: names[i] if 0 <= i < len(names) else str(i),
+                  format_func=lambda i, names=[r.label for r in runs]: names[i] if 0 <= i < len(names) else str(i),
                   on_change=_picked, args=("tr_pick", runs))
     run = runs[pick]
-    if run.get("id"):
-        st.caption(t("train.run_link", link=f"?run={run['id']}"))
+    if run.id:
+        st.caption(t("train.run_link", link=f"?run={run.id}"))
     c1, c2 = st.columns(2)
-    c1.download_button(t("train.save"), data=run.setdefault("_ckpt", save_checkpoint(run["model"], run["config"])),
-                       file_name=f"{run['config'].model}-{run['config'].dataset}.pt", key="tr_save")
-    if run["config"].dataset == datasets.OWN:  # the script would need the pictures, which are kept nowhere
+    if run.checkpoint is None:
+        run.checkpoint = save_checkpoint(run.model, run.config)
+    c1.download_button(t("train.save"), data=run.checkpoint, file_name=f"{run.config.model}-{run.config.dataset}.pt",
+                       key="tr_save")
+    if run.config.dataset == datasets.OWN:  # the script would need the pictures, which are kept nowhere
         c2.caption(t("datasets.own_ui.no_export"))
         return run
     with c2.popover(t("train.export")):
-        code = export_code(run["config"])
+        code = export_code(run.config)
         st.code(code, language="python")
-        st.download_button(t("train.export_download"), data=code, file_name=f"train_{run['config'].dataset}.py",
+        st.download_button(t("train.export_download"), data=code, file_name=f"train_{run.config.dataset}.py",
                            key="tr_export_dl")
     return run
 
 
 # ---------------------------------------------------------------- what the model learned
-def inspect(run: dict) -> None:
+def inspect(run: KeptRun) -> None:
     """Four tabs on the chosen run (on its own data set's test images): its test confusion, its first kernels, its
     feature maps, a digit to draw."""
-    key = getattr(run["config"], "dataset", datasets.DEFAULT)
-    data, names = data_of(key, run["config"]), class_names(key, run["config"])
+    key = run.config.dataset
+    data, names = data_of(key, run.config), class_names(key, run.config)
     # lazy tabs: a switch reruns the page and only the open tab's content runs (the server CPU per click)
     tabs = st.tabs([t("train.tab_confusion"), t("train.tab_kernels"), t("train.tab_features"), t("train.tab_draw")],
                    key="tr_tabs", on_change="rerun")
 
     def draw() -> None:
-        if run["config"].data_set().channels == 1:
-            draw_tab(run["model"], names)
+        if run.config.data_set().channels == 1:
+            draw_tab(run.model, names)
         else:  # a colour model takes 3×32×32 pictures: the canvas draws grey 28×28 digits
             st.info(t("datasets.own_ui.no_draw"))
 
-    views = (lambda: confusion_tab(run, data, names), lambda: kernels_tab(run["model"]),
-             lambda: features_tab(run["model"], data, names), draw)
+    views = (lambda: confusion_tab(run, data, names), lambda: kernels_tab(run.model),
+             lambda: features_tab(run.model, data, names), draw)
     for tab, view in zip(tabs, views):
         if tab.open is not False:
             with tab:
                 view()
 
 
-def confusion_tab(run: dict, data, names: list[str] | None = None) -> None:
+def confusion_tab(run: KeptRun, data, names: list[str] | None = None) -> None:
     """The worker's evaluation: accuracy, the confusion matrix (a cell chooses digits to show), the worst mistakes."""
     if data is None:
         st.info(t("train.no_data"))
         return
-    if "_eval" not in run:
-        st.info(t("jobs.scoring") if run.get("_eval_job") is not None else t("jobs.not_scored"))
+    if run.evaluation is None:
+        st.info(t("jobs.scoring") if run.scoring is not None else t("jobs.not_scored"))
         return
-    ev = run["_eval"]
+    ev = run.evaluation
     y_true, y_pred = data[3], ev["predictions"]
     names = names or [str(d) for d in range(10)]
     cm = confusion_matrix(y_true, y_pred, n_classes=len(names))
@@ -638,7 +633,7 @@ running = controls(runs, data, model_name, options, settings, data_key)
 
 
 @st.fragment(run_every=1.0 if running else None)  # polls only while a training runs: defined once that is known
-def live(runs: list[dict]) -> None:
+def live(runs: list[KeptRun]) -> None:
     """Polls the job once per second: one small request (progress + heartbeat), then the live curve."""
     j: jobs.TrainingJob | None = st.session_state.get("tr_job")
     if j is None:
@@ -654,7 +649,8 @@ def live(runs: list[dict]) -> None:
     else:
         ui_jobs.status(view)
     current = {"label": st.session_state.get("tr_job_label", "run"), "history": view.history}
-    chart(figs.curves(runs + [current], metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
+    curves = [{"label": r.label, "history": r.history} for r in runs]
+    chart(figs.curves(curves + [current], metric="acc", x_title=t("train.epoch"), y_title=t("train.accuracy"),
                       train_label=t("train.train"), test_label=t("train.test")), key="tr_live_acc",
           name=t("train.accuracy"))
     if view.finished:

@@ -168,12 +168,13 @@ def _kept_run() -> str:
 
     from explainer.learning.models import build_model
     from explainer.engine.runstore import RunStore
+    from explainer.learning.runs import KeptRun
     from explainer.learning.train import TrainConfig, save_checkpoint
 
     torch.manual_seed(0)
     config = TrainConfig(model="mlp")
-    run = {"label": "kept before the crash", "config": config, "test_accuracy": 0.9, "seconds": 1.0, "ips": 1000.0,
-           "history": [{"epochs_done": 1.0, "train_acc": 0.9, "test_acc": 0.9}], "stopped": False, "device": "cpu"}
+    run = KeptRun(label="kept before the crash", config=config, test_accuracy=0.9, seconds=1.0, ips=1000.0,
+                  history=[{"epochs_done": 1.0, "train_acc": 0.9, "test_acc": 0.9}], stopped=False, device="cpu")
     return RunStore().save(run, save_checkpoint(build_model("mlp"), config))
 
 

@@ -15,6 +15,7 @@ from explainer.data import datasets
 from explainer.i18n import translate
 from explainer.learning.models import MODEL_NAMES, build_model
 from explainer.engine.runstore import RunStore
+from explainer.learning.runs import KeptRun
 from explainer.learning.train import TrainConfig, export_code, load_checkpoint, save_checkpoint
 from tests.conftest import ROOT, app_test
 from tests.conftest import wait_for_run as _wait_for_run
@@ -51,12 +52,12 @@ def test_run_store_keeps_the_dataset(tmp_path):
     cfg = TrainConfig(dataset="fashion", train_size=100)
     model = cfg.build()
     store = RunStore(tmp_path)
-    run_id = store.save({"label": "f", "config": cfg, "history": [], "test_accuracy": 0.5, "seconds": 1.0,
-                         "ips": 1.0, "stopped": False}, save_checkpoint(model, cfg), owner="t")
+    run_id = store.save(KeptRun(label="f", config=cfg, history=[], test_accuracy=0.5, seconds=1.0, ips=1.0,
+                                stopped=False), save_checkpoint(model, cfg), owner="t")
     back = store.load(run_id)
-    assert back["config"].dataset == "fashion"
+    assert back.config.dataset == "fashion"
     assert store.meta(run_id)["config"]["dataset"] == "fashion"
-    for a, b in zip(model.state_dict().values(), back["model"].state_dict().values()):
+    for a, b in zip(model.state_dict().values(), back.model.state_dict().values()):
         assert torch.equal(a, b)
 
 
@@ -92,7 +93,7 @@ def test_train_page_on_fashion_and_the_link_brings_it_back(lang):
     _wait_for_run(at)
     assert not at.exception
     run = at.session_state["tr_runs"][0]
-    assert run["config"].dataset == "fashion" and run["test_accuracy"] > 0.5
+    assert run.config.dataset == "fashion" and run.test_accuracy > 0.5
     names = datasets.get("fashion").class_names(lang)
     md = " ".join(m.value for m in at.markdown)
     assert all(n in md for n in names)  # the data's description lists the classes
@@ -101,12 +102,12 @@ def test_train_page_on_fashion_and_the_link_brings_it_back(lang):
     at.run()
     md = " ".join(m.value for m in at.markdown)
     assert not at.exception and any(f"**{n}**" in md for n in names)  # its test image, named by its class
-    assert translate("datasets.fashion", lang) in run["label"]
+    assert translate("datasets.fashion", lang) in run.label
     fresh = app_test("train", lang, timeout=60)
     fresh.query_params["run"] = at.query_params["run"]  # a link to the run, without the picker's value
     fresh.run()
     assert not fresh.exception and fresh.selectbox(key="tr_dataset").value == "fashion"
-    assert fresh.session_state["tr_runs"][0]["config"].dataset == "fashion"
+    assert fresh.session_state["tr_runs"][0].config.dataset == "fashion"
 
 
 def test_train_page_without_fashion_says_how_to_get_it(tmp_path, monkeypatch):
@@ -137,9 +138,7 @@ def test_backprop_shift_experiment_on_fashion():
                                                    train_size=1000, batch_size=64, dataset="fashion")),
                       ("fashion MLP", TrainConfig(model="mlp", train_size=1000, batch_size=64, dataset="fashion"))):
         r = train(cfg, fashion if cfg.dataset == "fashion" else datasets.get("mnist").load_all())
-        runs.append({"label": name, "config": r.config, "history": r.history, "test_accuracy": r.test_accuracy,
-                     "model": r.model, "seconds": r.train_seconds, "ips": r.images_per_second, "stopped": False,
-                     "device": "cpu"})
+        runs.append(KeptRun.trained(name, r))
     at = app_test("backprop", "en", timeout=300, tr_runs=runs, tr_dataset="fashion").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="bp_dataset").value == "fashion"
@@ -150,7 +149,7 @@ def test_backprop_shift_experiment_on_fashion():
         assert not at.exception, at.exception
     frame = at.dataframe[0].value
     assert "fashion CNN" in frame and "fashion MLP" in frame and "mnist CNN" not in frame
-    cnn = shifted_accuracy(runs[1]["model"], fashion[2][:2000], fashion[3][:2000])
+    cnn = shifted_accuracy(runs[1].model, fashion[2][:2000], fashion[3][:2000])
     assert frame["fashion CNN"].tolist()[0] == f"{100 * cnn[0]:.1f} %"
     assert frame["fashion CNN"].tolist()[6] == f"{100 * cnn[6]:.1f} %"
     names = datasets.get("fashion").class_names("en")

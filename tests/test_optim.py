@@ -168,3 +168,20 @@ def test_summarise_takes_the_losses_it_is_given():
     f = optim.losses(surf, path)
     assert optim.summarise(surf, path, path_losses=f) == optim.summarise(surf, path)
     assert optim.summarise(surf, path, path_losses=f * 0 + 7.0)["final_loss"] == 7.0  # they are used, not recomputed
+
+
+def test_race_settings_name_each_runners_cache_key():
+    """A race's settings hand each optimizer its own cache key: the same runner in another race (another partner,
+    another order) has the same key, a retuned one another; the runner gives ``race`` its (name, settings)."""
+    adam, sgd = optim.Runner("adam", (("lr", 0.1),)), optim.Runner("sgd", (("lr", 0.01),))
+    one = optim.RaceSettings("rosenbrock", 4.0, (adam, sgd), (-1.0, 1.0), 20, 0.5, 3)
+    other = one._replace(runners=(optim.Runner("momentum", (("lr", 0.01), ("momentum", 0.9))), adam))
+    assert one.path_keys()[0] == other.path_keys()[1] and one.path_keys()[0].runner.name == "adam"
+    assert one._replace(runners=(optim.Runner("adam", (("lr", 0.2),)),)).path_keys()[0] != one.path_keys()[0]
+    assert one._replace(seed=4).path_keys()[0] != one.path_keys()[0]  # the noise's seed is in the key
+    assert len({*one.path_keys(), *other.path_keys()}) == 3
+    surf = optim.surface("rosenbrock")
+    paths = optim.race(surf, [k.runner.as_run() for k in one.path_keys()], one.start, one.steps, one.noise, one.seed)
+    for name, lr, path in zip(("adam", "sgd"), (0.1, 0.01), paths):
+        alone = optim.race(surf, [(name, {"lr": lr})], (-1.0, 1.0), 20, 0.5, 3)[0]
+        np.testing.assert_array_equal(path, alone)

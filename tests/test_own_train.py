@@ -14,6 +14,7 @@ from explainer.errors import UserError
 from explainer.i18n import translate
 from explainer.data.ownimages import read_zip
 from explainer.engine.runstore import RunStore
+from explainer.learning.runs import KeptRun
 from explainer.learning.train import TrainConfig, load_checkpoint, save_checkpoint, train
 from tests.conftest import app_test
 from tests.conftest import wait_for_run as _wait_for_run
@@ -65,9 +66,9 @@ def test_config_checkpoint_and_run_store_keep_names_and_hash_never_pictures(own,
     model, back = load_checkpoint(blob)
     assert back.own == spec and back.data_set().class_names("en") == list(own.class_names)
     store = RunStore(tmp_path)
-    run_id = store.save({"label": "mine", "config": cfg, "history": res.history, "test_accuracy": res.test_accuracy,
-                         "seconds": 1.0, "ips": 1.0, "stopped": False}, blob, owner="t")
-    assert store.load(run_id)["config"].own == spec
+    run_id = store.save(KeptRun(label="mine", config=cfg, history=res.history, test_accuracy=res.test_accuracy,
+                                seconds=1.0, ips=1.0, stopped=False), blob, owner="t")
+    assert store.load(run_id).config.own == spec
     stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert own.sha256.encode() in stored and own.class_names[0].encode() in stored
     for x in (own.train_x[0], own.test_x[-1]):  # no prepared picture anywhere in the store's files
@@ -114,9 +115,9 @@ def test_train_page_trains_on_own_images_on_the_engine(own):
     _wait_for_run(at)
     assert not at.exception
     run = at.session_state["tr_runs"][0]
-    assert run["config"].dataset == datasets.OWN and run["config"].own["sha256"] == own.sha256
+    assert run.config.dataset == datasets.OWN and run.config.own["sha256"] == own.sha256
     assert at.selectbox(key="tr_cell_true").options == list(own.class_names)
-    assert 0.0 <= run["test_accuracy"] <= 1.0 and len(run["_eval"]["predictions"]) == len(own.test_y)
+    assert 0.0 <= run.test_accuracy <= 1.0 and len(run.evaluation["predictions"]) == len(own.test_y)
     # the feature maps' picture index is bounded by this test set's size (declared tr_fi, not MNIST's 9,999)
     at.session_state["tr_tabs"] = translate("train.tab_features", "zh")
     at.run()
@@ -134,9 +135,9 @@ def test_other_lessons_stay_on_built_in_sets_when_train_uses_own_images(own):
     at.run()
     assert not at.exception and at.selectbox(key="bp_dataset").value == "mnist"
     cfg = TrainConfig(model="fast", dataset=datasets.OWN, own=datasets.own_spec(own))
-    run = {"label": "mine", "config": cfg, "history": [], "test_accuracy": 0.5, "model": cfg.build(), "seconds": 1.0,
-           "ips": 1.0, "stopped": False}
-    assert isinstance(run["model"], nn.Module)
+    run = KeptRun(label="mine", config=cfg, history=[], test_accuracy=0.5, model=cfg.build(), seconds=1.0, ips=1.0,
+                  stopped=False)
+    assert isinstance(run.model, nn.Module)
     at = app_test("network", tr_runs=[run])
     at.run()
     assert not at.exception

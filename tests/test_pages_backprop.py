@@ -21,6 +21,7 @@ def _text(at) -> str:
 def runs():
     """Two real (tiny) trained runs as the Train page stores them: a CNN and the MLP baseline."""
     from explainer.data.mnist import load_mnist
+    from explainer.learning.runs import KeptRun
     from explainer.learning.train import TrainConfig, train
 
     data = load_mnist()
@@ -29,9 +30,7 @@ def runs():
                                                train_size=1000, epochs=1, batch_size=64, seed=0)),
                       ("tiny MLP", TrainConfig(model="mlp", train_size=1000, epochs=1, batch_size=64, seed=0))):
         r = train(cfg, data)
-        out.append({"label": name, "config": r.config, "history": r.history, "test_accuracy": r.test_accuracy,
-                    "model": r.model, "seconds": r.train_seconds, "ips": r.images_per_second, "stopped": False,
-                    "device": "cpu"})
+        out.append(KeptRun.trained(name, r))
     return out
 
 
@@ -122,12 +121,12 @@ def test_shift_experiment_and_saliency_with_train_page_runs(lang, runs, dask_eng
     from explainer.maths.shift import shifted_accuracy
 
     _, _, x, y = load_mnist()
-    cnn = shifted_accuracy(runs[0]["model"], x[:2000], y[:2000])
-    assert frame[runs[0]["label"]].tolist()[0] == f"{100 * cnn[0]:.1f} %"
-    assert frame[runs[0]["label"]].tolist()[6] == f"{100 * cnn[6]:.1f} %"
+    cnn = shifted_accuracy(runs[0].model, x[:2000], y[:2000])
+    assert frame[runs[0].label].tolist()[0] == f"{100 * cnn[0]:.1f} %"
+    assert frame[runs[0].label].tolist()[6] == f"{100 * cnn[6]:.1f} %"
     assert "2,000" in text
     # part 4: saliency and occlusion for test digit 0 with the CNN
-    assert any(runs[0]["label"] in m.value for m in at.markdown)
+    assert any(runs[0].label in m.value for m in at.markdown)
     keys = {c.proto.id for c in at.get("plotly_chart")}
     assert len(keys) >= 15
     at.number_input(key="bp_digit").set_value(7).run()

@@ -2,6 +2,7 @@
 channel and position, the unit's numbers against explainer.learning.network, softmax's table, drawing-free inputs."""
 from __future__ import annotations
 
+import dataclasses
 import numpy as np
 import pytest
 import torch
@@ -10,6 +11,7 @@ from explainer.learning import network as N
 from explainer.figures.style import number
 from explainer.i18n import translate
 from explainer.learning.models import build_model
+from explainer.learning.runs import KeptRun
 from explainer.learning.train import TrainConfig
 from tests.conftest import app_test
 
@@ -18,11 +20,11 @@ def _md(at) -> str:
     return " ".join(m.value for m in at.markdown)
 
 
-def _learner_run() -> dict:
+def _learner_run() -> KeptRun:
     torch.manual_seed(11)
     model = build_model("lenet5").eval()
-    return {"label": "Run 1 · LeNet-5", "config": TrainConfig(model="lenet5"), "history": [], "test_accuracy": 0.5,
-            "model": model, "seconds": 1.0, "ips": 1.0, "stopped": False, "device": "cpu", "id": None}
+    return KeptRun(label="Run 1 · LeNet-5", config=TrainConfig(model="lenet5"), history=[], test_accuracy=0.5,
+                   model=model, seconds=1.0, ips=1.0, stopped=False, device="cpu", id=None)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -103,7 +105,7 @@ def test_with_a_learners_run(lang, mnist_dir):
     from explainer.data.mnist import load_mnist
 
     x = load_mnist()[2][0] / 255.0
-    u = N.explain_unit(run["model"], x, 4, 15, 9, 0)
+    u = N.explain_unit(run.model, x, 4, 15, 9, 0)
     assert u.windows.shape == (6, 5, 5)
     assert number(u.value, ".6g") in " ".join(c.value for c in at.caption)
     # the reference model can still be picked
@@ -139,16 +141,16 @@ def test_grad_cam_saliency_and_occlusion_on_demand(lang, mnist_dir):
     assert translate("backprop.occlusion_title", lang, k=k) in specs
 
 
-def _stored_run(seed: int = 12) -> tuple[dict, str]:
+def _stored_run(seed: int = 12) -> tuple[KeptRun, str]:
     """A learner's run kept in the run store (the tests' temporary one), and its id."""
     from explainer.engine.runstore import RunStore
     from explainer.learning.train import save_checkpoint
 
     torch.manual_seed(seed)
     model = build_model("lenet5").eval()
-    run = {"label": f"Run {seed} · LeNet-5", "config": TrainConfig(model="lenet5"), "history": [],
-           "test_accuracy": 0.25, "model": model, "seconds": 1.0, "ips": 1.0, "stopped": False, "device": "cpu"}
-    return run, RunStore().save(run, save_checkpoint(model, run["config"]), owner="test-network")
+    run = KeptRun(label=f"Run {seed} · LeNet-5", config=TrainConfig(model="lenet5"), history=[], test_accuracy=0.25,
+                  model=model, seconds=1.0, ips=1.0, stopped=False, device="cpu")
+    return run, RunStore().save(run, save_checkpoint(model, run.config), owner="test-network")
 
 
 def test_a_link_names_a_run_by_its_id_not_its_place(mnist_dir):
@@ -156,7 +158,7 @@ def test_a_link_names_a_run_by_its_id_not_its_place(mnist_dir):
 
     run, run_id = _stored_run()
     # this session already holds two other runs: "the second run" would be another model here
-    at = app_test("network", timeout=90, tr_runs=[_learner_run(), dict(_learner_run(), label="Run 2 · LeNet-5")])
+    at = app_test("network", timeout=90, tr_runs=[_learner_run(), dataclasses.replace(_learner_run(), label="Run 2 · LeNet-5")])
     at.query_params.update(nw_model=run_id, nw_layer="4", nw_channel="3", nw_row="2", nw_col="7")
     at.run()
     assert not at.exception and not at.warning
@@ -166,7 +168,7 @@ def test_a_link_names_a_run_by_its_id_not_its_place(mnist_dir):
         " ".join(c.value for c in at.caption)
     # the numbers are the stored run's own
     x = load_mnist()[2][0] / 255.0
-    u = N.explain_unit(run["model"], x, 4, 3, 2, 7)
+    u = N.explain_unit(run.model, x, 4, 3, 2, 7)
     assert number(u.value, ".6g") in " ".join(c.value for c in at.caption)
     # picking another run of the session writes that run's key, and back
     at.selectbox(key="nw_model").set_value("reference").run()

@@ -52,9 +52,13 @@ def test_trained_model_slice(dask_engine):
     """The landscape is computed on the engine's worker: the page shows its queue/progress, then the chart."""
     import time
 
+    from explainer.learning.runs import KeptRun
+    from explainer.learning.train import TrainConfig
+
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
-    at = app_test("optimizers", trained_model={"model": model, "name": "tiny", "test_accuracy": 0.5}).run()
+    config = TrainConfig(model="mlp")
+    trained = KeptRun(label="tiny", config=config, history=[], test_accuracy=0.5, model=config.build())
+    at = app_test("optimizers", trained_model=trained).run()
     assert not at.exception
     charts = len(at.get("plotly_chart"))
     at.button(key="op_landscape_btn").click().run()

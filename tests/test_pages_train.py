@@ -2,6 +2,7 @@
 ``dask_engine`` fixture), the inside views, checkpoints, bad files, an engine that can't start."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 
@@ -47,15 +48,15 @@ def test_tiny_run_fills_every_view(trained_app):
     at = trained_app
     assert not at.exception
     run = at.session_state["tr_runs"][0]
-    assert run["test_accuracy"] > 0.8 and run["history"]
-    assert at.session_state["trained_model"]["model"] is run["model"]
+    assert run.test_accuracy > 0.8 and run.history
+    assert at.session_state["trained_model"].model is run.model
     assert len(at.dataframe) == 2  # layers + runs
     # the runs table shows this run's test accuracy, scored here from the worker's predictions and MNIST's labels
     from explainer.data.mnist import load_mnist
 
-    acc = float((run["_eval"]["predictions"] == load_mnist(download=False)[3]).mean())
+    acc = float((run.evaluation["predictions"] == load_mnist(download=False)[3]).mean())
     table = next(d.value for d in at.dataframe if translate("train.col_acc", "en") in d.value.columns)
-    assert table[translate("train.col_run", "en")].tolist() == [run["label"]]
+    assert table[translate("train.col_run", "en")].tolist() == [run.label]
     assert table[translate("train.col_acc", "en")].tolist() == [f"{100 * acc:.2f} %"]
     # the curves (accuracy, loss), the first tab's confusion matrix and mistakes
     assert {"tr_acc", "tr_loss", "tr_cm", "tr_mistakes"} <= {c.key for c in at.get("plotly_chart")}
@@ -131,20 +132,20 @@ def test_good_checkpoint_upload_round_trip(trained_app):
 
     at = trained_app
     run = at.session_state["tr_runs"][0]
-    blob = save_checkpoint(run["model"], run["config"])
+    blob = save_checkpoint(run.model, run.config)
     at.file_uploader(key="tr_load").set_value(("mine.pt", blob, "application/octet-stream"))
     at.run()
     assert not at.exception
     runs = at.session_state["tr_runs"]
     assert len(runs) == 2
     deadline = time.time() + 120  # scored on the engine's worker; the page polls until the score is back
-    while runs[1]["test_accuracy"] != runs[1]["test_accuracy"] and time.time() < deadline:
+    while runs[1].test_accuracy != runs[1].test_accuracy and time.time() < deadline:
         time.sleep(0.5)
         at.run()
     assert not at.exception
-    assert abs(runs[1]["test_accuracy"] - run["test_accuracy"]) < 1e-6
-    assert np.array_equal(runs[1]["_eval"]["predictions"], run["_eval"]["predictions"])
-    assert at.success and translate("train.loaded", "en", acc=f"{100 * run['test_accuracy']:.2f}") == at.success[0].value
+    assert abs(runs[1].test_accuracy - run.test_accuracy) < 1e-6
+    assert np.array_equal(runs[1].evaluation["predictions"], run.evaluation["predictions"])
+    assert at.success and translate("train.loaded", "en", acc=f"{100 * run.test_accuracy:.2f}") == at.success[0].value
 
 
 def test_confusion_and_mistakes_come_from_the_worker(trained_app):
@@ -154,11 +155,11 @@ def test_confusion_and_mistakes_come_from_the_worker(trained_app):
 
     run = trained_app.session_state["tr_runs"][0]
     y_test = load_mnist(download=False)[3]
-    cm = confusion_matrix(y_test, run["_eval"]["predictions"])
-    assert np.trace(cm) / cm.sum() == pytest.approx(run["test_accuracy"], abs=1e-6)
-    wrong = int((y_test != run["_eval"]["predictions"]).sum())
+    cm = confusion_matrix(y_test, run.evaluation["predictions"])
+    assert np.trace(cm) / cm.sum() == pytest.approx(run.test_accuracy, abs=1e-6)
+    wrong = int((y_test != run.evaluation["predictions"]).sum())
     md = " ".join(m.value for m in trained_app.markdown)
-    assert translate("train.test_acc", "en", acc=f"{100 * run['test_accuracy']:.2f}", wrong=wrong) in md
+    assert translate("train.test_acc", "en", acc=f"{100 * run.test_accuracy:.2f}", wrong=wrong) in md
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -191,24 +192,24 @@ def test_run_survives_a_reload_and_a_link(trained_app):
     the Optimizers page's landscape of that CNN is reachable from the same link."""
     at = trained_app
     run = at.session_state["tr_runs"][0]
-    assert run.get("id") and run["id"] in at.query_params["run"]
+    assert run.id and run.id in at.query_params["run"]
     link = at.query_params["run"]
     fresh = app_test("train", timeout=60)
     fresh.query_params["run"] = link
     fresh.run()
     assert not fresh.exception
     back = fresh.session_state["tr_runs"]
-    assert [r["id"] for r in back][: len(link.split(","))] == link.split(",")
-    assert back[0]["label"] == run["label"] and abs(back[0]["test_accuracy"] - run["test_accuracy"]) < 1e-9
-    assert any(f"?run={back[-1]['id']}" in c.value for c in fresh.caption)  # the run's link is shown
+    assert [r.id for r in back][: len(link.split(","))] == link.split(",")
+    assert back[0].label == run.label and abs(back[0].test_accuracy - run.test_accuracy) < 1e-9
+    assert any(f"?run={back[-1].id}" in c.value for c in fresh.caption)  # the run's link is shown
     other = app_test("train").run()  # another learner, no link: sees none of these runs
     assert not other.session_state["tr_runs"] and "run" not in other.query_params or not other.query_params["run"]
     opt = app_test("optimizers")
-    opt.query_params["run"] = run["id"]
+    opt.query_params["run"] = run.id
     opt.run()
     assert not opt.exception
-    assert opt.session_state["trained_model"]["id"] == run["id"]
-    assert any(run["label"] in m.value for m in opt.markdown)
+    assert opt.session_state["trained_model"].id == run.id
+    assert any(run.label in m.value for m in opt.markdown)
     bad = app_test("train")
     bad.query_params["run"] = "A" * 22
     bad.run()
@@ -221,16 +222,15 @@ def test_look_inside_follows_the_newest_run_unless_chosen(trained_app):
     n = len(runs)
     assert at.selectbox(key="tr_pick").value == n - 1
     # a second run arrives (as a finished job would add it): "Look inside" follows it
-    runs.append(dict(runs[0], label="second", id=None, _eval=None))
-    runs[-1].pop("_eval")
+    runs.append(dataclasses.replace(runs[0], label="second", id=None, evaluation=None))
     at.run()
     assert not at.exception and at.selectbox(key="tr_pick").value == n
     at.selectbox(key="tr_pick").select(0).run()  # the learner picks the first run …
-    runs.append(dict(runs[0], label="third", id=None))
+    runs.append(dataclasses.replace(runs[0], label="third", id=None))
     at.run()
     assert at.selectbox(key="tr_pick").value == 0  # … and keeps it
     at.selectbox(key="tr_pick").select(n + 1).run()  # back to the newest: following again
-    runs.append(dict(runs[0], label="fourth", id=None))
+    runs.append(dataclasses.replace(runs[0], label="fourth", id=None))
     at.run()
     assert at.selectbox(key="tr_pick").value == n + 2
     del runs[n:]
@@ -241,7 +241,7 @@ def test_time_estimate_comes_from_the_measured_speed(trained_app):
     at = trained_app
     run = at.session_state["tr_runs"][0]
     assert not any("6 s per epoch" in c.value for c in at.caption)  # the old fixed promise is gone
-    expected = translate("train.estimate", "en", ips=f"{run['ips']:,.0f}", s=f"{2000 / run['ips']:.0f}")
+    expected = translate("train.estimate", "en", ips=f"{run.ips:,.0f}", s=f"{2000 / run.ips:.0f}")
     assert expected in [c.value for c in at.caption]
     fresh = app_test("train").run()
     assert translate("train.estimate_none", "en") in [c.value for c in fresh.caption]

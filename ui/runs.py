@@ -13,6 +13,7 @@ import streamlit as st
 
 from explainer.errors import UserError
 from explainer.engine.runstore import MAX_LINKED, RunStore, parse_ids
+from explainer.learning.runs import KeptRun
 from ui.shell import literal, publish, restore, t, t_error, tn
 
 KEY = "run"
@@ -41,35 +42,38 @@ def publish_ids(ids: list[str]) -> None:
     publish(KEY, ",".join(ids[-MAX_LINKED:]))
 
 
-def remember(run: dict) -> None:
+def remember(run: KeptRun) -> None:
     """Save a finished (or uploaded) run in the store, give it an id and name it in the URL."""
     from explainer.learning.train import save_checkpoint
 
     try:
-        blob = run.get("_ckpt") or save_checkpoint(run["model"], run["config"])
-        run["_ckpt"] = blob
-        run["id"] = store().save(run, blob, owner=owner())
+        blob = run.checkpoint or save_checkpoint(run.model, run.config)
+        run.checkpoint = blob
+        run.id = store().save(run, blob, owner=owner())
     except UserError as exc:  # the learner's quota or a store full of other learners' runs from today
         st.toast(t_error(exc), icon="⚠️")
         return
     except (OSError, sqlite3.Error, ValueError) as exc:
         st.toast(t("train.store_failed", detail=literal(type(exc).__name__)), icon="⚠️")
         return
-    ids = [i for i in linked_ids() if i != run["id"]] + [run["id"]]
+    ids = [i for i in linked_ids() if i != run.id] + [run.id]
     publish_ids(ids)
 
 
-def load(run_id: str) -> dict | None:
+def load(run_id: str) -> KeptRun | None:
     try:
         return store().load(run_id)
+    except UserError as exc:  # a row another version wrote: said, then treated as gone
+        st.toast(t_error(exc), icon="⚠️")
+        return None
     except (OSError, sqlite3.Error):
         return None
 
 
-def restore_runs(runs: list[dict]) -> None:
+def restore_runs(runs: list[KeptRun]) -> None:
     """Append the runs the URL names (and this session doesn't hold yet) to ``runs``, in order."""
     ids = linked_ids()
-    have = {r.get("id") for r in runs}
+    have = {r.id for r in runs}
     missing = []
     for run_id in ids:
         if run_id in have:
@@ -82,7 +86,7 @@ def restore_runs(runs: list[dict]) -> None:
         have.add(run_id)
     if missing:
         st.toast(tn("train.run_missing", len(missing)), icon="⚠️", duration="long")
-    publish_ids([r["id"] for r in runs if r.get("id")])
+    publish_ids([r.id for r in runs if r.id])
 
 
 def forget_all() -> None:

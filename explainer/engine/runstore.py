@@ -1,6 +1,7 @@
 """Trained runs kept on disk, so a reload or a link that names a run (``?run=<id>``) brings it back.
 
-One SQLite database (``runs.sqlite``) holds each run's configuration, curves and scores; its
+A run is an ``explainer.learning.runs.KeptRun``; one SQLite database (``runs.sqlite``) holds each run's
+configuration, curves and scores (``KeptRun.stored()``, read back by ``KeptRun.from_stored``); its
 weights sit beside it as ``weights/<id>.pt`` (``explainer.learning.train.save_checkpoint``'s bytes, loaded
 back with ``weights_only=True``). The folder is the per-user cache
 (``$XDG_CACHE_HOME/convolution-explainer/runs`` or ``~/.cache/...``), or ``$CONVOLUTION_EXPLAINER_RUNS``
@@ -24,16 +25,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import re
 import secrets
 import sqlite3
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from explainer import limits
 from explainer.errors import UserError
+
+if TYPE_CHECKING:
+    from explainer.learning.runs import KeptRun
 
 ENV = "CONVOLUTION_EXPLAINER_RUNS"
 MAX_RUNS = limits.RUNS_KEPT
@@ -73,17 +77,6 @@ def parse_ids(text: str) -> list[str]:
     return out
 
 
-def _clean(value):
-    """JSON-safe: NaN/inf become None (curves may hold NaN before the first evaluation)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 class RunStore:
     def __init__(self, root: str | os.PathLike | None = None, *, max_runs: int = MAX_RUNS,
                  max_bytes: int = MAX_BYTES, owner_runs: int = limits.RUNS_PER_OWNER,
@@ -112,18 +105,21 @@ class RunStore:
     def _path(self, run_id: str) -> Path:
         return self.weights / f"{run_id}.pt"
 
-    def save(self, run: dict, checkpoint: bytes, owner: str = "") -> str:
-        """Keep ``run`` (label, config (a TrainConfig or dict), history, test_accuracy, seconds, ips,
-        stopped, device) and its checkpoint bytes for ``owner`` (the saving session's id); returns the new
+    def save(self, run: KeptRun, checkpoint: bytes, owner: str = "") -> str:
+        """Keep ``run`` (its ``stored()`` values: label, config, history, test_accuracy, seconds, ips, stopped,
+        device) and its checkpoint bytes for ``owner`` (the saving session's id); returns the new
         run's id. Makes room by the quotas (module docstring); ``UserError`` when the store is full of other
         owners' runs from within the grace period, ``sqlite3.Error`` when the database stays locked — in
         both cases nothing of the new run is left on disk."""
+        from explainer.learning.runs import KeptRun
+
+        if not isinstance(run, KeptRun):
+            raise TypeError(f"RunStore.save takes a KeptRun, not {type(run).__name__}")
+        values = run.stored()
         run_id = secrets.token_urlsafe(16)
         tag, size = owner_tag(owner), len(checkpoint)
         if size > min(self.owner_bytes, self.max_bytes):
             raise UserError("errors.store_run_too_big", mb=limits.mb(size), max=limits.mb(min(self.owner_bytes, self.max_bytes)))
-        config = run.get("config")
-        config = config.to_dict() if hasattr(config, "to_dict") else dict(config or {})
         path = self._path(run_id)
         tmp = path.with_suffix(".tmp")
         gone: list[str] = []
@@ -138,10 +134,9 @@ class RunStore:
                 if gone is None:
                     raise UserError("errors.store_full", hours=int(self.grace // 3600))
                 db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                           (run_id, now, str(run.get("label", "run"))[:200], json.dumps(_clean(config)),
-                            json.dumps(_clean(list(run.get("history") or []))), _clean(float(run.get("test_accuracy", 0))),
-                            float(run.get("seconds", 0.0)), float(run.get("ips", 0.0)), int(bool(run.get("stopped"))),
-                            str(run.get("device", "cpu"))[:40], size, tag))
+                           (run_id, now, values["label"][:200], json.dumps(values["config"]),
+                            json.dumps(values["history"]), values["test_accuracy"], values["seconds"], values["ips"],
+                            int(values["stopped"]), values["device"][:40], size, tag))
                 db.executemany("DELETE FROM runs WHERE id = ?", [(g,) for g in gone])
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -216,7 +211,8 @@ class RunStore:
         return removed
 
     def meta(self, run_id: str) -> dict | None:
-        """The stored run without its weights, or None (unknown, evicted or malformed id)."""
+        """The stored run without its weights, as plain values (``KeptRun.from_stored``'s ``row``), or None
+        (unknown, evicted or malformed id)."""
         if not valid_id(run_id):
             return None
         with self._db() as db:
@@ -227,8 +223,11 @@ class RunStore:
         keys = ("id", "created", "label", "config", "history", "test_accuracy", "seconds", "ips", "stopped",
                 "device", "size")
         out = dict(zip(keys, row))
-        out["config"], out["history"] = json.loads(out["config"]), json.loads(out["history"])
-        out["stopped"] = bool(out["stopped"])
+        for name in ("config", "history"):
+            try:
+                out[name] = json.loads(out[name])
+            except (TypeError, ValueError):  # not JSON: a row another version (or a hand) wrote
+                raise UserError("errors.run_record_bad", field=name) from None
         return out
 
     def checkpoint(self, run_id: str) -> bytes | None:
@@ -239,9 +238,11 @@ class RunStore:
         except OSError:
             return None
 
-    def load(self, run_id: str) -> dict | None:
-        """The run as the Train page keeps it (with ``model`` and ``config``), or None."""
-        from explainer.errors import UserError
+    def load(self, run_id: str) -> KeptRun | None:
+        """The run as the Train page keeps it (a ``KeptRun`` with its model and its checkpoint's configuration), or
+        None (unknown id, or weights missing or not readable); ``UserError`` when its row is malformed (a missing,
+        extra or mistyped field)."""
+        from explainer.learning.runs import KeptRun
         from explainer.learning.train import load_checkpoint
 
         meta, blob = self.meta(run_id), self.checkpoint(run_id)
@@ -251,8 +252,7 @@ class RunStore:
             model, config = load_checkpoint(blob)
         except UserError:
             return None
-        meta.update(model=model, config=config, _ckpt=blob)
-        return meta
+        return KeptRun.from_stored(meta, model, config, blob)
 
     def ids(self) -> list[str]:
         """Every stored id, newest first (for maintenance and tests; pages never list the store)."""

@@ -18,7 +18,7 @@ import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -329,6 +329,44 @@ def race_torch(surf: Surface, runs: list[tuple[str, dict]], start, steps: int, n
         if cut.size:
             out[i, cut[0]:] = np.nan
     return out
+
+
+class Runner(NamedTuple):
+    """One optimizer of a race: its name and its settings as sorted ``(setting, value)`` pairs (hashable)."""
+    name: str
+    hparams: tuple
+
+    def as_run(self) -> tuple[str, dict]:
+        """``race``'s ``(name, hparams)``."""
+        return self.name, dict(self.hparams)
+
+
+class RaceSettings(NamedTuple):
+    """A race as the Optimizers page asks for it: the surface (and the quadratic bowl's κ), its runners, the start
+    point, the number of steps, the gradient noise and its seed. Hashable; a plain tuple in JSON."""
+    surface: str
+    kappa: float
+    runners: tuple  # of Runner
+    start: tuple    # (x0, y0)
+    steps: int
+    noise: float
+    seed: int
+
+    def path_keys(self) -> list["PathKey"]:
+        """The ``RaceCache`` key of each runner's path, in order."""
+        return [PathKey(self.surface, self.kappa, r, self.start, self.steps, self.noise, self.seed)
+                for r in self.runners]
+
+
+class PathKey(NamedTuple):
+    """The key of one optimizer's path in a ``RaceCache``: a race's settings with one runner."""
+    surface: str
+    kappa: float
+    runner: Runner
+    start: tuple
+    steps: int
+    noise: float
+    seed: int
 
 
 class RaceCache:

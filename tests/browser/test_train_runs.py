@@ -23,14 +23,15 @@ def kept_run():
     """A small real run, trained here and saved in the run store the test server reads."""
     from explainer.data.mnist import load_mnist
     from explainer.engine.runstore import RunStore
+    from explainer.learning.runs import KeptRun
     from explainer.learning.train import TrainConfig, evaluate, save_checkpoint, train
 
     data = load_mnist()
     result = train(TrainConfig(model="fast", train_size=3000, seed=1), data)
     pred = evaluate(result.model, data[2], data[3])["predictions"]
-    run = {"label": "Run 1 · kept", "config": result.config, "history": result.history,
-           "test_accuracy": result.test_accuracy, "seconds": result.train_seconds, "ips": result.images_per_second,
-           "stopped": False, "device": "cpu"}
+    run = KeptRun(label="Run 1 · kept", config=result.config, history=result.history,
+                  test_accuracy=result.test_accuracy, seconds=result.train_seconds, ips=result.images_per_second,
+                  stopped=False, device="cpu")
     run_id = RunStore().save(run, save_checkpoint(result.model, result.config))
     # the off-diagonal cell with the most mistakes
     import numpy as np
