@@ -116,3 +116,21 @@ def wait_for_run(at, timeout: float = 180):
         if at.session_state["tr_runs"]:
             return
     raise AssertionError("the training run did not finish")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster (tests/pgcluster.py) for this test process; stopped and removed at the end."""
+    from tests.pgcluster import PgCluster
+
+    cluster = PgCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """An empty database of each engine: a SQLite file in a temporary folder, or a fresh schema of ``postgres``."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'explainer.sqlite'}"
+    return request.getfixturevalue("postgres").schema_url()
