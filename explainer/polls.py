@@ -371,3 +371,14 @@ class Polls:
         if row.closed is not None or row.expires <= now:
             raise UserError("errors.poll.closed")
         raise UserError("errors.poll.full", max=self.max_answers)
+
+
+_SHARED: dict[str, Polls] = {}
+
+
+def shared_polls(db: Database | None = None) -> Polls:
+    """One ``Polls`` per database in this process (the schema is checked once, when it is first made)."""
+    db = db or shared()
+    if db.url not in _SHARED:
+        _SHARED[db.url] = Polls(db)
+    return _SHARED[db.url]

@@ -266,3 +266,20 @@ def test_an_unreachable_database_is_a_clear_message(postgres):
     with pytest.raises(UserError) as e:
         Polls(Database(f"postgresql+psycopg://u:p@127.0.0.1:{_free_port()}/x", busy_timeout=1))
     assert e.value.key == "errors.poll.database"
+
+
+def test_a_code_already_taken_is_drawn_again_inside_the_same_transaction(polls, monkeypatch):
+    first = polls.create(_number())
+    drawn = iter([first.code, first.code, "BCDFGH"])
+    monkeypatch.setattr(pm, "new_code", lambda: next(drawn))
+    second = polls.create(_number())
+    assert second.code == "BCDFGH" and polls.tally(first.code).kind == polls.tally(second.code).kind == "number"
+    drawn = iter([first.code, "BCDFGH", "CDFGHJ"])  # the same inside ``next`` (one transaction with the close)
+    third = polls.next(first.code, first.secret, _choice())
+    assert third.code == "CDFGHJ" and polls.student_view(first.code).next_code == "CDFGHJ"
+
+
+def test_one_polls_object_per_database(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    assert pm.shared_polls(db) is pm.shared_polls(db) and db.version("polls") == 1
+    db.dispose()
