@@ -116,7 +116,7 @@ _PROCESS = textwrap.dedent("""
     probe = sa.Table("probe", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("note", sa.String(20)))
     def slow(conn):
         conn.execute(probe.insert().values(note=sys.argv[1]))
-        time.sleep(0.4)  # the other process arrives while this one migrates
+        time.sleep(0.25)  # the other process arrives while this one migrates
     d = Database({url!r})
     print("ready", flush=True)
     sys.stdin.readline()  # both start together when the test says go
@@ -125,10 +125,12 @@ _PROCESS = textwrap.dedent("""
 """)
 
 
-def test_two_processes_creating_the_schema_at_once(db_url):
-    script = _PROCESS.format(root=str(ROOT), url=db_url)
-    procs = [subprocess.Popen([sys.executable, "-c", script, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for name in ("first", "second")]
+def test_two_processes_creating_the_schema_at_once(tmp_path, postgres):
+    """Two processes per engine (SQLite, PostgreSQL), all four started together: each migration step runs once."""
+    urls = [f"sqlite:///{tmp_path / 'explainer.sqlite'}", postgres.schema_url()]
+    procs = [subprocess.Popen([sys.executable, "-c", _PROCESS.format(root=str(ROOT), url=url), name],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for url in urls for name in ("first", "second")]
     try:
         for p in procs:
             assert p.stdout.readline().strip() == "ready", p.stderr.read()[-1500:]
@@ -140,14 +142,15 @@ def test_two_processes_creating_the_schema_at_once(db_url):
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
-    assert [o[0].strip() for o in outs] == ["2", "2"]
-    d = Database(db_url)
-    with d.read() as conn:
-        assert len(conn.execute(sa.select(PROBE.c.note)).all()) == 1  # the slow step ran in one process only
-        assert {"polls", "poll_answers", "schema_version"} <= set(sa.inspect(conn).get_table_names())
-    assert d.version("polls") == 1
-    d.dispose()
+    assert [p.returncode for p in procs] == [0] * 4, [o[1][-1500:] for o in outs]
+    assert [o[0].strip() for o in outs] == ["2"] * 4
+    for url in urls:
+        d = Database(url)
+        with d.read() as conn:
+            assert len(conn.execute(sa.select(PROBE.c.note)).all()) == 1, url  # the slow step ran in one process
+            assert {"polls", "poll_answers", "schema_version"} <= set(sa.inspect(conn).get_table_names())
+        assert d.version("polls") == 1
+        d.dispose()
 
 
 def test_write_transactions_roll_back_on_an_error(db_url):

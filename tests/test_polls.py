@@ -95,11 +95,11 @@ def test_answers_are_counted_once_per_session_in_their_canonical_form(polls):
     assert len(voters) == 4 and not {"s1", "s2", "s3", "s4"} & set(voters)
 
 
-@pytest.mark.parametrize("given", ["three", "", "nan", "inf", "1e7", True, None, [3], "3" * 65, float("nan"), -2e6])
-def test_bad_number_answers_are_refused_and_not_counted(polls, given):
+def test_bad_number_answers_are_refused_and_not_counted(polls):
     made = polls.create(_number())
-    key = _key(polls.answer, made.code, "s1", given)
-    assert key == ("errors.text_too_long" if given == "3" * 65 else "errors.poll.answer_number")
+    for given in ("three", "", "nan", "inf", "1e7", True, None, [3], float("nan"), -2e6, "3" * 65):
+        key = _key(polls.answer, made.code, "s1", given)
+        assert key == ("errors.text_too_long" if given == "3" * 65 else "errors.poll.answer_number"), given
     assert polls.tally(made.code).total == 0
     assert polls.answer(made.code, "s1", "3") == "3"  # a refused answer doesn't use up the session's one answer
 
@@ -260,7 +260,7 @@ def test_messages_read_in_both_languages():
     assert "500 answers" in message("errors.poll.full", {"max": 500}, "en")
 
 
-def test_an_unreachable_database_is_a_clear_message(postgres):
+def test_an_unreachable_database_is_a_clear_message():
     from tests.pgcluster import _free_port
 
     with pytest.raises(UserError) as e:
