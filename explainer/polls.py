@@ -147,7 +147,8 @@ def canonical_answer(question: dict, given) -> str:
     isn't an answer to it."""
     if isinstance(given, str) and len(given) > limits.POLL_ANSWER_CHARS:
         raise UserError("errors.text_too_long", n=len(given), max=limits.POLL_ANSWER_CHARS)
-    shown = given if isinstance(given, str) else json.dumps(given, default=str)[: limits.POLL_ANSWER_CHARS]
+    small = given is None or isinstance(given, (bool, int, float)) or (isinstance(given, (list, tuple)) and len(given) <= 4)
+    shown = given if isinstance(given, str) else json.dumps(given, default=str)[: limits.POLL_ANSWER_CHARS] if small else "…"
     kind = question["kind"]
     if kind == "number":
         try:
@@ -168,6 +169,8 @@ def canonical_answer(question: dict, given) -> str:
     if kind == "cell":
         rows, cols = question["grid"]
         try:
+            if isinstance(given, (list, tuple)) and len(given) != 2:
+                raise ValueError
             parts = re.split(r"[\s,;]+", given.strip()) if isinstance(given, str) else list(given)
             if len(parts) != 2 or any(isinstance(p, (bool, float)) for p in parts):
                 raise ValueError

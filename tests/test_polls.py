@@ -113,7 +113,7 @@ def test_choice_and_cell_answers_are_checked_against_the_question(polls):
     rows, cols = polls.student_view(cell.code).question["grid"]
     assert polls.answer(cell.code, "s1", [0, cols - 1]) == f"0,{cols - 1}"
     assert polls.answer(cell.code, "s2", f"{rows - 1}, 0") == f"{rows - 1},0"
-    for bad in ([rows, 0], [0, -1], "1", "1,2,3", [1.5, 2], "a,b", {"r": 1}, [True, 0]):
+    for bad in ([rows, 0], [0, -1], "1", "1,2,3", [1.5, 2], "a,b", {"r": 1}, [True, 0], [0] * 1_000_000, 7, None):
         assert _key(polls.answer, cell.code, "s3", bad) == "errors.poll.answer_cell"
     assert polls.tally(cell.code).counts == {f"0,{cols - 1}": 1, f"{rows - 1},0": 1}
 
