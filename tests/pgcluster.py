@@ -53,10 +53,19 @@ class PgCluster:
                               env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "TZ": "UTC"})
 
     def start(self) -> "PgCluster":
+        """Start the cluster; on any failure (a missing binary, a timeout) the folder is removed again."""
         self.folder = Path(tempfile.mkdtemp(prefix="ce-pg-"))
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> "PgCluster":
         data = self.folder / "data"
         pwfile = self.folder / "pw"
         pwfile.write_text(self.password + "\n")
+        os.chmod(pwfile, 0o600)
         if self.as_root:
             nobody = pwd.getpwnam("nobody")
             for p in (self.folder, pwfile):
@@ -75,7 +84,6 @@ class PgCluster:
             if r.returncode == 0:
                 return self
         log = (self.folder / "log").read_text(errors="replace")[-2000:] if (self.folder / "log").exists() else ""
-        self.stop()
         raise AssertionError(f"pg_ctl start failed: {r.stderr[-1000:]} {log}")
 
     def url(self, **query: str) -> str:
