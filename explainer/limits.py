@@ -97,3 +97,17 @@ OWN_DECODE_SIDE = 128  # each picture is reduced to at most about this side befo
 OWN_TEST_SHARE = 0.2  # of each class, held out for testing (seeded, stratified)
 OWN_SAMPLES_PER_CLASS = 8  # prepared pictures per class kept for the sample grid
 OWN_SHIPPED_BYTES = 16 * 1024 * 1024  # prepared arrays sent once with a training job (5,000 × 32×32×3 is 15 MB)
+
+# ---------------------------------------------------------------- class polls (explainer.polls)
+# A lecturer asks the room one question; students answer on their phones through any replica.
+POLL_SECONDS = 3 * 3600  # a poll takes answers for at most this long after it opens
+POLL_ANSWERS = 500  # answers one poll takes (then it is full)
+POLL_ANSWER_CHARS = 64  # one answer as sent (a number, a choice's value, a cell "row,col")
+POLL_NUMBER_ABS = 1_000_000  # a number answer lies within ±this
+POLL_QUESTION_BYTES = 16 * 1024  # the posed question a poll keeps (its JSON)
+POLL_CHOICES_MAX = 20  # choices of a choice question
+POLL_GRID_SIDE = 64  # rows and columns of a cell question's grid
+POLLS_OPEN_MAX = 2_000  # polls taking answers at once on the whole server (one course's lecturers and more)
+POLL_KEPT_SECONDS = 7 * 24 * 3600  # a poll (and its answers) is deleted this long after it opened
+POLL_SESSION_CHARS = 200  # the answering session's id (only its hash is kept)
+POLL_SECRET_CHARS = 100  # the lecturer's secret as sent (longer: wrong)

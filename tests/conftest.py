@@ -137,3 +137,21 @@ def span(*params) -> range:
     """Every whole value the declared ``Param``s allow together (``ui/tables``): from the lowest ``lo`` to the
     highest ``hi``, so a test covers what the page offers and follows its table when a range changes."""
     return range(min(p.lo for p in params), max(p.hi for p in params) + 1)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster (tests/pgcluster.py) for this test process; stopped and removed at the end."""
+    from tests.pgcluster import PgCluster
+
+    cluster = PgCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """An empty database of each engine: a SQLite file in a temporary folder, or a fresh schema of ``postgres``."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'explainer.sqlite'}"
+    return request.getfixturevalue("postgres").schema_url()
