@@ -91,7 +91,7 @@ def test_cli_refuses_hostile_zips_and_folders_in_one_line(tmp_path, capsys):
     one = tmp_path / "one"
     (one / "only").mkdir(parents=True)
     cases = [(slip, "points outside the zip"), (linked, "a link to something outside the folder"),
-             (one, "class folders; at least 2"), (tmp_path / "nothing-here", "must be one of mnist / fashion")]
+             (one, "class folders; at least 2"), (tmp_path / "nothing-here", "must be mnist / fashion, a .zip or a folder")]
     res = _cli("--dataset", str(slip), *TINY)  # one through a real process: its exit code and its whole output
     assert res.returncode == 2 and res.stdout == "" and "Traceback" not in res.stderr
     assert res.stderr.count("\n") == 1 and res.stderr.startswith("error: ") and cases[0][1] in res.stderr, res.stderr

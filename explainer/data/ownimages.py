@@ -491,8 +491,7 @@ def _folder_files(root: str) -> tuple[list[tuple[str, str, int]], list[str]]:
                     try:
                         name.encode("utf-8")
                     except UnicodeEncodeError:
-                        raise UserError("errors.zip.folder_unreadable", name=_shown(ascii(name)[1:-1]),
-                                        detail="not UTF-8") from None
+                        raise UserError("errors.zip.folder_name", name=_shown(ascii(name)[1:-1])) from None
                     st = d.stat(follow_symlinks=False)
                     if stat.S_ISLNK(st.st_mode):
                         target = os.path.realpath(d.path)
@@ -513,7 +512,7 @@ def _folder_files(root: str) -> tuple[list[tuple[str, str, int]], list[str]]:
                         files.append((name, d.path, st.st_size))
                         total += _folder_zip_bytes(name, st.st_size)
                     else:
-                        raise UserError("errors.zip.folder_unreadable", name=_shown(name), detail="not a file")
+                        raise UserError("errors.zip.folder_special", name=_shown(name))
                     if total > limits.OWN_ZIP_BYTES:
                         raise UserError("errors.zip.folder_too_big", mb=limits.mb(limits.OWN_ZIP_BYTES))
         except OSError as exc:
@@ -541,7 +540,7 @@ def folder_zip(root: str) -> bytes:
             except OSError as exc:
                 raise UserError("errors.zip.folder_unreadable", name=_shown(name), detail=str(exc)[:_SHOWN]) from None
             if len(raw) != size:
-                raise UserError("errors.zip.folder_unreadable", name=_shown(name), detail="changed while read")
+                raise UserError("errors.zip.folder_changed", name=_shown(name))
             z.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), raw)
     return buf.getvalue()
 

@@ -682,8 +682,7 @@ def read_own(path: str, mode: str, seed: int = 0):
     if os.path.isdir(path):
         return ownimages.read_folder(path, mode, seed)
     if not os.path.isfile(path):
-        raise UserError("errors.not_one_of", param="dataset", choices=" / ".join((*datasets.KEYS, "<folder>", "<.zip>")),
-                        value=str(path)[:limits.SHOWN_VALUE_CHARS])
+        raise UserError("errors.zip.cli_dataset", choices=" / ".join(datasets.KEYS), value=str(path)[:200])
     if os.path.getsize(path) > limits.OWN_ZIP_BYTES:
         raise UserError("errors.zip.too_big", mb=limits.mb(limits.OWN_ZIP_BYTES))
     try:
