@@ -456,3 +456,99 @@ def _read_and_check(zf: zipfile.ZipFile, entries: list) -> list[bytes | None]:
         if pixels > limits.OWN_DECODE_PIXELS:
             raise UserError("errors.zip.too_many_pixels", mp=limits.mp(limits.OWN_DECODE_PIXELS))
     return kept
+
+
+# ---------------------------------------------------------------- a folder instead of a zip (the command line)
+def _folder_zip_bytes(name: str, size: int) -> int:
+    """What one stored entry takes in the zip ``read_folder`` builds: local header, data, central record."""
+    n = len(name.encode("utf-8"))
+    return 30 + n + size + 46 + n
+
+
+def _folder_files(root: str) -> tuple[list[tuple[str, str, int]], list[str]]:
+    """``([(zip name, real path, size)], [folder names])`` under ``root``, walked without reading a file and without
+    following links; every bound checked as it goes (entries, bytes as the zip would hold them), so a huge tree stops
+    early. A link whose target lies outside ``root`` is refused; a link to a file inside is read as that file; a link
+    to a folder inside is not followed (its pictures are there already). Junk (``.*``, ``__MACOSX``, ``Thumbs.db``)
+    is skipped, as in a zip."""
+    import os
+    import stat
+
+    real_root = os.path.realpath(root)
+    files, folders, total, count = [], [], 22, 0
+    stack = [("", root)]
+    while stack:
+        prefix, path = stack.pop()
+        try:
+            with os.scandir(path) as it:
+                for d in it:
+                    name = prefix + d.name
+                    if _junk([d.name]):
+                        continue
+                    count += 1
+                    if count > limits.OWN_ZIP_ENTRIES:
+                        raise UserError("errors.zip.folder_too_many", max=limits.OWN_ZIP_ENTRIES)
+                    try:
+                        name.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise UserError("errors.zip.folder_name", name=_shown(ascii(name)[1:-1])) from None
+                    st = d.stat(follow_symlinks=False)
+                    if stat.S_ISLNK(st.st_mode):
+                        target = os.path.realpath(d.path)
+                        if os.path.commonpath([real_root, target]) != real_root:
+                            raise UserError("errors.zip.folder_link", name=_shown(name))
+                        try:
+                            st = os.stat(target)
+                        except OSError as exc:
+                            raise UserError("errors.zip.folder_unreadable", name=_shown(name),
+                                            detail=str(exc)[:_SHOWN]) from None
+                        if stat.S_ISDIR(st.st_mode):
+                            continue  # not followed: its pictures are inside the folder already
+                    if stat.S_ISDIR(st.st_mode):
+                        folders.append(name + "/")
+                        total += _folder_zip_bytes(name + "/", 0)
+                        stack.append((name + "/", d.path))
+                    elif stat.S_ISREG(st.st_mode):
+                        files.append((name, d.path, st.st_size))
+                        total += _folder_zip_bytes(name, st.st_size)
+                    else:
+                        raise UserError("errors.zip.folder_special", name=_shown(name))
+                    if total > limits.OWN_ZIP_BYTES:
+                        raise UserError("errors.zip.folder_too_big", mb=limits.mb(limits.OWN_ZIP_BYTES))
+        except OSError as exc:
+            raise UserError("errors.zip.folder_unreadable", name=_shown(prefix or "."), detail=str(exc)[:_SHOWN]) \
+                from None
+    return sorted(files), sorted(folders)
+
+
+def folder_zip(root: str) -> bytes:
+    """A folder whose top-level subfolders are the classes → the zip of it (stored, fixed dates, sorted names: the
+    same folder always gives the same bytes, hence the same hash), after ``_folder_files``'s checks. Each file is read
+    once, never more than the size it had when the folder was walked."""
+    import os
+
+    files, folders = _folder_files(root)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for name in folders:
+            z.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), b"")
+        for name, path, size in files:
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+                with os.fdopen(fd, "rb") as fh:
+                    raw = fh.read(size + 1)
+            except OSError as exc:
+                raise UserError("errors.zip.folder_unreadable", name=_shown(name), detail=str(exc)[:_SHOWN]) from None
+            if len(raw) != size:
+                raise UserError("errors.zip.folder_changed", name=_shown(name))
+            z.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), raw)
+    return buf.getvalue()
+
+
+def read_folder(root: str, mode: str = "colour32", seed: int = 0,
+                wait: float = limits.DECODE_WAIT_SECONDS) -> OwnDataset:
+    """A folder whose top-level subfolders are the classes → an ``OwnDataset``, by the same rules and limits as a zip
+    (it is read as the zip ``folder_zip`` makes of it; ``sha256`` is that zip's)."""
+    if mode not in MODES:  # before walking anything
+        raise UserError("errors.zip.mode", value=str(mode)[:limits.SHOWN_VALUE_CHARS], choices=" / ".join(MODES))
+    return read_zip(folder_zip(root), mode, seed, wait)

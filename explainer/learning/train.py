@@ -671,8 +671,30 @@ def check_save_path(path: str) -> None:
         raise UserError("errors.save_path", path=path[:200])
 
 
+OWN_MODES = ("grey28", "colour32")  # explainer.data.ownimages.MODES (imported there lazily: PIL)
+
+
+def read_own(path: str, mode: str, seed: int = 0):
+    """``--dataset <zip or folder>``: the learner's own pictures (``explainer.data.ownimages``), by the Train page's
+    rules and limits; the zip's size is checked before it is read. ``UserError`` for anything else."""
+    from explainer.data import ownimages
+
+    if os.path.isdir(path):
+        return ownimages.read_folder(path, mode, seed)
+    if not os.path.isfile(path):
+        raise UserError("errors.zip.cli_dataset", choices=" / ".join(datasets.KEYS), value=str(path)[:200])
+    if os.path.getsize(path) > limits.OWN_ZIP_BYTES:
+        raise UserError("errors.zip.too_big", mb=limits.mb(limits.OWN_ZIP_BYTES))
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limits.OWN_ZIP_BYTES + 1)
+    except OSError as exc:
+        raise UserError("errors.zip.folder_unreadable", name=str(path)[:200], detail=str(exc)[:120]) from None
+    return ownimages.read_zip(data, mode, seed)
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m explainer.learning.train", description="Train a model on MNIST or Fashion-MNIST.")
+    ap = argparse.ArgumentParser(prog="python -m explainer.learning.train", description="Train a model on MNIST, Fashion-MNIST or your own pictures.")
     ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
@@ -683,9 +705,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=limits.TRAIN_SIZE_MAX, help="training-set size")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--dataset", default=datasets.DEFAULT, choices=datasets.KEYS,
-                    help="mnist (digits) or fashion (Fashion-MNIST: $FASHION_MNIST_DIR, else Debian's "
-                         "dataset-fashion-mnist, else downloaded once)")
+    ap.add_argument("--dataset", default=datasets.DEFAULT,
+                    help="mnist (digits), fashion (Fashion-MNIST: $FASHION_MNIST_DIR, else Debian's "
+                         "dataset-fashion-mnist, else downloaded once), or your own pictures: a .zip or a folder "
+                         "whose top-level folders are the classes (the Train page's rules and limits)")
+    ap.add_argument("--own-mode", default="colour32", choices=OWN_MODES,
+                    help="your own pictures as grey 28×28 (as MNIST) or colour 32×32")
     ap.add_argument("--mnist", default=None, help="folder with the MNIST files (default: $MNIST_DIR)")
     ap.add_argument("--save", default=None, help="write the trained weights here")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
@@ -697,10 +722,15 @@ def main(argv: list[str] | None = None) -> int:
         check_seed(args.seed)
         if args.save:
             check_save_path(args.save)
+        own = None if args.dataset in datasets.KEYS else read_own(args.dataset, args.own_mode, args.seed)
         config = TrainConfig(model=args.model, optimizer=args.optimizer, lr=args.lr, one_cycle=not args.no_one_cycle,
                              batch_size=args.batch_size, epochs=args.epochs, train_size=args.limit,
-                             augment=args.augment, seed=args.seed, device=args.device, dataset=args.dataset)
-        data = load_mnist(args.mnist) if args.dataset == "mnist" else config.data_set().load_all()
+                             augment=args.augment, seed=args.seed, device=args.device,
+                             dataset=datasets.OWN if own else args.dataset, own=datasets.own_spec(own) if own else None)
+        if own:
+            data = tuple(np.array(a) for a in (own.train_x, own.train_y, own.test_x, own.test_y))  # writable copies
+        else:
+            data = load_mnist(args.mnist) if args.dataset == "mnist" else config.data_set().load_all()
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -727,6 +757,9 @@ def main(argv: list[str] | None = None) -> int:
            "optimizer": config.optimizer, "lr": config.learning_rate, "batch_size": config.batch_size,
            "train_size": config.train_size,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if own:
+        out.update(classes=list(own.class_names), own_mode=own.mode, data_sha256=own.sha256,
+                   train_images=int(len(own.train_y)), test_images=int(len(own.test_y)))
     print(json.dumps(out) if args.json else out)
     return 0
 
