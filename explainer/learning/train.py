@@ -693,7 +693,7 @@ def read_own(path: str, mode: str, seed: int = 0):
     return ownimages.read_zip(data, mode, seed)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m explainer.learning.train", description="Train a model on MNIST, Fashion-MNIST or your own pictures.")
     ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
     ap.add_argument("--epochs", type=int, default=1)
@@ -714,23 +714,47 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mnist", default=None, help="folder with the MNIST files (default: $MNIST_DIR)")
     ap.add_argument("--save", default=None, help="write the trained weights here")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _cli_setup(args):
+    """The command line's configuration, data and own set (None for a built-in one); ``UserError`` when refused."""
     from explainer.data.mnist import load_mnist
 
+    check_device(args.device)
+    check_seed(args.seed)
+    if args.save:
+        check_save_path(args.save)
+    own = None if args.dataset in datasets.KEYS else read_own(args.dataset, args.own_mode, args.seed)
+    config = TrainConfig(model=args.model, optimizer=args.optimizer, lr=args.lr, one_cycle=not args.no_one_cycle,
+                         batch_size=args.batch_size, epochs=args.epochs, train_size=args.limit,
+                         augment=args.augment, seed=args.seed, device=args.device,
+                         dataset=datasets.OWN if own else args.dataset, own=datasets.own_spec(own) if own else None)
+    if own:
+        data = tuple(np.array(a) for a in (own.train_x, own.train_y, own.test_x, own.test_y))  # writable copies
+    else:
+        data = load_mnist(args.mnist) if args.dataset == "mnist" else config.data_set().load_all()
+    return config, data, own
+
+
+def _cli_save(path: str, result, config) -> bool:
+    """Write the weights to ``path``; when it can't be written, to ./checkpoint-unsaved.pt and say so (False)."""
     try:
-        check_device(args.device)
-        check_seed(args.seed)
-        if args.save:
-            check_save_path(args.save)
-        own = None if args.dataset in datasets.KEYS else read_own(args.dataset, args.own_mode, args.seed)
-        config = TrainConfig(model=args.model, optimizer=args.optimizer, lr=args.lr, one_cycle=not args.no_one_cycle,
-                             batch_size=args.batch_size, epochs=args.epochs, train_size=args.limit,
-                             augment=args.augment, seed=args.seed, device=args.device,
-                             dataset=datasets.OWN if own else args.dataset, own=datasets.own_spec(own) if own else None)
-        if own:
-            data = tuple(np.array(a) for a in (own.train_x, own.train_y, own.test_x, own.test_y))  # writable copies
-        else:
-            data = load_mnist(args.mnist) if args.dataset == "mnist" else config.data_set().load_all()
+        with open(path, "wb") as fh:
+            fh.write(save_checkpoint(result.model, config))
+        return True
+    except OSError:
+        fallback = os.path.join(os.getcwd(), "checkpoint-unsaved.pt")
+        with open(fallback, "wb") as fh:
+            fh.write(save_checkpoint(result.model, config))
+        print(f"error: {UserError('errors.save_path', path=path[:200])} → {fallback}", file=sys.stderr)
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config, data, own = _cli_setup(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -742,16 +766,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.save:
-        try:
-            with open(args.save, "wb") as fh:
-                fh.write(save_checkpoint(result.model, config))
-        except OSError:
-            fallback = os.path.join(os.getcwd(), "checkpoint-unsaved.pt")
-            with open(fallback, "wb") as fh:
-                fh.write(save_checkpoint(result.model, config))
-            print(f"error: {UserError('errors.save_path', path=args.save[:200])} → {fallback}", file=sys.stderr)
-            return 2
+    if args.save and not _cli_save(args.save, result, config):
+        return 2
     out = {"dataset": config.dataset, "model": config.model, "test_accuracy": result.test_accuracy, "train_seconds": result.train_seconds,
            "images_per_second": result.images_per_second, "epochs": result.epochs_done, "device": result.device,
            "optimizer": config.optimizer, "lr": config.learning_rate, "batch_size": config.batch_size,
