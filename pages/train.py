@@ -246,7 +246,7 @@ def controls(runs: list[KeptRun], data, model_name: str, options: dict, settings
     # the time estimate comes from the speed measured here (the last finished run of this model), never a fixed figure
     speeds = [r.ips for r in runs if r.ips and r.config.model == model_name]
     if speeds:
-        seconds = estimate_seconds(settings["epochs"], settings["train_size"], speeds[-1])
+        seconds = estimate_seconds(settings["epochs"], trained_size(settings, key, data), speeds[-1])
         st.caption(t("train.estimate", ips=f"{speeds[-1]:,.0f}", s=f"{seconds:.0f}"))
     else:
         st.caption(t("train.estimate_none"))
@@ -258,6 +258,13 @@ def controls(runs: list[KeptRun], data, model_name: str, options: dict, settings
     if b2.button(t("train.stop"), key="tr_stop", disabled=not running, width="stretch"):
         st.session_state["tr_job"].stop()
     return running
+
+
+def trained_size(settings: dict, key: str, data) -> int:
+    """How many pictures a training goes through per epoch: the chosen size, or fewer when an upload has fewer."""
+    if key == datasets.OWN and data is not None:
+        return min(settings["train_size"], len(data[0]))
+    return settings["train_size"]
 
 
 def start(runs: list[KeptRun], model_name: str, options: dict, settings: dict, key: str = datasets.DEFAULT,
@@ -278,7 +285,7 @@ def start(runs: list[KeptRun], model_name: str, options: dict, settings: dict, k
     st.session_state.pop("tr_lost", None)
     st.session_state["tr_job"] = job
     st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=t(f"train.model_{model_name}"),
-                                         opt=t(f"train.opt_{settings['optimizer']}"), size=settings["train_size"]) + (
+                                         opt=t(f"train.opt_{settings['optimizer']}"), size=trained_size(settings, key, data)) + (
         "" if key == datasets.DEFAULT else f" · {entry(key).title(lang())}")
     return True
 
@@ -491,7 +498,9 @@ def confusion_tab(run: KeptRun, data, names: list[str] | None = None) -> None:
     y_true, y_pred = data[3], ev["predictions"]
     names = names or [str(d) for d in range(10)]
     cm = confusion_matrix(y_true, y_pred, n_classes=len(names))
-    st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=int((y_true != y_pred).sum())))
+    wrong = int((y_true != y_pred).sum())
+    st.markdown(t("train.test_acc", acc=f"{100 * ev['accuracy']:.2f}", wrong=wrong) if run.config.dataset == datasets.DEFAULT
+                else t("train.test_acc_other", acc=f"{100 * ev['accuracy']:.2f}", wrong=wrong, n=f"{len(y_true):,}"))
     follow_cell_click()
     picked = (st.session_state.get("tr_cell_true"), st.session_state.get("tr_cell_pred"))
     chart(figure(figs.confusion, cm, x_title=t("train.predicted"), y_title=t("train.true"), value_label=t("train.count"),

@@ -118,6 +118,11 @@ def test_train_page_trains_on_own_images_on_the_engine(own):
     assert run.config.dataset == datasets.OWN and run.config.own["sha256"] == own.sha256
     assert at.selectbox(key="tr_cell_true").options == list(own.class_names)
     assert 0.0 <= run.test_accuracy <= 1.0 and len(run.evaluation["predictions"]) == len(own.test_y)
+    # the run's label and the accuracy sentence count this upload's pictures, not MNIST's 60,000 / 10,000
+    assert run.config.train_size > len(own.train_y) and f" {len(own.train_y)} " in f" {run.label} "
+    wrong = int((run.evaluation["predictions"] != own.test_y).sum())
+    assert translate("train.test_acc_other", "zh", acc=f"{100 * run.evaluation['accuracy']:.2f}", wrong=wrong,
+                     n=f"{len(own.test_y):,}") in [m.value for m in at.markdown]
     # the feature maps' picture index is bounded by this test set's size (declared tr_fi, not MNIST's 9,999)
     at.session_state["tr_tabs"] = translate("train.tab_features", "zh")
     at.run()
