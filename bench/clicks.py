@@ -41,6 +41,7 @@ from common import ROOT  # noqa: F401 — the repository on sys.path, MNIST_DIR
 import cpuhook  # noqa: E402
 import draws  # noqa: E402
 from classroom import ClickError, Session, free_port  # noqa: E402
+from explainer.engine.jobcluster import stop_process  # noqa: E402
 from ui.nav import available_lessons  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -102,12 +103,7 @@ class HookedServer:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, 20)
         os.unlink(self.counter)
 
 
