@@ -21,7 +21,7 @@ LIBRARIES = ("numpy", "scipy.ndimage", "scipy.signal", "torch", "PIL.Image", "pa
              "plotly.graph_objects", "plotly.io", "plotly.express", "skimage.data")
 # the app's own modules (each imports what it needs of the above); the Dask ones load with the first job
 APP = ("explainer.maths", "explainer.data", "explainer.learning", "explainer.engine", "explainer.maths.grids",
-       "explainer.learning.backprop", "explainer.maths.conv", "explainer.data.datasets", "explainer.data.draw", "explainer.errors", "explainer.learning.evaluation",
+       "explainer.learning.runs", "explainer.learning.backprop", "explainer.maths.conv", "explainer.data.datasets", "explainer.data.draw", "explainer.errors", "explainer.learning.evaluation",
        "explainer.maths.formulas", "explainer.i18n", "explainer.data.images", "explainer.maths.inspector", "explainer.engine.core", "explainer.engine.protocol", "explainer.engine.jobs",
        "explainer.maths.kernels", "explainer.limits", "explainer.data.mnist", "explainer.learning.models", "explainer.learning.network", "explainer.learning.optim",
        "explainer.learning.optim_rules", "explainer.learning.optimizers", "explainer.data.ownimages", "explainer.maths.pooling", "explainer.questions", "explainer.maths.receptive", "explainer.engine.runstore", "explainer.maths.shift",
