@@ -59,11 +59,11 @@ class Step:
 
 
 def default_folder() -> Path:
-    """The per-user cache folder of the SQLite file (the run store's folder, so one file serves both)."""
-    if os.environ.get(ENV_FOLDER):
-        return Path(os.environ[ENV_FOLDER])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "convolution-explainer" / "runs"
+    """The per-user cache folder of the SQLite file: the run store's folder (one place decides it), so one file
+    serves both."""
+    from explainer.engine.runstore import default_root
+
+    return default_root()
 
 
 def default_url() -> str:
