@@ -520,7 +520,7 @@ def follow_cell_click() -> None:
     pts = (cm_event or {}).get("selection", {}).get("points", []) if cm_event else []
     if pts and "x" in pts[0] and "y" in pts[0]:
         cell = (int(round(pts[0]["y"])), int(round(pts[0]["x"])))
-        if st.session_state.get("_tr_last_cell") != cell and all(0 <= v <= 99 for v in cell):
+        if st.session_state.get("_tr_last_cell") != cell and all(TRAIN["tr_cell_true"].lo <= v <= TRAIN["tr_cell_true"].hi for v in cell):
             st.session_state["_tr_last_cell"] = cell
             st.session_state["tr_cell_true"], st.session_state["tr_cell_pred"] = cell
 
