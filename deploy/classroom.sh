@@ -11,7 +11,7 @@
 #   --replica-ports a,b   explicit replica ports (instead of --replicas/--first-port)
 #   --port P              the balancer's port (what students open) [8500]
 #   --address A           the balancer's address [127.0.0.1]; 0.0.0.0 for a classroom network
-#   --scheduler-port P    Dask scheduler [8786]               --workers N    Dask worker processes [1]
+#   --scheduler-port P    Dask scheduler [8786]               --workers N    Dask worker processes [1], 0 for none
 #   --scheduler-host H    the scheduler's address [127.0.0.1]; beyond loopback (workers on other machines)
 #                         it requires TLS, which is then turned on
 #   --tls                 Dask TLS with client certificates (mutual authentication), also on loopback
@@ -37,7 +37,7 @@
 # (its nanny; the nanny restarts the worker process itself), HAProxy. HAProxy checks each replica's
 # /_stcore/health every second and sends the students of a dead one to a live one (their browser reconnects
 # and reruns the page from its URL). `supervisorctl -c RUN_DIR/supervisord.conf status` shows the processes.
-# Replicas, scheduler and workers listen on 127.0.0.1 only (unless --scheduler-host) and the Dask processes
+# Replicas, scheduler and workers listen on 127.0.0.1 only (unless --scheduler-host or --replica-address) and the Dask processes
 # serve no HTTP; only HAProxy faces the network. Stickiness is by cookie (EXPLAINER_SRV), not by client IP: a
 # classroom often shares one public IP, and a session's websocket, uploads and media must reach its process.
 set -euo pipefail
@@ -91,7 +91,7 @@ else
   PORTS=(); for ((i = 0; i < REPLICAS; i++)); do PORTS+=($((FIRST_PORT + i))); done
 fi
 [[ ${#PORTS[@]} -ge 1 && $WORKERS -ge 0 ]] || { echo "need at least one replica" >&2; exit 2; }
-[[ $WORKERS -ge 1 || -n "$JOIN_SCHEDULER" ]] || { echo "need at least one worker (or --scheduler: another machine's)" >&2; exit 2; }
+[[ $WORKERS -ge 1 ]] || echo "no Dask worker on this machine (--workers 0): trainings wait for another machine's workers"
 [[ -n "$REMOTE_REPLICAS" && $BALANCER -eq 0 ]] && { echo "--remote-replicas is for the balancer's machine (not with --no-balancer)" >&2; exit 2; }
 CORES="$(nproc)"
 [[ -n "$TORCH_THREADS" ]] || TORCH_THREADS=$(( WORKERS > 0 && CORES / WORKERS > 0 ? CORES / WORKERS : 1 ))

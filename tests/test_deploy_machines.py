@@ -1,21 +1,22 @@
 """A course on two machines (issue 24 item 3), on loopback: two deploy/classroom.sh, each with a cache folder of its
 own (as two machines have), sharing one PostgreSQL (tests/pgcluster.py, ``--database``) and one Dask scheduler.
 
-- "machine A": the balancer (HAProxy), the scheduler, one worker and replica web1; its balancer also lists machine
-  B's replica (``--remote-replicas``);
-- "machine B": replica "remote1" only, joining A's scheduler (``--scheduler``, ``--workers 0``, ``--no-balancer``).
+- "machine A": the balancer (HAProxy), the scheduler and replica web1; its balancer also lists machine B's replica
+  (``--remote-replicas``);
+- "machine B": replica "remote1" only, joining A's scheduler (``--scheduler``, ``--no-balancer``).
+No worker (``--workers 0``: a worker's start and a scoring would triple the test's time); the shared scheduler is
+shown by the scoring job machine B's replica submits to it.
 
-A checkpoint uploaded through web1 is scored on the shared worker and kept (in the database, weights included); the
-link (``?run=``) opened through the balancer with machine B's replica cookie shows the run there, while neither
-cache folder holds a weights file. A class poll (explainer/polls.py) answered from two processes with each machine's
-environment counts every session once. Both scripts are stopped with SIGTERM and nothing they started is left.
+A process with machine A's environment (its cache folder, the database URL: what web1's process has) keeps a run
+(RunStore(), weights included) and answers a class poll, while a process with machine B's environment answers the
+same poll; then the link (``?run=``) opened through the balancer with machine B's replica cookie shows the run there,
+and neither cache folder holds a weights file or a database. The poll counts every session once (15 of them answer
+through both). Both scripts are stopped with SIGTERM and nothing they started is left. About 25 s on an idle machine.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -24,14 +25,11 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from bench.classroom import Session, free_port
 from explainer.i18n import translate
 from tests.conftest import ROOT, run_async
 from tests.test_deploy import HAPROXY, SUPERVISORD, _session_processes
 
-KEPT = re.compile(r"(?:^|&)run=([A-Za-z0-9_-]{22})(?:&|$)")  # the link names the kept run
 READY_S = 150  # both scripts ready (a busy 2-core CI machine; about 25 s when idle)
 
 
@@ -85,6 +83,17 @@ _VOTER = textwrap.dedent("""
     from explainer.polls import Polls
     polls = Polls()  # the database the environment names (EXPLAINER_DATABASE_URL), as a replica's process makes it
     code, sessions = sys.argv[1], json.loads(sys.argv[2])
+    if sys.argv[3] == "keep":  # a run kept as a replica's Train page keeps one (ui/runs.py: RunStore().save)
+        import torch
+        from explainer.engine.runstore import RunStore
+        from explainer.learning.models import build_model
+        from explainer.learning.runs import KeptRun
+        from explainer.learning.train import TrainConfig, save_checkpoint
+        torch.manual_seed(0)
+        config = TrainConfig(model="mlp")
+        run = KeptRun(label="kept on machine A", config=config, history=[{{"epochs_done": 1.0, "train_acc": 0.9}}],
+                      test_accuracy=0.9, seconds=1.0, ips=1000.0)
+        print("kept", RunStore().save(run, save_checkpoint(build_model("mlp"), config), owner="a learner"), flush=True)
     print("ready", flush=True)
     sys.stdin.readline()  # both machines answer together
     out = {{"counted": 0, "refused": []}}
@@ -98,9 +107,10 @@ _VOTER = textwrap.dedent("""
 """)
 
 
-def _poll_through_both(machines: list[Machine], url: str) -> tuple[dict, list[dict]]:
-    """One poll; each machine's environment answers 40 sessions, 15 of them the same sessions (a student whose phone
-    moved to the other replica): the tally, and what each process counted and was refused."""
+def _machines_processes(machines: list[Machine], url: str) -> tuple[str, object, list[dict]]:
+    """Machine A's process keeps a run; one poll, which each machine's process answers for 40 sessions, 15 of them
+    the same sessions (a student whose phone moved to the other replica): (the run's id, the poll's tally, what
+    each process counted and was refused)."""
     from explainer.engine.db import Database
     from explainer.polls import Polls
     from explainer.questions import question
@@ -111,12 +121,14 @@ def _poll_through_both(machines: list[Machine], url: str) -> tuple[dict, list[di
     shared = [f"student-both-{k}" for k in range(15)]
     groups = [shared + [f"student-{m.cache.name}-{k}" for k in range(25)] for m in machines]
     procs = []
-    for m, sessions in zip(machines, groups):
+    for m, sessions, keep in zip(machines, groups, ("keep", "")):
         env = dict(os.environ, EXPLAINER_DATABASE_URL=url, CONVOLUTION_EXPLAINER_RUNS=str(m.cache))
         procs.append(subprocess.Popen([sys.executable, "-c", _VOTER.format(root=str(ROOT)), made.code,
-                                       json.dumps(sessions)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       json.dumps(sessions), keep], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
     try:
+        first = procs[0].stdout.readline().split()
+        assert first[:1] == ["kept"], procs[0].stderr.read()[-2000:]
         for p in procs:
             assert p.stdout.readline().strip() == "ready", p.stderr.read()[-2000:]
         for p in procs:
@@ -130,67 +142,61 @@ def _poll_through_both(machines: list[Machine], url: str) -> tuple[dict, list[di
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
     tally = polls.tally(made.code)
     db.dispose()
-    return tally, [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
+    return first[1], tally, [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
+
+
+def _scheduler_tasks(scheduler: str) -> int:
+    from distributed import Client
+
+    with Client(scheduler, timeout=30) as client:
+        return client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
 
 
 def test_two_machines_share_kept_runs_and_polls(postgres, tmp_path):
-    import torch
-
-    from explainer.learning.models import build_model
-    from explainer.learning.train import TrainConfig, save_checkpoint
-
     url = postgres.schema_url()
     front, sched, port_a, port_b = free_port(), free_port(), free_port(), free_port()
+    scheduler = f"tcp://127.0.0.1:{sched}"
     t0 = time.monotonic()
     a = Machine(tmp_path, "machine-a", "--replica-ports", str(port_a), "--port", str(front), "--scheduler-port",
-                str(sched), "--workers", "1", "--torch-threads", "1", "--database", url,
-                "--remote-replicas", f"127.0.0.1:{port_b}")
-    b = Machine(tmp_path, "machine-b", "--replica-ports", str(port_b), "--scheduler", f"tcp://127.0.0.1:{sched}",
-                "--workers", "0", "--no-balancer", "--database", url)
+                str(sched), "--workers", "0", "--database", url, "--remote-replicas", f"127.0.0.1:{port_b}")
+    b = Machine(tmp_path, "machine-b", "--replica-ports", str(port_b), "--scheduler", scheduler, "--workers", "0",
+                "--no-balancer", "--database", url)
     machines = [a, b]
+    marks: dict[str, float] = {}
     try:
-        tally, counted = _poll_through_both(machines, url)  # while the replicas start
+        run_id, tally, counted = _machines_processes(machines, url)  # while the replicas start
+        marks["kept and polled"] = time.monotonic() - t0
         deadline = time.monotonic() + READY_S
         for m in machines:
             m.wait_ready(deadline)
-        ready = time.monotonic() - t0
+        marks["ready"] = time.monotonic() - t0
         for m in machines:  # the URL (its password) reaches the processes by their environment, not a file
             assert url not in (m.run_dir / "supervisord.conf").read_text()
-        torch.manual_seed(0)
-        config = TrainConfig(model="mlp")
-        blob = save_checkpoint(build_model("mlp"), config)
+        assert _scheduler_tasks(scheduler) == 0
         runs_header = translate("train.runs_header", "en")
-        base = f"http://127.0.0.1:{front}"
 
         async def go():
-            keeper = Session(base, cookies={"EXPLAINER_SRV": "web1"}, timeout=120)
-            await keeper.open("train")
-            await keeper.upload("tr_load", "mine.pt", blob)
-            limit = time.monotonic() + 60  # scored on the shared worker, then kept
-            while not KEPT.search(keeper.query):
-                assert time.monotonic() < limit and not keeper.exceptions, (keeper.exceptions, keeper.texts[-5:])
-                await keeper.tick()
-                await asyncio.sleep(0.2)
-            await keeper.close()
-            reader = Session(base, cookies={"EXPLAINER_SRV": "remote1"}, timeout=120)
-            reader.query = keeper.query
+            reader = Session(f"http://127.0.0.1:{front}", cookies={"EXPLAINER_SRV": "remote1"}, timeout=120)
+            reader.query = f"run={run_id}"
             await reader.open("train")
             await reader.close()
-            return keeper, reader
+            return reader
 
-        keeper, reader = run_async(go(), 240)
-        run_id = KEPT.search(keeper.query).group(1)
-        assert keeper.cookies["EXPLAINER_SRV"] == "web1" and reader.cookies["EXPLAINER_SRV"] == "remote1"
-        assert not reader.exceptions, reader.exceptions
+        reader = run_async(go(), 180)
+        marks["opened"] = time.monotonic() - t0
+        assert reader.cookies["EXPLAINER_SRV"] == "remote1" and not reader.exceptions, reader.exceptions
         assert runs_header in reader.texts and f"run={run_id}" in reader.query, (reader.texts, reader.query)
+        limit = time.monotonic() + 30  # machine B's replica scores the run it opened: a job on A's scheduler
+        while not _scheduler_tasks(scheduler):
+            assert time.monotonic() < limit, "machine B's replica sent no job to the shared scheduler"
+            time.sleep(0.5)
         for m in machines:  # the run's weights are in the database: no cache folder holds them
             assert not [p for p in m.cache.rglob("*") if p.is_file() and p.suffix in (".pt", ".sqlite")], \
                 list(m.cache.rglob("*"))
-        print(f"\ntwo machines: both ready after {ready:.1f} s, the run kept through web1 and opened through "
-              f"machine B's replica; poll: {tally.total} answers counted from {counted}")
     finally:
         stopped = [m.stop() for m in machines[::-1]]  # B first (it uses A's scheduler), then A
+        print(f"\ntwo machines, timeline (s): {marks}, both stopped at {time.monotonic() - t0:.1f}")
     assert tally.total == 65 and sum(tally.counts.values()) == 65, tally  # 15 + 25 + 25 sessions, each once
-    assert sorted(c["counted"] for c in counted) and sum(c["counted"] for c in counted) == 65, counted
+    assert sum(c["counted"] for c in counted) == 65, counted
     assert sorted(k for c in counted for k in c["refused"]) == ["errors.poll.answered"] * 15, counted
     assert stopped == [(0, []), (0, [])], stopped
