@@ -99,7 +99,8 @@ CORES="$(nproc)"
 mkdir -p "$RUN_DIR"
 RUN_DIR="$(cd "$RUN_DIR" && pwd)"
 # one secret for all replicas (Streamlit signs its cookies with it), new each start
-SECRET="$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')"
+# (several machines: give each the same one in STREAMLIT_SERVER_COOKIE_SECRET, a student may fail over to another's)
+SECRET="${STREAMLIT_SERVER_COOKIE_SECRET:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')}"
 # every process started here carries this mark in its environment: the last resort of the stop finds them by it
 TAG="$("$PYTHON" -c 'import secrets; print(secrets.token_hex(8))')"
 
