@@ -401,3 +401,49 @@ def test_a_link_to_a_malformed_run_is_said_and_the_page_goes_on(mnist_dir):
     at.run()
     assert not at.exception and at.session_state["tr_runs"] == []
     assert translate("errors.run_record_bad", "en", field="history") in [x.value for x in at.toast]
+
+
+def test_a_link_when_the_database_is_down_is_said_and_the_page_goes_on(mnist_dir, monkeypatch):
+    """The course's PostgreSQL unreachable (a closed port): a link's run is reported missing, no traceback."""
+    from bench.classroom import free_port
+    from explainer.i18n import translate
+    from tests.conftest import app_test
+    from ui import runs as ui_runs
+
+    monkeypatch.setenv("EXPLAINER_DATABASE_URL", f"postgresql://u:p@127.0.0.1:{free_port()}/none")
+    ui_runs.store.clear()  # the page's store is made anew, on that database
+    try:
+        at = app_test("train", timeout=60)
+        at.query_params["run"] = "A" * 22
+        at.run()
+    finally:
+        ui_runs.store.clear()
+    assert not at.exception and at.session_state["tr_runs"] == []
+    assert translate("train.run_missing_one", "en", n=1) in [x.value for x in at.toast], [x.value for x in at.toast]
+
+
+def test_processes_starting_at_once_copy_an_older_store_once(tmp_path):
+    """Several replicas of one machine start together on an older store: one copies it, the others find it done."""
+    _, _, blob = _run()
+    folder = tmp_path / "cache"
+    _legacy_store(folder, [(c * 22, time.time() - 10 + k, blob, "t") for k, c in enumerate("DEFG")])
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    copied, errors = [], []
+
+    def start():
+        try:
+            db = Database(url)
+            copied.append(RunStore(folder, db=db).migrated)
+            db.dispose()
+        except Exception as exc:  # noqa: BLE001 — asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and sorted(map(len, copied)) == [0, 0, 0, 4], copied
+    db = Database(url)
+    assert RunStore(folder, db=db).ids() == [c * 22 for c in "GFED"]
+    db.dispose()
