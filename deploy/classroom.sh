@@ -136,8 +136,15 @@ if [[ -n "$DATABASE" ]]; then
   # in the environment (not in supervisord.conf or a command line): every process started here inherits it
   export EXPLAINER_DATABASE_URL="$DATABASE"
   # the schema is created (or migrated) once, here, and an unreachable database stops the start with its reason
-  "$PYTHON" -c 'from explainer.engine.runstore import RunStore; from explainer.polls import Polls; RunStore(); Polls()' \
-    || { echo "the database (--database) can't be used: see the error above" >&2; exit 1; }
+  "$PYTHON" - <<'EOF' || { echo "the database (--database) can't be used: see the reason above" >&2; exit 1; }
+import sys
+try:
+    from explainer.engine.runstore import RunStore
+    from explainer.polls import Polls
+    RunStore(), Polls()
+except Exception as exc:  # the reason in one line (the URL's password is not in it)
+    sys.exit(f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}")
+EOF
 fi
 
 # ------------------------------------------------------------------ the configurations

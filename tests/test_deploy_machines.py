@@ -200,3 +200,17 @@ def test_two_machines_share_kept_runs_and_polls(postgres, tmp_path):
     assert sum(c["counted"] for c in counted) == 65, counted
     assert sorted(k for c in counted for k in c["refused"]) == ["errors.poll.answered"] * 15, counted
     assert stopped == [(0, []), (0, [])], stopped
+
+
+def test_an_unreachable_database_stops_the_start_with_its_reason(tmp_path):
+    """``--database`` naming a database that isn't there: the script says so and exits before starting anything."""
+    port = free_port()  # nothing listens there
+    env = dict(os.environ, PYTHON=sys.executable, SUPERVISORD=SUPERVISORD, CONVOLUTION_EXPLAINER_RUNS=str(tmp_path))
+    t0 = time.monotonic()
+    r = subprocess.run(["bash", str(ROOT / "deploy" / "classroom.sh"), "--run-dir", str(tmp_path / "run"),
+                        "--database", f"postgresql://course:secret@127.0.0.1:{port}/course"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "the database (--database) can't be used" in r.stderr, (r.stdout, r.stderr[-2000:])
+    assert "OperationalError" in r.stderr and "Connection refused" in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "secret" not in r.stderr, r.stderr  # one line: the reason, no password
+    assert not (tmp_path / "run" / "supervisord.conf").exists() and time.monotonic() - t0 < 60
