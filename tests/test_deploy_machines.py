@@ -194,7 +194,12 @@ def test_two_machines_share_kept_runs_and_polls(postgres, tmp_path):
             assert not [p for p in m.cache.rglob("*") if p.is_file() and p.suffix in (".pt", ".sqlite")], \
                 list(m.cache.rglob("*"))
     finally:
-        stopped = [m.stop() for m in machines[::-1]]  # B first (it uses A's scheduler), then A
+        stopped: list = [None, None]  # both machines stopped together (as a course ends)
+        stoppers = [threading.Thread(target=lambda k=k: stopped.__setitem__(k, machines[k].stop())) for k in (0, 1)]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join(300)
         print(f"\ntwo machines, timeline (s): {marks}, both stopped at {time.monotonic() - t0:.1f}")
     assert tally.total == 65 and sum(tally.counts.values()) == 65, tally  # 15 + 25 + 25 sessions, each once
     assert sum(c["counted"] for c in counted) == 65, counted
