@@ -422,6 +422,16 @@ def test_a_link_when_the_database_is_down_is_said_and_the_page_goes_on(mnist_dir
     assert translate("train.run_missing_one", "en", n=1) in [x.value for x in at.toast], [x.value for x in at.toast]
 
 
+def test_an_unreadable_older_store_is_set_aside(make, tmp_path):
+    folder = tmp_path / "cache"
+    (folder / "weights").mkdir(parents=True)
+    (folder / "runs.sqlite").write_bytes(b"not a database" * 100)
+    (folder / "weights" / ("A" * 22 + ".pt")).write_bytes(b"w")
+    store = make(folder)
+    assert store.migrated == [] and store.ids() == [] and store.save(RUN, b"x")
+    assert sorted(p.name for p in folder.rglob("*")) == ["A" * 22 + ".pt", "runs.sqlite.unreadable", "weights"]
+
+
 def test_processes_starting_at_once_copy_an_older_store_once(tmp_path):
     """Several replicas of one machine start together on an older store: one copies it, the others find it done."""
     _, _, blob = _run()

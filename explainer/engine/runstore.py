@@ -19,7 +19,8 @@ are no orphaned weights files to sweep.
 An older store — ``runs.sqlite`` with ``weights/<id>.pt`` files beside it in the folder, from before the database
 layer — is copied into the database once, when a store on that folder starts (one process of the machine does it,
 the others wait for it; a run whose weights file is gone is skipped); then ``runs.sqlite`` is renamed
-``runs.sqlite.migrated`` and the copied weights files are removed. With PostgreSQL, each machine copies its own.
+``runs.sqlite.migrated`` and the weights files are removed. A ``runs.sqlite`` that can't be read (damaged, not a
+store) is renamed ``runs.sqlite.unreadable`` and left with its files for a person to look at. With PostgreSQL, each machine copies its own.
 
 Quotas (``explainer/limits.py``): the store is shared by every visitor, so each save names its owner (the
 session that made the run). First the owner's own oldest runs make room for the new one until the owner holds
@@ -289,7 +290,11 @@ class RunStore:
             fcntl.flock(fd, fcntl.LOCK_EX)  # one process of this machine copies; the others wait, then find it done
             if not legacy.exists():
                 return []
-            copied = self._copy_rows(legacy)
+            try:
+                copied = self._copy_rows(legacy)
+            except sqlite3.DatabaseError:  # not a store this app wrote (damaged, or no runs table): set aside, kept
+                os.replace(legacy, self.root / f"{LEGACY}.unreadable")
+                return []
             for suffix in ("-wal", "-shm"):
                 Path(f"{legacy}{suffix}").unlink(missing_ok=True)
             os.replace(legacy, self.root / f"{LEGACY}.migrated")
