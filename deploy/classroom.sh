@@ -65,7 +65,7 @@ while [[ $# -gt 0 ]]; do
     --scheduler) JOIN_SCHEDULER="$2"; shift 2 ;;
     --replica-address) REPLICA_ADDRESS="$2"; shift 2 ;;
     --no-balancer) BALANCER=0; shift ;;
-    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
