@@ -11,13 +11,24 @@
 #   --replica-ports a,b   explicit replica ports (instead of --replicas/--first-port)
 #   --port P              the balancer's port (what students open) [8500]
 #   --address A           the balancer's address [127.0.0.1]; 0.0.0.0 for a classroom network
-#   --scheduler-port P    Dask scheduler [8786]               --workers N    Dask worker processes [1]
+#   --scheduler-port P    Dask scheduler [8786]               --workers N    Dask worker processes [1], 0 for none
 #   --scheduler-host H    the scheduler's address [127.0.0.1]; beyond loopback (workers on other machines)
 #                         it requires TLS, which is then turned on
 #   --tls                 Dask TLS with client certificates (mutual authentication), also on loopback
 #   --tls-dir D           the certificates (deploy/make-certs.sh makes them there if D has none) [RUN_DIR/tls]
 #   --torch-threads T     PyTorch threads per worker [cores / workers]
 #   --run-dir D           logs, haproxy.cfg, supervisord.conf, Dask spill space [a new mktemp -d]
+#   --database URL        the database of kept runs and class polls, shared by every replica: a PostgreSQL URL
+#                         (postgresql://user:password@host/db) for a course on several machines [the per-user
+#                         SQLite file, one machine]; passed to the replicas as EXPLAINER_DATABASE_URL, its schema
+#                         created before they start
+# Several machines (README, "A course on several machines"): on the balancer's machine add the other machines'
+# replicas with --remote-replicas; on each other machine run replicas (and workers) only, joining that scheduler:
+#   --remote-replicas h:p,…  more servers for this balancer: another machine's replicas
+#   --scheduler ADDR      join this Dask scheduler (another machine's, e.g. tls://10.0.0.1:8786) instead of
+#                         starting one; --workers 0 runs no worker here
+#   --replica-address A   the replicas' address [127.0.0.1]; another machine's balancer must reach them
+#   --no-balancer         no HAProxy here (the other machine's balancer lists these replicas)
 # Environment: PYTHON (the interpreter with the app's requirements; default .venv/bin/python, else python3),
 # MNIST_DIR (passed to the replicas and workers), HAPROXY [/usr/sbin/haproxy], SUPERVISORD [Debian's
 # /usr/bin/supervisord, else the one beside PYTHON].
@@ -26,7 +37,7 @@
 # (its nanny; the nanny restarts the worker process itself), HAProxy. HAProxy checks each replica's
 # /_stcore/health every second and sends the students of a dead one to a live one (their browser reconnects
 # and reruns the page from its URL). `supervisorctl -c RUN_DIR/supervisord.conf status` shows the processes.
-# Replicas, scheduler and workers listen on 127.0.0.1 only (unless --scheduler-host) and the Dask processes
+# Replicas, scheduler and workers listen on 127.0.0.1 only (unless --scheduler-host or --replica-address) and the Dask processes
 # serve no HTTP; only HAProxy faces the network. Stickiness is by cookie (EXPLAINER_SRV), not by client IP: a
 # classroom often shares one public IP, and a session's websocket, uploads and media must reach its process.
 set -euo pipefail
@@ -34,6 +45,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPLICAS=2 FIRST_PORT=8601 REPLICA_PORTS="" PORT=8500 ADDRESS=127.0.0.1
 SCHED_PORT=8786 SCHED_HOST=127.0.0.1 WORKERS=1 TORCH_THREADS="" RUN_DIR="" TLS=0 TLS_DIR=""
+DATABASE="" REMOTE_REPLICAS="" JOIN_SCHEDULER="" REPLICA_ADDRESS=127.0.0.1 BALANCER=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --replicas) REPLICAS="$2"; shift 2 ;;
@@ -48,7 +60,12 @@ while [[ $# -gt 0 ]]; do
     --workers) WORKERS="$2"; shift 2 ;;
     --torch-threads) TORCH_THREADS="$2"; shift 2 ;;
     --run-dir) RUN_DIR="$2"; shift 2 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    --database) DATABASE="$2"; shift 2 ;;
+    --remote-replicas) REMOTE_REPLICAS="$2"; shift 2 ;;
+    --scheduler) JOIN_SCHEDULER="$2"; shift 2 ;;
+    --replica-address) REPLICA_ADDRESS="$2"; shift 2 ;;
+    --no-balancer) BALANCER=0; shift ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,7 +78,7 @@ HAPROXY="${HAPROXY:-/usr/sbin/haproxy}"
 DASK="$BIN/dask"
 [[ -x "$DASK" ]] || DASK="$(command -v dask || true)"
 [[ -n "$DASK" ]] || { echo "the dask CLI (package distributed) is not installed for $PYTHON" >&2; exit 1; }
-[[ -x "$HAPROXY" ]] || { echo "haproxy not found at $HAPROXY (Debian: apt install haproxy)" >&2; exit 1; }
+[[ $BALANCER -eq 0 || -x "$HAPROXY" ]] || { echo "haproxy not found at $HAPROXY (Debian: apt install haproxy)" >&2; exit 1; }
 if [[ -z "${SUPERVISORD:-}" ]]; then
   if [[ -x /usr/bin/supervisord ]]; then SUPERVISORD=/usr/bin/supervisord; else SUPERVISORD="$BIN/supervisord"; fi
 fi
@@ -73,14 +90,17 @@ if [[ -n "$REPLICA_PORTS" ]]; then
 else
   PORTS=(); for ((i = 0; i < REPLICAS; i++)); do PORTS+=($((FIRST_PORT + i))); done
 fi
-[[ ${#PORTS[@]} -ge 1 && $WORKERS -ge 1 ]] || { echo "need at least one replica and one worker" >&2; exit 2; }
+[[ ${#PORTS[@]} -ge 1 && $WORKERS -ge 0 ]] || { echo "need at least one replica" >&2; exit 2; }
+[[ $WORKERS -ge 1 ]] || echo "no Dask worker on this machine (--workers 0): trainings wait for another machine's workers"
+[[ -n "$REMOTE_REPLICAS" && $BALANCER -eq 0 ]] && { echo "--remote-replicas is for the balancer's machine (not with --no-balancer)" >&2; exit 2; }
 CORES="$(nproc)"
-[[ -n "$TORCH_THREADS" ]] || TORCH_THREADS=$(( CORES / WORKERS > 0 ? CORES / WORKERS : 1 ))
+[[ -n "$TORCH_THREADS" ]] || TORCH_THREADS=$(( WORKERS > 0 && CORES / WORKERS > 0 ? CORES / WORKERS : 1 ))
 [[ -n "$RUN_DIR" ]] || RUN_DIR="$(mktemp -d -t explainer-classroom.XXXXXX)"
 mkdir -p "$RUN_DIR"
 RUN_DIR="$(cd "$RUN_DIR" && pwd)"
 # one secret for all replicas (Streamlit signs its cookies with it), new each start
-SECRET="$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')"
+# (several machines: give each the same one in STREAMLIT_SERVER_COOKIE_SECRET, a student may fail over to another's)
+SECRET="${STREAMLIT_SERVER_COOKIE_SECRET:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')}"
 # every process started here carries this mark in its environment: the last resort of the stop finds them by it
 TAG="$("$PYTHON" -c 'import secrets; print(secrets.token_hex(8))')"
 
@@ -99,12 +119,33 @@ if [[ $TLS -eq 1 ]]; then
 fi
 CONTACT_HOST="$SCHED_HOST"; [[ "$SCHED_HOST" == 0.0.0.0 ]] && CONTACT_HOST=127.0.0.1
 SCHEDULER="$PROTO://$CONTACT_HOST:$SCHED_PORT"
+if [[ -n "$JOIN_SCHEDULER" ]]; then  # another machine's scheduler: its protocol decides TLS (certificates: --tls-dir)
+  SCHEDULER="$JOIN_SCHEDULER"
+  if [[ "$SCHEDULER" == tls://* && $TLS -eq 0 ]]; then
+    echo "joining a TLS scheduler: pass --tls --tls-dir D with the course's certificates (copied from its machine)" >&2; exit 2
+  fi
+fi
 
 export MNIST_DIR="${MNIST_DIR:-$ROOT/../shared/mnist}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"   # the workers import explainer/ (and its Dask preload)
 # A closed engine: no HTTP routes on the scheduler or the workers, and explainer.engine.jobcluster's preload closes
 # the HTTP listener Dask opens anyway (see that module). Set a list of routes here to ask for them.
 export DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES='[]' DASK_DISTRIBUTED__WORKER__HTTP__ROUTES='[]'
+
+if [[ -n "$DATABASE" ]]; then
+  # in the environment (not in supervisord.conf or a command line): every process started here inherits it
+  export EXPLAINER_DATABASE_URL="$DATABASE"
+  # the schema is created (or migrated) once, here, and an unreachable database stops the start with its reason
+  "$PYTHON" - <<'EOF' || { echo "the database (--database) can't be used: see the reason above" >&2; exit 1; }
+import sys
+try:
+    from explainer.engine.runstore import RunStore
+    from explainer.polls import Polls
+    RunStore(), Polls()
+except Exception as exc:  # the reason in one line (the URL's password is not in it)
+    sys.exit(f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}")
+EOF
+fi
 
 # ------------------------------------------------------------------ the configurations
 CFG="$RUN_DIR/haproxy.cfg"
@@ -152,10 +193,16 @@ backend web
     http-response set-header X-Explainer-Replica %s
 EOF
   for i in "${!PORTS[@]}"; do
-    echo "    server web$((i + 1)) 127.0.0.1:${PORTS[$i]} cookie web$((i + 1))"
+    echo "    server web$((i + 1)) $REPLICA_ADDRESS:${PORTS[$i]} cookie web$((i + 1))"
   done
+  if [[ -n "$REMOTE_REPLICAS" ]]; then
+    IFS=, read -r -a REMOTE <<< "$REMOTE_REPLICAS"
+    for i in "${!REMOTE[@]}"; do
+      echo "    server remote$((i + 1)) ${REMOTE[$i]} cookie remote$((i + 1))"
+    done
+  fi
 } > "$CFG"
-"$HAPROXY" -c -q -f "$CFG"
+if [[ $BALANCER -eq 1 ]]; then "$HAPROXY" -c -q -f "$CFG"; else rm -f "$CFG"; fi
 
 if [[ $TLS -eq 1 ]]; then
   SCHED_TLS="--tls-ca-file $TLS_DIR/ca.pem --tls-cert $TLS_DIR/scheduler.pem --tls-key $TLS_DIR/scheduler-key.pem"
@@ -209,15 +256,19 @@ serverurl=unix://$RUN_DIR/supervisor.sock
 EOF
   # started in priority order, stopped in reverse: the balancer first (no new clicks), then the web processes,
   # the workers (a running training is cancelled there), the scheduler last
-  program scheduler 10 TERM "$DASK scheduler --host $SCHED_HOST --port $SCHED_PORT --protocol $PROTO --no-dashboard --dashboard-address 127.0.0.1:0 --preload explainer.engine.jobcluster $SCHED_TLS"
+  if [[ -z "$JOIN_SCHEDULER" ]]; then
+    program scheduler 10 TERM "$DASK scheduler --host $SCHED_HOST --port $SCHED_PORT --protocol $PROTO --no-dashboard --dashboard-address 127.0.0.1:0 --preload explainer.engine.jobcluster $SCHED_TLS"
+  fi
   for ((w = 1; w <= WORKERS; w++)); do
     program "worker$w" 20 TERM "env EXPLAINER_TORCH_THREADS=$TORCH_THREADS OMP_NUM_THREADS=$TORCH_THREADS $DASK worker $SCHEDULER --nworkers 1 --nthreads 1 --resources training=1 --host 127.0.0.1 --no-dashboard --dashboard-address 127.0.0.1:0 --preload explainer.engine.jobcluster --local-directory $RUN_DIR/dask --name explainer-worker-$w $WORKER_TLS"
   done
   for i in "${!PORTS[@]}"; do
-    program "web$((i + 1))" 30 TERM "env EXPLAINER_DASK_SCHEDULER=$SCHEDULER STREAMLIT_SERVER_COOKIE_SECRET=$SECRET $PYTHON -m streamlit run $ROOT/streamlit_app.py --server.address 127.0.0.1 --server.port ${PORTS[$i]} --server.headless true --browser.gatherUsageStats false"
+    program "web$((i + 1))" 30 TERM "env EXPLAINER_DASK_SCHEDULER=$SCHEDULER STREAMLIT_SERVER_COOKIE_SECRET=$SECRET $PYTHON -m streamlit run $ROOT/streamlit_app.py --server.address $REPLICA_ADDRESS --server.port ${PORTS[$i]} --server.headless true --browser.gatherUsageStats false"
   done
   # HAProxy: SIGUSR1 is its graceful stop (open websockets get hard-stop-after)
-  program haproxy 40 USR1 "$HAPROXY -db -f $CFG"
+  if [[ $BALANCER -eq 1 ]]; then
+    program haproxy 40 USR1 "$HAPROXY -db -f $CFG"
+  fi
 } > "$SUP"
 chmod 0600 "$SUP"   # it holds the cookie secret
 
@@ -277,14 +328,20 @@ with Client(sys.argv[1], timeout=5) as c:
 EOF
 }
 
+REPLICA_CHECK="$REPLICA_ADDRESS"; [[ "$REPLICA_ADDRESS" == 0.0.0.0 ]] && REPLICA_CHECK=127.0.0.1
 wait_until 120 "dask workers" dask_ok "$WORKERS"
 for i in "${!PORTS[@]}"; do
-  wait_until 120 "web$((i + 1))" http_ok "http://127.0.0.1:${PORTS[$i]}/_stcore/health"
+  wait_until 120 "web$((i + 1))" http_ok "http://$REPLICA_CHECK:${PORTS[$i]}/_stcore/health"
 done
 CHECK_HOST="$ADDRESS"; [[ "$ADDRESS" == 0.0.0.0 || "$ADDRESS" == "*" ]] && CHECK_HOST=127.0.0.1
-wait_until 30 "haproxy" http_ok "http://$CHECK_HOST:$PORT/_stcore/health"
+if [[ $BALANCER -eq 1 ]]; then
+  wait_until 30 "haproxy" http_ok "http://$CHECK_HOST:$PORT/_stcore/health"
+  FRONT="http://$ADDRESS:$PORT/"
+else
+  FRONT="replicas $REPLICA_ADDRESS:${PORTS[*]} for another machine's balancer"
+fi
 
-echo "ready: http://$ADDRESS:$PORT/ (${#PORTS[@]} replicas, $WORKERS Dask workers, scheduler $SCHEDULER, logs $RUN_DIR; supervisorctl -c $SUP status)"
+echo "ready: $FRONT (${#PORTS[@]} replicas, $WORKERS Dask workers, scheduler $SCHEDULER, logs $RUN_DIR; supervisorctl -c $SUP status)"
 # run until a signal; supervisord restarts whatever dies. Should supervisord itself die, stop the rest and fail.
 set +e
 while kill -0 "$SUP_PID" 2>/dev/null; do wait "$SUP_PID"; done

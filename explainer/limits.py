@@ -63,11 +63,10 @@ RESUME_KEEP_SECONDS = 2 * 3600  # a lost training's checkpoint waits this long f
 # visitor that saved a run: its login, browser cookie, else session) has a quota; a run is pushed out by another owner's save only when it is
 # older than the grace period, oldest first; a save that would need to push out a younger run is refused.
 RUNS_KEPT = 500  # runs in the store
-RUNS_KEPT_BYTES = 512 * 1024 * 1024  # their weights files
+RUNS_KEPT_BYTES = 512 * 1024 * 1024  # their weights (checkpoint bytes)
 RUNS_PER_OWNER = 20  # one owner's runs (their own oldest go first)
 RUNS_PER_OWNER_BYTES = 64 * 1024 * 1024  # one owner's weights (four of the largest custom models)
 RUNS_GRACE_SECONDS = 24 * 3600  # a run no other owner can push out (a class's day)
-RUNS_ORPHAN_SECONDS = 600  # a weights file without its row (a crash between the two) is swept after this
 
 # ---------------------------------------------------------------- image decodes (explainer.data.images)
 # One decode may hold up to about 160 MB (UPLOAD_PIXELS of RGB, or UPLOAD_PIXELS_DEEP of a deep mode), so the whole

@@ -7,8 +7,7 @@ unguessable and the store is never listed.
 """
 from __future__ import annotations
 
-import sqlite3
-
+import sqlalchemy as sa
 import streamlit as st
 
 from explainer.errors import UserError
@@ -53,7 +52,7 @@ def remember(run: KeptRun) -> None:
     except UserError as exc:  # the learner's quota or a store full of other learners' runs from today
         st.toast(t_error(exc), icon="⚠️")
         return
-    except (OSError, sqlite3.Error, ValueError) as exc:
+    except (OSError, sa.exc.SQLAlchemyError, ValueError) as exc:  # the database locked or unreachable
         st.toast(t("train.store_failed", detail=literal(type(exc).__name__)), icon="⚠️")
         return
     ids = [i for i in linked_ids() if i != run.id] + [run.id]
@@ -66,7 +65,7 @@ def load(run_id: str) -> KeptRun | None:
     except UserError as exc:  # a row another version wrote: said, then treated as gone
         st.toast(t_error(exc), icon="⚠️")
         return None
-    except (OSError, sqlite3.Error):
+    except (OSError, sa.exc.SQLAlchemyError):
         return None
 
 

@@ -1,4 +1,4 @@
-"""One database for everything the app shares between its processes and machines (class polls; next, the run store).
+"""One database for everything the app shares between its processes and machines (class polls, the run store).
 
 SQLAlchemy Core over either engine, the same code for both:
 
@@ -8,7 +8,7 @@ SQLAlchemy Core over either engine, the same code for both:
 - **PostgreSQL** when ``EXPLAINER_DATABASE_URL`` is set (``postgresql+psycopg://user:pass@host/db``; a plain
   ``postgresql://`` URL is read as psycopg 3): a course on several machines.
 
-Schema: each part of the app (a *component*: ``polls``, later ``runs``) owns its tables and an ordered list of
+Schema: each part of the app (a *component*: ``polls``, ``runs``) owns its tables and an ordered list of
 migration steps (``Step``: a version number and a function of an open connection). ``Database.migrate(component,
 steps)`` runs, in one transaction, the steps above the version recorded in the ``schema_version`` table (one row per
 component) and records the new version. It is idempotent (a second call finds nothing to do) and safe when several
