@@ -14,6 +14,7 @@ from explainer.figures.style import fmt
 from explainer.i18n import translate
 from explainer.questions import question
 from tests.conftest import app_test
+from tests.pagewalk import undeclared
 from ui.nav import LESSONS
 from ui.tables.train import TABLE as TRAIN
 
@@ -88,6 +89,7 @@ def test_predict_then_reveal(lesson, lang):
     key = _key(prefix, qid)
     at = app_test(lesson, lang, timeout=TIMEOUT, predict=True).run()
     assert not at.exception
+    assert undeclared(at) == []  # the answer widgets are declared (ui/tables) and fit their declarations
     assert any(translate(q.prompt, lang).split("{")[0][:20] in m.value for m in at.markdown)
     if lesson in ("kernels", "xo", "optimizers"):  # these say what waits for the answer
         assert translate("questions.hidden", lang) in _texts(at.info)
@@ -146,7 +148,7 @@ def test_right_and_wrong_in_chinese(lesson):
     right = expected()
     labels = _choice_labels(qid, q.choices, "zh") if q.kind == "choice" else None
     at = app_test(lesson, "zh", timeout=TIMEOUT, predict=True).run()
-    assert not at.exception
+    assert not at.exception and undeclared(at) == []
     at = _answer(at, q.kind, key, right)
     assert translate("questions.right", "zh", answer=_shown(q.kind, right, "zh", labels)) in _texts(at.success)
     at.button(key=f"{key}_again").click().run()
@@ -163,7 +165,9 @@ def test_a_cell_question_takes_row_and_column_and_accepts_every_tie():
     best = [int(v) for v in np.unravel_index(int(np.argmax(m)), m.shape)]
     at = app_test("xo", "en", timeout=TIMEOUT, predict=True).run()
     assert translate("questions.hidden", "en") in _texts(at.info)  # the maps wait
+    assert undeclared(at) == []  # the row and column inputs are declared
     at = _answer(at, "cell", key, [0, 0])
+    assert undeclared(at) == []
     assert translate("questions.wrong", "en", answer=translate("questions.cell", "en", row=best[0], col=best[1]),
                      given=translate("questions.cell", "en", row=0, col=0)) in _texts(at.error)
     at.button(key=f"{key}_again").click().run()

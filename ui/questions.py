@@ -22,7 +22,8 @@ import os
 import streamlit as st
 
 from explainer.questions import Posed, question
-from ui.shell import lang, literal, presenter, t
+from ui.shell import lang, literal, presenter, t, widget
+from ui.tables.shared import question_key
 
 _ANSWERS = "_question_answers"  # qid → {"sig": the posed question's signature, "outcome": …, "given": …}
 _TALLY = "_question_tally"  # lesson → {qid: "right" | "wrong" | "skipped"} (the latest outcome per question)
@@ -96,20 +97,29 @@ def _record(p: Posed, sig: str, outcome: str, given) -> None:
     st.session_state.setdefault(_TALLY, {}).setdefault(p.lesson, {})[p.id] = outcome
 
 
+def _declared(p: Posed, key: str, part: str):
+    """The declared ``Param`` of an answer widget (``ui.tables.shared.question_params`` in the lesson's table): a page
+    whose prefix its table doesn't declare fails here, not silently."""
+    import importlib
+
+    return importlib.import_module(f"ui.tables.{p.lesson}").TABLE[f"{key}_{part}"]
+
+
 def _inputs(p: Posed, key: str):
-    """The answer widget(s) for ``p``; returns the given answer (None while nothing is given)."""
+    """The answer widget(s) for ``p``, each declared and created through ``ui.shell.widget`` (session only); returns
+    the given answer (None while nothing is given)."""
     label = t("questions.your_answer")
     if p.kind == "number":
-        return st.number_input(label, value=None, key=f"{key}_in", format="%g",
-                               help=t("questions.tolerance", tol=p.tolerance) if p.tolerance else None)
+        return widget(st.number_input, label, _declared(p, key, "in"), value=None, format="%g",
+                      help=t("questions.tolerance", tol=p.tolerance) if p.tolerance else None)
     if p.kind == "choice":
         names = _choice_labels(p)
-        return st.radio(label, list(p.choices), index=None, key=f"{key}_in", horizontal=True,
-                        format_func=names.__getitem__)
+        return widget(st.radio, label, _declared(p, key, "in"), options=list(p.choices), index=None, horizontal=True,
+                      format_func=names.__getitem__)
     rows, cols = p.grid
     c1, c2 = st.columns(2)
-    r = c1.number_input(t("common.row"), min_value=0, max_value=rows - 1, value=None, step=1, key=f"{key}_r")
-    c = c2.number_input(t("common.column"), min_value=0, max_value=cols - 1, value=None, step=1, key=f"{key}_c")
+    r = widget(c1.number_input, t("common.row"), _declared(p, key, "r"), max_value=rows - 1, value=None)
+    c = widget(c2.number_input, t("common.column"), _declared(p, key, "c"), max_value=cols - 1, value=None)
     return None if r is None or c is None else [int(r), int(c)]
 
 
@@ -188,7 +198,7 @@ def ask(qid: str, state: dict, prefix: str) -> bool:
     except (ValueError, TypeError, KeyError, IndexError):  # a state the question can't take (UserError is a
         return True  # ValueError): no card, the page shows everything as before — never a traceback
     sig = json.dumps([p.params, p.answer, p.choices], sort_keys=True, default=str)
-    key = f"{prefix}_q_{qid.replace('.', '_')}"
+    key = question_key(prefix, qid)
     kept = st.session_state.get(_ANSWERS, {}).get(qid)
     with st.container(border=True, key=key):
         st.markdown(f"**{t('questions.predict')}** {_text(p.prompt, p.params, p.words)}")
