@@ -248,10 +248,15 @@ def test_home_counts_answers_given_in_a_lesson(monkeypatch):
     key = _key("sp", "stride.out_size")
     at = _answer(at, "number", key, 3)
     assert at.success
+    from explainer.questions import tally_text
+
+    assert at.query_params["qt"] in (tally_text({"stride": {"stride.out_size": "right"}}),
+                                     [tally_text({"stride": {"stride.out_size": "right"}})])  # the URL has it at once
     at.switch_page("pages/home.py").run()
     from explainer.i18n import translate_n
 
     assert translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0) in _texts(at.markdown)
+    assert "qt" in at.query_params  # it stays in the URL on another page
 
 
 @pytest.mark.parametrize("env,cards", [("0", False), ("1", True)])
@@ -289,3 +294,32 @@ def test_settings_the_question_cannot_take_show_the_page_without_a_card():
     at.slider(key="sp_tpad").set_value(2).run()  # stride 2: output padding must be below 2
     assert not at.exception and at.error
     assert not [b for b in at.button if b.key == f"{key}_check"]
+
+
+def test_the_tally_lives_in_the_url_too():
+    """Home's tally is kept in the URL (``?qt=``, one letter per question): written from the session, read back from a
+    link (a reload), and a malformed or too long value is refused with a toast (the session's tally stays)."""
+    from explainer.questions import TALLY_CHARS, tally_text
+
+    tally = {"stride": {"stride.out_size": "right", "stride.params": "wrong"}, "xo": {"xo.winner": "skipped"}}
+    at = app_test("home", "en", timeout=TIMEOUT, _question_tally=tally).run()
+    assert not at.exception
+    text = at.query_params["qt"][0] if isinstance(at.query_params["qt"], list) else at.query_params["qt"]
+    assert text == tally_text(tally) and set(text) == {"-", "r", "w", "s"} and len(text) <= TALLY_CHARS
+
+    at = app_test("home", "en", timeout=TIMEOUT)  # a fresh session opened with the link: the same lines
+    at.query_params["qt"] = text
+    at.run()
+    from explainer.i18n import translate_n
+
+    md = _texts(at.markdown)
+    assert translate_n("questions.tally", 2, "en", right=1, wrong=1, skipped=0) in md
+    assert translate_n("questions.tally", 1, "en", right=0, wrong=0, skipped=1) in md
+
+    for bad in ("rrx", "r" * (TALLY_CHARS + 1), "<b>"):
+        at = app_test("home", "en", timeout=TIMEOUT, _question_tally={"xo": {"xo.winner": "right"}})
+        at.query_params["qt"] = bad
+        at.run()
+        assert not at.exception
+        assert [x for x in at.toast if "qt" in x.value]  # said, with the parameter's name
+        assert translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0) in _texts(at.markdown)

@@ -7,8 +7,9 @@
 ``ask`` draws the card: the prompt, an input (a number, the choices, or a grid of cells to click), "Check" and
 "Skip, show me". Until the learner answers or skips it returns False and the page keeps the revealing element
 hidden; then the card says right or wrong and why, with the numbers, and ``ask`` returns True. A new state
-(another slider value, another drawn grid) asks again. Answers live in the session only (nothing personal is
-stored, nothing goes into the URL); ``tally()`` gives the learner's outcomes per lesson for Home.
+(another slider value, another drawn grid) asks again. Answers live in the session only; ``tally()`` gives the
+learner's outcomes per lesson for Home, kept in the session and in the URL (``?qt=``, one letter per question:
+``explainer.questions.tally_text``), so a reload or the learner's own link keeps it; nothing is stored on the server.
 
 Presenter mode: the card shows the question large with one "Reveal" button (the room answers aloud) and counts
 nothing. The sidebar's "Predict first" switch (``predict``, session only) turns every card off: pages show
@@ -21,8 +22,8 @@ import os
 
 import streamlit as st
 
-from explainer.questions import Posed, question
-from ui.shell import lang, literal, presenter, t, widget
+from explainer.questions import Posed, parse_tally, question, tally_text
+from ui.shell import from_outside, lang, literal, presenter, publish, restore, t, widget
 from ui.tables.shared import question_key
 
 _ANSWERS = "_question_answers"  # qid → {"sig": the posed question's signature, "outcome": …, "given": …}
@@ -53,9 +54,26 @@ def pose(qid: str, state: dict) -> Posed:
     return Posed.from_dict(_posed(qid, json.dumps(state, sort_keys=True)))
 
 
+TALLY_KEY = "qt"  # the tally's URL parameter
+
+
+def sync_tally() -> dict[str, dict[str, str]]:
+    """The tally, kept in the session and the URL: a link's ``?qt=`` (from outside: a reload, a shared link) wins,
+    checked like every URL value (too long or a letter it doesn't know: a toast, the session's tally stays); then
+    the session's tally is written back to the URL (nothing while there is none)."""
+    ss = st.session_state
+    if from_outside(TALLY_KEY, st.query_params.get(TALLY_KEY)):
+        ss[_TALLY] = restore(TALLY_KEY, ss.get(_TALLY, {}), parse_tally)
+    found = ss.get(_TALLY, {})
+    text = tally_text(found)
+    if text or TALLY_KEY in st.query_params:
+        publish(TALLY_KEY, found, text)
+    return found
+
+
 def tally() -> dict[str, dict[str, str]]:
-    """Per lesson: each answered question's latest outcome (this browser session only)."""
-    return st.session_state.get(_TALLY, {})
+    """Per lesson: each answered question's latest outcome (this browser session and its URL)."""
+    return sync_tally()
 
 
 def _text(key: str, params: dict, words: dict) -> str:
@@ -193,6 +211,7 @@ def ask(qid: str, state: dict, prefix: str) -> bool:
     no card, True."""
     if not enabled():
         return True
+    sync_tally()
     try:
         p = pose(qid, state)
     except (ValueError, TypeError, KeyError, IndexError):  # a state the question can't take (UserError is a
@@ -207,6 +226,7 @@ def ask(qid: str, state: dict, prefix: str) -> bool:
             if cell is not None:
                 _record(p, sig, "right" if p.check(cell) else "wrong", cell)
                 kept = st.session_state[_ANSWERS][qid]
+                sync_tally()
         if kept is not None and kept["sig"] == sig:
             _reveal(p, kept["outcome"], key, kept.get("given"))
             return True
