@@ -437,15 +437,17 @@ def _probs(state: dict) -> np.ndarray:
 def _predicted(state: dict) -> dict:
     p = _probs(state)
     a = int(np.argmax(p))
+    # the why names the classes, not their probabilities: those are the other question's answer (and its why names
+    # no class), so answering one of the two first gives nothing of the other away
     return {"answer": a, "choices": tuple(range(len(p))),
-            "explain_params": {"answer": a, "p": f"{100 * p[a]:.1f}",
-                               "second": int(np.argsort(p)[-2]), "p2": f"{100 * np.sort(p)[-2]:.1f}"}}
+            "explain_params": {"answer": a, "second": int(np.argsort(p)[-2])}}
 
 
 def _confidence(state: dict) -> dict:
     p = _probs(state)
     a = round(100 * float(p.max()), 1)
-    return {"answer": a, "params": {"tol": 10}, "explain_params": {"answer": f"{a:.1f}", "pred": int(np.argmax(p))}}
+    return {"answer": a, "params": {"tol": 10},
+            "explain_params": {"answer": f"{a:.1f}", "p2": f"{100 * np.sort(p)[-2]:.1f}"}}
 
 
 # ---------------------------------------------------------------- the registry

@@ -102,9 +102,13 @@ def test_predict_then_reveal(lesson, lang):
         revealed = [v for v in radio_values if translate("questions.shown", lang, answer=labels[v]) in _texts(at.info)]
         assert len(revealed) == 1
         right = revealed[0]
-        if lesson == "network":  # the page's own prediction line says the same class
+        if lesson == "network":  # the page's own prediction line says the same class, once both questions are answered
             line = translate("network.prediction", lang, model="\0", pred=right, p="\0").split("\0")[1]
+            assert line not in _texts(at.markdown) and translate("questions.hidden", lang) in _texts(at.info)
+            assert not at.get("plotly_chart")[1:]  # the digit alone: no overview, detail or softmax yet
+            at.button(key=_key(prefix, "network.confidence") + "_skip").click().run()
             assert line in _texts(at.markdown)  # "** reads a **7** (" with this class
+            assert translate("questions.hidden", lang) not in _texts(at.info) and len(at.get("plotly_chart")) > 3
         at.button(key=f"{key}_again").click().run()
     else:
         right = expected()
@@ -323,3 +327,55 @@ def test_the_tally_lives_in_the_url_too():
         assert not at.exception
         assert [x for x in at.toast if "qt" in x.value]  # said, with the parameter's name
         assert translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0) in _texts(at.markdown)
+
+
+def _chart_texts(at) -> str:
+    """The charts' titles."""
+    import json
+
+    titles = [json.loads(c.proto.spec).get("layout", {}).get("title", {}) for c in at.get("plotly_chart")]
+    return " ".join(str(x.get("text", "")) if isinstance(x, dict) else str(x) for x in titles)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_train_hides_the_layer_tables_answers_until_asked(lang):
+    """Train: the layer table's shapes wait for ``train.first_values``, its parameter counts and total for
+    ``train.params``; the numbers shown nowhere before."""
+    at = app_test("train", lang, timeout=TIMEOUT, predict=True).run()
+    assert not at.exception
+    params = question("train.params").answer({"model": TRAIN["tr_model"].default})
+    first = question("train.first_values").answer({"model": TRAIN["tr_model"].default})
+    cols = lambda: list(at.dataframe[0].value.columns)  # noqa: E731
+    table = at.dataframe[0].value.to_string()
+    assert cols() == [translate("train.col_layer", lang)] and translate("train.total_row", lang) not in table
+    assert translate("questions.hidden_below", lang) in _texts(at.info)
+    everything = table + _texts(at.markdown) + _texts(at.caption) + _texts(at.info)
+    assert f"{params:,}" not in everything and str(params) not in everything
+    assert first == 16 * 28 * 28 and "16 × 28 × 28" not in everything  # the fast model's first convolution
+    at.button(key=_key("tr", "train.params") + "_skip").click().run()
+    assert cols() == [translate("train.col_layer", lang), translate("train.col_params", lang)]
+    assert f"{params:,}" in at.dataframe[0].value.to_string()  # the total row is back
+    at.button(key=_key("tr", "train.first_values") + "_skip").click().run()
+    assert len(cols()) == 3 and translate("questions.hidden_below", lang) not in _texts(at.info)
+    assert "16 × 28 × 28" in at.dataframe[0].value.to_string()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_backprop_asks_the_size_of_y_then_the_bias_gradient(lang):
+    """How kernels learn: Y, T and ∂L/∂Y wait for ``backprop.y_size``; ∂L/∂b and the gradients below for
+    ``backprop.grad_b``, whose card comes once ∂L/∂Y shows."""
+    y_title = translate("backprop.y_title", lang, h=3, w=3)
+    gb = translate("backprop.grad_b", lang)
+    at = app_test("backprop", lang, timeout=TIMEOUT, predict=True).run()
+    assert not at.exception
+    assert y_title not in _chart_texts(at) and not [m for m in at.metric if m.label == gb]
+    assert not [b for b in at.button if b.key == _key("bp", "backprop.grad_b") + "_check"]
+    at.button(key=_key("bp", "backprop.y_size") + "_skip").click().run()
+    assert y_title in _chart_texts(at) and not [m for m in at.metric if m.label == gb]
+    at.button(key=_key("bp", "backprop.grad_b") + "_skip").click().run()
+    from ui.tables.backprop import TABLE as BP
+
+    grad_b = question("backprop.grad_b").answer({k: BP[f"bp_{p}"].default for k, p in (
+        ("input", "input"), ("kernel", "kernel"), ("target", "target"), ("bias", "bias"), ("stride", "s"), ("padding", "p"))})
+    shown = [m.value for m in at.metric if m.label == gb]
+    assert shown == [fmt(grad_b)] and translate("questions.shown", lang, answer=fmt(grad_b)) in _texts(at.info)

@@ -349,3 +349,17 @@ def test_a_tally_round_trips_through_its_url_text_and_bad_text_is_refused():
     for bad in ("x", "r?", "R", "r" * (TALLY_CHARS + 1), "1", " r"):
         with pytest.raises(ValueError):
             parse_tally(bad)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_networks_two_reveals_give_nothing_of_each_other_away(lang):
+    """Inside the network asks both at once: the class's reveal has no probability, the probability's no class."""
+    from explainer.i18n import translate
+
+    probs = [0.01] * 10
+    probs[3], probs[8] = 0.83, 0.08
+    pred, conf = (question(q).pose({"probs": probs}) for q in ("network.predicted", "network.confidence"))
+    pred_why = translate(pred.explain, lang, **pred.explain_params)
+    conf_why = translate(conf.explain, lang, **conf.explain_params)
+    assert pred.answer == 3 and "3" in pred_why and "83" not in pred_why
+    assert conf.answer == pytest.approx(83.0) and "83.0" in conf_why and "3" not in conf_why.replace("83.0", "")
