@@ -2,9 +2,9 @@
 draw a digit. The page never trains nor scores the test set itself: ``explainer.engine.jobs`` does, on a worker."""
 from __future__ import annotations
 
-from typing import Callable
-
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
+
+from typing import Callable
 
 import numpy as np
 import streamlit as st
