@@ -379,3 +379,40 @@ def test_backprop_asks_the_size_of_y_then_the_bias_gradient(lang):
         ("input", "input"), ("kernel", "kernel"), ("target", "target"), ("bias", "bias"), ("stride", "s"), ("padding", "p"))})
     shown = [m.value for m in at.metric if m.label == gb]
     assert shown == [fmt(grad_b)] and translate("questions.shown", lang, answer=fmt(grad_b)) in _texts(at.info)
+
+
+# lesson → (question, prefix, the page's settings as a link gives them, the answer worked out by hand, language)
+OTHER_STATES = {
+    "images": ("images.flat_index", "im", {"im_row": "10"}, lambda: _first_lit(10), "zh"),
+    "kernels": ("kernels.out_width", "kn", {"kn_kernel": "curve", "kn_src": "checkerboard"}, lambda: 64 - 7 + 1, "en"),
+    "xo": ("xo.winner", "xo", {"xo_preset": "o"}, lambda: "O", "zh"),
+    "stride": ("stride.out_size", "sp", {"sp_h": "7", "sp_k": "3", "sp_s": "2", "sp_p": "0", "sp_d": "2"},
+               lambda: (7 + 0 - 2 * (3 - 1) - 1) // 2 + 1, "en"),
+    "pooling": ("pooling.out_size", "pl", {"pl_h": "6", "pl_w": "6", "pl_size": "3", "pl_stride": "1", "pl_pad": "1"},
+                lambda: (6 + 2 - 3) // 1 + 1, "zh"),
+    "backprop": ("backprop.y_size", "bp", {"bp_s": "1", "bp_p": "1"}, lambda: ((5 + 2 - 3) // 1 + 1) ** 2, "en"),
+    "train": ("train.updates", "tr", {"tr_size": "1000", "tr_bs": "64", "tr_epochs": "3"}, lambda: (1000 // 64) * 3,
+              "zh"),
+}
+
+
+@pytest.mark.parametrize("lesson", sorted(OTHER_STATES))
+def test_the_answer_follows_the_state_on_screen(lesson):
+    """Another state than the defaults (opened as a link gives it): the page hands its question what it shows, so the
+    reveal (after a skip, and a right answer) has the answer worked out by hand for that state."""
+    qid, prefix, params, expected, lang = OTHER_STATES[lesson]
+    q = question(qid)
+    key = _key(prefix, qid)
+    at = app_test(lesson, lang, timeout=TIMEOUT, predict=True)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception and not at.toast  # every setting of the link taken
+    right = expected()
+    assert right != CASES[lesson][2]()  # not the defaults' answer
+    labels = _choice_labels(qid, q.choices, lang) if q.kind == "choice" else None
+    at.button(key=f"{key}_skip").click().run()
+    assert translate("questions.shown", lang, answer=_shown(q.kind, right, lang, labels)) in _texts(at.info)
+    at.button(key=f"{key}_again").click().run()
+    at = _answer(at, q.kind, key, right)
+    assert translate("questions.right", lang, answer=_shown(q.kind, right, lang, labels)) in _texts(at.success)
