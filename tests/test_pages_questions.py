@@ -416,3 +416,22 @@ def test_the_answer_follows_the_state_on_screen(lesson):
     at.button(key=f"{key}_again").click().run()
     at = _answer(at, q.kind, key, right)
     assert translate("questions.right", lang, answer=_shown(q.kind, right, lang, labels)) in _texts(at.success)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_xo_maps_wait_for_both_map_questions(lang):
+    """X/O: the maps carry every value (the inspector's question) and their strongest cell (the cell question), and the
+    worked example under them names the default cell's 0.78: all wait for both; the later stages wait for the maps."""
+    example = translate("xo.conv_example", lang)
+    map_title = translate("xo.map_title", lang)
+    at = app_test("xo", lang, timeout=TIMEOUT, predict=True).run()
+    assert not at.exception and example not in _texts(at.markdown) and map_title not in _chart_texts(at)
+    assert f"{question('xo.map_value').answer({'grid': xo.grid_text(xo.X), 'filter': 0, 'row': 0, 'col': 0}):.2f}" \
+        in example  # what the example would give away
+    at.button(key=_key("xo", "xo.best_cell") + "_skip").click().run()
+    assert example not in _texts(at.markdown) and map_title not in _chart_texts(at)
+    at.button(key=_key("xo", "xo.map_value") + "_skip").click().run()
+    assert example in _texts(at.markdown) and map_title in _chart_texts(at)
+    at = app_test("xo", lang, timeout=TIMEOUT, predict=True, xo_view="relu").run()
+    assert translate("questions.hidden", lang) in _texts(at.info)
+    assert translate("xo.relu_text", lang) not in _texts(at.markdown)
