@@ -190,6 +190,10 @@ def test_a_new_state_asks_again_and_the_hidden_part_shows_after_an_answer():
     assert size_word in _texts(at.markdown)
     at.slider(key="sp_k").set_value(5).run()
     assert size_word not in _texts(at.markdown) and at.button(key=f"{key}_check")
+    at.number_input(key=f"{key}_in").set_value(99).run()  # typed (a rerun, as a browser sends it), then checked
+    at.button(key=f"{key}_check").click().run()  # wrong; asked again, its input starts empty
+    at.button(key=f"{key}_again").click().run()
+    assert at.number_input(key=f"{key}_in").value is None
 
 
 def test_presenter_mode_asks_the_room_and_counts_nothing():

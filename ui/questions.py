@@ -176,10 +176,20 @@ def _on_check(d: dict, sig: str, key: str) -> None:
     given = _given(p.kind, key)
     if given is not None:
         _record(p, sig, "right" if p.check(given) else "wrong", given)
+        _clear(key)
 
 
 def _on_skip(d: dict, sig: str, key: str) -> None:
     _record(Posed.from_dict(d), sig, "skipped", None)
+    _clear(key)
+
+
+def _clear(key: str) -> None:
+    """An answered card's inputs start empty when it asks again (``ui.shell.widget`` keeps a session-only value)."""
+    from ui.shell import _KEPT
+
+    for part in ("in", "r", "c"):
+        st.session_state.get(_KEPT, {}).pop(f"{key}_{part}", None)
 
 
 def _on_reveal(qid: str, sig: str) -> None:
