@@ -18,6 +18,7 @@ from explainer.i18n import LANGUAGES
 from ui.jobs import keep_alive
 from ui.nav import available_lessons
 from ui.questions import default_on as predict_default
+from ui.questions import sync_tally
 from ui.shell import lang, page_entered, presenter, t, widget
 from ui.tables.app import TABLE as APP
 
@@ -78,6 +79,7 @@ if home is not None:
     pages.append(st.Page(lambda: st.switch_page(home), title=t("nav.home"), url_path="home", visibility="hidden"))
 current = st.navigation(pages)
 page_entered(current.url_path)  # the URL history (ui.shell.from_outside) is per page
+sync_tally()  # the learner's tally of predictions (ui/questions.py): a link's ?qt= wins, then it stays in the URL
 # A title per lesson (the browser tab, history and a screen reader's first words), in the learner's language.
 app_title = t("home.title")
 st.set_page_config(

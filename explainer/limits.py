@@ -110,3 +110,7 @@ POLLS_OPEN_MAX = 2_000  # polls taking answers at once on the whole server (one 
 POLL_KEPT_SECONDS = 7 * 24 * 3600  # a poll (and its answers) is deleted this long after it opened
 POLL_SESSION_CHARS = 200  # the answering session's id (only its hash is kept)
 POLL_SECRET_CHARS = 100  # the lecturer's secret as sent (longer: wrong)
+
+# ---------------------------------------------------------------- predict first (explainer.questions, ui.questions)
+QUESTION_NUMBER_ABS = 1_000_000_000  # a learner's number answer lies within ±this (a model's parameters: ~2 million)
+QUESTION_GRID_SIDE = 64  # rows and columns of a cell question's grid (X/O's maps are 7×7)

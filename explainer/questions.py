@@ -121,6 +121,11 @@ class Question:
     choice_labels: str | None = None
     tolerance: float = 0.0
     hides: str = ""  # what the page keeps hidden until the learner answers (for developers)
+    offers: tuple | Callable[[], tuple] = ()  # every choice a compute may give (declared for the answer widget)
+
+    def may_offer(self) -> tuple:
+        """Every value a learner may choose on any state: the fixed choices, or all a compute may give."""
+        return tuple(self.choices or (self.offers() if callable(self.offers) else self.offers))
 
     @property
     def prompt(self) -> str:
@@ -432,28 +437,45 @@ def _probs(state: dict) -> np.ndarray:
 def _predicted(state: dict) -> dict:
     p = _probs(state)
     a = int(np.argmax(p))
+    # the why names the classes, not their probabilities: those are the other question's answer (and its why names
+    # no class), so answering one of the two first gives nothing of the other away
     return {"answer": a, "choices": tuple(range(len(p))),
-            "explain_params": {"answer": a, "p": f"{100 * p[a]:.1f}",
-                               "second": int(np.argsort(p)[-2]), "p2": f"{100 * np.sort(p)[-2]:.1f}"}}
+            "explain_params": {"answer": a, "second": int(np.argsort(p)[-2])}}
 
 
 def _confidence(state: dict) -> dict:
     p = _probs(state)
     a = round(100 * float(p.max()), 1)
-    return {"answer": a, "params": {"tol": 10}, "explain_params": {"answer": f"{a:.1f}", "pred": int(np.argmax(p))}}
+    return {"answer": a, "params": {"tol": 10},
+            "explain_params": {"answer": f"{a:.1f}", "p2": f"{100 * np.sort(p)[-2]:.1f}"}}
 
 
 # ---------------------------------------------------------------- the registry
+def _optimizer_names() -> tuple:
+    from explainer.learning.optim import OPTIMIZER_NAMES
+
+    return tuple(OPTIMIZER_NAMES)
+
+
+def _classes_max() -> int:
+    """A network's classes: MNIST's and Fashion-MNIST's 10, up to a learner's own folders."""
+    from explainer.limits import OWN_CLASSES_MAX
+
+    return max(10, OWN_CLASSES_MAX)
 _ALL = [
-    Question("images.normalised", "images", "number", _normalised, tolerance=0.005, hides="the row's values /255"),
-    Question("images.flat_index", "images", "number", _flat_index, hides="the highlighted row's index range"),
+    Question("images.normalised", "images", "number", _normalised, tolerance=0.005,
+             hides="the row's values /255 and the flattened vector"),
+    Question("images.flat_index", "images", "number", _flat_index,
+             hides="the highlighted row's index range and the flattened vector"),
     Question("images.grey", "images", "number", _grey, tolerance=1, hides="the pixel's grey level"),
     Question("kernels.edge_value", "kernels", "number", _edge_value, tolerance=0.5,
              hides="the output map and the worked sum"),
     Question("kernels.out_width", "kernels", "number", _kernel_out_width, hides="the output map and its size line"),
     Question("xo.winner", "xo", "choice", _xo_winner, choices=("X", "O"), hides="the verdict and the vote tab"),
-    Question("xo.map_value", "xo", "number", _xo_map_value, tolerance=0.02, hides="the inspector's map, sum and value"),
-    Question("xo.best_cell", "xo", "cell", _xo_best_cell, hides="the first tab's maps"),
+    Question("xo.map_value", "xo", "number", _xo_map_value, tolerance=0.02,
+             hides="the inspector's map, sum and value; the first tab's maps, their example, later stages"),
+    Question("xo.best_cell", "xo", "cell", _xo_best_cell,
+             hides="the first tab's maps and their example, the later stages"),
     Question("stride.out_size", "stride", "number", _out_size, hides="the size formulas, text and the stepper"),
     Question("stride.params", "stride", "number", _conv_params, hides="the parameter formula, text and the stepper"),
     Question("stride.transposed_size", "stride", "number", _transposed_size,
@@ -464,16 +486,21 @@ _ALL = [
     Question("pooling.peak_kept", "pooling", "choice", _pool_peak_kept, choices=("yes", "no"),
              choice_labels="questions.yesno_", hides="the pooled maps and the shift's numbers"),
     Question("optimizers.first", "optimizers", "choice", _first_to_minimum, choice_labels="optimizers.opt_",
-             hides="the race (map, 3-D, losses, table)"),
+             hides="the race (map, 3-D, losses, table)", offers=lambda: (*_optimizer_names(), "none")),
     Question("optimizers.lowest", "optimizers", "choice", _lowest_final, choice_labels="optimizers.opt_",
-             hides="the race (map, 3-D, losses, table)"),
-    Question("backprop.grad_b", "backprop", "number", _grad_b, tolerance=0.01, hides="nothing (shared page)"),
-    Question("backprop.y_size", "backprop", "number", _hand_y_size, hides="nothing (shared page)"),
-    Question("train.params", "train", "number", _model_params, hides="nothing (shared page)"),
-    Question("train.first_values", "train", "number", _first_layer_values, hides="nothing (shared page)"),
-    Question("train.updates", "train", "number", _updates, hides="nothing: a training's progress shows it"),
-    Question("network.predicted", "network", "choice", _predicted, hides="nothing (shared page)"),
-    Question("network.confidence", "network", "number", _confidence, tolerance=10, hides="nothing (shared page)"),
+             hides="the race (map, 3-D, losses, table)", offers=lambda: _optimizer_names()),
+    Question("backprop.grad_b", "backprop", "number", _grad_b, tolerance=0.01,
+             hides="the loss and ∂L/∂b, and the gradients below (asked once Y, T and ∂L/∂Y show)"),
+    Question("backprop.y_size", "backprop", "number", _hand_y_size,
+             hides="Y, T and ∂L/∂Y (their sizes) and all below"),
+    Question("train.params", "train", "number", _model_params, hides="the layer table's parameter column and total"),
+    Question("train.first_values", "train", "number", _first_layer_values, hides="the layer table's shape column"),
+    Question("train.updates", "train", "number", _updates, hides="the progress line's total of steps"),
+    Question("network.predicted", "network", "choice", _predicted, offers=lambda: tuple(range(_classes_max())),
+             hides="the prediction, the overview, the unit's detail, softmax and what a channel looks for"),
+    Question("network.confidence", "network", "number", _confidence, tolerance=10,
+             hides="the prediction, the overview, the unit's detail, softmax and what a channel looks for"),
+    # new questions go at the end: a tally's URL text (``tally_text``) is one letter per question in this order
 ]
 
 QUESTIONS: dict[str, tuple[Question, ...]] = {}
@@ -487,3 +514,38 @@ assert len(_BY_ID) == len(_ALL), "question ids are unique"
 def question(qid: str) -> Question:
     """The registered question ``qid`` (``KeyError`` for an unknown one)."""
     return _BY_ID[qid]
+
+
+# ---------------------------------------------------------------- a learner's tally, as URL text
+OUTCOMES = ("right", "wrong", "skipped")
+_LETTER = {"right": "r", "wrong": "w", "skipped": "s"}
+_OUTCOME = {v: k for k, v in _LETTER.items()}
+TALLY_CHARS = len(_ALL)  # the longest tally text: one letter per registered question
+
+
+def tally_text(tally: dict) -> str:
+    """A tally (lesson → {question id: outcome}) as short URL text: one letter per registered question in the
+    registry's order (``r`` right, ``w`` wrong, ``s`` skipped, ``-`` not answered), trailing ``-`` left off.
+
+    >>> tally_text({"images": {"images.flat_index": "right"}, "kernels": {"kernels.edge_value": "skipped"}})
+    '-r-s'
+    >>> parse_tally("-r-s") == {"images": {"images.flat_index": "right"}, "kernels": {"kernels.edge_value": "skipped"}}
+    True
+    """
+    letters = [_LETTER.get(tally.get(q.lesson, {}).get(q.id), "-") for q in _ALL]
+    return "".join(letters).rstrip("-")
+
+
+def parse_tally(text: str) -> dict:
+    """The tally of URL text ``text`` (``tally_text``'s); ``ValueError`` for text longer than the registry or with
+    any other letter. Linear in the text's length, which is checked first."""
+    if not isinstance(text, str) or len(text) > TALLY_CHARS:
+        raise ValueError("tally too long")
+    tally: dict = {}
+    for q, ch in zip(_ALL, text):
+        if ch == "-":
+            continue
+        if ch not in _OUTCOME:
+            raise ValueError("tally letter")
+        tally.setdefault(q.lesson, {})[q.id] = _OUTCOME[ch]
+    return tally

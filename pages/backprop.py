@@ -23,7 +23,7 @@ from explainer.learning.train import TrainConfig
 from ui import jobs as ui_jobs
 from ui.canvas import draw_canvas
 from ui.charts import chart, figure
-from ui.questions import ask_all
+from ui.questions import ask
 from ui.registry import SharedRegistry, shared_registry
 from ui.shell import formula, labels, lang, literal, note, t, t_error, tn, widget
 from ui.tables.backprop import TABLE as BACKPROP, lr_key
@@ -110,14 +110,19 @@ def hand_example() -> bp.HandExample:
         st.stop()
 
 
-def forward_pass(ex: bp.HandExample, L: dict) -> None:
-    """X, W, Y, the target T, ∂L/∂Y, the loss and ∂L/∂b."""
+def forward_pass(ex: bp.HandExample, L: dict, state: dict) -> bool:
+    """X, W, Y, the target T, ∂L/∂Y, the loss and ∂L/∂b. Predict first (``ui.questions``, on the by-hand ``state``):
+    Y, T and ∂L/∂Y (their size) wait for ``backprop.y_size``; ∂L/∂b and the gradients below for ``backprop.grad_b``,
+    asked once ∂L/∂Y shows. Returns whether the gradients below may show."""
     g1, g2, g3 = st.columns(3)
     with g1:
         chart(figure(figs.grid, ex.x, title=t("backprop.x_title", h=ex.x.shape[0], w=ex.x.shape[1]), signed=False,
                      **L), key="bp_x", config=CFG)
     with g2:
         chart(figure(figs.grid, ex.w, title=t("backprop.w_title"), **L), key="bp_w", config=CFG)
+    if not ask("backprop.y_size", state, "bp"):
+        st.info(t("questions.hidden"))
+        return False
     with g3:
         chart(figure(figs.grid, ex.y, title=t("backprop.y_title", h=ex.y.shape[0], w=ex.y.shape[1]), **L), key="bp_y", config=CFG)
     g1, g2, g3 = st.columns(3)
@@ -127,10 +132,15 @@ def forward_pass(ex: bp.HandExample, L: dict) -> None:
         chart(figure(figs.grid, ex.grad_y, title=t("backprop.gy_title"), **L), key="bp_gy", config=CFG)
     with g3:
         st.metric(t("backprop.loss"), fmt(ex.loss))
-        st.metric(t("backprop.grad_b"), fmt(ex.grad_b))
-        st.caption(t("backprop.grad_b_text", n=ex.grad_y.size, value=fmt(ex.grad_b)))
     st.caption(t("backprop.forward_summary", loss=fmt(ex.loss), lo=fmt(ex.grad_y.min()), hi=fmt(ex.grad_y.max()),
                  ylo=fmt(ex.y.min()), yhi=fmt(ex.y.max()), tlo=fmt(ex.target.min()), thi=fmt(ex.target.max())))
+    if not ask("backprop.grad_b", state, "bp"):
+        st.info(t("questions.hidden"))
+        return False
+    with g3:
+        st.metric(t("backprop.grad_b"), fmt(ex.grad_b))
+        st.caption(t("backprop.grad_b_text", n=ex.grad_y.size, value=fmt(ex.grad_b)))
+    return True
 
 
 def picked_cell(pick: str, keys: tuple[str, str], label_keys: tuple[str, str], shape) -> tuple[int, int]:
@@ -594,11 +604,10 @@ L = lab()
 def by_hand() -> None:
     ex = hand_example()
     ss = st.session_state  # predict first (ui/questions.py): the by-hand example's settings, as the widgets hold them
-    ask_all("backprop", dict(input=ss["bp_input"], kernel=ss["bp_kernel"], target=ss["bp_target"], bias=ss["bp_bias"],
-                             stride=ss["bp_s"], padding=ss["bp_p"]), "bp")
-    forward_pass(ex, L)
-    weight_gradient(ex, L)
-    input_gradient(ex, L)
+    if forward_pass(ex, L, dict(input=ss["bp_input"], kernel=ss["bp_kernel"], target=ss["bp_target"], bias=ss["bp_bias"],
+                                stride=ss["bp_s"], padding=ss["bp_p"])):
+        weight_gradient(ex, L)
+        input_gradient(ex, L)
 
 
 @st.fragment

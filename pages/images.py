@@ -36,13 +36,18 @@ vec = img.reshape(-1).astype(np.float64) / 255.0
 row = widget(st.slider, t("images.highlight_row"), IMAGES["im_row"])
 lit = np.flatnonzero(img[row]) if img[row].any() else [14]  # predict first: the row's first lit pixel
 asked = (int(row), int(lit[0]))
-if ask("images.flat_index", {"row": asked[0], "col": asked[1], "width": img.shape[1]}, "im"):
+flat_seen = ask("images.flat_index", {"row": asked[0], "col": asked[1], "width": img.shape[1]}, "im")
+if flat_seen:
     st.markdown(t("images.flat_text", n=vec.size, row=row, start=row * 28, end=row * 28 + 27))
-chart(figure(figs.flat_vector, vec, index_title=t("images.index"), value_title=t("images.normalised"),
-                                 highlight_row=row), key="im_flat_fig", name=t("images.flat_header"))
 cells = ", ".join(f"{int(v)}→{v / 255:.3f}" for v in img[row][img[row] > 0][:6]) or "—"
-if ask("images.normalised", {"value": int(img[asked])}, "im"):
+norm_seen = ask("images.normalised", {"value": int(img[asked])}, "im")
+if norm_seen:
     st.markdown(t("images.row_values", row=row, values=cells))
+if flat_seen and norm_seen:  # predict first: the vector shows every index and every value /255
+    chart(figure(figs.flat_vector, vec, index_title=t("images.index"), value_title=t("images.normalised"),
+                 highlight_row=row), key="im_flat_fig", name=t("images.flat_header"))
+else:
+    st.info(t("questions.hidden_these"))
 st.subheader(t("images.onehot_header"))
 st.markdown(t("images.onehot_text", label=label, vector="[" + ", ".join("1" if i == label else "0" for i in range(10)) + "]"))
 chart(figure(figs.one_hot, label, class_title=t("images.class"), value_title=t("common.value")), key="im_onehot_fig", name=t("images.onehot_header"))

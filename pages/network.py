@@ -587,14 +587,21 @@ if picked is None:
 x, input_key, true_label, test_index = picked
 layers = _trace(model_key, input_key, model, x)
 names = layer_names(layers)
-ask_all("network", {"probs": [round(float(v), 4) for v in layers[-1].output]}, "nw")  # predict first
 pred = int(np.argmax(layers[-1].output))
-st.markdown(t("network.prediction", pred=pred, p=f"{100 * layers[-1].output[pred]:.1f}", model=literal(model_label)))
 L_ = lab()
 in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x,
                        (t("network.input_title"), L_["x_title"], L_["y_title"], L_["value_label"]))
-chart(go.Figure(in_fig) if presenter() else in_fig, key="nw_input", summary=t("network.input_summary", pred=pred),
-      config=CFG)
+in_slot = st.container()  # the digit first, then the questions about it
+# predict first: the prediction, the overview (its softmax row), the unit's detail, softmax and what a channel looks
+# for all show the answers, so the page goes on once both questions are answered or skipped
+revealed = all(ask_all("network", {"probs": [round(float(v), 4) for v in layers[-1].output]}, "nw").values())
+with in_slot:
+    chart(go.Figure(in_fig) if presenter() else in_fig, key="nw_input", config=CFG,
+          summary=t("network.input_summary", pred=pred) if revealed else t("network.input_summary_unread"))
+if not revealed:
+    st.info(t("questions.hidden"))
+    st.stop()
+st.markdown(t("network.prediction", pred=pred, p=f"{100 * layers[-1].output[pred]:.1f}", model=literal(model_label)))
 layer, channel = overview(layers, names, model_key, input_key, pred)
 # a click on the unit's map or a new row / column / input channel reruns only this part (the overview, softmax
 # and the rest depend on none of them)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
 
+from typing import Callable
+
 import numpy as np
 import streamlit as st
 
@@ -179,18 +181,19 @@ def kept_runs() -> list[KeptRun]:
 
 
 # ---------------------------------------------------------------- model and settings
-def setup(key: str = datasets.DEFAULT) -> tuple[str, dict, dict]:
-    """Presets, then the model (left) and how to train it (right): the model's name, its options, the settings."""
+def setup(key: str = datasets.DEFAULT) -> tuple[str, dict, dict, Callable]:
+    """Presets, then the model (left) and how to train it (right): the model's name, its options, the settings, and
+    what draws the model's layer table (``model_settings``)."""
     st.header(t("train.setup_header"))
     with st.container(horizontal=True, wrap=True):  # buttons as wide as their labels, wrapping: never truncated
         for name in PRESETS:
             st.button(t(f"train.preset_{name}"), key=f"tr_preset_{name}", on_click=_preset, args=(name,), width="content")
     left, right = st.columns([1, 1])
     with left:
-        model_name, options = model_settings(key)
+        model_name, options, layer_table = model_settings(key)
     with right:
         settings = training_settings()
-    return model_name, options, settings
+    return model_name, options, settings, layer_table
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -200,17 +203,31 @@ def _layer_rows(model_name: str, options: tuple, data: tuple, input_shape: tuple
     return M.summary(M.build_model(model_name, **dict(data), **dict(options)), total_label, input_shape=input_shape)
 
 
-def model_settings(key: str = datasets.DEFAULT) -> tuple[str, dict]:
-    """The model (a custom one's blocks, channels, …) and its layer table, for the data set ``key``."""
+def model_settings(key: str = datasets.DEFAULT) -> tuple[str, dict, Callable]:
+    """The model (a custom one's blocks, channels, …) and a place for its layer table, for the data set ``key``; returns
+    the model, its options and ``layer_table(revealed)``, which draws the table there once the questions are asked:
+    predict first (``ui.questions``), the shape column waits for ``train.first_values``, the parameter counts (and the
+    total) for ``train.params``."""
     model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"], format_func=labels("train.model_"))
     options = custom_options() if model_name == "custom" else {}
     st.caption(t(f"train.about_{model_name}"))
     ds = entry(key)
     rows = _layer_rows(model_name, tuple(sorted(options.items())), tuple(sorted(ds.model_kwargs().items())),
                        (1, *ds.shape), t("train.total_row"))
-    st.dataframe([{t("train.col_layer"): r["layer"], t("train.col_shape"): " × ".join(map(str, r["output_shape"])),
-                   t("train.col_params"): f"{r['params']:,}"} for r in rows], hide_index=True, width="stretch")
-    return model_name, options
+    slot = st.empty()
+
+    def layer_table(revealed: dict[str, bool]) -> None:
+        shapes, params = revealed.get("train.first_values", True), revealed.get("train.params", True)
+        shown = rows if params else [r for r in rows if r["layer"] != t("train.total_row")]  # the total: a count
+        table = [{t("train.col_layer"): r["layer"],
+                  **({t("train.col_shape"): " × ".join(map(str, r["output_shape"]))} if shapes else {}),
+                  **({t("train.col_params"): f"{r['params']:,}"} if params else {})} for r in shown]
+        with slot.container():
+            st.dataframe(table, hide_index=True, width="stretch")
+            if not (shapes and params):
+                st.info(t("questions.hidden_below"))
+
+    return model_name, options, layer_table
 
 
 def custom_options() -> dict:
@@ -634,25 +651,28 @@ ui_jobs.warm_up()
 runs = kept_runs()
 data_key, data = dataset(runs)
 title.title(t("train.title") if data_key == datasets.DEFAULT else t(f"train.title_{data_key}"))
-model_name, options, settings = setup(data_key)
+model_name, options, settings, layer_table = setup(data_key)
+revealed: dict[str, bool] = {}
 if data_key in (datasets.DEFAULT, "fashion"):  # predict first: the questions' answers are for 1×28×28, ten classes
-    ask_all("train", dict(model=model_name, options=options, train_size=settings["train_size"],
-                          batch_size=settings["batch_size"], epochs=settings["epochs"]), "tr")
+    revealed = ask_all("train", dict(model=model_name, options=options, train_size=settings["train_size"],
+                                     batch_size=settings["batch_size"], epochs=settings["epochs"]), "tr")
+layer_table(revealed)  # the columns a question waits for are hidden until it is answered or skipped
 running = controls(runs, data, model_name, options, settings, data_key)
 
 
 @st.fragment(run_every=1.0 if running else None)  # polls only while a training runs: defined once that is known
-def live(runs: list[KeptRun]) -> None:
-    """Polls the job once per second: one small request (progress + heartbeat), then the live curve."""
+def live(runs: list[KeptRun], steps_shown: bool = True) -> None:
+    """Polls the job once per second: one small request (progress + heartbeat), then the live curve (the progress line
+    leaves out the total of steps while the question ``train.updates`` waits for it)."""
     j: jobs.TrainingJob | None = st.session_state.get("tr_job")
     if j is None:
         return
     view = j.poll()
     latest = view.latest
     if view.state == "running" and "total_steps" in latest:
-        ui_jobs.status(view, t("train.progress", step=latest["step"], total=latest["total_steps"],
-                               eta=f"{latest['eta_seconds']:.0f}", ips=f"{latest['images_per_second']:.0f}",
-                               loss=f"{latest['train_loss']:.3f}"))
+        ui_jobs.status(view, t("train.progress" if steps_shown else "train.progress_no_total", step=latest["step"],
+                               total=latest["total_steps"], eta=f"{latest['eta_seconds']:.0f}",
+                               ips=f"{latest['images_per_second']:.0f}", loss=f"{latest['train_loss']:.3f}"))
     elif view.state == "running":
         ui_jobs.status(view, t("train.starting"))
     else:
@@ -667,7 +687,7 @@ def live(runs: list[KeptRun]) -> None:
         st.rerun(scope="app")
 
 
-live(runs)
+live(runs, revealed.get("train.updates", True))
 job_messages()
 runs_table(runs)
 load_weights(runs)

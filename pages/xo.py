@@ -87,24 +87,30 @@ def maps_row(maps, names: list[str], key: str, height: int = 300) -> None:
 
 # ---------------------------------------------------------------- the stages, one tab each
 def conv_tab(grid: np.ndarray, res: xo.XOResult, names: list[str], maps_seen: bool = True) -> None:
-    """The three filters and their maps (once the learner has predicted where the cross filter is strongest),
-    then the pixel inspector."""
+    """The three filters and their maps, then the pixel inspector. Predict first: the maps (and the worked example of
+    their values) wait for both the question where the cross filter is strongest (``maps_seen``) and the inspector's
+    question on one value (every value of the maps is on them)."""
     st.markdown(t("xo.conv_text"))
     cols = st.columns(3)
     for k, col in enumerate(cols):
         with col:
             chart(figure(heatmap, xo.FILTERS[k], colorscale=figs.PM_SCALE, zmin=-1, zmax=1, title=names[k],
                          x_title=COL, y_title=ROW, value_label=VAL, showscale=False, height=200), key=f"xo_f{k}")
-            if maps_seen:
-                chart(figure(figs.feature_map, res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
-                             value_label=VAL), key=f"xo_m{k}")
-    if not maps_seen:
-        st.info(t("questions.hidden"))
-    pixel_inspector(grid, res, names)
+    below = st.empty()  # the worked example, or what waits
+    inspected = pixel_inspector(grid, res, names)
+    if not (maps_seen and inspected):
+        below.info(t("questions.hidden_these"))
+        return
+    for k, col in enumerate(cols):
+        with col:
+            chart(figure(figs.feature_map, res.maps[k], title=t("xo.map_title"), x_title=COL, y_title=ROW,
+                         value_label=VAL), key=f"xo_m{k}")
+    below.markdown(t("xo.conv_example"))
 
 
-def pixel_inspector(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> None:
-    """One value of one map, by hand: the window, its products, the map with the value marked, the sum."""
+def pixel_inspector(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> bool:
+    """One value of one map, by hand: the window, its products, the map with the value marked, the sum. Returns whether
+    its question is answered (or skipped)."""
     st.header(t("xo.inspect_header"))
     i1, i2, i3 = st.columns(3)
     with i1:
@@ -131,10 +137,11 @@ def pixel_inspector(grid: np.ndarray, res: xo.XOResult, names: list[str]) -> Non
         else:
             st.info(t("questions.hidden"))
     if not seen:
-        return
+        return False
     st.latex(xo_pixel_latex(info))
     st.markdown(t("xo.inspect_result", matches=xo.matching_cells(info.total), total=number(info.total, ".0f"),
                   value=number(info.value, ".2f"), mapvalue=number(res.maps[fk][ir, ic], ".2f")))
+    return True
 
 
 def relu_tab(res: xo.XOResult, names: list[str]) -> None:
@@ -211,8 +218,11 @@ if vote_seen:
 names = [t(f"xo.filter_{n}") for n in xo.FILTER_NAMES]
 maps_seen = ask("xo.best_cell", {"grid": xo.grid_text(grid), "filter": 1}, "xo")  # the cross filter's strongest cell
 # one stage at a time (a declared view, in the URL): a click reruns only the charts of the stage shown
-STAGES = {"conv": lambda: conv_tab(grid, res, names, maps_seen), "relu": lambda: relu_tab(res, names),
-          "pool": lambda: pool_tab(res, names), "round2": lambda: round2_tab(res, names),
+# (predict first: every later stage is drawn from the maps, so it waits with them; the second round feeds the vote)
+STAGES = {"conv": lambda: conv_tab(grid, res, names, maps_seen),
+          "relu": lambda: relu_tab(res, names) if maps_seen else st.info(t("questions.hidden")),
+          "pool": lambda: pool_tab(res, names) if maps_seen else st.info(t("questions.hidden")),
+          "round2": lambda: round2_tab(res, names) if maps_seen and vote_seen else st.info(t("questions.hidden")),
           "vote": lambda: vote_tab(res, names) if vote_seen else st.info(t("questions.hidden"))}
 view = widget(st.segmented_control, t("xo.view"), XO["xo_view"], format_func=labels("xo.tab_"), required=True)
 STAGES[view]()

@@ -14,6 +14,7 @@ from explainer.figures.style import fmt
 from explainer.i18n import translate
 from explainer.questions import question
 from tests.conftest import app_test
+from tests.pagewalk import undeclared
 from ui.nav import LESSONS
 from ui.tables.train import TABLE as TRAIN
 
@@ -88,6 +89,7 @@ def test_predict_then_reveal(lesson, lang):
     key = _key(prefix, qid)
     at = app_test(lesson, lang, timeout=TIMEOUT, predict=True).run()
     assert not at.exception
+    assert undeclared(at) == []  # the answer widgets are declared (ui/tables) and fit their declarations
     assert any(translate(q.prompt, lang).split("{")[0][:20] in m.value for m in at.markdown)
     if lesson in ("kernels", "xo", "optimizers"):  # these say what waits for the answer
         assert translate("questions.hidden", lang) in _texts(at.info)
@@ -100,9 +102,13 @@ def test_predict_then_reveal(lesson, lang):
         revealed = [v for v in radio_values if translate("questions.shown", lang, answer=labels[v]) in _texts(at.info)]
         assert len(revealed) == 1
         right = revealed[0]
-        if lesson == "network":  # the page's own prediction line says the same class
+        if lesson == "network":  # the page's own prediction line says the same class, once both questions are answered
             line = translate("network.prediction", lang, model="\0", pred=right, p="\0").split("\0")[1]
+            assert line not in _texts(at.markdown) and translate("questions.hidden", lang) in _texts(at.info)
+            assert not at.get("plotly_chart")[1:]  # the digit alone: no overview, detail or softmax yet
+            at.button(key=_key(prefix, "network.confidence") + "_skip").click().run()
             assert line in _texts(at.markdown)  # "** reads a **7** (" with this class
+            assert translate("questions.hidden", lang) not in _texts(at.info) and len(at.get("plotly_chart")) > 3
         at.button(key=f"{key}_again").click().run()
     else:
         right = expected()
@@ -146,7 +152,7 @@ def test_right_and_wrong_in_chinese(lesson):
     right = expected()
     labels = _choice_labels(qid, q.choices, "zh") if q.kind == "choice" else None
     at = app_test(lesson, "zh", timeout=TIMEOUT, predict=True).run()
-    assert not at.exception
+    assert not at.exception and undeclared(at) == []
     at = _answer(at, q.kind, key, right)
     assert translate("questions.right", "zh", answer=_shown(q.kind, right, "zh", labels)) in _texts(at.success)
     at.button(key=f"{key}_again").click().run()
@@ -163,7 +169,9 @@ def test_a_cell_question_takes_row_and_column_and_accepts_every_tie():
     best = [int(v) for v in np.unravel_index(int(np.argmax(m)), m.shape)]
     at = app_test("xo", "en", timeout=TIMEOUT, predict=True).run()
     assert translate("questions.hidden", "en") in _texts(at.info)  # the maps wait
+    assert undeclared(at) == []  # the row and column inputs are declared
     at = _answer(at, "cell", key, [0, 0])
+    assert undeclared(at) == []
     assert translate("questions.wrong", "en", answer=translate("questions.cell", "en", row=best[0], col=best[1]),
                      given=translate("questions.cell", "en", row=0, col=0)) in _texts(at.error)
     at.button(key=f"{key}_again").click().run()
@@ -182,6 +190,10 @@ def test_a_new_state_asks_again_and_the_hidden_part_shows_after_an_answer():
     assert size_word in _texts(at.markdown)
     at.slider(key="sp_k").set_value(5).run()
     assert size_word not in _texts(at.markdown) and at.button(key=f"{key}_check")
+    at.number_input(key=f"{key}_in").set_value(99).run()  # typed (a rerun, as a browser sends it), then checked
+    at.button(key=f"{key}_check").click().run()  # wrong; asked again, its input starts empty
+    at.button(key=f"{key}_again").click().run()
+    assert at.number_input(key=f"{key}_in").value is None
 
 
 def test_presenter_mode_asks_the_room_and_counts_nothing():
@@ -244,10 +256,15 @@ def test_home_counts_answers_given_in_a_lesson(monkeypatch):
     key = _key("sp", "stride.out_size")
     at = _answer(at, "number", key, 3)
     assert at.success
+    from explainer.questions import tally_text
+
+    assert at.query_params["qt"] in (tally_text({"stride": {"stride.out_size": "right"}}),
+                                     [tally_text({"stride": {"stride.out_size": "right"}})])  # the URL has it at once
     at.switch_page("pages/home.py").run()
     from explainer.i18n import translate_n
 
     assert translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0) in _texts(at.markdown)
+    assert "qt" in at.query_params  # it stays in the URL on another page
 
 
 @pytest.mark.parametrize("env,cards", [("0", False), ("1", True)])
@@ -285,3 +302,140 @@ def test_settings_the_question_cannot_take_show_the_page_without_a_card():
     at.slider(key="sp_tpad").set_value(2).run()  # stride 2: output padding must be below 2
     assert not at.exception and at.error
     assert not [b for b in at.button if b.key == f"{key}_check"]
+
+
+def test_the_tally_lives_in_the_url_too():
+    """Home's tally is kept in the URL (``?qt=``, one letter per question): written from the session, read back from a
+    link (a reload), and a malformed or too long value is refused with a toast (the session's tally stays)."""
+    from explainer.questions import TALLY_CHARS, tally_text
+
+    tally = {"stride": {"stride.out_size": "right", "stride.params": "wrong"}, "xo": {"xo.winner": "skipped"}}
+    at = app_test("home", "en", timeout=TIMEOUT, _question_tally=tally).run()
+    assert not at.exception
+    text = at.query_params["qt"][0] if isinstance(at.query_params["qt"], list) else at.query_params["qt"]
+    assert text == tally_text(tally) and set(text) == {"-", "r", "w", "s"} and len(text) <= TALLY_CHARS
+
+    at = app_test("home", "en", timeout=TIMEOUT)  # a fresh session opened with the link: the same lines
+    at.query_params["qt"] = text
+    at.run()
+    from explainer.i18n import translate_n
+
+    md = _texts(at.markdown)
+    assert translate_n("questions.tally", 2, "en", right=1, wrong=1, skipped=0) in md
+    assert translate_n("questions.tally", 1, "en", right=0, wrong=0, skipped=1) in md
+
+    for bad in ("rrx", "r" * (TALLY_CHARS + 1), "<b>"):
+        at = app_test("home", "en", timeout=TIMEOUT, _question_tally={"xo": {"xo.winner": "right"}})
+        at.query_params["qt"] = bad
+        at.run()
+        assert not at.exception
+        assert [x for x in at.toast if "qt" in x.value]  # said, with the parameter's name
+        assert translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0) in _texts(at.markdown)
+
+
+def _chart_texts(at) -> str:
+    """The charts' titles."""
+    import json
+
+    titles = [json.loads(c.proto.spec).get("layout", {}).get("title", {}) for c in at.get("plotly_chart")]
+    return " ".join(str(x.get("text", "")) if isinstance(x, dict) else str(x) for x in titles)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_train_hides_the_layer_tables_answers_until_asked(lang):
+    """Train: the layer table's shapes wait for ``train.first_values``, its parameter counts and total for
+    ``train.params``; the numbers shown nowhere before."""
+    at = app_test("train", lang, timeout=TIMEOUT, predict=True).run()
+    assert not at.exception
+    params = question("train.params").answer({"model": TRAIN["tr_model"].default})
+    first = question("train.first_values").answer({"model": TRAIN["tr_model"].default})
+    cols = lambda: list(at.dataframe[0].value.columns)  # noqa: E731
+    table = at.dataframe[0].value.to_string()
+    assert cols() == [translate("train.col_layer", lang)] and translate("train.total_row", lang) not in table
+    assert translate("questions.hidden_below", lang) in _texts(at.info)
+    everything = table + _texts(at.markdown) + _texts(at.caption) + _texts(at.info)
+    assert f"{params:,}" not in everything and str(params) not in everything
+    assert first == 16 * 28 * 28 and "16 × 28 × 28" not in everything  # the fast model's first convolution
+    at.button(key=_key("tr", "train.params") + "_skip").click().run()
+    assert cols() == [translate("train.col_layer", lang), translate("train.col_params", lang)]
+    assert f"{params:,}" in at.dataframe[0].value.to_string()  # the total row is back
+    at.button(key=_key("tr", "train.first_values") + "_skip").click().run()
+    assert len(cols()) == 3 and translate("questions.hidden_below", lang) not in _texts(at.info)
+    assert "16 × 28 × 28" in at.dataframe[0].value.to_string()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_backprop_asks_the_size_of_y_then_the_bias_gradient(lang):
+    """How kernels learn: Y, T and ∂L/∂Y wait for ``backprop.y_size``; ∂L/∂b and the gradients below for
+    ``backprop.grad_b``, whose card comes once ∂L/∂Y shows."""
+    y_title = translate("backprop.y_title", lang, h=3, w=3)
+    gb = translate("backprop.grad_b", lang)
+    at = app_test("backprop", lang, timeout=TIMEOUT, predict=True).run()
+    assert not at.exception
+    assert y_title not in _chart_texts(at) and not [m for m in at.metric if m.label == gb]
+    assert not [b for b in at.button if b.key == _key("bp", "backprop.grad_b") + "_check"]
+    at.button(key=_key("bp", "backprop.y_size") + "_skip").click().run()
+    assert y_title in _chart_texts(at) and not [m for m in at.metric if m.label == gb]
+    at.button(key=_key("bp", "backprop.grad_b") + "_skip").click().run()
+    from ui.tables.backprop import TABLE as BP
+
+    grad_b = question("backprop.grad_b").answer({k: BP[f"bp_{p}"].default for k, p in (
+        ("input", "input"), ("kernel", "kernel"), ("target", "target"), ("bias", "bias"), ("stride", "s"), ("padding", "p"))})
+    shown = [m.value for m in at.metric if m.label == gb]
+    assert shown == [fmt(grad_b)] and translate("questions.shown", lang, answer=fmt(grad_b)) in _texts(at.info)
+
+
+# lesson → (question, prefix, the page's settings as a link gives them, the answer worked out by hand, language)
+OTHER_STATES = {
+    "images": ("images.flat_index", "im", {"im_row": "10"}, lambda: _first_lit(10), "zh"),
+    "kernels": ("kernels.out_width", "kn", {"kn_kernel": "curve", "kn_src": "checkerboard"}, lambda: 64 - 7 + 1, "en"),
+    "xo": ("xo.winner", "xo", {"xo_preset": "o"}, lambda: "O", "zh"),
+    "stride": ("stride.out_size", "sp", {"sp_h": "7", "sp_k": "3", "sp_s": "2", "sp_p": "0", "sp_d": "2"},
+               lambda: (7 + 0 - 2 * (3 - 1) - 1) // 2 + 1, "en"),
+    "pooling": ("pooling.out_size", "pl", {"pl_h": "6", "pl_w": "6", "pl_size": "3", "pl_stride": "1", "pl_pad": "1"},
+                lambda: (6 + 2 - 3) // 1 + 1, "zh"),
+    "backprop": ("backprop.y_size", "bp", {"bp_s": "1", "bp_p": "1"}, lambda: ((5 + 2 - 3) // 1 + 1) ** 2, "en"),
+    "train": ("train.updates", "tr", {"tr_size": "1000", "tr_bs": "64", "tr_epochs": "3"}, lambda: (1000 // 64) * 3,
+              "zh"),
+}
+
+
+@pytest.mark.parametrize("lesson", sorted(OTHER_STATES))
+def test_the_answer_follows_the_state_on_screen(lesson):
+    """Another state than the defaults (opened as a link gives it): the page hands its question what it shows, so the
+    reveal (after a skip, and a right answer) has the answer worked out by hand for that state."""
+    qid, prefix, params, expected, lang = OTHER_STATES[lesson]
+    q = question(qid)
+    key = _key(prefix, qid)
+    at = app_test(lesson, lang, timeout=TIMEOUT, predict=True)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception and not at.toast  # every setting of the link taken
+    right = expected()
+    assert right != CASES[lesson][2]()  # not the defaults' answer
+    labels = _choice_labels(qid, q.choices, lang) if q.kind == "choice" else None
+    at.button(key=f"{key}_skip").click().run()
+    assert translate("questions.shown", lang, answer=_shown(q.kind, right, lang, labels)) in _texts(at.info)
+    at.button(key=f"{key}_again").click().run()
+    at = _answer(at, q.kind, key, right)
+    assert translate("questions.right", lang, answer=_shown(q.kind, right, lang, labels)) in _texts(at.success)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_xo_maps_wait_for_both_map_questions(lang):
+    """X/O: the maps carry every value (the inspector's question) and their strongest cell (the cell question), and the
+    worked example under them names the default cell's 0.78: all wait for both; the later stages wait for the maps."""
+    example = translate("xo.conv_example", lang)
+    map_title = translate("xo.map_title", lang)
+    at = app_test("xo", lang, timeout=TIMEOUT, predict=True).run()
+    assert not at.exception and example not in _texts(at.markdown) and map_title not in _chart_texts(at)
+    assert f"{question('xo.map_value').answer({'grid': xo.grid_text(xo.X), 'filter': 0, 'row': 0, 'col': 0}):.2f}" \
+        in example  # what the example would give away
+    at.button(key=_key("xo", "xo.best_cell") + "_skip").click().run()
+    assert example not in _texts(at.markdown) and map_title not in _chart_texts(at)
+    at.button(key=_key("xo", "xo.map_value") + "_skip").click().run()
+    assert example in _texts(at.markdown) and map_title in _chart_texts(at)
+    at = app_test("xo", lang, timeout=TIMEOUT, predict=True, xo_view="relu").run()
+    assert translate("questions.hidden", lang) in _texts(at.info)
+    assert translate("xo.relu_text", lang) not in _texts(at.markdown)

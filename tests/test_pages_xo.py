@@ -113,8 +113,8 @@ def test_centre_056_is_explained_like_077(lang):
     shown = _array(json.loads(at.get("plotly_chart")[2].proto.spec)["data"][0]["z"])
     np.testing.assert_allclose(shown, want, atol=1e-12)
     # the text names the corner (7/9) and the crossing (5/9) rounded, and as the tutorial's figure truncates them
-    text = translate("xo.conv_text", lang)
-    assert text in [m.value for m in at.markdown]
+    text = translate("xo.conv_example", lang)  # below the maps (predict first: once they show)
+    assert translate("xo.conv_text", lang) in [m.value for m in at.markdown] and text in [m.value for m in at.markdown]
     for v in (want[0, 0], want[3, 3]):
         assert f"{v:.2f}" in text and f"{np.floor(v * 100) / 100:.2f}" in text
 

@@ -327,3 +327,39 @@ def test_from_dict_refuses_an_unknown_kind():
     d = question("stride.out_size").pose(SAMPLE_STATES["stride.out_size"]).to_dict()
     with pytest.raises(ValueError):
         Posed.from_dict({**d, "kind": "essay"})
+
+
+def test_a_tally_round_trips_through_its_url_text_and_bad_text_is_refused():
+    """One letter per registered question (r/w/s, "-" for none), trailing "-" left off; refused: a letter it doesn't
+    know, text longer than the registry (checked before the letters are read)."""
+    from explainer.questions import _ALL, OUTCOMES, TALLY_CHARS, parse_tally, tally_text
+
+    assert TALLY_CHARS == len(_ALL) and parse_tally("") == {} and tally_text({}) == ""
+    for shift in range(4):  # each question with each outcome, and some unanswered
+        tally: dict = {}
+        for i, q in enumerate(_ALL):
+            outcome = (OUTCOMES + (None,))[(i + shift) % 4]
+            if outcome:
+                tally.setdefault(q.lesson, {})[q.id] = outcome
+        text = tally_text(tally)
+        assert len(text) <= TALLY_CHARS and not text.endswith("-")
+        assert parse_tally(text) == tally
+    last = _ALL[-1]
+    assert tally_text({last.lesson: {last.id: "wrong"}}) == "-" * (len(_ALL) - 1) + "w"
+    for bad in ("x", "r?", "R", "r" * (TALLY_CHARS + 1), "1", " r"):
+        with pytest.raises(ValueError):
+            parse_tally(bad)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_networks_two_reveals_give_nothing_of_each_other_away(lang):
+    """Inside the network asks both at once: the class's reveal has no probability, the probability's no class."""
+    from explainer.i18n import translate
+
+    probs = [0.01] * 10
+    probs[3], probs[8] = 0.83, 0.08
+    pred, conf = (question(q).pose({"probs": probs}) for q in ("network.predicted", "network.confidence"))
+    pred_why = translate(pred.explain, lang, **pred.explain_params)
+    conf_why = translate(conf.explain, lang, **conf.explain_params)
+    assert pred.answer == 3 and "3" in pred_why and "83" not in pred_why
+    assert conf.answer == pytest.approx(83.0) and "83.0" in conf_why and "3" not in conf_why.replace("83.0", "")

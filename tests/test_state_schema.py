@@ -108,7 +108,8 @@ def _refused(p: Param) -> list[str]:
     elif p.type == "bool":
         bad += ["2", "maybe", ""]
     elif p.type == "choice":
-        bad += ["zz", "", ",".join(map(str, p.choices()[:2])) if len(p.choices()) > 1 else "-1"]
+        bad += ["zz", *([] if p.optional else [""]),  # an optional choice: "" is nothing chosen
+                ",".join(map(str, p.choices()[:2])) if len(p.choices()) > 1 else "-1"]
     elif p.type == "multi":
         bad += ["zz", f"{p.choices()[0]},zz"]
         if p.max_selections and len(p.choices()) > p.max_selections:

@@ -7,8 +7,9 @@
 ``ask`` draws the card: the prompt, an input (a number, the choices, or a grid of cells to click), "Check" and
 "Skip, show me". Until the learner answers or skips it returns False and the page keeps the revealing element
 hidden; then the card says right or wrong and why, with the numbers, and ``ask`` returns True. A new state
-(another slider value, another drawn grid) asks again. Answers live in the session only (nothing personal is
-stored, nothing goes into the URL); ``tally()`` gives the learner's outcomes per lesson for Home.
+(another slider value, another drawn grid) asks again. Answers live in the session only; ``tally()`` gives the
+learner's outcomes per lesson for Home, kept in the session and in the URL (``?qt=``, one letter per question:
+``explainer.questions.tally_text``), so a reload or the learner's own link keeps it; nothing is stored on the server.
 
 Presenter mode: the card shows the question large with one "Reveal" button (the room answers aloud) and counts
 nothing. The sidebar's "Predict first" switch (``predict``, session only) turns every card off: pages show
@@ -21,8 +22,9 @@ import os
 
 import streamlit as st
 
-from explainer.questions import Posed, question
-from ui.shell import lang, literal, presenter, t
+from explainer.questions import Posed, parse_tally, question, tally_text
+from ui.shell import from_outside, lang, literal, presenter, publish, restore, t, widget
+from ui.tables.shared import question_key
 
 _ANSWERS = "_question_answers"  # qid → {"sig": the posed question's signature, "outcome": …, "given": …}
 _TALLY = "_question_tally"  # lesson → {qid: "right" | "wrong" | "skipped"} (the latest outcome per question)
@@ -52,9 +54,26 @@ def pose(qid: str, state: dict) -> Posed:
     return Posed.from_dict(_posed(qid, json.dumps(state, sort_keys=True)))
 
 
+TALLY_KEY = "qt"  # the tally's URL parameter
+
+
+def sync_tally() -> dict[str, dict[str, str]]:
+    """The tally, kept in the session and the URL: a link's ``?qt=`` (from outside: a reload, a shared link) wins,
+    checked like every URL value (too long or a letter it doesn't know: a toast, the session's tally stays); then
+    the session's tally is written back to the URL (nothing while there is none)."""
+    ss = st.session_state
+    if from_outside(TALLY_KEY, st.query_params.get(TALLY_KEY)):
+        ss[_TALLY] = restore(TALLY_KEY, ss.get(_TALLY, {}), parse_tally)
+    found = ss.get(_TALLY, {})
+    text = tally_text(found)
+    if text or TALLY_KEY in st.query_params:
+        publish(TALLY_KEY, found, text)
+    return found
+
+
 def tally() -> dict[str, dict[str, str]]:
-    """Per lesson: each answered question's latest outcome (this browser session only)."""
-    return st.session_state.get(_TALLY, {})
+    """Per lesson: each answered question's latest outcome (this browser session and its URL)."""
+    return sync_tally()
 
 
 def _text(key: str, params: dict, words: dict) -> str:
@@ -96,20 +115,29 @@ def _record(p: Posed, sig: str, outcome: str, given) -> None:
     st.session_state.setdefault(_TALLY, {}).setdefault(p.lesson, {})[p.id] = outcome
 
 
+def _declared(p: Posed, key: str, part: str):
+    """The declared ``Param`` of an answer widget (``ui.tables.shared.question_params`` in the lesson's table): a page
+    whose prefix its table doesn't declare fails here, not silently."""
+    import importlib
+
+    return importlib.import_module(f"ui.tables.{p.lesson}").TABLE[f"{key}_{part}"]
+
+
 def _inputs(p: Posed, key: str):
-    """The answer widget(s) for ``p``; returns the given answer (None while nothing is given)."""
+    """The answer widget(s) for ``p``, each declared and created through ``ui.shell.widget`` (session only); returns
+    the given answer (None while nothing is given)."""
     label = t("questions.your_answer")
     if p.kind == "number":
-        return st.number_input(label, value=None, key=f"{key}_in", format="%g",
-                               help=t("questions.tolerance", tol=p.tolerance) if p.tolerance else None)
+        return widget(st.number_input, label, _declared(p, key, "in"), value=None, format="%g",
+                      help=t("questions.tolerance", tol=p.tolerance) if p.tolerance else None)
     if p.kind == "choice":
         names = _choice_labels(p)
-        return st.radio(label, list(p.choices), index=None, key=f"{key}_in", horizontal=True,
-                        format_func=names.__getitem__)
+        return widget(st.radio, label, _declared(p, key, "in"), options=list(p.choices), index=None, horizontal=True,
+                      format_func=names.__getitem__)
     rows, cols = p.grid
     c1, c2 = st.columns(2)
-    r = c1.number_input(t("common.row"), min_value=0, max_value=rows - 1, value=None, step=1, key=f"{key}_r")
-    c = c2.number_input(t("common.column"), min_value=0, max_value=cols - 1, value=None, step=1, key=f"{key}_c")
+    r = widget(c1.number_input, t("common.row"), _declared(p, key, "r"), max_value=rows - 1, value=None)
+    c = widget(c2.number_input, t("common.column"), _declared(p, key, "c"), max_value=cols - 1, value=None)
     return None if r is None or c is None else [int(r), int(c)]
 
 
@@ -148,10 +176,20 @@ def _on_check(d: dict, sig: str, key: str) -> None:
     given = _given(p.kind, key)
     if given is not None:
         _record(p, sig, "right" if p.check(given) else "wrong", given)
+        _clear(key)
 
 
 def _on_skip(d: dict, sig: str, key: str) -> None:
     _record(Posed.from_dict(d), sig, "skipped", None)
+    _clear(key)
+
+
+def _clear(key: str) -> None:
+    """An answered card's inputs start empty when it asks again (``ui.shell.widget`` keeps a session-only value)."""
+    from ui.shell import _KEPT
+
+    for part in ("in", "r", "c"):
+        st.session_state.get(_KEPT, {}).pop(f"{key}_{part}", None)
 
 
 def _on_reveal(qid: str, sig: str) -> None:
@@ -183,12 +221,13 @@ def ask(qid: str, state: dict, prefix: str) -> bool:
     no card, True."""
     if not enabled():
         return True
+    sync_tally()
     try:
         p = pose(qid, state)
     except (ValueError, TypeError, KeyError, IndexError):  # a state the question can't take (UserError is a
         return True  # ValueError): no card, the page shows everything as before — never a traceback
     sig = json.dumps([p.params, p.answer, p.choices], sort_keys=True, default=str)
-    key = f"{prefix}_q_{qid.replace('.', '_')}"
+    key = question_key(prefix, qid)
     kept = st.session_state.get(_ANSWERS, {}).get(qid)
     with st.container(border=True, key=key):
         st.markdown(f"**{t('questions.predict')}** {_text(p.prompt, p.params, p.words)}")
@@ -197,6 +236,7 @@ def ask(qid: str, state: dict, prefix: str) -> bool:
             if cell is not None:
                 _record(p, sig, "right" if p.check(cell) else "wrong", cell)
                 kept = st.session_state[_ANSWERS][qid]
+                sync_tally()
         if kept is not None and kept["sig"] == sig:
             _reveal(p, kept["outcome"], key, kept.get("given"))
             return True

@@ -4,6 +4,7 @@ from explainer.data import datasets
 from explainer.learning import optimizers
 from ui.state import Param, Table
 from ui.tables.shared import DIGIT_MAX
+from ui.tables.shared import question_params
 
 HAND_KERNELS = ("emboss", "identity", "horizontal_edge", "sharpen", "sobel_y")
 HAND_TARGETS = ("vertical_edge", "sobel_x", "identity", "horizontal_edge")
@@ -40,4 +41,5 @@ TABLE = Table("backprop", [
     Param("bp_dsrc", "choice", "test", options=("test", "draw")),
     Param("bp_digit", "int", 0, lo=0, hi=DIGIT_MAX),
     Param("bp_dataset", "choice", datasets.DEFAULT, options=datasets.KEYS),
+    *question_params("backprop", "bp").values(),  # predict first: the question cards' answers (session only)
 ])

@@ -3,6 +3,7 @@ from explainer.maths.kernels import DIVIDE_MODES, MAX_ABS, MAX_SIZE, NAMES
 from explainer.limits import KERNEL_TEXT_CHARS
 from ui.state import Param, Table
 from ui.tables.shared import SIDE_MAX, picker_params, view_param
+from ui.tables.shared import question_params
 
 VIEWS = ("explore", "examples", "shift")
 OUTPUT_VIEWS = ("raw", "clipped", "magnitude")
@@ -30,4 +31,5 @@ TABLE = Table("kernels", [
     # the custom kernel's grid size: follows the kernel's text (kn_custom, in the URL); a change crops or pads it
     Param("kn_grid_rows", "int", 3, lo=1, hi=MAX_SIZE, step=1, url=False),
     Param("kn_grid_cols", "int", 3, lo=1, hi=MAX_SIZE, step=1, url=False),
+    *question_params("kernels", "kn").values(),  # predict first: the question cards' answers (session only)
 ])

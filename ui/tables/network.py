@@ -1,6 +1,7 @@
 """Inside the network: the model, the input, the selected layer / channel / position, softmax's temperature."""
 from ui.state import Param, Table
 from ui.tables.shared import DIGIT_MAX
+from ui.tables.shared import question_params
 
 MODELS = ("newest", "reference")  # or a run's id (explainer.engine.runstore: 22 characters), or a run's weights key
 MODEL_CHARS = 22                  # a run id (runstore) is 22 characters, a weights key (network.model_key_of) 16
@@ -22,4 +23,5 @@ TABLE = Table("network", [
     Param("nw_in", "int", 0, lo=0, hi=MAX_CHANNELS - 1, step=1),
     Param("nw_temp", "float", 1.0, lo=0.1, hi=5.0, step=0.1),
     Param("nw_cam", "bool", False),
+    *question_params("network", "nw").values(),  # predict first: the question cards' answers (session only)
 ])

@@ -3,6 +3,7 @@ from explainer.learning import optim
 from explainer.limits import OPTIM_START_ABS, SEED_PAGE
 from ui.state import Param, Table
 from ui.tables.shared import stepper_params
+from ui.tables.shared import question_params
 
 DEFAULT_SURFACE = "rosenbrock"
 RACE_SPEEDS = (1.0, 2.0, 4.0, 8.0)
@@ -59,6 +60,7 @@ TABLE = Table("optimizers", [
             family="op_hp")
       for n in optim.OPTIMIZER_NAMES for hp, value in optim.defaults(n).items() if hp in HYPERPARAMETERS),
     *stepper_params("op", speeds=RACE_SPEEDS, default_speed=4.0).values(),
+    *question_params("optimizers", "op").values(),  # predict first: the question cards' answers (session only)
 ])
 
 # the preset buttons' values: declared settings, checked like a URL value when this table is imported

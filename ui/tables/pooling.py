@@ -1,6 +1,7 @@
 """Pooling: the stepper (a grid, an image region or X/O maps), pooling an image, shifted X/O maps."""
 from ui.state import Param, Table
 from ui.tables.shared import grid_params, picker_params, region_params, stepper_params, view_param
+from ui.tables.shared import question_params
 
 VIEWS = ("stepper", "image", "xo")
 MODES = ("max", "avg", "global")
@@ -24,6 +25,7 @@ TABLE = Table("pooling", [
     Param("pl_xo2", "choice", "x", options=("x", "o")),
     Param("pl_dy", "int", 0, lo=-2, hi=2),
     Param("pl_dx", "int", 1, lo=-2, hi=2),
+    *question_params("pooling", "pl").values(),  # predict first: the question cards' answers (session only)
 ])
 
 # the "overlapping windows" button's values: checked like a URL value when this table is imported

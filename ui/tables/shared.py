@@ -54,3 +54,31 @@ def grid_params(key_prefix: str, default_size: int) -> dict[str, Param]:
     return {"h": Param(f"{key_prefix}_h", "int", default_size, lo=2, hi=12),
             "w": Param(f"{key_prefix}_w", "int", default_size, lo=2, hi=12),
             "seed": Param(f"{key_prefix}_seed", "int", 0, lo=0, hi=999)}
+
+
+def question_key(prefix: str, qid: str) -> str:
+    """The widget key prefix of question ``qid``'s card on a page whose keys start with ``prefix`` (``ui.questions``)."""
+    return f"{prefix}_q_{qid.replace('.', '_')}"
+
+
+def question_params(lesson: str, prefix: str) -> dict[str, Param]:
+    """The answer widgets of ``lesson``'s question cards (``ui.questions.ask``), session only (a learner's answers never
+    go into the URL): a number question's ``…_in`` (a real number within ±``limits.QUESTION_NUMBER_ABS``, nothing
+    typed yet: None), a choice question's ``…_in`` (every choice it may offer), a cell question's row ``…_r`` and
+    column ``…_c``."""
+    from explainer import limits
+    from explainer.questions import QUESTIONS
+
+    found = {}
+    for q in QUESTIONS[lesson]:
+        key = question_key(prefix, q.id)
+        if q.kind == "number":
+            found[q.id] = Param(f"{key}_in", "float", None, lo=-float(limits.QUESTION_NUMBER_ABS),
+                                hi=float(limits.QUESTION_NUMBER_ABS), url=False, optional=True)
+        elif q.kind == "choice":
+            found[q.id] = Param(f"{key}_in", "choice", None, options=q.may_offer(), url=False, optional=True)
+        else:
+            for part in ("r", "c"):
+                found[f"{q.id}_{part}"] = Param(f"{key}_{part}", "int", None, lo=0, hi=limits.QUESTION_GRID_SIDE - 1,
+                                                step=1, url=False, optional=True)
+    return found

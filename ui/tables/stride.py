@@ -4,6 +4,7 @@ from explainer.limits import KERNEL_TEXT_CHARS, RECEPTIVE_CHANNELS
 from explainer.maths.receptive import Layer
 from ui.state import Param, Table
 from ui.tables.shared import grid_params, region_params, stepper_params, view_param
+from ui.tables.shared import question_params
 
 VIEWS = ("stepper", "channels", "transposed", "receptive")
 PRESETS = ("custom", "valid", "same", "full")
@@ -51,6 +52,7 @@ TABLE = Table("stride", [
     Param("sp_rcol", "int", 0, lo=0),
     Param("sp_rn", "int", 16, lo=4, hi=32),
     Param("sp_rc", "int", 64, lo=1, hi=RECEPTIVE_CHANNELS),
+    *question_params("stride", "sp").values(),  # predict first: the question cards' answers (session only)
 ])
 
 # the tutorial button's example (a 5×5×3 input, padding 1, two 3×3×3 kernels, stride 2, from its first step): checked

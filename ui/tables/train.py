@@ -6,6 +6,7 @@ from explainer import limits
 from explainer.limits import OWN_CLASSES_MAX
 from ui.state import Param, Table
 from ui.tables.shared import DIGIT_MAX
+from ui.tables.shared import question_params
 
 CHANNELS = (4, 8, 16, 32, 64)  # a custom model's first convolution's kernels (the built-in models have at most 32)
 CLASSES_MAX = max(10, OWN_CLASSES_MAX)  # MNIST's digits, Fashion-MNIST's classes, a learner's own folders
@@ -37,6 +38,7 @@ TABLE = Table("train", [
     Param("tr_ki", "int", 0, lo=0, hi=max(CHANNELS) - 1, url=False),  # a first-layer kernel (this model's count)
     Param("tr_di", "int", 0, lo=0, hi=DIGIT_MAX, url=False),  # an MNIST test digit for the Kernels page's inspector
     Param("tr_fi", "int", 0, lo=0, hi=DIGIT_MAX, url=False),  # a test image of the run's data set (its size)
+    *question_params("train", "tr").values(),  # predict first: the question cards' answers (session only)
 ])
 
 # Preset buttons: declared values, checked like a URL value when this table is imported

@@ -2,6 +2,7 @@
 from explainer.maths import xo
 from ui.state import Param, Table
 from ui.tables.shared import view_param
+from ui.tables.shared import question_params
 
 VIEWS = ("conv", "relu", "pool", "round2", "vote")  # the network's stages, one shown at a time
 
@@ -14,4 +15,5 @@ TABLE = Table("xo", [
     # the cell a "flip" button flips (a click on the grid does the same): session state, the grid is in the URL
     Param("xo_tr", "int", 4, lo=0, hi=xo.SIDE - 1, url=False),
     Param("xo_tc", "int", 4, lo=0, hi=xo.SIDE - 1, url=False),
+    *question_params("xo", "xo").values(),  # predict first: the question cards' answers (session only)
 ])

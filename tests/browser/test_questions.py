@@ -1,0 +1,35 @@
+"""Predict first in a real browser: switch it on, answer Stride's question, the tally goes into the URL, and that
+link opened in a fresh tab shows the tally on Home (nothing stored on the server)."""
+from __future__ import annotations
+
+import urllib.parse
+
+from explainer.i18n import translate, translate_n
+from explainer.questions import tally_text
+from tests.browser.conftest import assert_no_exception, goto, wait_idle
+
+
+def test_an_answer_counts_on_home_through_the_link(page, app, browser):
+    goto(page, app, "stride")
+    page.locator('[data-testid="stSidebar"] label', has_text=translate("questions.predict_toggle", "en")).first.click()
+    wait_idle(page)
+    answer = page.get_by_label(translate("questions.your_answer", "en")).first
+    answer.fill("3")  # 5×5 grid, kernel 3, stride 2, padding 1
+    answer.press("Enter")
+    wait_idle(page)
+    page.locator('[data-testid="stButton"] button', has_text=translate("questions.check", "en")).first.click()
+    wait_idle(page)
+    assert_no_exception(page)
+    page.get_by_text(translate("questions.right", "en", answer="3")).first.wait_for()
+    want = tally_text({"stride": {"stride.out_size": "right"}})
+    page.wait_for_function("(want) => new URLSearchParams(location.search).get('qt') === want", arg=want)
+    qt = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["qt"]
+    assert qt == [want]
+
+    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()  # a fresh session: the link alone
+    try:
+        goto(other, app, "", qt=want)
+        assert_no_exception(other)
+        other.get_by_text(translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0)).first.wait_for()
+    finally:
+        other.context.close()
