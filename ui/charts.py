@@ -36,6 +36,7 @@ from explainer.figures.describe import summary as describe, tables
 from explainer.figures.style import presenter_wire
 from explainer.figures.wire import wire_dict
 from ui.shell import lang, presenter, t
+from ui.speedups import WireSpec
 
 
 class _Wired(BaseFigure):
@@ -126,7 +127,8 @@ def _shown(fig, summary: str | None, table: bool | None) -> _Shown:
     spec = wire_dict(fig)
     if presenter():  # the wire dict restyled for a projector; the figure itself is left as it is
         spec = presenter_wire(fig, spec)
-    return _Shown(spec, fig.layout.title.text, text, md, 0)
+    # its JSON text is made once (ui.speedups), by st.plotly_chart on the first rerun that shows it
+    return _Shown(WireSpec(spec), fig.layout.title.text, text, md, 0)
 
 
 def _cached_shown(d: Deferred, summary: str | None, table: bool | None) -> _Shown:

@@ -11,6 +11,10 @@ per interaction). ``ui.boot`` calls ``install()`` once per process.
   time. A changed source compiles to a different code object and gets its key computed afresh (an edit that
   only touches a comment inside a function can keep the old key: the cache is not cleared, as the code is
   the same).
+- **A chart's JSON text.** ``st.plotly_chart`` turns the figure into JSON on every rerun (``plotly.io.to_json``:
+  Plotly's encoder, then a decode and a second encode to clean NaN and infinity), also for a chart whose wire
+  dict ``ui.charts`` keeps for all sessions. Such a dict is a ``WireSpec``: its text is made the first time by
+  Plotly's own ``to_json`` and kept with it, so the same figure is sent as the same bytes without the work.
 """
 from __future__ import annotations
 
@@ -41,14 +45,39 @@ def _memoised(original):
     return make_function_key
 
 
+class WireSpec(dict):
+    """A figure's wire dict (``explainer.figures.wire``) that keeps its JSON text once ``plotly.io.to_json`` made it.
+    Never change one after it was sent (``ui.charts`` keeps them unchanged)."""
+
+    __slots__ = ("json",)
+
+
+def _json_kept(original):
+    def to_json(fig, validate=True, pretty=False, remove_uids=True, engine=None):
+        if type(fig) is not WireSpec or pretty or not remove_uids or engine is not None:
+            return original(fig, validate, pretty, remove_uids, engine)
+        try:
+            return fig.json
+        except AttributeError:
+            text = fig.json = original(fig, validate, pretty, remove_uids, engine)
+            return text
+
+    to_json.original = original
+    return to_json
+
+
 def install() -> None:
-    """Replace Streamlit's cached-function key maker by the memoised one (idempotent)."""
+    """Replace Streamlit's cached-function key maker by the memoised one, and ``plotly.io.to_json`` by one that
+    keeps a ``WireSpec``'s text (idempotent)."""
     global _installed
+    import plotly.io
     from streamlit.runtime.caching import cache_utils
 
     with _LOCK:
-        if _installed or getattr(cache_utils._make_function_key, "original", None) is not None:
-            _installed = True
+        if _installed:
             return
-        cache_utils._make_function_key = _memoised(cache_utils._make_function_key)
+        if getattr(cache_utils._make_function_key, "original", None) is None:
+            cache_utils._make_function_key = _memoised(cache_utils._make_function_key)
+        if getattr(plotly.io.to_json, "original", None) is None:
+            plotly.io.to_json = _json_kept(plotly.io.to_json)
         _installed = True
