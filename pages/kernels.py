@@ -478,17 +478,17 @@ def explore() -> None:
     left, right = st.columns(2)
     with left:
         in_fig = input_figure(img, t("kernels.input_title", h=H, w=W), labels_, kind)
-        chart(_figure(in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
+        chart(figure(_figure, in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
     with right:
         if seen:
-            chart(_figure(out_fig, (r, c, 1, 1), max(H, W)), key="kn_outmap", config=CFG)
+            chart(figure(_figure, out_fig, (r, c, 1, 1), max(H, W)), key="kn_outmap", config=CFG)
         else:
             st.info(t("questions.hidden"))
     view_notes(view, pair, H, W)
     if seen:
         st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
                       kh=kh, kw=kw))
-    chart(_figure(hist_fig), key="kn_hist", config=CFG)
+    chart(figure(_figure, hist_fig), key="kn_hist", config=CFG)
     if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
     pixel_inspector(img, weights, divisor, bias, flip, out, best,

@@ -126,3 +126,16 @@ def test_a_kept_chart_is_serialised_once_and_sent_as_the_same_text(monkeypatch):
         cached, direct = at.get("plotly_chart")
         assert cached.proto.spec == direct.proto.spec
     assert first.get("plotly_chart")[0].proto.spec == second.get("plotly_chart")[0].proto.spec
+
+
+def test_a_picture_in_the_arguments_counts_toward_the_bound():
+    """A kept map's data URI (Kernels: the input and output maps are kept per box) weighs on the cache's bound:
+    its text is kept in the wire dict and in the JSON text; short words don't count."""
+    from ui.charts import _key, _weight
+
+    uri = "data:image/jpeg;base64," + "A" * 100_000
+    d = {"data": [{"type": "image", "source": uri}], "layout": {"title": {"text": "t"}}}
+    assert _weight((d, (1, 2, 3, 3), 512)) == 3 * len(uri)
+    assert _weight(("title", ["a", "b"])) == 0
+    assert _key([["1", "−2"], ["3", "4"]]) == ("list", ("list", "1", "−2"), ("list", "3", "4"))
+    assert _key(["1", 2]) == ("list", "1", ("int", "2"))

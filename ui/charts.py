@@ -83,6 +83,8 @@ def _key(v):
     if isinstance(v, np.generic):
         return ("np", v.dtype.str, v.item())
     if isinstance(v, (list, tuple)):
+        if all(type(x) is str for x in v):  # a row of cell texts: the same key, without a call per cell
+            return (type(v).__name__, *v)
         return (type(v).__name__, *map(_key, v))
     if isinstance(v, dict):
         return ("dict", *((k, _key(x)) for k, x in v.items()))
@@ -90,9 +92,12 @@ def _key(v):
 
 
 def _weight(v) -> int:
-    """About how many bytes a built figure of these arguments keeps (its arrays, their cell texts)."""
+    """About how many bytes a built figure of these arguments keeps (its arrays, their cell texts; a long text such
+    as a picture's data URI: in the wire dict and in the JSON text kept with it)."""
     if isinstance(v, np.ndarray):
         return 8 * v.nbytes
+    if isinstance(v, str):
+        return 3 * len(v) if len(v) > 1024 else 0
     if isinstance(v, (list, tuple)):
         return sum(map(_weight, v))
     if isinstance(v, dict):
