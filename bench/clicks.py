@@ -6,7 +6,9 @@ setting set to a random value over its declared range, or a button pressed), one
 click it reads the server's counters: the script thread's CPU time for the run(s) the click caused
 (``time.thread_time`` around ``ScriptRunner._run_script``) plus the CPU of serialising the run's delta
 messages, and the bytes sent. It reports p50/p95/max per page and per widget, the worst clicks with the
-values that caused them, and the machine's load average.
+values that caused them, and the machine's load average. A click's wall time runs from sending the change to
+the server's counters' last change (the 30 ms of quiet waited for after it, to catch a callback's rerun, is not
+counted); it includes the loopback round trip and, on a loaded machine, the time the server waited for a CPU.
 
     MNIST_DIR=../shared/mnist .venv/bin/python bench/clicks.py --actions 40 --seed 0
     # the same clicks on the tree of another commit (git archive into a temporary folder): both servers run
@@ -107,19 +109,24 @@ class HookedServer:
         os.unlink(self.counter)
 
 
-async def _settled(server: HookedServer, before) -> tuple:
-    """The counters once the click's run(s) ended (the run count moved and stays put)."""
+async def _settled(server: HookedServer, before) -> tuple[tuple, float]:
+    """The counters once the click's run(s) ended (the run count moved and then stays put for 30 ms), and when
+    they last changed (``time.perf_counter``): the click's wall time ends there, not after the 30 ms of quiet
+    this waits to be sure no callback's ``st.rerun`` follows (±5 ms: the counters are polled every 5 ms)."""
     end = time.monotonic() + 10
     now = server.counters()
+    changed = time.perf_counter()
     while now[2] <= before[2] and time.monotonic() < end:
         await asyncio.sleep(0.005)
         now = server.counters()
+        changed = time.perf_counter()
     while True:  # a callback's st.rerun can start one more run right after
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(0.005)
         later = server.counters()
-        if later == now or time.monotonic() > end:
-            return later
-        now = later
+        if later != now:
+            now, changed = later, time.perf_counter()
+        elif time.perf_counter() - changed >= 0.03 or time.monotonic() > end:
+            return now, changed
 
 
 def _click(page, key, value, before, after, wall, error="") -> Click:
@@ -139,10 +146,10 @@ async def walk_page(server: HookedServer, page: str, actions: int, seed: int, ti
         try:
             await s.open(page)
         except ClickError as exc:
-            after = await _settled(server, before)
-            return [_click(page, "(open)", "", before, after, time.perf_counter() - t0, str(exc))]
-        after = await _settled(server, before)
-        out.append(_click(page, "(open)", "", before, after, time.perf_counter() - t0))
+            after, done = await _settled(server, before)
+            return [_click(page, "(open)", "", before, after, done - t0, str(exc))]
+        after, done = await _settled(server, before)
+        out.append(_click(page, "(open)", "", before, after, done - t0))
         for _ in range(actions):
             d = draws.draw(rng, s.widgets, params)
             if d is None:
@@ -156,8 +163,8 @@ async def walk_page(server: HookedServer, page: str, actions: int, seed: int, ti
                 err = str(exc)
                 if s.closed:
                     break
-            after = await _settled(server, before)
-            out.append(_click(page, d.key, d.value, before, after, time.perf_counter() - t0, err))
+            after, done = await _settled(server, before)
+            out.append(_click(page, d.key, d.value, before, after, done - t0, err))
     finally:
         await s.close()
     return out
@@ -216,6 +223,8 @@ def report(trees: list[list[Tree]], worst: int) -> None:
             v = v if len(v) <= 40 else v[:37] + "…"
             print(f"| {c.page} · {c.key} | `{v}` | {c.cpu * 1000:.0f} | {c.script * 1000:.0f} | {c.ser * 1000:.1f} | "
                   f"{c.wall * 1000:.0f} | {c.nbytes / 1024:.0f} | {c.error[:60]} |")
+        print("\n(wall: from sending the change to the server's last counter change; the bench's 30 ms settle wait "
+              "is not in it)")
         errors = [c for c in clicks if c.error]
         if errors:
             print(f"\n{len(errors)} clicks ended with an error, e.g. {errors[0].page} · {errors[0].key} = "

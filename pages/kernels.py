@@ -253,12 +253,17 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown: View | 
     picker_map = out
     if shown is not None and shown.view != "raw":  # the neighbourhood shows what the view shows (e.g. magnitudes)
         picker_map = out.copy()
-        for rr in range(max(0, r - 4), min(ho, r + 5)):
-            for cc in range(max(0, c - 4), min(wo, c + 5)):
-                picker_map[rr, cc] = shown_value(img, float(out[rr, cc]), rr, cc, shown.view, bias, flip,
+        r0, r1, c0, c1 = max(0, r - 4), min(ho, r + 5), max(0, c - 4), min(wo, c + 5)
+        # the partner kernel's windows over these cells: the image's part under them, not the whole image (81
+        # whole-image checks and conversions were ~25 ms on a 512² photo); ``info`` above checked the image
+        ph, pw = np.shape(shown.partner) if shown.partner is not None else (1, 1)
+        part = img[r0: r1 - 1 + ph, c0: c1 - 1 + pw]
+        for rr in range(r0, r1):
+            for cc in range(c0, c1):
+                picker_map[rr, cc] = shown_value(part, float(out[rr, cc]), rr - r0, cc - c0, shown.view, bias, flip,
                                                  shown.partner, shown.partner_divisor)
     with left:
-        chart(figure(figs.neighbourhood_picker, picker_map, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
+        chart(figure(figs.neighbourhood_block, *figs.neighbourhood(picker_map, r, c), r, c, title=t("kernels.pick_title", r=r, c=c), **L),
                         key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
     with right:
         chart(figure(figs.grid_figure, info.window, title=t("kernels.window_title"), kind=kind,
@@ -473,17 +478,17 @@ def explore() -> None:
     left, right = st.columns(2)
     with left:
         in_fig = input_figure(img, t("kernels.input_title", h=H, w=W), labels_, kind)
-        chart(_figure(in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
+        chart(figure(_figure, in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
     with right:
         if seen:
-            chart(_figure(out_fig, (r, c, 1, 1), max(H, W)), key="kn_outmap", config=CFG)
+            chart(figure(_figure, out_fig, (r, c, 1, 1), max(H, W)), key="kn_outmap", config=CFG)
         else:
             st.info(t("questions.hidden"))
     view_notes(view, pair, H, W)
     if seen:
         st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
                       kh=kh, kw=kw))
-    chart(_figure(hist_fig), key="kn_hist", config=CFG)
+    chart(figure(_figure, hist_fig), key="kn_hist", config=CFG)
     if per_channel and img.shape == current.shape and np.array_equal(img, current):
         colour_channels(picked.array, weights, divisor, bias, flip)
     pixel_inspector(img, weights, divisor, bias, flip, out, best,

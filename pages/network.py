@@ -12,7 +12,6 @@ import hashlib
 from typing import NamedTuple
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from explainer.engine import jobs
@@ -30,7 +29,7 @@ from explainer.data.mnist import load_mnist
 from ui import jobs as ui_jobs
 from ui import runs as runstore
 from ui.canvas import draw_canvas
-from ui.charts import chart
+from ui.charts import chart, figure
 from ui.questions import ask_all
 from ui.registry import shared_registry
 from ui.shell import from_outside, labels, literal, note, presenter, t, t_error, widget
@@ -126,7 +125,7 @@ def _attributions(model_key: str, input_key: str, _model, _x: np.ndarray):
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _input_figure(input_key: str, lang: str, _x: np.ndarray, texts: tuple):
     """The 28×28 input as the network receives it (a figure object shared by sessions; charts never change it
-    outside presenter mode, where ``ui.charts`` enlarges a copy)."""
+    presenter mode included: ``ui.charts`` restyles the wire dict, not the figure)."""
     title, x_title, y_title, value_label = texts
     return bp_figs.attribution(_x * 255, title=title, colorscale="Greys", zmin=0, zmax=255, height=300,
                                x_title=x_title, y_title=y_title, value_label=value_label)
@@ -369,7 +368,7 @@ def detail(model, x, layers, names, layer: int, channel: int, test_index: int | 
             col = int(widget(st.number_input, t("network.col"), NW["nw_col"], max_value=w - 1))
         row, col = min(row, h - 1), min(col, w - 1)
         n = st.session_state.get("_nw_map_n", 0)
-        chart(figs.map_picker(L.output[channel], row, col, title=t("network.map_title", layer=names[layer], c=channel,
+        chart(figure(figs.map_picker, L.output[channel], row, col, title=t("network.map_title", layer=names[layer], c=channel,
                                                                    r=row, col=col), **L_),
               key=f"nw_map_{n}", name=t("network.map_name"), on_select="rerun", selection_mode="points", config=CFG)
     unit = N.unit_for(layers, layer, channel, row, col)
@@ -399,7 +398,7 @@ def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str) ->
     c_in = u.windows.shape[0]
     L_ = lab()
     st.markdown(t("network.conv_text", c_in=c_in, k=U.size, s=U.stride, p=U.padding, prev=names[u.layer - 1]))
-    chart(figs.bars(u.partial_sums, labels=[str(i) for i in range(c_in)], title=t("network.partials_title"),
+    chart(figure(figs.bars, u.partial_sums, labels=[str(i) for i in range(c_in)], title=t("network.partials_title"),
                     x_title=t("network.in_channel"), y_title=t("network.partial"), height=260),
           key="nw_partials", name=t("network.partials_title"), config=CFG)
     k = int(widget(st.number_input, t("network.in_channel"), NW["nw_in"], max_value=c_in - 1,
@@ -408,14 +407,14 @@ def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str) ->
     # as the Kernels inspector: two grids a row (three in a row left no room for their numbers)
     a, b = st.columns(2)
     with a:
-        chart(figs.unit_grid(u.windows[k], title=t("network.window_title", k=k), colorbar_title=t("common.value"),
+        chart(figure(figs.unit_grid, u.windows[k], title=t("network.window_title", k=k), colorbar_title=t("common.value"),
                              **L_), key="nw_win", config=CFG)
     with b:
-        chart(figs.unit_grid(u.kernels[k], title=t("network.kernel_title", k=k), colorbar_title=t("network.weight"),
+        chart(figure(figs.unit_grid, u.kernels[k], title=t("network.kernel_title", k=k), colorbar_title=t("network.weight"),
                              **L_), key="nw_ker", config=CFG)
     c, d = st.columns(2, vertical_alignment="center")
     with c:
-        chart(figs.unit_grid(u.products[k], title=t("network.products_title", k=k),
+        chart(figure(figs.unit_grid, u.products[k], title=t("network.products_title", k=k),
                              colorbar_title=t("network.product"), **L_), key="nw_prod", config=CFG)
     with d:
         st.markdown(t("network.partial_line", k=k, n=u.products[k].size, v=fmt(u.partial_sums[k])))
@@ -450,7 +449,7 @@ def dense_arithmetic(u, layers, names) -> None:
     st.markdown(t("network.dense_text", n=n, prev=names[u.layer - 1]))
     flat = u.products.ravel()
     top = np.argsort(-np.abs(flat), kind="stable")[:20]
-    chart(figs.bars(flat[top], labels=[str(i) for i in top], title=t("network.dense_title", k=len(top)),
+    chart(figure(figs.bars, flat[top], labels=[str(i) for i in top], title=t("network.dense_title", k=len(top)),
                     x_title=t("network.feature"), y_title=t("network.product"), height=280),
           key="nw_dense", name=t("network.dense_name"), config=CFG)
 
@@ -469,7 +468,7 @@ def softmax_section(layers, true_label: int | None) -> None:
     with left:
         st.dataframe(rows, hide_index=True, width="stretch")
     with right:
-        chart(figs.bars(100 * s.probs, labels=[str(i) for i in range(10)], title=t("network.probs_title", t=f"{temp:g}"),
+        chart(figure(figs.bars, 100 * s.probs, labels=[str(i) for i in range(10)], title=t("network.probs_title", t=f"{temp:g}"),
                         x_title=t("network.col_digit"), y_title=t("network.col_prob"), mark=s.winner, fmt=".1f",
                         height=300), key="nw_probs", name=t("network.probs_name"), config=CFG)
     st.markdown(t("network.softmax_sum", total=f"{s.total:.6g}", shift=f"{s.shift:g}") if s.shift else
@@ -596,7 +595,7 @@ in_slot = st.container()  # the digit first, then the questions about it
 # for all show the answers, so the page goes on once both questions are answered or skipped
 revealed = all(ask_all("network", {"probs": [round(float(v), 4) for v in layers[-1].output]}, "nw").values())
 with in_slot:
-    chart(go.Figure(in_fig) if presenter() else in_fig, key="nw_input", config=CFG,
+    chart(in_fig, key="nw_input", config=CFG,
           summary=t("network.input_summary", pred=pred) if revealed else t("network.input_summary_unread"))
 if not revealed:
     st.info(t("questions.hidden"))

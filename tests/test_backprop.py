@@ -266,3 +266,17 @@ def test_the_default_fit_converges_in_a_few_seconds_and_stays_watchable():
     assert seconds <= 6.0, f"{frames} frames of {speed} steps: {seconds:.1f} s"
     assert frames >= 6  # not over in a jump: the kernel, the maps and the loss curve move over several frames
     assert not fit.diverged and fit.losses[-1] < 1e-4 * fit.losses[0]
+
+
+def test_autograd_difference_is_kept_per_example(monkeypatch):
+    """The by-hand check runs torch once per example: the same numbers again reuse it, any changed one runs it."""
+    import dataclasses
+
+    ex = bp.hand_example(bp.hand_input("small"), np.eye(3), np.ones((3, 3)), 0.5, 1, 1)
+    first = bp.autograd_difference(ex)
+    calls = []
+    real = bp.torch_gradients
+    monkeypatch.setattr(bp, "torch_gradients", lambda *a: calls.append(a) or real(*a))
+    assert bp.autograd_difference(dataclasses.replace(ex)) == first and calls == []
+    assert bp.autograd_difference(dataclasses.replace(ex, b=ex.b + 1.0)) >= 0 and len(calls) == 1
+    assert bp.autograd_difference(dataclasses.replace(ex, grad_x=ex.grad_x + 1.0)) == 1.0 and len(calls) == 2

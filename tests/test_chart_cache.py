@@ -104,3 +104,38 @@ def test_the_cache_stays_within_its_bound(monkeypatch):
     assert _calls() == before + 1
     _run(z=[[0.375]])  # the oldest was dropped: built again
     assert _calls() == before + 3
+
+
+def test_a_kept_chart_is_serialised_once_and_sent_as_the_same_text(monkeypatch):
+    """``ui.speedups``: st.plotly_chart's JSON of a chart kept for all sessions is made once (Plotly's own
+    ``to_json``), then reused: a second session's rerun serialises only the chart built afresh for it."""
+    import plotly.io._json as pjson
+
+    import ui.speedups
+
+    ui.speedups.install()
+    made = []
+    real = pjson.to_json_plotly
+    monkeypatch.setattr(pjson, "to_json_plotly", lambda *a, **k: made.append(1) or real(*a, **k))
+    z = [[3.0, -1.0], [0.5, 9.5]]  # values no other test shows
+    first = _run(z=z, title="serialised once")
+    assert len(made) == 2  # the kept chart (built now) and the direct one
+    second = _run(z=z, title="serialised once")
+    assert len(made) == 3  # the direct one only
+    for at in (first, second):
+        cached, direct = at.get("plotly_chart")
+        assert cached.proto.spec == direct.proto.spec
+    assert first.get("plotly_chart")[0].proto.spec == second.get("plotly_chart")[0].proto.spec
+
+
+def test_a_picture_in_the_arguments_counts_toward_the_bound():
+    """A kept map's data URI (Kernels: the input and output maps are kept per box) weighs on the cache's bound:
+    its text is kept in the wire dict and in the JSON text; short words don't count."""
+    from ui.charts import _key, _weight
+
+    uri = "data:image/jpeg;base64," + "A" * 100_000
+    d = {"data": [{"type": "image", "source": uri}], "layout": {"title": {"text": "t"}}}
+    assert _weight((d, (1, 2, 3, 3), 512)) == 3 * len(uri)
+    assert _weight(("title", ["a", "b"])) == 0
+    assert _key([["1", "−2"], ["3", "4"]]) == ("list", ("list", "1", "−2"), ("list", "3", "4"))
+    assert _key(["1", 2]) == ("list", "1", ("int", "2"))

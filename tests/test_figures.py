@@ -202,3 +202,63 @@ def test_contour_race_layers_keep_the_map_figure_the_same_at_every_step():
         assert list(f.layout.xaxis.range) == list(surface.layout.xaxis.range)
         assert list(f.layout.yaxis.range) == list(surface.layout.yaxis.range)
         assert f.layout.paper_bgcolor == "rgba(0,0,0,0)" and f.layout.plot_bgcolor == "rgba(0,0,0,0)"
+
+
+def _grid_validated(z, *, title, x_title, y_title, value_label, signed=True, box=None, height=280,
+                    number_format=None, colorbar_title="", showscale=False, clickable=False):
+    """``backprop.grid`` as it was built before (Plotly's validating add_shape / add_trace / update_layout):
+    the oracle of the unvalidated one."""
+    import plotly.graph_objects as go
+
+    from explainer.figures import heatmap, style
+
+    z = np.asarray(z, dtype=float)
+    lim = float(np.max(np.abs(z))) if z.size else 1.0
+    fig = heatmap(z, title=title, colorscale="RdBu" if signed else "Greys", reversescale=not signed,
+                  zmid=0 if signed else None, zmin=-lim if signed and lim else None, zmax=lim if signed and lim else None,
+                  x_title=x_title, y_title=y_title, value_label=value_label, height=height,
+                  number_format=number_format, colorbar_title=colorbar_title, showscale=showscale)
+    if box is not None:
+        top, left, rows, cols = box
+        fig.add_shape(style.outline(left, top, left + cols - 1, top + rows - 1))
+    if clickable and z.ndim == 2 and z.size:
+        heat = fig.data[0]
+        rr, cc = np.mgrid[: z.shape[0], : z.shape[1]]
+        fig.add_trace(go.Scatter(
+            x=cc.ravel(), y=rr.ravel(), mode="markers", showlegend=False, name="cells",
+            customdata=np.asarray(heat.text if heat.text is not None else z).ravel().tolist(),
+            marker=dict(symbol="square", size=max(8, min(24, int(0.45 * (height - 80) / max(z.shape)))),
+                        color="rgba(0,0,0,0.004)"),
+            hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{customdata}}<extra></extra>"))
+        heat.hoverinfo = "skip"
+        heat.hovertemplate = None
+        fig.update_layout(clickmode="event+select", dragmode=False, hovermode="closest")
+    return fig
+
+
+@pytest.mark.parametrize("shape,signed,box,clickable,fmt", [
+    ((5, 5), True, (1, 2, 1, 1), True, None), ((7, 7), False, None, False, None), ((3, 4), True, (0, 0, 2, 3), False, ".2f"),
+    ((9, 9), True, (2, 2, 3, 3), True, None), ((1, 1), True, None, True, None), ((25, 25), False, (0, 1, 1, 1), True, None)])
+def test_backprop_grid_sends_what_the_validated_build_sent(shape, signed, box, clickable, fmt):
+    """The lesson's grids are built from plain dicts (issue 19: a click rebuilds several): the browser gets what
+    Plotly's validated build sent, cell texts, outline, click markers and layout included."""
+    import json
+
+    import plotly.io as pio
+
+    from explainer.figures import backprop as fbackprop
+    from explainer.figures.wire import wire_dict
+
+    z = np.random.default_rng(sum(shape)).normal(size=shape) * 7
+    kw = dict(title="T", value_label="V", signed=signed, box=box, clickable=clickable, number_format=fmt, **AXES)
+    fast, slow = fbackprop.grid(z, **kw), _grid_validated(z, **kw)
+    def unset(v):  # Plotly's setter sends a property set to None as null, which Plotly.js reads as unset too
+        if isinstance(v, dict):
+            return {k: unset(x) for k, x in v.items() if x is not None}
+        return [unset(x) for x in v] if isinstance(v, list) else v
+
+    as_json = lambda fig: unset(json.loads(pio.to_json(wire_dict(fig), validate=False)))  # noqa: E731
+    assert as_json(fast) == as_json(slow)
+    if clickable:  # the heatmap's hover is off: the click markers carry it
+        assert "hovertemplate" not in fast.to_dict()["data"][0] and fast.data[0].hoverinfo == "skip"
+    assert len(fast.data) == (2 if clickable else 1) and (fast.layout.shapes != ()) == (box is not None)

@@ -29,7 +29,7 @@ APP = ("explainer.maths", "explainer.data", "explainer.learning", "explainer.eng
        "explainer.figures.describe", "explainer.figures.images", "explainer.figures.wire", "explainer.figures.kernels", "explainer.figures.network",
        "explainer.figures.optim", "explainer.figures.stepper", "explainer.figures.style", "explainer.figures.train",
        "explainer.figures.xo", "ui.state", "ui.tables", "ui.tables.shared", "ui.shell", "ui.charts", "ui.canvas", "ui.images",
-       "ui.jobs", "ui.nav", "ui.runs", "ui.stepper", "ui.registry", "ui.questions")
+       "ui.jobs", "ui.nav", "ui.runs", "ui.stepper", "ui.registry", "ui.questions", "ui.speedups")
 
 
 def _load(names) -> None:
@@ -44,3 +44,4 @@ def _load(names) -> None:
 _load(LIBRARIES)
 _load(APP)
 _load(f"ui.tables.{page}" for page in importlib.import_module("ui.tables").PAGES)  # every lesson of ui/nav.py, + "app"
+importlib.import_module("ui.speedups").install()  # per-rerun Streamlit costs paid once per server (issue 19)

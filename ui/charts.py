@@ -36,6 +36,7 @@ from explainer.figures.describe import summary as describe, tables
 from explainer.figures.style import presenter_wire
 from explainer.figures.wire import wire_dict
 from ui.shell import lang, presenter, t
+from ui.speedups import WireSpec
 
 
 class _Wired(BaseFigure):
@@ -82,6 +83,8 @@ def _key(v):
     if isinstance(v, np.generic):
         return ("np", v.dtype.str, v.item())
     if isinstance(v, (list, tuple)):
+        if all(type(x) is str for x in v):  # a row of cell texts: the same key, without a call per cell
+            return (type(v).__name__, *v)
         return (type(v).__name__, *map(_key, v))
     if isinstance(v, dict):
         return ("dict", *((k, _key(x)) for k, x in v.items()))
@@ -89,9 +92,12 @@ def _key(v):
 
 
 def _weight(v) -> int:
-    """About how many bytes a built figure of these arguments keeps (its arrays, their cell texts)."""
+    """About how many bytes a built figure of these arguments keeps (its arrays, their cell texts; a long text such
+    as a picture's data URI: in the wire dict and in the JSON text kept with it)."""
     if isinstance(v, np.ndarray):
         return 8 * v.nbytes
+    if isinstance(v, str):
+        return 3 * len(v) if len(v) > 1024 else 0
     if isinstance(v, (list, tuple)):
         return sum(map(_weight, v))
     if isinstance(v, dict):
@@ -126,7 +132,8 @@ def _shown(fig, summary: str | None, table: bool | None) -> _Shown:
     spec = wire_dict(fig)
     if presenter():  # the wire dict restyled for a projector; the figure itself is left as it is
         spec = presenter_wire(fig, spec)
-    return _Shown(spec, fig.layout.title.text, text, md, 0)
+    # its JSON text is made once (ui.speedups), by st.plotly_chart on the first rerun that shows it
+    return _Shown(WireSpec(spec), fig.layout.title.text, text, md, 0)
 
 
 def _cached_shown(d: Deferred, summary: str | None, table: bool | None) -> _Shown:

@@ -21,28 +21,29 @@ def grid(z, *, title: str, x_title: str, y_title: str, value_label: str, signed:
     zoom instead of picking)."""
     z = np.asarray(z, dtype=float)
     lim = float(np.max(np.abs(z))) if z.size else 1.0
-    fig = heatmap(z, title=title, colorscale="RdBu" if signed else "Greys", reversescale=not signed,
-                  zmid=0 if signed else None, zmin=-lim if signed and lim else None, zmax=lim if signed and lim else None,
-                  x_title=x_title, y_title=y_title, value_label=value_label, height=height,
-                  number_format=number_format, colorbar_title=colorbar_title, showscale=showscale)
+    heat, layout = heatmap(z, title=title, colorscale="RdBu" if signed else "Greys", reversescale=not signed,
+                           zmid=0 if signed else None, zmin=-lim if signed and lim else None,
+                           zmax=lim if signed and lim else None, x_title=x_title, y_title=y_title,
+                           value_label=value_label, height=height, number_format=number_format,
+                           colorbar_title=colorbar_title, showscale=showscale, parts=True)
+    data = [heat]  # plain dicts, one unvalidated figure at the end (this lesson rebuilds several per click)
     if box is not None:
         top, left, rows, cols = box
-        fig.add_shape(style.outline(left, top, left + cols - 1, top + rows - 1))
+        layout["shapes"] = [style.outline(left, top, left + cols - 1, top + rows - 1)]
     if clickable and z.ndim == 2 and z.size:
-        heat = fig.data[0]
         rr, cc = np.mgrid[: z.shape[0], : z.shape[1]]
-        fig.add_trace(go.Scatter(
-            x=cc.ravel(), y=rr.ravel(), mode="markers", showlegend=False, name="cells",
-            customdata=np.asarray(heat.text if heat.text is not None else z).ravel().tolist(),
+        data.append(dict(
+            type="scatter", x=cc.ravel(), y=rr.ravel(), mode="markers", showlegend=False, name="cells",
+            customdata=np.asarray(heat["text"] if heat.get("text") is not None else z).ravel().tolist(),
             # smaller than a cell: where markers overlap, Plotly's "closest" point is any of them (a click picked
             # the row below); outside a marker the nearest centre wins
             marker=dict(symbol="square", size=max(8, min(24, int(0.45 * (height - 80) / max(z.shape)))),
                         color="rgba(0,0,0,0.004)"),
             hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{customdata}}<extra></extra>"))
-        heat.hoverinfo = "skip"
-        heat.hovertemplate = None
-        fig.update_layout(clickmode="event+select", dragmode=False, hovermode="closest")
-    return fig
+        heat["hoverinfo"] = "skip"
+        heat.pop("hovertemplate", None)
+        layout.update(clickmode="event+select", dragmode=False, hovermode="closest")
+    return fast_figure(data, layout)
 
 
 def loss_curve(losses, *, title: str, x_title: str, y_title: str, best: float | None = None,

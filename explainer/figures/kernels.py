@@ -192,13 +192,26 @@ def neighbourhood_picker(out, row: int, col: int, *, radius: int = 4, title: str
                          value_label: str, height: int = 340) -> go.Figure:
     """The output cells around (``row``, ``col``) as clickable squares with their values (a scatter:
     Plotly heatmaps report no clicks). The inspected cell is outlined in orange."""
+    return neighbourhood_block(*neighbourhood(out, row, col, radius), row, col, title=title, x_title=x_title,
+                               y_title=y_title, value_label=value_label, height=height)
+
+
+def neighbourhood(out, row: int, col: int, radius: int = 4) -> tuple[np.ndarray, int, int, float, float]:
+    """What ``neighbourhood_picker`` shows of ``out``: the cells around (``row``, ``col``), the top-left cell's
+    position, and the colour range of the whole map. Small: a cache keyed by it needn't hash the whole map."""
     out = np.asarray(out, dtype=float)
     h, w = out.shape
     r0, r1 = max(0, row - radius), min(h, row + radius + 1)
     c0, c1 = max(0, col - radius), min(w, col + radius + 1)
-    block = out[r0:r1, c0:c1]
-    rr, cc = np.mgrid[r0:r1, c0:c1]
     zmin, zmax = value_range(out, "signed")
+    return out[r0:r1, c0:c1].copy(), r0, c0, zmin, zmax
+
+
+def neighbourhood_block(block: np.ndarray, r0: int, c0: int, zmin: float, zmax: float, row: int, col: int, *,
+                        title: str, x_title: str, y_title: str, value_label: str, height: int = 340) -> go.Figure:
+    """``neighbourhood_picker`` from ``neighbourhood``'s parts."""
+    r1, c1 = r0 + block.shape[0], c0 + block.shape[1]
+    rr, cc = np.mgrid[r0:r1, c0:c1]
     fmt = ".0f" if np.allclose(block, np.round(block)) else ".3g"
     text = [number(v, fmt) for v in block.ravel()]
     dark = np.abs(block.ravel()) > 0.6 * zmax

@@ -1,0 +1,83 @@
+"""Per-rerun costs of Streamlit that the app pays on every click, made once per server (issue 19: ≤ 40 ms CPU
+per interaction). ``ui.boot`` calls ``install()`` once per process.
+
+- **The key of a cached function.** A page script runs again on every click, so each ``@st.cache_data`` /
+  ``@st.cache_resource`` in it builds a new cached-function wrapper on every run, and Streamlit computes the
+  function's cache key each time: ``inspect.getsource`` (the page file read and tokenised up to the end of the
+  function) and a hash of it. On the Kernels page that was ~10 % of a click's CPU (8 decorators). The key
+  depends only on the function's module, qualified name and source; a page's code is compiled once per server
+  (Streamlit's script cache), so the code object of a decorated function is the same on every run. The key is
+  kept per (cache type, module, qualified name, file, code object): Streamlit's own key, computed the first
+  time. A changed source compiles to a different code object and gets its key computed afresh (an edit that
+  only touches a comment inside a function can keep the old key: the cache is not cleared, as the code is
+  the same).
+- **A chart's JSON text.** ``st.plotly_chart`` turns the figure into JSON on every rerun (``plotly.io.to_json``:
+  Plotly's encoder, then a decode and a second encode to clean NaN and infinity), also for a chart whose wire
+  dict ``ui.charts`` keeps for all sessions. Such a dict is a ``WireSpec``: its text is made the first time by
+  Plotly's own ``to_json`` and kept with it, so the same figure is sent as the same bytes without the work.
+"""
+from __future__ import annotations
+
+import threading
+
+_KEYS: dict = {}
+_KEYS_MAX = 4096  # distinct decorated functions per server are a few dozen; a bound all the same
+_LOCK = threading.Lock()
+_installed = False
+
+
+def _memoised(original):
+    def make_function_key(cache_type, func):
+        code = getattr(func, "__code__", None)
+        if code is None:
+            return original(cache_type, func)
+        k = (cache_type, getattr(func, "__module__", None), getattr(func, "__qualname__", None), code.co_filename, code)
+        found = _KEYS.get(k)
+        if found is None:
+            found = original(cache_type, func)
+            with _LOCK:
+                if len(_KEYS) >= _KEYS_MAX:
+                    _KEYS.clear()
+                _KEYS[k] = found
+        return found
+
+    make_function_key.original = original
+    return make_function_key
+
+
+class WireSpec(dict):
+    """A figure's wire dict (``explainer.figures.wire``) that keeps its JSON text once ``plotly.io.to_json`` made it.
+    Never change one after it was sent (``ui.charts`` keeps them unchanged)."""
+
+    __slots__ = ("json",)
+
+
+def _json_kept(original):
+    def to_json(fig, validate=True, pretty=False, remove_uids=True, engine=None):
+        if type(fig) is not WireSpec or pretty or not remove_uids or engine is not None:
+            return original(fig, validate, pretty, remove_uids, engine)
+        try:
+            return fig.json
+        except AttributeError:
+            text = fig.json = original(fig, validate, pretty, remove_uids, engine)
+            return text
+
+    to_json.original = original
+    return to_json
+
+
+def install() -> None:
+    """Replace Streamlit's cached-function key maker by the memoised one, and ``plotly.io.to_json`` by one that
+    keeps a ``WireSpec``'s text (idempotent)."""
+    global _installed
+    import plotly.io
+    from streamlit.runtime.caching import cache_utils
+
+    with _LOCK:
+        if _installed:
+            return
+        if getattr(cache_utils._make_function_key, "original", None) is None:
+            cache_utils._make_function_key = _memoised(cache_utils._make_function_key)
+        if getattr(plotly.io.to_json, "original", None) is None:
+            plotly.io.to_json = _json_kept(plotly.io.to_json)
+        _installed = True
