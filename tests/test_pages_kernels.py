@@ -338,18 +338,27 @@ def test_step_edge_output_axes_count_output_cells_products_have_no_minus_zero_hi
     out = [f for f in specs if f["layout"].get("title", {}).get("text") == out_title]
     assert out, "the output map"
     heat, layout = out[0]["data"][0], out[0]["layout"]
-    assert (heat.get("x0", 0), heat.get("y0", 0)) == (0, 0)
-    assert layout["xaxis"]["tickvals"] == [0, 1, 2, 3] and layout["yaxis"]["tickvals"] == [0, 1, 2, 3]
+    # each of the three defects its own line (all show on the tree before the fix)
+    problems = []
+    first = (heat.get("x0", 0), heat.get("y0", 0))
+    ticks = (layout["xaxis"].get("tickvals"), layout["yaxis"].get("tickvals"))
+    if first != (0, 0) or ticks != ([0, 1, 2, 3], [0, 1, 2, 3]):
+        problems.append(f"the output map is numbered in input coordinates: first cell at {first}, ticks {ticks}")
+    shown = [v for f in specs for tr in f["data"] for row in (tr.get("text") or []) if isinstance(row, list)
+             for v in row]
+    assert shown, "no numbers written in the figures"
+    minus_zero = sorted({v for v in shown if v in ("−0", "-0")})
+    minus_zero += [lx.value for lx in at.latex if "−0 " in lx.value or "(-0)" in lx.value]
+    if minus_zero:
+        problems.append(f"products read minus zero: {minus_zero[:3]}")
+    captions = [c.value for c in at.caption]
+    values = translate("chart.histogram_values_other", lang, n=16,
+                       listed=translate("chart.list_joiner", lang).join(["8 × 0", "8 × 180"]))
+    if not any(values in c for c in captions) or any("60 bars" in c or "60 根柱子" in c for c in captions):
+        problems.append(f"the histogram's summary does not name its 16 values (8 × 0, 8 × 180): "
+                        f"{[c for c in captions if 'bars' in c or '柱' in c]}")
+    assert not problems, problems
     # beside the 6×6 input: output cell (0, 0) is drawn where input pixel (1, 1) is (the axes are shifted by 1)
     assert layout["xaxis"]["range"] == [-1.5, 4.5] and layout["yaxis"]["range"] == [4.5, -1.5]
     box = layout["shapes"][0]  # the inspected cell, in the map's own coordinates
     assert (box["x0"] + box["x1"]) / 2 == 1 and (box["y0"] + box["y1"]) / 2 == 0
-    shown = [v for f in specs for tr in f["data"] for row in (tr.get("text") or []) if isinstance(row, list)
-             for v in row]
-    assert shown and not [v for v in shown if v in ("−0", "-0")]
-    assert not any("−0 " in lx.value or "(-0)" in lx.value for lx in at.latex)
-    captions = [c.value for c in at.caption]
-    values = translate("chart.histogram_values_other", lang, n=16,
-                       listed=translate("chart.list_joiner", lang).join(["8 × 0", "8 × 180"]))
-    assert any(values in c for c in captions), captions
-    assert not any("60 bars" in c or "60 根柱子" in c for c in captions)

@@ -173,9 +173,11 @@ def test_captions_say_position_and_loss_not_y_as_a_loss():
     surface = translate("optimizers.caption_surface_log", "en", lo=number(Z.min(), ".3g"), hi=number(Z.max(), ",.0f"),
                         clo="0", chi=fmt(np.log10(1 + Z.max() - Z.min())), x=fmt(xs[np.argmin(Z) % 90]),
                         y=fmt(ys[np.argmin(Z) // 90]))
-    map_caption = next(c for c in caps if c.startswith("Loss on the map"))
+    ends = [c for c in caps if "ends at" in c]  # no more "SGD ends at 1.71 (x = −1.31)": y read as a loss
+    assert not ends, f"a caption gives a position's y where a learner reads a loss: {ends}"
+    map_caption = next((c for c in caps if c.startswith("Loss on the map")), None)
+    assert map_caption, f"no caption names the loss on the map; the captions: {caps}"
     assert map_caption.startswith(surface + ". ") and sgd_end in map_caption, map_caption
-    assert "ends at" not in " ".join(caps)  # no more "SGD ends at 1.71 (x = −1.31)"
     assert "to 2,509 (colours show log₁₀(1 + loss), 0 to 3.4)" in map_caption  # Rosenbrock on its map, in words
     final = translate("optimizers.caption_final", "en", name="Adam", step=100,
                       loss=number(optim.losses(surf, paths[1])[-1], ".3g"))

@@ -387,14 +387,18 @@ def test_transposed_padding_at_or_above_the_kernel_crops_without_a_crash(k, p, l
 def test_next_and_last_are_disabled_at_the_last_step_previous_and_first_at_the_first():
     """Issue 21 item 15: Next stayed enabled at the last step (a click did nothing)."""
     at = app_test("stride", timeout=120).run()
-    assert at.button(key="sp_prev").disabled and at.button(key="sp_first").disabled
-    assert not at.button(key="sp_next").disabled and not at.button(key="sp_last").disabled
     at.button(key="sp_last").click().run()
     assert "Step **9 of 9**" in text(at)
-    assert at.button(key="sp_next").disabled and at.button(key="sp_last").disabled
+    assert at.button(key="sp_next").disabled, "Next stays enabled at the last step (step 9 of 9)"
+    assert at.button(key="sp_last").disabled, "Last stays enabled at the last step (step 9 of 9)"
     assert not at.button(key="sp_prev").disabled and not at.button(key="sp_first").disabled
     at.button(key="sp_prev").click().run()
     assert not at.button(key="sp_next").disabled and "Step **8 of 9**" in text(at)
+    at.button(key="sp_first").click().run()
+    assert "Step **1 of 9**" in text(at)
+    assert at.button(key="sp_prev").disabled, "Previous stays enabled at the first step"
+    assert at.button(key="sp_first").disabled, "First stays enabled at the first step"
+    assert not at.button(key="sp_next").disabled and not at.button(key="sp_last").disabled
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

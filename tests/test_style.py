@@ -130,6 +130,17 @@ def test_summary_of_stepper_lines_and_bars():
     assert paths.shape == (2, 5, 2)
 
 
+def test_chart_summaries_count_one_in_the_singular():
+    """Issue 21 item 16: "1 of 9 cells have a value", "1 lines" (the summaries' counts take the catalogue's plural
+    forms; Chinese has none)."""
+    w = conv_walk(np.arange(25.0).reshape(5, 5) - 12, np.array([[1, 0, -1]] * 3), padding=1, stride=2)
+    one = summary(sfigs.output_figure(w.output(), 1, labels=LABELS), "en")
+    assert one.endswith("; 1 of 9 cells has a value."), one
+    fig = ofigs.loss_curves(np.array([[3, 2, 1, 0.5, 0.25]]), ["SGD"], step_title="s", loss_title="l", log_y=False)
+    assert summary(fig, "en") == "1 line: SGD ends at 0.25 (x = 4).", summary(fig, "en")
+    assert summary(fig, "zh").startswith("共 1 条曲线："), summary(fig, "zh")
+
+
 def test_tables_hold_the_printed_numbers():
     w = conv_walk(np.arange(9.0).reshape(3, 3) - 4, np.array([[1, -1], [0, 2]]))
     (grid,) = tables(sfigs.grid_figure(w, w.step(0), labels=LABELS))
