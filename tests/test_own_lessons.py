@@ -102,3 +102,82 @@ def test_backprop_ignores_runs_on_another_upload(own, own_runs):
     at = app_test("backprop", "en", timeout=120, tr_dataset="own", _tr_own=own, tr_runs=[run]).run()
     assert not at.exception
     assert translate("backprop.need_models_own", "en") in _text(at) and at.button(key="bp_train") is not None
+
+
+# ---------------------------------------------------------------- Inside the network
+def _md(at) -> str:
+    return " ".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+def test_network_shows_a_run_on_own_images_with_its_test_pictures_and_classes(own, own_runs):
+    at = app_test("network", "zh", timeout=120, _tr_own=own, tr_runs=[own_runs[0]])
+    at.query_params["nw_digit"] = "3"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="nw_model").value == "newest"
+    # the model reads test picture 3 of the own set (not MNIST's digit 3): the same answer as the model itself
+    from explainer.learning.train import predict_proba
+
+    x = own.test_x[3] / 255.0
+    p = predict_proba(own_runs[0].model, x)
+    pred = int(np.argmax(p))
+    assert translate("network.prediction", "zh", pred=own.class_names[pred], p=f"{100 * p[pred]:.1f}",
+                     model="my CNN") in _md(at)
+    # only its own test pictures: no drawing, no upload (they would be prepared as digits)
+    assert at.get("button_group")[0].proto.options[0].content == translate("network.src_test_other", "zh")
+    assert len(at.get("button_group")[0].proto.options) == 1
+    assert translate("network.test_only", "zh", name=translate("datasets.own", "zh")) in _md(at)
+    # the class picker, the softmax table and the true label name the folders
+    assert at.selectbox(key="nw_class").options == list(own.class_names)
+    frame = at.dataframe[0].value
+    assert list(frame.iloc[:, 0]) == list(own.class_names)
+    assert [float(v.rstrip(" %")) for v in frame.iloc[:, -1]] == pytest.approx(100 * p, abs=2e-3)
+    assert translate("network.true_label_other", "zh", y=own.class_names[int(own.test_y[3])]) in _md(at)
+    # the input layer has the pictures' channels; its maps are the picture's side
+    first = at.selectbox(key="nw_layer")
+    at.selectbox(key="nw_layer").set_value(first.options and 1).run()
+    assert not at.exception
+    assert translate("network.own_no_jobs", "zh") in " ".join(i.value for i in at.info)
+    # Grad-CAM and occlusion on the own picture
+    at.toggle(key="nw_cam").set_value(True).run()
+    assert not at.exception and not at.error
+
+
+def test_network_leaves_out_a_run_on_pictures_this_session_no_longer_holds(own, own_runs):
+    at = app_test("network", "en", timeout=60, tr_runs=[own_runs[0]])  # no _tr_own: the pictures are gone
+    at.run()
+    assert not at.exception
+    assert not any("my CNN" in str(o) for o in at.selectbox(key="nw_model").options)
+
+
+@pytest.fixture(scope="module")
+def fashion_run():
+    data = datasets.get("fashion").load_all()
+    cfg = TrainConfig(model="custom", model_options=dict(blocks=1, channels=4), dataset="fashion", train_size=500,
+                      epochs=1, batch_size=64, seed=0)
+    return KeptRun.trained("fashion CNN", train(cfg, data)), data
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_network_names_fashion_classes_and_feeds_fashion_pictures(lang, fashion_run):
+    run, data = fashion_run
+    at = app_test("network", lang, timeout=120, tr_runs=[run])
+    at.query_params["nw_digit"] = "5"
+    at.run()
+    assert not at.exception and not at.error
+    names = datasets.get("fashion").class_names(lang)
+    from explainer.learning.train import predict_proba
+
+    p = predict_proba(run.model, data[2][5] / 255.0)
+    pred = int(np.argmax(p))
+    assert translate("network.prediction", lang, pred=names[pred], p=f"{100 * p[pred]:.1f}",
+                     model="fashion CNN") in _md(at)
+    assert at.selectbox(key="nw_class").options == names
+    assert list(at.dataframe[0].value.iloc[:, 0]) == names
+    assert translate("network.true_label_other", lang, y=names[int(data[3][5])]) in _md(at)
+    # the reference model stays MNIST's: digits, drawing and upload offered
+    at.selectbox(key="nw_model").set_value("reference").run()
+    assert not at.exception
+    assert at.selectbox(key="nw_class").options == [str(i) for i in range(10)] or \
+        at.selectbox(key="nw_class").options == list("0123456789")
+    assert len(at.get("button_group")[0].proto.options) == 3
