@@ -1,0 +1,85 @@
+"""The exported training script for a run on your own images: it reads the prepared pictures' file the Train page
+gives (``train.own_npz``), checks they are the run's, and trains; the Train page offers both to the learner who holds
+the pictures, and says why not to one who doesn't. A tiny set, one epoch (seconds)."""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from explainer.data import datasets
+from explainer.data.ownimages import read_zip
+from explainer.i18n import translate
+from explainer.learning.runs import KeptRun
+from explainer.learning.train import OWN_EXPORT_FILE, TrainConfig, export_code, own_npz, train
+from tests.conftest import app_test
+from tests.ownzips import make_zip, picture_files
+
+
+@pytest.fixture(scope="module")
+def own():
+    return read_zip(make_zip(picture_files(8)), "colour32")
+
+
+def _config(own, **kw):
+    return TrainConfig(model="fast", dataset=datasets.OWN, own=datasets.own_spec(own), epochs=1, batch_size=64,
+                       **kw)
+
+
+def test_prepared_pictures_file_holds_the_sets_arrays(own):
+    got = np.load(io.BytesIO(own_npz(own)))
+    for name, field in (("x_train", "train_x"), ("y_train", "train_y"), ("x_test", "test_x"), ("y_test", "test_y")):
+        assert np.array_equal(got[name], getattr(own, field)) and got[name].dtype == getattr(own, field).dtype
+    assert list(got["classes"]) == list(own.class_names) and str(got["sha256"]) == own.sha256
+    assert str(got["mode"]) == "colour32"
+
+
+def test_exported_script_trains_on_the_prepared_pictures(own, tmp_path):
+    code = export_code(_config(own))
+    assert OWN_EXPORT_FILE in code and own.sha256 in code and "nn.Conv2d(3, " in code  # 3 input channels
+    (tmp_path / "train_own.py").write_text(code)
+    (tmp_path / OWN_EXPORT_FILE).write_bytes(own_npz(own))
+    out = subprocess.run([sys.executable, "train_own.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    acc = float(out.stdout.strip().splitlines()[-1].rsplit(" ", 1)[1])
+    assert out.stdout.startswith("epoch 1: test accuracy") and 0 <= acc <= 1
+    # other pictures (another zip): the script refuses them instead of training on them silently
+    other = read_zip(make_zip(picture_files(6, seed=1)), "colour32")
+    (tmp_path / OWN_EXPORT_FILE).write_bytes(own_npz(other))
+    bad = subprocess.run([sys.executable, "train_own.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "not the pictures this model was trained on" in bad.stderr
+
+
+def test_class_names_are_a_python_literal_whatever_they_are(own):
+    spec = dict(datasets.own_spec(own), names=['a"b', "c\\d", "猫 '''", "x\ny"][: len(own.class_names)])
+    code = export_code(TrainConfig(model="mlp", dataset=datasets.OWN, own=spec))
+    scope: dict = {}
+    line = next(ln for ln in code.splitlines() if ln.startswith("CLASSES = "))
+    exec(line, scope)  # noqa: S102 — the generated line alone: a literal
+    assert scope["CLASSES"] == spec["names"]
+    compile(code, "train_own.py", "exec")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_train_page_exports_script_and_pictures_only_with_the_pictures(own, lang):
+    run = KeptRun.trained("mine", train(_config(own, train_size=100), tuple(np.array(a) for a in (
+        own.train_x, own.train_y, own.test_x, own.test_y))))
+    at = app_test("train", lang, timeout=60, _tr_own=own, tr_runs=[run])
+    at.query_params["tr_dataset"] = "own"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(c.value.strip() == export_code(run.config).strip() for c in at.code)
+    assert translate("datasets.own_ui.export_text", lang, file=OWN_EXPORT_FILE) in [c.value for c in at.caption]
+    at.button(key="tr_own_npz").click().run()
+    assert not at.exception
+    packed = at.session_state["_tr_own_npz"][1]
+    assert np.array_equal(np.load(io.BytesIO(packed))["x_test"], own.test_x)
+    # without the pictures (another session, a link): no script, and why
+    at = app_test("train", lang, timeout=60, tr_runs=[run])
+    at.query_params["tr_dataset"] = "own"
+    at.run()
+    assert not at.exception
+    assert translate("datasets.own_ui.no_export", lang) in [c.value for c in at.caption] and not at.code
