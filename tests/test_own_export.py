@@ -83,3 +83,36 @@ def test_train_page_exports_script_and_pictures_only_with_the_pictures(own, lang
     at.run()
     assert not at.exception
     assert translate("datasets.own_ui.no_export", lang) in [c.value for c in at.caption] and not at.code
+
+
+def test_a_link_to_an_own_run_brings_back_its_data_set_on_train_and_network(own):
+    """``?run=<id>`` of a run on your own images: Train comes back on "your own images" (the run named by its classes);
+    Inside the network shows it on this session's pictures when they are the run's, and never on MNIST digits."""
+    from explainer.engine.runstore import RunStore
+    from explainer.learning.train import save_checkpoint
+
+    cfg = _config(own, train_size=100)
+    res = train(cfg, tuple(np.array(a) for a in (own.train_x, own.train_y, own.test_x, own.test_y)))
+    run = KeptRun.trained("linked own", res)
+    run_id = RunStore().save(run, save_checkpoint(res.model, cfg), owner="test-own-link")
+    at = app_test("train", "en", timeout=60)
+    at.query_params["run"] = run_id
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="tr_dataset").value == datasets.OWN
+    back = at.session_state["tr_runs"][0]
+    assert back.config.dataset == datasets.OWN and back.config.own["names"] == list(own.class_names)
+    assert translate("datasets.own_ui.no_export", "en") in [c.value for c in at.caption]  # no pictures here
+    nw = app_test("network", "en", timeout=60, _tr_own=own)
+    nw.query_params["nw_model"] = run_id
+    nw.run()
+    assert not nw.exception and not nw.error, [e.value for e in nw.error]
+    assert nw.selectbox(key="nw_class").options == list(own.class_names)
+    assert "linked own" in " ".join(m.value for m in nw.markdown)
+    # the same link where the pictures are not held: said, and no MNIST digit fed to it
+    gone = app_test("network", "en", timeout=60)
+    gone.query_params["nw_model"] = run_id
+    gone.run()
+    assert not gone.exception
+    assert translate("errors.zip.own_gone", "en") in [e.value for e in gone.error]
+    assert not gone.get("plotly_chart")
