@@ -618,7 +618,8 @@ def pick_digit(data, key: str = datasets.DEFAULT) -> np.ndarray:
             st.info(t("backprop.draw_hint"))
             st.stop()
     else:
-        idx = int(widget(st.number_input, t("backprop.digit_index"), BACKPROP["bp_digit"],
+        idx = int(widget(st.number_input, t("backprop.digit_index" if key == datasets.DEFAULT else "backprop.picture_index"),
+                         BACKPROP["bp_digit"],
                          max_value=len(data[2]) - 1))
         x28 = data[2][idx] / 255.0
         if key == datasets.OWN:

@@ -133,8 +133,9 @@ def test_network_shows_a_run_on_own_images_with_its_test_pictures_and_classes(ow
     assert list(frame.iloc[:, 0]) == list(own.class_names)
     assert [float(v.rstrip(" %")) for v in frame.iloc[:, -1]] == pytest.approx(100 * p, abs=2e-3)
     assert translate("network.true_label_other", "zh", y=own.class_names[int(own.test_y[3])]) in _md(at)
-    # the layers' shapes start from the pictures' own: 3×32×32 (colour) or 1×28×28 (grey)
-    assert "×".join(map(str, own.shape)) in str(at.selectbox(key="nw_layer").options)
+    # the layers' maps have the pictures' side: 32 (colour) or 28 (grey)
+    side = own.shape[1]
+    assert f"16×{side}×{side}" in at.selectbox(key="nw_layer").options[0]  # conv 1 (5×5, padding 2) of the picture
     assert translate("network.own_no_jobs", "zh") in " ".join(i.value for i in at.info)
     # Grad-CAM and occlusion on the own picture
     at.toggle(key="nw_cam").set_value(True).run()
