@@ -406,7 +406,8 @@ def follow_map_click(h: int, w: int) -> None:
         ss["_nw_map_n"] = n + 1
 
 
-def detail(model, x, layers, names, layer: int, channel: int, test_index: int | None, model_key: str) -> None:
+def detail(model, x, layers, names, layer: int, channel: int, test_index: int | None, model_key: str,
+           classes: list[str] | None = None) -> None:
     st.header(t("network.detail_header"))
     note(t("network.detail_intro"))
     L = layers[layer]
@@ -433,6 +434,9 @@ def detail(model, x, layers, names, layer: int, channel: int, test_index: int | 
     U = layers[u.layer]
     if unit[0] != layer:
         st.markdown(t("network.unit_behind", layer=names[u.layer], c=u.channel, r=u.row, col=u.col))
+    logits = max((i for i, L_i in enumerate(layers) if L_i.kind == "dense"), default=-1)
+    if u.layer == logits and classes and 0 <= u.channel < len(classes):  # a logit: the score of one class
+        st.markdown(t("network.unit_class", k=u.channel, name=literal(classes[u.channel])))
     if U.kind == "conv":
         conv_arithmetic(u, layers, names, test_index, model_key)
     else:
@@ -661,6 +665,6 @@ layer, channel = overview(layers, names, model_key, input_key, pred, classes)
 # and the rest depend on none of them)
 # the Kernels lesson reads MNIST's test digits: a link to it names one only for a model of MNIST
 st.fragment(detail)(model, x, layers, names, layer, channel, test_index if dataset_of(config) == datasets.DEFAULT
-                    else None, model_key)
+                    else None, model_key, classes)
 softmax_section(layers, true_label, classes, config)
 looks_for(model, config, model_key, layers, names, layer, channel, x, input_key)

@@ -174,6 +174,13 @@ def test_network_names_fashion_classes_and_feeds_fashion_pictures(lang, fashion_
     assert at.selectbox(key="nw_class").options == names
     assert list(at.dataframe[0].value.iloc[:, 0]) == names
     assert translate("network.true_label_other", lang, y=names[int(data[3][5])]) in _md(at)
+    # the detail of a logit names its class: the last dense layer's unit 3
+    n_layers = len(at.selectbox(key="nw_layer").options) + 1  # the options: every layer after the input
+    at.selectbox(key="nw_layer").set_value(n_layers - 2)  # the logits, before the softmax
+    at.session_state["nw_channel"] = 3
+    at.run()
+    assert not at.exception
+    assert translate("network.unit_class", lang, k=3, name=names[3]) in _md(at)
     # the reference model stays MNIST's: digits, drawing and upload offered
     at.selectbox(key="nw_model").set_value("reference").run()
     assert not at.exception
