@@ -435,7 +435,9 @@ def _shift_job(kind: str, model, config) -> jobs.ShiftJob | None:
 
     # keyed by the weights and the data (the same weights on other pictures are another experiment)
     data_key = (config.own or {}).get("sha256", "") if config.dataset == datasets.OWN else config.dataset
-    return _shift_jobs().get_or_start(f"{_fingerprint(model)}-{data_key}", start, keep=lambda job: not _failed(job))
+    # your own images: the job (which holds their test pictures) stays with this session, as the pictures do
+    registry = _session_registry("_bp_own_shift") if config.dataset == datasets.OWN else _shift_jobs()
+    return registry.get_or_start(f"{_fingerprint(model)}-{data_key}", start, keep=lambda job: not _failed(job))
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -457,12 +459,15 @@ def _small_key(kind: str, key: str) -> str:
 def _small_registry(key: str) -> SharedRegistry:
     """Where the lesson's small trainings on ``key`` live: shared by the server for a built-in set, this session's
     own for your own images (their pictures never leave the session that uploaded them)."""
-    if key != datasets.OWN:
-        return _small_runs()
+    return _small_runs() if key != datasets.OWN else _session_registry("_bp_own_small")
+
+
+def _session_registry(name: str) -> SharedRegistry:
+    """A registry of this session's own (jobs on your own images: they hold its pictures, and go with it)."""
     ss = st.session_state
-    if not isinstance(ss.get("_bp_own_small"), SharedRegistry):
-        ss["_bp_own_small"] = SharedRegistry("backprop.own_small")
-    return ss["_bp_own_small"]
+    if not isinstance(ss.get(name), SharedRegistry):
+        ss[name] = SharedRegistry(f"backprop.{name}")
+    return ss[name]
 
 
 def _session_models(key: str = datasets.DEFAULT) -> dict:

@@ -86,6 +86,8 @@ def test_backprop_runs_the_shift_experiment_on_the_sessions_own_images(own, own_
     assert frame["my CNN"].tolist() == [f"{100 * a:.1f} %" for a in cnn]
     assert frame["my MLP"].tolist() == [f"{100 * a:.1f} %" for a in mlp]
     assert f"{n:,}" in _text(at) and "2,000" not in _text(at)
+    # the two shift jobs (they hold the test pictures) are this session's, not the server's shared registry
+    assert len(at.session_state["_bp_own_shift"]) == 2
     # part 4: a test picture of the own set, its class named by its folder, the CNN's answer named too
     label = own.class_names[int(own.test_y[0])]
     assert translate("backprop.own_picture", "zh", i=0, label=label) in _text(at)
