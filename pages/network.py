@@ -35,7 +35,7 @@ from ui.canvas import draw_canvas
 from ui.charts import chart
 from ui.questions import ask_all
 from ui.registry import shared_registry
-from ui.shell import from_outside, labels, lang, literal, note, presenter, t, t_error, widget
+from ui.shell import from_outside, lang, literal, note, presenter, t, t_error, widget
 from ui.tables.network import SHOWN, TABLE as NW
 
 CFG = {"displayModeBar": False}
