@@ -14,6 +14,7 @@ from explainer.learning import backprop as bp
 from explainer.data import datasets
 from explainer.engine import jobs
 from explainer.data.draw import preprocess_drawing
+from explainer.data.images import LUMA
 from explainer.errors import UserError
 from explainer.figures import backprop as figs
 from explainer.maths.kernels import format_kernel
@@ -370,11 +371,34 @@ def parameter_counts() -> None:
     st.caption(t("backprop.params_text", side=side, conv=f"{pc['conv']:,}", dense=f"{pc['dense']:,}"))
 
 
-def start_training(config: TrainConfig) -> jobs.TrainingJob | None:
+def small_config(cfg: dict, key: str) -> TrainConfig:
+    """A small training's configuration on the data set ``key`` (your own images: their spec, never the pictures)."""
+    own = datasets.own_spec(_own_held()) if key == datasets.OWN else None
+    return TrainConfig(**cfg, dataset=key, own=own)
+
+
+def _own_arrays(key: str, test_only: bool = False):
+    """What an engine job on your own images takes with it: their arrays (``test_only``: the test pictures, the
+    training ones left empty); None for a built-in set (the worker reads its own copy)."""
+    held = _own_held() if key == datasets.OWN else None
+    if held is None:
+        return None
+    if test_only:
+        return held.train_x[:0], held.train_y[:0], held.test_x, held.test_y
+    return held.train_x, held.train_y, held.test_x, held.test_y
+
+
+def start_training(config: TrainConfig, data=None) -> jobs.TrainingJob | None:
     """One of the lesson's small trainings, on the job engine (never in the web process). Its owner is the learner
-    who asked (their session, one job per model: the lesson's pair is not their Train page's training); it is
-    started once per server and shared (``_small_runs``)."""
-    return ui_jobs.start(jobs.TrainingJob(config, owner=f"{ui_jobs.owner()}/backprop-small-{config.model}"))
+    who asked (their session, one job per model: the lesson's pair is not their Train page's training); on a built-in
+    set it is started once per server and shared (``_small_runs``); on your own images (``data``, shipped once with
+    the job) it is this session's."""
+    try:
+        job = jobs.TrainingJob(config, data, owner=f"{ui_jobs.owner()}/backprop-small-{config.model}")
+    except UserError as exc:
+        st.error(t_error(exc))
+        return None
+    return ui_jobs.start(job)
 
 
 def _failed(job) -> bool:
@@ -400,14 +424,30 @@ def _fingerprint(model) -> str:
     return h.hexdigest()[:16]
 
 
+def _shift_count(config) -> int:
+    """How many test pictures the shift experiment scores: the first 2,000 (fewer when your own set has fewer)."""
+    held = _own_held() if config.dataset == datasets.OWN else None
+    return min(SHIFT_DIGITS, len(held.test_y)) if held is not None else SHIFT_DIGITS
+
+
 def _shift_job(kind: str, model, config) -> jobs.ShiftJob | None:
     """The (shared) engine job measuring ``model`` (the pair's ``kind``: ``"cnn"`` or ``"mlp"``) on shifted digits;
     started when there is none or it failed. Its owner is the learner who asked, per model: the pair's two jobs run
     together (one owner for both would refuse the second, "one job of this kind")."""
-    return _shift_jobs().get_or_start(
-        _fingerprint(model), lambda: ui_jobs.start(jobs.ShiftJob(model, config, digits=SHIFT_DIGITS,
-                                                                 owner=f"{ui_jobs.owner()}/backprop-shift-{kind}")),
-        keep=lambda job: not _failed(job))
+    def start():
+        try:
+            job = jobs.ShiftJob(model, config, digits=_shift_count(config), owner=f"{ui_jobs.owner()}/backprop-shift-{kind}",
+                                data=_own_arrays(config.dataset, test_only=True))
+        except UserError as exc:
+            st.error(t_error(exc))
+            return None
+        return ui_jobs.start(job)
+
+    # keyed by the weights and the data (the same weights on other pictures are another experiment)
+    data_key = (config.own or {}).get("sha256", "") if config.dataset == datasets.OWN else config.dataset
+    # your own images: the job (which holds their test pictures) stays with this session, as the pictures do
+    registry = _session_registry("_bp_own_shift") if config.dataset == datasets.OWN else _shift_jobs()
+    return registry.get_or_start(f"{_fingerprint(model)}-{data_key}", start, keep=lambda job: not _failed(job))
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -418,8 +458,26 @@ def _attributions(key: str, _model, x28: np.ndarray):
 
 
 def _small_key(kind: str, key: str) -> str:
-    """The shared registry's name of a small training: ``"cnn"``/``"mlp"`` on MNIST, ``"cnn-fashion"`` …"""
+    """The registry's name of a small training: ``"cnn"``/``"mlp"`` on MNIST, ``"cnn-fashion"`` …, on your own
+    images ``"cnn-own-<hash>-<mode>"`` (this session's upload)."""
+    if key == datasets.OWN:
+        held = _own_held()
+        return f"{kind}-own-{held.sha256[:16]}-{held.mode}"
     return kind if key == datasets.DEFAULT else f"{kind}-{key}"
+
+
+def _small_registry(key: str) -> SharedRegistry:
+    """Where the lesson's small trainings on ``key`` live: shared by the server for a built-in set, this session's
+    own for your own images (their pictures never leave the session that uploaded them)."""
+    return _small_runs() if key != datasets.OWN else _session_registry("_bp_own_small")
+
+
+def _session_registry(name: str) -> SharedRegistry:
+    """A registry of this session's own (jobs on your own images: they hold its pictures, and go with it)."""
+    ss = st.session_state
+    if not isinstance(ss.get(name), SharedRegistry):
+        ss[name] = SharedRegistry(f"backprop.{name}")
+    return ss[name]
 
 
 def _session_models(key: str = datasets.DEFAULT) -> dict:
@@ -427,11 +485,13 @@ def _session_models(key: str = datasets.DEFAULT) -> dict:
     Train page's runs, else the lesson's own small ones."""
     found = {}
     for run in reversed(st.session_state.get("tr_runs", [])):
-        if run.config.dataset != key:
+        if run.config.dataset != key or run.model is None or (key == datasets.OWN and not _own_matches(run.config)):
             continue
         kind = "mlp" if run.config.model == "mlp" else "cnn"
         found.setdefault(kind, (run.model, run.config, run.label))
-    shared = _small_runs()
+    if key == datasets.OWN and _own_held() is None:
+        return found  # nothing uploaded on Train (yet): no run can be this set's
+    shared = _small_registry(key)
     for kind in ("cnn", "mlp"):
         job = shared.get(_small_key(kind, key))
         if kind not in found and job is not None and job.done and job.result is not None:
@@ -439,8 +499,27 @@ def _session_models(key: str = datasets.DEFAULT) -> dict:
     return found
 
 
+def _own_held():
+    """The learner's own images as prepared on the Train page (``ownimages.OwnDataset``, kept with this session
+    only), or None."""
+    return st.session_state.get("_tr_own")
+
+
+def _own_matches(config) -> bool:
+    """Whether a run trained on own images was trained on the pictures this session holds (same hash and size)."""
+    held, spec = _own_held(), getattr(config, "own", None) or {}
+    return held is not None and spec.get("sha256") == held.sha256 and spec.get("mode") == held.mode
+
+
 def _load_data(key: str = datasets.DEFAULT):
-    """The data set ``key``, or ``None`` (and the message shown: how to get it) when it cannot be read."""
+    """The data set ``key``, or ``None`` (and the message shown: how to get it) when it cannot be read. Your own
+    images are the set prepared on the Train page (this session's; never a second upload here)."""
+    if key == datasets.OWN:
+        held = _own_held()
+        if held is None:
+            st.info(t("backprop.own_none"))
+            return None
+        return held.train_x, held.train_y, held.test_x, held.test_y
     if key == "fashion" and not datasets.available(key):
         st.warning(t("datasets.missing", package=datasets.FASHION_PACKAGE, env=datasets.FASHION_ENV))
         return None
@@ -451,9 +530,9 @@ def _load_data(key: str = datasets.DEFAULT):
         return None
 
 
-def small_progress(running: bool) -> None:
+def small_progress(running: bool, key: str = datasets.DEFAULT) -> None:
     """The lesson's small trainings' progress (a fragment, ticking while one runs); the page reruns at the end."""
-    small = _small_runs().snapshot()  # a copy: other sessions may start one meanwhile
+    small = _small_registry(key).snapshot()  # a copy: other sessions may start one meanwhile
     for name, job in small.items():
         view = job.poll()
         what = t(f"backprop.small_{name.split('-')[0]}")
@@ -470,24 +549,24 @@ def small_progress(running: bool) -> None:
 def small_trainings(models: dict, key: str = datasets.DEFAULT) -> None:
     """Fewer than two trained models: a button that trains the lesson's own small ones (on the data set ``key``),
     and their progress."""
-    shared = _small_runs()
-    st.info(t("backprop.need_models"))
+    shared = _small_registry(key)
+    st.info(t("backprop.need_models_own") if key == datasets.OWN else t("backprop.need_models"))
     busy = any(not j.done for j in shared.values())
     if st.button(t("backprop.train_small"), key="bp_train", type="primary", disabled=busy):
         for kind, cfg in SMALL_RUNS.items():
             if kind not in models:  # started once, whoever presses at the same moment; a failed one again
-                shared.get_or_start(_small_key(kind, key),
-                                    lambda cfg=cfg: start_training(TrainConfig(**cfg, dataset=key)),
+                shared.get_or_start(_small_key(kind, key), lambda cfg=cfg: start_training(small_config(cfg, key),
+                                                                                          _own_arrays(key)),
                                     keep=lambda job: not _failed(job))
     running = any(not j.done for j in shared.values())
-    st.fragment(run_every=1.0 if running else None)(small_progress)(running)
+    st.fragment(run_every=1.0 if running else None)(small_progress)(running, key)
 
 
-def shift_progress(shift_jobs: dict, pending: list) -> None:
+def shift_progress(shift_jobs: dict, pending: list, n: int = SHIFT_DIGITS) -> None:
     """The shift evaluations' progress (a fragment, ticking while one runs); the page reruns at the end."""
     for kind, job in shift_jobs.items():
         if job is not None and not job.done:
-            ui_jobs.status(job.poll(), t("backprop.evaluating", n=f"{SHIFT_DIGITS:,}"))
+            ui_jobs.status(job.poll(), t("backprop.evaluating", n=f"{n:,}"))
     if pending and all(j.done for j in pending):
         st.rerun(scope="app")
 
@@ -499,7 +578,7 @@ def shift_curves(models: dict, shift_jobs: dict) -> None:
                  y_title=t("backprop.accuracy")), key="bp_shift")
     (n1, a1), (n2, a2) = curves
     st.caption(t("backprop.shift_summary", cnn=literal(n1), mlp=literal(n2), c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
-                 m0=f"{100 * a2[0]:.1f}", m6=f"{100 * a2[-1]:.1f}", n=f"{SHIFT_DIGITS:,}"))
+                 m0=f"{100 * a2[0]:.1f}", m6=f"{100 * a2[-1]:.1f}", n=f"{_shift_count(models['cnn'][1]):,}"))
     st.dataframe([{t("backprop.shift_px"): s, n1: f"{100 * a:.1f} %", n2: f"{100 * b:.1f} %"}
                   for s, a, b in zip(SHIFTS, a1, a2)], hide_index=True)
     note(t("backprop.shift_note"))
@@ -510,7 +589,8 @@ def shift_experiment(models: dict) -> None:
     shift_jobs = {kind: _shift_job(kind, models[kind][0], models[kind][1]) for kind in ("cnn", "mlp")}
     pending = [j for j in shift_jobs.values() if j is not None and not j.done]
     if pending:
-        st.fragment(run_every=1.0 if pending else None)(shift_progress)(shift_jobs, pending)
+        st.fragment(run_every=1.0 if pending else None)(shift_progress)(shift_jobs, pending,
+                                                                        _shift_count(models["cnn"][1]))
     elif all(j is not None and j.result is not None for j in shift_jobs.values()):
         shift_curves(models, shift_jobs)
     else:
@@ -524,8 +604,8 @@ def conv_vs_dense() -> tuple:
     by default): ``(its data or None, the models, its key)``."""
     parameter_counts()
     key = widget(st.selectbox, t("datasets.picker"), BACKPROP["bp_dataset"],
-                 default=(st.session_state.get("tr_dataset") if st.session_state.get("tr_dataset") in datasets.KEYS
-                          else datasets.DEFAULT), format_func=labels("datasets."),  # not your own images: Train's
+                 default=(st.session_state.get("tr_dataset") if st.session_state.get("tr_dataset") in datasets.CHOICES
+                          else datasets.DEFAULT), format_func=labels("datasets."),  # your own images: Train's upload
                  help=t("datasets.picker_help"))
     data = _load_data(key)
     models = _session_models(key)
@@ -537,10 +617,11 @@ def conv_vs_dense() -> tuple:
 
 
 # ================================================================ 4. what the network looks at
-def pick_digit(data) -> np.ndarray:
-    """The digit to explain (28×28, 0…1): drawn, or one of the test digits; stops while nothing is drawn."""
-    src = widget(st.radio, t("backprop.digit_source"), BACKPROP["bp_dsrc"], horizontal=True,
-                 format_func=labels("backprop.dsrc_"))
+def pick_digit(data, key: str = datasets.DEFAULT) -> np.ndarray:
+    """The digit to explain (28×28, 0…1; a colour picture of your own 32×32×3): drawn, or one of the test pictures;
+    stops while nothing is drawn. Your own images: their test pictures only (a drawing is not one of them)."""
+    src = "test" if key == datasets.OWN else widget(st.radio, t("backprop.digit_source"), BACKPROP["bp_dsrc"],
+                                                    horizontal=True, format_func=labels("backprop.dsrc_"))
     x28 = None
     if src == "draw":
         drawing = draw_canvas("bp_canvas", t("backprop.clear"), label=t("backprop.canvas_label"))
@@ -552,22 +633,36 @@ def pick_digit(data) -> np.ndarray:
             st.info(t("backprop.draw_hint"))
             st.stop()
     else:
-        idx = int(widget(st.number_input, t("backprop.digit_index"), BACKPROP["bp_digit"],
+        idx = int(widget(st.number_input, t("backprop.digit_index" if key == datasets.DEFAULT else "backprop.picture_index"),
+                         BACKPROP["bp_digit"],
                          max_value=len(data[2]) - 1))
         x28 = data[2][idx] / 255.0
+        if key == datasets.OWN:
+            st.caption(t("backprop.own_picture", i=idx, label=literal(str(datasets_names(key)[int(data[3][idx])]))))
     return x28
+
+
+def datasets_names(key: str) -> list[str]:
+    """The class names of ``key`` in the learner's language (your own images: their folders' names)."""
+    if key == datasets.OWN:
+        held = _own_held()
+        return list(held.class_names) if held is not None else []
+    return datasets.get(key).class_names(lang())
 
 
 def attributions(cnn: tuple, x28: np.ndarray, L: dict, names: list[str] | None = None) -> None:
     """The CNN's prediction for the digit (``names``: its data set's classes), its saliency and occlusion maps."""
     model, _, name = cnn
     sal, cls, probs, occ = _attributions(_fingerprint(model), model, np.asarray(x28, dtype=np.float32))
-    coords = bp.occlusion_centres(PATCH, PATCH_STEP)
-    shown = names[cls] if names and 0 <= cls < len(names) else cls
+    coords = bp.occlusion_centres(PATCH, PATCH_STEP, side=int(np.asarray(x28).shape[0]))
+    shown = literal(str(names[cls])) if names and 0 <= cls < len(names) else cls
     st.markdown(t("backprop.look_pred", model=literal(name), pred=shown, p=f"{100 * probs[cls]:.1f}"))
     g1, g2, g3 = st.columns(3)
+    shown_x = np.asarray(x28, dtype=np.float64)
+    if shown_x.ndim == 3:  # a colour picture: shown by its brightness, as Train's sample grid shows it
+        shown_x = shown_x @ np.array(LUMA)
     with g1:
-        chart(figure(figs.attribution, x28, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
+        chart(figure(figs.attribution, shown_x, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
                      zmin=0, zmax=1, **L), key="bp_digit_fig")
     with g2:
         chart(figure(figs.attribution, sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L), key="bp_sal")
@@ -589,7 +684,7 @@ def look(data, models: dict, L: dict, key: str = datasets.DEFAULT) -> None:
     if cnn is None:
         st.info(t("backprop.need_cnn"))
         st.stop()
-    attributions(cnn, pick_digit(data), L, datasets.get(key).class_names(lang()))
+    attributions(cnn, pick_digit(data, key), L, datasets_names(key))
     note(t("backprop.look_note"))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
 
 import hashlib
+import html
 from typing import NamedTuple
 
 import numpy as np
@@ -23,7 +24,8 @@ from explainer.figures import backprop as bp_figs
 from explainer.figures import kernels as kfigs
 from explainer.figures import network as figs
 from explainer.figures.style import fmt, number
-from explainer.data.images import decode_upload
+from explainer.data import datasets
+from explainer.data.images import LUMA, decode_upload
 from explainer.maths.kernels import format_kernel
 from explainer.data.mnist import load_mnist
 from ui import jobs as ui_jobs
@@ -32,7 +34,7 @@ from ui.canvas import draw_canvas
 from ui.charts import chart, figure
 from ui.questions import ask_all
 from ui.registry import shared_registry
-from ui.shell import from_outside, labels, literal, note, presenter, t, t_error, widget
+from ui.shell import from_outside, lang, literal, note, presenter, t, t_error, widget
 from ui.tables.network import SHOWN, TABLE as NW
 
 CFG = {"displayModeBar": False}
@@ -92,11 +94,12 @@ def _trace(model_key: str, input_key: str, _model, _x: np.ndarray):
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _overview(model_key: str, input_key: str, shown: int, selected: tuple, lang: str, names: tuple, _layers,
-              texts: tuple, phone: bool = False):
+              texts: tuple, phone: bool = False, classes: tuple | None = None):
     feed = N.feeders(_layers, selected[0], selected[1]) if selected[0] > 0 else None
     fig, points = (figs.overview_rows if phone else figs.overview)(
         _layers, shown=shown, selected=selected, feed=feed, predicted=int(np.argmax(_layers[-1].output)),
-        names=list(names), range_fmt=texts[0], hover=texts[1], channel_word=texts[2], title=texts[3])
+        names=list(names), range_fmt=texts[0], hover=texts[1], channel_word=texts[2], title=texts[3],
+        classes=list(classes) if classes else None)
     return fig.to_plotly_json(), points
 
 
@@ -144,11 +147,48 @@ def _figure(d: dict):
 
 
 # ---------------------------------------------------------------- the model
+def _own_held(config=None):
+    """The learner's own images prepared on the Train page (this session's), when ``config`` (a run's) was trained
+    on exactly these pictures (same hash and size; None: any run); else None."""
+    held = st.session_state.get("_tr_own")
+    spec = (getattr(config, "own", None) or {}) if config is not None else None
+    if held is None or (spec is not None and (spec.get("sha256") != held.sha256 or spec.get("mode") != held.mode)):
+        return None
+    return held
+
+
 def session_runs() -> list[KeptRun]:
     runs: list[KeptRun] = st.session_state.setdefault("tr_runs", [])
     runstore.restore_runs(runs)
-    # runs on a learner's own images are looked inside on the Train page only (their pictures and shapes differ)
-    return [r for r in runs if r.model is not None and r.config.dataset != "own"]
+    # a run on a learner's own images only while this session holds its pictures (the run store keeps none)
+    return [r for r in runs if r.model is not None and (r.config.dataset != datasets.OWN or _own_held(r.config))]
+
+
+def dataset_of(config) -> str:
+    return getattr(config, "dataset", datasets.DEFAULT)
+
+
+def test_pictures(config):
+    """The test pictures and labels of the model's data set (``config``'s): MNIST or Fashion-MNIST (loaded once per
+    server), your own images (this session's upload)."""
+    if dataset_of(config) == datasets.OWN:
+        held = _own_held(config)
+        if held is None:
+            raise UserError("errors.zip.own_gone")
+        return held.test_x, held.test_y
+    return _mnist_test(dataset_of(config))
+
+
+def class_names(config) -> list[str]:
+    """The model's classes in the learner's language (your own images: the folders' names, shown literally)."""
+    if dataset_of(config) == datasets.OWN:
+        return list(config.own["names"])
+    return datasets.get(dataset_of(config)).class_names(lang())
+
+
+def _other(key: str, config) -> str:
+    """A text's key for the model's data set: digits' wording on MNIST, pictures' (``…_other``) on another set."""
+    return key if dataset_of(config) == datasets.DEFAULT else f"{key}_other"
 
 
 def _fingerprint(model) -> str:
@@ -215,33 +255,46 @@ def choose_model() -> tuple:
 
 
 # ---------------------------------------------------------------- the input
-def _random_digit(cls: int, dataset: str = "mnist") -> None:
-    """Button callback: a random test digit of class ``cls`` (runs before the widgets are drawn)."""
-    _, y = _mnist_test(dataset)
+def _random_digit(cls: int, config=None) -> None:
+    """Button callback: a random test picture of class ``cls`` (runs before the widgets are drawn)."""
+    _, y = test_pictures(config)
     idx = np.flatnonzero(y == cls)
     rng = np.random.default_rng()
     st.session_state["nw_digit"] = int(rng.choice(idx)) if idx.size else 0
 
 
-def choose_input(dataset: str = "mnist") -> tuple[np.ndarray, str, int | None, int | None] | None:
-    """``(x 28×28 in [0, 1], key, true label or None, test index or None)``, or None (with a hint) while empty."""
-    src = widget(st.segmented_control, t("network.source"), NW["nw_src"], format_func=labels("network.src_"),
-                 required=True)
+def choose_input(config=None) -> tuple[np.ndarray, str, int | None, int | None] | None:
+    """``(x in [0, 1], key, true label or None, test index or None)``, or None (with a hint) while empty. ``x`` is
+    28×28, or 32×32×3 for a run on colour pictures of your own. A model of another data set than MNIST is given its
+    own test pictures only: a drawing or an upload is prepared as a digit, which such a model never saw."""
+    key = dataset_of(config)
+    mnist = key == datasets.DEFAULT
+    src = widget(st.segmented_control, t("network.source"), NW["nw_src"], required=True,
+                 format_func=lambda o, m=mnist: t(f"network.src_{o}" if m or o != "test" else "network.src_test_other"),
+                 **({} if mnist else dict(options=["test"], default="test")))
+    if not mnist:
+        note(t("network.test_only", name=t(f"datasets.{key}")))
     if src == "test":
         try:
-            x_test, y_test = _mnist_test(dataset)  # the model's own data set's test images
+            x_test, y_test = test_pictures(config)  # the model's own data set's test images
         except UserError as exc:
             st.error(t_error(exc))
             return None
+        names = class_names(config)
         c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
         with c1:
-            i = int(widget(st.number_input, t("network.digit"), NW["nw_digit"], max_value=len(x_test) - 1))
+            i = int(widget(st.number_input, t(_other("network.digit", config)), NW["nw_digit"],
+                           max_value=len(x_test) - 1))
         with c2:
-            cls = widget(st.selectbox, t("network.class"), NW["nw_class"])
+            cls = widget(st.selectbox, t(_other("network.class", config)), NW["nw_class"],
+                         options=list(range(len(names))), default=min(7, len(names) - 1),
+                         format_func=lambda k, n=names: n[k] if 0 <= k < len(n) else str(k))
         with c3:
-            st.button(t("network.random"), key="nw_random", on_click=_random_digit, args=(cls, dataset),
+            st.button(t(_other("network.random", config)), key="nw_random", on_click=_random_digit, args=(cls, config),
                       width="stretch")
-        return x_test[i].astype(np.float32) / 255.0, f"test{i}", int(y_test[i]), i
+        # the input's key names its data set: test picture 5 of Fashion-MNIST is not MNIST's test digit 5
+        where = "" if mnist else (f"{key}-" if key != datasets.OWN else f"own{config.own['sha256'][:12]}-")
+        return x_test[i].astype(np.float32) / 255.0, f"{where}test{i}", int(y_test[i]), i
     if src == "draw":
         img = draw_canvas("nw_canvas", t("network.clear"), label=t("network.canvas_label"))
         if img is None:
@@ -300,7 +353,7 @@ def follow_overview_click(points_key: str) -> None:
         ss["_nw_ov_n"] = n + 1  # a fresh chart: the same channel can be clicked again
 
 
-def overview(layers, names, model_key: str, input_key: str, pred: int) -> tuple[int, int]:
+def overview(layers, names, model_key: str, input_key: str, pred: int, classes: list[str] | None = None) -> tuple[int, int]:
     st.header(t("network.overview_header"))
     note(t("network.overview_intro"))
     phone = _phone()
@@ -326,11 +379,11 @@ def overview(layers, names, model_key: str, input_key: str, pred: int) -> tuple[
     first = figs.ROW_TILES if phone else SHOWN  # a phone: one row of maps per layer until "show all"
     shown = 0 if show_all else first
     fig_d, points = _overview(model_key, input_key, shown, (layer, channel), ss.get("lang", "en"), tuple(
-        f"{n}<br>{shape_of(L)}" for n, L in zip(names, layers)), layers, texts, phone)
+        f"{n}<br>{shape_of(L)}" for n, L in zip(names, layers)), layers, texts, phone, tuple(classes or ()))
     ss["_nw_points"] = points
     n = ss.get("_nw_ov_n", 0)
     deep = max(L.output.shape[0] for L in layers if L.output.ndim == 3)
-    summary = t("network.overview_summary", n=len(layers), pred=pred,
+    summary = t("network.overview_summary", n=len(layers), pred=literal(classes[pred]) if classes else pred,
                 p=f"{100 * layers[-1].output[pred]:.1f}", layer=names[layer], c=channel)
     chart(_figure(fig_d), key=f"nw_ov_{n}", name=t("network.overview_title"), summary=summary, table=False,
           on_select="rerun", selection_mode="points", config=CFG)
@@ -352,7 +405,8 @@ def follow_map_click(h: int, w: int) -> None:
         ss["_nw_map_n"] = n + 1
 
 
-def detail(model, x, layers, names, layer: int, channel: int, test_index: int | None, model_key: str) -> None:
+def detail(model, x, layers, names, layer: int, channel: int, test_index: int | None, model_key: str,
+           classes: list[str] | None = None) -> None:
     st.header(t("network.detail_header"))
     note(t("network.detail_intro"))
     L = layers[layer]
@@ -379,6 +433,9 @@ def detail(model, x, layers, names, layer: int, channel: int, test_index: int | 
     U = layers[u.layer]
     if unit[0] != layer:
         st.markdown(t("network.unit_behind", layer=names[u.layer], c=u.channel, r=u.row, col=u.col))
+    logits = max((i for i, L_i in enumerate(layers) if L_i.kind == "dense"), default=-1)
+    if u.layer == logits and classes and 0 <= u.channel < len(classes):  # a logit: the score of one class
+        st.markdown(t("network.unit_class", k=u.channel, name=literal(classes[u.channel])))
     if U.kind == "conv":
         conv_arithmetic(u, layers, names, test_index, model_key)
     else:
@@ -455,12 +512,14 @@ def dense_arithmetic(u, layers, names) -> None:
 
 
 # ---------------------------------------------------------------- softmax
-def softmax_section(layers, true_label: int | None) -> None:
+def softmax_section(layers, true_label: int | None, classes: list[str] | None = None, config=None) -> None:
     st.header(t("network.softmax_header"))
     note(t("network.softmax_intro"))
     temp = widget(st.slider, t("network.temperature"), NW["nw_temp"], help=t("network.temperature_help"))
     s = N.softmax_steps(N.logits_of(layers), temp)
-    rows = [{t("network.col_digit"): str(i), t("network.col_logit"): f"{z:.4f}",
+    classes = classes or [str(i) for i in range(len(s.probs))]
+    col = t(_other("network.col_digit", config))
+    rows = [{col: classes[i], t("network.col_logit"): f"{z:.4f}",
              t("network.col_scaled"): f"{v:.4f}", t("network.col_exp"): f"{e:.6g}",
              t("network.col_prob"): f"{100 * p:.3f} %"} for i, (z, v, e, p) in
             enumerate(zip(s.logits, s.scaled, s.exp, s.probs))]
@@ -468,14 +527,15 @@ def softmax_section(layers, true_label: int | None) -> None:
     with left:
         st.dataframe(rows, hide_index=True, width="stretch")
     with right:
-        chart(figure(figs.bars, 100 * s.probs, labels=[str(i) for i in range(10)], title=t("network.probs_title", t=f"{temp:g}"),
-                        x_title=t("network.col_digit"), y_title=t("network.col_prob"), mark=s.winner, fmt=".1f",
-                        height=300), key="nw_probs", name=t("network.probs_name"), config=CFG)
+        chart(figure(figs.bars, 100 * s.probs, labels=[html.escape(c) for c in classes],
+                     title=t("network.probs_title", t=f"{temp:g}"), x_title=col, y_title=t("network.col_prob"),
+                     mark=s.winner, fmt=".1f",
+                     height=300), key="nw_probs", name=t("network.probs_name"), config=CFG)
     st.markdown(t("network.softmax_sum", total=f"{s.total:.6g}", shift=f"{s.shift:g}") if s.shift else
                 t("network.softmax_total", total=f"{s.total:.6g}"))
-    st.markdown(t("network.softmax_winner", k=s.winner, margin=f"{s.margin:.3f}", p=f"{100 * s.probs.max():.2f}"))
+    st.markdown(t("network.softmax_winner", k=literal(classes[s.winner]), margin=f"{s.margin:.3f}", p=f"{100 * s.probs.max():.2f}"))
     if true_label is not None:
-        st.caption(t("network.true_label", y=true_label))
+        st.caption(t(_other("network.true_label", config), y=literal(classes[true_label])))
 
 
 # ---------------------------------------------------------------- what a channel looks for
@@ -493,7 +553,9 @@ def looks_for(model, config, model_key: str, layers, names, layer: int, channel:
     note(t("network.looks_intro"))
     L = layers[layer]
     shared = _shared_jobs()
-    if L.output.ndim == 3 and L.kind != "input":
+    if dataset_of(config) == datasets.OWN:  # the jobs search a test set on the worker: your pictures stay here
+        st.info(t("network.own_no_jobs"))
+    elif L.output.ndim == 3 and L.kind != "input":
         pkey = SharedJob("patches", model_key, layer)
         okey = SharedJob("optimise", model_key, layer, channel)
         c1, c2 = st.columns(2)
@@ -564,7 +626,7 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
     from explainer.learning import backprop as bp
 
     L_ = lab()
-    coords = bp.occlusion_centres(PATCH, PATCH_STEP)
+    coords = bp.occlusion_centres(PATCH, PATCH_STEP, side=int(np.asarray(x).shape[0]))
     g1, g2, g3 = st.columns(3)
     with g1:
         chart(bp_figs.attribution(cam, title=t("network.cam_title", k=cls), zmin=0, **L_), key="nw_gradcam", config=CFG)
@@ -580,30 +642,37 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
 st.title(t("network.title"))
 st.markdown(t("network.intro"))
 model, model_key, model_label, config = choose_model()
-picked = choose_input(getattr(config, "dataset", "mnist"))
+picked = choose_input(config)
 if picked is None:
     st.stop()
 x, input_key, true_label, test_index = picked
 layers = _trace(model_key, input_key, model, x)
 names = layer_names(layers)
 pred = int(np.argmax(layers[-1].output))
+classes = class_names(config)
+shown_pred = literal(classes[pred]) if pred < len(classes) else pred
 L_ = lab()
-in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x,
-                       (t("network.input_title"), L_["x_title"], L_["y_title"], L_["value_label"]))
-in_slot = st.container()  # the digit first, then the questions about it
+side = int(np.asarray(x).shape[0])
+in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x if np.ndim(x) == 2 else np.asarray(x) @ np.array(LUMA),
+                       (t(_other("network.input_title", config), h=side, w=side, c=layers[0].output.shape[0]),
+                        L_["x_title"], L_["y_title"], L_["value_label"]))
+in_slot = st.container()  # the picture first, then the questions about it
 # predict first: the prediction, the overview (its softmax row), the unit's detail, softmax and what a channel looks
 # for all show the answers, so the page goes on once both questions are answered or skipped
 revealed = all(ask_all("network", {"probs": [round(float(v), 4) for v in layers[-1].output]}, "nw").values())
 with in_slot:
     chart(in_fig, key="nw_input", config=CFG,
-          summary=t("network.input_summary", pred=pred) if revealed else t("network.input_summary_unread"))
+          summary=t(_other("network.input_summary", config), pred=shown_pred, h=side, w=side) if revealed
+          else t("network.input_summary_unread"))
 if not revealed:
     st.info(t("questions.hidden"))
     st.stop()
-st.markdown(t("network.prediction", pred=pred, p=f"{100 * layers[-1].output[pred]:.1f}", model=literal(model_label)))
-layer, channel = overview(layers, names, model_key, input_key, pred)
+st.markdown(t("network.prediction", pred=shown_pred, p=f"{100 * layers[-1].output[pred]:.1f}", model=literal(model_label)))
+layer, channel = overview(layers, names, model_key, input_key, pred, classes)
 # a click on the unit's map or a new row / column / input channel reruns only this part (the overview, softmax
 # and the rest depend on none of them)
-st.fragment(detail)(model, x, layers, names, layer, channel, test_index, model_key)
-softmax_section(layers, true_label)
+# the Kernels lesson reads MNIST's test digits: a link to it names one only for a model of MNIST
+st.fragment(detail)(model, x, layers, names, layer, channel, test_index if dataset_of(config) == datasets.DEFAULT
+                    else None, model_key, classes)
+softmax_section(layers, true_label, classes, config)
 looks_for(model, config, model_key, layers, names, layer, channel, x, input_key)

@@ -21,8 +21,8 @@ from explainer.figures import heatmap
 from explainer.figures import train as figs
 from explainer.data.images import decode_upload
 from explainer.maths.kernels import format_kernel
-from explainer.learning.train import (TrainConfig, estimate_seconds, export_code, load_checkpoint, predict_proba,
-                             save_checkpoint)
+from explainer.learning.train import (OWN_EXPORT_FILE, TrainConfig, estimate_seconds, export_code, load_checkpoint,
+                             own_npz, predict_proba, save_checkpoint)
 from ui import jobs as ui_jobs
 from ui.charts import chart, figure
 from ui.questions import ask_all
@@ -468,7 +468,8 @@ def pick_run(runs: list[KeptRun]) -> KeptRun:
         run.checkpoint = save_checkpoint(run.model, run.config)
     c1.download_button(t("train.save"), data=run.checkpoint, file_name=f"{run.config.model}-{run.config.dataset}.pt",
                        key="tr_save")
-    if run.config.dataset == datasets.OWN:  # the script would need the pictures, which are kept nowhere
+    held = data_of(datasets.OWN, run.config) if run.config.dataset == datasets.OWN else None
+    if run.config.dataset == datasets.OWN and held is None:  # the script needs the pictures: this session's only
         c2.caption(t("datasets.own_ui.no_export"))
         return run
     with c2.popover(t("train.export")):
@@ -476,7 +477,23 @@ def pick_run(runs: list[KeptRun]) -> KeptRun:
         st.code(code, language="python")
         st.download_button(t("train.export_download"), data=code, file_name=f"train_{run.config.dataset}.py",
                            key="tr_export_dl")
+        if held is not None:
+            own_export(run)
     return run
+
+
+def own_export(run: KeptRun) -> None:
+    """Your own images' prepared pictures (the exported script reads them), packed on request (a pass over all of
+    them) and given back to the learner who uploaded them, once per upload."""
+    held = st.session_state["_tr_own"]
+    st.caption(t("datasets.own_ui.export_text", file=OWN_EXPORT_FILE))
+    packed = st.session_state.get("_tr_own_npz")
+    if packed is None or packed[0] != held.sha256 + held.mode:
+        if not st.button(t("datasets.own_ui.export_prepare"), key="tr_own_npz"):
+            return
+        packed = st.session_state["_tr_own_npz"] = (held.sha256 + held.mode, own_npz(held))
+    st.download_button(t("datasets.own_ui.export_download", mb=f"{len(packed[1]) / 1e6:.1f}"), data=packed[1],
+                       file_name=OWN_EXPORT_FILE, key="tr_own_npz_dl")
 
 
 # ---------------------------------------------------------------- what the model learned

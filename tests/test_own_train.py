@@ -137,8 +137,8 @@ def test_other_lessons_stay_on_built_in_sets_when_train_uses_own_images(own):
     from torch import nn
 
     at = app_test("backprop", tr_dataset="own")
-    at.run()
-    assert not at.exception and at.selectbox(key="bp_dataset").value == "mnist"
+    at.run()  # How kernels learn follows Train to your own images (tests/test_own_lessons.py)
+    assert not at.exception and at.selectbox(key="bp_dataset").value == datasets.OWN
     cfg = TrainConfig(model="fast", dataset=datasets.OWN, own=datasets.own_spec(own))
     run = KeptRun(label="mine", config=cfg, history=[], test_accuracy=0.5, model=cfg.build(), seconds=1.0, ips=1.0,
                   stopped=False)

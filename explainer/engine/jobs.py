@@ -314,29 +314,31 @@ class EvaluationJob(Job):
 
 
 class ShiftJob(Job):
-    """Accuracy of a trained model on the first ``digits`` test digits moved by 0…6 pixels
-    (``shift.shifted_accuracy``): the "How kernels learn" lesson's conv-vs-dense experiment."""
+    """Accuracy of a trained model on the first ``digits`` test pictures moved by 0…6 pixels
+    (``shift.shifted_accuracy``): the "How kernels learn" lesson's conv-vs-dense experiment. A built-in data set is
+    the worker's own copy; a learner's own images go with the task (``data``: their four arrays, ``shipped``)."""
 
     kind = "shift"
 
     def __init__(self, model, config, *, digits: int = 2000, owner: str | None = None,
-                 engine_: Engine | None = None, heartbeat_timeout: float | None = None):
+                 engine_: Engine | None = None, heartbeat_timeout: float | None = None, data=None):
         super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
         self.state_dict, self.config, self.digits = state_of(model), config, int(digits)
+        self.data = shipped(config, data)
 
     def estimate(self, eng: Engine) -> float:
         return 2.0 + self.digits / 400.0
 
     def task_args(self) -> tuple:
-        return self.config.to_dict(), self.state_dict, self.digits
+        return self.config.to_dict(), self.state_dict, self.digits, self.data
 
     @staticmethod
-    def work(link: Link, config: dict, state: dict, digits: int) -> list[float]:
-        """Accuracy on the first ``digits`` test digits shifted by each of ``shift.SHIFTS`` pixels."""
+    def work(link: Link, config: dict, state: dict, digits: int, data=None) -> list[float]:
+        """Accuracy on the first ``digits`` test pictures shifted by each of ``shift.SHIFTS`` pixels."""
         from explainer.maths.shift import shifted_accuracy
 
         model = _worker_model(config, state, "auto")
-        x_test, y_test = _test_set(config)
+        x_test, y_test = (data[2], data[3]) if data is not None else _test_set(config)
         return shifted_accuracy(model, x_test[:digits], y_test[:digits])
 
 

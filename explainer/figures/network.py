@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -102,8 +104,16 @@ def _spatial_column(cols: _Columns, li: int, out: np.ndarray, x: float, scale, z
     return sub * (1 + g / W) - g / W
 
 
+def _class_labels(classes: list[str] | None, n: int) -> list[str]:
+    """The labels of a flat layer's ``n`` cells: the class names (escaped: Plotly reads a few HTML tags, a folder's
+    name is shown as written) when there are as many, else the numbers."""
+    if classes is not None and len(classes) == n:
+        return [html.escape(str(c)) for c in classes]
+    return [str(k) for k in range(n)]
+
+
 def _strip_column(cols: _Columns, li: int, layers: list, out: np.ndarray, x: float, scale, zmin: float,
-                  zmax: float, *, name: str, hover: str, predicted: int) -> float:
+                  zmax: float, *, name: str, hover: str, predicted: int, classes: list[str] | None = None) -> float:
     """A flat layer (flatten, dense, softmax) as a strip of heatmap cells: up to 10 with their numbers, the softmax's
     predicted class outlined, a dense layer's units clickable; returns the column's width."""
     L = layers[li]
@@ -118,7 +128,8 @@ def _strip_column(cols: _Columns, li: int, layers: list, out: np.ndarray, x: flo
         labelled = not (li + 1 < len(layers) and layers[li + 1].kind == "softmax")
         for k in range(n):
             cols.annotations.append(dict(x=x + 0.5, y=dy * (k + 0.5),
-                                         text=(f"{k}: " if labelled else "") + number(out[k], '.2f'),
+                                         text=(f"{(classes or range(n))[k]}: " if labelled else "")
+                                         + number(out[k], '.2f'),
                                          showarrow=False, xanchor="left", xshift=3, font=dict(size=11)))
     if L.kind == "softmax":
         y0 = dy * predicted
@@ -155,12 +166,13 @@ def _selection_shapes(tile_boxes: dict, selected: tuple[int, int] | None, feed: 
 
 def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed: np.ndarray | None,
              predicted: int, names: list[str], range_fmt: str, hover: str, channel_word: str,
-             title: str, height: int = 620) -> tuple[go.Figure, list[tuple[int, int]]]:
+             title: str, height: int = 620, classes: list[str] | None = None) -> tuple[go.Figure, list[tuple[int, int]]]:
     """The whole network as columns. ``layers``: ``network.trace``'s entries; ``shown``: channels per spatial
     layer (the rest are left out); ``selected``: (layer, channel) outlined; ``feed``: how strongly each channel of
     the layer before the selected one feeds it (outlined, width by strength); ``predicted``: the class marked in
     the softmax strip; ``names``: each column's title; ``range_fmt``: "{lo} … {hi}" under it; ``hover``: the
-    hover's word for a value; ``channel_word``: "channel" in the learner's language."""
+    hover's word for a value; ``channel_word``: "channel" in the learner's language; ``classes``: the data set's
+    class names (shown literally on the softmax's cells; None: their numbers)."""
     cols = _Columns()
     x = 0.0
     col_h = PER_SUBCOLUMN * (1 + TILE_GAP)
@@ -173,7 +185,8 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
                                     channel_word=channel_word)
         else:
             width = _strip_column(cols, li, layers, out, x, scale, zmin, zmax, name=names[li], hover=hover,
-                                  predicted=predicted)
+                                  predicted=predicted,
+                                  classes=_class_labels(classes if li >= len(layers) - 2 else None, out.size))
         # the titles of neighbouring columns alternate between two heights, so wide ones never overlap
         cols.annotations.append(dict(x=x + width / 2, y=-0.3 - HEADER_STEP * (li % 2), yanchor="bottom",
                                      showarrow=False, font=dict(size=11),
@@ -298,7 +311,8 @@ PHONE_PX = 40.0       # about a map's width in px on a 412 px phone (a 380 px pl
 
 def overview_rows(layers: list, *, shown: int, selected: tuple[int, int] | None, feed: np.ndarray | None,
                   predicted: int, names: list[str], range_fmt: str, hover: str, channel_word: str,
-                  title: str, per_row: int = ROW_TILES) -> tuple[go.Figure, list[tuple[int, int]]]:
+                  title: str, per_row: int = ROW_TILES,
+                  classes: list[str] | None = None) -> tuple[go.Figure, list[tuple[int, int]]]:
     """``overview`` for a phone: each layer a row from top to bottom (its title line, then its channels' maps,
     ``per_row`` a row; a flat layer a strip, the logits and softmax ten numbered cells with their values below), so
     maps are ~40 px wide on a 412 px screen and the page scrolls down through the network. The same arguments,
@@ -324,7 +338,8 @@ def overview_rows(layers: list, *, shown: int, selected: tuple[int, int] | None,
                            (px, py, ptext))
         else:
             y = _row_cells(out, L, li, y, width, scale, zmin, zmax, names, hover, predicted, data, shapes,
-                           annotations, boxes, points, (px, py, ptext))
+                           annotations, boxes, points, (px, py, ptext),
+                           _class_labels(classes if li >= len(layers) - 2 else None, out.size))
         y += ROW_GAP
     shapes += _selection_shapes(boxes, selected, feed)
     data.append(dict(type="scatter", mode="markers", x=px, y=py, text=ptext, showlegend=False,
@@ -381,14 +396,14 @@ def _row_strip(out, L, li, y, width, scale, zmin, zmax, names, hover, data, boxe
 
 
 def _row_cells(out, L, li, y, width, scale, zmin, zmax, names, hover, predicted, data, shapes, annotations, boxes,
-               points, marks):
+               points, marks, classes=None):
     """A short flat layer (the logits, the softmax): its cells across, each numbered inside, its value below; the
     predicted class outlined on the softmax; a dense layer's cells clickable."""
     n = out.size
     dx = width / n
     data.append(dict(type="heatmap", z=_round(out.reshape(1, -1)), x0=dx / 2, dx=dx, y0=y + ROW_CELL / 2,
                      dy=ROW_CELL, colorscale=scale, zmin=zmin, zmax=zmax, showscale=False, xgap=2,
-                     text=[[str(k) for k in range(n)]], texttemplate="%{text}", textfont=dict(size=12),
+                     text=[list(classes or map(str, range(n)))], texttemplate="%{text}", textfont=dict(size=12),
                      hovertemplate=f"%{{text}}: {hover} = %{{z:.4g}}<extra>{names[li]}</extra>"))
     for k in range(n):
         annotations.append(dict(x=(k + 0.5) * dx, y=y + ROW_CELL, yanchor="top", showarrow=False,

@@ -466,18 +466,28 @@ def parameter_counts(h: int, w: int, k: int = 3, channels_in: int = 1, channels_
 
 
 # ---------------------------------------------------------------- what a trained network looks at
+def _batch_of(x) -> torch.Tensor:
+    """One picture as a batch of one: grey ``(H, W)`` (or ``(1, H, W)``) → ``(1, 1, H, W)``; colour ``(H, W, 3)`` →
+    ``(1, 3, H, W)``; floats in [0, 1]."""
+    t = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    if t.dim() == 3 and t.shape[2] == 3:
+        return t.permute(2, 0, 1)[None].contiguous()
+    return t.reshape(1, 1, *t.shape[-2:])
+
+
 def saliency(model: torch.nn.Module, x28, label: int | None = None) -> tuple[np.ndarray, int, np.ndarray]:
     """``(|∂score/∂x|, class, probabilities)``: the gradient of the class's score (logit) with respect to each
-    input pixel, in absolute value; ``label`` None: the predicted class."""
+    input pixel, in absolute value (a colour picture ``(H, W, 3)``: the largest of its three channels); ``label``
+    None: the predicted class."""
     dev = next(model.parameters()).device
-    x = torch.as_tensor(np.asarray(x28, dtype=np.float32)).reshape(1, 1, 28, 28).to(dev).requires_grad_(True)
+    x = _batch_of(x28).to(dev).requires_grad_(True)
     with evaluating(model), torch.enable_grad():
         logits = model(x)
         k = int(logits.argmax(1)) if label is None else int(label)
         # the input's gradient only: the (possibly shared) model's parameters get no .grad
         (grad,) = torch.autograd.grad(logits[0, k], x)
     probs = torch.softmax(logits.detach(), 1)[0].cpu().numpy()
-    return grad[0, 0].abs().cpu().numpy().astype(np.float64), k, probs
+    return grad[0].abs().amax(0).cpu().numpy().astype(np.float64), k, probs  # a colour picture: its strongest channel
 
 
 def occlusion_centres(patch: int, stride: int, side: int = 28) -> list[float]:
@@ -495,13 +505,14 @@ def occlusion(model: torch.nn.Module, x28, label: int, patch: int = 6, stride: i
         raise UserError("errors.out_of_range", param="patch", lo=2, hi=14, value=patch)
     if not 1 <= stride <= 7:
         raise UserError("errors.out_of_range", param="stride", lo=1, hi=7, value=stride)
-    x = np.asarray(x28, dtype=np.float32).reshape(28, 28)
-    pos = list(range(0, 28 - patch + 1, stride))
+    x = _batch_of(x28)[0].numpy()  # (C, H, W)
+    side = min(x.shape[1:])
+    pos = list(range(0, side - patch + 1, stride))
     batch = np.repeat(x[None], len(pos) ** 2, axis=0)
     for a, r in enumerate(pos):
         for b, c in enumerate(pos):
-            batch[a * len(pos) + b, r: r + patch, c: c + patch] = fill
+            batch[a * len(pos) + b, :, r: r + patch, c: c + patch] = fill
     dev = next(model.parameters()).device
     with evaluating(model), torch.inference_mode():
-        p = torch.softmax(model(torch.from_numpy(batch)[:, None].to(dev)), 1)[:, int(label)].cpu().numpy()
+        p = torch.softmax(model(torch.from_numpy(batch).to(dev)), 1)[:, int(label)].cpu().numpy()
     return p.reshape(len(pos), len(pos)).astype(np.float64)

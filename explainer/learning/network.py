@@ -212,13 +212,24 @@ def _int(v) -> int:
     return int(v[0] if isinstance(v, (tuple, list)) else v)
 
 
-def _as_input(x) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    if t.numel() != 28 * 28:
-        from explainer.errors import shape_text
+SIDES = (28, 32)  # the pictures a traced model takes: 28×28 (MNIST, Fashion-MNIST, grey own) or 32×32 (colour own)
 
-        raise UserError("errors.shape_image", param="image", shape=shape_text(tuple(t.shape)))
-    return t.reshape(1, 1, 28, 28)
+
+def _as_input(x) -> torch.Tensor:
+    """One picture as a batch of one, ``(1, C, H, W)``: grey ``(28, 28)``, ``(1, 28, 28)`` (or any 784 values),
+    colour ``(H, W, 3)`` or ``(3, H, W)``, or already ``(1, C, H, W)``; sides 28 or 32, 1 or 3 channels."""
+    t = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    if t.dim() == 3 and t.shape[2] == 3 and t.shape[0] != 3:
+        t = t.permute(2, 0, 1)
+    if t.dim() == 2 or (t.dim() == 3 and t.shape[0] in (1, 3)):
+        t = t.reshape(1, -1, *t.shape[-2:])
+    if t.dim() == 4 and t.shape[0] == 1 and t.shape[1] in (1, 3) and t.shape[2] == t.shape[3] and t.shape[2] in SIDES:
+        return t.contiguous()
+    if t.numel() == 28 * 28:
+        return t.reshape(1, 1, 28, 28)
+    from explainer.errors import shape_text
+
+    raise UserError("errors.shape_image", param="image", shape=shape_text(tuple(np.asarray(x).shape)))
 
 
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> tuple[np.ndarray, np.ndarray]:
@@ -545,7 +556,7 @@ def grad_cam(model: nn.Module, x, label: int | None = None) -> tuple[np.ndarray,
         (g,) = torch.autograd.grad(logits[0, k], a)
     alpha = g[0].mean(dim=(1, 2))
     cam = torch.relu((alpha[:, None, None] * a[0].detach()).sum(0))
-    up = nn.functional.interpolate(cam[None, None], size=(28, 28), mode="bilinear", align_corners=False)[0, 0]
+    up = nn.functional.interpolate(cam[None, None], size=tuple(t.shape[-2:]), mode="bilinear", align_corners=False)[0, 0]
     return up.numpy().astype(np.float64), k, convs[-1]
 
 

@@ -576,7 +576,7 @@ def export_code(config: TrainConfig) -> str:
     layout = (".to(memory_format=torch.channels_last)  # NHWC convolutions: faster on a CPU"
               if prefers_channels_last(model) else "")
     sched = (f"torch.optim.lr_scheduler.OneCycleLR(opt, max_lr={config.learning_rate}, "
-             f"total_steps=EPOCHS * (len(x_train) // BATCH), pct_start=0.25)" if config.one_cycle else "None")
+             f"total_steps=EPOCHS * max(1, len(x_train) // BATCH), pct_start=0.25)" if config.one_cycle else "None")
     return _export_data(config) + f'''class Normalize(nn.Module):
     def __init__(self, mean=({MNIST_MEAN},), std=({MNIST_STD},)):
         super().__init__()
@@ -595,7 +595,7 @@ sched = {sched}
 for epoch in range(EPOCHS):
     model.train()
     perm = torch.randperm(len(x_train))
-    for i in range(len(x_train) // BATCH):
+    for i in range(max(1, len(x_train) // BATCH)):  # a small set of your own: one (shorter) batch at least
         idx = perm[i * BATCH:(i + 1) * BATCH]
         loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
         opt.zero_grad()
@@ -610,8 +610,57 @@ for epoch in range(EPOCHS):
 '''
 
 
+OWN_EXPORT_FILE = "own_images.npz"  # the prepared pictures the Train page gives beside the script (``own_npz``)
+OWN_EXPORT_ENV = "OWN_IMAGES"
+
+
+def own_npz(ds) -> bytes:
+    """A learner's own pictures as the app prepared them (an ``ownimages.OwnDataset``: resized, split, labelled) in
+    one compressed ``.npz`` for the exported script: ``x_train``, ``y_train``, ``x_test``, ``y_test`` (uint8 images,
+    int64 labels), ``classes`` (the folders' names), ``sha256`` (of the uploaded zip) and ``mode``. Only ever given
+    back to the learner who uploaded them."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, x_train=np.asarray(ds.train_x), y_train=np.asarray(ds.train_y),
+                        x_test=np.asarray(ds.test_x), y_test=np.asarray(ds.test_y),
+                        classes=np.array(list(ds.class_names), dtype=str), sha256=np.array(ds.sha256),
+                        mode=np.array(ds.mode))
+    return buf.getvalue()
+
+
+def _export_own(config: TrainConfig) -> str:
+    """The exported script's first part for your own images: it reads the prepared pictures (``own_npz``), checks
+    they are the run's (the zip's hash) and names the classes (a JSON list: a Python literal of the names as typed)."""
+    spec = config.own
+    shape = "colour 32×32" if spec["mode"] == "colour32" else "grey 28×28"
+    return f'''"""Train the "{config.model}" model on your own pictures ({len(spec["names"])} classes, {shape}) as Convolution
+Explainer does. Needs: torch, numpy. Reads {OWN_EXPORT_FILE} (the Train page's "prepared pictures" download: your
+pictures resized and split 80/20 as in the app) from this folder, or the file ${OWN_EXPORT_ENV} names."""
+import os
+import numpy as np
+import torch
+from torch import nn
+
+CLASSES = {json.dumps(list(spec["names"]))}
+data = np.load(os.environ.get("{OWN_EXPORT_ENV}", "{OWN_EXPORT_FILE}"))
+assert str(data["sha256"]) == "{spec["sha256"]}", "these are not the pictures this model was trained on"
+assert list(data["classes"]) == CLASSES, "these pictures have other classes"
+
+def pictures(x):  # uint8 (N, H, W) grey or (N, H, W, 3) colour -> float (N, C, H, W) in [0, 1]
+    x = torch.tensor(x).float().div(255)
+    return x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2).contiguous()
+
+x_train = pictures(data["x_train"][:{config.train_size}])
+y_train = torch.tensor(data["y_train"][:{config.train_size}]).long()
+x_test, y_test = pictures(data["x_test"]), torch.tensor(data["y_test"]).long()
+
+'''
+
+
 def _export_data(config: TrainConfig) -> str:
-    """The exported script's first part: its imports and its reading of the data set's four files."""
+    """The exported script's first part: its imports and its reading of the data set's four files (your own images:
+    the prepared pictures' file, ``_export_own``)."""
+    if config.dataset == datasets.OWN:
+        return _export_own(config)
     where = _EXPORT_SOURCE[config.dataset]
     return f'''"""Train the "{config.model}" model on {where[0]} as Convolution Explainer does. Needs: torch, numpy.
 {where[1]}"""

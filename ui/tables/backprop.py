@@ -40,6 +40,6 @@ TABLE = Table("backprop", [
     Param("bp_side", "choice", 28, options=MAP_SIDES),
     Param("bp_dsrc", "choice", "test", options=("test", "draw")),
     Param("bp_digit", "int", 0, lo=0, hi=DIGIT_MAX),
-    Param("bp_dataset", "choice", datasets.DEFAULT, options=datasets.KEYS),
+    Param("bp_dataset", "choice", datasets.DEFAULT, options=datasets.CHOICES),  # own: the set prepared on Train
     *question_params("backprop", "bp").values(),  # predict first: the question cards' answers (session only)
 ])

@@ -1,4 +1,5 @@
 """Inside the network: the model, the input, the selected layer / channel / position, softmax's temperature."""
+from explainer import limits
 from ui.state import Param, Table
 from ui.tables.shared import DIGIT_MAX
 from ui.tables.shared import question_params
@@ -14,12 +15,12 @@ TABLE = Table("network", [
     Param("nw_model", "text", "newest", max_chars=MODEL_CHARS),  # a link names a run by its id, not its place
     Param("nw_src", "choice", "test", options=SOURCES),
     Param("nw_digit", "int", 0, lo=0, hi=DIGIT_MAX, step=1),
-    Param("nw_class", "choice", 7, options=tuple(range(10))),
+    Param("nw_class", "choice", 7, options=tuple(range(max(10, limits.OWN_CLASSES_MAX)))),  # the page: its classes
     Param("nw_all", "bool", False),
     Param("nw_layer", "choice", 1, options=tuple(range(MAX_LAYERS))),
     Param("nw_channel", "int", 0, lo=0, hi=MAX_CHANNELS - 1, step=1),
-    Param("nw_row", "int", 0, lo=0, hi=27, step=1),
-    Param("nw_col", "int", 0, lo=0, hi=27, step=1),
+    Param("nw_row", "int", 0, lo=0, hi=31, step=1),  # a map's side: 28, or 32 (colour pictures of your own)
+    Param("nw_col", "int", 0, lo=0, hi=31, step=1),
     Param("nw_in", "int", 0, lo=0, hi=MAX_CHANNELS - 1, step=1),
     Param("nw_temp", "float", 1.0, lo=0.1, hi=5.0, step=0.1),
     Param("nw_cam", "bool", False),
