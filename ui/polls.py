@@ -11,7 +11,7 @@
 
 Lecturer: the code in large type, the students' link and its QR code (segno, drawn in memory), the live histogram (a
 fragment re-run every ``limits.POLL_TICK_S``: one aggregate query), Reveal / Close / Next.
-Student: the question, one answer per session (the Streamlit session's id, hashed by ``explainer.polls``), then a
+Student: the question, one answer per session (a random id drawn for the session, hashed by ``explainer.polls``), then a
 fragment asks every ``limits.POLL_STUDENT_TICK_S`` (one row by its key) until the lecturer reveals.
 Wrong or unknown codes are limited per session and per browser (its ``_streamlit_xsrf`` cookie, hashed; per process):
 ``limits.POLL_GUESSES`` per ``limits.POLL_GUESS_WINDOW_S``.
@@ -43,6 +43,7 @@ _ANSWERED = "_poll_answered"  # code → the canonical answer this session gave
 _GUESSES = "_poll_guesses"  # times of this session's wrong codes
 _LAST_BAD = "_poll_last_bad"  # the last wrong code text (a rerun with it is not another guess)
 _KNOWN = "_poll_known"  # codes this session found (looking them up again is not a guess)
+_VOTER = "_poll_voter"  # this session's random voter id (explainer.polls keeps only its hash)
 _FLASH = "_poll_flash"  # a message from a button's callback, shown once
 
 
@@ -132,12 +133,19 @@ def _base() -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+def _query(**params) -> str:
+    """The link's query: the lecturer's language travels with it (a Chinese class reads the poll in Chinese)."""
+    from explainer.i18n import DEFAULT_LANGUAGE
+
+    return urlencode({**params, **({"lang": lang()} if lang() != DEFAULT_LANGUAGE else {})})
+
+
 def student_link(code: str) -> str:
-    return f"{_base()}?{urlencode({'cp_code': code})}"
+    return f"{_base()}?{_query(cp_code=code)}"
 
 
 def lecturer_link(code: str, secret: str) -> str:
-    return f"{_base()}?{urlencode({'cp_code': code, 'cp_key': secret})}"
+    return f"{_base()}?{_query(cp_code=code, cp_key=secret)}"
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -198,10 +206,10 @@ def _wrong_guess() -> None:
 
 
 def _session_id() -> str:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    """This session's voter id (one answer per session): drawn once, kept in the session only."""
+    import secrets
 
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else "no-session"
+    return st.session_state.setdefault(_VOTER, secrets.token_urlsafe(18))
 
 
 # ---------------------------------------------------------------- the page
