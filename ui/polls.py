@@ -324,22 +324,24 @@ def lecturer(code: str, secret: str) -> None:
         st.error(t_error(exc))
         return
     st.subheader(_text(p.prompt, p.params, p.words))
+    state = polls().tally(code).state  # the controls on the projector's first screen, above the code and the chart
+    b1, b2, b3 = st.columns(3)
+    b1.button(t("poll.reveal"), key="cp_reveal", type="primary", on_click=_control, args=("reveal", code, secret),
+              icon="👁️", disabled=state == "revealed")
+    b2.button(t("poll.close"), key="cp_close", on_click=_control, args=("close", code, secret), icon="⏹️",
+              disabled=state != "open")
+    has_next = _next_question(code, secret) is not None
+    b3.button(t("poll.next"), key="cp_next", on_click=_control, args=("next", code, secret), disabled=not has_next,
+              icon="⏭️", help=None if has_next else t("poll.next_none"))
     link = student_link(code)
     left, right = st.columns([2, 3] if presenter() else [1, 1], gap="large")
     with left:
         st.markdown(f"<div style='font-size:{'96px' if presenter() else '48px'};font-weight:700;"
                     f"letter-spacing:0.12em;line-height:1.1' aria-label='{code}'>{code}</div>", unsafe_allow_html=True)
         st.markdown(t("poll.join_at", link=f"`{link.replace('`', '')}`"))  # code: shown as it is, never a link
-        st.image(qr_png(link), width=360 if presenter() else 220, caption=t("poll.qr_name"))
+        st.image(qr_png(link), width=320 if presenter() else 220, caption=t("poll.qr_name"))
     with right:
         _live(code, p)
-    b1, b2, b3 = st.columns(3)
-    b1.button(t("poll.reveal"), key="cp_reveal", type="primary", on_click=_control, args=("reveal", code, secret),
-              icon="👁️")
-    b2.button(t("poll.close"), key="cp_close", on_click=_control, args=("close", code, secret), icon="⏹️")
-    has_next = _next_question(code, secret) is not None
-    b3.button(t("poll.next"), key="cp_next", on_click=_control, args=("next", code, secret), disabled=not has_next,
-              icon="⏭️", help=None if has_next else t("poll.next_none"))
     with st.expander(t("poll.lecturer_link")):
         st.caption(t("poll.lecturer_link_help"))
         st.code(lecturer_link(code, secret), language=None)

@@ -1,12 +1,14 @@
 """A class poll's histogram: how many gave each answer (the projector's live chart, pages/poll.py)."""
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 
 from explainer.figures.style import FONT_PX, HIGHLIGHT, PALETTE, margins
 
 
-def histogram(labels: list[str], counts: list[int], *, title: str, x_title: str, y_title: str, height: int = 320,
+def histogram(labels: list[str], counts: list[int], *, title: str, x_title: str, y_title: str, height: int = 260,
               right: int | None = None):
     """One bar per answer (``labels``, in the order given, each drawn as text, never as markup), its count on it;
     ``right``: the index of the right answer's bar (drawn in the highlight colour once revealed)."""
@@ -16,6 +18,7 @@ def histogram(labels: list[str], counts: list[int], *, title: str, x_title: str,
     top = max(counts, default=0)
     fig.update_layout(title=title, height=height, margin=margins(title=True), font=dict(size=FONT_PX),
                       xaxis=dict(title=x_title, type="category"),
-                      yaxis=dict(title=y_title, range=[0, max(1, top) * 1.2], rangemode="tozero"),
+                      yaxis=dict(title=y_title, range=[0, max(1, top) * 1.2], dtick=max(1, math.ceil(top / 5)),
+                                 tickformat="d"),
                       bargap=0.25, showlegend=False)
     return fig

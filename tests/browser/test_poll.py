@@ -24,14 +24,16 @@ def run_poll(browser, app: str, lang: str = "en", shots: bool = False) -> dict:
     """The whole poll; returns the seconds each step took (the test checks them)."""
     words = {"en": ("Predict first", "Ask the class", "Your answer", "Send my answer", "is counted", "3 answers",
                     "Reveal the answer", "Right — the answer is 3", "Not quite"),
-             "zh": ("预测优先", "向全班提问", "你的答案", "提交我的答案", "已计入", "3 份作答", "公布答案", "答对了", "不太对")}[lang]
+             "zh": ("先预测", "向全班提问", "你的答案", "提交我的答案", "已计入", "3 份作答", "公布答案", "答对了", "不太对")}[lang]
     predict, ask, your, send, counted, three, reveal, right, wrong = words
     took, contexts = {}, []
     try:
         ctx, lecturer = _context(browser, 1920, 1080, phone=False)
         contexts.append(ctx)
         goto(lecturer, app, "stride", presenter="1", lang=lang)
-        lecturer.get_by_test_id("stSidebar").get_by_text(predict, exact=True).click()  # the server's default is off
+        switch = lecturer.get_by_test_id("stSidebar").get_by_text(predict, exact=True)
+        switch.wait_for(timeout=30_000)
+        switch.click()  # the server's default is off
         wait_idle(lecturer)
         lecturer.get_by_role("button", name=ask).click()
         lecturer.wait_for_url(re.compile(r"/poll\?"), timeout=20_000)
