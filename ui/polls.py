@@ -47,6 +47,9 @@ _VOTER = "_poll_voter"  # this session's random voter id (explainer.polls keeps 
 _FLASH = "_poll_flash"  # a message from a button's callback, shown once
 
 
+_STATES = {"open": "poll.state_open", "closed": "poll.state_closed", "revealed": "poll.state_revealed"}
+
+
 def polls() -> Polls:
     return shared_polls()
 
@@ -379,7 +382,9 @@ def _live(code: str, p: Posed) -> None:
     except UserError as exc:
         st.error(t_error(exc))
         return
-    st.markdown(f"**{t('poll.answers', n=tally.total)}** · {t('poll.state_' + tally.state)}")
+    st.markdown(f"**{t('poll.answers', n=tally.total)}** · {t(_STATES[tally.state])}")
+    if tally.state == "revealed":  # above the chart: on the projector's first screen
+        st.success(t("poll.shown", answer=_answer_text(p)) + " " + _why(p))
     labels, counts, right = _histogram(p, tally.counts, tally.state == "revealed")
     if labels:
         from ui.charts import chart
@@ -389,8 +394,6 @@ def _live(code: str, p: Posed) -> None:
               key="cp_hist", name=t("poll.histogram"), config={"displayModeBar": False}, table=False)
     else:
         st.info(t("poll.histogram_none"))
-    if tally.state == "revealed":
-        st.success(t("poll.shown", answer=_answer_text(p)) + " " + _why(p))
 
 
 # ---------------------------------------------------------------- the students

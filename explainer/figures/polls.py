@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from explainer.figures.style import FONT_PX, HIGHLIGHT, PALETTE, margins
 
 
-def histogram(labels: list[str], counts: list[int], *, title: str, x_title: str, y_title: str, height: int = 260,
+def histogram(labels: list[str], counts: list[int], *, title: str, x_title: str, y_title: str, height: int = 220,
               right: int | None = None):
     """One bar per answer (``labels``, in the order given, each drawn as text, never as markup), its count on it;
     ``right``: the index of the right answer's bar (drawn in the highlight colour once revealed)."""

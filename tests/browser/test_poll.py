@@ -55,6 +55,8 @@ def run_poll(browser, app: str, lang: str = "en", shots: bool = False) -> dict:
             box.fill(given)
             box.press("Enter")
             wait_idle(phone)
+            if shots and not students:
+                screenshot(phone, f"poll-phone-form-{lang}", full_page=True)
             phone.get_by_role("button", name=send).click()
             phone.get_by_text(counted).wait_for(timeout=15_000)
             students.append(phone)
@@ -62,6 +64,8 @@ def run_poll(browser, app: str, lang: str = "en", shots: bool = False) -> dict:
         lecturer.get_by_text(three).first.wait_for(timeout=10_000)
         took["histogram"] = time.monotonic() - sent
         if shots:
+            lecturer.mouse.move(1900, 1000)  # no hover toolbar over the QR code
+            lecturer.wait_for_timeout(1500)
             screenshot(lecturer, f"poll-projector-{lang}", full_page=False)
             screenshot(students[0], f"poll-phone-{lang}", full_page=True)
         lecturer.get_by_role("button", name=reveal).click()
@@ -71,6 +75,8 @@ def run_poll(browser, app: str, lang: str = "en", shots: bool = False) -> dict:
             assert_no_exception(phone)
         took["reveal"] = time.monotonic() - revealed
         if shots:
+            lecturer.mouse.move(1900, 1000)
+            lecturer.wait_for_timeout(1500)
             screenshot(lecturer, f"poll-projector-revealed-{lang}", full_page=False)
             screenshot(students[2], f"poll-phone-revealed-{lang}", full_page=True)
         assert_no_exception(lecturer)
