@@ -192,6 +192,19 @@ def test_guessing_codes_is_limited_per_session():
     assert texts(other, "subheader")
 
 
+def test_guessing_codes_is_limited_per_browser_across_its_sessions(monkeypatch):
+    import ui.jobs
+
+    monkeypatch.setattr(ui.jobs, "visitor", lambda: "cookie:" + "ab" * 16)  # every session sends this browser's cookie
+    for i in range(limits.POLL_GUESSES):
+        at = student(f"BBBB{ALPHABET[i]}{ALPHABET[-1 - i]}")  # a new tab for every guess: a fresh session each time
+        assert len(texts(at, "error")) == 1
+    at = student(shared_polls().create(posed()).code)
+    assert not texts(at, "subheader") and len(texts(at, "warning")) == 1
+    monkeypatch.setattr(ui.jobs, "visitor", lambda: "cookie:" + "cd" * 16)  # another browser is not held up
+    assert texts(student(shared_polls().create(posed()).code), "subheader")
+
+
 def test_a_student_cannot_use_the_lecturers_controls():
     made = shared_polls().create(posed())
     at = app_test("poll", presenter=True)  # presenter mode alone is no key

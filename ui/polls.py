@@ -13,7 +13,8 @@ Lecturer: the code in large type, the students' link and its QR code (segno, dra
 fragment re-run every ``limits.POLL_TICK_S``: one aggregate query), Reveal / Close / Next.
 Student: the question, one answer per session (a random id drawn for the session, hashed by ``explainer.polls``), then a
 fragment asks every ``limits.POLL_STUDENT_TICK_S`` (one row by its key) until the lecturer reveals.
-Wrong or unknown codes are limited per session and per browser (its ``_streamlit_xsrf`` cookie, hashed; per process):
+Wrong or unknown codes are limited per session and per browser (``ui.jobs.visitor``: its ``ce_visitor`` cookie, hashed;
+per process):
 ``limits.POLL_GUESSES`` per ``limits.POLL_GUESS_WINDOW_S``.
 """
 from __future__ import annotations
@@ -169,11 +170,12 @@ def _browser_guesses() -> tuple[dict, threading.Lock]:
 
 
 def _browser() -> str | None:
-    try:
-        cookie = st.context.cookies.get("_streamlit_xsrf")
-    except Exception:  # noqa: BLE001 — no request (a bare script run): no cookie
-        cookie = None
-    return hashlib.sha256(f"ce-poll-browser:{cookie}".encode()).hexdigest()[:24] if cookie else None
+    """This browser (``ui.jobs.visitor``: its ``ce_visitor`` cookie, or the logged-in user), hashed; None for a
+    client that sends no cookie (then the session's own limit holds alone)."""
+    from ui.jobs import visitor
+
+    who = visitor()
+    return None if who.startswith("session:") else hashlib.sha256(f"ce-poll-browser:{who}".encode()).hexdigest()[:24]
 
 
 def _recent(times: list, now: float) -> list:
