@@ -367,15 +367,6 @@ def _histogram(p: Posed, counts: dict, revealed: bool):
     return [_label(q, k) for k in keys], [counts.get(k, 0) for k in keys], right
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _histogram_figure(labels: tuple, counts: tuple, right, title: str, x_title: str, y_title: str, big: bool):
-    from explainer.figures.polls import histogram
-    from explainer.figures.style import for_presenter
-
-    fig = histogram(list(labels), list(counts), title=title, x_title=x_title, y_title=y_title, right=right)
-    return for_presenter(fig) if big else fig
-
-
 @st.fragment(run_every=limits.POLL_TICK_S)
 def _live(code: str, p: Posed) -> None:
     """The projector's live part: the state, the histogram, the answer once revealed (one aggregate query a tick)."""
@@ -389,10 +380,12 @@ def _live(code: str, p: Posed) -> None:
         st.success(t("poll.shown", answer=_answer_text(p)) + " " + _why(p))
     labels, counts, right = _histogram(p, tally.counts, tally.state == "revealed")
     if labels:
-        from ui.charts import chart
+        from explainer.figures.polls import histogram
+        from ui.charts import chart, figure
 
-        chart(_histogram_figure(tuple(labels), tuple(counts), right, t("poll.histogram"), t("questions.your_answer"),
-                                t("poll.count"), presenter()),
+        # built once per histogram state for every session (ui.charts.figure): a tick with no new answer costs a lookup
+        chart(figure(histogram, labels, counts, title=t("poll.histogram"), x_title=t("questions.your_answer"),
+                     y_title=t("poll.count"), right=right),
               key="cp_hist", name=t("poll.histogram"), config={"displayModeBar": False}, table=False)
     else:
         st.info(t("poll.histogram_none"))
