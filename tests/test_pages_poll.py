@@ -62,7 +62,7 @@ def presenter_app(lang: str) -> AppTest:
 
 # ---------------------------------------------------------------- the presenter
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_presenter_asks_the_class_and_reveals(_server_like, lang):
+def test_the_presenter_asks_the_class_and_reveals(_server_like, lang):  # the whole app: the lesson, then the poll
     at = presenter_app(lang)
     at.switch_page("pages/stride.py").run()
     at.button(key="sp_q_stride_out_size_ask").click().run()
@@ -96,14 +96,14 @@ def test_the_presenter_asks_the_class_and_reveals(_server_like, lang):
     assert any(s.startswith(translate("poll.shown", lang, answer="3")) for s in texts(at, "success"))
 
 
-def test_next_asks_the_lessons_next_question_under_the_same_secret(_server_like):
-    at = presenter_app("en")
+def test_next_asks_the_lessons_next_question_under_the_same_secret():
     first, second = posed(), posed("stride.params", {"kernels": 8, "channels": 3, "f": 3})
-    at.session_state["_poll_seen"] = {"stride": {first["id"]: first, second["id"]: second}}
     made = shared_polls().create(first)
-    at.session_state["_poll_lecturer"] = {made.code: made.secret}
+    at = app_test("poll", "zh", presenter=True, _poll_seen={"stride": {first["id"]: first, second["id"]: second}},
+                  _poll_lecturer={made.code: made.secret})
     at.query_params["cp_code"] = made.code
-    at.switch_page("pages/poll.py").run()
+    at.run()
+    assert translate("poll.state_open", "zh") in everything(at)
     assert at.button(key="cp_next").proto.disabled is False
     at.button(key="cp_next").click().run()
     assert not at.exception, at.exception
@@ -196,6 +196,7 @@ def test_guessing_codes_is_limited_per_browser_across_its_sessions(monkeypatch):
     import ui.jobs
 
     monkeypatch.setattr(ui.jobs, "visitor", lambda: "cookie:" + "ab" * 16)  # every session sends this browser's cookie
+    monkeypatch.setattr(limits, "POLL_GUESSES", 3)  # fewer fresh sessions to open (the test's cost)
     for i in range(limits.POLL_GUESSES):
         at = student(f"BBBB{ALPHABET[i]}{ALPHABET[-1 - i]}")  # a new tab for every guess: a fresh session each time
         assert len(texts(at, "error")) == 1
