@@ -133,6 +133,7 @@ def test_a_student_answers_once_and_sees_the_reveal(lang):
     at = student(made.code.lower(), lang)  # typed in any case
     assert not at.exception and not at.error
     assert texts(at, "subheader") == [translate("questions.stride.out_size", lang, n=5, k=3, s=2, p=1, d=1)]
+    assert texts(at, "caption") == [f"👣 {translate('nav.stride', lang)}"]  # the lesson it comes from
     assert not {"cp_reveal", "cp_close", "cp_next"} & {b.key for b in at.button}  # no lecturer controls
     at.number_input(key="cp_num").set_value(4).run()
     at.button(key="cp_send").click().run()

@@ -103,6 +103,15 @@ def _label(q: dict, canonical: str) -> str:
         return literal(canonical)
 
 
+def _lesson(name: str) -> None:
+    """The lesson a question comes from (its icon and title), above the question."""
+    from ui.nav import LESSONS
+
+    found = next((lesson for lesson in LESSONS if lesson.name == name), None)
+    if found is not None:
+        st.caption(f"{found.icon} {t(found.title)}")
+
+
 def _value(q: dict, canonical: str):
     """A stored answer as the value ``Posed.check`` takes."""
     if q["kind"] == "number":
@@ -328,6 +337,7 @@ def lecturer(code: str, secret: str) -> None:
     except UserError as exc:
         st.error(t_error(exc))
         return
+    _lesson(p.lesson)
     st.subheader(_text(p.prompt, p.params, p.words))
     state = polls().tally(code).state  # the controls on the projector's first screen, above the code and the chart
     b1, b2, b3 = st.columns(3)
@@ -417,6 +427,7 @@ def student(code: str) -> None:
         st.error(t_error(exc))
         return
     q = view.question
+    _lesson(q["lesson"])
     st.subheader(_text(q["prompt"], q.get("params"), q.get("words")))
     answered = st.session_state.get(_ANSWERED, {}).get(code)
     if answered is not None or view.state != "open":
