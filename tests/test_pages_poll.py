@@ -4,6 +4,7 @@ controls, odd answers, a closed poll's link). The polls live in the tests' SQLit
 the model's own tests, on SQLite and PostgreSQL, are tests/test_polls.py."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,19 @@ def test_a_poll_closed_while_the_form_is_open_counts_nothing():
     at.button(key="cp_send").click().run()
     assert translate("errors.poll.closed", "zh") in texts(at, "error")
     assert shared_polls().tally(made.code).total == 0
+
+
+def test_a_database_that_cannot_be_reached_is_a_message(monkeypatch):
+    import ui.polls
+    from explainer.engine.db import Database
+    from explainer.polls import Polls
+
+    made = shared_polls().create(posed())
+    down = Polls.__new__(Polls)  # a Polls over a database that refuses every connection (a PostgreSQL that is down)
+    down.db, down.clock = Database("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=1"), time.time
+    down.max_answers, down.seconds, down.max_open = limits.POLL_ANSWERS, limits.POLL_SECONDS, limits.POLLS_OPEN_MAX
+    monkeypatch.setattr(ui.polls, "polls", lambda: down)
+    for lang in ("en", "zh"):
+        at = student(made.code, lang)
+        assert not at.exception
+        assert texts(at, "error") == [translate("errors.poll.database", lang)]

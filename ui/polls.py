@@ -228,6 +228,14 @@ def _session_id() -> str:
 
 # ---------------------------------------------------------------- the page
 def page() -> None:
+    """The poll page; a database that can't be reached (``errors.poll.database``) is a message, never a traceback."""
+    try:
+        _page()
+    except UserError as exc:
+        st.error(t_error(exc))
+
+
+def _page() -> None:
     st.title(t("poll.title"))
     ss = st.session_state
     if ss.get(_FLASH):
