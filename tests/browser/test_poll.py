@@ -61,9 +61,9 @@ def run_poll(browser, app: str, lang: str = "en", shots: bool = False) -> dict:
                 screenshot(phone, f"poll-phone-form-{lang}", full_page=True)
             phone.get_by_role("button", name=send).click()
         for phone in students:
-            phone.get_by_text(counted).wait_for(timeout=15_000)
+            phone.get_by_text(counted).wait_for(timeout=30_000)
         sent = time.monotonic()
-        lecturer.get_by_text(three).first.wait_for(timeout=10_000)
+        lecturer.get_by_text(three).first.wait_for(timeout=20_000)
         took["histogram"] = time.monotonic() - sent
         if shots:
             lecturer.mouse.move(1900, 1000)  # no hover toolbar over the QR code
@@ -73,7 +73,7 @@ def run_poll(browser, app: str, lang: str = "en", shots: bool = False) -> dict:
         lecturer.get_by_role("button", name=reveal).click()
         revealed = time.monotonic()
         for phone, given in zip(students, ANSWERS):
-            phone.get_by_text(right if given == "3" else wrong).first.wait_for(timeout=15_000)
+            phone.get_by_text(right if given == "3" else wrong).first.wait_for(timeout=30_000)
             assert_no_exception(phone)
         took["reveal"] = time.monotonic() - revealed
         if shots:
@@ -90,4 +90,6 @@ def run_poll(browser, app: str, lang: str = "en", shots: bool = False) -> dict:
 
 def test_a_presenter_and_three_students_run_one_poll(browser, app):
     took = run_poll(browser, app)
-    assert took["histogram"] < 6 and took["reveal"] < 12, took  # ticks of 1 s (projector) and 2 s (phones)
+    # ticks of 1 s (projector) and 2 s (phones); bounds with room for a busy CI machine (bench/polls.py --class
+    # measures the projector's lag under load)
+    assert took["histogram"] < 10 and took["reveal"] < 20, took
