@@ -284,8 +284,9 @@ def _lookup(typed: str) -> str | None:
         except UserError as exc:
             error = exc
     if error is not None:
-        ss[_LAST_BAD] = typed
-        _wrong_guess()
+        if error.key in ("errors.poll.code_bad", "errors.poll.unknown"):  # a database that is down is no guess
+            ss[_LAST_BAD] = typed
+            _wrong_guess()
         st.error(t_error(error))
         return None
     ss.setdefault(_KNOWN, set()).add(code)
