@@ -102,7 +102,7 @@ OWN_SHIPPED_BYTES = 16 * 1024 * 1024  # prepared arrays sent once with a trainin
 POLL_SECONDS = 3 * 3600  # a poll takes answers for at most this long after it opens
 POLL_ANSWERS = 500  # answers one poll takes (then it is full)
 POLL_ANSWER_CHARS = 64  # one answer as sent (a number, a choice's value, a cell "row,col")
-POLL_NUMBER_ABS = 1_000_000  # a number answer lies within ±this
+POLL_NUMBER_ABS = 1_000_000_000  # a number answer lies within ±this (as a question's: a custom model has ~2 million parameters)
 POLL_QUESTION_BYTES = 16 * 1024  # the posed question a poll keeps (its JSON)
 POLL_CHOICES_MAX = 20  # choices of a choice question
 POLL_GRID_SIDE = 64  # rows and columns of a cell question's grid
@@ -110,6 +110,10 @@ POLLS_OPEN_MAX = 2_000  # polls taking answers at once on the whole server (one 
 POLL_KEPT_SECONDS = 7 * 24 * 3600  # a poll (and its answers) is deleted this long after it opened
 POLL_SESSION_CHARS = 200  # the answering session's id (only its hash is kept)
 POLL_SECRET_CHARS = 100  # the lecturer's secret as sent (longer: wrong)
+POLL_GUESSES = 10  # wrong or unknown codes one session (or one browser, by its cookie) may try per window
+POLL_GUESS_WINDOW_S = 60.0  # ... in this many seconds; then the code box waits
+POLL_TICK_S = 1.0  # the projector's histogram is re-read this often (one aggregate query): current within 2 s
+POLL_STUDENT_TICK_S = 2.0  # a student's phone asks whether the poll was revealed this often (one row by its key)
 
 # ---------------------------------------------------------------- predict first (explainer.questions, ui.questions)
 QUESTION_NUMBER_ABS = 1_000_000_000  # a learner's number answer lies within ±this (a model's parameters: ~2 million)

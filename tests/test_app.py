@@ -36,7 +36,7 @@ def _app():
 
 def test_lessons_in_learning_order():
     urls = [u for *_, u in LESSONS]
-    assert urls == ["home", "images", "kernels", "xo", "stride", "pooling", "optimizers", "backprop", "train", "network"]
+    assert urls == ["home", "images", "kernels", "xo", "stride", "pooling", "optimizers", "backprop", "train", "network", "poll"]
 
 
 def test_opens_on_home_with_sidebar():

@@ -67,7 +67,6 @@ def test_ui_boot_loads_every_module_of_the_app():
 
     root = Path(__file__).resolve().parents[1]
     lazy = {"explainer.engine.worker", "explainer.engine.jobcluster", "explainer.__main__", "ui.boot"}  # Dask: with the first job
-    lazy |= {"explainer.engine.db", "explainer.polls"}  # no page imports them yet (the polls' pages are to come)
     modules = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
                for folder in ("explainer", "ui") for p in (root / folder).rglob("*.py")}
     loaded = set(boot.APP) | {f"ui.tables.{page}" for page in __import__("ui.tables").tables.PAGES}

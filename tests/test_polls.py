@@ -97,7 +97,7 @@ def test_answers_are_counted_once_per_session_in_their_canonical_form(polls):
 
 def test_bad_number_answers_are_refused_and_not_counted(polls):
     made = polls.create(_number())
-    for given in ("three", "", "nan", "inf", "1e7", True, None, [3], float("nan"), -2e6, "3" * 65):
+    for given in ("three", "", "nan", "inf", "1e10", True, None, [3], float("nan"), -2e9, "3" * 65):
         key = _key(polls.answer, made.code, "s1", given)
         assert key == ("errors.text_too_long" if given == "3" * 65 else "errors.poll.answer_number"), given
     assert polls.tally(made.code).total == 0

@@ -60,8 +60,8 @@ def _samples(p: Param) -> list:
     """In-range values of ``p``: the bounds and values between, every option, subsets, awkward text (and None for
     an optional one)."""
     if p.optional:
-        return [None] + _samples(Param(p.key, p.type, p.default, p.lo, p.hi, p.step, p.options, p.max_chars,
-                                       p.max_selections))
+        return [None] + [v for v in _samples(Param(p.key, p.type, p.default, p.lo, p.hi, p.step, p.options, p.max_chars,
+                                                   p.max_selections)) if v != ""]  # optional text: "" is None
     if p.type == "bool":
         return [True, False]
     if p.type == "choice":

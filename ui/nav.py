@@ -33,6 +33,7 @@ LESSONS = [
     Lesson("pages/backprop.py", "nav.backprop", "🔁", "backprop"),
     Lesson("pages/train.py", "nav.train", "🧠", "train"),
     Lesson("pages/network.py", "nav.network", "🔬", "network"),
+    Lesson("pages/poll.py", "nav.poll", "🗳️", "poll"),  # class polls: a lecturer asks, the room answers
 ]
 
 

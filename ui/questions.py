@@ -243,6 +243,9 @@ def ask(qid: str, state: dict, prefix: str) -> bool:
         d = p.to_dict()
         if presenter():
             st.button(t("questions.reveal"), key=f"{key}_reveal", type="primary", on_click=_on_reveal, args=(qid, sig))
+            from ui.polls import ask_the_class
+
+            ask_the_class(d, key)  # a class poll of this question (pages/poll.py)
             return False
         if p.kind == "cell":
             _cell_grid(p, key)

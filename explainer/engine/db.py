@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 ENV_URL = "EXPLAINER_DATABASE_URL"
-ENV_FOLDER = "CONVOLUTION_EXPLAINER_RUNS"  # the run store's folder (explainer.engine.runstore.default_root)
+ENV_FOLDER = "CONVOLUTION_EXPLAINER_RUNS"  # the per-user folder of the database file and the run store (default_folder)
 FILE_NAME = "explainer.sqlite"
 BUSY_TIMEOUT_S = 10.0  # how long a write waits for another process's write lock (SQLite), or a connection (pool)
 
@@ -59,11 +59,13 @@ class Step:
 
 
 def default_folder() -> Path:
-    """The per-user cache folder of the SQLite file: the run store's folder (one place decides it), so one file
-    serves both."""
-    from explainer.engine.runstore import default_root
-
-    return default_root()
+    """The per-user cache folder of the SQLite file and of what the run store keeps beside it (``resume/``):
+    ``$CONVOLUTION_EXPLAINER_RUNS``, else ``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/convolution-explainer/runs``. One
+    place decides it; the run store's ``default_root`` is this function."""
+    if os.environ.get(ENV_FOLDER):
+        return Path(os.environ[ENV_FOLDER])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "convolution-explainer" / "runs"
 
 
 def default_url() -> str:

@@ -53,13 +53,14 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from explainer import limits
-from explainer.engine.db import BUSY_TIMEOUT_S, Database, Step, shared
+from explainer.engine.db import BUSY_TIMEOUT_S, ENV_FOLDER, Database, Step, default_folder, shared
 from explainer.errors import UserError
 
 if TYPE_CHECKING:
     from explainer.learning.runs import KeptRun
 
-ENV = "CONVOLUTION_EXPLAINER_RUNS"
+ENV = ENV_FOLDER  # the per-user folder (explainer.engine.db.default_folder decides it)
+default_root = default_folder
 MAX_RUNS = limits.RUNS_KEPT
 MAX_BYTES = limits.RUNS_KEPT_BYTES
 MAX_LINKED = 12  # ids one link may name
@@ -98,13 +99,6 @@ _LOCK = zlib.crc32(b"convolution-explainer-runs:write") & 0x7FFFFFFF
 def owner_tag(owner: str) -> str:
     """What the store keeps of an owner: a hash (the session's id itself is never written or shown)."""
     return hashlib.sha256(f"convolution-explainer-run-owner:{owner}".encode()).hexdigest()[:32] if owner else ""
-
-
-def default_root() -> Path:
-    if os.environ.get(ENV):
-        return Path(os.environ[ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "convolution-explainer" / "runs"
 
 
 def valid_id(run_id) -> bool:

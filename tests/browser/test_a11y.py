@@ -47,6 +47,9 @@ def _axe(page, source: str) -> list[dict]:
                                         (n.failureSummary || '').split('\\n').slice(1, 2).join(''))})); }""", AXE_TAGS)
 
 
+NO_CHART = {"poll"}  # the class poll opens on its code box; its chart is the projector's (tests/browser/test_poll.py)
+
+
 @pytest.mark.parametrize("lang", list(LANGUAGES))
 @pytest.mark.parametrize("path", PAGES)
 def test_page_passes_axe_and_names_every_chart(page, app, axe_source, path, lang):
@@ -58,7 +61,7 @@ def test_page_passes_axe_and_names_every_chart(page, app, axe_source, path, lang
     charts = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].map(e =>
         ({role: e.getAttribute('role'), name: (e.getAttribute('aria-label') || '').trim(),
           shown: e.getBoundingClientRect().width > 0}))""")
-    assert charts, "every page shows at least one chart"
+    assert charts or path in NO_CHART, "every lesson shows at least one chart"
     assert all(c["role"] == "figure" and c["name"] for c in charts), charts
     # what a screen reader gets: each chart on screen (not in a closed tab) is a figure with that name
     for name in {c["name"] for c in charts if c["shown"]}:

@@ -1,0 +1,277 @@
+"""AppTest of the class poll (pages/poll.py, ui/polls.py): the presenter's "Ask the class" on a lesson's question, the
+projector's view and controls, the students' phones; and what a hostile student tries (guessed codes, the lecturer's
+controls, odd answers, a closed poll's link). The polls live in the tests' SQLite file (conftest: a temporary folder);
+the model's own tests, on SQLite and PostgreSQL, are tests/test_polls.py."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explainer import limits
+from explainer.i18n import translate
+from explainer.polls import ALPHABET, shared_polls
+from explainer.questions import question
+from tests.conftest import app_test
+
+ROOT = Path(__file__).resolve().parents[1]
+STRIDE = {"n": 5, "k": 3, "s": 2, "p": 1, "d": 1}  # the stride page's defaults: the answer is 3
+
+
+def posed(qid: str = "stride.out_size", state: dict = STRIDE) -> dict:
+    return question(qid).pose(state).to_dict()
+
+
+def student(code: str, lang: str = "en", **state) -> AppTest:
+    at = app_test("poll", lang, **state)
+    at.query_params["cp_code"] = code
+    return at.run()
+
+
+def texts(at, kind: str) -> list[str]:
+    return [e.value for e in at.get(kind)]
+
+
+def everything(at) -> str:
+    return "\n".join(texts(at, "markdown") + texts(at, "info") + texts(at, "success") + texts(at, "error")
+                     + texts(at, "warning") + texts(at, "subheader"))
+
+
+@pytest.fixture
+def _server_like(monkeypatch):
+    """The whole app as a server runs it (tests/test_app.py: Streamlit's pages-folder flag cleared)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def server_like_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", server_like_init)
+
+
+def presenter_app(lang: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.session_state["lang"] = lang
+    at.session_state["presenter"] = True
+    at.session_state["predict"] = True
+    return at.run()
+
+
+# ---------------------------------------------------------------- the presenter
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_presenter_asks_the_class_and_reveals(_server_like, lang):  # the whole app: the lesson, then the poll
+    at = presenter_app(lang)
+    at.switch_page("pages/stride.py").run()
+    at.button(key="sp_q_stride_out_size_ask").click().run()
+    assert not at.exception, at.exception
+    code = at.session_state["cp_code"]
+    assert len(code) == 6 and set(code) <= set(ALPHABET)
+    assert at.query_params["cp_code"] in (code, [code]) and "cp_key" not in at.query_params  # the secret is never in the URL
+    at.switch_page("pages/poll.py").run()
+    assert at.title[0].value == translate("poll.title", lang)
+    shown = everything(at)
+    assert code in shown and f"/poll?cp_code={code}" in shown
+    images = [n for n in at._tree if type(n).__name__ == "Image"]
+    assert len(images) == 1  # the QR code
+    assert translate("poll.histogram_none", lang) in shown
+    secret = at.session_state["_poll_lecturer"][code]
+    assert secret not in shown  # not on the projector (only in the collapsed "lecturer link" expander's code)
+    polls = shared_polls()
+    for i, given in enumerate([3, 3, 4]):
+        polls.answer(code, f"{lang} phone {i}", given)
+    at.run()
+    assert f"**{translate('poll.answers', lang, n=3)}**" in everything(at)
+    chart = at.get("plotly_chart")
+    assert len(chart) == 1
+    import json
+
+    bars = json.loads(chart[0].proto.spec)["data"][0]
+    assert dict(zip(bars["x"], bars["y"])) == {"3": 2, "4": 1}
+    at.button(key="cp_reveal").click().run()
+    assert not at.exception
+    assert polls.tally(code).state == "revealed"
+    assert any(s.startswith(translate("poll.shown", lang, answer="3")) for s in texts(at, "success"))
+
+
+def test_next_asks_the_lessons_next_question_under_the_same_secret():
+    first, second = posed(), posed("stride.params", {"kernels": 8, "channels": 3, "f": 3})
+    made = shared_polls().create(first)
+    at = app_test("poll", "zh", presenter=True, _poll_seen={"stride": {first["id"]: first, second["id"]: second}},
+                  _poll_lecturer={made.code: made.secret})
+    at.query_params["cp_code"] = made.code
+    at.run()
+    assert translate("poll.state_open", "zh") in everything(at)
+    assert at.button(key="cp_next").proto.disabled is False
+    at.button(key="cp_next").click().run()
+    assert not at.exception, at.exception
+    new = at.session_state["cp_code"]
+    assert new != made.code and shared_polls().tally(made.code).next_code == new
+    assert shared_polls().lecturer_question(new, made.secret).id == "stride.params"
+    assert at.button(key="cp_next").proto.disabled is True  # the lesson's last question seen
+
+
+def test_the_lecturers_link_opens_the_controls_and_leaves_the_address_bar():
+    made = shared_polls().create(posed())
+    at = app_test("poll", presenter=True)
+    at.query_params["cp_code"] = made.code
+    at.query_params["cp_key"] = made.secret
+    at.run()
+    assert not at.exception
+    assert "cp_key" not in at.query_params
+    assert {"cp_reveal", "cp_close", "cp_next"} <= {b.key for b in at.button}
+    at.button(key="cp_close").click().run()
+    assert shared_polls().tally(made.code).state == "closed"
+
+
+# ---------------------------------------------------------------- the students
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_student_answers_once_and_sees_the_reveal(lang):
+    made = shared_polls().create(posed())
+    at = student(made.code.lower(), lang)  # typed in any case
+    assert not at.exception and not at.error
+    assert texts(at, "subheader") == [translate("questions.stride.out_size", lang, n=5, k=3, s=2, p=1, d=1)]
+    assert texts(at, "caption") == [f"👣 {translate('nav.stride', lang)}"]  # the lesson it comes from
+    assert not {"cp_reveal", "cp_close", "cp_next"} & {b.key for b in at.button}  # no lecturer controls
+    at.number_input(key="cp_num").set_value(4).run()
+    at.button(key="cp_send").click().run()
+    assert translate("poll.answered", lang, answer="4") in texts(at, "info")
+    assert "cp_send" not in {b.key for b in at.button}  # answered: no second answer
+    at.run()
+    assert shared_polls().tally(made.code).counts == {"4": 1}
+    shared_polls().reveal(made.code, made.secret)
+    at.run()
+    assert any(e.startswith(translate("poll.wrong", lang, given="4", answer="3")) for e in texts(at, "error"))
+
+
+def test_choice_and_cell_questions_on_a_phone():
+    from explainer.maths import xo
+
+    grid = xo.grid_text(xo.X)
+    choice, cell = (shared_polls().create(posed(q, {"grid": grid, "filter": 1} if q == "xo.best_cell" else {"grid": grid}))
+                    for q in ("xo.winner", "xo.best_cell"))
+    at = student(choice.code)
+    options = at.radio(key="cp_choice").options
+    assert len(options) == 2
+    at.radio(key="cp_choice").set_value(at.radio(key="cp_choice").options[0]).run()
+    at.button(key="cp_send").click().run()
+    assert shared_polls().tally(choice.code).total == 1
+    at = student(cell.code)
+    at.number_input(key="cp_row").set_value(1).run()
+    at.number_input(key="cp_col").set_value(2).run()
+    at.button(key="cp_send").click().run()
+    assert shared_polls().tally(cell.code).counts == {"1,2": 1}
+
+
+# ---------------------------------------------------------------- hostile
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_unknown_bad_and_closed_codes_have_clear_messages(lang):
+    at = student("AAAAAA", lang)
+    assert texts(at, "error") == [translate("errors.poll.unknown", lang, code="AAAAAA")]
+    at = student("O0O0O0", lang)  # look-alike characters are never in a code
+    assert len(texts(at, "error")) == 1 and "O0O0O0" in texts(at, "error")[0]
+    made = shared_polls().create(posed())
+    shared_polls().close(made.code, made.secret)
+    at = student(made.code, lang)
+    assert translate("poll.closed_unanswered", lang) in texts(at, "warning")
+    assert "cp_send" not in {b.key for b in at.button}
+
+
+def test_guessing_codes_is_limited_per_session():
+    at = student("")
+    for i in range(limits.POLL_GUESSES):
+        at.text_input(key="cp_code").input(f"AAAA{ALPHABET[i]}{ALPHABET[i]}").run()
+        assert len(texts(at, "error")) == 1
+        at.run()  # a rerun with the same wrong code is not another guess
+    real = shared_polls().create(posed())
+    at.text_input(key="cp_code").input(real.code).run()  # even a right code waits now
+    assert not texts(at, "subheader") and len(texts(at, "warning")) == 1
+    assert texts(at, "warning")[0].startswith(translate("poll.guesses", "en", s=0)[:20])
+    other = student(real.code)  # another session is not held up
+    assert texts(other, "subheader")
+
+
+def test_guessing_codes_is_limited_per_browser_across_its_sessions(monkeypatch):
+    import ui.jobs
+
+    monkeypatch.setattr(ui.jobs, "visitor", lambda: "cookie:" + "ab" * 16)  # every session sends this browser's cookie
+    monkeypatch.setattr(limits, "POLL_GUESSES", 3)  # fewer fresh sessions to open (the test's cost)
+    for i in range(limits.POLL_GUESSES):
+        at = student(f"BBBB{ALPHABET[i]}{ALPHABET[-1 - i]}")  # a new tab for every guess: a fresh session each time
+        assert len(texts(at, "error")) == 1
+    at = student(shared_polls().create(posed()).code)
+    assert not texts(at, "subheader") and len(texts(at, "warning")) == 1
+    monkeypatch.setattr(ui.jobs, "visitor", lambda: "cookie:" + "cd" * 16)  # another browser is not held up
+    assert texts(student(shared_polls().create(posed()).code), "subheader")
+
+
+def test_a_student_cannot_use_the_lecturers_controls():
+    made = shared_polls().create(posed())
+    at = app_test("poll", presenter=True)  # presenter mode alone is no key
+    at.query_params["cp_code"] = made.code
+    at.query_params["cp_key"] = "x" * 10_000  # a guessed, over-long key
+    at.run()
+    assert not at.exception
+    assert texts(at, "error") == [translate("errors.poll.secret", "en", code=made.code)]
+    assert not {"cp_reveal", "cp_close", "cp_next"} & {b.key for b in at.button}
+    assert shared_polls().tally(made.code).state == "open"
+    # another poll's secret is no key either
+    other = shared_polls().create(posed())
+    at = app_test("poll")
+    at.query_params["cp_code"] = made.code
+    at.query_params["cp_key"] = other.secret
+    at.run()
+    assert not {"cp_reveal", "cp_close", "cp_next"} & {b.key for b in at.button}
+
+
+def test_odd_answers_are_refused_and_nothing_is_counted_twice():
+    from explainer.maths import xo
+
+    question_ = posed("xo.winner", {"grid": xo.grid_text(xo.X)})
+    made = shared_polls().create(question_)
+    at = student("<b>*AB*</b>")  # markup typed as a code is refused and shown as typed
+    errors = texts(at, "error")
+    assert len(errors) == 1 and "\\<b\\>\\*AB\\*" in errors[0], errors
+    at = student("A" * 5_000)  # an over-long link: refused before it is read, no traceback
+    assert not at.exception and not texts(at, "subheader")
+    assert shared_polls().tally(made.code).total == 0
+    # many sessions answer, each counted once; a session's second send is refused
+    for i in range(3):
+        s = student(made.code)
+        s.radio(key="cp_choice").set_value(s.radio(key="cp_choice").options[i % 2]).run()
+        s.button(key="cp_send").click().run()
+    assert shared_polls().tally(made.code).total == 3
+    from explainer.errors import UserError
+
+    with pytest.raises(UserError, match="answered"):
+        shared_polls().answer(made.code, s.session_state["_poll_voter"], question_["choices"][0])
+    assert shared_polls().tally(made.code).total == 3
+
+
+def test_a_poll_closed_while_the_form_is_open_counts_nothing():
+    made = shared_polls().create(posed())
+    at = student(made.code, "zh")
+    at.number_input(key="cp_num").set_value(3).run()
+    shared_polls().close(made.code, made.secret)  # while the phone shows the form
+    at.button(key="cp_send").click().run()
+    assert translate("errors.poll.closed", "zh") in texts(at, "error")
+    assert shared_polls().tally(made.code).total == 0
+
+
+def test_a_database_that_cannot_be_reached_is_a_message(monkeypatch):
+    import ui.polls
+    from explainer.engine.db import Database
+    from explainer.polls import Polls
+
+    made = shared_polls().create(posed())
+    down = Polls.__new__(Polls)  # a Polls over a database that refuses every connection (a PostgreSQL that is down)
+    down.db, down.clock = Database("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=1"), time.time
+    down.max_answers, down.seconds, down.max_open = limits.POLL_ANSWERS, limits.POLL_SECONDS, limits.POLLS_OPEN_MAX
+    monkeypatch.setattr(ui.polls, "polls", lambda: down)
+    for lang in ("en", "zh"):
+        at = student(made.code, lang)
+        assert not at.exception
+        assert texts(at, "error") == [translate("errors.poll.database", lang)]
