@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
 
+from typing import Callable
+
 import numpy as np
 import streamlit as st
 
@@ -129,6 +131,18 @@ def own_data() -> tuple | None:
     return (held.train_x, held.train_y, held.test_x, held.test_y)
 
 
+def intro_text(key: str, data) -> str:
+    """The page's first paragraph for the data set ``key``: MNIST's digits, else its training pictures counted (what
+    this server has of it, or your upload), and its classes."""
+    if key == datasets.DEFAULT:
+        return t("train.intro")
+    if data is None:
+        what = t("train.intro_what_none", name=t(f"datasets.{key}"))
+    else:
+        what = t("train.intro_what", n=len(data[1]), name=t(f"datasets.{key}"), k=entry(key).num_classes)
+    return t("train.intro_other", what=what)
+
+
 def class_word(names: list[str] | None) -> str:
     """The probabilities' axis: "digit" for MNIST's classes, "class" for any other data set's."""
     digits = list(datasets.get(datasets.DEFAULT).names)
@@ -200,12 +214,21 @@ def _layer_rows(model_name: str, options: tuple, data: tuple, input_shape: tuple
     return M.summary(M.build_model(model_name, **dict(data), **dict(options)), total_label, input_shape=input_shape)
 
 
+def model_label(key: str = datasets.DEFAULT) -> Callable[[str], str]:
+    """A ``format_func`` naming the models for the data set ``key``: the MLP's name counts its inputs and classes
+    (784-…-10 for a digit, 3072-…-k for k classes of colour 32×32 pictures)."""
+    c, h, w = entry(key).shape
+    mlp = t("train.mlp_label", inputs=c * h * w, classes=entry(key).num_classes)
+    named = labels("train.model_")
+    return lambda name: mlp if name == "mlp" else named(name)
+
+
 def model_settings(key: str = datasets.DEFAULT) -> tuple[str, dict]:
     """The model (a custom one's blocks, channels, …) and its layer table, for the data set ``key``."""
-    model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"], format_func=labels("train.model_"))
+    model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"], format_func=model_label(key))
     options = custom_options() if model_name == "custom" else {}
-    st.caption(t(f"train.about_{model_name}"))
     ds = entry(key)
+    st.caption(t(f"train.about_{model_name}", inputs=f"{int(np.prod(ds.shape)):,}"))
     rows = _layer_rows(model_name, tuple(sorted(options.items())), tuple(sorted(ds.model_kwargs().items())),
                        (1, *ds.shape), t("train.total_row"))
     st.dataframe([{t("train.col_layer"): r["layer"], t("train.col_shape"): " × ".join(map(str, r["output_shape"])),
@@ -284,7 +307,7 @@ def start(runs: list[KeptRun], model_name: str, options: dict, settings: dict, k
         return False
     st.session_state.pop("tr_lost", None)
     st.session_state["tr_job"] = job
-    st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=t(f"train.model_{model_name}"),
+    st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=model_label(key)(model_name),
                                          opt=t(f"train.opt_{settings['optimizer']}"), size=trained_size(settings, key, data)) + (
         "" if key == datasets.DEFAULT else f" · {entry(key).title(lang())}")
     return True
@@ -628,12 +651,12 @@ def draw_prediction(model, img, names: list[str] | None = None) -> tuple[np.ndar
     return x, p
 
 
-title = st.empty()  # the title names the data set, which the picker below decides
-st.markdown(t("train.intro"))
+title, intro = st.empty(), st.empty()  # the title and the intro name the data set, which the picker below decides
 ui_jobs.warm_up()
 runs = kept_runs()
 data_key, data = dataset(runs)
 title.title(t("train.title") if data_key == datasets.DEFAULT else t(f"train.title_{data_key}"))
+intro.markdown(intro_text(data_key, data))
 model_name, options, settings = setup(data_key)
 if data_key in (datasets.DEFAULT, "fashion"):  # predict first: the questions' answers are for 1×28×28, ten classes
     ask_all("train", dict(model=model_name, options=options, train_size=settings["train_size"],
