@@ -28,7 +28,7 @@ from ui.charts import chart, figure
 from ui.questions import ask_all
 from ui.canvas import draw_canvas
 from ui import runs as runstore
-from ui.shell import labels, lang, literal, note, t, t_error, widget
+from ui.shell import labels, lang, literal, note, phone, t, t_error, widget
 from ui.tables.train import PRESETS, TABLE as TRAIN
 
 
@@ -179,8 +179,9 @@ def dataset(runs: list[KeptRun]) -> tuple[str, tuple | None]:
                       k=ds.num_classes, classes=", ".join(names)))
         if key == datasets.DEFAULT:  # digits: 16 in a row, "label 5" under each
             shown = dict(captions=[t("train.label_caption", y=names[int(y)]) for y in data[1][:16]], cols=16, height=150)
-        else:  # class names are longer than a digit: 8 in a row, the name alone
-            shown = dict(captions=[names[int(y)] for y in data[1][:16]], cols=8, height=300)
+        else:  # class names are longer than a digit: 8 in a row (4 on a phone), the name alone
+            cols = 4 if phone() else 8
+            shown = dict(captions=[names[int(y)] for y in data[1][:16]], cols=cols, height=300 if cols == 8 else 500)
         chart(figs.gallery(data[0][:16], **shown), key="tr_data", name=header)
     return key, data
 
@@ -379,7 +380,7 @@ def run_row(r: KeptRun) -> dict:
 def load_weights(runs: list[KeptRun]) -> None:
     """The "inside" header and a checkpoint upload: a new run, scored on the engine; its message while it's there."""
     st.header(t("train.inside_header", n=3 if runs else 2))
-    up = st.file_uploader(t("train.load"), key="tr_load",
+    up = st.file_uploader(t("train.load"), key="tr_load", max_upload_size=limits.mb(limits.CHECKPOINT_BYTES),
                           help=t("train.load_help", mb=limits.mb(limits.CHECKPOINT_BYTES)))
     if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
         st.session_state["_tr_loaded"] = (up.name, up.size)
@@ -614,7 +615,8 @@ def draw_tab(model, names: list[str] | None = None) -> None:
     with d1:
         drawing = draw_canvas("tr_canvas", t("train.clear"), label=t("train.canvas_label"))
         result = st.container()  # the prediction right under the canvas: in view on a phone while drawing
-        upload = st.file_uploader(t("train.draw_upload"), key="tr_draw_upload")
+        upload = st.file_uploader(t("train.draw_upload"), key="tr_draw_upload",
+                                  max_upload_size=limits.mb(limits.UPLOAD_BYTES))
     img = drawing
     if upload is not None:
         try:

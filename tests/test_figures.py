@@ -202,3 +202,15 @@ def test_contour_race_layers_keep_the_map_figure_the_same_at_every_step():
         assert list(f.layout.xaxis.range) == list(surface.layout.xaxis.range)
         assert list(f.layout.yaxis.range) == list(surface.layout.yaxis.range)
         assert f.layout.paper_bgcolor == "rgba(0,0,0,0)" and f.layout.plot_bgcolor == "rgba(0,0,0,0)"
+
+
+def test_gallery_captions_sit_in_a_blank_band_above_the_next_row():
+    """Each caption hangs under its picture in a band of half a picture's height that no picture reaches (Fashion-MNIST
+    names overlapped the second row at 1280 px when the rows were 2 pixels apart)."""
+    fig = ftrain.gallery(np.full((16, 28, 28), 200.0), [f"name {i}" for i in range(16)], cols=8)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    inked = np.flatnonzero(~np.isnan(z).all(axis=1))  # canvas rows holding some picture
+    for a in fig.layout.annotations:
+        assert a.yanchor == "top"
+        below = inked[inked > a.y]
+        assert below.size == 0 or below[0] - a.y >= 14, (a.text, a.y, below[:1])  # ≥ half of 28 blank below it
