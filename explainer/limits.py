@@ -102,7 +102,9 @@ OWN_SHIPPED_BYTES = 16 * 1024 * 1024  # prepared arrays sent once with a trainin
 # The server refuses (413) any upload request larger than this, whichever widget it is for: it bounds the memory one
 # upload holds (Streamlit reads the file whole). It is the largest of the limits above; each file uploader also passes
 # its own limit as ``max_upload_size``, so the browser refuses a larger file before sending it, and the page checks it
-# again before any work. .streamlit/config.toml holds the same number (a test keeps them equal).
+# again before any work. .streamlit/config.toml holds the same number (a test keeps them equal). The browser's check
+# counts 1 MB as 10⁶ bytes (1024² on Windows), as the learner's file manager shows sizes: it lets through at most
+# this many bytes, so an honest client never meets the server's refusal (an English-only 413).
 UPLOAD_REQUEST_BYTES = max(UPLOAD_BYTES, CHECKPOINT_BYTES, OWN_ZIP_BYTES)
 
 # ---------------------------------------------------------------- class polls (explainer.polls)

@@ -139,7 +139,8 @@ def intro_text(key: str, data) -> str:
     if data is None:
         what = t("train.intro_what_none", name=t(f"datasets.{key}"))
     else:
-        what = t("train.intro_what", n=len(data[1]), name=t(f"datasets.{key}"), k=entry(key).num_classes)
+        what = t("train.intro_what_own" if key == datasets.OWN else "train.intro_what", n=len(data[1]),
+                 name=t(f"datasets.{key}"), k=entry(key).num_classes)
     return t("train.intro_other", what=what)
 
 

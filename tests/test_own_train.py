@@ -158,7 +158,8 @@ def test_train_intro_and_mlp_name_follow_the_data_set(own, lang):
 
     def intro(key, n, k):
         name = translate(f"datasets.{key}", lang)
-        return translate("train.intro_other", lang, what=translate("train.intro_what", lang, n=n, name=name, k=k))
+        what = "train.intro_what_own" if key == "own" else "train.intro_what"
+        return translate("train.intro_other", lang, what=translate(what, lang, n=n, name=name, k=k))
 
     at = app_test("train", lang).run()
     md, model = shown(at)
