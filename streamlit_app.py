@@ -31,10 +31,22 @@ def _css_text(text: str) -> str:
     return '"' + " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# file uploaders whose limit is not limits.UPLOAD_BYTES (each passes it as max_upload_size too): its size line
+UPLOADER_LIMITS = {"tr_own_zip": "OWN_ZIP_BYTES"}
+
+
+def _own_limits() -> dict[str, str]:
+    """The size line of each uploader in UPLOADER_LIMITS, as CSS strings."""
+    from explainer import limits
+
+    return {key: _css_text(t("common.uploader_limit", mb=limits.mb(getattr(limits, name))))
+            for key, name in UPLOADER_LIMITS.items()}
+
+
 def uploader_words() -> None:
     """Streamlit's file uploader writes its button ("Upload") and size line ("20MB per file") in English whatever
     the app's language, with no setting for either. Their text is swapped for the catalogue's (the limit from
-    explainer.limits; Streamlit's server.maxUploadSize is the same number, a test keeps them equal): the original
+    explainer.limits: UPLOAD_BYTES, or an uploader's own in UPLOADER_LIMITS, by its key's st-key-… class): the original
     is hidden and the words come as CSS generated content, which the accessibility tree reads as well."""
     from explainer import limits
 
@@ -45,6 +57,8 @@ def uploader_words() -> None:
       [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after {{ content: {button}; }}
       [data-testid="stFileUploaderDropzoneInstructions"] > div > span {{ display: none; }}
       [data-testid="stFileUploaderDropzoneInstructions"] > div::after {{ content: {limit}; }}
+      {"".join(f'.st-key-{key} [data-testid="stFileUploaderDropzoneInstructions"] > div::after {{ content: {size}; }}'
+               for key, size in _own_limits().items())}
     </style>""")
     # generated content is no accessible name for every reader (axe finds none): the button gets it as aria-label
     label = json.dumps(" ".join(t("common.uploader_button").split()))

@@ -97,6 +97,15 @@ OWN_TEST_SHARE = 0.2  # of each class, held out for testing (seeded, stratified)
 OWN_SAMPLES_PER_CLASS = 8  # prepared pictures per class kept for the sample grid
 OWN_SHIPPED_BYTES = 16 * 1024 * 1024  # prepared arrays sent once with a training job (5,000 × 32×32×3 is 15 MB)
 
+# ---------------------------------------------------------------- one upload request (Streamlit's server.maxUploadSize)
+# The server refuses (413) any upload request larger than this, whichever widget it is for: it bounds the memory one
+# upload holds (Streamlit reads the file whole). It is the largest of the limits above; each file uploader also passes
+# its own limit as ``max_upload_size``, so the browser refuses a larger file before sending it, and the page checks it
+# again before any work. .streamlit/config.toml holds the same number (a test keeps them equal). The browser's check
+# counts 1 MB as 10⁶ bytes (1024² on Windows), as the learner's file manager shows sizes: it lets through at most
+# this many bytes, so an honest client never meets the server's refusal (an English-only 413).
+UPLOAD_REQUEST_BYTES = max(UPLOAD_BYTES, CHECKPOINT_BYTES, OWN_ZIP_BYTES)
+
 # ---------------------------------------------------------------- class polls (explainer.polls)
 # A lecturer asks the room one question; students answer on their phones through any replica.
 POLL_SECONDS = 3 * 3600  # a poll takes answers for at most this long after it opens

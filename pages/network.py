@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import streamlit as st
 
+from explainer import limits
 from explainer.engine import jobs
 from explainer.learning import network as N
 from explainer.learning.runs import KeptRun
@@ -35,6 +36,7 @@ from ui.charts import chart, figure
 from ui.questions import ask_all
 from ui.registry import shared_registry
 from ui.shell import from_outside, lang, literal, note, presenter, t, t_error, widget
+from ui.shell import phone as phone_browser
 from ui.tables.network import SHOWN, TABLE as NW
 
 CFG = {"displayModeBar": False}
@@ -101,17 +103,6 @@ def _overview(model_key: str, input_key: str, shown: int, selected: tuple, lang:
         names=list(names), range_fmt=texts[0], hover=texts[1], channel_word=texts[2], title=texts[3],
         classes=list(classes) if classes else None)
     return fig.to_plotly_json(), points
-
-
-def _phone() -> bool:
-    """A phone's browser (its User-Agent says "Mobi", the test MDN recommends), outside presenter mode: the overview
-    then runs down the page (``figures.network.overview_rows``) instead of across it, where a 412 px screen made its
-    maps ~20 px wide under an empty band."""
-    try:
-        agent = st.context.headers.get("User-Agent") or ""
-    except Exception:  # noqa: BLE001 — no request headers (AppTest, a bare run): a desktop
-        agent = ""
-    return "Mobi" in agent and not presenter()
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -302,7 +293,7 @@ def choose_input(config=None) -> tuple[np.ndarray, str, int | None, int | None] 
             return None
         key = "draw" + hashlib.sha1(img.tobytes()).hexdigest()[:16]
     else:
-        up = st.file_uploader(t("network.upload"), key="nw_upload")
+        up = st.file_uploader(t("network.upload"), key="nw_upload", max_upload_size=limits.mb(limits.UPLOAD_BYTES))
         if up is None:
             st.info(t("network.upload_hint"))
             return None
@@ -356,7 +347,7 @@ def follow_overview_click(points_key: str) -> None:
 def overview(layers, names, model_key: str, input_key: str, pred: int, classes: list[str] | None = None) -> tuple[int, int]:
     st.header(t("network.overview_header"))
     note(t("network.overview_intro"))
-    phone = _phone()
+    phone = phone_browser()
     if phone:
         note(t("network.rows_note"))
     with st.sidebar:

@@ -28,7 +28,7 @@ from ui.charts import chart, figure
 from ui.questions import ask_all
 from ui.canvas import draw_canvas
 from ui import runs as runstore
-from ui.shell import labels, lang, literal, note, t, t_error, widget
+from ui.shell import labels, lang, literal, note, phone, t, t_error, widget
 from ui.tables.train import PRESETS, TABLE as TRAIN
 
 
@@ -131,6 +131,19 @@ def own_data() -> tuple | None:
     return (held.train_x, held.train_y, held.test_x, held.test_y)
 
 
+def intro_text(key: str, data) -> str:
+    """The page's first paragraph for the data set ``key``: MNIST's digits, else its training pictures counted (what
+    this server has of it, or your upload), and its classes."""
+    if key == datasets.DEFAULT:
+        return t("train.intro")
+    if data is None:
+        what = t("train.intro_what_none", name=t(f"datasets.{key}"))
+    else:
+        what = t("train.intro_what_own" if key == datasets.OWN else "train.intro_what", n=len(data[1]),
+                 name=t(f"datasets.{key}"), k=entry(key).num_classes)
+    return t("train.intro_other", what=what)
+
+
 def class_word(names: list[str] | None) -> str:
     """The probabilities' axis: "digit" for MNIST's classes, "class" for any other data set's."""
     digits = list(datasets.get(datasets.DEFAULT).names)
@@ -167,8 +180,9 @@ def dataset(runs: list[KeptRun]) -> tuple[str, tuple | None]:
                       k=ds.num_classes, classes=", ".join(names)))
         if key == datasets.DEFAULT:  # digits: 16 in a row, "label 5" under each
             shown = dict(captions=[t("train.label_caption", y=names[int(y)]) for y in data[1][:16]], cols=16, height=150)
-        else:  # class names are longer than a digit: 8 in a row, the name alone
-            shown = dict(captions=[names[int(y)] for y in data[1][:16]], cols=8, height=300)
+        else:  # class names are longer than a digit: 8 in a row (4 on a phone), the name alone
+            cols = 4 if phone() else 8
+            shown = dict(captions=[names[int(y)] for y in data[1][:16]], cols=cols, height=300 if cols == 8 else 500)
         chart(figs.gallery(data[0][:16], **shown), key="tr_data", name=header)
     return key, data
 
@@ -203,15 +217,24 @@ def _layer_rows(model_name: str, options: tuple, data: tuple, input_shape: tuple
     return M.summary(M.build_model(model_name, **dict(data), **dict(options)), total_label, input_shape=input_shape)
 
 
+def model_label(key: str = datasets.DEFAULT) -> Callable[[str], str]:
+    """A ``format_func`` naming the models for the data set ``key``: the MLP's name counts its inputs and classes
+    (784-…-10 for a digit, 3072-…-k for k classes of colour 32×32 pictures)."""
+    c, h, w = entry(key).shape
+    mlp = t("train.mlp_label", inputs=c * h * w, classes=entry(key).num_classes)
+    named = labels("train.model_")
+    return lambda name: mlp if name == "mlp" else named(name)
+
+
 def model_settings(key: str = datasets.DEFAULT) -> tuple[str, dict, Callable]:
     """The model (a custom one's blocks, channels, …) and a place for its layer table, for the data set ``key``; returns
     the model, its options and ``layer_table(revealed)``, which draws the table there once the questions are asked:
     predict first (``ui.questions``), the shape column waits for ``train.first_values``, the parameter counts (and the
     total) for ``train.params``."""
-    model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"], format_func=labels("train.model_"))
+    model_name = widget(st.selectbox, t("train.model"), TRAIN["tr_model"], format_func=model_label(key))
     options = custom_options() if model_name == "custom" else {}
-    st.caption(t(f"train.about_{model_name}"))
     ds = entry(key)
+    st.caption(t(f"train.about_{model_name}", inputs=f"{int(np.prod(ds.shape)):,}"))
     rows = _layer_rows(model_name, tuple(sorted(options.items())), tuple(sorted(ds.model_kwargs().items())),
                        (1, *ds.shape), t("train.total_row"))
     slot = st.empty()
@@ -301,7 +324,7 @@ def start(runs: list[KeptRun], model_name: str, options: dict, settings: dict, k
         return False
     st.session_state.pop("tr_lost", None)
     st.session_state["tr_job"] = job
-    st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=t(f"train.model_{model_name}"),
+    st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=model_label(key)(model_name),
                                          opt=t(f"train.opt_{settings['optimizer']}"), size=trained_size(settings, key, data)) + (
         "" if key == datasets.DEFAULT else f" · {entry(key).title(lang())}")
     return True
@@ -373,7 +396,7 @@ def run_row(r: KeptRun) -> dict:
 def load_weights(runs: list[KeptRun]) -> None:
     """The "inside" header and a checkpoint upload: a new run, scored on the engine; its message while it's there."""
     st.header(t("train.inside_header", n=3 if runs else 2))
-    up = st.file_uploader(t("train.load"), key="tr_load",
+    up = st.file_uploader(t("train.load"), key="tr_load", max_upload_size=limits.mb(limits.CHECKPOINT_BYTES),
                           help=t("train.load_help", mb=limits.mb(limits.CHECKPOINT_BYTES)))
     if up is not None and st.session_state.get("_tr_loaded") != (up.name, up.size):
         st.session_state["_tr_loaded"] = (up.name, up.size)
@@ -625,7 +648,8 @@ def draw_tab(model, names: list[str] | None = None) -> None:
     with d1:
         drawing = draw_canvas("tr_canvas", t("train.clear"), label=t("train.canvas_label"))
         result = st.container()  # the prediction right under the canvas: in view on a phone while drawing
-        upload = st.file_uploader(t("train.draw_upload"), key="tr_draw_upload")
+        upload = st.file_uploader(t("train.draw_upload"), key="tr_draw_upload",
+                                  max_upload_size=limits.mb(limits.UPLOAD_BYTES))
     img = drawing
     if upload is not None:
         try:
@@ -662,12 +686,12 @@ def draw_prediction(model, img, names: list[str] | None = None) -> tuple[np.ndar
     return x, p
 
 
-title = st.empty()  # the title names the data set, which the picker below decides
-st.markdown(t("train.intro"))
+title, intro = st.empty(), st.empty()  # the title and the intro name the data set, which the picker below decides
 ui_jobs.warm_up()
 runs = kept_runs()
 data_key, data = dataset(runs)
 title.title(t("train.title") if data_key == datasets.DEFAULT else t(f"train.title_{data_key}"))
+intro.markdown(intro_text(data_key, data))
 model_name, options, settings, layer_table = setup(data_key)
 revealed: dict[str, bool] = {}
 if data_key in (datasets.DEFAULT, "fashion"):  # predict first: the questions' answers are for 1×28×28, ten classes

@@ -262,3 +262,15 @@ def test_backprop_grid_sends_what_the_validated_build_sent(shape, signed, box, c
     if clickable:  # the heatmap's hover is off: the click markers carry it
         assert "hovertemplate" not in fast.to_dict()["data"][0] and fast.data[0].hoverinfo == "skip"
     assert len(fast.data) == (2 if clickable else 1) and (fast.layout.shapes != ()) == (box is not None)
+
+
+def test_gallery_captions_sit_in_a_blank_band_above_the_next_row():
+    """Each caption hangs under its picture in a band of half a picture's height that no picture reaches (Fashion-MNIST
+    names overlapped the second row at 1280 px when the rows were 2 pixels apart)."""
+    fig = ftrain.gallery(np.full((16, 28, 28), 200.0), [f"name {i}" for i in range(16)], cols=8)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    inked = np.flatnonzero(~np.isnan(z).all(axis=1))  # canvas rows holding some picture
+    for a in fig.layout.annotations:
+        assert a.yanchor == "top"
+        below = inked[inked > a.y]
+        assert below.size == 0 or below[0] - a.y >= 14, (a.text, a.y, below[:1])  # ≥ half of 28 blank below it

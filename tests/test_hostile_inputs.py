@@ -460,7 +460,30 @@ def test_invalid_kernel_text_not_published():
 def test_streamlit_config_hides_error_details_and_matches_limits():
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert cfg["client"]["showErrorDetails"] == "none"
-    assert cfg["server"]["maxUploadSize"] * 1024 * 1024 == limits.UPLOAD_BYTES == limits.CHECKPOINT_BYTES
+    # the server's cap on one upload request is the largest file limit (the own-images zip), no more
+    assert cfg["server"]["maxUploadSize"] * 1024 * 1024 == limits.UPLOAD_REQUEST_BYTES == limits.OWN_ZIP_BYTES
+    assert limits.UPLOAD_REQUEST_BYTES >= max(limits.UPLOAD_BYTES, limits.CHECKPOINT_BYTES)
+
+
+def test_each_file_uploader_tells_the_browser_its_own_limit():
+    """Streamlit's server cap is one number for every uploader (50 MB, for the zip): each uploader passes its own
+    limit as max_upload_size, so the browser refuses a larger picture or checkpoint before sending it, and its size
+    line (common.uploader_limit, by the key's class) says that limit in the learner's language."""
+    from tests.conftest import app_test
+
+    def uploaders(at):  # the widget's id ends with its key
+        return {u.proto.id.rsplit("-", 1)[-1]: u.proto.max_upload_size_mb for u in at.get("file_uploader")}
+
+    at = app_test("kernels")
+    at.query_params["kn_src"] = "upload"
+    at.run()
+    assert uploaders(at) == {"kn_upload": limits.mb(limits.UPLOAD_BYTES)}
+    at = app_test("train")
+    at.query_params["tr_dataset"] = "own"
+    at.run()
+    shown = uploaders(at)
+    assert shown["tr_own_zip"] == limits.mb(limits.OWN_ZIP_BYTES) == 50
+    assert shown["tr_load"] == limits.mb(limits.CHECKPOINT_BYTES) == 20
 
 
 def test_limits_shown_in_help_texts_in_both_languages():

@@ -147,3 +147,32 @@ def test_other_lessons_stay_on_built_in_sets_when_train_uses_own_images(own):
     at.run()
     assert not at.exception
     assert not any("mine" in str(o) for o in at.selectbox(key="nw_model").options)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_train_intro_and_mlp_name_follow_the_data_set(own, lang):
+    """The intro counts the chosen set's training pictures (not "60,000 MNIST digits" for every set), and the MLP's
+    name and caption count its inputs and classes: 784-…-10 for a digit, 3072-…-k for k classes of colour 32×32."""
+    def shown(at):
+        return " ".join(m.value for m in at.markdown), at.selectbox(key="tr_model")
+
+    def intro(key, n, k):
+        name = translate(f"datasets.{key}", lang)
+        what = "train.intro_what_own" if key == "own" else "train.intro_what"
+        return translate("train.intro_other", lang, what=translate(what, lang, n=n, name=name, k=k))
+
+    at = app_test("train", lang).run()
+    md, model = shown(at)
+    assert not at.exception and translate("train.intro", lang) in md and "60,000" in md
+    assert "MLP 784-256-256-256-10" in model.options
+    at.selectbox(key="tr_dataset").select("fashion").run()
+    md, model = shown(at)
+    assert translate("train.intro", lang) not in md and intro("fashion", 60_000, 10) in md and "60,000" in md
+    assert "MLP 784-256-256-256-10" in model.options
+    at = app_test("train", lang, _tr_own=own)
+    at.query_params.update(tr_dataset="own", tr_own_mode="colour32", tr_model="mlp")
+    at.run()
+    md, model = shown(at)
+    assert not at.exception and intro("own", len(own.train_y), own.n_classes) in md and "60,000" not in md
+    assert model.value == "mlp" and f"MLP 3072-256-256-256-{own.n_classes}" in model.options
+    assert "784" not in " ".join(c.value for c in at.caption) and "3,072" in " ".join(c.value for c in at.caption)

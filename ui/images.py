@@ -56,7 +56,8 @@ def image_picker(prefix: str, *, default: str = "camera", allow_upload: bool = T
             st.info(t("picker.no_mnist", detail=problem))
         picked = PickedImage(arr, t("picker.mnist_name", index=index, label=label), False, label)
     elif src == "upload":
-        upload = st.file_uploader(t("picker.upload"), key=f"{prefix}_upload", help=t("picker.upload_help",
+        upload = st.file_uploader(t("picker.upload"), key=f"{prefix}_upload",
+                                  max_upload_size=limits.mb(limits.UPLOAD_BYTES), help=t("picker.upload_help",
                                   side=images.MAX_SIDE, mb=limits.mb(limits.UPLOAD_BYTES),
                                   mp=limits.mp(limits.UPLOAD_PIXELS), mp_deep=limits.mp(limits.UPLOAD_PIXELS_DEEP)))
         picked = st.session_state.get(f"_{prefix}_uploaded")

@@ -88,21 +88,24 @@ def _mosaic(canvas: np.ndarray, **style) -> go.Figure:
 
 
 def gallery(images: np.ndarray, captions: list[str], *, cols: int = 8, height: int | None = None) -> go.Figure:
-    """Small grey images in a grid with a caption under each (colour ones, (N, H, W, 3), shown by their brightness)."""
+    """Small grey images in a grid with a caption under each (colour ones, (N, H, W, 3), shown by their brightness).
+    Each caption has a blank band of half a picture's height under its picture, so it never reaches the next row's
+    pictures (the canvas keeps square cells: the band grows with the pictures at every width)."""
     images = np.asarray(images)
     if images.ndim == 4:
         images = images[..., :3].astype(np.float64) @ np.array(LUMA)
     n = len(images)
     side = images.shape[1] if n else 28
-    cell = side + 2
+    cell, band = side + 2, max(8, side // 2)
     rows = max(1, -(-n // cols))
-    canvas = np.full((rows * cell, cols * cell), np.nan)
+    canvas = np.full((rows * (cell + band), cols * cell), np.nan)
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
-        canvas[r * cell + 1: r * cell + 1 + side, c * cell + 1: c * cell + 1 + img.shape[1]] = img
-    fig = _mosaic(canvas, colorscale="Greys", height=height or 60 + rows * 95, zmin=0, zmax=255)
-    fig.layout.annotations = [dict(x=(i % cols) * cell + (cell - 1) / 2, y=(i // cols) * cell + cell - 0.5, text=cap,
-                                   showarrow=False, yanchor="top", font=dict(size=10)) for i, cap in enumerate(captions)]
+        canvas[r * (cell + band) + 1: r * (cell + band) + 1 + side, c * cell + 1: c * cell + 1 + img.shape[1]] = img
+    fig = _mosaic(canvas, colorscale="Greys", height=height or 60 + rows * 110, zmin=0, zmax=255)
+    fig.layout.annotations = [dict(x=(i % cols) * cell + (cell - 1) / 2, y=(i // cols) * (cell + band) + cell - 0.5,
+                                   text=cap, showarrow=False, yanchor="top", font=dict(size=10))
+                              for i, cap in enumerate(captions)]
     return fig
 
 

@@ -15,6 +15,9 @@ def test_upload_a_zip_and_train_on_it(page, app, tmp_path):
     assert_no_exception(page)
     page.wait_for_selector("text=Upload a zip of pictures")  # nothing to train on yet
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="one top-level folder per class")
+    size_line = uploader.locator('[data-testid="stFileUploaderDropzoneInstructions"] > div').evaluate(
+        "e => getComputedStyle(e, '::after').content")
+    assert size_line == '"Up to 50 MB per file"', size_line  # the zip's own limit, not the pictures' 20 MB
     uploader.locator('input[type="file"]').set_input_files(str(zip_path))
     page.wait_for_selector("text=24 pictures in 4 classes: 20 to train on, 4 to test on", timeout=60_000)
     wait_idle(page, 60_000)
