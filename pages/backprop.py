@@ -16,6 +16,7 @@ from explainer.engine import jobs
 from explainer.data.draw import preprocess_drawing
 from explainer.data.images import LUMA
 from explainer.errors import UserError
+from explainer.i18n import translate
 from explainer.figures import backprop as figs
 from explainer.maths.kernels import format_kernel
 from explainer.maths.kernels import kernel as named_kernel
@@ -370,6 +371,13 @@ def _w(key: str, dkey: str) -> str:
     return key if dkey == datasets.DEFAULT else f"{key}_other"
 
 
+def _picture_labels():
+    """The picture source's options for a data set other than MNIST: "A test picture", "Draw one" (the language bound
+    now, as ``ui.shell.labels`` binds it)."""
+    own, code = labels("backprop.dsrc_"), lang()
+    return lambda value: translate(f"backprop.dsrc_{value}_other", code) if value == "test" else own(value)
+
+
 def parameter_counts() -> None:
     st.header(t("backprop.dense_header"))
     # the picker below is drawn after this intro: its value as the widget holds it (else its default)
@@ -634,8 +642,8 @@ def pick_digit(data, key: str = datasets.DEFAULT) -> np.ndarray:
     stops while nothing is drawn. Your own images: their test pictures only (a drawing is not one of them)."""
     src = "test" if key == datasets.OWN else widget(st.radio, t(_w("backprop.digit_source", key)), BACKPROP["bp_dsrc"],
                                                     horizontal=True,
-                                                    format_func=lambda o: t(_w(f"backprop.dsrc_{o}", key)
-                                                                          if o == "test" else f"backprop.dsrc_{o}"))
+                                                    format_func=labels("backprop.dsrc_") if key == datasets.DEFAULT
+                                                    else _picture_labels())
     x28 = None
     if src == "draw":
         drawing = draw_canvas("bp_canvas", t("backprop.clear"), label=t(_w("backprop.canvas_label", key)))
