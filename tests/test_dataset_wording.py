@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 from google.protobuf.json_format import MessageToDict
 
@@ -126,3 +127,28 @@ def test_network_on_fashion_speaks_of_pictures(lang, fashion_runs, mnist_dir):
     assert not at.exception
     seen = _seen(at)
     assert translate("network.intro", lang) in seen and _hits(seen, lang)
+
+
+@pytest.mark.parametrize("phone", [False, True])
+def test_the_overviews_softmax_of_more_than_ten_classes_names_them_in_its_hover(phone):
+    """An own set of 11–20 classes: the logits' and softmax's cells are too narrow for names beside them, so each
+    cell's hover names its class (escaped: a folder's name is shown as written), not its number."""
+    import torch
+
+    from explainer.figures import network as F
+    from explainer.learning import network as N
+    from explainer.learning.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("fast", shape=(1, 28, 28), classes=15, mean=(0.5,), std=(0.3,)).eval()
+    layers = N.trace(model, np.random.default_rng(0).random((28, 28), dtype=np.float32))
+    classes = [f"<b>c{k}</b>" for k in range(15)]
+    fig, _ = (F.overview_rows if phone else F.overview)(
+        layers, shown=4, selected=(0, 0), feed=None, predicted=int(np.argmax(layers[-1].output)),
+        names=[f"L{i}" for i in range(len(layers))], range_fmt="{lo} {hi}", hover="v", channel_word="ch", title="t",
+        classes=classes)
+    cells = [d for d in fig.to_plotly_json()["data"] if d.get("type") == "heatmap"][-2:]  # the logits, the softmax
+    for d in cells:
+        assert "customdata" in d["hovertemplate"]
+        shown = np.ravel(np.asarray(d["customdata"], dtype=object)).tolist()
+        assert shown == [f"&lt;b&gt;c{k}&lt;/b&gt;" for k in range(15)]
