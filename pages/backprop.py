@@ -16,6 +16,7 @@ from explainer.engine import jobs
 from explainer.data.draw import preprocess_drawing
 from explainer.data.images import LUMA
 from explainer.errors import UserError
+from explainer.i18n import translate
 from explainer.figures import backprop as figs
 from explainer.maths.kernels import format_kernel
 from explainer.maths.kernels import kernel as named_kernel
@@ -359,9 +360,29 @@ def learn(L: dict) -> None:
 
 
 # ================================================================ 3. conv vs dense
+def _default_dataset() -> str:
+    """The data set the lesson starts on: the Train page's choice, else MNIST."""
+    chosen = st.session_state.get("tr_dataset")
+    return chosen if chosen in datasets.CHOICES else datasets.DEFAULT
+
+
+def _w(key: str, dkey: str) -> str:
+    """A text's key for the data set ``dkey``: digits' wording on MNIST, pictures' (``…_other``) on another set."""
+    return key if dkey == datasets.DEFAULT else f"{key}_other"
+
+
+def _picture_labels():
+    """The picture source's options for a data set other than MNIST: "A test picture", "Draw one" (the language bound
+    now, as ``ui.shell.labels`` binds it)."""
+    own, code = labels("backprop.dsrc_"), lang()
+    return lambda value: translate(f"backprop.dsrc_{value}_other", code) if value == "test" else own(value)
+
+
 def parameter_counts() -> None:
     st.header(t("backprop.dense_header"))
-    st.markdown(t("backprop.dense_intro"))
+    # the picker below is drawn after this intro: its value as the widget holds it (else its default)
+    shown = st.session_state.get("bp_dataset")
+    st.markdown(t(_w("backprop.dense_intro", shown if shown in datasets.CHOICES else _default_dataset())))
     side = widget(st.select_slider, t("backprop.map_side"), BACKPROP["bp_side"])
     pc = bp.parameter_counts(side, side)
     c1, c2, c3 = st.columns(3)
@@ -539,7 +560,7 @@ def small_progress(running: bool, key: str = datasets.DEFAULT) -> None:
         if view.finished and job.result is None:
             st.error(t("backprop.train_failed", detail=literal(ui_jobs.failure_detail(view))))
         elif view.finished:
-            st.caption(t("backprop.trained", what=what, acc=f"{100 * job.result.test_accuracy:.1f}"))
+            st.caption(t(_w("backprop.trained", key), what=what, acc=f"{100 * job.result.test_accuracy:.1f}"))
         else:
             ui_jobs.status(view, t("backprop.training", what=what))
     if small and all(j.done for j in small.values()) and running:
@@ -550,7 +571,7 @@ def small_trainings(models: dict, key: str = datasets.DEFAULT) -> None:
     """Fewer than two trained models: a button that trains the lesson's own small ones (on the data set ``key``),
     and their progress."""
     shared = _small_registry(key)
-    st.info(t("backprop.need_models_own") if key == datasets.OWN else t("backprop.need_models"))
+    st.info(t("backprop.need_models_own") if key == datasets.OWN else t(_w("backprop.need_models", key)))
     busy = any(not j.done for j in shared.values())
     if st.button(t("backprop.train_small"), key="bp_train", type="primary", disabled=busy):
         for kind, cfg in SMALL_RUNS.items():
@@ -562,37 +583,37 @@ def small_trainings(models: dict, key: str = datasets.DEFAULT) -> None:
     st.fragment(run_every=1.0 if running else None)(small_progress)(running, key)
 
 
-def shift_progress(shift_jobs: dict, pending: list, n: int = SHIFT_DIGITS) -> None:
+def shift_progress(shift_jobs: dict, pending: list, n: int = SHIFT_DIGITS, key: str = datasets.DEFAULT) -> None:
     """The shift evaluations' progress (a fragment, ticking while one runs); the page reruns at the end."""
     for kind, job in shift_jobs.items():
         if job is not None and not job.done:
-            ui_jobs.status(job.poll(), t("backprop.evaluating", n=f"{n:,}"))
+            ui_jobs.status(job.poll(), t(_w("backprop.evaluating", key), n=f"{n:,}"))
     if pending and all(j.done for j in pending):
         st.rerun(scope="app")
 
 
-def shift_curves(models: dict, shift_jobs: dict) -> None:
+def shift_curves(models: dict, shift_jobs: dict, key: str = datasets.DEFAULT) -> None:
     """Accuracy on shifted digits, the CNN against the MLP: chart, summary and table."""
     curves = [(models[kind][2], shift_jobs[kind].result) for kind in ("cnn", "mlp")]
-    chart(figure(figs.shift_curves, SHIFTS, curves, title=t("backprop.shift_title"), x_title=t("backprop.shift_px"),
+    chart(figure(figs.shift_curves, SHIFTS, curves, title=t(_w("backprop.shift_title", key)), x_title=t("backprop.shift_px"),
                  y_title=t("backprop.accuracy")), key="bp_shift")
     (n1, a1), (n2, a2) = curves
-    st.caption(t("backprop.shift_summary", cnn=literal(n1), mlp=literal(n2), c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
+    st.caption(t(_w("backprop.shift_summary", key), cnn=literal(n1), mlp=literal(n2), c0=f"{100 * a1[0]:.1f}", c6=f"{100 * a1[-1]:.1f}",
                  m0=f"{100 * a2[0]:.1f}", m6=f"{100 * a2[-1]:.1f}", n=f"{_shift_count(models['cnn'][1]):,}"))
     st.dataframe([{t("backprop.shift_px"): s, n1: f"{100 * a:.1f} %", n2: f"{100 * b:.1f} %"}
                   for s, a, b in zip(SHIFTS, a1, a2)], hide_index=True)
-    note(t("backprop.shift_note"))
+    note(t(_w("backprop.shift_note", key)))
 
 
-def shift_experiment(models: dict) -> None:
+def shift_experiment(models: dict, key: str = datasets.DEFAULT) -> None:
     """Both models evaluated on shifted digits (engine jobs): their progress, then the curves."""
     shift_jobs = {kind: _shift_job(kind, models[kind][0], models[kind][1]) for kind in ("cnn", "mlp")}
     pending = [j for j in shift_jobs.values() if j is not None and not j.done]
     if pending:
         st.fragment(run_every=1.0 if pending else None)(shift_progress)(shift_jobs, pending,
-                                                                        _shift_count(models["cnn"][1]))
+                                                                        _shift_count(models["cnn"][1]), key)
     elif all(j is not None and j.result is not None for j in shift_jobs.values()):
-        shift_curves(models, shift_jobs)
+        shift_curves(models, shift_jobs, key)
     else:
         failed = [j for j in shift_jobs.values() if j is not None and j.done and j.result is None]
         if failed:
@@ -604,15 +625,14 @@ def conv_vs_dense() -> tuple:
     by default): ``(its data or None, the models, its key)``."""
     parameter_counts()
     key = widget(st.selectbox, t("datasets.picker"), BACKPROP["bp_dataset"],
-                 default=(st.session_state.get("tr_dataset") if st.session_state.get("tr_dataset") in datasets.CHOICES
-                          else datasets.DEFAULT), format_func=labels("datasets."),  # your own images: Train's upload
+                 default=_default_dataset(), format_func=labels("datasets."),  # your own images: Train's upload
                  help=t("datasets.picker_help"))
     data = _load_data(key)
     models = _session_models(key)
     if data is not None and len(models) < 2:
         small_trainings(models, key)
     if data is not None and len(models) == 2:
-        shift_experiment(models)
+        shift_experiment(models, key)
     return data, models, key
 
 
@@ -620,17 +640,19 @@ def conv_vs_dense() -> tuple:
 def pick_digit(data, key: str = datasets.DEFAULT) -> np.ndarray:
     """The digit to explain (28×28, 0…1; a colour picture of your own 32×32×3): drawn, or one of the test pictures;
     stops while nothing is drawn. Your own images: their test pictures only (a drawing is not one of them)."""
-    src = "test" if key == datasets.OWN else widget(st.radio, t("backprop.digit_source"), BACKPROP["bp_dsrc"],
-                                                    horizontal=True, format_func=labels("backprop.dsrc_"))
+    src = "test" if key == datasets.OWN else widget(st.radio, t(_w("backprop.digit_source", key)), BACKPROP["bp_dsrc"],
+                                                    horizontal=True,
+                                                    format_func=labels("backprop.dsrc_") if key == datasets.DEFAULT
+                                                    else _picture_labels())
     x28 = None
     if src == "draw":
-        drawing = draw_canvas("bp_canvas", t("backprop.clear"), label=t("backprop.canvas_label"))
+        drawing = draw_canvas("bp_canvas", t("backprop.clear"), label=t(_w("backprop.canvas_label", key)))
         if drawing is not None:
             x28 = preprocess_drawing(drawing)
             if x28.max() == 0:
                 x28 = None
         if x28 is None:
-            st.info(t("backprop.draw_hint"))
+            st.info(t(_w("backprop.draw_hint", key)))
             st.stop()
     else:
         idx = int(widget(st.number_input, t("backprop.digit_index" if key == datasets.DEFAULT else "backprop.picture_index"),
@@ -650,7 +672,8 @@ def datasets_names(key: str) -> list[str]:
     return datasets.get(key).class_names(lang())
 
 
-def attributions(cnn: tuple, x28: np.ndarray, L: dict, names: list[str] | None = None) -> None:
+def attributions(cnn: tuple, x28: np.ndarray, L: dict, names: list[str] | None = None,
+                 key: str = datasets.DEFAULT) -> None:
     """The CNN's prediction for the digit (``names``: its data set's classes), its saliency and occlusion maps."""
     model, _, name = cnn
     sal, cls, probs, occ = _attributions(_fingerprint(model), model, np.asarray(x28, dtype=np.float32))
@@ -662,7 +685,7 @@ def attributions(cnn: tuple, x28: np.ndarray, L: dict, names: list[str] | None =
     if shown_x.ndim == 3:  # a colour picture: shown by its brightness, as Train's sample grid shows it
         shown_x = shown_x @ np.array(LUMA)
     with g1:
-        chart(figure(figs.attribution, shown_x, title=t("backprop.digit_title"), colorscale="Greys", reversescale=True,
+        chart(figure(figs.attribution, shown_x, title=t(_w("backprop.digit_title", key)), colorscale="Greys", reversescale=True,
                      zmin=0, zmax=1, **L), key="bp_digit_fig")
     with g2:
         chart(figure(figs.attribution, sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L), key="bp_sal")
@@ -673,7 +696,7 @@ def attributions(cnn: tuple, x28: np.ndarray, L: dict, names: list[str] | None =
         chart(figure(figs.attribution, occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu",
                      coords=coords, **L), key="bp_occ")
         low = np.unravel_index(int(np.argmin(occ)), occ.shape)
-        st.caption(t("backprop.occlusion_text", k=cls, size=PATCH, p=f"{100 * probs[cls]:.1f}",
+        st.caption(t(_w("backprop.occlusion_text", key), k=cls, size=PATCH, p=f"{100 * probs[cls]:.1f}",
                      low=f"{100 * occ.min():.1f}", r=f"{coords[low[0]]:g}", c=f"{coords[low[1]]:g}"))
 
 
@@ -684,7 +707,7 @@ def look(data, models: dict, L: dict, key: str = datasets.DEFAULT) -> None:
     if cnn is None:
         st.info(t("backprop.need_cnn"))
         st.stop()
-    attributions(cnn, pick_digit(data, key), L, datasets_names(key))
+    attributions(cnn, pick_digit(data, key), L, datasets_names(key), key)
     note(t("backprop.look_note"))
 
 

@@ -240,7 +240,7 @@ def choose_model() -> tuple:
         return model, "reference", t("network.model_reference"), config
     run = next(r for r in runs if _run_value(r) == choice)
     acc = run.test_accuracy
-    st.caption(t("network.run_caption", name=literal(run.label),
+    st.caption(t(_other("network.run_caption", run.config), name=literal(run.label),
                  acc=f"{100 * acc:.2f} %" if acc == acc and acc is not None else "…"))
     return run.model, choice, run.label, run.config
 
@@ -344,9 +344,10 @@ def follow_overview_click(points_key: str) -> None:
         ss["_nw_ov_n"] = n + 1  # a fresh chart: the same channel can be clicked again
 
 
-def overview(layers, names, model_key: str, input_key: str, pred: int, classes: list[str] | None = None) -> tuple[int, int]:
+def overview(layers, names, model_key: str, input_key: str, pred: int, classes: list[str] | None = None,
+             config=None) -> tuple[int, int]:
     st.header(t("network.overview_header"))
-    note(t("network.overview_intro"))
+    note(t(_other("network.overview_intro", config)))
     phone = phone_browser()
     if phone:
         note(t("network.rows_note"))
@@ -397,7 +398,7 @@ def follow_map_click(h: int, w: int) -> None:
 
 
 def detail(model, x, layers, names, layer: int, channel: int, test_index: int | None, model_key: str,
-           classes: list[str] | None = None) -> None:
+           classes: list[str] | None = None, mnist: bool = True) -> None:
     st.header(t("network.detail_header"))
     note(t("network.detail_intro"))
     L = layers[layer]
@@ -428,7 +429,7 @@ def detail(model, x, layers, names, layer: int, channel: int, test_index: int | 
     if u.layer == logits and classes and 0 <= u.channel < len(classes):  # a logit: the score of one class
         st.markdown(t("network.unit_class", k=u.channel, name=literal(classes[u.channel])))
     if U.kind == "conv":
-        conv_arithmetic(u, layers, names, test_index, model_key)
+        conv_arithmetic(u, layers, names, test_index, model_key, mnist)
     else:
         dense_arithmetic(u, layers, names)
     lines = [t("network.sum_partial", n=len(u.partial_sums), total=fmt(u.partial_sums.sum()), b=fmt(u.bias),
@@ -441,7 +442,7 @@ def detail(model, x, layers, names, layer: int, channel: int, test_index: int | 
     st.caption(t("network.matches", v=number(u.value, ".6g"), pre=number(u.pre_activation, ".6g")))
 
 
-def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str) -> None:
+def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str, mnist: bool = True) -> None:
     U = layers[u.layer]
     c_in = u.windows.shape[0]
     L_ = lab()
@@ -466,10 +467,10 @@ def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str) ->
                              colorbar_title=t("network.product"), **L_), key="nw_prod", config=CFG)
     with d:
         st.markdown(t("network.partial_line", k=k, n=u.products[k].size, v=fmt(u.partial_sums[k])))
-        kernels_link(u, U, k, test_index, model_key)
+        kernels_link(u, U, k, test_index, model_key, mnist)
 
 
-def kernels_link(u, U, k: int, test_index: int | None, model_key: str) -> None:
+def kernels_link(u, U, k: int, test_index: int | None, model_key: str, mnist: bool = True) -> None:
     """A button to the Kernels lesson with this kernel slice (exact) on input channel ``k``'s map as this convolution
     reads it (``kn_map``: model, test digit, layer, channel; Kernels recomputes the map) at the unit's window: there
     the window, products and their sum are this page's numbers. A link can name only what another page can make
@@ -480,7 +481,8 @@ def kernels_link(u, U, k: int, test_index: int | None, model_key: str) -> None:
     if U.size > MAX_SIZE:
         return
     if test_index is None or not (model_key == "reference" or valid_id(model_key)):
-        st.caption(t("network.open_needs_test" if test_index is None else "network.open_needs_store"))
+        st.caption(t(("network.open_needs_test" if mnist else "network.open_needs_mnist") if test_index is None
+                     else "network.open_needs_store"))
         return
     params = {"kn_view": "explore", "kn_kernel": "custom", "kn_custom": N.kernel_text(u.kernels[k]),
               "kn_div": "none", "kn_bias": "0.0", "kn_flip": "0", "kn_out": "raw",
@@ -504,8 +506,8 @@ def dense_arithmetic(u, layers, names) -> None:
 
 # ---------------------------------------------------------------- softmax
 def softmax_section(layers, true_label: int | None, classes: list[str] | None = None, config=None) -> None:
-    st.header(t("network.softmax_header"))
-    note(t("network.softmax_intro"))
+    st.header(t(_other("network.softmax_header", config)))
+    note(t(_other("network.softmax_intro", config)))
     temp = widget(st.slider, t("network.temperature"), NW["nw_temp"], help=t("network.temperature_help"))
     s = N.softmax_steps(N.logits_of(layers), temp)
     classes = classes or [str(i) for i in range(len(s.probs))]
@@ -541,7 +543,7 @@ class SharedJob(NamedTuple):
 
 def looks_for(model, config, model_key: str, layers, names, layer: int, channel: int, x, input_key: str) -> None:
     st.header(t("network.looks_header"))
-    note(t("network.looks_intro"))
+    note(t(_other("network.looks_intro", config)))
     L = layers[layer]
     shared = _shared_jobs()
     if dataset_of(config) == datasets.OWN:  # the jobs search a test set on the worker: your pictures stay here
@@ -589,7 +591,7 @@ def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int,
         ch = min(channel, res["patches"].shape[0] - 1)
         caps = [f"#{i} · {v:.2f}" for i, v in zip(res["index"][ch], res["value"][ch])]
         size = res["field"][0]
-        chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title=t("network.patches_title", c=ch, s=size)),
+        chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title=t(_other("network.patches_title", config), c=ch, s=size)),
               key="nw_patches", name=t("network.patches_name"), config=CFG)
     ojob = shared.get(okey)
     opt = ojob.result if ojob is not None and ojob.done else None
@@ -631,8 +633,9 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
 
 # ---------------------------------------------------------------- page
 st.title(t("network.title"))
-st.markdown(t("network.intro"))
+intro = st.container()  # the intro names what the model reads: written once the model is chosen
 model, model_key, model_label, config = choose_model()
+intro.markdown(t(_other("network.intro", config)))
 picked = choose_input(config)
 if picked is None:
     st.stop()
@@ -659,11 +662,11 @@ if not revealed:
     st.info(t("questions.hidden"))
     st.stop()
 st.markdown(t("network.prediction", pred=shown_pred, p=f"{100 * layers[-1].output[pred]:.1f}", model=literal(model_label)))
-layer, channel = overview(layers, names, model_key, input_key, pred, classes)
+layer, channel = overview(layers, names, model_key, input_key, pred, classes, config)
 # a click on the unit's map or a new row / column / input channel reruns only this part (the overview, softmax
 # and the rest depend on none of them)
 # the Kernels lesson reads MNIST's test digits: a link to it names one only for a model of MNIST
 st.fragment(detail)(model, x, layers, names, layer, channel, test_index if dataset_of(config) == datasets.DEFAULT
-                    else None, model_key, classes)
+                    else None, model_key, classes, dataset_of(config) == datasets.DEFAULT)
 softmax_section(layers, true_label, classes, config)
 looks_for(model, config, model_key, layers, names, layer, channel, x, input_key)

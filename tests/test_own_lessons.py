@@ -94,6 +94,14 @@ def test_backprop_runs_the_shift_experiment_on_the_sessions_own_images(own, own_
     pred = int(np.argmax(own_runs[0].evaluation["probabilities"][0]))
     assert any(f"**{own.class_names[pred]}**" in m.value for m in at.markdown)
     assert not [r for r in at.radio if r.key == "bp_dsrc"]  # no drawing: a drawn digit is not one of these pictures
+    # parts 3 and 4 speak of pictures: the shift summary and note, the occlusion caption (tests/test_dataset_wording.py)
+    from tests.test_dataset_wording import _hits, _seen
+
+    seen = _seen(at, after=translate("backprop.dense_header", "zh"))
+    for key in ("shift_title_other", "shift_note_other", "digit_title_other"):
+        assert translate(f"backprop.{key}", "zh") in seen, key
+    assert "前 " + f"{n:,}" + " 张测试图片" in seen and "遮挡图：把一个" in seen and "在图片上滑动" in seen
+    assert not _hits(seen, "zh"), _hits(seen, "zh")
 
 
 def test_backprop_ignores_runs_on_another_upload(own, own_runs):
@@ -142,6 +150,10 @@ def test_network_shows_a_run_on_own_images_with_its_test_pictures_and_classes(ow
     # Grad-CAM and occlusion on the own picture
     at.toggle(key="nw_cam").set_value(True).run()
     assert not at.exception and not at.error
+    # pictures and classes, never digits, all down the page (tests/test_dataset_wording.py)
+    from tests.test_dataset_wording import _hits, _seen
+
+    assert not _hits(_seen(at), "zh"), _hits(_seen(at), "zh")
 
 
 def test_network_leaves_out_a_run_on_pictures_this_session_no_longer_holds(own, own_runs):

@@ -119,9 +119,14 @@ def _strip_column(cols: _Columns, li: int, layers: list, out: np.ndarray, x: flo
     L = layers[li]
     n = out.size
     dy = min(1.1, STRIP_HEIGHT / n) if n > 10 else 1.1
+    # more than 10 cells (an own set of up to 20 classes): no room for the names beside the narrow cells (12/n map
+    # widths each, the column one map wide), so each cell's hover names its class
+    named = n > 10 and classes is not None and len(classes) == n
     cols.data.append(dict(type="heatmap", z=_round(out.reshape(-1, 1)), x0=x + 0.25, dx=0.5, y0=dy / 2, dy=dy,
                           colorscale=scale, zmin=zmin, zmax=zmax, showscale=False,
-                          hovertemplate=f"%{{y:.0f}}: {hover} = %{{z:.4g}}<extra>{name}</extra>"
+                          **(dict(customdata=[[c] for c in classes]) if named else {}),
+                          hovertemplate=f"%{{customdata[0]}}: {hover} = %{{z:.4g}}<extra>{name}</extra>" if named
+                          else f"%{{y:.0f}}: {hover} = %{{z:.4g}}<extra>{name}</extra>"
                           if n > 10 else f"{hover} = %{{z:.4g}}<extra>{name}</extra>"))
     if n <= 10:
         # the logits' row labels are the softmax's beside them (kept short: a phone's columns are narrow)
@@ -335,7 +340,8 @@ def overview_rows(layers: list, *, shown: int, selected: tuple[int, int] | None,
                           (px, py, ptext))
         elif out.size > 10:
             y = _row_strip(out, L, li, y, width, scale, zmin, zmax, names, hover, data, boxes, points,
-                           (px, py, ptext))
+                           (px, py, ptext), _class_labels(classes, out.size) if li >= len(layers) - 2 and classes is not None
+                           and len(classes) == out.size else None)
         else:
             y = _row_cells(out, L, li, y, width, scale, zmin, zmax, names, hover, predicted, data, shapes,
                            annotations, boxes, points, (px, py, ptext),
@@ -376,14 +382,15 @@ def _row_maps(out, li, y, shown, per_row, scale, zmin, zmax, names, channel_word
     return y + rows * (1 + g / H) - g / H
 
 
-def _row_strip(out, L, li, y, width, scale, zmin, zmax, names, hover, data, boxes, points, marks):
-    """A long flat layer (flatten; a wide dense layer) as one strip across, a hover value per feature; a dense
-    layer of at most 128 features clickable per feature."""
+def _row_strip(out, L, li, y, width, scale, zmin, zmax, names, hover, data, boxes, points, marks, classes=None):
+    """A long flat layer (flatten; a wide dense layer; the logits and softmax of more than 10 classes) as one strip
+    across, a hover value per feature (named by ``classes`` when given); a dense layer of at most 128 features
+    clickable per feature."""
     n = out.size
     dx = width / n
     data.append(dict(type="heatmap", z=_round(out.reshape(1, -1)), x0=dx / 2, dx=dx, y0=y + ROW_STRIP / 2,
                      dy=ROW_STRIP, colorscale=scale, zmin=zmin, zmax=zmax, showscale=False,
-                     customdata=[list(range(n))],
+                     customdata=[list(classes) if classes is not None and len(classes) == n else list(range(n))],
                      hovertemplate=f"%{{customdata}}: {hover} = %{{z:.4g}}<extra>{names[li]}</extra>"))
     if L.kind == "dense" and n <= 128:
         for k in range(n):
