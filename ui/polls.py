@@ -382,7 +382,7 @@ def lecturer(code: str, secret: str) -> None:
     link = student_link(code)
     shown = p.to_dict()
     if shown.get("figure") is not None:
-        left, middle, right = st.columns([2, 2, 3], gap="large")
+        left, middle, right = st.columns([5, 3, 4] if presenter() else [1, 1, 1], gap="medium")
         with middle:
             _figure(shown, "cp_fig")
     else:
