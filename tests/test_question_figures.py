@@ -44,6 +44,8 @@ def test_window_of_pooling_and_kernels_and_too_large_an_input_has_none():
     assert question("kernels.out_width").pose({"w": 12, "kw": 5}).figure["n"] == 12
     assert question("kernels.out_width").pose({"w": 512, "kw": 3}).figure is None  # beyond POLL_FIGURE_SIDE
     assert question("stride.out_size").pose({"n": limits.POLL_FIGURE_SIDE, "k": 3, "s": 1, "p": 1, "d": 1}).figure is None
+    _, shapes = drawn({"kind": "window", "n": 30, "k": 30, "s": 1, "p": 0, "d": 1})
+    assert len(shapes) == 2  # a large kernel: its span filled and outlined, not 900 cells
 
 
 def test_xo_draws_the_picture_and_the_patch_asked_at():

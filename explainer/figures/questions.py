@@ -160,11 +160,14 @@ def build(d: dict, *, title: str, x_title: str, y_title: str, value_label: str, 
                                 x_title=x_title, y_title=y_title, value_label=value_label, numbers=False,
                                 showscale=False, hover=False, height=height, parts=True)
         trace.update(xgap=1, ygap=1)
-        for i in range(k):
-            for j in range(k):
-                if i * dil < m and j * dil < m:
-                    shapes.append(outline(j * dil, i * dil, color=HIGHLIGHT, width=2, fill="rgba(213,94,0,0.45)"))
         span = dil * (k - 1)
+        if k <= 8:  # each of the kernel's (dilated) cells
+            for i in range(k):
+                for j in range(k):
+                    if i * dil < m and j * dil < m:
+                        shapes.append(outline(j * dil, i * dil, color=HIGHLIGHT, width=2, fill="rgba(213,94,0,0.45)"))
+        elif span < m:  # a large kernel: its whole span, one shape (not k² of them)
+            shapes.append(outline(0, 0, span, span, color=HIGHLIGHT, width=2, fill="rgba(213,94,0,0.3)"))
         if s + span < m:  # the next position, one stride to the right
             shapes.append(outline(s, 0, s + span, span, color=PALETTE[0], width=3, dash="dash"))
         if span < m:
