@@ -127,3 +127,4 @@ POLL_STUDENT_TICK_S = 2.0  # a student's phone asks whether the poll was reveale
 # ---------------------------------------------------------------- predict first (explainer.questions, ui.questions)
 QUESTION_NUMBER_ABS = 1_000_000_000  # a learner's number answer lies within ±this (a model's parameters: ~2 million)
 QUESTION_GRID_SIDE = 64  # rows and columns of a cell question's grid (X/O's maps are 7×7)
+POLL_FIGURE_SIDE = 40  # a poll's question figure draws grids up to this many rows and columns (a larger state: no figure)

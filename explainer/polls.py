@@ -191,6 +191,10 @@ def check_question(question: dict) -> tuple[Posed, str]:
         raise ValueError("question too large for a poll")
     if posed.kind == "choice" and not 0 < len(posed.choices) <= limits.POLL_CHOICES_MAX:
         raise ValueError("a choice poll needs 1 to POLL_CHOICES_MAX choices")
+    if posed.figure is not None:
+        from explainer.figures.questions import checked
+
+        checked(posed.figure)
     if posed.kind == "cell":
         if posed.grid is None or len(posed.grid) != 2 or not all(0 < int(n) <= limits.POLL_GRID_SIDE for n in posed.grid):
             raise ValueError("a cell poll needs a grid of 1 to POLL_GRID_SIDE rows and columns")

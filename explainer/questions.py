@@ -46,7 +46,8 @@ class Posed:
     ``words`` name catalogue keys to translate into a parameter of either (e.g. an optimizer's name).
     ``choices`` are the values offered (their labels: ``choice_labels`` + value, or the value itself);
     ``grid`` is the (rows, columns) of a cell question's grid. ``answer`` is a number, a choice value, or for
-    a cell question the list of accepted cells ``[[r, c], …]`` (ties)."""
+    a cell question the list of accepted cells ``[[r, c], …]`` (ties). ``figure``: the small state of the question's
+    figure (``explainer.figures.questions.figure_state``: the input, window, stride … never the answer), or None."""
 
     id: str
     lesson: str
@@ -61,6 +62,7 @@ class Posed:
     words: dict = field(default_factory=dict)
     tolerance: float = 0.0
     grid: tuple | None = None
+    figure: dict | None = None  # what the learner sees when asked (``explainer.figures.questions``), or None
 
     def check(self, given) -> bool:
         return check(self.kind, given, self.answer, self.tolerance)
@@ -142,11 +144,13 @@ class Question:
         return check(self.kind, given, answer, self.tolerance)
 
     def pose(self, state: dict) -> Posed:
+        from explainer.figures.questions import figure_state
+
         r = self.compute(state)
         return Posed(self.id, self.lesson, self.kind, self.prompt, dict(r.get("params", {})), r["answer"],
                      r.get("explain", self.explain), dict(r.get("explain_params", {})), tuple(r.get("choices", self.choices)),
                      self.choice_labels, dict(r.get("words", {})), self.tolerance,
-                     None if r.get("grid") is None else tuple(r["grid"]))
+                     None if r.get("grid") is None else tuple(r["grid"]), figure_state(self.id, state))
 
 
 # ---------------------------------------------------------------- Images are numbers

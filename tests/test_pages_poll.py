@@ -39,6 +39,14 @@ def everything(at) -> str:
                      + texts(at, "warning") + texts(at, "subheader"))
 
 
+def flat(node) -> list:
+    """The page's elements in the order they are drawn (blocks opened)."""
+    children = getattr(node, "children", None)
+    if not isinstance(children, dict):
+        return [node]
+    return [e for _, child in sorted(children.items()) for e in flat(child)]
+
+
 @pytest.fixture
 def _server_like(monkeypatch):
     """The whole app as a server runs it (tests/test_app.py: Streamlit's pages-folder flag cleared)."""
@@ -85,11 +93,11 @@ def test_the_presenter_asks_the_class_and_reveals(_server_like, lang):  # the wh
         polls.answer(code, f"{lang} phone {i}", given)
     at.run()
     assert f"**{translate('poll.answers', lang, n=3)}**" in everything(at)
-    chart = at.get("plotly_chart")
-    assert len(chart) == 1
     import json
 
-    bars = json.loads(chart[0].proto.spec)["data"][0]
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert [s["data"][0]["type"] for s in specs] == ["heatmap", "bar"]  # the question's figure, the live histogram
+    bars = specs[1]["data"][0]
     assert dict(zip(bars["x"], bars["y"])) == {"3": 2, "4": 1}
     at.button(key="cp_reveal").click().run()
     assert not at.exception
@@ -134,7 +142,7 @@ def test_a_student_answers_once_and_sees_the_reveal(lang):
     at = student(made.code.lower(), lang)  # typed in any case
     assert not at.exception and not at.error
     assert texts(at, "subheader") == [translate("questions.stride.out_size", lang, n=5, k=3, s=2, p=1, d=1)]
-    assert texts(at, "caption") == [f"👣 {translate('nav.stride', lang)}"]  # the lesson it comes from
+    assert texts(at, "caption")[0] == f"👣 {translate('nav.stride', lang)}"  # the lesson it comes from
     assert not {"cp_reveal", "cp_close", "cp_next"} & {b.key for b in at.button}  # no lecturer controls
     at.number_input(key="cp_num").set_value(4).run()
     at.button(key="cp_send").click().run()
@@ -145,6 +153,48 @@ def test_a_student_answers_once_and_sees_the_reveal(lang):
     shared_polls().reveal(made.code, made.secret)
     at.run()
     assert any(e.startswith(translate("poll.wrong", lang, given="4", answer="3")) for e in texts(at, "error"))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_student_sees_the_questions_figure_above_the_form(lang):
+    """The figure of what the learner saw when the question was asked (the padded input, the kernel, the stride: not
+    the output), named and summarised in the learner's language, above the answer form."""
+    import json
+
+    made = shared_polls().create(posed())
+    at = student(made.code, lang)
+    assert not at.exception and not at.warning
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    spec = json.loads(charts[0].proto.spec)
+    assert [tr["type"] for tr in spec["data"]] == ["heatmap"]
+    assert spec["data"][0]["z"]["shape"].replace(" ", "") == "7,7"  # the input 5 + 2×1 padding, not the 3×3 output
+    assert charts[0].proto.alt == translate("poll.figure_name", lang)
+    assert translate("poll.figure_window", lang, n=5, p=1, k=3, d=1, s=2) in texts(at, "caption")
+    order = [(e.type, getattr(e, "key", None)) for e in flat(at.main)]
+    assert order.index(("plotly_chart", "cp_fig")) < order.index(("number_input", "cp_num"))  # above the answer form
+
+
+def test_a_bad_figure_stored_with_a_poll_is_refused_with_a_message_and_the_question_stays_answerable():
+    """A database row could hold anything: a figure state that is not one of its kind's is never drawn."""
+    import json
+
+    from explainer.polls import POLLS
+
+    polls = shared_polls()
+    made = polls.create(posed())
+    for bad in ({"kind": "window", "n": 10 ** 9, "k": 3, "s": 1, "p": 0, "d": 1}, {"kind": "<script>"}, "x" * 50):
+        with polls.db.write() as conn:
+            conn.execute(POLLS.update().where(POLLS.c.code == made.code).values(
+                question=json.dumps({**posed(), "figure": bad})))
+        for lang in ("en", "zh"):
+            at = student(made.code, lang)
+            assert not at.exception
+            assert texts(at, "warning") == [translate("poll.figure_bad", lang)]
+            assert not at.get("plotly_chart")
+    at.number_input(key="cp_num").set_value(3).run()
+    at.button(key="cp_send").click().run()
+    assert polls.tally(made.code).counts == {"3": 1}
 
 
 def test_choice_and_cell_questions_on_a_phone():

@@ -112,6 +112,28 @@ def _lesson(name: str) -> None:
         st.caption(f"{found.icon} {t(found.title)}")
 
 
+def _figure(q: dict, key: str) -> None:
+    """The question's figure (``explainer.figures.questions``): what the learner saw when it was asked, never the
+    answer. Built from the state stored with the poll, checked first (a database row could hold anything: a bad one
+    is a message, the question stays answerable), then kept for every session (``ui.charts.figure``)."""
+    d = q.get("figure")
+    if d is None:
+        return
+    from explainer.figures import questions as fq
+    from ui.charts import chart, figure
+
+    try:
+        d = fq.checked(d)
+    except ValueError:
+        st.warning(t("poll.figure_bad"))
+        return
+    k, params = fq.summary(d)
+    chart(figure(fq.build, d, title="", x_title=t("common.column"), y_title=t("common.row"),
+                 value_label=t("common.value"), height=280),
+          key=key, name=t("poll.figure_name"), summary=t(k, **params), table=False,
+          config={"displayModeBar": False, "scrollZoom": False})
+
+
 def _value(q: dict, canonical: str):
     """A stored answer as the value ``Posed.check`` takes."""
     if q["kind"] == "number":
@@ -358,7 +380,13 @@ def lecturer(code: str, secret: str) -> None:
     b3.button(t("poll.next"), key="cp_next", on_click=_control, args=("next", code, secret), disabled=not has_next,
               icon="⏭️", help=None if has_next else t("poll.next_none"))
     link = student_link(code)
-    left, right = st.columns([2, 3] if presenter() else [1, 1], gap="large")
+    shown = p.to_dict()
+    if shown.get("figure") is not None:
+        left, middle, right = st.columns([5, 3, 4] if presenter() else [1, 1, 1], gap="medium")
+        with middle:
+            _figure(shown, "cp_fig")
+    else:
+        left, right = st.columns([2, 3] if presenter() else [1, 1], gap="large")
     with left:
         st.markdown(f"<div style='font-size:{'96px' if presenter() else '48px'};font-weight:700;"
                     f"letter-spacing:0.12em;line-height:1.1' aria-label='{code}'>{code}</div>", unsafe_allow_html=True)
@@ -438,6 +466,7 @@ def student(code: str) -> None:
     q = view.question
     _lesson(q["lesson"])
     st.subheader(_text(q["prompt"], q.get("params"), q.get("words")))
+    _figure(q, "cp_fig")  # above the answer form
     answered = st.session_state.get(_ANSWERED, {}).get(code)
     if answered is not None or view.state != "open":
         _waiting(code)
