@@ -30,14 +30,14 @@ def run(dataset: str, epochs: list[int], shift_images: int) -> dict:
     out = {"dataset": dataset, "cnn": [], "mlp": None}
     cnn = None
     for e in epochs:
-        res = train(TrainConfig(model="fast", epochs=e, device="cpu", evals_per_epoch=1), data)
+        res = train(TrainConfig(model="fast", epochs=e, device="cpu", evals_per_epoch=1, dataset=dataset), data)
         out["cnn"].append({"epochs": e, "test_accuracy": res.test_accuracy, "train_seconds": res.train_seconds,
                            "images_per_second": res.images_per_second})
         cnn = res
         print(f"{dataset:8s} fast CNN {e} epoch(s): {100 * res.test_accuracy:.2f} % in {res.train_seconds:.1f} s "
               f"({res.images_per_second:,.0f} images/s)", flush=True)
     mlp = train(TrainConfig(model="mlp", optimizer="adam", lr=0.001, one_cycle=False, batch_size=64,
-                            epochs=max(epochs), device="cpu", evals_per_epoch=1), data)
+                            epochs=max(epochs), device="cpu", evals_per_epoch=1, dataset=dataset), data)
     out["mlp"] = {"epochs": max(epochs), "test_accuracy": mlp.test_accuracy, "train_seconds": mlp.train_seconds}
     print(f"{dataset:8s} MLP      {max(epochs)} epoch(s): {100 * mlp.test_accuracy:.2f} % in {mlp.train_seconds:.1f} s; "
           f"CNN − MLP: {100 * (cnn.test_accuracy - mlp.test_accuracy):+.2f} points", flush=True)
