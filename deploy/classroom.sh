@@ -21,7 +21,8 @@
 #   --database URL        the database of kept runs and class polls, shared by every replica: a PostgreSQL URL
 #                         (postgresql://user:password@host/db) for a course on several machines [the per-user
 #                         SQLite file, one machine]; passed to the replicas as EXPLAINER_DATABASE_URL, its schema
-#                         created before they start
+#                         created before they start; EXPLAINER_DATABASE_URL already in the environment is the
+#                         default (so the password need not be on a command line, where `ps` shows it)
 # Several machines (README, "A course on several machines"): on the balancer's machine add the other machines'
 # replicas with --remote-replicas; on each other machine run replicas (and workers) only, joining that scheduler:
 #   --remote-replicas h:p,…  more servers for this balancer: another machine's replicas
@@ -45,7 +46,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPLICAS=2 FIRST_PORT=8601 REPLICA_PORTS="" PORT=8500 ADDRESS=127.0.0.1
 SCHED_PORT=8786 SCHED_HOST=127.0.0.1 WORKERS=1 TORCH_THREADS="" RUN_DIR="" TLS=0 TLS_DIR=""
-DATABASE="" REMOTE_REPLICAS="" JOIN_SCHEDULER="" REPLICA_ADDRESS=127.0.0.1 BALANCER=1
+DATABASE="${EXPLAINER_DATABASE_URL:-}" REMOTE_REPLICAS="" JOIN_SCHEDULER="" REPLICA_ADDRESS=127.0.0.1 BALANCER=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --replicas) REPLICAS="$2"; shift 2 ;;
@@ -137,13 +138,15 @@ if [[ -n "$DATABASE" ]]; then
   export EXPLAINER_DATABASE_URL="$DATABASE"
   # the schema is created (or migrated) once, here, and an unreachable database stops the start with its reason
   "$PYTHON" - <<'EOF' || { echo "the database (--database) can't be used: see the reason above" >&2; exit 1; }
+import os
 import sys
 try:
     from explainer.engine.runstore import RunStore
     from explainer.polls import Polls
     RunStore(), Polls()
-except Exception as exc:  # the reason in one line (the URL's password is not in it)
-    sys.exit(f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}")
+except Exception as exc:  # the reason in one line, without the URL (its password): a URL that can't be parsed is
+    line = (str(exc).strip().splitlines() or [''])[0]  # quoted whole in SQLAlchemy's message
+    sys.exit(f"{type(exc).__name__}: {line.replace(os.environ['EXPLAINER_DATABASE_URL'], '<the --database URL>')}")
 EOF
 fi
 

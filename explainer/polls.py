@@ -38,6 +38,7 @@ import json
 import math
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -381,11 +382,13 @@ class Polls:
 
 
 _SHARED: dict[str, Polls] = {}
+_SHARED_LOCK = threading.Lock()  # two first requests at once make one Polls (one schema check), not two
 
 
 def shared_polls(db: Database | None = None) -> Polls:
     """One ``Polls`` per database in this process (the schema is checked once, when it is first made)."""
     db = db or shared()
-    if db.url not in _SHARED:
-        _SHARED[db.url] = Polls(db)
-    return _SHARED[db.url]
+    with _SHARED_LOCK:
+        if db.url not in _SHARED:
+            _SHARED[db.url] = Polls(db)
+        return _SHARED[db.url]

@@ -562,13 +562,13 @@ def looks_for(model, config, model_key: str, layers, names, layer: int, channel:
                     jobs.OptimiseInputJob(model, config, layer, channel, owner=ui_jobs.owner())))
         running = any(j is not None and not j.done for j in (shared.get(pkey), shared.get(okey)))
         # polls once a second only while a job runs (defined once that is known, as on the Train page)
-        st.fragment(run_every=1.0 if running else None)(job_results)(pkey, okey, running, layer, channel)
+        st.fragment(run_every=1.0 if running else None)(job_results)(pkey, okey, running, layer, channel, config)
     else:
         st.info(t("network.looks_spatial"))
     grad_cam_section(model, model_key, x, input_key)
 
 
-def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int, channel: int) -> None:
+def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int, channel: int, config) -> None:
     """The two jobs' progress (polled every second while one runs), then their pictures."""
     shared = _shared_jobs()
     running = False

@@ -40,6 +40,7 @@ PAGE = "pages/poll.py"
 ENV_PUBLIC_URL = "EXPLAINER_PUBLIC_URL"  # the app's address as students reach it (else the address the page was opened at)
 _LECTURER = "_poll_lecturer"  # code → the lecturer's secret, for the polls this session opened or was given the link of
 _SEEN = "_poll_seen"  # lesson → {question id: posed dict}: the questions the presenter has seen (for "Next")
+_GIVEN_KEY = "_poll_given_key"  # a lecturer's link's secret, off the URL, until its poll's code is looked up
 _ANSWERED = "_poll_answered"  # code → the canonical answer this session gave
 _GUESSES = "_poll_guesses"  # times of this session's wrong codes
 _LAST_BAD = "_poll_last_bad"  # the last wrong code text (a rerun with it is not another guess)
@@ -95,12 +96,13 @@ def _label(q: dict, canonical: str) -> str:
     if q["kind"] == "cell":
         r, c = canonical.split(",")
         return t("questions.cell", row=r, col=c)
-    from explainer.figures.style import fmt
-
+    # the stored text itself (6 significant digits, explainer.polls): a shorter format would draw 0.5 and 0.501 as
+    # one category, two bars on top of each other; a true minus as everywhere
     try:
-        return fmt(float(canonical))
+        float(canonical)
     except ValueError:
         return literal(canonical)
+    return canonical.replace("-", "−")
 
 
 def _lesson(name: str) -> None:
@@ -260,6 +262,10 @@ def page() -> None:
 def _page() -> None:
     st.title(t("poll.title"))
     ss = st.session_state
+    given = st.query_params.get("cp_key")
+    if given is not None:  # the lecturer's secret leaves the address bar at once (a projector shows it), whatever
+        del st.query_params["cp_key"]  # happens next (a database that is down, a guess wait, no code yet)
+        ss[_GIVEN_KEY] = given[: limits.POLL_SECRET_CHARS + 1]  # longer is wrong anyway (explainer.polls)
     if ss.get(_FLASH):
         st.error(ss.pop(_FLASH))
     lecturing = presenter() and bool(ss.get(_LECTURER))
@@ -318,10 +324,8 @@ def _lookup(typed: str) -> str | None:
 def _lecturer_secret(code: str) -> str | None:
     """This session's secret of poll ``code``: kept, or given once by the lecturer's link (then off the URL)."""
     ss = st.session_state
-    given = st.query_params.get("cp_key")
+    given = ss.pop(_GIVEN_KEY, None)  # taken off the URL by _page
     if given is not None:
-        del st.query_params["cp_key"]
-        given = given[: limits.POLL_SECRET_CHARS + 1]  # longer is wrong anyway (explainer.polls)  # the secret leaves the address bar (a projector shows it)
         try:
             polls().lecturer_question(code, given)
         except UserError as exc:
@@ -400,7 +404,7 @@ def lecturer(code: str, secret: str) -> None:
 
 
 def _histogram(p: Posed, counts: dict, revealed: bool):
-    """The bars (labels in a stable order) and the index of the right answer's bar once revealed."""
+    """The bars (labels in a stable order) and the indices of the right answer's bars once revealed."""
     q = p.to_dict()
     if p.kind == "choice":
         keys = [str(c) for c in p.choices]
@@ -408,9 +412,9 @@ def _histogram(p: Posed, counts: dict, revealed: bool):
         keys = sorted(counts, key=float)
     else:
         keys = sorted(counts, key=lambda s: [int(v) for v in s.split(",")])
-    right = None
-    if revealed:
-        right = next((i for i, k in enumerate(keys) if p.check(_value(q, k))), None)
+    right = ()
+    if revealed:  # every bar the answer's tolerance accepts
+        right = tuple(i for i, k in enumerate(keys) if p.check(_value(q, k)))
     return [_label(q, k) for k in keys], [counts.get(k, 0) for k in keys], right
 
 

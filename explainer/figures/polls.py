@@ -9,10 +9,12 @@ from explainer.figures.style import FONT_PX, HIGHLIGHT, PALETTE, margins
 
 
 def histogram(labels: list[str], counts: list[int], *, title: str, x_title: str, y_title: str, height: int = 220,
-              right: int | None = None):
+              right: int | tuple[int, ...] | None = None):
     """One bar per answer (``labels``, in the order given, each drawn as text, never as markup), its count on it;
-    ``right``: the index of the right answer's bar (drawn in the highlight colour once revealed)."""
-    colours = [HIGHLIGHT if i == right else PALETTE[0] for i in range(len(labels))]
+    ``right``: the index (or indices: a number's tolerance may accept several) of the right answer's bars, drawn in
+    the highlight colour once revealed."""
+    rights = {right} if isinstance(right, int) else set(right or ())
+    colours = [HIGHLIGHT if i in rights else PALETTE[0] for i in range(len(labels))]
     fig = go.Figure(go.Bar(x=[str(v) for v in labels], y=list(counts), marker_color=colours, text=list(counts),
                            textposition="outside", cliponaxis=False, hovertemplate="%{x}: %{y}<extra></extra>"))
     top = max(counts, default=0)
