@@ -325,3 +325,42 @@ def test_a_database_that_cannot_be_reached_is_a_message(monkeypatch):
         at = student(made.code, lang)
         assert not at.exception
         assert texts(at, "error") == [translate("errors.poll.database", lang)]
+
+
+def test_number_bars_keep_the_stored_answers_apart_and_every_accepted_bar_is_highlighted():
+    """Review of issue 24: number answers are kept to 6 significant digits but the bars were labelled with 2 decimals,
+    so 0.5 and 0.501 became one category (two bars drawn on top of each other) and only the first accepted bar was
+    highlighted."""
+    from explainer.figures.polls import histogram
+    from explainer.figures.style import HIGHLIGHT, PALETTE
+    from explainer.questions import Posed
+    from ui.polls import _histogram
+
+    p = Posed("kernels.edge_value", "kernels", "number", "questions.kernels.edge_value", {}, 0.5, "", {},
+              tolerance=0.005)
+    labels, counts, right = _histogram(p, {"0.5": 12, "0.501": 3, "-2": 1}, revealed=True)
+    assert labels == ["−2", "0.5", "0.501"] and counts == [1, 12, 3] and right == (1, 2)
+    fig = histogram(labels, counts, title="T", x_title="x", y_title="y", right=right)
+    assert list(fig.data[0].x) == labels and list(fig.data[0].marker.color) == [PALETTE[0], HIGHLIGHT, HIGHLIGHT]
+    assert _histogram(p, {"0.5": 1}, revealed=False)[2] == ()
+
+
+def test_a_lecturer_link_leaves_the_address_bar_even_when_the_database_is_down(monkeypatch):
+    """Review of issue 24: the secret was taken off the URL only once the code was found, so with the database down
+    (or the code box waiting after guesses) ``cp_key`` stayed on the projector's address bar."""
+    import explainer.polls as polls_mod
+    from explainer.errors import UserError
+
+    at = app_test("poll")
+    at.query_params["cp_code"] = "ABCDEF"
+    at.query_params["cp_key"] = "s3cret-key"
+
+    def down(*a, **k):
+        raise UserError("errors.poll.database")
+
+    monkeypatch.setattr(polls_mod.Polls, "student_view", down)
+    at.run()
+    assert not at.exception
+    assert "cp_key" not in at.query_params
+    assert translate("errors.poll.database", "en") in texts(at, "error")
+    assert "s3cret-key" not in everything(at)
