@@ -97,6 +97,10 @@ fi
 CORES="$(nproc)"
 [[ -n "$TORCH_THREADS" ]] || TORCH_THREADS=$(( WORKERS > 0 && CORES / WORKERS > 0 ? CORES / WORKERS : 1 ))
 [[ -n "$RUN_DIR" ]] || RUN_DIR="$(mktemp -d -t explainer-classroom.XXXXXX)"
+# supervisord's control socket: a Unix socket's path has at most 107 bytes, so a long --run-dir gets one in a
+# short private folder of its own (removed at the stop)
+SOCK="$RUN_DIR/supervisor.sock" SOCK_DIR=""
+if [[ ${#SOCK} -gt 100 ]]; then SOCK_DIR="$(mktemp -d -t ce-sup.XXXXXX)"; SOCK="$SOCK_DIR/s.sock"; fi
 mkdir -p "$RUN_DIR"
 RUN_DIR="$(cd "$RUN_DIR" && pwd)"
 # one secret for all replicas (Streamlit signs its cookies with it), new each start
@@ -248,14 +252,14 @@ directory=$ROOT
 identifier=explainer-classroom
 
 [unix_http_server]
-file=$RUN_DIR/supervisor.sock
+file=$SOCK
 chmod=0700
 
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
 [supervisorctl]
-serverurl=unix://$RUN_DIR/supervisor.sock
+serverurl=unix://$SOCK
 EOF
   # started in priority order, stopped in reverse: the balancer first (no new clicks), then the web processes,
   # the workers (a running training is cancelled there), the scheduler last
@@ -300,6 +304,7 @@ stop() {
     wait "$SUP_PID" 2>/dev/null || true
   fi
   sweep
+  [[ -n "$SOCK_DIR" ]] && rm -rf "$SOCK_DIR"
   echo "stopped; logs in $RUN_DIR"
 }
 trap 'stop; exit 0' INT TERM

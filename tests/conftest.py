@@ -155,3 +155,20 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'explainer.sqlite'}"
     return request.getfixturevalue("postgres").schema_url()
+
+
+def release_together(procs, tail: int = 2000) -> list[tuple[str, str]]:
+    """Processes that each print "ready" and wait for "go" on stdin, released at once (a start barrier for tests of
+    concurrent processes: replicas, machines); their (stdout, stderr) once they end, each killed if still running
+    after 60 s. A process that is not ready fails the test with the end of its stderr."""
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready", p.stderr.read()[-tail:]
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        return [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from explainer.engine import db as dbm
 from explainer.engine.db import Database, Step
-from tests.conftest import ROOT
+from tests.conftest import ROOT, release_together
 
 PROBE = sa.Table("probe", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("note", sa.String(20)))
 
@@ -131,17 +131,7 @@ def test_two_processes_creating_the_schema_at_once(tmp_path, postgres):
     procs = [subprocess.Popen([sys.executable, "-c", _PROCESS.format(root=str(ROOT), url=url), name],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for url in urls for name in ("first", "second")]
-    try:
-        for p in procs:
-            assert p.stdout.readline().strip() == "ready", p.stderr.read()[-1500:]
-        for p in procs:
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        outs = [p.communicate(timeout=60) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+    outs = release_together(procs, tail=1500)
     assert [p.returncode for p in procs] == [0] * 4, [o[1][-1500:] for o in outs]
     assert [o[0].strip() for o in outs] == ["2"] * 4
     for url in urls:

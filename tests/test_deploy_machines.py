@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.classroom import Session, free_port
 from explainer.i18n import translate
-from tests.conftest import ROOT, run_async
+from tests.conftest import ROOT, release_together, run_async
 from tests.test_deploy import HAPROXY, SUPERVISORD, _session_processes
 
 READY_S = 150  # both scripts ready (a busy 2-core CI machine; about 25 s when idle)
@@ -129,16 +129,11 @@ def _machines_processes(machines: list[Machine], url: str) -> tuple[str, object,
     try:
         first = procs[0].stdout.readline().split()
         assert first[:1] == ["kept"], procs[0].stderr.read()[-2000:]
+    except BaseException:
         for p in procs:
-            assert p.stdout.readline().strip() == "ready", p.stderr.read()[-2000:]
-        for p in procs:
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        outs = [p.communicate(timeout=60) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+            p.kill()
+        raise
+    outs = release_together(procs)
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
     tally = polls.tally(made.code)
     db.dispose()
