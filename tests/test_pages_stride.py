@@ -183,6 +183,29 @@ def test_play_stops_at_the_last_step(fake_clock):
     assert at.slider(key="sp_pos").value == 9 and at.session_state["_sp_playing"] is False and not at.exception
 
 
+def test_a_lagging_report_right_after_the_end_keeps_the_last_step(fake_clock):
+    """Play ends by itself at the last step; a fragment timer request still in flight carries the step before
+    it (CI's browser test saw the walk end on 8 of 9). The last step stays; a little later a move by hand is
+    taken, and the Back button steps back at once."""
+    at = app_test("stride").run()
+    at.select_slider(key="sp_speed").set_value(4.0).run()
+    at.slider(key="sp_pos").set_value(6).run()
+    at.button(key="sp_play").click().run()
+    for _ in range(5):
+        fake_clock.advance(0.25)
+        at.run()
+    assert at.slider(key="sp_pos").value == 9 and at.session_state["_sp_playing"] is False
+    fake_clock.advance(0.3)
+    at.slider(key="sp_pos").set_value(8).run()  # the lagging report
+    assert at.slider(key="sp_pos").value == 9 and filled_outputs(at) == 9 and not at.exception
+    at.button(key="sp_prev").click().run()  # by hand with the button: taken at once
+    assert at.slider(key="sp_pos").value == 8
+    at.button(key="sp_last").click().run()
+    fake_clock.advance(5.0)
+    at.slider(key="sp_pos").set_value(7).run()  # by hand with the slider, later: taken
+    assert at.slider(key="sp_pos").value == 7
+
+
 def test_changing_settings_changes_the_output_size():
     at = app_test("stride").run()
     at.slider(key="sp_s").set_value(1).run()

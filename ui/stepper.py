@@ -75,8 +75,11 @@ def _slider_moved(prefix: str) -> None:
     """The position slider reported a new value. Play moves the slider from the server, and the browser's own
     copy lags behind: while playing it reports steps it was shown earlier (seen in a real browser on a busy
     server: 2 while the server was at 3, then 3 at 4 …) or the step play began at; just after a pause, the step
-    play began at. Such a report keeps the step last shown. Anything else is a move by hand (after a pause a
-    learner may step back at once: only the step play began at is held back, for ``STALE_WINDOW`` s).
+    play began at; just after play ended by itself at the last step, any step shown during play (a fragment
+    timer request still in flight carries the step before the last: CI saw a walk end on 8 of 9). Such a report
+    keeps the step last shown. Anything else is a move by hand (after a pause a learner may step back at once:
+    only the step play began at is held back, for ``STALE_WINDOW`` s; just after the end a learner steps back
+    with the buttons, which always work).
     Callbacks run in no fixed order, so this doesn't rely on the pause's callback having run first."""
     ss = st.session_state
     key, shown, value = _pos_key(prefix), ss.get(f"_{prefix}_shown"), ss.get(_pos_key(prefix))
@@ -84,8 +87,10 @@ def _slider_moved(prefix: str) -> None:
     if playing(prefix):
         stale = value in seen
     else:
-        stale = (value == ss.get(f"_{prefix}_stale_start") and bool(seen)
-                 and clock() - ss.get(f"_{prefix}_paused_at", -1e9) < STALE_WINDOW)
+        just_paused = clock() - ss.get(f"_{prefix}_paused_at", -1e9) < STALE_WINDOW
+        just_ended = clock() - ss.get(f"_{prefix}_ended_at", -1e9) < STALE_WINDOW
+        stale = bool(seen) and ((just_paused and value == ss.get(f"_{prefix}_stale_start"))
+                                or (just_ended and value in seen))
     if stale and shown is not None and value != shown:
         ss[key] = shown
     else:
@@ -125,6 +130,7 @@ def _tick(prefix: str, n_steps: int, interval: float) -> None:
             if ss.get(key, 1) >= n_steps:
                 ss[_play_key(prefix)] = False
                 ss[f"_{prefix}_paused_at"] = now
+                ss[f"_{prefix}_ended_at"] = now  # see _slider_moved
                 st.rerun(scope="app")  # the end: stop the timer, show "Play" again
             ss[key] = ss.get(key, 1) + 1
 
