@@ -172,14 +172,20 @@ def test_the_browsers_lagging_url_does_not_move_the_stepper_back(fake_clock):
     assert at.slider(key="sp_pos").value == stopped and not at.exception
 
 
-def test_play_stops_at_the_last_step(fake_clock):
+def _played_to_the_end(fake_clock, start: int, ticks: int):
+    """The Stride stepper at 4 steps a second, played from ``start`` for ``ticks`` timer reruns."""
     at = app_test("stride").run()
     at.select_slider(key="sp_speed").set_value(4.0).run()
-    at.slider(key="sp_pos").set_value(8).run()
+    at.slider(key="sp_pos").set_value(start).run()
     at.button(key="sp_play").click().run()
-    for _ in range(3):
+    for _ in range(ticks):
         fake_clock.advance(0.25)
         at.run()
+    return at
+
+
+def test_play_stops_at_the_last_step(fake_clock):
+    at = _played_to_the_end(fake_clock, 8, 3)
     assert at.slider(key="sp_pos").value == 9 and at.session_state["_sp_playing"] is False and not at.exception
 
 
@@ -187,13 +193,7 @@ def test_a_lagging_report_right_after_the_end_keeps_the_last_step(fake_clock):
     """Play ends by itself at the last step; a fragment timer request still in flight carries the step before
     it (CI's browser test saw the walk end on 8 of 9). The last step stays; a little later a move by hand is
     taken, and the Back button steps back at once."""
-    at = app_test("stride").run()
-    at.select_slider(key="sp_speed").set_value(4.0).run()
-    at.slider(key="sp_pos").set_value(6).run()
-    at.button(key="sp_play").click().run()
-    for _ in range(5):
-        fake_clock.advance(0.25)
-        at.run()
+    at = _played_to_the_end(fake_clock, 6, 5)
     assert at.slider(key="sp_pos").value == 9 and at.session_state["_sp_playing"] is False
     fake_clock.advance(0.3)
     at.slider(key="sp_pos").set_value(8).run()  # the lagging report
