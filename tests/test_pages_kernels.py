@@ -147,7 +147,11 @@ def test_link_from_the_train_page():
     assert at.text_area(key="kn_custom").value == "0,1,0;1,-4,1;0,1,0"
     assert at.selectbox(key="kn_src").value == "mnist"
     assert at.number_input(key="kn_digit").value == 7
-    assert "26" in markdown(at)  # 28×28 digit, 3×3 kernel → 26×26 output
+    # 28×28 digit, 3×3 kernel → a 26×26 output: the range sentence with the map computed here
+    out = conv2d(mnist_test_digit(7)[0].astype(float), parse_kernel("0,1,0;1,-4,1;0,1,0"))
+    minus = lambda v: f"{v:.0f}".replace("-", "−")  # noqa: E731
+    assert translate("kernels.range", "en", lo=minus(out.min()), hi=minus(out.max()), h=26, w=26, H=28, W=28, kh=3,
+                     kw=3) in markdown(at)
 
 
 def test_examples_show_180_and_open_in_explorer():
