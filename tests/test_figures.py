@@ -59,6 +59,19 @@ def test_kernel_jpeg_data_uri_decodes_to_the_image_size():
     assert Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).size == (7, 5)
 
 
+def test_kernel_colourise_maps_values_through_the_scale_as_the_formula_does():
+    """Each value's colour is the scale's entry at clip((z − zmin) / (zmax − zmin) · 255, 0, 255), truncated; values
+    beyond the range take the end colours (the picture of a large map, made with fewer temporaries)."""
+    rng = np.random.default_rng(3)
+    z = np.concatenate([rng.normal(0, 80, 4000), [-1e9, 1e9, -100.0, 100.0, 0.0]]).reshape(-1, 5)
+    for kind in ("signed", "grey", "magnitude"):
+        want = fkernels._LUTS[kind][np.clip((z + 100.0) / 200.0 * 255.0, 0, 255).astype(np.uint8)]
+        got = fkernels.colourise(z, kind, -100.0, 100.0)
+        assert got.shape == (*z.shape, 3) and got.dtype == np.uint8 and np.array_equal(got, want)
+    assert (fkernels.colourise(z, "grey", -100.0, 100.0)[z <= -100.0] == 0).all()
+    assert (fkernels.colourise(z, "grey", -100.0, 100.0)[z >= 100.0] == 255).all()
+
+
 def test_kernel_histogram_and_neighbourhood():
     hist = fkernels.histogram_figure(np.array([0.0, 1.0, 1.0, 2.0]), title="H", bins=3, **AXES)
     assert list(hist.data[0].y) == [1, 2, 1] and _titles(hist) == ("X-T", "Y-T")
