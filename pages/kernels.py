@@ -459,11 +459,23 @@ def explore() -> None:
     if result is None:
         return
     current = img  # the picked image; the maps below may still show the last good one (another image)
+    settings = result[0]
+    view = widget(st.segmented_control, t("kernels.output_view"), KERNELS["kn_out"],
+                  format_func=labels("kernels.out_"), required=True)
+    seen = ask("kernels.out_width", {"w": settings.img.shape[1], "kw": np.shape(settings.weights)[1]},
+               "kn")  # predict first: the output map waits for it
+    same = settings.img.shape == current.shape and np.array_equal(settings.img, current)
+    # A fragment: the inspected cell (row, column, a click in the neighbourhood) reruns the maps and the inspector
+    # alone, not the sidebar, the picker and the kernel's settings (server CPU per click, issue 19); any other
+    # setting is outside it and reruns the page.
+    st.fragment(explore_maps)(picked, kind, result, view, seen, per_channel and same)
+
+
+def explore_maps(picked: PickedImage, kind: str, result, view: str | None, seen: bool, channels: bool) -> None:
+    """The input and output maps with the inspected cell, the histogram, the colour channels and the inspector."""
     settings, pair, out, best = result
     img, weights, divisor, bias, flip = settings.img, settings.weights, settings.divisor, settings.bias, settings.flip
     kh, kw = np.shape(weights)
-    view = widget(st.segmented_control, t("kernels.output_view"), KERNELS["kn_out"],
-                  format_func=labels("kernels.out_"), required=True)
     ss = st.session_state
     r = int(min(ss.get("kn_row", best[0]), out.shape[0] - 1))
     c = int(min(ss.get("kn_col", best[1]), out.shape[1] - 1))
@@ -474,7 +486,6 @@ def explore() -> None:
     texts = (t("kernels.output_title", h=out.shape[0], w=out.shape[1]), cb, *labels_, t("kernels.hist_title"),
              t("kernels.hist_x"), t("kernels.hist_y"))
     out_fig, hist_fig = output_figures(**settings._asdict(), view=view or "raw", texts=texts)
-    seen = ask("kernels.out_width", {"w": W, "kw": kw}, "kn")  # predict first: the output map waits for it
     left, right = st.columns(2)
     with left:
         in_fig = input_figure(img, t("kernels.input_title", h=H, w=W), labels_, kind)
@@ -489,7 +500,7 @@ def explore() -> None:
         st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
                       kh=kh, kw=kw))
     chart(figure(_figure, hist_fig), key="kn_hist", config=CFG)
-    if per_channel and img.shape == current.shape and np.array_equal(img, current):
+    if channels:
         colour_channels(picked.array, weights, divisor, bias, flip)
     pixel_inspector(img, weights, divisor, bias, flip, out, best,
                     shown=View(view or "raw", settings.partner, settings.partner_divisor), kind=kind)
