@@ -454,6 +454,14 @@ def explore() -> None:
     picked = linked or image_picker("kn", default="camera")
     img = picked.array if linked is not None else grey_of(picked.array)  # a map keeps its own numbers
     kind = "grey" if linked is None else ("signed" if img.min() < 0 else "magnitude")
+    # Fragments (server CPU per click, issue 19): a change of the kernel, bias, flip or view reruns what follows
+    # the picker, not the sidebar and the lesson's header; the inspected cell reruns only the maps (explore_maps).
+    # The picture (and the app's settings in the sidebar) rerun the page.
+    st.fragment(explore_image)(picked, img, kind)
+
+
+def explore_image(picked: PickedImage, img: np.ndarray, kind: str) -> None:
+    """The kernel's settings on the picked image, the output view, its question, and the maps (a fragment)."""
     per_channel, build, bias, flip = explore_settings(picked)
     result = explore_result(img, build, bias, flip)
     if result is None:
@@ -465,9 +473,6 @@ def explore() -> None:
     seen = ask("kernels.out_width", {"w": settings.img.shape[1], "kw": np.shape(settings.weights)[1]},
                "kn")  # predict first: the output map waits for it
     same = settings.img.shape == current.shape and np.array_equal(settings.img, current)
-    # A fragment: the inspected cell (row, column, a click in the neighbourhood) reruns the maps and the inspector
-    # alone, not the sidebar, the picker and the kernel's settings (server CPU per click, issue 19); any other
-    # setting is outside it and reruns the page.
     st.fragment(explore_maps)(picked, kind, result, view, seen, per_channel and same)
 
 
