@@ -32,3 +32,21 @@ def test_cached_function_key_is_streamlits_and_made_once_per_code(monkeypatch):
     rerun = types.FunctionType(sample.__code__, globals(), "sample")  # what a page's rerun makes: new function, same code
     assert make(CacheType.DATA, rerun) == key and looked == []
     assert make(CacheType.DATA, other) == original(CacheType.DATA, other) != key and len(looked) == 2
+
+
+def test_array_key_is_exact_on_content_dtype_and_shape():
+    """The key a page's cached functions take instead of hashing an image: equal arrays (also a non-contiguous
+    view of the same numbers) get one key; one changed pixel, another dtype or another shape gets another."""
+    import numpy as np
+    from ui.speedups import array_key
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (64, 48), dtype=np.uint8)
+    key = array_key(img)
+    assert array_key(img.copy()) == key
+    assert array_key(np.asfortranarray(img)) == key and array_key(img[:, ::1]) == key
+    changed = img.copy()
+    changed[63, 47] ^= 1
+    keys = {key, array_key(changed), array_key(img.astype(np.int16)), array_key(img.reshape(48, 64)),
+            array_key(img.T)}
+    assert len(keys) == 5

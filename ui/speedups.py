@@ -18,7 +18,10 @@ per interaction). ``ui.boot`` calls ``install()`` once per process.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
+
+import numpy as np
 
 _KEYS: dict = {}
 _KEYS_MAX = 4096  # distinct decorated functions per server are a few dozen; a bound all the same
@@ -64,6 +67,15 @@ def _json_kept(original):
 
     to_json.original = original
     return to_json
+
+
+def array_key(a) -> str:
+    """A small exact key for an array's content (dtype, shape and a 128-bit BLAKE2 digest of its bytes), for
+    ``st.cache_*`` functions that take the array itself as an unhashed ``_`` argument: Streamlit hashes an array
+    argument by its bytes (MD5, after a copy) on every call, ~1 ms for a 512² image, and a page that passes one
+    image to several cached functions pays it several times a rerun."""
+    a = np.ascontiguousarray(a)
+    return f"{a.dtype.str}{a.shape}:" + hashlib.blake2b(a.data, digest_size=16).hexdigest()
 
 
 def install() -> None:
