@@ -84,7 +84,7 @@ def output_maps(key: str, _img: np.ndarray, weights: np.ndarray, divisor: float,
     only when shown, in ``output_figures``: a 1024² image's rerun stays quick). ``key``: ``_img``'s ``array_key``."""
     out = apply_kernel(_img.astype(np.float64), weights, divisor, bias, flip)
     r, c = np.unravel_index(int(np.argmax(np.abs(out))), out.shape)
-    return out, (int(r), int(c))
+    return out, (int(r), int(c)), figs.value_range(out, "signed")
 
 
 def view_map(img, out, view: str, bias: float, flip: bool, partner, partner_divisor: float) -> np.ndarray:
@@ -126,7 +126,7 @@ def output_figures(key: str, _img: np.ndarray, weights: np.ndarray, divisor: flo
     """The output map in ``view`` and the histogram, keyed by the settings and the image's ``array_key`` (not by
     the big arrays)."""
     img = _img
-    out, _ = output_maps(key, img, weights, divisor, bias, flip)
+    out = output_maps(key, img, weights, divisor, bias, flip)[0]
     title, colorbar, x_title, y_title, value_label, hist_title, hist_x, hist_y = texts
     kh, kw = np.shape(weights)
     z = view_map(img, out, view, bias, flip, partner, partner_divisor)
@@ -235,7 +235,8 @@ def shown_value(img, value: float, r: int, c: int, view: str, bias: float, flip:
     return value
 
 
-def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown: View | None = None,
+def pixel_inspector(img, weights, divisor, bias, flip, out, best, signed: tuple[float, float],
+                    shown: View | None = None,
                     kind: str = "grey") -> None:
     st.header(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
@@ -271,7 +272,10 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown: View | 
                 picker_map[rr, cc] = shown_value(part, float(out[rr, cc]), rr - r0, cc - c0, shown.view, bias, flip,
                                                  shown.partner, shown.partner_divisor)
     with left:
-        chart(figure(figs.neighbourhood_block, *figs.neighbourhood(picker_map, r, c), r, c, title=t("kernels.pick_title", r=r, c=c), **L),
+        # the raw map's colour range is the cached one (a percentile of the whole map, ~1 ms); another view's
+        # changed cells can move it, so it is worked out afresh there
+        near = figs.neighbourhood(picker_map, r, c, zrange=signed if picker_map is out else None)
+        chart(figure(figs.neighbourhood_block, *near, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
                         key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
     with right:
         chart(figure(figs.grid_figure, info.window, title=t("kernels.window_title"), kind=kind,
@@ -334,8 +338,8 @@ def default_result(img: np.ndarray, key: str):
     pair = kernel(k.pair)
     settings = Filtering(img, np.asarray(k.weights), float(k.divisor), 0.0, False, np.asarray(pair.weights),
                          float(pair.divisor), key)
-    out, best = settings.maps()
-    return settings, k.pair, out, best
+    out, best, signed = settings.maps()
+    return settings, k.pair, out, best, signed
 
 
 def _map_ref(text: str):
@@ -421,7 +425,7 @@ def explore_settings(picked: PickedImage) -> tuple:
 
 
 def explore_result(img: np.ndarray, key: str, build, bias: float, flip: bool):
-    """``(settings, pair, out, best)`` of the kernel on ``img`` (its ``array_key`` is ``key``; the last good one after an error, shown), or the
+    """``(settings, pair, out, best, signed colour range of out)`` of the kernel on ``img`` (its ``array_key`` is ``key``; the last good one after an error, shown), or the
     default kernel's when there is none yet; None when not even that can be made."""
 
     def compute():
@@ -430,8 +434,8 @@ def explore_result(img: np.ndarray, key: str, build, bias: float, flip: bool):
             raise UserError("errors.too_large", text=str(bias), limit=f"{MAX_ABS:g}")
         settings = Filtering(img, np.asarray(weights, dtype=np.float64), float(divisor), float(bias), bool(flip),
                              None if partner is None else np.asarray(partner, dtype=np.float64), float(pdiv), key)
-        out, best = settings.maps()
-        return settings, pair, out, best
+        out, best, signed = settings.maps()
+        return settings, pair, out, best, signed
 
     result, error = keep_last("kn_explore", compute)
     if error:
@@ -490,7 +494,7 @@ def explore_image(picked: PickedImage, img: np.ndarray, key: str, kind: str) -> 
 
 def explore_maps(picked: PickedImage, kind: str, result, view: str | None, seen: bool, channels: bool) -> None:
     """The input and output maps with the inspected cell, the histogram, the colour channels and the inspector."""
-    settings, pair, out, best = result
+    settings, pair, out, best, signed = result
     img, weights, divisor, bias, flip = settings.img, settings.weights, settings.divisor, settings.bias, settings.flip
     kh, kw = np.shape(weights)
     ss = st.session_state
@@ -520,7 +524,7 @@ def explore_maps(picked: PickedImage, kind: str, result, view: str | None, seen:
     chart(figure(_figure, hist_fig), key="kn_hist", config=CFG)
     if channels:
         colour_channels(picked.array, weights, divisor, bias, flip)
-    pixel_inspector(img, weights, divisor, bias, flip, out, best,
+    pixel_inspector(img, weights, divisor, bias, flip, out, best, signed,
                     shown=View(view or "raw", settings.partner, settings.partner_divisor), kind=kind)
 
 

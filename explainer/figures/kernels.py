@@ -202,14 +202,16 @@ def neighbourhood_picker(out, row: int, col: int, *, radius: int = 4, title: str
                                y_title=y_title, value_label=value_label, height=height)
 
 
-def neighbourhood(out, row: int, col: int, radius: int = 4) -> tuple[np.ndarray, int, int, float, float]:
+def neighbourhood(out, row: int, col: int, radius: int = 4,
+                  zrange: tuple[float, float] | None = None) -> tuple[np.ndarray, int, int, float, float]:
     """What ``neighbourhood_picker`` shows of ``out``: the cells around (``row``, ``col``), the top-left cell's
-    position, and the colour range of the whole map. Small: a cache keyed by it needn't hash the whole map."""
+    position, and the colour range of the whole map (``zrange``: ``value_range(out, "signed")`` when the caller
+    kept it). Small: a cache keyed by it needn't hash the whole map."""
     out = np.asarray(out, dtype=float)
     h, w = out.shape
     r0, r1 = max(0, row - radius), min(h, row + radius + 1)
     c0, c1 = max(0, col - radius), min(w, col + radius + 1)
-    zmin, zmax = value_range(out, "signed")
+    zmin, zmax = value_range(out, "signed") if zrange is None else zrange
     return out[r0:r1, c0:c1].copy(), r0, c0, zmin, zmax
 
 
