@@ -78,11 +78,15 @@ class View(NamedTuple):
     partner_divisor: float
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def output_maps(key: str, _img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool):
     """The output map and the position of the strongest response (the clipped and magnitude views are made
-    only when shown, in ``output_figures``: a 1024² image's rerun stays quick). ``key``: ``_img``'s ``array_key``."""
+    only when shown, in ``output_figures``: a 1024² image's rerun stays quick). ``key``: ``_img``'s ``array_key``.
+
+    One read-only map shared by every session (not pickled into the cache and out of it on every rerun: a 512²
+    map is 2 MB); nothing writes into it (the inspector changes a copy), and a write would raise."""
     out = apply_kernel(_img.astype(np.float64), weights, divisor, bias, flip)
+    out.flags.writeable = False
     r, c = np.unravel_index(int(np.argmax(np.abs(out))), out.shape)
     return out, (int(r), int(c)), figs.value_range(out, "signed")
 
