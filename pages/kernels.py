@@ -267,14 +267,17 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, signed: tuple[
     if shown is not None and shown.view != "raw":  # the neighbourhood shows what the view shows (e.g. magnitudes)
         picker_map = out.copy()
         r0, r1, c0, c1 = max(0, r - 4), min(ho, r + 5), max(0, c - 4), min(wo, c + 5)
-        # the partner kernel's windows over these cells: the image's part under them, not the whole image (81
-        # whole-image checks and conversions were ~25 ms on a 512² photo); ``info`` above checked the image
-        ph, pw = np.shape(shown.partner) if shown.partner is not None else (1, 1)
-        part = img[r0: r1 - 1 + ph, c0: c1 - 1 + pw]
-        for rr in range(r0, r1):
-            for cc in range(c0, c1):
-                picker_map[rr, cc] = shown_value(part, float(out[rr, cc]), rr - r0, cc - c0, shown.view, bias, flip,
-                                                 shown.partner, shown.partner_divisor)
+        block = out[r0:r1, c0:c1]
+        if shown.view == "clipped":
+            picker_map[r0:r1, c0:c1] = clip_display(block)
+        elif shown.partner is None:
+            picker_map[r0:r1, c0:c1] = np.abs(block)
+        else:  # the partner kernel over the image's part under these cells (as the map: 2.7 → 0.1 ms, not 81 cells
+            # one by one); ``info`` above checked the image
+            ph, pw = np.shape(shown.partner)
+            part = img[r0: r1 - 1 + ph, c0: c1 - 1 + pw]
+            gy = apply_kernel(np.asarray(part, dtype=np.float64), shown.partner, shown.partner_divisor, bias, flip)
+            picker_map[r0:r1, c0:c1] = gradient_magnitude(block, gy)
     with left:
         # the raw map's colour range is the cached one (a percentile of the whole map, ~1 ms); another view's
         # changed cells can move it, so it is worked out afresh there
