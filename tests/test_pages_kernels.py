@@ -326,6 +326,50 @@ def test_magnitude_view_inspector_and_histogram_show_magnitudes():
     assert picker and all(float(v) >= 0 for v in picker[0]["data"][0]["text"])  # the neighbourhood too
 
 
+@pytest.mark.parametrize("kernel, view", [("sobel_x", "magnitude"), ("scharr_y", "magnitude"),
+                                          ("emboss", "magnitude"), ("sobel_x", "clipped")])
+def test_the_neighbourhood_shows_each_cell_as_the_inspector_works_it_out(kernel, view):
+    """Each of the 9×9 neighbourhood's cells (its square's colour) is what the inspector's formula gives for that cell
+    in the view: √(gx² + gy²) with gy the partner kernel's sum at that cell, |value| for a kernel without one,
+    or the value clipped to 0–255 (the cells are worked out together, as the map is)."""
+    import json
+
+    from explainer.maths.inspector import gradient_magnitude, inspect_pixel
+    from explainer.maths.kernels import clip_display, kernel as named
+
+    at = run(app_test("kernels"))
+    at.selectbox(key="kn_kernel").set_value(kernel)
+    run(at)
+    at.segmented_control(key="kn_out").set_value(view)
+    run(at)
+    at.number_input(key="kn_row").set_value(200)
+    at.number_input(key="kn_col").set_value(7)  # near the left edge: the block is cut at column 0
+    run(at)
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if json.loads(c.proto.spec)["data"][0].get("mode") == "markers+text")
+    trace = spec["data"][0]
+
+    def arr(v):
+        import base64
+
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]) if isinstance(v, dict) else np.array(v)
+
+    xs, ys, shown = arr(trace["x"]).astype(int), arr(trace["y"]).astype(int), arr(trace["marker"]["color"])
+    assert xs.min() == 3 and xs.max() == 11 and ys.min() == 196 and ys.max() == 204 and len(shown) == 81
+    img = to_grey(sample("camera")).astype(np.float64)
+    k = named(kernel)
+    for x, y, v in zip(xs, ys, shown):
+        raw = inspect_pixel(img, k.weights, y, x, k.divisor).value
+        if view == "clipped":
+            want = float(clip_display(np.array([raw]))[0])
+        elif k.pair is None:
+            want = abs(raw)
+        else:
+            p = named(k.pair)
+            want = float(gradient_magnitude(np.array([raw]), np.array([inspect_pixel(img, p.weights, y, x, p.divisor).value]))[0])
+        assert v == want, (x, y)  # integer sums: the same number exactly
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_step_edge_output_axes_count_output_cells_products_have_no_minus_zero_histogram_says_the_values(lang):
     """Issue 21 item 11, the 60|0 step edge under the vertical edge kernel: the text's "row 0, column 1" sits at

@@ -33,3 +33,24 @@ def test_an_answer_counts_on_home_through_the_link(page, app, browser):
         other.get_by_text(translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0)).first.wait_for()
     finally:
         other.context.close()
+
+
+def test_kernels_question_in_its_fragment_shows_the_map_and_counts(page, app):
+    """Kernels asks inside a fragment (server CPU per click): Check reruns that part alone, and still the output map
+    appears, the verdict shows and the tally reaches the URL."""
+    goto(page, app, "kernels")
+    page.locator('[data-testid="stSidebar"] label', has_text=translate("questions.predict_toggle", "en")).first.click()
+    wait_idle(page)
+    out_map = page.locator(f'[aria-label="{translate("kernels.output_title", "en", h=510, w=510)}"]')
+    assert out_map.count() == 0  # hidden until answered
+    answer = page.get_by_label(translate("questions.your_answer", "en")).first
+    answer.fill("510")  # the 512-wide photo under a 3-wide kernel
+    answer.press("Enter")
+    wait_idle(page)
+    page.locator('[data-testid="stButton"] button', has_text=translate("questions.check", "en")).first.click()
+    wait_idle(page)
+    assert_no_exception(page)
+    page.get_by_text(translate("questions.right", "en", answer="510")).first.wait_for()
+    out_map.first.wait_for()
+    want = tally_text({"kernels": {"kernels.out_width": "right"}})
+    page.wait_for_function("(want) => new URLSearchParams(location.search).get('qt') === want", arg=want)
