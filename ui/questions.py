@@ -45,13 +45,21 @@ def enabled() -> bool:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _posed(qid: str, state_json: str) -> dict:
-    """The question posed for this state, as its small dict (cached for every session: a rerun costs a hash)."""
-    return question(qid).pose(json.loads(state_json)).to_dict()
+def _posed(qid: str, state_json: str) -> dict | None:
+    """The question posed for this state, as its small dict (cached for every session: a rerun costs a hash); None
+    for a state the question can't take (cached too: the MLP's model is not built again on every rerun)."""
+    try:
+        return question(qid).pose(json.loads(state_json)).to_dict()
+    except (ValueError, TypeError, KeyError, IndexError):  # a UserError is a ValueError
+        return None
 
 
 def pose(qid: str, state: dict) -> Posed:
-    return Posed.from_dict(_posed(qid, json.dumps(state, sort_keys=True)))
+    """``qid`` posed on ``state``; ``ValueError`` for a state it can't take."""
+    d = _posed(qid, json.dumps(state, sort_keys=True))
+    if d is None:
+        raise ValueError("no question for this state")
+    return Posed.from_dict(d)
 
 
 TALLY_KEY = "qt"  # the tally's URL parameter
