@@ -87,7 +87,11 @@ def test_the_presenter_asks_the_class_and_reveals(_server_like, lang):  # the wh
     assert len(images) == 1  # the QR code
     assert translate("poll.histogram_none", lang) in shown
     secret = at.session_state["_poll_lecturer"][code]
-    assert secret not in shown  # not on the projector (only in the collapsed "lecturer link" expander's code)
+    assert secret not in shown
+    drawn = [str(n.proto) for n in flat(at._tree) if hasattr(n, "proto")]  # every element: code, expanders, captions
+    assert not [d for d in drawn if secret in d]  # nowhere on the projector, not even collapsed
+    [saved] = at.get("download_button")  # the lecturer saves it as a file instead
+    assert saved.proto.label == translate("poll.lecturer_link_save", lang) and saved.proto.url.endswith(".txt")
     polls = shared_polls()
     for i, given in enumerate([3, 3, 4]):
         polls.answer(code, f"{lang} phone {i}", given)
@@ -256,6 +260,18 @@ def test_guessing_codes_is_limited_per_browser_across_its_sessions(monkeypatch):
     assert not texts(at, "subheader") and len(texts(at, "warning")) == 1
     monkeypatch.setattr(ui.jobs, "visitor", lambda: "cookie:" + "cd" * 16)  # another browser is not held up
     assert texts(student(shared_polls().create(posed()).code), "subheader")
+
+
+def test_off_the_projector_the_lecturer_reads_the_link_in_an_expander():
+    """The lecturer's own screen (presenter mode off: a laptop, a phone) shows the link in the collapsed expander; the
+    projector (presenter mode) only offers it as a file (``test_the_presenter_asks_the_class_and_reveals``)."""
+    made = shared_polls().create(posed())
+    at = app_test("poll", _poll_lecturer={made.code: made.secret})
+    at.query_params["cp_code"] = made.code
+    at.run()
+    assert not at.exception and not at.get("download_button")
+    assert [c for c in at.code if made.secret in c.value and made.code in c.value]
+    assert at.expander[0].label == translate("poll.lecturer_link", "en")
 
 
 def test_a_student_cannot_use_the_lecturers_controls():

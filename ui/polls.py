@@ -398,9 +398,15 @@ def lecturer(code: str, secret: str) -> None:
         st.image(qr_png(link), width=320 if presenter() else 220, caption=t("poll.qr_name"))
     with right:
         _live(code, p)
-    with st.expander(t("poll.lecturer_link")):
-        st.caption(t("poll.lecturer_link_help"))
-        st.code(lecturer_link(code, secret), language=None)
+    if presenter():  # the projector never draws the secret, not even in a collapsed expander one click from the room:
+        # the link goes into a small file the lecturer saves (and opens on another device)
+        st.download_button(t("poll.lecturer_link_save"), data=lecturer_link(code, secret) + "\n",
+                           file_name=f"poll-{code}-lecturer-link.txt", mime="text/plain", key="cp_lecturer_file",
+                           icon=":material/key:", help=t("poll.lecturer_link_help"), on_click="ignore")
+    else:
+        with st.expander(t("poll.lecturer_link")):
+            st.caption(t("poll.lecturer_link_help"))
+            st.code(lecturer_link(code, secret), language=None)
 
 
 def _histogram(p: Posed, counts: dict, revealed: bool):
