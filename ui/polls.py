@@ -490,6 +490,7 @@ def student(code: str) -> None:
                  format_func=lambda v: _label(q, v))
     else:
         rows, cols = q["grid"]
+        st.caption(t("poll.cell_how"))  # on a phone the cell is typed, not clicked
         c1, c2 = st.columns(2)
         c1.number_input(t("common.row"), min_value=0, max_value=rows - 1, value=None, step=1, key="cp_row")
         c2.number_input(t("common.column"), min_value=0, max_value=cols - 1, value=None, step=1, key="cp_col")

@@ -370,8 +370,7 @@ def build(d: dict, *, title: str, x_title: str, y_title: str, value_label: str, 
                                 x_title="", y_title="", value_label=value_label, numbers=False, showscale=False,
                                 hover=False, height=max(height, 26 * len(names) + 20), parts=True)
         trace.update(text=[[v] for v in names], texttemplate="%{text}", textfont=dict(size=14), xgap=0, ygap=2)
-        layout["yaxis"].update(scaleanchor=None, showticklabels=False, dtick=None)
-        layout["xaxis"].update(showticklabels=False, dtick=None)
+        layout["yaxis"].update(scaleanchor=None)
         layout["margin"] = dict(l=5, r=5, t=5, b=5)
     else:
         w = d["w"]
@@ -382,6 +381,9 @@ def build(d: dict, *, title: str, x_title: str, y_title: str, value_label: str, 
                                 showscale=False, hover=False, height=height, parts=True)
         trace.update(xgap=1 if w <= 32 else 0, ygap=1 if w <= 32 else 0)
         shapes.append(outline(d["col"], d["row"], color=HIGHLIGHT, width=3))
+    if kind in ("stack", "surface", "layers"):  # no rows and columns to read off: no ticks, no axis titles
+        for axis in ("xaxis", "yaxis"):
+            layout[axis].update(showticklabels=False, ticks="", dtick=None, title=dict(text=""))
     layout["shapes"] = shapes
     layout["dragmode"] = False
     return fast_figure([trace], layout)
