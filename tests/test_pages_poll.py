@@ -148,8 +148,10 @@ def test_a_student_answers_once_and_sees_the_reveal(lang):
     assert texts(at, "subheader") == [translate("questions.stride.out_size", lang, n=5, k=3, s=2, p=1, d=1)]
     assert texts(at, "caption")[0] == f"👣 {translate('nav.stride', lang)}"  # the lesson it comes from
     assert not {"cp_reveal", "cp_close", "cp_next"} & {b.key for b in at.button}  # no lecturer controls
-    at.number_input(key="cp_num").set_value(4).run()
-    at.button(key="cp_send").click().run()
+    at.number_input(key="cp_num").set_value(4).run()  # typed, not sent: the answer is a form (no run of its own in a
+    assert shared_polls().tally(made.code).total == 0 and at.button(key="cp_send")  # browser; AppTest drops it)
+    at.number_input(key="cp_num").set_value(4)
+    at.button(key="cp_send").click().run()  # Send submits what was typed
     assert translate("poll.answered", lang, answer="4") in texts(at, "info")
     assert "cp_send" not in {b.key for b in at.button}  # answered: no second answer
     at.run()
@@ -196,7 +198,7 @@ def test_a_bad_figure_stored_with_a_poll_is_refused_with_a_message_and_the_quest
             assert not at.exception
             assert texts(at, "warning") == [translate("poll.figure_bad", lang)]
             assert not at.get("plotly_chart")
-    at.number_input(key="cp_num").set_value(3).run()
+    at.number_input(key="cp_num").set_value(3)
     at.button(key="cp_send").click().run()
     assert polls.tally(made.code).counts == {"3": 1}
 
@@ -210,12 +212,12 @@ def test_choice_and_cell_questions_on_a_phone():
     at = student(choice.code)
     options = at.radio(key="cp_choice").options
     assert len(options) == 2
-    at.radio(key="cp_choice").set_value(at.radio(key="cp_choice").options[0]).run()
+    at.radio(key="cp_choice").set_value(at.radio(key="cp_choice").options[0])
     at.button(key="cp_send").click().run()
     assert shared_polls().tally(choice.code).total == 1
     at = student(cell.code)
-    at.number_input(key="cp_row").set_value(1).run()
-    at.number_input(key="cp_col").set_value(2).run()
+    at.number_input(key="cp_row").set_value(1)
+    at.number_input(key="cp_col").set_value(2)
     at.button(key="cp_send").click().run()
     assert shared_polls().tally(cell.code).counts == {"1,2": 1}
 
@@ -307,7 +309,7 @@ def test_odd_answers_are_refused_and_nothing_is_counted_twice():
     # many sessions answer, each counted once; a session's second send is refused
     for i in range(3):
         s = student(made.code)
-        s.radio(key="cp_choice").set_value(s.radio(key="cp_choice").options[i % 2]).run()
+        s.radio(key="cp_choice").set_value(s.radio(key="cp_choice").options[i % 2])
         s.button(key="cp_send").click().run()
     assert shared_polls().tally(made.code).total == 3
     from explainer.errors import UserError
@@ -320,7 +322,7 @@ def test_odd_answers_are_refused_and_nothing_is_counted_twice():
 def test_a_poll_closed_while_the_form_is_open_counts_nothing():
     made = shared_polls().create(posed())
     at = student(made.code, "zh")
-    at.number_input(key="cp_num").set_value(3).run()
+    at.number_input(key="cp_num").set_value(3)
     shared_polls().close(made.code, made.secret)  # while the phone shows the form
     at.button(key="cp_send").click().run()
     assert translate("errors.poll.closed", "zh") in texts(at, "error")

@@ -482,19 +482,23 @@ def student(code: str) -> None:
         _waiting(code)
         return
     label = t("questions.your_answer")
-    if q["kind"] == "number":
-        st.number_input(label, value=None, key="cp_num", format="%g", min_value=-float(limits.POLL_NUMBER_ABS),
-                        max_value=float(limits.POLL_NUMBER_ABS))
-    elif q["kind"] == "choice":
-        st.radio(label, [str(c) for c in q["choices"]], index=None, key="cp_choice",
-                 format_func=lambda v: _label(q, v))
-    else:
-        rows, cols = q["grid"]
-        st.caption(t("poll.cell_how"))  # on a phone the cell is typed, not clicked
-        c1, c2 = st.columns(2)
-        c1.number_input(t("common.row"), min_value=0, max_value=rows - 1, value=None, step=1, key="cp_row")
-        c2.number_input(t("common.column"), min_value=0, max_value=cols - 1, value=None, step=1, key="cp_col")
-    st.button(t("poll.answer"), key="cp_send", type="primary", on_click=_send, args=(code, q), icon="📨")
+    # one form: typing or choosing the answer is no rerun of its own (a class answering at once costs one run per
+    # student, Send, besides opening: bench/polls.py --class); Enter does not send (a phone's keyboard "Go" mid-number)
+    with st.form("cp_form", border=False, enter_to_submit=False):
+        if q["kind"] == "number":
+            st.number_input(label, value=None, key="cp_num", format="%g", min_value=-float(limits.POLL_NUMBER_ABS),
+                            max_value=float(limits.POLL_NUMBER_ABS))
+        elif q["kind"] == "choice":
+            st.radio(label, [str(c) for c in q["choices"]], index=None, key="cp_choice",
+                     format_func=lambda v: _label(q, v))
+        else:
+            rows, cols = q["grid"]
+            st.caption(t("poll.cell_how"))  # on a phone the cell is typed, not clicked
+            c1, c2 = st.columns(2)
+            c1.number_input(t("common.row"), min_value=0, max_value=rows - 1, value=None, step=1, key="cp_row")
+            c2.number_input(t("common.column"), min_value=0, max_value=cols - 1, value=None, step=1, key="cp_col")
+        st.form_submit_button(t("poll.answer"), key="cp_send", type="primary", on_click=_send, args=(code, q),
+                              icon="📨")
 
 
 @st.fragment(run_every=limits.POLL_STUDENT_TICK_S)
