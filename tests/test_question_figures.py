@@ -84,12 +84,26 @@ def test_pixel_marks_one_pixel_of_the_grid():
 
 def test_questions_without_a_figure_say_none():
     none = {"train.updates": {"train_size": 1000, "batch_size": 64, "epochs": 3},
-            "network.predicted": {"probs": [0.05] * 9 + [0.55]}, "network.confidence": {"probs": [0.05] * 9 + [0.55]}}
+            "network.predicted": {"probs": [0.05] * 9 + [0.55]}}  # no picture handed over: no figure
     for qid, state in none.items():
         assert question(qid).pose(state).figure is None
     for qid in fq.BY_QUESTION:
         question(qid)  # every key a registered question (KeyError otherwise)
-    assert len(fq.BY_QUESTION) == 20  # of the 23: all but the three above
+    assert len(fq.BY_QUESTION) == 22  # of the 23: all but train.updates
+
+
+def test_image_is_the_picture_the_network_reads_not_its_softmax():
+    x = np.zeros((28, 28))
+    x[5:20, 12:15] = 0.8  # a "1"
+    state = {"probs": [0.01] * 9 + [0.91], "image": x.tolist()}
+    p = question("network.confidence").pose(state)
+    z, shapes = drawn(p.figure)
+    assert z.shape == (28, 28) and set(np.unique(z)) == {0, 255} and (z[5:20, 12:15] == 255).all() and shapes == []
+    assert question("network.predicted").pose(state).figure == p.figure
+    fig = fq.build(p.figure, **WORDS)
+    assert fig.data[0].text is None and not fig.layout.annotations and not fig.layout.title.text  # no class, no %
+    assert fq.summary(p.figure) == ("poll.figure_image", {"h": 28, "w": 28})
+    assert question("network.predicted").pose({**state, "image": np.zeros((64, 64)).tolist()}).figure is None
 
 
 def test_swatch_is_the_pixels_colour_not_its_grey_level():
@@ -210,6 +224,9 @@ def test_by_hand_input_with_the_stride_and_its_dl_dy_without_their_sum():
     {"kind": "layers", "names": ["x" * 61]},
     {"kind": "layers", "names": ["ReLU"] * 33},
     {"kind": "layers", "names": []},
+    {"kind": "image", "x": [[256]]},
+    {"kind": "image", "x": [[0] * 41]},
+    {"kind": "image", "x": [[0, 1], [2]]},
 ])
 def test_a_state_that_is_not_one_of_its_kind_is_refused(bad):
     with pytest.raises(ValueError):

@@ -32,8 +32,10 @@ The X/O picture also shows ``pooling.peak_kept``'s shifted picture (the input, n
 example's input with its kernel's first window and the next one a stride on (``backprop.y_size``) or its ∂L/∂Y with
 no window (``backprop.grad_b``: the sum asked for is not drawn).
 
-Questions without a figure: ``train.updates`` (counts: the prompt says them) and ``network.*`` (the page's state is the
-softmax: the answer itself).
+- ``image``: the picture a network reads, grey (``network.*``: the page hands it over with the softmax, which is the
+  answer and is not drawn).
+
+Questions without a figure: ``train.updates`` (counts: the prompt says them).
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ from explainer.figures.style import HIGHLIGHT, PALETTE, outline
 
 SIDE = limits.POLL_FIGURE_SIDE
 VALUES_SIDE = 16  # a grid of numbers (each printed in its cell) is at most this many rows and columns
-KINDS = ("window", "xo", "values", "pixel", "swatch", "stack", "spread", "surface", "layers")
+KINDS = ("window", "xo", "values", "pixel", "swatch", "stack", "spread", "surface", "layers", "image")
 SURFACE_SIDE = 24  # a loss surface's grid (levels 0–100): small enough to keep with a poll's question
 LAYERS_MAX = 32  # layers named in a ``layers`` figure
 LAYER_CHARS = 60  # one layer's name
@@ -141,6 +143,13 @@ def checked(d) -> dict:
                 type(v) in (int, float) and math.isfinite(v) and -0.5 <= v <= SURFACE_SIDE - 0.5 for v in start):
             raise ValueError("figure: the start is [column, row] on the grid")
         return {"kind": kind, "z": levels, "start": [float(v) for v in start]}
+    if kind == "image":
+        _keys(d, {"x"})
+        x = d["x"]
+        if not isinstance(x, list) or not 0 < len(x) <= SIDE or not all(isinstance(r, list) for r in x) \
+                or not 0 < len(x[0]) <= SIDE or any(len(r) != len(x[0]) for r in x):
+            raise ValueError(f"figure: an image is a rectangular grid of at most {SIDE}×{SIDE}")
+        return {"kind": kind, "x": [[_int({"v": v}, "v", 0, 255) for v in r] for r in x]}
     if kind == "layers":
         _keys(d, {"names"})
         names = d["names"]
@@ -235,6 +244,17 @@ def _layers(state: dict) -> dict:
     return {"kind": "layers", "names": [r["layer"] for r in _model_rows(state) if r["layer"]]}
 
 
+def _image(state: dict) -> dict:
+    """``network.*``: the picture the network reads (grey; its range stretched to 0–255), as the page shows it before
+    the prediction; the page's ``probs`` (the answer) are not drawn."""
+    x = np.asarray(state["image"], dtype=float)
+    if x.ndim != 2 or not np.isfinite(x).all():
+        raise ValueError("figure: a grey image")
+    lo, hi = float(x.min()), float(x.max())
+    x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+    return {"kind": "image", "x": np.rint(255 * x).astype(int).tolist()}
+
+
 BY_QUESTION: dict[str, Callable[[dict], dict]] = {
     "stride.out_size": _window,
     "pooling.out_size": lambda s: _window(s, "f", None),
@@ -257,6 +277,8 @@ BY_QUESTION: dict[str, Callable[[dict], dict]] = {
     "backprop.grad_b": _hand_grad_y,
     "train.params": _layers,
     "train.first_values": _layers,
+    "network.predicted": _image,
+    "network.confidence": _image,
 }
 
 
@@ -362,6 +384,10 @@ def build(d: dict, *, title: str, x_title: str, y_title: str, value_label: str, 
         shapes.append(dict(type="circle", x0=x - 0.6, x1=x + 0.6, y0=y - 0.6, y1=y + 0.6, xref="x", yref="y",
                            line=dict(color="#ffffff", width=3), fillcolor=HIGHLIGHT, layer="above"))
         layout["yaxis"]["autorange"] = True  # y up, as the page's map draws the surface
+    elif kind == "image":
+        trace, layout = heatmap(np.asarray(d["x"], float), title=title, colorscale="Greys", zmin=0,
+                                zmax=255, x_title=x_title, y_title=y_title, value_label=value_label, numbers=False,
+                                showscale=False, hover=False, height=height, parts=True)
     elif kind == "layers":
         names = d["names"]
         kinds = {}
@@ -416,6 +442,8 @@ def summary(d: dict) -> tuple[str, dict]:
         return "poll.figure_spread", {x: d[x] for x in ("n", "k", "s", "p", "op")}
     if kind == "surface":
         return "poll.figure_surface", {}
+    if kind == "image":
+        return "poll.figure_image", {"h": len(d["x"]), "w": len(d["x"][0])}
     if kind == "layers":
         return "poll.figure_layers", {"names": "; ".join(d["names"])}
     return "poll.figure_pixel", {"w": d["w"], "row": d["row"], "col": d["col"]}
