@@ -382,6 +382,11 @@ def test_train_hides_the_layer_tables_answers_until_asked(lang):
     at.button(key=_key("tr", "train.first_values") + "_skip").click().run()
     assert len(cols()) == 3 and translate("questions.hidden_below", lang) not in _texts(at.info)
     assert "16 × 28 × 28" in at.dataframe[0].value.to_string()
+    if lang == "en":  # the MLP flattens first: its answer (784) is the prompt's 28×28 and in its name: not asked
+        at.selectbox(key="tr_model").set_value("mlp").run()
+        assert not at.exception
+        keys = {b.key for b in at.button}
+        assert _key("tr", "train.params") + "_check" in keys and _key("tr", "train.first_values") + "_check" not in keys
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
