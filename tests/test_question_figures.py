@@ -9,7 +9,7 @@ import pytest
 from explainer import limits
 from explainer.figures import questions as fq
 from explainer.maths import xo
-from explainer.questions import Posed, question
+from explainer.questions import QUESTIONS, Posed, question
 
 WORDS = dict(title="", x_title="column", y_title="row", value_label="value")
 
@@ -83,13 +83,23 @@ def test_pixel_marks_one_pixel_of_the_grid():
 
 
 def test_questions_without_a_figure_say_none():
-    none = {"train.updates": {"train_size": 1000, "batch_size": 64, "epochs": 3},
-            "network.predicted": {"probs": [0.05] * 9 + [0.55]}}  # no picture handed over: no figure
-    for qid, state in none.items():
-        assert question(qid).pose(state).figure is None
+    assert question("network.predicted").pose({"probs": [0.05] * 9 + [0.55]}).figure is None  # no picture handed over
     for qid in fq.BY_QUESTION:
         question(qid)  # every key a registered question (KeyError otherwise)
-    assert len(fq.BY_QUESTION) == 22  # of the 23: all but train.updates
+    assert sorted(fq.BY_QUESTION) == sorted(q.id for qs in QUESTIONS.values() for q in qs)  # every question has one
+
+
+def test_batches_mark_the_first_batch_and_the_left_over_images_not_the_count():
+    p = question("train.updates").pose({"train_size": 1000, "batch_size": 64, "epochs": 3})
+    z, shapes = drawn(p.figure)
+    assert z.shape == (3, fq.STRIP) and shapes == []  # one strip per epoch
+    row = z[0]
+    assert (row[:6] == 1).all() and row[6] == 0  # 64 of 1000 images: 6 of 100 cells (the first batch)
+    assert (row[-4:] == 2).all() and row[-5] == 0  # 1000 % 64 = 40 images left over: 4 cells
+    assert (z == z[0]).all() and set(np.unique(z)) == {0, 1, 2}  # nothing else: no band per batch to count
+    assert fq.summary(p.figure) == ("poll.figure_batches", {"n": 1000, "bs": 64, "epochs": 3})
+    z, _ = drawn(question("train.updates").pose({"train_size": 60000, "batch_size": 64, "epochs": 1}).figure)
+    assert (z[0] == 1).sum() == 1 and (z[0] == 2).sum() == 0  # a batch under one cell still shows; 32 left: < 1 cell
 
 
 def test_image_is_the_picture_the_network_reads_not_its_softmax():
@@ -227,6 +237,8 @@ def test_by_hand_input_with_the_stride_and_its_dl_dy_without_their_sum():
     {"kind": "image", "x": [[256]]},
     {"kind": "image", "x": [[0] * 41]},
     {"kind": "image", "x": [[0, 1], [2]]},
+    {"kind": "batches", "n": 100, "bs": 101, "epochs": 1},
+    {"kind": "batches", "n": 100, "bs": 10, "epochs": 41},
 ])
 def test_a_state_that_is_not_one_of_its_kind_is_refused(bad):
     with pytest.raises(ValueError):

@@ -34,8 +34,8 @@ no window (``backprop.grad_b``: the sum asked for is not drawn).
 
 - ``image``: the picture a network reads, grey (``network.*``: the page hands it over with the softmax, which is the
   answer and is not drawn).
-
-Questions without a figure: ``train.updates`` (counts: the prompt says them).
+- ``batches``: a training's epochs, one strip each of its n images: the first batch of bs marked, the images after
+  the last whole batch grey (``train.updates``; the number of batches is not drawn).
 """
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ from explainer.figures.style import HIGHLIGHT, PALETTE, outline
 
 SIDE = limits.POLL_FIGURE_SIDE
 VALUES_SIDE = 16  # a grid of numbers (each printed in its cell) is at most this many rows and columns
-KINDS = ("window", "xo", "values", "pixel", "swatch", "stack", "spread", "surface", "layers", "image")
+KINDS = ("window", "xo", "values", "pixel", "swatch", "stack", "spread", "surface", "layers", "image", "batches")
+STRIP = 100  # a ``batches`` figure's strip: the training images in this many cells
 SURFACE_SIDE = 24  # a loss surface's grid (levels 0–100): small enough to keep with a poll's question
 LAYERS_MAX = 32  # layers named in a ``layers`` figure
 LAYER_CHARS = 60  # one layer's name
@@ -150,6 +151,10 @@ def checked(d) -> dict:
                 or not 0 < len(x[0]) <= SIDE or any(len(r) != len(x[0]) for r in x):
             raise ValueError(f"figure: an image is a rectangular grid of at most {SIDE}×{SIDE}")
         return {"kind": kind, "x": [[_int({"v": v}, "v", 0, 255) for v in r] for r in x]}
+    if kind == "batches":
+        _keys(d, {"n", "bs", "epochs"})
+        n = _int(d, "n", 1, limits.TRAIN_SIZE_MAX)
+        return {"kind": kind, "n": n, "bs": _int(d, "bs", 1, n), "epochs": _int(d, "epochs", 1, SIDE)}
     if kind == "layers":
         _keys(d, {"names"})
         names = d["names"]
@@ -277,6 +282,8 @@ BY_QUESTION: dict[str, Callable[[dict], dict]] = {
     "backprop.grad_b": _hand_grad_y,
     "train.params": _layers,
     "train.first_values": _layers,
+    "train.updates": lambda s: {"kind": "batches", "n": min(int(s["train_size"]), limits.TRAIN_SIZE_MAX),
+                                "bs": min(int(s["batch_size"]), int(s["train_size"])), "epochs": int(s["epochs"])},
     "network.predicted": _image,
     "network.confidence": _image,
 }
@@ -388,6 +395,19 @@ def build(d: dict, *, title: str, x_title: str, y_title: str, value_label: str, 
         trace, layout = heatmap(np.asarray(d["x"], float), title=title, colorscale="Greys", zmin=0,
                                 zmax=255, x_title=x_title, y_title=y_title, value_label=value_label, numbers=False,
                                 showscale=False, hover=False, height=height, parts=True)
+    elif kind == "batches":
+        n, bs = d["n"], d["bs"]
+        z = np.zeros((d["epochs"], STRIP))  # one row per epoch: a pass over the n images (blue)
+        first = max(1, int(round(STRIP * bs / n)))
+        z[:, :first] = 1.0  # the first batch (orange)
+        left = int(round(STRIP * (n % bs) / n))
+        if left:
+            z[:, STRIP - left:] = 2.0  # the images after the last whole batch (grey): no update of their own
+        trace, layout = heatmap(z, title=title, colorscale=[[0.0, "#c7dff0"], [0.5, "#f0b08a"], [1.0, "#bdbdbd"]],
+                                zmin=0, zmax=2, x_title="", y_title="", value_label=value_label, numbers=False,
+                                showscale=False, hover=False, height=min(height, 40 + 24 * d["epochs"]), parts=True)
+        trace.update(ygap=3)
+        layout["yaxis"].update(scaleanchor=None)
     elif kind == "layers":
         names = d["names"]
         kinds = {}
@@ -407,7 +427,7 @@ def build(d: dict, *, title: str, x_title: str, y_title: str, value_label: str, 
                                 showscale=False, hover=False, height=height, parts=True)
         trace.update(xgap=1 if w <= 32 else 0, ygap=1 if w <= 32 else 0)
         shapes.append(outline(d["col"], d["row"], color=HIGHLIGHT, width=3))
-    if kind in ("stack", "surface", "layers"):  # no rows and columns to read off: no ticks, no axis titles
+    if kind in ("stack", "surface", "layers", "batches"):  # no rows and columns to read off: no ticks, no axis titles
         for axis in ("xaxis", "yaxis"):
             layout[axis].update(showticklabels=False, ticks="", dtick=None, title=dict(text=""))
     layout["shapes"] = shapes
@@ -444,6 +464,8 @@ def summary(d: dict) -> tuple[str, dict]:
         return "poll.figure_surface", {}
     if kind == "image":
         return "poll.figure_image", {"h": len(d["x"]), "w": len(d["x"][0])}
+    if kind == "batches":
+        return "poll.figure_batches", {"n": d["n"], "bs": d["bs"], "epochs": d["epochs"]}
     if kind == "layers":
         return "poll.figure_layers", {"names": "; ".join(d["names"])}
     return "poll.figure_pixel", {"w": d["w"], "row": d["row"], "col": d["col"]}
