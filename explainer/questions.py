@@ -410,11 +410,15 @@ def _model_params(state: dict) -> dict:
 
 
 def _first_layer_values(state: dict) -> dict:
-    """How many numbers the first layer that changes the shape (a convolution, or the MLP's flatten) puts out for
-    one 28×28 digit: its output shape's product, from the layer table."""
+    """How many numbers the first layer that changes the shape (a convolution or a pooling) puts out for one 28×28
+    digit: its output shape's product, from the layer table. A model that flattens first (the MLP) is not asked
+    (``ValueError``): the answer would be the input's own 784."""
     rows = [r for r in _model_rows(state) if r.get("output_shape")]
     first = next(r for r in rows if tuple(int(v) for v in r["output_shape"]) != (1, 28, 28))
     shape = tuple(int(v) for v in first["output_shape"])
+    if len(shape) == 1:  # a flatten first (the MLP): its 28 · 28 = 784 numbers are in the prompt ("28×28") and in the
+        # model's name ("MLP 784-…"): nothing to predict, so the question is not asked (``ui.questions.ask``: no card)
+        raise ValueError("the first layer that changes the shape only flattens the input")
     a = int(np.prod(shape))
     return {"answer": a, "words": {"model": f"train.model_{state['model']}"},
             "explain_params": {"shape": " × ".join(map(str, shape)), "layer": first["layer"], "answer": a}}

@@ -398,9 +398,15 @@ def lecturer(code: str, secret: str) -> None:
         st.image(qr_png(link), width=320 if presenter() else 220, caption=t("poll.qr_name"))
     with right:
         _live(code, p)
-    with st.expander(t("poll.lecturer_link")):
-        st.caption(t("poll.lecturer_link_help"))
-        st.code(lecturer_link(code, secret), language=None)
+    if presenter():  # the projector never draws the secret, not even in a collapsed expander one click from the room:
+        # the link goes into a small file the lecturer saves (and opens on another device)
+        st.download_button(t("poll.lecturer_link_save"), data=lecturer_link(code, secret) + "\n",
+                           file_name=f"poll-{code}-lecturer-link.txt", mime="text/plain", key="cp_lecturer_file",
+                           icon=":material/key:", help=t("poll.lecturer_link_help"), on_click="ignore")
+    else:
+        with st.expander(t("poll.lecturer_link")):
+            st.caption(t("poll.lecturer_link_help"))
+            st.code(lecturer_link(code, secret), language=None)
 
 
 def _histogram(p: Posed, counts: dict, revealed: bool):
@@ -476,18 +482,23 @@ def student(code: str) -> None:
         _waiting(code)
         return
     label = t("questions.your_answer")
-    if q["kind"] == "number":
-        st.number_input(label, value=None, key="cp_num", format="%g", min_value=-float(limits.POLL_NUMBER_ABS),
-                        max_value=float(limits.POLL_NUMBER_ABS))
-    elif q["kind"] == "choice":
-        st.radio(label, [str(c) for c in q["choices"]], index=None, key="cp_choice",
-                 format_func=lambda v: _label(q, v))
-    else:
-        rows, cols = q["grid"]
-        c1, c2 = st.columns(2)
-        c1.number_input(t("common.row"), min_value=0, max_value=rows - 1, value=None, step=1, key="cp_row")
-        c2.number_input(t("common.column"), min_value=0, max_value=cols - 1, value=None, step=1, key="cp_col")
-    st.button(t("poll.answer"), key="cp_send", type="primary", on_click=_send, args=(code, q), icon="📨")
+    # one form: typing or choosing the answer is no rerun of its own (a class answering at once costs one run per
+    # student, Send, besides opening: bench/polls.py --class); Enter does not send (a phone's keyboard "Go" mid-number)
+    with st.form("cp_form", border=False, enter_to_submit=False):
+        if q["kind"] == "number":
+            st.number_input(label, value=None, key="cp_num", format="%g", min_value=-float(limits.POLL_NUMBER_ABS),
+                            max_value=float(limits.POLL_NUMBER_ABS))
+        elif q["kind"] == "choice":
+            st.radio(label, [str(c) for c in q["choices"]], index=None, key="cp_choice",
+                     format_func=lambda v: _label(q, v))
+        else:
+            rows, cols = q["grid"]
+            st.caption(t("poll.cell_how"))  # on a phone the cell is typed, not clicked
+            c1, c2 = st.columns(2)
+            c1.number_input(t("common.row"), min_value=0, max_value=rows - 1, value=None, step=1, key="cp_row")
+            c2.number_input(t("common.column"), min_value=0, max_value=cols - 1, value=None, step=1, key="cp_col")
+        st.form_submit_button(t("poll.answer"), key="cp_send", type="primary", on_click=_send, args=(code, q),
+                              icon="📨")
 
 
 @st.fragment(run_every=limits.POLL_STUDENT_TICK_S)

@@ -1,5 +1,6 @@
-"""Predict first in a real browser: switch it on, answer Stride's question, the tally goes into the URL, and that
-link opened in a fresh tab shows the tally on Home (nothing stored on the server)."""
+"""Predict first in a real browser: switch it on, answer Stride's question, the tally goes into the URL; that link
+opened in another tab of the same browser shows the tally on Home, opened in someone else's browser it shows none
+(nothing stored on the server: the link's tag is the browser's cookie, hashed)."""
 from __future__ import annotations
 
 import urllib.parse
@@ -22,15 +23,25 @@ def test_an_answer_counts_on_home_through_the_link(page, app, browser):
     assert_no_exception(page)
     page.get_by_text(translate("questions.right", "en", answer="3")).first.wait_for()
     want = tally_text({"stride": {"stride.out_size": "right"}})
-    page.wait_for_function("(want) => new URLSearchParams(location.search).get('qt') === want", arg=want)
-    qt = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["qt"]
-    assert qt == [want]
+    page.wait_for_function("(want) => (new URLSearchParams(location.search).get('qt') || '').split('.')[0] === want",
+                           arg=want)
+    [qt] = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["qt"]
+    assert qt.startswith(f"{want}.")  # the letters, then this browser's tag
+    tally = translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0)
 
-    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()  # a fresh session: the link alone
+    same = page.context.new_page()  # another tab of the same browser (its cookie): the link brings the tally back
     try:
-        goto(other, app, "", qt=want)
+        goto(same, app, "", qt=qt)
+        assert_no_exception(same)
+        same.get_by_text(tally).first.wait_for()
+    finally:
+        same.close()
+    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()  # someone else's browser
+    try:
+        goto(other, app, "", qt=qt)
         assert_no_exception(other)
-        other.get_by_text(translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0)).first.wait_for()
+        other.get_by_text(translate("questions.home_none", "en")).first.wait_for()  # Home, with no answers
+        assert other.get_by_text(tally).count() == 0  # a copied link hands nothing over
     finally:
         other.context.close()
 
