@@ -210,12 +210,16 @@ def test_choice_and_cell_questions_on_a_phone():
     choice, cell = (shared_polls().create(posed(q, {"grid": grid, "filter": 1} if q == "xo.best_cell" else {"grid": grid}))
                     for q in ("xo.winner", "xo.best_cell"))
     at = student(choice.code)
+    from tests.pagewalk import undeclared
+
+    assert undeclared(at) == []  # the answer widgets are bare st calls in a form: declared in ui/tables/poll.py
     options = at.radio(key="cp_choice").options
     assert len(options) == 2
     at.radio(key="cp_choice").set_value(at.radio(key="cp_choice").options[0])
     at.button(key="cp_send").click().run()
     assert shared_polls().tally(choice.code).total == 1
     at = student(cell.code)
+    assert undeclared(at) == []
     at.number_input(key="cp_row").set_value(1)
     at.number_input(key="cp_col").set_value(2)
     at.button(key="cp_send").click().run()

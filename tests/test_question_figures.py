@@ -9,7 +9,7 @@ import pytest
 from explainer import limits
 from explainer.figures import questions as fq
 from explainer.maths import xo
-from explainer.questions import QUESTIONS, Posed, question
+from explainer.questions import FIGURES, QUESTIONS, Posed, question
 
 WORDS = dict(title="", x_title="column", y_title="row", value_label="value")
 
@@ -84,9 +84,9 @@ def test_pixel_marks_one_pixel_of_the_grid():
 
 def test_questions_without_a_figure_say_none():
     assert question("network.predicted").pose({"probs": [0.05] * 9 + [0.55]}).figure is None  # no picture handed over
-    for qid in fq.BY_QUESTION:
+    for qid in FIGURES:
         question(qid)  # every key a registered question (KeyError otherwise)
-    assert sorted(fq.BY_QUESTION) == sorted(q.id for qs in QUESTIONS.values() for q in qs)  # every question has one
+    assert sorted(FIGURES) == sorted(q.id for qs in QUESTIONS.values() for q in qs)  # every question has one
 
 
 def test_batches_mark_the_first_batch_and_the_left_over_images_not_the_count():

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import threading
 import time
 from urllib.parse import urlencode, urlsplit
 
@@ -196,10 +195,12 @@ def qr_png(text: str) -> bytes:
 
 
 # ---------------------------------------------------------------- guessing codes
-@st.cache_resource(show_spinner=False)
-def _browser_guesses() -> tuple[dict, threading.Lock]:
-    """Wrong codes per browser (its hashed cookie) in this process: ``{hash: [times]}``."""
-    return {}, threading.Lock()
+def _browser_guesses():
+    """Wrong codes per browser (its hashed cookie) in this process: ``{hash: [times]}``, the oldest browsers
+    forgotten first beyond ``POLL_GUESS_BROWSERS``."""
+    from ui.registry import shared_registry
+
+    return shared_registry("polls.browser_guesses", max_entries=limits.POLL_GUESS_BROWSERS)
 
 
 def _browser() -> str | None:
@@ -221,9 +222,7 @@ def guess_wait() -> int:
     lists = [_recent(st.session_state.get(_GUESSES, []), now)]
     browser = _browser()
     if browser:
-        table, lock = _browser_guesses()
-        with lock:
-            lists.append(_recent(table.get(browser, []), now))
+        lists.append(_recent(_browser_guesses().get(browser) or [], now))
     waits = [int(x[-limits.POLL_GUESSES] + limits.POLL_GUESS_WINDOW_S - now) + 1
              for x in lists if len(x) >= limits.POLL_GUESSES]
     return max(waits, default=0)
@@ -235,12 +234,7 @@ def _wrong_guess() -> None:
     ss[_GUESSES] = _recent(ss.get(_GUESSES, []), now) + [now]
     browser = _browser()
     if browser:
-        table, lock = _browser_guesses()
-        with lock:
-            if len(table) > 10_000:  # many browsers: forget those with nothing recent
-                for k in [k for k, v in table.items() if not _recent(v, now)]:
-                    del table[k]
-            table[browser] = _recent(table.get(browser, []), now)[-limits.POLL_GUESSES:] + [now]
+        _browser_guesses().update(browser, lambda times: _recent(times or [], now)[-limits.POLL_GUESSES:] + [now])
 
 
 def _session_id() -> str:
@@ -467,11 +461,18 @@ def _send(code: str, q: dict) -> None:
         ss[_FLASH] = t_error(exc)
 
 
-def student(code: str) -> None:
+def _student_view(code: str):
+    """The poll as a student sees it, or None after saying why not (unknown code, closed …)."""
     try:
-        view = polls().student_view(code)
+        return polls().student_view(code)
     except UserError as exc:
         st.error(t_error(exc))
+        return None
+
+
+def student(code: str) -> None:
+    view = _student_view(code)
+    if view is None:
         return
     q = view.question
     _lesson(q["lesson"])
@@ -504,10 +505,8 @@ def student(code: str) -> None:
 @st.fragment(run_every=limits.POLL_STUDENT_TICK_S)
 def _waiting(code: str) -> None:
     """After answering (or once the poll is closed): wait for the reveal, then show it (one row a tick)."""
-    try:
-        view = polls().student_view(code)
-    except UserError as exc:
-        st.error(t_error(exc))
+    view = _student_view(code)
+    if view is None:
         return
     answered = st.session_state.get(_ANSWERED, {}).get(code)
     q = view.question

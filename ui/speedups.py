@@ -33,6 +33,15 @@ _LOCK = threading.Lock()
 _installed = False
 
 
+def _keep(store: dict, key, found):
+    """Keep ``found`` under ``key`` in one of the bounded per-server memos (cleared whole when full), and return it."""
+    with _LOCK:
+        if len(store) >= _KEYS_MAX:
+            store.clear()
+        store[key] = found
+    return found
+
+
 def _memoised(original):
     def make_function_key(cache_type, func):
         code = getattr(func, "__code__", None)
@@ -40,13 +49,7 @@ def _memoised(original):
             return original(cache_type, func)
         k = (cache_type, getattr(func, "__module__", None), getattr(func, "__qualname__", None), code.co_filename, code)
         found = _KEYS.get(k)
-        if found is None:
-            found = original(cache_type, func)
-            with _LOCK:
-                if len(_KEYS) >= _KEYS_MAX:
-                    _KEYS.clear()
-                _KEYS[k] = found
-        return found
+        return found if found is not None else _keep(_KEYS, k, original(cache_type, func))
 
     make_function_key.original = original
     return make_function_key
@@ -66,12 +69,7 @@ def _arg_names_kept(original):
             return _ARG_NAMES[k]
         except KeyError:
             pass
-        found = original(func, arg_index)
-        with _LOCK:
-            if len(_ARG_NAMES) >= _KEYS_MAX:
-                _ARG_NAMES.clear()
-            _ARG_NAMES[k] = found
-        return found
+        return _keep(_ARG_NAMES, k, original(func, arg_index))
 
     get_positional_arg_name.original = original
     return get_positional_arg_name
