@@ -449,7 +449,10 @@ def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str, mn
     st.markdown(t("network.conv_text", c_in=c_in, k=U.size, s=U.stride, p=U.padding, prev=names[u.layer - 1]))
     chart(figure(figs.bars, u.partial_sums, labels=[str(i) for i in range(c_in)], title=t("network.partials_title"),
                     x_title=t("network.in_channel"), y_title=t("network.partial"), height=260),
-          key="nw_partials", name=t("network.partials_title"), config=CFG)
+          key="nw_partials", name=t("network.partials_title"), config=CFG,
+          summary=t("network.partials_summary", n=c_in, hi=fmt(u.partial_sums.max()),
+                    khi=int(np.argmax(u.partial_sums)), lo=fmt(u.partial_sums.min()),
+                    klo=int(np.argmin(u.partial_sums)), total=fmt(u.partial_sums.sum())))
     k = int(widget(st.number_input, t("network.in_channel"), NW["nw_in"], max_value=c_in - 1,
                    help=t("network.in_help")))
     k = min(k, c_in - 1)
@@ -491,7 +494,7 @@ def kernels_link(u, U, k: int, test_index: int | None, model_key: str, mnist: bo
     st.session_state["_nw_kernels_link"] = params  # what the button sends (tests read it)
     if st.button(t("network.open_kernels"), key="nw_open_kernel"):
         st.switch_page("pages/kernels.py", query_params=params)
-    note(t("network.open_note", s=U.stride))
+    note(t("network.open_note", s=U.stride, r=u.row * U.stride, c=u.col * U.stride))
 
 
 def dense_arithmetic(u, layers, names) -> None:

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from explainer.figures import fast_figure
 from explainer.figures.describe import grid_meta
-from explainer.figures.style import BLUES, DIVERGING, HIGHLIGHT, MUTED, PALETTE, margins, number, outline
+from explainer.figures.style import BLUES, DIVERGING, HIGHLIGHT, PALETTE, margins, number, outline
 
 TILE_GAP = 0.12   # between two channel maps of a column, in map widths
 COL_GAP = 0.45    # between two layers' columns
@@ -223,10 +223,15 @@ def map_picker(z, row: int, col: int, *, title: str, x_title: str, y_title: str,
     size = int(max(8, min(36, 300 / max(h, w))))
     data = [dict(type="scatter", mode="markers", x=cc.ravel(), y=rr.ravel(), showlegend=False,
                  marker=dict(symbol="square", size=size, color=_round(z.ravel()), cmin=zmin, cmax=zmax,
-                             colorscale=DIVERGING if signed else BLUES, line=dict(color=MUTED, width=0.5),
+                             colorscale=DIVERGING if signed else BLUES, opacity=0,
                              showscale=True, colorbar=dict(title=dict(text=value_label), thickness=12)),
                  hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{marker.color:.4g}}"
-                               "<extra></extra>")]
+                               "<extra></extra>"),
+            # the colours are the cells under the (invisible) markers: a marker's size is in px, so where the plot
+            # grows (presenter mode, 1.6× taller) cells stay filled instead of becoming small squares with gaps;
+            # the markers keep the colour bar, the hover and the clicks
+            dict(type="heatmap", z=_round(z), zmin=zmin, zmax=zmax, colorscale=DIVERGING if signed else BLUES,
+                 showscale=False, hoverinfo="skip", xgap=1, ygap=1)]
     shapes = [outline(col, row, color=HIGHLIGHT, width=4)]
     if window is not None:
         top, left, k = window
@@ -264,9 +269,24 @@ def unit_grid(z, *, title: str, colorbar_title: str, x_title: str, y_title: str,
 
     z = np.asarray(z, dtype=float)
     zmin, zmax = value_range(z, "signed")
-    return heatmap(z, title=title, colorscale=SCALES["signed"], zmin=zmin, zmax=zmax, colorbar_title=colorbar_title,
-                   x_title=x_title, y_title=y_title, value_label=value_label, numbers=True,
-                   number_format=cell_format(z), height=height)
+    trace, layout = heatmap(z, title=title, colorscale=SCALES["signed"], zmin=zmin, zmax=zmax,
+                            colorbar_title=colorbar_title, x_title=x_title, y_title=y_title, value_label=value_label,
+                            numbers=True, number_format=cell_format(z), height=height, parts=True)
+    longest = max((len(c) for row in trace["text"] for c in row), default=1)
+    trace["textfont"] = dict(size=cell_font(z.shape[-1], longest, trace["textfont"]["size"]))
+    return fast_figure([trace], layout)
+
+
+GRID_PLOT_PX = 200  # a unit grid's plot width in one of two columns at 1280 px (a phone's is about the same)
+EM_PER_CHAR = 0.52  # a cell number's width per character, in em (digits ~0.5, the minus sign ~0.6)
+
+
+def cell_font(columns: int, longest: int, largest: int) -> int:
+    """The cells' font size (px, at most ``largest``) at which ``longest`` characters leave a few px of air in a
+    cell of a ``columns``-wide grid ``GRID_PLOT_PX`` wide: 14 px "−0.358"s ran together in a 5×5 grid at 1280 px.
+    Presenter mode enlarges it (≥ 16 px) and makes the grid taller to fit (``style.presenter_wire``)."""
+    cell = GRID_PLOT_PX / max(1, columns)
+    return int(max(8, min(largest, cell // (EM_PER_CHAR * max(1, longest)))))
 
 
 def bars(values, *, labels: list[str], title: str, x_title: str, y_title: str, mark: int | None = None,
