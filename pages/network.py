@@ -272,7 +272,8 @@ def choose_input(config=None) -> tuple[np.ndarray, str, int | None, int | None] 
             st.error(t_error(exc))
             return None
         names = class_names(config)
-        c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+        # the button's words ("A random one of this digit") need more than a quarter of a 1280 px page
+        c1, c2, c3 = st.columns([3, 2, 3], vertical_alignment="bottom")
         with c1:
             i = int(widget(st.number_input, t(_other("network.digit", config)), NW["nw_digit"],
                            max_value=len(x_test) - 1))
@@ -515,8 +516,9 @@ def softmax_section(layers, true_label: int | None, classes: list[str] | None = 
     s = N.softmax_steps(N.logits_of(layers), temp)
     classes = classes or [str(i) for i in range(len(s.probs))]
     col = t(_other("network.col_digit", config))
-    rows = [{col: classes[i], t("network.col_logit"): f"{z:.4f}",
-             t("network.col_scaled"): f"{v:.4f}", t("network.col_exp"): f"{e:.6g}",
+    # true minus signs ("−0.5267", "6.4e−07"), as in every other number of the app
+    rows = [{col: classes[i], t("network.col_logit"): number(z, ".4f"),
+             t("network.col_scaled"): number(v, ".4f"), t("network.col_exp"): number(e, ".6g"),
              t("network.col_prob"): f"{100 * p:.3f} %"} for i, (z, v, e, p) in
             enumerate(zip(s.logits, s.scaled, s.exp, s.probs))]
     left, right = st.columns([3, 2])

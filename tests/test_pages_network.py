@@ -52,6 +52,8 @@ def test_reference_model_by_default(lang, mnist_dir):
     s = N.softmax_steps(N.logits_of(layers), 1.0)
     col = translate("network.col_prob", lang)
     assert list(df[col]) == [f"{100 * p:.3f} %" for p in s.probs]
+    logits = list(df[translate("network.col_logit", lang)])  # true minus signs, as everywhere else
+    assert logits == [number(z, ".4f") for z in s.logits] and any(v.startswith("−") for v in logits)
 
 
 def test_link_restores_layer_channel_and_position_and_the_numbers_match(mnist_dir):

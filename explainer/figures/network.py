@@ -298,6 +298,9 @@ def bars(values, *, labels: list[str], title: str, x_title: str, y_title: str, m
     data = [dict(type="bar", x=list(labels), y=v, marker=dict(color=colours, pattern=dict(
         shape=["/" if i == mark else "" for i in range(v.size)])),
                  text=[number(a, fmt) for a in v], textposition="outside", cliponaxis=False,
+                 # up to 10 bars (the probabilities): their numbers at the chart's size, not shrunk to the bar's
+                 # width (a 1280 px page printed the winner's "100.0" at ~6 px); more bars: shrunk, never overlapping
+                 constraintext="none" if v.size <= 10 else "both",
                  hovertemplate="%{x}: %{y:.4g}<extra></extra>")]
     lo, hi = float(min(0.0, v.min())), float(max(0.0, v.max()))
     pad = 0.15 * (hi - lo or 1.0)
