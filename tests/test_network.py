@@ -318,6 +318,14 @@ def test_unit_grids_print_short_numbers_and_the_map_keeps_its_axes():
     from explainer.figures.describe import summary
 
     assert summary(m, "en").count("14×14") == 1  # said once (the builder's numbers, not also the markers')
+    # the occlusion map (11×11 patch centres 3.5 … 23.5 on the digit) leaves its ticks to Plotly: a tick per centre
+    # (dtick 1 from a small grid) printed 21 labels under it that ran into each other
+    from explainer.figures.backprop import attribution
+
+    occ = attribution(np.zeros((11, 11)), title="t", x_title="c", y_title="r", value_label="v",
+                      coords=[3.5 + 2 * i for i in range(11)])
+    assert occ.layout.xaxis.dtick is None and occ.layout.yaxis.dtick is None
+    assert list(occ.data[0].x) == [3.5 + 2 * i for i in range(11)]
 
 
 def test_overview_labels_the_softmax_rows_and_keeps_the_logits_short():
