@@ -596,10 +596,11 @@ def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int,
     res = pjob.result if pjob is not None and pjob.done else None
     if res is not None:
         ch = min(channel, res["patches"].shape[0] - 1)
-        caps = [f"#{i} · {v:.2f}" for i, v in zip(res["index"][ch], res["value"][ch])]
+        caps = [f"#{i} · {number(v, '.2f')}" for i, v in zip(res["index"][ch], res["value"][ch])]
         size = res["field"][0]
         chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title=t(_other("network.patches_title", config), c=ch, s=size)),
-              key="nw_patches", name=t("network.patches_name"), config=CFG)
+              key="nw_patches", name=t("network.patches_name"), config=CFG,
+              summary=t("network.patches_summary", c=ch, items=", ".join(caps)))  # not the mosaic's "11×99 grid"
     ojob = shared.get(okey)
     opt = ojob.result if ojob is not None and ojob.done else None
     if opt is not None:
@@ -608,7 +609,7 @@ def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int,
             chart(bp_figs.attribution(opt["image"], title=t("network.optimised_title", c=channel), colorscale="Greys",
                                       zmin=0, zmax=1, **lab()), key="nw_opt", name=t("network.optimised_name"), config=CFG)
         with c2:
-            st.markdown(t("network.optimised_text", a=f"{opt['values'][0]:.3f}", b=f"{opt['values'][-1]:.3f}",
+            st.markdown(t("network.optimised_text", a=number(opt["values"][0], ".3f"), b=number(opt["values"][-1], ".3f"),
                           n=len(opt["values"])))
     if was_running and not running:  # finished: the whole page once more, which stops the polling
         st.rerun(scope="app")
