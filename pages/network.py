@@ -598,7 +598,12 @@ def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int,
         ch = min(channel, res["patches"].shape[0] - 1)
         caps = [f"#{i} · {number(v, '.2f')}" for i, v in zip(res["index"][ch], res["value"][ch])]
         size = res["field"][0]
-        chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title=t(_other("network.patches_title", config), c=ch, s=size)),
+        title = t(_other("network.patches_title", config), c=ch, s=size)
+        phone = phone_browser()
+        if phone:  # a phone: 3 a row, the title above (one line of it is wider than the screen)
+            st.markdown(f"**{title}**")
+        chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title="" if phone else title,
+                           cols=3 if phone else 9, height=430 if phone else 170),
               key="nw_patches", name=t("network.patches_name"), config=CFG,
               summary=t("network.patches_summary", c=ch, items=", ".join(caps)))  # not the mosaic's "11×99 grid"
     ojob = shared.get(okey)

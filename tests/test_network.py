@@ -382,3 +382,19 @@ def test_phone_overview_runs_down_the_page_with_maps_twice_as_wide():
     every, pts = F.overview_rows(layers, shown=0, selected=None, feed=None, **kw)
     assert len([p for p in pts if p[0] in spatial]) == sum(layers[i].output.shape[0] for i in spatial)
     assert every.layout.xaxis.range == fig.layout.xaxis.range and every.layout.height > fig.layout.height
+
+
+def test_patches_in_rows_leave_a_band_for_their_captions():
+    """A phone shows the 9 top patches 3 a row: each row's captions sit in a blank band above the next row (with a
+    1-pixel gap, as 9 in a row has, they were drawn over the next row's pictures)."""
+    from explainer.figures import network as F
+
+    fig = F.patches(np.ones((9, 10, 10)), [f"#{i}" for i in range(9)], title="", cols=3, height=430)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    p = 14  # a row: 10 pixels of picture, 4 of captions' band
+    assert z.shape == (2 * p + 10, 3 * 11 - 1)
+    for r in (0, 1):
+        assert np.isnan(z[p * r + 10: p * (r + 1)]).all() and (~np.isnan(z[p * (r + 1)])).sum() == 30
+        assert {a.y for a in fig.layout.annotations[3 * r: 3 * r + 3]} == {p * r + 9.5}
+    one = F.patches(np.ones((9, 10, 10)), [f"#{i}" for i in range(9)], title="t")  # 9 in a row, as before
+    assert np.asarray(one.data[0].z, dtype=float).shape == (10, 9 * 11 - 1)

@@ -311,19 +311,21 @@ def bars(values, *, labels: list[str], title: str, x_title: str, y_title: str, m
 
 
 def patches(images: np.ndarray, captions: list[str], *, title: str, cols: int = 9, height: int = 170) -> go.Figure:
-    """Small grey pictures (N, s, s) in [0, 1] side by side (ink dark), each captioned."""
+    """Small grey pictures (N, s, s) in [0, 1] side by side (ink dark), ``cols`` a row, each captioned below (rows
+    of pictures leave room for their captions: a phone shows 3 a row, 9 in a row there ran their captions together)."""
     imgs = np.asarray(images, dtype=float)
     n, s, _ = imgs.shape
     rows = -(-n // cols)
-    canvas = np.full((rows * (s + 1), min(n, cols) * (s + 1)), np.nan)
+    pitch = s + (1 if rows == 1 else max(2, int(round(0.45 * s))))  # a row's height with its caption's band
+    canvas = np.full(((rows - 1) * pitch + s, min(n, cols) * (s + 1) - 1), np.nan)
     for i in range(n):
         r, c = divmod(i, cols)
-        canvas[r * (s + 1): r * (s + 1) + s, c * (s + 1): c * (s + 1) + s] = imgs[i]
+        canvas[r * pitch: r * pitch + s, c * (s + 1): c * (s + 1) + s] = imgs[i]
     data = [dict(type="heatmap", z=np.round(canvas, 3), colorscale="Greys", zmin=0, zmax=1, showscale=False,
                  hoverinfo="skip")]
-    annotations = [dict(x=(i % cols) * (s + 1) + (s - 1) / 2, y=(i // cols) * (s + 1) + s, yanchor="top",
+    annotations = [dict(x=(i % cols) * (s + 1) + (s - 1) / 2, y=(i // cols) * pitch + s - 0.5, yanchor="top",
                         text=captions[i], showarrow=False, font=dict(size=11)) for i in range(n)]
-    layout = dict(title=dict(text=title), height=height + 40 * (rows - 1), margin=dict(l=10, r=10, t=40, b=30),
+    layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=30),
                   annotations=annotations, plot_bgcolor="white",
                   xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"))
     return fast_figure(data, layout)
