@@ -213,8 +213,8 @@ def main() -> None:
     cam = median_ms(lambda: N.grad_cam(model, x), args.runs, warm_up=True)
     sal = median_ms(lambda: bp.saliency(model, x, 7), args.runs, warm_up=True)
     occ = median_ms(lambda: bp.occlusion(model, x, 7, patch=8, stride=2), args.runs, warm_up=True)
-    print(f"job attributions, per input (the page's toggle; one job per model and input, shared): Grad-CAM "
-          f"{cam:.1f} ms, saliency {sal:.1f} ms, occlusion (121 patches) {occ:.1f} ms")
+    print(f"per input (the page's toggle, cached per model and input): Grad-CAM {cam:.1f} ms, saliency {sal:.1f} ms, "
+          f"occlusion (121 patches) {occ:.1f} ms")
     if not args.no_jobs:
         for layer in (3, 7, 9):
             t0 = time.perf_counter()

@@ -107,8 +107,7 @@ def _overview(model_key: str, input_key: str, shown: int, selected: tuple, lang:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _attributions(model_key: str, input_key: str, _model, _x: np.ndarray):
-    """Grad-CAM, saliency and occlusion for one input and one model (as "How kernels learn" computes the last two),
-    in this process: for a picture of the learner's own only (any other input: ``jobs.AttributionJob``)."""
+    """Grad-CAM, saliency and occlusion for one input and one model (as "How kernels learn" computes the last two)."""
     from explainer.learning import backprop as bp
 
     cam, cls, conv = N.grad_cam(_model, _x)
@@ -545,7 +544,6 @@ class SharedJob(NamedTuple):
     model_key: str
     layer: int
     channel: int | None = None
-    input_key: str | None = None  # "attributions": the input's key (one job per model and input)
 
 
 def looks_for(model, config, model_key: str, layers, names, layer: int, channel: int, x, input_key: str) -> None:
@@ -572,7 +570,7 @@ def looks_for(model, config, model_key: str, layers, names, layer: int, channel:
         st.fragment(run_every=1.0 if running else None)(job_results)(pkey, okey, running, layer, channel, config)
     else:
         st.info(t("network.looks_spatial"))
-    grad_cam_section(model, config, model_key, layers, x, input_key)
+    grad_cam_section(model, model_key, x, input_key)
 
 
 def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int, channel: int, config) -> None:
@@ -620,63 +618,17 @@ def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int,
         st.rerun(scope="app")
 
 
-def grad_cam_section(model, config, model_key: str, layers, x, input_key: str) -> None:
-    """Grad-CAM, saliency and occlusion of this input, on demand: an engine job (two backward passes and 121
-    occluded forward passes are no work for the web process), shared by every learner of this model and input.
-    Pictures of the learner's own stay in this process (no job ships them), as for the other jobs."""
+def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
     st.subheader(t("network.cam_header"))
-    if not widget(st.toggle, t("network.cam_show"), NW["nw_cam"]):
-        return
-    if not any(L.kind == "conv" for L in layers):
+    if not widget(st.toggle, t("network.cam_show"), NW["nw_cam"]):  # on demand: three maps, a backward pass and
+        return  # 121 occluded forward passes are more than a default rerun's budget
+    try:
+        cam, cls, conv, sal, probs, occ = _attributions(model_key, input_key, model, np.asarray(x, dtype=np.float32))
+    except UserError:
         st.info(t("network.cam_none"))
         return
-    x = np.asarray(x, dtype=np.float32)
-    if dataset_of(config) == datasets.OWN:
-        attributions(_attributions(model_key, input_key, model, x), x)
-        return
-    shared = _cam_jobs()
-    key = SharedJob("attributions", model_key, -1, input_key=input_key)
-    job = shared.get(key)
-    if job is None:
-        job = shared.get_or_start(key, lambda: ui_jobs.start(jobs.AttributionJob(
-            model, config, x, patch=PATCH, stride=PATCH_STEP, owner=ui_jobs.owner())))
-    running = job is not None and not job.done
-    st.fragment(run_every=1.0 if running else None)(cam_results)(key, running, x)
-
-
-def _cam_jobs():
-    """The attribution jobs per (model, input), apart from the patch and optimise jobs (many more of them: one
-    per input a learner looks at; the oldest finished ones go beyond 128)."""
-    return shared_registry("network.cam", max_entries=128, evictable=lambda j: j.done)
-
-
-def cam_results(key: SharedJob, was_running: bool, x) -> None:
-    """The attribution job's progress (polled every second while it runs), then its three maps."""
-    shared = _cam_jobs()
-    job = shared.get(key)
-    if job is None:
-        return
-    view = job.poll()
-    if not view.finished:
-        ui_jobs.status(view, t("network.job_running"))
-        return
-    if job.result is None:
-        st.error(t("network.job_failed", detail=literal(ui_jobs.failure_detail(view))))
-        if st.button(t("network.retry"), key="nw_retry_cam"):
-            shared.pop(key, None)
-            st.rerun(scope="app")
-        return
-    res = job.result
-    attributions((res["cam"], res["cls"], res["conv"], res["saliency"], res["probs"], res["occlusion"]), x)
-    if was_running:  # finished: the whole page once more, which stops the polling
-        st.rerun(scope="app")
-
-
-def attributions(res: tuple, x) -> None:
-    """Grad-CAM, saliency and occlusion side by side (``res``: ``_attributions``'s tuple)."""
     from explainer.learning import backprop as bp
 
-    cam, cls, conv, sal, probs, occ = res
     L_ = lab()
     coords = bp.occlusion_centres(PATCH, PATCH_STEP, side=int(np.asarray(x).shape[0]))
     g1, g2, g3 = st.columns(3)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from explainer.engine import jobs
-from explainer.i18n import translate
 from explainer.learning import network as N
 from tests.conftest import app_test
 
@@ -63,57 +62,3 @@ def test_the_page_starts_the_patch_job_and_shows_the_patches(mnist_dir):
     said = [c.value for c in at.caption if c.value.startswith(head)]
     assert len(said) == 1 and said[0].count("#") == 9 and "grid" not in said[0], said
     assert not at.exception
-
-
-def test_attribution_job_equals_the_library(mnist_dir):
-    from explainer.data.mnist import load_mnist
-    from explainer.learning import backprop as bp
-
-    model, config = N.reference_checkpoint()
-    x = load_mnist()[2][1].astype(np.float32) / 255.0
-    job = jobs.AttributionJob(model, config, x).start()
-    assert job.join(timeout=300), "the attribution job did not finish"
-    res = job.result
-    cam, cls, conv = N.grad_cam(model, x)
-    assert (res["cls"], res["conv"]) == (cls, conv) == (2, conv)  # test digit 1 is a 2
-    np.testing.assert_allclose(res["cam"], cam, atol=1e-5)
-    np.testing.assert_allclose(res["saliency"], bp.saliency(model, x, cls)[0], atol=1e-5)
-    np.testing.assert_allclose(res["occlusion"], bp.occlusion(model, x, cls, patch=8, stride=2), atol=1e-5)
-
-
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_grad_cam_saliency_and_occlusion_on_demand_as_a_job(lang, mnist_dir):
-    """The toggle starts one engine job for this model and input (no backward or occluded passes in the page), its
-    progress polls, then the three maps; a second session of the same input gets the same job's maps."""
-    import json
-
-    from explainer.data.mnist import load_mnist
-
-    def titles(at):
-        return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
-
-    cam, k, conv = N.grad_cam(N.reference_model(), load_mnist()[2][0] / 255.0)
-    want = [translate("network.cam_title", lang, k=k), translate("backprop.saliency_title", lang, k=k),
-            translate("backprop.occlusion_title", lang, k=k)]
-    at = app_test("network", lang, timeout=120)
-    at.query_params.update(nw_cam="1")
-    at.run()
-    assert not at.exception
-    from ui.jobs import _LIVE
-
-    from ui.registry import shared_registry
-
-    started = [j.kind for j in at.session_state[_LIVE]] if _LIVE in at.session_state else []
-    assert started in ([], ["attributions"])  # this session's job, or the other language's, already done
-    kept = [key for key, job in shared_registry("network.cam").items() if key.input_key == "test0"]
-    assert [(key.kind, key.model_key) for key in kept] == [("attributions", "reference")]
-    deadline = time.time() + 120
-    while not all(w in titles(at) for w in want) and time.time() < deadline:
-        time.sleep(0.5)
-        at.run()
-    assert all(w in titles(at) for w in want), titles(at)
-    assert not at.exception and not at.error
-    other = app_test("network", lang, timeout=120)
-    other.query_params.update(nw_cam="1")
-    other.run()  # the shared job is done: its maps at once
-    assert all(w in titles(other) for w in want)

@@ -133,6 +133,23 @@ def test_a_click_on_the_overview_selects_a_channel(mnist_dir):
     assert at.selectbox(key="nw_layer").value == 7 and at.number_input(key="nw_channel").value == 3
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_grad_cam_saliency_and_occlusion_on_demand(lang, mnist_dir):
+    at = app_test("network", lang, timeout=90)
+    at.query_params.update(nw_cam="1")
+    at.run()
+    assert not at.exception
+    from explainer.data.mnist import load_mnist
+
+    cam, k, conv = N.grad_cam(N.reference_model(), load_mnist()[2][0] / 255.0)
+    import json
+
+    specs = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    assert translate("network.cam_title", lang, k=k) in specs
+    assert translate("backprop.saliency_title", lang, k=k) in specs
+    assert translate("backprop.occlusion_title", lang, k=k) in specs
+
+
 def _stored_run(seed: int = 12) -> tuple[KeptRun, str]:
     """A learner's run kept in the run store (the tests' temporary one), and its id."""
     from explainer.engine.runstore import RunStore

@@ -13,8 +13,6 @@ worker, what travels back) is ``explainer.engine.protocol``; adding a kind is on
 - ``ShiftJob(model, config, *, digits=2000)``: the accuracy per shift (``shift.shifted_accuracy``).
 - ``TopPatchesJob(model, config, layer)`` and ``OptimiseInputJob(model, config, layer, channel, *, steps=None)``:
   "Inside the network" (``network.top_patches``, ``network.optimise_input``).
-- ``AttributionJob(model, config, x, *, patch=8, stride=2)``: Grad-CAM, saliency and occlusion of one input for its
-  predicted class ("Inside the network": ``network.grad_cam``, ``backprop.saliency``, ``backprop.occlusion``).
 
 Each also takes ``owner=``, ``engine_=`` and ``heartbeat_timeout=`` (``protocol.Job``). The Optimizers page's
 2-D races are no job: the written-out update rules (``explainer.learning.optim_rules``) compute the longest one
@@ -393,41 +391,3 @@ class OptimiseInputJob(Job):
         from explainer.learning.network import optimise_input
 
         return optimise_input(_worker_model(config, state), layer, channel, steps=steps, progress=link.fraction)
-
-
-class AttributionJob(Job):
-    """"Where the network looked" of "Inside the network": Grad-CAM (``network.grad_cam``), saliency and occlusion
-    (``backprop.saliency``, ``backprop.occlusion``: ``patch``-pixel squares every ``stride``) of the input ``x``
-    (28×28, or 32×32×3, in [0, 1]) for the class the model predicts; 121 occluded forward passes and two backward
-    passes that used to run in the web process. The result: ``cam``, ``cls``, ``conv``, ``saliency``, ``probs``,
-    ``occlusion``."""
-
-    kind = "attributions"
-
-    def __init__(self, model, config, x, *, patch: int = 8, stride: int = 2, owner: str | None = None,
-                 engine_: Engine | None = None, heartbeat_timeout: float | None = None):
-        import numpy as np
-
-        super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
-        self.state_dict, self.config = state_of(model), config
-        self.x, self.patch, self.stride = np.asarray(x, dtype=np.float32), int(patch), int(stride)
-
-    def estimate(self, eng: Engine) -> float:
-        return 1.0
-
-    def task_args(self) -> tuple:
-        return self.config.to_dict(), self.state_dict, self.x, self.patch, self.stride
-
-    @staticmethod
-    def work(link: Link, config: dict, state: dict, x, patch: int, stride: int) -> dict:
-        from explainer.learning import backprop as bp
-        from explainer.learning.network import grad_cam
-
-        model = _worker_model(config, state)
-        cam, cls, conv = grad_cam(model, x)
-        link.fraction(0.1)
-        sal, _, probs = bp.saliency(model, x, cls)
-        link.fraction(0.2)
-        occ = bp.occlusion(model, x, cls, patch=patch, stride=stride)
-        return dict(cam=cam, cls=cls, conv=conv, saliency=sal, probs=probs, occlusion=occ)
-
