@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from explainer.engine import jobs
+from explainer.i18n import translate
 from explainer.learning import network as N
 from tests.conftest import app_test
 
