@@ -290,6 +290,8 @@ class Session:
             st = WidgetState(id=w.id)
             make(w, st)
             self.states[w.id] = st
+            if getattr(w.proto, "form_id", "") and not getattr(w.proto, "is_form_submitter", False):
+                return 0.0  # a widget in a form: the browser keeps its value, sent with the form's submit (no rerun)
             t0 = time.perf_counter()
             await self._rerun(fragment_id=w.fragment_id)
             return time.perf_counter() - t0

@@ -7,7 +7,7 @@ with the app's default settings, and both on shifted test images.
 For each data set and each epoch count (one-cycle needs the length up front: one run per count) it trains the fast
 CNN and prints the test accuracy on all 10,000 test images, the training time (evaluation excluded) and images/s;
 then the MLP (its preset: Adam 1e-3, batch 64, no one-cycle) for the largest count, the CNN − MLP gap, and the
-accuracy of both on the first 2,000 test images shifted 0…6 pixels (``explainer.maths.shift.shifted_accuracy``).
+accuracy of both on the first 2,000 test images shifted 0…6 pixels (``explainer.learning.shift.shifted_accuracy``).
 Goal: Fashion-MNIST ≥ 91 % with the fast CNN in ≤ 30 s of training. ``--json`` prints one JSON object.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ GOAL_ACC, GOAL_SECONDS = 0.91, 30.0
 
 def run(dataset: str, epochs: list[int], shift_images: int) -> dict:
     from explainer.data import datasets
-    from explainer.maths.shift import SHIFTS, shifted_accuracy
+    from explainer.learning.shift import SHIFTS, shifted_accuracy
     from explainer.learning.train import TrainConfig, train
 
     data = datasets.get(dataset).load_all()

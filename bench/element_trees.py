@@ -180,14 +180,41 @@ def _flat(node, path: str, rows: list) -> None:
             rows.append((here, k, json.dumps(v, sort_keys=True, ensure_ascii=False)))
 
 
+# What ``st.container()`` with no options (and so ``st.fragment``, which wraps its elements in one) sends: a block
+# that draws nothing itself, between its parent's elements at the same gap
+_PLAIN = {"flex_container": {"align": "ALIGN_START", "direction": "VERTICAL", "gap_config": {"gap_size": "SMALL"},
+                             "justify": "JUSTIFY_START"},
+          "height_config": {"use_content": True}, "width_config": {"use_stretch": True}}
+
+
+def _spliced(node: dict) -> dict:
+    """``node`` with every plain container's children put in its place (``--splice``)."""
+    if "children" not in node:
+        return node
+    kids = []
+    for c in node["children"]:
+        c = _spliced(c)
+        if c.get("type") == "flex_container" and c.get("proto") == _PLAIN:
+            kids.extend(c.get("children", []))
+        else:
+            kids.append(c)
+    return {**node, "children": kids}
+
+
 def _ident(page: dict) -> str:
     return f"{page['page']} {page['lang']} predict={int(page['predict'])}"
 
 
-def compare(a_path: str, b_path: str, strict: bool = False, limit: int = 40) -> int:
+def compare(a_path: str, b_path: str, strict: bool = False, limit: int = 40, splice: bool = False) -> int:
     import difflib
 
     a, b = (json.loads(Path(p).read_text()) for p in (a_path, b_path))
+    if splice:  # a page that moved a part into a fragment: the same elements in the same order, keys by name
+        for d in (a, b):
+            for page in d["pages"]:
+                page["tree"] = [_spliced(n) for n in page["tree"]]
+                for k in page["keys"]:
+                    k["at"] = ""
     pa, pb = ({_ident(p): p for p in d["pages"]} for d in (a, b))
     visible = keyed = 0
     for name in sorted(pa.keys() | pb.keys()):
@@ -231,9 +258,12 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two dumps; exit 1 on a visible difference")
     ap.add_argument("--strict", action="store_true", help="with --compare: key differences also exit 1")
+    ap.add_argument("--splice", action="store_true",
+                    help="with --compare: a plain container's elements count as its parent's (st.fragment wraps its "
+                         "elements in one; it draws nothing), keys compared by name and order, not position")
     args = ap.parse_args()
     if args.compare:
-        return compare(*args.compare, strict=args.strict)
+        return compare(*args.compare, strict=args.strict, splice=args.splice)
     t0 = time.perf_counter()
     data = dump(Path(args.root), args.pages.split(",") if args.pages else None, args.langs.split(","),
                 [p == "1" for p in args.predict.split(",")], args.timeout)

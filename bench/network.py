@@ -120,7 +120,7 @@ async def _server(runs: int) -> dict:
                 t0 = time.perf_counter()
                 await act(i)  # returns at the click's script_finished
                 wall = time.perf_counter() - t0
-                after = await clicks._settled(server, before)  # the counters once the run's messages are out
+                after, _ = await clicks._settled(server, before)  # the counters once the run's messages are out (and when)
                 out.setdefault(name, []).append(((after[0] - before[0]) + (after[1] - before[1]), wall,
                                                  after[3] - before[3], _process_cpu(server.proc.pid) - c0))
 

@@ -121,6 +121,8 @@ POLL_SESSION_CHARS = 200  # the answering session's id (only its hash is kept)
 POLL_SECRET_CHARS = 100  # the lecturer's secret as sent (longer: wrong)
 POLL_GUESSES = 10  # wrong or unknown codes one session (or one browser, by its cookie) may try per window
 POLL_GUESS_WINDOW_S = 60.0  # ... in this many seconds; then the code box waits
+POLL_GUESS_BROWSERS = 10_000  # browsers whose wrong codes a process remembers (the oldest forgotten first)
+POLL_CODE_TYPED_CHARS = 24  # the code box takes this much (6 characters, with spaces and dashes as typed)
 POLL_TICK_S = 1.0  # the projector's histogram is re-read this often (one aggregate query): current within 2 s
 POLL_STUDENT_TICK_S = 2.0  # a student's phone asks whether the poll was revealed this often (one row by its key)
 

@@ -27,6 +27,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from explainer import limits
+from explainer.figures import questions as fq
+
 KINDS = ("number", "choice", "cell")
 
 
@@ -47,7 +50,7 @@ class Posed:
     ``choices`` are the values offered (their labels: ``choice_labels`` + value, or the value itself);
     ``grid`` is the (rows, columns) of a cell question's grid. ``answer`` is a number, a choice value, or for
     a cell question the list of accepted cells ``[[r, c], …]`` (ties). ``figure``: the small state of the question's
-    figure (``explainer.figures.questions.figure_state``: the input, window, stride … never the answer), or None."""
+    figure (``figure_state`` below: the input, window, stride … never the answer), or None."""
 
     id: str
     lesson: str
@@ -144,7 +147,6 @@ class Question:
         return check(self.kind, given, answer, self.tolerance)
 
     def pose(self, state: dict) -> Posed:
-        from explainer.figures.questions import figure_state
 
         r = self.compute(state)
         return Posed(self.id, self.lesson, self.kind, self.prompt, dict(r.get("params", {})), r["answer"],
@@ -410,11 +412,15 @@ def _model_params(state: dict) -> dict:
 
 
 def _first_layer_values(state: dict) -> dict:
-    """How many numbers the first layer that changes the shape (a convolution, or the MLP's flatten) puts out for
-    one 28×28 digit: its output shape's product, from the layer table."""
+    """How many numbers the first layer that changes the shape (a convolution or a pooling) puts out for one 28×28
+    digit: its output shape's product, from the layer table. A model that flattens first (the MLP) is not asked
+    (``ValueError``): the answer would be the input's own 784."""
     rows = [r for r in _model_rows(state) if r.get("output_shape")]
     first = next(r for r in rows if tuple(int(v) for v in r["output_shape"]) != (1, 28, 28))
     shape = tuple(int(v) for v in first["output_shape"])
+    if len(shape) == 1:  # a flatten first (the MLP): its 28 · 28 = 784 numbers are in the prompt ("28×28") and in the
+        # model's name ("MLP 784-…"): nothing to predict, so the question is not asked (``ui.questions.ask``: no card)
+        raise ValueError("the first layer that changes the shape only flattens the input")
     a = int(np.prod(shape))
     return {"answer": a, "words": {"model": f"train.model_{state['model']}"},
             "explain_params": {"shape": " × ".join(map(str, shape)), "layer": first["layer"], "answer": a}}
@@ -553,3 +559,138 @@ def parse_tally(text: str) -> dict:
             raise ValueError("tally letter")
         tally.setdefault(q.lesson, {})[q.id] = _OUTCOME[ch]
     return tally
+
+
+# ---------------------------------------------------------------- each question's figure
+# The small state of the figure a class poll draws for a question, taken from the page's state (what the learner
+# saw when asked, never the answer); drawn and validated by explainer.figures.questions (build, checked). It lives
+# here, beside the questions, because it reads the library's layers above the figures (learning's surfaces and
+# by-hand example, this module's model rows).
+def _fig_window(state: dict, k: str = "k", d: str | None = "d") -> dict:
+    return {"kind": "window", "n": int(state["n"]), "k": int(state[k]), "s": int(state["s"]), "p": int(state["p"]),
+            "d": int(state[d]) if d else 1}
+
+
+def _fig_edge(state: dict) -> dict:
+    from explainer.data.images import sample
+
+    img = sample(state.get("image", "step_edge"))
+    if img.ndim != 2:
+        raise ValueError("figure: a grey image")
+    return {"kind": "values", "x": img.astype(int).tolist(), "f": 3, "p": 0, "row": int(state["row"]),
+            "col": int(state["col"])}
+
+
+def _fig_pool_values(state: dict) -> dict:
+    x = [[int(v) if float(v).is_integer() else round(float(v), 3) for v in r] for r in state["x"]]
+    return {"kind": "values", "x": x, "f": int(state["f"]), "p": int(state["p"]), "row": 0, "col": 0}
+
+
+def _fig_shifted_xo(state: dict) -> dict:
+    """``pooling.peak_kept``: the X or the O moved (dy, dx), its vacated cells off: the picture the maps are taken of."""
+    from explainer.maths import xo
+    from explainer.maths.pooling import shift
+
+    base = xo.X if state["which"] == "x" else xo.O
+    return {"kind": "xo", "grid": xo.grid_text(shift(base, int(state["dy"]), int(state["dx"]), fill=-1.0)), "patch": None}
+
+
+def _fig_surface(state: dict) -> dict:
+    """The race's surface on a ``fq.SURFACE_SIDE`` grid as levels 0–100 (log(1 + f − min) where the page draws it so), and
+    the start in the grid's cells."""
+    from explainer.learning import optim
+
+    name = state["surface"]
+    surf = optim.surface(name, kappa=float(state["kappa"])) if name == "quadratic" else optim.surface(name)
+    _, _, z = optim.loss_grid(surf, fq.SURFACE_SIDE)
+    z = z - np.nanmin(z)
+    if surf.log_scale:
+        z = np.log1p(z)
+    top = float(np.nanmax(z))
+    levels = np.zeros_like(z) if not math.isfinite(top) or top <= 0 else np.nan_to_num(z / top, nan=1.0)
+    (x0, x1), (y0, y1) = surf.bounds
+    sx, sy = (float(v) for v in state["start"])
+    col = (sx - x0) / (x1 - x0) * (fq.SURFACE_SIDE - 1)
+    row = (sy - y0) / (y1 - y0) * (fq.SURFACE_SIDE - 1)
+    return {"kind": "surface", "z": np.rint(100 * levels).astype(int).tolist(), "start": [round(col, 2), round(row, 2)]}
+
+
+def _fig_hand(state: dict) -> tuple:
+    from explainer.learning import backprop as bp
+    from explainer.maths.kernels import kernel
+
+    return bp.hand_input(state["input"]), np.asarray(kernel(state["kernel"]).weights, float)
+
+
+def _fig_hand_values(x: np.ndarray) -> list:
+    return [[int(v) if float(v).is_integer() else round(float(v), 3) for v in r] for r in np.asarray(x, float)]
+
+
+def _fig_hand_input(state: dict) -> dict:
+    """``backprop.y_size``: the by-hand input with its padding, the kernel's first window and the next a stride on."""
+    x, w = _fig_hand(state)
+    return {"kind": "values", "x": _fig_hand_values(x), "f": int(w.shape[0]), "p": int(state["padding"]), "row": 0, "col": 0,
+            "s": int(state["stride"])}
+
+
+def _fig_hand_grad_y(state: dict) -> dict:
+    """``backprop.grad_b``: ∂L/∂Y = Y − T as the page shows it when it asks (their sum is the answer: not drawn)."""
+
+    return {"kind": "values", "x": _fig_hand_values(_hand(state).grad_y), "f": 0, "p": 0, "row": 0, "col": 0}
+
+
+def _fig_layers(state: dict) -> dict:
+    """The model's layers as the layer table names them (the shapes and counts the questions ask about left out)."""
+    return {"kind": "layers", "names": [r["layer"] for r in _model_rows(state) if r["layer"]]}
+
+
+def _fig_image(state: dict) -> dict:
+    """``network.*``: the picture the network reads (grey; its range stretched to 0–255), as the page shows it before
+    the prediction; the page's ``probs`` (the answer) are not drawn."""
+    x = np.asarray(state["image"], dtype=float)
+    if x.ndim != 2 or not np.isfinite(x).all():
+        raise ValueError("figure: a grey image")
+    lo, hi = float(x.min()), float(x.max())
+    x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+    return {"kind": "image", "x": np.rint(255 * x).astype(int).tolist()}
+
+
+FIGURES: dict[str, Callable[[dict], dict]] = {
+    "stride.out_size": _fig_window,
+    "pooling.out_size": lambda s: _fig_window(s, "f", None),
+    "kernels.out_width": lambda s: {"kind": "window", "n": int(s["w"]), "k": int(s["kw"]), "s": 1, "p": 0, "d": 1},
+    "xo.winner": lambda s: {"kind": "xo", "grid": s["grid"], "patch": None},
+    "xo.best_cell": lambda s: {"kind": "xo", "grid": s["grid"], "patch": None},
+    "xo.map_value": lambda s: {"kind": "xo", "grid": s["grid"], "patch": [int(s["row"]), int(s["col"])]},
+    "pooling.first_window": _fig_pool_values,
+    "kernels.edge_value": _fig_edge,
+    "images.flat_index": lambda s: {"kind": "pixel", "w": int(s.get("width", 28)), "row": int(s["row"]),
+                                    "col": int(s["col"])},
+    "images.normalised": lambda s: {"kind": "swatch", "rgb": [int(s["value"])] * 3},
+    "images.grey": lambda s: {"kind": "swatch", "rgb": [int(v) for v in s["rgb"]]},
+    "stride.params": lambda s: {"kind": "stack", "k": int(s["kernels"]), "c": int(s["channels"]), "f": int(s["f"])},
+    "stride.transposed_size": lambda s: {"kind": "spread", **{x: int(s[x]) for x in ("n", "k", "s", "p", "op")}},
+    "pooling.peak_kept": _fig_shifted_xo,
+    "optimizers.first": _fig_surface,
+    "optimizers.lowest": _fig_surface,
+    "backprop.y_size": _fig_hand_input,
+    "backprop.grad_b": _fig_hand_grad_y,
+    "train.params": _fig_layers,
+    "train.first_values": _fig_layers,
+    "train.updates": lambda s: {"kind": "batches", "n": min(int(s["train_size"]), limits.TRAIN_SIZE_MAX),
+                                "bs": min(int(s["batch_size"]), int(s["train_size"])), "epochs": int(s["epochs"])},
+    "network.predicted": _fig_image,
+    "network.confidence": _fig_image,
+}
+
+
+def figure_state(qid: str, state: dict) -> dict | None:
+    """The figure's small state for question ``qid`` on the page's ``state``; None: no figure (none registered, or
+    the state is too large to draw or not one a figure can take)."""
+    take = FIGURES.get(qid)
+    if take is None:
+        return None
+    try:
+        return fq.checked(take(state))
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None

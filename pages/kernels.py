@@ -21,6 +21,7 @@ from ui.charts import chart, figure
 from explainer.engine.runstore import valid_id
 from ui.images import PickedImage, digit, image_picker
 from ui.questions import ask
+from ui.speedups import array_key
 from explainer.limits import KERNEL_TEXT_CHARS
 from ui.shell import formula, keep_last, labels, lesson_views, note, publish, restore, t, widget
 from ui.tables.kernels import DEFAULT_CUSTOM, MAP_CHARS, VIEWS, TABLE as KERNELS
@@ -46,14 +47,16 @@ def fmt(v: float) -> str:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def grey_of(img: np.ndarray) -> np.ndarray:
-    """The picked image as uint8 grey (small to hash: the cached functions below take it as their key)."""
-    return to_grey(img)
+def grey_of(key: str, _img: np.ndarray) -> np.ndarray:
+    """The picked image ``_img`` (its ``array_key`` is ``key``) as uint8 grey."""
+    return to_grey(_img)
 
 
 class Filtering(NamedTuple):
-    """What the maps are computed from: the image, the kernel (weights ÷ divisor), the bias and the flip, and the
-    partner kernel the magnitude view combines with it (None for a kernel without one)."""
+    """What the maps are computed from: the image, the kernel (weights ÷ divisor), the bias and the flip, the
+    partner kernel the magnitude view combines with it (None for a kernel without one), and the image's
+    ``array_key`` (the cached functions below are keyed by it, not by the image: hashing a 512² image for each
+    of them was ~1 ms a time, four or five times a click)."""
     img: np.ndarray
     weights: np.ndarray
     divisor: float
@@ -61,10 +64,11 @@ class Filtering(NamedTuple):
     flip: bool
     partner: np.ndarray | None
     partner_divisor: float
+    key: str
 
     def maps(self):
         """``output_maps`` of these settings (the output map doesn't depend on the partner kernel)."""
-        return output_maps(self.img, self.weights, self.divisor, self.bias, self.flip)
+        return output_maps(self.key, self.img, self.weights, self.divisor, self.bias, self.flip)
 
 
 class View(NamedTuple):
@@ -74,13 +78,17 @@ class View(NamedTuple):
     partner_divisor: float
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def output_maps(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool):
+@st.cache_resource(max_entries=32, show_spinner=False)
+def output_maps(key: str, _img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool):
     """The output map and the position of the strongest response (the clipped and magnitude views are made
-    only when shown, in ``output_figures``: a 1024² image's rerun stays quick)."""
-    out = apply_kernel(img.astype(np.float64), weights, divisor, bias, flip)
+    only when shown, in ``output_figures``: a 1024² image's rerun stays quick). ``key``: ``_img``'s ``array_key``.
+
+    One read-only map shared by every session (not pickled into the cache and out of it on every rerun: a 512²
+    map is 2 MB); nothing writes into it (the inspector changes a copy), and a write would raise."""
+    out = apply_kernel(_img.astype(np.float64), weights, divisor, bias, flip)
+    out.flags.writeable = False
     r, c = np.unravel_index(int(np.argmax(np.abs(out))), out.shape)
-    return out, (int(r), int(c))
+    return out, (int(r), int(c)), figs.value_range(out, "signed")
 
 
 def view_map(img, out, view: str, bias: float, flip: bool, partner, partner_divisor: float) -> np.ndarray:
@@ -107,7 +115,9 @@ def _figure(d: dict, box: tuple | None = None, side: int = 0):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def input_figure(img: np.ndarray, title: str, labels_: tuple, kind: str = "grey") -> dict:
+def input_figure(key: str, _img: np.ndarray, title: str, labels_: tuple, kind: str = "grey") -> dict:
+    """The input map of ``_img`` (its ``array_key`` is ``key``)."""
+    img = _img
     x_title, y_title, value_label = labels_
     bar = t("kernels.cb_grey") if kind == "grey" else t("common.value")
     return _plain(figs.map_figure(img, kind=kind, title=title, colorbar_title=bar, x_title=x_title,
@@ -115,10 +125,12 @@ def input_figure(img: np.ndarray, title: str, labels_: tuple, kind: str = "grey"
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def output_figures(img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
+def output_figures(key: str, _img: np.ndarray, weights: np.ndarray, divisor: float, bias: float, flip: bool,
                    partner: np.ndarray | None, partner_divisor: float, view: str, texts: tuple) -> tuple[dict, dict]:
-    """The output map in ``view`` and the histogram, keyed by the settings (not by the big output arrays)."""
-    out, _ = output_maps(img, weights, divisor, bias, flip)
+    """The output map in ``view`` and the histogram, keyed by the settings and the image's ``array_key`` (not by
+    the big arrays)."""
+    img = _img
+    out = output_maps(key, img, weights, divisor, bias, flip)[0]
     title, colorbar, x_title, y_title, value_label, hist_title, hist_x, hist_y = texts
     kh, kw = np.shape(weights)
     z = view_map(img, out, view, bias, flip, partner, partner_divisor)
@@ -227,7 +239,29 @@ def shown_value(img, value: float, r: int, c: int, view: str, bias: float, flip:
     return value
 
 
-def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown: View | None = None,
+def _shown_near(img, out, r: int, c: int, shown: View, bias, flip):
+    """A copy of the map whose 9×9 cells around (r, c) show what the view shows (clipped values or magnitudes):
+    the neighbourhood map of a view other than raw. The partner kernel runs over the image's part under these
+    cells only (as the map does: 2.7 → 0.1 ms, not 81 cells one by one); the caller's ``inspect_pixel`` has
+    checked the image."""
+    ho, wo = out.shape
+    picker_map = out.copy()
+    r0, r1, c0, c1 = max(0, r - 4), min(ho, r + 5), max(0, c - 4), min(wo, c + 5)
+    block = out[r0:r1, c0:c1]
+    if shown.view == "clipped":
+        picker_map[r0:r1, c0:c1] = clip_display(block)
+    elif shown.partner is None:
+        picker_map[r0:r1, c0:c1] = np.abs(block)
+    else:
+        ph, pw = np.shape(shown.partner)
+        part = img[r0: r1 - 1 + ph, c0: c1 - 1 + pw]
+        gy = apply_kernel(np.asarray(part, dtype=np.float64), shown.partner, shown.partner_divisor, bias, flip)
+        picker_map[r0:r1, c0:c1] = gradient_magnitude(block, gy)
+    return picker_map
+
+
+def pixel_inspector(img, weights, divisor, bias, flip, out, best, signed: tuple[float, float],
+                    shown: View | None = None,
                     kind: str = "grey") -> None:
     st.header(t("kernels.inspector_header"))
     note(t("kernels.inspector_intro"))
@@ -250,20 +284,12 @@ def pixel_inspector(img, weights, divisor, bias, flip, out, best, shown: View | 
     info = inspect_pixel(img, weights, r, c, divisor, bias, flip)
     L = lab()
     left, right = st.columns([1, 1])
-    picker_map = out
-    if shown is not None and shown.view != "raw":  # the neighbourhood shows what the view shows (e.g. magnitudes)
-        picker_map = out.copy()
-        r0, r1, c0, c1 = max(0, r - 4), min(ho, r + 5), max(0, c - 4), min(wo, c + 5)
-        # the partner kernel's windows over these cells: the image's part under them, not the whole image (81
-        # whole-image checks and conversions were ~25 ms on a 512² photo); ``info`` above checked the image
-        ph, pw = np.shape(shown.partner) if shown.partner is not None else (1, 1)
-        part = img[r0: r1 - 1 + ph, c0: c1 - 1 + pw]
-        for rr in range(r0, r1):
-            for cc in range(c0, c1):
-                picker_map[rr, cc] = shown_value(part, float(out[rr, cc]), rr - r0, cc - c0, shown.view, bias, flip,
-                                                 shown.partner, shown.partner_divisor)
+    picker_map = out if shown is None or shown.view == "raw" else _shown_near(img, out, r, c, shown, bias, flip)
     with left:
-        chart(figure(figs.neighbourhood_block, *figs.neighbourhood(picker_map, r, c), r, c, title=t("kernels.pick_title", r=r, c=c), **L),
+        # the raw map's colour range is the cached one (a percentile of the whole map, ~1 ms); another view's
+        # changed cells can move it, so it is worked out afresh there
+        near = figs.neighbourhood(picker_map, r, c, zrange=signed if picker_map is out else None)
+        chart(figure(figs.neighbourhood_block, *near, r, c, title=t("kernels.pick_title", r=r, c=c), **L),
                         key=f"kn_pick_{n}", on_select="rerun", selection_mode="points", config=CFG)
     with right:
         chart(figure(figs.grid_figure, info.window, title=t("kernels.window_title"), kind=kind,
@@ -296,7 +322,7 @@ def channel_figures(rgb: np.ndarray, weights: np.ndarray, divisor: float, bias: 
     figures = [_plain(figs.map_figure(z, kind="signed", title=title, colorbar_title=colorbar, height=360,
                                       x_title=x_title, y_title=y_title, value_label=value_label))
                for z, title in zip((*per, total), titles)]
-    grey_out = apply_kernel(grey_of(rgb).astype(np.float64), weights, divisor, bias, flip)
+    grey_out = apply_kernel(to_grey(rgb).astype(np.float64), weights, divisor, bias, flip)
     luma = np.tensordot(LUMA, per, axes=1) + bias
     numbers = dict(h=total.shape[0], w=total.shape[1], H=rgb.shape[0], W=rgb.shape[1],
                    r=fmt(np.abs(per[0]).max()), g=fmt(np.abs(per[1]).max()), b=fmt(np.abs(per[2]).max()),
@@ -320,14 +346,14 @@ def colour_channels(rgb: np.ndarray, weights, divisor: float, bias: float, flip:
     st.markdown(t("kernels.rgb_numbers", **numbers))
 
 
-def default_result(img: np.ndarray):
-    """What ``explore`` shows for the default kernel (vertical edge) on ``img``."""
+def default_result(img: np.ndarray, key: str):
+    """What ``explore`` shows for the default kernel (vertical edge) on ``img`` (its ``array_key`` is ``key``)."""
     k = kernel("vertical_edge")
     pair = kernel(k.pair)
     settings = Filtering(img, np.asarray(k.weights), float(k.divisor), 0.0, False, np.asarray(pair.weights),
-                         float(pair.divisor))
-    out, best = settings.maps()
-    return settings, k.pair, out, best
+                         float(pair.divisor), key)
+    out, best, signed = settings.maps()
+    return settings, k.pair, out, best, signed
 
 
 def _map_ref(text: str):
@@ -412,8 +438,8 @@ def explore_settings(picked: PickedImage) -> tuple:
     return per_channel, build, bias, flip
 
 
-def explore_result(img: np.ndarray, build, bias: float, flip: bool):
-    """``(settings, pair, out, best)`` of the kernel on ``img`` (the last good one after an error, shown), or the
+def explore_result(img: np.ndarray, key: str, build, bias: float, flip: bool):
+    """``(settings, pair, out, best, signed colour range of out)`` of the kernel on ``img`` (its ``array_key`` is ``key``; the last good one after an error, shown), or the
     default kernel's when there is none yet; None when not even that can be made."""
 
     def compute():
@@ -421,16 +447,16 @@ def explore_result(img: np.ndarray, build, bias: float, flip: bool):
         if not np.isfinite(bias) or abs(bias) > MAX_ABS:
             raise UserError("errors.too_large", text=str(bias), limit=f"{MAX_ABS:g}")
         settings = Filtering(img, np.asarray(weights, dtype=np.float64), float(divisor), float(bias), bool(flip),
-                             None if partner is None else np.asarray(partner, dtype=np.float64), float(pdiv))
-        out, best = settings.maps()
-        return settings, pair, out, best
+                             None if partner is None else np.asarray(partner, dtype=np.float64), float(pdiv), key)
+        out, best, signed = settings.maps()
+        return settings, pair, out, best, signed
 
     result, error = keep_last("kn_explore", compute)
     if error:
         st.error(error)
     if result is None:  # nothing good yet (e.g. a shared link with a bad kernel): the default kernel meanwhile
         try:
-            result = default_result(img)
+            result = default_result(img, key)
         except UserError:
             return None
         st.info(t("kernels.showing_default", kernel=t("kernels.k.vertical_edge")))
@@ -452,18 +478,39 @@ def view_notes(view: str | None, pair: str | None, H: int, W: int) -> None:
 def explore() -> None:
     linked = network_map()
     picked = linked or image_picker("kn", default="camera")
-    img = picked.array if linked is not None else grey_of(picked.array)  # a map keeps its own numbers
+    key = array_key(picked.array)  # once per full run: the cached functions below are keyed by it
+    if linked is None:
+        img, key = grey_of(key, picked.array), key + ":grey"
+    else:
+        img = picked.array  # a map keeps its own numbers
     kind = "grey" if linked is None else ("signed" if img.min() < 0 else "magnitude")
+    # Fragments (server CPU per click, issue 19): a change of the kernel, bias, flip or view reruns what follows
+    # the picker, not the sidebar and the lesson's header; the inspected cell reruns only the maps (explore_maps).
+    # The picture (and the app's settings in the sidebar) rerun the page.
+    st.fragment(explore_image)(picked, img, key, kind)
+
+
+def explore_image(picked: PickedImage, img: np.ndarray, key: str, kind: str) -> None:
+    """The kernel's settings on the picked image, the output view, its question, and the maps (a fragment)."""
     per_channel, build, bias, flip = explore_settings(picked)
-    result = explore_result(img, build, bias, flip)
+    result = explore_result(img, key, build, bias, flip)
     if result is None:
         return
     current = img  # the picked image; the maps below may still show the last good one (another image)
-    settings, pair, out, best = result
-    img, weights, divisor, bias, flip = settings.img, settings.weights, settings.divisor, settings.bias, settings.flip
-    kh, kw = np.shape(weights)
+    settings = result[0]
     view = widget(st.segmented_control, t("kernels.output_view"), KERNELS["kn_out"],
                   format_func=labels("kernels.out_"), required=True)
+    seen = ask("kernels.out_width", {"w": settings.img.shape[1], "kw": np.shape(settings.weights)[1]},
+               "kn")  # predict first: the output map waits for it
+    same = settings.img.shape == current.shape and np.array_equal(settings.img, current)
+    st.fragment(explore_maps)(picked, kind, result, view, seen, per_channel and same)
+
+
+def explore_maps(picked: PickedImage, kind: str, result, view: str | None, seen: bool, channels: bool) -> None:
+    """The input and output maps with the inspected cell, the histogram, the colour channels and the inspector."""
+    settings, pair, out, best, signed = result
+    img, weights, divisor, bias, flip = settings.img, settings.weights, settings.divisor, settings.bias, settings.flip
+    kh, kw = np.shape(weights)
     ss = st.session_state
     r = int(min(ss.get("kn_row", best[0]), out.shape[0] - 1))
     c = int(min(ss.get("kn_col", best[1]), out.shape[1] - 1))
@@ -473,11 +520,11 @@ def explore() -> None:
     cb = {"raw": t("kernels.cb_value"), "clipped": t("kernels.cb_grey"), "magnitude": t("kernels.cb_magnitude")}[view]
     texts = (t("kernels.output_title", h=out.shape[0], w=out.shape[1]), cb, *labels_, t("kernels.hist_title"),
              t("kernels.hist_x"), t("kernels.hist_y"))
-    out_fig, hist_fig = output_figures(**settings._asdict(), view=view or "raw", texts=texts)
-    seen = ask("kernels.out_width", {"w": W, "kw": kw}, "kn")  # predict first: the output map waits for it
+    out_fig, hist_fig = output_figures(settings.key, img, weights, divisor, bias, flip, settings.partner,
+                                       settings.partner_divisor, view=view or "raw", texts=texts)
     left, right = st.columns(2)
     with left:
-        in_fig = input_figure(img, t("kernels.input_title", h=H, w=W), labels_, kind)
+        in_fig = input_figure(settings.key, img, t("kernels.input_title", h=H, w=W), labels_, kind)
         chart(figure(_figure, in_fig, (r, c, kh, kw), max(H, W)), key="kn_in", config=CFG)
     with right:
         if seen:
@@ -489,9 +536,9 @@ def explore() -> None:
         st.markdown(t("kernels.range", lo=fmt(out.min()), hi=fmt(out.max()), h=out.shape[0], w=out.shape[1], H=H, W=W,
                       kh=kh, kw=kw))
     chart(figure(_figure, hist_fig), key="kn_hist", config=CFG)
-    if per_channel and img.shape == current.shape and np.array_equal(img, current):
+    if channels:
         colour_channels(picked.array, weights, divisor, bias, flip)
-    pixel_inspector(img, weights, divisor, bias, flip, out, best,
+    pixel_inspector(img, weights, divisor, bias, flip, out, best, signed,
                     shown=View(view or "raw", settings.partner, settings.partner_divisor), kind=kind)
 
 

@@ -272,7 +272,8 @@ def choose_input(config=None) -> tuple[np.ndarray, str, int | None, int | None] 
             st.error(t_error(exc))
             return None
         names = class_names(config)
-        c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+        # the button's words ("A random one of this digit") need more than a quarter of a 1280 px page
+        c1, c2, c3 = st.columns([3, 2, 3], vertical_alignment="bottom")
         with c1:
             i = int(widget(st.number_input, t(_other("network.digit", config)), NW["nw_digit"],
                            max_value=len(x_test) - 1))
@@ -449,7 +450,10 @@ def conv_arithmetic(u, layers, names, test_index: int | None, model_key: str, mn
     st.markdown(t("network.conv_text", c_in=c_in, k=U.size, s=U.stride, p=U.padding, prev=names[u.layer - 1]))
     chart(figure(figs.bars, u.partial_sums, labels=[str(i) for i in range(c_in)], title=t("network.partials_title"),
                     x_title=t("network.in_channel"), y_title=t("network.partial"), height=260),
-          key="nw_partials", name=t("network.partials_title"), config=CFG)
+          key="nw_partials", name=t("network.partials_title"), config=CFG,
+          summary=t("network.partials_summary", n=c_in, hi=fmt(u.partial_sums.max()),
+                    khi=int(np.argmax(u.partial_sums)), lo=fmt(u.partial_sums.min()),
+                    klo=int(np.argmin(u.partial_sums)), total=fmt(u.partial_sums.sum())))
     k = int(widget(st.number_input, t("network.in_channel"), NW["nw_in"], max_value=c_in - 1,
                    help=t("network.in_help")))
     k = min(k, c_in - 1)
@@ -491,7 +495,7 @@ def kernels_link(u, U, k: int, test_index: int | None, model_key: str, mnist: bo
     st.session_state["_nw_kernels_link"] = params  # what the button sends (tests read it)
     if st.button(t("network.open_kernels"), key="nw_open_kernel"):
         st.switch_page("pages/kernels.py", query_params=params)
-    note(t("network.open_note", s=U.stride))
+    note(t("network.open_note", s=U.stride, r=u.row * U.stride, c=u.col * U.stride))
 
 
 def dense_arithmetic(u, layers, names) -> None:
@@ -512,8 +516,9 @@ def softmax_section(layers, true_label: int | None, classes: list[str] | None = 
     s = N.softmax_steps(N.logits_of(layers), temp)
     classes = classes or [str(i) for i in range(len(s.probs))]
     col = t(_other("network.col_digit", config))
-    rows = [{col: classes[i], t("network.col_logit"): f"{z:.4f}",
-             t("network.col_scaled"): f"{v:.4f}", t("network.col_exp"): f"{e:.6g}",
+    # true minus signs ("−0.5267", "6.4e−07"), as in every other number of the app
+    rows = [{col: classes[i], t("network.col_logit"): number(z, ".4f"),
+             t("network.col_scaled"): number(v, ".4f"), t("network.col_exp"): number(e, ".6g"),
              t("network.col_prob"): f"{100 * p:.3f} %"} for i, (z, v, e, p) in
             enumerate(zip(s.logits, s.scaled, s.exp, s.probs))]
     left, right = st.columns([3, 2])
@@ -589,10 +594,16 @@ def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int,
     res = pjob.result if pjob is not None and pjob.done else None
     if res is not None:
         ch = min(channel, res["patches"].shape[0] - 1)
-        caps = [f"#{i} · {v:.2f}" for i, v in zip(res["index"][ch], res["value"][ch])]
+        caps = [f"#{i} · {number(v, '.2f')}" for i, v in zip(res["index"][ch], res["value"][ch])]
         size = res["field"][0]
-        chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title=t(_other("network.patches_title", config), c=ch, s=size)),
-              key="nw_patches", name=t("network.patches_name"), config=CFG)
+        title = t(_other("network.patches_title", config), c=ch, s=size)
+        phone = phone_browser()
+        if phone:  # a phone: 3 a row, the title above (one line of it is wider than the screen)
+            st.markdown(f"**{title}**")
+        chart(figs.patches(np.clip(res["patches"][ch], 0, 1), caps, title="" if phone else title,
+                           cols=3 if phone else 9, height=430 if phone else 170),
+              key="nw_patches", name=t("network.patches_name"), config=CFG,
+              summary=t("network.patches_summary", c=ch, items=", ".join(caps)))  # not the mosaic's "11×99 grid"
     ojob = shared.get(okey)
     opt = ojob.result if ojob is not None and ojob.done else None
     if opt is not None:
@@ -601,7 +612,7 @@ def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int,
             chart(bp_figs.attribution(opt["image"], title=t("network.optimised_title", c=channel), colorscale="Greys",
                                       zmin=0, zmax=1, **lab()), key="nw_opt", name=t("network.optimised_name"), config=CFG)
         with c2:
-            st.markdown(t("network.optimised_text", a=f"{opt['values'][0]:.3f}", b=f"{opt['values'][-1]:.3f}",
+            st.markdown(t("network.optimised_text", a=number(opt["values"][0], ".3f"), b=number(opt["values"][-1], ".3f"),
                           n=len(opt["values"])))
     if was_running and not running:  # finished: the whole page once more, which stops the polling
         st.rerun(scope="app")
@@ -653,7 +664,9 @@ in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x if np.nd
 in_slot = st.container()  # the picture first, then the questions about it
 # predict first: the prediction, the overview (its softmax row), the unit's detail, softmax and what a channel looks
 # for all show the answers, so the page goes on once both questions are answered or skipped
-revealed = all(ask_all("network", {"probs": [round(float(v), 4) for v in layers[-1].output]}, "nw").values())
+revealed = all(ask_all("network", {"probs": [round(float(v), 4) for v in layers[-1].output],  # the picture: a poll's figure
+                                   "image": np.round(x if np.ndim(x) == 2 else np.asarray(x) @ np.array(LUMA), 3).tolist()},
+                       "nw").values())
 with in_slot:
     chart(in_fig, key="nw_input", config=CFG,
           summary=t(_other("network.input_summary", config), pred=shown_pred, h=side, w=side) if revealed

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explainer.i18n import translate
+from tests.pagewalk import undeclared
 from ui.nav import LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +46,9 @@ def test_opens_on_home_with_sidebar():
     assert at.title[0].value == translate("home.title", "en")
     assert at.sidebar.selectbox(key="lang").value == "en"
     assert at.sidebar.toggle(key="presenter").value is False
+    # the sidebar's widgets, as Streamlit drew them (however the entry script made them), are declared (ui/tables/app.py)
+    drawn = {w.key for w in (*at.sidebar.selectbox, *at.sidebar.toggle)}
+    assert {"lang", "presenter", "predict"} <= drawn and undeclared(at) == []
 
 
 def test_every_existing_page_runs_from_the_app():
@@ -55,6 +59,7 @@ def test_every_existing_page_runs_from_the_app():
         at.switch_page(path).run()
         assert not at.exception, (path, at.exception)
         assert len(at.title) >= 1, path
+        assert undeclared(at) == [], path  # the page with the entry script's sidebar around it
 
 
 def test_switching_language_translates_the_page():

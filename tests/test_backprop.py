@@ -223,7 +223,7 @@ def test_occlusion_entries_are_probabilities_of_the_covered_digit():
 
 
 def test_shifted_accuracy_at_zero_is_plain_accuracy():
-    from explainer.maths.shift import shifted_accuracy
+    from explainer.learning.shift import shifted_accuracy
 
     model = _tiny_model()
     rng = np.random.default_rng(3)
@@ -236,6 +236,9 @@ def test_shifted_accuracy_at_zero_is_plain_accuracy():
     with torch.no_grad():  # moved 28 pixels: an empty image, whatever the direction
         blank = int(model(torch.zeros(1, 1, 28, 28)).argmax(1))
     assert acc[1] == pytest.approx(np.mean(y == blank))
+    model.train()
+    shifted_accuracy(model, x[:2], y[:2], shifts=(0,))
+    assert model.training  # scored in evaluation mode, and the model's own mode comes back
 
 
 def test_autograd_difference_sees_a_wrong_gradient():

@@ -112,3 +112,26 @@ def test_a_registry_is_iterated_over_snapshots_and_starts_once():
     for v in (1, 2, 3, 4, 5, 7):
         capped.put(v, v)
     assert list(capped.snapshot()) == [1, 3, 5, 7]  # only evictable (even) values made room, oldest first
+
+
+def test_a_registry_update_loses_no_concurrent_change():
+    """``update`` reads, changes and writes under the lock: 8 threads × 500 increments of one key make 4,000 (a
+    get-then-put would lose some), and the oldest keys go first beyond ``max_entries``."""
+    from ui.registry import SharedRegistry
+
+    reg: SharedRegistry = SharedRegistry("test", max_entries=3)
+
+    def bump() -> None:
+        for _ in range(500):
+            reg.update("k", lambda v: (v or 0) + 1)
+            time.sleep(0)
+
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert reg.get("k") == 4000
+    for key in ("a", "b", "c"):
+        reg.update(key, lambda v: 1)
+    assert sorted(reg.snapshot()) == ["a", "b", "c"]  # "k" was the oldest

@@ -127,7 +127,7 @@ def test_backprop_shift_experiment_on_fashion():
     """How kernels learn, with the Train page's choice (Fashion-MNIST): the CNN and the MLP trained on it are the
     pair (an MNIST run beside them is left out), their shift curves come from Fashion-MNIST's test images, and the
     CNN's prediction is named by its class."""
-    from explainer.maths.shift import shifted_accuracy
+    from explainer.learning.shift import shifted_accuracy
     from explainer.learning.train import train
 
     fashion = datasets.get("fashion").load_all()

@@ -59,6 +59,32 @@ def test_kernel_jpeg_data_uri_decodes_to_the_image_size():
     assert Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).size == (7, 5)
 
 
+def test_kernel_colourise_maps_values_through_the_scale_as_the_formula_does():
+    """Each value's colour is the scale's entry at clip((z − zmin) / (zmax − zmin) · 255, 0, 255), truncated; values
+    beyond the range take the end colours (the picture of a large map, made with fewer temporaries)."""
+    rng = np.random.default_rng(3)
+    z = np.concatenate([rng.normal(0, 80, 4000), [-1e9, 1e9, -100.0, 100.0, 0.0]]).reshape(-1, 5)
+    for kind in ("signed", "grey", "magnitude"):
+        want = fkernels._LUTS[kind][np.clip((z + 100.0) / 200.0 * 255.0, 0, 255).astype(np.uint8)]
+        got = fkernels.colourise(z, kind, -100.0, 100.0)
+        assert got.shape == (*z.shape, 3) and got.dtype == np.uint8 and np.array_equal(got, want)
+    assert (fkernels.colourise(z, "grey", -100.0, 100.0)[z <= -100.0] == 0).all()
+    assert (fkernels.colourise(z, "grey", -100.0, 100.0)[z >= 100.0] == 255).all()
+
+
+def test_grid_meta_counts_only_finite_values_with_or_without_gaps():
+    """A map's summary numbers: range, strongest |value| and its place, how many are finite; the same with all values
+    finite (a fast path) and with NaN/∞ gaps (which never win and are not counted)."""
+    from explainer.figures.describe import grid_meta
+
+    z = np.array([[1.0, -7.0, 3.0], [2.0, 6.5, -0.5]])
+    assert grid_meta(z)["grid"] == dict(rows=2, cols=3, lo=-7.0, hi=6.5, peak=-7.0, row=0, col=1, filled=6)
+    gaps = z.copy()
+    gaps[0, 1], gaps[1, 2] = np.nan, np.inf
+    assert grid_meta(gaps)["grid"] == dict(rows=2, cols=3, lo=1.0, hi=6.5, peak=6.5, row=1, col=1, filled=4)
+    assert grid_meta(np.full((2, 2), np.nan))["grid"] is None
+
+
 def test_kernel_histogram_and_neighbourhood():
     hist = fkernels.histogram_figure(np.array([0.0, 1.0, 1.0, 2.0]), title="H", bins=3, **AXES)
     assert list(hist.data[0].y) == [1, 2, 1] and _titles(hist) == ("X-T", "Y-T")

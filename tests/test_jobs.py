@@ -156,7 +156,7 @@ def test_landscape_and_scoring_run_on_the_worker(dask_engine):
     shift = jobs.ShiftJob(model, config, digits=40, owner="shift").start()
     assert shift.join(120)
     from explainer.data.mnist import load_mnist
-    from explainer.maths.shift import SHIFTS, shifted_accuracy
+    from explainer.learning.shift import SHIFTS, shifted_accuracy
 
     _, _, x_test, y_test = load_mnist()
     assert shift.result == shifted_accuracy(model, x_test[:40], y_test[:40]) and len(shift.result) == len(SHIFTS)

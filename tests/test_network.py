@@ -318,6 +318,14 @@ def test_unit_grids_print_short_numbers_and_the_map_keeps_its_axes():
     from explainer.figures.describe import summary
 
     assert summary(m, "en").count("14×14") == 1  # said once (the builder's numbers, not also the markers')
+    # the occlusion map (11×11 patch centres 3.5 … 23.5 on the digit) leaves its ticks to Plotly: a tick per centre
+    # (dtick 1 from a small grid) printed 21 labels under it that ran into each other
+    from explainer.figures.backprop import attribution
+
+    occ = attribution(np.zeros((11, 11)), title="t", x_title="c", y_title="r", value_label="v",
+                      coords=[3.5 + 2 * i for i in range(11)])
+    assert occ.layout.xaxis.dtick is None and occ.layout.yaxis.dtick is None
+    assert list(occ.data[0].x) == [3.5 + 2 * i for i in range(11)]
 
 
 def test_overview_labels_the_softmax_rows_and_keeps_the_logits_short():
@@ -374,3 +382,19 @@ def test_phone_overview_runs_down_the_page_with_maps_twice_as_wide():
     every, pts = F.overview_rows(layers, shown=0, selected=None, feed=None, **kw)
     assert len([p for p in pts if p[0] in spatial]) == sum(layers[i].output.shape[0] for i in spatial)
     assert every.layout.xaxis.range == fig.layout.xaxis.range and every.layout.height > fig.layout.height
+
+
+def test_patches_in_rows_leave_a_band_for_their_captions():
+    """A phone shows the 9 top patches 3 a row: each row's captions sit in a blank band above the next row (with a
+    1-pixel gap, as 9 in a row has, they were drawn over the next row's pictures)."""
+    from explainer.figures import network as F
+
+    fig = F.patches(np.ones((9, 10, 10)), [f"#{i}" for i in range(9)], title="", cols=3, height=430)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    p = 14  # a row: 10 pixels of picture, 4 of captions' band
+    assert z.shape == (2 * p + 10, 3 * 11 - 1)
+    for r in (0, 1):
+        assert np.isnan(z[p * r + 10: p * (r + 1)]).all() and (~np.isnan(z[p * (r + 1)])).sum() == 30
+        assert {a.y for a in fig.layout.annotations[3 * r: 3 * r + 3]} == {p * r + 9.5}
+    one = F.patches(np.ones((9, 10, 10)), [f"#{i}" for i in range(9)], title="t")  # 9 in a row, as before
+    assert np.asarray(one.data[0].z, dtype=float).shape == (10, 9 * 11 - 1)

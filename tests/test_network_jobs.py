@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from explainer.engine import jobs
+from explainer.i18n import translate
 from explainer.learning import network as N
 from tests.conftest import app_test
 
@@ -57,4 +58,8 @@ def test_the_page_starts_the_patch_job_and_shows_the_patches(mnist_dir):
             break
     names = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "Channel 2: the 9 strongest places" in names
+    # its summary names the 9 test pictures and their values (not the mosaic's "11×99 grid, …")
+    head = translate("network.patches_summary", "en", c=2, items="@").split("@")[0]
+    said = [c.value for c in at.caption if c.value.startswith(head)]
+    assert len(said) == 1 and said[0].count("#") == 9 and "grid" not in said[0], said
     assert not at.exception

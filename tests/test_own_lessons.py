@@ -43,7 +43,7 @@ def _text(at) -> str:
 
 def test_shift_and_attributions_take_colour_and_grey_pictures(own, own_runs):
     from explainer.learning import backprop as bp
-    from explainer.maths.shift import SHIFTS, shifted_accuracy
+    from explainer.learning.shift import SHIFTS, shifted_accuracy
 
     cnn = own_runs[0].model
     acc = shifted_accuracy(cnn, own.test_x, own.test_y)
@@ -77,7 +77,7 @@ def test_backprop_runs_the_shift_experiment_on_the_sessions_own_images(own, own_
         time.sleep(0.5)
         at.run()
         assert not at.exception and not at.error, [e.value for e in at.error]
-    from explainer.maths.shift import shifted_accuracy
+    from explainer.learning.shift import shifted_accuracy
 
     frame = at.dataframe[0].value
     n = len(own.test_y)

@@ -118,7 +118,7 @@ def test_shift_experiment_and_saliency_with_train_page_runs(lang, runs, dask_eng
     frame = at.dataframe[0].value
     assert len(frame) == 7  # shifts 0…6
     from explainer.data.mnist import load_mnist
-    from explainer.maths.shift import shifted_accuracy
+    from explainer.learning.shift import shifted_accuracy
 
     _, _, x, y = load_mnist()
     cnn = shifted_accuracy(runs[0].model, x[:2000], y[:2000])

@@ -147,7 +147,11 @@ def test_link_from_the_train_page():
     assert at.text_area(key="kn_custom").value == "0,1,0;1,-4,1;0,1,0"
     assert at.selectbox(key="kn_src").value == "mnist"
     assert at.number_input(key="kn_digit").value == 7
-    assert "26" in markdown(at)  # 28×28 digit, 3×3 kernel → 26×26 output
+    # 28×28 digit, 3×3 kernel → a 26×26 output: the range sentence with the map computed here
+    out = conv2d(mnist_test_digit(7)[0].astype(float), parse_kernel("0,1,0;1,-4,1;0,1,0"))
+    minus = lambda v: f"{v:.0f}".replace("-", "−")  # noqa: E731
+    assert translate("kernels.range", "en", lo=minus(out.min()), hi=minus(out.max()), h=26, w=26, H=28, W=28, kh=3,
+                     kw=3) in markdown(at)
 
 
 def test_examples_show_180_and_open_in_explorer():
@@ -320,6 +324,50 @@ def test_magnitude_view_inspector_and_histogram_show_magnitudes():
     assert x.min() >= 0  # magnitudes, not the raw signed values
     picker = [f for f in specs if f["data"] and f["data"][0].get("mode") == "markers+text"]
     assert picker and all(float(v) >= 0 for v in picker[0]["data"][0]["text"])  # the neighbourhood too
+
+
+@pytest.mark.parametrize("kernel, view", [("sobel_x", "magnitude"), ("scharr_y", "magnitude"),
+                                          ("emboss", "magnitude"), ("sobel_x", "clipped")])
+def test_the_neighbourhood_shows_each_cell_as_the_inspector_works_it_out(kernel, view):
+    """Each of the 9×9 neighbourhood's cells (its square's colour) is what the inspector's formula gives for that cell
+    in the view: √(gx² + gy²) with gy the partner kernel's sum at that cell, |value| for a kernel without one,
+    or the value clipped to 0–255 (the cells are worked out together, as the map is)."""
+    import json
+
+    from explainer.maths.inspector import gradient_magnitude, inspect_pixel
+    from explainer.maths.kernels import clip_display, kernel as named
+
+    at = run(app_test("kernels"))
+    at.selectbox(key="kn_kernel").set_value(kernel)
+    run(at)
+    at.segmented_control(key="kn_out").set_value(view)
+    run(at)
+    at.number_input(key="kn_row").set_value(200)
+    at.number_input(key="kn_col").set_value(7)  # near the left edge: the block is cut at column 0
+    run(at)
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if json.loads(c.proto.spec)["data"][0].get("mode") == "markers+text")
+    trace = spec["data"][0]
+
+    def arr(v):
+        import base64
+
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]) if isinstance(v, dict) else np.array(v)
+
+    xs, ys, shown = arr(trace["x"]).astype(int), arr(trace["y"]).astype(int), arr(trace["marker"]["color"])
+    assert xs.min() == 3 and xs.max() == 11 and ys.min() == 196 and ys.max() == 204 and len(shown) == 81
+    img = to_grey(sample("camera")).astype(np.float64)
+    k = named(kernel)
+    for x, y, v in zip(xs, ys, shown):
+        raw = inspect_pixel(img, k.weights, y, x, k.divisor).value
+        if view == "clipped":
+            want = float(clip_display(np.array([raw]))[0])
+        elif k.pair is None:
+            want = abs(raw)
+        else:
+            p = named(k.pair)
+            want = float(gradient_magnitude(np.array([raw]), np.array([inspect_pixel(img, p.weights, y, x, p.divisor).value]))[0])
+        assert v == want, (x, y)  # integer sums: the same number exactly
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

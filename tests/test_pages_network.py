@@ -52,6 +52,8 @@ def test_reference_model_by_default(lang, mnist_dir):
     s = N.softmax_steps(N.logits_of(layers), 1.0)
     col = translate("network.col_prob", lang)
     assert list(df[col]) == [f"{100 * p:.3f} %" for p in s.probs]
+    logits = list(df[translate("network.col_logit", lang)])  # true minus signs, as everywhere else
+    assert logits == [number(z, ".4f") for z in s.logits] and any(v.startswith("−") for v in logits)
 
 
 def test_link_restores_layer_channel_and_position_and_the_numbers_match(mnist_dir):
@@ -75,7 +77,14 @@ def test_link_restores_layer_channel_and_position_and_the_numbers_match(mnist_di
     assert translate("network.sum_partial", "en", n=16, total=fmt(u.partial_sums.sum()), b=fmt(u.bias),
                      pre=fmt(u.pre_activation)) in md
     assert translate("network.partial_line", "en", k=9, n=9, v=fmt(u.partial_sums[9])) in md
-    assert number(u.value, ".6g") in " ".join(c.value for c in at.caption)
+    captions = " ".join(c.value for c in at.caption)
+    assert number(u.value, ".6g") in captions
+    # the partial sums' chart is summed up in words (its numbers, not "0 = 0.31." for one bar); the Kernels link
+    # names the row and column it opens at (stride 1: the unit's own), not "r·1"
+    p = u.partial_sums
+    assert translate("network.partials_summary", "en", n=16, hi=fmt(p.max()), khi=int(np.argmax(p)), lo=fmt(p.min()),
+                     klo=int(np.argmin(p)), total=fmt(p.sum())) in captions
+    assert translate("network.open_note", "en", r=6, c=2, s=1) in captions + md
     # a pooled layer's position leads to the unit that wins its window
     at.selectbox(key="nw_layer").set_value(6).run()
     assert not at.exception

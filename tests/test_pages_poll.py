@@ -87,7 +87,11 @@ def test_the_presenter_asks_the_class_and_reveals(_server_like, lang):  # the wh
     assert len(images) == 1  # the QR code
     assert translate("poll.histogram_none", lang) in shown
     secret = at.session_state["_poll_lecturer"][code]
-    assert secret not in shown  # not on the projector (only in the collapsed "lecturer link" expander's code)
+    assert secret not in shown
+    drawn = [str(n.proto) for n in flat(at._tree) if hasattr(n, "proto")]  # every element: code, expanders, captions
+    assert not [d for d in drawn if secret in d]  # nowhere on the projector, not even collapsed
+    [saved] = at.get("download_button")  # the lecturer saves it as a file instead
+    assert saved.proto.label == translate("poll.lecturer_link_save", lang) and saved.proto.url.endswith(".txt")
     polls = shared_polls()
     for i, given in enumerate([3, 3, 4]):
         polls.answer(code, f"{lang} phone {i}", given)
@@ -144,8 +148,10 @@ def test_a_student_answers_once_and_sees_the_reveal(lang):
     assert texts(at, "subheader") == [translate("questions.stride.out_size", lang, n=5, k=3, s=2, p=1, d=1)]
     assert texts(at, "caption")[0] == f"👣 {translate('nav.stride', lang)}"  # the lesson it comes from
     assert not {"cp_reveal", "cp_close", "cp_next"} & {b.key for b in at.button}  # no lecturer controls
-    at.number_input(key="cp_num").set_value(4).run()
-    at.button(key="cp_send").click().run()
+    at.number_input(key="cp_num").set_value(4).run()  # typed, not sent: the answer is a form (no run of its own in a
+    assert shared_polls().tally(made.code).total == 0 and at.button(key="cp_send")  # browser; AppTest drops it)
+    at.number_input(key="cp_num").set_value(4)
+    at.button(key="cp_send").click().run()  # Send submits what was typed
     assert translate("poll.answered", lang, answer="4") in texts(at, "info")
     assert "cp_send" not in {b.key for b in at.button}  # answered: no second answer
     at.run()
@@ -192,7 +198,7 @@ def test_a_bad_figure_stored_with_a_poll_is_refused_with_a_message_and_the_quest
             assert not at.exception
             assert texts(at, "warning") == [translate("poll.figure_bad", lang)]
             assert not at.get("plotly_chart")
-    at.number_input(key="cp_num").set_value(3).run()
+    at.number_input(key="cp_num").set_value(3)
     at.button(key="cp_send").click().run()
     assert polls.tally(made.code).counts == {"3": 1}
 
@@ -204,14 +210,18 @@ def test_choice_and_cell_questions_on_a_phone():
     choice, cell = (shared_polls().create(posed(q, {"grid": grid, "filter": 1} if q == "xo.best_cell" else {"grid": grid}))
                     for q in ("xo.winner", "xo.best_cell"))
     at = student(choice.code)
+    from tests.pagewalk import undeclared
+
+    assert undeclared(at) == []  # the answer widgets are bare st calls in a form: declared in ui/tables/poll.py
     options = at.radio(key="cp_choice").options
     assert len(options) == 2
-    at.radio(key="cp_choice").set_value(at.radio(key="cp_choice").options[0]).run()
+    at.radio(key="cp_choice").set_value(at.radio(key="cp_choice").options[0])
     at.button(key="cp_send").click().run()
     assert shared_polls().tally(choice.code).total == 1
     at = student(cell.code)
-    at.number_input(key="cp_row").set_value(1).run()
-    at.number_input(key="cp_col").set_value(2).run()
+    assert undeclared(at) == []
+    at.number_input(key="cp_row").set_value(1)
+    at.number_input(key="cp_col").set_value(2)
     at.button(key="cp_send").click().run()
     assert shared_polls().tally(cell.code).counts == {"1,2": 1}
 
@@ -258,6 +268,18 @@ def test_guessing_codes_is_limited_per_browser_across_its_sessions(monkeypatch):
     assert texts(student(shared_polls().create(posed()).code), "subheader")
 
 
+def test_off_the_projector_the_lecturer_reads_the_link_in_an_expander():
+    """The lecturer's own screen (presenter mode off: a laptop, a phone) shows the link in the collapsed expander; the
+    projector (presenter mode) only offers it as a file (``test_the_presenter_asks_the_class_and_reveals``)."""
+    made = shared_polls().create(posed())
+    at = app_test("poll", _poll_lecturer={made.code: made.secret})
+    at.query_params["cp_code"] = made.code
+    at.run()
+    assert not at.exception and not at.get("download_button")
+    assert [c for c in at.code if made.secret in c.value and made.code in c.value]
+    assert at.expander[0].label == translate("poll.lecturer_link", "en")
+
+
 def test_a_student_cannot_use_the_lecturers_controls():
     made = shared_polls().create(posed())
     at = app_test("poll", presenter=True)  # presenter mode alone is no key
@@ -291,7 +313,7 @@ def test_odd_answers_are_refused_and_nothing_is_counted_twice():
     # many sessions answer, each counted once; a session's second send is refused
     for i in range(3):
         s = student(made.code)
-        s.radio(key="cp_choice").set_value(s.radio(key="cp_choice").options[i % 2]).run()
+        s.radio(key="cp_choice").set_value(s.radio(key="cp_choice").options[i % 2])
         s.button(key="cp_send").click().run()
     assert shared_polls().tally(made.code).total == 3
     from explainer.errors import UserError
@@ -304,7 +326,7 @@ def test_odd_answers_are_refused_and_nothing_is_counted_twice():
 def test_a_poll_closed_while_the_form_is_open_counts_nothing():
     made = shared_polls().create(posed())
     at = student(made.code, "zh")
-    at.number_input(key="cp_num").set_value(3).run()
+    at.number_input(key="cp_num").set_value(3)
     shared_polls().close(made.code, made.secret)  # while the phone shows the form
     at.button(key="cp_send").click().run()
     assert translate("errors.poll.closed", "zh") in texts(at, "error")

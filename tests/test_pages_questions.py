@@ -258,8 +258,9 @@ def test_home_counts_answers_given_in_a_lesson(monkeypatch):
     assert at.success
     from explainer.questions import tally_text
 
-    assert at.query_params["qt"] in (tally_text({"stride": {"stride.out_size": "right"}}),
-                                     [tally_text({"stride": {"stride.out_size": "right"}})])  # the URL has it at once
+    qt = at.query_params["qt"]
+    qt = qt[0] if isinstance(qt, list) else qt
+    assert qt.split(".")[0] == tally_text({"stride": {"stride.out_size": "right"}})  # the URL has it at once
     at.switch_page("pages/home.py").run()
     from explainer.i18n import translate_n
 
@@ -305,27 +306,46 @@ def test_settings_the_question_cannot_take_show_the_page_without_a_card():
 
 
 def test_the_tally_lives_in_the_url_too():
-    """Home's tally is kept in the URL (``?qt=``, one letter per question): written from the session, read back from a
-    link (a reload), and a malformed or too long value is refused with a toast (the session's tally stays)."""
+    """Home's tally is kept in the URL (``?qt=``, one letter per question, then the browser's tag): written from the
+    session, read back from a link in the same browser (a reload, another tab: the same ``ce_visitor`` cookie), not from
+    someone else's link (their tag: nothing handed over, and the address bar gets this session's own tally), and a
+    malformed or too long value is refused with a toast (the session's tally stays)."""
+    from explainer.i18n import translate_n
     from explainer.questions import TALLY_CHARS, tally_text
 
+    mine, theirs = {"_visitor_cookie": "a" * 32}, {"_visitor_cookie": "b" * 32}  # two browsers (ui.jobs.visitor)
     tally = {"stride": {"stride.out_size": "right", "stride.params": "wrong"}, "xo": {"xo.winner": "skipped"}}
-    at = app_test("home", "en", timeout=TIMEOUT, _question_tally=tally).run()
+    at = app_test("home", "en", timeout=TIMEOUT, _question_tally=tally, **mine).run()
     assert not at.exception
     text = at.query_params["qt"][0] if isinstance(at.query_params["qt"], list) else at.query_params["qt"]
-    assert text == tally_text(tally) and set(text) == {"-", "r", "w", "s"} and len(text) <= TALLY_CHARS
+    letters, tag = text.split(".")
+    assert letters == tally_text(tally) and set(letters) == {"-", "r", "w", "s"} and len(letters) <= TALLY_CHARS
+    assert len(tag) == 8 and "a" * 32 not in text  # a one-way mark, not the cookie
 
-    at = app_test("home", "en", timeout=TIMEOUT)  # a fresh session opened with the link: the same lines
+    at = app_test("home", "en", timeout=TIMEOUT, **mine)  # the same browser opens the link (a reload): the same lines
     at.query_params["qt"] = text
     at.run()
-    from explainer.i18n import translate_n
-
     md = _texts(at.markdown)
     assert translate_n("questions.tally", 2, "en", right=1, wrong=1, skipped=0) in md
     assert translate_n("questions.tally", 1, "en", right=0, wrong=0, skipped=1) in md
 
-    for bad in ("rrx", "r" * (TALLY_CHARS + 1), "<b>"):
-        at = app_test("home", "en", timeout=TIMEOUT, _question_tally={"xo": {"xo.winner": "right"}})
+    own = {"xo": {"xo.winner": "right"}}
+    at = app_test("home", "en", timeout=TIMEOUT, _question_tally=own, **theirs)  # someone else opens the link
+    at.query_params["qt"] = text
+    at.run()
+    assert not at.exception and not at.toast
+    md = _texts(at.markdown)
+    assert translate_n("questions.tally", 2, "en", right=1, wrong=1, skipped=0) not in md  # nothing handed over
+    assert translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0) in md  # their own tally stays
+    got = at.query_params["qt"][0] if isinstance(at.query_params["qt"], list) else at.query_params["qt"]
+    assert got.split(".")[0] == tally_text(own) and got.split(".")[1] != tag  # and replaces it in the address bar
+    at = app_test("home", "en", timeout=TIMEOUT, **theirs)  # nor an untagged one (an older link, or typed)
+    at.query_params["qt"] = letters
+    at.run()
+    assert translate_n("questions.tally", 2, "en", right=1, wrong=1, skipped=0) not in _texts(at.markdown)
+
+    for bad in ("rrx", "r" * (TALLY_CHARS + 1), "<b>", f"rrx.{tag}"):
+        at = app_test("home", "en", timeout=TIMEOUT, _question_tally={"xo": {"xo.winner": "right"}}, **mine)
         at.query_params["qt"] = bad
         at.run()
         assert not at.exception
@@ -362,6 +382,11 @@ def test_train_hides_the_layer_tables_answers_until_asked(lang):
     at.button(key=_key("tr", "train.first_values") + "_skip").click().run()
     assert len(cols()) == 3 and translate("questions.hidden_below", lang) not in _texts(at.info)
     assert "16 × 28 × 28" in at.dataframe[0].value.to_string()
+    if lang == "en":  # the MLP flattens first: its answer (784) is the prompt's 28×28 and in its name: not asked
+        at.selectbox(key="tr_model").set_value("mlp").run()
+        assert not at.exception
+        keys = {b.key for b in at.button}
+        assert _key("tr", "train.params") + "_check" in keys and _key("tr", "train.first_values") + "_check" not in keys
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

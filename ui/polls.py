@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import threading
 import time
 from urllib.parse import urlencode, urlsplit
 
@@ -196,10 +195,12 @@ def qr_png(text: str) -> bytes:
 
 
 # ---------------------------------------------------------------- guessing codes
-@st.cache_resource(show_spinner=False)
-def _browser_guesses() -> tuple[dict, threading.Lock]:
-    """Wrong codes per browser (its hashed cookie) in this process: ``{hash: [times]}``."""
-    return {}, threading.Lock()
+def _browser_guesses():
+    """Wrong codes per browser (its hashed cookie) in this process: ``{hash: [times]}``, the oldest browsers
+    forgotten first beyond ``POLL_GUESS_BROWSERS``."""
+    from ui.registry import shared_registry
+
+    return shared_registry("polls.browser_guesses", max_entries=limits.POLL_GUESS_BROWSERS)
 
 
 def _browser() -> str | None:
@@ -221,9 +222,7 @@ def guess_wait() -> int:
     lists = [_recent(st.session_state.get(_GUESSES, []), now)]
     browser = _browser()
     if browser:
-        table, lock = _browser_guesses()
-        with lock:
-            lists.append(_recent(table.get(browser, []), now))
+        lists.append(_recent(_browser_guesses().get(browser) or [], now))
     waits = [int(x[-limits.POLL_GUESSES] + limits.POLL_GUESS_WINDOW_S - now) + 1
              for x in lists if len(x) >= limits.POLL_GUESSES]
     return max(waits, default=0)
@@ -235,12 +234,7 @@ def _wrong_guess() -> None:
     ss[_GUESSES] = _recent(ss.get(_GUESSES, []), now) + [now]
     browser = _browser()
     if browser:
-        table, lock = _browser_guesses()
-        with lock:
-            if len(table) > 10_000:  # many browsers: forget those with nothing recent
-                for k in [k for k, v in table.items() if not _recent(v, now)]:
-                    del table[k]
-            table[browser] = _recent(table.get(browser, []), now)[-limits.POLL_GUESSES:] + [now]
+        _browser_guesses().update(browser, lambda times: _recent(times or [], now)[-limits.POLL_GUESSES:] + [now])
 
 
 def _session_id() -> str:
@@ -398,9 +392,15 @@ def lecturer(code: str, secret: str) -> None:
         st.image(qr_png(link), width=320 if presenter() else 220, caption=t("poll.qr_name"))
     with right:
         _live(code, p)
-    with st.expander(t("poll.lecturer_link")):
-        st.caption(t("poll.lecturer_link_help"))
-        st.code(lecturer_link(code, secret), language=None)
+    if presenter():  # the projector never draws the secret, not even in a collapsed expander one click from the room:
+        # the link goes into a small file the lecturer saves (and opens on another device)
+        st.download_button(t("poll.lecturer_link_save"), data=lecturer_link(code, secret) + "\n",
+                           file_name=f"poll-{code}-lecturer-link.txt", mime="text/plain", key="cp_lecturer_file",
+                           icon=":material/key:", help=t("poll.lecturer_link_help"), on_click="ignore")
+    else:
+        with st.expander(t("poll.lecturer_link")):
+            st.caption(t("poll.lecturer_link_help"))
+            st.code(lecturer_link(code, secret), language=None)
 
 
 def _histogram(p: Posed, counts: dict, revealed: bool):
@@ -461,11 +461,18 @@ def _send(code: str, q: dict) -> None:
         ss[_FLASH] = t_error(exc)
 
 
-def student(code: str) -> None:
+def _student_view(code: str):
+    """The poll as a student sees it, or None after saying why not (unknown code, closed …)."""
     try:
-        view = polls().student_view(code)
+        return polls().student_view(code)
     except UserError as exc:
         st.error(t_error(exc))
+        return None
+
+
+def student(code: str) -> None:
+    view = _student_view(code)
+    if view is None:
         return
     q = view.question
     _lesson(q["lesson"])
@@ -476,27 +483,30 @@ def student(code: str) -> None:
         _waiting(code)
         return
     label = t("questions.your_answer")
-    if q["kind"] == "number":
-        st.number_input(label, value=None, key="cp_num", format="%g", min_value=-float(limits.POLL_NUMBER_ABS),
-                        max_value=float(limits.POLL_NUMBER_ABS))
-    elif q["kind"] == "choice":
-        st.radio(label, [str(c) for c in q["choices"]], index=None, key="cp_choice",
-                 format_func=lambda v: _label(q, v))
-    else:
-        rows, cols = q["grid"]
-        c1, c2 = st.columns(2)
-        c1.number_input(t("common.row"), min_value=0, max_value=rows - 1, value=None, step=1, key="cp_row")
-        c2.number_input(t("common.column"), min_value=0, max_value=cols - 1, value=None, step=1, key="cp_col")
-    st.button(t("poll.answer"), key="cp_send", type="primary", on_click=_send, args=(code, q), icon="📨")
+    # one form: typing or choosing the answer is no rerun of its own (a class answering at once costs one run per
+    # student, Send, besides opening: bench/polls.py --class); Enter does not send (a phone's keyboard "Go" mid-number)
+    with st.form("cp_form", border=False, enter_to_submit=False):
+        if q["kind"] == "number":
+            st.number_input(label, value=None, key="cp_num", format="%g", min_value=-float(limits.POLL_NUMBER_ABS),
+                            max_value=float(limits.POLL_NUMBER_ABS))
+        elif q["kind"] == "choice":
+            st.radio(label, [str(c) for c in q["choices"]], index=None, key="cp_choice",
+                     format_func=lambda v: _label(q, v))
+        else:
+            rows, cols = q["grid"]
+            st.caption(t("poll.cell_how"))  # on a phone the cell is typed, not clicked
+            c1, c2 = st.columns(2)
+            c1.number_input(t("common.row"), min_value=0, max_value=rows - 1, value=None, step=1, key="cp_row")
+            c2.number_input(t("common.column"), min_value=0, max_value=cols - 1, value=None, step=1, key="cp_col")
+        st.form_submit_button(t("poll.answer"), key="cp_send", type="primary", on_click=_send, args=(code, q),
+                              icon="📨")
 
 
 @st.fragment(run_every=limits.POLL_STUDENT_TICK_S)
 def _waiting(code: str) -> None:
     """After answering (or once the poll is closed): wait for the reveal, then show it (one row a tick)."""
-    try:
-        view = polls().student_view(code)
-    except UserError as exc:
-        st.error(t_error(exc))
+    view = _student_view(code)
+    if view is None:
         return
     answered = st.session_state.get(_ANSWERED, {}).get(code)
     q = view.question

@@ -9,7 +9,9 @@
 hidden; then the card says right or wrong and why, with the numbers, and ``ask`` returns True. A new state
 (another slider value, another drawn grid) asks again. Answers live in the session only; ``tally()`` gives the
 learner's outcomes per lesson for Home, kept in the session and in the URL (``?qt=``, one letter per question:
-``explainer.questions.tally_text``), so a reload or the learner's own link keeps it; nothing is stored on the server.
+``explainer.questions.tally_text``, then this browser's tag), so a reload or the learner's own link in the same browser
+keeps it, and a link copied from someone else's address bar does not hand their tally over; nothing is stored on the
+server.
 
 Presenter mode: the card shows the question large with one "Reveal" button (the room answers aloud) and counts
 nothing. The sidebar's "Predict first" switch (``predict``, session only) turns every card off: pages show
@@ -45,29 +47,60 @@ def enabled() -> bool:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _posed(qid: str, state_json: str) -> dict:
-    """The question posed for this state, as its small dict (cached for every session: a rerun costs a hash)."""
-    return question(qid).pose(json.loads(state_json)).to_dict()
+def _posed(qid: str, state_json: str) -> dict | None:
+    """The question posed for this state, as its small dict (cached for every session: a rerun costs a hash); None
+    for a state the question can't take (cached too: the MLP's model is not built again on every rerun)."""
+    try:
+        return question(qid).pose(json.loads(state_json)).to_dict()
+    except (ValueError, TypeError, KeyError, IndexError):  # a UserError is a ValueError
+        return None
 
 
 def pose(qid: str, state: dict) -> Posed:
-    return Posed.from_dict(_posed(qid, json.dumps(state, sort_keys=True)))
+    """``qid`` posed on ``state``; ``ValueError`` for a state it can't take."""
+    d = _posed(qid, json.dumps(state, sort_keys=True))
+    if d is None:
+        raise ValueError("no question for this state")
+    return Posed.from_dict(d)
 
 
 TALLY_KEY = "qt"  # the tally's URL parameter
+_TAG_CHARS = 8
+
+
+def _tag() -> str:
+    """This browser's mark on its tally's URL text: a one-way hash of who it is (``ui.jobs.visitor``: its first-party
+    ``ce_visitor`` cookie, or the logged-in user; else this session). A reload or another tab of the same browser
+    carries the same mark; a link copied from someone else's address bar carries theirs."""
+    import hashlib
+
+    from ui.jobs import visitor
+
+    return hashlib.sha256(f"explainer-tally|{visitor()}".encode()).hexdigest()[:_TAG_CHARS]
+
+
+def _own_tally(raw: str) -> dict | None:
+    """A ``?qt=`` value ``letters.tag``: its tally when the tag is this browser's, None when it is someone else's (or
+    an older link without one); ``ValueError`` for text that isn't a tally (``explainer.questions.parse_tally``)."""
+    letters, _, tag = raw.partition(".")
+    tally = parse_tally(letters)
+    return tally if tag == _tag() else None
 
 
 def sync_tally() -> dict[str, dict[str, str]]:
-    """The tally, kept in the session and the URL: a link's ``?qt=`` (from outside: a reload, a shared link) wins,
-    checked like every URL value (too long or a letter it doesn't know: a toast, the session's tally stays); then
-    the session's tally is written back to the URL (nothing while there is none)."""
+    """The tally, kept in the session and the URL: a link's ``?qt=`` (from outside: a reload, the learner's own link)
+    wins when it carries this browser's tag (``_tag``): a link from someone else's address bar hands over nothing, and
+    the session's own tally replaces it in the address bar. A malformed or too long value: a toast, the session's tally
+    stays. Then the session's tally is written back to the URL (nothing while there is none)."""
     ss = st.session_state
     if from_outside(TALLY_KEY, st.query_params.get(TALLY_KEY)):
-        ss[_TALLY] = restore(TALLY_KEY, ss.get(_TALLY, {}), parse_tally)
+        mine = restore(TALLY_KEY, None, _own_tally)
+        if mine is not None:
+            ss[_TALLY] = mine
     found = ss.get(_TALLY, {})
     text = tally_text(found)
     if text or TALLY_KEY in st.query_params:
-        publish(TALLY_KEY, found, text)
+        publish(TALLY_KEY, found, f"{text}.{_tag()}" if text else "")
     return found
 
 

@@ -63,6 +63,13 @@ class SharedRegistry(Generic[V]):
                 self._starting.pop(key, None) if self._starting.get(key) is gate else None
             return value
 
+    def update(self, key: Hashable, change: Callable[[V | None], V]) -> V:
+        """Read, change and write one entry under the lock (no other session's change in between)."""
+        with self._lock:
+            value = change(self._items.get(key))
+            self.put(key, value)
+            return value
+
     def pop(self, key: Hashable, default: V | None = None) -> V | None:
         with self._lock:
             return self._items.pop(key, default)

@@ -2,11 +2,12 @@
 names every process of a cluster shares), ``worker`` (the worker entry: the set-up plugin, the data sets a worker
 keeps), ``core`` (the engine: client, restarts, queue, fair share, claims), ``protocol`` (the job base class, the
 link between a job's page and its worker, the one wrapper every worker task runs, the typed ``Ended``), ``jobs``
-(the job kinds, one class each) — each imports only those before it — and ``runstore`` (the kept trainings),
-beside them, with the database layer (``db``: SQLAlchemy Core over SQLite or PostgreSQL, schema migrations)
-that polls use and the run store will.
+(the job kinds, one class each) — each imports only those before it — and, beside them, the database layer
+(``db``: SQLAlchemy Core over SQLite or PostgreSQL, schema migrations) and ``runstore`` (the kept trainings, in
+that database, as class polls are; ``jobs`` reads only its folder, for a training's checkpoints).
 
 May import: everything below it (base, ``maths/``, ``data/``, ``learning/``); nothing imports ``engine/``
-except the app's ``ui/`` and the command-line tools. Dask only inside functions, except in ``worker`` (loaded by
+except ``explainer.polls`` (the layer above: it keeps polls with ``db``), the app's ``ui/`` and the
+command-line tools. Dask only inside functions, except in ``worker`` (loaded by
 the engine when it connects).
 """

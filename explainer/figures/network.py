@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from explainer.figures import fast_figure
 from explainer.figures.describe import grid_meta
-from explainer.figures.style import BLUES, DIVERGING, HIGHLIGHT, MUTED, PALETTE, margins, number, outline
+from explainer.figures.style import BLUES, DIVERGING, HIGHLIGHT, PALETTE, margins, number, outline
 
 TILE_GAP = 0.12   # between two channel maps of a column, in map widths
 COL_GAP = 0.45    # between two layers' columns
@@ -223,10 +223,15 @@ def map_picker(z, row: int, col: int, *, title: str, x_title: str, y_title: str,
     size = int(max(8, min(36, 300 / max(h, w))))
     data = [dict(type="scatter", mode="markers", x=cc.ravel(), y=rr.ravel(), showlegend=False,
                  marker=dict(symbol="square", size=size, color=_round(z.ravel()), cmin=zmin, cmax=zmax,
-                             colorscale=DIVERGING if signed else BLUES, line=dict(color=MUTED, width=0.5),
+                             colorscale=DIVERGING if signed else BLUES, opacity=0,
                              showscale=True, colorbar=dict(title=dict(text=value_label), thickness=12)),
                  hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>{value_label} = %{{marker.color:.4g}}"
-                               "<extra></extra>")]
+                               "<extra></extra>"),
+            # the colours are the cells under the (invisible) markers: a marker's size is in px, so where the plot
+            # grows (presenter mode, 1.6× taller) cells stay filled instead of becoming small squares with gaps;
+            # the markers keep the colour bar, the hover and the clicks
+            dict(type="heatmap", z=_round(z), zmin=zmin, zmax=zmax, colorscale=DIVERGING if signed else BLUES,
+                 showscale=False, hoverinfo="skip", xgap=1, ygap=1)]
     shapes = [outline(col, row, color=HIGHLIGHT, width=4)]
     if window is not None:
         top, left, k = window
@@ -264,9 +269,24 @@ def unit_grid(z, *, title: str, colorbar_title: str, x_title: str, y_title: str,
 
     z = np.asarray(z, dtype=float)
     zmin, zmax = value_range(z, "signed")
-    return heatmap(z, title=title, colorscale=SCALES["signed"], zmin=zmin, zmax=zmax, colorbar_title=colorbar_title,
-                   x_title=x_title, y_title=y_title, value_label=value_label, numbers=True,
-                   number_format=cell_format(z), height=height)
+    trace, layout = heatmap(z, title=title, colorscale=SCALES["signed"], zmin=zmin, zmax=zmax,
+                            colorbar_title=colorbar_title, x_title=x_title, y_title=y_title, value_label=value_label,
+                            numbers=True, number_format=cell_format(z), height=height, parts=True)
+    longest = max((len(c) for row in trace["text"] for c in row), default=1)
+    trace["textfont"] = dict(size=cell_font(z.shape[-1], longest, trace["textfont"]["size"]))
+    return fast_figure([trace], layout)
+
+
+GRID_PLOT_PX = 200  # a unit grid's plot width in one of two columns at 1280 px (a phone's is about the same)
+EM_PER_CHAR = 0.52  # a cell number's width per character, in em (digits ~0.5, the minus sign ~0.6)
+
+
+def cell_font(columns: int, longest: int, largest: int) -> int:
+    """The cells' font size (px, at most ``largest``) at which ``longest`` characters leave a few px of air in a
+    cell of a ``columns``-wide grid ``GRID_PLOT_PX`` wide: 14 px "−0.358"s ran together in a 5×5 grid at 1280 px.
+    Presenter mode enlarges it (≥ 16 px) and makes the grid taller to fit (``style.presenter_wire``)."""
+    cell = GRID_PLOT_PX / max(1, columns)
+    return int(max(8, min(largest, cell // (EM_PER_CHAR * max(1, longest)))))
 
 
 def bars(values, *, labels: list[str], title: str, x_title: str, y_title: str, mark: int | None = None,
@@ -278,6 +298,9 @@ def bars(values, *, labels: list[str], title: str, x_title: str, y_title: str, m
     data = [dict(type="bar", x=list(labels), y=v, marker=dict(color=colours, pattern=dict(
         shape=["/" if i == mark else "" for i in range(v.size)])),
                  text=[number(a, fmt) for a in v], textposition="outside", cliponaxis=False,
+                 # up to 10 bars (the probabilities): their numbers at the chart's size, not shrunk to the bar's
+                 # width (a 1280 px page printed the winner's "100.0" at ~6 px); more bars: shrunk, never overlapping
+                 constraintext="none" if v.size <= 10 else "both",
                  hovertemplate="%{x}: %{y:.4g}<extra></extra>")]
     lo, hi = float(min(0.0, v.min())), float(max(0.0, v.max()))
     pad = 0.15 * (hi - lo or 1.0)
@@ -288,19 +311,21 @@ def bars(values, *, labels: list[str], title: str, x_title: str, y_title: str, m
 
 
 def patches(images: np.ndarray, captions: list[str], *, title: str, cols: int = 9, height: int = 170) -> go.Figure:
-    """Small grey pictures (N, s, s) in [0, 1] side by side (ink dark), each captioned."""
+    """Small grey pictures (N, s, s) in [0, 1] side by side (ink dark), ``cols`` a row, each captioned below (rows
+    of pictures leave room for their captions: a phone shows 3 a row, 9 in a row there ran their captions together)."""
     imgs = np.asarray(images, dtype=float)
     n, s, _ = imgs.shape
     rows = -(-n // cols)
-    canvas = np.full((rows * (s + 1), min(n, cols) * (s + 1)), np.nan)
+    pitch = s + (1 if rows == 1 else max(2, int(round(0.45 * s))))  # a row's height with its caption's band
+    canvas = np.full(((rows - 1) * pitch + s, min(n, cols) * (s + 1) - 1), np.nan)
     for i in range(n):
         r, c = divmod(i, cols)
-        canvas[r * (s + 1): r * (s + 1) + s, c * (s + 1): c * (s + 1) + s] = imgs[i]
+        canvas[r * pitch: r * pitch + s, c * (s + 1): c * (s + 1) + s] = imgs[i]
     data = [dict(type="heatmap", z=np.round(canvas, 3), colorscale="Greys", zmin=0, zmax=1, showscale=False,
                  hoverinfo="skip")]
-    annotations = [dict(x=(i % cols) * (s + 1) + (s - 1) / 2, y=(i // cols) * (s + 1) + s, yanchor="top",
+    annotations = [dict(x=(i % cols) * (s + 1) + (s - 1) / 2, y=(i // cols) * pitch + s - 0.5, yanchor="top",
                         text=captions[i], showarrow=False, font=dict(size=11)) for i in range(n)]
-    layout = dict(title=dict(text=title), height=height + 40 * (rows - 1), margin=dict(l=10, r=10, t=40, b=30),
+    layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=30),
                   annotations=annotations, plot_bgcolor="white",
                   xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"))
     return fast_figure(data, layout)

@@ -67,35 +67,7 @@ def compare(one, seven, shift: int, pool: int = POOL) -> ShiftComparison:
                            d(fs, f1), d(fs, f7))
 
 
-# ---------------------------------------------------------------- trained models on shifted digits
+# ---------------------------------------------------------------- the shifts a trained model is tested on
+# (``explainer.learning.shift.shifted_accuracy``; the Backprop page's axis)
 SHIFTS = tuple(range(7))  # 0…6 pixels
 DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))  # right, left, down, up
-
-
-def shifted_accuracy(model, images, labels, shifts=SHIFTS, directions=DIRECTIONS) -> list[float]:
-    """A trained model's accuracy on ``images`` (uint8 ``(N, H, W)`` grey or ``(N, H, W, C)`` colour: MNIST's digits,
-    Fashion-MNIST, a learner's own pictures) moved by each of ``shifts`` pixels, averaged over the four
-    ``directions`` (zero fill, as MNIST's background). Index ``i`` is the accuracy at ``shifts[i]`` pixels."""
-    import torch
-
-    x = np.asarray(images, dtype=np.float32) / 255.0
-    y = torch.as_tensor(np.array(labels, dtype=np.int64))  # a copy: read-only arrays (an upload) warn
-    if x.ndim not in (3, 4) or len(x) != len(y) or len(x) == 0 or min(x.shape[1:3]) < 2:
-        raise ValueError(f"images must be (N, H, W) or (N, H, W, C) with N labels, got {x.shape} and {tuple(y.shape)}")
-    x = x[:, None] if x.ndim == 3 else np.ascontiguousarray(x.transpose(0, 3, 1, 2))  # (N, C, H, W)
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    try:
-        with torch.inference_mode():
-            for s in shifts:
-                correct = 0
-                for dy, dx in (directions if s else directions[:1]):
-                    moved = shift_image(x, dy * int(s), dx * int(s)).astype(np.float32)
-                    logits = model(torch.from_numpy(moved).to(device))
-                    correct += int((logits.argmax(1).cpu() == y).sum())
-                out.append(correct / (len(y) * (len(directions) if s else 1)))
-    finally:
-        model.train(was_training)
-    return out

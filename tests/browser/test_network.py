@@ -40,6 +40,16 @@ CELL_XY = """([r, c]) => {
 # a phone's browser (Playwright's "Pixel 7", 412 px wide): the page lays the overview out down the page for it
 PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
                "Mobile Safari/537.36")
+# the smallest horizontal gap (px) between two numbers of one row of any numbered grid (a unit's window, kernel,
+# products): 14 px "−0.358"s in a 5×5 grid at 1280 px were 0.7 px apart and read as one long number
+CELL_GAPS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => {
+  const boxes = Array.from(gd.querySelectorAll('.heatmaplayer text')).map(e => e.getBoundingClientRect())
+    .filter(b => b.width > 0);
+  let gap = Infinity;
+  for (const a of boxes) for (const b of boxes)
+    if (a !== b && Math.abs(a.top - b.top) < 2 && b.left >= a.left) gap = Math.min(gap, b.left - a.right);
+  return [boxes.length, gap];
+}).filter(([n]) => n >= 9)"""
 OVERVIEW_GEOMETRY = """() => {
   for (const gd of document.querySelectorAll('.js-plotly-plot')) {
     const tr = (gd.data || []).find(t => t.type === 'scatter' && Array.isArray(t.text));
@@ -106,6 +116,8 @@ def test_select_a_unit_by_click_and_by_keyboard(page, app):
     assert_no_exception(page)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=180_000)
     screenshot(page, "network-en-1280")
+    gaps = page.evaluate(CELL_GAPS)  # conv 1's 5×5 window, kernel and products
+    assert len(gaps) == 3 and min(g for _, g in gaps) >= 4, gaps
     # click: channel 2 of conv 2 in the overview
     xy = page.evaluate(TILE_XY, "conv 2<br>32×14×14 · channel 2")
     assert xy is not None, "the overview's channel markers are missing"

@@ -7,7 +7,7 @@ from explainer import limits
 from ui.state import Param, Table
 
 TABLE = Table("poll", [
-    Param("cp_code", "text", "", max_chars=4 * 6),  # as typed: spaces and dashes are allowed, any case
+    Param("cp_code", "text", "", max_chars=limits.POLL_CODE_TYPED_CHARS),  # as typed: spaces and dashes are allowed, any case
     Param("cp_num", "float", None, lo=-float(limits.POLL_NUMBER_ABS), hi=float(limits.POLL_NUMBER_ABS), url=False, optional=True),
     Param("cp_choice", "text", None, max_chars=limits.POLL_ANSWER_CHARS, url=False, optional=True),
     Param("cp_row", "int", None, lo=0, hi=limits.POLL_GRID_SIDE - 1, step=1, url=False, optional=True),
