@@ -15,7 +15,7 @@ through both). Then a second poll is answered through the replicas' pages (proto
 a replica by the balancer's cookie): 10 students on machine A's replica and 10 on machine B's open ``/poll?cp_code=``,
 type their answer and send the form, 3 of them tapping Send twice at once; the tally counts each session once and the
 projector (a lecturer's session on machine B's replica) shows the total. Both scripts are stopped with SIGTERM and
-nothing they started is left. About 30 s on an idle machine.
+nothing they started is left. About 25 s on an idle machine.
 """
 from __future__ import annotations
 
