@@ -102,6 +102,7 @@ class Session:
         self.widgets: dict[str, Widget] = {}   # user key → widget (from the current run's deltas)
         self.states: dict[str, WidgetState] = {}  # widget id → the state the "browser" holds
         self.texts: list[str] = []             # markdown/heading bodies of the current run
+        self.alerts: list[str] = []            # st.info/success/warning/error bodies of the current run
         self.progress: list[str] = []          # every progress bar's text, in order (never cleared)
         self.exceptions: list[str] = []
         self.auto: dict[str, float] = {}       # fragment id → interval (fragment run_every timers)
@@ -191,7 +192,7 @@ class Session:
             for p in ns.app_pages:
                 self.pages[p.url_pathname] = p.page_script_hash
             if not msg.metadata.run.fragment_ids:  # a full run redraws the page; a fragment run only its part
-                self.widgets, self.texts, self.auto = {}, [], {}
+                self.widgets, self.texts, self.auto, self.alerts = {}, [], {}, []
         elif kind == "navigation":
             for p in msg.navigation.app_pages:
                 self.pages[p.url_pathname] = p.page_script_hash
@@ -206,6 +207,8 @@ class Session:
                 self.exceptions.append(f"{proto.type}: {proto.message}")
             elif ek in ("markdown", "heading"):
                 self.texts.append(proto.body)
+            elif ek == "alert":
+                self.alerts.append(proto.body)
             elif ek == "progress" and proto.text:
                 self.progress.append(proto.text)
             wid = getattr(proto, "id", "") if proto is not None and hasattr(proto, "id") else ""

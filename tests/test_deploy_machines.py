@@ -11,12 +11,18 @@ A process with machine A's environment (its cache folder, the database URL: what
 (RunStore(), weights included) and answers a class poll, while a process with machine B's environment answers the
 same poll; then the link (``?run=``) opened through the balancer with machine B's replica cookie shows the run there,
 and neither cache folder holds a weights file or a database. The poll counts every session once (15 of them answer
-through both). Both scripts are stopped with SIGTERM and nothing they started is left. About 25 s on an idle machine.
+through both). Then a second poll is answered through the replicas' pages (protocol-level Streamlit sessions, pinned to
+a replica by the balancer's cookie): 10 students on machine A's replica and 10 on machine B's open ``/poll?cp_code=``,
+type their answer and send the form, 3 of them tapping Send twice at once; the tally counts each session once and the
+projector (a lecturer's session on machine B's replica) shows the total. Both scripts are stopped with SIGTERM and
+nothing they started is left. About 25 s on an idle machine.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,11 +146,87 @@ def _machines_processes(machines: list[Machine], url: str) -> tuple[str, object,
     return first[1], tally, [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
 
 
+STUDENTS = 10  # per replica, through the pages
+TWICE = {0, 4, 7}  # these students of machine B's replica tap Send twice at once
+
+
+async def _twice(s: Session) -> None:
+    """Send the answer form twice without waiting (a double tap on a slow phone), then look at the page again."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    back = BackMsg()
+    cs = back.rerun_script
+    cs.query_string, cs.page_name, cs.page_script_hash = s.query, s.page, s.pages.get(s.page, "")
+    cs.widget_states.widgets.extend([*s.states.values(), WidgetState(id=s.widget("cp_send").id, trigger_value=True)])
+    await s._send(back)
+    await s.click("cp_send")  # its wait may end at the first tap's run
+    await asyncio.sleep(1.0)  # both taps' runs are over
+    async with s.lock:  # the page as it is now (the session's state on its replica), as a browser shows it after
+        await s._rerun(fragment_id="")
+
+
+async def _class_through_pages(base: str, code: str, secret: str) -> tuple[list[dict], list[str]]:
+    """``STUDENTS`` students per replica answer poll ``code`` on its page, then a lecturer's session on machine B's
+    replica reads the projector: (what each student's session saw, the projector's texts)."""
+    refused = translate("errors.poll.answered", "en")
+
+    async def student(srv: str, i: int) -> dict:
+        s = Session(base, cookies={"EXPLAINER_SRV": srv}, timeout=120)
+        s.query = f"cp_code={code}"
+        again = False
+        try:
+            await s.open("poll")
+            form = "cp_send" in s.widgets
+            await s.number("cp_num", i % 5)
+            if srv == "remote1" and i in TWICE:
+                await _twice(s)
+                if "cp_send" in s.widgets:  # the page forgot the answer (seen after a double tap): sending it again
+                    again = True
+                    await s.number("cp_num", i % 5)
+                    await s.click("cp_send")
+            else:
+                await s.click("cp_send")
+            return dict(srv=s.cookies.get("EXPLAINER_SRV"), form=form, after="cp_send" in s.widgets,
+                        counted=any(t.startswith("Your answer **") and "is counted" in t for t in s.alerts),
+                        refused=any(t == refused for t in s.alerts), alerts=s.alerts, again=again,
+                        twice=srv == "remote1" and i in TWICE,
+                        exceptions=s.exceptions)
+        finally:
+            await s.close()
+
+    seen = await asyncio.gather(*(student(srv, i) for srv in ("web1", "remote1") for i in range(STUDENTS)))
+    lecturer = Session(base, cookies={"EXPLAINER_SRV": "remote1"}, timeout=120)
+    lecturer.query = f"cp_code={code}&cp_key={secret}&presenter=1"
+    try:
+        await lecturer.open("poll")
+    finally:
+        await lecturer.close()
+    return seen, lecturer.texts
+
+
 def _scheduler_tasks(scheduler: str) -> int:
     from distributed import Client
 
     with Client(scheduler, timeout=30) as client:
         return client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+
+
+def _page_poll(url: str, code: str | None = None):
+    """A new poll (``code`` None): (its code, its secret); else poll ``code``'s tally."""
+    from explainer.engine.db import Database
+    from explainer.polls import Polls
+    from explainer.questions import question
+
+    db = Database(url)
+    try:
+        polls = Polls(db)
+        if code is not None:
+            return polls.tally(code)
+        made = polls.create(question("stride.out_size").pose({"n": 7, "k": 3, "s": 2, "p": 0, "d": 1}).to_dict())
+        return made.code, made.secret
+    finally:
+        db.dispose()
 
 
 def test_two_machines_share_kept_runs_and_polls(postgres, tmp_path):
@@ -170,15 +252,22 @@ def test_two_machines_share_kept_runs_and_polls(postgres, tmp_path):
         assert _scheduler_tasks(scheduler) == 0
         runs_header = translate("train.runs_header", "en")
 
-        async def go():
+        code, secret = _page_poll(url)
+
+        async def read():
             reader = Session(f"http://127.0.0.1:{front}", cookies={"EXPLAINER_SRV": "remote1"}, timeout=120)
             reader.query = f"run={run_id}"
             await reader.open("train")
             await reader.close()
+            marks["opened"] = time.monotonic() - t0
             return reader
 
-        reader = run_async(go(), 180)
-        marks["opened"] = time.monotonic() - t0
+        async def go():  # the run opened on machine B while the class answers the page poll through both
+            return await asyncio.gather(read(), _class_through_pages(f"http://127.0.0.1:{front}", code, secret))
+
+        reader, (seen, projector) = run_async(go(), 180)
+        marks["polled through the pages"] = time.monotonic() - t0
+        page_tally = _page_poll(url, code)
         assert reader.cookies["EXPLAINER_SRV"] == "remote1" and not reader.exceptions, reader.exceptions
         assert runs_header in reader.texts and f"run={run_id}" in reader.query, (reader.texts, reader.query)
         limit = time.monotonic() + 30  # machine B's replica scores the run it opened: a job on A's scheduler
@@ -200,6 +289,20 @@ def test_two_machines_share_kept_runs_and_polls(postgres, tmp_path):
     assert sum(c["counted"] for c in counted) == 65, counted
     assert sorted(k for c in counted for k in c["refused"]) == ["errors.poll.answered"] * 15, counted
     assert stopped == [(0, []), (0, [])], stopped
+    # through the pages: every student on the replica its cookie names, the form gone once sent, each counted once
+    once = [x for x in seen if not x["twice"]]
+    assert [(x["srv"], x["form"], x["after"], x["counted"], x["exceptions"]) for x in once] == \
+        [(srv, True, False, True, []) for srv in ["web1"] * STUDENTS + ["remote1"] * (STUDENTS - len(TWICE))], once
+    # a double tap: counted once; the page shows it counted, or (its session's state lost the answer, seen on
+    # Streamlit 1.67 when the second tap's run interrupts the first) sending it again is refused
+    twice = [x for x in seen if x["twice"]]
+    assert len(twice) == len(TWICE) and all(x["srv"] == "remote1" and not x["exceptions"] and (
+        (x["counted"] and not x["after"] and not x["again"]) or (x["again"] and x["refused"])) for x in twice), twice
+    print(f"double taps: {[('counted' if x['counted'] else 'refused when sent again') for x in twice]}")
+    assert page_tally.total == 2 * STUDENTS and sum(page_tally.counts.values()) == 2 * STUDENTS, page_tally
+    assert sorted(page_tally.counts.items()) == [(str(v), 2 * STUDENTS // 5) for v in range(5)], page_tally
+    shown = [int(m.group(1)) for text in projector if (m := re.match(r"^\*\*(\d+) answers\*\*", text))]
+    assert shown == [2 * STUDENTS], projector
 
 
 def test_an_unreachable_database_stops_the_start_with_its_reason(tmp_path):
