@@ -546,16 +546,16 @@ def looks_for(model, config, model_key: str, layers, names, layer: int, channel:
     note(t(_other("network.looks_intro", config)))
     L = layers[layer]
     shared = _shared_jobs()
-    if dataset_of(config) == datasets.OWN:  # the jobs search a test set on the worker: your pictures stay here
-        st.info(t("network.own_no_jobs"))
-    elif L.output.ndim == 3 and L.kind != "input":
+    if L.output.ndim == 3 and L.kind != "input":
         pkey = SharedJob("patches", model_key, layer)
         okey = SharedJob("optimise", model_key, layer, channel)
         c1, c2 = st.columns(2)
         with c1:
             if shared.get(pkey) is None and st.button(t("network.find_patches"), key="nw_find_patches"):
-                shared.get_or_start(pkey, lambda: ui_jobs.start(
-                    jobs.TopPatchesJob(model, config, layer, owner=ui_jobs.owner())))
+                held = _own_held(config) if dataset_of(config) == datasets.OWN else None  # its test pictures go along
+                shared.get_or_start(pkey, lambda: ui_jobs.start(jobs.TopPatchesJob(
+                    model, config, layer, owner=ui_jobs.owner(),
+                    data=None if held is None else (held.train_x[:0], held.train_y[:0], held.test_x, held.test_y))))
         with c2:
             if shared.get(okey) is None and st.button(t("network.optimise"), key="nw_optimise"):
                 shared.get_or_start(okey, lambda: ui_jobs.start(
@@ -598,8 +598,10 @@ def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int,
     if opt is not None:
         c1, c2 = st.columns(2)
         with c1:
-            chart(bp_figs.attribution(opt["image"], title=t("network.optimised_title", c=channel), colorscale="Greys",
-                                      zmin=0, zmax=1, **lab()), key="nw_opt", name=t("network.optimised_name"), config=CFG)
+            title = t("network.optimised_title", c=channel)
+            chart(figs.patches(opt["image"][None], [""], title=title, cols=1, height=300) if opt["image"].ndim == 3 else
+                  bp_figs.attribution(opt["image"], title=title, colorscale="Greys", zmin=0, zmax=1, **lab()),
+                  key="nw_opt", name=t("network.optimised_name"), config=CFG)  # a colour picture in its colours
         with c2:
             st.markdown(t("network.optimised_text", a=f"{opt['values'][0]:.3f}", b=f"{opt['values'][-1]:.3f}",
                           n=len(opt["values"])))
