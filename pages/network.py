@@ -26,7 +26,7 @@ from explainer.figures import kernels as kfigs
 from explainer.figures import network as figs
 from explainer.figures.style import fmt, number
 from explainer.data import datasets
-from explainer.data.images import LUMA, decode_upload
+from explainer.data.images import decode_upload
 from explainer.maths.kernels import format_kernel
 from explainer.data.mnist import load_mnist
 from ui import jobs as ui_jobs
@@ -121,6 +121,8 @@ def _input_figure(input_key: str, lang: str, _x: np.ndarray, texts: tuple):
     """The 28×28 input as the network receives it (a figure object shared by sessions; charts never change it
     presenter mode included: ``ui.charts`` restyles the wire dict, not the figure)."""
     title, x_title, y_title, value_label = texts
+    if np.ndim(_x) == 3:  # a colour picture (H, W, 3), in its colours
+        return figs.patches(np.asarray(_x)[None], [""], title=title, cols=1, height=300)
     return bp_figs.attribution(_x * 255, title=title, colorscale="Greys", zmin=0, zmax=255, height=300,
                                x_title=x_title, y_title=y_title, value_label=value_label)
 
@@ -649,7 +651,7 @@ classes = class_names(config)
 shown_pred = literal(classes[pred]) if pred < len(classes) else pred
 L_ = lab()
 side = int(np.asarray(x).shape[0])
-in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x if np.ndim(x) == 2 else np.asarray(x) @ np.array(LUMA),
+in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x,
                        (t(_other("network.input_title", config), h=side, w=side, c=layers[0].output.shape[0]),
                         L_["x_title"], L_["y_title"], L_["value_label"]))
 in_slot = st.container()  # the picture first, then the questions about it
