@@ -29,8 +29,10 @@ def run(dataset: str, epochs: list[int], shift_images: int) -> dict:
     data = datasets.get(dataset).load_all()
     out = {"dataset": dataset, "cnn": [], "mlp": None}
     cnn = None
+    # the data set's recipe (Fashion-MNIST's learning rate and batch size: datasets.train_defaults), the epochs swept
+    recipe = {k: v for k, v in datasets.train_defaults(dataset).items() if k != "epochs"}
     for e in epochs:
-        res = train(TrainConfig(model="fast", epochs=e, device="cpu", evals_per_epoch=1, dataset=dataset), data)
+        res = train(TrainConfig(model="fast", epochs=e, device="cpu", evals_per_epoch=1, dataset=dataset, **recipe), data)
         out["cnn"].append({"epochs": e, "test_accuracy": res.test_accuracy, "train_seconds": res.train_seconds,
                            "images_per_second": res.images_per_second})
         cnn = res

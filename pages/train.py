@@ -29,11 +29,20 @@ from ui.questions import ask_all
 from ui.canvas import draw_canvas
 from ui import runs as runstore
 from ui.shell import labels, lang, literal, note, phone, t, t_error, widget
-from ui.tables.train import PRESETS, TABLE as TRAIN
+from ui.tables.train import PRESETS, RECIPES, TABLE as TRAIN
 
 
 def _preset(name: str) -> None:
     st.session_state.update(PRESETS[name])
+    if name == "fast":  # the fast CNN's recipe for the chosen data set (Fashion-MNIST: 2 epochs)
+        _recipe()
+
+
+def _recipe() -> None:
+    """Choosing a data set, with the fast CNN and Adam, starts from its recipe (epochs, learning rate, batch size)."""
+    ss = st.session_state
+    if ss.get("tr_model", "fast") == "fast" and ss.get("tr_opt", "adam") == "adam":
+        ss.update(RECIPES.get(ss.get("tr_dataset"), RECIPES[datasets.DEFAULT]))
 
 
 @st.cache_resource(show_spinner=False)
@@ -156,7 +165,7 @@ def dataset(runs: list[KeptRun]) -> tuple[str, tuple | None]:
     with a message saying how to get it, when it can't be had."""
     linked = [r.config.dataset for r in runs]
     key = widget(st.selectbox, t("datasets.picker"), TRAIN["tr_dataset"], default=linked[-1] if linked else TRAIN["tr_dataset"].default,
-                 format_func=labels("datasets."), help=t("datasets.picker_help"))
+                 format_func=labels("datasets."), help=t("datasets.picker_help"), on_change=_recipe)
     if key == datasets.OWN:
         st.caption(t("datasets.own_source"))
         return key, own_data()

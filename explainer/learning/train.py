@@ -745,10 +745,10 @@ def read_own(path: str, mode: str, seed: int = 0):
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m explainer.learning.train", description="Train a model on MNIST, Fashion-MNIST or your own pictures.")
     ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=None, help="default: the data set's recipe (1; Fashion-MNIST 2)")
     ap.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
     ap.add_argument("--lr", type=float, default=None)
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the data set's recipe (128)")
     ap.add_argument("--no-one-cycle", action="store_true")
     ap.add_argument("--augment", action="store_true")
     ap.add_argument("--limit", type=int, default=limits.TRAIN_SIZE_MAX, help="training-set size")
@@ -766,6 +766,14 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def cli_recipe(args) -> dict:
+    """The command line's epochs, learning rate and batch size: those given, else the data set's recipe (Fashion-MNIST's:
+    ``datasets.train_defaults``; the fast CNN with Adam only), else ``TrainConfig``'s defaults (left out here)."""
+    recipe = datasets.train_defaults(args.dataset) if args.model == "fast" and args.optimizer == "adam" else {}
+    given = {"lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs}
+    return {**recipe, **{k: v for k, v in given.items() if v is not None}}
+
+
 def _cli_setup(args):
     """The command line's configuration, data and own set (None for a built-in one); ``UserError`` when refused."""
     from explainer.data.mnist import load_mnist
@@ -775,8 +783,8 @@ def _cli_setup(args):
     if args.save:
         check_save_path(args.save)
     own = None if args.dataset in datasets.KEYS else read_own(args.dataset, args.own_mode, args.seed)
-    config = TrainConfig(model=args.model, optimizer=args.optimizer, lr=args.lr, one_cycle=not args.no_one_cycle,
-                         batch_size=args.batch_size, epochs=args.epochs, train_size=args.limit,
+    config = TrainConfig(model=args.model, optimizer=args.optimizer, one_cycle=not args.no_one_cycle,
+                         train_size=args.limit, **cli_recipe(args),
                          augment=args.augment, seed=args.seed, device=args.device,
                          dataset=datasets.OWN if own else args.dataset, own=datasets.own_spec(own) if own else None)
     if own:

@@ -53,3 +53,16 @@ PRESETS = {
     "overfit": TABLE.preset(tr_model="mlp", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=30,
                             tr_size=1000, tr_aug=False),
 }
+
+# A data set's training recipe (explainer.data.datasets.train_defaults: Fashion-MNIST trains 2 epochs) as this table's
+# values: choosing the data set (with the fast CNN and Adam) or pressing the "fast" preset starts from it
+RECIPE_KEYS = {"epochs": "tr_epochs", "lr": "tr_lr", "batch_size": "tr_bs"}
+
+
+def dataset_recipe(key: str) -> dict:
+    """The values of tr_epochs, tr_lr and tr_bs for data set ``key``: the "fast" preset's, with the data set's recipe."""
+    base = {v: PRESETS["fast"][v] for v in RECIPE_KEYS.values()}
+    return TABLE.preset(**{**base, **{RECIPE_KEYS[k]: v for k, v in datasets.train_defaults(key).items()}})
+
+
+RECIPES = {key: dataset_recipe(key) for key in datasets.KEYS}  # checked when this table is imported
