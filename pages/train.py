@@ -34,7 +34,7 @@ from ui.tables.train import PRESETS, RECIPES, TABLE as TRAIN
 
 def _preset(name: str) -> None:
     st.session_state.update(PRESETS[name])
-    if name == "fast":  # the fast CNN's recipe for the chosen data set (Fashion-MNIST: 2 epochs)
+    if name == "fast":  # the fast CNN's recipe for the chosen data set
         _recipe()
 
 

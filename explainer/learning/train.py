@@ -745,10 +745,10 @@ def read_own(path: str, mode: str, seed: int = 0):
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m explainer.learning.train", description="Train a model on MNIST, Fashion-MNIST or your own pictures.")
     ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
-    ap.add_argument("--epochs", type=int, default=None, help="default: the data set's recipe (1; Fashion-MNIST 2)")
+    ap.add_argument("--epochs", type=int, default=None, help="default: the data set's recipe, else 1")
     ap.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
     ap.add_argument("--lr", type=float, default=None)
-    ap.add_argument("--batch-size", type=int, default=None, help="default: the data set's recipe (128)")
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the data set's recipe, else 128")
     ap.add_argument("--no-one-cycle", action="store_true")
     ap.add_argument("--augment", action="store_true")
     ap.add_argument("--limit", type=int, default=limits.TRAIN_SIZE_MAX, help="training-set size")

@@ -54,8 +54,8 @@ PRESETS = {
                             tr_size=1000, tr_aug=False),
 }
 
-# A data set's training recipe (explainer.data.datasets.train_defaults: Fashion-MNIST trains 2 epochs) as this table's
-# values: choosing the data set (with the fast CNN and Adam) or pressing the "fast" preset starts from it
+# A data set's training recipe (explainer.data.datasets.train_defaults) as this table's
+# values (Fashion-MNIST: none yet): choosing the data set (fast CNN, Adam) or the "fast" preset starts from it
 RECIPE_KEYS = {"epochs": "tr_epochs", "lr": "tr_lr", "batch_size": "tr_bs"}
 
 
