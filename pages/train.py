@@ -35,14 +35,16 @@ from ui.tables.train import PRESETS, RECIPES, TABLE as TRAIN
 def _preset(name: str) -> None:
     st.session_state.update(PRESETS[name])
     if name == "fast":  # the fast CNN's recipe for the chosen data set
-        _recipe()
+        st.session_state.update(RECIPES.get(st.session_state.get("tr_dataset"), RECIPES[datasets.DEFAULT]))
 
 
 def _recipe() -> None:
-    """Choosing a data set, with the fast CNN and Adam, starts from its recipe (epochs, learning rate, batch size)."""
+    """Choosing another data set: the training settings the learner left at the last set's recipe (optimizer, learning
+    rate, batch, epochs; ``ui.tables.train.RECIPES``) become the new set's; those changed stay as they are."""
     ss = st.session_state
-    if ss.get("tr_model", "fast") == "fast" and ss.get("tr_opt", "adam") == "adam":
-        ss.update(RECIPES.get(ss.get("tr_dataset"), RECIPES[datasets.DEFAULT]))
+    before = RECIPES.get(ss.get("_kept_widget_values", {}).get("tr_dataset"), RECIPES[datasets.DEFAULT])
+    after = RECIPES.get(ss.get("tr_dataset"), RECIPES[datasets.DEFAULT])
+    ss.update({k: v for k, v in after.items() if ss.get(k, before[k]) == before[k]})
 
 
 @st.cache_resource(show_spinner=False)
@@ -215,7 +217,7 @@ def setup(key: str = datasets.DEFAULT) -> tuple[str, dict, dict, Callable]:
     with left:
         model_name, options, layer_table = model_settings(key)
     with right:
-        settings = training_settings()
+        settings = training_settings(key)
     return model_name, options, settings, layer_table
 
 
@@ -273,14 +275,17 @@ def custom_options() -> dict:
             "batchnorm": widget(c2.toggle, t("train.batchnorm"), TRAIN["tr_bn"])}
 
 
-def training_settings() -> dict:
-    """Optimizer, learning rate and schedule, batch, epochs, digits, seed, augmentation: ``TrainConfig`` keywords."""
-    opt = widget(st.selectbox, t("train.optimizer"), TRAIN["tr_opt"], format_func=labels("train.opt_"))
-    lr = widget(st.number_input, t("train.lr"), TRAIN["tr_lr"], format="%.4f")
+def training_settings(key: str = datasets.DEFAULT) -> dict:
+    """Optimizer, learning rate and schedule, batch, epochs, digits, seed, augmentation: ``TrainConfig`` keywords. The
+    defaults are data set ``key``'s recipe for the fast CNN (``RECIPES``: Fashion-MNIST has its own)."""
+    recipe = RECIPES.get(key, RECIPES[datasets.DEFAULT])
+    opt = widget(st.selectbox, t("train.optimizer"), TRAIN["tr_opt"], default=recipe["tr_opt"],
+                 format_func=labels("train.opt_"))
+    lr = widget(st.number_input, t("train.lr"), TRAIN["tr_lr"], default=recipe["tr_lr"], format="%.4f")
     cycle = widget(st.toggle, t("train.one_cycle"), TRAIN["tr_cycle"], help=t("train.one_cycle_help"))
     c1, c2 = st.columns(2)
-    bs = widget(c1.select_slider, t("train.batch"), TRAIN["tr_bs"])
-    epochs = widget(c2.number_input, t("train.epochs"), TRAIN["tr_epochs"])
+    bs = widget(c1.select_slider, t("train.batch"), TRAIN["tr_bs"], default=recipe["tr_bs"])
+    epochs = widget(c2.number_input, t("train.epochs"), TRAIN["tr_epochs"], default=recipe["tr_epochs"])
     size = widget(c1.select_slider, t("train.size"), TRAIN["tr_size"])
     seed = widget(c2.number_input, t("train.seed"), TRAIN["tr_seed"])
     aug = widget(st.toggle, t("train.augment"), TRAIN["tr_aug"], help=t("train.augment_help"))

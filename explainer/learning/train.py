@@ -746,7 +746,7 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m explainer.learning.train", description="Train a model on MNIST, Fashion-MNIST or your own pictures.")
     ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
     ap.add_argument("--epochs", type=int, default=None, help="default: the data set's recipe, else 1")
-    ap.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    ap.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help="default: the data set's recipe, else adam")
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--batch-size", type=int, default=None, help="default: the data set's recipe, else 128")
     ap.add_argument("--no-one-cycle", action="store_true")
@@ -767,11 +767,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cli_recipe(args) -> dict:
-    """The command line's epochs, learning rate and batch size: those given, else the data set's recipe (Fashion-MNIST's:
-    ``datasets.train_defaults``; the fast CNN with Adam only), else ``TrainConfig``'s defaults (left out here)."""
-    recipe = datasets.train_defaults(args.dataset) if args.model == "fast" and args.optimizer == "adam" else {}
-    given = {"lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs}
-    return {**recipe, **{k: v for k, v in given.items() if v is not None}}
+    """The command line's optimizer, epochs, learning rate and batch size: those given, else the data set's recipe for
+    the fast CNN (Fashion-MNIST's: ``datasets.train_defaults``; taken when no other optimizer than its own is given),
+    else ``TrainConfig``'s defaults (Adam; the others left out here)."""
+    recipe = datasets.train_defaults(args.dataset) if args.model == "fast" else {}
+    if args.optimizer not in (None, recipe.get("optimizer", "adam")):
+        recipe = {}
+    given = {"optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs}
+    return {"optimizer": "adam", **recipe, **{k: v for k, v in given.items() if v is not None}}
 
 
 def _cli_setup(args):
@@ -783,7 +786,7 @@ def _cli_setup(args):
     if args.save:
         check_save_path(args.save)
     own = None if args.dataset in datasets.KEYS else read_own(args.dataset, args.own_mode, args.seed)
-    config = TrainConfig(model=args.model, optimizer=args.optimizer, one_cycle=not args.no_one_cycle,
+    config = TrainConfig(model=args.model, one_cycle=not args.no_one_cycle,
                          train_size=args.limit, **cli_recipe(args),
                          augment=args.augment, seed=args.seed, device=args.device,
                          dataset=datasets.OWN if own else args.dataset, own=datasets.own_spec(own) if own else None)

@@ -54,15 +54,17 @@ PRESETS = {
                             tr_size=1000, tr_aug=False),
 }
 
-# A data set's training recipe (explainer.data.datasets.train_defaults) as this table's
-# values (Fashion-MNIST: none yet): choosing the data set (fast CNN, Adam) or the "fast" preset starts from it
-RECIPE_KEYS = {"epochs": "tr_epochs", "lr": "tr_lr", "batch_size": "tr_bs"}
+# A data set's training recipe for the fast CNN (explainer.data.datasets.train_defaults) as this table's values: the
+# Train page's defaults on that data set; choosing the data set swaps the values the learner has not changed, and the
+# "fast" preset starts from it
+RECIPE_KEYS = {"optimizer": "tr_opt", "epochs": "tr_epochs", "lr": "tr_lr", "batch_size": "tr_bs"}
 
 
 def dataset_recipe(key: str) -> dict:
-    """The values of tr_epochs, tr_lr and tr_bs for data set ``key``: the "fast" preset's, with the data set's recipe."""
+    """The values of tr_opt, tr_epochs, tr_lr and tr_bs for data set ``key``: the "fast" preset's, with the data set's
+    recipe."""
     base = {v: PRESETS["fast"][v] for v in RECIPE_KEYS.values()}
     return TABLE.preset(**{**base, **{RECIPE_KEYS[k]: v for k, v in datasets.train_defaults(key).items()}})
 
 
-RECIPES = {key: dataset_recipe(key) for key in datasets.KEYS}  # checked when this table is imported
+RECIPES = {key: dataset_recipe(key) for key in datasets.CHOICES}  # checked when this table is imported
