@@ -285,11 +285,11 @@ def training_settings(key: str = datasets.DEFAULT) -> dict:
     cycle = widget(st.toggle, t("train.one_cycle"), TRAIN["tr_cycle"], help=t("train.one_cycle_help"))
     c1, c2 = st.columns(2)
     bs = widget(c1.select_slider, t("train.batch"), TRAIN["tr_bs"], default=recipe["tr_bs"])
-    epochs = widget(c2.number_input, t("train.epochs"), TRAIN["tr_epochs"], default=recipe["tr_epochs"])
+    epochs = widget(c2.number_input, t("train.epochs"), TRAIN["tr_epochs"], default=recipe["tr_epochs"], format="%g")
     size = widget(c1.select_slider, t("train.size"), TRAIN["tr_size"])
     seed = widget(c2.number_input, t("train.seed"), TRAIN["tr_seed"])
     aug = widget(st.toggle, t("train.augment"), TRAIN["tr_aug"], help=t("train.augment_help"))
-    return dict(optimizer=opt, lr=lr, one_cycle=cycle, batch_size=bs, epochs=int(epochs), train_size=int(size),
+    return dict(optimizer=opt, lr=lr, one_cycle=cycle, batch_size=bs, epochs=epochs, train_size=int(size),
                 augment=aug, seed=int(seed))
 
 

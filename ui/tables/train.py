@@ -23,7 +23,7 @@ TABLE = Table("train", [
     Param("tr_lr", "float", float(DEFAULT_LR["adam"]), lo=1e-5, hi=2.0, step=0.001),
     Param("tr_cycle", "bool", True),
     Param("tr_bs", "choice", 128, options=(16, 32, 64, 128, 256, 512)),
-    Param("tr_epochs", "int", 1, lo=1, hi=limits.EPOCHS_PAGE),
+    Param("tr_epochs", "float", 1.0, lo=1.0, hi=float(limits.EPOCHS_PAGE), step=0.25),  # 2.5: the last epoch ends halfway
     Param("tr_size", "choice", 60000, options=(500, 1000, 2000, 5000, 10000, 30000, 60000)),
     Param("tr_seed", "int", 0, lo=0, hi=limits.SEED_PAGE),
     Param("tr_aug", "bool", False),
