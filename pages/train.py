@@ -173,6 +173,10 @@ def dataset(runs: list[KeptRun]) -> tuple[str, tuple | None]:
         return key, own_data()
     ds = datasets.get(key)
     st.caption(t(ds.source_key))
+    recipe = datasets.train_defaults(key)
+    if recipe:  # where the settings below start on this set (the fast CNN's recipe), and why
+        st.caption(t("datasets.recipe", opt=t(f"train.opt_{recipe['optimizer']}"), lr=f"{recipe['lr']:g}",
+                     epochs=f"{recipe['epochs']:g}"))
     if not ds.available() and key == "fashion":
         st.warning(t("datasets.missing", package=datasets.FASHION_PACKAGE, env=datasets.FASHION_ENV))
         return key, None

@@ -9,6 +9,7 @@ import torch
 
 from explainer.data import datasets
 from explainer.errors import UserError
+from explainer.i18n import translate
 from explainer.learning.train import DEFAULT_LR, TrainConfig, _parser, check_config_dict, cli_recipe, export_code, train
 from tests.conftest import app_test
 from ui.tables import train as table
@@ -67,10 +68,13 @@ def test_the_train_page_starts_from_the_recipe_and_keeps_what_the_learner_change
     assert not at.exception
     assert (at.selectbox(key="tr_opt").value, at.number_input(key="tr_lr").value, at.number_input(key="tr_epochs").value,
             at.select_slider(key="tr_bs").value) == ("momentum", 0.03, 2, 64)
+    said = translate("datasets.recipe", "en", opt=translate("train.opt_momentum", "en"), lr="0.03", epochs="2")
+    assert said in [c.value for c in at.caption]  # the page says where its settings start on this set
     at.number_input(key="tr_lr").set_value(0.02).run()  # the learner's own learning rate …
     at.selectbox(key="tr_dataset").select("mnist").run()  # … stays; the rest becomes MNIST's
     assert (at.selectbox(key="tr_opt").value, at.number_input(key="tr_lr").value, at.number_input(key="tr_epochs").value,
             at.select_slider(key="tr_bs").value) == ("adam", 0.02, 1, 128)
+    assert said not in [c.value for c in at.caption]  # MNIST: TrainConfig's defaults, nothing to say
     at.selectbox(key="tr_dataset").select("fashion").run()
     assert (at.selectbox(key="tr_opt").value, at.number_input(key="tr_lr").value, at.number_input(key="tr_epochs").value,
             at.select_slider(key="tr_bs").value) == ("momentum", 0.02, 2, 64)
