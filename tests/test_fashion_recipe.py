@@ -99,6 +99,9 @@ def test_a_fraction_of_an_epoch():
     states = []
     res = train(cfg, data, checkpoint=states.append)
     assert [h["step"] for h in res.history] == [5, 10, 15, 20, 25] and res.epochs_done == 2.5
+    from explainer.questions import question  # the Train page's "how many updates?" counts the same steps
+
+    assert question("train.updates").answer({"train_size": 400, "batch_size": 40, "epochs": 2.5}) == 25
     assert res.history[-1]["lr"] < 0.01 * cfg.learning_rate  # annealed over 25 steps (over 30: still 11 % of it)
     last = next(st for st in states if st["step"] == 20)  # in the third epoch, halfway through it
     again = train(cfg, data, resume=last)
