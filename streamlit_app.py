@@ -16,10 +16,10 @@ import streamlit as st
 
 from explainer.i18n import LANGUAGES
 from ui.jobs import keep_alive
-from ui.nav import available_lessons
+from ui.nav import available_lessons, chosen_dataset, title_key
 from ui.questions import default_on as predict_default
 from ui.questions import sync_tally
-from ui.shell import lang, page_entered, presenter, t, widget
+from ui.shell import _KEPT as KEPT, lang, page_entered, presenter, t, widget
 from ui.tables.app import TABLE as APP
 
 ROOT = Path(__file__).parent
@@ -81,9 +81,12 @@ with st.sidebar:
            help=t("questions.predict_toggle_help"))
     keep_alive()  # heartbeats of this session's trainings, whichever page is open
 
+# "Train on Fashion-MNIST" when that is the data set chosen on Train (ui.nav.DATASET_TITLES)
+dataset = chosen_dataset(st.session_state, st.session_state.get(KEPT, {}), st.query_params)
 pages = [
     # the default page is served at "/" but still reserves its url_path: "index", so "/home" can lead to it
-    st.Page(ROOT / path, title=t(key), icon=icon, url_path="index" if url == "home" else url, default=(url == "home"))
+    st.Page(ROOT / path, title=t(title_key(key, dataset)), icon=icon, url_path="index" if url == "home" else url,
+            default=(url == "home"))
     for path, key, icon, url in available_lessons()
 ]
 # The home page is served at "/"; "/home" (an old link, or a typed URL) leads there too instead of

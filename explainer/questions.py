@@ -432,9 +432,10 @@ def _updates(state: dict) -> dict:
     from explainer import limits
 
     n = min(int(state["train_size"]), limits.TRAIN_SIZE_MAX)
-    bs, epochs = min(int(state["batch_size"]), n), int(state["epochs"])
+    bs, epochs = min(int(state["batch_size"]), n), float(state["epochs"])
+    epochs = int(epochs) if epochs.is_integer() else epochs  # 2.5 epochs: the last ends halfway (train._Run.total)
     per_epoch = max(1, n // bs)
-    a = per_epoch * epochs
+    a = max(1, round(per_epoch * epochs))
     return {"answer": a, "params": {"n": n, "bs": bs, "epochs": epochs},
             "explain_params": {"n": n, "bs": bs, "epochs": epochs, "per_epoch": per_epoch, "answer": a}}
 

@@ -14,10 +14,10 @@ from explainer.learning import backprop as bp
 from explainer.data import datasets
 from explainer.engine import jobs
 from explainer.data.draw import preprocess_drawing
-from explainer.data.images import LUMA
 from explainer.errors import UserError
 from explainer.i18n import translate
 from explainer.figures import backprop as figs
+from explainer.figures import network as net_figs
 from explainer.maths.kernels import format_kernel
 from explainer.maths.kernels import kernel as named_kernel
 from explainer.maths.shift import SHIFTS
@@ -682,11 +682,11 @@ def attributions(cnn: tuple, x28: np.ndarray, L: dict, names: list[str] | None =
     st.markdown(t("backprop.look_pred", model=literal(name), pred=shown, p=f"{100 * probs[cls]:.1f}"))
     g1, g2, g3 = st.columns(3)
     shown_x = np.asarray(x28, dtype=np.float64)
-    if shown_x.ndim == 3:  # a colour picture: shown by its brightness, as Train's sample grid shows it
-        shown_x = shown_x @ np.array(LUMA)
     with g1:
-        chart(figure(figs.attribution, shown_x, title=t(_w("backprop.digit_title", key)), colorscale="Greys", reversescale=True,
-                     zmin=0, zmax=1, **L), key="bp_digit_fig")
+        title = t(_w("backprop.digit_title", key))
+        chart(figure(net_figs.patches, shown_x[None], [""], title=title, cols=1, height=300) if shown_x.ndim == 3 else
+              figure(figs.attribution, shown_x, title=title, colorscale="Greys", reversescale=True, zmin=0, zmax=1, **L),
+              key="bp_digit_fig")  # a colour picture in its colours
     with g2:
         chart(figure(figs.attribution, sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L), key="bp_sal")
         top = np.unravel_index(int(np.argmax(sal)), sal.shape)

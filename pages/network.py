@@ -26,7 +26,7 @@ from explainer.figures import kernels as kfigs
 from explainer.figures import network as figs
 from explainer.figures.style import fmt, number
 from explainer.data import datasets
-from explainer.data.images import LUMA, decode_upload
+from explainer.data.images import decode_upload
 from explainer.maths.kernels import format_kernel
 from explainer.data.mnist import load_mnist
 from ui import jobs as ui_jobs
@@ -121,6 +121,8 @@ def _input_figure(input_key: str, lang: str, _x: np.ndarray, texts: tuple):
     """The 28×28 input as the network receives it (a figure object shared by sessions; charts never change it
     presenter mode included: ``ui.charts`` restyles the wire dict, not the figure)."""
     title, x_title, y_title, value_label = texts
+    if np.ndim(_x) == 3:  # a colour picture (H, W, 3), in its colours
+        return figs.patches(np.asarray(_x)[None], [""], title=title, cols=1, height=300)
     return bp_figs.attribution(_x * 255, title=title, colorscale="Greys", zmin=0, zmax=255, height=300,
                                x_title=x_title, y_title=y_title, value_label=value_label)
 
@@ -551,16 +553,16 @@ def looks_for(model, config, model_key: str, layers, names, layer: int, channel:
     note(t(_other("network.looks_intro", config)))
     L = layers[layer]
     shared = _shared_jobs()
-    if dataset_of(config) == datasets.OWN:  # the jobs search a test set on the worker: your pictures stay here
-        st.info(t("network.own_no_jobs"))
-    elif L.output.ndim == 3 and L.kind != "input":
+    if L.output.ndim == 3 and L.kind != "input":
         pkey = SharedJob("patches", model_key, layer)
         okey = SharedJob("optimise", model_key, layer, channel)
         c1, c2 = st.columns(2)
         with c1:
             if shared.get(pkey) is None and st.button(t("network.find_patches"), key="nw_find_patches"):
-                shared.get_or_start(pkey, lambda: ui_jobs.start(
-                    jobs.TopPatchesJob(model, config, layer, owner=ui_jobs.owner())))
+                held = _own_held(config) if dataset_of(config) == datasets.OWN else None  # its test pictures go along
+                shared.get_or_start(pkey, lambda: ui_jobs.start(jobs.TopPatchesJob(
+                    model, config, layer, owner=ui_jobs.owner(),
+                    data=None if held is None else (held.train_x[:0], held.train_y[:0], held.test_x, held.test_y))))
         with c2:
             if shared.get(okey) is None and st.button(t("network.optimise"), key="nw_optimise"):
                 shared.get_or_start(okey, lambda: ui_jobs.start(
@@ -609,8 +611,10 @@ def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int,
     if opt is not None:
         c1, c2 = st.columns(2)
         with c1:
-            chart(bp_figs.attribution(opt["image"], title=t("network.optimised_title", c=channel), colorscale="Greys",
-                                      zmin=0, zmax=1, **lab()), key="nw_opt", name=t("network.optimised_name"), config=CFG)
+            title = t("network.optimised_title", c=channel)
+            chart(figs.patches(opt["image"][None], [""], title=title, cols=1, height=300) if opt["image"].ndim == 3 else
+                  bp_figs.attribution(opt["image"], title=title, colorscale="Greys", zmin=0, zmax=1, **lab()),
+                  key="nw_opt", name=t("network.optimised_name"), config=CFG)  # a colour picture in its colours
         with c2:
             st.markdown(t("network.optimised_text", a=number(opt["values"][0], ".3f"), b=number(opt["values"][-1], ".3f"),
                           n=len(opt["values"])))
@@ -658,7 +662,7 @@ classes = class_names(config)
 shown_pred = literal(classes[pred]) if pred < len(classes) else pred
 L_ = lab()
 side = int(np.asarray(x).shape[0])
-in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x if np.ndim(x) == 2 else np.asarray(x) @ np.array(LUMA),
+in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x,
                        (t(_other("network.input_title", config), h=side, w=side, c=layers[0].output.shape[0]),
                         L_["x_title"], L_["y_title"], L_["value_label"]))
 in_slot = st.container()  # the picture first, then the questions about it

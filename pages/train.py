@@ -29,11 +29,22 @@ from ui.questions import ask_all
 from ui.canvas import draw_canvas
 from ui import runs as runstore
 from ui.shell import labels, lang, literal, note, phone, t, t_error, widget
-from ui.tables.train import PRESETS, TABLE as TRAIN
+from ui.tables.train import PRESETS, RECIPES, TABLE as TRAIN
 
 
 def _preset(name: str) -> None:
     st.session_state.update(PRESETS[name])
+    if name == "fast":  # the fast CNN's recipe for the chosen data set
+        st.session_state.update(RECIPES.get(st.session_state.get("tr_dataset"), RECIPES[datasets.DEFAULT]))
+
+
+def _recipe() -> None:
+    """Choosing another data set: the training settings the learner left at the last set's recipe (optimizer, learning
+    rate, batch, epochs; ``ui.tables.train.RECIPES``) become the new set's; those changed stay as they are."""
+    ss = st.session_state
+    before = RECIPES.get(ss.get("_kept_widget_values", {}).get("tr_dataset"), RECIPES[datasets.DEFAULT])
+    after = RECIPES.get(ss.get("tr_dataset"), RECIPES[datasets.DEFAULT])
+    ss.update({k: v for k, v in after.items() if ss.get(k, before[k]) == before[k]})
 
 
 @st.cache_resource(show_spinner=False)
@@ -156,12 +167,16 @@ def dataset(runs: list[KeptRun]) -> tuple[str, tuple | None]:
     with a message saying how to get it, when it can't be had."""
     linked = [r.config.dataset for r in runs]
     key = widget(st.selectbox, t("datasets.picker"), TRAIN["tr_dataset"], default=linked[-1] if linked else TRAIN["tr_dataset"].default,
-                 format_func=labels("datasets."), help=t("datasets.picker_help"))
+                 format_func=labels("datasets."), help=t("datasets.picker_help"), on_change=_recipe)
     if key == datasets.OWN:
         st.caption(t("datasets.own_source"))
         return key, own_data()
     ds = datasets.get(key)
     st.caption(t(ds.source_key))
+    recipe = datasets.train_defaults(key)
+    if recipe:  # where the settings below start on this set (the fast CNN's recipe), and why
+        st.caption(t("datasets.recipe", opt=t(f"train.opt_{recipe['optimizer']}"), lr=f"{recipe['lr']:g}",
+                     epochs=f"{recipe['epochs']:g}"))
     if not ds.available() and key == "fashion":
         st.warning(t("datasets.missing", package=datasets.FASHION_PACKAGE, env=datasets.FASHION_ENV))
         return key, None
@@ -206,7 +221,7 @@ def setup(key: str = datasets.DEFAULT) -> tuple[str, dict, dict, Callable]:
     with left:
         model_name, options, layer_table = model_settings(key)
     with right:
-        settings = training_settings()
+        settings = training_settings(key)
     return model_name, options, settings, layer_table
 
 
@@ -264,18 +279,21 @@ def custom_options() -> dict:
             "batchnorm": widget(c2.toggle, t("train.batchnorm"), TRAIN["tr_bn"])}
 
 
-def training_settings() -> dict:
-    """Optimizer, learning rate and schedule, batch, epochs, digits, seed, augmentation: ``TrainConfig`` keywords."""
-    opt = widget(st.selectbox, t("train.optimizer"), TRAIN["tr_opt"], format_func=labels("train.opt_"))
-    lr = widget(st.number_input, t("train.lr"), TRAIN["tr_lr"], format="%.4f")
+def training_settings(key: str = datasets.DEFAULT) -> dict:
+    """Optimizer, learning rate and schedule, batch, epochs, digits, seed, augmentation: ``TrainConfig`` keywords. The
+    defaults are data set ``key``'s recipe for the fast CNN (``RECIPES``: Fashion-MNIST has its own)."""
+    recipe = RECIPES.get(key, RECIPES[datasets.DEFAULT])
+    opt = widget(st.selectbox, t("train.optimizer"), TRAIN["tr_opt"], default=recipe["tr_opt"],
+                 format_func=labels("train.opt_"))
+    lr = widget(st.number_input, t("train.lr"), TRAIN["tr_lr"], default=recipe["tr_lr"], format="%.4f")
     cycle = widget(st.toggle, t("train.one_cycle"), TRAIN["tr_cycle"], help=t("train.one_cycle_help"))
     c1, c2 = st.columns(2)
-    bs = widget(c1.select_slider, t("train.batch"), TRAIN["tr_bs"])
-    epochs = widget(c2.number_input, t("train.epochs"), TRAIN["tr_epochs"])
+    bs = widget(c1.select_slider, t("train.batch"), TRAIN["tr_bs"], default=recipe["tr_bs"])
+    epochs = widget(c2.number_input, t("train.epochs"), TRAIN["tr_epochs"], default=recipe["tr_epochs"], format="%g")
     size = widget(c1.select_slider, t("train.size"), TRAIN["tr_size"])
     seed = widget(c2.number_input, t("train.seed"), TRAIN["tr_seed"])
     aug = widget(st.toggle, t("train.augment"), TRAIN["tr_aug"], help=t("train.augment_help"))
-    return dict(optimizer=opt, lr=lr, one_cycle=cycle, batch_size=bs, epochs=int(epochs), train_size=int(size),
+    return dict(optimizer=opt, lr=lr, one_cycle=cycle, batch_size=bs, epochs=epochs, train_size=int(size),
                 augment=aug, seed=int(seed))
 
 

@@ -38,7 +38,7 @@ GOOD = TrainConfig(model="mlp").to_dict()
     {"lr": "0.01"},                     # a number as a string (was converted)
     {"lr": True},
     {"epochs": "3"},                    # a whole number as a string (was converted)
-    {"epochs": 2.5},                    # (was truncated to 2)
+    {"epochs": 0.75},                   # a fraction below one epoch (2.5 is taken: issue 23)
     {"batch_size": True},
     {"one_cycle": "yes"},               # a bool as a string (was truthy)
     {"augment": 1},

@@ -300,3 +300,20 @@ def test_gallery_captions_sit_in_a_blank_band_above_the_next_row():
         assert a.yanchor == "top"
         below = inked[inked > a.y]
         assert below.size == 0 or below[0] - a.y >= 14, (a.text, a.y, below[:1])  # ≥ half of 28 blank below it
+
+
+def test_colour_pictures_are_shown_in_their_colours():
+    """Own colour pictures (issue 23): the sample grid and the patches draw them in colour (a Plotly image on white, on
+    the grid and with the captions a grey picture has), not by their brightness."""
+    from explainer.figures import network as fnet
+
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3)).astype(np.uint8)
+    fig, grey = ftrain.gallery(rgb, list("abcde"), cols=4), ftrain.gallery(rgb[..., 0], list("abcde"), cols=4)
+    z = fig.data[0].z
+    assert fig.data[0].type == "image" and z.dtype == np.uint8 and z.shape == (*np.shape(grey.data[0].z), 3)
+    np.testing.assert_array_equal(z[1:33, 1:33], rgb[0])
+    assert (z[0] == 255).all()  # the blank border: white
+    assert [a.to_plotly_json() for a in fig.layout.annotations] == [a.to_plotly_json() for a in grey.layout.annotations]
+    patches = fnet.patches(rgb[:2] / 255.0, ["x", "y"], title="t")
+    assert patches.data[0].type == "image" and patches.data[0].z.shape == (33, 66, 3)
+    np.testing.assert_array_equal(patches.data[0].z[:32, 33:65], rgb[1])

@@ -63,3 +63,45 @@ def test_the_page_starts_the_patch_job_and_shows_the_patches(mnist_dir):
     said = [c.value for c in at.caption if c.value.startswith(head)]
     assert len(said) == 1 and said[0].count("#") == 9 and "grid" not in said[0], said
     assert not at.exception
+
+
+def test_own_colour_pictures_top_patches_and_optimised_input():
+    """A run on a learner's own colour pictures (issue 23): its test pictures go with the patches job and come back as
+    colour patches, each really the place where its channel is that strong; the optimised input is a 32×32 colour
+    picture, the engine's equal to the library's. The model is freshly initialised (seeded): what the jobs compute
+    needs no training."""
+    from explainer.data import datasets
+    from explainer.data.ownimages import read_zip
+    import torch
+
+    from explainer.learning.train import TrainConfig
+    from tests.ownzips import make_zip, picture_files
+
+    own = read_zip(make_zip(picture_files(6)), "colour32")
+    data = tuple(np.array(a) for a in (own.train_x, own.train_y, own.test_x, own.test_y))
+    config = TrainConfig(model="fast", dataset=datasets.OWN, own=datasets.own_spec(own), device="cpu")
+    torch.manual_seed(0)
+    model = config.build().eval()
+    job = jobs.TopPatchesJob(model, config, 2, data=(data[0][:0], data[1][:0], data[2], data[3])).start()
+    opt = jobs.OptimiseInputJob(model, config, 3, 1, steps=20).start()
+    assert job.join(timeout=300) and opt.join(timeout=300), "the jobs did not finish"
+    res = job.result
+    k = min(N.TOP_K, len(own.test_x))
+    size = res["field"][0]
+    assert res["patches"].shape == (16, k, size, size, 3) and (res["index"] < len(own.test_x)).all()
+    for ch in (0, 7):
+        i, r, c, v = res["index"][ch][0], res["row"][ch][0], res["col"][ch][0], res["value"][ch][0]
+        assert N.trace(model, own.test_x[i] / 255.0)[2].output[ch, r, c] == pytest.approx(v, abs=1e-5)
+        np.testing.assert_array_equal(res["patches"][ch][0], N.patch_at(own.test_x[i] / 255.0, res["field"], r, c))
+    from explainer.figures import network as figs
+
+    fig = figs.patches(res["patches"][0], [str(i) for i in range(k)], title="patches")  # shown in their colours
+    z = fig.data[0].z
+    assert fig.data[0].type == "image" and z.dtype == np.uint8 and z.shape == (size + 1, k * (size + 1), 3)
+    np.testing.assert_array_equal(z[:size, :size], np.rint(res["patches"][0][0] * 255))
+    out = opt.result
+    assert out["image"].shape == (32, 32, 3) and len(out["values"]) == 20 and out["values"][-1] > out["values"][0]
+    np.testing.assert_allclose(out["image"], N.optimise_input(model, 3, 1, steps=20, shape=(3, 32, 32))["image"],
+                               atol=1e-4)
+    with pytest.raises(Exception):  # a job on own pictures without them is refused before it starts
+        jobs.TopPatchesJob(model, config, 2)

@@ -51,9 +51,9 @@ def test_the_surfaces_and_training_share_each_entrys_settings(name):
 
 def test_the_lists_come_from_the_table():
     assert optim.OPTIMIZER_NAMES == optimizers.NAMES == tuple(optimizers.OPTIMIZERS)
-    assert train.OPTIMIZERS == optimizers.TRAIN_NAMES == ("sgd", "momentum", "rmsprop", "adam", "adamw")
+    assert train.OPTIMIZERS == optimizers.TRAIN_NAMES == ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
     with pytest.raises(SystemExit) as info:
-        train.main(["--optimizer", "nesterov", "--json"])  # not offered for training: argparse refuses it
+        train.main(["--optimizer", "adagrad", "--json"])  # not offered for training: argparse refuses it
     assert info.value.code == 2
 
 

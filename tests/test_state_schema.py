@@ -187,7 +187,7 @@ def test_a_bad_preset_value_fails_when_the_table_is_imported():
     assert table.preset(tr_lr=1) == {"tr_lr": 1.0}  # a whole number for a real one: the same value
     bad = [dict(tr_lr=5.0),  # beyond the declared 2.0
            dict(tr_size=1234),  # not one of the options
-           dict(tr_epochs=2.5), dict(tr_epochs="3"), dict(tr_cycle=1),  # not of the declared type
+           dict(tr_seed=2.5), dict(tr_epochs="3"), dict(tr_cycle=1),  # not of the declared type
            dict(tr_lr=float("nan")), dict(tr_speed=1)]  # not a number; not declared
     for values in bad:
         with pytest.raises(ValueError):

@@ -48,3 +48,24 @@ def available_lessons() -> list[tuple[str, str, str, str]]:
 
     root = Path(__file__).resolve().parents[1]
     return [lesson for lesson in LESSONS if (root / lesson[0]).exists()]
+
+
+# Lessons whose name in the navigation follows the data set chosen on Train (issue 23): the widget key of the choice.
+# Another data set's name is the title's key with the data set's suffix (nav.train_fashion, nav.train_own).
+DATASET_TITLES = {"nav.train": "tr_dataset"}
+DATASET_SUFFIXES = ("fashion", "own")  # explainer.data.datasets' other choices than MNIST (tests/test_nav_title.py)
+
+
+def chosen_dataset(session: dict, kept: dict, query: dict, key: str = "tr_dataset") -> str | None:
+    """The data set chosen on Train as the navigation can know it before the page runs: the widget's value (this
+    session, on the Train page), else a link's ``?tr_dataset=``, else the value kept when the learner left Train."""
+    for value in (session.get(key), query.get(key), kept.get(key)):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def title_key(key: str, dataset: str | None) -> str:
+    """The catalogue key of a lesson's name in the navigation: "Train on Fashion-MNIST" when that is the set chosen,
+    the plain key for MNIST, an unknown value or none."""
+    return f"{key}_{dataset}" if key in DATASET_TITLES and dataset in DATASET_SUFFIXES else key

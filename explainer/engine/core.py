@@ -387,7 +387,7 @@ class Engine:
     def estimate_training(self, config) -> float:
         """Seconds a training of ``config`` takes on a worker: a guess, refined by the runs seen here."""
         rate = self._rate.get(config.model, 6000.0 if config.model != "mlp" else 20000.0)
-        return 3.0 + int(config.train_size) * int(config.epochs) / rate
+        return 3.0 + int(config.train_size) * float(config.epochs) / rate
 
 
 LIVE = ("running", "processing", "no-worker", "queued", "waiting")  # a job's Dask states until it is done

@@ -344,26 +344,29 @@ class ShiftJob(Job):
 
 class TopPatchesJob(Job):
     """``network.top_patches`` of entry ``layer`` over the 10,000 test digits: for every channel the 9 places where it
-    is strongest, their values and receptive-field patches (the "Inside the network" lesson; cached per model)."""
+    is strongest, their values and receptive-field patches (the "Inside the network" lesson; cached per model). A
+    built-in data set's test set is the worker's own copy; a learner's own test pictures go with the task (``data``:
+    their four arrays, ``shipped``, of which the worker reads the test pictures)."""
 
     kind = "patches"
 
     def __init__(self, model, config, layer: int, *, owner: str | None = None, engine_: Engine | None = None,
-                 heartbeat_timeout: float | None = None):
+                 heartbeat_timeout: float | None = None, data=None):
         super().__init__(owner=owner, engine_=engine_, heartbeat_timeout=heartbeat_timeout)
         self.state_dict, self.config, self.layer = state_of(model), config, int(layer)
+        self.data = shipped(config, data)
 
     def estimate(self, eng: Engine) -> float:
         return 4.0
 
     def task_args(self) -> tuple:
-        return self.config.to_dict(), self.state_dict, self.layer
+        return self.config.to_dict(), self.state_dict, self.layer, self.data
 
     @staticmethod
-    def work(link: Link, config: dict, state: dict, layer: int) -> dict:
+    def work(link: Link, config: dict, state: dict, layer: int, data=None) -> dict:
         from explainer.learning.network import top_patches
 
-        x_test, _ = _test_set(config)
+        x_test = data[2] if data is not None else _test_set(config)[0]
         return top_patches(_worker_model(config, state), x_test, layer, progress=link.fraction)
 
 
@@ -389,5 +392,8 @@ class OptimiseInputJob(Job):
     @staticmethod
     def work(link: Link, config: dict, state: dict, layer: int, channel: int, steps: int) -> dict:
         from explainer.learning.network import optimise_input
+        from explainer.learning.train import TrainConfig
 
-        return optimise_input(_worker_model(config, state), layer, channel, steps=steps, progress=link.fraction)
+        shape = TrainConfig.from_dict(config).data_set().shape  # (1, 28, 28), or (3, 32, 32) for colour pictures
+        return optimise_input(_worker_model(config, state), layer, channel, steps=steps, progress=link.fraction,
+                              shape=shape)

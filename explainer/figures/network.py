@@ -312,16 +312,18 @@ def bars(values, *, labels: list[str], title: str, x_title: str, y_title: str, m
 
 def patches(images: np.ndarray, captions: list[str], *, title: str, cols: int = 9, height: int = 170) -> go.Figure:
     """Small grey pictures (N, s, s) in [0, 1] side by side (ink dark), ``cols`` a row, each captioned below (rows
-    of pictures leave room for their captions: a phone shows 3 a row, 9 in a row there ran their captions together)."""
+    of pictures leave room for their captions: a phone shows 3 a row, 9 in a row there ran their captions together);
+    colour ones (N, s, s, 3) in their colours (``image_trace``) on white."""
     imgs = np.asarray(images, dtype=float)
-    n, s, _ = imgs.shape
+    n, s = imgs.shape[:2]
     rows = -(-n // cols)
     pitch = s + (1 if rows == 1 else max(2, int(round(0.45 * s))))  # a row's height with its caption's band
-    canvas = np.full(((rows - 1) * pitch + s, min(n, cols) * (s + 1) - 1), np.nan)
+    canvas = np.full(((rows - 1) * pitch + s, min(n, cols) * (s + 1) - 1, *imgs.shape[3:]), np.nan)
     for i in range(n):
         r, c = divmod(i, cols)
         canvas[r * pitch: r * pitch + s, c * (s + 1): c * (s + 1) + s] = imgs[i]
-    data = [dict(type="heatmap", z=np.round(canvas, 3), colorscale="Greys", zmin=0, zmax=1, showscale=False,
+    data = [image_trace(canvas) if imgs.ndim == 4 else
+            dict(type="heatmap", z=np.round(canvas, 3), colorscale="Greys", zmin=0, zmax=1, showscale=False,
                  hoverinfo="skip")]
     annotations = [dict(x=(i % cols) * (s + 1) + (s - 1) / 2, y=(i // cols) * pitch + s - 0.5, yanchor="top",
                         text=captions[i], showarrow=False, font=dict(size=11)) for i in range(n)]
@@ -329,6 +331,13 @@ def patches(images: np.ndarray, captions: list[str], *, title: str, cols: int = 
                   annotations=annotations, plot_bgcolor="white",
                   xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"))
     return fast_figure(data, layout)
+
+
+def image_trace(rgb: np.ndarray) -> dict:
+    """A colour picture (H, W, 3) in [0, 1] as a Plotly image trace (blank cells, NaN, white), no hover; one pixel per
+    unit from (0, 0), the grid a heatmap of the same picture uses (annotations fit both)."""
+    z = np.nan_to_num(np.asarray(rgb, dtype=float), nan=1.0)
+    return dict(type="image", z=np.rint(np.clip(z, 0, 1) * 255).astype(np.uint8), hoverinfo="skip")
 
 
 ROW_TILES = 8         # a phone's overview: channel maps per row

@@ -88,21 +88,28 @@ def _mosaic(canvas: np.ndarray, **style) -> go.Figure:
 
 
 def gallery(images: np.ndarray, captions: list[str], *, cols: int = 8, height: int | None = None) -> go.Figure:
-    """Small grey images in a grid with a caption under each (colour ones, (N, H, W, 3), shown by their brightness).
-    Each caption has a blank band of half a picture's height under its picture, so it never reaches the next row's
-    pictures (the canvas keeps square cells: the band grows with the pictures at every width)."""
+    """Small grey images (N, H, W) in a grid with a caption under each; colour ones (N, H, W, 3) in their colours
+    (a Plotly image on white, on the same grid). Each caption has a blank band of half a picture's height under its
+    picture, so it never reaches the next row's pictures (the canvas keeps square cells: the band grows with the
+    pictures at every width)."""
     images = np.asarray(images)
-    if images.ndim == 4:
-        images = images[..., :3].astype(np.float64) @ np.array(LUMA)
+    colour = images.ndim == 4
     n = len(images)
     side = images.shape[1] if n else 28
     cell, band = side + 2, max(8, side // 2)
     rows = max(1, -(-n // cols))
-    canvas = np.full((rows * (cell + band), cols * cell), np.nan)
+    canvas = np.full((rows * (cell + band), cols * cell, *((3,) if colour else ())), np.nan)
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
-        canvas[r * (cell + band) + 1: r * (cell + band) + 1 + side, c * cell + 1: c * cell + 1 + img.shape[1]] = img
-    fig = _mosaic(canvas, colorscale="Greys", height=height or 60 + rows * 110, zmin=0, zmax=255)
+        canvas[r * (cell + band) + 1: r * (cell + band) + 1 + side,
+               c * cell + 1: c * cell + 1 + img.shape[1]] = img[..., :3] if colour else img
+    grey = canvas @ np.array(LUMA) if colour else canvas  # the layout's grid (a colour picture: drawn over it)
+    fig = _mosaic(grey, colorscale="Greys", height=height or 60 + rows * 110, zmin=0, zmax=255)
+    if colour:
+        from explainer.figures.network import image_trace
+
+        fig.data = []
+        fig.add_trace(go.Image(**image_trace(canvas / 255.0)))
     fig.layout.annotations = [dict(x=(i % cols) * cell + (cell - 1) / 2, y=(i // cols) * (cell + band) + cell - 0.5,
                                    text=cap, showarrow=False, yanchor="top", font=dict(size=10))
                               for i, cap in enumerate(captions)]

@@ -430,13 +430,16 @@ def receptive_fields(layers: list[LayerTrace]) -> list[tuple[int, int, int]]:
 
 
 def patch_at(image28: np.ndarray, field_: tuple[int, int, int], row: int, col: int) -> np.ndarray:
-    """The receptive field of unit (row, col) cut from a 28×28 image (outside the image: 0)."""
+    """The receptive field of unit (row, col) cut from an image (outside the image: 0): a grey 28×28 (or any (H, W))
+    gives (size, size), a colour (H, W, 3) gives (size, size, 3)."""
     size, jump, start = field_
     r0, c0 = start + row * jump, start + col * jump
-    out = np.zeros((size, size), dtype=np.float64)
-    img = np.asarray(image28, dtype=np.float64).reshape(28, 28)
-    rs, re = max(r0, 0), min(r0 + size, 28)
-    cs, ce = max(c0, 0), min(c0 + size, 28)
+    img = np.asarray(image28, dtype=np.float64)
+    img = img.reshape(28, 28) if img.ndim < 2 else img  # 784 values: MNIST's digit
+    h, w = img.shape[:2]
+    out = np.zeros((size, size, *img.shape[2:]), dtype=np.float64)
+    rs, re = max(r0, 0), min(r0 + size, h)
+    cs, ce = max(c0, 0), min(c0 + size, w)
     if rs < re and cs < ce:
         out[rs - r0: re - r0, cs - c0: ce - c0] = img[rs:re, cs:ce]
     return out
@@ -452,11 +455,11 @@ def _upto(model: nn.Module, layers: list[LayerTrace], layer: int) -> nn.Sequenti
 def top_patches(model: nn.Module, images_uint8: np.ndarray, layer: int, k: int = TOP_K, batch: int = 500,
                 progress=None) -> dict:
     """For every channel of spatial entry ``layer``: the ``k`` (image, row, col) of ``images_uint8`` (N, 28, 28)
-    where it is strongest (one per image), their values and their receptive-field patches (pixels / 255).
-    Returns ``{"index": (C, k), "row", "col", "value": (C, k), "patches": (C, k, s, s), "field": (size, jump,
+    where it is strongest (one per image), their values and their receptive-field patches (pixels / 255); colour
+    pictures (N, H, W, 3) give colour patches (…, s, s, 3). Returns ``{"index": (C, k), "row", "col", "value": (C, k), "patches": (C, k, s, s), "field": (size, jump,
     start)}``. ``progress(fraction)`` after each batch (it may raise to stop)."""
     model.eval()
-    x0 = np.zeros((28, 28), dtype=np.float32)
+    x0 = np.zeros(np.shape(images_uint8)[1:] if np.ndim(images_uint8) in (3, 4) else (28, 28), dtype=np.float32)
     layers = trace(model, x0)
     L = layers[int(layer)]
     if L.output.ndim != 3:
@@ -469,7 +472,8 @@ def top_patches(model: nn.Module, images_uint8: np.ndarray, layer: int, k: int =
     n = len(images_uint8)
     with torch.no_grad():
         for s in range(0, n, batch):
-            xb = torch.from_numpy(np.asarray(images_uint8[s: s + batch], dtype=np.float32) / 255.0)[:, None]
+            xb = torch.from_numpy(np.asarray(images_uint8[s: s + batch], dtype=np.float32) / 255.0)
+            xb = xb.permute(0, 3, 1, 2) if xb.dim() == 4 else xb[:, None]  # colour (B, H, W, 3) → (B, 3, H, W)
             a = sub(xb).flatten(2)  # (B, C, HW)
             v, pos = a.max(dim=2)   # each image's strongest place per channel
             v, pos = v.T.numpy().astype(np.float64), pos.T.numpy()
@@ -490,13 +494,15 @@ def top_patches(model: nn.Module, images_uint8: np.ndarray, layer: int, k: int =
 
 
 def optimise_input(model: nn.Module, layer: int, channel: int, steps: int = OPTIMISE_STEPS, lr: float = 0.05,
-                   l2: float = 0.002, blur_every: int = 4, seed: int = 0, progress=None) -> dict:
-    """An input (28×28 in [0, 1]) that makes ``channel`` of entry ``layer`` strong: gradient ascent on the mean of the
+                   l2: float = 0.002, blur_every: int = 4, seed: int = 0, progress=None,
+                   shape: tuple[int, int, int] = (1, 28, 28)) -> dict:
+    """An input (``shape`` = (C, H, W): 28×28 grey by default, (3, 32, 32) for colour; pixels in [0, 1]) that makes ``channel`` of entry ``layer`` strong: gradient ascent on the mean of the
     channel's map (a dense unit: its value), from a grey image with a little noise (``seed``), with an L2 penalty
     and a light blur every ``blur_every`` steps; pixels stay in [0, 1]. Returns ``{"image", "start", "values"}``
-    (the channel's mean after each step)."""
+    (the channel's mean after each step); ``image`` and ``start`` are (H, W), or (H, W, 3) for colour."""
     model.eval()
-    layers = trace(model, np.zeros((28, 28), dtype=np.float32))
+    c, h, w = (int(v) for v in shape)
+    layers = trace(model, np.zeros((1, c, h, w), dtype=np.float32))
     L = layers[int(layer)]
     if L.kind in ("input", "softmax", "flatten"):
         raise UserError("errors.not_one_of", param="layer", choices="conv / activation / pool / dense", value=L.kind)
@@ -506,10 +512,10 @@ def optimise_input(model: nn.Module, layer: int, channel: int, steps: int = OPTI
     for p in sub.parameters():
         p.requires_grad_(False)
     gen = torch.Generator().manual_seed(int(seed))
-    start = (0.2 + 0.05 * torch.randn(1, 1, 28, 28, generator=gen)).clamp(0, 1)
+    start = (0.2 + 0.05 * torch.randn(1, c, h, w, generator=gen)).clamp(0, 1)
     x = start.clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
-    blur = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])[None, None] / 16.0
+    blur = (torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])[None, None] / 16.0).repeat(c, 1, 1, 1)
     values = []
     try:
         with torch.enable_grad():
@@ -522,7 +528,7 @@ def optimise_input(model: nn.Module, layer: int, channel: int, steps: int = OPTI
                 opt.step()
                 with torch.no_grad():
                     if blur_every and (step + 1) % blur_every == 0:
-                        x.copy_(nn.functional.conv2d(x, blur, padding=1))
+                        x.copy_(nn.functional.conv2d(x, blur, padding=1, groups=c))  # each channel on its own
                     x.clamp_(0, 1)
                 values.append(float(score.detach()))
                 if progress is not None and (step + 1) % 10 == 0:
@@ -530,7 +536,8 @@ def optimise_input(model: nn.Module, layer: int, channel: int, steps: int = OPTI
     finally:
         for p in sub.parameters():
             p.requires_grad_(True)
-    return {"image": x.detach()[0, 0].numpy().astype(np.float64), "start": start[0, 0].numpy().astype(np.float64),
+    picture = (lambda v: v[0, 0] if c == 1 else v[0].permute(1, 2, 0))  # noqa: E731 — (H, W) or (H, W, 3)
+    return {"image": picture(x.detach()).numpy().astype(np.float64), "start": picture(start).numpy().astype(np.float64),
             "values": np.array(values)}
 
 

@@ -29,7 +29,7 @@ class OptimizerSpec:
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     "sgd": OptimizerSpec(torch.optim.SGD, 0.01, 0.1),
     "momentum": OptimizerSpec(torch.optim.SGD, 0.01, 0.05, {"momentum": 0.9}),
-    "nesterov": OptimizerSpec(torch.optim.SGD, 0.01, None, {"momentum": 0.9, "nesterov": True}),
+    "nesterov": OptimizerSpec(torch.optim.SGD, 0.01, 0.05, {"momentum": 0.9, "nesterov": True}),
     "adagrad": OptimizerSpec(torch.optim.Adagrad, 0.5, None, {"eps": 1e-10}),
     "rmsprop": OptimizerSpec(torch.optim.RMSprop, 0.01, 0.002, {"alpha": 0.99, "eps": 1e-8}),
     "adadelta": OptimizerSpec(torch.optim.Adadelta, 1.0, None, {"rho": 0.9, "eps": 1e-6}),

@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import io
 import json
+import math
 import os
 import resource
 import sys
@@ -36,6 +37,17 @@ DEFAULT_LR = {name: optimizers.OPTIMIZERS[name].train_lr for name in OPTIMIZERS}
 CHECKPOINT_FORMAT = "convolution-explainer/1"
 
 
+def _epochs(value) -> int | float:
+    """Epochs as a whole number when whole (2.0 → 2), else a fraction to two decimals (2.5); ``ValueError`` for
+    anything else (a bool, text that is no number, NaN, infinity)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(value)
+    return int(v) if v.is_integer() else round(v, 2)
+
+
 @dataclass
 class TrainConfig:
     model: str = "fast"
@@ -44,7 +56,7 @@ class TrainConfig:
     lr: float | None = None  # None: DEFAULT_LR[optimizer]
     one_cycle: bool = True
     batch_size: int = 128
-    epochs: int = 1
+    epochs: int | float = 1  # a fraction ends the last epoch early (2.5: two epochs and half of a third)
     train_size: int = limits.TRAIN_SIZE_MAX
     augment: bool = False  # random shifts of up to ±2 pixels
     seed: int = 0
@@ -62,12 +74,13 @@ class TrainConfig:
         return build_model(self.model, **self.data_set().model_kwargs(), **self.model_options)
 
     def __post_init__(self):
-        for name, kind in (("batch_size", int), ("epochs", int), ("train_size", int), ("seed", int),
+        for name, kind in (("batch_size", int), ("epochs", _epochs), ("train_size", int), ("seed", int),
                            ("evals_per_epoch", int), ("eval_size", int)):
             try:
                 setattr(self, name, kind(getattr(self, name)))
             except (TypeError, ValueError):
-                raise UserError("errors.not_whole", param=name, value=getattr(self, name)) from None
+                raise UserError("errors.not_number" if kind is _epochs else "errors.not_whole", param=name,
+                                value=getattr(self, name)) from None
         if self.lr is not None:
             try:
                 self.lr = float(self.lr)
@@ -228,7 +241,7 @@ def _train(config: TrainConfig, data, device: torch.device, on_progress, should_
     run = _Run(config, data, device, gen)
     run.checkpoint = checkpoint
     first_epoch = run.load_state(resume) if resume is not None else 0
-    for epoch in range(first_epoch, int(config.epochs)):
+    for epoch in range(first_epoch, math.ceil(config.epochs)):  # a fraction: the last epoch ends at run.total
         for xb, yb in run.batches(epoch):
             if should_stop is not None and should_stop():
                 run.stopped = True
@@ -259,7 +272,7 @@ class _Run:
         self.opt = _optimizer(config, self.model.parameters())
         self.bs = min(int(config.batch_size), self.n)
         self.steps_per_epoch = max(1, self.n // self.bs)
-        self.total = self.steps_per_epoch * int(config.epochs)
+        self.total = max(1, round(self.steps_per_epoch * config.epochs))  # 2.5 epochs: 2½ epochs' steps
         # one-cycle needs a few steps per phase (fewer: OneCycleLR divides by zero); tiny runs keep a constant rate
         self.sched = (torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=config.learning_rate, total_steps=self.total,
                                                           pct_start=0.25) if config.one_cycle and self.total >= 8 else None)
@@ -281,7 +294,7 @@ class _Run:
         if self.perm is None:
             self.perm, self.next_batch = torch.randperm(self.n, generator=self.gen), 0
         perm = self.perm.to(self.device)
-        while self.next_batch < self.steps_per_epoch:
+        while self.next_batch < self.steps_per_epoch and self.step < self.total:
             i = self.next_batch
             self.next_batch += 1
             idx = perm[i * self.bs:(i + 1) * self.bs]
@@ -442,7 +455,7 @@ EVAL_SIZE_MAX = 10_000  # MNIST's test set
 CONFIG_FIELDS = {
     "model": ("choice", MODEL_NAMES), "model_options": ("options",), "optimizer": ("choice", tuple(OPTIMIZERS)),
     "lr": ("float?", 0.0, limits.TRAIN_LR_MAX), "one_cycle": ("bool",),
-    "batch_size": ("int", 1, limits.BATCH_SIZE_MAX), "epochs": ("int", 1, limits.EPOCHS_CLI),
+    "batch_size": ("int", 1, limits.BATCH_SIZE_MAX), "epochs": ("float", 1, limits.EPOCHS_CLI),
     "train_size": ("int", limits.TRAIN_SIZE_MIN, limits.TRAIN_SIZE_MAX), "augment": ("bool",),
     "seed": ("int", 0, limits.SEED_MAX), "device": ("choice", DEVICE_NAMES),
     "evals_per_epoch": ("int", 1, EVALS_PER_EPOCH_MAX), "eval_size": ("int", 1, EVAL_SIZE_MAX),
@@ -576,7 +589,7 @@ def export_code(config: TrainConfig) -> str:
     layout = (".to(memory_format=torch.channels_last)  # NHWC convolutions: faster on a CPU"
               if prefers_channels_last(model) else "")
     sched = (f"torch.optim.lr_scheduler.OneCycleLR(opt, max_lr={config.learning_rate}, "
-             f"total_steps=EPOCHS * max(1, len(x_train) // BATCH), pct_start=0.25)" if config.one_cycle else "None")
+             f"total_steps=STEPS, pct_start=0.25)" if config.one_cycle else "None")
     return _export_data(config) + f'''class Normalize(nn.Module):
     def __init__(self, mean=({MNIST_MEAN},), std=({MNIST_STD},)):
         super().__init__()
@@ -590,12 +603,17 @@ model = nn.Sequential(
         {body},
 ){layout}
 EPOCHS, BATCH = {config.epochs}, {config.batch_size}
+STEPS = max(1, round(EPOCHS * max(1, len(x_train) // BATCH)))  # a fraction of an epoch: the last one ends early
 opt = {opt}
 sched = {sched}
-for epoch in range(EPOCHS):
+step = 0
+for epoch in range(math.ceil(EPOCHS)):
     model.train()
     perm = torch.randperm(len(x_train))
     for i in range(max(1, len(x_train) // BATCH)):  # a small set of your own: one (shorter) batch at least
+        if step == STEPS:
+            break
+        step += 1
         idx = perm[i * BATCH:(i + 1) * BATCH]
         loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
         opt.zero_grad()
@@ -635,6 +653,7 @@ def _export_own(config: TrainConfig) -> str:
     return f'''"""Train the "{config.model}" model on your own pictures ({len(spec["names"])} classes, {shape}) as Convolution
 Explainer does. Needs: torch, numpy. Reads {OWN_EXPORT_FILE} (the Train page's "prepared pictures" download: your
 pictures resized and split 80/20 as in the app) from this folder, or the file ${OWN_EXPORT_ENV} names."""
+import math
 import os
 import numpy as np
 import torch
@@ -664,7 +683,7 @@ def _export_data(config: TrainConfig) -> str:
     where = _EXPORT_SOURCE[config.dataset]
     return f'''"""Train the "{config.model}" model on {where[0]} as Convolution Explainer does. Needs: torch, numpy.
 {where[1]}"""
-import gzip, os, struct
+import gzip, math, os, struct
 import numpy as np
 import torch
 from torch import nn
@@ -745,10 +764,10 @@ def read_own(path: str, mode: str, seed: int = 0):
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m explainer.learning.train", description="Train a model on MNIST, Fashion-MNIST or your own pictures.")
     ap.add_argument("--model", default="fast", choices=MODEL_NAMES)
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    ap.add_argument("--epochs", type=float, default=None, help="default: the data set's recipe, else 1")
+    ap.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help="default: the data set's recipe, else adam")
     ap.add_argument("--lr", type=float, default=None)
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the data set's recipe, else 128")
     ap.add_argument("--no-one-cycle", action="store_true")
     ap.add_argument("--augment", action="store_true")
     ap.add_argument("--limit", type=int, default=limits.TRAIN_SIZE_MAX, help="training-set size")
@@ -766,6 +785,17 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def cli_recipe(args) -> dict:
+    """The command line's optimizer, epochs, learning rate and batch size: those given, else the data set's recipe for
+    the fast CNN (Fashion-MNIST's: ``datasets.train_defaults``; taken when no other optimizer than its own is given),
+    else ``TrainConfig``'s defaults (Adam; the others left out here)."""
+    recipe = datasets.train_defaults(args.dataset) if args.model == "fast" else {}
+    if args.optimizer not in (None, recipe.get("optimizer", "adam")):
+        recipe = {}
+    given = {"optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs}
+    return {"optimizer": "adam", **recipe, **{k: v for k, v in given.items() if v is not None}}
+
+
 def _cli_setup(args):
     """The command line's configuration, data and own set (None for a built-in one); ``UserError`` when refused."""
     from explainer.data.mnist import load_mnist
@@ -775,8 +805,8 @@ def _cli_setup(args):
     if args.save:
         check_save_path(args.save)
     own = None if args.dataset in datasets.KEYS else read_own(args.dataset, args.own_mode, args.seed)
-    config = TrainConfig(model=args.model, optimizer=args.optimizer, lr=args.lr, one_cycle=not args.no_one_cycle,
-                         batch_size=args.batch_size, epochs=args.epochs, train_size=args.limit,
+    config = TrainConfig(model=args.model, one_cycle=not args.no_one_cycle,
+                         train_size=args.limit, **cli_recipe(args),
                          augment=args.augment, seed=args.seed, device=args.device,
                          dataset=datasets.OWN if own else args.dataset, own=datasets.own_spec(own) if own else None)
     if own:

@@ -23,7 +23,7 @@ TABLE = Table("train", [
     Param("tr_lr", "float", float(DEFAULT_LR["adam"]), lo=1e-5, hi=2.0, step=0.001),
     Param("tr_cycle", "bool", True),
     Param("tr_bs", "choice", 128, options=(16, 32, 64, 128, 256, 512)),
-    Param("tr_epochs", "int", 1, lo=1, hi=limits.EPOCHS_PAGE),
+    Param("tr_epochs", "float", 1.0, lo=1.0, hi=float(limits.EPOCHS_PAGE), step=0.25),  # 2.5: the last epoch ends halfway
     Param("tr_size", "choice", 60000, options=(500, 1000, 2000, 5000, 10000, 30000, 60000)),
     Param("tr_seed", "int", 0, lo=0, hi=limits.SEED_PAGE),
     Param("tr_aug", "bool", False),
@@ -53,3 +53,18 @@ PRESETS = {
     "overfit": TABLE.preset(tr_model="mlp", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=30,
                             tr_size=1000, tr_aug=False),
 }
+
+# A data set's training recipe for the fast CNN (explainer.data.datasets.train_defaults) as this table's values: the
+# Train page's defaults on that data set; choosing the data set swaps the values the learner has not changed, and the
+# "fast" preset starts from it
+RECIPE_KEYS = {"optimizer": "tr_opt", "epochs": "tr_epochs", "lr": "tr_lr", "batch_size": "tr_bs"}
+
+
+def dataset_recipe(key: str) -> dict:
+    """The values of tr_opt, tr_epochs, tr_lr and tr_bs for data set ``key``: the "fast" preset's, with the data set's
+    recipe."""
+    base = {v: PRESETS["fast"][v] for v in RECIPE_KEYS.values()}
+    return TABLE.preset(**{**base, **{RECIPE_KEYS[k]: v for k, v in datasets.train_defaults(key).items()}})
+
+
+RECIPES = {key: dataset_recipe(key) for key in datasets.CHOICES}  # checked when this table is imported
