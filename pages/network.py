@@ -26,7 +26,7 @@ from explainer.figures import kernels as kfigs
 from explainer.figures import network as figs
 from explainer.figures.style import fmt, number
 from explainer.data import datasets
-from explainer.data.images import decode_upload
+from explainer.data.images import LUMA, decode_upload
 from explainer.maths.kernels import format_kernel
 from explainer.data.mnist import load_mnist
 from ui import jobs as ui_jobs

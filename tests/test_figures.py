@@ -315,5 +315,5 @@ def test_colour_pictures_are_shown_in_their_colours():
     assert (z[0] == 255).all()  # the blank border: white
     assert [a.to_plotly_json() for a in fig.layout.annotations] == [a.to_plotly_json() for a in grey.layout.annotations]
     patches = fnet.patches(rgb[:2] / 255.0, ["x", "y"], title="t")
-    assert patches.data[0].type == "image" and patches.data[0].z.shape == (33, 66, 3)
+    assert patches.data[0].type == "image" and patches.data[0].z.shape == (32, 65, 3)  # one row: no caption band below
     np.testing.assert_array_equal(patches.data[0].z[:32, 33:65], rgb[1])

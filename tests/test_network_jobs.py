@@ -97,7 +97,7 @@ def test_own_colour_pictures_top_patches_and_optimised_input():
 
     fig = figs.patches(res["patches"][0], [str(i) for i in range(k)], title="patches")  # shown in their colours
     z = fig.data[0].z
-    assert fig.data[0].type == "image" and z.dtype == np.uint8 and z.shape == (size + 1, k * (size + 1), 3)
+    assert fig.data[0].type == "image" and z.dtype == np.uint8 and z.shape == (size, k * (size + 1) - 1, 3)
     np.testing.assert_array_equal(z[:size, :size], np.rint(res["patches"][0][0] * 255))
     out = opt.result
     assert out["image"].shape == (32, 32, 3) and len(out["values"]) == 20 and out["values"][-1] > out["values"][0]
