@@ -137,6 +137,11 @@ def _voter(poll_id: int, session_id: str) -> str:
     return hashlib.sha256(f"convolution-explainer-voter:{poll_id}:{session_id}".encode()).hexdigest()[:32]
 
 
+def _check_session(session_id) -> None:
+    if not isinstance(session_id, str) or not 0 < len(session_id) <= limits.POLL_SESSION_CHARS:
+        raise ValueError("a session id is 1 to POLL_SESSION_CHARS characters")
+
+
 def _number_text(x: float) -> str:
     if x == int(x):
         return str(int(x))
@@ -350,8 +355,7 @@ class Polls:
     def answer(self, code: str, session_id: str, given) -> str:
         """Count ``session_id``'s answer ``given`` (once per session); returns the canonical answer counted."""
         code = normalise_code(code)
-        if not isinstance(session_id, str) or not 0 < len(session_id) <= limits.POLL_SESSION_CHARS:
-            raise ValueError("a session id is 1 to POLL_SESSION_CHARS characters")
+        _check_session(session_id)
         with _reachable():
             with self.db.read() as conn:
                 row = conn.execute(sa.select(POLLS.c.id, POLLS.c.question).where(POLLS.c.code == code)).first()
@@ -370,6 +374,20 @@ class Polls:
                                                          created=now))
             except sa.exc.IntegrityError:
                 raise UserError("errors.poll.answered") from None
+        return value
+
+    def given(self, code: str, session_id: str) -> str | None:
+        """The canonical answer ``session_id`` gave to poll ``code``, or None (a page that lost its answer, after a
+        double tap whose second run interrupted the first, shows it again from here instead of a refusal)."""
+        code = normalise_code(code)
+        _check_session(session_id)
+        with _reachable():
+            with self.db.read() as conn:
+                row = conn.execute(sa.select(POLLS.c.id).where(POLLS.c.code == code)).first()
+                if row is None:
+                    return None
+                value = conn.execute(sa.select(ANSWERS.c.value).where(
+                    ANSWERS.c.poll_id == row.id, ANSWERS.c.voter == _voter(row.id, session_id))).scalar()
         return value
 
     def _refused(self, conn, poll_id: int, now: float):

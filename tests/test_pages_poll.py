@@ -323,6 +323,23 @@ def test_odd_answers_are_refused_and_nothing_is_counted_twice():
     assert shared_polls().tally(made.code).total == 3
 
 
+def test_a_page_that_lost_its_answer_shows_it_counted_when_sent_again():
+    """A double tap on Send: the second tap's run can interrupt the first after the store counted the answer and
+    before the session kept it. Sending again then shows the first answer counted, not a refusal and the form."""
+    made = shared_polls().create(posed())
+    at = student(made.code)
+    at.number_input(key="cp_num").set_value(4)
+    at.button(key="cp_send").click().run()
+    at.session_state["_poll_answered"] = {}  # what the interrupted run left: counted, not kept
+    at.run()
+    at.number_input(key="cp_num").set_value(2)
+    at.button(key="cp_send").click().run()
+    assert not at.exception and translate("errors.poll.answered", "en") not in texts(at, "error")
+    assert translate("poll.answered", "en", answer="4") in texts(at, "info")  # the answer counted, not the retyped one
+    assert "cp_send" not in {b.key for b in at.button}
+    assert shared_polls().tally(made.code).counts == {"4": 1}
+
+
 def test_a_poll_closed_while_the_form_is_open_counts_nothing():
     made = shared_polls().create(posed())
     at = student(made.code, "zh")

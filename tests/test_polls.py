@@ -87,6 +87,8 @@ def test_answers_are_counted_once_per_session_in_their_canonical_form(polls):
     assert polls.answer(made.code, "s3", "2.5") == "2.5"
     assert polls.answer(made.code, "s4", "-0") == "0"
     assert _key(polls.answer, made.code, "s1", "4") == "errors.poll.answered"
+    assert polls.given(made.code.lower(), "s1") == "3" and polls.given(made.code, "s9") is None  # read back
+    assert polls.given("ZZZZZZ", "s1") is None
     t = polls.tally(made.code)
     assert t.counts == {"3": 2, "2.5": 1, "0": 1} and t.total == 4
     with polls.db.read() as conn:  # the session id itself is never stored

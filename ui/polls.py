@@ -458,7 +458,13 @@ def _send(code: str, q: dict) -> None:
     try:
         ss.setdefault(_ANSWERED, {})[code] = polls().answer(code, _session_id(), given)
     except UserError as exc:
-        ss[_FLASH] = t_error(exc)
+        # a double tap: the first tap's run counted the answer, then the second tap's run interrupted it before this
+        # session kept it; the page shows the answer counted (read back), not a refusal and the form again
+        kept = polls().given(code, _session_id()) if exc.key == "errors.poll.answered" else None
+        if kept is None:
+            ss[_FLASH] = t_error(exc)
+        else:
+            ss.setdefault(_ANSWERED, {})[code] = kept
 
 
 def _student_view(code: str):
