@@ -114,8 +114,9 @@ def check(kind: str, given, answer, tolerance: float = 0.0) -> bool:
 @dataclass(frozen=True)
 class Question:
     """A lesson's question: ``compute(state)`` returns the answer and the texts' parameters (a dict with
-    ``answer`` and optionally ``params``, ``explain_params``, ``words``, ``choices``, ``grid``, and ``explain``: another
-    key of the explanation's family, e.g. ``questions.<id>_why_none``). ``words["choice_<value>"]`` names the label
+    ``answer`` and optionally ``params``, ``explain_params``, ``words``, ``choices``, ``grid``, ``tolerance`` (this
+    state's, over the question's), and ``explain``: another key of the explanation's family, e.g.
+    ``questions.<id>_why_none``). ``words["choice_<value>"]`` names the label
     of one choice where the ``choice_labels`` family has none."""
 
     id: str
@@ -151,7 +152,7 @@ class Question:
         r = self.compute(state)
         return Posed(self.id, self.lesson, self.kind, self.prompt, dict(r.get("params", {})), r["answer"],
                      r.get("explain", self.explain), dict(r.get("explain_params", {})), tuple(r.get("choices", self.choices)),
-                     self.choice_labels, dict(r.get("words", {})), self.tolerance,
+                     self.choice_labels, dict(r.get("words", {})), r.get("tolerance", self.tolerance),
                      None if r.get("grid") is None else tuple(r["grid"]), figure_state(self.id, state))
 
 
@@ -435,9 +436,15 @@ def _updates(state: dict) -> dict:
     bs, epochs = min(int(state["batch_size"]), n), float(state["epochs"])
     epochs = int(epochs) if epochs.is_integer() else epochs  # 2.5 epochs: the last ends halfway (train._Run.total)
     per_epoch = max(1, n // bs)
-    a = max(1, round(per_epoch * epochs))
-    return {"answer": a, "params": {"n": n, "bs": bs, "epochs": epochs},
-            "explain_params": {"n": n, "bs": bs, "epochs": epochs, "per_epoch": per_epoch, "answer": a}}
+    exact = per_epoch * epochs
+    a = max(1, round(exact))
+    params = {"n": n, "bs": bs, "epochs": epochs}
+    if float(exact).is_integer():
+        return {"answer": a, "params": params, "explain_params": {**params, "per_epoch": per_epoch, "answer": a}}
+    # 2.5 epochs of 937 batches: 2342.5, the training takes the nearest whole step (round half to even: 2342), so
+    # either whole number next to it is right (the answer is the product, 0.5 either side)
+    return {"answer": exact, "tolerance": 0.5, "params": params, "explain": "questions.train.updates_why_part",
+            "explain_params": {**params, "per_epoch": per_epoch, "exact": f"{exact:g}", "answer": a}}
 
 
 # ---------------------------------------------------------------- Inside the network
@@ -679,7 +686,8 @@ FIGURES: dict[str, Callable[[dict], dict]] = {
     "train.params": _fig_layers,
     "train.first_values": _fig_layers,
     "train.updates": lambda s: {"kind": "batches", "n": min(int(s["train_size"]), limits.TRAIN_SIZE_MAX),
-                                "bs": min(int(s["batch_size"]), int(s["train_size"])), "epochs": int(s["epochs"])},
+                                "bs": min(int(s["batch_size"]), int(s["train_size"])),
+                                "epochs": int(s["epochs"]) if float(s["epochs"]).is_integer() else float(s["epochs"])},
     "network.predicted": _fig_image,
     "network.confidence": _fig_image,
 }

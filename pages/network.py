@@ -668,8 +668,10 @@ in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x,
 in_slot = st.container()  # the picture first, then the questions about it
 # predict first: the prediction, the overview (its softmax row), the unit's detail, softmax and what a channel looks
 # for all show the answers, so the page goes on once both questions are answered or skipped
-revealed = all(ask_all("network", {"probs": [round(float(v), 4) for v in layers[-1].output],  # the picture: a poll's figure
-                                   "image": np.round(x if np.ndim(x) == 2 else np.asarray(x) @ np.array(LUMA), 3).tolist()},
+# the picture as a poll's figure draws it (high: dark): a digit's or a garment's bright ink, a colour photo's darkness
+poll_image = x if np.ndim(x) == 2 else 1 - np.asarray(x) @ np.array(LUMA)
+revealed = all(ask_all("network", {"probs": [round(float(v), 4) for v in layers[-1].output],
+                                   "image": np.round(poll_image, 3).tolist()},
                        "nw").values())
 with in_slot:
     chart(in_fig, key="nw_input", config=CFG,

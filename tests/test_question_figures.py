@@ -102,6 +102,19 @@ def test_batches_mark_the_first_batch_and_the_left_over_images_not_the_count():
     assert (z[0] == 1).sum() == 1 and (z[0] == 2).sum() == 0  # a batch under one cell still shows; 32 left: < 1 cell
 
 
+def test_batches_of_a_fractional_training_end_the_last_strip_partway():
+    p = question("train.updates").pose({"train_size": 60000, "batch_size": 128, "epochs": 2.5})  # Fashion's recipe
+    assert p.figure["epochs"] == 2.5
+    z, _ = drawn(p.figure)
+    assert z.shape == (3, fq.STRIP)  # two whole strips and a half one
+    assert not np.isnan(z[:2]).any() and not np.isnan(z[2, :50]).any() and np.isnan(z[2, 50:]).all()
+    assert fq.summary(p.figure) == ("poll.figure_batches", {"n": 60000, "bs": 128, "epochs": 2.5})
+    assert question("train.updates").pose({"train_size": 60000, "batch_size": 128, "epochs": 3.0}).figure["epochs"] == 3
+    for bad in (2.3, 0.5, float("nan"), "2", True):  # a poll's figure from a client is checked: quarters only
+        with pytest.raises(ValueError):
+            fq.checked({**p.figure, "epochs": bad})
+
+
 def test_image_is_the_picture_the_network_reads_not_its_softmax():
     x = np.zeros((28, 28))
     x[5:20, 12:15] = 0.8  # a "1"

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from explainer.maths import xo
-from explainer.i18n import catalogue
+from explainer.i18n import catalogue, translate
 from explainer.questions import KINDS, QUESTIONS, Posed, check, question
 from ui.nav import LESSONS
 
@@ -259,6 +259,21 @@ def test_updates_count_the_whole_batches(n, bs, epochs):
         taken += bs_
         per_epoch += 1
     assert ans("train.updates", train_size=n, batch_size=bs, epochs=epochs) == max(per_epoch, 1) * epochs
+
+
+def test_updates_of_a_fractional_training_take_either_whole_number_next_to_the_product():
+    q = question("train.updates")
+    p = q.pose({"train_size": 60000, "batch_size": 64, "epochs": 2.5})  # 937 batches × 2.5 = 2342.5
+    assert p.answer == 2342.5 and p.explain == "questions.train.updates_why_part"
+    assert p.explain_params["answer"] == 2342 and p.explain_params["exact"] == "2342.5"  # the training's round()
+    assert [p.check(v) for v in (2341, 2342, 2342.5, 2343, 2344)] == [False, True, True, True, False]
+    p = q.pose({"train_size": 60000, "batch_size": 64, "epochs": 1.25})  # 1171.25: only the nearest
+    assert [p.check(v) for v in (1171, 1172)] == [True, False]
+    p = q.pose({"train_size": 60000, "batch_size": 128, "epochs": 2.5})  # 468 × 2.5 = 1170: whole, exact
+    assert p.answer == 1170 and p.tolerance == 0 and p.explain == "questions.train.updates_why"
+    for lang in ("en", "zh"):
+        assert "2342.5" in translate("questions.train.updates_why_part", lang, n=60000, bs=64, epochs=2.5,
+                                     per_epoch=937, exact="2342.5", answer=2342)
 
 
 # ---------------------------------------------------------------- Inside the network

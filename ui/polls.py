@@ -460,7 +460,10 @@ def _send(code: str, q: dict) -> None:
     except UserError as exc:
         # a double tap: the first tap's run counted the answer, then the second tap's run interrupted it before this
         # session kept it; the page shows the answer counted (read back), not a refusal and the form again
-        kept = polls().given(code, _session_id()) if exc.key == "errors.poll.answered" else None
+        try:
+            kept = polls().given(code, _session_id()) if exc.key == "errors.poll.answered" else None
+        except UserError:  # the database went away in between: say what the send met
+            kept = None
         if kept is None:
             ss[_FLASH] = t_error(exc)
         else:

@@ -164,7 +164,10 @@ def _check_image(d: dict) -> dict:
 def _check_batches(d: dict) -> dict:
     _keys(d, {"n", "bs", "epochs"})
     n = _int(d, "n", 1, limits.TRAIN_SIZE_MAX)
-    return {"kind": "batches", "n": n, "bs": _int(d, "bs", 1, n), "epochs": _int(d, "epochs", 1, SIDE)}
+    e = d.get("epochs")  # whole, or in quarters (2.5: the last epoch ends halfway, as the Train page allows)
+    if type(e) not in (int, float) or not (math.isfinite(e) and 1 <= e <= SIDE and float(4 * e).is_integer()):
+        raise ValueError(f"figure: epochs must be a number of quarters from 1 to {SIDE}")
+    return {"kind": "batches", "n": n, "bs": _int(d, "bs", 1, n), "epochs": int(e) if float(e).is_integer() else e}
 
 
 def _check_layers(d: dict) -> dict:
@@ -308,16 +311,19 @@ def _draw_image(d: dict, words: dict, shapes: list) -> tuple:
 
 
 def _draw_batches(d: dict, words: dict, shapes: list) -> tuple:
-    n, bs = d["n"], d["bs"]
-    z = np.zeros((d["epochs"], STRIP))  # one row per epoch: a pass over the n images (blue)
+    n, bs, rows = d["n"], d["bs"], math.ceil(d["epochs"])
+    z = np.zeros((rows, STRIP))  # one row per epoch: a pass over the n images (blue)
     first = max(1, int(round(STRIP * bs / n)))
     z[:, :first] = 1.0  # the first batch (orange)
     left = int(round(STRIP * (n % bs) / n))
     if left:
         z[:, STRIP - left:] = 2.0  # the images after the last whole batch (grey): no update of their own
+    part = d["epochs"] - (rows - 1)
+    if part < 1:
+        z[-1, int(round(STRIP * part)):] = np.nan  # 2.5 epochs: the last strip ends halfway (blank)
     trace, layout = _heatmap(words, z, colorscale=[[0.0, "#c7dff0"], [0.5, "#f0b08a"], [1.0, "#bdbdbd"]], zmin=0,
                              zmax=2, **_BARE, numbers=False, showscale=False, hover=False,
-                             height=min(words["height"], 40 + 24 * d["epochs"]))
+                             height=min(words["height"], 40 + 24 * rows))
     trace.update(ygap=3)
     layout["yaxis"].update(scaleanchor=None)
     return trace, layout
