@@ -22,12 +22,10 @@ from explainer.learning.runs import KeptRun
 from explainer.data.draw import preprocess_drawing
 from explainer.errors import UserError
 from explainer.figures import backprop as bp_figs
-from explainer.figures import kernels as kfigs
 from explainer.figures import network as figs
 from explainer.figures.style import fmt, number
 from explainer.data import datasets
 from explainer.data.images import LUMA, decode_upload
-from explainer.maths.kernels import format_kernel
 from explainer.data.mnist import load_mnist
 from ui import jobs as ui_jobs
 from ui import runs as runstore
@@ -35,7 +33,7 @@ from ui.canvas import draw_canvas
 from ui.charts import chart, figure
 from ui.questions import ask_all
 from ui.registry import shared_registry
-from ui.shell import from_outside, lang, literal, note, presenter, t, t_error, widget
+from ui.shell import from_outside, lang, literal, note, t, t_error, widget
 from ui.shell import phone as phone_browser
 from ui.tables.network import SHOWN, TABLE as NW
 
