@@ -198,7 +198,8 @@ def dataset(runs: list[KeptRun]) -> tuple[str, tuple | None]:
         else:  # class names are longer than a digit: 8 in a row (4 on a phone), the name alone
             cols = 4 if phone() else 8
             shown = dict(captions=[names[int(y)] for y in data[1][:16]], cols=cols, height=300 if cols == 8 else 500)
-        chart(figs.gallery(data[0][:16], **shown), key="tr_data", name=header)
+        chart(figs.gallery(data[0][:16], **shown), key="tr_data", name=header,
+              summary=t("train.gallery_summary", n=len(data[1][:16]), names=", ".join(names[int(y)] for y in data[1][:16])))
     return key, data
 
 
