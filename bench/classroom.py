@@ -65,6 +65,22 @@ class ClickError(Exception):
     pass
 
 
+def wait_healthy(url: str, proc, name: str, limit: float = 120.0) -> None:
+    """Wait until the Streamlit server at ``url`` (its process ``proc``) answers its health check; ``SystemExit``
+    when the process ends first or nothing answers within ``limit`` seconds."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"{name}: streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"{name}: no health answer in {limit:.0f} s")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -619,17 +635,7 @@ class Server:
             self.url = url.rstrip("/")
 
     def wait_healthy(self, limit: float = 120.0) -> None:
-        end = time.monotonic() + limit
-        while time.monotonic() < end:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise SystemExit(f"{self.name}: streamlit exited with {self.proc.returncode}")
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise SystemExit(f"{self.name}: no health answer in {limit:.0f} s")
+        wait_healthy(self.url, self.proc, self.name, limit)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

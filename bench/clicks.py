@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +41,7 @@ from common import ROOT  # noqa: F401 — the repository on sys.path, MNIST_DIR
 
 import cpuhook  # noqa: E402
 import draws  # noqa: E402
-from classroom import ClickError, Session, free_port  # noqa: E402
+from classroom import ClickError, Session, free_port, wait_healthy  # noqa: E402
 from explainer.engine.jobcluster import stop_process  # noqa: E402
 from ui.nav import available_lessons  # noqa: E402
 
@@ -87,18 +86,11 @@ class HookedServer:
         out = open(log, "ab") if log else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        end = time.monotonic() + 120
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"server in {root} exited with {self.proc.returncode}")
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise SystemExit("server: no health answer in 120 s")
+        try:
+            wait_healthy(self.url, self.proc, f"server in {root}")
+        except SystemExit:
+            self.stop()
+            raise
 
     def counters(self):
         return cpuhook.read(self.counter)

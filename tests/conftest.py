@@ -172,3 +172,20 @@ def release_together(procs, tail: int = 2000) -> list[tuple[str, str]]:
         for p in procs:
             if p.poll() is None:
                 p.kill()
+
+
+@pytest.fixture
+def server_like_pages(monkeypatch):
+    """The whole app as a server runs it. AppTest resets Streamlit's "pages/ folder mode" flag before every run, so
+    each run of the entry script would start in the old folder mode; a server sets it once and ``st.navigation``
+    clears it for good (the first request of a fresh server, where ``ui.shell`` steps in, is tested in the browser:
+    tests/browser/test_first_request.py). With this fixture every run sees the flag as a server does after that."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def server_like_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", server_like_init)

@@ -15,20 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def _pages_folder_flag_as_on_a_server(monkeypatch):
-    """AppTest resets Streamlit's "pages/ folder mode" flag before every run, so each run of the entry script
-    would start in the old folder mode; a server sets it once and ``st.navigation`` clears it for good (the
-    first request of a fresh server, where ``ui.shell`` steps in, is tested in the browser:
-    tests/browser/test_first_request.py). Here every run sees the flag as a server does after that."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    init = PagesManager.__init__
-
-    def server_like_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", server_like_init)
+def _pages_folder_flag_as_on_a_server(server_like_pages):
+    """Every run here sees Streamlit's pages-folder flag as a server does (tests.conftest.server_like_pages)."""
 
 
 def _app():

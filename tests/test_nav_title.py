@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from explainer.data import datasets
@@ -34,24 +33,11 @@ def test_chosen_data_set_order():
     assert chosen_dataset({"tr_dataset": "mnist"}, {"tr_dataset": "own"}, {"tr_dataset": "fashion"}) == "mnist"
 
 
-@pytest.fixture
-def _server_like(monkeypatch):
-    from streamlit.runtime.pages_manager import PagesManager
-
-    init = PagesManager.__init__
-
-    def server_like_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", server_like_init)
-
-
 def _train_title(at) -> str:
     return next(p["page_name"] for p in at._registered_pages.values() if p.get("url_pathname") == "train")
 
 
-def test_the_sidebar_names_the_chosen_set(_server_like, lang="zh"):  # one language here: both are checked above
+def test_the_sidebar_names_the_chosen_set(server_like_pages, lang="zh"):  # one language here: both are checked above
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
     at.query_params["lang"] = lang
     at.run()

@@ -47,20 +47,6 @@ def flat(node) -> list:
     return [e for _, child in sorted(children.items()) for e in flat(child)]
 
 
-@pytest.fixture
-def _server_like(monkeypatch):
-    """The whole app as a server runs it (tests/test_app.py: Streamlit's pages-folder flag cleared)."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    init = PagesManager.__init__
-
-    def server_like_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", server_like_init)
-
-
 def presenter_app(lang: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
     at.session_state["lang"] = lang
@@ -71,7 +57,7 @@ def presenter_app(lang: str) -> AppTest:
 
 # ---------------------------------------------------------------- the presenter
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_presenter_asks_the_class_and_reveals(_server_like, lang):  # the whole app: the lesson, then the poll
+def test_the_presenter_asks_the_class_and_reveals(server_like_pages, lang):  # the whole app: the lesson, then the poll
     at = presenter_app(lang)
     at.switch_page("pages/stride.py").run()
     at.button(key="sp_q_stride_out_size_ask").click().run()

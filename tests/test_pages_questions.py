@@ -234,20 +234,12 @@ def test_home_shows_the_tally_per_lesson(lang):
     assert not any(translate("nav.pooling", lang) in v for v in lines)  # no answers there: no line
 
 
-def test_home_counts_answers_given_in_a_lesson(monkeypatch):
+def test_home_counts_answers_given_in_a_lesson(server_like_pages):
     """Through the app: answer on Stride, then Home shows it (the same browser session)."""
-    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
     from tests.conftest import ROOT
 
-    init = PagesManager.__init__
-
-    def server_like_init(self, *args, **kwargs):  # as tests/test_app.py: the flag as a server has it
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", server_like_init)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.session_state["predict"] = True
     at.run()
