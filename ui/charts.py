@@ -83,12 +83,15 @@ def _key(v):
     if isinstance(v, np.generic):
         return ("np", v.dtype.str, v.item())
     if isinstance(v, (list, tuple)):
-        if all(type(x) is str for x in v):  # a row of cell texts: the same key, without a call per cell
+        if set(map(type, v)) == {str}:  # a row of cell texts: the same key, without a call per cell
             return (type(v).__name__, *v)
         return (type(v).__name__, *map(_key, v))
     if isinstance(v, dict):
         return ("dict", *((k, _key(x)) for k, x in v.items()))
     raise _Uncacheable(type(v).__name__)
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def _weight(v) -> int:
@@ -99,6 +102,11 @@ def _weight(v) -> int:
     if isinstance(v, str):
         return 3 * len(v) if len(v) > 1024 else 0
     if isinstance(v, (list, tuple)):
+        kinds = set(map(type, v))  # a row of numbers or of short cell texts (the common case) in C, not a call each
+        if kinds <= _SCALARS:
+            return 0
+        if kinds == {str}:
+            return sum(3 * len(x) for x in v if len(x) > 1024) if max(map(len, v)) > 1024 else 0
         return sum(map(_weight, v))
     if isinstance(v, dict):
         return sum(map(_weight, v.values()))

@@ -16,6 +16,9 @@ _CONTAINERS = (dict, list, tuple, np.ndarray)
 _SHARED = frozenset({"template"})
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def _walk(o):
     if isinstance(o, dict):
         if not any(isinstance(v, _CONTAINERS) for v in o.values()):
@@ -23,8 +26,8 @@ def _walk(o):
         return {k: (v if k in _SHARED or is_skipped_key(k) else _walk(v)) for k, v in o.items()}
     if isinstance(o, np.ndarray):
         return to_typed_array_spec(o)
-    if isinstance(o, (list, tuple)) and any(isinstance(v, _CONTAINERS) for v in o):
-        return [_walk(v) for v in o]
+    if isinstance(o, (list, tuple)) and not set(map(type, o)) <= _LEAVES and any(isinstance(v, _CONTAINERS) for v in o):
+        return [_walk(v) for v in o]  # (a row of numbers or texts, the common case, is told by its types in C)
     return o
 
 
