@@ -23,6 +23,7 @@ from explainer.maths.kernels import kernel as named_kernel
 from explainer.maths.shift import SHIFTS
 from explainer.learning.train import TrainConfig
 from ui import jobs as ui_jobs
+from ui.data import built_in
 from ui.canvas import draw_canvas
 from ui.charts import chart, figure
 from ui.questions import ask
@@ -76,14 +77,6 @@ def terms_latex(lhs: str, left: np.ndarray, right: np.ndarray, total: float, per
         lines = lines[: max_lines - 1] + [r"\dots"]
     body = r" \\ &\quad + ".join(lines)
     return rf"\begin{{aligned}} {lhs} &= {body} \\ &= {fmt(total)} \end{{aligned}}"
-
-
-@st.cache_resource(show_spinner=False)
-def _data(key: str = datasets.DEFAULT):
-    """A built-in data set's arrays, once for all sessions (never downloaded here: the picker says how)."""
-    if key == "fashion":
-        return datasets.load_fashion(download=False)
-    return datasets.get(key).load_all()
 
 
 # ================================================================ 1. by hand
@@ -545,7 +538,7 @@ def _load_data(key: str = datasets.DEFAULT):
         st.warning(t("datasets.missing", package=datasets.FASHION_PACKAGE, env=datasets.FASHION_ENV))
         return None
     try:
-        return _data(key)
+        return built_in(key)
     except UserError as exc:
         st.error(t_error(exc))
         return None

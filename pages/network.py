@@ -26,9 +26,9 @@ from explainer.figures import network as figs
 from explainer.figures.style import fmt, number
 from explainer.data import datasets
 from explainer.data.images import LUMA, decode_upload
-from explainer.data.mnist import load_mnist
 from ui import jobs as ui_jobs
 from ui import runs as runstore
+from ui.data import built_in
 from ui.canvas import draw_canvas
 from ui.charts import chart, figure
 from ui.questions import ask_all
@@ -68,12 +68,9 @@ def lab() -> dict:
 
 
 # ---------------------------------------------------------------- shared caches (all sessions)
-@st.cache_resource(show_spinner=False)
 def _mnist_test(dataset: str = "mnist"):
-    """The test images and labels of the model's data set (``explainer.data.datasets``; loaded once per server)."""
-    from explainer.data import datasets
-
-    data = load_mnist() if dataset == "mnist" else datasets.get(dataset).load_all()
+    """The test images and labels of the model's data set (``ui.data``: loaded once per server for every page)."""
+    data = built_in(dataset)
     return data[2], data[3]
 
 

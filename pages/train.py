@@ -24,6 +24,7 @@ from explainer.maths.kernels import format_kernel
 from explainer.learning.train import (OWN_EXPORT_FILE, TrainConfig, estimate_seconds, export_code, load_checkpoint,
                              own_npz, predict_proba, save_checkpoint)
 from ui import jobs as ui_jobs
+from ui.data import built_in
 from ui.charts import chart, figure
 from ui.questions import ask_all
 from ui.canvas import draw_canvas
@@ -47,14 +48,6 @@ def _recipe() -> None:
     ss.update({k: v for k, v in after.items() if ss.get(k, before[k]) == before[k]})
 
 
-@st.cache_resource(show_spinner=False)
-def _data(key: str = datasets.DEFAULT):
-    """A built-in data set's arrays, loaded once for all sessions (never downloaded here: the picker says how)."""
-    if key == "fashion":
-        return datasets.load_fashion(download=False)
-    return datasets.get(key).load_all()
-
-
 def data_of(key: str, config=None):
     """The arrays of the data set ``key`` (a run's: its ``config``), or None when this server lacks it. A learner's
     own images are this session's upload, and only when they are the run's (same hash)."""
@@ -65,7 +58,7 @@ def data_of(key: str, config=None):
             return None
         return (held.train_x, held.train_y, held.test_x, held.test_y)
     try:
-        return _data(key)
+        return built_in(key)
     except UserError:
         return None
 
@@ -182,7 +175,7 @@ def dataset(runs: list[KeptRun]) -> tuple[str, tuple | None]:
         return key, None
     try:
         with st.spinner(t("train.loading")):
-            data = _data(key)
+            data = built_in(key)
     except UserError as exc:
         st.error(t_error(exc))
         st.info(t("train.no_data"))
