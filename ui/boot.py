@@ -29,7 +29,7 @@ APP = ("explainer.maths", "explainer.data", "explainer.learning", "explainer.eng
        "explainer.figures.describe", "explainer.figures.images", "explainer.figures.wire", "explainer.figures.kernels", "explainer.figures.network",
        "explainer.figures.optim", "explainer.figures.stepper", "explainer.figures.style", "explainer.figures.train",
        "explainer.figures.xo", "ui.state", "ui.tables", "ui.tables.shared", "ui.shell", "ui.charts", "ui.canvas", "ui.images",
-       "ui.jobs", "ui.nav", "ui.runs", "ui.stepper", "ui.registry", "ui.questions", "ui.speedups",
+       "ui.jobs", "ui.data", "ui.nav", "ui.runs", "ui.stepper", "ui.registry", "ui.questions", "ui.speedups",
        "explainer.engine.db", "explainer.polls", "explainer.figures.polls", "explainer.figures.questions", "ui.polls",
        "explainer.learning.shift")
 
