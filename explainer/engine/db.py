@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +120,17 @@ class Database:
         def _connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # the driver begins nothing itself; "begin" below does
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            # a fresh file's switch to WAL can meet another process's switch with SQLITE_BUSY without the busy
+            # handler (tests/test_db.py: four processes creating the schema at once): retried within the timeout
+            deadline = time.monotonic() + self.busy_timeout
+            while True:
+                try:
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
             cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
