@@ -10,21 +10,29 @@ from explainer.questions import tally_text
 from tests.browser.conftest import assert_no_exception, goto, wait_idle
 
 
-def test_an_answer_counts_on_home_through_the_link(page, app, browser):
-    goto(page, app, "stride")
-    page.locator('[data-testid="stSidebar"] label', has_text=translate("questions.predict_toggle", "en")).first.click()
-    wait_idle(page)
+def _answer_right(page, value: str, lesson: str, qid: str, then=lambda: None) -> str:
+    """Type ``value`` into the question's box, Check, see it right (then ``then()``), and wait until the URL's
+    tally (before the browser's tag) says so; returns that tally."""
     answer = page.get_by_label(translate("questions.your_answer", "en")).first
-    answer.fill("3")  # 5×5 grid, kernel 3, stride 2, padding 1
+    answer.fill(value)
     answer.press("Enter")
     wait_idle(page)
     page.locator('[data-testid="stButton"] button', has_text=translate("questions.check", "en")).first.click()
     wait_idle(page)
     assert_no_exception(page)
-    page.get_by_text(translate("questions.right", "en", answer="3")).first.wait_for()
-    want = tally_text({"stride": {"stride.out_size": "right"}})
+    page.get_by_text(translate("questions.right", "en", answer=value)).first.wait_for()
+    then()
+    want = tally_text({lesson: {qid: "right"}})
     page.wait_for_function("(want) => (new URLSearchParams(location.search).get('qt') || '').split('.')[0] === want",
-                           arg=want)
+                           arg=want)  # the tally, then its browser's tag
+    return want
+
+
+def test_an_answer_counts_on_home_through_the_link(page, app, browser):
+    goto(page, app, "stride")
+    page.locator('[data-testid="stSidebar"] label', has_text=translate("questions.predict_toggle", "en")).first.click()
+    wait_idle(page)
+    want = _answer_right(page, "3", "stride", "stride.out_size")  # 5×5 grid, kernel 3, stride 2, padding 1
     [qt] = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["qt"]
     assert qt.startswith(f"{want}.")  # the letters, then this browser's tag
     tally = translate_n("questions.tally", 1, "en", right=1, wrong=0, skipped=0)
@@ -54,15 +62,5 @@ def test_kernels_question_in_its_fragment_shows_the_map_and_counts(page, app):
     wait_idle(page)
     out_map = page.locator(f'[aria-label="{translate("kernels.output_title", "en", h=510, w=510)}"]')
     assert out_map.count() == 0  # hidden until answered
-    answer = page.get_by_label(translate("questions.your_answer", "en")).first
-    answer.fill("510")  # the 512-wide photo under a 3-wide kernel
-    answer.press("Enter")
-    wait_idle(page)
-    page.locator('[data-testid="stButton"] button', has_text=translate("questions.check", "en")).first.click()
-    wait_idle(page)
-    assert_no_exception(page)
-    page.get_by_text(translate("questions.right", "en", answer="510")).first.wait_for()
-    out_map.first.wait_for()
-    want = tally_text({"kernels": {"kernels.out_width": "right"}})
-    page.wait_for_function("(want) => (new URLSearchParams(location.search).get('qt') || '').split('.')[0] === want",
-                           arg=want)  # the tally, then its browser's tag
+    _answer_right(page, "510", "kernels", "kernels.out_width",  # the 512-wide photo under a 3-wide kernel
+                         then=lambda: out_map.first.wait_for())
