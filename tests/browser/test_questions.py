@@ -63,4 +63,4 @@ def test_kernels_question_in_its_fragment_shows_the_map_and_counts(page, app):
     out_map = page.locator(f'[aria-label="{translate("kernels.output_title", "en", h=510, w=510)}"]')
     assert out_map.count() == 0  # hidden until answered
     _answer_right(page, "510", "kernels", "kernels.out_width",  # the 512-wide photo under a 3-wide kernel
-                         then=lambda: out_map.first.wait_for())
+                  then=lambda: out_map.first.wait_for())
