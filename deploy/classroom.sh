@@ -327,6 +327,17 @@ wait_until() {  # wait_until SECONDS DESCRIPTION CMD...
   done
 }
 http_ok() { "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
+# routed URL SERVER: the balancer sends a request that carries SERVER's cookie to SERVER (it has marked it up: a
+# replica that answers on its own port may still be down in HAProxy's view for two more checks, and meanwhile its
+# students would be sent to another replica)
+routed() {
+  "$PYTHON" - "$1" "$2" <<'EOF'
+import sys, urllib.request
+req = urllib.request.Request(sys.argv[1], headers={"Cookie": f"EXPLAINER_SRV={sys.argv[2]}"})
+with urllib.request.urlopen(req, timeout=2) as r:
+    sys.exit(0 if r.headers.get("X-Explainer-Replica") == sys.argv[2] else 1)
+EOF
+}
 dask_ok() {
   "$PYTHON" - "$SCHEDULER" "$1" <<'EOF'
 import sys
@@ -343,7 +354,9 @@ for i in "${!PORTS[@]}"; do
 done
 CHECK_HOST="$ADDRESS"; [[ "$ADDRESS" == 0.0.0.0 || "$ADDRESS" == "*" ]] && CHECK_HOST=127.0.0.1
 if [[ $BALANCER -eq 1 ]]; then
-  wait_until 30 "haproxy" http_ok "http://$CHECK_HOST:$PORT/_stcore/health"
+  for i in "${!PORTS[@]}"; do
+    wait_until 30 "haproxy to web$((i + 1))" routed "http://$CHECK_HOST:$PORT/_stcore/health" "web$((i + 1))"
+  done
   FRONT="http://$ADDRESS:$PORT/"
 else
   FRONT="replicas $REPLICA_ADDRESS:${PORTS[*]} for another machine's balancer"
