@@ -47,3 +47,43 @@ _load(LIBRARIES)
 _load(APP)
 _load(f"ui.tables.{page}" for page in importlib.import_module("ui.tables").PAGES)  # every lesson of ui/nav.py, + "app"
 importlib.import_module("ui.speedups").install()  # per-rerun Streamlit costs paid once per server (issue 19)
+
+
+def _compile_lessons() -> None:
+    """Every lesson's script compiled into Streamlit's script cache now, not when a learner first opens it: the
+    compile includes Streamlit's "magic" pass over the script's syntax tree, 40–120 ms of one core per lesson (the
+    first "Open in Kernels" from another lesson cost 400 ms, most of it this). Outside a server (tests, tools)
+    there is no cache to fill."""
+    import os
+    from pathlib import Path
+
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():
+        return
+    cache = getattr(Runtime.instance(), "_script_cache", None)  # Streamlit's own (pinned version); else nothing
+    if cache is None:
+        return
+    root = Path(os.path.abspath(__file__)).parent.parent  # as Streamlit names them (os.path.abspath, links kept)
+    for path in sorted((root / "pages").glob("*.py")):
+        cache.get_bytecode(str(path))
+
+
+def _warm() -> None:
+    """Pay here, once per server, what libraries otherwise do lazily on a learner's click (issue 19, measured with
+    py-spy on How kernels learn): both languages' catalogues (read on a language's first use, ~15 ms each), and
+    torch's first optimizer (``torch.optim.Optimizer.__init__`` imports ``torch._dynamo`` on first use: 0.6–1.6 s
+    that fell on the first click that made a kernel fit) with its first backward pass."""
+    from explainer.i18n import LANGUAGES, catalogue
+    import torch
+
+    for code in LANGUAGES:
+        catalogue(code)
+    _compile_lessons()
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([p])
+    (p * p).sum().backward()
+    opt.step()
+
+
+_warm()
