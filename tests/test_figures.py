@@ -317,3 +317,19 @@ def test_colour_pictures_are_shown_in_their_colours():
     patches = fnet.patches(rgb[:2] / 255.0, ["x", "y"], title="t")
     assert patches.data[0].type == "image" and patches.data[0].z.shape == (32, 65, 3)  # one row: no caption band below
     np.testing.assert_array_equal(patches.data[0].z[:32, 33:65], rgb[1])
+
+
+@pytest.mark.parametrize("spec", [None, ".2f", ".0f", ".3g", ".1e", ".1%"])
+def test_cell_texts_match_the_scalar_formatting_cell_by_cell(spec):
+    """``style.texts`` formats a grid column-wise (NumPy string functions): every cell's text is the one the scalar
+    function gives (``fmt`` / ``number``), for signed, whole, tiny, rounding-to-zero, huge and non-finite values."""
+    from explainer.figures.style import fmt, number, texts
+
+    rng = np.random.default_rng(7)
+    edge = [0.0, -0.0, 0.005, -0.005, 0.004999, -0.004, -0.995, 0.995, 2.675, -2.675, 1 - 1e-10, -1 + 1e-10, 1e20, -1e20,
+            4.6e18, -7e-5, 123456.789, np.nan, np.inf, -np.inf]
+    values = np.concatenate([rng.normal(size=400) * 3, np.round(rng.normal(size=200) * 100), rng.normal(size=100) * 1e-3,
+                             np.resize(edge, 100)])
+    for z in (values.reshape(20, 40), np.round(values.reshape(40, 20)), values[:12].reshape(3, 4)):
+        scalar = fmt if spec is None else (lambda v: number(v, spec))
+        assert texts(z, spec) == [[scalar(v) for v in row] for row in z]

@@ -12,6 +12,8 @@ margins and presenter-mode sizing. Every figure builder takes its style from her
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 # Okabe–Ito: blue, vermillion, bluish green, reddish purple, orange, sky blue, black, yellow; then grey.
@@ -64,8 +66,8 @@ def fmt(v: float) -> str:
 def _signed(text: str) -> str:
     """A formatted number with a true minus sign, and none on a zero ("−0" is what −0.0 × 60 or −0.001 rounded
     would print)."""
-    if text.startswith("-"):
-        return text[1:] if not text.strip("-0.%") else "−" + text[1:]
+    if text.startswith("-"):  # a zero's mantissa ("-0.0e+00") is a zero too
+        return text[1:] if not text.partition("e")[0].strip("-0.%") else "−" + text[1:]
     return text
 
 
@@ -78,15 +80,60 @@ def number(v: float, spec: str) -> str:
     return _signed(format(v, spec)).replace("e-", "e−")
 
 
+_SPEC = re.compile(r"\.\d{1,2}[fge]")  # the specs ``%`` formats exactly as ``format`` does
+
+
+def _signed_many(s: np.ndarray) -> np.ndarray:
+    """``_signed`` on an array of formatted numbers."""
+    neg = np.strings.startswith(s, "-")
+    if not neg.any():
+        return s
+    body = np.strings.slice(s, 1, None)
+    zero = np.strings.strip(np.strings.partition(s, "e")[0], "-0.%") == ""
+    return np.where(neg & zero, body, np.where(neg, np.strings.add("−", body), s))
+
+
+def _texts_many(v: np.ndarray, spec: str | None) -> np.ndarray | None:
+    """``fmt`` (``spec`` None) or ``number(·, spec)`` of every value of the 1-D float array ``v``, computed
+    column-wise by NumPy's string functions (≈ 4× faster than one Python call per cell; the same texts, tested
+    against the scalar functions); None where ``spec`` is not one they format exactly."""
+    if spec is not None and not _SPEC.fullmatch(spec):
+        return None
+    out = np.empty(v.shape, dtype=object)
+    finite = np.isfinite(v)
+    with np.errstate(invalid="ignore"):
+        r = np.round(v)
+        isint = finite & (np.abs(v - r) < 1e-9) & (np.abs(r) < 2.0**62) if spec is None else np.zeros_like(finite)
+    if isint.any():
+        out[isint] = np.strings.replace(r[isint].astype(np.int64).astype(str), "-", "−")
+    rest = finite & ~isint
+    if rest.any():
+        form = "%.2f" if spec is None else "%" + spec
+        s = np.array([form % x for x in v[rest].tolist()])  # (np.strings.mod is slower than Python's % here)
+        s = np.strings.rstrip(np.strings.rstrip(s, "0"), ".") if spec is None else s
+        s = _signed_many(s)
+        out[rest] = s if spec is None else np.strings.replace(s, "e-", "e−")
+    f = fmt if spec is None else (lambda x: number(x, spec))
+    for i in np.flatnonzero(~finite):
+        out[i] = f(v[i])
+    return out
+
+
 def texts(z, spec: str | None = None) -> list[list[str]]:
     """A grid's numbers as cell texts (``fmt``, or ``number(v, spec)``), row by row."""
     f = fmt if spec is None else (lambda v: number(v, spec))
     a = np.asarray(z, dtype=float)
-    if a.ndim == 2 and a.size >= 256:  # pictures repeat their values (≤ 256 greys): format each value once
-        values, where = np.unique(a, return_inverse=True)
-        if len(values) * 4 <= a.size:
-            return np.array([f(v) for v in values], dtype=object)[where.reshape(a.shape)].tolist()
-    return [[f(v) for v in row] for row in a]
+    if a.ndim != 2 or a.size < 100:
+        return [[f(v) for v in row] for row in a]
+    values, where = a.ravel(), None
+    if a.size >= 256:  # pictures repeat their values (≤ 256 greys): format each value once
+        u, inverse = np.unique(a, return_inverse=True)
+        if len(u) * 4 <= a.size:
+            values, where = u, inverse.reshape(a.shape)
+    out = _texts_many(values, spec)
+    if out is None:
+        out = np.array([f(v) for v in values], dtype=object)
+    return (out[where] if where is not None else out.reshape(a.shape)).tolist()
 
 
 def outline(x0: float, y0: float, x1: float | None = None, y1: float | None = None, *, color: str = HIGHLIGHT,
