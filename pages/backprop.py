@@ -28,8 +28,8 @@ from ui.canvas import draw_canvas
 from ui.charts import chart, figure
 from ui.questions import ask
 from ui.registry import SharedRegistry, shared_registry
-from ui.shell import formula, labels, lang, literal, note, t, t_error, tn, widget
-from ui.tables.backprop import TABLE as BACKPROP, lr_key
+from ui.shell import formula, labels, lang, lesson_views, literal, note, t, t_error, tn, widget
+from ui.tables.backprop import TABLE as BACKPROP, VIEWS, lr_key
 TICK = bp.FRAME_SECONDS  # seconds between animation frames while playing
 CFG = {"displayModeBar": False}  # the chart toolbar covered the titles of the lesson's small grids; no zooming
 PATCH, PATCH_STEP = 8, 2  # occlusion: an 8×8 grey patch every 2 pixels (11×11 = 121 forward passes)
@@ -704,13 +704,12 @@ def look(data, models: dict, L: dict, key: str = datasets.DEFAULT) -> None:
     note(t("backprop.look_note"))
 
 
-st.title(t("backprop.title"))
-st.markdown(t("backprop.intro"))
+view = lesson_views("backprop", "bp_view", VIEWS)
 L = lab()
 
 
-# Each part of the lesson is a fragment: a click on one of its settings reruns that part alone (the page's
-# server CPU per click), a full run (opening the page, the language) runs them all in order, as before.
+# The lesson shows one part at a time (a full run, e.g. the language, draws that part alone: the page's server CPU
+# per click); each part is a fragment, so a click on one of its settings reruns that part alone.
 @st.fragment
 def by_hand() -> None:
     ex = hand_example()
@@ -727,6 +726,9 @@ def trained_networks() -> None:
     look(data, models, L, data_key)
 
 
-by_hand()
-st.fragment(learn)(L)
-trained_networks()
+if view == "hand":
+    by_hand()
+elif view == "learn":
+    st.fragment(learn)(L)
+else:
+    trained_networks()

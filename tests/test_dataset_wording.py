@@ -80,7 +80,7 @@ def test_backprop_on_fashion_speaks_of_pictures(lang, fashion_runs):
     images, tests/test_own_lessons.py, whose shift experiment runs anyway), part 4 explains a test picture."""
     from explainer.i18n import translate
 
-    at = app_test("backprop", lang, timeout=60, tr_dataset="fashion", tr_runs=list(fashion_runs)).run()
+    at = app_test("backprop", lang, timeout=60, bp_view="networks", tr_dataset="fashion", tr_runs=list(fashion_runs)).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="bp_dataset").value == "fashion"
     seen = _seen(at, after=translate("backprop.dense_header", lang))  # part 1's toy example is a 7×7 "7"
@@ -99,7 +99,7 @@ def test_backprop_on_fashion_speaks_of_pictures(lang, fashion_runs):
 def test_backprop_on_mnist_keeps_its_digits(lang, mnist_dir):
     from explainer.i18n import translate
 
-    at = app_test("backprop", lang, timeout=60, tr_runs=[]).run()
+    at = app_test("backprop", lang, timeout=60, bp_view="networks", tr_runs=[]).run()
     assert not at.exception
     seen = _seen(at, after=translate("backprop.dense_header", lang))
     assert translate("backprop.dense_intro", lang) in seen and translate("backprop.need_models", lang) in seen

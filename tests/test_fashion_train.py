@@ -139,7 +139,7 @@ def test_backprop_shift_experiment_on_fashion():
                       ("fashion MLP", TrainConfig(model="mlp", train_size=1000, batch_size=64, dataset="fashion"))):
         r = train(cfg, fashion if cfg.dataset == "fashion" else datasets.get("mnist").load_all())
         runs.append(KeptRun.trained(name, r))
-    at = app_test("backprop", "en", timeout=300, tr_runs=runs, tr_dataset="fashion").run()
+    at = app_test("backprop", "en", timeout=300, bp_view="networks", tr_runs=runs, tr_dataset="fashion").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="bp_dataset").value == "fashion"
     deadline = time.monotonic() + 240

@@ -62,7 +62,7 @@ def test_shift_and_attributions_take_colour_and_grey_pictures(own, own_runs):
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_backprop_without_an_upload_points_to_train(lang):
-    at = app_test("backprop", lang, timeout=120, tr_dataset="own").run()
+    at = app_test("backprop", lang, timeout=120, bp_view="networks", tr_dataset="own").run()
     assert not at.exception and at.selectbox(key="bp_dataset").value == datasets.OWN
     assert translate("backprop.own_none", lang) in _text(at)
     assert not [b for b in at.button if b.key == "bp_train"]  # nothing to train on
@@ -70,7 +70,7 @@ def test_backprop_without_an_upload_points_to_train(lang):
 
 @pytest.mark.usefixtures("dask_engine")
 def test_backprop_runs_the_shift_experiment_on_the_sessions_own_images(own, own_runs):
-    at = app_test("backprop", "zh", timeout=120, tr_dataset="own", _tr_own=own, tr_runs=list(own_runs)).run()
+    at = app_test("backprop", "zh", timeout=120, bp_view="networks", tr_dataset="own", _tr_own=own, tr_runs=list(own_runs)).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     deadline = time.monotonic() + 90
     while not at.dataframe and time.monotonic() < deadline:
@@ -109,7 +109,7 @@ def test_backprop_ignores_runs_on_another_upload(own, own_runs):
     other = dict(own_runs[0].config.own, sha256="f" * 64)
     run = KeptRun.trained("other CNN", train(TrainConfig(model="fast", dataset=datasets.OWN, own=other, train_size=100,
                                                          epochs=1, batch_size=16), _arrays(own)))
-    at = app_test("backprop", "en", timeout=120, tr_dataset="own", _tr_own=own, tr_runs=[run]).run()
+    at = app_test("backprop", "en", timeout=120, bp_view="networks", tr_dataset="own", _tr_own=own, tr_runs=[run]).run()
     assert not at.exception
     assert translate("backprop.need_models_own", "en") in _text(at) and at.button(key="bp_train") is not None
 

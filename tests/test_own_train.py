@@ -136,7 +136,7 @@ def test_other_lessons_stay_on_built_in_sets_when_train_uses_own_images(own):
     images (their pictures stay on Train)."""
     from torch import nn
 
-    at = app_test("backprop", tr_dataset="own")
+    at = app_test("backprop", bp_view="networks", tr_dataset="own")
     at.run()  # How kernels learn follows Train to your own images (tests/test_own_lessons.py)
     assert not at.exception and at.selectbox(key="bp_dataset").value == datasets.OWN
     cfg = TrainConfig(model="fast", dataset=datasets.OWN, own=datasets.own_spec(own))

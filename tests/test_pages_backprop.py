@@ -45,9 +45,13 @@ def test_defaults_by_hand(lang):
     assert translate("backprop.gw_summary", lang, i=0, j=0, value=f"{ex.grad_w[0, 0]:.0f}", n=9) in text
     assert translate("backprop.autograd_check", lang, diff="0.0e+00") in text
     assert [m.value for m in at.metric][:2] == [f"{ex.loss:g}", f"{ex.grad_b:.0f}"]
-    # without trained runs, parts 3 and 4 offer to train
+    # one part at a time: without trained runs, parts 3 and 4 offer to train
+    assert translate("backprop.need_cnn", lang) not in text and not [b for b in at.button if b.key == "bp_train"]
+    at.segmented_control(key="bp_view").set_value("networks").run()
+    assert not at.exception and at.query_params["bp_view"] in ("networks", ["networks"])
     assert at.button(key="bp_train") is not None
-    assert translate("backprop.need_cnn", lang) in text
+    assert translate("backprop.need_cnn", lang) in _text(at)
+    assert translate("backprop.gw_summary", lang, i=0, j=0, value=f"{ex.grad_w[0, 0]:.0f}", n=9) not in _text(at)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -69,7 +73,7 @@ def test_stride_padding_and_pixel_pick(lang):
 
 
 def test_step_button_and_reachable_target():
-    at = app_test("backprop", "en", timeout=120).run()
+    at = app_test("backprop", "en", timeout=120, bp_view="learn").run()
     assert at.session_state["bp_fit"].steps == 0
     for _ in range(3):
         at.button(key="bp_step_btn").click().run()
@@ -84,7 +88,7 @@ def test_step_button_and_reachable_target():
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_unreachable_target_says_so(lang):
-    at = app_test("backprop", lang, timeout=120).run()
+    at = app_test("backprop", lang, timeout=120, bp_view="learn").run()
     at.selectbox(key="bp_fit_target").select("gaussian_5").run()
     assert not at.exception
     _, best = bp.best_fit("camera", "gaussian_5")
@@ -92,7 +96,7 @@ def test_unreachable_target_says_so(lang):
 
 
 def test_converged_fit_is_reported():
-    at = app_test("backprop", "en", timeout=120).run()
+    at = app_test("backprop", "en", timeout=120, bp_view="learn").run()
     at.session_state["bp_fit"].step(1500)
     at.run()
     assert not at.exception
@@ -101,7 +105,7 @@ def test_converged_fit_is_reported():
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_shift_experiment_and_saliency_with_train_page_runs(lang, runs, dask_engine):
-    at = app_test("backprop", lang, timeout=300, tr_runs=list(runs)).run()
+    at = app_test("backprop", lang, timeout=300, tr_runs=list(runs), bp_view="networks").run()
     assert not at.exception, at.exception
     # the shifted digits are scored on the engine (never in the page's run): the page shows the queue or progress,
     # then the table once both results are back. Both models' jobs start at once: the learner owns each (one owner
@@ -128,6 +132,6 @@ def test_shift_experiment_and_saliency_with_train_page_runs(lang, runs, dask_eng
     # part 4: saliency and occlusion for test digit 0 with the CNN
     assert any(runs[0].label in m.value for m in at.markdown)
     keys = {c.proto.id for c in at.get("plotly_chart")}
-    assert len(keys) >= 15
+    assert {k.rsplit("-", 1)[-1] for k in keys} == {"bp_shift", "bp_digit_fig", "bp_sal", "bp_occ"}  # parts 3 and 4
     at.number_input(key="bp_digit").set_value(7).run()
     assert not at.exception

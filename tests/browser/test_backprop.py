@@ -20,7 +20,7 @@ def _learned(page):
 
 
 def test_play_learns_the_vertical_edge_kernel(page, app):
-    goto(page, app, "backprop", bp_speed="50")
+    goto(page, app, "backprop", bp_view="learn", bp_speed="50")
     assert_no_exception(page)
     page.wait_for_selector("text=Learned kernel (step 0)", timeout=30_000)
     step0, w0 = _learned(page)

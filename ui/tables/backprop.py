@@ -3,9 +3,12 @@ from explainer.learning import backprop as bp
 from explainer.data import datasets
 from explainer.learning import optimizers
 from ui.state import Param, Table
-from ui.tables.shared import DIGIT_MAX
+from ui.tables.shared import DIGIT_MAX, view_param
 from ui.tables.shared import question_params
 
+# the lesson's parts, one at a time (as Kernels, Stride and Pooling show theirs): by hand; a kernel learning; the
+# trained networks (conv vs dense, then what the CNN looks at, which uses those models)
+VIEWS = ("hand", "learn", "networks")
 HAND_KERNELS = ("emboss", "identity", "horizontal_edge", "sharpen", "sobel_y")
 HAND_TARGETS = ("vertical_edge", "sobel_x", "identity", "horizontal_edge")
 SPEEDS = (1, 2, 5, 10, 20, 50)
@@ -18,6 +21,7 @@ def lr_key(optimizer: str) -> str:
 
 
 TABLE = Table("backprop", [
+    view_param("bp_view", VIEWS),
     Param("bp_input", "choice", "small", options=bp.HAND_INPUTS),
     Param("bp_s", "int", 1, lo=1, hi=bp.MAX_STRIDE),
     Param("bp_kernel", "choice", "emboss", options=HAND_KERNELS),
