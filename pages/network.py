@@ -30,7 +30,7 @@ from ui import jobs as ui_jobs
 from ui import runs as runstore
 from ui.data import built_in
 from ui.canvas import draw_canvas
-from ui.charts import chart, figure
+from ui.charts import By, chart, figure
 from ui.questions import ask_all
 from ui.registry import shared_registry
 from ui.shell import from_outside, lang, literal, note, t, t_error, widget
@@ -90,14 +90,16 @@ def _trace(model_key: str, input_key: str, _model, _x: np.ndarray):
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _overview(model_key: str, input_key: str, shown: int, selected: tuple, lang: str, names: tuple, _layers,
-              texts: tuple, phone: bool = False, classes: tuple | None = None):
-    feed = N.feeders(_layers, selected[0], selected[1]) if selected[0] > 0 else None
+def _overview(model_key: str, input_key: str, shown: int, lang: str, names: tuple, _layers, texts: tuple,
+              phone: bool = False, classes: tuple | None = None):
+    """``(figure, points, boxes)``: the overview without a selection (its maps' pictures, the costly part: made
+    once per model, input and wording for every session), its clickable points and their tiles' boxes."""
+    boxes: dict = {}
     fig, points = (figs.overview_rows if phone else figs.overview)(
-        _layers, shown=shown, selected=selected, feed=feed, predicted=int(np.argmax(_layers[-1].output)),
+        _layers, shown=shown, selected=None, feed=None, predicted=int(np.argmax(_layers[-1].output)),
         names=list(names), range_fmt=texts[0], hover=texts[1], channel_word=texts[2], title=texts[3],
-        classes=list(classes) if classes else None)
-    return fig.to_plotly_json(), points
+        classes=list(classes) if classes else None, boxes=boxes)
+    return fig, points, boxes
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -126,12 +128,6 @@ def _shared_jobs():
     """Top-patch and optimised-input jobs per (model, layer[, channel]): started once, shared by every learner
     (a locked registry; the oldest finished ones go beyond 64)."""
     return shared_registry("network.jobs", max_entries=64, evictable=lambda j: j.done)
-
-
-def _figure(d: dict):
-    from explainer.figures import fast_figure
-
-    return fast_figure(d.get("data", []), d.get("layout", {}))
 
 
 # ---------------------------------------------------------------- the model
@@ -368,14 +364,18 @@ def overview(layers, names, model_key: str, input_key: str, pred: int, classes: 
     texts = (t("network.range"), t("common.value"), t("network.channel_word"), t("network.overview_title"))
     first = figs.ROW_TILES if phone else SHOWN  # a phone: one row of maps per layer until "show all"
     shown = 0 if show_all else first
-    fig_d, points = _overview(model_key, input_key, shown, (layer, channel), ss.get("lang", "en"), tuple(
-        f"{n}<br>{shape_of(L)}" for n, L in zip(names, layers)), layers, texts, phone, tuple(classes or ()))
+    base = (model_key, input_key, shown, ss.get("lang", "en"), tuple(f"{n}<br>{shape_of(L)}" for n, L in
+                                                                     zip(names, layers)), texts, phone,
+            tuple(classes or ()))
+    fig, points, boxes = _overview(*base[:4], base[4], layers, *base[5:])
     ss["_nw_points"] = points
+    # the selected channel outlined (and the ones feeding it) on that figure: once per selection for every session
+    feed = N.feeders(layers, layer, channel) if layer > 0 else None
     n = ss.get("_nw_ov_n", 0)
     deep = max(L.output.shape[0] for L in layers if L.output.ndim == 3)
     summary = t("network.overview_summary", n=len(layers), pred=literal(classes[pred]) if classes else pred,
                 p=f"{100 * layers[-1].output[pred]:.1f}", layer=names[layer], c=channel)
-    chart(_figure(fig_d), key=f"nw_ov_{n}", name=t("network.overview_title"), summary=summary, table=False,
+    chart(figure(figs.with_selection, By(base, fig), By(base, boxes), (layer, channel), feed), key=f"nw_ov_{n}", name=t("network.overview_title"), summary=summary, table=False,
           on_select="rerun", selection_mode="points", config=CFG)
     if not show_all and deep > first:
         note(t("network.shown_note", k=first))
@@ -546,6 +546,7 @@ class SharedJob(NamedTuple):
 def looks_for(model, config, model_key: str, layers, names, layer: int, channel: int, x, input_key: str) -> None:
     st.header(t("network.looks_header"))
     note(t(_other("network.looks_intro", config)))
+    ui_jobs.warm_up()  # its two buttons start engine jobs: the engine (and Dask's import) starts in the background
     L = layers[layer]
     shared = _shared_jobs()
     if L.output.ndim == 3 and L.kind != "input":

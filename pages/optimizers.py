@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
 
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -47,6 +48,23 @@ def _make_surface(name: str, kappa: float) -> optim.Surface:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _grid(name: str, kappa: float, n: int = 90):
     return optim.loss_grid(_make_surface(name, kappa), n)
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_real_surface() -> threading.Thread:
+    """Once per server, when this page first opens: the real-data surface (MNIST read, its minimum found by
+    L-BFGS) and its loss grid, made in the background (~0.4 s of CPU) and kept for every session, so that a
+    learner's first pick of it finds both ready instead of computing them on the click (a pick meanwhile waits
+    for them: the surface is made under a lock, the grid under its cache key's)."""
+    def go() -> None:
+        try:
+            _grid("mnist_logistic", float(OPTIMIZERS["op_kappa"].default))
+        except Exception:  # noqa: BLE001 — MNIST missing: the page says so when the surface is picked
+            pass
+
+    thread = threading.Thread(target=go, name="optimizers-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 @st.cache_resource(show_spinner=False)
@@ -336,6 +354,7 @@ def landscape() -> None:
 
 st.title(t("optimizers.title"))
 st.markdown(t("optimizers.intro"))
+_warm_real_surface()
 picked, chosen, surf = settings()
 shown = race(picked, chosen, surf)
 grid = _grid(shown.surface, float(shown.kappa))

@@ -398,3 +398,32 @@ def test_patches_in_rows_leave_a_band_for_their_captions():
         assert {a.y for a in fig.layout.annotations[3 * r: 3 * r + 3]} == {p * r + 9.5}
     one = F.patches(np.ones((9, 10, 10)), [f"#{i}" for i in range(9)], title="t")  # 9 in a row, as before
     assert np.asarray(one.data[0].z, dtype=float).shape == (10, 9 * 11 - 1)
+
+
+@pytest.mark.parametrize("phone", [False, True])
+def test_a_selection_drawn_on_the_overview_without_one_is_the_overview_drawn_with_it(phone):
+    """The page draws the overview's maps once per input (``selected=None``) and each selection on that figure
+    (``with_selection``): the same figure, to the byte, as the overview drawn with the selection."""
+    import plotly.io as pio
+
+    from explainer.figures import network as F
+    from explainer.figures.wire import wire_dict
+
+    torch.manual_seed(0)
+    model = build_model("fast").eval()
+    layers = N.trace(model, np.random.default_rng(5).random((28, 28)).astype(np.float32))
+    names = [f"{L.kind} {i}" for i, L in enumerate(layers)]
+    kw = dict(predicted=3, names=names, range_fmt="{lo}…{hi}", hover="value", channel_word="channel", title="t",
+              classes=[str(k) for k in range(10)])
+    draw = F.overview_rows if phone else F.overview
+    text = lambda fig: pio.to_json(wire_dict(fig), validate=False)  # noqa: E731
+    for shown in (0, 8):
+        boxes: dict = {}
+        base, base_points = draw(layers, shown=shown, selected=None, feed=None, boxes=boxes, **kw)
+        for li, L in enumerate(layers[1:], start=1):
+            for c in {0, L.output.shape[0] - 1} if L.output.ndim == 3 or L.kind == "dense" else {0}:
+                feed = N.feeders(layers, li, c)
+                fig, points = draw(layers, shown=shown, selected=(li, c), feed=feed, **kw)
+                assert points == base_points
+                assert text(F.with_selection(base, boxes, (li, c), feed)) == text(fig)
+        assert text(base) == text(draw(layers, shown=shown, selected=None, feed=None, **kw)[0])  # left as it was

@@ -185,3 +185,13 @@ def test_race_settings_name_each_runners_cache_key():
     for name, lr, path in zip(("adam", "sgd"), (0.1, 0.01), paths):
         alone = optim.race(surf, [(name, {"lr": lr})], (-1.0, 1.0), 20, 0.5, 3)[0]
         np.testing.assert_array_equal(path, alone)
+
+
+def test_the_real_data_grid_row_by_row_is_the_whole_grid_at_once(mnist_dir):
+    """``loss_grid`` computes a surface dear per point one row at a time: the same numbers as all at once."""
+    import dataclasses
+
+    surf = optim.surface("mnist_logistic")
+    xs, ys, Z = optim.loss_grid(surf, 30)
+    whole = optim.loss_grid(dataclasses.replace(surf, batch_grad=None), 30)  # computed all at once
+    assert np.array_equal(xs, whole[0]) and np.array_equal(ys, whole[1]) and np.array_equal(Z, whole[2])

@@ -19,6 +19,9 @@ chart(figure(figs.feature_map, res.maps[k], title=names[k], x_title=COL, y_title
 ```
 The builder must be a pure function of its arguments (module-level, no session state); a figure changed
 after it is built (``fig.data[0].y = ...``) must be passed to ``chart`` as a figure, not through ``figure``.
+An argument that is no small value (a network's traced layers, a figure kept by the page) can be passed as
+``By(key, value)``: the builder gets ``value``, the cache knows it by ``key``, small values that name it exactly
+(e.g. the model's and the input's keys of a trace, as the page's own cache of it does).
 """
 from __future__ import annotations
 
@@ -50,6 +53,19 @@ class _Wired(BaseFigure):
         return self._spec
 
 
+class By(NamedTuple):
+    """A builder argument known to the figure cache by ``key`` (small values that name ``value`` exactly); the
+    builder gets ``value``, which the cache never reads."""
+    key: Any
+    value: Any
+
+
+def _values(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The builder's arguments, each ``By`` replaced by its value."""
+    return (tuple(a.value if isinstance(a, By) else a for a in args),
+            {k: v.value if isinstance(v, By) else v for k, v in kwargs.items()})
+
+
 class Deferred(NamedTuple):
     """A figure not built yet: ``builder(*args, **kwargs)`` (see ``figure``)."""
     builder: Callable
@@ -73,6 +89,8 @@ def _key(v):
     """A hashable, exact key for a builder argument (arrays by dtype, shape and bytes)."""
     if v is None or isinstance(v, str):
         return v
+    if isinstance(v, By):
+        return ("by", _key(v.key))
     if isinstance(v, (bool, int, float)):  # by type and repr: True and 1, 0.0 and −0.0 are different arguments
         return (type(v).__name__, repr(v))
     if isinstance(v, np.ndarray):
@@ -99,6 +117,8 @@ def _weight(v) -> int:
     as a picture's data URI: in the wire dict and in the JSON text kept with it)."""
     if isinstance(v, np.ndarray):
         return 8 * v.nbytes
+    if isinstance(v, By):  # kept by the page (its own cache), shared with the figure
+        return 0
     if isinstance(v, str):
         return 3 * len(v) if len(v) > 1024 else 0
     if isinstance(v, (list, tuple)):
@@ -150,13 +170,15 @@ def _cached_shown(d: Deferred, summary: str | None, table: bool | None) -> _Show
         k = (d.builder.__module__, d.builder.__qualname__, code and code.co_filename, _key(d.args), _key(d.kwargs), lang(), presenter(),
              summary is None, table is not False)
     except _Uncacheable:
-        return _shown(d.builder(*d.args, **d.kwargs), summary, table)
+        args, kwargs = _values(d.args, d.kwargs)
+        return _shown(d.builder(*args, **kwargs), summary, table)
     with _CACHE_LOCK:
         found = _CACHE.get(k)
         if found is not None:
             _CACHE.move_to_end(k)
             return found
-    shown = _shown(d.builder(*d.args, **d.kwargs), summary, table)
+    args, kwargs = _values(d.args, d.kwargs)
+    shown = _shown(d.builder(*args, **kwargs), summary, table)
     shown = shown._replace(weight=20_000 + _weight(d.args) + _weight(d.kwargs))
     with _CACHE_LOCK:
         if k not in _CACHE:

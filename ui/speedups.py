@@ -19,10 +19,19 @@ per interaction). ``ui.boot`` calls ``install()`` once per process.
   Plotly's encoder, then a decode and a second encode to clean NaN and infinity), also for a chart whose wire
   dict ``ui.charts`` keeps for all sessions. Such a dict is a ``WireSpec``: its text is made the first time by
   Plotly's own ``to_json`` and kept with it, so the same figure is sent as the same bytes without the work.
+- **PyTorch's threads.** The web process runs PyTorch on one picture at a time (a trace, a unit's arithmetic, a
+  saliency map); training and the other long work run in the engine's worker processes, which set their own
+  threads (``explainer.engine.worker``). With PyTorch's default of one OpenMP thread per core, each small operation
+  is split over the cores and every thread then spin-waits at the region's end for the others: on a 2-core
+  machine whose other core was busy, one forward pass of the reference CNN on one digit took 55–60 ms of the
+  script thread's CPU instead of 1 ms (the helper thread's spinning came on top). So the web process computes
+  on one thread (``torch.set_num_threads(1)``, which every later thread follows); ``EXPLAINER_WEB_TORCH_THREADS``
+  sets another number.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 
 import numpy as np
@@ -31,6 +40,7 @@ _KEYS: dict = {}
 _KEYS_MAX = 4096  # distinct decorated functions per server are a few dozen; a bound all the same
 _LOCK = threading.Lock()
 _installed = False
+ENV_WEB_TORCH_THREADS = "EXPLAINER_WEB_TORCH_THREADS"  # PyTorch's threads in the web process (default 1)
 
 
 def _keep(store: dict, key, found):
@@ -107,9 +117,10 @@ def array_key(a) -> str:
 
 def install() -> None:
     """Replace Streamlit's cached-function key maker and argument-name lookup by memoised ones, and
-    ``plotly.io.to_json`` by one that keeps a ``WireSpec``'s text (idempotent)."""
+    ``plotly.io.to_json`` by one that keeps a ``WireSpec``'s text; PyTorch on one thread (idempotent)."""
     global _installed
     import plotly.io
+    import torch
     from streamlit.runtime.caching import cache_utils
 
     with _LOCK:
@@ -121,4 +132,5 @@ def install() -> None:
             cache_utils._get_positional_arg_name = _arg_names_kept(cache_utils._get_positional_arg_name)
         if getattr(plotly.io.to_json, "original", None) is None:
             plotly.io.to_json = _json_kept(plotly.io.to_json)
+        torch.set_num_threads(max(1, int(os.environ.get(ENV_WEB_TORCH_THREADS) or 1)))
         _installed = True

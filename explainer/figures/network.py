@@ -171,13 +171,15 @@ def _selection_shapes(tile_boxes: dict, selected: tuple[int, int] | None, feed: 
 
 def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed: np.ndarray | None,
              predicted: int, names: list[str], range_fmt: str, hover: str, channel_word: str,
-             title: str, height: int = 620, classes: list[str] | None = None) -> tuple[go.Figure, list[tuple[int, int]]]:
+             title: str, height: int = 620, classes: list[str] | None = None,
+             boxes: dict | None = None) -> tuple[go.Figure, list[tuple[int, int]]]:
     """The whole network as columns. ``layers``: ``network.trace``'s entries; ``shown``: channels per spatial
     layer (the rest are left out); ``selected``: (layer, channel) outlined; ``feed``: how strongly each channel of
     the layer before the selected one feeds it (outlined, width by strength); ``predicted``: the class marked in
     the softmax strip; ``names``: each column's title; ``range_fmt``: "{lo} … {hi}" under it; ``hover``: the
     hover's word for a value; ``channel_word``: "channel" in the learner's language; ``classes``: the data set's
-    class names (shown literally on the softmax's cells; None: their numbers)."""
+    class names (shown literally on the softmax's cells; None: their numbers); ``boxes``: a dict to fill with each
+    clickable tile's box, for ``with_selection``."""
     cols = _Columns()
     x = 0.0
     col_h = PER_SUBCOLUMN * (1 + TILE_GAP)
@@ -199,6 +201,8 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
                                           f"{range_fmt.format(lo=number(zmin, '.2g'), hi=number(zmax, '.2g'))}"))
         x += width + COL_GAP
     cols.shapes += _selection_shapes(cols.tile_boxes, selected, feed)
+    if boxes is not None:
+        boxes.update(cols.tile_boxes)
     cols.data.append(dict(type="scatter", mode="markers", x=cols.px, y=cols.py, text=cols.ptext, showlegend=False,
                           marker=dict(symbol="square", size=18, color="rgba(0,0,0,0)"),
                           hovertemplate="%{text}<extra></extra>"))
@@ -210,6 +214,16 @@ def overview(layers: list, *, shown: int, selected: tuple[int, int] | None, feed
                   yaxis=dict(visible=False, range=[col_h + 0.2, -0.6 - 2 * HEADER_STEP], fixedrange=True))
     fig = fast_figure(cols.data, layout)
     return fig, cols.points
+
+
+def with_selection(fig: go.Figure, boxes: dict, selected: tuple[int, int] | None,
+                   feed: np.ndarray | None) -> go.Figure:
+    """An overview drawn with ``selected=None`` (``overview`` or ``overview_rows``; ``boxes``: the tile boxes it
+    filled) with ``selected`` outlined and the tiles feeding it: the figure drawn with ``selected`` and ``feed``,
+    sharing the maps (their pictures) with ``fig``, which is left as it is."""
+    layout = dict(fig._layout)
+    layout["shapes"] = list(layout.get("shapes") or []) + _selection_shapes(boxes, selected, feed)
+    return fast_figure(list(fig._data), layout)
 
 
 def map_picker(z, row: int, col: int, *, title: str, x_title: str, y_title: str, value_label: str,
@@ -351,7 +365,7 @@ PHONE_PX = 40.0       # about a map's width in px on a 412 px phone (a 380 px pl
 def overview_rows(layers: list, *, shown: int, selected: tuple[int, int] | None, feed: np.ndarray | None,
                   predicted: int, names: list[str], range_fmt: str, hover: str, channel_word: str,
                   title: str, per_row: int = ROW_TILES,
-                  classes: list[str] | None = None) -> tuple[go.Figure, list[tuple[int, int]]]:
+                  classes: list[str] | None = None, boxes: dict | None = None) -> tuple[go.Figure, list[tuple[int, int]]]:
     """``overview`` for a phone: each layer a row from top to bottom (its title line, then its channels' maps,
     ``per_row`` a row; a flat layer a strip, the logits and softmax ten numbered cells with their values below), so
     maps are ~40 px wide on a 412 px screen and the page scrolls down through the network. The same arguments,
@@ -359,7 +373,7 @@ def overview_rows(layers: list, *, shown: int, selected: tuple[int, int] | None,
     width = per_row * (1 + TILE_GAP) - TILE_GAP
     data, shapes, annotations, points = [], [], [], []
     px, py, ptext = [], [], []
-    boxes: dict[tuple[int, int], tuple[float, float, float, float]] = {}
+    tiles: dict[tuple[int, int], tuple[float, float, float, float]] = {}
     y = 0.0
     for li, L in enumerate(layers):
         out = np.asarray(L.output, dtype=float)
@@ -370,18 +384,20 @@ def overview_rows(layers: list, *, shown: int, selected: tuple[int, int] | None,
                                 font=dict(size=12), text=f"<b>{names[li].replace('<br>', ' · ')}</b> · {rng}"))
         y += ROW_HEADER
         if out.ndim == 3:
-            y = _row_maps(out, li, y, shown, per_row, scale, zmin, zmax, names, channel_word, data, boxes, points,
+            y = _row_maps(out, li, y, shown, per_row, scale, zmin, zmax, names, channel_word, data, tiles, points,
                           (px, py, ptext))
         elif out.size > 10:
-            y = _row_strip(out, L, li, y, width, scale, zmin, zmax, names, hover, data, boxes, points,
+            y = _row_strip(out, L, li, y, width, scale, zmin, zmax, names, hover, data, tiles, points,
                            (px, py, ptext), _class_labels(classes, out.size) if li >= len(layers) - 2 and classes is not None
                            and len(classes) == out.size else None)
         else:
             y = _row_cells(out, L, li, y, width, scale, zmin, zmax, names, hover, predicted, data, shapes,
-                           annotations, boxes, points, (px, py, ptext),
+                           annotations, tiles, points, (px, py, ptext),
                            _class_labels(classes if li >= len(layers) - 2 else None, out.size))
         y += ROW_GAP
-    shapes += _selection_shapes(boxes, selected, feed)
+    shapes += _selection_shapes(tiles, selected, feed)
+    if boxes is not None:
+        boxes.update(tiles)
     data.append(dict(type="scatter", mode="markers", x=px, y=py, text=ptext, showlegend=False,
                      marker=dict(symbol="square", size=28, color="rgba(0,0,0,0)"),
                      hovertemplate="%{text}<extra></extra>"))
