@@ -72,3 +72,28 @@ def test_ui_boot_loads_every_module_of_the_app():
     loaded = set(boot.APP) | {f"ui.tables.{page}" for page in __import__("ui.tables").tables.PAGES}
     missing = sorted(m for m in modules - lazy - {"explainer", "ui"} if m not in loaded)
     assert not missing, f"add to ui.boot.APP: {missing}"
+
+
+def test_ui_boot_compiles_every_lesson_into_streamlits_script_cache(monkeypatch):
+    """In a server, ``ui.boot`` fills Streamlit's script cache with every lesson, under the path ``st.Page`` gives it
+    (links resolved), so no learner's first visit pays the compile; a lesson that fails to compile is left for
+    Streamlit to report when opened (the others, and the page that imported ``ui.boot``, still work)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    import ui.boot as boot
+    from ui.nav import ROOT
+
+    cache = ScriptCache()
+    monkeypatch.setattr(Runtime, "exists", classmethod(lambda cls: True))
+    monkeypatch.setattr(Runtime, "instance", classmethod(lambda cls: type("R", (), {"_script_cache": cache})()))
+    boot._compile_lessons()
+    assert sorted(cache._cache) == sorted(str((ROOT / path).resolve()) for path, *_ in available_lessons())
+
+    broken = ScriptCache()
+    monkeypatch.setattr(Runtime, "instance", classmethod(lambda cls: type("R", (), {"_script_cache": broken})()))
+    real = broken.get_bytecode
+    monkeypatch.setattr(broken, "get_bytecode", lambda p: (_ for _ in ()).throw(SyntaxError(p)) if "kernels" in p
+                        else real(p))
+    boot._compile_lessons()
+    assert len(broken._cache) == len(available_lessons()) - 1

@@ -427,3 +427,7 @@ def test_a_selection_drawn_on_the_overview_without_one_is_the_overview_drawn_wit
                 assert points == base_points
                 assert text(F.with_selection(base, boxes, (li, c), feed)) == text(fig)
         assert text(base) == text(draw(layers, shown=shown, selected=None, feed=None, **kw)[0])  # left as it was
+        # the chart cache weighs a selection's figure by the overview it is drawn on: its JSON text is kept with it
+        from ui.charts import By, _weight
+
+        assert _weight(By("an input's key", base)) >= len(text(base)) / 2, (_weight(By("k", base)), len(text(base)))

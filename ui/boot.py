@@ -52,21 +52,23 @@ importlib.import_module("ui.speedups").install()  # per-rerun Streamlit costs pa
 def _compile_lessons() -> None:
     """Every lesson's script compiled into Streamlit's script cache now, not when a learner first opens it: the
     compile includes Streamlit's "magic" pass over the script's syntax tree, 40–120 ms of one core per lesson (the
-    first "Open in Kernels" from another lesson cost 400 ms, most of it this). Outside a server (tests, tools)
-    there is no cache to fill."""
-    import os
-    from pathlib import Path
-
+    first "Open in Kernels" from another lesson cost 400 ms, most of it this). The lessons are the navigation's
+    (``ui.nav``), by the path ``st.Page`` gives them (links resolved); one that fails to compile is left for
+    Streamlit to report when it is opened, as before. Outside a server (tests, tools) there is no cache to fill."""
     from streamlit.runtime import Runtime
+
+    from ui.nav import ROOT, available_lessons
 
     if not Runtime.exists():
         return
     cache = getattr(Runtime.instance(), "_script_cache", None)  # Streamlit's own (pinned version); else nothing
     if cache is None:
         return
-    root = Path(os.path.abspath(__file__)).parent.parent  # as Streamlit names them (os.path.abspath, links kept)
-    for path in sorted((root / "pages").glob("*.py")):
-        cache.get_bytecode(str(path))
+    for path, *_ in available_lessons():
+        try:
+            cache.get_bytecode(str((ROOT / path).resolve()))
+        except Exception:  # noqa: BLE001 — a broken lesson fails alone, when opened (not every page, here)
+            pass
 
 
 def _warm() -> None:

@@ -117,8 +117,9 @@ def _weight(v) -> int:
     as a picture's data URI: in the wire dict and in the JSON text kept with it)."""
     if isinstance(v, np.ndarray):
         return 8 * v.nbytes
-    if isinstance(v, By):  # kept by the page (its own cache), shared with the figure
-        return 0
+    if isinstance(v, By):  # a figure kept by the page: the built one shares its traces, but the JSON text kept with
+        data = getattr(v.value, "_data", None)  # its wire dict is its own, about as big as those traces
+        return _weight(list(data)) if isinstance(data, (list, tuple)) else 0
     if isinstance(v, str):
         return 3 * len(v) if len(v) > 1024 else 0
     if isinstance(v, (list, tuple)):

@@ -8,7 +8,10 @@ page file, its table (``ui/tables/<name>.py``) and its catalogue files (``explai
 Icons are emoji, not ``:material/...:`` names: Streamlit fetches a material icon's favicon from
 Google's font CDN, and the app must work in a lecture hall without internet.
 """
+from pathlib import Path
 from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parents[1]  # the app's folder (pages/ lies in it)
 
 
 class Lesson(NamedTuple):
@@ -44,10 +47,7 @@ def names() -> list[str]:
 
 def available_lessons() -> list[tuple[str, str, str, str]]:
     """The lessons whose page file exists (pages not built yet are absent, never placeholders)."""
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    return [lesson for lesson in LESSONS if (root / lesson[0]).exists()]
+    return [lesson for lesson in LESSONS if (ROOT / lesson[0]).exists()]
 
 
 # Lessons whose name in the navigation follows the data set chosen on Train (issue 23): the widget key of the choice.

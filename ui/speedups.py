@@ -26,7 +26,7 @@ per interaction). ``ui.boot`` calls ``install()`` once per process.
   machine whose other core was busy, one forward pass of the reference CNN on one digit took 55–60 ms of the
   script thread's CPU instead of 1 ms (the helper thread's spinning came on top). So the web process computes
   on one thread (``torch.set_num_threads(1)``, which every later thread follows); ``EXPLAINER_WEB_TORCH_THREADS``
-  sets another number.
+  sets another number. Only in a server: a test run or a tool that imports the pages keeps PyTorch's default.
 """
 from __future__ import annotations
 
@@ -115,12 +115,22 @@ def array_key(a) -> str:
     return f"{a.dtype.str}{a.shape}:" + hashlib.blake2b(a.data, digest_size=16).hexdigest()
 
 
+def _web_torch_threads() -> int:
+    """``EXPLAINER_WEB_TORCH_THREADS`` as a whole number ≥ 1; unset or not a number: 1."""
+    raw = os.environ.get(ENV_WEB_TORCH_THREADS, "")
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        return 1
+
+
 def install() -> None:
     """Replace Streamlit's cached-function key maker and argument-name lookup by memoised ones, and
     ``plotly.io.to_json`` by one that keeps a ``WireSpec``'s text; PyTorch on one thread (idempotent)."""
     global _installed
     import plotly.io
     import torch
+    from streamlit import runtime
     from streamlit.runtime.caching import cache_utils
 
     with _LOCK:
@@ -132,5 +142,6 @@ def install() -> None:
             cache_utils._get_positional_arg_name = _arg_names_kept(cache_utils._get_positional_arg_name)
         if getattr(plotly.io.to_json, "original", None) is None:
             plotly.io.to_json = _json_kept(plotly.io.to_json)
-        torch.set_num_threads(max(1, int(os.environ.get(ENV_WEB_TORCH_THREADS) or 1)))
+        if runtime.exists():  # a server's web process (not a test run or a tool that imports the pages)
+            torch.set_num_threads(_web_torch_threads())
         _installed = True
