@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from explainer.i18n import LANGUAGES
+from ui.boot import warm_in_background
 from ui.jobs import keep_alive
 from ui.nav import available_lessons, chosen_dataset, title_key
 from ui.questions import default_on as predict_default
@@ -133,10 +134,9 @@ current.run()
 
 
 def _import_torch() -> None:
-    import torch
-
-    # torch.optim's first optimizer imports the compiler stack (~1.5 s on two cores): pay it here, not on a page
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    # torch.optim's first optimizer imports the compiler stack (~1.5 s on two cores) and every lesson's script is
+    # compiled: paid here, not on a page (ui.boot.warm_in_background)
+    warm_in_background()
     _freeze_imports()
 
 
@@ -153,8 +153,8 @@ def _freeze_imports() -> None:
 
 @st.cache_resource(show_spinner=False)
 def _warm_up() -> threading.Thread:
-    """Once per server, after the first page has been sent: import PyTorch in the background, so that the
-    Optimizers and Train pages open without the import's wait."""
+    """Once per server, after the first page has been sent: warm up in the background (PyTorch's optimizers, every
+    lesson compiled), so that no learner's click waits for it."""
     thread = threading.Thread(target=_import_torch, name="warm-up", daemon=True)
     thread.start()
     return thread

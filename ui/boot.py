@@ -72,15 +72,22 @@ def _compile_lessons() -> None:
 
 
 def _warm() -> None:
-    """Pay here, once per server, what libraries otherwise do lazily on a learner's click (issue 19, measured with
-    py-spy on How kernels learn): both languages' catalogues (read on a language's first use, ~15 ms each), and
-    torch's first optimizer (``torch.optim.Optimizer.__init__`` imports ``torch._dynamo`` on first use: 0.6–1.6 s
-    that fell on the first click that made a kernel fit) with its first backward pass."""
+    """Both languages' catalogues, read now (~15 ms each) rather than on a language's first use in a learner's click
+    (issue 19). The costlier warm-ups (``warm_in_background``) run in the entry script's background thread, after
+    the first page has been sent."""
     from explainer.i18n import LANGUAGES, catalogue
-    import torch
 
     for code in LANGUAGES:
         catalogue(code)
+
+
+def warm_in_background() -> None:
+    """What libraries otherwise do lazily on a learner's click, paid once per server in a background thread
+    (``streamlit_app._warm_up``): every lesson's script compiled (``_compile_lessons``), and torch's first optimizer
+    (``torch.optim.Optimizer.__init__`` imports ``torch._dynamo`` on first use: 0.6–1.6 s, seen with py-spy on the
+    first kernel fit of How kernels learn) with its first backward pass."""
+    import torch
+
     _compile_lessons()
     p = torch.zeros(1, requires_grad=True)
     opt = torch.optim.Adam([p])
