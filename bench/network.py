@@ -208,6 +208,11 @@ def main() -> None:
     from explainer.data.mnist import load_mnist
 
     x_test = load_mnist()[2]
+    import torch
+
+    # timed as an engine worker runs them: with the worker's threads (explainer.engine.worker: one per core), not the
+    # web process's one (ui.speedups, which a page run above may have set in this process)
+    torch.set_num_threads(os.cpu_count() or 1)
     model = N.reference_model()
     x = x_test[0].astype("float32") / 255.0
     cam = median_ms(lambda: N.grad_cam(model, x), args.runs, warm_up=True)
