@@ -20,6 +20,10 @@ the Train page (open, pick a model). ``--storm K`` makes K of them press Start o
     .venv/bin/python bench/classroom.py --compare gc --students 1,10,30 --duration 40
     # a storm: 20 clicking while 5 press Start
     .venv/bin/python bench/classroom.py --start --students 25 --storm 5 --duration 120
+    # faults during a storm: a course deployment (deploy/classroom.sh), its worker then its scheduler SIGKILLed
+    # through its supervisord; the clicks' p95 in the 30 s after each kill, the lost trainings retried (Retry)
+    .venv/bin/python bench/classroom.py --url http://127.0.0.1:8500 --students 30 --storm 10 --duration 150 \
+        --kill 40:worker1,90:scheduler --supervisor /tmp/explainer-classroom.XXXX/supervisord.conf
     # a running server (loopback only); --server-pid adds its RSS and CPU
     .venv/bin/python bench/classroom.py --url http://127.0.0.1:8501 --students 10
 
@@ -36,6 +40,7 @@ import os
 
 os.environ.setdefault("EXPLAINER_PREDICT_FIRST", "0")  # servers it starts show everything (see bench/common.py)
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -467,6 +472,10 @@ class Results:
     queue_shown: list[list[int]] = field(default_factory=list)
     queued_soon: int = 0  # trainers shown "Queued — starting in a moment" (0 ahead) but no number
     clicks: int = 0
+    retried: int = 0  # trainers shown a lost training's Retry (the engine lost it), who pressed it
+    #: (time.monotonic() the click was sent, its seconds) of every click: the latency around a fault (--kill)
+    click_log: list[tuple[float, float]] = field(default_factory=list)
+    kills: list[tuple[float, str]] = field(default_factory=list)  # (time.monotonic(), program) of each --kill
 
     def add(self, action: str, seconds: float) -> None:
         self.times.setdefault(action, []).append(seconds)
@@ -480,6 +489,7 @@ async def _act(res: Results, session: Session, action: str, make: Callable, role
     if res.clicks >= MAX_CLICKS:
         return False
     res.clicks += 1
+    sent = time.monotonic()
     try:
         seconds = await make(session)
     except (ClickError, OSError, asyncio.TimeoutError, websocket.WebSocketClosedError) as exc:
@@ -488,6 +498,8 @@ async def _act(res: Results, session: Session, action: str, make: Callable, role
     if seconds is not None:
         res.add(action, seconds)
         res.add("ALL " + role + "s", seconds)
+        if role == "click":
+            res.click_log.append((sent, seconds))
     return True
 
 
@@ -581,6 +593,9 @@ async def trainer(i: int, base: str, until: float, res: Results, seed: int, thin
                     res.trainings_finished += 1
                     res.train_seconds.append(time.monotonic() - t0)
                     return
+                if "tr_retry" in s.widgets:  # the engine lost it (a killed scheduler): the learner presses Retry
+                    if await _act(res, s, "train.retry", lambda ss: ss.click("tr_retry")):
+                        res.retried += 1
                 await _think(s, res, 0.5, give_up)
             res.fail("train.finished", f"no finished run within {train_wait:.0f} s")
         finally:
@@ -691,7 +706,10 @@ async def run_level(server: Server, n: int, storm: int, args) -> dict:
              for i in range(n - storm)]
     tasks += [trainer(i, server.url, until, res, args.seed, think, args.click_timeout, args.train_size,
                       args.train_wait) for i in range(storm)]
+    killer = asyncio.ensure_future(_kill_on_time(args.kill, args.supervisor, t0, res)) if args.kill else None
     await asyncio.wait_for(asyncio.gather(*tasks), args.duration + args.train_wait + args.click_timeout + 60)
+    if killer is not None:
+        await killer
     wall = time.monotonic() - t0
     cpu1 = server.cpu_seconds()
     stop.set()
@@ -700,6 +718,36 @@ async def run_level(server: Server, n: int, storm: int, args) -> dict:
     return {"students": n, "storm": storm, "res": res, "wall": wall,
             "cpu": (cpu1 - cpu0) / wall if cpu0 is not None and cpu1 is not None else None,
             "rss_peak": max(rss) if rss else None, "rss_end": rss[-1] if rss else None, "samples": samples}
+
+
+def _kills(spec: str) -> list[tuple[float, str]]:
+    """``"40:worker1,80:scheduler"`` → [(40.0, "worker1"), (80.0, "scheduler")]: seconds into the level, program."""
+    out = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        at, _, name = part.partition(":")
+        out.append((float(at), name))
+    return sorted(out)
+
+
+async def _kill_on_time(spec: str, supervisor: str, t0: float, res: Results) -> None:
+    """SIGKILL each program of ``spec`` at its time, through ``supervisorctl -c supervisor`` (deploy/classroom.sh's
+    supervisord, which then restarts it): a fault in the middle of a class."""
+    for at, name in _kills(spec):
+        await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+        proc = await asyncio.create_subprocess_exec("supervisorctl", "-c", supervisor, "signal", "KILL", name,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        res.kills.append((time.monotonic(), name))
+        print(f"  killed {name} at {time.monotonic() - t0:.0f} s: {out.decode().strip()}", flush=True)
+
+
+def recovery(res: Results, window: float = 30.0) -> list[tuple[str, int, float | None]]:
+    """Per kill: (program, clicks sent in the ``window`` seconds after it, their p95)."""
+    out = []
+    for at, name in res.kills:
+        v = [sec for sent, sec in res.click_log if at <= sent < at + window]
+        out.append((name, len(v), _pct(v, .95) if v else None))
+    return out
 
 
 async def warm_up(server: Server, timeout: float) -> None:
@@ -751,6 +799,10 @@ def print_level(label: str, lvl: dict, per_action: bool = True) -> None:
               + (f" (first position shown: {sorted(x[0] for x in q)}; every one counted down to the last shown: "
                  f"{sum(all(a > b for a, b in zip(x, x[1:])) for x in q)} of {len(q)})" if q else "")
               + f"; {res.queued_soon} only 'starting in a moment'; the rest started at once")
+        if res.kills or res.retried:
+            print(f"  lost trainings retried by their learner (Retry pressed): {res.retried}")
+    for name, n_clicks, p95 in recovery(res):
+        print(f"  {name} killed: {n_clicks} clicks sent in the 30 s after, p95 {fmt_s(p95) if p95 is not None else '—'}")
 
 
 def summary(lvl: dict) -> tuple:
@@ -807,6 +859,9 @@ def parse(argv=None):
     p.add_argument("--train-size", type=int, default=0, help="trainers pick this training-set size (0: page default)")
     p.add_argument("--train-wait", type=float, default=300.0, help="seconds a trainer waits for its finished run")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--kill", default="", help="faults during each level: SECONDS:PROGRAM,… SIGKILLed through "
+                   "supervisorctl (deploy/classroom.sh's programs: web1, worker1, scheduler…); needs --supervisor")
+    p.add_argument("--supervisor", default="", help="deploy/classroom.sh's supervisord.conf (for --kill)")
     p.add_argument("--walk", choices=("schema", "presets"), default="schema",
                    help="schema: widget values drawn from ui/tables on every lesson (bench/draws.py); "
                         "presets: the older fixed sequences")
@@ -825,6 +880,15 @@ def parse(argv=None):
     a.train_wait = min(max(a.train_wait, 1.0), MAX_DURATION)
     if not 0 <= a.think_min <= a.think_max <= 60:
         p.error("think time: 0 ≤ min ≤ max ≤ 60")
+    if a.kill:
+        if not a.supervisor or not Path(a.supervisor).is_file():
+            p.error("--kill needs --supervisor, deploy/classroom.sh's supervisord.conf")
+        try:
+            kills = _kills(a.kill)
+        except ValueError:
+            p.error("--kill: SECONDS:PROGRAM,…")
+        if not all(0 <= at < a.duration and re.fullmatch(r"[A-Za-z0-9_-]+", name) for at, name in kills):
+            p.error("--kill: each time within the level, each program a supervisord name")
     return a
 
 
