@@ -17,7 +17,7 @@ import statistics
 from common import ROOT  # noqa: F401 — the repository on sys.path, MNIST_DIR
 
 from clicks import HookedServer, _settled  # noqa: E402
-from classroom import Session  # noqa: E402
+from classroom import Session, _pct  # noqa: E402
 
 
 async def walk(server: HookedServer, page: str, key: str, toggles: int) -> list[float]:
@@ -52,8 +52,7 @@ def main() -> None:
         for page in a.pages.split(","):
             for key in a.keys.split(","):
                 ms = asyncio.run(walk(server, page, key, a.toggles))
-                p95 = sorted(ms)[max(0, round(0.95 * len(ms)) - 1)]
-                print(f"| {page} | {key} | {len(ms)} | {statistics.median(ms):.0f} | {p95:.0f} |", flush=True)
+                print(f"| {page} | {key} | {len(ms)} | {statistics.median(ms):.0f} | {_pct(ms, .95):.0f} |", flush=True)
     finally:
         server.stop()
     print(f"\nload average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -338,6 +338,13 @@ def follow_overview_click(points_key: str) -> None:
         ss["_nw_ov_n"] = n + 1  # a fresh chart: the same channel can be clicked again
 
 
+def _selected(fig, boxes: dict, layers, selected: tuple[int, int]):
+    """The overview ``fig`` (drawn without a selection) with ``selected`` (layer, channel) outlined and the channels
+    of the layer before that feed it (``figs.with_selection``): built once per selection, for every session."""
+    feed = N.feeders(layers, *selected) if selected[0] > 0 else None
+    return figs.with_selection(fig, boxes, selected, feed)
+
+
 def overview(layers, names, model_key: str, input_key: str, pred: int, classes: list[str] | None = None,
              config=None) -> tuple[int, int]:
     st.header(t("network.overview_header"))
@@ -364,19 +371,20 @@ def overview(layers, names, model_key: str, input_key: str, pred: int, classes: 
     texts = (t("network.range"), t("common.value"), t("network.channel_word"), t("network.overview_title"))
     first = figs.ROW_TILES if phone else SHOWN  # a phone: one row of maps per layer until "show all"
     shown = 0 if show_all else first
-    base = (model_key, input_key, shown, ss.get("lang", "en"), tuple(f"{n}<br>{shape_of(L)}" for n, L in
-                                                                     zip(names, layers)), texts, phone,
-            tuple(classes or ()))
-    fig, points, boxes = _overview(*base[:4], base[4], layers, *base[5:])
+    code, titles, cls = ss.get("lang", "en"), tuple(f"{n}<br>{shape_of(L)}" for n, L in zip(names, layers)), \
+        tuple(classes or ())
+    fig, points, boxes = _overview(model_key, input_key, shown, code, titles, layers, texts, phone, cls)
     ss["_nw_points"] = points
-    # the selected channel outlined (and the ones feeding it) on that figure: once per selection for every session
-    feed = N.feeders(layers, layer, channel) if layer > 0 else None
+    # the selected channel outlined (and the ones feeding it) on that figure: once per selection for every session;
+    # the figure cache knows the overview, its boxes and the trace by the small values they are made of
+    base = (model_key, input_key, shown, code, titles, texts, phone, cls)
     n = ss.get("_nw_ov_n", 0)
     deep = max(L.output.shape[0] for L in layers if L.output.ndim == 3)
     summary = t("network.overview_summary", n=len(layers), pred=literal(classes[pred]) if classes else pred,
                 p=f"{100 * layers[-1].output[pred]:.1f}", layer=names[layer], c=channel)
-    chart(figure(figs.with_selection, By(base, fig), By(base, boxes), (layer, channel), feed), key=f"nw_ov_{n}", name=t("network.overview_title"), summary=summary, table=False,
-          on_select="rerun", selection_mode="points", config=CFG)
+    chart(figure(_selected, By(base, fig), By(base, boxes), By(base, layers), (layer, channel)), key=f"nw_ov_{n}",
+          name=t("network.overview_title"), summary=summary, table=False, on_select="rerun", selection_mode="points",
+          config=CFG)
     if not show_all and deep > first:
         note(t("network.shown_note", k=first))
     return layer, channel
