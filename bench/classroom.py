@@ -134,6 +134,22 @@ class Session:
         self._cache: dict[str, ForwardMsg] = {}  # the browser's message cache: big messages come once, then by hash
         self.lock = asyncio.Lock()
         self.closed = False
+        #: the server closed the websocket (its replica died), not ``close()``: ``_reconnect`` opens it again
+        self.dropped = False
+        self.dropped_at: float | None = None
+        self.reconnects = 0                    # successful reconnections (a new session on a live replica)
+        self.label = ""                        # who this is, for the reports ("clicker 3", "trainer 0")
+
+    @property
+    def gone(self) -> bool:
+        """Closed for good: by ``close()``, or its reconnection gave up (a dropped one will be reopened)."""
+        return self.closed and not self.dropped
+
+    @property
+    def replica(self) -> str:
+        """The replica HAProxy sent the websocket to (its ``X-Explainer-Replica`` header; "" without a balancer)."""
+        ws = self.ws
+        return (ws.headers.get("X-Explainer-Replica", "") if ws is not None and getattr(ws, "headers", None) else "")
 
     # -- transport
     def _cookie_header(self) -> str:
@@ -152,12 +168,14 @@ class Session:
             self.cookies[name.strip()] = rest.split(";", 1)[0]
         return resp
 
-    async def open(self, page: str = "") -> float:
-        """Load the page (HTTP, for cookies) and connect; returns the seconds to the first script_finished."""
+    async def open(self, page: str = "", *, reconnect: bool = False) -> float:
+        """Load the page (HTTP, for cookies) and connect; returns the seconds to the first script_finished. A
+        reconnection (``reopen``) doesn't load the page again: the browser pings and opens a websocket."""
         t0 = time.perf_counter()
-        resp = await self.http("/" + page)
-        if resp.code != 200:
-            raise ClickError(f"GET /{page}: HTTP {resp.code}")
+        if not reconnect:
+            resp = await self.http("/" + page)
+            if resp.code != 200:
+                raise ClickError(f"GET /{page}: HTTP {resp.code}")
         for path in ("/_stcore/health", "/_stcore/host-config"):  # the frontend's first calls (XSRF cookie)
             resp = await self.http(path)
             if resp.code != 200:
@@ -173,8 +191,28 @@ class Session:
         await self._rerun(fragment_id="")
         return time.perf_counter() - t0
 
+    async def reopen(self) -> float:
+        """Reconnect as Streamlit's browser client does when its websocket drops: ping the server (through the same
+        front door, where HAProxy moves a dead replica's students to a live one and sets its cookie anew), open a new
+        websocket and rerun the page it was on with its query string (``?run=…``) and the widget states the browser
+        holds; the message cache is kept, as the browser keeps it. Returns the seconds to the first script_finished."""
+        old, self.ws = self.ws, None
+        if old is not None:
+            old.close()
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader
+        self._reader = None
+        self.session_id = ""
+        self.closed = self.dropped = False
+        self._finished = asyncio.Queue()
+        self._last_auto = {}
+        return await self.open(self.page, reconnect=True)
+
     async def close(self) -> None:
         self.closed = True
+        self.dropped = False
         if self.ws is not None:
             self.ws.close()
         if self._reader is not None:
@@ -183,9 +221,14 @@ class Session:
                 await self._reader
 
     async def _read(self) -> None:
+        ws = self.ws
         while True:
-            raw = await self.ws.read_message()
+            raw = await ws.read_message()
             if raw is None:
+                if ws is not self.ws:  # an old connection (reopen replaced it)
+                    return
+                if not self.closed:  # not our close(): the server's side went (a replica killed)
+                    self.dropped, self.dropped_at = True, time.monotonic()
                 self.closed = True
                 await self._finished.put(None)
                 return
@@ -460,6 +503,59 @@ def sequences(rng: random.Random) -> dict[str, list[tuple[str, Callable]]]:
     }
 
 
+#: a dropped student's reconnection, as Streamlit's browser client: a first try at once, then waits doubling from
+#: 0.5 s to 5 s, for at most RECONNECT_LIMIT seconds after the drop (then the student is gone, counted)
+BACKOFF_FIRST, BACKOFF_CAP, RECONNECT_LIMIT, REOPEN_TIMEOUT = 0.5, 5.0, 60.0, 60.0
+
+
+def backoff_delays(first: float | None = None, cap: float | None = None):
+    """The waits between reconnection attempts: first, 2·first, 4·first … capped at ``cap``, for ever."""
+    delay, cap = (BACKOFF_FIRST if first is None else first), (BACKOFF_CAP if cap is None else cap)
+    while True:
+        yield min(delay, cap)
+        delay *= 2
+
+
+@dataclass
+class Drop:
+    """One student's websocket closed by the server's side (its replica died), and its reconnection."""
+    who: str
+    at: float                      # time.monotonic() when the drop was seen
+    replica: str = ""              # where it was
+    back: float | None = None      # time.monotonic() of the reconnected page's first script_finished; None: gave up
+    replica_after: str = ""
+    attempts: int = 0
+    why: str = ""                  # the last failed attempt's reason
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.back is None else self.back - self.at
+
+
+@dataclass
+class TrainerRecord:
+    """What one trainer went through: where its training ran, the faults it saw, how it ended."""
+    i: int
+    replica: str = ""              # the replica its training was started from
+    started: float | None = None
+    finished_after: float | None = None  # seconds from the first Start to a finished run shown
+    retried: int = 0               # a lost training's Retry pressed (shown by the app)
+    lost_silently: int = 0         # reconnected to a page showing neither its training nor a Retry
+    started_again: int = 0         # … where the learner pressed Start again (the page offered nothing else)
+    drops: int = 0                 # its websocket dropped (its replica died)
+    link_back: list[bool] = field(default_factory=list)  # after a drop with a finished run: did ?run= bring it back
+
+    @property
+    def outcome(self) -> str:
+        if self.started is None:
+            return "not started"
+        if self.finished_after is None:
+            return "lost silently, not finished" if self.lost_silently else "not finished"
+        if self.lost_silently:
+            return "lost silently, started again, finished"
+        return "finished after Retry" if self.retried else "finished"
+
+
 @dataclass
 class Results:
     times: dict[str, list[float]] = field(default_factory=dict)
@@ -476,6 +572,12 @@ class Results:
     #: (time.monotonic() the click was sent, its seconds) of every click: the latency around a fault (--kill)
     click_log: list[tuple[float, float]] = field(default_factory=list)
     kills: list[tuple[float, str]] = field(default_factory=list)  # (time.monotonic(), program) of each --kill
+    error_log: list[float] = field(default_factory=list)  # time.monotonic() of each error (res.fail)
+    #: clicks in flight on a replica that died (the websocket closed under them), then reconnected: not errors of
+    #: the app, counted apart; (time.monotonic() the drop was seen, action)
+    in_flight_lost: list[tuple[float, str]] = field(default_factory=list)
+    drops: list[Drop] = field(default_factory=list)
+    trainers: list[TrainerRecord] = field(default_factory=list)
 
     def add(self, action: str, seconds: float) -> None:
         self.times.setdefault(action, []).append(seconds)
@@ -483,16 +585,64 @@ class Results:
     def fail(self, action: str, why: str) -> None:
         self.errors[action] = self.errors.get(action, 0) + 1
         self.error_examples.setdefault(action, why)
+        self.error_log.append(time.monotonic())
+
+
+DROP_ERRORS = (ClickError, OSError, asyncio.TimeoutError, websocket.WebSocketClosedError, httpclient.HTTPClientError)
+
+
+async def _was_dropped(session: Session, exc: BaseException) -> bool:
+    """Whether a failed action failed because the session's websocket was closed by the server (its replica died):
+    the reader may see the close a moment after the write failed."""
+    closing = isinstance(exc, (websocket.WebSocketClosedError, OSError)) or str(exc) == "connection closed"
+    for _ in range(20 if closing else 0):
+        if session.dropped:
+            break
+        await asyncio.sleep(0.05)
+    return session.dropped
+
+
+async def _reconnect(res: Results, session: Session, limit: float | None = None) -> bool:
+    """A dropped session reconnects as the browser does (``Session.reopen``, ``backoff_delays``), for at most
+    ``limit`` seconds after the drop; the drop and its reconnection are counted in ``res.drops``. False: gave up
+    (the session is then gone)."""
+    if not session.dropped:
+        return not session.gone
+    limit = RECONNECT_LIMIT if limit is None else limit
+    drop = Drop(who=session.label, at=session.dropped_at or time.monotonic(), replica=session.replica)
+    res.drops.append(drop)
+    delays = backoff_delays()
+    while True:
+        drop.attempts += 1
+        try:
+            await asyncio.wait_for(session.reopen(), min(session.timeout, REOPEN_TIMEOUT))
+        except DROP_ERRORS as exc:
+            drop.why = str(exc) or type(exc).__name__
+        else:
+            drop.back, drop.replica_after = time.monotonic(), session.replica
+            session.reconnects += 1
+            return True
+        delay = next(delays)
+        if time.monotonic() + delay > drop.at + limit:
+            await session.close()  # gone: counted as not reconnected
+            return False
+        await asyncio.sleep(delay)
 
 
 async def _act(res: Results, session: Session, action: str, make: Callable, role: str = "click") -> bool:
-    if res.clicks >= MAX_CLICKS:
+    if res.clicks >= MAX_CLICKS or session.gone:
+        return False
+    if session.dropped and not await _reconnect(res, session):
         return False
     res.clicks += 1
     sent = time.monotonic()
     try:
         seconds = await make(session)
-    except (ClickError, OSError, asyncio.TimeoutError, websocket.WebSocketClosedError) as exc:
+    except DROP_ERRORS as exc:
+        if await _was_dropped(session, exc):  # in flight on a replica that died: counted apart, then reconnect
+            res.in_flight_lost.append((session.dropped_at or sent, action))
+            await _reconnect(res, session)
+            return False
         res.fail(action, str(exc) or type(exc).__name__)
         return False
     if seconds is not None:
@@ -506,12 +656,19 @@ async def _act(res: Results, session: Session, action: str, make: Callable, role
 async def _think(session: Session, res: Results, seconds: float, until: float) -> None:
     """Think time; the browser keeps running the page's fragment timers meanwhile."""
     end = min(time.monotonic() + seconds, until)
-    while time.monotonic() < end and not session.closed:
+    while time.monotonic() < end and not session.gone:
+        if session.dropped:
+            await _reconnect(res, session)
+            continue
         if session.auto:
+            sent = time.monotonic()
             try:
                 dt = await session.tick()
-            except (ClickError, OSError, websocket.WebSocketClosedError) as exc:
-                res.fail("auto-rerun", str(exc))
+            except DROP_ERRORS as exc:
+                if await _was_dropped(session, exc):
+                    res.in_flight_lost.append((session.dropped_at or sent, "auto-rerun"))
+                else:
+                    res.fail("auto-rerun", str(exc))
                 dt = None
             if dt is not None:
                 res.add("auto-rerun (fragment timer)", dt)
@@ -534,6 +691,7 @@ async def clicker(i: int, base: str, until: float, res: Results, seed: int, thin
     rng.shuffle(pages)
     await asyncio.sleep(rng.uniform(0, think[1]))  # students don't all arrive in the same second
     s = Session(base, timeout=timeout)
+    s.label = f"clicker {i}"
     try:
         first = pages[0]
         ok = await _act(res, s, f"{first}.open", lambda ss: ss.open(first), role="open")
@@ -547,7 +705,7 @@ async def clicker(i: int, base: str, until: float, res: Results, seed: int, thin
             if seqs is None:
                 for _ in range(rng.randint(3, 6)):
                     await _think(s, res, rng.uniform(*think), until)
-                    if time.monotonic() >= until or s.closed:
+                    if time.monotonic() >= until or s.gone:
                         return
                     d = draws.draw(rng, s.widgets, params)
                     if d is None:
@@ -556,7 +714,7 @@ async def clicker(i: int, base: str, until: float, res: Results, seed: int, thin
             else:
                 for action, make in seqs[page]:
                     await _think(s, res, rng.uniform(*think), until)
-                    if time.monotonic() >= until or s.closed:
+                    if time.monotonic() >= until or s.gone:
                         return
                     await _act(res, s, action, make)
             await _think(s, res, rng.uniform(*think), until)
@@ -567,13 +725,38 @@ async def clicker(i: int, base: str, until: float, res: Results, seed: int, thin
 
 async def trainer(i: int, base: str, until: float, res: Results, seed: int, think: tuple[float, float],
                   timeout: float, train_size: int, train_wait: float) -> None:
-    """A student who opens the Train page, presses Start and waits (watching the progress) for the run."""
+    """A student who opens the Train page, presses Start and waits (watching the progress) for the run.
+
+    As a learner would: a lost training's Retry is pressed; after a reconnection (its replica died) to a page that
+    shows neither its training nor a Retry, Start is pressed again (counted: "lost silently"). Once finished, the tab
+    stays open until the level ends: should its replica die then, the reconnected page must bring the run back by
+    its ``?run=`` link (counted)."""
     from explainer.i18n import translate
 
     rng = random.Random(seed * 7919 + i)
+    rec = TrainerRecord(i)
+    res.trainers.append(rec)
     await asyncio.sleep(rng.uniform(0, think[1]))
     s = Session(base, timeout=timeout)
+    s.label = f"trainer {i}"
     done_text = translate("train.runs_header", "en")
+
+    def shown_done() -> bool:
+        return any(done_text in text for text in s.texts)
+
+    def running() -> bool:  # this session holds a training: its Stop is enabled
+        stop = s.widgets.get("tr_stop")
+        return stop is not None and not getattr(stop.proto, "disabled", True)
+
+    async def press_start(action: str) -> bool:
+        for _ in range(3):  # a Start in flight on a replica that died: pressed again once reconnected
+            drops = len(res.in_flight_lost)
+            if await _act(res, s, action, lambda ss: ss.click("tr_start")):
+                return True
+            if len(res.in_flight_lost) == drops or s.gone:
+                return False
+        return False
+
     try:
         if not await _act(res, s, "train.open", lambda ss: ss.open("train"), role="open"):
             return
@@ -582,24 +765,46 @@ async def trainer(i: int, base: str, until: float, res: Results, seed: int, thin
             opts_idx = _tr_size_index(s.options("tr_size"), train_size)
             await _act(res, s, "train.size", lambda ss: ss.choose("tr_size", opts_idx))
         t0 = time.monotonic()
-        if not await _act(res, s, "train.start", lambda ss: ss.click("tr_start")):
+        if not await press_start("train.start"):
             return
+        rec.started, rec.replica = t0, s.replica
         res.trainings_started += 1
         # keep the session open like a browser tab: the progress fragment reruns every second
         give_up = t0 + train_wait
+        seen = s.reconnects
         try:
-            while time.monotonic() < give_up and not s.closed:
-                if any(done_text in text for text in s.texts):
+            while time.monotonic() < give_up and not s.gone:
+                if s.reconnects != seen:  # a new session on a live replica: what does the page show?
+                    seen = s.reconnects
+                    rec.drops += 1
+                    if shown_done():  # it had finished on the dead replica: back by its ?run= link
+                        rec.link_back.append("run=" in s.query)
+                    elif not (running() or "tr_retry" in s.widgets):
+                        rec.lost_silently += 1  # nothing says what became of it: the learner starts again
+                        if await press_start("train.start again (lost silently)"):
+                            rec.started_again += 1
+                        continue
+                if shown_done():
                     res.trainings_finished += 1
                     res.train_seconds.append(time.monotonic() - t0)
-                    return
+                    rec.finished_after = time.monotonic() - t0
+                    break
                 if "tr_retry" in s.widgets:  # the engine lost it (a killed scheduler): the learner presses Retry
                     if await _act(res, s, "train.retry", lambda ss: ss.click("tr_retry")):
                         res.retried += 1
+                        rec.retried += 1
                 await _think(s, res, 0.5, give_up)
-            res.fail("train.finished", f"no finished run within {train_wait:.0f} s")
+            else:
+                res.fail("train.finished", f"no finished run within {train_wait:.0f} s")
         finally:
             _record_queue(res, s.progress)
+        # finished: the tab stays open; a later drop must bring the run back by its link
+        while time.monotonic() < until and not s.gone:
+            await _think(s, res, 1.0, until)
+            if s.reconnects != seen:
+                seen = s.reconnects
+                rec.drops += 1
+                rec.link_back.append(shown_done() and "run=" in s.query)
     finally:
         await s.close()
 
@@ -734,11 +939,21 @@ async def _kill_on_time(spec: str, supervisor: str, t0: float, res: Results) -> 
     supervisord, which then restarts it): a fault in the middle of a class."""
     for at, name in _kills(spec):
         await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+        sent = time.monotonic()  # the kill's time is when it was asked for: its students drop within the call
         proc = await asyncio.create_subprocess_exec("supervisorctl", "-c", supervisor, "signal", "KILL", name,
                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await proc.communicate()
-        res.kills.append((time.monotonic(), name))
-        print(f"  killed {name} at {time.monotonic() - t0:.0f} s: {out.decode().strip()}", flush=True)
+        res.kills.append((sent, name))
+        print(f"  killed {name} at {sent - t0:.0f} s: {out.decode().strip()}", flush=True)
+
+
+def programs(supervisor: str) -> list[str]:
+    """The programs of a supervisord.conf (``[program:NAME]`` sections)."""
+    try:
+        text = Path(supervisor).read_text()
+    except OSError:
+        return []
+    return re.findall(r"^\[program:([A-Za-z0-9_-]+)\]", text, re.M)
 
 
 def recovery(res: Results, window: float = 30.0) -> list[tuple[str, int, float | None]]:
@@ -748,6 +963,36 @@ def recovery(res: Results, window: float = 30.0) -> list[tuple[str, int, float |
         v = [sec for sent, sec in res.click_log if at <= sent < at + window]
         out.append((name, len(v), _pct(v, .95) if v else None))
     return out
+
+
+def kill_of(kills: list[tuple[float, str]], t: float, slack: float = 1.0) -> int | None:
+    """The index of the kill an event at ``t`` follows (the latest one asked for before it), or None."""
+    found = None
+    for k, (at, _) in enumerate(kills):
+        if at - slack <= t:
+            found = k
+    return found
+
+
+def per_kill(res: Results, window: float = 30.0) -> list[dict]:
+    """Per kill: the clicks' p95 in the ``window`` after it, the students whose websocket dropped (attributed to the
+    latest kill before the drop), how many reconnected and how fast, the clicks in flight on the dead replica, and
+    the real errors in the window."""
+    rows = []
+    for k, (at, name) in enumerate(res.kills):
+        v = [sec for sent, sec in res.click_log if at <= sent < at + window]
+        drops = [d for d in res.drops if kill_of(res.kills, d.at) == k]
+        back = sorted(d.seconds for d in drops if d.seconds is not None)
+        rows.append({
+            "program": name, "clicks": len(v), "p95": _pct(v, .95) if v else None,
+            "disconnected": len(drops), "students": len({d.who for d in drops}),
+            "reconnected": len(back), "reconnect_p50": _pct(back, .5) if back else None,
+            "reconnect_max": back[-1] if back else None,
+            "moved": sum(1 for d in drops if d.back is not None and d.replica_after != d.replica),
+            "in_flight_lost": sum(1 for seen, _ in res.in_flight_lost if kill_of(res.kills, seen) == k),
+            "errors": sum(1 for t in res.error_log if at <= t < at + window),
+        })
+    return rows
 
 
 async def warm_up(server: Server, timeout: float) -> None:
@@ -801,8 +1046,41 @@ def print_level(label: str, lvl: dict, per_action: bool = True) -> None:
               + f"; {res.queued_soon} only 'starting in a moment'; the rest started at once")
         if res.kills or res.retried:
             print(f"  lost trainings retried by their learner (Retry pressed): {res.retried}")
-    for name, n_clicks, p95 in recovery(res):
-        print(f"  {name} killed: {n_clicks} clicks sent in the 30 s after, p95 {fmt_s(p95) if p95 is not None else '—'}")
+    if res.kills:
+        print("\n| killed | clicks in the 30 s after | their p95 | students disconnected | reconnected | "
+              "to another replica | time to reconnect p50 / max | clicks in flight on the dead replica | "
+              "errors in the 30 s after |\n|---|---|---|---|---|---|---|---|---|")
+        for r in per_kill(res):
+            print(f"| {r['program']} | {r['clicks']} | {fmt_s(r['p95'])} | {r['disconnected']} | {r['reconnected']} | "
+                  f"{r['moved']} | {fmt_s(r['reconnect_p50'])} / {fmt_s(r['reconnect_max'])} | "
+                  f"{r['in_flight_lost']} | {r['errors']} |")
+    unattributed = [d for d in res.drops if kill_of(res.kills, d.at) is None]
+    if unattributed:
+        print(f"  websockets dropped with no kill before them: {len(unattributed)} "
+              f"({', '.join(sorted({d.who for d in unattributed}))[:200]})")
+    gave_up = [d for d in res.drops if d.back is None]
+    for d in gave_up:
+        print(f"  {d.who} did not reconnect ({d.attempts} attempts in {RECONNECT_LIMIT:.0f} s): {d.why[:120]}")
+    if res.in_flight_lost:
+        by: dict[str, int] = {}
+        for _, a in res.in_flight_lost:
+            by[a] = by.get(a, 0) + 1
+        print("  clicks in flight on a dead replica (reconnected, not counted as errors): "
+              + ", ".join(f"{a} {n}" for a, n in sorted(by.items())))
+    if lvl["storm"] and res.trainers:
+        print("\n| trainer | started on | websocket drops | Retry pressed | lost silently (started again) | "
+              "finished after | outcome | finished run back by its link after a drop |\n|---|---|---|---|---|---|---|---|")
+        for r in sorted(res.trainers, key=lambda r: r.i):
+            print(f"| {r.i} | {r.replica or '—'} | {r.drops} | {r.retried} | {r.lost_silently} ({r.started_again}) | "
+                  f"{fmt_s(r.finished_after)} | {r.outcome} | "
+                  f"{', '.join('yes' if b else 'NO' for b in r.link_back) or '—'} |")
+        outcomes = [r.outcome for r in res.trainers]
+        print(f"  trainers: {outcomes.count('finished')} finished, "
+              f"{outcomes.count('finished after Retry')} finished after Retry, "
+              f"{sum(1 for r in res.trainers if r.lost_silently)} lost silently "
+              f"({outcomes.count('lost silently, started again, finished')} of them finished once started again), "
+              f"{sum(1 for o in outcomes if o in ('not finished', 'not started', 'lost silently, not finished'))} "
+              f"not finished or not started")
 
 
 def summary(lvl: dict) -> tuple:
@@ -889,6 +1167,10 @@ def parse(argv=None):
             p.error("--kill: SECONDS:PROGRAM,…")
         if not all(0 <= at < a.duration and re.fullmatch(r"[A-Za-z0-9_-]+", name) for at, name in kills):
             p.error("--kill: each time within the level, each program a supervisord name")
+        known = programs(a.supervisor)
+        unknown = sorted({name for _, name in kills} - set(known))
+        if unknown:
+            p.error(f"--kill: no program {', '.join(unknown)} in {a.supervisor} (it has: {', '.join(known)})")
     return a
 
 
