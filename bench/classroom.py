@@ -24,6 +24,12 @@ the Train page (open, pick a model). ``--storm K`` makes K of them press Start o
     # through its supervisord; the clicks' p95 in the 30 s after each kill, the lost trainings retried (Retry)
     .venv/bin/python bench/classroom.py --url http://127.0.0.1:8500 --students 30 --storm 10 --duration 150 \
         --kill 40:worker1,90:scheduler --supervisor /tmp/explainer-classroom.XXXX/supervisord.conf
+    # … a web replica killed: its students' websockets drop and reconnect as the browser's (backoff 0.5 s doubling to
+    # 5 s, 60 s at most) through HAProxy to a live replica, the same page and query (?run=); per kill the students
+    # disconnected / reconnected and how fast, the clicks in flight on the dead replica (apart from errors); per
+    # trainer: finished, Retry pressed, or lost silently (the page showed nothing of it: Start pressed again)
+    .venv/bin/python bench/classroom.py --url http://127.0.0.1:8500 --students 30 --storm 10 --duration 150 \
+        --kill 40:web1,100:worker1 --supervisor /tmp/explainer-classroom.XXXX/supervisord.conf
     # a running server (loopback only); --server-pid adds its RSS and CPU
     .venv/bin/python bench/classroom.py --url http://127.0.0.1:8501 --students 10
 
