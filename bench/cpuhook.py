@@ -50,6 +50,8 @@ def install(path: str) -> None:
     orig_run = script_runner.ScriptRunner._run_script
 
     profile_dir = os.environ.get("CPUHOOK_PROFILE_DIR")  # one cProfile file per script run: <run index>.prof
+    if profile_dir:
+        os.makedirs(profile_dir, exist_ok=True)
 
     def _run_script(self, rerun_data):
         depth = getattr(local, "depth", 0)

@@ -352,8 +352,6 @@ def overview(layers, names, model_key: str, input_key: str, pred: int, classes: 
     phone = phone_browser()
     if phone:
         note(t("network.rows_note"))
-    with st.sidebar:
-        st.html(TAP_SELECT, unsafe_allow_javascript=True)
     follow_overview_click("_nw_points")
     ss = st.session_state
     opts = list(range(1, len(layers)))
@@ -650,6 +648,22 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
     note(t("network.cam_text", k=cls))
 
 
+def unit_views(model, x, layers, names, model_key: str, input_key: str, pred: int, classes, config,
+               true_label: int | None, test_index: int | None) -> None:
+    """The overview and what follows from its selection, as a fragment: a new layer, channel, "show all", a click
+    on the overview, the temperature or Grad-CAM's class reruns only this part, not the model, input and
+    questions above it."""
+    layer, channel = overview(layers, names, model_key, input_key, pred, classes, config)
+    # a click on the unit's map or a new row / column / input channel reruns only the unit's detail (the overview,
+    # softmax and the rest depend on none of them)
+    # the Kernels lesson reads MNIST's test digits: a link to it names one only for a model of MNIST
+    mnist = dataset_of(config) == datasets.DEFAULT
+    st.fragment(detail)(model, x, layers, names, layer, channel, test_index if mnist else None, model_key, classes,
+                        mnist)
+    softmax_section(layers, true_label, classes, config)
+    looks_for(model, config, model_key, layers, names, layer, channel, x, input_key)
+
+
 # ---------------------------------------------------------------- page
 st.title(t("network.title"))
 intro = st.container()  # the intro names what the model reads: written once the model is chosen
@@ -685,11 +699,6 @@ if not revealed:
     st.info(t("questions.hidden"))
     st.stop()
 st.markdown(t("network.prediction", pred=shown_pred, p=f"{100 * layers[-1].output[pred]:.1f}", model=literal(model_label)))
-layer, channel = overview(layers, names, model_key, input_key, pred, classes, config)
-# a click on the unit's map or a new row / column / input channel reruns only this part (the overview, softmax
-# and the rest depend on none of them)
-# the Kernels lesson reads MNIST's test digits: a link to it names one only for a model of MNIST
-st.fragment(detail)(model, x, layers, names, layer, channel, test_index if dataset_of(config) == datasets.DEFAULT
-                    else None, model_key, classes, dataset_of(config) == datasets.DEFAULT)
-softmax_section(layers, true_label, classes, config)
-looks_for(model, config, model_key, layers, names, layer, channel, x, input_key)
+with st.sidebar:  # a fragment can't write to the sidebar: the overview's tap-to-select script goes there first
+    st.html(TAP_SELECT, unsafe_allow_javascript=True)
+st.fragment(unit_views)(model, x, layers, names, model_key, input_key, pred, classes, config, true_label, test_index)
