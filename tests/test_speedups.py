@@ -82,3 +82,40 @@ def test_array_key_is_exact_on_content_dtype_and_shape():
     keys = {key, array_key(changed), array_key(img.astype(np.int16)), array_key(img.reshape(48, 64)),
             array_key(img.T)}
     assert len(keys) == 5
+
+
+_WIDGETS_SCRIPT = '''
+import streamlit as st
+from streamlit.runtime.state import get_session_state
+from streamlit.elements.widgets import number_input as ni
+from ui import speedups
+
+speedups.install()
+ss = st.session_state
+ss.setdefault("set_none", None)  # a value set through the API: None makes the widget empty
+ss.setdefault("set_value", 3)
+st.number_input("a", key="set_none", value=None)
+st.number_input("b", key="set_value", value=1)
+st.number_input("c", key="widget_only", value=5)
+st.selectbox("d", [1, 2], key="picked")
+real = get_session_state().filtered_state
+lazy = ni.get_session_state().filtered_state
+probe = ["set_none", "set_value", "widget_only", "picked", "missing", ""]
+ss["_same"] = [((k in real), real.get(k, "-")) == ((k in lazy), lazy[k] if k in lazy else "-") for k in probe]
+ss["_lazy"] = type(lazy).__name__
+'''
+
+
+def test_widgets_read_the_session_state_without_copying_it_and_see_the_same_values():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_string(_WIDGETS_SCRIPT, default_timeout=30)
+    at.run()
+    at.number_input(key="widget_only").set_value(7)
+    at.run()
+    assert not at.exception
+    assert at.session_state["_lazy"] == "_KeyLookup"  # the patch is what the widget module calls
+    assert at.session_state["_same"] == [True] * 6
+    assert at.number_input(key="set_none").value is None  # the None check the lookup serves still works
+    assert at.number_input(key="set_value").value == 3
+    assert at.number_input(key="widget_only").value == 7
