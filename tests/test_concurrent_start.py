@@ -97,3 +97,32 @@ def test_ui_boot_compiles_every_lesson_into_streamlits_script_cache(monkeypatch)
                         else real(p))
     boot._compile_lessons()
     assert len(broken._cache) == len(available_lessons()) - 1
+
+
+def test_background_warm_up_loads_the_sample_pictures_and_only_the_data_sets_this_machine_has(monkeypatch):
+    """The warm-up thread decodes every sample picture and loads each built-in data set that has a local copy (no
+    download is tried; a set without a copy, or one that fails to load, is left for its page to explain)."""
+    import ui.boot as boot
+    import ui.data
+    from explainer.data import datasets, images
+
+    images._sample.cache_clear()
+    loaded = []
+
+    def fake_built_in(key):
+        loaded.append(key)
+        if key == "fashion":
+            raise OSError("a broken copy")
+
+    monkeypatch.setattr(ui.data, "built_in", fake_built_in)
+    monkeypatch.setitem(datasets.DATASETS, "mnist", datasets.replace(datasets.DATASETS["mnist"], is_available=lambda: True))
+    monkeypatch.setitem(datasets.DATASETS, "fashion",
+                        datasets.replace(datasets.DATASETS["fashion"], is_available=lambda: True))
+    boot._load_pictures_and_data()
+    assert images._sample.cache_info().currsize == len(images.SAMPLES)
+    assert loaded == ["mnist", "fashion"]
+    loaded.clear()
+    monkeypatch.setitem(datasets.DATASETS, "fashion",
+                        datasets.replace(datasets.DATASETS["fashion"], is_available=lambda: False))
+    boot._load_pictures_and_data()
+    assert loaded == ["mnist"]

@@ -85,7 +85,10 @@ def warm_in_background() -> None:
     """What libraries otherwise do lazily on a learner's click, paid once per server in a background thread
     (``streamlit_app._warm_up``): every lesson's script compiled (``_compile_lessons``), and torch's first optimizer
     (``torch.optim.Optimizer.__init__`` imports ``torch._dynamo`` on first use: 0.6–1.6 s, seen with py-spy on the
-    first kernel fit of How kernels learn) with its first backward pass."""
+    first kernel fit of How kernels learn) with its first backward pass; the sample pictures (scikit-image's photos
+    decoded: tens of ms each, the first RGB patch of Stride) and the built-in data sets this machine has a copy of
+    (``ui.data.built_in``: MNIST for most lessons, Fashion-MNIST's first pick cost 281 ms of a click; no download
+    is tried here)."""
     import torch
 
     _compile_lessons()
@@ -93,6 +96,22 @@ def warm_in_background() -> None:
     opt = torch.optim.Adam([p])
     (p * p).sum().backward()
     opt.step()
+    _load_pictures_and_data()
+
+
+def _load_pictures_and_data() -> None:
+    from explainer.data import datasets
+    from explainer.data.images import SAMPLES, sample
+    from ui.data import built_in
+
+    for name in SAMPLES:
+        sample(name)
+    for key, ds in datasets.DATASETS.items():
+        try:
+            if ds.is_available():
+                built_in(key)
+        except Exception:  # noqa: BLE001 — a broken copy: the page that needs it says so, in the learner's language
+            pass
 
 
 _warm()
