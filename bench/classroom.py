@@ -27,7 +27,8 @@ the Train page (open, pick a model). ``--storm K`` makes K of them press Start o
     # … a web replica killed: its students' websockets drop and reconnect as the browser's (backoff 0.5 s doubling to
     # 5 s, 60 s at most) through HAProxy to a live replica, the same page and query (?run=); per kill the students
     # disconnected / reconnected and how fast, the clicks in flight on the dead replica (apart from errors); per
-    # trainer: finished, Retry pressed, or lost silently (the page showed nothing of it: Start pressed again)
+    # trainer: finished, Retry pressed (after a reconnection: the "interrupted when the server restarted" message,
+    # its ?job= key), or lost silently (the page showed nothing of it: Start pressed again)
     .venv/bin/python bench/classroom.py --url http://127.0.0.1:8500 --students 30 --storm 10 --duration 150 \
         --kill 40:web1,100:worker1 --supervisor /tmp/explainer-classroom.XXXX/supervisord.conf
     # a running server (loopback only); --server-pid adds its RSS and CPU
@@ -546,6 +547,7 @@ class TrainerRecord:
     started: float | None = None
     finished_after: float | None = None  # seconds from the first Start to a finished run shown
     retried: int = 0               # a lost training's Retry pressed (shown by the app)
+    rejoined: int = 0              # … of them on a reconnected page (its ?job= named the training its replica lost)
     lost_silently: int = 0         # reconnected to a page showing neither its training nor a Retry
     started_again: int = 0         # … where the learner pressed Start again (the page offered nothing else)
     drops: int = 0                 # its websocket dropped (its replica died)
@@ -733,8 +735,10 @@ async def trainer(i: int, base: str, until: float, res: Results, seed: int, thin
                   timeout: float, train_size: int, train_wait: float) -> None:
     """A student who opens the Train page, presses Start and waits (watching the progress) for the run.
 
-    As a learner would: a lost training's Retry is pressed; after a reconnection (its replica died) to a page that
-    shows neither its training nor a Retry, Start is pressed again (counted: "lost silently"). Once finished, the tab
+    As a learner would: a lost training's Retry is pressed; after a reconnection (its replica died) the page names
+    the training its URL's ``?job=`` holds: still ending on the engine (waited for), then interrupted with a Retry
+    (pressed, counted as rejoined); a page that shows neither its training nor a Retry nor that wait gets Start
+    pressed again (counted: "lost silently"). Once finished, the tab
     stays open until the level ends: should its replica die then, the reconnected page must bring the run back by
     its ``?run=`` link (counted)."""
     from explainer.i18n import translate
@@ -746,9 +750,13 @@ async def trainer(i: int, base: str, until: float, res: Results, seed: int, thin
     s = Session(base, timeout=timeout)
     s.label = f"trainer {i}"
     done_text = translate("train.runs_header", "en")
+    waiting_text = translate("train.rejoin_waiting", "en")
 
     def shown_done() -> bool:
         return any(done_text in text for text in s.texts)
+
+    def rejoining() -> bool:  # a reconnected page waits for the training its ?job= names to end on the engine
+        return any(waiting_text in text for text in s.alerts)
 
     def running() -> bool:  # this session holds a training: its Stop is enabled
         stop = s.widgets.get("tr_stop")
@@ -778,14 +786,16 @@ async def trainer(i: int, base: str, until: float, res: Results, seed: int, thin
         # keep the session open like a browser tab: the progress fragment reruns every second
         give_up = t0 + train_wait
         seen = s.reconnects
+        dropped = False  # reconnected since the last Retry: a Retry now is the reconnected page's
         try:
             while time.monotonic() < give_up and not s.gone:
                 if s.reconnects != seen:  # a new session on a live replica: what does the page show?
                     seen = s.reconnects
                     rec.drops += 1
+                    dropped = True
                     if shown_done():  # it had finished on the dead replica: back by its ?run= link
                         rec.link_back.append("run=" in s.query)
-                    elif not (running() or "tr_retry" in s.widgets):
+                    elif not (running() or "tr_retry" in s.widgets or rejoining()):
                         rec.lost_silently += 1  # nothing says what became of it: the learner starts again
                         if await press_start("train.start again (lost silently)"):
                             rec.started_again += 1
@@ -799,6 +809,8 @@ async def trainer(i: int, base: str, until: float, res: Results, seed: int, thin
                     if await _act(res, s, "train.retry", lambda ss: ss.click("tr_retry")):
                         res.retried += 1
                         rec.retried += 1
+                        rec.rejoined += dropped
+                        dropped = False
                 await _think(s, res, 0.5, give_up)
             else:
                 res.fail("train.finished", f"no finished run within {train_wait:.0f} s")
@@ -1074,10 +1086,12 @@ def print_level(label: str, lvl: dict, per_action: bool = True) -> None:
         print("  clicks in flight on a dead replica (reconnected, not counted as errors): "
               + ", ".join(f"{a} {n}" for a, n in sorted(by.items())))
     if lvl["storm"] and res.trainers:
-        print("\n| trainer | started on | websocket drops | Retry pressed | lost silently (started again) | "
-              "finished after | outcome | finished run back by its link after a drop |\n|---|---|---|---|---|---|---|---|")
+        print("\n| trainer | started on | websocket drops | Retry pressed (after a reconnection) | lost silently "
+              "(started again) | finished after | outcome | finished run back by its link after a drop |\n"
+              "|---|---|---|---|---|---|---|---|")
         for r in sorted(res.trainers, key=lambda r: r.i):
-            print(f"| {r.i} | {r.replica or '—'} | {r.drops} | {r.retried} | {r.lost_silently} ({r.started_again}) | "
+            print(f"| {r.i} | {r.replica or '—'} | {r.drops} | {r.retried} ({r.rejoined}) | {r.lost_silently} "
+                  f"({r.started_again}) | "
                   f"{fmt_s(r.finished_after)} | {r.outcome} | "
                   f"{', '.join('yes' if b else 'NO' for b in r.link_back) or '—'} |")
         outcomes = [r.outcome for r in res.trainers]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ui.boot  # noqa: F401 — first: loads the app's modules once, before concurrent first sessions import them
 
+import time
 from typing import Callable
 
 import numpy as np
 import streamlit as st
 
 from explainer.data import datasets, ownimages
-from explainer.engine import core, jobs
+from explainer.engine import core, jobs, protocol
 from explainer.learning import models as M
 from explainer.data.draw import preprocess_drawing
 from explainer import limits
@@ -29,7 +30,7 @@ from ui.charts import chart, figure
 from ui.questions import ask_all
 from ui.canvas import draw_canvas
 from ui import runs as runstore
-from ui.shell import labels, lang, literal, note, phone, t, t_error, widget
+from ui.shell import from_outside, labels, lang, literal, note, phone, publish, t, t_error, unpublish, widget
 from ui.tables.train import PRESETS, RECIPES, TABLE as TRAIN
 
 
@@ -324,10 +325,8 @@ def start(runs: list[KeptRun], model_name: str, options: dict, settings: dict, k
     """A training job on the engine; False when the settings are refused or the engine is unavailable (said). Your own
     images go with the job, once (the run keeps only their class names and hash)."""
     try:
-        own = datasets.own_spec(st.session_state["_tr_own"], entry(key)) if key == datasets.OWN else None
-        config = TrainConfig(model=model_name, model_options=options, dataset=key, own=own, **settings)
-        job = jobs.TrainingJob(config, data if key == datasets.OWN else None, owner=ui_jobs.owner(),
-                               visitor=ui_jobs.visitor())
+        job = jobs.TrainingJob(make_config(model_name, options, settings, key), data if key == datasets.OWN else None,
+                               owner=ui_jobs.owner(), visitor=ui_jobs.visitor())
     except UserError as exc:
         st.error(t_error(exc))
         return False
@@ -335,19 +334,31 @@ def start(runs: list[KeptRun], model_name: str, options: dict, settings: dict, k
     if job is None:
         return False
     st.session_state.pop("tr_lost", None)
+    st.session_state.pop("tr_rejoin", None)  # a new training instead of the one a reconnection found lost
     st.session_state["tr_job"] = job
-    st.session_state["tr_job_label"] = t("train.run_label", n=len(runs) + 1, model=model_label(key)(model_name),
-                                         opt=t(f"train.opt_{settings['optimizer']}"), size=trained_size(settings, key, data)) + (
-        "" if key == datasets.DEFAULT else f" · {entry(key).title(lang())}")
+    st.session_state["tr_job_label"] = run_label(runs, model_name, settings, key, data)
     return True
+
+
+def make_config(model_name: str, options: dict, settings: dict, key: str = datasets.DEFAULT) -> TrainConfig:
+    """The training the page's settings describe (``UserError`` when refused). Your own images: this session's upload."""
+    own = datasets.own_spec(st.session_state["_tr_own"], entry(key)) if key == datasets.OWN else None
+    return TrainConfig(model=model_name, model_options=options, dataset=key, own=own, **settings)
+
+
+def run_label(runs: list[KeptRun], model_name: str, settings: dict, key: str = datasets.DEFAULT, data=None) -> str:
+    """A new run's name in the runs table: its number, model, optimizer, size (and data set when not MNIST)."""
+    return t("train.run_label", n=len(runs) + 1, model=model_label(key)(model_name),
+             opt=t(f"train.opt_{settings['optimizer']}"), size=trained_size(settings, key, data)) + (
+        "" if key == datasets.DEFAULT else f" · {entry(key).title(lang())}")
 
 
 def _finish(job: jobs.TrainingJob, runs: list[KeptRun]) -> None:
     """Move a finished job into the list of runs (once). The worker scored the test set: keep its predictions."""
     if job.error:
         st.session_state["tr_error"] = job.error
-    elif job.state == "lost":  # said with a Retry button until the learner retries or starts another training
-        st.session_state["tr_lost"] = (job, job.poll(), st.session_state.get("tr_job_label", "run"))
+    elif job.state == "lost":  # said with a Retry button until the learner retries, dismisses or starts another
+        st.session_state["tr_lost"] = (job, job.poll(), st.session_state.get("tr_job_label", "run"), False)
     elif job.state == "abandoned":
         st.session_state["tr_error_abandoned"] = True
     elif job.result is not None:
@@ -357,19 +368,118 @@ def _finish(job: jobs.TrainingJob, runs: list[KeptRun]) -> None:
     st.session_state.pop("tr_job", None)
 
 
-def job_messages() -> None:
-    """What went wrong with the last job (said once); a lost training's Retry, which goes on from its checkpoint."""
+# ---------------------------------------------------------------- the job in the URL: a reconnection finds it
+JOB = "job"  # the URL parameter naming this session's training while it waits, runs, or is lost with a Retry
+#: how long a reconnected page waits for a training it lost to end on the engine (nobody beats its heartbeat any
+#: more: the worker ends it within ``HEARTBEAT_TIMEOUT``); still there after that, another page follows it
+REJOIN_WAIT = protocol.HEARTBEAT_TIMEOUT + protocol.CLOCK_SKEW + 10.0
+
+
+def _held_key() -> str | None:
+    """The key of the training this session follows (running or queued), or offers a Retry of."""
+    ss = st.session_state
+    job = ss.get("tr_job")
+    if job is not None:
+        return job.key
+    lost, rejoin = ss.get("tr_lost"), ss.get("tr_rejoin")
+    return lost[0].key if lost is not None else rejoin[0] if rejoin is not None else None
+
+
+def rejoin_link() -> None:
+    """A ``?job=`` this session doesn't hold: the browser reconnected to another web server after its own died (or
+    reloaded), keeping its URL, and this new session has lost the training that URL names. Checked strictly (a
+    training's key as the engine makes them, ``jobs.training_key``) before anything is done with it, then kept for
+    ``job_messages`` to say; anything else is taken off the URL with a toast. A session that follows a training of
+    its own keeps it (one training per session). Nothing is started here."""
+    ss = st.session_state
+    raw = st.query_params.get(JOB)
+    if raw is None or raw == _held_key() or not from_outside(JOB, raw):
+        return
+    key = jobs.training_key(raw)
+    if key is None:
+        shown = raw[:limits.SHOWN_VALUE_CHARS] + ("…" if len(raw) > limits.SHOWN_VALUE_CHARS else "")
+        st.toast(t("common.bad_url_param", name=JOB, value=literal(shown)), icon="⚠️", duration="long")
+        unpublish(JOB, raw)
+        return
+    job = ss.get("tr_job")
+    if job is not None:  # this session follows its own training: the URL names that one again (publish_job)
+        unpublish(JOB, raw)
+        return
+    ss.pop("tr_lost", None)
+    ss["tr_rejoin"] = (key, time.monotonic())
+    publish(JOB, key)
+
+
+def publish_job() -> None:
+    """The URL names this session's training while it waits or runs, and while a lost one's Retry is offered (a
+    reconnection elsewhere then offers it too); not once it has ended, been retried (the new key) or dismissed."""
+    key = _held_key()
+    if key is not None:
+        publish(JOB, key)
+    elif JOB in st.query_params or JOB in st.session_state.get("_kept_widget_values", {}):
+        unpublish(JOB)
+
+
+@st.fragment(run_every=2.0)
+def _rejoin_wait(key: str, since: float) -> None:
+    """The lost training is still on the engine (nobody follows it: it ends within seconds): say so, and show the
+    whole page again once it has ended there, or after ``REJOIN_WAIT``."""
+    st.info(t("train.rejoin_waiting"))
+    if ui_jobs.live_state(key) is None or time.monotonic() - since >= REJOIN_WAIT:
+        st.rerun(scope="app")
+
+
+def rejoin(runs: list[KeptRun], model_name: str, options: dict, settings: dict, key: str, data) -> None:
+    """A training the URL names and this session lost with its web server (``rejoin_link``): while it is still on
+    the engine, wait for it to end; then it is a lost training like one lost with the engine (``tr_lost``: its
+    message and Retry, going on from its checkpoint when there is one of the page's settings, which came back with
+    the URL). Still there after ``REJOIN_WAIT``: another page follows it, not this one."""
+    ss = st.session_state
+    job_key, since = ss["tr_rejoin"]
+    if ui_jobs.live_state(job_key) is not None:
+        if time.monotonic() - since < REJOIN_WAIT:
+            _rejoin_wait(job_key, since)
+            return
+        ss.pop("tr_rejoin", None)
+        unpublish(JOB)
+        st.info(t("train.rejoin_elsewhere"))
+        return
+    ss.pop("tr_rejoin", None)
+    try:
+        if data is None:  # no data to train on here (your own images not uploaded again): nothing to retry with
+            raise UserError("errors.zip.own_gone")
+        lost, view = jobs.TrainingJob.interrupted(job_key, make_config(model_name, options, settings, key),
+                                                  data if key == datasets.OWN else None, owner=ui_jobs.owner(),
+                                                  visitor=ui_jobs.visitor())
+    except UserError as exc:
+        st.warning(t("jobs.lost_plain"))
+        st.error(t_error(exc))
+        unpublish(JOB)
+        return
+    ss["tr_lost"] = (lost, view, run_label(runs, model_name, settings, key, data), True)
+
+
+def job_messages(runs: list[KeptRun], model_name: str, options: dict, settings: dict, key: str, data) -> None:
+    """What went wrong with the last job (said once); a lost training's Retry, which goes on from its checkpoint
+    (lost with the engine, a worker, or the web server its page ran on), and its Dismiss."""
+    if st.session_state.get("tr_rejoin") is not None and st.session_state.get("tr_job") is None:
+        rejoin(runs, model_name, options, settings, key, data)
     lost = st.session_state.get("tr_lost")
     if lost is not None and st.session_state.get("tr_job") is None:
-        job, view, label = lost
+        job, view, label, server = lost
         if core.restarting():
             st.warning(t("jobs.engine_restarting"))
-        if ui_jobs.lost(view, "tr_retry"):
+        pressed = ui_jobs.lost(view, "tr_retry", server=server, dismiss="tr_lost_dismiss")
+        if pressed == "retry":
             again = ui_jobs.start(job.retry())
             if again is not None:
                 st.session_state.pop("tr_lost", None)
                 st.session_state["tr_job"], st.session_state["tr_job_label"] = again, label
                 st.rerun()
+        elif pressed == "dismiss":
+            st.session_state.pop("tr_lost", None)
+            unpublish(JOB)
+            st.rerun()
     if st.session_state.get("tr_error"):
         st.error(t("train.failed", detail=literal(st.session_state.pop("tr_error"))))
     if st.session_state.pop("tr_error_abandoned", False):
@@ -710,6 +820,7 @@ if data_key in (datasets.DEFAULT, "fashion"):  # predict first: the questions' a
     revealed = ask_all("train", dict(model=model_name, options=options, train_size=settings["train_size"],
                                      batch_size=settings["batch_size"], epochs=settings["epochs"]), "tr")
 layer_table(revealed)  # the columns a question waits for are hidden until it is answered or skipped
+rejoin_link()
 running = controls(runs, data, model_name, options, settings, data_key)
 
 
@@ -741,7 +852,8 @@ def live(runs: list[KeptRun], steps_shown: bool = True) -> None:
 
 
 live(runs, revealed.get("train.updates", True))
-job_messages()
+job_messages(runs, model_name, options, settings, data_key, data)
+publish_job()
 runs_table(runs)
 load_weights(runs)
 score(runs, data)

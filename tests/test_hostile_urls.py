@@ -279,3 +279,46 @@ def test_combo_values_are_valid_and_vary():
                     specs[key].param.parse(value)  # raises ValueError on an invalid draw
         assert len({tuple(sorted(p.items())) for p, _ in plan}) == len(plan)
         assert {lang for _, lang in plan} == {"en", "zh"}
+
+
+# ---------------------------------------------------------------- ?job=: the Train page's training, for a reconnection
+A_KEY = "explainer-train-1733300000000000000-12-0123456789ab-0-x"  # a training key's shape, no such training
+HOSTILE_JOBS = [LONG, LONG[:limits.URL_VALUE_CHARS + 100], MARKUP, "", "\x00\u202e１２；,,,;;[[]]/0",
+                "../../../etc/passwd", "/tmp/x.pt", A_KEY + ".pt", A_KEY + "/../x", A_KEY.upper(), A_KEY + "\n",
+                A_KEY.replace("train", "landscape"), A_KEY.replace("-x", "-" + "f" * 17),
+                A_KEY.replace("1733300000000000000", "9" * 21), f"[{A_KEY}](http://{EVIL})"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_JOBS, ids=range(len(HOSTILE_JOBS)))
+def test_hostile_job_link_is_refused_and_starts_nothing(value):
+    """Anything but a training's key as the engine makes it is refused before anything is done with it: no
+    traceback, no job, no Retry, quoted literally (and short) in a toast, and taken off the URL."""
+    at = pagewalk.run_page("train", {"job": value})
+    check_page(at, f"train job={value[:40]!r}", {"job": value})
+    for name in ("tr_job", "tr_lost", "tr_rejoin"):
+        assert name not in at.session_state, name
+    assert "job" not in at.query_params
+    assert not any(b.key in ("tr_retry", "tr_lost_dismiss") for b in at.button)
+    assert any("job=" in t.value for t in at.toast)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_job_link_without_checkpoint_is_said_starts_nothing_and_is_dismissed(lang):
+    """A training key this session doesn't hold and that has no checkpoint (a training lost while it waited, or a
+    made-up key): said as interrupted, with a Retry that would start from the beginning — nothing starts until it is
+    pressed; Dismiss takes it off the URL."""
+    from explainer.i18n import translate
+
+    at = pagewalk.run_page("train", {"job": A_KEY}, lang=lang)
+    check_page(at, f"train job={A_KEY}", {"job": A_KEY})
+    assert "tr_job" not in at.session_state
+    assert translate("jobs.lost_server", lang) in [w.value for w in at.warning]
+    assert at.button(key="tr_retry").label == translate("jobs.retry", lang)
+    assert at.query_params["job"] in (A_KEY, [A_KEY])
+    at.run()  # rerunning changes nothing: still said once, still nothing started
+    assert [w.value for w in at.warning].count(translate("jobs.lost_server", lang)) == 1
+    assert "tr_job" not in at.session_state
+    at.button(key="tr_lost_dismiss").click().run()
+    assert not at.exception
+    assert "job" not in at.query_params and "tr_lost" not in at.session_state and "tr_job" not in at.session_state
+    assert translate("jobs.lost_server", lang) not in [w.value for w in at.warning]

@@ -143,10 +143,31 @@ def failure_detail(view) -> str:
     return view.error or view.state
 
 
-def lost(view: JobView, key: str) -> bool:
-    """A lost job's message (how far it got, whether a checkpoint is kept) and its Retry button; True when pressed."""
+def live_state(key: str) -> str | None:
+    """The engine's state of the job ``key`` while it is still waiting or running there (``"running"``, ``"queued"``,
+    …), else ``None`` (gone, finished, or no engine started in this process: none is started for this)."""
+    eng = core.current()
+    if eng is None:
+        return None
+    try:
+        state = eng.queue()[0].get(key)
+    except Exception:  # noqa: BLE001 — an engine that went away: nothing is live there
+        return None
+    return state if state in core.LIVE else None
+
+
+def lost(view: JobView, key: str, *, server: bool = False, dismiss: str | None = None) -> str | None:
+    """A lost job's message (how far it got, whether a checkpoint is kept) and its Retry button (``key``), with a
+    Dismiss button (``dismiss``) if given; ``"retry"`` or ``"dismiss"`` when one is pressed. ``server``: it was lost
+    with the web server its page ran on (a replica that died, a reload), not with the engine or a worker."""
     latest = view.latest or {}
-    if "total_steps" in latest:
+    if server:
+        saved = max([h.get("step", 0) for h in view.history] or [0])
+        if view.resumable and saved and "total_steps" in latest:
+            st.warning(t("jobs.lost_server_resumable", saved=saved, total=latest["total_steps"]))
+        else:
+            st.warning(t("jobs.lost_server"))
+    elif "total_steps" in latest:
         saved = max([h.get("step", 0) for h in view.history] or [0])
         if view.resumable and saved:
             st.warning(t("jobs.lost_resumable", step=latest.get("step", 0), total=latest["total_steps"], saved=saved))
@@ -154,4 +175,9 @@ def lost(view: JobView, key: str) -> bool:
             st.warning(t("jobs.lost", step=latest.get("step", 0), total=latest["total_steps"]))
     else:
         st.warning(t("jobs.lost_short"))
-    return st.button(t("jobs.retry"), key=key, type="primary")
+    if dismiss is None:
+        return "retry" if st.button(t("jobs.retry"), key=key, type="primary") else None
+    with st.container(horizontal=True, wrap=True):
+        retry = st.button(t("jobs.retry"), key=key, type="primary", width="content")
+        dropped = st.button(t("jobs.dismiss"), key=dismiss, width="content")
+    return "retry" if retry else "dismiss" if dropped else None

@@ -251,6 +251,21 @@ def publish(key: str, value: Any, text: str | None = None, ok: bool = True) -> N
         st.query_params[key] = text
 
 
+def unpublish(key: str, seen: str | None = None) -> None:
+    """Take ``key`` off the URL and forget its value (a job that ended). What this session wrote there before, and
+    ``seen`` (a value it read and refused), stay in its history: a rerun from a browser whose URL lags behind
+    still holds them, and they don't come back as if from outside."""
+    for store in (_KEPT, "_good_url_values", "_published_url_values"):
+        _store(store).pop(key, None)
+    if seen is not None and len(seen) <= limits.URL_VALUE_CHARS:
+        history = _store(_HISTORY).setdefault(key, {})
+        history[seen] = True
+        while len(history) > _HISTORY_MAX:
+            del history[next(iter(history))]
+    if key in st.query_params:
+        del st.query_params[key]
+
+
 _UNSET = object()
 
 

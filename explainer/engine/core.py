@@ -414,6 +414,12 @@ def restarting() -> bool:
     return eng is not None and eng.restarting
 
 
+def current() -> Engine | None:
+    """The process's engine if it is started and connected (never starts one), else ``None``."""
+    eng = _ENGINE
+    return eng if eng is not None and eng.client is not None and not eng.restarting else None
+
+
 def set_engine(eng: Engine | None) -> Engine | None:
     """Use ``eng`` as the process's engine (tests); returns the previous one (not closed)."""
     global _ENGINE

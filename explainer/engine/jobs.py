@@ -28,7 +28,7 @@ from pathlib import Path
 
 from explainer import limits
 from explainer.engine.core import Engine
-from explainer.engine.protocol import Job, Link
+from explainer.engine.protocol import Job, JobView, Link
 from explainer.errors import UserError
 
 ENV_CHECKPOINTS = "EXPLAINER_CHECKPOINTS"
@@ -38,6 +38,19 @@ LANDSCAPE_STEPS = 15
 
 # ====================================================================== checkpoints of trainings
 _KEY = re.compile(r"explainer-[a-z]+-[0-9]{1,20}-[0-9]{1,9}-[0-9a-f]{12}-[0-9]{1,4}-[0-9a-fx]{1,16}")
+
+
+#: a training's key as ``core.Engine.admit`` makes it: ``explainer-train-<time_ns>-<estimate>-<id>-<rank>-<visitor>``
+_TRAINING_KEY = re.compile(r"explainer-train-[0-9]{1,20}-[0-9]{1,9}-[0-9a-f]{12}-[0-9]{1,4}-(?:x|[0-9a-f]{16})")
+TRAINING_KEY_CHARS = 96  # the longest such key is 81 characters
+
+
+def training_key(raw) -> str | None:
+    """``raw`` when it is a training's job key as the engine makes them (e.g. from a URL), else ``None``; a long
+    value is refused before the pattern sees it."""
+    if not isinstance(raw, str) or len(raw) > TRAINING_KEY_CHARS or not _TRAINING_KEY.fullmatch(raw):
+        return None
+    return raw
 
 
 def checkpoint_dir() -> Path:
@@ -226,6 +239,22 @@ class TrainingJob(Job):
                            epochs_done=value["epochs_done"], device=value["device"], config=config,
                            stopped=value["stopped"], predictions=value["predictions"],
                            probabilities=value["probabilities"])
+
+    @classmethod
+    def interrupted(cls, key: str, config, data=None, *, owner: str | None = None, visitor: str | None = None,
+                    engine_: Engine | None = None) -> tuple["TrainingJob", "JobView"]:
+        """The training ``key`` (of ``config``) that a page lost with the server it ran from (a web replica that died,
+        a reload): a ``"lost"`` job whose ``retry()`` goes on from its checkpoint, and its view (how far the
+        checkpoint got; not resumable when there is none of ``config``). Nothing is started or asked of the engine."""
+        job = cls(config, data, owner=owner, visitor=visitor, engine_=engine_)
+        job.key, job._state = training_key(key), "lost"
+        saved = load_resume(job.key, config)
+        history = [dict(h) for h in saved.get("history", ())] if saved is not None else []
+        latest = dict(history[-1]) if history else {}
+        if saved is not None and "total_steps" in latest:
+            latest["step"] = int(saved.get("step", latest.get("step", 0)))
+        job._history, job._latest = history, latest
+        return job, JobView("lost", list(history), dict(latest), resumable=saved is not None)
 
     def _checkpoint(self) -> str | None:
         """The key whose checkpoint a retry goes on from: this job's own, else the one it went on from."""
