@@ -53,6 +53,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -121,6 +122,9 @@ class Session:
         check_loopback(base_url)
         self.base = base_url.rstrip("/")
         self.cookies = dict(cookies or {})
+        # the visitor cookie a browser holds from its first page on (ui.jobs.visitor_cookie sets it by script, which
+        # this client doesn't run): a reconnected session is the same visitor, as a browser's is
+        self.cookies.setdefault("ce_visitor", uuid.uuid4().hex)
         self.timeout = timeout
         self.ws = None
         self.session_id = ""

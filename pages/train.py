@@ -388,7 +388,9 @@ def _held_key() -> str | None:
 def rejoin_link() -> None:
     """A ``?job=`` this session doesn't hold: the browser reconnected to another web server after its own died (or
     reloaded), keeping its URL, and this new session has lost the training that URL names. Checked strictly (a
-    training's key as the engine makes them, ``jobs.training_key``) before anything is done with it, then kept for
+    training's key as the engine makes them, ``jobs.training_key``, of this visitor: the key ends in the hash of the
+    browser's cookie, so a shared link can't resume, stop or delete another's checkpoint) before anything is done
+    with it, then kept for
     ``job_messages`` to say; anything else is taken off the URL with a toast. A session that follows a training of
     its own keeps it (one training per session). Nothing is started here."""
     ss = st.session_state
@@ -399,6 +401,10 @@ def rejoin_link() -> None:
     if key is None:
         shown = raw[:limits.SHOWN_VALUE_CHARS] + ("…" if len(raw) > limits.SHOWN_VALUE_CHARS else "")
         st.toast(t("common.bad_url_param", name=JOB, value=literal(shown)), icon="⚠️", duration="long")
+        unpublish(JOB, raw)
+        return
+    if core.visitor_of(key) != core.visitor_tag(ui_jobs.visitor()):  # another browser's (a shared link): not ours
+        st.toast(t("train.rejoin_foreign"), icon="⚠️", duration="long")
         unpublish(JOB, raw)
         return
     job = ss.get("tr_job")
@@ -422,31 +428,34 @@ def publish_job() -> None:
 
 @st.fragment(run_every=2.0)
 def _rejoin_wait(key: str, since: float) -> None:
-    """The lost training is still on the engine (nobody follows it: it ends within seconds): say so, and show the
-    whole page again once it has ended there, or after ``REJOIN_WAIT``."""
+    """The lost training may still be followed (its page's last heartbeat is recent, or this process's engine is not
+    connected yet): say so, and show the whole page again once that is known, or after ``REJOIN_WAIT``."""
     st.info(t("train.rejoin_waiting"))
-    if ui_jobs.live_state(key) is None or time.monotonic() - since >= REJOIN_WAIT:
+    if ui_jobs.orphan_state(key) not in ("unknown", "followed") or time.monotonic() - since >= REJOIN_WAIT:
         st.rerun(scope="app")
 
 
 def rejoin(runs: list[KeptRun], model_name: str, options: dict, settings: dict, key: str, data) -> None:
-    """A training the URL names and this session lost with its web server (``rejoin_link``): while it is still on
-    the engine, wait for it to end; then it is a lost training like one lost with the engine (``tr_lost``: its
-    message and Retry, going on from its checkpoint when there is one of the page's settings, which came back with
-    the URL). Still there after ``REJOIN_WAIT``: another page follows it, not this one."""
+    """A training the URL names and this session lost with its web server (``rejoin_link``), judged by its link on
+    the scheduler (``ui.jobs.orphan_state``): while a page's heartbeat is still fresh (or the engine is not there yet),
+    wait; nobody follows it: a lost training like one lost with the engine (``tr_lost``: its message and Retry, going
+    on from its checkpoint when there is one of the page's settings, which came back with the URL); it ended under the
+    page that followed it (finished, stopped), or a page still follows it after ``REJOIN_WAIT``: said, nothing to
+    retry."""
     ss = st.session_state
     job_key, since = ss["tr_rejoin"]
-    if ui_jobs.live_state(job_key) is not None:
-        if time.monotonic() - since < REJOIN_WAIT:
-            _rejoin_wait(job_key, since)
-            return
+    state = ui_jobs.orphan_state(job_key)
+    if state in ("unknown", "followed") and time.monotonic() - since < REJOIN_WAIT:
+        _rejoin_wait(job_key, since)
+        return
+    if state in ("followed", "ended"):
         ss.pop("tr_rejoin", None)
         unpublish(JOB)
-        st.info(t("train.rejoin_elsewhere"))
+        st.info(t("train.rejoin_elsewhere" if state == "followed" else "train.rejoin_ended"))
         return
-    ss.pop("tr_rejoin", None)
+    ss.pop("tr_rejoin", None)  # orphaned (or the engine never answered: its Retry says so)
     try:
-        if data is None:  # no data to train on here (your own images not uploaded again): nothing to retry with
+        if data is None and key == datasets.OWN:  # your own images were not uploaded again: nothing to retry with
             raise UserError("errors.zip.own_gone")
         lost, view = jobs.TrainingJob.interrupted(job_key, make_config(model_name, options, settings, key),
                                                   data if key == datasets.OWN else None, owner=ui_jobs.owner(),

@@ -303,22 +303,16 @@ def test_hostile_job_link_is_refused_and_starts_nothing(value):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_a_job_link_without_checkpoint_is_said_starts_nothing_and_is_dismissed(lang):
-    """A training key this session doesn't hold and that has no checkpoint (a training lost while it waited, or a
-    made-up key): said as interrupted, with a Retry that would start from the beginning — nothing starts until it is
-    pressed; Dismiss takes it off the URL."""
+def test_another_browsers_job_link_is_refused_and_starts_nothing(lang):
+    """A well-formed training key whose visitor is not this browser's (a shared link, or a made-up key): refused with
+    a toast in the learner's language before anything is done with it (no Retry, which could resume, stop and so
+    delete another learner's checkpoint), and taken off the URL."""
     from explainer.i18n import translate
 
     at = pagewalk.run_page("train", {"job": A_KEY}, lang=lang)
     check_page(at, f"train job={A_KEY}", {"job": A_KEY})
-    assert "tr_job" not in at.session_state
-    assert translate("jobs.lost_server", lang) in [w.value for w in at.warning]
-    assert at.button(key="tr_retry").label == translate("jobs.retry", lang)
-    assert at.query_params["job"] in (A_KEY, [A_KEY])
-    at.run()  # rerunning changes nothing: still said once, still nothing started
-    assert [w.value for w in at.warning].count(translate("jobs.lost_server", lang)) == 1
-    assert "tr_job" not in at.session_state
-    at.button(key="tr_lost_dismiss").click().run()
-    assert not at.exception
-    assert "job" not in at.query_params and "tr_lost" not in at.session_state and "tr_job" not in at.session_state
-    assert translate("jobs.lost_server", lang) not in [w.value for w in at.warning]
+    for name in ("tr_job", "tr_lost", "tr_rejoin"):
+        assert name not in at.session_state, name
+    assert not any(b.key in ("tr_retry", "tr_lost_dismiss") for b in at.button)
+    assert "job" not in at.query_params
+    assert translate("train.rejoin_foreign", lang) in [t.value for t in at.toast]

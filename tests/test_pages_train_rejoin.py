@@ -14,6 +14,7 @@ from explainer.i18n import translate
 from tests.conftest import app_test
 
 pytestmark = pytest.mark.usefixtures("dask_engine")
+COOKIE = "0123456789abcdef" * 2
 
 
 def _query(at) -> dict[str, str]:
@@ -27,7 +28,8 @@ def _texts(at) -> str:
 @pytest.mark.parametrize("lang", ["zh"])
 def test_reconnected_page_offers_the_lost_training_and_retry_resumes_it(lang):
     # checkpoints: in the test run's fresh run-store folder (conftest), which the engine's worker was started with
-    first = app_test("train", lang, timeout=60).run()
+    # the browser's visitor cookie (set by the first page's script): the same in the session after the reconnection
+    first = app_test("train", lang, timeout=60, _visitor_cookie=COOKIE).run()
     first.select_slider(key="tr_size").set_value(5000).run()
     first.button(key="tr_start").click().run()
     assert not first.exception
@@ -43,7 +45,7 @@ def test_reconnected_page_offers_the_lost_training_and_retry_resumes_it(lang):
     assert query.get("job") == job.key and query.get("tr_size") == "5000"
     del first  # the session is gone with its server: nobody polls the job or beats its heartbeat any more
 
-    fresh = app_test("train", lang, timeout=60)
+    fresh = app_test("train", lang, timeout=60, _visitor_cookie=COOKIE)
     for k, v in query.items():
         fresh.query_params[k] = v
     fresh.run()
@@ -85,3 +87,29 @@ def test_reconnected_page_offers_the_lost_training_and_retry_resumes_it(lang):
         fresh.run()
     assert not fresh.exception
     assert "job" not in _query(fresh)  # ended: no longer in the URL
+
+
+@pytest.mark.parametrize("lang", ["en"])
+def test_a_job_link_of_this_browser_that_ended_or_never_was_is_said_and_starts_nothing(lang):
+    """A training key of this visitor with no link left on the scheduler (the page that followed it saw it end and
+    cleared it, or a made-up key): said as ended, not as interrupted; no Retry, nothing started, taken off the URL."""
+    from explainer.engine import core
+
+    tag = core.visitor_tag("cookie:" + COOKIE)
+    key = f"explainer-train-1733300000000000000-12-0123456789ab-0-{tag}"
+    assert jobs.training_key(key) == key
+    at = app_test("train", lang, timeout=60, _visitor_cookie=COOKIE)
+    at.query_params["job"] = key
+    at.run()
+    deadline = time.monotonic() + 60
+    while translate("train.rejoin_waiting", lang) in _texts(at):  # this process's engine connecting
+        assert time.monotonic() < deadline, "still waiting after 60 s"
+        time.sleep(1.0)
+        at.run()
+    assert not at.exception
+    assert translate("train.rejoin_ended", lang) in _texts(at)
+    assert translate("jobs.lost_server", lang) not in _texts(at)
+    for name in ("tr_job", "tr_lost", "tr_rejoin"):
+        assert name not in at.session_state, name
+    assert not any(b.key in ("tr_retry", "tr_lost_dismiss") for b in at.button)
+    assert "job" not in at.query_params

@@ -105,7 +105,10 @@ def _load_pictures_and_data() -> None:
     from ui.data import built_in
 
     for name in SAMPLES:
-        sample(name)
+        try:
+            sample(name)
+        except Exception:  # noqa: BLE001 — a picture that fails to decode: its page says so when it is picked
+            pass
     for key, ds in datasets.DATASETS.items():
         try:
             if ds.is_available():

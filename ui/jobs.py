@@ -1,14 +1,16 @@
 """Streamlit side of the job engine (``explainer.engine``): who owns a job (the session), starting one, showing its state."""
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import re
+import time
 import uuid
 
 import streamlit as st
 
-from explainer.engine import core
+from explainer.engine import core, protocol
 from explainer.engine.protocol import Job, JobView
 from explainer.errors import UserError
 from ui.shell import t, t_error
@@ -143,17 +145,38 @@ def failure_detail(view) -> str:
     return view.error or view.state
 
 
-def live_state(key: str) -> str | None:
-    """The engine's state of the job ``key`` while it is still waiting or running there (``"running"``, ``"queued"``,
-    …), else ``None`` (gone, finished, or no engine started in this process: none is started for this)."""
+def orphan_state(key: str) -> str:
+    """What became of the training ``key`` that a page lost with its web server, read from the job's link on the
+    scheduler (``explainer.engine.protocol``: its page's heartbeat in ``<key>-ctl``, its state in ``<key>-prog``):
+
+    - ``"unknown"``: no engine connected in this process yet (or restarting), or the scheduler did not answer;
+    - ``"followed"``: a page beat its heartbeat within ``HEARTBEAT_TIMEOUT`` + ``CLOCK_SKEW`` (another tab follows it,
+      or the lost page's last beat is that recent: then it becomes ``"orphaned"`` within seconds);
+    - ``"orphaned"``: nobody beats it: the worker has ended it (or ends it at once), without a result; its checkpoint
+      is kept for a Retry;
+    - ``"ended"``: no link left: the page that followed it saw it end and cleared it (finished, stopped), or there
+      never was such a job."""
     eng = core.current()
     if eng is None:
-        return None
-    try:
-        state = eng.queue()[0].get(key)
-    except Exception:  # noqa: BLE001 — an engine that went away: nothing is live there
-        return None
-    return state if state in core.LIVE else None
+        return "unknown"
+    from distributed import Variable
+
+    found = {}
+    for name in ("ctl", "prog"):
+        try:
+            found[name] = Variable(f"{key}-{name}", eng.client).get(timeout=0.5)
+        except (TimeoutError, asyncio.TimeoutError):  # never set, or deleted when the job ended under its page
+            found[name] = None
+        except Exception:  # noqa: BLE001 — a scheduler that went away: can't tell yet
+            return "unknown"
+        if found[name] is not None:
+            break
+    ctl = found.get("ctl")
+    if ctl is None and found.get("prog") is None:
+        return "ended"
+    beat = (ctl or {}).get("beat")
+    fresh = isinstance(beat, (int, float)) and time.time() - beat < protocol.HEARTBEAT_TIMEOUT + protocol.CLOCK_SKEW
+    return "followed" if fresh else "orphaned"
 
 
 def lost(view: JobView, key: str, *, server: bool = False, dismiss: str | None = None) -> str | None:

@@ -474,6 +474,16 @@ def order(key: str) -> tuple[int, int, str]:
         return 0, 0, key
 
 
+def visitor_of(key: str) -> str:
+    """The visitor tag a job key ends in (``visitor_tag`` of who submitted it; ``x`` for none)."""
+    return _visitor_of(key)
+
+
+def visitor_tag(visitor: str | None) -> str:
+    """The short hash of a visitor's id that its jobs' keys end in."""
+    return _visitor_tag(visitor)
+
+
 def _visitor_of(key: str) -> str:
     parts = key.split("-")
     return parts[6] if len(parts) > 6 else "x"

@@ -268,8 +268,12 @@ class TrainingJob(Job):
         return self._checkpoint() is not None
 
     def retry(self) -> "TrainingJob":
+        """A new training of the same settings, going on from this one's checkpoint only when that checkpoint is of
+        these settings (else from the start: its checkpoint, another training's, is left alone — ``on_end`` drops
+        the one it went on from)."""
         new = super().retry()
-        new.resume_from = self._checkpoint()
+        key = self._checkpoint()
+        new.resume_from = key if key is not None and load_resume(key, self.config) is not None else None
         return new
 
     def on_end(self) -> None:
