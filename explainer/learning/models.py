@@ -53,7 +53,8 @@ class Normalize(nn.Module):
 
 def _fast(c: int = 1, h: int = 28, w: int = 28, k: int = 10) -> nn.Module:
     """Our default: three small conv blocks (16, 32, 64 kernels; about 30,000 weights). On two CPU
-    cores one epoch takes about 6 s and reaches ≈ 98.9 %, two epochs ≈ 99.2 %."""
+    cores (AMD EPYC, bfloat16: ``prefers_bfloat16``) one epoch with Adam 0.006 + one-cycle takes about 8 s and
+    reaches ≈ 99.0 %, two epochs ≈ 99.2 %."""
     return nn.Sequential(
         Normalize(),
         nn.Conv2d(c, 16, 5, padding=2, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),   # 16×14×14
