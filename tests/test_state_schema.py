@@ -194,9 +194,9 @@ def test_a_bad_preset_value_fails_when_the_table_is_imported():
             table.preset(**values)
     # the table module itself: one bad value in its PRESETS and importing it fails
     source = (ROOT / "ui" / "tables" / "train.py").read_text(encoding="utf-8")
-    assert source.count("tr_lr=0.004") == 1
+    assert source.count("tr_lr=0.006") == 1
     with pytest.raises(ValueError, match="tr_lr"):
-        exec(compile(source.replace("tr_lr=0.004", "tr_lr=40.0"), "ui/tables/train.py", "exec"), {})
+        exec(compile(source.replace("tr_lr=0.006", "tr_lr=40.0"), "ui/tables/train.py", "exec"), {})
 
 
 # ---------------------------------------------------------------- the tables against the pages

@@ -216,6 +216,23 @@ def test_channels_last_only_where_it_is_faster():
     assert not prefers_channels_last(build_model("custom", channels=4))
 
 
+def test_bfloat16_only_for_channels_last_models_on_a_cpu_that_has_it(monkeypatch):
+    from explainer.learning import models as M
+    from explainer.learning.train import TrainConfig, export_code
+
+    monkeypatch.setattr(M, "cpu_has_bfloat16", lambda: True)
+    assert M.prefers_bfloat16(M.build_model("fast")) and M.prefers_bfloat16(M.build_model("lenet5"))
+    assert not M.prefers_bfloat16(M.build_model("mlp")) and not M.prefers_bfloat16(M.build_model("fast"), "cuda")
+    monkeypatch.setattr(M, "cpu_has_bfloat16", lambda: False)
+    assert not M.prefers_bfloat16(M.build_model("fast"))
+    # the exported script asks its own CPU, as the app asks the server's
+    assert "torch.autocast(\"cpu\", dtype=torch.bfloat16, enabled=BF16)" in export_code(TrainConfig())
+    assert "autocast" not in export_code(TrainConfig(model="mlp"))
+    monkeypatch.setenv("EXPLAINER_BFLOAT16", "0")
+    monkeypatch.setattr(M, "cpu_has_bfloat16", lambda: True)
+    assert not M.prefers_bfloat16(M.build_model("fast")) and "autocast" not in export_code(TrainConfig())
+
+
 def test_estimate_seconds_from_measured_speed():
     from explainer.learning.train import estimate_seconds
 

@@ -9,6 +9,7 @@ set (``explainer.data.datasets``) ``build_model`` takes its image ``shape`` (cha
 from __future__ import annotations
 
 import inspect
+import os
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -52,7 +53,8 @@ class Normalize(nn.Module):
 
 def _fast(c: int = 1, h: int = 28, w: int = 28, k: int = 10) -> nn.Module:
     """Our default: three small conv blocks (16, 32, 64 kernels; about 30,000 weights). On two CPU
-    cores one epoch takes about 6 s and reaches ≈ 98.9 %, two epochs ≈ 99.2 %."""
+    cores (AMD EPYC, bfloat16: ``prefers_bfloat16``) one epoch with Adam 0.006 + one-cycle takes about 8 s and
+    reaches ≈ 99.0 %, two epochs ≈ 99.2 %."""
     return nn.Sequential(
         Normalize(),
         nn.Conv2d(c, 16, 5, padding=2, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),   # 16×14×14
@@ -152,6 +154,26 @@ def prefers_channels_last(model: nn.Module) -> bool:
     and the default custom CNN, 1.2× for LeNet-5 (6 and 16 kernels), but 0.7× with only 4 kernels a layer."""
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     return bool(convs) and min(c.out_channels for c in convs) >= 6
+
+
+def cpu_has_bfloat16() -> bool:
+    """This CPU has native bfloat16 instructions (AVX512-BF16 or AMX); elsewhere bfloat16 is emulated, slower than
+    float32."""
+    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(bool(check()) for check in checks if check is not None)
+
+
+def prefers_bfloat16(model: nn.Module, device="cpu") -> bool:
+    """Training in bfloat16 (``torch.autocast``: the weights, the optimizer and the evaluation stay float32) on a CPU
+    with native bfloat16 instructions: measured on 2 AMD EPYC (Zen 4) cores, 1.35× the images/s for the fast CNN
+    (6,080 → 8,170), one epoch 98.99 % against 98.92 % in float32. Only for the models trained channels-last
+    (oneDNN's bfloat16 convolutions); ``EXPLAINER_BFLOAT16=0`` turns it off."""
+    return torch.device(device).type == "cpu" and cpu_has_bfloat16() and bfloat16_model(model)
+
+
+def bfloat16_model(model: nn.Module) -> bool:
+    """``model`` trains in bfloat16 on a CPU that has it (``prefers_bfloat16``; the exported script asks its CPU)."""
+    return os.environ.get("EXPLAINER_BFLOAT16", "1") != "0" and prefers_channels_last(model)
 
 
 def summary(model: nn.Module, total_label: str, input_shape=(1, 1, 28, 28)) -> list[dict]:

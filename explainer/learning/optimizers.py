@@ -33,7 +33,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
     "adagrad": OptimizerSpec(torch.optim.Adagrad, 0.5, None, {"eps": 1e-10}),
     "rmsprop": OptimizerSpec(torch.optim.RMSprop, 0.01, 0.002, {"alpha": 0.99, "eps": 1e-8}),
     "adadelta": OptimizerSpec(torch.optim.Adadelta, 1.0, None, {"rho": 0.9, "eps": 1e-6}),
-    "adam": OptimizerSpec(torch.optim.Adam, 0.05, 0.004, {"betas": (0.9, 0.999), "eps": 1e-8}),
+    "adam": OptimizerSpec(torch.optim.Adam, 0.05, 0.006, {"betas": (0.9, 0.999), "eps": 1e-8}),
     "adamw": OptimizerSpec(torch.optim.AdamW, 0.05, 0.004, {"betas": (0.9, 0.999), "weight_decay": 0.01}),
     "nadam": OptimizerSpec(torch.optim.NAdam, 0.05, None, {"betas": (0.9, 0.999)}),
 }

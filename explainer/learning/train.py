@@ -30,6 +30,7 @@ from explainer.data import datasets
 from explainer.learning import optimizers
 from explainer.errors import UserError
 from explainer.learning.models import (MNIST_MEAN, MNIST_STD, MODEL_NAMES, build_model, evaluating, layer_code,
+                                       bfloat16_model, prefers_bfloat16,
                                        prefers_channels_last)
 
 OPTIMIZERS = optimizers.TRAIN_NAMES  # the optimizers offered for training (explainer.learning.optimizers has the table)
@@ -270,6 +271,7 @@ class _Run:
         if prefers_channels_last(self.model):  # handed back in the ordinary layout by finish()
             self.model.to(memory_format=torch.channels_last)
         self.opt = _optimizer(config, self.model.parameters())
+        self.bf16 = prefers_bfloat16(self.model, device)  # forward and loss in bfloat16 (the weights stay float32)
         self.bs = min(int(config.batch_size), self.n)
         self.steps_per_epoch = max(1, self.n // self.bs)
         self.total = max(1, round(self.steps_per_epoch * config.epochs))  # 2.5 epochs: 2½ epochs' steps
@@ -332,8 +334,9 @@ class _Run:
     def one_step(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
         if self.config.augment:
             xb = _shift(xb, self.gen)
-        logits = self.model(xb)                           # forward
-        loss = nn.functional.cross_entropy(logits, yb)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.model(xb)                       # forward
+            loss = nn.functional.cross_entropy(logits, yb)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()                                   # backward
         self.opt.step()                                   # update
@@ -590,6 +593,12 @@ def export_code(config: TrainConfig) -> str:
               if prefers_channels_last(model) else "")
     sched = (f"torch.optim.lr_scheduler.OneCycleLR(opt, max_lr={config.learning_rate}, "
              f"total_steps=STEPS, pct_start=0.25)" if config.one_cycle else "None")
+    loss = "loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])"
+    if bfloat16_model(model):  # as the app trains it; where bfloat16 is emulated, float32 is faster
+        loss = ("with torch.autocast(\"cpu\", dtype=torch.bfloat16, enabled=BF16):  # the weights stay float32\n"
+                f"            {loss}")
+        layout += ("\n# bfloat16 arithmetic where this CPU has native instructions for it (AVX512-BF16, AMX): faster\n"
+                   "BF16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()")
     return _export_data(config) + f'''class Normalize(nn.Module):
     def __init__(self, mean=({MNIST_MEAN},), std=({MNIST_STD},)):
         super().__init__()
@@ -615,7 +624,7 @@ for epoch in range(math.ceil(EPOCHS)):
             break
         step += 1
         idx = perm[i * BATCH:(i + 1) * BATCH]
-        loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
+        {loss}
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -43,7 +43,7 @@ TABLE = Table("train", [
 
 # Preset buttons: declared values, checked like a URL value when this table is imported
 PRESETS = {
-    "fast": TABLE.preset(tr_model="fast", tr_opt="adam", tr_lr=0.004, tr_cycle=True, tr_bs=128, tr_epochs=1,
+    "fast": TABLE.preset(tr_model="fast", tr_opt="adam", tr_lr=0.006, tr_cycle=True, tr_bs=128, tr_epochs=1,
                          tr_size=60000, tr_aug=False),
     "reference": TABLE.preset(tr_model="reference", tr_opt="adam", tr_lr=0.001, tr_cycle=False, tr_bs=64, tr_epochs=1,
                               tr_size=60000, tr_aug=False),
