@@ -189,3 +189,16 @@ def server_like_pages(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", server_like_init)
+
+
+def wait_resumed(job, timeout: float = 300):
+    """Poll a retried training until it runs on from a checkpoint (``resumed_from`` set); its view."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        view = job.poll()
+        if view.state == "running" and view.resumed_from is not None:
+            return view
+        assert time.monotonic() < deadline, f"the retry did not start in {timeout:g} s ({view.state})"
+        time.sleep(0.5)

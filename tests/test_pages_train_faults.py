@@ -10,7 +10,7 @@ import pytest
 
 from explainer.engine import core, jobs
 from explainer.i18n import translate
-from tests.conftest import app_test
+from tests.conftest import app_test, wait_resumed
 
 
 def _texts(at) -> str:
@@ -57,13 +57,7 @@ def test_lost_training_is_said_with_a_retry_that_resumes(lang, mnist_dir, tmp_pa
         assert not at.exception
         again = at.session_state["tr_job"]
         assert again is not job and again.resume_from == job.key
-        deadline = time.monotonic() + 300
-        while True:
-            view = again.poll()
-            if view.state == "running" and view.resumed_from is not None:
-                break
-            assert time.monotonic() < deadline, f"the retry did not start in 300 s ({view.state})"
-            time.sleep(0.5)
+        view = wait_resumed(again)
         assert view.resumed_from >= saved > 0
         at.run()
         assert translate("jobs.resumed", lang, step=view.resumed_from) in " ".join(c.value for c in at.caption)

@@ -11,7 +11,7 @@ import pytest
 
 from explainer.engine import jobs
 from explainer.i18n import translate
-from tests.conftest import app_test
+from tests.conftest import app_test, wait_resumed
 
 pytestmark = pytest.mark.usefixtures("dask_engine")
 COOKIE = "0123456789abcdef" * 2
@@ -73,13 +73,7 @@ def test_reconnected_page_offers_the_lost_training_and_retry_resumes_it(lang):
     assert again is not job and again.resume_from == job.key
     assert again.config.train_size == 5000  # the settings came back with the URL
     assert _query(fresh).get("job") == again.key  # the URL names the new training
-    deadline = time.monotonic() + 300
-    while True:
-        view = again.poll()
-        if view.state == "running" and view.resumed_from is not None:
-            break
-        assert time.monotonic() < deadline, f"the retry did not start in 300 s ({view.state})"
-        time.sleep(0.5)
+    view = wait_resumed(again)
     assert view.resumed_from >= saved > 0  # went on from the checkpoint, not from step 1
     again.stop()
     assert again.join(120)
