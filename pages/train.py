@@ -390,9 +390,8 @@ def rejoin_link() -> None:
     reloaded), keeping its URL, and this new session has lost the training that URL names. Checked strictly (a
     training's key as the engine makes them, ``jobs.training_key``, of this visitor: the key ends in the hash of the
     browser's cookie, so a shared link can't resume, stop or delete another's checkpoint) before anything is done
-    with it, then kept for
-    ``job_messages`` to say; anything else is taken off the URL with a toast. A session that follows a training of
-    its own keeps it (one training per session). Nothing is started here."""
+    with it, then kept for ``job_messages`` to say; anything else is taken off the URL with a toast. A session that
+    follows a training of its own keeps it (one training per session). Nothing is started here."""
     ss = st.session_state
     raw = st.query_params.get(JOB)
     if raw is None or raw == _held_key() or not from_outside(JOB, raw):
