@@ -7,7 +7,7 @@ from tests.browser.test_stride import FILLED, button, filled
 
 
 def test_step_play_and_pause(page, app):
-    goto(page, app, "pooling", pl_speed="4.0")
+    goto(page, app, "pooling", pl_speed="1.0")  # a Pause after three cells lands well before the end
     assert_no_exception(page)
     page.wait_for_function(f"() => ({FILLED})('output') === 1", timeout=20_000)
     button(page, "Play").click()
