@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 import numpy as np
@@ -73,8 +73,8 @@ class Posed:
 
     def to_dict(self) -> dict:
         """A small dict of JSON values (lists for tuples) that ``from_dict`` turns back into this question."""
-        d = asdict(self)
-        d["choices"] = list(self.choices)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}  # shallow: asdict's deep copy of a figure's 784
+        d["choices"] = list(self.choices)  # pixels cost ~1 ms a question on every rerun of a page that asks
         d["grid"] = None if self.grid is None else list(self.grid)
         return d
 

@@ -113,10 +113,9 @@ def _attributions(model_key: str, input_key: str, _model, _x: np.ndarray):
     return cam, cls, conv, sal, probs, occ
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
-def _input_figure(input_key: str, lang: str, _x: np.ndarray, texts: tuple):
-    """The 28×28 input as the network receives it (a figure object shared by sessions; charts never change it
-    presenter mode included: ``ui.charts`` restyles the wire dict, not the figure)."""
+def _input_figure(_x: np.ndarray, texts: tuple):
+    """The 28×28 input as the network receives it (``chart(figure(_input_figure, By(input_key, x), texts))``: built
+    and sent as the same wire dict for every session that shows this input with this wording)."""
     title, x_title, y_title, value_label = texts
     if np.ndim(_x) == 3:  # a colour picture (H, W, 3), in its colours
         return figs.patches(np.asarray(_x)[None], [""], title=title, cols=1, height=300)
@@ -624,6 +623,11 @@ def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int,
         st.rerun(scope="app")
 
 
+def _attribution_of(maps: tuple, which: int, **kwargs):
+    """Grad-CAM's (0), saliency's (1) or occlusion's (2) map of ``maps`` as ``bp_figs.attribution`` draws it."""
+    return bp_figs.attribution(maps[which], **kwargs)
+
+
 def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
     st.subheader(t("network.cam_header"))
     if not widget(st.toggle, t("network.cam_show"), NW["nw_cam"]):  # on demand: three maps, a backward pass and
@@ -638,13 +642,17 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
     L_ = lab()
     coords = bp.occlusion_centres(PATCH, PATCH_STEP, side=int(np.asarray(x).shape[0]))
     g1, g2, g3 = st.columns(3)
+    # built once per model, input and wording for every session (the maps are named by the model's and input's keys)
+    got = By((model_key, input_key), (cam, sal, occ))
     with g1:
-        chart(bp_figs.attribution(cam, title=t("network.cam_title", k=cls), zmin=0, **L_), key="nw_gradcam", config=CFG)
+        chart(figure(_attribution_of, got, 0, title=t("network.cam_title", k=cls), zmin=0, **L_), key="nw_gradcam",
+              config=CFG)
     with g2:
-        chart(bp_figs.attribution(sal, title=t("backprop.saliency_title", k=cls), zmin=0, **L_), key="nw_sal", config=CFG)
+        chart(figure(_attribution_of, got, 1, title=t("backprop.saliency_title", k=cls), zmin=0, **L_), key="nw_sal",
+              config=CFG)
     with g3:
-        chart(bp_figs.attribution(occ, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu", coords=coords,
-                                  **L_), key="nw_occ", config=CFG)
+        chart(figure(_attribution_of, got, 2, title=t("backprop.occlusion_title", k=cls), colorscale="RdBu",
+                     coords=coords, **L_), key="nw_occ", config=CFG)
     note(t("network.cam_text", k=cls))
 
 
@@ -680,9 +688,9 @@ classes = class_names(config)
 shown_pred = literal(classes[pred]) if pred < len(classes) else pred
 L_ = lab()
 side = int(np.asarray(x).shape[0])
-in_fig = _input_figure(input_key, st.session_state.get("lang", "en"), x,
-                       (t(_other("network.input_title", config), h=side, w=side, c=layers[0].output.shape[0]),
-                        L_["x_title"], L_["y_title"], L_["value_label"]))
+in_fig = figure(_input_figure, By(input_key, x),
+                (t(_other("network.input_title", config), h=side, w=side, c=layers[0].output.shape[0]),
+                 L_["x_title"], L_["y_title"], L_["value_label"]))
 in_slot = st.container()  # the picture first, then the questions about it
 # predict first: the prediction, the overview (its softmax row), the unit's detail, softmax and what a channel looks
 # for all show the answers, so the page goes on once both questions are answered or skipped

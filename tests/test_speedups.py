@@ -119,3 +119,52 @@ def test_widgets_read_the_session_state_without_copying_it_and_see_the_same_valu
     assert at.number_input(key="set_none").value is None  # the None check the lookup serves still works
     assert at.number_input(key="set_value").value == 3
     assert at.number_input(key="widget_only").value == 7
+
+
+def _omp_max_threads() -> int:
+    """OpenMP's thread count for the calling thread (its own setting: the runtime PyTorch loaded)."""
+    import ctypes
+
+    import torch  # noqa: F401 — loads its OpenMP runtime
+
+    for line in open("/proc/self/maps"):
+        path = line.split()[-1]
+        if "libgomp" in path or "libiomp" in path:
+            return ctypes.CDLL(path).omp_get_max_threads()
+    raise AssertionError("no OpenMP runtime loaded")
+
+
+def test_every_script_run_sets_pytorchs_threads_on_its_own_thread(monkeypatch):
+    """OpenMP's count belongs to the thread that set it, and Streamlit runs each rerun on a new thread: the web
+    process's wrapper of ``ScriptRunner._run_script`` sets it there (oneDNN's convolutions would otherwise start a
+    team of one thread per core on every click). Here with 3, which no new thread has by default."""
+    import threading
+
+    import ui.speedups
+    from streamlit.runtime.scriptrunner import script_runner
+
+    seen = {}
+    monkeypatch.setattr(script_runner.ScriptRunner, "_run_script",
+                        lambda self, rerun_data: seen.setdefault("threads", _omp_max_threads()))
+    monkeypatch.setenv(ui.speedups.ENV_WEB_TORCH_THREADS, "3")
+    fresh = {}
+    t = threading.Thread(target=lambda: fresh.setdefault("threads", _omp_max_threads()))
+    t.start(), t.join()
+    assert fresh["threads"] != 3  # a new thread: OpenMP's default (or what the process started with)
+    ui.speedups._threads_per_run()
+    t = threading.Thread(target=lambda: script_runner.ScriptRunner._run_script(None, None))
+    t.start(), t.join()
+    assert seen["threads"] == 3
+
+
+def test_malloc_keeps_batch_buffers_in_a_fresh_process():
+    """glibc's ``mallopt`` takes the web process's settings (a fresh process: the test run's allocator is left as
+    it is)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    r = subprocess.run([sys.executable, "-c", "import ui.speedups as s; print(s._tune_malloc())"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "True", r.stderr

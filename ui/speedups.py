@@ -32,8 +32,20 @@ per interaction). ``ui.boot`` calls ``install()`` once per process.
   is split over the cores and every thread then spin-waits at the region's end for the others: on a 2-core
   machine whose other core was busy, one forward pass of the reference CNN on one digit took 55–60 ms of the
   script thread's CPU instead of 1 ms (the helper thread's spinning came on top). So the web process computes
-  on one thread (``torch.set_num_threads(1)``, which every later thread follows); ``EXPLAINER_WEB_TORCH_THREADS``
-  sets another number. Only in a server: a test run or a tool that imports the pages keeps PyTorch's default.
+  on one thread; ``EXPLAINER_WEB_TORCH_THREADS`` sets another number. ``torch.set_num_threads`` sets ATen's own
+  count for the whole process, but OpenMP's (which oneDNN, PyTorch's convolutions, asks for) belongs to the thread
+  that set it, and Streamlit runs every rerun on a new thread: there oneDNN found OpenMP's default again (one
+  thread per core), started a team of threads for that thread and spun: the first convolution of a click cost
+  1–14 ms of the script thread's CPU (5 ms median over 10 new threads) and 17 ms of the process's, not 1 ms. So
+  each script run sets the number again on its own thread first (~0.03 ms).
+- **Memory for PyTorch's larger buffers.** glibc gives an allocation over its (dynamic) threshold fresh pages from
+  the kernel and returns them at ``free``; a rerun's new thread also starts on an arena that has given its memory
+  back. So a batch of 121 occluded digits (Grad-CAM's occlusion, 6 MB a layer) paid the page faults of its
+  buffers on every click: 20–30 ms of the script thread's CPU instead of 9–19 ms. In the web process,
+  allocations up to 32 MB come from the arenas (``mallopt``: the mmap threshold), each arena keeps up to 64 MB of
+  freed memory at its top (the trim threshold) and there are at most four arenas, so at most ~256 MB is kept
+  for reuse; larger allocations (an upload's decoded picture) are mapped and unmapped as before.
+- Only in a server: a test run or a tool that imports the pages keeps PyTorch's and glibc's defaults.
 """
 from __future__ import annotations
 
@@ -203,4 +215,42 @@ def install() -> None:
                 module.get_session_state = _lazy_session_state(found)
         if runtime.exists():  # a server's web process (not a test run or a tool that imports the pages)
             torch.set_num_threads(_web_torch_threads())
+            _threads_per_run()
+            _tune_malloc()
         _installed = True
+
+
+def _threads_per_run() -> None:
+    """Every script run (a rerun or a fragment's, each on a new thread) sets PyTorch's threads on its own thread
+    first: OpenMP's count is per thread (see the module's text)."""
+    import torch
+    from streamlit.runtime.scriptrunner import script_runner
+
+    run = script_runner.ScriptRunner._run_script
+    if getattr(run, "original", None) is not None:
+        return
+    n = _web_torch_threads()
+
+    def _run_script(self, rerun_data):
+        torch.set_num_threads(n)
+        return run(self, rerun_data)
+
+    _run_script.original = run
+    script_runner.ScriptRunner._run_script = _run_script
+
+
+MALLOC = {-3: 32 * 2**20, -1: 64 * 2**20, -8: 4}  # mallopt: M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_ARENA_MAX
+
+
+def _tune_malloc() -> bool:
+    """glibc's allocator kept from handing PyTorch's batch buffers back to the kernel on every click (see the
+    module's text); False where there is no glibc (another C library: nothing changes)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(ctypes.c_int(k), ctypes.c_int(v)) == 1 for k, v in MALLOC.items())
