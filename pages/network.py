@@ -548,7 +548,7 @@ class SharedJob(NamedTuple):
     channel: int | None = None
 
 
-def looks_for(model, config, model_key: str, layers, names, layer: int, channel: int, x, input_key: str) -> None:
+def looks_for(model, config, model_key: str, layers, names, layer: int, channel: int) -> None:
     st.header(t("network.looks_header"))
     note(t(_other("network.looks_intro", config)))
     ui_jobs.warm_up()  # its two buttons start engine jobs: the engine (and Dask's import) starts in the background
@@ -573,7 +573,6 @@ def looks_for(model, config, model_key: str, layers, names, layer: int, channel:
         st.fragment(run_every=1.0 if running else None)(job_results)(pkey, okey, running, layer, channel, config)
     else:
         st.info(t("network.looks_spatial"))
-    grad_cam_section(model, model_key, x, input_key)
 
 
 def job_results(pkey: SharedJob, okey: SharedJob, was_running: bool, layer: int, channel: int, config) -> None:
@@ -629,7 +628,8 @@ def _attribution_of(maps: tuple, which: int, **kwargs):
 
 
 def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
-    st.subheader(t("network.cam_header"))
+    """Where the network looked for its prediction (a fragment: its toggle reruns only this part)."""
+    st.header(t("network.cam_header"))
     if not widget(st.toggle, t("network.cam_show"), NW["nw_cam"]):  # on demand: three maps, a backward pass and
         return  # 121 occluded forward passes are more than a default rerun's budget
     try:
@@ -658,9 +658,10 @@ def grad_cam_section(model, model_key: str, x, input_key: str) -> None:
 
 def unit_views(model, x, layers, names, model_key: str, input_key: str, pred: int, classes, config,
                true_label: int | None, test_index: int | None) -> None:
-    """The overview and what follows from its selection, as a fragment: a new layer, channel, "show all", a click
-    on the overview, the temperature or Grad-CAM's class reruns only this part, not the model, input and
-    questions above it."""
+    """The overview and what follows from its selection (the unit's detail, what its channel looks for), as a
+    fragment: a new layer, channel, "show all" or a click on the overview reruns only this part, not the model,
+    input and questions above it, nor softmax and Grad-CAM below it (each a fragment of its own: they depend on the
+    input only)."""
     layer, channel = overview(layers, names, model_key, input_key, pred, classes, config)
     # a click on the unit's map or a new row / column / input channel reruns only the unit's detail (the overview,
     # softmax and the rest depend on none of them)
@@ -668,8 +669,7 @@ def unit_views(model, x, layers, names, model_key: str, input_key: str, pred: in
     mnist = dataset_of(config) == datasets.DEFAULT
     st.fragment(detail)(model, x, layers, names, layer, channel, test_index if mnist else None, model_key, classes,
                         mnist)
-    softmax_section(layers, true_label, classes, config)
-    looks_for(model, config, model_key, layers, names, layer, channel, x, input_key)
+    looks_for(model, config, model_key, layers, names, layer, channel)
 
 
 # ---------------------------------------------------------------- page
@@ -710,3 +710,6 @@ st.markdown(t("network.prediction", pred=shown_pred, p=f"{100 * layers[-1].outpu
 with st.sidebar:  # a fragment can't write to the sidebar: the overview's tap-to-select script goes there first
     st.html(TAP_SELECT, unsafe_allow_javascript=True)
 st.fragment(unit_views)(model, x, layers, names, model_key, input_key, pred, classes, config, true_label, test_index)
+# then the output: softmax (its temperature reruns only it), and where the network looked for it (Grad-CAM on demand)
+st.fragment(softmax_section)(layers, true_label, classes, config)
+st.fragment(grad_cam_section)(model, model_key, x, input_key)
