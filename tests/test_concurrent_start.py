@@ -126,3 +126,24 @@ def test_background_warm_up_loads_the_sample_pictures_and_only_the_data_sets_thi
                         datasets.replace(datasets.DATASETS["fashion"], is_available=lambda: False))
     boot._load_pictures_and_data()
     assert loaded == ["mnist"]
+
+
+def test_background_warm_up_opens_the_polls_database_and_survives_one_that_is_down(monkeypatch):
+    """The warm-up opens the class polls' shared database (engine and schema check) and loads the QR maker, so a
+    lecturer's first "Ask the class" doesn't pay them; a database that can't be reached is left for the poll pages to
+    report."""
+    import sys
+
+    import explainer.polls
+    import ui.boot as boot
+
+    opened = []
+    monkeypatch.setattr(explainer.polls, "shared_polls", lambda db=None: opened.append(db))
+    boot._open_polls()
+    assert opened == [None] and "segno" in sys.modules
+
+    def down(db=None):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(explainer.polls, "shared_polls", down)
+    boot._open_polls()  # no exception

@@ -88,7 +88,8 @@ def warm_in_background() -> None:
     first kernel fit of How kernels learn) with its first backward pass; the sample pictures (scikit-image's photos
     decoded: tens of ms each, the first RGB patch of Stride) and the built-in data sets this machine has a copy of
     (``ui.data.built_in``: MNIST for most lessons, Fashion-MNIST's first pick cost 281 ms of a click; no download
-    is tried here)."""
+    is tried here); the class polls' database (its engine and schema check: ~40 ms, and SQLAlchemy's first use) and the
+    QR code maker (segno's import, 40 ms: the lecturer's first "Ask the class" paid both)."""
     import torch
 
     _compile_lessons()
@@ -97,6 +98,18 @@ def warm_in_background() -> None:
     (p * p).sum().backward()
     opt.step()
     _load_pictures_and_data()
+    _open_polls()
+
+
+def _open_polls() -> None:
+    try:
+        import segno  # noqa: F401
+
+        from explainer.polls import shared_polls
+
+        shared_polls()
+    except Exception:  # noqa: BLE001 — no database (yet): the poll pages say so, in the learner's language, when used
+        pass
 
 
 def _load_pictures_and_data() -> None:
