@@ -661,7 +661,7 @@ def unit_views(model, x, layers, names, model_key: str, input_key: str, pred: in
     """The overview and what follows from its selection (the unit's detail, what its channel looks for), as a
     fragment: a new layer, channel, "show all" or a click on the overview reruns only this part, not the model,
     input and questions above it, nor softmax and Grad-CAM below it (each a fragment of its own: they depend on the
-    input only)."""
+    model and the input only)."""
     layer, channel = overview(layers, names, model_key, input_key, pred, classes, config)
     # a click on the unit's map or a new row / column / input channel reruns only the unit's detail (the overview,
     # softmax and the rest depend on none of them)

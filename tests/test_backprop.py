@@ -283,3 +283,36 @@ def test_autograd_difference_is_kept_per_example(monkeypatch):
     assert bp.autograd_difference(dataclasses.replace(ex)) == first and calls == []
     assert bp.autograd_difference(dataclasses.replace(ex, b=ex.b + 1.0)) >= 0 and len(calls) == 1
     assert bp.autograd_difference(dataclasses.replace(ex, grad_x=ex.grad_x + 1.0)) == 1.0 and len(calls) == 2
+
+
+def test_occlusion_leaves_a_shared_model_alone_while_other_sessions_use_it():
+    """Sessions share a model (the reference CNN, a kept run) and run in threads of one process: occlusions on it at
+    the same time as a saliency map (a backward pass) all succeed, and its weights stay its own parameters."""
+    import threading
+    import time
+
+    from explainer.learning.models import build_model
+
+    m = build_model("fast")
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    x = np.random.default_rng(0).random((28, 28)).astype(np.float32)
+    errors, stop = [], time.monotonic() + 1.5
+
+    def loop(f):
+        while time.monotonic() < stop:
+            try:
+                f()
+            except Exception as exc:  # noqa: BLE001 — collected, asserted below
+                errors.append(repr(exc))
+                return
+
+    threads = [threading.Thread(target=loop, args=(lambda: bp.occlusion(m, x, 3, patch=8, stride=4),)),
+               threading.Thread(target=loop, args=(lambda: bp.occlusion(m, x, 5, patch=8, stride=4),)),
+               threading.Thread(target=loop, args=(lambda: bp.saliency(m, x, 3),))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(isinstance(p, torch.nn.Parameter) and not p.is_inference() for p in m.parameters())
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())

@@ -122,49 +122,60 @@ def test_widgets_read_the_session_state_without_copying_it_and_see_the_same_valu
 
 
 def _omp_max_threads() -> int:
-    """OpenMP's thread count for the calling thread (its own setting: the runtime PyTorch loaded)."""
+    """OpenMP's thread count for the calling thread (its own setting), from the runtime PyTorch ships and loaded."""
     import ctypes
 
-    import torch  # noqa: F401 — loads its OpenMP runtime
+    import torch
 
-    for line in open("/proc/self/maps"):
-        path = line.split()[-1]
-        if "libgomp" in path or "libiomp" in path:
-            return ctypes.CDLL(path).omp_get_max_threads()
-    raise AssertionError("no OpenMP runtime loaded")
+    lib = str(__import__("pathlib").Path(torch.__file__).parent / "lib")
+    with open("/proc/self/maps") as fh:
+        paths = {line.split()[-1] for line in fh if "libgomp" in line or "libiomp" in line}
+    found = sorted(paths, key=lambda p: not p.startswith(lib))  # torch's own first
+    assert found, "no OpenMP runtime loaded"
+    return ctypes.CDLL(found[0]).omp_get_max_threads()
 
 
 def test_every_script_run_sets_pytorchs_threads_on_its_own_thread(monkeypatch):
-    """OpenMP's count belongs to the thread that set it, and Streamlit runs each rerun on a new thread: the web
+    """OpenMP's count belongs to the thread that set it, and Streamlit runs a rerun on a new thread: the web
     process's wrapper of ``ScriptRunner._run_script`` sets it there (oneDNN's convolutions would otherwise start a
-    team of one thread per core on every click). Here with 3, which no new thread has by default."""
+    team of one thread per core on every click). Here with one more than a new thread gets by default; the wrapper is
+    put on once."""
     import threading
+
+    import torch
 
     import ui.speedups
     from streamlit.runtime.scriptrunner import script_runner
 
-    seen = {}
-    monkeypatch.setattr(script_runner.ScriptRunner, "_run_script",
-                        lambda self, rerun_data: seen.setdefault("threads", _omp_max_threads()))
-    monkeypatch.setenv(ui.speedups.ENV_WEB_TORCH_THREADS, "3")
     fresh = {}
     t = threading.Thread(target=lambda: fresh.setdefault("threads", _omp_max_threads()))
     t.start(), t.join()
-    assert fresh["threads"] != 3  # a new thread: OpenMP's default (or what the process started with)
-    ui.speedups._threads_per_run()
-    t = threading.Thread(target=lambda: script_runner.ScriptRunner._run_script(None, None))
-    t.start(), t.join()
-    assert seen["threads"] == 3
+    want = fresh["threads"] + 1  # what a new thread doesn't have unless it is set there
+    seen = {}
+    monkeypatch.setattr(script_runner.ScriptRunner, "_run_script",
+                        lambda self, rerun_data: seen.setdefault("threads", _omp_max_threads()))
+    monkeypatch.setenv(ui.speedups.ENV_WEB_TORCH_THREADS, str(want))
+    kept = torch.get_num_threads()
+    try:
+        ui.speedups._threads_per_run()
+        wrapped = script_runner.ScriptRunner._run_script
+        ui.speedups._threads_per_run()  # a second install: not wrapped twice
+        assert script_runner.ScriptRunner._run_script is wrapped
+        t = threading.Thread(target=lambda: script_runner.ScriptRunner._run_script(None, None))
+        t.start(), t.join()
+    finally:
+        torch.set_num_threads(kept)  # ATen's count is the process's: the rest of this worker's tests keep theirs
+    assert seen["threads"] == want
 
 
 def test_malloc_keeps_batch_buffers_in_a_fresh_process():
-    """glibc's ``mallopt`` takes the web process's settings (a fresh process: the test run's allocator is left as
-    it is)."""
+    """glibc's ``mallopt`` takes every one of the web process's settings (in a fresh process, so this worker's
+    allocator is left as it is)."""
     import subprocess
     import sys
 
     from tests.conftest import ROOT
 
-    r = subprocess.run([sys.executable, "-c", "import ui.speedups as s; print(s._tune_malloc())"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
-    assert r.stdout.strip() == "True", r.stderr
+    code = ("import ui.speedups as s; print(s._tune_malloc(), sorted(s.MALLOC))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.stdout.split("\n")[0] == "True [-8, -3, -1]", r.stderr  # M_ARENA_MAX, M_MMAP_THRESHOLD, M_TRIM_THRESHOLD

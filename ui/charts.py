@@ -119,7 +119,9 @@ def _weight(v) -> int:
         return 8 * v.nbytes
     if isinstance(v, By):  # a figure kept by the page: the built one shares its traces, but the JSON text kept with
         data = getattr(v.value, "_data", None)  # its wire dict is its own, about as big as those traces
-        return _weight(list(data)) if isinstance(data, (list, tuple)) else 0
+        if isinstance(data, (list, tuple)):
+            return _weight(list(data))
+        return _weight(v.value)  # arrays (a picture, a tuple of maps): as when given directly
     if isinstance(v, str):
         return 3 * len(v) if len(v) > 1024 else 0
     if isinstance(v, (list, tuple)):

@@ -39,13 +39,16 @@ per interaction). ``ui.boot`` calls ``install()`` once per process.
   1–14 ms of the script thread's CPU (5 ms median over 10 new threads) and 17 ms of the process's, not 1 ms. So
   each script run sets the number again on its own thread first (~0.03 ms).
 - **Memory for PyTorch's larger buffers.** glibc gives an allocation over its (dynamic) threshold fresh pages from
-  the kernel and returns them at ``free``; a rerun's new thread also starts on an arena that has given its memory
-  back. So a batch of 121 occluded digits (Grad-CAM's occlusion, 6 MB a layer) paid the page faults of its
-  buffers on every click: 20–30 ms of the script thread's CPU instead of 9–19 ms. In the web process,
-  allocations up to 32 MB come from the arenas (``mallopt``: the mmap threshold), each arena keeps up to 64 MB of
-  freed memory at its top (the trim threshold) and there are at most four arenas, so at most ~256 MB is kept
-  for reuse; larger allocations (an upload's decoded picture) are mapped and unmapped as before.
-- Only in a server: a test run or a tool that imports the pages keeps PyTorch's and glibc's defaults.
+  the kernel and returns them at ``free``, and it trims an arena's free top early; a rerun's new thread may also land
+  on an arena that has given its memory back. So a batch of 121 occluded digits (Grad-CAM's occlusion, 6 MB a layer)
+  paid the page faults of its buffers on every click: 20–30 ms of the script thread's CPU instead of 9–19 ms. In the
+  web process, allocations up to 8 MB come from the arenas (``mallopt``: the mmap threshold; larger ones, such as
+  Pillow's 16 MB blocks of a decoded upload or the upload's bytes, are mapped and unmapped as before, so they leave
+  no holes in the arenas), and an arena keeps up to 64 MB of free memory at its top (the trim threshold) before it
+  gives it back. That bounds the free top of each heap, not the holes below live blocks; at most 4 arenas are asked
+  for (glibc keeps its own limit if more than 8 already exist).
+- Only in a process with a Streamlit runtime: a server, and an ``AppTest`` run (which gives its script a runtime
+  too, so page tests compute as the server does); a tool that imports the pages keeps PyTorch's and glibc's defaults.
 """
 from __future__ import annotations
 
@@ -239,7 +242,7 @@ def _threads_per_run() -> None:
     script_runner.ScriptRunner._run_script = _run_script
 
 
-MALLOC = {-3: 32 * 2**20, -1: 64 * 2**20, -8: 4}  # mallopt: M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_ARENA_MAX
+MALLOC = {-3: 8 * 2**20, -1: 64 * 2**20, -8: 4}  # mallopt: M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_ARENA_MAX
 
 
 def _tune_malloc() -> bool:
@@ -253,4 +256,5 @@ def _tune_malloc() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
-    return all(mallopt(ctypes.c_int(k), ctypes.c_int(v)) == 1 for k, v in MALLOC.items())
+    done = [mallopt(ctypes.c_int(k), ctypes.c_int(v)) == 1 for k, v in MALLOC.items()]  # each one, whatever the others
+    return all(done)

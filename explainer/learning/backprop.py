@@ -26,6 +26,7 @@ from a target map with the real ``torch.optim`` optimizers of the Optimizers les
 """
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 
@@ -513,17 +514,15 @@ def occlusion(model: torch.nn.Module, x28, label: int, patch: int = 6, stride: i
         for b, c in enumerate(pos):
             batch[a * len(pos) + b, :, r: r + patch, c: c + patch] = fill
     dev = next(model.parameters()).device
-    with evaluating(model), torch.inference_mode():
-        xb = torch.from_numpy(batch).to(dev)
-        if dev.type == "cpu" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
-            # a batch of ~121 pictures: oneDNN's channels-last kernels (pooling above all) take 9 ms where the
-            # default layout takes 19 on one thread. The model's own modules run with channels-last copies of its
-            # 4-D weights (the shared model is left as it is)
-            cl = torch.channels_last
-            weights = {k: (v.to(memory_format=cl) if v.dim() == 4 else v)  # (.to: a 1-channel kernel too)
-                       for k, v in (*model.named_parameters(), *model.named_buffers())}
-            out = torch.func.functional_call(model, weights, (xb.contiguous(memory_format=cl),))
-        else:
-            out = model(xb)
+    run, xb = model, torch.from_numpy(batch).to(dev)
+    if dev.type == "cpu" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+        # a batch of ~121 pictures: oneDNN's channels-last kernels (pooling above all) take 9 ms where the default
+        # layout takes 19 on one thread. They run on a private copy of the model (~2 ms): the shared one is used
+        # by other sessions at the same time, so its tensors are never swapped or changed here
+        with torch.no_grad():
+            run = copy.deepcopy(model).to(memory_format=torch.channels_last).eval()
+        xb = xb.contiguous(memory_format=torch.channels_last)
+    with evaluating(run), torch.inference_mode():
+        out = run(xb)
         p = torch.softmax(out, 1)[:, int(label)].cpu().numpy()
     return p.reshape(len(pos), len(pos)).astype(np.float64)
