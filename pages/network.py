@@ -107,7 +107,7 @@ def _attributions(model_key: str, input_key: str, _model, _x: np.ndarray):
     """Grad-CAM, saliency and occlusion for one input and one model (as "How kernels learn" computes the last two)."""
     from explainer.learning import backprop as bp
 
-    cam, cls, conv = N.grad_cam(_model, _x)
+    cam, cls, conv = N.grad_cam(_model, _x, traced=_trace(model_key, input_key, _model, _x))
     sal, _, probs = bp.saliency(_model, _x, cls)
     occ = bp.occlusion(_model, _x, cls, patch=PATCH, stride=PATCH_STEP)
     return cam, cls, conv, sal, probs, occ

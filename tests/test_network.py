@@ -241,6 +241,9 @@ def test_grad_cam_matches_a_hand_computation():
     small = torch.relu((g[0].mean((1, 2))[:, None, None] * acts["a"][0].detach()).sum(0))
     ref = nn.functional.interpolate(small[None, None], size=(28, 28), mode="bilinear", align_corners=False)[0, 0]
     np.testing.assert_allclose(cam, ref.numpy(), atol=1e-6)
+    # the page's trace handed over (no second trace): the very same map, class and convolution
+    again = N.grad_cam(model, x, traced=N.trace(model, x))
+    assert np.array_equal(again[0], cam) and again[1:] == (k, conv)
     with pytest.raises(UserError):
         N.grad_cam(build_model("mlp").eval(), x)
 

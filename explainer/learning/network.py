@@ -541,14 +541,16 @@ def optimise_input(model: nn.Module, layer: int, channel: int, steps: int = OPTI
             "values": np.array(values)}
 
 
-def grad_cam(model: nn.Module, x, label: int | None = None) -> tuple[np.ndarray, int, int]:
+def grad_cam(model: nn.Module, x, label: int | None = None, traced: list[LayerTrace] | None = None
+             ) -> tuple[np.ndarray, int, int]:
     """Grad-CAM (Selvaraju et al., 2017) of ``label`` (None: the predicted class) on the model's last convolution
     (its output after BN and the activation that follows, if any): ReLU(Σ_k α_k A_k) with α_k the mean gradient
     of the class's logit over channel k's map, upsampled to 28×28 (bilinear). Returns ``(map 28×28, class, entry
-    index of the convolution)``; a model without convolution raises ``UserError``."""
+    index of the convolution)``; a model without convolution raises ``UserError``. ``traced``: ``trace(model, x)``
+    when the caller has it already (only its layer kinds and modules are read)."""
     model.eval()
     t = _as_input(x)
-    layers = trace(model, t)
+    layers = traced if traced is not None else trace(model, t)
     convs = [i for i, L in enumerate(layers) if L.kind == "conv"]
     if not convs:
         raise UserError("errors.not_one_of", param="model", choices="conv", value="mlp")
