@@ -72,9 +72,11 @@ class Posed:
         return check(self.kind, given, self.answer, self.tolerance)
 
     def to_dict(self) -> dict:
-        """A small dict of JSON values (lists for tuples) that ``from_dict`` turns back into this question."""
-        d = {f.name: getattr(self, f.name) for f in fields(self)}  # shallow: asdict's deep copy of a figure's 784
-        d["choices"] = list(self.choices)  # pixels cost ~1 ms a question on every rerun of a page that asks
+        """A small dict of JSON values (lists for tuples) that ``from_dict`` turns back into this question. Shallow:
+        it shares the figure's lists with this object (``asdict``'s deep copy of a picture's 784 pixels cost ~1 ms a
+        question on every rerun of a page that asks); read it, don't change it."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["choices"] = list(self.choices)
         d["grid"] = None if self.grid is None else list(self.grid)
         return d
 
